@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/demo"
+	"github.com/watchdog-sre/watchdog/scrape"
+	"github.com/watchdog-sre/watchdog/tsdb"
+	"github.com/watchdog-sre/watchdog/web"
+)
+
+//go:embed demo.yml
+var demoConfig string
+
+// serveOptions are the flags of `watchdog run` and the demo.
+type serveOptions struct {
+	configFile    string
+	listenAddress string
+	tokenFile     string
+	snapshotPath  string
+	logLevel      string
+}
+
+func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
+	o := &serveOptions{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	if !demoMode {
+		fs.StringVar(&o.configFile, "config", "", "configuration file (required)")
+	}
+	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
+	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
+	fs.StringVar(&o.snapshotPath, "storage.snapshot-path", "", "override storage.snapshot_path of the configuration")
+	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	return fs, o
+}
+
+// cmdServe runs the watchdog until SIGINT or SIGTERM.
+func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
+	fs, o := serveFlags(demoMode)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if !demoMode && o.configFile == "" {
+		return fmt.Errorf("%w: run needs --config FILE (or run `watchdog` alone for the demo)", errUsage)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("%w: --log.level: %v", errUsage, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, o, demoMode, stdout, logger)
+}
+
+// serve wires store, scraper and HTTP API together and blocks until ctx is done.
+func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer, logger *slog.Logger) error {
+	token, generated, err := loadToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listenAddress)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
+	var loadConfig func() (*config.Config, error)
+	var shopSrv *http.Server
+	if demoMode {
+		shopLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen for demo shop: %w", err)
+		}
+		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{}), ReadHeaderTimeout: 10 * time.Second}
+		go shopSrv.Serve(shopLn)
+		defer shopSrv.Close()
+		snap := o.snapshotPath
+		if snap == "" {
+			snap = filepath.Join(os.TempDir(), "watchdog-demo", "snapshot.wds")
+		}
+		text := strings.NewReplacer("{{WEB}}", ln.Addr().String(), "{{SHOP}}", shopLn.Addr().String(),
+			"{{SNAPSHOT}}", snap).Replace(demoConfig)
+		loadConfig = func() (*config.Config, error) { return config.Parse([]byte(text), "demo.yml") }
+	} else {
+		loadConfig = func() (*config.Config, error) {
+			cfg, err := config.Load(o.configFile)
+			if err == nil && o.snapshotPath != "" {
+				cfg.Storage.SnapshotPath = o.snapshotPath
+			}
+			return cfg, err
+		}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	if p := cfg.Storage.SnapshotPath; p != "" {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("snapshot directory: %w", err)
+		}
+	}
+
+	db, err := tsdb.Open(tsdb.Options{
+		Retention:        time.Duration(cfg.Storage.Retention),
+		SnapshotPath:     cfg.Storage.SnapshotPath,
+		SnapshotInterval: time.Duration(cfg.Storage.SnapshotInterval),
+		Logger:           logger.With("component", "tsdb"),
+	})
+	if err != nil {
+		return fmt.Errorf("open storage: %w", err)
+	}
+	set := metrics.NewSet()
+	registerStoreMetrics(set, db)
+
+	scraper := scrape.NewManager(scrape.Options{
+		Appender: func() scrape.Appender { return db.Appender() },
+		Logger:   logger.With("component", "scrape"),
+		Metrics:  set,
+	})
+	if err := scraper.ApplyConfig(cfg); err != nil {
+		return fmt.Errorf("apply config: %w", err)
+	}
+
+	var reloadMu sync.Mutex
+	reload := func() error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		next, err := loadConfig()
+		if err != nil {
+			reloadFailures.Inc()
+			logger.Error("reload refused, the running configuration stays", "err", err)
+			return fmt.Errorf("reload: %w", err)
+		}
+		if err := scraper.ApplyConfig(next); err != nil {
+			reloadFailures.Inc()
+			logger.Error("reload refused, the running configuration stays", "err", err)
+			return fmt.Errorf("reload: %w", err)
+		}
+		reloadSuccesses.Inc()
+		logger.Info("configuration reloaded")
+		return nil
+	}
+
+	isReady := make(chan struct{})
+	api := web.New(web.Options{
+		Queryable: db,
+		Targets:   func() []web.Target { return webTargets(scraper.Targets()) },
+		Reload:    reload,
+		Ready: func() bool {
+			select {
+			case <-isReady:
+				return true
+			default:
+				return false
+			}
+		},
+		Token:     token,
+		BuildInfo: buildInfo(),
+		Metrics:   set,
+		Logger:    logger.With("component", "web"),
+	})
+	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
+
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() {
+		if err := db.Run(runCtx); err != nil {
+			errc <- fmt.Errorf("storage: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := scraper.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("scrape: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	})
+	wg.Go(func() { watchSIGHUP(runCtx, reload) })
+	close(isReady)
+
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Watchdog %s serving on %s\n", version, url)
+	if demoMode {
+		fmt.Fprintf(stdout, "Demo: scraping the built-in shop and the watchdog itself. Try %s/api/v1/query?query=up\n", url)
+	}
+	if generated {
+		fmt.Fprintf(stdout, "API token for state-changing calls (generated; set WATCHDOG_TOKEN or --web.token-file to choose one): %s\n", token)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	logger.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdownCtx)
+	cancel()
+	wg.Wait()
+	return runErr
+}
+
+// loadToken reads the API token from a file or WATCHDOG_TOKEN; without either
+// it generates a random one for this run.
+func loadToken(file string) (token string, generated bool, err error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", false, fmt.Errorf("read token file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return "", false, fmt.Errorf("token file %s is empty", file)
+		}
+		return token, false, nil
+	}
+	if t := strings.TrimSpace(os.Getenv("WATCHDOG_TOKEN")); t != "" {
+		return t, false, nil
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", false, fmt.Errorf("generate token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), true, nil
+}
+
+// watchSIGHUP reloads the configuration on every SIGHUP until ctx is done.
+func watchSIGHUP(ctx context.Context, reload func() error) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = reload() // logged by reload
+		}
+	}
+}

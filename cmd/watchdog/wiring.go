@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"strings"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/watchdog-sre/watchdog/scrape"
+	"github.com/watchdog-sre/watchdog/tsdb"
+	"github.com/watchdog-sre/watchdog/web"
+)
+
+var (
+	reloadSuccesses = metrics.NewCounter(`watchdog_config_reloads_total{result="success"}`)
+	reloadFailures  = metrics.NewCounter(`watchdog_config_reloads_total{result="failure"}`)
+)
+
+// registerStoreMetrics exposes the store's statistics on /metrics.
+func registerStoreMetrics(set *metrics.Set, db *tsdb.DB) {
+	gauge := func(name string, f func(tsdb.Stats) float64) {
+		set.NewGauge(name, func() float64 { return f(db.Stats()) })
+	}
+	gauge("watchdog_tsdb_active_series", func(s tsdb.Stats) float64 { return float64(s.Series) })
+	gauge("watchdog_tsdb_samples", func(s tsdb.Stats) float64 { return float64(s.Samples) })
+	gauge("watchdog_tsdb_chunks", func(s tsdb.Stats) float64 { return float64(s.Chunks) })
+	gauge("watchdog_tsdb_chunk_bytes", func(s tsdb.Stats) float64 { return float64(s.ChunkBytes) })
+	gauge("watchdog_tsdb_bytes_per_sample", func(s tsdb.Stats) float64 {
+		if s.Samples == 0 {
+			return 0
+		}
+		return float64(s.ChunkBytes) / float64(s.Samples)
+	})
+	gauge("watchdog_tsdb_samples_appended_total", func(s tsdb.Stats) float64 { return float64(s.AppendedSamples) })
+	gauge("watchdog_tsdb_out_of_order_samples_total", func(s tsdb.Stats) float64 { return float64(s.OutOfOrder) })
+	gauge("watchdog_tsdb_duplicate_samples_total", func(s tsdb.Stats) float64 { return float64(s.Duplicates) })
+	gauge("watchdog_tsdb_gc_series_total", func(s tsdb.Stats) float64 { return float64(s.GCedSeries) })
+}
+
+// webTargets converts the scraper's view of its targets to the API's.
+func webTargets(ts []scrape.TargetStatus) []web.Target {
+	out := make([]web.Target, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, web.Target{
+			DiscoveredLabels:   t.DiscoveredLabels,
+			Labels:             t.Labels,
+			ScrapePool:         t.Job,
+			ScrapeURL:          t.ScrapeURL,
+			GlobalURL:          t.ScrapeURL,
+			LastError:          t.LastError,
+			LastScrape:         t.LastScrape,
+			LastScrapeDuration: t.LastScrapeDuration.Seconds(),
+			Health:             t.Health,
+			ScrapeInterval:     t.ScrapeInterval.String(),
+			ScrapeTimeout:      t.ScrapeTimeout.String(),
+		})
+	}
+	return out
+}
+
+func buildInfo() web.BuildInfo {
+	return web.BuildInfo{Version: version, Revision: revision, Branch: branch, GoVersion: runtime.Version()}
+}
+
+// requireToken refuses a request that does not carry "Authorization: Bearer <token>".
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"status": "error", "errorType": "unauthorized", "error": "a valid bearer token is required",
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// snapshotHandler writes a store snapshot now (POST /api/v1/admin/tsdb/snapshot).
+func snapshotHandler(db *tsdb.DB) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := db.Snapshot(); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]string{}})
+	})
+}

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"net/url"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/relabel"
+)
+
+// Config is a whole configuration file after defaults have been applied.
+type Config struct {
+	Global        GlobalConfig    `yaml:"global"`
+	ScrapeConfigs []*ScrapeConfig `yaml:"scrape_configs,omitempty"`
+	RuleFiles     []string        `yaml:"rule_files,omitempty"`
+	Storage       StorageConfig   `yaml:"storage"`
+
+	// Path is the file the configuration was read from ("" for an embedded one).
+	// Load makes the relative paths inside the file (rule_files, file_sd_configs,
+	// *_file, storage.snapshot_path) absolute against its directory; Parse
+	// leaves them as written.
+	Path string `yaml:"-"`
+}
+
+// GlobalConfig holds the defaults every scrape config and rule group inherits.
+type GlobalConfig struct {
+	ScrapeInterval     model.Duration    `yaml:"scrape_interval"`
+	ScrapeTimeout      model.Duration    `yaml:"scrape_timeout"`
+	EvaluationInterval model.Duration    `yaml:"evaluation_interval"`
+	ExternalLabels     map[string]string `yaml:"external_labels,omitempty"`
+	// MetricNameValidationScheme is how label names in this file (external
+	// labels, static config labels, relabel target labels) are checked:
+	// model.UTF8Validation (default, as Prometheus 3) or model.LegacyValidation
+	// ("legacy" in YAML: [a-zA-Z_][a-zA-Z0-9_]*). It is also set on every
+	// relabel config.
+	MetricNameValidationScheme model.ValidationScheme `yaml:"metric_name_validation_scheme,omitempty"`
+}
+
+// ScrapeConfig is one scrape job. After Parse or Load, ScrapeInterval and
+// ScrapeTimeout are set (inherited from Global when omitted, the timeout
+// capped at the interval), MetricsPath, Scheme and HonorTimestamps have their
+// defaults, relabel configs are validated with NameValidationScheme set, and
+// (by Load only) the *_file secrets have been checked to be readable.
+type ScrapeConfig struct {
+	JobName              string            `yaml:"job_name"`
+	ScrapeInterval       model.Duration    `yaml:"scrape_interval"`
+	ScrapeTimeout        model.Duration    `yaml:"scrape_timeout"`
+	MetricsPath          string            `yaml:"metrics_path"`
+	Scheme               string            `yaml:"scheme"`
+	Params               url.Values        `yaml:"params,omitempty"`
+	HonorLabels          bool              `yaml:"honor_labels,omitempty"`
+	HonorTimestamps      *bool             `yaml:"honor_timestamps"` // omitted means true, as in Prometheus; never nil after loading
+	StaticConfigs        []StaticConfig    `yaml:"static_configs,omitempty"`
+	FileSDConfigs        []FileSDConfig    `yaml:"file_sd_configs,omitempty"`
+	RelabelConfigs       []*relabel.Config `yaml:"relabel_configs,omitempty"`
+	MetricRelabelConfigs []*relabel.Config `yaml:"metric_relabel_configs,omitempty"`
+	SampleLimit          int               `yaml:"sample_limit,omitempty"`
+	BodySizeLimit        ByteSize          `yaml:"body_size_limit,omitempty"`
+	LabelLimit           int               `yaml:"label_limit,omitempty"`
+	Authorization        *Authorization    `yaml:"authorization,omitempty"`
+	BasicAuth            *BasicAuth        `yaml:"basic_auth,omitempty"`
+	BearerTokenFile      string            `yaml:"bearer_token_file,omitempty"`
+}
+
+// StaticConfig is a fixed list of targets sharing a label set. It is also the
+// shape of one entry of a file_sd file.
+type StaticConfig struct {
+	Targets []string          `yaml:"targets,omitempty" json:"targets"`
+	Labels  map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+}
+
+// FileSDConfig names JSON or YAML files of []StaticConfig, re-read when they
+// change and at least every RefreshInterval (default 5m).
+type FileSDConfig struct {
+	Files           []string       `yaml:"files"`
+	RefreshInterval model.Duration `yaml:"refresh_interval"`
+}
+
+// Authorization sends "Authorization: <Type> <contents of CredentialsFile>".
+// Type defaults to Bearer. Inline credentials are refused: secrets come from files.
+type Authorization struct {
+	Type            string `yaml:"type"`
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+// BasicAuth sends HTTP basic auth with the password read from PasswordFile.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file,omitempty"`
+}
+
+// StorageConfig configures the in-memory TSDB.
+type StorageConfig struct {
+	// Retention is how much history each series keeps (default 2h).
+	Retention model.Duration `yaml:"retention"`
+	// SnapshotPath is the file the store is snapshotted to and loaded from
+	// ("" disables snapshots).
+	SnapshotPath string `yaml:"snapshot_path,omitempty"`
+	// SnapshotInterval is how often a snapshot is written (default 5m).
+	SnapshotInterval model.Duration `yaml:"snapshot_interval"`
+}
+
+// ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML
+// (units are powers of 1024, as Prometheus's units.Base2Bytes). 0 means no limit.
+type ByteSize int64

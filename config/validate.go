@@ -1,0 +1,254 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/relabel"
+)
+
+// Defaults, as in Prometheus where Prometheus has the setting.
+const (
+	DefaultScrapeInterval     = model.Duration(time.Minute)
+	DefaultScrapeTimeout      = model.Duration(10 * time.Second)
+	DefaultEvaluationInterval = model.Duration(time.Minute)
+	DefaultMetricsPath        = "/metrics"
+	DefaultScheme             = "http"
+	DefaultAuthorizationType  = "Bearer"
+	DefaultRefreshInterval    = model.Duration(5 * time.Minute)
+	DefaultRetention          = model.Duration(2 * time.Hour)
+	DefaultSnapshotInterval   = model.Duration(5 * time.Minute)
+)
+
+// Every section has a validate method that fills in its defaults and reports
+// its problems at path. A new section is a field in Config and a call in
+// Config.validate.
+
+func (c *Config) validate(r *report) {
+	c.Global.validate(r, "global")
+	jobs := map[string]string{}
+	for i, sc := range c.ScrapeConfigs {
+		path := fmt.Sprintf("scrape_configs[%d]", i)
+		if sc == nil {
+			continue // reported by the decoder as an empty entry
+		}
+		sc.validate(r, path, &c.Global)
+		if sc.JobName == "" {
+			continue
+		}
+		if first, dup := jobs[sc.JobName]; dup {
+			r.errorf(path+".job_name", "duplicate job_name %q (first in %s, line %d)", sc.JobName, first, r.lineOf(first))
+			continue
+		}
+		jobs[sc.JobName] = path
+	}
+	for i, f := range c.RuleFiles {
+		validateGlob(r, fmt.Sprintf("rule_files[%d]", i), f)
+	}
+	c.Storage.validate(r, "storage")
+}
+
+func (g *GlobalConfig) validate(r *report, path string) {
+	if g.MetricNameValidationScheme == model.UnsetValidation {
+		g.MetricNameValidationScheme = model.UTF8Validation
+	}
+	if g.ScrapeInterval == 0 {
+		g.ScrapeInterval = DefaultScrapeInterval
+	}
+	if g.ScrapeTimeout > g.ScrapeInterval {
+		r.errorf(path+".scrape_timeout", "%q is greater than scrape_interval %q", g.ScrapeTimeout, g.ScrapeInterval)
+	}
+	if g.ScrapeTimeout == 0 {
+		g.ScrapeTimeout = min(DefaultScrapeTimeout, g.ScrapeInterval)
+	}
+	if g.EvaluationInterval == 0 {
+		g.EvaluationInterval = DefaultEvaluationInterval
+	}
+	validateLabels(r, path+".external_labels", g.ExternalLabels, g.MetricNameValidationScheme)
+}
+
+func (sc *ScrapeConfig) validate(r *report, path string, g *GlobalConfig) {
+	scheme := g.MetricNameValidationScheme
+	if sc.JobName == "" {
+		r.errorf(path, "job_name is required")
+	}
+	if sc.ScrapeInterval == 0 {
+		sc.ScrapeInterval = g.ScrapeInterval
+	}
+	if sc.ScrapeTimeout > sc.ScrapeInterval {
+		r.errorf(path+".scrape_timeout", "%q is greater than scrape_interval %q", sc.ScrapeTimeout, sc.ScrapeInterval)
+	}
+	if sc.ScrapeTimeout == 0 {
+		sc.ScrapeTimeout = min(g.ScrapeTimeout, sc.ScrapeInterval)
+	}
+	if sc.MetricsPath == "" {
+		sc.MetricsPath = DefaultMetricsPath
+	} else if !strings.HasPrefix(sc.MetricsPath, "/") {
+		r.errorf(path+".metrics_path", "%q must start with /", sc.MetricsPath)
+	}
+	switch sc.Scheme {
+	case "":
+		sc.Scheme = DefaultScheme
+	case "http", "https":
+	default:
+		r.errorf(path+".scheme", "%q is not http or https", sc.Scheme)
+	}
+	if sc.HonorTimestamps == nil {
+		t := true
+		sc.HonorTimestamps = &t
+	}
+	if sc.SampleLimit < 0 {
+		r.errorf(path+".sample_limit", "%d is negative", sc.SampleLimit)
+	}
+	if sc.LabelLimit < 0 {
+		r.errorf(path+".label_limit", "%d is negative", sc.LabelLimit)
+	}
+	if sc.BodySizeLimit < 0 {
+		r.errorf(path+".body_size_limit", "%d is negative", sc.BodySizeLimit)
+	}
+	sc.validateAuth(r, path)
+	// As Prometheus, check the form of targets only when no relabeling
+	// could rewrite __address__ (e.g. blackbox probes list URLs).
+	strict := len(sc.RelabelConfigs) == 0
+	for i := range sc.StaticConfigs {
+		sc.StaticConfigs[i].validate(r, fmt.Sprintf("%s.static_configs[%d]", path, i), scheme, strict)
+	}
+	for i := range sc.FileSDConfigs {
+		sc.FileSDConfigs[i].validate(r, fmt.Sprintf("%s.file_sd_configs[%d]", path, i))
+	}
+	validateRelabel(r, path+".relabel_configs", sc.RelabelConfigs, scheme)
+	validateRelabel(r, path+".metric_relabel_configs", sc.MetricRelabelConfigs, scheme)
+}
+
+func (sc *ScrapeConfig) validateAuth(r *report, path string) {
+	var set []string
+	if sc.Authorization != nil {
+		set = append(set, "authorization")
+		a := sc.Authorization
+		if a.Type == "" {
+			a.Type = DefaultAuthorizationType
+		}
+		if strings.EqualFold(a.Type, "basic") {
+			r.errorf(path+".authorization.type", "use basic_auth for basic authentication")
+		} else if strings.ContainsAny(a.Type, " \t\r\n") {
+			r.errorf(path+".authorization.type", "%q must be a single word", a.Type)
+		}
+		if a.CredentialsFile == "" {
+			r.errorf(path+".authorization", "credentials_file is required")
+		}
+	}
+	if sc.BasicAuth != nil {
+		set = append(set, "basic_auth")
+		if sc.BasicAuth.Username == "" {
+			r.errorf(path+".basic_auth", "username is required")
+		}
+	}
+	if sc.BearerTokenFile != "" {
+		set = append(set, "bearer_token_file")
+	}
+	if len(set) > 1 {
+		r.errorf(path, "only one of authorization, basic_auth and bearer_token_file may be set, got %s", strings.Join(set, " and "))
+	}
+}
+
+func (s *StaticConfig) validate(r *report, path string, scheme model.ValidationScheme, strict bool) {
+	for i, t := range s.Targets {
+		tp := fmt.Sprintf("%s.targets[%d]", path, i)
+		if strict {
+			if err := checkTarget(t); err != nil {
+				r.errorf(tp, "%s", err)
+			}
+		} else if t == "" {
+			r.errorf(tp, "empty target")
+		}
+	}
+	validateLabels(r, path+".labels", s.Labels, scheme)
+}
+
+// checkTarget accepts host:port, refusing schemes, paths and missing ports.
+func checkTarget(t string) error {
+	if strings.Contains(t, "://") {
+		return fmt.Errorf("%q must be host:port, without a scheme (set scheme on the job)", t)
+	}
+	if strings.ContainsAny(t, "/?#") {
+		return fmt.Errorf("%q must be host:port, without a path (set metrics_path on the job)", t)
+	}
+	host, port, err := net.SplitHostPort(t)
+	if err != nil {
+		return fmt.Errorf("%q must be host:port", t)
+	}
+	if host == "" || strings.ContainsAny(host, " \t\r\n@") || !utf8.ValidString(host) {
+		return fmt.Errorf("%q has an invalid host", t)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("%q has an invalid port", t)
+	}
+	return nil
+}
+
+func validateLabels(r *report, path string, ls map[string]string, scheme model.ValidationScheme) {
+	for name, value := range ls {
+		lp := joinPath(path, name)
+		if !scheme.IsValidLabelName(name) {
+			r.errorf(lp, "%q is not a valid label name", name)
+		}
+		if !utf8.ValidString(value) {
+			r.errorf(lp, "%q is not a valid label value (not UTF-8)", value)
+		}
+	}
+}
+
+func validateRelabel(r *report, path string, cfgs []*relabel.Config, scheme model.ValidationScheme) {
+	for i, rc := range cfgs {
+		if rc == nil {
+			continue // reported by the decoder as an empty entry
+		}
+		if err := rc.Validate(scheme); err != nil {
+			r.errorf(fmt.Sprintf("%s[%d]", path, i), "%s", err)
+		}
+	}
+}
+
+func (f *FileSDConfig) validate(r *report, path string) {
+	if f.RefreshInterval == 0 {
+		f.RefreshInterval = DefaultRefreshInterval
+	}
+	if len(f.Files) == 0 {
+		r.errorf(path, "files is required")
+	}
+	for i, name := range f.Files {
+		fp := fmt.Sprintf("%s.files[%d]", path, i)
+		switch filepath.Ext(name) {
+		case ".json", ".yml", ".yaml":
+		default:
+			r.errorf(fp, "%q must end in .json, .yml or .yaml", name)
+			continue
+		}
+		validateGlob(r, fp, name)
+	}
+}
+
+func (s *StorageConfig) validate(_ *report, _ string) {
+	if s.Retention == 0 {
+		s.Retention = DefaultRetention
+	}
+	if s.SnapshotInterval == 0 {
+		s.SnapshotInterval = DefaultSnapshotInterval
+	}
+}
+
+func validateGlob(r *report, path, pattern string) {
+	if pattern == "" {
+		r.errorf(path, "empty file name")
+		return
+	}
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		r.errorf(path, "%q is not a valid file pattern: %s", pattern, err)
+	}
+}

@@ -1,0 +1,34 @@
+package scrape
+
+import (
+	"errors"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Appender takes the samples of one scrape. Samples become visible to
+// queries only on Commit; Rollback drops them. An Appender is used by one
+// goroutine and is not reused after Commit or Rollback.
+type Appender interface {
+	// Append adds one float sample. ref is 0 or a value an earlier Append
+	// returned for the same label set; with a known ref the store skips label
+	// hashing and lookup, and lset may be empty. The returned ref stays valid
+	// until the series is garbage-collected, after which passing it returns
+	// ErrUnknownRef-wrapped errors and the caller must append by labels again.
+	// Out-of-order and duplicate samples return errors wrapping the store's
+	// sentinels; the scrape loop counts them and goes on.
+	Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error)
+	// Commit makes the appended samples visible.
+	Commit() error
+	// Rollback discards the appended samples.
+	Rollback() error
+}
+
+// AppenderFunc returns a fresh Appender for one scrape.
+type AppenderFunc func() Appender
+
+// ErrSampleLimit is reported when a scrape has more samples than its sample_limit.
+var ErrSampleLimit = errors.New("sample limit exceeded")
+
+// ErrBodySizeLimit is reported when a scrape body is larger than its body_size_limit.
+var ErrBodySizeLimit = errors.New("body size limit exceeded")

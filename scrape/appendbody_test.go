@@ -1,0 +1,141 @@
+package scrape
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"gopkg.in/yaml.v3"
+)
+
+func newTestScrapeLoop(rec *recorder, sc func(c *jobConfig)) *scrapeLoop {
+	jc := &jobConfig{cfg: scrapeCfg("j", "h:1"), honorTimestamps: true}
+	if sc != nil {
+		sc(jc)
+	}
+	tg, err := newTarget(labelsBuilder(), jc.cfg, "h:1", nil)
+	if err != nil {
+		panic(err)
+	}
+	deps := &loopDeps{appender: rec.appender, isSoft: isSoft}
+	return newScrapeLoop(deps, &loopSettings{target: tg, job: jc})
+}
+
+func corpus(tb testing.TB) [][]byte {
+	files, _ := filepath.Glob("../../shared/corpus/*")
+	more, _ := filepath.Glob("/work/shared/corpus/*")
+	files = append(files, more...)
+	var out [][]byte
+	for _, f := range files {
+		if filepath.Ext(f) == ".md" {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		tb.Log("no shared corpus found")
+	}
+	return out
+}
+
+// FuzzAppendBody feeds arbitrary bodies through parsing, labeling, the series
+// cache and staleness, twice in a row, as two scrapes of one target.
+func FuzzAppendBody(f *testing.F) {
+	for _, b := range corpus(f) {
+		f.Add(b, []byte("m 1\n"), false)
+	}
+	f.Add([]byte(body2), []byte("foo{a=\"1\"} 2\n"), false)
+	f.Add([]byte("# TYPE a counter\na_total 1\n# EOF\n"), []byte("# EOF\n"), true)
+	f.Add([]byte("a{job=\"x\",instance=\"y\"} 1 1000\na 2\n"), []byte("a 1\na 1\n"), false)
+	f.Fuzz(func(t *testing.T, first, second []byte, om bool) {
+		ctype := "text/plain; version=0.0.4"
+		if om {
+			ctype = "application/openmetrics-text; version=1.0.0"
+		}
+		rec := newRecorder()
+		sl := newTestScrapeLoop(rec, func(c *jobConfig) {
+			c.cfg.SampleLimit = 50
+			c.cfg.LabelLimit = 10
+			c.cfg.MetricRelabelConfigs = mustRelabelF(`- source_labels: [__name__]
+  regex: drop.*
+  action: drop
+`)
+		})
+		for i, body := range [][]byte{first, second} {
+			app := rec.appender()
+			res, err := sl.appendBody(app, body, ctype, int64(1000*(i+1)))
+			if err != nil {
+				_ = app.Rollback()
+				sl.cache.forgetCurrent()
+				app = rec.appender()
+				sl.writeStale(app, int64(1000*(i+1)))
+			}
+			if res.added > res.total || res.seriesAdded > res.added {
+				t.Fatalf("counts %+v", res)
+			}
+			sl.cache.iterDone(err == nil)
+			_ = app.Commit()
+		}
+		for _, s := range rec.committed {
+			if !s.lset.Has(model.MetricNameLabel) || s.lset.Get("job") != "j" || s.lset.Get("instance") != "h:1" {
+				t.Fatalf("bad labels %s", s.lset)
+			}
+		}
+		if len(rec.refMisuses) > 0 {
+			t.Fatalf("ref misuse: %v", rec.refMisuses)
+		}
+	})
+}
+
+func mustRelabelF(y string) []*relabel.Config {
+	var rcs []*relabel.Config
+	if err := yaml.Unmarshal([]byte(y), &rcs); err != nil {
+		panic(err)
+	}
+	rcs, err := checkRelabel(rcs)
+	if err != nil {
+		panic(err)
+	}
+	return rcs
+}
+
+// BenchmarkAppendBody measures a steady-state scrape of a node_exporter
+// exposition: every line is in the series cache.
+func BenchmarkAppendBody(b *testing.B) {
+	body, err := os.ReadFile("/work/shared/corpus/node_exporter.prom")
+	if err != nil {
+		b.Skip(err)
+	}
+	rec := newRecorder()
+	sl := newTestScrapeLoop(rec, nil)
+	var refs uint64
+	// Fill the cache once through the recorder so entries have refs.
+	warm := rec.appender()
+	if _, err := sl.appendBody(warm, body, "text/plain", 1); err != nil {
+		b.Fatal(err)
+	}
+	sl.cache.iterDone(true)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		res, err := sl.appendBody(countingAppender{&refs}, body, "text/plain", int64(i+2))
+		if err != nil || res.seriesAdded != 0 {
+			b.Fatalf("%+v %v", res, err)
+		}
+		sl.cache.iterDone(true)
+	}
+}
+
+type countingAppender struct{ n *uint64 }
+
+func (c countingAppender) Append(ref uint64, _ labels.Labels, _ int64, _ float64) (uint64, error) {
+	*c.n++
+	return ref, nil
+}
+func (countingAppender) Commit() error   { return nil }
+func (countingAppender) Rollback() error { return nil }

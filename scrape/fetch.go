@@ -1,0 +1,161 @@
+package scrape
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// acceptHeader asks for OpenMetrics 1.0.0 first, then OpenMetrics 0.0.1, then
+// the Prometheus text format 0.0.4, then anything: Prometheus's default
+// scrape_protocols without the text 1.0.0 format (our text parser reads
+// 0.0.4), with legacy name escaping.
+const acceptHeader = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5," +
+	"application/openmetrics-text;version=0.0.1;q=0.4," +
+	"text/plain;version=0.0.4;q=0.3," +
+	"*/*;q=0.2"
+
+// fetcher performs the HTTP side of a target's scrapes. It is owned by the
+// target's goroutine; its buffer is reused from scrape to scrape.
+type fetcher struct {
+	userAgent string
+	buf       bytes.Buffer
+	br        *bufio.Reader
+	gz        *gzip.Reader
+	secrets   map[string]*fileSecret
+}
+
+// fetch GETs the target within its timeout and returns the (decompressed)
+// body, valid until the next fetch, and its Content-Type.
+func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, error) {
+	t, cfg := s.target, s.job.cfg
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, http.NoBody)
+	if err != nil {
+		return nil, "", fmt.Errorf("new request: %w", err)
+	}
+	req.Header.Set("Accept", acceptHeader)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("User-Agent", f.userAgent)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(t.timeout.Seconds(), 'f', -1, 64))
+	switch {
+	case cfg.Authorization != nil:
+		cred, err := f.secret(cfg.Authorization.CredentialsFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("authorization credentials: %w", err)
+		}
+		typ := strings.TrimSpace(cfg.Authorization.Type)
+		if typ == "" {
+			typ = "Bearer"
+		}
+		req.Header.Set("Authorization", typ+" "+cred)
+	case cfg.BearerTokenFile != "":
+		tok, err := f.secret(cfg.BearerTokenFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("bearer token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	case cfg.BasicAuth != nil:
+		var pw string
+		if cfg.BasicAuth.PasswordFile != "" {
+			if pw, err = f.secret(cfg.BasicAuth.PasswordFile); err != nil {
+				return nil, "", fmt.Errorf("basic auth password: %w", err)
+			}
+		}
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.BasicAuth.Username+":"+pw)))
+	}
+
+	resp, err := s.job.client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("server returned HTTP status %s", resp.Status)
+	}
+
+	var r io.Reader = resp.Body
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		if f.br == nil {
+			f.br = bufio.NewReader(resp.Body)
+		} else {
+			f.br.Reset(resp.Body)
+		}
+		if f.gz == nil {
+			if f.gz, err = gzip.NewReader(f.br); err != nil {
+				f.gz = nil
+				return nil, "", fmt.Errorf("gzip: %w", err)
+			}
+		} else if err := f.gz.Reset(f.br); err != nil {
+			return nil, "", fmt.Errorf("gzip: %w", err)
+		}
+		r = f.gz
+	}
+
+	// As Prometheus: a body of body_size_limit bytes or more fails.
+	limit := int64(s.job.cfg.BodySizeLimit)
+	if limit <= 0 {
+		limit = 1<<63 - 1
+	}
+	f.buf.Reset()
+	n, err := f.buf.ReadFrom(io.LimitReader(r, limit))
+	if err != nil {
+		return nil, "", fmt.Errorf("read body: %w", err)
+	}
+	if n >= limit {
+		return nil, "", fmt.Errorf("%w (%d bytes)", ErrBodySizeLimit, limit)
+	}
+	return f.buf.Bytes(), resp.Header.Get("Content-Type"), nil
+}
+
+func (f *fetcher) secret(path string) (string, error) {
+	if f.secrets == nil {
+		f.secrets = map[string]*fileSecret{}
+	}
+	s, ok := f.secrets[path]
+	if !ok {
+		s = &fileSecret{path: path}
+		f.secrets[path] = s
+	}
+	return s.get()
+}
+
+// fileSecret is a secret read from a file and re-read when the file's mtime
+// or size changes.
+type fileSecret struct {
+	path    string
+	modTime time.Time
+	size    int64
+	value   string
+	loaded  bool
+}
+
+func (s *fileSecret) get() (string, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return "", err
+	}
+	if s.loaded && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size {
+		return s.value, nil
+	}
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return "", err
+	}
+	s.value = strings.TrimSpace(string(b))
+	s.modTime, s.size, s.loaded = fi.ModTime(), fi.Size(), true
+	return s.value, nil
+}

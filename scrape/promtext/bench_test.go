@@ -1,0 +1,124 @@
+package promtext
+
+import (
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+// drain reads every entry of p; with withLabels it calls Labels on every
+// series, as a scrape without a series cache does. It returns the number of
+// series.
+func drain(tb testing.TB, p textparse.Parser, withLabels bool) int {
+	return drainInto(tb, p, withLabels, new(labels.Labels))
+}
+
+// drainInto is drain with the Labels destination passed in, so that callers
+// counting allocations can keep it out of the count.
+func drainInto(tb testing.TB, p textparse.Parser, withLabels bool, l *labels.Labels) int {
+	n := 0
+	for {
+		e, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if e == textparse.EntrySeries {
+			n++
+			p.Series()
+			if withLabels {
+				p.Labels(l)
+			}
+		}
+	}
+}
+
+func TestNextAndSeriesDoNotAllocate(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	var l labels.Labels
+	allocs := testing.AllocsPerRun(5, func() {
+		p.Reset(in)
+		drainInto(t, p, false, &l)
+	})
+	if allocs != 0 {
+		t.Fatalf("Next+Series allocate %v times per body, want 0", allocs)
+	}
+}
+
+func TestLabelsAllocatesOnlyResult(t *testing.T) {
+	for _, name := range []string{"node_exporter.prom", "alltypes.prom"} {
+		t.Run(name, func(t *testing.T) {
+			in := readCorpus(t, name)
+			p := New(in)
+			series := drain(t, p, true)
+			var l labels.Labels
+			allocs := testing.AllocsPerRun(20, func() {
+				p.Reset(in)
+				drainInto(t, p, true, &l)
+			})
+			if allocs > float64(series) {
+				t.Fatalf("%v allocations for %d series, want at most one per series", allocs, series)
+			}
+		})
+	}
+}
+
+// BenchmarkParse parses node_exporter.prom with Parser and with textparse's
+// PromParser. "labels" calls Labels on every series (a scrape without a
+// series cache); "series" calls only Series (a cached scrape). The "ratio"
+// runs alternate the two parsers on every iteration, so both see the same
+// machine load, and report textparse_ns, promtext_ns and x_faster (textparse
+// time divided by ours).
+func BenchmarkParse(b *testing.B) {
+	in := readCorpus(b, "node_exporter.prom")
+	st := labels.NewSymbolTable()
+	for _, mode := range []struct {
+		name   string
+		labels bool
+	}{{"labels", true}, {"series", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.Run("textparse", func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				var l labels.Labels
+				for b.Loop() {
+					drainInto(b, textparse.NewPromParser(in, st, false), mode.labels, &l)
+				}
+			})
+			b.Run("promtext", func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				var l labels.Labels
+				p := New(nil)
+				for b.Loop() {
+					p.Reset(in)
+					drainInto(b, p, mode.labels, &l)
+				}
+			})
+			b.Run("ratio", func(b *testing.B) {
+				var l labels.Labels
+				var ref, ours time.Duration
+				p := New(nil)
+				for b.Loop() {
+					t0 := time.Now()
+					drainInto(b, textparse.NewPromParser(in, st, false), mode.labels, &l)
+					t1 := time.Now()
+					p.Reset(in)
+					drainInto(b, p, mode.labels, &l)
+					ref += t1.Sub(t0)
+					ours += time.Since(t1)
+				}
+				b.ReportMetric(float64(ref.Nanoseconds())/float64(b.N), "textparse_ns")
+				b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "promtext_ns")
+				b.ReportMetric(float64(ref)/float64(ours), "x_faster")
+			})
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package scrape
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+)
+
+// reportNames are the synthetic series written after every scrape.
+var reportNames = [...]string{
+	"up",
+	"scrape_duration_seconds",
+	"scrape_samples_scraped",
+	"scrape_samples_post_metric_relabeling",
+	"scrape_series_added",
+}
+
+// reportEntry caches the labels and ref of one synthetic series.
+type reportEntry struct {
+	ref  uint64
+	lset labels.Labels
+}
+
+// scrapeLoop is the state of one target's goroutine: settings, series cache,
+// HTTP buffers. Nothing else touches it.
+type scrapeLoop struct {
+	deps    *loopDeps
+	s       *loopSettings
+	cache   *seriesCache
+	fetch   fetcher
+	parsers parsers
+	lb      *labels.Builder
+	reports [len(reportNames)]reportEntry
+	lset    labels.Labels // scratch for parsed labels
+}
+
+func newScrapeLoop(deps *loopDeps, s *loopSettings) *scrapeLoop {
+	return &scrapeLoop{
+		deps:  deps,
+		s:     s,
+		cache: newSeriesCache(),
+		fetch: fetcher{userAgent: deps.userAgent},
+		lb:    labels.NewBuilder(labels.EmptyLabels()),
+	}
+}
+
+// apply switches to new settings. Cached label sets are dropped when the
+// rules that shape them changed; staleness tracking is kept.
+func (sl *scrapeLoop) apply(s *loopSettings) {
+	if s.job.seriesFingerprint != sl.s.job.seriesFingerprint || !labels.Equal(s.target.public, sl.s.target.public) {
+		sl.cache.resetLabels()
+		sl.reports = [len(reportNames)]reportEntry{}
+	}
+	sl.s = s
+}
+
+// scrapeAndReport scrapes once with timestamp ts, appends the samples (or
+// stale markers, when the scrape failed) and the synthetic series, and
+// commits. It reports ran=false, and writes nothing, when ctx ended during the
+// scrape; otherwise err is the scrape's failure reason.
+func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bool, err error) {
+	start := time.Now()
+	body, contentType, scrapeErr := sl.fetch.fetch(ctx, sl.s)
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	defTime := ts.UnixMilli()
+
+	app := sl.deps.appender()
+	var res appendResult
+	if scrapeErr == nil {
+		res, scrapeErr = sl.appendBody(app, body, contentType, defTime)
+		if scrapeErr != nil {
+			sl.rollback(app)
+			app = sl.deps.appender()
+		}
+	}
+	if scrapeErr != nil {
+		// A failed scrape is an empty scrape: every series of the last
+		// successful scrape goes stale.
+		sl.cache.forgetCurrent()
+		sl.writeStale(app, defTime)
+	}
+	sl.cache.iterDone(scrapeErr == nil)
+	sl.writeReport(app, defTime, time.Since(start), res, scrapeErr)
+	if err := app.Commit(); err != nil {
+		sl.deps.log.Error("commit scrape", "target", sl.s.target.url, "err", err)
+	}
+
+	sl.deps.scrapes.Inc()
+	sl.deps.samples.Add(res.total)
+	if res.rejected > 0 {
+		sl.deps.rejected.Add(res.rejected)
+		sl.deps.log.Debug("rejected out-of-order or duplicate samples", "target", sl.s.target.url, "count", res.rejected)
+	}
+	if scrapeErr != nil {
+		sl.deps.failures.Inc()
+		sl.deps.log.Debug("scrape failed", "target", sl.s.target.url, "err", scrapeErr)
+	}
+	return true, scrapeErr
+}
+
+func (sl *scrapeLoop) rollback(app Appender) {
+	if err := app.Rollback(); err != nil {
+		sl.deps.log.Warn("rollback scrape", "target", sl.s.target.url, "err", err)
+	}
+}
+
+// finish runs when the loop's context ends. A removed target writes stale
+// markers for every series it exposed last and for its synthetic series, at
+// the stop time; a shutdown writes nothing.
+func (sl *scrapeLoop) finish(ctx context.Context) {
+	if !errors.Is(context.Cause(ctx), errTargetRemoved) {
+		return
+	}
+	t := time.Now().UnixMilli()
+	app := sl.deps.appender()
+	stale := math.Float64frombits(value.StaleNaN)
+	n := 0
+	sl.cache.forEachTracked(func(e *cacheEntry) {
+		n++
+		sl.appendQuiet(app, &e.ref, e.lset, t, stale)
+	})
+	for i := range sl.reports {
+		if r := &sl.reports[i]; !r.lset.IsEmpty() {
+			n++
+			sl.appendQuiet(app, &r.ref, r.lset, t, stale)
+		}
+	}
+	if n == 0 {
+		sl.rollback(app)
+		return
+	}
+	if err := app.Commit(); err != nil {
+		sl.deps.log.Warn("commit stale markers", "target", sl.s.target.url, "err", err)
+	}
+}
+
+// writeStale appends stale markers for the series the previous scrape
+// exposed and this one did not.
+func (sl *scrapeLoop) writeStale(app Appender, t int64) {
+	stale := math.Float64frombits(value.StaleNaN)
+	sl.cache.forEachStale(func(e *cacheEntry) {
+		sl.appendQuiet(app, &e.ref, e.lset, t, stale)
+	})
+}
+
+// writeReport appends the synthetic series, with the target's labels.
+func (sl *scrapeLoop) writeReport(app Appender, t int64, dur time.Duration, res appendResult, scrapeErr error) {
+	up := 1.0
+	if scrapeErr != nil {
+		up = 0
+	}
+	vals := [len(reportNames)]float64{up, dur.Seconds(), float64(res.total), float64(res.added), float64(res.seriesAdded)}
+	for i := range sl.reports {
+		r := &sl.reports[i]
+		if r.lset.IsEmpty() {
+			sl.lb.Reset(sl.s.target.public)
+			sl.lb.Set(model.MetricNameLabel, reportNames[i])
+			r.lset = sl.lb.Labels()
+		}
+		sl.appendQuiet(app, &r.ref, r.lset, t, vals[i])
+	}
+}
+
+// appendQuiet appends one sample whose failure must not fail the scrape
+// (stale markers, synthetic series), retrying by labels once when the cached
+// ref fails, and logging errors that are not soft.
+func (sl *scrapeLoop) appendQuiet(app Appender, ref *uint64, lset labels.Labels, t int64, v float64) {
+	r, err := sl.appendRetry(app, *ref, lset, t, v)
+	if err != nil {
+		if !sl.soft(err) {
+			sl.deps.log.Warn("append", "series", lset.String(), "err", err)
+		}
+		return
+	}
+	if r != 0 {
+		*ref = r
+	}
+}
+
+// appendRetry appends one sample; when it fails with a cached ref and the
+// error is not soft, it retries once with ref 0 and the labels (the series
+// may have been garbage-collected).
+func (sl *scrapeLoop) appendRetry(app Appender, ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
+	r, err := app.Append(ref, lset, t, v)
+	if err != nil && ref != 0 && (sl.deps.isSoft == nil || !sl.deps.isSoft(err)) {
+		r, err = app.Append(0, lset, t, v)
+	}
+	return r, err
+}
+
+// soft reports whether err means a single rejected sample.
+func (sl *scrapeLoop) soft(err error) bool {
+	return sl.deps.isSoft == nil || sl.deps.isSoft(err)
+}
+
+// discardAppender is used when Options.Appender is nil.
+type discardAppender struct{}
+
+func (discardAppender) Append(uint64, labels.Labels, int64, float64) (uint64, error) { return 0, nil }
+func (discardAppender) Commit() error                                             { return nil }
+func (discardAppender) Rollback() error                                           { return nil }

@@ -1,0 +1,232 @@
+package tsdb
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+const corpusDir = "../../shared/corpus" // relative to this package directory
+
+// nodeExporterWorkload parses node_exporter.prom and returns its series,
+// whether each behaves like a counter, and the starting values.
+func nodeExporterWorkload(tb testing.TB) (series []labels.Labels, isCounter []bool, start []float64) {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusDir, "node_exporter.prom"))
+	if errors.Is(err, fs.ErrNotExist) {
+		tb.Skip("corpus folder missing")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := textparse.New(data, "text/plain", labels.NewSymbolTable(), textparse.ParserOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	types := map[string]string{}
+	for {
+		e, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		switch e {
+		case textparse.EntryType:
+			name, typ := p.Type()
+			types[string(name)] = string(typ)
+		case textparse.EntrySeries:
+			var ls labels.Labels
+			p.Labels(&ls)
+			_, _, v := p.Series()
+			name := ls.Get("__name__")
+			typ := types[name]
+			for _, suf := range []string{"_bucket", "_sum", "_count", "_total"} {
+				if t, ok := types[strings.TrimSuffix(name, suf)]; ok && typ == "" {
+					typ = t
+				}
+			}
+			counter := typ == "counter" || typ == "histogram" || (typ == "summary" && ls.Get("quantile") == "")
+			series = append(series, ls.Copy())
+			isCounter = append(isCounter, counter)
+			start = append(start, v)
+		}
+	}
+	return series, isCounter, start
+}
+
+// nodeExporterScrapes makes 2h of 15s scrapes: counters grow by random
+// increments, gauges wander a little; deterministic.
+func nodeExporterScrapes(tb testing.TB) ([]labels.Labels, [][]genSample) {
+	series, isCounter, vals := nodeExporterWorkload(tb)
+	vals = append([]float64(nil), vals...)
+	rng := rand.New(rand.NewPCG(7, 8))
+	rates := make([]float64, len(series))
+	for i := range rates {
+		rates[i] = math.Round(rng.ExpFloat64() * 100)
+	}
+	var scrapes [][]genSample
+	for t := int64(0); t <= 2*3600_000; t += 15_000 {
+		sc := make([]genSample, 0, len(series))
+		for i := range series {
+			switch {
+			case math.IsNaN(vals[i]) || math.IsInf(vals[i], 0):
+			case isCounter[i]:
+				vals[i] += math.Round(rng.Float64() * rates[i])
+			case rng.IntN(3) == 0: // many gauges are constant between scrapes
+				vals[i] += rng.NormFloat64() * math.Max(1, math.Abs(vals[i])*0.001)
+			}
+			sc = append(sc, genSample{series: i, t: t, v: vals[i]})
+		}
+		scrapes = append(scrapes, sc)
+	}
+	return series, scrapes
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// BenchmarkMemory loads 2h of 15s scrapes of the node_exporter corpus into
+// our DB and into a Prometheus head, measuring HeapAlloc deltas after GC.
+// Run with -benchtime=1x; each iteration rebuilds both stores.
+func BenchmarkMemory(b *testing.B) {
+	series, scrapes := nodeExporterScrapes(b)
+	nSamples := 0
+	for _, sc := range scrapes {
+		nSamples += len(sc)
+	}
+	measure := func(newApp func() genAppender) (perSeries, perSample float64) {
+		base := heapAlloc()
+		if err := loadGen(newApp, series, scrapes[:1]); err != nil {
+			b.Fatal(err)
+		}
+		one := heapAlloc()
+		if err := loadGen(newApp, series, scrapes[1:]); err != nil {
+			b.Fatal(err)
+		}
+		all := heapAlloc()
+		return float64(one-base) / float64(len(series)), float64(all-base) / float64(nSamples)
+	}
+	for b.Loop() {
+		db := newDB(Options{}, nil)
+		oursSeries, oursSample := measure(func() genAppender { return db.Appender() })
+		st := db.Stats()
+		runtime.KeepAlive(db)
+		db = nil
+
+		ph := newPromHead(b)
+		promSeries, promSample := measure(ph.appender)
+		mmapBytes := dirSize(ph.dir)
+		runtime.KeepAlive(ph)
+
+		b.ReportMetric(oursSample, "ours-B/sample")
+		b.ReportMetric(promSample, "prom-B/sample")
+		b.ReportMetric(oursSample/promSample, "ours/prom-B/sample")
+		b.ReportMetric(oursSeries, "ours-B/series")
+		b.ReportMetric(promSeries, "prom-B/series")
+		b.ReportMetric(float64(st.ChunkBytes)/float64(st.Samples), "ours-chunk-B/sample")
+		b.ReportMetric(float64(mmapBytes)/float64(nSamples), "prom-mmap-B/sample")
+		b.ReportMetric(float64(len(series)), "series")
+		b.ReportMetric(float64(nSamples), "samples")
+	}
+}
+
+// BenchmarkQuerySet runs the differential query set against both stores in
+// the same iteration and reports each one's time per full set and the ratio.
+func BenchmarkQuerySet(b *testing.B) {
+	db, ph := loadBoth(b)
+	ng := newEngine()
+	queries := loadQueries(b)
+	var ours, prom time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		for _, qc := range queries {
+			runQuery(b, ng, db, qc)
+		}
+		t1 := time.Now()
+		for _, qc := range queries {
+			runQuery(b, ng, ph, qc)
+		}
+		ours += t1.Sub(t0)
+		prom += time.Since(t1)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/set")
+	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/set")
+	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
+}
+
+// BenchmarkAppendScrape appends one node_exporter scrape per op via the ref
+// fast path, into both stores, and reports the ratio.
+func BenchmarkAppendScrape(b *testing.B) {
+	series, scrapes := nodeExporterScrapes(b)
+	db := newDB(Options{}, nil)
+	ph := newPromHead(b)
+	oursRefs := make([]uint64, len(series))
+	promRefs := make([]uint64, len(series))
+	var ours, prom time.Duration
+	app := db.Appender()
+	t := int64(0)
+	ctx := context.Background()
+	for b.Loop() {
+		sc := scrapes[int(t/15_000)%len(scrapes)]
+		ts := t
+		t += 15_000
+		t0 := time.Now()
+		for _, s := range sc {
+			r, err := app.Append(oursRefs[s.series], series[s.series], ts, s.v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			oursRefs[s.series] = r
+		}
+		app.Commit()
+		t1 := time.Now()
+		papp := promApp{ph.head.Appender(ctx)}
+		for _, s := range sc {
+			r, err := papp.Append(promRefs[s.series], series[s.series], ts, s.v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			promRefs[s.series] = r
+		}
+		papp.Commit()
+		ours += t1.Sub(t0)
+		prom += time.Since(t1)
+	}
+	n := float64(b.N) * float64(len(series))
+	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/sample")
+	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/sample")
+	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
+}

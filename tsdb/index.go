@@ -1,0 +1,225 @@
+package tsdb
+
+import (
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// postingsIndex is the inverted index: label name -> value -> ascending
+// series refs, plus the list of all refs. Series creation and GC take the
+// write lock; the append hot path never touches it.
+type postingsIndex struct {
+	mu  sync.RWMutex
+	m   map[string]map[string][]uint64
+	all []uint64
+}
+
+func newPostingsIndex() *postingsIndex {
+	return &postingsIndex{m: map[string]map[string][]uint64{}}
+}
+
+// insertSorted adds ref to an ascending list. Refs are allocated in
+// increasing order, so this is nearly always an append.
+func insertSorted(list []uint64, ref uint64) []uint64 {
+	list = append(list, ref)
+	for i := len(list) - 1; i > 0 && list[i-1] > list[i]; i-- {
+		list[i-1], list[i] = list[i], list[i-1]
+	}
+	return list
+}
+
+func removeSorted(list []uint64, ref uint64) []uint64 {
+	i, ok := slices.BinarySearch(list, ref)
+	if !ok {
+		return list
+	}
+	return append(list[:i], list[i+1:]...)
+}
+
+func (ix *postingsIndex) add(ref uint64, lset labels.Labels) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.all = insertSorted(ix.all, ref)
+	lset.Range(func(l labels.Label) {
+		vals := ix.m[l.Name]
+		if vals == nil {
+			vals = map[string][]uint64{}
+			ix.m[l.Name] = vals
+		}
+		vals[l.Value] = insertSorted(vals[l.Value], ref)
+	})
+}
+
+func (ix *postingsIndex) remove(ref uint64, lset labels.Labels) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.all = removeSorted(ix.all, ref)
+	lset.Range(func(l labels.Label) {
+		vals := ix.m[l.Name]
+		if vals == nil {
+			return
+		}
+		list := removeSorted(vals[l.Value], ref)
+		if len(list) == 0 {
+			delete(vals, l.Value)
+			if len(vals) == 0 {
+				delete(ix.m, l.Name)
+			}
+			return
+		}
+		vals[l.Value] = list
+	})
+}
+
+// postings appends to dst the ascending refs of series matching all
+// matchers, with Prometheus semantics: a matcher that matches the empty
+// string also matches series that lack the label.
+func (ix *postingsIndex) postings(dst []uint64, ms ...*labels.Matcher) []uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+
+	var include, exclude [][]uint64
+	for _, m := range ms {
+		vals := ix.m[m.Name]
+		if m.Matches("") {
+			// Everything except series whose value for the label does not match.
+			if m.Type == labels.MatchNotEqual {
+				if l := vals[m.Value]; len(l) > 0 {
+					exclude = append(exclude, l)
+				}
+				continue
+			}
+			var lists [][]uint64
+			for v, l := range vals {
+				if !m.Matches(v) {
+					lists = append(lists, l)
+				}
+			}
+			if u := unionDisjoint(lists); len(u) > 0 {
+				exclude = append(exclude, u)
+			}
+			continue
+		}
+		var list []uint64
+		switch m.Type {
+		case labels.MatchEqual:
+			list = vals[m.Value]
+		default:
+			var lists [][]uint64
+			if set := m.SetMatches(); len(set) > 0 {
+				for _, v := range set {
+					if l, ok := vals[v]; ok {
+						lists = append(lists, l)
+					}
+				}
+			} else {
+				for v, l := range vals {
+					if m.Matches(v) {
+						lists = append(lists, l)
+					}
+				}
+			}
+			list = unionDisjoint(lists)
+		}
+		if len(list) == 0 {
+			return dst
+		}
+		include = append(include, list)
+	}
+	if len(include) == 0 {
+		include = append(include, ix.all)
+	}
+	// Intersect, smallest list first.
+	sort.Slice(include, func(i, j int) bool { return len(include[i]) < len(include[j]) })
+	start := len(dst)
+	dst = append(dst, include[0]...)
+	for _, l := range include[1:] {
+		dst = dst[:start+intersectInPlace(dst[start:], l)]
+	}
+	for _, l := range exclude {
+		dst = dst[:start+subtractInPlace(dst[start:], l)]
+	}
+	return dst
+}
+
+// unionDisjoint merges ascending lists known to share no element (lists of
+// different values of one label name).
+func unionDisjoint(lists [][]uint64) []uint64 {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return lists[0]
+	}
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	out := make([]uint64, 0, n)
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// intersectInPlace keeps in a the elements also in b; both ascending.
+func intersectInPlace(a, b []uint64) int {
+	n, j := 0, 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j == len(b) {
+			break
+		}
+		if b[j] == x {
+			a[n] = x
+			n++
+		}
+	}
+	return n
+}
+
+// subtractInPlace removes from a the elements in b; both ascending.
+func subtractInPlace(a, b []uint64) int {
+	n, j := 0, 0
+	for _, x := range a {
+		for j < len(b) && b[j] < x {
+			j++
+		}
+		if j < len(b) && b[j] == x {
+			continue
+		}
+		a[n] = x
+		n++
+	}
+	return n
+}
+
+// labelNames returns all label names, sorted.
+func (ix *postingsIndex) labelNames() []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	names := make([]string, 0, len(ix.m))
+	for n := range ix.m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// labelValues returns all values of name, sorted.
+func (ix *postingsIndex) labelValues(name string) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	vals := make([]string, 0, len(ix.m[name]))
+	for v := range ix.m[name] {
+		vals = append(vals, v)
+	}
+	slices.Sort(vals)
+	return vals
+}

@@ -1,0 +1,337 @@
+package tsdb
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// Querier returns a querier over samples in [mint, maxt] (inclusive,
+// milliseconds). Each Select snapshots the matching series: sealed chunks are
+// shared, open chunks are copied, so appends may continue meanwhile.
+func (db *DB) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{db: db, mint: mint, maxt: maxt}, nil
+}
+
+type querier struct {
+	db         *DB
+	mint, maxt int64
+}
+
+func (q *querier) Close() error { return nil }
+
+// Select implements storage.Querier. hints may be nil.
+func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	refs := q.db.index.postings(nil, ms...)
+	set := &seriesSet{i: -1}
+	var (
+		slab  []sealedChunk
+		bytes []byte
+		spans []int // per series: end offset in slab
+	)
+	for i, ref := range refs {
+		if i%256 == 0 && ctx.Err() != nil {
+			return storage.ErrSeriesSet(ctx.Err())
+		}
+		s := q.db.series.getByRef(ref)
+		if s == nil {
+			continue
+		}
+		start := len(slab)
+		s.mu.Lock()
+		slab = s.snapshot(slab, &bytes, q.mint, q.maxt)
+		lset := s.lset
+		s.mu.Unlock()
+		if len(slab) == start {
+			continue
+		}
+		set.series = append(set.series, seriesView{lset: lset, mint: q.mint, maxt: q.maxt})
+		spans = append(spans, len(slab))
+	}
+	start := 0
+	for i := range set.series {
+		set.series[i].chunks = slab[start:spans[i]:spans[i]]
+		start = spans[i]
+	}
+	if sortSeries {
+		slices.SortFunc(set.series, func(a, b seriesView) int { return labels.Compare(a.lset, b.lset) })
+	}
+	return set
+}
+
+// snapshot appends to dst the chunks overlapping [mint, maxt]; the open
+// chunk's bytes are copied into *buf. Callers hold s.mu.
+func (s *memSeries) snapshot(dst []sealedChunk, buf *[]byte, mint, maxt int64) []sealedChunk {
+	for i := range s.chunks {
+		c := &s.chunks[i]
+		if c.maxt >= mint && c.mint <= maxt {
+			dst = append(dst, *c)
+		}
+	}
+	if s.headSamples() > 0 && s.lastT >= mint && s.headMint <= maxt {
+		b := s.head.Bytes()
+		if cap(*buf)-len(*buf) < len(b) {
+			*buf = make([]byte, 0, max(4096, 2*len(b)))
+		}
+		start := len(*buf)
+		*buf = append(*buf, b...)
+		dst = append(dst, sealedChunk{data: (*buf)[start:len(*buf):len(*buf)], mint: s.headMint, maxt: s.lastT})
+	}
+	return dst
+}
+
+// LabelValues implements storage.LabelQuerier.
+func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	var vals []string
+	if len(ms) == 0 {
+		vals = q.db.index.labelValues(name)
+	} else {
+		seen := map[string]struct{}{}
+		err := q.forEachMatching(ctx, ms, func(lset labels.Labels) {
+			if v := lset.Get(name); v != "" {
+				seen[v] = struct{}{}
+			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for v := range seen {
+			vals = append(vals, v)
+		}
+		slices.Sort(vals)
+	}
+	return limit(vals, hints), nil, nil
+}
+
+// LabelNames implements storage.LabelQuerier.
+func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	var names []string
+	if len(ms) == 0 {
+		names = q.db.index.labelNames()
+	} else {
+		seen := map[string]struct{}{}
+		err := q.forEachMatching(ctx, ms, func(lset labels.Labels) {
+			lset.Range(func(l labels.Label) { seen[l.Name] = struct{}{} })
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for n := range seen {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+	}
+	return limit(names, hints), nil, nil
+}
+
+func limit(s []string, hints *storage.LabelHints) []string {
+	if hints != nil && hints.Limit > 0 && len(s) > hints.Limit {
+		return s[:hints.Limit]
+	}
+	return s
+}
+
+func (q *querier) forEachMatching(ctx context.Context, ms []*labels.Matcher, fn func(labels.Labels)) error {
+	for i, ref := range q.db.index.postings(nil, ms...) {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s := q.db.series.getByRef(ref); s != nil {
+			fn(s.lset)
+		}
+	}
+	return nil
+}
+
+type seriesView struct {
+	lset       labels.Labels
+	chunks     []sealedChunk
+	mint, maxt int64
+}
+
+func (s *seriesView) Labels() labels.Labels { return s.lset }
+
+func (s *seriesView) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	si, ok := it.(*SampleIterator)
+	if !ok {
+		si = &SampleIterator{}
+	}
+	si.reset(s.chunks, s.mint, s.maxt)
+	return si
+}
+
+type seriesSet struct {
+	series []seriesView
+	i      int
+}
+
+func (s *seriesSet) Next() bool {
+	if s.i+1 >= len(s.series) {
+		s.i = len(s.series)
+		return false
+	}
+	s.i++
+	return true
+}
+
+func (s *seriesSet) At() storage.Series                { return &s.series[s.i] }
+func (s *seriesSet) Err() error                        { return nil }
+func (s *seriesSet) Warnings() annotations.Annotations { return nil }
+
+// SampleIterator iterates the float samples of one series within a time
+// range. It implements chunkenc.Iterator and can be reused.
+type SampleIterator = sampleIterator[int64]
+
+// sampleIterator is generic only so that go vet's stdmethods check, which
+// mistakes chunkenc.Iterator's Seek(int64) for io.Seeker's, stays quiet
+// without being disabled. It is only ever instantiated with int64.
+type sampleIterator[T ~int64] struct {
+	chunks     []sealedChunk
+	own        []sealedChunk // backing for chunks when filled by DB.SeriesIterator
+	buf        []byte        // open-chunk copy when filled by DB.SeriesIterator
+	mint, maxt int64
+
+	i     int // index of the chunk cur iterates
+	xc    chunkenc.XORChunk
+	cur   chunkenc.Iterator
+	open  bool // cur is positioned inside chunks[i]
+	valid bool // t, v hold the current sample
+	done  bool
+
+	t int64
+	v float64
+}
+
+var _ chunkenc.Iterator = (*SampleIterator)(nil)
+
+func (it *sampleIterator[T]) reset(chunks []sealedChunk, mint, maxt int64) {
+	it.chunks = chunks
+	it.mint, it.maxt = mint, maxt
+	it.i = 0
+	it.open, it.valid = false, false
+	it.done = len(chunks) == 0
+	it.t, it.v = math.MinInt64, 0
+}
+
+// openChunk starts iterating chunks[it.i].
+func (it *sampleIterator[T]) openChunk() {
+	it.xc.Reset(it.chunks[it.i].data)
+	it.cur = it.xc.Iterator(it.cur)
+	it.open = true
+}
+
+func (it *sampleIterator[T]) nextChunk() bool {
+	it.open = false
+	it.i++
+	if it.i >= len(it.chunks) {
+		it.done = true
+		return false
+	}
+	return true
+}
+
+// accept checks the sample under cur against the range.
+func (it *sampleIterator[T]) accept() (ok, stop bool) {
+	t, v := it.cur.At()
+	if t > it.maxt {
+		it.done = true
+		return false, true
+	}
+	if t < it.mint {
+		return false, false
+	}
+	it.t, it.v = t, v
+	it.valid = true
+	return true, false
+}
+
+// Next implements chunkenc.Iterator.
+func (it *sampleIterator[T]) Next() chunkenc.ValueType {
+	for !it.done {
+		if !it.open {
+			if it.chunks[it.i].maxt < it.mint {
+				it.nextChunk()
+				continue
+			}
+			it.openChunk()
+		}
+		if it.cur.Next() == chunkenc.ValNone {
+			it.nextChunk()
+			continue
+		}
+		if ok, stop := it.accept(); ok {
+			return chunkenc.ValFloat
+		} else if stop {
+			break
+		}
+	}
+	return chunkenc.ValNone
+}
+
+// Seek implements chunkenc.Iterator: it moves to the first sample at or after
+// t, and does nothing if the current sample already qualifies.
+func (it *sampleIterator[T]) Seek(ts T) chunkenc.ValueType {
+	if it.done {
+		return chunkenc.ValNone
+	}
+	t := int64(ts)
+	if it.valid && it.t >= t {
+		return chunkenc.ValFloat
+	}
+	t = max(t, it.mint)
+	for !it.done {
+		if it.chunks[it.i].maxt < t {
+			it.nextChunk()
+			continue
+		}
+		if !it.open {
+			it.openChunk()
+		}
+		if it.cur.Seek(t) == chunkenc.ValNone {
+			it.nextChunk()
+			continue
+		}
+		if ok, stop := it.accept(); ok {
+			return chunkenc.ValFloat
+		} else if stop {
+			break
+		}
+		return it.Next()
+	}
+	return chunkenc.ValNone
+}
+
+// At implements chunkenc.Iterator.
+func (it *sampleIterator[T]) At() (int64, float64) { return it.t, it.v }
+
+// AtHistogram implements chunkenc.Iterator; the store holds floats only, so
+// it returns h unchanged.
+func (it *sampleIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.t, h
+}
+
+// AtFloatHistogram implements chunkenc.Iterator; the store holds floats only,
+// so it returns fh unchanged.
+func (it *sampleIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	return it.t, fh
+}
+
+// AtT implements chunkenc.Iterator.
+func (it *sampleIterator[T]) AtT() int64 { return it.t }
+
+// AtST implements chunkenc.Iterator; start timestamps are not stored.
+func (it *sampleIterator[T]) AtST() int64 { return 0 }
+
+// Err implements chunkenc.Iterator.
+func (it *sampleIterator[T]) Err() error {
+	if it.cur != nil {
+		return it.cur.Err()
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+package tsdb
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// Snapshot file layout (all integers big-endian or varint):
+//
+//	header  : magic "WDOGTSDB" | version uint32
+//	body    : uvarint series count, then per series:
+//	            uvarint label count, per label uvarint len + name, uvarint len + value
+//	            uvarint chunk count, per chunk varint mint, varint maxt, uvarint len + XOR chunk bytes
+//	trailer : uint64 body length | uint32 CRC32-Castagnoli of header+body | magic "WDOGEND\x00"
+//
+// The last chunk of a series is restored as its open chunk.
+const (
+	snapMagic    = "WDOGTSDB"
+	snapEndMagic = "WDOGEND\x00"
+	snapVersion  = 1
+	snapHeader   = len(snapMagic) + 4
+	snapTrailer  = 8 + 4 + len(snapEndMagic)
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot writes the whole DB to Options.SnapshotPath: a temp file is
+// written and fsynced, renamed over the old snapshot, and the directory is
+// fsynced. It is a no-op without a SnapshotPath. Appends continue meanwhile;
+// each series is copied under its own lock.
+func (db *DB) Snapshot() error {
+	if db.opts.SnapshotPath == "" {
+		return nil
+	}
+	db.snapMu.Lock()
+	defer db.snapMu.Unlock()
+	if err := db.writeSnapshotFile(db.opts.SnapshotPath); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	db.stats.snapshots.Add(1)
+	return nil
+}
+
+func (db *DB) writeSnapshotFile(path string) (err error) {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if _, err = db.WriteSnapshot(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	return errors.Join(serr, cerr)
+}
+
+func renameFile(from, to string) error { return os.Rename(from, to) }
+
+// crcWriter counts and checksums what passes through it.
+type crcWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// WriteSnapshot writes the snapshot format to w and returns the byte count.
+func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
+	cw := &crcWriter{w: w}
+	var scratch []byte
+	scratch = append(scratch, snapMagic...)
+	scratch = binary.BigEndian.AppendUint32(scratch, snapVersion)
+	if _, err := cw.Write(scratch); err != nil {
+		return cw.n, err
+	}
+
+	refs := db.index.postings(nil) // all refs, ascending
+	type entry struct {
+		lset   labels.Labels
+		chunks []sealedChunk
+	}
+	// Copy first so the count is exact; sealed chunk bytes are shared.
+	var (
+		entries []entry
+		slab    []sealedChunk
+		buf     []byte
+	)
+	for _, ref := range refs {
+		s := db.series.getByRef(ref)
+		if s == nil {
+			continue
+		}
+		s.mu.Lock()
+		start := len(slab)
+		slab = s.snapshot(slab, &buf, math.MinInt64, math.MaxInt64)
+		lset := s.lset
+		s.mu.Unlock()
+		if len(slab) > start {
+			entries = append(entries, entry{lset: lset, chunks: slab[start:len(slab):len(slab)]})
+		}
+	}
+	bodyStart := cw.n
+	scratch = binary.AppendUvarint(scratch[:0], uint64(len(entries)))
+	if _, err := cw.Write(scratch); err != nil {
+		return cw.n, err
+	}
+	for _, e := range entries {
+		scratch = binary.AppendUvarint(scratch[:0], uint64(e.lset.Len()))
+		e.lset.Range(func(l labels.Label) {
+			scratch = binary.AppendUvarint(scratch, uint64(len(l.Name)))
+			scratch = append(scratch, l.Name...)
+			scratch = binary.AppendUvarint(scratch, uint64(len(l.Value)))
+			scratch = append(scratch, l.Value...)
+		})
+		scratch = binary.AppendUvarint(scratch, uint64(len(e.chunks)))
+		for _, c := range e.chunks {
+			scratch = binary.AppendVarint(scratch, c.mint)
+			scratch = binary.AppendVarint(scratch, c.maxt)
+			scratch = binary.AppendUvarint(scratch, uint64(len(c.data)))
+			scratch = append(scratch, c.data...)
+		}
+		if _, err := cw.Write(scratch); err != nil {
+			return cw.n, err
+		}
+	}
+	bodyLen := cw.n - bodyStart
+	scratch = binary.BigEndian.AppendUint64(scratch[:0], uint64(bodyLen))
+	scratch = binary.BigEndian.AppendUint32(scratch, cw.crc)
+	scratch = append(scratch, snapEndMagic...)
+	n, err := w.Write(scratch)
+	return cw.n + int64(n), err
+}
+
+// loadSnapshotFile loads path into the (empty) DB. A missing file is not an
+// error; a damaged one returns an error wrapping ErrCorruptSnapshot.
+func (db *DB) loadSnapshotFile(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	if err := db.loadSnapshot(data); err != nil {
+		return fmt.Errorf("read snapshot %s: %w", path, err)
+	}
+	return nil
+}
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorruptSnapshot, fmt.Sprintf(format, args...))
+}
+
+// loadSnapshot verifies and loads a snapshot image into the DB.
+func (db *DB) loadSnapshot(data []byte) error {
+	if len(data) < snapHeader+snapTrailer {
+		return corrupt("file too short (%d bytes)", len(data))
+	}
+	if string(data[:len(snapMagic)]) != snapMagic {
+		return corrupt("bad magic")
+	}
+	if v := binary.BigEndian.Uint32(data[len(snapMagic):]); v != snapVersion {
+		return corrupt("unsupported version %d", v)
+	}
+	tr := data[len(data)-snapTrailer:]
+	if string(tr[12:]) != snapEndMagic {
+		return corrupt("bad end magic (truncated?)")
+	}
+	bodyLen := binary.BigEndian.Uint64(tr)
+	if bodyLen != uint64(len(data)-snapHeader-snapTrailer) {
+		return corrupt("body length %d does not match file size %d", bodyLen, len(data))
+	}
+	if want, got := binary.BigEndian.Uint32(tr[8:]), crc32.Checksum(data[:len(data)-snapTrailer], castagnoli); want != got {
+		return corrupt("checksum mismatch: stored %08x, computed %08x", want, got)
+	}
+	return db.loadBody(data[snapHeader : len(data)-snapTrailer])
+}
+
+// snapReader is a bounds-checked cursor over the snapshot body.
+type snapReader struct {
+	b   []byte
+	err error
+}
+
+func (r *snapReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = corrupt("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = corrupt("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *snapReader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = corrupt("length %d beyond end of body", n)
+		return nil
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
+// count reads an element count, bounded by the remaining bytes (every
+// element takes at least one byte).
+func (r *snapReader) count() int {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = corrupt("count %d exceeds remaining %d bytes", n, len(r.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (db *DB) loadBody(body []byte) error {
+	r := &snapReader{b: body}
+	nSeries := r.count()
+	var (
+		b  labels.ScratchBuilder
+		it chunkenc.Iterator
+		xc chunkenc.XORChunk
+	)
+	for i := 0; i < nSeries && r.err == nil; i++ {
+		nLabels := r.count()
+		if r.err == nil && nLabels == 0 {
+			return corrupt("series %d has no labels", i)
+		}
+		b.Reset()
+		prev := ""
+		for j := 0; j < nLabels && r.err == nil; j++ {
+			name, value := r.bytes(), r.bytes()
+			if r.err != nil {
+				break
+			}
+			if len(name) == 0 || (j > 0 && string(name) <= prev) {
+				return corrupt("series %d: labels empty, unsorted or duplicate", i)
+			}
+			prev = string(name)
+			b.Add(prev, string(value))
+		}
+		nChunks := r.count()
+		if r.err != nil {
+			break
+		}
+		if nChunks == 0 {
+			return corrupt("series %d has no chunks", i)
+		}
+		lset := b.Labels()
+		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+		if !created {
+			return corrupt("series %s appears twice", lset)
+		}
+		s.chunks = make([]sealedChunk, 0, nChunks-1)
+		lastT := int64(math.MinInt64)
+		var lastV uint64
+		for k := 0; k < nChunks && r.err == nil; k++ {
+			mint, maxt, raw := r.varint(), r.varint(), r.bytes()
+			if r.err != nil {
+				break
+			}
+			if len(raw) < 2 {
+				return corrupt("series %s: chunk %d too short", lset, k)
+			}
+			// Verify the chunk decodes and matches its bounds.
+			xc.Reset(raw)
+			it = xc.Iterator(it)
+			want, n := xc.NumSamples(), 0
+			first := true
+			for it.Next() == chunkenc.ValFloat {
+				t, v := it.At()
+				if t <= lastT || (first && t != mint) {
+					return corrupt("series %s: chunk %d: bad timestamps", lset, k)
+				}
+				first = false
+				lastT, lastV = t, math.Float64bits(v)
+				n++
+				if n > want {
+					break
+				}
+			}
+			if it.Err() != nil || n != want || n == 0 || lastT != maxt {
+				return corrupt("series %s: chunk %d does not decode (%d of %d samples)", lset, k, n, want)
+			}
+			data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
+			copy(data, raw)
+			if k < nChunks-1 {
+				s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt})
+				continue
+			}
+			s.head.Reset(data)
+			app, err := s.head.Appender()
+			if err != nil {
+				return corrupt("series %s: open chunk: %v", lset, err)
+			}
+			s.app = app
+			s.headMint = mint
+		}
+		s.lastT, s.lastV = lastT, lastV
+		db.bumpMaxT(lastT)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return corrupt("%d trailing bytes in body", len(r.b))
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Target health values, as Prometheus reports them.
+const (
+	HealthUnknown = "unknown"
+	HealthGood    = "up"
+	HealthBad     = "down"
+)
+
+// Target is one active scrape target in /api/v1/targets, with the fields and
+// JSON names Prometheus uses.
+type Target struct {
+	// DiscoveredLabels are the labels before relabelling.
+	DiscoveredLabels labels.Labels `json:"discoveredLabels"`
+	// Labels are the labels added to every scraped series.
+	Labels labels.Labels `json:"labels"`
+
+	ScrapePool string `json:"scrapePool"`
+	ScrapeURL  string `json:"scrapeUrl"`
+	GlobalURL  string `json:"globalUrl"`
+
+	LastError  string    `json:"lastError"`
+	LastScrape time.Time `json:"lastScrape"`
+	// LastScrapeDuration is in seconds.
+	LastScrapeDuration float64 `json:"lastScrapeDuration"`
+	// Health is HealthUnknown, HealthGood or HealthBad.
+	Health string `json:"health"`
+
+	// ScrapeInterval and ScrapeTimeout are Prometheus duration strings
+	// such as "15s".
+	ScrapeInterval string `json:"scrapeInterval"`
+	ScrapeTimeout  string `json:"scrapeTimeout"`
+}
+
+// TargetsFunc returns the current scrape targets.
+type TargetsFunc func() []Target
+
+// droppedTarget is a target dropped by relabelling; Watchdog reports none.
+type droppedTarget struct {
+	DiscoveredLabels labels.Labels `json:"discoveredLabels"`
+	ScrapePool       string        `json:"scrapePool"`
+}
+
+type targetDiscovery struct {
+	ActiveTargets       []Target        `json:"activeTargets"`
+	DroppedTargets      []droppedTarget `json:"droppedTargets"`
+	DroppedTargetCounts map[string]int  `json:"droppedTargetCounts"`
+}
+
+func (h *Handler) targetsList(r *http.Request) apiResult {
+	q := r.URL.Query()
+	pool := q.Get("scrapePool")
+	state := strings.ToLower(q.Get("state"))
+	showActive := state == "" || state == "any" || state == "active"
+	showDropped := state == "" || state == "any" || state == "dropped"
+
+	res := targetDiscovery{ActiveTargets: []Target{}, DroppedTargets: []droppedTarget{}}
+	if showActive {
+		for _, t := range h.targets() {
+			if pool != "" && t.ScrapePool != pool {
+				continue
+			}
+			if t.Health == "" {
+				t.Health = HealthUnknown
+			}
+			res.ActiveTargets = append(res.ActiveTargets, t)
+		}
+	}
+	if showDropped {
+		res.DroppedTargetCounts = map[string]int{}
+	}
+	return apiResult{data: res}
+}

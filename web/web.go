@@ -1,0 +1,330 @@
+// Package web serves Watchdog's Prometheus-compatible HTTP API.
+//
+// The handler speaks the same JSON envelope and status codes as Prometheus's
+// /api/v1 so that Grafana's Prometheus data source and promtool-style clients
+// work unchanged:
+//
+//	{"status":"success","data":...,"warnings":[...]}
+//	{"status":"error","errorType":"bad_data","error":"..."}
+//
+// It also serves /metrics, the /-/healthy, /-/ready and /-/reload lifecycle
+// endpoints, and counts requests and query latency in a VictoriaMetrics set.
+// The package depends on no other Watchdog package: storage comes in as a
+// storage.Queryable, targets through a TargetsFunc, and reloads through a
+// plain function.
+package web
+
+import (
+	"crypto/subtle"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// MaxRequestBodyBytes bounds the body of any request the handler reads.
+const MaxRequestBodyBytes = 1 << 20
+
+// Options configures a Handler. The zero value is safe: it serves an empty
+// storage, no targets, refuses every state-changing call and is always ready.
+type Options struct {
+	// Queryable is the storage queries and metadata look-ups read. Nil serves
+	// an empty storage.
+	Queryable storage.Queryable
+	// Engine evaluates PromQL. Nil builds one with DefaultEngineOpts.
+	Engine *promql.Engine
+	// Targets lists the scrape targets for /api/v1/targets. Nil lists none.
+	Targets TargetsFunc
+	// Reload is called by POST or PUT /-/reload. Nil answers that reload is
+	// not configured.
+	Reload func() error
+	// Ready reports whether /-/ready should answer 200. Nil means always ready.
+	Ready func() bool
+	// Token is the bearer token every state-changing request must carry in an
+	// "Authorization: Bearer <token>" header. Read-only endpoints that
+	// Prometheus also accepts as POST (query, query_range, series, labels...)
+	// need no token. An empty Token refuses all state-changing requests.
+	Token string
+	// BuildInfo is served by /api/v1/status/buildinfo. An empty GoVersion is
+	// filled from the running binary.
+	BuildInfo BuildInfo
+	// Metrics receives the handler's own metrics; /metrics writes this set
+	// and the process-wide default set. Nil uses a private set.
+	Metrics *metrics.Set
+	// Logger logs failures to write responses and reload errors. Nil
+	// discards logs.
+	Logger *slog.Logger
+	// Now is the clock giving the default time of instant queries. Nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// BuildInfo describes the running binary, in the shape of Prometheus's
+// /api/v1/status/buildinfo.
+type BuildInfo struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	Branch    string `json:"branch"`
+	BuildUser string `json:"buildUser"`
+	BuildDate string `json:"buildDate"`
+	GoVersion string `json:"goVersion"`
+}
+
+// DefaultEngineOpts returns the engine options New uses when Options.Engine
+// is nil: 50 million samples, a two minute timeout, a five minute lookback,
+// and the @ modifier and negative offsets enabled.
+func DefaultEngineOpts() promql.EngineOpts {
+	return promql.EngineOpts{
+		MaxSamples:           50_000_000,
+		Timeout:              2 * time.Minute,
+		LookbackDelta:        5 * time.Minute,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return time.Minute.Milliseconds()
+		},
+	}
+}
+
+// Handler is the http.Handler serving the API. Build it with New and add
+// routes with Handle.
+type Handler struct {
+	mux       *http.ServeMux
+	queryable storage.Queryable
+	engine    *promql.Engine
+	parser    parser.Parser
+	targets   TargetsFunc
+	reload    func() error
+	ready     func() bool
+	token     []byte
+	buildInfo BuildInfo
+	metrics   *metrics.Set
+	logger    *slog.Logger
+	now       func() time.Time
+}
+
+// New returns a Handler serving every endpoint described in the package
+// comment.
+func New(opts Options) *Handler {
+	h := &Handler{
+		mux:       http.NewServeMux(),
+		queryable: opts.Queryable,
+		engine:    opts.Engine,
+		parser:    parser.NewParser(parser.Options{}),
+		targets:   opts.Targets,
+		reload:    opts.Reload,
+		ready:     opts.Ready,
+		token:     []byte(opts.Token),
+		buildInfo: opts.BuildInfo,
+		metrics:   opts.Metrics,
+		logger:    opts.Logger,
+		now:       opts.Now,
+	}
+	if h.queryable == nil {
+		h.queryable = emptyQueryable{}
+	}
+	if h.engine == nil {
+		h.engine = promql.NewEngine(DefaultEngineOpts())
+	}
+	if h.targets == nil {
+		h.targets = func() []Target { return nil }
+	}
+	if h.ready == nil {
+		h.ready = func() bool { return true }
+	}
+	if h.buildInfo.GoVersion == "" {
+		h.buildInfo.GoVersion = runtime.Version()
+	}
+	if h.metrics == nil {
+		h.metrics = metrics.NewSet()
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.routes()
+	return h
+}
+
+func (h *Handler) routes() {
+	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
+	for _, m := range []string{"GET ", "POST "} {
+		api(m+"/api/v1/query", h.query)
+		api(m+"/api/v1/query_range", h.queryRange)
+		api(m+"/api/v1/format_query", h.formatQuery)
+		api(m+"/api/v1/series", h.series)
+		api(m+"/api/v1/labels", h.labelNames)
+		api(m+"/api/v1/query_exemplars", h.queryExemplars)
+	}
+	api("GET /api/v1/label/{name}/values", h.labelValues)
+	api("GET /api/v1/targets", h.targetsList)
+	api("GET /api/v1/status/buildinfo", h.serveBuildInfo)
+	api("GET /api/v1/metadata", h.metadata)
+
+	h.Handle("GET /metrics", http.HandlerFunc(h.serveMetrics))
+	h.Handle("GET /-/healthy", http.HandlerFunc(h.serveHealthy))
+	h.Handle("GET /-/ready", http.HandlerFunc(h.serveReady))
+	h.Handle("POST /-/reload", http.HandlerFunc(h.serveReload))
+	h.Handle("PUT /-/reload", http.HandlerFunc(h.serveReload))
+}
+
+// readOnlyPaths are the endpoints Prometheus answers to POST without changing
+// any state; they need no token.
+var readOnlyPaths = map[string]bool{
+	"/api/v1/query":           true,
+	"/api/v1/query_range":     true,
+	"/api/v1/format_query":    true,
+	"/api/v1/series":          true,
+	"/api/v1/labels":          true,
+	"/api/v1/query_exemplars": true,
+}
+
+// Handle registers h for pattern, a net/http.ServeMux pattern such as
+// "GET /api/v1/rules". The handler gets the same request counting, body limit
+// and token check as the built-in routes: any method other than GET, HEAD and
+// OPTIONS needs the bearer token.
+func (h *Handler) Handle(pattern string, handler http.Handler) {
+	path := pattern
+	if i := strings.IndexByte(path, ' '); i >= 0 {
+		path = strings.TrimSpace(path[i+1:])
+	}
+	requests := func(code int) *metrics.Counter {
+		return h.metrics.GetOrCreateCounter(`watchdog_http_requests_total{handler=` +
+			strconv.Quote(path) + `,code="` + strconv.Itoa(code) + `"}`)
+	}
+	duration := h.metrics.GetOrCreatePrometheusHistogram(
+		`watchdog_http_request_duration_seconds{handler=` + strconv.Quote(path) + `}`)
+	h.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			duration.UpdateDuration(start)
+			requests(rec.code).Inc()
+		}()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, MaxRequestBodyBytes)
+		}
+		if changesState(r.Method, path) && !h.authorize(rec, r, path) {
+			return
+		}
+		handler.ServeHTTP(rec, r)
+	}))
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+func changesState(method, path string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	case http.MethodPost:
+		return !readOnlyPaths[path]
+	}
+	return true
+}
+
+// authorize checks the bearer token and writes the refusal when it fails.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, path string) bool {
+	refuse := func(code int, msg string) bool {
+		if code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="watchdog"`)
+		}
+		if strings.HasPrefix(path, "/api/") {
+			h.respondError(w, &apiError{typ: errorUnauthorized, code: code, msg: msg})
+		} else {
+			http.Error(w, msg, code)
+		}
+		return false
+	}
+	if len(h.token) == 0 {
+		return refuse(http.StatusForbidden,
+			"state-changing requests are disabled: no API token is configured")
+	}
+	got, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		return refuse(http.StatusUnauthorized, "missing bearer token")
+	}
+	if subtle.ConstantTimeCompare([]byte(got), h.token) != 1 {
+		return refuse(http.StatusUnauthorized, "invalid bearer token")
+	}
+	return true
+}
+
+func bearerToken(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// statusRecorder remembers the status code written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.code = code
+		s.wroteHeader = true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (h *Handler) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	h.metrics.WritePrometheus(w)
+	metrics.WritePrometheus(w, true)
+}
+
+func (h *Handler) serveHealthy(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "Watchdog is Healthy.\n")
+}
+
+func (h *Handler) serveReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !h.ready() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "Service Unavailable\n")
+		return
+	}
+	io.WriteString(w, "Watchdog is Ready.\n")
+}
+
+func (h *Handler) serveReload(w http.ResponseWriter, _ *http.Request) {
+	if h.reload == nil {
+		http.Error(w, "reload not configured", http.StatusNotImplemented)
+		return
+	}
+	if err := h.reload(); err != nil {
+		h.logger.Error("reload failed", "err", err)
+		http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
