@@ -16,7 +16,8 @@ type Appender interface {
 	// until the series is garbage-collected, after which passing it returns
 	// ErrUnknownRef-wrapped errors and the caller must append by labels again.
 	// Out-of-order and duplicate samples return errors wrapping the store's
-	// sentinels; the scrape loop counts them and goes on.
+	// sentinels; the scrape loop counts them and goes on. This package does
+	// not import the store: Options.IsSoftError tells those errors apart.
 	Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error)
 	// Commit makes the appended samples visible.
 	Commit() error

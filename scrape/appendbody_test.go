@@ -1,9 +1,11 @@
 package scrape
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -47,7 +49,11 @@ func corpus(tb testing.TB) [][]byte {
 // cache and staleness, twice in a row, as two scrapes of one target.
 func FuzzAppendBody(f *testing.F) {
 	for _, b := range corpus(f) {
-		f.Add(b, []byte("m 1\n"), false)
+		// Small seeds keep the mutator and minimizer fast.
+		if len(b) > 4096 {
+			b = b[:bytes.LastIndexByte(b[:4096], '\n')+1]
+		}
+		f.Add(b, []byte("m 1\n"), bytes.Contains(b, []byte("# EOF")))
 	}
 	f.Add([]byte(body2), []byte("foo{a=\"1\"} 2\n"), false)
 	f.Add([]byte("# TYPE a counter\na_total 1\n# EOF\n"), []byte("# EOF\n"), true)
@@ -105,29 +111,46 @@ func mustRelabelF(y string) []*relabel.Config {
 }
 
 // BenchmarkAppendBody measures a steady-state scrape of a node_exporter
-// exposition: every line is in the series cache.
+// exposition (every line in the series cache) with our text parser and with
+// Prometheus's, and reports the time ratio.
 func BenchmarkAppendBody(b *testing.B) {
 	body, err := os.ReadFile("/work/shared/corpus/node_exporter.prom")
 	if err != nil {
 		b.Skip(err)
 	}
-	rec := newRecorder()
-	sl := newTestScrapeLoop(rec, nil)
-	var refs uint64
-	// Fill the cache once through the recorder so entries have refs.
-	warm := rec.appender()
-	if _, err := sl.appendBody(warm, body, "text/plain", 1); err != nil {
-		b.Fatal(err)
-	}
-	sl.cache.iterDone(true)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		res, err := sl.appendBody(countingAppender{&refs}, body, "text/plain", int64(i+2))
-		if err != nil || res.seriesAdded != 0 {
-			b.Fatalf("%+v %v", res, err)
+	nsPerOp := map[bool]float64{}
+	for _, prom := range []bool{false, true} {
+		name := "promtext"
+		if prom {
+			name = "textparse"
 		}
-		sl.cache.iterDone(true)
+		b.Run(name, func(b *testing.B) {
+			rec := newRecorder()
+			sl := newTestScrapeLoop(rec, nil)
+			sl.parsers.prometheus = prom
+			// Fill the cache once through the recorder so entries have refs.
+			if _, err := sl.appendBody(rec.appender(), body, "text/plain", 1); err != nil {
+				b.Fatal(err)
+			}
+			sl.cache.iterDone(true)
+			var refs uint64
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			start := time.Now()
+			n := 0
+			for b.Loop() {
+				n++
+				res, err := sl.appendBody(countingAppender{&refs}, body, "text/plain", int64(n+1))
+				if err != nil || res.seriesAdded != 0 {
+					b.Fatalf("%+v %v", res, err)
+				}
+				sl.cache.iterDone(true)
+			}
+			nsPerOp[prom] = float64(time.Since(start).Nanoseconds()) / float64(n)
+		})
+	}
+	if nsPerOp[false] > 0 && nsPerOp[true] > 0 {
+		b.Logf("textparse/promtext time ratio: %.2f", nsPerOp[true]/nsPerOp[false])
 	}
 }
 

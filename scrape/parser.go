@@ -12,12 +12,16 @@ import (
 // parsers picks and reuses the parsers of one target's goroutine.
 type parsers struct {
 	text *promtext.Parser
+	// prometheus selects textparse's own text parser instead of promtext
+	// (for benchmark comparisons).
+	prometheus bool
 }
 
 // textParser returns the parser for the Prometheus text format, reset to b.
-// To go back to Prometheus's own parser, return
-// textparse.NewPromParser(b, labels.NewSymbolTable(), false) here.
 func (ps *parsers) textParser(b []byte) textparse.Parser {
+	if ps.prometheus {
+		return textparse.NewPromParser(b, labels.NewSymbolTable(), false)
+	}
 	if ps.text == nil {
 		ps.text = promtext.New(b)
 	} else {
@@ -31,7 +35,9 @@ func (ps *parsers) textParser(b []byte) textparse.Parser {
 // unparsable or unknown type gets the text parser (OpenMetrics 2.0 is not
 // supported and falls back too).
 func (ps *parsers) forBody(b []byte, contentType string) textparse.Parser {
-	if contentType != "" {
+	// Only "application/..." types can select OpenMetrics; skipping the
+	// media type parse for text/plain keeps the common path allocation-free.
+	if contentType != "" && contentType[0]|0x20 == 'a' {
 		mt, params, err := mime.ParseMediaType(contentType)
 		if err == nil && mt == "application/openmetrics-text" && params["version"] != "2.0.0" {
 			return textparse.NewOpenMetricsParser(b, labels.NewSymbolTable())

@@ -204,5 +204,5 @@ func (sl *scrapeLoop) soft(err error) bool {
 type discardAppender struct{}
 
 func (discardAppender) Append(uint64, labels.Labels, int64, float64) (uint64, error) { return 0, nil }
-func (discardAppender) Commit() error                                             { return nil }
-func (discardAppender) Rollback() error                                           { return nil }
+func (discardAppender) Commit() error                                                { return nil }
+func (discardAppender) Rollback() error                                              { return nil }

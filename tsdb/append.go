@@ -11,6 +11,8 @@ import (
 // Appender buffers samples for a batch; they become visible on Commit. An
 // Appender is not safe for concurrent use, but many Appenders may be used in
 // parallel. After Commit or Rollback it can be reused; its buffers are kept.
+// A series with samples buffered in an Appender is never garbage-collected,
+// so always finish a batch with Commit or Rollback.
 type Appender struct {
 	db      *DB
 	samples []pendingSample
@@ -108,7 +110,7 @@ func (a *Appender) Commit() error {
 		p := &a.samples[i]
 		if p.s != locked {
 			if locked != nil {
-				a.finish(locked, cutoff)
+				a.finish(locked)
 			}
 			locked = p.s
 			locked.mu.Lock()
@@ -138,7 +140,7 @@ func (a *Appender) Commit() error {
 		appended++
 	}
 	if locked != nil {
-		a.finish(locked, cutoff)
+		a.finish(locked)
 	}
 	db.stats.appended.Add(uint64(appended))
 	if appended > 0 {
@@ -149,7 +151,7 @@ func (a *Appender) Commit() error {
 }
 
 // finish releases a series locked by Commit.
-func (a *Appender) finish(s *memSeries, _ int64) {
+func (a *Appender) finish(s *memSeries) {
 	if s.pendOwner == a {
 		s.pendOwner = nil
 	}

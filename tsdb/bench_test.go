@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 const corpusDir = "../../shared/corpus" // relative to this package directory
@@ -168,18 +170,27 @@ func BenchmarkQuerySet(b *testing.B) {
 	db, ph := loadBoth(b)
 	ng := newEngine()
 	queries := loadQueries(b)
+	// Interleave per query and alternate which store goes first, so that
+	// CPU contention from other processes hits both sides alike.
 	var ours, prom time.Duration
-	for b.Loop() {
+	timeQuery := func(q storage.Queryable, qc queryCase) time.Duration {
 		t0 := time.Now()
+		qry, _ := execQuery(b, ng, q, qc)
+		qry.Close()
+		return time.Since(t0)
+	}
+	i := 0
+	for b.Loop() {
 		for _, qc := range queries {
-			runQuery(b, ng, db, qc)
+			if i%2 == 0 {
+				ours += timeQuery(db, qc)
+				prom += timeQuery(ph, qc)
+			} else {
+				prom += timeQuery(ph, qc)
+				ours += timeQuery(db, qc)
+			}
+			i++
 		}
-		t1 := time.Now()
-		for _, qc := range queries {
-			runQuery(b, ng, ph, qc)
-		}
-		ours += t1.Sub(t0)
-		prom += time.Since(t1)
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/set")
@@ -228,5 +239,63 @@ func BenchmarkAppendScrape(b *testing.B) {
 	n := float64(b.N) * float64(len(series))
 	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/sample")
 	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/sample")
+	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
+}
+
+// BenchmarkSelectIterate isolates the storage: select every series of the
+// node_exporter workload and iterate all samples in the last hour, from both
+// stores in the same iteration.
+func BenchmarkSelectIterate(b *testing.B) {
+	series, scrapes := nodeExporterScrapes(b)
+	db := newDB(Options{}, nil)
+	ph := newPromHead(b)
+	if err := loadGen(func() genAppender { return db.Appender() }, series, scrapes); err != nil {
+		b.Fatal(err)
+	}
+	if err := loadGen(ph.appender, series, scrapes); err != nil {
+		b.Fatal(err)
+	}
+	ms := labels.MustNewMatcher(labels.MatchRegexp, "__name__", "node_.+")
+	mint, maxt := int64(3600_000), int64(7200_000)
+	scan := func(q storage.Queryable) (time.Duration, int) {
+		t0 := time.Now()
+		qr, err := q.Querier(mint, maxt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss := qr.Select(context.Background(), false, nil, ms)
+		var it chunkenc.Iterator
+		n := 0
+		for ss.Next() {
+			it = ss.At().Iterator(it)
+			for it.Next() == chunkenc.ValFloat {
+				n++
+			}
+		}
+		qr.Close()
+		return time.Since(t0), n
+	}
+	var ours, prom time.Duration
+	i := 0
+	for b.Loop() {
+		var d1, d2 time.Duration
+		var n1, n2 int
+		if i%2 == 0 {
+			d1, n1 = scan(db)
+			d2, n2 = scan(ph)
+		} else {
+			d2, n2 = scan(ph)
+			d1, n1 = scan(db)
+		}
+		if n1 != n2 {
+			b.Fatalf("sample counts differ: ours %d, prom %d", n1, n2)
+		}
+		ours += d1
+		prom += d2
+		i++
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/scan")
+	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/scan")
 	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
 }

@@ -3,9 +3,11 @@ package tsdb
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -460,6 +462,9 @@ func TestConcurrentAppendQuery(t *testing.T) {
 				}
 			}
 			db.Stats()
+			if _, err := db.WriteSnapshot(io.Discard); err != nil {
+				t.Error(err)
+			}
 		}
 	})
 	wg.Wait()
@@ -478,7 +483,7 @@ func TestConcurrentAppendQuery(t *testing.T) {
 }
 
 func TestRunSnapshotsOnShutdown(t *testing.T) {
-	synctestRun(t, func(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
 		path := t.TempDir() + "/snap"
 		db, err := Open(Options{SnapshotPath: path, SnapshotInterval: time.Minute})
 		if err != nil {
@@ -504,6 +509,36 @@ func TestRunSnapshotsOnShutdown(t *testing.T) {
 		}
 		if db2.Stats().Samples != 1 {
 			t.Fatalf("reloaded stats %+v", db2.Stats())
+		}
+	})
+}
+
+func TestRunGarbageCollectsEveryMinute(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db, err := Open(Options{Retention: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := db.Appender()
+		mustAppend(t, a, 0, labels.FromStrings("__name__", "old"), 0, 1)
+		mustAppend(t, a, 0, labels.FromStrings("__name__", "new"), 3600_000, 1)
+		a.Commit()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- db.Run(ctx) }()
+		<-time.After(59 * time.Second)
+		synctest.Wait()
+		if got := db.Stats().GCedSeries; got != 0 {
+			t.Fatalf("GC ran early: %d series collected", got)
+		}
+		<-time.After(2 * time.Second)
+		synctest.Wait()
+		if got := db.Stats(); got.GCedSeries != 1 || got.Series != 1 {
+			t.Fatalf("after one minute: %+v", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	})
 }

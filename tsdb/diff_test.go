@@ -76,6 +76,14 @@ func newEngine() *promql.Engine {
 // labels, floats formatted exactly (NaNs by bit pattern).
 func runQuery(tb testing.TB, ng *promql.Engine, q storage.Queryable, qc queryCase) string {
 	tb.Helper()
+	qry, res := execQuery(tb, ng, q, qc)
+	defer qry.Close()
+	return canonical(res)
+}
+
+// execQuery evaluates qc; the caller closes the query.
+func execQuery(tb testing.TB, ng *promql.Engine, q storage.Queryable, qc queryCase) (promql.Query, *promql.Result) {
+	tb.Helper()
 	ctx := context.Background()
 	var (
 		qry promql.Query
@@ -89,12 +97,11 @@ func runQuery(tb testing.TB, ng *promql.Engine, q storage.Queryable, qc queryCas
 	if err != nil {
 		tb.Fatalf("%s: %v", qc.line, err)
 	}
-	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		tb.Fatalf("%s: %v", qc.line, res.Err)
 	}
-	return canonical(res)
+	return qry, res
 }
 
 func fmtFloat(f float64) string {

@@ -2,7 +2,6 @@ package tsdb
 
 import (
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -133,7 +132,7 @@ func (ix *postingsIndex) postings(dst []uint64, ms ...*labels.Matcher) []uint64 
 		include = append(include, ix.all)
 	}
 	// Intersect, smallest list first.
-	sort.Slice(include, func(i, j int) bool { return len(include[i]) < len(include[j]) })
+	slices.SortFunc(include, func(a, b []uint64) int { return len(a) - len(b) })
 	start := len(dst)
 	dst = append(dst, include[0]...)
 	for _, l := range include[1:] {

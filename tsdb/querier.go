@@ -185,7 +185,9 @@ func (s *seriesSet) Err() error                        { return nil }
 func (s *seriesSet) Warnings() annotations.Annotations { return nil }
 
 // SampleIterator iterates the float samples of one series within a time
-// range. It implements chunkenc.Iterator and can be reused.
+// range. It implements chunkenc.Iterator and can be reused. It decodes one
+// chunk at a time into internal buffers (see xordecode.go), so Next is an
+// index increment and Seek a binary search within the chunk.
 type SampleIterator = sampleIterator[int64]
 
 // sampleIterator is generic only so that go vet's stdmethods check, which
@@ -197,15 +199,14 @@ type sampleIterator[T ~int64] struct {
 	buf        []byte        // open-chunk copy when filled by DB.SeriesIterator
 	mint, maxt int64
 
-	i     int // index of the chunk cur iterates
-	xc    chunkenc.XORChunk
-	cur   chunkenc.Iterator
-	open  bool // cur is positioned inside chunks[i]
-	valid bool // t, v hold the current sample
-	done  bool
-
-	t int64
-	v float64
+	next int       // index of the next chunk to decode
+	tbuf []int64   // decode buffers
+	vbuf []float64 //
+	ts   []int64   // current chunk's samples inside [mint, maxt]
+	vs   []float64 //
+	pos  int       // current sample in ts; -1 before the first
+	done bool
+	err  error
 }
 
 var _ chunkenc.Iterator = (*SampleIterator)(nil)
@@ -213,63 +214,57 @@ var _ chunkenc.Iterator = (*SampleIterator)(nil)
 func (it *sampleIterator[T]) reset(chunks []sealedChunk, mint, maxt int64) {
 	it.chunks = chunks
 	it.mint, it.maxt = mint, maxt
-	it.i = 0
-	it.open, it.valid = false, false
-	it.done = len(chunks) == 0
-	it.t, it.v = math.MinInt64, 0
+	it.next, it.pos = 0, -1
+	it.ts, it.vs = nil, nil
+	it.done, it.err = false, nil
 }
 
-// openChunk starts iterating chunks[it.i].
-func (it *sampleIterator[T]) openChunk() {
-	it.xc.Reset(it.chunks[it.i].data)
-	it.cur = it.xc.Iterator(it.cur)
-	it.open = true
-}
-
-func (it *sampleIterator[T]) nextChunk() bool {
-	it.open = false
-	it.i++
-	if it.i >= len(it.chunks) {
-		it.done = true
-		return false
+// loadNext decodes the next chunk that has samples in range and positions
+// before its first sample. It returns false when no chunk is left.
+func (it *sampleIterator[T]) loadNext() bool {
+	for it.next < len(it.chunks) {
+		c := &it.chunks[it.next]
+		it.next++
+		if c.maxt < it.mint {
+			continue
+		}
+		if c.mint > it.maxt {
+			break
+		}
+		var err error
+		it.tbuf, it.vbuf, err = decodeXOR(c.data, it.tbuf[:0], it.vbuf[:0])
+		if err != nil {
+			it.err = err
+			break
+		}
+		lo, _ := slices.BinarySearch(it.tbuf, it.mint)
+		hi, found := slices.BinarySearch(it.tbuf, it.maxt)
+		if found {
+			hi++
+		}
+		if lo >= hi {
+			continue
+		}
+		it.ts, it.vs, it.pos = it.tbuf[lo:hi], it.vbuf[lo:hi], -1
+		return true
 	}
-	return true
-}
-
-// accept checks the sample under cur against the range.
-func (it *sampleIterator[T]) accept() (ok, stop bool) {
-	t, v := it.cur.At()
-	if t > it.maxt {
-		it.done = true
-		return false, true
-	}
-	if t < it.mint {
-		return false, false
-	}
-	it.t, it.v = t, v
-	it.valid = true
-	return true, false
+	it.done = true
+	it.ts, it.vs = nil, nil
+	return false
 }
 
 // Next implements chunkenc.Iterator.
 func (it *sampleIterator[T]) Next() chunkenc.ValueType {
-	for !it.done {
-		if !it.open {
-			if it.chunks[it.i].maxt < it.mint {
-				it.nextChunk()
-				continue
-			}
-			it.openChunk()
-		}
-		if it.cur.Next() == chunkenc.ValNone {
-			it.nextChunk()
-			continue
-		}
-		if ok, stop := it.accept(); ok {
-			return chunkenc.ValFloat
-		} else if stop {
-			break
-		}
+	if it.done {
+		return chunkenc.ValNone
+	}
+	if it.pos+1 < len(it.ts) {
+		it.pos++
+		return chunkenc.ValFloat
+	}
+	if it.loadNext() {
+		it.pos = 0
+		return chunkenc.ValFloat
 	}
 	return chunkenc.ValNone
 }
@@ -277,61 +272,50 @@ func (it *sampleIterator[T]) Next() chunkenc.ValueType {
 // Seek implements chunkenc.Iterator: it moves to the first sample at or after
 // t, and does nothing if the current sample already qualifies.
 func (it *sampleIterator[T]) Seek(ts T) chunkenc.ValueType {
-	if it.done {
-		return chunkenc.ValNone
-	}
 	t := int64(ts)
-	if it.valid && it.t >= t {
-		return chunkenc.ValFloat
-	}
-	t = max(t, it.mint)
 	for !it.done {
-		if it.chunks[it.i].maxt < t {
-			it.nextChunk()
-			continue
-		}
-		if !it.open {
-			it.openChunk()
-		}
-		if it.cur.Seek(t) == chunkenc.ValNone {
-			it.nextChunk()
-			continue
-		}
-		if ok, stop := it.accept(); ok {
+		if n := len(it.ts); n > 0 && it.ts[n-1] >= t {
+			if it.pos < 0 || it.ts[it.pos] < t {
+				i, _ := slices.BinarySearch(it.ts, t)
+				it.pos = max(it.pos, i)
+			}
 			return chunkenc.ValFloat
-		} else if stop {
+		}
+		for it.next < len(it.chunks) && it.chunks[it.next].maxt < t {
+			it.next++
+		}
+		if !it.loadNext() {
 			break
 		}
-		return it.Next()
 	}
 	return chunkenc.ValNone
 }
 
 // At implements chunkenc.Iterator.
-func (it *sampleIterator[T]) At() (int64, float64) { return it.t, it.v }
+func (it *sampleIterator[T]) At() (int64, float64) { return it.ts[it.pos], it.vs[it.pos] }
 
 // AtHistogram implements chunkenc.Iterator; the store holds floats only, so
 // it returns h unchanged.
 func (it *sampleIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
-	return it.t, h
+	return it.AtT(), h
 }
 
 // AtFloatHistogram implements chunkenc.Iterator; the store holds floats only,
 // so it returns fh unchanged.
 func (it *sampleIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
-	return it.t, fh
+	return it.AtT(), fh
 }
 
 // AtT implements chunkenc.Iterator.
-func (it *sampleIterator[T]) AtT() int64 { return it.t }
+func (it *sampleIterator[T]) AtT() int64 {
+	if it.pos < 0 || it.pos >= len(it.ts) {
+		return math.MinInt64
+	}
+	return it.ts[it.pos]
+}
 
 // AtST implements chunkenc.Iterator; start timestamps are not stored.
 func (it *sampleIterator[T]) AtST() int64 { return 0 }
 
 // Err implements chunkenc.Iterator.
-func (it *sampleIterator[T]) Err() error {
-	if it.cur != nil {
-		return it.cur.Err()
-	}
-	return nil
-}
+func (it *sampleIterator[T]) Err() error { return it.err }

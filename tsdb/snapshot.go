@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Snapshot file layout (all integers big-endian or varint):
@@ -110,6 +109,8 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 }
 
 // WriteSnapshot writes the snapshot format to w and returns the byte count.
+// Each series is copied under its own lock, so the image is consistent per
+// series but not a single point in time across series.
 func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 	cw := &crcWriter{w: w}
 	var scratch []byte
@@ -283,8 +284,8 @@ func (db *DB) loadBody(body []byte) error {
 	nSeries := r.count()
 	var (
 		b  labels.ScratchBuilder
-		it chunkenc.Iterator
-		xc chunkenc.XORChunk
+		ts []int64
+		vs []float64
 	)
 	for i := 0; i < nSeries && r.err == nil; i++ {
 		nLabels := r.count()
@@ -328,25 +329,18 @@ func (db *DB) loadBody(body []byte) error {
 				return corrupt("series %s: chunk %d too short", lset, k)
 			}
 			// Verify the chunk decodes and matches its bounds.
-			xc.Reset(raw)
-			it = xc.Iterator(it)
-			want, n := xc.NumSamples(), 0
-			first := true
-			for it.Next() == chunkenc.ValFloat {
-				t, v := it.At()
-				if t <= lastT || (first && t != mint) {
-					return corrupt("series %s: chunk %d: bad timestamps", lset, k)
-				}
-				first = false
-				lastT, lastV = t, math.Float64bits(v)
-				n++
-				if n > want {
-					break
-				}
+			var err error
+			ts, vs, err = decodeXOR(raw, ts[:0], vs[:0])
+			if err != nil || len(ts) == 0 || ts[0] != mint || ts[len(ts)-1] != maxt {
+				return corrupt("series %s: chunk %d does not decode or mismatches its bounds", lset, k)
 			}
-			if it.Err() != nil || n != want || n == 0 || lastT != maxt {
-				return corrupt("series %s: chunk %d does not decode (%d of %d samples)", lset, k, n, want)
+			for _, t := range ts {
+				if t <= lastT {
+					return corrupt("series %s: chunk %d: timestamps not increasing", lset, k)
+				}
+				lastT = t
 			}
+			lastV = math.Float64bits(vs[len(vs)-1])
 			data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
 			copy(data, raw)
 			if k < nChunks-1 {

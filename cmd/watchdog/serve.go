@@ -143,6 +143,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Appender: func() scrape.Appender { return db.Appender() },
 		Logger:   logger.With("component", "scrape"),
 		Metrics:  set,
+		IsSoftError: func(err error) bool {
+			return errors.Is(err, tsdb.ErrOutOfOrder) || errors.Is(err, tsdb.ErrDuplicateSample)
+		},
 	})
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)

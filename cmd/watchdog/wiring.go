@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/common/model"
 
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/tsdb"
@@ -54,8 +55,8 @@ func webTargets(ts []scrape.TargetStatus) []web.Target {
 			LastScrape:         t.LastScrape,
 			LastScrapeDuration: t.LastScrapeDuration.Seconds(),
 			Health:             t.Health,
-			ScrapeInterval:     t.ScrapeInterval.String(),
-			ScrapeTimeout:      t.ScrapeTimeout.String(),
+			ScrapeInterval:     model.Duration(t.ScrapeInterval).String(),
+			ScrapeTimeout:      model.Duration(t.ScrapeTimeout).String(),
 		})
 	}
 	return out

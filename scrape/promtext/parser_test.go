@@ -240,3 +240,31 @@ func diffEntries(t *testing.T, p *Parser, in []byte) string {
 	}
 	return ""
 }
+
+// TestFixtures parses testdata/*.good.prom, which must parse without error,
+// and testdata/*.bad.prom, which must fail; both must match textparse.
+func TestFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.prom")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, name := range files {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			in, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := compare(in); d != "" {
+				t.Fatal(d)
+			}
+			entries, err := collect(New(in), true)
+			bad := filepath.Ext(name[:len(name)-len(".prom")]) == ".bad"
+			if bad != (err != nil) {
+				t.Fatalf("err = %v, want error: %v", err, bad)
+			}
+			if len(entries) == 0 {
+				t.Fatal("no entries before the end or the error")
+			}
+		})
+	}
+}

@@ -94,6 +94,7 @@ func (p *Parser) Reset(b []byte) {
 	p.pos = 0
 	p.err = nil
 	p.series = nil
+	p.nameStart, p.nameEnd = 0, 0
 	p.lbls = p.lbls[:0]
 	p.hasTS = false
 	p.metaName = nil

@@ -1,0 +1,551 @@
+package rules
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/template"
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalid is wrapped by every error ParseFile and LoadFiles return for a
+// rule file that is malformed or fails validation. Errors reading a file do
+// not wrap it.
+var ErrInvalid = errors.New("invalid rule file")
+
+// File is one parsed rule file in the Prometheus rule-file format.
+type File struct {
+	Path   string
+	Groups []GroupSpec
+}
+
+// GroupSpec is one rule group as written in a file.
+type GroupSpec struct {
+	Name string
+	// Interval is the group's evaluation interval; 0 means the default the
+	// manager is given.
+	Interval time.Duration
+	// QueryOffset shifts every query of the group into the past.
+	QueryOffset time.Duration
+	// Limit caps the alerts (alerting rules) or series (recording rules) a
+	// rule may produce; 0 means no limit.
+	Limit int
+	// Labels are added to every rule of the group; rule labels win.
+	Labels map[string]string
+	Rules  []RuleSpec
+	Line   int // line of the group in its file
+}
+
+// RuleSpec is one alerting (Alert set) or recording (Record set) rule.
+type RuleSpec struct {
+	Alert, Record string
+	// Expr is the condition, a PromQL expression.
+	Expr          string
+	For           time.Duration
+	KeepFiringFor time.Duration
+	Labels        map[string]string
+	Annotations   map[string]string
+	Line          int // line of the rule in its file
+}
+
+// Name is the alert or record name.
+func (r *RuleSpec) Name() string {
+	if r.Alert != "" {
+		return r.Alert
+	}
+	return r.Record
+}
+
+// Error is one problem found in a rule file. ParseFile returns all problems
+// of a file joined with errors.Join, each as an *Error.
+type Error struct {
+	File     string
+	Line     int    // 1-based, 0 when unknown
+	Group    string // "" for a problem outside any group
+	Rule     int    // 1-based rule index in the group, 0 for group-level problems
+	RuleName string
+	Msg      string
+}
+
+// Error formats the problem as `file:line: group "g", rule N ("name"): message`,
+// leaving out the parts that do not apply.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteByte(':')
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteByte(':')
+	}
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	if e.Group != "" || e.Rule > 0 {
+		fmt.Fprintf(&b, "group %q", e.Group)
+		if e.Rule > 0 {
+			fmt.Fprintf(&b, ", rule %d (%q)", e.Rule, e.RuleName)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap makes every *Error match ErrInvalid.
+func (e *Error) Unwrap() error { return ErrInvalid }
+
+// maxNodes bounds the YAML nodes visited per file, so that alias bombs
+// cannot make parsing explode.
+const maxNodes = 1 << 20
+
+// fileParser collects the errors of one file.
+type fileParser struct {
+	file    string
+	errs    []error
+	visited int
+	promql  parser.Parser
+
+	gname   string
+	rule    int
+	rname   string
+	inGroup bool
+}
+
+func (p *fileParser) errorf(line int, format string, args ...any) {
+	e := &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	if p.inGroup {
+		e.Group, e.Rule, e.RuleName = p.gname, p.rule, p.rname
+	}
+	p.errs = append(p.errs, e)
+}
+
+// resolve follows aliases and counts visits; nil when the budget is spent.
+func (p *fileParser) resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	p.visited++
+	if p.visited > maxNodes {
+		if p.visited == maxNodes+1 {
+			p.errs = append(p.errs, &Error{File: p.file, Msg: "too many YAML nodes after alias expansion"})
+		}
+		return nil
+	}
+	return n
+}
+
+type pair struct{ key, val *yaml.Node }
+
+// mapping returns the key/value pairs of a mapping node, reporting
+// duplicates, unknown keys (when known is not nil) and non-scalar keys.
+func (p *fileParser) mapping(n *yaml.Node, what string, known map[string]bool) []pair {
+	if n = p.resolve(n); n == nil {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "%s: expected a mapping", what)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []pair
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := p.resolve(n.Content[i]), n.Content[i+1]
+		if k == nil {
+			return out
+		}
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(k.Line, "%s: keys must be strings", what)
+			continue
+		}
+		if k.Value == "<<" {
+			p.errorf(k.Line, "%s: merge keys are not supported", what)
+			continue
+		}
+		if seen[k.Value] {
+			p.errorf(k.Line, "%s: key %q repeated", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if known != nil && !known[k.Value] {
+			p.errorf(k.Line, "%s: unknown key %q", what, k.Value)
+			continue
+		}
+		out = append(out, pair{k, v})
+	}
+	return out
+}
+
+func (p *fileParser) scalar(n *yaml.Node, what string) (string, bool) {
+	if n = p.resolve(n); n == nil {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n.Line, "%s: expected a scalar", what)
+		return "", false
+	}
+	if n.Tag == "!!null" {
+		return "", true
+	}
+	return n.Value, true
+}
+
+func (p *fileParser) duration(n *yaml.Node, what string) time.Duration {
+	s, ok := p.scalar(n, what)
+	if !ok || s == "" {
+		return 0
+	}
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		p.errorf(n.Line, "%s: invalid duration %q", what, s)
+		return 0
+	}
+	return time.Duration(d)
+}
+
+// stringMap decodes a mapping of strings, with the line of each key.
+func (p *fileParser) stringMap(n *yaml.Node, what string) (map[string]string, map[string]int) {
+	pairs := p.mapping(n, what, nil)
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(pairs))
+	lines := make(map[string]int, len(pairs))
+	for _, kv := range pairs {
+		v, ok := p.scalar(kv.val, what+" "+strconv.Quote(kv.key.Value))
+		if ok {
+			m[kv.key.Value] = v
+			lines[kv.key.Value] = kv.key.Line
+		}
+	}
+	return m, lines
+}
+
+var (
+	groupKeys = map[string]bool{"name": true, "interval": true, "query_offset": true, "limit": true, "labels": true, "rules": true}
+	ruleKeys  = map[string]bool{"alert": true, "record": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true}
+)
+
+// ParseFile parses a rule file. It reports every problem of the file at
+// once, joined with errors.Join, each an *Error wrapping ErrInvalid:
+// malformed YAML, unknown or repeated keys, bad durations, repeated or empty
+// group names, rules with both or neither of alert and record, invalid
+// record names, label and annotation names, unparsable PromQL and templates
+// that do not parse. An empty file has no groups.
+func ParseFile(data []byte, filename string) (*File, error) {
+	p := &fileParser{file: filename, promql: parser.NewParser(parser.Options{})}
+	f := &File{Path: filename}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return f, nil
+		}
+		p.errs = append(p.errs, &Error{File: filename, Line: yamlErrorLine(err), Msg: yamlErrorMsg(err)})
+		return nil, errors.Join(p.errs...)
+	}
+	var second yaml.Node
+	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
+		p.errorf(second.Line, "multiple YAML documents are not supported")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return f, nil
+		}
+		root = root.Content[0]
+	}
+	seen := map[string]int{}
+	for _, kv := range p.mapping(root, "rule file", map[string]bool{"groups": true}) {
+		seq := p.resolve(kv.val)
+		if seq == nil {
+			break
+		}
+		if seq.Kind == yaml.ScalarNode && seq.Tag == "!!null" {
+			continue
+		}
+		if seq.Kind != yaml.SequenceNode {
+			p.errorf(seq.Line, "groups: expected a list")
+			continue
+		}
+		for _, gn := range seq.Content {
+			g, ok := p.group(gn)
+			if !ok {
+				continue
+			}
+			if g.Name != "" {
+				if first, dup := seen[g.Name]; dup {
+					p.errs = append(p.errs, &Error{File: filename, Line: g.Line,
+						Msg: fmt.Sprintf("group name %q is repeated in the same file (first on line %d)", g.Name, first)})
+				} else {
+					seen[g.Name] = g.Line
+				}
+			}
+			f.Groups = append(f.Groups, g)
+		}
+	}
+	if len(p.errs) > 0 {
+		slices.SortStableFunc(p.errs, func(a, b error) int {
+			return cmp.Compare(a.(*Error).Line, b.(*Error).Line)
+		})
+		return nil, errors.Join(p.errs...)
+	}
+	return f, nil
+}
+
+func (p *fileParser) group(n *yaml.Node) (GroupSpec, bool) {
+	n = p.resolve(n)
+	if n == nil {
+		return GroupSpec{}, false
+	}
+	g := GroupSpec{Line: n.Line}
+	pairs := p.mapping(n, "group", groupKeys)
+	if n.Kind != yaml.MappingNode {
+		return g, false
+	}
+	var hasName bool
+	for _, kv := range pairs {
+		if kv.key.Value == "name" {
+			g.Name, _ = p.scalar(kv.val, "name")
+			hasName = true
+		}
+	}
+	p.gname, p.rule, p.rname, p.inGroup = g.Name, 0, "", true
+	defer func() { p.inGroup = false }()
+	if !hasName || g.Name == "" {
+		p.errorf(n.Line, "group name must not be empty")
+	}
+	var rulesNode *yaml.Node
+	for _, kv := range pairs {
+		switch kv.key.Value {
+		case "interval":
+			g.Interval = p.duration(kv.val, "interval")
+		case "query_offset":
+			g.QueryOffset = p.duration(kv.val, "query_offset")
+		case "limit":
+			if s, ok := p.scalar(kv.val, "limit"); ok && s != "" {
+				l, err := strconv.Atoi(s)
+				if err != nil || l < 0 {
+					p.errorf(kv.val.Line, "limit: expected a non-negative integer, got %q", s)
+				}
+				g.Limit = l
+			}
+		case "labels":
+			var lines map[string]int
+			g.Labels, lines = p.stringMap(kv.val, "labels")
+			p.checkLabels(g.Labels, lines)
+		case "rules":
+			rulesNode = kv.val
+		}
+	}
+	if rulesNode = p.resolve(rulesNode); rulesNode != nil && !(rulesNode.Kind == yaml.ScalarNode && rulesNode.Tag == "!!null") {
+		if rulesNode.Kind != yaml.SequenceNode {
+			p.errorf(rulesNode.Line, "rules: expected a list")
+		} else {
+			for i, rn := range rulesNode.Content {
+				g.Rules = append(g.Rules, p.ruleSpec(rn, i+1))
+			}
+		}
+	}
+	return g, true
+}
+
+func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
+	p.rule, p.rname = idx, ""
+	n = p.resolve(n)
+	if n == nil {
+		return RuleSpec{}
+	}
+	r := RuleSpec{Line: n.Line}
+	// The name first, so that every error of the rule carries it.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && (k.Value == "alert" || k.Value == "record") {
+				if v := p.resolve(n.Content[i+1]); v != nil && v.Kind == yaml.ScalarNode && p.rname == "" {
+					p.rname = v.Value
+				}
+			}
+		}
+	}
+	pairs := p.mapping(n, "rule", ruleKeys)
+	var recordNode, exprNode *yaml.Node
+	var labelLines, annotationLines map[string]int
+	var hasAlert, hasRecord bool
+	for _, kv := range pairs {
+		switch kv.key.Value {
+		case "alert":
+			r.Alert, _ = p.scalar(kv.val, "alert")
+			hasAlert = true
+		case "record":
+			r.Record, _ = p.scalar(kv.val, "record")
+			hasRecord, recordNode = true, kv.val
+		case "expr":
+			r.Expr, _ = p.scalar(kv.val, "expr")
+			exprNode = kv.val
+		case "for":
+			r.For = p.duration(kv.val, "for")
+		case "keep_firing_for":
+			r.KeepFiringFor = p.duration(kv.val, "keep_firing_for")
+		case "labels":
+			r.Labels, labelLines = p.stringMap(kv.val, "labels")
+			p.checkLabels(r.Labels, labelLines)
+		case "annotations":
+			r.Annotations, annotationLines = p.stringMap(kv.val, "annotations")
+			for _, k := range sortedKeys(r.Annotations) {
+				if !model.LegacyValidation.IsValidLabelName(k) {
+					p.errorf(annotationLines[k], "invalid annotation name %q", k)
+				}
+			}
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return r
+	}
+	switch {
+	case r.Alert != "" && r.Record != "":
+		p.errorf(r.Line, "only one of 'record' and 'alert' must be set")
+	case r.Alert == "" && r.Record == "":
+		if hasAlert || hasRecord {
+			p.errorf(r.Line, "'alert' or 'record' must not be empty")
+		} else {
+			p.errorf(r.Line, "one of 'record' or 'alert' must be set")
+		}
+	}
+	line := r.Line
+	if exprNode != nil {
+		line = exprNode.Line
+	}
+	if strings.TrimSpace(r.Expr) == "" {
+		p.errorf(line, "field 'expr' must be set in rule")
+	} else if _, err := p.promql.ParseExpr(r.Expr); err != nil {
+		p.errorf(line, "could not parse expression: %s", oneLine(err.Error()))
+	}
+	if r.Record != "" {
+		rl := recordNode.Line
+		if len(r.Annotations) > 0 {
+			p.errorf(rl, "invalid field 'annotations' in recording rule")
+		}
+		if r.For != 0 {
+			p.errorf(rl, "invalid field 'for' in recording rule")
+		}
+		if r.KeepFiringFor != 0 {
+			p.errorf(rl, "invalid field 'keep_firing_for' in recording rule")
+		}
+		if strings.ContainsAny(r.Record, "{}") {
+			p.errorf(rl, "braces present in the recording rule name; should it be in expr?: %s", r.Record)
+		} else if !model.LegacyValidation.IsValidMetricName(r.Record) {
+			p.errorf(rl, "invalid recording rule name: %s", r.Record)
+		}
+	}
+	if r.Alert != "" && !utf8.ValidString(r.Alert) {
+		p.errorf(r.Line, "alert name is not valid UTF-8")
+	}
+	if r.Alert != "" {
+		p.checkTemplates(r, labelLines, annotationLines)
+	}
+	return r
+}
+
+func (p *fileParser) checkLabels(m map[string]string, lines map[string]int) {
+	for _, k := range sortedKeys(m) {
+		if !model.LegacyValidation.IsValidLabelName(k) || k == model.MetricNameLabel {
+			p.errorf(lines[k], "invalid label name %q", k)
+		}
+		if !utf8.ValidString(m[k]) {
+			p.errorf(lines[k], "invalid label value for %q: not valid UTF-8", k)
+		}
+	}
+}
+
+func (p *fileParser) checkTemplates(r RuleSpec, labelLines, annotationLines map[string]int) {
+	for _, k := range sortedKeys(r.Labels) {
+		if err := parseTemplate(r.Alert, r.Labels[k]); err != nil {
+			p.errorf(labelLines[k], "label %q: %s", k, oneLine(err.Error()))
+		}
+	}
+	for _, k := range sortedKeys(r.Annotations) {
+		if err := parseTemplate(r.Alert, r.Annotations[k]); err != nil {
+			p.errorf(annotationLines[k], "annotation %q: %s", k, oneLine(err.Error()))
+		}
+	}
+}
+
+// parseTemplate checks that text parses as an alert template.
+func parseTemplate(alert, text string) error {
+	tmpl := template.NewTemplateExpander(context.Background(), templateDefs+text, "__alert_"+alert,
+		template.AlertTemplateData(nil, nil, "", promql.Sample{}), 0, nil, nil, nil)
+	return tmpl.ParseTest()
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+func yamlErrorMsg(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return strings.Join(te.Errors, "; ")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if n := yamlErrorLine(err); n > 0 {
+		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(n)+": ")
+	}
+	return msg
+}
+
+// yamlErrorLine extracts the line of a yaml.v3 syntax error ("yaml: line 3: ...").
+func yamlErrorLine(err error) int {
+	msg := err.Error()
+	i := strings.Index(msg, "line ")
+	if i < 0 {
+		return 0
+	}
+	rest := msg[i+len("line "):]
+	j := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if j <= 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(rest[:j])
+	return n
+}
+
+// LoadFiles reads and parses rule files in order. It returns the errors of
+// all files at once.
+func LoadFiles(paths ...string) ([]*File, error) {
+	var (
+		files []*File
+		errs  []error
+	)
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read rule file: %w", err))
+			continue
+		}
+		f, err := ParseFile(data, path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		files = append(files, f)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return files, nil
+}

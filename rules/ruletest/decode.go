@@ -1,0 +1,560 @@
+package ruletest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// The decoder walks the yaml.Node tree by hand: the format is small and
+// fixed, and walking it ourselves gives every problem its line and key
+// path, reports unknown and duplicate keys wherever they are, and goes on
+// after an error to report the rest.
+
+const (
+	// maxVisits bounds the work a document can cause through aliases.
+	maxVisits = 1 << 20
+	// maxMergeDepth bounds merge keys (<<) nested through aliases.
+	maxMergeDepth = 16
+)
+
+type decoder struct {
+	r      *report
+	visits int
+	broken bool // the visit budget ran out; one error is recorded
+	// valuesLines maps the key path of every input_series values entry to
+	// its line, for errors found when the values are expanded.
+	valuesLines map[string]int
+}
+
+// ParseFile parses a test file. filename is used in error messages and to
+// resolve relative rule_files patterns, which are then globbed. All of the
+// file's problems are returned at once, each an *Error wrapping ErrInvalid,
+// joined with errors.Join.
+func ParseFile(data []byte, filename string) (*File, error) {
+	return parseFile(data, filename, filepath.Glob)
+}
+
+// parseFile is ParseFile with the glob function passed in, so that fuzzing
+// does not walk the file system.
+func parseFile(data []byte, filename string, glob func(string) ([]string, error)) (*File, error) {
+	r := &report{file: filename}
+	d := &decoder{r: r, valuesLines: map[string]int{}}
+	f := &File{Path: filename}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		// An empty file has no tests, as in promtool.
+	case err != nil:
+		addYAMLError(r, err)
+		return nil, r.err()
+	default:
+		var extra yaml.Node
+		if err := dec.Decode(&extra); err == nil {
+			r.add(extra.Line, "", "a test file holds one YAML document, found another")
+		} else if !errors.Is(err, io.EOF) {
+			addYAMLError(r, err)
+		}
+		if len(doc.Content) == 1 {
+			d.file(doc.Content[0], f)
+		}
+	}
+	if f.EvaluationInterval == 0 {
+		f.EvaluationInterval = DefaultEvaluationInterval
+	}
+	for i := range f.Tests {
+		g := &f.Tests[i]
+		if g.Interval == 0 {
+			g.Interval = f.EvaluationInterval
+		}
+	}
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	// Values are expanded once the intervals are known; rule files are
+	// globbed once the file is otherwise valid.
+	d.expandAll(f)
+	resolveRuleFiles(f, glob)
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// addYAMLError records a syntax error of the yaml package, taking the line
+// out of its message ("yaml: line 3: found character that cannot start
+// any token").
+func addYAMLError(r *report, err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				line, msg = n, tail
+			}
+		}
+	}
+	r.add(line, "", "%s", msg)
+}
+
+// enter resolves aliases and charges the visit budget; nil means stop.
+func (d *decoder) enter(n *yaml.Node) *yaml.Node {
+	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
+		if hops > 64 {
+			return nil
+		}
+		n = n.Alias
+	}
+	d.visits++
+	if n == nil || d.broken {
+		return nil
+	}
+	if d.visits > maxVisits {
+		d.broken = true
+		d.r.add(n.Line, "", "document too large (check anchors and aliases)")
+		return nil
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// describe names what a node holds, for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	v := n.Value
+	if len(v) > 64 {
+		v = v[:61] + "..."
+	}
+	return strconv.Quote(v)
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+type pair struct{ key, val *yaml.Node }
+
+// pairs lists the entries of mapping n with merge keys expanded: explicit
+// keys win over merged ones.
+func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
+	var explicit, merged []pair
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merged = append(merged, d.mergePairs(v, path, depth+1)...)
+			continue
+		}
+		explicit = append(explicit, pair{k, v})
+	}
+	if len(merged) == 0 {
+		return explicit
+	}
+	seen := map[string]bool{}
+	for _, p := range explicit {
+		seen[p.key.Value] = true
+	}
+	out := explicit
+	for _, p := range merged {
+		if !seen[p.key.Value] {
+			seen[p.key.Value] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
+	if v = d.enter(v); v == nil {
+		return nil
+	}
+	if depth > maxMergeDepth {
+		d.r.add(v.Line, path, "merge keys (<<) nested too deeply")
+		return nil
+	}
+	switch v.Kind {
+	case yaml.MappingNode:
+		return d.pairs(v, path, depth)
+	case yaml.SequenceNode:
+		var out []pair
+		for _, m := range v.Content {
+			if m = d.enter(m); m == nil {
+				continue
+			}
+			if m.Kind != yaml.MappingNode {
+				d.r.add(m.Line, path, "merge (<<) needs a map or a list of maps, got %s", describe(m))
+				continue
+			}
+			out = append(out, d.pairs(m, path, depth)...)
+		}
+		return out
+	default:
+		d.r.add(v.Line, path, "merge (<<) needs a map or a list of maps, got %s", describe(v))
+		return nil
+	}
+}
+
+// mapping calls fn for every key of mapping n, which must be one of keys;
+// unknown and repeated keys are reported. Null values are skipped: an empty
+// key keeps its default. It reports whether n was a mapping.
+func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) bool {
+	if n.Kind != yaml.MappingNode {
+		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		return false
+	}
+	seen := map[string]int{}
+	for _, p := range d.pairs(n, path, 0) {
+		k := d.enter(p.key)
+		if k == nil {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || isNull(k) {
+			d.r.add(k.Line, path, "expected a string key, got %s", describe(k))
+			continue
+		}
+		key := k.Value
+		if first, dup := seen[key]; dup {
+			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", key, first)
+			continue
+		}
+		seen[key] = k.Line
+		known := false
+		for _, want := range keys {
+			known = known || want == key
+		}
+		if !known {
+			d.r.add(k.Line, path, "unknown key %q", key)
+			continue
+		}
+		v := d.enter(p.val)
+		if v == nil || isNull(v) {
+			continue
+		}
+		fn(key, v, joinPath(path, key))
+	}
+	return true
+}
+
+// list calls fn for every entry of sequence n; null entries are reported.
+func (d *decoder) list(n *yaml.Node, path string, fn func(i int, e *yaml.Node, path string)) {
+	if n.Kind != yaml.SequenceNode {
+		d.r.add(n.Line, path, "expected a list, got %s", describe(n))
+		return
+	}
+	for i, e := range n.Content {
+		ep := fmt.Sprintf("%s[%d]", path, i)
+		if e = d.enter(e); e == nil {
+			continue
+		}
+		if isNull(e) {
+			d.r.add(e.Line, ep, "empty entry")
+			continue
+		}
+		fn(i, e, ep)
+	}
+}
+
+func (d *decoder) str(n *yaml.Node, path string) string {
+	if n.Kind != yaml.ScalarNode {
+		d.r.add(n.Line, path, "expected a string, got %s", describe(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		d.r.add(n.Line, path, "expected true or false, got %s", describe(n))
+	}
+	return b
+}
+
+// duration parses a Prometheus duration such as 1m or 1h30m.
+func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
+	if n.Kind != yaml.ScalarNode {
+		d.r.add(n.Line, path, "expected a duration, got %s", describe(n))
+		return 0
+	}
+	v, err := model.ParseDuration(n.Value)
+	if err != nil {
+		d.r.add(n.Line, path, "invalid duration %s: use a duration such as 30s, 5m or 1h30m", describe(n))
+		return 0
+	}
+	return time.Duration(v)
+}
+
+// float accepts YAML numbers (.inf, .nan included) and what
+// strconv.ParseFloat accepts (NaN, Inf, +Inf, -Inf).
+func (d *decoder) float(n *yaml.Node, path string) float64 {
+	if n.Kind == yaml.ScalarNode {
+		var f float64
+		if n.Decode(&f) == nil {
+			return f
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+			return f
+		}
+	}
+	d.r.add(n.Line, path, "expected a number, got %s", describe(n))
+	return 0
+}
+
+func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		return nil
+	}
+	out := map[string]string{}
+	seen := map[string]int{}
+	for _, p := range d.pairs(n, path, 0) {
+		k := d.enter(p.key)
+		if k == nil {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || isNull(k) {
+			d.r.add(k.Line, path, "expected a string key, got %s", describe(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", k.Value, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		v := d.enter(p.val)
+		if v == nil {
+			continue
+		}
+		if isNull(v) {
+			out[k.Value] = ""
+			continue
+		}
+		out[k.Value] = d.str(v, joinPath(path, strconv.Quote(k.Value)))
+	}
+	return out
+}
+
+// parseStartTimestamp accepts what promtool does: Unix seconds (fractions
+// allowed) or an RFC 3339 time.
+func parseStartTimestamp(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// Bounded so that the milliseconds of every sample fit an int64.
+		if math.IsNaN(f) || math.Abs(f) > 1e11 {
+			return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot parse %q as Unix seconds or an RFC 3339 time", s)
+	}
+	if y := t.Year(); y < -3000 || y > 5000 {
+		return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
+	}
+	return t, nil
+}
+
+func (d *decoder) file(n *yaml.Node, f *File) {
+	if n = d.enter(n); n == nil || isNull(n) {
+		return
+	}
+	keys := []string{"rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare"}
+	d.mapping(n, "", keys, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "rule_files":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				p := d.str(e, ep)
+				if _, err := filepath.Match(p, ""); err != nil {
+					d.r.add(e.Line, ep, "invalid pattern %q: %v", p, err)
+				}
+				f.RulePatterns = append(f.RulePatterns, p)
+			})
+		case "evaluation_interval":
+			f.EvaluationInterval = d.duration(v, path)
+		case "group_eval_order":
+			seen := map[string]bool{}
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				name := d.str(e, ep)
+				if seen[name] {
+					d.r.add(e.Line, ep, "group name repeated in evaluation order: %s", name)
+				}
+				seen[name] = true
+				f.GroupEvalOrder = append(f.GroupEvalOrder, name)
+			})
+		case "fuzzy_compare":
+			f.FuzzyCompare = d.boolean(v, path)
+		case "tests":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				f.Tests = append(f.Tests, d.group(e, ep))
+			})
+		}
+	})
+}
+
+func (d *decoder) group(n *yaml.Node, path string) TestGroup {
+	g := TestGroup{Line: n.Line, StartTimestamp: time.Unix(0, 0).UTC()}
+	keys := []string{"name", "interval", "input_series", "alert_rule_test", "promql_expr_test",
+		"external_labels", "external_url", "start_timestamp"}
+	d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "name":
+			g.Name = d.str(v, path)
+		case "interval":
+			g.Interval = d.duration(v, path)
+		case "external_url":
+			g.ExternalURL = d.str(v, path)
+		case "external_labels":
+			g.ExternalLabels = d.strMap(v, path)
+		case "start_timestamp":
+			if s := d.str(v, path); s != "" {
+				t, err := parseStartTimestamp(s)
+				if err != nil {
+					d.r.add(v.Line, path, "%v", err)
+				}
+				g.StartTimestamp = t
+			}
+		case "input_series":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				g.InputSeries = append(g.InputSeries, d.series(e, ep))
+			})
+		case "alert_rule_test":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				g.AlertRuleTests = append(g.AlertRuleTests, d.alertTest(e, ep))
+			})
+		case "promql_expr_test":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				tc, unsupported := d.promqlTest(e, ep)
+				g.PromQLExprTests = append(g.PromQLExprTests, tc)
+				g.Unsupported = append(g.Unsupported, unsupported...)
+			})
+		}
+	})
+	return g
+}
+
+func (d *decoder) series(n *yaml.Node, path string) InputSeries {
+	s := InputSeries{Line: n.Line}
+	d.mapping(n, path, []string{"series", "values"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "series":
+			s.Series = d.str(v, path)
+		case "values":
+			s.Values = d.str(v, path)
+			d.valuesLines[path] = v.Line
+		}
+	})
+	return s
+}
+
+func (d *decoder) alertTest(n *yaml.Node, path string) AlertTestCase {
+	a := AlertTestCase{Line: n.Line}
+	ok := d.mapping(n, path, []string{"eval_time", "alertname", "exp_alerts"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "eval_time":
+			a.EvalTime = d.duration(v, path)
+		case "alertname":
+			a.Alertname = d.str(v, path)
+		case "exp_alerts":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				x := ExpAlert{Line: e.Line}
+				d.mapping(e, ep, []string{"exp_labels", "exp_annotations"}, func(key string, v *yaml.Node, path string) {
+					switch key {
+					case "exp_labels":
+						x.ExpLabels = d.strMap(v, path)
+					case "exp_annotations":
+						x.ExpAnnotations = d.strMap(v, path)
+					}
+				})
+				a.ExpAlerts = append(a.ExpAlerts, x)
+			})
+		}
+	})
+	if ok && a.Alertname == "" {
+		d.r.add(n.Line, path, "missing required alertname")
+	}
+	return a
+}
+
+func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []string) {
+	tc := PromQLTestCase{Line: n.Line}
+	var unsupported []string
+	ok := d.mapping(n, path, []string{"expr", "eval_time", "exp_samples"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "expr":
+			tc.Expr = d.str(v, path)
+		case "eval_time":
+			tc.EvalTime = d.duration(v, path)
+		case "exp_samples":
+			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+				s := ExpSample{Line: e.Line}
+				d.mapping(e, ep, []string{"labels", "value", "histogram"}, func(key string, v *yaml.Node, path string) {
+					switch key {
+					case "labels":
+						s.LabelsText = d.str(v, path)
+						lset, err := seriesParser.ParseMetric(s.LabelsText)
+						if err != nil {
+							d.r.add(v.Line, path, "invalid labels %q: %s", s.LabelsText, parseErrMsg(err, 0))
+						}
+						s.Labels = lset
+					case "value":
+						s.Value = d.float(v, path)
+					case "histogram":
+						if d.str(v, path) != "" {
+							unsupported = append(unsupported, fmt.Sprintf("line %d: %s: native histogram samples are not supported", v.Line, path))
+						}
+					}
+				})
+				tc.ExpSamples = append(tc.ExpSamples, s)
+			})
+		}
+	})
+	if ok && strings.TrimSpace(tc.Expr) == "" {
+		d.r.add(n.Line, path, "missing required expr")
+	}
+	return tc, unsupported
+}
+
+// resolveRuleFiles joins relative rule_files patterns with the test file's
+// directory and globs them; a pattern matching nothing is a warning, as in
+// promtool.
+func resolveRuleFiles(f *File, glob func(string) ([]string, error)) {
+	base := filepath.Dir(f.Path)
+	for i, p := range f.RulePatterns {
+		if p != "" && !filepath.IsAbs(p) {
+			f.RulePatterns[i] = filepath.Join(base, p)
+		}
+	}
+	for _, p := range f.RulePatterns {
+		m, _ := glob(p) // patterns were checked while decoding
+		if len(m) == 0 {
+			f.Warnings = append(f.Warnings, fmt.Sprintf("no file matches rule_files pattern %s", p))
+		}
+		sort.Strings(m)
+		f.RuleFiles = append(f.RuleFiles, m...)
+	}
+}

@@ -1,0 +1,175 @@
+// Package ruletest reads and runs rule unit-test files in the format of
+// `promtool test rules`: input series written in the expanding series
+// notation, rule files to evaluate over them, and the alerts and PromQL
+// results expected at given evaluation times.
+//
+// The model (File and the types below it) is plain data produced by
+// ParseFile and LoadFile; it does not depend on the rules package. Problems
+// promtool only finds while running a test (a bad input series, a missing
+// alertname, unparsable expected labels) are found here, at load time, with
+// the file and line they are on.
+//
+// Run is `promtool test rules`: it loads each group's input series into a
+// fresh tsdb.DB, evaluates the rule groups with the rules package's own
+// Group.Eval at every evaluation_interval, and checks the firing alerts and
+// PromQL results as promtool does, reporting failures in promtool's words.
+// Native histograms are not supported: a test group using them fails with
+// a message saying so.
+package ruletest
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// DefaultEvaluationInterval is the evaluation interval of a file that sets
+// none (or sets zero), as in promtool.
+const DefaultEvaluationInterval = time.Minute
+
+// File is one parsed test file.
+type File struct {
+	// Path is the file name given to ParseFile or LoadFile.
+	Path string
+	// RulePatterns are the rule_files entries as written, relative ones
+	// joined with the directory of Path.
+	RulePatterns []string
+	// RuleFiles are the files RulePatterns match, in pattern order.
+	RuleFiles []string
+	// EvaluationInterval is how often rule groups are evaluated while a test
+	// runs; DefaultEvaluationInterval when the file sets none.
+	EvaluationInterval time.Duration
+	// GroupEvalOrder names rule groups that must be evaluated in this order,
+	// before the groups not named.
+	GroupEvalOrder []string
+	// FuzzyCompare lets expected and actual floats differ by one ULP.
+	FuzzyCompare bool
+	// Tests are the test groups in file order.
+	Tests []TestGroup
+	// Warnings are problems that do not stop a run, such as a rule_files
+	// pattern that matches no file (promtool prints these too).
+	Warnings []string
+}
+
+// TestGroup is one entry of tests: input series and what to expect of them.
+type TestGroup struct {
+	// Name is the test group name; "" when unnamed (see DisplayName).
+	Name string
+	// Interval is the step between input series values; the file's
+	// EvaluationInterval when the group sets none.
+	Interval time.Duration
+	// StartTimestamp is the time of the first input value and of eval_time
+	// zero: the Unix epoch unless start_timestamp is set (Unix seconds or
+	// RFC 3339, as promtool accepts).
+	StartTimestamp time.Time
+	// InputSeries are the series loaded before the rules run.
+	InputSeries []InputSeries
+	// AlertRuleTests are the alert_rule_test entries.
+	AlertRuleTests []AlertTestCase
+	// PromQLExprTests are the promql_expr_test entries.
+	PromQLExprTests []PromQLTestCase
+	// ExternalLabels are available to rule templates as $externalLabels.
+	ExternalLabels map[string]string
+	// ExternalURL is available to rule templates as $externalURL.
+	ExternalURL string
+	// Unsupported lists features the group uses that Watchdog cannot run,
+	// each "line N: key path: what"; a runner must report such a group as
+	// failed rather than pass it.
+	Unsupported []string
+	// Line is the line the group starts on.
+	Line int
+}
+
+// DisplayName is the group's name, or "unnamed#i" (i its index in the file)
+// as promtool calls a group without a name.
+func (g *TestGroup) DisplayName(i int) string {
+	if g.Name != "" {
+		return g.Name
+	}
+	return fmt.Sprintf("unnamed#%d", i)
+}
+
+// MaxEvalTime is the latest eval_time of the group's alert and PromQL tests:
+// how long, after StartTimestamp, the rules must be evaluated.
+func (g *TestGroup) MaxEvalTime() time.Duration {
+	var m time.Duration
+	for _, a := range g.AlertRuleTests {
+		m = max(m, a.EvalTime)
+	}
+	for _, p := range g.PromQLExprTests {
+		m = max(m, p.EvalTime)
+	}
+	return m
+}
+
+// InputSeries is one input series with its values expanded.
+type InputSeries struct {
+	// Series is the series as written, such as `up{job="api"}`.
+	Series string
+	// Labels are the parsed labels of Series.
+	Labels labels.Labels
+	// Values is the value sequence as written, such as "0+10x5 _ stale".
+	Values string
+	// Samples are the values expanded against the group's Interval and
+	// StartTimestamp: omitted values (`_`) are left out, `stale` is the
+	// Prometheus stale marker (value.StaleNaN).
+	Samples []Sample
+	// Line is the line the entry starts on.
+	Line int
+}
+
+// Sample is one input value.
+type Sample struct {
+	T int64 // milliseconds since the Unix epoch
+	V float64
+}
+
+// AlertTestCase is one alert_rule_test entry: the alerts named Alertname
+// expected to be firing EvalTime after the group's StartTimestamp.
+type AlertTestCase struct {
+	EvalTime  time.Duration
+	Alertname string
+	// ExpAlerts are the expected firing alerts; empty means none may fire.
+	ExpAlerts []ExpAlert
+	Line      int
+}
+
+// ExpAlert is one expected alert. ExpLabels hold the labels the rule adds
+// and those of the series it fired for; alertname is implied.
+type ExpAlert struct {
+	ExpLabels      map[string]string
+	ExpAnnotations map[string]string
+	Line           int
+}
+
+// PromQLTestCase is one promql_expr_test entry: Expr evaluated EvalTime
+// after the group's StartTimestamp must give exactly ExpSamples.
+type PromQLTestCase struct {
+	Expr       string
+	EvalTime   time.Duration
+	ExpSamples []ExpSample
+	Line       int
+}
+
+// ExpSample is one expected result sample.
+type ExpSample struct {
+	// LabelsText is the labels entry as written, such as `up{job="api"}`;
+	// "" for a scalar result.
+	LabelsText string
+	// Labels are the parsed labels of LabelsText.
+	Labels labels.Labels
+	Value  float64
+	Line   int
+}
+
+// LoadFile reads and parses the test file at path. Errors reading the file
+// do not wrap ErrInvalid; see ParseFile for the rest.
+func LoadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read test file: %w", err)
+	}
+	return ParseFile(data, path)
+}

@@ -1,0 +1,122 @@
+package tsdb
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// TestMatcherSemantics checks the postings index against the definition of
+// Prometheus matching: a series matches when every matcher matches the
+// series' value for its label, "" if the label is absent.
+func TestMatcherSemantics(t *testing.T) {
+	sets := []labels.Labels{
+		labels.FromStrings("__name__", "up", "job", "api", "env", "prod"),
+		labels.FromStrings("__name__", "up", "job", "api", "env", "dev"),
+		labels.FromStrings("__name__", "up", "job", "db"),
+		labels.FromStrings("__name__", "http_requests_total", "job", "api", "code", "200"),
+		labels.FromStrings("__name__", "http_requests_total", "job", "api", "code", "500"),
+		labels.FromStrings("__name__", "node_load1", "instance", "a:9100"),
+		labels.FromStrings("__name__", "node_load5", "instance", "b:9100", "env", "prod"),
+	}
+	db := newDB(Options{}, nil)
+	a := db.Appender()
+	for _, ls := range sets {
+		mustAppend(t, a, 0, ls, 1, 1)
+	}
+	a.Commit()
+	m := labels.MustNewMatcher
+	tests := []struct {
+		name string
+		ms   []*labels.Matcher
+		want int // expected match count, double-checking the brute force
+	}{
+		{"eq", []*labels.Matcher{m(labels.MatchEqual, "job", "api")}, 4},
+		{"eq missing value", []*labels.Matcher{m(labels.MatchEqual, "job", "nope")}, 0},
+		{"eq empty = label absent", []*labels.Matcher{m(labels.MatchEqual, "env", "")}, 4},
+		{"neq includes absent", []*labels.Matcher{m(labels.MatchNotEqual, "env", "prod")}, 5},
+		{"neq empty = label present", []*labels.Matcher{m(labels.MatchNotEqual, "env", "")}, 3},
+		{"re", []*labels.Matcher{m(labels.MatchRegexp, "code", "5..")}, 1},
+		{"re anchored", []*labels.Matcher{m(labels.MatchRegexp, "job", "ap")}, 0},
+		{"re dot-star matches absent", []*labels.Matcher{m(labels.MatchRegexp, "env", ".*")}, 7},
+		{"re dot-plus needs label", []*labels.Matcher{m(labels.MatchRegexp, "env", ".+")}, 3},
+		{"re alternation with empty", []*labels.Matcher{m(labels.MatchRegexp, "env", "prod|")}, 6},
+		{"re set", []*labels.Matcher{m(labels.MatchRegexp, "job", "api|db")}, 5},
+		{"nre", []*labels.Matcher{m(labels.MatchNotRegexp, "env", "p.*")}, 5},
+		{"nre dot-star matches nothing", []*labels.Matcher{m(labels.MatchNotRegexp, "env", ".*")}, 0},
+		{"nre dot-plus = absent", []*labels.Matcher{m(labels.MatchNotRegexp, "env", ".+")}, 4},
+		{"regex on name", []*labels.Matcher{m(labels.MatchRegexp, "__name__", "node_.*")}, 2},
+		{"combined", []*labels.Matcher{
+			m(labels.MatchRegexp, "__name__", ".+"),
+			m(labels.MatchNotEqual, "job", "db"),
+			m(labels.MatchNotRegexp, "code", "2.."),
+			m(labels.MatchEqual, "instance", ""),
+		}, 3},
+		{"no matchers", nil, 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []uint64
+			for i, ls := range sets {
+				ok := true
+				for _, m := range tc.ms {
+					ok = ok && m.Matches(ls.Get(m.Name))
+				}
+				if ok {
+					want = append(want, uint64(i+1))
+				}
+			}
+			got := db.Postings(nil, tc.ms...)
+			if !slices.Equal(got, want) {
+				t.Fatalf("postings %v, brute force %v", got, want)
+			}
+			if len(got) != tc.want {
+				t.Fatalf("got %d matches, table says %d", len(got), tc.want)
+			}
+			if res := query(t, db, 0, 10, tc.ms...); len(res) != len(want) {
+				t.Fatalf("Select returned %d series, want %d", len(res), len(want))
+			}
+		})
+	}
+}
+
+func TestLowLevelReadAPI(t *testing.T) {
+	db := newDB(Options{}, nil)
+	a := db.Appender()
+	for i := range 50 {
+		for s := range 20 {
+			mustAppend(t, a, 0, labels.FromStrings("__name__", "m", "s", string(rune('a'+s))), int64(i)*1000, float64(i))
+		}
+		a.Commit()
+	}
+	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "m")}
+	var (
+		refs []uint64
+		it   SampleIterator
+		sum  float64
+	)
+	read := func() {
+		refs = db.Postings(refs[:0], ms...)
+		for _, ref := range refs {
+			if _, ok := db.SeriesIterator(ref, 10_000, 19_000, &it); !ok {
+				t.Fatal("series vanished")
+			}
+			for it.Next() == chunkenc.ValFloat {
+				_, v := it.At()
+				sum += v
+			}
+		}
+	}
+	read()
+	if want := 20.0 * (10 + 19) * 10 / 2; sum != want {
+		t.Fatalf("sum %v, want %v", sum, want)
+	}
+	if allocs := testing.AllocsPerRun(20, read); allocs > 1 {
+		t.Fatalf("%v allocations per full read, want at most 1 (none per series)", allocs)
+	}
+	if _, ok := db.SeriesIterator(9999, 0, 1, &it); ok || it.Next() != chunkenc.ValNone {
+		t.Fatal("unknown ref must report false and an exhausted iterator")
+	}
+}
