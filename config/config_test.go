@@ -283,6 +283,11 @@ func TestLoadBad(t *testing.T) {
 			`3: scrape_configs[0].scheme: "ftp" is not http or https`,
 			`4: scrape_configs[0].metrics_path: "metrics" must start with /`,
 		}},
+		{"alerting", []string{
+			`6: alerting.alertmanagers[1].scheme: "ftp" is not http or https`,
+			`8: alerting.alertmanagers[1].static_configs[0].targets[0]: "http://x:1" must be host:port, without a scheme or path (use scheme and path_prefix)`,
+			`9: alerting.alertmanagers[1]: unknown key "bogus"`,
+		}},
 		{"missing_job_name", []string{`2: scrape_configs[0]: job_name is required`}},
 		{"auth_conflict", []string{
 			`2: scrape_configs[0]: only one of authorization, basic_auth and bearer_token_file may be set, got basic_auth and bearer_token_file`,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -13,6 +14,7 @@ type Config struct {
 	ScrapeConfigs []*ScrapeConfig `yaml:"scrape_configs,omitempty"`
 	RuleFiles     []string        `yaml:"rule_files,omitempty"`
 	Storage       StorageConfig   `yaml:"storage"`
+	Alerting      AlertingConfig  `yaml:"alerting,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,
@@ -102,3 +104,30 @@ type StorageConfig struct {
 // ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML
 // (units are powers of 1024, as Prometheus's units.Base2Bytes). 0 means no limit.
 type ByteSize int64
+
+// AlertingConfig says where fired and resolved alerts are sent besides the
+// console.
+type AlertingConfig struct {
+	Alertmanagers []*AlertmanagerConfig `yaml:"alertmanagers,omitempty"`
+}
+
+// AlertmanagerConfig is a set of Alertmanagers that receive every alert through
+// the Alertmanager API v2 (POST <scheme>://<target><path_prefix>/api/v2/alerts).
+type AlertmanagerConfig struct {
+	StaticConfigs []StaticConfig `yaml:"static_configs"`
+	Scheme        string         `yaml:"scheme,omitempty"`      // http (default) or https
+	PathPrefix    string         `yaml:"path_prefix,omitempty"` // e.g. /alertmanager
+	Timeout       model.Duration `yaml:"timeout,omitempty"`     // per request, default 10s
+	APIVersion    string         `yaml:"api_version,omitempty"` // only v2
+}
+
+// URLs returns the base URL of every Alertmanager of the set.
+func (a *AlertmanagerConfig) URLs() []string {
+	var out []string
+	for _, sc := range a.StaticConfigs {
+		for _, t := range sc.Targets {
+			out = append(out, a.Scheme+"://"+t+strings.TrimSuffix(a.PathPrefix, "/"))
+		}
+	}
+	return out
+}

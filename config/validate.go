@@ -52,6 +52,52 @@ func (c *Config) validate(r *report) {
 		validateGlob(r, fmt.Sprintf("rule_files[%d]", i), f)
 	}
 	c.Storage.validate(r, "storage")
+	c.Alerting.validate(r, "alerting")
+}
+
+// DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.
+const DefaultAlertmanagerTimeout = model.Duration(10 * time.Second)
+
+func (a *AlertingConfig) validate(r *report, path string) {
+	for i, am := range a.Alertmanagers {
+		p := fmt.Sprintf("%s.alertmanagers[%d]", path, i)
+		if am == nil {
+			continue
+		}
+		switch am.Scheme {
+		case "":
+			am.Scheme = DefaultScheme
+		case "http", "https":
+		default:
+			r.errorf(p+".scheme", "%q is not http or https", am.Scheme)
+		}
+		switch am.APIVersion {
+		case "":
+			am.APIVersion = "v2"
+		case "v2":
+		default:
+			r.errorf(p+".api_version", "only api_version v2 is supported, not %q", am.APIVersion)
+		}
+		if am.PathPrefix != "" && !strings.HasPrefix(am.PathPrefix, "/") {
+			r.errorf(p+".path_prefix", "path_prefix must start with /, got %q", am.PathPrefix)
+		}
+		if am.Timeout == 0 {
+			am.Timeout = DefaultAlertmanagerTimeout
+		} else if am.Timeout < 0 {
+			r.errorf(p+".timeout", "timeout must be positive")
+		}
+		if len(am.StaticConfigs) == 0 {
+			r.errorf(p, "an alertmanager set needs static_configs with at least one target")
+		}
+		for j, sc := range am.StaticConfigs {
+			for k, t := range sc.Targets {
+				tp := fmt.Sprintf("%s.static_configs[%d].targets[%d]", p, j, k)
+				if _, _, err := net.SplitHostPort(t); err != nil || strings.Contains(t, "/") {
+					r.errorf(tp, "%q must be host:port, without a scheme or path (use scheme and path_prefix)", t)
+				}
+			}
+		}
+	}
 }
 
 func (g *GlobalConfig) validate(r *report, path string) {

@@ -43,6 +43,9 @@ type Options struct {
 	Engine *promql.Engine
 	// Targets lists the scrape targets for /api/v1/targets. Nil lists none.
 	Targets TargetsFunc
+	// Rules lists the rule groups for /api/v1/rules and /api/v1/alerts. Nil
+	// lists none.
+	Rules RulesFunc
 	// Reload is called by POST or PUT /-/reload. Nil answers that reload is
 	// not configured.
 	Reload func() error
@@ -153,6 +156,8 @@ func New(opts Options) *Handler {
 		h.now = time.Now
 	}
 	h.routes()
+	h.Handle("GET /api/v1/rules", h.wrap(h.rulesList(opts.Rules)))
+	h.Handle("GET /api/v1/alerts", h.wrap(alertsList(opts.Rules)))
 	return h
 }
 

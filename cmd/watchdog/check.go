@@ -1,27 +1,85 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/rules"
+	"github.com/watchdog-sre/watchdog/rules/ruletest"
 )
 
 // cmdCheck lints files as promtool does: exit 0 when clean, 1 on problems,
 // 2 on bad usage.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	if len(args) < 2 || args[0] != "config" {
-		fmt.Fprintln(stderr, "usage: watchdog check config FILE...")
+	if len(args) < 2 || (args[0] != "config" && args[0] != "rules") {
+		fmt.Fprintln(stderr, "usage: watchdog check config FILE...\n       watchdog check rules FILE...")
 		return 2
 	}
 	code := 0
 	for _, f := range args[1:] {
-		if _, err := config.Load(f); err != nil {
+		var err error
+		what := "configuration"
+		switch args[0] {
+		case "config":
+			var cfg *config.Config
+			if cfg, err = config.Load(f); err == nil {
+				err = checkConfigRules(cfg)
+			}
+		case "rules":
+			what = "rule file"
+			_, err = rules.LoadFiles(f)
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "FAILED: %v\n", err)
 			code = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "SUCCESS: %s is a valid configuration\n", f)
+		fmt.Fprintf(stdout, "SUCCESS: %s is a valid %s\n", f, what)
 	}
 	return code
+}
+
+// checkConfigRules loads the rule files a configuration names, as promtool
+// check config does.
+func checkConfigRules(cfg *config.Config) error {
+	files, err := ruleFiles(cfg.RuleFiles)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	_, err = rules.LoadFiles(files...)
+	return err
+}
+
+// cmdTest runs rule unit tests in the `promtool test rules` format.
+func cmdTest(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	run := fs.String("run", "", "run only the test groups whose name matches this regular expression")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: watchdog test [--run REGEX] TEST_FILE...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	opts := ruletest.Options{Out: stdout}
+	if *run != "" {
+		re, err := regexp.Compile(*run)
+		if err != nil {
+			fmt.Fprintf(stderr, "watchdog test: --run: %v\n", err)
+			return 2
+		}
+		opts.Run = re
+	}
+	return ruletest.Run(opts, fs.Args()...)
 }

@@ -53,9 +53,10 @@ func watchdogBinary(t *testing.T) string {
 
 // proc is a running watchdog.
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
+	cmd    *exec.Cmd
+	url    string
+	logs   *syncBuffer // stderr
+	output *syncBuffer // stdout
 }
 
 type syncBuffer struct {
@@ -91,7 +92,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, logs: logs}
+	p := &proc{cmd: cmd, logs: logs, output: &syncBuffer{}}
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Kill()
@@ -105,6 +106,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			p.output.Write(append(sc.Bytes(), '\n'))
 			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:

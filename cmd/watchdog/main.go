@@ -6,6 +6,8 @@
 //	watchdog                      run the demo
 //	watchdog run --config FILE    run a configuration
 //	watchdog check config FILE    validate a configuration file
+//	watchdog check rules FILE     validate rule files
+//	watchdog test FILE...         run rule unit tests (promtool format)
 //	watchdog version              print the version
 package main
 
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(args, false, stdout, stderr)
 	case "check":
 		return cmdCheck(args, stdout, stderr)
+	case "test":
+		return cmdTest(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "watchdog %s (revision %s, branch %s, %s)\n", version, revision, branch, runtime.Version())
 		return 0
@@ -72,7 +76,9 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   watchdog [demo] [flags]            run the embedded demo (a built-in shop, scraped and queryable)
   watchdog run --config FILE [flags] run a configuration file
-  watchdog check config FILE...      validate configuration files (exit 0 clean, 1 on problems)
+  watchdog check config FILE...      validate configuration files and their rule files (exit 0 clean, 1 on problems)
+  watchdog check rules FILE...       validate rule files
+  watchdog test [--run RE] FILE...   run rule unit tests (promtool test rules format; exit 0 pass, 1 fail, 2 bad input)
   watchdog version                   print the version
 
 Flags of demo and run:

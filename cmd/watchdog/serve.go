@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,9 +22,14 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
+	"github.com/watchdog-sre/watchdog/examples"
+	"github.com/watchdog-sre/watchdog/rules"
+	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/tsdb"
 	"github.com/watchdog-sre/watchdog/web"
@@ -38,6 +44,7 @@ type serveOptions struct {
 	listenAddress string
 	tokenFile     string
 	snapshotPath  string
+	externalURL   string
 	logLevel      string
 }
 
@@ -50,6 +57,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
 	fs.StringVar(&o.snapshotPath, "storage.snapshot-path", "", "override storage.snapshot_path of the configuration")
+	fs.StringVar(&o.externalURL, "web.external-url", "", "URL the watchdog is reachable at, for links in alerts (default: http://<listen address>)")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	return fs, o
 }
@@ -105,8 +113,13 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if snap == "" {
 			snap = filepath.Join(os.TempDir(), "watchdog-demo", "snapshot.wds")
 		}
+		rulesDir, err := extractDemoRules()
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(rulesDir)
 		text := strings.NewReplacer("{{WEB}}", ln.Addr().String(), "{{SHOP}}", shopLn.Addr().String(),
-			"{{SNAPSHOT}}", snap).Replace(demoConfig)
+			"{{SNAPSHOT}}", snap, "{{RULES}}", rulesDir).Replace(demoConfig)
 		loadConfig = func() (*config.Config, error) { return config.Parse([]byte(text), "demo.yml") }
 	} else {
 		loadConfig = func() (*config.Config, error) {
@@ -151,6 +164,39 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return fmt.Errorf("apply config: %w", err)
 	}
 
+	externalURL := strings.TrimSuffix(o.externalURL, "/")
+	if externalURL == "" {
+		externalURL = "http://" + ln.Addr().String()
+	}
+	engine := promql.NewEngine(web.DefaultEngineOpts())
+	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
+	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
+	console := alertmanager.NewConsole(stdout, time.Now)
+	ruler := rules.NewManager(rules.Options{
+		Query:          rules.EngineQueryFunc(engine, db),
+		Queryable:      db,
+		Appender:       func() rules.Appender { return db.Appender() },
+		Notify:         notifyFunc(externalURL, extLabels, console.Send, ams.send),
+		ExternalLabels: extLabels,
+		ExternalURL:    externalURL,
+		Logger:         logger.With("component", "rules"),
+		Metrics:        set,
+	})
+	applyRules := func(cfg *config.Config) error {
+		files, err := ruleFiles(cfg.RuleFiles)
+		if err != nil {
+			return err
+		}
+		return ruler.Update(time.Duration(cfg.Global.EvaluationInterval), files)
+	}
+	if err := applyRules(cfg); err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ams.apply(runCtx, alertmanagerURLs(cfg))
+
 	var reloadMu sync.Mutex
 	reload := func() error {
 		reloadMu.Lock()
@@ -161,6 +207,12 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			logger.Error("reload refused, the running configuration stays", "err", err)
 			return fmt.Errorf("reload: %w", err)
 		}
+		if err := applyRules(next); err != nil {
+			reloadFailures.Inc()
+			logger.Error("reload refused, the running configuration stays", "err", err)
+			return fmt.Errorf("reload: %w", err)
+		}
+		ams.apply(runCtx, alertmanagerURLs(next))
 		if err := scraper.ApplyConfig(next); err != nil {
 			reloadFailures.Inc()
 			logger.Error("reload refused, the running configuration stays", "err", err)
@@ -174,6 +226,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	isReady := make(chan struct{})
 	api := web.New(web.Options{
 		Queryable: db,
+		Engine:    engine,
+		Rules:     func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets:   func() []web.Target { return webTargets(scraper.Targets()) },
 		Reload:    reload,
 		Ready: func() bool {
@@ -192,8 +246,6 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	wg.Go(func() {
@@ -209,6 +261,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := ruler.Run(runCtx); err != nil {
+			errc <- fmt.Errorf("rules: %w", err)
 		}
 	})
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
@@ -234,6 +291,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	_ = srv.Shutdown(shutdownCtx)
 	cancel()
 	wg.Wait()
+	ams.wait()
 	return runErr
 }
 
@@ -274,4 +332,30 @@ func watchSIGHUP(ctx context.Context, reload func() error) {
 			_ = reload() // logged by reload
 		}
 	}
+}
+
+// extractDemoRules writes the embedded example rule files (not their tests)
+// to a new temporary directory and returns it.
+func extractDemoRules() (string, error) {
+	dir, err := os.MkdirTemp("", "watchdog-demo-rules")
+	if err != nil {
+		return "", fmt.Errorf("demo rules: %w", err)
+	}
+	entries, err := fs.ReadDir(examples.Rules, "rules")
+	if err != nil {
+		return "", fmt.Errorf("demo rules: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "_test.yml") {
+			continue
+		}
+		b, err := fs.ReadFile(examples.Rules, "rules/"+e.Name())
+		if err != nil {
+			return "", fmt.Errorf("demo rules: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return "", fmt.Errorf("demo rules: %w", err)
+		}
+	}
+	return dir, nil
 }

@@ -1,0 +1,48 @@
+package examples
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/watchdog-sre/watchdog/rules"
+	"github.com/watchdog-sre/watchdog/rules/ruletest"
+)
+
+// TestRuleFilesPass runs every example's unit tests through `watchdog test`'s
+// runner: the examples must stay green.
+func TestRuleFilesPass(t *testing.T) {
+	tests, err := filepath.Glob("rules/*_test.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no example tests found: %v", err)
+	}
+	for _, f := range tests {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out bytes.Buffer
+			if code := ruletest.Run(ruletest.Options{Out: &out}, f); code != 0 {
+				t.Fatalf("watchdog test %s: exit %d\n%s", f, code, out.String())
+			}
+		})
+	}
+}
+
+// TestRuleFilesLoad checks that the embedded rule files are valid.
+func TestRuleFilesLoad(t *testing.T) {
+	files, _ := filepath.Glob("rules/*.yml")
+	var ruleFiles []string
+	for _, f := range files {
+		if filepath.Ext(f) == ".yml" && !bytes.HasSuffix([]byte(f), []byte("_test.yml")) {
+			ruleFiles = append(ruleFiles, f)
+		}
+	}
+	if len(ruleFiles) == 0 {
+		t.Fatal("no example rule files")
+	}
+	if _, err := rules.LoadFiles(ruleFiles...); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := Rules.ReadDir("rules")
+	if err != nil || len(entries) != len(files) {
+		t.Fatalf("embedded %d files, %d on disk (%v)", len(entries), len(files), err)
+	}
+}
