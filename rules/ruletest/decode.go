@@ -308,15 +308,12 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 	return time.Duration(v)
 }
 
-// float accepts YAML numbers (.inf, .nan included) and what
-// strconv.ParseFloat accepts (NaN, Inf, +Inf, -Inf).
+// float accepts YAML numbers only (.inf, .nan included), as promtool does:
+// strings such as Inf, NaN or '1' are rejected, not parsed.
 func (d *decoder) float(n *yaml.Node, path string) float64 {
 	if n.Kind == yaml.ScalarNode {
 		var f float64
 		if n.Decode(&f) == nil {
-			return f
-		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
 			return f
 		}
 	}
