@@ -1,0 +1,229 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/watchdog-sre/watchdog/evaluator"
+	"github.com/watchdog-sre/watchdog/tsdb"
+)
+
+// The native-condition scenario: nativeSeries counters
+// http_requests_total{handler="/login", code=5xx, instance} scraped every
+// 15 s for nativeRetention, evaluated with the login rule natively
+// (package evaluator) and as the equivalent PromQL through the engine, over
+// the same store in the same run. See NATIVE.md.
+
+const (
+	nativeStep      = int64(15_000)
+	nativeRetention = 2 * time.Hour
+	nativeStart     = int64(1_700_000_000_000)
+	nativeSelector  = `http_requests_total{handler="/login", code=~"5.."}`
+	nativeWhen      = `rate("5m") > 0.5 && pct_change(rate("5m"), rate("5m", "1h")) > 500`
+	nativeSel       = `http_requests_total{handler="/login", code=~"5.."}`
+)
+
+// The PromQL equivalents. `and` keeps the left side, which is also the
+// native $value (the left operand of the first comparison).
+var nativePromQL = map[string]string{
+	"per-series": `rate(X[5m]) > 0.5 and (rate(X[5m]) - rate(X[5m] offset 1h)) / rate(X[5m] offset 1h) * 100 > 500`,
+	"by-handler": `sum by (handler) (rate(X[5m])) > 0.5 and (sum by (handler) (rate(X[5m])) - sum by (handler) (rate(X[5m] offset 1h))) / sum by (handler) (rate(X[5m] offset 1h)) * 100 > 500`,
+}
+
+type nativeFixture struct {
+	db     *tsdb.DB
+	ts     time.Time
+	series int
+}
+
+var (
+	nativeMu       sync.Mutex
+	nativeFixtures = map[int]*nativeFixture{}
+)
+
+// nativeSetup builds (once per size) the store: every 20th series jumps
+// from ~0.1/s to ~1.5/s in the last 10 minutes, so both forms fire.
+func nativeSetup(tb testing.TB, n int) *nativeFixture {
+	nativeMu.Lock()
+	defer nativeMu.Unlock()
+	if f := nativeFixtures[n]; f != nil {
+		return f
+	}
+	db, err := tsdb.Open(tsdb.Options{Retention: nativeRetention})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	steps := int(nativeRetention.Milliseconds()/nativeStep) + 1
+	refs := make([]uint64, n)
+	vals := make([]float64, n)
+	lsets := make([]labels.Labels, n)
+	for i := range n {
+		lsets[i] = labels.FromStrings("__name__", "http_requests_total", "code", fmt.Sprint(500+i%4), "handler", "/login", "instance", fmt.Sprintf("i-%07d", i))
+		vals[i] = float64(i % 1000)
+	}
+	// Append in parallel over disjoint series ranges, one timestamp at a time.
+	workers := runtime.GOMAXPROCS(0)
+	for s := range steps {
+		t := nativeStart + int64(s)*nativeStep
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				app := db.Appender()
+				for i := w; i < n; i += workers {
+					inc := 1.5 + float64(i%7)*0.1 // ~0.1/s
+					if i%20 == 0 && s >= steps-40 {
+						inc = 22.5 // 1.5/s
+					}
+					vals[i] += inc
+					ref, err := app.Append(refs[i], lsets[i], t, vals[i])
+					if err != nil {
+						panic(err)
+					}
+					refs[i] = ref
+				}
+				if err := app.Commit(); err != nil {
+					panic(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	f := &nativeFixture{db: db, ts: time.UnixMilli(nativeStart + int64(steps-1)*nativeStep), series: n}
+	nativeFixtures[n] = f
+	return f
+}
+
+func nativeEngine() *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{MaxSamples: 1 << 40, Timeout: time.Hour, LookbackDelta: 5 * time.Minute})
+}
+
+func nativeQuery(tb testing.TB, eng *promql.Engine, db *tsdb.DB, q string, ts time.Time) promql.Vector {
+	qry, err := eng.NewInstantQuery(context.Background(), db, nil, q, ts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer qry.Close()
+	res := qry.Exec(context.Background())
+	if res.Err != nil {
+		tb.Fatal(res.Err)
+	}
+	v, err := res.Vector()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func nativeCondition(tb testing.TB, form string, workers int) *evaluator.Condition {
+	spec := evaluator.Spec{Series: nativeSelector, When: nativeWhen}
+	if form == "by-handler" {
+		spec.By = []string{"handler"}
+	}
+	c, err := evaluator.Compile(spec, evaluator.Options{Workers: workers})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !c.FastPath() {
+		tb.Fatal("login rule is not on the fast path")
+	}
+	return c
+}
+
+func promQLFor(form string) string {
+	q := nativePromQL[form]
+	out := ""
+	for i := 0; i < len(q); i++ {
+		if q[i] == 'X' {
+			out += nativeSel
+			continue
+		}
+		out += string(q[i])
+	}
+	return out
+}
+
+// TestNativeMatchesPromQL checks, on the benchmark data, that both forms
+// fire on the same series with the same $value as their PromQL equivalent.
+func TestNativeMatchesPromQL(t *testing.T) {
+	f := nativeSetup(t, 10_000)
+	eng := nativeEngine()
+	for form := range nativePromQL {
+		c := nativeCondition(t, form, 0)
+		got, err := c.Eval(context.Background(), f.db, f.ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := nativeQuery(t, eng, f.db, promQLFor(form), f.ts)
+		if len(got) != len(want) || form == "per-series" && len(got) == 0 {
+			t.Fatalf("%s: native fires %d, PromQL %d", form, len(got), len(want))
+		}
+		idx := map[string]float64{}
+		for _, s := range want {
+			idx[s.Metric.DropMetricName().String()] = s.F
+		}
+		for _, s := range got {
+			w, ok := idx[s.Metric.String()]
+			if d := s.F - w; !ok || d > 1e-9*w || d < -1e-9*w {
+				t.Fatalf("%s: %v native %v, PromQL %v (present %v)", form, s.Metric, s.F, w, ok)
+			}
+		}
+	}
+}
+
+// BenchmarkNativeLoginRule times the login rule natively (one worker and
+// all cores) and through the PromQL engine, alternating in each iteration.
+// 1,000,000 series only with WATCHDOG_BENCH_1M=1 (≈2.5 GB, slow to build).
+func BenchmarkNativeLoginRule(b *testing.B) {
+	sizes := []int{100_000}
+	if os.Getenv("WATCHDOG_BENCH_1M") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		for _, form := range []string{"per-series", "by-handler"} {
+			for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+				b.Run(fmt.Sprintf("series=%d/%s/workers=%d", n, form, workers), func(b *testing.B) {
+					f := nativeSetup(b, n)
+					eng := nativeEngine()
+					c := nativeCondition(b, form, workers)
+					q := promQLFor(form)
+					ctx := context.Background()
+					var nativeD, promD time.Duration
+					var ms0, ms1 runtime.MemStats
+					var mallocs uint64
+					b.ResetTimer()
+					for i := 0; b.Loop(); i++ {
+						runtime.ReadMemStats(&ms0)
+						t0 := time.Now()
+						if _, err := c.Eval(ctx, f.db, f.ts); err != nil {
+							b.Fatal(err)
+						}
+						nativeD += time.Since(t0)
+						runtime.ReadMemStats(&ms1)
+						mallocs += ms1.Mallocs - ms0.Mallocs
+						t0 = time.Now()
+						nativeQuery(b, eng, f.db, q, f.ts)
+						promD += time.Since(t0)
+					}
+					iters := float64(b.N)
+					nNs := float64(nativeD.Nanoseconds()) / iters
+					pNs := float64(promD.Nanoseconds()) / iters
+					b.ReportMetric(nNs, "native-ns/eval")
+					b.ReportMetric(pNs, "promql-ns/eval")
+					b.ReportMetric(pNs/nNs, "speedup")
+					b.ReportMetric(float64(n)/(nNs/1e9), "native-series/s")
+					b.ReportMetric(float64(n)/(nNs/1e9)/float64(workers), "native-series/s/worker")
+					b.ReportMetric(float64(n)/(pNs/1e9), "promql-series/s")
+					b.ReportMetric(float64(mallocs)/iters/float64(n), "native-allocs/series")
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,472 @@
+package evaluator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/kahansum"
+
+	"github.com/watchdog-sre/watchdog/tsdb"
+)
+
+var nan = math.NaN()
+
+// batchSize is how many series a worker takes at a time.
+const batchSize = 512
+
+// cluster is a maximal set of overlapping windows, read from the iterator
+// in one pass: samples in (start, end] relative to the evaluation time.
+type cluster struct {
+	start, end  int64
+	first, last int // windows[first:last], sorted by start
+}
+
+// bounds returns window w's (start, end] relative to the evaluation time.
+func (c *Condition) bounds(w window) (start, end int64) {
+	end = -w.off
+	if w.instant {
+		return end - c.lookback, end
+	}
+	return end - w.rng, end
+}
+
+// planWindows sorts the windows by start and merges overlapping ones into
+// clusters.
+func (c *Condition) planWindows() {
+	order := make([]int, len(c.windows))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		sa, _ := c.bounds(c.windows[a])
+		sb, _ := c.bounds(c.windows[b])
+		return int(sa - sb)
+	})
+	remap := make([]int, len(order))
+	sorted := make([]window, len(order))
+	for newI, oldI := range order {
+		remap[oldI] = newI
+		sorted[newI] = c.windows[oldI]
+	}
+	c.windows = sorted
+	for i := range c.slots {
+		c.slots[i].win = remap[c.slots[i].win]
+	}
+	c.clusters = nil
+	for i, w := range c.windows {
+		s, e := c.bounds(w)
+		if n := len(c.clusters); n > 0 && s < c.clusters[n-1].end {
+			cl := &c.clusters[n-1]
+			cl.end = max(cl.end, e)
+			cl.last = i + 1
+			continue
+		}
+		c.clusters = append(c.clusters, cluster{start: s, end: e, first: i, last: i + 1})
+	}
+	if len(c.clusters) > 0 {
+		c.minStart = c.clusters[0].start
+		c.maxEnd = c.clusters[0].end
+		for _, cl := range c.clusters {
+			c.maxEnd = max(c.maxEnd, cl.end)
+		}
+	}
+}
+
+// group is one `by` group's per-slot sums.
+type group struct {
+	lset labels.Labels
+	sum  []float64 // Kahan sums per slot
+	comp []float64 // compensation per slot
+	has  []bool    // a series contributed to the slot
+}
+
+// worker is one goroutine's evaluation state; workers are pooled per
+// Condition and reused across Eval calls.
+type worker struct {
+	c   *Condition
+	it  tsdb.SampleIterator
+	env env
+	vm  vm.VM
+
+	cts  []int64   // current cluster's samples, stale markers included
+	cvs  []float64 //
+	fts  []int64   // stale-filtered window copies
+	fvs  []float64 //
+	wts  [][]int64 // per window: its samples
+	wvs  [][]float64
+	has  []bool    // per slot: the function has a result
+	qbuf []float64 // quantile sort buffer
+
+	out      promql.Vector
+	groups   map[uint64][]*group
+	hbuf     []byte
+	failures int
+	first    string
+}
+
+func newWorker(c *Condition) any {
+	return &worker{
+		c:      c,
+		env:    env{vals: make([]float64, len(c.slots))},
+		wts:    make([][]int64, len(c.windows)),
+		wvs:    make([][]float64, len(c.windows)),
+		has:    make([]bool, len(c.slots)),
+		groups: map[uint64][]*group{},
+	}
+}
+
+func (w *worker) reset() {
+	w.out = w.out[:0]
+	clear(w.groups)
+	w.failures, w.first = 0, ""
+}
+
+// Eval evaluates the condition at ts over the series of r matching the
+// selector and returns one sample per series (or group) for which it holds:
+// labels are the series labels without __name__ (with By, the group labels),
+// T is ts and F is $value. Samples are sorted by labels. If the condition
+// failed on some series, the others are still returned together with a
+// *RuntimeError wrapping ErrRuntime. A ctx error stops the evaluation.
+func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Vector, error) {
+	t := ts.UnixMilli()
+	refs := r.Postings(nil, c.matchers...)
+	nw := min(c.opts.Workers, (len(refs)+batchSize-1)/batchSize)
+	nw = max(nw, 1)
+	workers := make([]*worker, nw)
+	for i := range workers {
+		workers[i] = c.pool.Get().(*worker)
+		workers[i].reset()
+	}
+	defer func() {
+		for _, w := range workers {
+			c.pool.Put(w)
+		}
+	}()
+	var next atomic.Int64
+	run := func(w *worker) {
+		for ctx.Err() == nil {
+			lo := int(next.Add(batchSize)) - batchSize
+			if lo >= len(refs) {
+				return
+			}
+			w.runBatch(r, refs[lo:min(lo+batchSize, len(refs))], t)
+		}
+	}
+	if nw == 1 {
+		run(workers[0])
+	} else {
+		var wg sync.WaitGroup
+		for _, w := range workers {
+			wg.Go(func() { run(w) })
+		}
+		wg.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out promql.Vector
+	if len(c.by) > 0 {
+		out = workers[0].evalGroups(workers, t)
+	} else {
+		for _, w := range workers {
+			out = append(out, w.out...)
+		}
+	}
+	slices.SortFunc(out, func(a, b promql.Sample) int { return labels.Compare(a.Metric, b.Metric) })
+	var rerr *RuntimeError
+	for _, w := range workers {
+		if w.failures > 0 {
+			if rerr == nil {
+				rerr = &RuntimeError{First: w.first}
+			}
+			rerr.Failures += w.failures
+		}
+	}
+	if rerr != nil {
+		c.failures.Add(uint64(rerr.Failures))
+		return out, rerr
+	}
+	return out, nil
+}
+
+// runBatch evaluates refs; a panic skips the series that caused it.
+func (w *worker) runBatch(r Reader, refs []uint64, ts int64) {
+	for i := 0; i < len(refs); {
+		i = w.runFrom(r, refs, i, ts)
+	}
+}
+
+func (w *worker) runFrom(r Reader, refs []uint64, i int, ts int64) (next int) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.fail(fmt.Sprintf("panic: %v", p))
+			next = i + 1
+		}
+	}()
+	for ; i < len(refs); i++ {
+		w.evalSeries(r, refs[i], ts)
+	}
+	return i
+}
+
+func (w *worker) fail(msg string) {
+	if w.failures == 0 {
+		w.first = msg
+	}
+	w.failures++
+}
+
+// evalSeries loads one series' slots and runs the condition on it, or adds
+// it to its group.
+func (w *worker) evalSeries(r Reader, ref uint64, ts int64) {
+	c := w.c
+	lset, ok := r.SeriesIterator(ref, ts+c.minStart+1, ts+c.maxEnd, &w.it)
+	if !ok {
+		return
+	}
+	w.loadSlots(ts)
+	if len(c.by) > 0 {
+		w.accumulate(lset)
+		return
+	}
+	w.env.lset = lset
+	holds, v, ok := w.run()
+	if ok && holds {
+		w.out = append(w.out, promql.Sample{Metric: lset.DropMetricName(), T: ts, F: v})
+	}
+}
+
+// run evaluates the condition and, if it holds, $value on w.env.
+func (w *worker) run() (holds bool, v float64, ok bool) {
+	c := w.c
+	if c.when.fastB != nil {
+		holds = c.when.fastB(&w.env)
+	} else {
+		res, err := w.vm.Run(c.when.prog, &w.env)
+		if err != nil {
+			w.fail(err.Error())
+			return false, 0, false
+		}
+		holds, _ = res.(bool)
+	}
+	if !holds {
+		return false, 0, true
+	}
+	if c.value.fastF != nil {
+		return true, c.value.fastF(&w.env), true
+	}
+	res, err := w.vm.Run(c.value.prog, &w.env)
+	if err != nil {
+		w.fail(err.Error())
+		return false, 0, false
+	}
+	return true, toFloat(res), true
+}
+
+// loadSlots reads the series' clusters from w.it and computes every slot.
+func (w *worker) loadSlots(ts int64) {
+	c := w.c
+	w.fts, w.fvs = w.fts[:0], w.fvs[:0]
+	w.cts, w.cvs = w.cts[:0], w.cvs[:0]
+	for _, cl := range c.clusters {
+		from := len(w.cts)
+		stale := false
+		end := ts + cl.end
+		for vt := w.it.Seek(ts + cl.start + 1); vt == chunkenc.ValFloat; vt = w.it.Next() {
+			t, v := w.it.At()
+			if t > end {
+				break
+			}
+			w.cts, w.cvs = append(w.cts, t), append(w.cvs, v)
+			stale = stale || value.IsStaleNaN(v)
+		}
+		for wi := cl.first; wi < cl.last; wi++ {
+			w.window(wi, ts, from, stale)
+		}
+	}
+	for k, s := range c.slots {
+		win := c.windows[s.win]
+		tsw, vsw := w.wts[s.win], w.wvs[s.win]
+		var v float64
+		var ok bool
+		if win.instant {
+			switch {
+			case s.fn == fnAbsent:
+				v, ok = 0, true
+				if len(tsw) == 0 {
+					v = 1
+				}
+			case len(tsw) > 0:
+				v, ok = vsw[0], true
+			}
+		} else {
+			start, end := c.bounds(win)
+			v, ok = rangeFunc(s, tsw, vsw, ts+start, ts+end, &w.qbuf)
+		}
+		if !ok {
+			v = nan
+		}
+		w.env.vals[k], w.has[k] = v, ok
+	}
+}
+
+// window cuts window wi out of the current cluster, w.cts[from:]: for a
+// range, its samples without stale markers; for an instant window, the
+// latest sample unless it is a stale marker. Clusters of one series are
+// appended to w.cts one after another, so earlier windows stay valid.
+func (w *worker) window(wi int, ts int64, from int, stale bool) {
+	c := w.c
+	win := c.windows[wi]
+	start, end := c.bounds(win)
+	start, end = ts+start, ts+end
+	cts, cvs := w.cts[from:], w.cvs[from:]
+	lo, _ := slices.BinarySearch(cts, start+1)
+	hi, found := slices.BinarySearch(cts, end)
+	if found {
+		hi++
+	}
+	tsw, vsw := cts[lo:hi], cvs[lo:hi]
+	switch {
+	case win.instant:
+		if n := len(tsw); n > 0 && !value.IsStaleNaN(vsw[n-1]) {
+			tsw, vsw = tsw[n-1:], vsw[n-1:]
+		} else {
+			tsw, vsw = nil, nil
+		}
+	case stale:
+		f := len(w.fts)
+		for i, v := range vsw {
+			if !value.IsStaleNaN(v) {
+				w.fts, w.fvs = append(w.fts, tsw[i]), append(w.fvs, v)
+			}
+		}
+		tsw, vsw = w.fts[f:], w.fvs[f:]
+	}
+	w.wts[wi], w.wvs[wi] = tsw, vsw
+}
+
+// accumulate adds the series' slot values to its group's sums.
+func (w *worker) accumulate(lset labels.Labels) {
+	c := w.c
+	var h uint64
+	h, w.hbuf = lset.HashForLabels(w.hbuf[:0], c.by...)
+	var g *group
+	for _, cand := range w.groups[h] {
+		if sameGroup(cand.lset, lset, c.by) {
+			g = cand
+			break
+		}
+	}
+	if g == nil {
+		g = newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), len(c.slots))
+		w.groups[h] = append(w.groups[h], g)
+	}
+	for k, s := range c.slots {
+		if !w.has[k] {
+			continue
+		}
+		if s.fn == fnAbsent {
+			// Holds for the group only if it holds for every series.
+			if !g.has[k] {
+				g.sum[k] = 1
+			}
+			g.sum[k] = min(g.sum[k], w.env.vals[k])
+		} else {
+			g.sum[k], g.comp[k] = kahansum.Inc(w.env.vals[k], g.sum[k], g.comp[k])
+		}
+		g.has[k] = true
+	}
+}
+
+func newGroup(lset labels.Labels, n int) *group {
+	return &group{lset: lset, sum: make([]float64, n), comp: make([]float64, n), has: make([]bool, n)}
+}
+
+func sameGroup(g, lset labels.Labels, by []string) bool {
+	for _, name := range by {
+		if g.Get(name) != lset.Get(name) {
+			return false
+		}
+	}
+	return true
+}
+
+// evalGroups merges the workers' groups and runs the condition per group
+// on w.
+func (w *worker) evalGroups(workers []*worker, ts int64) promql.Vector {
+	c := w.c
+	merged := map[uint64][]*group{}
+	var all []*group
+	for _, wk := range workers {
+		for h, gs := range wk.groups {
+			for _, g := range gs {
+				var m *group
+				for _, cand := range merged[h] {
+					if labels.Equal(cand.lset, g.lset) {
+						m = cand
+						break
+					}
+				}
+				if m == nil {
+					m = newGroup(g.lset, len(c.slots))
+					merged[h] = append(merged[h], m)
+					all = append(all, m)
+				}
+				for k, s := range c.slots {
+					if !g.has[k] {
+						continue
+					}
+					switch {
+					case s.fn == fnAbsent && m.has[k]:
+						m.sum[k] = min(m.sum[k], g.sum[k])
+					case s.fn == fnAbsent:
+						m.sum[k] = g.sum[k]
+					default:
+						m.sum[k], m.comp[k] = kahansum.Inc(g.sum[k], m.sum[k], m.comp[k])
+						m.comp[k] += g.comp[k]
+					}
+					m.has[k] = true
+				}
+			}
+		}
+	}
+	var out promql.Vector
+	for _, g := range all {
+		for k := range c.slots {
+			switch {
+			case !g.has[k]:
+				w.env.vals[k] = nan
+			case math.IsInf(g.sum[k], 0):
+				w.env.vals[k] = g.sum[k]
+			default:
+				w.env.vals[k] = g.sum[k] + g.comp[k]
+			}
+		}
+		w.env.lset = g.lset
+		if holds, v, ok := w.runGroup(); ok && holds {
+			out = append(out, promql.Sample{Metric: g.lset, T: ts, F: v})
+		}
+	}
+	return out
+}
+
+// runGroup is run with panics turned into failures.
+func (w *worker) runGroup() (holds bool, v float64, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.fail(fmt.Sprintf("panic: %v", p))
+			holds, ok = false, false
+		}
+	}()
+	return w.run()
+}
