@@ -317,4 +317,3 @@ func absSums(perID map[string]float64, db *tsdb.DB) map[string]float64 {
 	}
 	return out
 }
-

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/watchdog-sre/watchdog/evaluator"
 )
 
 var (
@@ -18,6 +21,9 @@ var (
 	// ErrResultType is returned by EngineQueryFunc for a query whose result is
 	// neither an instant vector nor a scalar.
 	ErrResultType = errors.New("rule result is not a vector or scalar")
+	// ErrNoNativeReader is returned when a native condition is evaluated
+	// without a Reader (Options.Native).
+	ErrNoNativeReader = errors.New("no store to evaluate native conditions on (Options.Native is not set)")
 )
 
 // QueryFunc runs an instant PromQL query at t.
@@ -48,9 +54,11 @@ func EngineQueryFunc(engine *promql.Engine, q storage.Queryable) QueryFunc {
 	}
 }
 
-// Condition is what a rule evaluates: PromQL today, native conditions later.
-// Eval returns the samples that hold at t (for an alerting rule, one
-// per alert).
+// Condition is what a rule evaluates: a PromQLCondition or a
+// NativeCondition. Eval returns the samples that hold at t (for an alerting
+// rule, one per alert), labelled as a PromQL result would be (no __name__
+// once the value is computed); String is the condition as shown in the API
+// and handed to NotifyFunc.
 type Condition interface {
 	Eval(ctx context.Context, t time.Time) (promql.Vector, error)
 	String() string
@@ -72,3 +80,64 @@ func (c PromQLCondition) Eval(ctx context.Context, t time.Time) (promql.Vector, 
 
 // String returns the expression.
 func (c PromQLCondition) String() string { return c.Expr }
+
+// NativeCondition is a Condition that runs a compiled native condition (see
+// package evaluator) over Reader. Its samples carry the series labels
+// without __name__, or with By only the By labels, as the equivalent PromQL
+// (`sum by (...)`) would.
+type NativeCondition struct {
+	Spec   evaluator.Spec
+	Cond   *evaluator.Condition // compiled Spec; nil compiles Spec at each Eval
+	Reader evaluator.Reader
+}
+
+// Eval runs the condition at t. A failure on some series (an expr run-time
+// error or panic) fails the whole evaluation, with an error wrapping
+// evaluator.ErrRuntime, as a failing PromQL query does: the rule's alerts
+// keep their state until an evaluation succeeds.
+func (c NativeCondition) Eval(ctx context.Context, t time.Time) (vec promql.Vector, err error) {
+	if c.Reader == nil {
+		return nil, ErrNoNativeReader
+	}
+	cond := c.Cond
+	if cond == nil {
+		if cond, err = evaluator.Compile(c.Spec, evaluator.Options{}); err != nil {
+			return nil, fmt.Errorf("compile native condition: %w", err)
+		}
+	}
+	defer func() {
+		// The evaluator recovers per series; this guards the rest, so that
+		// one rule cannot stop its group.
+		if p := recover(); p != nil {
+			vec, err = nil, fmt.Errorf("%w: panic: %v", evaluator.ErrRuntime, p)
+		}
+	}()
+	vec, err = cond.Eval(ctx, c.Reader, t)
+	if err != nil {
+		return nil, err
+	}
+	return vec, nil
+}
+
+// String returns the condition in rule-file form: "series: ... when: ...".
+func (c NativeCondition) String() string {
+	if c.Cond != nil {
+		return c.Cond.String()
+	}
+	s := "series: " + c.Spec.Series + " when: " + c.Spec.When
+	if len(c.Spec.By) > 0 {
+		s += " by: [" + strings.Join(c.Spec.By, ", ") + "]"
+	}
+	if c.Spec.Value != "" {
+		s += " value: " + c.Spec.Value
+	}
+	return s
+}
+
+// newCondition returns the condition of a rule spec.
+func newCondition(rs RuleSpec, opts *Options) Condition {
+	if rs.IsNative() {
+		return NativeCondition{Spec: rs.NativeSpec(), Cond: rs.native, Reader: opts.Native}
+	}
+	return PromQLCondition{Expr: rs.Expr, Query: opts.Query}
+}

@@ -70,7 +70,7 @@ func newGroup(spec GroupSpec, file string, interval time.Duration, opts *Options
 		g.parsedURL = u
 	}
 	for _, rs := range spec.Rules {
-		g.rules = append(g.rules, newRule(rs, spec.Labels, PromQLCondition{Expr: rs.Expr, Query: opts.Query}))
+		g.rules = append(g.rules, newRule(rs, spec.Labels, newCondition(rs, opts)))
 	}
 	return g
 }

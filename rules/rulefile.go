@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/template"
 	"gopkg.in/yaml.v3"
+
+	"github.com/watchdog-sre/watchdog/evaluator"
 )
 
 // ErrInvalid is wrapped by every error ParseFile and LoadFiles return for a
@@ -49,16 +51,45 @@ type GroupSpec struct {
 	Line   int // line of the group in its file
 }
 
-// RuleSpec is one alerting (Alert set) or recording (Record set) rule.
+// RuleSpec is one alerting (Alert set) or recording (Record set) rule. Its
+// condition is either Expr (PromQL) or a native condition: Series and When,
+// optionally By and Value (see package evaluator), never both.
 type RuleSpec struct {
 	Alert, Record string
 	// Expr is the condition, a PromQL expression.
-	Expr          string
+	Expr string
+	// Series, When, By and Value are the native condition: a PromQL series
+	// selector, an expr-lang condition over each matched series (or each
+	// By group), and an optional $value expression. A native recording
+	// rule records $value for every series (or group) for which When holds.
+	Series string   `json:",omitempty"`
+	When   string   `json:",omitempty"`
+	By     []string `json:",omitempty"`
+	Value  string   `json:",omitempty"`
+	// SeriesLine, WhenLine, ByLine and ValueLine are the lines of those
+	// keys, 0 when absent.
+	SeriesLine, WhenLine, ByLine, ValueLine int `json:",omitempty"`
+
 	For           time.Duration
 	KeepFiringFor time.Duration
 	Labels        map[string]string
 	Annotations   map[string]string
 	Line          int // line of the rule in its file
+
+	// native is the compiled native condition, set by ParseFile.
+	native *evaluator.Condition
+}
+
+// IsNative reports whether the rule has a native condition rather than a
+// PromQL expression.
+func (r *RuleSpec) IsNative() bool {
+	return r.Series != "" || r.When != "" || len(r.By) > 0 || r.Value != "" ||
+		r.SeriesLine > 0 || r.WhenLine > 0 || r.ByLine > 0 || r.ValueLine > 0
+}
+
+// NativeSpec returns the native condition as the evaluator takes it.
+func (r *RuleSpec) NativeSpec() evaluator.Spec {
+	return evaluator.Spec{Series: r.Series, When: r.When, By: r.By, Value: r.Value}
 }
 
 // Name is the alert or record name.
@@ -240,7 +271,8 @@ func (p *fileParser) stringMap(n *yaml.Node, what string) (map[string]string, ma
 
 var (
 	groupKeys = map[string]bool{"name": true, "interval": true, "query_offset": true, "limit": true, "labels": true, "rules": true}
-	ruleKeys  = map[string]bool{"alert": true, "record": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true}
+	ruleKeys  = map[string]bool{"alert": true, "record": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true,
+		"series": true, "when": true, "by": true, "value": true}
 )
 
 // ParseFile parses a rule file. It reports every problem of the file at
@@ -248,7 +280,9 @@ var (
 // malformed YAML, unknown or repeated keys, bad durations, repeated or empty
 // group names, rules with both or neither of alert and record, invalid
 // record names, label and annotation names, unparsable PromQL and templates
-// that do not parse. An empty file has no groups.
+// that do not parse, rules with both or neither of expr and a native
+// condition, and native conditions that do not compile (compiled here,
+// once, with evaluator.Compile). An empty file has no groups.
 func ParseFile(data []byte, filename string) (*File, error) {
 	p := &fileParser{file: filename, promql: parser.NewParser(parser.Options{})}
 	f := &File{Path: filename}
@@ -386,6 +420,7 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 	}
 	pairs := p.mapping(n, "rule", ruleKeys)
 	var recordNode, exprNode *yaml.Node
+	var nat nativeNodes
 	var labelLines, annotationLines map[string]int
 	var hasAlert, hasRecord bool
 	for _, kv := range pairs {
@@ -399,6 +434,18 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		case "expr":
 			r.Expr, _ = p.scalar(kv.val, "expr")
 			exprNode = kv.val
+		case "series":
+			r.Series, _ = p.scalar(kv.val, "series")
+			r.SeriesLine, nat.series = kv.key.Line, kv.val
+		case "when":
+			r.When, _ = p.scalar(kv.val, "when")
+			r.WhenLine, nat.when = kv.key.Line, kv.val
+		case "by":
+			r.By = p.stringList(kv.val, "by")
+			r.ByLine = kv.key.Line
+		case "value":
+			r.Value, _ = p.scalar(kv.val, "value")
+			r.ValueLine, nat.value = kv.key.Line, kv.val
 		case "for":
 			r.For = p.duration(kv.val, "for")
 		case "keep_firing_for":
@@ -428,14 +475,19 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 			p.errorf(r.Line, "one of 'record' or 'alert' must be set")
 		}
 	}
-	line := r.Line
-	if exprNode != nil {
-		line = exprNode.Line
-	}
-	if strings.TrimSpace(r.Expr) == "" {
-		p.errorf(line, "field 'expr' must be set in rule")
-	} else if _, err := p.promql.ParseExpr(r.Expr); err != nil {
-		p.errorf(line, "could not parse expression: %s", oneLine(err.Error()))
+	switch {
+	case r.IsNative():
+		p.native(&r, exprNode != nil, nat)
+	default:
+		line := r.Line
+		if exprNode != nil {
+			line = exprNode.Line
+		}
+		if strings.TrimSpace(r.Expr) == "" {
+			p.errorf(line, "field 'expr' must be set in rule")
+		} else if _, err := p.promql.ParseExpr(r.Expr); err != nil {
+			p.errorf(line, "could not parse expression: %s", oneLine(err.Error()))
+		}
 	}
 	if r.Record != "" {
 		rl := recordNode.Line
@@ -461,6 +513,78 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		p.checkTemplates(r, labelLines, annotationLines)
 	}
 	return r
+}
+
+// nativeNodes are the value nodes of a rule's native condition keys.
+type nativeNodes struct{ series, when, value *yaml.Node }
+
+// native checks a rule's native condition and compiles it into r.native.
+func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
+	switch {
+	case hasExpr:
+		p.errorf(r.Line, "only one of 'expr' and a native condition ('series' and 'when') must be set")
+		return
+	case r.SeriesLine == 0:
+		p.errorf(r.Line, "field 'series' must be set in a rule with a native condition")
+		return
+	case r.WhenLine == 0:
+		p.errorf(r.Line, "field 'when' must be set in a rule with a native condition")
+		return
+	}
+	cond, err := evaluator.Compile(r.NativeSpec(), evaluator.Options{})
+	var ce *evaluator.CompileError
+	switch {
+	case err == nil:
+		r.native = cond
+	case errors.As(err, &ce):
+		line, node := r.Line, (*yaml.Node)(nil)
+		switch ce.Field {
+		case "series":
+			line, node = r.SeriesLine, nat.series
+		case "when":
+			line, node = r.WhenLine, nat.when
+		case "by":
+			line = r.ByLine
+		case "value":
+			line, node = r.ValueLine, nat.value
+		}
+		// In a literal block scalar (|) line L of the text is L lines below
+		// the indicator; other styles fold their lines.
+		if node != nil && node.Style&yaml.LiteralStyle != 0 && ce.Line > 0 {
+			line = node.Line + ce.Line
+		}
+		if ce.Line > 0 {
+			p.errorf(line, "%s: line %d column %d: %s", ce.Field, ce.Line, ce.Column, oneLine(ce.Msg))
+		} else {
+			p.errorf(line, "%s: %s", ce.Field, oneLine(ce.Msg))
+		}
+	default:
+		p.errorf(r.Line, "native condition: %s", oneLine(err.Error()))
+	}
+}
+
+// stringList decodes a sequence of strings (a single scalar is a list of
+// one).
+func (p *fileParser) stringList(n *yaml.Node, what string) []string {
+	if n = p.resolve(n); n == nil {
+		return nil
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return nil
+	case n.Kind == yaml.ScalarNode:
+		return []string{n.Value}
+	case n.Kind != yaml.SequenceNode:
+		p.errorf(n.Line, "%s: expected a list of strings", what)
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, e := range n.Content {
+		if s, ok := p.scalar(e, what); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (p *fileParser) checkLabels(m map[string]string, lines map[string]int) {

@@ -2,8 +2,10 @@
 // store and notifies about alerts, with Prometheus's semantics.
 //
 // It has three pieces, kept apart: the rule-file model (ParseFile, File,
-// GroupSpec, RuleSpec), the condition a rule evaluates (Condition, with
-// PromQLCondition over a QueryFunc), and the pure alert state machine
+// GroupSpec, RuleSpec), the condition a rule evaluates (Condition: a
+// PromQLCondition over a QueryFunc, or a NativeCondition, a `series` +
+// `when` condition compiled by package evaluator and run over
+// Options.Native), and the pure alert state machine
 // (Step). Group and Manager put them together: one goroutine per group
 // evaluates its rules at aligned timestamps, writes recording results and
 // the ALERTS, ALERTS_FOR_STATE and ALERTS_KEEP_FIRING_SINCE series through
@@ -21,6 +23,8 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/watchdog-sre/watchdog/evaluator"
 )
 
 // Appender is the store's appender: samples become visible on Commit.
@@ -50,11 +54,15 @@ const (
 )
 
 // Options configures a Manager. The zero value is valid: queries then fail
-// with ErrNoQuery, results are discarded and nothing is notified.
+// with ErrNoQuery (native conditions with ErrNoNativeReader), results are discarded and nothing is notified.
 type Options struct {
 	// Query runs the PromQL of conditions and of the `query` template
 	// function.
 	Query QueryFunc
+	// Native is the store native conditions (series + when) read; nil
+	// makes every native rule fail at evaluation with ErrNoNativeReader,
+	// reported on the rule. *tsdb.DB satisfies it.
+	Native evaluator.Reader
 	// Queryable is read to restore alert state after a restart; nil
 	// disables restoring.
 	Queryable storage.Queryable

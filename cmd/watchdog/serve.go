@@ -174,6 +174,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	console := alertmanager.NewConsole(stdout, time.Now)
 	ruler := rules.NewManager(rules.Options{
 		Query:          rules.EngineQueryFunc(engine, db),
+		Native:         db,
 		Queryable:      db,
 		Appender:       func() rules.Appender { return db.Appender() },
 		Notify:         notifyFunc(externalURL, extLabels, console.Send, ams.send),

@@ -52,6 +52,14 @@ func TestCompat(t *testing.T) {
 		{file: "fail_wrong_labels.yml", wantCode: ruletest.ExitFailure, want: "name: wrong labels,"},
 		{file: "fail_wrong_value.yml", wantCode: ruletest.ExitFailure, want: "name: wrong value,", notWant: "name: right value,"},
 
+		// Native rules (series + when): Watchdog only, promtool cannot read
+		// them; the verdicts are those of the equivalent PromQL files.
+		{file: "pass_native_alert.yml", wantCode: ruletest.ExitSuccess},
+		{file: "pass_native_equivalent.yml", wantCode: ruletest.ExitSuccess},
+		{file: "fail_native_pending_as_firing.yml", wantCode: ruletest.ExitFailure, want: "name: native pending counted as firing,"},
+		{file: "fail_native_bad_when.yml", wantCode: ruletest.ExitUnreadable,
+			want: `rules/native_bad.yml:6: group "broken-native", rule 1 ("Broken"): when: line 1 column 11: `},
+
 		// promtool exits 1 for these too.
 		{file: "fail_bad_promql.yml", wantCode: ruletest.ExitUnreadable, want: `rules/bad_promql.yml:5: group "broken"`},
 		{file: "fail_exp_value_string.yml", wantCode: ruletest.ExitUnreadable, want: `expected a number, got "Inf"`},

@@ -42,7 +42,8 @@ type Options struct {
 
 // Run runs the test files and writes a report in promtool's wording. The
 // rule groups are evaluated by the rules package itself (Group.Eval over a
-// fresh tsdb.DB per test group), at every evaluation_interval from the
+// fresh tsdb.DB per test group, which native conditions read too), at every
+// evaluation_interval from the
 // group's start up to its latest eval_time.
 func Run(opts Options, files ...string) (exitCode int) {
 	out := opts.Out
@@ -158,6 +159,7 @@ func runGroup(f *File, g *TestGroup, order map[string]int) []string {
 	var now time.Time // the evaluation time: the rules' clock
 	mgr := rules.NewManager(rules.Options{
 		Query:          rules.EngineQueryFunc(engine, db),
+		Native:         db,
 		Appender:       func() rules.Appender { return db.Appender() },
 		ExternalLabels: labels.FromMap(g.ExternalLabels),
 		ExternalURL:    g.ExternalURL,
