@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -209,9 +211,24 @@ func TestQueryDecodesWithCommonModel(t *testing.T) {
 	}
 }
 
+// blockingQuerier's Select waits for the query's context to end, so a query
+// over it always runs into its timeout.
+type blockingQuerier struct{ storage.MockQuerier }
+
+func (*blockingQuerier) Select(ctx context.Context, _ bool, _ *storage.SelectHints, _ ...*labels.Matcher) storage.SeriesSet {
+	<-ctx.Done()
+	return storage.ErrSeriesSet(ctx.Err())
+}
+
+type blockingQueryableImpl struct{}
+
+func (blockingQueryableImpl) Querier(int64, int64) (storage.Querier, error) {
+	return &blockingQuerier{}, nil
+}
+
 func TestQueryTimeout(t *testing.T) {
-	srv, _ := newTestServer(t, Options{})
-	resp := do(t, srv, "GET", "/api/v1/query", url.Values{"query": {"metric"}, "time": {"100"}, "timeout": {"0.000001"}}, nil)
+	srv, _ := newTestServer(t, Options{Queryable: blockingQueryableImpl{}})
+	resp := do(t, srv, "GET", "/api/v1/query", url.Values{"query": {"metric"}, "time": {"100"}, "timeout": {"0.01"}}, nil)
 	if resp.code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503; body %s", resp.code, resp.body)
 	}
