@@ -109,9 +109,75 @@ func hasAnySuffix(s string, suffixes ...string) bool {
 // samples appended.
 type scraper func(tb testing.TB, body []byte, t int64) int
 
-// newWatchdogScraper returns the Watchdog path: promtext.Parser, a per-target
-// cache from series bytes to ref so known series skip Labels, and the
-// Watchdog tsdb.Appender.
+// seqEntry is what the Watchdog scraper caches per series line.
+type seqEntry struct {
+	key     string // series text, also the map key
+	ref     uint64
+	seqIter int // scrape in which the line was last placed in seq
+	seqIdx  int // its index there
+}
+
+// seqCache mirrors scrape's seriesCache (scrape/cache.go), which the bench
+// cannot call because it is internal to the scrape loop: a map from series
+// text to entry, plus the previous scrape's lines in order, so that the line
+// expected next is checked with one comparison before the map is consulted,
+// and the expected line tells promtext which lines need no validation. The
+// staleness tracking of the real cache is left out: with the same series in
+// every body it would find nothing to do.
+type seqCache struct {
+	m            map[string]*seqEntry
+	prevSeq, seq []*seqEntry
+	pos, iter    int
+	expectedFn   func() string
+}
+
+func newSeqCache() *seqCache {
+	c := &seqCache{m: map[string]*seqEntry{}}
+	c.expectedFn = func() string {
+		if c.pos < len(c.prevSeq) {
+			return c.prevSeq[c.pos].key
+		}
+		return ""
+	}
+	return c
+}
+
+func (c *seqCache) lookup(line []byte, expected bool) *seqEntry {
+	var e *seqEntry
+	if c.pos < len(c.prevSeq) && (expected || c.prevSeq[c.pos].key == string(line)) {
+		e = c.prevSeq[c.pos]
+		c.pos++
+	} else if e = c.m[string(line)]; e == nil {
+		return nil
+	} else if e.seqIter+1 == c.iter {
+		c.pos = e.seqIdx + 1
+	}
+	c.push(e)
+	return e
+}
+
+func (c *seqCache) push(e *seqEntry) {
+	e.seqIter, e.seqIdx = c.iter, len(c.seq)
+	c.seq = append(c.seq, e)
+}
+
+func (c *seqCache) add(line []byte, ref uint64) {
+	e := &seqEntry{key: string(line), ref: ref}
+	c.m[e.key] = e
+	c.push(e)
+}
+
+func (c *seqCache) done() {
+	clear(c.prevSeq)
+	c.prevSeq, c.seq = c.seq, c.prevSeq[:0]
+	c.pos = 0
+	c.iter++
+}
+
+// newWatchdogScraper returns the Watchdog path as the scrape loop runs it
+// (scrape/appendbody.go): promtext.Parser told which lines the sequence
+// expects, the sequential series cache (seqCache) so known series skip
+// Labels, and the Watchdog tsdb.Appender.
 func newWatchdogScraper(tb testing.TB) scraper {
 	db, err := tsdb.Open(tsdb.Options{})
 	if err != nil {
@@ -119,31 +185,39 @@ func newWatchdogScraper(tb testing.TB) scraper {
 	}
 	app := db.Appender()
 	p := promtext.New(nil)
-	cache := make(map[string]uint64)
+	cache := newSeqCache()
 	var lset labels.Labels
 	return func(tb testing.TB, body []byte, t int64) int {
 		p.Reset(body)
+		if cache.iter > 0 {
+			p.SetExpected(cache.expectedFn)
+		}
 		n := 0
 		for {
 			e, err := p.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
 			if err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
 				tb.Fatal(err)
 			}
 			if e != textparse.EntrySeries {
 				continue
 			}
 			s, _, v := p.Series()
-			ref, ok := cache[string(s)]
-			if ok {
-				_, err = app.Append(ref, labels.EmptyLabels(), t, v)
+			ce := cache.lookup(s, p.IsExpected())
+			if ce != nil {
+				_, err = app.Append(ce.ref, labels.EmptyLabels(), t, v)
 			}
-			if !ok || errors.Is(err, tsdb.ErrUnknownRef) {
+			if ce == nil || err != nil && errors.Is(err, tsdb.ErrUnknownRef) {
 				p.Labels(&lset)
+				var ref uint64
 				ref, err = app.Append(0, lset, t, v)
-				cache[string(s)] = ref
+				if ce == nil {
+					cache.add(s, ref)
+				} else {
+					ce.ref = ref
+				}
 			}
 			if err != nil {
 				tb.Fatal(err)
@@ -153,6 +227,7 @@ func newWatchdogScraper(tb testing.TB) scraper {
 		if err := app.Commit(); err != nil {
 			tb.Fatal(err)
 		}
+		cache.done()
 		return n
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/watchdog-sre/watchdog/scrape/promtext"
 )
 
 // appendResult counts what one scrape body produced.
@@ -41,6 +43,10 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 		return res, nil
 	}
 	p := sl.parsers.forBody(b, contentType)
+	tp, _ := p.(*promtext.Parser)
+	if tp != nil {
+		tp.SetExpected(sl.cache.expectedForText())
+	}
 	for {
 		et, err := p.Next()
 		if err != nil {
@@ -65,11 +71,10 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 		} else {
 			tsp = nil
 		}
-		if sl.cache.isDropped(line) {
+		e, seen := sl.cache.lookup(line, tp != nil && tp.IsExpected())
+		if e != nil && e.dropped {
 			continue
 		}
-
-		e, seen := sl.cache.get(line)
 		var lset labels.Labels
 		if e != nil {
 			lset = e.lset

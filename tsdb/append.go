@@ -67,6 +67,9 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 	s.pendOwner, s.pendT, s.pendV = a, t, vb
 	s.mu.Unlock()
 	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v})
+	if ref != 0 {
+		return ref, nil // s.ref, without touching its cache line
+	}
 	return s.ref, nil
 }
 
@@ -134,8 +137,10 @@ func (a *Appender) Commit() error {
 			continue
 		}
 		s.appendSample(p.t, p.v)
-		if len(s.chunks) > 0 && s.chunks[0].maxt < cutoff {
-			db.stats.droppedChunks.Add(uint64(s.truncate(cutoff)))
+		if s.firstMaxt < cutoff {
+			if n := s.truncate(cutoff); n > 0 {
+				db.stats.droppedChunks.Add(uint64(n))
+			}
 		}
 		appended++
 	}

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // samplesPerChunk is where the open chunk is cut. Measured with
@@ -29,15 +28,10 @@ func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.da
 // memSeries is one series: label set plus a ring of sealed chunks (oldest
 // first) and the open head chunk. All mutable fields are guarded by mu.
 type memSeries struct {
-	mu sync.Mutex
-
-	ref  uint64
-	lset labels.Labels
-
-	chunks   []sealedChunk
-	head     chunkenc.XORChunk // open chunk; zero value until the first sample
-	app      chunkenc.Appender // appender of head, nil until the first sample
-	headMint int64
+	// The first 64 bytes are what Append reads and writes and Commit reads
+	// first, to share one cache line; the open chunk's state fills the next.
+	mu      sync.Mutex
+	deleted bool // removed by GC; a committer must re-resolve by labels
 
 	lastT int64  // newest committed sample time, math.MinInt64 if none
 	lastV uint64 // bits of the newest committed value
@@ -48,11 +42,22 @@ type memSeries struct {
 	pendT     int64
 	pendV     uint64
 
-	deleted bool // removed by GC; a committer must re-resolve by labels
+	// firstMaxt is at most the maxt of chunks[0] (or anything if there are
+	// no chunks), so Commit need not look at chunks when it is at or after
+	// the retention cutoff.
+	firstMaxt int64
+
+	head     xorChunk  // open chunk; zero value until the first sample
+	app      *xorChunk // &head once it is ready to append, nil until the first sample
+	headMint int64
+	chunks   []sealedChunk
+
+	ref  uint64
+	lset labels.Labels
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
-	return &memSeries{ref: ref, lset: lset, lastT: math.MinInt64}
+	return &memSeries{ref: ref, lset: lset, lastT: math.MinInt64, firstMaxt: math.MinInt64}
 }
 
 // appendable reports whether a sample at t with value bits vb may follow
@@ -73,7 +78,7 @@ func appendable(lastT int64, lastV uint64, t int64, vb uint64) (ignore bool, err
 // appendSample adds a sample that has already passed the order check,
 // sealing the open chunk first if it is full. Callers hold s.mu.
 func (s *memSeries) appendSample(t int64, v float64) {
-	if s.app == nil {
+	if s.head.b == nil {
 		s.head.Reset(make([]byte, 2, headChunkAlloc))
 		s.app = mustAppender(&s.head)
 	} else if s.head.NumSamples() >= samplesPerChunk {
@@ -82,20 +87,21 @@ func (s *memSeries) appendSample(t int64, v float64) {
 	if s.head.NumSamples() == 0 {
 		s.headMint = t
 	}
-	s.app.Append(0, t, v)
+	// s.app is &s.head.
+	s.head.Append(0, t, v)
 	s.lastT = t
 	s.lastV = math.Float64bits(v)
 }
 
 // headSamples is the number of samples in the open chunk.
 func (s *memSeries) headSamples() int {
-	if s.app == nil {
+	if s.head.b == nil {
 		return 0
 	}
 	return s.head.NumSamples()
 }
 
-func mustAppender(c *chunkenc.XORChunk) chunkenc.Appender {
+func mustAppender(c *xorChunk) *xorChunk {
 	app, err := c.Appender()
 	if err != nil {
 		panic("BUG: appender on empty chunk: " + err.Error())
@@ -113,6 +119,7 @@ func (s *memSeries) seal() {
 		b = append(make([]byte, 0, len(b)), b...)
 	}
 	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT})
+	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)
 }
@@ -123,6 +130,11 @@ func (s *memSeries) truncate(cutoff int64) int {
 	n := 0
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
 		n++
+	}
+	if n < len(s.chunks) {
+		s.firstMaxt = s.chunks[n].maxt
+	} else {
+		s.firstMaxt = math.MaxInt64
 	}
 	if n == 0 {
 		return 0
@@ -138,7 +150,7 @@ func (s *memSeries) truncate(cutoff int64) int {
 	return n
 }
 
-// seriesStripes is the lock-stripe count for both series maps. A modest
+// seriesStripes is the lock-stripe count of the series hash map. A modest
 // power of two (prometheus#17100: 16384 is far too many).
 const seriesStripes = 256
 
@@ -147,16 +159,101 @@ type hashStripe struct {
 	m  map[uint64][]*memSeries // hash -> series with that hash (collisions)
 }
 
-type refStripe struct {
-	mu sync.RWMutex
-	m  map[uint64]*memSeries
+// Refs are handed out in sequence, so the ref index is a two-level table:
+// pages of refPageSize series pointers under a page directory. Readers load
+// the directory and the entry atomically and take no lock; writers hold
+// refTable.mu and replace the directory when it grows. A page whose series
+// are all removed is released.
+const (
+	refPageBits = 10
+	refPageSize = 1 << refPageBits
+)
+
+type refPage struct {
+	slots [refPageSize]atomic.Pointer[memSeries]
+	live  int // non-nil slots; guarded by refTable.mu
+}
+
+type refTable struct {
+	mu  sync.Mutex
+	dir atomic.Pointer[[]*refPage] // page i holds refs [i*refPageSize, (i+1)*refPageSize)
+}
+
+func (t *refTable) get(ref uint64) *memSeries {
+	dir := t.dir.Load()
+	if dir == nil || ref>>refPageBits >= uint64(len(*dir)) {
+		return nil
+	}
+	pg := (*dir)[ref>>refPageBits]
+	if pg == nil {
+		return nil
+	}
+	return pg.slots[ref&(refPageSize-1)].Load()
+}
+
+func (t *refTable) set(ref uint64, ms *memSeries) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var dir []*refPage
+	if d := t.dir.Load(); d != nil {
+		dir = *d
+	}
+	i := ref >> refPageBits
+	if i >= uint64(len(dir)) || dir[i] == nil {
+		nd := make([]*refPage, max(uint64(len(dir)), i+1), max(uint64(2*len(dir)), i+1))
+		copy(nd, dir)
+		nd[i] = &refPage{}
+		dir = nd
+		t.dir.Store(&dir)
+	}
+	pg := dir[i]
+	if pg.slots[ref&(refPageSize-1)].Swap(ms) == nil {
+		pg.live++
+	}
+}
+
+func (t *refTable) remove(ref uint64, ms *memSeries) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.dir.Load()
+	i := ref >> refPageBits
+	if d == nil || i >= uint64(len(*d)) || (*d)[i] == nil {
+		return
+	}
+	pg := (*d)[i]
+	if !pg.slots[ref&(refPageSize-1)].CompareAndSwap(ms, nil) {
+		return
+	}
+	pg.live--
+	if pg.live == 0 {
+		nd := append([]*refPage(nil), *d...)
+		nd[i] = nil
+		t.dir.Store(&nd)
+	}
+}
+
+func (t *refTable) forEach(fn func(*memSeries)) {
+	d := t.dir.Load()
+	if d == nil {
+		return
+	}
+	for _, pg := range *d {
+		if pg == nil {
+			continue
+		}
+		for i := range pg.slots {
+			if ms := pg.slots[i].Load(); ms != nil {
+				fn(ms)
+			}
+		}
+	}
 }
 
 // seriesStore holds all series, findable by label hash and by ref.
 type seriesStore struct {
 	hash    func(labels.Labels) uint64
 	byHash  [seriesStripes]hashStripe
-	byRef   [seriesStripes]refStripe
+	byRef   refTable
 	nextRef atomic.Uint64
 }
 
@@ -167,11 +264,7 @@ func newSeriesStore(hash func(labels.Labels) uint64) *seriesStore {
 
 // getByRef returns the series with ref, or nil.
 func (s *seriesStore) getByRef(ref uint64) *memSeries {
-	st := &s.byRef[ref%seriesStripes]
-	st.mu.RLock()
-	ms := st.m[ref]
-	st.mu.RUnlock()
-	return ms
+	return s.byRef.get(ref)
 }
 
 // getOrCreate returns the series for lset, creating it (and calling onCreate
@@ -195,13 +288,7 @@ func (s *seriesStore) getOrCreate(lset labels.Labels, onCreate func(*memSeries))
 		st.m = map[uint64][]*memSeries{}
 	}
 	st.m[h] = append(st.m[h], ms)
-	rs := &s.byRef[ms.ref%seriesStripes]
-	rs.mu.Lock()
-	if rs.m == nil {
-		rs.m = map[uint64]*memSeries{}
-	}
-	rs.m[ms.ref] = ms
-	rs.mu.Unlock()
+	s.byRef.set(ms.ref, ms)
 	if onCreate != nil {
 		onCreate(ms)
 	}
@@ -250,22 +337,11 @@ func (s *seriesStore) removeIf(ms *memSeries, cond func(*memSeries) bool) bool {
 		st.m[h] = list
 	}
 	st.mu.Unlock()
-	rs := &s.byRef[ms.ref%seriesStripes]
-	rs.mu.Lock()
-	delete(rs.m, ms.ref)
-	rs.mu.Unlock()
+	s.byRef.remove(ms.ref, ms)
 	return true
 }
 
-// forEach calls fn for every series. fn runs under a stripe read lock and
-// must not call back into the store.
+// forEach calls fn for every series. fn must not call back into the store.
 func (s *seriesStore) forEach(fn func(*memSeries)) {
-	for i := range s.byRef {
-		st := &s.byRef[i]
-		st.mu.RLock()
-		for _, ms := range st.m {
-			fn(ms)
-		}
-		st.mu.RUnlock()
-	}
+	s.byRef.forEach(fn)
 }

@@ -71,7 +71,9 @@ func TestLabelsAllocatesOnlyResult(t *testing.T) {
 }
 
 // BenchmarkParse parses node_exporter.prom with Parser and with textparse's
-// PromParser. "labels" calls Labels on every series (a scrape without a
+// PromParser. "promtext" reuses one Parser, which remembers the previous
+// body's comment, HELP and TYPE lines; "promtext_cold" does not. "labels"
+// calls Labels on every series (a scrape without a
 // series cache); "series" calls only Series (a cached scrape). The "ratio"
 // runs alternate the two parsers on every iteration, so both see the same
 // machine load, and report textparse_ns, promtext_ns and x_faster (textparse
@@ -100,6 +102,15 @@ func BenchmarkParse(b *testing.B) {
 				for b.Loop() {
 					p.Reset(in)
 					drainInto(b, p, mode.labels, &l)
+				}
+			})
+			// A new Parser per body: nothing remembered from the previous
+			// body (see metaMemo), as on a target's first scrape.
+			b.Run("promtext_cold", func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				var l labels.Labels
+				for b.Loop() {
+					drainInto(b, New(in), mode.labels, &l)
 				}
 			})
 			b.Run("ratio", func(b *testing.B) {

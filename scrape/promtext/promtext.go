@@ -4,9 +4,16 @@
 // [Parser] implements [textparse.Parser] and yields the same entries, byte
 // views, values, timestamps and label sets as
 // textparse.NewPromParser(b, labels.NewSymbolTable(), false), so the scrape
-// loop can use either. Next and Series never allocate; Labels allocates only
-// the returned label set. Returned byte slices are views into the input and
-// stay valid until the next call to Next.
+// loop can use either. Next and Series do not allocate, except that a reused
+// Parser copies the comment, HELP and TYPE lines of a body that differ from
+// the previous body's into buffers it keeps (see [Parser.Reset]); Labels
+// allocates only the returned label set. Returned byte slices are views into
+// the input and stay valid until the next call to Next.
+//
+// Scraping one target again and again is the case made fast: a reused Parser
+// does not parse again the comment lines the previous body had in the same
+// place, and with [Parser.SetExpected] a series line the caller already knows
+// is not validated again.
 //
 // Known divergences from textparse, all on input that no real exporter
 // produces, are listed on [Parser].
@@ -75,6 +82,15 @@ type Parser struct {
 	text     []byte
 	mtype    model.MetricType
 
+	// expected returns the series text expected next; see SetExpected.
+	// lazy is set when the current series skipped parsing its name and
+	// labels, which Labels then parses.
+	expected func() string
+	lazy     bool
+	hit      bool // the current series is the expected text
+
+	memo memo // comment, HELP and TYPE lines of the previous body
+
 	builder labels.ScratchBuilder
 	scratch []byte // unescaped label text, reused by Labels
 	helpBuf []byte // unescaped help text, reused by Help
@@ -88,7 +104,10 @@ func New(b []byte) *Parser {
 	return p
 }
 
-// Reset makes p parse b from the start, keeping its buffers.
+// Reset makes p parse b from the start, keeping its buffers. From the
+// second body on, p remembers the comment, HELP and TYPE lines of the body it
+// parsed last (a copy of them, about the size of that body's metadata), so
+// that lines repeated in the same order are not parsed again.
 func (p *Parser) Reset(b []byte) {
 	p.b = b
 	p.pos = 0
@@ -97,9 +116,34 @@ func (p *Parser) Reset(b []byte) {
 	p.nameStart, p.nameEnd = 0, 0
 	p.lbls = p.lbls[:0]
 	p.hasTS = false
+	p.lazy, p.hit = false, false
+	p.memoReset()
 	p.metaName = nil
 	p.text = nil
 	p.mtype = ""
+}
+
+// SetExpected gives p a function returning the series text (as Series
+// returns it) that the caller expects on the next sample line, or "". The
+// text must be one that Series of a Parser of this package returned before,
+// for this or an earlier body (validity depends on the text alone; text that
+// never passed would skip validation): a target exposes the same series in the same order scrape
+// after scrape, and its series cache knows which comes next. A sample line
+// that starts with the expected text, if that text has a label set, is not
+// validated again; its name and labels are parsed only if Labels is called.
+// The entries, values and label sets p yields do not change. expected is
+// called once per sample line; see also IsExpected. nil (the default) parses every line in full.
+// The function is kept across Reset.
+func (p *Parser) SetExpected(expected func() string) {
+	p.expected = expected
+}
+
+// IsExpected reports whether the current series text is the one the
+// expected function (see SetExpected) returned for it, so that the caller can
+// skip comparing it again. It is false when that function is nil or the line
+// was parsed in full. Call only after Next returned textparse.EntrySeries.
+func (p *Parser) IsExpected() bool {
+	return p.hit
 }
 
 // Series returns the raw series text (metric name and label set as written,
@@ -158,6 +202,18 @@ func (*Parser) StartTimestamp() int64 {
 // "quantile" of summaries are rewritten in OpenMetrics float form. Labels
 // allocates only the returned label set.
 func (p *Parser) Labels(l *labels.Labels) {
+	if p.lazy {
+		p.lazy = false
+		// The text was valid when first seen, so this cannot fail; should
+		// a caller's expected function have broken its contract, keep the
+		// parser's state.
+		pos, err := p.pos, p.err
+		if _, perr := p.parseHead(p.skipBlank(p.lineStart)); perr != nil {
+			p.lbls = p.lbls[:0]
+			p.nameStart, p.nameEnd = p.lineStart, p.lineStart
+		}
+		p.pos, p.err = pos, err
+	}
 	b := p.b
 	// Unescaped text and rewritten floats go to p.scratch. Strings made from
 	// it stay valid if append moves it: the old array is only read after that.

@@ -50,6 +50,23 @@ func (p *Parser) at(i int) byte {
 	return '\n'
 }
 
+// scanName returns the index of the first byte at or after i that is not a
+// metric name character.
+func (p *Parser) scanName(i int) int {
+	b := p.b
+	for i+4 <= len(b) {
+		w := b[i : i+4 : i+4]
+		if charClass[w[0]]&charClass[w[1]]&charClass[w[2]]&charClass[w[3]]&cMetric == 0 {
+			break
+		}
+		i += 4
+	}
+	for i < len(b) && charClass[b[i]]&cMetric != 0 {
+		i++
+	}
+	return i
+}
+
 // skipBlank returns the index of the first byte at or after i that is not a
 // space or tab.
 func (p *Parser) skipBlank(i int) int {
@@ -90,12 +107,23 @@ func (p *Parser) Next() (textparse.Entry, error) {
 		case c == '\n':
 			p.pos = i + 1
 			continue
-		case charClass[c]&cMetricStart != 0:
+		case charClass[c]&cMetricStart != 0 || c == '{':
+			if p.expected != nil {
+				// Series text that was valid before, followed by anything,
+				// parses to the same name and labels and ends at the same
+				// place if it ends with a label set's '}': the labels
+				// are then parsed only if Labels asks.
+				exp := p.expected()
+				if n := len(exp); n > 0 && exp[n-1] == '}' && len(b)-p.lineStart >= n &&
+					string(b[p.lineStart:p.lineStart+n]) == exp {
+					p.lazy, p.hit = true, true
+					return p.parseSample(p.lineStart + n)
+				}
+			}
+			p.lazy, p.hit = false, false
 			return p.parseSeries(i)
 		case c == '#':
 			return p.parseComment(i)
-		case c == '{':
-			return p.parseSeries(i)
 		case c == 0:
 			return p.eof()
 		default:
@@ -104,8 +132,23 @@ func (p *Parser) Next() (textparse.Entry, error) {
 	}
 }
 
-// parseComment reads a comment, HELP or TYPE line whose '#' is at i.
+// parseComment reads a comment, HELP or TYPE line whose '#' is at i. A line
+// equal, newline included, to the one expected from the previous body is
+// taken from the memo; see metaMemo.
 func (p *Parser) parseComment(i int) (textparse.Entry, error) {
+	if e, ok := p.memoLookup(); ok {
+		return e, nil
+	}
+	ls := p.lineStart
+	e, err := p.parseCommentLine(i)
+	if err == nil && p.pos <= len(p.b) && p.b[p.pos-1] == '\n' {
+		p.memoAdd(e, ls)
+	}
+	return e, err
+}
+
+// parseCommentLine parses a comment, HELP or TYPE line in full.
+func (p *Parser) parseCommentLine(i int) (textparse.Entry, error) {
 	j := i + 1
 	if k := p.skipBlank(j); k > j {
 		b := p.b
@@ -142,10 +185,7 @@ func (p *Parser) parseMeta(i int, help bool) (textparse.Entry, error) {
 		p.metaName = b[i+1 : q-1]
 		end = q
 	case charClass[c]&cMetricStart != 0:
-		end = i + 1
-		for end < len(b) && charClass[b[end]]&cMetric != 0 {
-			end++
-		}
+		end = p.scanName(i + 1)
 		p.metaName = b[i:end]
 	default:
 		return p.fail(ErrSyntax, i, "expected metric name after HELP or TYPE")
@@ -211,15 +251,22 @@ func (p *Parser) scanQuoted(i int, nul bool) (int, bool) {
 // parseSeries reads a sample line whose first non-blank byte, a metric name
 // or '{', is at i.
 func (p *Parser) parseSeries(i int) (textparse.Entry, error) {
+	end, err := p.parseHead(i)
+	if err != nil {
+		return textparse.EntryInvalid, err
+	}
+	return p.parseSample(end)
+}
+
+// parseHead reads the metric name and label set of a sample line starting
+// at i and returns the index after them.
+func (p *Parser) parseHead(i int) (int, error) {
 	b := p.b
 	p.lbls = p.lbls[:0]
 	p.nameStart, p.nameEnd = -1, -1
 	end := i
 	if b[i] != '{' {
-		end = i + 1
-		for end < len(b) && charClass[b[end]]&cMetric != 0 {
-			end++
-		}
+		end = p.scanName(i + 1)
 		// As in textparse, the name starts at the line start, so an
 		// indented line has a name with leading blanks.
 		p.nameStart, p.nameEnd = p.lineStart, end
@@ -228,26 +275,39 @@ func (p *Parser) parseSeries(i int) (textparse.Entry, error) {
 	if p.at(i) == '{' {
 		var err error
 		if end, err = p.parseLabels(i + 1); err != nil {
-			return textparse.EntryInvalid, err
+			return 0, err
 		}
 		if p.nameStart < 0 {
-			return p.fail(ErrSyntax, i, "metric name not set")
+			_, err := p.fail(ErrSyntax, i, "metric name not set")
+			return 0, err
 		}
-		i = p.skipBlank(end)
 	}
-	p.series = b[p.lineStart:end]
+	return end, nil
+}
 
-	// Value: everything up to a blank, '{', newline or NUL.
+// parseSample reads the value, optional timestamp and end of a sample line
+// whose series text ends at end.
+func (p *Parser) parseSample(end int) (textparse.Entry, error) {
+	b := p.b
+	p.series = b[p.lineStart:end]
+	i := p.skipBlank(end)
+
+	// Value: everything up to a blank, '{', newline or NUL. Plain decimals
+	// are parsed while scanning.
 	v := i
-	for i < len(b) && charClass[b[i]]&cValueEnd == 0 {
-		i++
-	}
-	if i == v {
-		return p.fail(ErrSyntax, i, "expected value")
-	}
-	f, ok := parseValue(b[v:i])
-	if !ok {
-		return p.fail(ErrInvalidNumber, v, "value")
+	f, n, ok := decimalPrefix(b[v:])
+	if ok && n > 0 && (v+n == len(b) || charClass[b[v+n]]&cValueEnd != 0) {
+		i = v + n
+	} else {
+		for i < len(b) && charClass[b[i]]&cValueEnd == 0 {
+			i++
+		}
+		if i == v {
+			return p.fail(ErrSyntax, i, "expected value")
+		}
+		if f, ok = parseValue(b[v:i]); !ok {
+			return p.fail(ErrInvalidNumber, v, "value")
+		}
 	}
 	p.val = f
 

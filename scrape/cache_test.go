@@ -1,0 +1,156 @@
+package scrape
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// TestSeriesCacheSequence checks that lookups through the sequence always
+// return what the map holds, while scrapes reorder, insert, remove and repeat
+// lines.
+func TestSeriesCacheSequence(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	c := newSeriesCache()
+	lines := make([]string, 40)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`m{i="%d"}`, i)
+	}
+	order := append([]string(nil), lines[:30]...)
+	for iter := 0; iter < 200; iter++ {
+		switch rng.IntN(6) {
+		case 0: // swap two lines
+			i, j := rng.IntN(len(order)), rng.IntN(len(order))
+			order[i], order[j] = order[j], order[i]
+		case 1: // insert a line
+			i := rng.IntN(len(order) + 1)
+			order = append(order[:i], append([]string{lines[rng.IntN(len(lines))]}, order[i:]...)...)
+		case 2: // remove a line
+			if len(order) > 1 {
+				i := rng.IntN(len(order))
+				order = append(order[:i], order[i+1:]...)
+			}
+		case 3:
+			if rng.IntN(10) == 0 {
+				c.resetLabels()
+			}
+		}
+		seen := map[string]bool{}
+		for _, l := range order {
+			want := c.series[l]
+			e, dup := c.lookup([]byte(l), c.expectedLine() == l && rng.IntN(2) == 0)
+			if e != want {
+				t.Fatalf("iter %d line %s: lookup gave %p, map holds %p", iter, l, e, want)
+			}
+			if dup != seen[l] {
+				t.Fatalf("iter %d line %s: seenThisScrape %v, want %v", iter, l, dup, seen[l])
+			}
+			seen[l] = true
+			if e == nil {
+				if rng.IntN(4) == 0 {
+					c.addDropped([]byte(l))
+				} else {
+					c.add([]byte(l), uint64(iter+1), labels.FromStrings("l", l))
+				}
+			}
+		}
+		c.iterDone(rng.IntN(8) != 0)
+	}
+}
+
+// TestAppendBodySequenceMatchesTextparse scrapes a changing exposition (lines
+// reordered, removed, added, dropped by relabeling, duplicated, changed to
+// invalid) with promtext, whose known lines skip validation through the
+// series cache's sequence, and with textparse, which validates every line,
+// and checks that both commit the same samples and fail the same scrapes.
+func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
+	var base []byte
+	for _, b := range corpus(t) {
+		if bytes.Contains(b, []byte("node_cpu_seconds_total")) {
+			base = b
+		}
+	}
+	if base == nil {
+		t.Skip("node_exporter corpus missing")
+	}
+	lines := bytes.SplitAfter(base, []byte("\n"))
+	rng := rand.New(rand.NewPCG(5, 6))
+	bodies := make([][]byte, 12)
+	for k := range bodies {
+		var b []byte
+		for i, l := range lines {
+			switch {
+			case k > 0 && rng.IntN(50) == 0:
+				continue // removed
+			case k > 0 && rng.IntN(200) == 0:
+				b = append(b, `injected{x="`+fmt.Sprint(k)+`"} 1`+"\n"...)
+			case k > 0 && rng.IntN(300) == 0 && len(l) > 2:
+				b = append(b, l...) // duplicated
+			case k > 0 && i+1 < len(lines) && rng.IntN(100) == 0:
+				b = append(b, lines[i+1]...) // swapped with the next
+			}
+			b = append(b, l...)
+		}
+		if k == 7 {
+			b = append(b, "bad{a=\"\xff\"} 1\n"...) // invalid UTF-8: the scrape fails
+		}
+		bodies[k] = b
+	}
+	run := func(prometheus bool) (*recorder, []error) {
+		rec := newRecorder()
+		sl := newTestScrapeLoop(rec, func(c *jobConfig) {
+			c.cfg.MetricRelabelConfigs = mustRelabelF(`- source_labels: [__name__]
+  regex: node_netstat.*
+  action: drop
+`)
+		})
+		sl.parsers.prometheus = prometheus
+		var errs []error
+		for i, body := range bodies {
+			app := rec.appender()
+			_, err := sl.appendBody(app, body, "text/plain; version=0.0.4", int64(15000*(i+1)))
+			if err != nil {
+				_ = app.Rollback()
+				sl.cache.forgetCurrent()
+				app = rec.appender()
+				sl.writeStale(app, int64(15000*(i+1)))
+			}
+			sl.cache.iterDone(err == nil)
+			_ = app.Commit()
+			errs = append(errs, err)
+		}
+		return rec, errs
+	}
+	want, wantErrs := run(true)
+	got, gotErrs := run(false)
+	for i := range wantErrs {
+		if (wantErrs[i] == nil) != (gotErrs[i] == nil) {
+			t.Fatalf("scrape %d: error %v, textparse %v", i, gotErrs[i], wantErrs[i])
+		}
+	}
+	if wantErrs[7] == nil {
+		t.Fatal("scrape 7 should fail")
+	}
+	if len(got.committed) != len(want.committed) {
+		t.Fatalf("%d samples committed, textparse %d", len(got.committed), len(want.committed))
+	}
+	// Stale markers come in map order: compare sorted.
+	key := func(s sample) string { return fmt.Sprintf("%d %s %x", s.t, s.lset, math.Float64bits(s.v)) }
+	sortSamples := func(ss []sample) {
+		slices.SortFunc(ss, func(a, b sample) int { return strings.Compare(key(a), key(b)) })
+	}
+	sortSamples(got.committed)
+	sortSamples(want.committed)
+	for i := range got.committed {
+		g, w := got.committed[i], want.committed[i]
+		if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
+			t.Fatalf("sample %d: %v, textparse %v", i, g, w)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package promtext
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/textparse"
+)
+
+// seriesOf returns the series text of every sample line of in, in order,
+// up to the first error.
+func seriesOf(in []byte) []string {
+	var out []string
+	p := New(in)
+	for {
+		e, err := p.Next()
+		if err != nil {
+			return out
+		}
+		if e == textparse.EntrySeries {
+			s, _, _ := p.Series()
+			out = append(out, string(s))
+		}
+	}
+}
+
+// compareExpected parses warm, then in with the same Parser and an expected
+// function that walks the series of warm in order (shifted by skew), and
+// describes how the result differs from parsing in with a new Parser ("" if
+// it does not).
+func compareExpected(warm, in []byte, skew int) string {
+	seq := seriesOf(warm)
+	want, wantErr := collect(New(in), true)
+	// The same Parser parses warm first, so that what it remembers of the
+	// previous body (metaMemo) is exercised too.
+	p := New(warm)
+	for {
+		if _, err := p.Next(); err != nil {
+			break
+		}
+	}
+	k := skew
+	p.SetExpected(func() string {
+		k++
+		if k-1 >= 0 && k-1 < len(seq) {
+			return seq[k-1]
+		}
+		return ""
+	})
+	p.Reset(in)
+	got, gotErr := collect(p, true)
+	if (wantErr == nil) != (gotErr == nil) {
+		return fmt.Sprintf("error: got %v, want %v", gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Sprintf("entries differ:\n got  %v\n want %v", got, want)
+	}
+	return ""
+}
+
+func TestExpectedSeriesSameResult(t *testing.T) {
+	for _, tc := range edgeCases {
+		for _, skew := range []int{0, 1, -1} {
+			if d := compareExpected([]byte(tc.in), []byte(tc.in), skew); d != "" {
+				t.Errorf("%q (skew %d): %s", tc.in, skew, d)
+			}
+		}
+	}
+	in := readCorpus(t, "node_exporter.prom")
+	if d := compareExpected(in, in, 0); d != "" {
+		t.Fatal(d)
+	}
+	// The corpus with comment, HELP and TYPE lines changed, removed, added
+	// and moved.
+	lines := bytes.SplitAfter(in, []byte("\n"))
+	var edited []byte
+	for i, l := range lines {
+		switch {
+		case len(l) > 0 && l[0] == '#' && i%7 == 0:
+			continue
+		case len(l) > 8 && l[0] == '#' && i%11 == 0:
+			edited = append(edited, l[:len(l)-2]...)
+			edited = append(edited, '\n')
+		case i%13 == 0:
+			edited = append(edited, "# HELP extra_metric Added.\n# TYPE extra_metric gauge\n"...)
+		}
+		edited = append(edited, l...)
+	}
+	if d := compareExpected(in, edited, 0); d != "" {
+		t.Fatal(d)
+	}
+	if d := compareExpected(edited, in, 0); d != "" {
+		t.Fatal(d)
+	}
+	// Text expected from one body that is a prefix of a different line in
+	// the next.
+	for _, tc := range []struct{ warm, in string }{
+		{`a{b="c"} 1` + "\n", `a{b="c"},d="}"} 2` + "\n"},
+		{`a{b="c"} 1` + "\n", `a{b="c"}} 2` + "\n"},
+		{`a{b="c"} 1` + "\n", `a{b="c"}{} 2` + "\n"},
+		{`a{b="c"} 1` + "\n", `a{b="c"}` + "\n"},
+		{`a{b="c"} 1` + "\n", `a{b="c"}`},
+		{`a{b="c"} 1` + "\n", `a{b="c"}1` + "\n"},
+		{`a{b="c"} 1` + "\n", `a{b="c"} 1 2 3` + "\n"},
+		{`a 1` + "\n", `a {} 1` + "\n"},
+		{`{"a"} 1` + "\n", `{"a"} 1` + "\n"},
+		{`  a{} 1` + "\n", `  a{} 1` + "\n"},
+		{"# HELP a x\n# TYPE a summary\n", "# HELP a x\n# TYPE a summary\na{quantile=\"1\"} 1\n"},
+		{"# TYPE a summary\n# TYPE a gauge\n", "# TYPE a gauge\na{quantile=\"1\"} 1\n"},
+		{"# HELP a x\n", "# HELP a x"},
+		{"# HELP a x\n", "# HELP a x\\n\n"},
+		{"# HELP a \xff\n", "# HELP a \xff\n"},
+	} {
+		if d := compareExpected([]byte(tc.warm), []byte(tc.in), 0); d != "" {
+			t.Errorf("%q then %q: %s", tc.warm, tc.in, d)
+		}
+	}
+}
+
+// FuzzExpectedSeries checks that an expected function walking the series of
+// an earlier body (the input up to its last newline) changes nothing.
+func FuzzExpectedSeries(f *testing.F) {
+	addCorpusSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		warm := in
+		if i := bytes.LastIndexByte(in, '\n'); i > 0 && len(in)%3 == 0 {
+			warm = in[:i]
+		}
+		if d := compareExpected(warm, in, len(in)%3-1); d != "" {
+			t.Fatalf("%q: %s", in, d)
+		}
+	})
+}
