@@ -1,0 +1,239 @@
+package pager
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Incidents returns the incidents f selects, newest first.
+func (p *Pager) Incidents(f IncidentFilter) ([]IncidentState, error) {
+	var out []IncidentState
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.Incidents(f)
+		return err
+	})
+	return out, err
+}
+
+// Incident returns one incident and its timeline, or ErrNotFound.
+func (p *Pager) Incident(id string) (IncidentState, []TimelineEntry, error) {
+	var st IncidentState
+	var tl []TimelineEntry
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		if st, err = tx.Incident(id); err != nil {
+			return err
+		}
+		tl, err = tx.Timeline(id)
+		return err
+	})
+	return st, tl, err
+}
+
+// Deliveries returns an incident's notification log.
+func (p *Pager) Deliveries(incidentID string) ([]Delivery, error) {
+	var out []Delivery
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.Deliveries(DeliveryFilter{IncidentID: incidentID})
+		return err
+	})
+	return out, err
+}
+
+// act loads the incident, checks it with ok, and applies ev.
+func (p *Pager) act(id string, ev Event, ok func(st *IncidentState) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var st IncidentState
+	if err := p.store.View(func(tx ReadTx) error {
+		var err error
+		st, err = tx.Incident(id)
+		return err
+	}); err != nil {
+		return fmt.Errorf("incident %s: %w", id, err)
+	}
+	if ok != nil {
+		if err := ok(&st); err != nil {
+			return fmt.Errorf("incident %s: %w", id, err)
+		}
+	}
+	_, err := p.apply(st, ev, nil)
+	return err
+}
+
+func open(st *IncidentState) error {
+	if !st.Open() {
+		return ErrResolved
+	}
+	return nil
+}
+
+// Ack acknowledges a triggered incident: escalation stops (until the
+// policy's ack_timeout). ErrNotTriggered if it is not triggered.
+func (p *Pager) Ack(id, by string) error {
+	return p.act(id, Ack{By: by}, func(st *IncidentState) error {
+		if st.Status != StatusTriggered {
+			return ErrNotTriggered
+		}
+		return nil
+	})
+}
+
+// Resolve resolves an open incident.
+func (p *Pager) Resolve(id, by string) error { return p.act(id, Resolve{By: by}, open) }
+
+// Snooze acknowledges until until, then re-triggers.
+func (p *Pager) Snooze(id, by string, until time.Time) error {
+	return p.act(id, Snooze{By: by, Until: until}, func(st *IncidentState) error {
+		if err := open(st); err != nil {
+			return err
+		}
+		if !until.After(p.now()) {
+			return errors.New("snooze end is not in the future")
+		}
+		return nil
+	})
+}
+
+// Reassign hands the incident to user to, who is notified now.
+func (p *Pager) Reassign(id, by, to string) error {
+	return p.act(id, Reassign{By: by, To: to}, func(st *IncidentState) error {
+		if p.config().User(to) == nil {
+			return fmt.Errorf("%w %q", ErrUnknownUser, to)
+		}
+		return open(st)
+	})
+}
+
+// EscalateNow moves the incident to its next escalation level at once.
+func (p *Pager) EscalateNow(id, by string) error { return p.act(id, EscalateNow{By: by}, open) }
+
+// Note adds a note to the incident's timeline (resolved ones too).
+func (p *Pager) Note(id, by, text string) error { return p.act(id, Note{By: by, Text: text}, nil) }
+
+// OnCall is one person on call for a target.
+type OnCall struct {
+	Level    int    // escalation level (0-based); 0 for a schedule
+	User     string // "" when nobody is on call in Schedule
+	Schedule string // the schedule that put User on call, if any
+}
+
+// WhoIsOnCall answers for "schedule:NAME", "policy:NAME" or "route:NAME"
+// (the policy of a route): who would be paged at t, level by level.
+func (p *Pager) WhoIsOnCall(target string, t time.Time) ([]OnCall, error) {
+	kind, name, _ := strings.Cut(target, ":")
+	switch kind {
+	case "schedule":
+		s := p.config().Schedule(name)
+		if s == nil {
+			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
+		}
+		u, _ := s.OnCall(t)
+		return []OnCall{{User: u, Schedule: name}}, nil
+	case "route":
+		r := p.config().route(name)
+		if r == nil {
+			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
+		}
+		name = r.policy
+		fallthrough
+	case "policy":
+		pol := p.config().Policy(name)
+		if pol == nil {
+			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
+		}
+		var out []OnCall
+		for i, l := range pol.Levels {
+			for _, tg := range l.Targets {
+				k, n, _ := strings.Cut(tg, ":")
+				if k == "user" {
+					out = append(out, OnCall{Level: i, User: n})
+					continue
+				}
+				u, _ := p.config().Schedule(n).OnCall(t)
+				out = append(out, OnCall{Level: i, User: u, Schedule: n})
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
+}
+
+// CreateSilence validates and stores s (assigning an ID when empty; a
+// zero StartsAt means now) and applies it to open incidents at once.
+func (p *Pager) CreateSilence(s Silence) (string, error) {
+	if len(s.Matchers) == 0 {
+		return "", fmt.Errorf("%w: no matchers", ErrInvalidSilence)
+	}
+	for _, m := range s.Matchers {
+		if _, err := ParseMatcher(m); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrInvalidSilence, err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if s.StartsAt.IsZero() {
+		s.StartsAt = now
+	}
+	if !s.EndsAt.After(s.StartsAt) || !s.EndsAt.After(now) {
+		return "", fmt.Errorf("%w: ends before it starts or in the past", ErrInvalidSilence)
+	}
+	err := p.store.Update(func(tx Tx) error {
+		if s.ID == "" {
+			n, err := tx.NextID("silence")
+			if err != nil {
+				return err
+			}
+			s.ID = fmt.Sprintf("sil-%d", n)
+		}
+		return tx.PutSilence(s)
+	})
+	if err != nil {
+		return "", err
+	}
+	p.pushSilence(s, now)
+	p.signal()
+	return s.ID, p.resuppress(now)
+}
+
+// Silences returns every silence, expired ones included.
+func (p *Pager) Silences() ([]Silence, error) {
+	var out []Silence
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.Silences()
+		return err
+	})
+	return out, err
+}
+
+// ExpireSilence ends a silence now; paging of what it muted resumes.
+func (p *Pager) ExpireSilence(id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	err := p.store.Update(func(tx Tx) error {
+		sils, err := tx.Silences()
+		if err != nil {
+			return err
+		}
+		for _, s := range sils {
+			if s.ID == id {
+				if s.EndsAt.After(now) {
+					s.EndsAt = now
+				}
+				return tx.PutSilence(s)
+			}
+		}
+		return ErrNotFound
+	})
+	if err != nil {
+		return fmt.Errorf("silence %s: %w", id, err)
+	}
+	return p.resuppress(now)
+}

@@ -1,0 +1,571 @@
+// Package pager routes fired alerts to people: it groups alerts into
+// incidents, escalates them along escalation policies and on-call schedules
+// (push, then SMS, then a phone call, then the next level), stops on
+// acknowledge, resolves, and keeps a timeline per incident.
+//
+// The package has three layers, each usable on its own:
+//
+//   - Config (this file and validate.go): the `pager:` section of the
+//     configuration, parsed from YAML with line numbers and compiled by
+//     Validate into an immutable value.
+//   - Config.Step (step.go): the escalation state machine, a pure function
+//     (incident state, now, event) → (new state, actions).
+//   - Pager (pager.go): the runtime around Step: a Store, a clock, a timer
+//     heap, and a bounded pool of delivery workers.
+//
+// Alerts arrive as plain values (Alert, the Alertmanager v2 shape); the
+// package knows nothing about rules or metrics storage.
+package pager
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/watchdog-sre/watchdog/pager/channel"
+	"github.com/watchdog-sre/watchdog/pager/schedule"
+)
+
+// ErrConfig is wrapped by every *ConfigError.
+var ErrConfig = errors.New("invalid pager config")
+
+// ConfigError is one problem in a configuration file. ParseConfig and
+// Validate return all problems at once, joined with errors.Join.
+type ConfigError struct {
+	File string
+	Line int    // 0 when unknown
+	Path string // key path, e.g. pager.routes[0].matchers[1]
+	Msg  string
+}
+
+// Error formats the problem as "file:line: path: message".
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(":")
+	}
+	if e.Line > 0 {
+		b.WriteString(strconv.Itoa(e.Line))
+		b.WriteString(":")
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap makes every *ConfigError match ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// Config is the `pager:` section. Its exported fields are the YAML model;
+// Validate checks and compiles it. A validated Config must not be modified
+// and may be shared by any number of goroutines.
+type Config struct {
+	Users              []*User              `yaml:"users"`
+	Schedules          []*schedule.Schedule `yaml:"schedules"`
+	EscalationPolicies []*EscalationPolicy  `yaml:"escalation_policies"`
+	Channels           []*ChannelConfig     `yaml:"channels"`
+	// Routes are the children of an implicit root route that matches every
+	// alert and carries the defaults (see DefaultGroupWait and friends).
+	Routes       []*Route       `yaml:"routes"`
+	InhibitRules []*InhibitRule `yaml:"inhibit_rules"`
+
+	file  string
+	lines map[string]int // key path → line, filled by ParseConfig
+	c     *compiled      // set by Validate
+}
+
+// Methods a user can be notified by. Each is delivered through the channel
+// of the same name (Options.Channels or the config's channels section).
+const (
+	MethodPush  = "push"
+	MethodSMS   = "sms"
+	MethodVoice = "voice"
+	MethodEmail = "email"
+	MethodSlack = "slack"
+)
+
+// User is a person who can be paged.
+type User struct {
+	Name     string `yaml:"name"`
+	TimeZone string `yaml:"time_zone"`
+	// Contact holds one address per method: an ntfy topic for push, E.164
+	// numbers for sms and voice, an e-mail address, a Slack member or
+	// channel ID.
+	Contact Contact `yaml:"contact"`
+	// NotificationRules are the user's personal steps, relative to the
+	// moment an escalation level reaches them. Empty means one step at 0
+	// by the first method with a contact, in the order of Contact's fields.
+	NotificationRules []NotificationRule `yaml:"notification_rules"`
+}
+
+// Contact is a user's contact methods.
+type Contact struct {
+	Push  string `yaml:"push"`
+	SMS   string `yaml:"sms"`
+	Voice string `yaml:"voice"`
+	Email string `yaml:"email"`
+	Slack string `yaml:"slack"`
+}
+
+// Address returns the contact for method, or "".
+func (c Contact) Address(method string) string {
+	switch method {
+	case MethodPush:
+		return c.Push
+	case MethodSMS:
+		return c.SMS
+	case MethodVoice:
+		return c.Voice
+	case MethodEmail:
+		return c.Email
+	case MethodSlack:
+		return c.Slack
+	}
+	return ""
+}
+
+// NotificationRule is one personal step: notify by Method After the level
+// started.
+type NotificationRule struct {
+	After  time.Duration `yaml:"after"`
+	Method string        `yaml:"method"`
+}
+
+// EscalationPolicy is an ordered list of levels.
+type EscalationPolicy struct {
+	Name   string            `yaml:"name"`
+	Levels []EscalationLevel `yaml:"levels"`
+	// Repeat is how many more times the whole policy runs after the last
+	// level when nobody acknowledges (0: once).
+	Repeat int `yaml:"repeat"`
+	// AckTimeout re-triggers an acknowledged incident after this long
+	// (0: never), as PagerDuty does.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// Major marks incidents of this policy as major.
+	Major bool `yaml:"major"`
+}
+
+// EscalationLevel notifies its targets and escalates to the next level
+// after EscalateAfter unless acknowledged.
+type EscalationLevel struct {
+	// Targets are "user:NAME" or "schedule:NAME".
+	Targets       []string      `yaml:"targets"`
+	EscalateAfter time.Duration `yaml:"escalate_after"`
+}
+
+// Route is a node of the routing tree, as in Alertmanager. Unset fields
+// are inherited from the parent.
+type Route struct {
+	// Name identifies the route in incidents; default its index path.
+	Name string `yaml:"name"`
+	// Matchers in Alertmanager syntax: severity="page", team=~"shop|web".
+	Matchers []string `yaml:"matchers"`
+	// Condition is an expr-lang boolean expression over the labels, which
+	// are its variables (a missing label is nil, unequal to every string),
+	// e.g. `severity == "page" && env != "dev"`. Compiled once by Validate.
+	Condition        string         `yaml:"condition"`
+	GroupBy          []string       `yaml:"group_by"`
+	GroupWait        *time.Duration `yaml:"group_wait"`
+	GroupInterval    *time.Duration `yaml:"group_interval"`
+	RepeatInterval   *time.Duration `yaml:"repeat_interval"`
+	Continue         bool           `yaml:"continue"`
+	EscalationPolicy string         `yaml:"escalation_policy"`
+	// Channels are names of external channels (channels section) every
+	// trigger, acknowledge and resolve is forwarded to.
+	Channels []string `yaml:"channels"`
+	Routes   []*Route `yaml:"routes"`
+}
+
+// InhibitRule mutes alerts matching TargetMatchers while an alert matching
+// SourceMatchers fires with the same values of the Equal labels.
+type InhibitRule struct {
+	SourceMatchers []string `yaml:"source_matchers"`
+	TargetMatchers []string `yaml:"target_matchers"`
+	Equal          []string `yaml:"equal"`
+}
+
+// Defaults of the implicit root route (Alertmanager's).
+const (
+	DefaultGroupWait      = 30 * time.Second
+	DefaultGroupInterval  = 5 * time.Minute
+	DefaultRepeatInterval = 4 * time.Hour
+)
+
+// ParseConfig parses a configuration file whose top level has a `pager:`
+// key (other top-level keys belong to other sections and are ignored) and
+// validates it. All problems are returned at once, each a *ConfigError.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, yamlErrors(file, nil, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	var section *yaml.Node
+	if root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "pager" {
+				section = root.Content[i+1]
+			}
+		}
+	} else if root.Kind != 0 && !(root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+		return nil, &ConfigError{File: file, Line: root.Line, Msg: "top level must be a mapping"}
+	}
+	if section == nil {
+		return nil, &ConfigError{File: file, Line: 1, Path: "pager", Msg: "missing"}
+	}
+	return ParseConfigNode(file, "pager", section)
+}
+
+// ParseConfigNode decodes and validates the pager section given as a YAML
+// node, for a loader that has already parsed the whole file. prefix starts
+// every error path ("pager").
+func ParseConfigNode(file, prefix string, n *yaml.Node) (*Config, error) {
+	c := &Config{file: file, lines: map[string]int{}}
+	indexLines(n, prefix, c.lines)
+	var errs []error
+	add := func(line int, path, msg string) {
+		errs = append(errs, &ConfigError{File: file, Line: line, Path: path, Msg: msg})
+	}
+	if n.Kind != yaml.MappingNode && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		add(n.Line, prefix, "must be a mapping")
+		return nil, errors.Join(errs...)
+	}
+	checkKeys(n, reflect.TypeFor[Config](), prefix, add)
+	if err := n.Decode(c); err != nil {
+		errs = append(errs, yamlErrors(file, c.lines, err))
+	}
+	// Validate even after decode errors, so that everything is reported
+	// at once; the decoder still fills what it could.
+	if err := c.validate(prefix); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
+	return c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlErrors converts yaml.v3 errors ("line 3: cannot unmarshal …") into
+// ConfigErrors, finding the key path of the line when lines is given.
+func yamlErrors(file string, lines map[string]int, err error) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var errs []error
+	for _, m := range msgs {
+		ce := &ConfigError{File: file, Msg: strings.TrimPrefix(m, "yaml: ")}
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			ce.Line, _ = strconv.Atoi(sm[1])
+			ce.Msg = sm[2]
+			ce.Path = pathAtLine(lines, ce.Line)
+		}
+		errs = append(errs, ce)
+	}
+	return errors.Join(errs...)
+}
+
+// pathAtLine returns the longest key path that starts on line.
+func pathAtLine(lines map[string]int, line int) string {
+	best := ""
+	for p, l := range lines {
+		if l == line && (len(p) > len(best) || (len(p) == len(best) && p < best)) {
+			best = p
+		}
+	}
+	return best
+}
+
+// indexLines records the line of every key path under n. Sequence items
+// are indexed by position ("a[0]") and, when they have a scalar name key,
+// by name too ("a[primary]"), the form package schedule uses in errors.
+func indexLines(n *yaml.Node, path string, lines map[string]int) {
+	if _, ok := lines[path]; !ok {
+		lines[path] = n.Line
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := path + "." + k.Value
+			lines[p] = k.Line
+			indexLines(v, p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			indexLines(item, fmt.Sprintf("%s[%d]", path, i), lines)
+			if name := mapValue(item, "name"); name != nil && name.Kind == yaml.ScalarNode && name.Value != "" {
+				indexLines(item, path+"["+name.Value+"]", lines)
+			}
+		}
+	}
+}
+
+// mapValue returns the value of key in mapping node n, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var (
+	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	durationType    = reflect.TypeFor[time.Duration]()
+)
+
+// checkKeys reports every mapping key under n that t (a yaml-tagged
+// struct, possibly nested in pointers, slices and maps) does not declare.
+// Types with their own UnmarshalYAML check themselves.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, add func(line int, path, msg string)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == durationType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				add(k.Line, path, fmt.Sprintf("unknown key %q", k.Value))
+				continue
+			}
+			checkKeys(n.Content[i+1], ft, path+"."+k.Value, add)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), add)
+			}
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, add)
+			}
+		}
+	}
+}
+
+// yamlFields maps the YAML keys of struct type t to their field types,
+// following ",inline" fields and skipping "-".
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range yamlFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// problems collects ConfigErrors, looking lines up by path.
+type problems struct {
+	c    *Config
+	errs []error
+}
+
+func (p *problems) add(path, format string, args ...any) {
+	p.errs = append(p.errs, &ConfigError{File: p.c.file, Line: p.c.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// lineOf returns the line of path or of its closest ancestor with one.
+func (c *Config) lineOf(path string) int {
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+// ChannelConfig is one external or method channel. Type selects the
+// channel package constructor; the remaining keys are that type's Options
+// (channel.WebhookOptions, …). Secret fields may not be written inline:
+// they come from FIELD_file (a file read at build time, trailing newline
+// trimmed) or FIELD_env (an environment variable).
+type ChannelConfig struct {
+	Name string
+	Type string
+	// Retry is the delivery retry policy (key "retry").
+	Retry channel.RetryPolicy
+	// Secrets maps a secret field (e.g. "routing_key") to where it lives.
+	Secrets map[string]SecretRef
+
+	node *yaml.Node // the type's option keys, decoded by BuildChannels
+	line int
+	errs []string // problems found while decoding, reported by Validate with lines
+}
+
+// SecretRef says where a secret value is read from.
+type SecretRef struct {
+	File string
+	Env  string
+}
+
+// channelTypes maps a channel type to its Options type and secret fields.
+var channelTypes = map[string]struct {
+	opts    reflect.Type
+	secrets []string
+}{
+	"console":   {reflect.TypeFor[channel.ConsoleOptions](), nil},
+	"webhook":   {reflect.TypeFor[channel.WebhookOptions](), []string{"url", "bearer_token"}},
+	"slack":     {reflect.TypeFor[channel.SlackOptions](), []string{"webhook_url"}},
+	"pagerduty": {reflect.TypeFor[channel.PagerDutyOptions](), []string{"routing_key"}},
+	"opsgenie":  {reflect.TypeFor[channel.OpsgenieOptions](), []string{"api_key"}},
+	"email":     {reflect.TypeFor[channel.EmailOptions](), []string{"password"}},
+	"twilio":    {reflect.TypeFor[channel.TwilioOptions](), []string{"auth_token"}},
+	"ntfy":      {reflect.TypeFor[channel.NtfyOptions](), []string{"token"}},
+}
+
+// notSecretInline are secret fields that may also be written inline
+// because they are often not secret (a webhook URL on an internal host).
+var notSecretInline = map[string]bool{"webhook.url": true}
+
+// UnmarshalYAML splits the node into the generic keys, secret references
+// and the type's options, keeping problems for Validate.
+func (cc *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
+	cc.line = n.Line
+	if n.Kind != yaml.MappingNode {
+		cc.errs = append(cc.errs, "must be a mapping")
+		return nil
+	}
+	cc.Name = scalar(mapValue(n, "name"))
+	cc.Type = scalar(mapValue(n, "type"))
+	ct, known := channelTypes[cc.Type]
+	opts := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch key := k.Value; {
+		case key == "type":
+		case key == "retry":
+			if err := v.Decode(&cc.Retry); err != nil {
+				cc.errs = append(cc.errs, fmt.Sprintf("line %d: retry: %v", k.Line, err))
+			}
+			checkKeys(v, reflect.TypeFor[channel.RetryPolicy](), "", func(line int, _, msg string) {
+				cc.errs = append(cc.errs, fmt.Sprintf("line %d: retry: %s", line, msg))
+			})
+		case known && (strings.HasSuffix(key, "_file") || strings.HasSuffix(key, "_env")):
+			base, kind, _ := cutLast(key, "_")
+			if !slices.Contains(ct.secrets, base) {
+				cc.errs = append(cc.errs, fmt.Sprintf("line %d: unknown key %q (%s is not a secret field of %s)", k.Line, key, base, cc.Type))
+				continue
+			}
+			if cc.Secrets == nil {
+				cc.Secrets = map[string]SecretRef{}
+			}
+			ref := cc.Secrets[base]
+			if kind == "file" {
+				ref.File = v.Value
+			} else {
+				ref.Env = v.Value
+			}
+			cc.Secrets[base] = ref
+		case known && slices.Contains(ct.secrets, key) && !notSecretInline[cc.Type+"."+key]:
+			cc.errs = append(cc.errs, fmt.Sprintf("line %d: %s is a secret: use %s_file or %s_env", k.Line, key, key, key))
+		default:
+			opts.Content = append(opts.Content, k, v)
+		}
+	}
+	if known {
+		checkKeys(opts, ct.opts, "", func(line int, _, msg string) {
+			cc.errs = append(cc.errs, fmt.Sprintf("line %d: %s", line, msg))
+		})
+		dst := reflect.New(ct.opts)
+		if err := opts.Decode(dst.Interface()); err != nil {
+			cc.errs = append(cc.errs, err.Error())
+		}
+	}
+	cc.node = opts
+	return nil
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// sortErrors flattens joined errors and orders them by line.
+func sortErrors(errs []error) error {
+	var flat []error
+	for _, e := range errs {
+		flat = append(flat, unjoin(e)...)
+	}
+	line := func(e error) int {
+		var ce *ConfigError
+		if errors.As(e, &ce) {
+			return ce.Line
+		}
+		return 0
+	}
+	slices.SortStableFunc(flat, func(a, b error) int { return line(a) - line(b) })
+	return errors.Join(flat...)
+}

@@ -1,0 +1,85 @@
+package pager
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// FuzzParseConfig: parsing never panics, and a config that parses can
+// route and step an incident.
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 8<<10 {
+			return
+		}
+		c, err := ParseConfig("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		now := time.Date(2026, 3, 8, 7, 30, 0, 0, time.UTC)
+		lset := map[string]string{"alertname": "A", "severity": "page", "team": "shop", "service": "db"}
+		for _, m := range c.Match(lset) {
+			st := c.NewIncident("inc-1", m, now)
+			st, _ = c.Step(st, now, AlertsChanged{Alerts: []IncidentAlert{{Fingerprint: Fingerprint(lset), Alert: Alert{Labels: lset}}}})
+			for i := 0; i < 20; i++ {
+				due := st.NextDue()
+				if due.IsZero() {
+					break
+				}
+				if due.Before(now) {
+					t.Fatalf("NextDue %v before now %v", due, now)
+				}
+				now = due
+				st, _ = c.Step(st, now, Tick{})
+			}
+		}
+	})
+}
+
+// FuzzParseMatcher: never panics; what parses prints back to something
+// that parses to the same matcher.
+func FuzzParseMatcher(f *testing.F) {
+	for _, s := range []string{`a="b"`, `team=~"shop|web"`, `x!~y`, `a!="\"q\""`, `a=`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMatcher(s)
+		if err != nil {
+			return
+		}
+		m2, err := ParseMatcher(m.String())
+		if err != nil || m2.String() != m.String() {
+			t.Fatalf("%q → %q → %v, %v", s, m.String(), m2, err)
+		}
+	})
+}
+
+// FuzzVerifyAck: arbitrary tokens never panic and are never accepted.
+func FuzzVerifyAck(f *testing.F) {
+	c, err := ParseConfig("x.yaml", []byte("pager: {}"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	p, _ := New(Options{Config: c, AckKey: []byte("k")})
+	tok, _ := p.SignAck("inc-1", "alice", time.Now().Add(time.Hour))
+	f.Add(tok)
+	f.Add("a1.x.y.1.z")
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == tok {
+			return
+		}
+		if _, _, err := p.VerifyAck(s); err == nil {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}

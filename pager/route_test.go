@@ -1,0 +1,109 @@
+package pager
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestMatch(t *testing.T) {
+	c := loadConfig(t, "basic.good.yaml")
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   []string // route names
+		keys   []string // group keys, when checked
+	}{
+		{"parent only", map[string]string{"severity": "page", "alertname": "A", "cluster": "c1", "pod": "x"},
+			[]string{"pages"}, []string{`pages{alertname="A", cluster="c1"}`}},
+		{"child, continue, next child fails", map[string]string{"severity": "page", "team": "shop", "alertname": "A"},
+			[]string{"shop"}, []string{`shop{alertname="A"}`}},
+		{"continue into second child", map[string]string{"severity": "page", "team": "web", "service": "db", "env": "prod"},
+			[]string{"shop", "db"}, []string{`shop{}`, `db{env="prod", service="db", severity="page", team="web"}`}},
+		{"condition false", map[string]string{"severity": "page", "service": "db", "env": "dev"}, []string{"pages"}, nil},
+		{"condition with missing label", map[string]string{"severity": "page", "service": "db"}, []string{"db"}, nil},
+		{"regex is anchored", map[string]string{"severity": "page", "team": "shopping"}, []string{"pages"}, nil},
+		{"bare matcher value", map[string]string{"severity": "ticket"}, []string{"tickets"}, nil},
+		{"unrouted", map[string]string{"severity": "info"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := c.Match(tt.labels)
+			var got, keys []string
+			for _, m := range ms {
+				got = append(got, m.Route)
+				keys = append(keys, m.GroupKey)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("routes %v, want %v", got, tt.want)
+			}
+			if tt.keys != nil && !reflect.DeepEqual(keys, tt.keys) {
+				t.Errorf("group keys %q, want %q", keys, tt.keys)
+			}
+		})
+	}
+	// Inheritance: shop overrides channels and inherits the policy and timers.
+	m := c.Match(map[string]string{"severity": "page", "team": "shop"})[0]
+	if m.EscalationPolicy != "default" || !reflect.DeepEqual(m.Channels, []string{"pd"}) || m.GroupWait != 0 || m.RepeatInterval.Hours() != 1 {
+		t.Errorf("inheritance: %+v", m)
+	}
+	if m := c.Match(map[string]string{"severity": "ticket"})[0]; m.GroupInterval != DefaultGroupInterval || m.GroupWait.Minutes() != 1 {
+		t.Errorf("defaults: %+v", m)
+	}
+}
+
+func TestParseMatcher(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      bool
+	}{
+		{`severity="page"`, `severity="page"`, false},
+		{` team =~ "shop|web" `, `team=~"shop|web"`, false},
+		{`a!="x\"y"`, `a!="x\"y"`, false},
+		{`a!~b.*`, `a!~"b.*"`, false},
+		{`a=`, `a=""`, false},
+		{`="x"`, "", true},
+		{`a=="x"`, "", true},
+		{`a=~"("`, "", true},
+		{`a "x"`, "", true},
+		{`a="x`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			m, err := ParseMatcher(tt.in)
+			if tt.err {
+				if !errors.Is(err, ErrMatcher) {
+					t.Fatalf("got %v, %v; want ErrMatcher", m, err)
+				}
+				return
+			}
+			if err != nil || m.String() != tt.want {
+				t.Fatalf("got %v, %v; want %s", m, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestInhibited(t *testing.T) {
+	c := loadConfig(t, "basic.good.yaml")
+	down := map[string]string{"alertname": "ClusterDown", "severity": "page", "cluster": "c1"}
+	tests := []struct {
+		name    string
+		target  map[string]string
+		sources []map[string]string
+		want    bool
+	}{
+		{"same cluster", map[string]string{"alertname": "X", "severity": "page", "cluster": "c1"}, []map[string]string{down}, true},
+		{"other cluster", map[string]string{"alertname": "X", "severity": "page", "cluster": "c2"}, []map[string]string{down}, false},
+		{"not a target", map[string]string{"alertname": "X", "severity": "ticket", "cluster": "c1"}, []map[string]string{down}, false},
+		{"never itself", down, []map[string]string{down}, false},
+		{"no source", map[string]string{"alertname": "X", "severity": "page", "cluster": "c1"}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := c.Inhibited(tt.target, tt.sources); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,291 @@
+package pager
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Alert is one alert as it arrives, in the Alertmanager API v2 shape. An
+// alert whose EndsAt has passed is resolved; a zero EndsAt fires until a
+// later Receive carries an EndsAt.
+type Alert struct {
+	Labels       map[string]string
+	Annotations  map[string]string
+	StartsAt     time.Time
+	EndsAt       time.Time
+	GeneratorURL string
+}
+
+// Resolved reports whether the alert has ended at now.
+func (a Alert) Resolved(now time.Time) bool { return !a.EndsAt.IsZero() && !a.EndsAt.After(now) }
+
+// IncidentAlert is an alert inside an incident.
+type IncidentAlert struct {
+	Fingerprint string
+	Alert
+	// SuppressedBy is "silence:ID" or "inhibit:FINGERPRINT" while a silence
+	// or an inhibit rule mutes the alert, else "". The runtime computes it.
+	SuppressedBy string
+	// Ended is set by Step once EndsAt has passed.
+	Ended bool
+}
+
+// Status is an incident's lifecycle state.
+type Status string
+
+// Incident statuses.
+const (
+	StatusTriggered    Status = "triggered"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// IncidentState is everything Step needs to know about an incident. It is
+// a plain value: the Store persists it whole (JSON is fine) and Step never
+// modifies the state it is given.
+type IncidentState struct {
+	ID       string
+	GroupKey string
+	// Route settings, copied when the incident opens so that Step does
+	// not depend on later config reloads.
+	Route          string
+	Policy         string
+	Channels       []string
+	GroupLabels    map[string]string
+	GroupWait      time.Duration
+	GroupInterval  time.Duration
+	RepeatInterval time.Duration
+	Major          bool
+
+	Title  string
+	Status Status
+	Alerts []IncidentAlert // sorted by Fingerprint
+	// Suppressed is true while every firing alert is silenced or inhibited.
+	Suppressed bool
+
+	CreatedAt  time.Time
+	StartAt    time.Time // CreatedAt + GroupWait: when paging begins
+	Started    bool
+	AckedBy    string
+	AckedAt    time.Time
+	ResolvedBy string
+	ResolvedAt time.Time
+	// Assignee is set by Reassign; it replaces the level's targets.
+	Assignee string
+	// RetriggerAt is when an acknowledged (or snoozed) incident returns to
+	// triggered; zero for never.
+	RetriggerAt  time.Time
+	SnoozedUntil time.Time
+
+	// Escalation position. Epoch counts (re)starts of escalation (after an
+	// ack timeout, a snooze, a reassignment, a lifted suppression) so that
+	// idempotency keys of a new round never collide with an old one.
+	Escalating bool
+	Epoch      int
+	Level      int // index into the policy's levels
+	Repeat     int // completed passes through the policy
+	LevelAt    time.Time
+	EscalateAt time.Time // zero when the policy is exhausted
+	Exhausted  bool
+	Planned    []PlannedNotify // due personal steps, sorted by At
+
+	// Forwarding to external channels (Alertmanager's group timers).
+	Forwarded      bool // a trigger went out; ack and resolve follow it
+	ForwardPending bool // the alert set changed since the last forward
+	LastForwardAt  time.Time
+	ForwardSeq     int
+
+	// TimelineSeq is the Seq of the last timeline entry.
+	TimelineSeq int
+}
+
+// PlannedNotify is a personal notification step not yet sent.
+type PlannedNotify struct {
+	At     time.Time
+	User   string
+	Method string
+	Level  int
+	Repeat int
+	Step   int // index into the user's notification rules
+}
+
+// Open reports whether the incident is not resolved.
+func (s *IncidentState) Open() bool { return s.Status != StatusResolved }
+
+// NextDue returns when Step must next be called with Tick, or the zero
+// time if nothing is pending. Stores index incidents by it.
+func (s *IncidentState) NextDue() time.Time {
+	if s.Status == StatusResolved || s.ID == "" {
+		return time.Time{}
+	}
+	var due time.Time
+	min := func(t time.Time) {
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	if !s.Started {
+		min(s.StartAt)
+	}
+	if s.Status == StatusAcknowledged {
+		min(s.RetriggerAt)
+	}
+	if s.Escalating {
+		min(s.EscalateAt)
+		if len(s.Planned) > 0 {
+			min(s.Planned[0].At)
+		}
+	}
+	for _, a := range s.Alerts {
+		if !a.Ended {
+			min(a.EndsAt)
+		}
+	}
+	if s.Started && s.Forwarded && !s.Suppressed && len(s.Channels) > 0 {
+		if s.ForwardPending {
+			min(s.LastForwardAt.Add(s.GroupInterval))
+		}
+		if s.Status == StatusTriggered && s.RepeatInterval > 0 {
+			min(s.LastForwardAt.Add(s.RepeatInterval))
+		}
+	}
+	return due
+}
+
+// Clone returns a deep copy.
+func (s IncidentState) Clone() IncidentState {
+	s.Channels = slices.Clone(s.Channels)
+	s.GroupLabels = maps.Clone(s.GroupLabels)
+	s.Planned = slices.Clone(s.Planned)
+	s.Alerts = slices.Clone(s.Alerts)
+	for i := range s.Alerts {
+		s.Alerts[i].Labels = maps.Clone(s.Alerts[i].Labels)
+		s.Alerts[i].Annotations = maps.Clone(s.Alerts[i].Annotations)
+	}
+	return s
+}
+
+// Timeline entry kinds.
+const (
+	EntryOpened       = "opened"
+	EntryAlertFired   = "alert_fired"
+	EntryAlertEnded   = "alert_resolved"
+	EntrySuppressed   = "suppressed"
+	EntryUnsuppressed = "unsuppressed"
+	EntryEscalated    = "escalated"
+	EntryExhausted    = "exhausted"
+	EntryNobodyOnCall = "nobody_on_call"
+	EntryNotify       = "notify"
+	EntryDelivery     = "delivery"
+	EntryForward      = "forward"
+	EntryAck          = "acknowledged"
+	EntryRetrigger    = "retriggered"
+	EntrySnooze       = "snoozed"
+	EntryReassign     = "reassigned"
+	EntryNote         = "note"
+	EntryResolved     = "resolved"
+)
+
+// TimelineEntry is one line of an incident's timeline.
+type TimelineEntry struct {
+	IncidentID string
+	Seq        int // 1, 2, … per incident
+	At         time.Time
+	Kind       string
+	By         string // the actor: a user, "system" or "alerts"
+	User       string // the person concerned (notified, reassigned to)
+	Method     string
+	Channel    string
+	Key        string // the idempotency key of a notify/forward/delivery
+	Level      int
+	Text       string
+}
+
+// Event is an input to Step: AlertsChanged, Tick, Ack, Resolve, Snooze,
+// Reassign, EscalateNow, Note or DeliveryResult.
+type Event interface{ isEvent() }
+
+// AlertsChanged merges alerts (by Fingerprint) into the incident.
+type AlertsChanged struct{ Alerts []IncidentAlert }
+
+// Tick processes whatever is due at now.
+type Tick struct{}
+
+// Ack acknowledges: escalation stops until the policy's ack_timeout.
+type Ack struct{ By string }
+
+// Resolve resolves by hand.
+type Resolve struct{ By string }
+
+// Snooze acknowledges until Until, then re-triggers.
+type Snooze struct {
+	By    string
+	Until time.Time
+}
+
+// Reassign hands the incident to one user, whose notification rules start
+// now; escalation continues from the current level after its delay.
+type Reassign struct{ By, To string }
+
+// EscalateNow moves to the next level at once.
+type EscalateNow struct{ By string }
+
+// Note adds a note to the timeline.
+type Note struct{ By, Text string }
+
+// DeliveryResult reports how a Notify or Forward went.
+type DeliveryResult struct {
+	Key      string
+	User     string // for Notify
+	Method   string // for Notify
+	Channel  string
+	Attempts int
+	Err      string // "" on success
+}
+
+func (AlertsChanged) isEvent()  {}
+func (Tick) isEvent()           {}
+func (Ack) isEvent()            {}
+func (Resolve) isEvent()        {}
+func (Snooze) isEvent()         {}
+func (Reassign) isEvent()       {}
+func (EscalateNow) isEvent()    {}
+func (Note) isEvent()           {}
+func (DeliveryResult) isEvent() {}
+
+// Action is an output of Step: Notify, Forward, Schedule or Record.
+type Action interface{ isAction() }
+
+// Notify pages User by Method at Contact. Key is stable: the same
+// notification always has the same key, so a log keyed by it dedupes.
+type Notify struct {
+	Key     string
+	User    string
+	Method  string
+	Contact string
+	Level   int
+	Repeat  int
+	Step    int
+}
+
+// Forward sends an incident event (channel.EventTrigger, EventAcknowledge,
+// EventResolve) to an external channel.
+type Forward struct {
+	Key     string
+	Channel string
+	Event   string
+}
+
+// Schedule asks to be called with Tick at At (zero: nothing pending). Step
+// returns exactly one, last.
+type Schedule struct{ At time.Time }
+
+// Record appends Entry to the timeline. Unlike the other actions it is
+// committed in the same transaction as the new state.
+type Record struct{ Entry TimelineEntry }
+
+func (Notify) isAction()   {}
+func (Forward) isAction()  {}
+func (Schedule) isAction() {}
+func (Record) isAction()   {}

@@ -1,0 +1,417 @@
+package pager
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/pager/channel"
+)
+
+// Actors Step writes into the timeline for changes nobody asked for.
+const (
+	BySystem = "system"
+	ByAlerts = "alerts"
+)
+
+// Step is the escalation state machine: it applies ev at now to st and
+// returns the new state and the actions to take, in order. It is a pure
+// function of the (validated, immutable) config, st, now and ev: it reads
+// no clock, does no I/O and does not modify st. Schedules are resolved
+// with Schedule.OnCall at the time a level starts.
+//
+// After the event, Step processes everything due at or before now, in time
+// order (the start after group_wait, ack timeouts, personal notification
+// steps, level escalations, alert expiry, forwards), so calling it late
+// (after a restart) catches up deterministically; Notify keys make the
+// catch-up safe against a notification log.
+//
+// The returned actions are Record (timeline entries, to be committed with
+// the state), Notify and Forward (to perform after the commit), and
+// exactly one Schedule, last: when to call Step again with Tick.
+//
+// Events that make no sense in the current state (acknowledging a
+// resolved incident) change nothing; callers that want an error check
+// the state first (see Pager.Ack).
+func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState, []Action) {
+	s := &stepper{c: c, st: st.Clone(), now: now}
+	if s.st.TimelineSeq == 0 {
+		s.record(TimelineEntry{Kind: EntryOpened, By: ByAlerts, Text: fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)})
+	}
+	switch ev := ev.(type) {
+	case AlertsChanged:
+		s.alerts(ev.Alerts)
+	case Tick:
+	case Ack:
+		if s.st.Status == StatusTriggered {
+			s.ack(ev.By, EntryAck, "acknowledged", time.Time{})
+		}
+	case Snooze:
+		if s.st.Open() && ev.Until.After(now) {
+			s.ack(ev.By, EntrySnooze, "snoozed until "+ev.Until.UTC().Format(time.RFC3339), ev.Until)
+		}
+	case Resolve:
+		if s.st.Open() {
+			s.resolve(ev.By, "resolved")
+		}
+	case Reassign:
+		if s.st.Open() && ev.To != "" {
+			s.reassign(ev.By, ev.To)
+		}
+	case EscalateNow:
+		if s.st.Open() {
+			s.escalateNow(ev.By)
+		}
+	case Note:
+		s.record(TimelineEntry{Kind: EntryNote, By: ev.By, Text: ev.Text})
+	case DeliveryResult:
+		e := TimelineEntry{Kind: EntryDelivery, By: BySystem, User: ev.User, Method: ev.Method, Channel: ev.Channel, Key: ev.Key}
+		if ev.Err == "" {
+			e.Text = fmt.Sprintf("delivered after %d attempt(s)", ev.Attempts)
+		} else {
+			e.Text = fmt.Sprintf("failed after %d attempt(s): %s", ev.Attempts, ev.Err)
+		}
+		s.record(e)
+	default:
+		panic(fmt.Sprintf("BUG: pager: unknown event %T", ev))
+	}
+	s.catchUp()
+	s.acts = append(s.acts, Schedule{At: s.st.NextDue()})
+	return s.st, s.acts
+}
+
+type stepper struct {
+	c    *Config
+	st   IncidentState
+	now  time.Time
+	acts []Action
+}
+
+func (s *stepper) record(e TimelineEntry) {
+	s.st.TimelineSeq++
+	e.IncidentID, e.Seq = s.st.ID, s.st.TimelineSeq
+	if e.At.IsZero() {
+		e.At = s.now
+	}
+	s.acts = append(s.acts, Record{Entry: e})
+}
+
+// alerts merges changed alerts into the incident.
+func (s *stepper) alerts(in []IncidentAlert) {
+	for _, a := range in {
+		i, found := slices.BinarySearchFunc(s.st.Alerts, a.Fingerprint, func(x IncidentAlert, fp string) int { return strings.Compare(x.Fingerprint, fp) })
+		if !found {
+			if a.Resolved(s.now) {
+				continue // an alert we never saw firing
+			}
+			s.st.Alerts = slices.Insert(s.st.Alerts, i, a)
+			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a)})
+			if s.st.Title == "" {
+				s.st.Title = alertTitle(a.Alert)
+			}
+			s.st.ForwardPending = s.st.Forwarded
+			continue
+		}
+		old := s.st.Alerts[i]
+		a.Ended = old.Ended
+		if old.Ended && !a.Resolved(s.now) {
+			a.Ended = false
+			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a) + " (again)"})
+			s.st.ForwardPending = s.st.Forwarded
+		}
+		if a.StartsAt.IsZero() || (!old.StartsAt.IsZero() && old.StartsAt.Before(a.StartsAt) && !old.Ended) {
+			a.StartsAt = old.StartsAt
+		}
+		s.st.Alerts[i] = a
+	}
+}
+
+// catchUp processes everything due at or before now.
+func (s *stepper) catchUp() {
+	st := &s.st
+	for st.Open() {
+		// Alerts that ended.
+		for i := range st.Alerts {
+			if a := &st.Alerts[i]; !a.Ended && a.Resolved(s.now) {
+				a.Ended = true
+				s.record(TimelineEntry{At: a.EndsAt, Kind: EntryAlertEnded, By: ByAlerts, Text: alertText(*a)})
+			}
+		}
+		if len(st.Alerts) > 0 && !slices.ContainsFunc(st.Alerts, func(a IncidentAlert) bool { return !a.Ended }) {
+			s.resolve(ByAlerts, "all alerts resolved")
+			return
+		}
+		s.suppression()
+		if !st.Started && !st.StartAt.After(s.now) {
+			st.Started = true
+		}
+		if !st.Started {
+			return
+		}
+		if st.Status == StatusAcknowledged && !st.RetriggerAt.IsZero() && !st.RetriggerAt.After(s.now) {
+			at := st.RetriggerAt
+			st.Status, st.RetriggerAt, st.SnoozedUntil, st.AckedBy, st.AckedAt = StatusTriggered, time.Time{}, time.Time{}, "", time.Time{}
+			s.record(TimelineEntry{At: at, Kind: EntryRetrigger, By: BySystem, Text: "acknowledgement expired"})
+		}
+		if st.Status == StatusTriggered && !st.Suppressed && !st.Escalating {
+			s.startEscalation(s.now)
+		}
+		s.forward()
+		if !s.escalateDue() {
+			return
+		}
+	}
+}
+
+// suppression pauses paging while every firing alert is muted, and
+// resumes it (from the first level) when one is not.
+func (s *stepper) suppression() {
+	st := &s.st
+	muted, firing, by := true, false, ""
+	for _, a := range st.Alerts {
+		if a.Ended {
+			continue
+		}
+		firing = true
+		if a.SuppressedBy == "" {
+			muted = false
+		} else if by == "" {
+			by = a.SuppressedBy
+		}
+	}
+	muted = muted && firing
+	switch {
+	case muted && !st.Suppressed:
+		st.Suppressed = true
+		s.record(TimelineEntry{Kind: EntrySuppressed, By: BySystem, Text: "paging suppressed by " + by})
+		s.stopEscalation()
+	case !muted && st.Suppressed:
+		st.Suppressed = false
+		s.record(TimelineEntry{Kind: EntryUnsuppressed, By: BySystem, Text: "suppression lifted"})
+	}
+}
+
+// escalateDue performs the earliest due personal step or level change and
+// reports whether it did anything.
+func (s *stepper) escalateDue() bool {
+	st := &s.st
+	if !st.Escalating {
+		return false
+	}
+	if len(st.Planned) > 0 && !st.Planned[0].At.After(s.now) && (st.EscalateAt.IsZero() || !st.Planned[0].At.After(st.EscalateAt)) {
+		p := st.Planned[0]
+		st.Planned = st.Planned[1:]
+		s.notify(p)
+		return true
+	}
+	if !st.EscalateAt.IsZero() && !st.EscalateAt.After(s.now) {
+		s.nextLevel(st.EscalateAt, BySystem)
+		return true
+	}
+	return false
+}
+
+func (s *stepper) notify(p PlannedNotify) {
+	key := fmt.Sprintf("%s/e%d/l%d/r%d/%s/s%d", s.st.ID, s.st.Epoch, p.Level, p.Repeat, p.User, p.Step)
+	contact := ""
+	if u := s.c.User(p.User); u != nil {
+		contact = u.Contact.Address(p.Method)
+	}
+	s.record(TimelineEntry{At: p.At, Kind: EntryNotify, By: BySystem, User: p.User, Method: p.Method, Key: key, Level: p.Level,
+		Text: fmt.Sprintf("notifying %s via %s (level %d, step %d)", p.User, p.Method, p.Level+1, p.Step+1)})
+	s.acts = append(s.acts, Notify{Key: key, User: p.User, Method: p.Method, Contact: contact, Level: p.Level, Repeat: p.Repeat, Step: p.Step})
+}
+
+// startEscalation begins a new round at the first level (or, after a
+// reassignment, with the assignee).
+func (s *stepper) startEscalation(at time.Time) {
+	st := &s.st
+	st.Escalating, st.Exhausted, st.Epoch, st.Repeat = true, false, st.Epoch+1, 0
+	if st.Assignee != "" {
+		s.enter(st.Level, at, []string{st.Assignee}, BySystem)
+		return
+	}
+	s.enter(0, at, nil, BySystem)
+}
+
+func (s *stepper) stopEscalation() {
+	s.st.Escalating, s.st.Planned, s.st.EscalateAt = false, nil, time.Time{}
+}
+
+// nextLevel escalates to the next level, repeating the policy or
+// declaring it exhausted after the last.
+func (s *stepper) nextLevel(at time.Time, by string) {
+	st := &s.st
+	pol := s.c.Policy(st.Policy)
+	if pol == nil {
+		st.EscalateAt = time.Time{}
+		return
+	}
+	next := st.Level + 1
+	if next >= len(pol.Levels) {
+		if st.Repeat >= pol.Repeat {
+			st.EscalateAt, st.Exhausted = time.Time{}, true
+			s.record(TimelineEntry{At: at, Kind: EntryExhausted, By: by, Level: st.Level,
+				Text: fmt.Sprintf("escalation policy %s exhausted after %d pass(es)", pol.Name, st.Repeat+1)})
+			return
+		}
+		st.Repeat++
+		next = 0
+	}
+	st.Assignee = ""
+	s.enter(next, at, nil, by)
+}
+
+// enter starts level at time at, notifying users (or the level's targets
+// resolved at that time when users is nil).
+func (s *stepper) enter(level int, at time.Time, users []string, by string) {
+	st := &s.st
+	st.Level, st.LevelAt, st.EscalateAt = level, at, time.Time{}
+	pol := s.c.Policy(st.Policy)
+	if pol == nil {
+		if st.Policy != "" {
+			s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Text: fmt.Sprintf("escalation policy %q not found", st.Policy)})
+		}
+		return
+	}
+	if level >= len(pol.Levels) {
+		level = len(pol.Levels) - 1
+		st.Level = level
+	}
+	lv := pol.Levels[level]
+	if users == nil {
+		for _, t := range lv.Targets {
+			kind, name, _ := strings.Cut(t, ":")
+			switch kind {
+			case "user":
+				users = appendUnique(users, name)
+			case "schedule":
+				if sch := s.c.Schedule(name); sch != nil {
+					if u, ok := sch.OnCall(at); ok {
+						users = appendUnique(users, u)
+						continue
+					}
+				}
+				s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Level: level, Text: "nobody on call in schedule " + name})
+			}
+		}
+	}
+	for _, name := range users {
+		u := s.c.User(name)
+		if u == nil {
+			s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Level: level, User: name, Text: "unknown user " + name})
+			continue
+		}
+		for i, r := range u.rules() {
+			st.Planned = append(st.Planned, PlannedNotify{At: at.Add(r.After), User: name, Method: r.Method, Level: level, Repeat: st.Repeat, Step: i})
+		}
+	}
+	slices.SortStableFunc(st.Planned, func(a, b PlannedNotify) int { return a.At.Compare(b.At) })
+	if lv.EscalateAfter > 0 {
+		st.EscalateAt = at.Add(lv.EscalateAfter)
+	}
+	s.record(TimelineEntry{At: at, Kind: EntryEscalated, By: by, Level: level,
+		Text: fmt.Sprintf("level %d (pass %d): %s", level+1, st.Repeat+1, strings.Join(users, ", "))})
+}
+
+func (s *stepper) ack(by, kind, text string, until time.Time) {
+	st := &s.st
+	st.Status, st.AckedBy, st.AckedAt = StatusAcknowledged, by, s.now
+	s.stopEscalation()
+	st.RetriggerAt, st.SnoozedUntil = time.Time{}, until
+	if !until.IsZero() {
+		st.RetriggerAt = until
+	} else if pol := s.c.Policy(st.Policy); pol != nil && pol.AckTimeout > 0 {
+		st.RetriggerAt = s.now.Add(pol.AckTimeout)
+	}
+	s.record(TimelineEntry{Kind: kind, By: by, Text: text})
+	if st.Forwarded {
+		s.forwardAll(channel.EventAcknowledge)
+	}
+}
+
+func (s *stepper) resolve(by, text string) {
+	st := &s.st
+	st.Status, st.ResolvedBy, st.ResolvedAt = StatusResolved, by, s.now
+	s.stopEscalation()
+	st.RetriggerAt, st.SnoozedUntil, st.ForwardPending = time.Time{}, time.Time{}, false
+	s.record(TimelineEntry{Kind: EntryResolved, By: by, Text: text})
+	if st.Forwarded {
+		s.forwardAll(channel.EventResolve)
+	}
+}
+
+func (s *stepper) reassign(by, to string) {
+	st := &s.st
+	st.Status, st.AckedBy, st.AckedAt, st.RetriggerAt, st.SnoozedUntil = StatusTriggered, "", time.Time{}, time.Time{}, time.Time{}
+	st.Assignee, st.Started = to, true
+	s.stopEscalation()
+	s.record(TimelineEntry{Kind: EntryReassign, By: by, User: to, Text: "reassigned to " + to})
+	if !st.Suppressed {
+		s.startEscalation(s.now)
+	}
+}
+
+func (s *stepper) escalateNow(by string) {
+	st := &s.st
+	if st.Status == StatusAcknowledged {
+		st.Status, st.AckedBy, st.AckedAt, st.RetriggerAt, st.SnoozedUntil = StatusTriggered, "", time.Time{}, time.Time{}, time.Time{}
+	}
+	st.Started = true
+	if !st.Escalating {
+		// Not paging yet (or any more): start at the first level now.
+		s.startEscalation(s.now)
+		return
+	}
+	s.nextLevel(s.now, by)
+}
+
+// forward sends a trigger to the route's channels when one is due.
+func (s *stepper) forward() {
+	st := &s.st
+	if len(st.Channels) == 0 || st.Suppressed || !st.Started {
+		return
+	}
+	due := !st.Forwarded ||
+		st.ForwardPending && !st.LastForwardAt.Add(st.GroupInterval).After(s.now) ||
+		st.Status == StatusTriggered && st.RepeatInterval > 0 && !st.LastForwardAt.Add(st.RepeatInterval).After(s.now)
+	if due {
+		s.forwardAll(channel.EventTrigger)
+		st.Forwarded, st.ForwardPending, st.LastForwardAt = true, false, s.now
+	}
+}
+
+func (s *stepper) forwardAll(event string) {
+	s.st.ForwardSeq++
+	for _, ch := range s.st.Channels {
+		key := fmt.Sprintf("%s/f%d/%s/%s", s.st.ID, s.st.ForwardSeq, ch, event)
+		s.record(TimelineEntry{Kind: EntryForward, By: BySystem, Channel: ch, Key: key, Text: event + " to " + ch})
+		s.acts = append(s.acts, Forward{Key: key, Channel: ch, Event: event})
+	}
+}
+
+func appendUnique(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+func alertTitle(a Alert) string {
+	t := a.Labels["alertname"]
+	if sum := a.Annotations["summary"]; sum != "" {
+		if t == "" {
+			return sum
+		}
+		return t + ": " + sum
+	}
+	return t
+}
+
+func alertText(a IncidentAlert) string {
+	if t := alertTitle(a.Alert); t != "" {
+		return t
+	}
+	return a.Fingerprint
+}

@@ -1,0 +1,337 @@
+package pager
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Store errors.
+var (
+	// ErrNotFound: no such incident, delivery or silence.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the store refused a write (e.g. a second open incident
+	// for a group key). The transaction is rolled back.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store persists the pager's state: incidents, their timelines, the
+// delivery log (an outbox of notifications and forwards, deduplicated by
+// idempotency key) and silences.
+//
+// # Atomicity
+//
+// Everything done inside one Update call is one transaction: it commits
+// entirely or not at all, and no other View or Update observes part of it.
+// The Pager relies on this for exactly these groups of writes:
+//
+//   - PutIncident + AppendTimeline + AddDelivery (+ UpdateDelivery for a
+//     delivery result): the new state of an incident, the timeline entries
+//     Step produced, and the notifications it asked for. They are
+//     committed before any notification is sent, so a crash after the
+//     commit re-sends from the outbox and a crash before it re-derives the
+//     same notifications (same keys) from the old state.
+//   - NextID with the PutIncident that uses it.
+//
+// Updates are serialised by the Pager (one at a time per Store), so an
+// implementation needs no optimistic locking; SQLite's BEGIN IMMEDIATE is
+// enough. Implementations must be safe for concurrent use (deliveries
+// read incidents from worker goroutines through View).
+//
+// Values passed in and returned are owned by the callee and the caller
+// respectively: implementations copy what they keep (IncidentState.Clone).
+type Store interface {
+	// View runs fn with a consistent read-only view.
+	View(fn func(tx ReadTx) error) error
+	// Update runs fn in a transaction, committed if fn returns nil and
+	// rolled back (returning fn's error) otherwise.
+	Update(fn func(tx Tx) error) error
+}
+
+// ReadTx reads the store.
+type ReadTx interface {
+	// Incident returns the incident with id, or ErrNotFound.
+	Incident(id string) (IncidentState, error)
+	// OpenIncident returns the incident for groupKey that is not resolved,
+	// or ErrNotFound. There is at most one.
+	OpenIncident(groupKey string) (IncidentState, error)
+	// Incidents returns the incidents f selects, newest first.
+	Incidents(f IncidentFilter) ([]IncidentState, error)
+	// Timeline returns an incident's entries in Seq order.
+	Timeline(incidentID string) ([]TimelineEntry, error)
+	// Deliveries returns the deliveries f selects in CreatedAt, Key order.
+	Deliveries(f DeliveryFilter) ([]Delivery, error)
+	// Silences returns every silence, expired ones included, by ID.
+	Silences() ([]Silence, error)
+}
+
+// Tx reads and writes the store inside Update.
+type Tx interface {
+	ReadTx
+	// NextID returns the next number of the named sequence ("incident",
+	// "silence"), starting at 1. Numbers are never reused.
+	NextID(seq string) (int64, error)
+	// PutIncident inserts or replaces an incident by ID. Stores should
+	// index Status, GroupKey and NextDue().
+	PutIncident(st IncidentState) error
+	// AppendTimeline appends entries (IncidentID and Seq are set).
+	AppendTimeline(entries ...TimelineEntry) error
+	// AddDelivery inserts d unless a delivery with d.Key exists; it
+	// reports whether it inserted. This is the notification dedupe.
+	AddDelivery(d Delivery) (added bool, err error)
+	// UpdateDelivery replaces the delivery with d.Key (ErrNotFound if none).
+	UpdateDelivery(d Delivery) error
+	// PutSilence inserts or replaces a silence by ID.
+	PutSilence(s Silence) error
+}
+
+// IncidentFilter selects incidents; zero fields select everything.
+type IncidentFilter struct {
+	Statuses []Status
+	Route    string
+	// Since keeps incidents created at or after it.
+	Since time.Time
+	Limit int
+}
+
+// Match reports whether st passes the filter (Limit aside).
+func (f IncidentFilter) Match(st *IncidentState) bool {
+	return (len(f.Statuses) == 0 || slices.Contains(f.Statuses, st.Status)) &&
+		(f.Route == "" || f.Route == st.Route) &&
+		!st.CreatedAt.Before(f.Since)
+}
+
+// DeliveryStatus is the state of one delivery.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	DeliveryPending DeliveryStatus = "pending"
+	DeliverySent    DeliveryStatus = "sent"
+	DeliveryFailed  DeliveryStatus = "failed"
+)
+
+// Delivery kinds.
+const (
+	KindNotify  = "notify"
+	KindForward = "forward"
+)
+
+// Delivery is one entry of the notification log: a Notify or Forward
+// action, pending until a worker reports its result.
+type Delivery struct {
+	Key        string // idempotency key (primary key)
+	IncidentID string
+	Kind       string // KindNotify or KindForward
+	User       string // notify only
+	Method     string // notify only
+	Contact    string // notify only
+	Channel    string // channel name: the method for notify
+	Event      string // channel.EventTrigger, EventAcknowledge, EventResolve
+	CreatedAt  time.Time
+	Status     DeliveryStatus
+	Attempts   int
+	Error      string
+	DoneAt     time.Time
+}
+
+// DeliveryFilter selects deliveries; zero fields select everything.
+type DeliveryFilter struct {
+	IncidentID string
+	Status     DeliveryStatus
+}
+
+// Silence mutes paging for alerts matching all Matchers between StartsAt
+// and EndsAt. Expiring a silence sets EndsAt.
+type Silence struct {
+	ID        string
+	Matchers  []string // Alertmanager syntax, see ParseMatcher
+	StartsAt  time.Time
+	EndsAt    time.Time
+	CreatedBy string
+	Comment   string
+}
+
+// Active reports whether the silence applies at now.
+func (s *Silence) Active(now time.Time) bool {
+	return !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+}
+
+// MemStore is an in-memory Store for tests and single-process use
+// without persistence.
+type MemStore struct {
+	mu sync.RWMutex
+	d  memData
+}
+
+type memData struct {
+	incidents  map[string]IncidentState
+	timeline   map[string][]TimelineEntry
+	deliveries map[string]Delivery
+	silences   map[string]Silence
+	seqs       map[string]int64
+}
+
+func (d memData) clone() memData {
+	return memData{
+		incidents: maps.Clone(d.incidents), timeline: maps.Clone(d.timeline),
+		deliveries: maps.Clone(d.deliveries), silences: maps.Clone(d.silences), seqs: maps.Clone(d.seqs),
+	}
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{d: memData{
+		incidents: map[string]IncidentState{}, timeline: map[string][]TimelineEntry{},
+		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
+	}}
+}
+
+// View implements Store.
+func (m *MemStore) View(fn func(tx ReadTx) error) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return fn(&memTx{d: &m.d})
+}
+
+// Update implements Store: fn works on a copy that replaces the data only
+// when fn succeeds.
+func (m *MemStore) Update(fn func(tx Tx) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.d.clone()
+	if err := fn(&memTx{d: &d}); err != nil {
+		return err
+	}
+	m.d = d
+	return nil
+}
+
+type memTx struct{ d *memData }
+
+func (t *memTx) Incident(id string) (IncidentState, error) {
+	st, ok := t.d.incidents[id]
+	if !ok {
+		return IncidentState{}, ErrNotFound
+	}
+	return st.Clone(), nil
+}
+
+func (t *memTx) OpenIncident(groupKey string) (IncidentState, error) {
+	for _, st := range t.d.incidents {
+		if st.GroupKey == groupKey && st.Open() {
+			return st.Clone(), nil
+		}
+	}
+	return IncidentState{}, ErrNotFound
+}
+
+func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
+	var out []IncidentState
+	for _, st := range t.d.incidents {
+		if f.Match(&st) {
+			out = append(out, st.Clone())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+func (t *memTx) Timeline(id string) ([]TimelineEntry, error) {
+	return slices.Clone(t.d.timeline[id]), nil
+}
+
+func (t *memTx) Deliveries(f DeliveryFilter) ([]Delivery, error) {
+	var out []Delivery
+	for _, d := range t.d.deliveries {
+		if (f.IncidentID == "" || f.IncidentID == d.IncidentID) && (f.Status == "" || f.Status == d.Status) {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b Delivery) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if a.Key < b.Key {
+			return -1
+		}
+		if a.Key > b.Key {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+func (t *memTx) Silences() ([]Silence, error) {
+	out := slices.Collect(maps.Values(t.d.silences))
+	slices.SortFunc(out, func(a, b Silence) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+func (t *memTx) NextID(seq string) (int64, error) {
+	t.d.seqs[seq]++
+	return t.d.seqs[seq], nil
+}
+
+func (t *memTx) PutIncident(st IncidentState) error {
+	if st.ID == "" {
+		return errors.New("put incident: empty id")
+	}
+	if st.Open() {
+		if o, err := t.OpenIncident(st.GroupKey); err == nil && o.ID != st.ID {
+			return ErrConflict
+		}
+	}
+	t.d.incidents[st.ID] = st.Clone()
+	return nil
+}
+
+func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
+	for _, e := range entries {
+		tl := t.d.timeline[e.IncidentID]
+		t.d.timeline[e.IncidentID] = append(tl[:len(tl):len(tl)], e)
+	}
+	return nil
+}
+
+func (t *memTx) AddDelivery(d Delivery) (bool, error) {
+	if _, ok := t.d.deliveries[d.Key]; ok {
+		return false, nil
+	}
+	t.d.deliveries[d.Key] = d
+	return true, nil
+}
+
+func (t *memTx) UpdateDelivery(d Delivery) error {
+	if _, ok := t.d.deliveries[d.Key]; !ok {
+		return ErrNotFound
+	}
+	t.d.deliveries[d.Key] = d
+	return nil
+}
+
+func (t *memTx) PutSilence(s Silence) error {
+	s.Matchers = slices.Clone(s.Matchers)
+	t.d.silences[s.ID] = s
+	return nil
+}
