@@ -159,6 +159,7 @@ func (c *Config) files() []fileRef {
 		out = append(out, fileRef{ptr: &sc.BearerTokenFile, path: p + ".bearer_token_file", secret: true})
 	}
 	out = append(out, fileRef{ptr: &c.Storage.SnapshotPath, path: "storage.snapshot_path"})
+	out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
 	return out
 }
 

@@ -15,6 +15,8 @@ type Config struct {
 	RuleFiles     []string        `yaml:"rule_files,omitempty"`
 	Storage       StorageConfig   `yaml:"storage"`
 	Alerting      AlertingConfig  `yaml:"alerting,omitempty"`
+	// Pager is the paging section, decoded by package pager (see PagerSection).
+	Pager PagerSection `yaml:"pager,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,
@@ -99,6 +101,9 @@ type StorageConfig struct {
 	SnapshotPath string `yaml:"snapshot_path,omitempty"`
 	// SnapshotInterval is how often a snapshot is written (default 5m).
 	SnapshotInterval model.Duration `yaml:"snapshot_interval"`
+	// PagerDB is the file the pager keeps incidents, timelines and silences
+	// in ("" keeps them in memory only).
+	PagerDB string `yaml:"pager_db,omitempty"`
 }
 
 // ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML

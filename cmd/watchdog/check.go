@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager/pagertest"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/ruletest"
 )
@@ -27,6 +29,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			var cfg *config.Config
 			if cfg, err = config.Load(f); err == nil {
 				err = checkConfigRules(cfg)
+			}
+			if err == nil {
+				err = checkConfigPager(cfg, f)
 			}
 		case "rules":
 			what = "rule file"
@@ -56,11 +61,23 @@ func checkConfigRules(cfg *config.Config) error {
 	return err
 }
 
-// cmdTest runs rule unit tests in the `promtool test rules` format.
+// checkConfigPager validates the pager section and reads its secrets.
+func checkConfigPager(cfg *config.Config, file string) error {
+	pc, err := parsePager(cfg, file)
+	if err != nil || pc == nil {
+		return err
+	}
+	_, err = pc.BuildChannels(secretSource(file))
+	return err
+}
+
+// cmdTest runs unit tests: rule tests in the `promtool test rules` format
+// and paging tests (files with a top-level pager_config, see package
+// pagertest), each file by its own runner, in the order given.
 func cmdTest(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	run := fs.String("run", "", "run only the test groups whose name matches this regular expression")
+	run := fs.String("run", "", "run only the test groups (or paging tests) whose name matches this regular expression")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: watchdog test [--run REGEX] TEST_FILE...")
 		fs.PrintDefaults()
@@ -73,13 +90,23 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := ruletest.Options{Out: stdout}
+	popts := pagertest.Options{Out: stdout}
 	if *run != "" {
 		re, err := regexp.Compile(*run)
 		if err != nil {
 			fmt.Fprintf(stderr, "watchdog test: --run: %v\n", err)
 			return 2
 		}
-		opts.Run = re
+		opts.Run, popts.Run = re, re
 	}
-	return ruletest.Run(opts, fs.Args()...)
+	code := 0
+	for _, f := range fs.Args() {
+		// An unreadable file goes to the rule test runner, which reports it.
+		if data, err := os.ReadFile(f); err == nil && pagertest.IsTestFile(data) {
+			code = max(code, pagertest.Run(popts, f))
+			continue
+		}
+		code = max(code, ruletest.Run(opts, f))
+	}
+	return code
 }

@@ -8,6 +8,7 @@
 //	watchdog check config FILE    validate a configuration file
 //	watchdog check rules FILE     validate rule files
 //	watchdog test FILE...         run rule unit tests (promtool format)
+//	watchdog pager COMMAND        incidents, ack, oncall, silences… over the API
 //	watchdog version              print the version
 package main
 
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args, stdout, stderr)
 	case "test":
 		return cmdTest(args, stdout, stderr)
+	case "pager":
+		return cmdPager(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "watchdog %s (revision %s, branch %s, %s)\n", version, revision, branch, runtime.Version())
 		return 0
@@ -79,6 +82,7 @@ func usage(w io.Writer) {
   watchdog check config FILE...      validate configuration files and their rule files (exit 0 clean, 1 on problems)
   watchdog check rules FILE...       validate rule files
   watchdog test [--run RE] FILE...   run rule unit tests (promtool test rules format; exit 0 pass, 1 fail, 2 bad input)
+  watchdog pager COMMAND [ARGS]      talk to a running watchdog's pager (watchdog pager --help)
   watchdog version                   print the version
 
 Flags of demo and run:

@@ -28,6 +28,7 @@ import (
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/examples"
+	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 	"github.com/watchdog-sre/watchdog/scrape"
@@ -46,6 +47,8 @@ type serveOptions struct {
 	snapshotPath  string
 	externalURL   string
 	logLevel      string
+	pagerDB       string
+	ackKeyFile    string
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -59,6 +62,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.snapshotPath, "storage.snapshot-path", "", "override storage.snapshot_path of the configuration")
 	fs.StringVar(&o.externalURL, "web.external-url", "", "URL the watchdog is reachable at, for links in alerts (default: http://<listen address>)")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file)")
+	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
 	return fs, o
 }
 
@@ -119,7 +124,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 		defer os.RemoveAll(rulesDir)
 		text := strings.NewReplacer("{{WEB}}", ln.Addr().String(), "{{SHOP}}", shopLn.Addr().String(),
-			"{{SNAPSHOT}}", snap, "{{RULES}}", rulesDir).Replace(demoConfig)
+			"{{SNAPSHOT}}", snap, "{{PAGERDB}}", filepath.Join(filepath.Dir(snap), "pager.db"),
+			"{{RULES}}", rulesDir).Replace(demoConfig)
 		loadConfig = func() (*config.Config, error) { return config.Parse([]byte(text), "demo.yml") }
 	} else {
 		loadConfig = func() (*config.Config, error) {
@@ -130,7 +136,15 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			return cfg, err
 		}
 	}
+	configName := o.configFile
+	if demoMode {
+		configName = "demo.yml"
+	}
 	cfg, err := loadConfig()
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	pagerCfg, err := parsePager(cfg, configName)
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
 	}
@@ -172,12 +186,33 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
 	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
 	console := alertmanager.NewConsole(stdout, time.Now)
+	sinks := []alertSink{console.Send, ams.send}
+	var pg *pagerRuntime
+	if pagerCfg != nil {
+		key, err := ackKey(o.ackKeyFile, token)
+		if err != nil {
+			return err
+		}
+		dbPath := cfg.Storage.PagerDB
+		if o.pagerDB != "" {
+			dbPath = o.pagerDB
+		}
+		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
+			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,
+			stdout: stdout, logger: logger.With("component", "pager"), metrics: set,
+		})
+		if err != nil {
+			return err
+		}
+		defer pg.close()
+		sinks = append(sinks, pg.sink)
+	}
 	ruler := rules.NewManager(rules.Options{
 		Query:          rules.EngineQueryFunc(engine, db),
 		Native:         db,
 		Queryable:      db,
 		Appender:       func() rules.Appender { return db.Appender() },
-		Notify:         notifyFunc(externalURL, extLabels, console.Send, ams.send),
+		Notify:         notifyFunc(externalURL, extLabels, sinks...),
 		ExternalLabels: extLabels,
 		ExternalURL:    externalURL,
 		Logger:         logger.With("component", "rules"),
@@ -203,6 +238,20 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
 		next, err := loadConfig()
+		var nextPager *pager.Config
+		if err == nil {
+			nextPager, err = parsePager(next, configName)
+		}
+		if err == nil {
+			switch {
+			case pg == nil && nextPager != nil:
+				err = fmt.Errorf("adding the pager section %w", errPagerRestart)
+			case pg != nil && nextPager == nil:
+				err = fmt.Errorf("removing the pager section %w", errPagerRestart)
+			case pg != nil:
+				err = pg.check(nextPager)
+			}
+		}
 		if err != nil {
 			reloadFailures.Inc()
 			logger.Error("reload refused, the running configuration stays", "err", err)
@@ -218,6 +267,13 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			reloadFailures.Inc()
 			logger.Error("reload refused, the running configuration stays", "err", err)
 			return fmt.Errorf("reload: %w", err)
+		}
+		if pg != nil {
+			if err := pg.reload(nextPager); err != nil {
+				reloadFailures.Inc()
+				logger.Error("pager reload refused, its configuration stays", "err", err)
+				return fmt.Errorf("reload: %w", err)
+			}
 		}
 		reloadSuccesses.Inc()
 		logger.Info("configuration reloaded")
@@ -245,10 +301,13 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:    logger.With("component", "web"),
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
+	if pg != nil {
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
+	}
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 8)
 	wg.Go(func() {
 		if err := db.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("storage: %w", err)
@@ -269,6 +328,13 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			errc <- fmt.Errorf("rules: %w", err)
 		}
 	})
+	if pg != nil {
+		wg.Go(func() {
+			if err := pg.p.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("pager: %w", err)
+			}
+		})
+	}
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
 	close(isReady)
 
@@ -276,6 +342,10 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	fmt.Fprintf(stdout, "Watchdog %s serving on %s\n", version, url)
 	if demoMode {
 		fmt.Fprintf(stdout, "Demo: scraping the built-in shop and the watchdog itself. Try %s/api/v1/query?query=up\n", url)
+	}
+	if pg != nil {
+		fmt.Fprintf(stdout, "Pager: %d users, %d escalation policies, channels %s; Alertmanager receiver at %s/api/v2/alerts (bearer token required)\n",
+			len(pagerCfg.Users), len(pagerCfg.EscalationPolicies), channelNames(pg.channels), url)
 	}
 	if generated {
 		fmt.Fprintf(stdout, "API token for state-changing calls (generated; set WATCHDOG_TOKEN or --web.token-file to choose one): %s\n", token)

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/watchdog-sre/watchdog/config"
+)
+
+func mustPagerConfig(t *testing.T, doc string) *config.Config {
+	t.Helper()
+	c, err := config.Parse([]byte(doc), "w.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const basePager = `pager:
+  users:
+    - {name: alice, contact: {push: a}}
+  schedules:
+    - name: primary
+      time_zone: UTC
+      layers: [{name: l, members: [alice], rotation: daily, start: 2026-01-05T09:00}]
+  escalation_policies:
+    - {name: p, levels: [{targets: [user:alice]}]}
+  channels:
+    - {name: push, type: console}
+  routes:
+    - {name: all, escalation_policy: p}
+`
+
+func TestPagerConfigErrorsKeepFileLine(t *testing.T) {
+	c := mustPagerConfig(t, "global: {}\npager:\n  users:\n    - {name: alice, contact: {}}\n  bogus: 1\n")
+	_, err := parsePager(c, "w.yml")
+	if err == nil {
+		t.Fatal("bad pager section accepted")
+	}
+	for _, want := range []string{"w.yml:4:", "w.yml:5:", `unknown key "bogus"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if pc, err := parsePager(mustPagerConfig(t, "global: {}\n"), "w.yml"); pc != nil || err != nil {
+		t.Errorf("no section: %v %v", pc, err)
+	}
+}
+
+func TestPagerReload(t *testing.T) {
+	pc, err := parsePager(mustPagerConfig(t, basePager), "w.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newPagerRuntime(pc, pagerSetup{stdout: io.Discard, logger: slog.New(slog.DiscardHandler), ackKey: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	if r.schedule("primary") == nil || r.schedule("secondary") != nil {
+		t.Fatal("schedules of the first config")
+	}
+
+	renamed, err := parsePager(mustPagerConfig(t, strings.ReplaceAll(basePager, "name: primary", "name: secondary")), "w.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.check(renamed); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if err := r.reload(renamed); err != nil {
+		t.Fatal(err)
+	}
+	if r.schedule("secondary") == nil || r.schedule("primary") != nil {
+		t.Fatal("reload did not apply the new schedules")
+	}
+
+	more, err := parsePager(mustPagerConfig(t, strings.Replace(basePager, "    - {name: push, type: console}\n",
+		"    - {name: push, type: console}\n    - {name: sms, type: console}\n", 1)), "w.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.check(more); err == nil || !strings.Contains(err.Error(), `channel "sms"`) {
+		t.Fatalf("a new channel was not refused: %v", err)
+	}
+}

@@ -1,0 +1,124 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// applicationID marks watchdog pager databases (PRAGMA application_id,
+// "WDpg"), so that Open refuses another application's SQLite file.
+const applicationID = 0x57447067
+
+// migrations[i] brings the schema from version i to i+1. Append only:
+// never edit a migration that has shipped.
+var migrations = []string{
+	// 1: initial schema. Times used for sorting are split into Unix
+	// seconds and nanoseconds so that every time.Time orders correctly;
+	// next_due is Unix nanoseconds (NULL: nothing pending).
+	`
+CREATE TABLE incidents (
+	id         TEXT PRIMARY KEY,
+	group_key  TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	route      TEXT NOT NULL,
+	created_s  INTEGER NOT NULL,
+	created_ns INTEGER NOT NULL,
+	next_due   INTEGER,
+	state      TEXT NOT NULL -- pager.IncidentState as JSON
+) STRICT;
+CREATE UNIQUE INDEX incidents_open_group ON incidents (group_key) WHERE status <> 'resolved';
+CREATE INDEX incidents_status ON incidents (status, created_s, created_ns);
+CREATE INDEX incidents_created ON incidents (created_s, created_ns);
+CREATE INDEX incidents_next_due ON incidents (next_due) WHERE next_due IS NOT NULL;
+
+CREATE TABLE timeline (
+	pos         INTEGER PRIMARY KEY, -- append order
+	incident_id TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	entry       TEXT NOT NULL -- pager.TimelineEntry as JSON
+) STRICT;
+CREATE INDEX timeline_incident ON timeline (incident_id, pos);
+
+CREATE TABLE deliveries (
+	key         TEXT PRIMARY KEY, -- idempotency key
+	incident_id TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	created_s   INTEGER NOT NULL,
+	created_ns  INTEGER NOT NULL,
+	delivery    TEXT NOT NULL -- pager.Delivery as JSON
+) STRICT;
+CREATE INDEX deliveries_status ON deliveries (status, created_s, created_ns, key);
+CREATE INDEX deliveries_incident ON deliveries (incident_id, created_s, created_ns, key);
+
+CREATE TABLE silences (
+	id      TEXT PRIMARY KEY,
+	silence TEXT NOT NULL -- pager.Silence as JSON
+) STRICT;
+
+CREATE TABLE sequences (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) STRICT;
+`,
+}
+
+// SchemaVersion is the schema version this package writes.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate brings the schema up to date in one immediate transaction, so
+// that concurrent openers (processes) do not migrate twice.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var appID, objects int
+	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	switch {
+	case appID == 0 && objects == 0: // new database
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT; INSERT INTO schema_version VALUES (0)"); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	case appID != applicationID:
+		return fmt.Errorf("%w (application_id %#x)", ErrForeign, appID)
+	}
+	var version int
+	switch err := tx.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: no schema_version row", ErrForeign)
+	case err != nil:
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(migrations) || version < 0 {
+		return fmt.Errorf("%w: database has version %d, this watchdog knows up to %d", ErrSchemaVersion, version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	if version < len(migrations) {
+		if _, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", len(migrations)); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

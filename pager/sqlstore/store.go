@@ -1,0 +1,293 @@
+// Package sqlstore implements pager.Store over SQLite (modernc.org/sqlite,
+// pure Go), so that incidents, timelines, the delivery outbox and silences
+// survive restarts and crashes.
+//
+// # Durability and atomicity
+//
+// The database runs in WAL mode with synchronous=FULL: every committed
+// transaction is fsynced to the WAL before Commit returns, so a state
+// change the Pager has committed is on disk before it acts on it. One
+// Update is one BEGIN IMMEDIATE transaction (the write lock is taken at
+// BEGIN, so the transaction never fails half-way for lack of it); updates
+// within a process are additionally serialised by a mutex. View is a
+// deferred read transaction: in WAL mode it sees one consistent snapshot
+// and never blocks or is blocked by the writer.
+//
+// # Schema
+//
+// Incidents, timeline entries, deliveries and silences are stored as JSON
+// documents, plus the columns the queries filter and sort on (status,
+// group key, route, creation time, next due time, delivery status). A
+// partial unique index allows one open incident per group key. The schema
+// is versioned by the schema_version table and upgraded by the migrations
+// list at Open.
+//
+// Times round-trip through JSON: they come back equal (time.Time.Equal) to
+// what was stored, without monotonic clock reading, and in UTC (or a fixed
+// zone with the original offset) rather than the original *time.Location.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+// Errors returned by Open.
+var (
+	// ErrNotDatabase: the file is not an SQLite database, or it is corrupt.
+	ErrNotDatabase = errors.New("not an SQLite database or corrupt")
+	// ErrForeign: the file is an SQLite database of another application.
+	ErrForeign = errors.New("not a watchdog pager database")
+	// ErrSchemaVersion: the database was written by a newer watchdog with
+	// a schema this version does not know.
+	ErrSchemaVersion = errors.New("unsupported schema version")
+	// ErrClosed: the Store has been closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Options configure a Store. The zero value is safe.
+type Options struct {
+	// BusyTimeout is how long a transaction waits for a lock held by
+	// another connection or process (default 5s).
+	BusyTimeout time.Duration
+	// MaxConns bounds open connections; reads use all of them, writes one
+	// at a time (default 8).
+	MaxConns int
+	// SkipQuickCheck skips PRAGMA quick_check at Open (a scan of the whole
+	// file; fast for the size of a pager database).
+	SkipQuickCheck bool
+}
+
+// Store is a pager.Store backed by an SQLite database file. It is safe for
+// concurrent use by multiple goroutines; several processes may open the
+// same file (writes then wait up to BusyTimeout for each other).
+type Store struct {
+	path string
+	db   *sql.DB
+
+	wmu    sync.Mutex  // serialises Update within the process
+	closed atomic.Bool // set by Close under wmu
+}
+
+var _ pager.Store = (*Store)(nil)
+
+// sqliteMagic starts every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// Open opens (creating if needed) the database at path and brings its
+// schema up to date. A file that is not an SQLite database, or a corrupt
+// one, yields an error wrapping ErrNotDatabase; a database of another
+// application ErrForeign; a newer schema ErrSchemaVersion.
+func Open(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlstore: open: empty path")
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 8
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	if err := checkHeader(abs); err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn(abs, opts))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+	s := &Store{path: path, db: db}
+	if err := s.init(opts); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, classify(err))
+	}
+	return s, nil
+}
+
+// dsn returns the data source name: a file: URI whose _pragma parameters
+// the driver runs on every new connection, and _txlock=immediate, which
+// makes every read-write BEGIN a BEGIN IMMEDIATE (read-only transactions,
+// used by View, stay deferred).
+func dsn(abs string, opts Options) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// checkHeader rejects an existing, non-empty file that does not start like
+// an SQLite database, before SQLite gets to it.
+func checkHeader(abs string) error {
+	f, err := os.Open(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: not a regular file", ErrNotDatabase)
+	}
+	if fi.Size() == 0 {
+		return nil // SQLite treats an empty file as an empty database
+	}
+	buf := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(f, buf); err != nil || string(buf) != sqliteMagic {
+		return fmt.Errorf("%w: bad file header", ErrNotDatabase)
+	}
+	return nil
+}
+
+// SQLite primary result codes classify reports as ErrNotDatabase.
+const (
+	codeCorrupt = 11 // SQLITE_CORRUPT
+	codeNotADB  = 26 // SQLITE_NOTADB
+
+	codeConstraintUnique = 2067 // SQLITE_CONSTRAINT_UNIQUE
+)
+
+// classify wraps SQLite's corruption errors in ErrNotDatabase.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case codeCorrupt, codeNotADB:
+			return fmt.Errorf("%w: %w", ErrNotDatabase, err)
+		}
+	}
+	return err
+}
+
+// init checks the connection settings and the file, and migrates.
+func (s *Store) init(opts Options) error {
+	ctx := context.Background()
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("journal mode: %w", err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	if !opts.SkipQuickCheck {
+		if err := quickCheck(ctx, s.db); err != nil {
+			return err
+		}
+	}
+	return migrate(ctx, s.db)
+}
+
+// quickCheck runs PRAGMA quick_check, which answers one row "ok" or rows
+// describing problems.
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return fmt.Errorf("quick check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			return fmt.Errorf("quick check: %w", err)
+		}
+		if msg != "ok" && len(problems) < 3 {
+			problems = append(problems, msg)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("quick check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: quick check: %q", ErrNotDatabase, problems)
+	}
+	return nil
+}
+
+// Path returns the path the Store was opened with.
+func (s *Store) Path() string { return s.path }
+
+// Close checkpoints the WAL into the database file and closes it. It
+// waits for a running Update; later calls return ErrClosed.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.closed.Store(true)
+	_, cerr := s.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	if cerr != nil {
+		cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
+	}
+	return errors.Join(cerr, s.db.Close())
+}
+
+// View implements pager.Store: fn reads one consistent snapshot.
+func (s *Store) View(fn func(tx pager.ReadTx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	tx, err := s.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&readTx{tx: tx})
+}
+
+// Update implements pager.Store: fn runs in one BEGIN IMMEDIATE
+// transaction, committed (and fsynced) if fn returns nil, rolled back
+// otherwise; fn's error is returned as is. A panic in fn rolls back too.
+func (s *Store) Update(fn func(tx pager.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+		}
+	}()
+	if err := fn(&writeTx{readTx{tx: tx}}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	committed = true
+	return nil
+}

@@ -1,0 +1,250 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+// readTx implements pager.ReadTx over a transaction. Every value returned
+// is decoded afresh from JSON, so callers own it.
+type readTx struct{ tx *sql.Tx }
+
+// writeTx implements pager.Tx.
+type writeTx struct{ readTx }
+
+// bg is the context of every statement: the Store interface has none.
+var bg = context.Background()
+
+// timeParts splits t for the (seconds, nanoseconds) sort columns, which
+// order exactly as time.Time.Compare for every time.
+func timeParts(t time.Time) (int64, int64) { return t.Unix(), int64(t.Nanosecond()) }
+
+// queryJSON runs q and decodes column 0 of every row into a new T. It
+// returns nil when no row matches, as MemStore does.
+func queryJSON[T any](tx *sql.Tx, what, q string, args ...any) ([]T, error) {
+	rows, err := tx.QueryContext(bg, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+		}
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: decode: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// one returns the single incident q selects, or pager.ErrNotFound.
+func (t *readTx) one(what, q string, args ...any) (pager.IncidentState, error) {
+	sts, err := queryJSON[pager.IncidentState](t.tx, what, q+" LIMIT 1", args...)
+	if err != nil {
+		return pager.IncidentState{}, err
+	}
+	if len(sts) == 0 {
+		return pager.IncidentState{}, pager.ErrNotFound
+	}
+	return sts[0], nil
+}
+
+// Incident implements pager.ReadTx.
+func (t *readTx) Incident(id string) (pager.IncidentState, error) {
+	return t.one("incident", "SELECT state FROM incidents WHERE id = ?", id)
+}
+
+// OpenIncident implements pager.ReadTx.
+func (t *readTx) OpenIncident(groupKey string) (pager.IncidentState, error) {
+	return t.one("open incident", "SELECT state FROM incidents WHERE group_key = ? AND status <> ?", groupKey, pager.StatusResolved)
+}
+
+// Incidents implements pager.ReadTx.
+func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error) {
+	var b strings.Builder
+	s, ns := timeParts(f.Since)
+	// Like IncidentFilter.Match, the Since bound applies even when zero.
+	b.WriteString("SELECT state FROM incidents WHERE (created_s, created_ns) >= (?, ?)")
+	args := []any{s, ns}
+	if len(f.Statuses) > 0 {
+		b.WriteString(" AND status IN (?" + strings.Repeat(", ?", len(f.Statuses)-1) + ")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	if f.Route != "" {
+		b.WriteString(" AND route = ?")
+		args = append(args, f.Route)
+	}
+	b.WriteString(" ORDER BY created_s DESC, created_ns DESC, id DESC")
+	if f.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, f.Limit)
+	}
+	return queryJSON[pager.IncidentState](t.tx, "incidents", b.String(), args...)
+}
+
+// Timeline implements pager.ReadTx.
+func (t *readTx) Timeline(incidentID string) ([]pager.TimelineEntry, error) {
+	return queryJSON[pager.TimelineEntry](t.tx, "timeline", "SELECT entry FROM timeline WHERE incident_id = ? ORDER BY pos", incidentID)
+}
+
+// Deliveries implements pager.ReadTx.
+func (t *readTx) Deliveries(f pager.DeliveryFilter) ([]pager.Delivery, error) {
+	q := "SELECT delivery FROM deliveries WHERE 1"
+	var args []any
+	if f.IncidentID != "" {
+		q += " AND incident_id = ?"
+		args = append(args, f.IncidentID)
+	}
+	if f.Status != "" {
+		q += " AND status = ?"
+		args = append(args, string(f.Status))
+	}
+	q += " ORDER BY created_s, created_ns, key"
+	return queryJSON[pager.Delivery](t.tx, "deliveries", q, args...)
+}
+
+// Silences implements pager.ReadTx.
+func (t *readTx) Silences() ([]pager.Silence, error) {
+	return queryJSON[pager.Silence](t.tx, "silences", "SELECT silence FROM silences ORDER BY id")
+}
+
+// NextID implements pager.Tx.
+func (t *writeTx) NextID(seq string) (int64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(bg, `INSERT INTO sequences (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, seq).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: next id %s: %w", seq, err)
+	}
+	return n, nil
+}
+
+// PutIncident implements pager.Tx.
+func (t *writeTx) PutIncident(st pager.IncidentState) error {
+	if st.ID == "" {
+		return errors.New("put incident: empty id")
+	}
+	if st.Open() {
+		var other string
+		err := t.tx.QueryRowContext(bg, "SELECT id FROM incidents WHERE group_key = ? AND status <> ? AND id <> ? LIMIT 1",
+			st.GroupKey, pager.StatusResolved, st.ID).Scan(&other)
+		switch {
+		case err == nil:
+			return pager.ErrConflict
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlstore: put incident: %w", err)
+		}
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put incident: encode: %w", err)
+	}
+	var due any // NULL
+	if d := st.NextDue(); !d.IsZero() {
+		due = d.UnixNano()
+	}
+	s, ns := timeParts(st.CreatedAt)
+	_, err = t.tx.ExecContext(bg, `INSERT INTO incidents (id, group_key, status, route, created_s, created_ns, next_due, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
+			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state`,
+		st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data))
+	if err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code() == codeConstraintUnique {
+			// The partial index caught what the check above should have.
+			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
+		}
+		return fmt.Errorf("sqlstore: put incident: %w", err)
+	}
+	return nil
+}
+
+// AppendTimeline implements pager.Tx.
+func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
+	for _, e := range entries {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("sqlstore: append timeline: encode: %w", err)
+		}
+		if _, err := t.tx.ExecContext(bg, "INSERT INTO timeline (incident_id, seq, entry) VALUES (?, ?, ?)",
+			e.IncidentID, e.Seq, string(data)); err != nil {
+			return fmt.Errorf("sqlstore: append timeline: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddDelivery implements pager.Tx.
+func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
+	data, err := json.Marshal(d)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
+	}
+	s, ns := timeParts(d.CreatedAt)
+	res, err := t.tx.ExecContext(bg, `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
+		d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
+	}
+	return n == 1, nil
+}
+
+// UpdateDelivery implements pager.Tx.
+func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
+	}
+	s, ns := timeParts(d.CreatedAt)
+	res, err := t.tx.ExecContext(bg, `UPDATE deliveries SET incident_id = ?, status = ?, created_s = ?, created_ns = ?, delivery = ?
+		WHERE key = ?`, d.IncidentID, string(d.Status), s, ns, string(data), d.Key)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update delivery: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: update delivery: %w", err)
+	}
+	if n == 0 {
+		return pager.ErrNotFound
+	}
+	return nil
+}
+
+// PutSilence implements pager.Tx.
+func (t *writeTx) PutSilence(sil pager.Silence) error {
+	data, err := json.Marshal(sil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put silence: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(bg, `INSERT INTO silences (id, silence) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET silence = excluded.silence`, sil.ID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put silence: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,628 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/pager/schedule"
+)
+
+// Pager is what the paging API needs of the pager. *pager.Pager implements
+// it; tests stub it. Every method may be called from any goroutine.
+type Pager interface {
+	Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error)
+	Incident(id string) (pager.IncidentState, []pager.TimelineEntry, error)
+
+	Ack(id, by string) error
+	Resolve(id, by string) error
+	Snooze(id, by string, until time.Time) error
+	Reassign(id, by, to string) error
+	EscalateNow(id, by string) error
+	Note(id, by, text string) error
+
+	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
+
+	CreateSilence(s pager.Silence) (string, error)
+	Silences() ([]pager.Silence, error)
+	ExpireSilence(id string) error
+
+	// VerifyAck checks a signed acknowledge link without acting on it.
+	VerifyAck(token string) (incidentID, user string, err error)
+	// Receive routes alerts into incidents.
+	Receive(alerts ...pager.Alert) error
+}
+
+// ScheduleFunc returns the schedule called name in the pager's current
+// configuration, or nil. The pager does not expose its configuration, so
+// the caller (which parsed it) supplies the look-up.
+type ScheduleFunc func(name string) *schedule.Schedule
+
+// PagerOptions configure the paging endpoints.
+type PagerOptions struct {
+	// Pager is required.
+	Pager Pager
+	// Schedules serves schedule previews; nil answers 404 for every name.
+	Schedules ScheduleFunc
+	// MaxPreviewDays bounds ?days= of schedule previews (default 90).
+	MaxPreviewDays int
+}
+
+// Paging endpoint limits.
+const (
+	defaultIncidentLimit = 100
+	maxIncidentLimit     = 10000
+	defaultPreviewDays   = 7
+	maxNoteBytes         = 16 << 10
+)
+
+// errorConflict is the error type of requests the incident's state refuses
+// (acknowledging a resolved incident).
+const errorConflict = "conflict"
+
+// defaultActor is the "by" of API calls that do not name one.
+const defaultActor = "api"
+
+// EnablePager registers the paging API: incidents and their actions, on-call
+// look-ups, schedule previews, silences, signed acknowledge links and an
+// Alertmanager-compatible receiver (POST /api/v2/alerts). Calls that change
+// state need the bearer token, except the signed acknowledge links, whose
+// signature is their authorisation.
+func (h *Handler) EnablePager(o PagerOptions) {
+	if o.MaxPreviewDays <= 0 {
+		o.MaxPreviewDays = 90
+	}
+	ph := &pagerAPI{o: o, now: h.now}
+	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
+	api("GET /api/v1/pager/incidents", ph.incidents)
+	api("GET /api/v1/pager/incidents/{id}", ph.incident)
+	api("POST /api/v1/pager/incidents/{id}/ack", ph.ack)
+	api("POST /api/v1/pager/incidents/{id}/resolve", ph.resolve)
+	api("POST /api/v1/pager/incidents/{id}/snooze", ph.snooze)
+	api("POST /api/v1/pager/incidents/{id}/reassign", ph.reassign)
+	api("POST /api/v1/pager/incidents/{id}/note", ph.note)
+	api("POST /api/v1/pager/incidents/{id}/escalate", ph.escalate)
+	h.Handle("GET /api/v1/pager/incidents/{id}/postmortem", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ph.postmortem(h, w, r)
+	}))
+	api("GET /api/v1/pager/oncall", ph.oncall)
+	api("GET /api/v1/pager/schedules/{name}/preview", ph.preview)
+	api("GET /api/v1/pager/silences", ph.silences)
+	api("POST /api/v1/pager/silences", ph.createSilence)
+	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
+
+	ack := http.HandlerFunc(ph.ackLink)
+	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {
+		h.handleOpen("GET "+p, ack)
+		h.handleOpen("POST "+p, ack)
+	}
+	h.Handle("POST /api/v2/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ph.receive(h, w, r)
+	}))
+}
+
+type pagerAPI struct {
+	o   PagerOptions
+	now func() time.Time
+}
+
+// pagerError maps the pager's errors onto the envelope.
+func pagerError(err error) *apiError {
+	switch {
+	case errors.Is(err, pager.ErrNotFound):
+		return &apiError{typ: errorNotFound, msg: err.Error()}
+	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered):
+		return &apiError{typ: errorConflict, code: http.StatusConflict, msg: err.Error()}
+	case errors.Is(err, pager.ErrUnknownUser), errors.Is(err, pager.ErrUnknownTarget),
+		errors.Is(err, pager.ErrInvalidSilence):
+		return &apiError{typ: errorBadData, msg: err.Error()}
+	}
+	return &apiError{typ: errorInternal, msg: err.Error()}
+}
+
+// decodeBody decodes an optional JSON object body into dst: an empty body
+// leaves dst as it is; unknown fields, wrong types, trailing data and
+// bodies over MaxRequestBodyBytes are refused.
+func decodeBody(r *http.Request, dst any) *apiError {
+	if r.Body == nil {
+		return nil
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err == nil {
+		if _, err2 := dec.Token(); !errors.Is(err2, io.EOF) {
+			err = errors.New("unexpected data after the JSON value")
+		}
+	}
+	if err != nil {
+		return bodyError(err)
+	}
+	return nil
+}
+
+func bodyError(err error) *apiError {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &apiError{typ: errorBadData, code: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit)}
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &apiError{typ: errorBadData, msg: fmt.Sprintf("invalid body: field %q: expected %s, got %s",
+			typeErr.Field, typeErr.Type, typeErr.Value)}
+	}
+	return &apiError{typ: errorBadData, msg: "invalid body: " + err.Error()}
+}
+
+// actorBody is the part every action body shares.
+type actorBody struct {
+	// By names who acts (default "api").
+	By string `json:"by"`
+}
+
+func (b actorBody) actor() string {
+	if s := strings.TrimSpace(b.By); s != "" {
+		return s
+	}
+	return defaultActor
+}
+
+// ---- incidents ----
+
+// apiIncident is the JSON shape of an incident.
+type apiIncident struct {
+	ID           string            `json:"id"`
+	Title        string            `json:"title"`
+	Status       pager.Status      `json:"status"`
+	Route        string            `json:"route"`
+	Policy       string            `json:"policy"`
+	Major        bool              `json:"major,omitempty"`
+	Suppressed   bool              `json:"suppressed,omitempty"`
+	GroupLabels  map[string]string `json:"groupLabels"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	AckedBy      string            `json:"acknowledgedBy,omitempty"`
+	AckedAt      *time.Time        `json:"acknowledgedAt,omitempty"`
+	SnoozedUntil *time.Time        `json:"snoozedUntil,omitempty"`
+	ResolvedBy   string            `json:"resolvedBy,omitempty"`
+	ResolvedAt   *time.Time        `json:"resolvedAt,omitempty"`
+	Assignee     string            `json:"assignee,omitempty"`
+	Level        int               `json:"level"`
+	EscalateAt   *time.Time        `json:"escalateAt,omitempty"`
+	Exhausted    bool              `json:"exhausted,omitempty"`
+	AlertCount   int               `json:"alertCount"`
+	Alerts       []apiPagerAlert   `json:"alerts,omitempty"`
+	Timeline     []apiTimeline     `json:"timeline,omitempty"`
+}
+
+type apiPagerAlert struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       *time.Time        `json:"endsAt,omitempty"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+	Status       string            `json:"status"` // firing or resolved
+	SuppressedBy string            `json:"suppressedBy,omitempty"`
+}
+
+type apiTimeline struct {
+	Seq     int       `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	By      string    `json:"by,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Method  string    `json:"method,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Level   int       `json:"level"`
+	Text    string    `json:"text,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func incidentView(st *pager.IncidentState, withAlerts bool) apiIncident {
+	v := apiIncident{
+		ID: st.ID, Title: st.Title, Status: st.Status, Route: st.Route, Policy: st.Policy, Major: st.Major,
+		Suppressed: st.Suppressed, GroupLabels: st.GroupLabels, CreatedAt: st.CreatedAt,
+		AckedBy: st.AckedBy, AckedAt: optTime(st.AckedAt), ResolvedBy: st.ResolvedBy, ResolvedAt: optTime(st.ResolvedAt),
+		Assignee: st.Assignee, Level: st.Level, Exhausted: st.Exhausted, AlertCount: len(st.Alerts),
+	}
+	if v.GroupLabels == nil {
+		v.GroupLabels = map[string]string{}
+	}
+	if st.Status == pager.StatusAcknowledged {
+		v.SnoozedUntil = optTime(st.SnoozedUntil)
+	}
+	if st.Escalating {
+		v.EscalateAt = optTime(st.EscalateAt)
+	}
+	if withAlerts {
+		v.Alerts = make([]apiPagerAlert, 0, len(st.Alerts))
+		for _, a := range st.Alerts {
+			pa := apiPagerAlert{Fingerprint: a.Fingerprint, Labels: a.Labels, Annotations: a.Annotations,
+				StartsAt: a.StartsAt, EndsAt: optTime(a.EndsAt), GeneratorURL: a.GeneratorURL,
+				Status: "firing", SuppressedBy: a.SuppressedBy}
+			if a.Ended {
+				pa.Status = "resolved"
+			}
+			if pa.Labels == nil {
+				pa.Labels = map[string]string{}
+			}
+			if pa.Annotations == nil {
+				pa.Annotations = map[string]string{}
+			}
+			v.Alerts = append(v.Alerts, pa)
+		}
+	}
+	return v
+}
+
+func timelineView(tl []pager.TimelineEntry) []apiTimeline {
+	out := make([]apiTimeline, 0, len(tl))
+	for _, e := range tl {
+		out = append(out, apiTimeline{Seq: e.Seq, At: e.At, Kind: e.Kind, By: e.By, User: e.User,
+			Method: e.Method, Channel: e.Channel, Level: e.Level, Text: e.Text})
+	}
+	return out
+}
+
+var statusNames = map[string][]pager.Status{
+	"triggered":    {pager.StatusTriggered},
+	"acknowledged": {pager.StatusAcknowledged},
+	"resolved":     {pager.StatusResolved},
+	"open":         {pager.StatusTriggered, pager.StatusAcknowledged},
+}
+
+// incidents serves GET /api/v1/pager/incidents?status=open&limit=N&route=R.
+// status may repeat or be comma-separated: triggered, acknowledged,
+// resolved, open.
+func (a *pagerAPI) incidents(r *http.Request) apiResult {
+	f := pager.IncidentFilter{Limit: defaultIncidentLimit, Route: r.FormValue("route")}
+	for _, v := range r.Form["status"] {
+		for s := range strings.SplitSeq(v, ",") {
+			st, ok := statusNames[strings.TrimSpace(s)]
+			if !ok {
+				return apiResult{err: invalidParam("status",
+					fmt.Errorf("unknown status %q (triggered, acknowledged, resolved, open)", s))}
+			}
+			f.Statuses = append(f.Statuses, st...)
+		}
+	}
+	if s := r.FormValue("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > maxIncidentLimit {
+			return apiResult{err: invalidParam("limit", fmt.Errorf("must be an integer from 1 to %d", maxIncidentLimit))}
+		}
+		f.Limit = n
+	}
+	list, err := a.o.Pager.Incidents(f)
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	out := make([]apiIncident, 0, len(list))
+	for i := range list {
+		out = append(out, incidentView(&list[i], false))
+	}
+	return apiResult{data: out}
+}
+
+// incident serves GET /api/v1/pager/incidents/{id}: alerts and timeline.
+func (a *pagerAPI) incident(r *http.Request) apiResult {
+	st, tl, err := a.o.Pager.Incident(r.PathValue("id"))
+	if err != nil {
+		return apiResult{err: pagerError(fmt.Errorf("incident %s: %w", r.PathValue("id"), err))}
+	}
+	v := incidentView(&st, true)
+	v.Timeline = timelineView(tl)
+	return apiResult{data: v}
+}
+
+// action runs an incident action and answers with the incident's new state.
+func (a *pagerAPI) action(r *http.Request, do func(id string) error) apiResult {
+	id := r.PathValue("id")
+	if err := do(id); err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	st, _, err := a.o.Pager.Incident(id)
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	return apiResult{data: incidentView(&st, false)}
+}
+
+func (a *pagerAPI) ack(r *http.Request) apiResult {
+	var b actorBody
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.Ack(id, b.actor()) })
+}
+
+func (a *pagerAPI) resolve(r *http.Request) apiResult {
+	var b actorBody
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.Resolve(id, b.actor()) })
+}
+
+func (a *pagerAPI) escalate(r *http.Request) apiResult {
+	var b actorBody
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.EscalateNow(id, b.actor()) })
+}
+
+// snooze takes {"until": RFC3339} or {"duration": "30m"} (Prometheus
+// duration or float seconds).
+func (a *pagerAPI) snooze(r *http.Request) apiResult {
+	var b struct {
+		actorBody
+		Until    string `json:"until"`
+		Duration string `json:"duration"`
+	}
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	now := a.now()
+	var until time.Time
+	switch {
+	case b.Until != "" && b.Duration != "":
+		return apiResult{err: badData(errors.New("give until or duration, not both"))}
+	case b.Until != "":
+		t, err := ParseTime(b.Until)
+		if err != nil {
+			return apiResult{err: invalidParam("until", err)}
+		}
+		until = t
+	case b.Duration != "":
+		d, err := ParseDuration(b.Duration)
+		if err != nil {
+			return apiResult{err: invalidParam("duration", err)}
+		}
+		until = now.Add(d)
+	default:
+		return apiResult{err: badData(errors.New("until or duration is required"))}
+	}
+	if !until.After(now) {
+		return apiResult{err: badData(errors.New("snooze end is not in the future"))}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.Snooze(id, b.actor(), until) })
+}
+
+// reassign takes {"user": NAME}.
+func (a *pagerAPI) reassign(r *http.Request) apiResult {
+	var b struct {
+		actorBody
+		User string `json:"user"`
+	}
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	if strings.TrimSpace(b.User) == "" {
+		return apiResult{err: badData(errors.New("user is required"))}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.Reassign(id, b.actor(), b.User) })
+}
+
+// note takes {"text": "..."}.
+func (a *pagerAPI) note(r *http.Request) apiResult {
+	var b struct {
+		actorBody
+		Text string `json:"text"`
+	}
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	switch {
+	case strings.TrimSpace(b.Text) == "":
+		return apiResult{err: badData(errors.New("text is required"))}
+	case len(b.Text) > maxNoteBytes:
+		return apiResult{err: badData(fmt.Errorf("text longer than %d bytes", maxNoteBytes))}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.Note(id, b.actor(), b.Text) })
+}
+
+// postmortem serves the Markdown draft of an incident.
+func (a *pagerAPI) postmortem(h *Handler, w http.ResponseWriter, r *http.Request) {
+	st, tl, err := a.o.Pager.Incident(r.PathValue("id"))
+	if err != nil {
+		h.respondError(w, pagerError(fmt.Errorf("incident %s: %w", r.PathValue("id"), err)))
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	if _, err := io.WriteString(w, Postmortem(st, tl)); err != nil {
+		h.logger.Debug("write response", "err", err)
+	}
+}
+
+// ---- on call and schedules ----
+
+type apiOnCall struct {
+	Level    int    `json:"level"`
+	User     string `json:"user"`
+	Schedule string `json:"schedule,omitempty"`
+}
+
+// oncall serves GET /api/v1/pager/oncall?target=schedule:NAME&time=T.
+func (a *pagerAPI) oncall(r *http.Request) apiResult {
+	target := r.FormValue("target")
+	if target == "" {
+		return apiResult{err: badData(errors.New("target is required: schedule:NAME, policy:NAME or route:NAME"))}
+	}
+	t, e := timeParam(r.FormValue("time"), "time", a.now())
+	if e != nil {
+		return apiResult{err: e}
+	}
+	list, err := a.o.Pager.WhoIsOnCall(target, t)
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	out := make([]apiOnCall, 0, len(list))
+	for _, o := range list {
+		out = append(out, apiOnCall{Level: o.Level, User: o.User, Schedule: o.Schedule})
+	}
+	return apiResult{data: map[string]any{"target": target, "time": t.UTC(), "oncall": out}}
+}
+
+type apiShift struct {
+	User     string    `json:"user"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Layer    string    `json:"layer,omitempty"`
+	Override bool      `json:"override,omitempty"`
+}
+
+// preview serves GET /api/v1/pager/schedules/{name}/preview?days=N&start=T:
+// the shifts from start (default now) for N days (default 7).
+func (a *pagerAPI) preview(r *http.Request) apiResult {
+	name := r.PathValue("name")
+	var s *schedule.Schedule
+	if a.o.Schedules != nil {
+		s = a.o.Schedules(name)
+	}
+	if s == nil {
+		return apiResult{err: &apiError{typ: errorNotFound, msg: fmt.Sprintf("unknown schedule %q", name)}}
+	}
+	days := defaultPreviewDays
+	if v := r.FormValue("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > a.o.MaxPreviewDays {
+			return apiResult{err: invalidParam("days", fmt.Errorf("must be an integer from 1 to %d", a.o.MaxPreviewDays))}
+		}
+		days = n
+	}
+	from, e := timeParam(r.FormValue("start"), "start", a.now())
+	if e != nil {
+		return apiResult{err: e}
+	}
+	to := from.Add(time.Duration(days) * 24 * time.Hour)
+	out := []apiShift{}
+	for _, sh := range s.Shifts(from, to) {
+		out = append(out, apiShift{User: sh.User, Start: sh.Start, End: sh.End, Layer: sh.Layer, Override: sh.Override})
+	}
+	return apiResult{data: map[string]any{"schedule": name, "start": from.UTC(), "end": to.UTC(), "shifts": out}}
+}
+
+// ---- silences ----
+
+type apiSilence struct {
+	ID        string    `json:"id"`
+	Matchers  []string  `json:"matchers"`
+	StartsAt  time.Time `json:"startsAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+	Comment   string    `json:"comment,omitempty"`
+	Status    string    `json:"status"` // pending, active, expired
+}
+
+func silenceView(s pager.Silence, now time.Time) apiSilence {
+	v := apiSilence{ID: s.ID, Matchers: s.Matchers, StartsAt: s.StartsAt, EndsAt: s.EndsAt,
+		CreatedBy: s.CreatedBy, Comment: s.Comment, Status: "active"}
+	switch {
+	case now.Before(s.StartsAt):
+		v.Status = "pending"
+	case !now.Before(s.EndsAt):
+		v.Status = "expired"
+	}
+	if v.Matchers == nil {
+		v.Matchers = []string{}
+	}
+	return v
+}
+
+// silences serves GET /api/v1/pager/silences (expired ones included;
+// ?active=true keeps pending and active ones).
+func (a *pagerAPI) silences(r *http.Request) apiResult {
+	list, err := a.o.Pager.Silences()
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	activeOnly := false
+	if v := r.FormValue("active"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return apiResult{err: invalidParam("active", err)}
+		}
+		activeOnly = b
+	}
+	now := a.now()
+	out := make([]apiSilence, 0, len(list))
+	for _, s := range list {
+		v := silenceView(s, now)
+		if activeOnly && v.Status == "expired" {
+			continue
+		}
+		out = append(out, v)
+	}
+	return apiResult{data: out}
+}
+
+// createSilence serves POST /api/v1/pager/silences with {"matchers":
+// [...], "startsAt"?, "endsAt" or "duration", "createdBy"?, "comment"?}.
+func (a *pagerAPI) createSilence(r *http.Request) apiResult {
+	var b struct {
+		Matchers  []string   `json:"matchers"`
+		StartsAt  *time.Time `json:"startsAt"`
+		EndsAt    *time.Time `json:"endsAt"`
+		Duration  string     `json:"duration"`
+		CreatedBy string     `json:"createdBy"`
+		Comment   string     `json:"comment"`
+	}
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	if len(b.Matchers) == 0 {
+		return apiResult{err: badData(errors.New("matchers are required"))}
+	}
+	s := pager.Silence{Matchers: b.Matchers, CreatedBy: b.CreatedBy, Comment: b.Comment}
+	if s.CreatedBy == "" {
+		s.CreatedBy = defaultActor
+	}
+	start := a.now()
+	if b.StartsAt != nil {
+		s.StartsAt, start = *b.StartsAt, *b.StartsAt
+	}
+	switch {
+	case b.EndsAt != nil && b.Duration != "":
+		return apiResult{err: badData(errors.New("give endsAt or duration, not both"))}
+	case b.EndsAt != nil:
+		s.EndsAt = *b.EndsAt
+	case b.Duration != "":
+		d, err := ParseDuration(b.Duration)
+		if err != nil {
+			return apiResult{err: invalidParam("duration", err)}
+		}
+		s.EndsAt = start.Add(d)
+	default:
+		return apiResult{err: badData(errors.New("endsAt or duration is required"))}
+	}
+	id, err := a.o.Pager.CreateSilence(s)
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	return apiResult{data: map[string]string{"silenceID": id}}
+}
+
+// expireSilence serves DELETE /api/v1/pager/silences/{id}.
+func (a *pagerAPI) expireSilence(r *http.Request) apiResult {
+	if err := a.o.Pager.ExpireSilence(r.PathValue("id")); err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	return apiResult{data: map[string]string{"silenceID": r.PathValue("id"), "status": "expired"}}
+}

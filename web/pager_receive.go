@@ -1,0 +1,91 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+// postableAlert is one alert of an Alertmanager API v2 POST /api/v2/alerts
+// body, the shape Prometheus and vmalert send.
+type postableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+}
+
+// validate checks a as Alertmanager does; now fills a missing startsAt.
+func (a *postableAlert) validate(now time.Time) error {
+	if len(a.Labels) == 0 {
+		return errors.New("labels: at least one label is required")
+	}
+	for k, v := range a.Labels {
+		if k == "" || !model.UTF8Validation.IsValidLabelName(k) {
+			return fmt.Errorf("labels: invalid label name %q", k)
+		}
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("labels: invalid value of %q: not UTF-8", k)
+		}
+	}
+	for k, v := range a.Annotations {
+		if k == "" || !utf8.ValidString(v) {
+			return fmt.Errorf("annotations: invalid annotation %q", k)
+		}
+	}
+	if a.StartsAt.IsZero() {
+		a.StartsAt = now
+	}
+	if !a.EndsAt.IsZero() && a.EndsAt.Before(a.StartsAt) {
+		return errors.New("endsAt is before startsAt")
+	}
+	return nil
+}
+
+// receive serves POST /api/v2/alerts, the Alertmanager receiver: a JSON
+// array of postable alerts is routed into incidents. A body that does not
+// decode or holds an invalid alert is refused whole (400, or 413 when over
+// MaxRequestBodyBytes) and nothing is received. Like every state-changing
+// call it needs the bearer token: give Prometheus an authorization block
+// (credentials_file) in its alertmanager_config.
+//
+// An alert without endsAt fires until an alert with the same labels
+// carries one (the pager's semantics); Prometheus always sends endsAt.
+func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
+	var alerts []postableAlert
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&alerts)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON array")
+	}
+	if err != nil {
+		h.respondError(w, bodyError(err))
+		return
+	}
+	now := a.now()
+	in := make([]pager.Alert, 0, len(alerts))
+	for i := range alerts {
+		pa := &alerts[i]
+		if err := pa.validate(now); err != nil {
+			h.respondError(w, badData(fmt.Errorf("alert %d: %w", i, err)))
+			return
+		}
+		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
+			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL})
+	}
+	if err := a.o.Pager.Receive(in...); err != nil {
+		h.logger.Error("pager receive", "err", err)
+		h.respondError(w, &apiError{typ: errorInternal, msg: "receive alerts: " + err.Error()})
+		return
+	}
+	h.respond(w, apiResult{data: map[string]int{"received": len(in)}})
+}

@@ -1,0 +1,142 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+func openIncidents(t *testing.T, p *pager.Pager) []pager.IncidentState {
+	t.Helper()
+	list, err := p.Incidents(pager.IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestReceiverRefusesBadBodies: every malformed body gets a clear 4xx and
+// opens no incident.
+func TestReceiverRefusesBadBodies(t *testing.T) {
+	srv, p, _ := newPagerServer(t)
+	huge := `[{"labels":{"alertname":"X","severity":"page","pad":"` + strings.Repeat("x", MaxRequestBodyBytes) + `"}}]`
+	valid := `{"labels":{"alertname":"Ok","severity":"page"}}`
+	for _, tc := range []struct {
+		name, body string
+		token      bool
+		code       int
+		msg        string
+	}{
+		{"no token", loginAlert, false, http.StatusUnauthorized, "missing bearer token"},
+		{"empty", "", true, http.StatusBadRequest, "invalid body"},
+		{"object not array", valid, true, http.StatusBadRequest, "cannot unmarshal object"},
+		{"labels wrong type", `[{"labels":5}]`, true, http.StatusBadRequest, `field "labels"`},
+		{"label value wrong type", `[{"labels":{"a":1}}]`, true, http.StatusBadRequest, `expected string`},
+		{"bad time", `[{"labels":{"a":"b"},"startsAt":"yesterday"}]`, true, http.StatusBadRequest, "invalid body"},
+		{"unknown field", `[{"labels":{"a":"b"},"status":"firing"}]`, true, http.StatusBadRequest, `unknown field "status"`},
+		{"no labels", `[` + valid + `,{"labels":{}}]`, true, http.StatusBadRequest, "alert 1: labels: at least one label is required"},
+		{"ends before start", `[{"labels":{"a":"b"},"startsAt":"2026-03-02T10:00:00Z","endsAt":"2026-03-02T09:00:00Z"}]`, true, http.StatusBadRequest, "endsAt is before startsAt"},
+		{"trailing data", `[` + valid + `] []`, true, http.StatusBadRequest, "unexpected data"},
+		{"huge", huge, true, http.StatusRequestEntityTooLarge, "request body larger than 1048576 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := doJSON(t, srv, "POST", "/api/v2/alerts", tc.body, tc.token)
+			var env envelope
+			if err := json.Unmarshal(resp.body, &env); err != nil {
+				t.Fatalf("not an envelope: %v: %.300s", err, resp.body)
+			}
+			if resp.code != tc.code || env.Status != "error" || !strings.Contains(env.Error, tc.msg) {
+				t.Fatalf("status %d body %.300s; want %d containing %q", resp.code, resp.body, tc.code, tc.msg)
+			}
+			if got := openIncidents(t, p); len(got) != 0 {
+				t.Fatalf("a refused body opened %d incidents", len(got))
+			}
+		})
+	}
+	// A resolved alert (endsAt passed) opens nothing either; a firing one does.
+	resp := doJSON(t, srv, "POST", "/api/v2/alerts",
+		`[{"labels":{"alertname":"Old","severity":"page"},"startsAt":"2026-03-02T08:00:00Z","endsAt":"2026-03-02T09:00:00Z"}]`, true)
+	if resp.code != 200 || len(openIncidents(t, p)) != 0 {
+		t.Fatalf("resolved alert: %d %s, %d incidents", resp.code, resp.body, len(openIncidents(t, p)))
+	}
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", "["+valid+"]", true); resp.code != 200 {
+		t.Fatalf("valid alert: %d %s", resp.code, resp.body)
+	}
+	if got := openIncidents(t, p); len(got) != 1 || got[0].Title != "Ok" {
+		t.Fatalf("incidents after a valid alert: %+v", got)
+	}
+}
+
+// TestAckLink: a signed link acknowledges without a bearer token; forged
+// and expired links get 403 with a page saying so, and change nothing.
+func TestAckLink(t *testing.T) {
+	srv, p, clk := newPagerServer(t)
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {
+		t.Fatalf("receive: %d %s", resp.code, resp.body)
+	}
+	good, err := p.SignAck("inc-1", "alice", clk.now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, _ := p.SignAck("inc-1", "alice", clk.now().Add(-time.Second))
+	forged := good[:len(good)-2] + "AA"
+	if forged == good {
+		forged = good[:len(good)-2] + "BB"
+	}
+	otherIncident, _ := p.SignAck("inc-2", "alice", clk.now().Add(time.Hour))
+	status := func() pager.Status {
+		st, _, err := p.Incident("inc-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Status
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		code               int
+		text               string
+		want               pager.Status
+	}{
+		{"forged", "GET", "/ack/" + forged, 403, "not valid", pager.StatusTriggered},
+		{"garbage", "POST", "/ack/not-a-token", 403, "not valid", pager.StatusTriggered},
+		{"expired", "GET", "/ack/" + expired, 403, "expired", pager.StatusTriggered},
+		{"unknown incident", "GET", "/ack/" + otherIncident, 404, "does not exist", pager.StatusTriggered},
+		{"good", "GET", "/ack/" + good, 200, "acknowledged by alice", pager.StatusAcknowledged},
+		{"again", "POST", "/api/v1/pager/ack/" + good, 200, "already acknowledged by alice", pager.StatusAcknowledged},
+	} {
+		resp := doJSON(t, srv, tc.method, tc.path, "", false)
+		if resp.code != tc.code || !strings.Contains(string(resp.body), tc.text) {
+			t.Errorf("%s: %d %s; want %d containing %q", tc.name, resp.code, resp.body, tc.code, tc.text)
+		}
+		if !strings.HasPrefix(resp.hdr.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: content type %q", tc.name, resp.hdr.Get("Content-Type"))
+		}
+		if got := status(); got != tc.want {
+			t.Errorf("%s: incident %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if err := p.Resolve("inc-1", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if resp := doJSON(t, srv, "GET", "/ack/"+good, "", false); resp.code != 200 || !strings.Contains(string(resp.body), "resolved") {
+		t.Errorf("after resolve: %d %s", resp.code, resp.body)
+	}
+}
+
+// TestPostmortemOngoing renders an open, unacknowledged incident.
+func TestPostmortemOngoing(t *testing.T) {
+	st := pager.IncidentState{ID: "inc-7", Status: pager.StatusTriggered, Route: "r", Policy: "p",
+		CreatedAt: pagerEpoch, Alerts: []pager.IncidentAlert{{Alert: pager.Alert{
+			Labels: map[string]string{"alertname": "Disk|Full"}, StartsAt: pagerEpoch}}}}
+	md := Postmortem(st, nil)
+	for _, want := range []string{"# Postmortem: incident inc-7 (inc-7)", "– ongoing", "| Time to acknowledge | not acknowledged |",
+		"| Time to resolve | not resolved |", `Disk\|Full`, "| firing |", "No timeline entries.", "## Action items"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in:\n%s", want, md)
+		}
+	}
+}
