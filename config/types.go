@@ -17,6 +17,8 @@ type Config struct {
 	Alerting      AlertingConfig  `yaml:"alerting,omitempty"`
 	// Pager is the paging section, decoded by package pager (see PagerSection).
 	Pager PagerSection `yaml:"pager,omitempty"`
+	// StatusPage lists the components of the public status page.
+	StatusPage StatusPage `yaml:"status_page,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,

@@ -53,6 +53,7 @@ func (c *Config) validate(r *report) {
 	}
 	c.Storage.validate(r, "storage")
 	c.Alerting.validate(r, "alerting")
+	c.StatusPage.validate(r, "status_page")
 }
 
 // DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.

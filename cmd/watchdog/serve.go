@@ -34,6 +34,7 @@ import (
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/tsdb"
 	"github.com/watchdog-sre/watchdog/web"
+	"github.com/watchdog-sre/watchdog/web/ui"
 )
 
 //go:embed demo.yml
@@ -303,6 +304,15 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
+	}
+	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
+		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: ui.EngineRangeQuery(engine, db),
+		StatusPage: cfg.StatusPage, Logger: logger.With("component", "ui")}
+	if pg != nil {
+		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load
+	}
+	if err := ui.Register(api, uiOpts); err != nil {
+		return fmt.Errorf("web console: %w", err)
 	}
 
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}

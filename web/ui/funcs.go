@@ -1,0 +1,119 @@
+package ui
+
+import (
+	"fmt"
+	"html/template"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+var funcs = template.FuncMap{
+	"ts":       stamp,
+	"ago":      ago,
+	"seconds":  seconds,
+	"pairs":    pairs,
+	"linkURL":  linkURL,
+	"lblstr":   labelString,
+	"graphURL": graphURL,
+	"isPromQL": isPromQL,
+	"add":      func(a, b int) int { return a + b },
+}
+
+// stamp formats t in UTC; the zero time is a dash.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// ago is how long before now t was, rounded for reading: "3m20s ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	suffix := " ago"
+	if d < 0 {
+		d, suffix = -d, " from now"
+	}
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Hour:
+		d = d.Round(time.Second)
+	case d < 48*time.Hour:
+		d = d.Round(time.Minute)
+	default:
+		return fmt.Sprintf("%dd%s", int(d.Hours()/24), suffix)
+	}
+	return d.String() + suffix
+}
+
+// seconds formats a duration given in seconds: "850µs", "12.3ms", "1.5s".
+func seconds(s float64) string {
+	if s <= 0 {
+		return "—"
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Microsecond).String()
+}
+
+// kv is one label or annotation, for ordered output.
+type kv struct{ Key, Value string }
+
+// pairs returns m sorted by key.
+func pairs(m map[string]string) []kv {
+	out := make([]kv, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, kv{k, m[k]})
+	}
+	return out
+}
+
+// labelString is {a="b", c="d"}, for legends and titles.
+func labelString(m map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, p := range pairs(m) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.Key + "=" + strconv.Quote(p.Value))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// linkURL returns s when it is an absolute http or https URL, the only
+// links the console makes from scraped text (runbooks, dashboards); "" for
+// anything else, javascript: and data: included, which stays plain text.
+func linkURL(s string) string {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return u.String()
+}
+
+// graphURL links the graph page to an expression over the last hour.
+func graphURL(expr string) string {
+	return "/graph?" + url.Values{"expr": {expr}, "range": {"1h"}}.Encode()
+}
+
+// promqlParser parses expressions for the console; it keeps no state
+// between calls.
+var promqlParser = parser.NewParser(parser.Options{})
+
+// isPromQL reports whether expr parses as PromQL: native conditions do not,
+// and get no graph link.
+func isPromQL(expr string) bool {
+	_, err := promqlParser.ParseExpr(expr)
+	return err == nil
+}

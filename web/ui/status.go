@@ -1,0 +1,233 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+// Component states of the status page, worst last.
+const (
+	StateOperational = "operational"
+	StateDegraded    = "degraded"
+	StateMajorOutage = "major_outage"
+)
+
+var stateRank = map[string]int{StateOperational: 0, StateDegraded: 1, StateMajorOutage: 2}
+
+var stateText = map[string]string{
+	StateOperational: "Operational",
+	StateDegraded:    "Degraded performance",
+	StateMajorOutage: "Major outage",
+}
+
+// Status page limits.
+const (
+	statusHistoryDays  = 14
+	statusHistoryLimit = 20
+	statusScanLimit    = 500
+)
+
+// statusConfig is the compiled status_page section.
+type statusConfig struct {
+	title      string
+	components []statusComponent
+}
+
+type statusComponent struct {
+	name, description string
+	routes            []string
+	// matchers must all match one alert of an incident; nil matches none
+	// unless all is set.
+	matchers []*labels.Matcher
+	all      bool
+}
+
+// compileStatus parses the matchers of the status page. Without
+// components, one "All systems" component follows every incident.
+func compileStatus(sp config.StatusPage) (*statusConfig, error) {
+	sc := &statusConfig{title: sp.Title}
+	if sc.title == "" {
+		sc.title = "Service status"
+	}
+	if len(sp.Components) == 0 {
+		sc.components = []statusComponent{{name: "All systems", all: true}}
+		return sc, nil
+	}
+	for i, c := range sp.Components {
+		comp := statusComponent{name: c.Name, description: c.Description, routes: c.Routes}
+		for j, m := range c.Matchers {
+			lm, err := pager.ParseMatcher(m)
+			if err != nil {
+				return nil, fmt.Errorf("components[%d].matchers[%d]: %w", i, j, err)
+			}
+			comp.matchers = append(comp.matchers, lm)
+		}
+		sc.components = append(sc.components, comp)
+	}
+	return sc, nil
+}
+
+// affects reports whether the incident concerns the component.
+func (c *statusComponent) affects(st *pager.IncidentState) bool {
+	if c.all || slices.Contains(c.routes, st.Route) {
+		return true
+	}
+	if len(c.matchers) == 0 {
+		return false
+	}
+	for _, a := range st.Alerts {
+		ok := true
+		for _, m := range c.matchers {
+			if !m.Matches(a.Labels[m.Name]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// severity is what an open incident does to the components it concerns.
+func severity(st *pager.IncidentState) string {
+	if st.Major {
+		return StateMajorOutage
+	}
+	return StateDegraded
+}
+
+// statusView is the public status page: component states and incident
+// history, with no internal text (no titles, labels or annotations).
+type statusView struct {
+	Title      string           `json:"title"`
+	State      string           `json:"status"`
+	StateText  string           `json:"description"`
+	Components []componentView  `json:"components"`
+	History    []statusIncident `json:"incidents"`
+	Updated    time.Time        `json:"updated"`
+	Digest     string           `json:"digest"`
+	Available  bool             `json:"-"`
+}
+
+type componentView struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	State       string `json:"status"`
+	StateText   string `json:"-"`
+}
+
+type statusIncident struct {
+	Components []string   `json:"components"`
+	State      string     `json:"impact"`
+	StateText  string     `json:"-"`
+	Start      time.Time  `json:"start"`
+	End        *time.Time `json:"end,omitempty"`
+	Ongoing    bool       `json:"ongoing"`
+	Duration   string     `json:"duration"`
+}
+
+// computeStatus derives the status page from the incidents: a component is
+// degraded while an open incident concerns it and in a major outage while
+// a major one does; resolved incidents of the last two weeks are history.
+// It depends only on its arguments.
+func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.Time) statusView {
+	v := statusView{Title: sc.title, State: StateOperational, Updated: now.UTC(), Available: true}
+	states := make([]string, len(sc.components))
+	for i := range states {
+		states[i] = StateOperational
+	}
+	since := now.Add(-statusHistoryDays * 24 * time.Hour)
+	for i := range incidents {
+		st := &incidents[i]
+		var names []string
+		for ci := range sc.components {
+			if !sc.components[ci].affects(st) {
+				continue
+			}
+			names = append(names, sc.components[ci].name)
+			if st.Open() && stateRank[severity(st)] > stateRank[states[ci]] {
+				states[ci] = severity(st)
+			}
+		}
+		if len(names) == 0 || (!st.Open() && st.ResolvedAt.Before(since)) || len(v.History) == statusHistoryLimit {
+			continue
+		}
+		h := statusIncident{Components: names, State: severity(st), StateText: stateText[severity(st)],
+			Start: st.CreatedAt.UTC(), Ongoing: st.Open()}
+		end := now
+		if !st.Open() {
+			e := st.ResolvedAt.UTC()
+			h.End, end = &e, e
+		}
+		h.Duration = end.Sub(st.CreatedAt).Round(time.Minute).String()
+		v.History = append(v.History, h)
+	}
+	for i, c := range sc.components {
+		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
+			State: states[i], StateText: stateText[states[i]]})
+		if stateRank[states[i]] > stateRank[v.State] {
+			v.State = states[i]
+		}
+	}
+	v.StateText = map[string]string{StateOperational: "All systems operational",
+		StateDegraded: "Some systems degraded", StateMajorOutage: "Major outage"}[v.State]
+	hash := fnv.New64a()
+	for _, c := range v.Components {
+		fmt.Fprintf(hash, "%s\x00%s\x00", c.Name, c.State)
+	}
+	for _, h := range v.History {
+		fmt.Fprintf(hash, "%d\x00%v\x00", h.Start.UnixNano(), h.Ongoing)
+	}
+	v.Digest = fmt.Sprintf("%016x", hash.Sum64())
+	return v
+}
+
+// currentStatus reads the pager's incidents: the open ones and the
+// newest resolved ones.
+func (c *console) currentStatus() statusView {
+	now := c.o.Now()
+	if c.o.Pager == nil {
+		return computeStatus(c.status, nil, now)
+	}
+	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-statusHistoryDays * 24 * time.Hour), Limit: statusScanLimit})
+	if err != nil {
+		c.o.Logger.Error("status page: read incidents", "err", err)
+		v := computeStatus(c.status, nil, now)
+		v.Available = false
+		return v
+	}
+	// Open incidents older than the window still count.
+	open, err := c.o.Pager.Incidents(pager.IncidentFilter{Statuses: []pager.Status{pager.StatusTriggered, pager.StatusAcknowledged}, Limit: statusScanLimit})
+	if err == nil {
+		for _, st := range open {
+			if !slices.ContainsFunc(list, func(x pager.IncidentState) bool { return x.ID == st.ID }) {
+				list = append(list, st)
+			}
+		}
+	}
+	slices.SortStableFunc(list, func(a, b pager.IncidentState) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return computeStatus(c.status, list, now)
+}
+
+func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {
+	v := c.currentStatus()
+	c.render(w, http.StatusOK, "status", pageData{Title: v.Title, Public: true, Poll: "/status.json", Digest: v.Digest, Data: v})
+}
+
+func (c *console) statusJSON(w http.ResponseWriter, r *http.Request) {
+	v := c.currentStatus()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}

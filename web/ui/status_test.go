@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+func statusOf(t *testing.T, f *fixture) (statusView, map[string]string) {
+	t.Helper()
+	code, body, _ := f.get(t, "/status.json")
+	if code != 200 {
+		t.Fatalf("status.json = %d", code)
+	}
+	var v statusView
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, c := range v.Components {
+		states[c.Name] = c.State
+	}
+	// The HTML agrees with the JSON.
+	_, page, _ := f.get(t, "/status")
+	if !strings.Contains(page, `id="overall" class="banner `+v.State+`" data-state="`+v.State+`"`) ||
+		!strings.Contains(page, `data-digest="`+v.Digest+`"`) {
+		t.Errorf("status page does not show state %s digest %s", v.State, v.Digest)
+	}
+	return v, states
+}
+
+// TestStatusLifecycle: operational → degraded while an incident is open
+// (major outage when it is major) → operational the moment it resolves,
+// with the incident moving into the history and the digest changing so
+// that open pages reload.
+func TestStatusLifecycle(t *testing.T) {
+	f := newFixture(t)
+	f.pager.resolve("inc-2", testNow.Add(-time.Minute))
+	v0, s := statusOf(t, f)
+	if v0.State != StateOperational || s["Checkout"] != StateOperational || s["Storefront"] != StateOperational {
+		t.Fatalf("all quiet: %+v", v0)
+	}
+
+	f.now = testNow.Add(time.Minute)
+	f.pager.add(pager.IncidentState{ID: "inc-3", Route: "other", Policy: "default", Status: pager.StatusTriggered, CreatedAt: f.now,
+		Alerts: []pager.IncidentAlert{{Fingerprint: "f3", Alert: pager.Alert{Labels: map[string]string{"alertname": "SearchSlow", "job": "search"}}}}})
+	v1, s := statusOf(t, f)
+	if v1.State != StateDegraded || s["Search"] != StateDegraded || s["Checkout"] != StateOperational || s["Storefront"] != StateOperational {
+		t.Fatalf("search incident open: %+v", v1)
+	}
+	if v1.Digest == v0.Digest {
+		t.Error("digest unchanged by a new incident")
+	}
+	if len(v1.History) == 0 || !v1.History[0].Ongoing || v1.History[0].Components[0] != "Search" {
+		t.Errorf("history: %+v", v1.History)
+	}
+
+	f.pager.add(pager.IncidentState{ID: "inc-4", Route: "pages", Policy: "default", Status: pager.StatusAcknowledged, Major: true, CreatedAt: f.now,
+		Alerts: []pager.IncidentAlert{{Fingerprint: "f4", Alert: pager.Alert{Labels: map[string]string{"alertname": "CheckoutDown"}}}}})
+	v2, s := statusOf(t, f)
+	if v2.State != StateMajorOutage || s["Checkout"] != StateMajorOutage || s["Search"] != StateDegraded {
+		t.Fatalf("major checkout incident: %+v", v2)
+	}
+
+	f.now = testNow.Add(2 * time.Minute)
+	f.pager.resolve("inc-3", f.now)
+	f.pager.resolve("inc-4", f.now)
+	v3, s := statusOf(t, f)
+	if v3.State != StateOperational || s["Search"] != StateOperational || s["Checkout"] != StateOperational {
+		t.Fatalf("after resolve: %+v", v3)
+	}
+	if v3.Digest == v2.Digest {
+		t.Error("digest unchanged by a resolve")
+	}
+	for _, h := range v3.History {
+		if h.Ongoing || h.End == nil {
+			t.Errorf("history entry still ongoing after resolve: %+v", h)
+		}
+	}
+}
+
+func TestStatusWithoutComponents(t *testing.T) {
+	sc, err := compileStatus(statusConfigForTest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc0, _ := compileStatus(statusConfigZero())
+	open := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusTriggered, CreatedAt: testNow}}
+	if v := computeStatus(sc, open, testNow); v.State != StateOperational {
+		t.Errorf("an incident no component follows changed the state: %+v", v)
+	}
+	if v := computeStatus(sc0, open, testNow); v.State != StateDegraded || v.Components[0].Name != "All systems" {
+		t.Errorf("without components: %+v", v)
+	}
+	old := []pager.IncidentState{{ID: "b", Route: "pages", Status: pager.StatusResolved, CreatedAt: testNow.Add(-30 * 24 * time.Hour),
+		ResolvedAt: testNow.Add(-29 * 24 * time.Hour)}}
+	if v := computeStatus(sc, old, testNow); len(v.History) != 0 {
+		t.Errorf("a month-old incident is in the history: %+v", v.History)
+	}
+}

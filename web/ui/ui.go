@@ -1,0 +1,232 @@
+// Package ui is Watchdog's web console and public status page: server-side
+// HTML from html/template, with templates, CSS and a little plain
+// JavaScript embedded in the binary (no build step, no CDN, works offline).
+//
+// Pages (every one reachable from the overview's navigation):
+//
+//	/                          overview: firing and pending alerts, open incidents, targets down, on call now
+//	/incidents/{id}            an incident: alerts, runbooks, graphs, timeline, action buttons
+//	/incidents/{id}/postmortem the postmortem draft; …/postmortem.md downloads it as Markdown
+//	/alerts                    every rule group and rule with state, last evaluation, errors
+//	/targets                   scrape health
+//	/graph?expr=…&range=1h     a PromQL range query drawn as a server-side SVG chart
+//	/oncall                    each schedule's next 14 days, overrides marked
+//	/status, /status.json      the public status page (read-only, no internal text)
+//
+// The console only reads. Incident actions are buttons whose script calls
+// the token-protected JSON API (/api/v1/pager/…) with the token the user
+// typed once per browser session (sessionStorage); the package adds no
+// state-changing route of its own.
+//
+// The package reaches the rest of the watchdog only through the small
+// function types and interfaces of Options, so tests stub them freely.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/web"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Pager is what the console reads of the pager. *pager.Pager and web.Pager
+// implement it. Methods may be called from any goroutine.
+type Pager interface {
+	Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error)
+	Incident(id string) (pager.IncidentState, []pager.TimelineEntry, error)
+	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
+}
+
+// PagerConfigFunc returns the pager's current configuration (schedules and
+// routes), or nil.
+type PagerConfigFunc func() *pager.Config
+
+// RangeQueryFunc evaluates a PromQL expression from start to end every step.
+type RangeQueryFunc func(ctx context.Context, expr string, start, end time.Time, step time.Duration) (promql.Matrix, error)
+
+// PostmortemFunc renders an incident's Markdown postmortem draft.
+type PostmortemFunc func(st pager.IncidentState, tl []pager.TimelineEntry) string
+
+// Options configure the console. The zero value is safe: no rules, no
+// targets, no pager (the pager sections say so), no graphs.
+type Options struct {
+	Rules   web.RulesFunc
+	Targets web.TargetsFunc
+	// Pager and PagerConfig are nil when the pager is not configured.
+	Pager       Pager
+	PagerConfig PagerConfigFunc
+	// RangeQuery draws the graphs; nil disables them.
+	RangeQuery RangeQueryFunc
+	// Postmortem renders drafts; nil uses web.Postmortem.
+	Postmortem PostmortemFunc
+	// StatusPage lists the public status page's components.
+	StatusPage config.StatusPage
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Mux is where Register adds its routes; *web.Handler is one, so the
+// console's requests are counted like the API's.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// EngineRangeQuery returns a RangeQueryFunc running the PromQL engine on q.
+func EngineRangeQuery(engine *promql.Engine, q storage.Queryable) RangeQueryFunc {
+	return func(ctx context.Context, expr string, start, end time.Time, step time.Duration) (promql.Matrix, error) {
+		qry, err := engine.NewRangeQuery(ctx, q, nil, expr, start, end, step)
+		if err != nil {
+			return nil, err
+		}
+		defer qry.Close()
+		res := qry.Exec(ctx)
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Matrix()
+	}
+}
+
+// console serves the pages.
+type console struct {
+	o      Options
+	pages  map[string]*template.Template
+	status *statusConfig
+	parser parser.Parser
+}
+
+// pageNames are the templates under templates/, each rendered inside
+// layout.html.
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "graph", "oncall", "status", "error"}
+
+// New returns the console's handler for tests and for callers that mount it
+// themselves; Register is the usual way in.
+func New(o Options) (http.Handler, error) {
+	mux := http.NewServeMux()
+	if err := Register(muxAdapter{mux}, o); err != nil {
+		return nil, err
+	}
+	return mux, nil
+}
+
+type muxAdapter struct{ *http.ServeMux }
+
+func (m muxAdapter) Handle(p string, h http.Handler) { m.ServeMux.Handle(p, h) }
+
+// Register adds the console's routes to mux. It fails when the status
+// page's matchers do not parse.
+func Register(mux Mux, o Options) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Postmortem == nil {
+		o.Postmortem = web.Postmortem
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	sc, err := compileStatus(o.StatusPage)
+	if err != nil {
+		return fmt.Errorf("status_page: %w", err)
+	}
+	c := &console{o: o, pages: map[string]*template.Template{}, status: sc, parser: promqlParser}
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/chart.html"))
+	for _, name := range pageNames {
+		c.pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
+	}
+
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", withHeaders(files)))
+	page := func(pattern string, f func(w http.ResponseWriter, r *http.Request)) {
+		mux.Handle(pattern, withHeaders(http.HandlerFunc(f)))
+	}
+	page("GET /{$}", c.overview)
+	page("GET /incidents/{id}", c.incident)
+	page("GET /incidents/{id}/postmortem", c.postmortem)
+	page("GET /incidents/{id}/postmortem.md", c.postmortemMarkdown)
+	page("GET /alerts", c.alerts)
+	page("GET /targets", c.targets)
+	page("GET /graph", c.graph)
+	page("GET /oncall", c.oncall)
+	page("GET /status", c.statusPage)
+	page("GET /status.json", c.statusJSON)
+	return nil
+}
+
+// withHeaders sets the security headers of every console response: no
+// inline script or style, no framing, no referrer to runbook sites.
+func withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pageData is what layout.html reads; Data is the page's own.
+type pageData struct {
+	Title string
+	// Nav names the navigation entry to highlight.
+	Nav string
+	// Public pages (the status page) show no console navigation.
+	Public bool
+	// RefreshSeconds, when positive, reloads the page that often.
+	RefreshSeconds int
+	// Poll, when set, makes the script fetch this JSON URL every few
+	// seconds and reload the page when its "digest" differs from Digest.
+	Poll   string
+	Digest string
+	Now    time.Time
+	Data   any
+}
+
+// render writes page name with code, buffering so that a template error
+// becomes a clean 500.
+func (c *console) render(w http.ResponseWriter, code int, name string, d pageData) {
+	d.Now = c.o.Now()
+	var buf bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&buf, "layout.html", d); err != nil {
+		c.o.Logger.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (c *console) fail(w http.ResponseWriter, code int, msg string) {
+	c.render(w, code, "error", pageData{Title: http.StatusText(code), Data: msg})
+}
+
+// labelMap turns a Prometheus label set into a map for the templates.
+func labelMap(ls labels.Labels) map[string]string { return ls.Map() }
+
+type labelPair = labels.Label
