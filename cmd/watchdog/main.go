@@ -7,7 +7,7 @@
 //	watchdog run --config FILE    run a configuration
 //	watchdog check config FILE    validate a configuration file
 //	watchdog check rules FILE     validate rule files
-//	watchdog test FILE...         run rule unit tests (promtool format)
+//	watchdog test FILE...         run rule tests (promtool format) and paging tests
 //	watchdog pager COMMAND        incidents, ack, oncall, silences… over the API
 //	watchdog version              print the version
 package main
@@ -81,7 +81,8 @@ func usage(w io.Writer) {
   watchdog run --config FILE [flags] run a configuration file
   watchdog check config FILE...      validate configuration files and their rule files (exit 0 clean, 1 on problems)
   watchdog check rules FILE...       validate rule files
-  watchdog test [--run RE] FILE...   run rule unit tests (promtool test rules format; exit 0 pass, 1 fail, 2 bad input)
+  watchdog test [--run RE] FILE...   run rule tests (promtool test rules format) and paging tests (files with pager_config);
+                                     exit 0 pass, 1 fail, 2 bad input
   watchdog pager COMMAND [ARGS]      talk to a running watchdog's pager (watchdog pager --help)
   watchdog version                   print the version
 
