@@ -50,6 +50,7 @@ type serveOptions struct {
 	logLevel      string
 	pagerDB       string
 	ackKeyFile    string
+	firstSpike    time.Duration // demo only
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -57,6 +58,10 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	if !demoMode {
 		fs.StringVar(&o.configFile, "config", "", "configuration file (required)")
+	} else {
+		// For tests (the browser tests in e2e/): not listed in `watchdog help`.
+		fs.DurationVar(&o.firstSpike, "demo.first-spike", demo.DefaultFirstSpike,
+			"delay from start to the demo shop's first login error spike; 0 starts it at once (for tests)")
 	}
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
@@ -112,7 +117,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if err != nil {
 			return fmt.Errorf("listen for demo shop: %w", err)
 		}
-		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{}), ReadHeaderTimeout: 10 * time.Second}
+		firstSpike := o.firstSpike
+		if firstSpike <= 0 {
+			firstSpike = -1 // ShopOptions: negative starts the first spike at once
+		}
+		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike}), ReadHeaderTimeout: 10 * time.Second}
 		go shopSrv.Serve(shopLn)
 		defer shopSrv.Close()
 		snap := o.snapshotPath

@@ -1,0 +1,15 @@
+// Package e2e holds the watchdog's end-to-end browser tests: they build the
+// binary, run it (the demo, or a configuration scraping a hostile local
+// target), and drive Debian's chromium headless through the Chrome DevTools
+// Protocol (github.com/chromedp/chromedp, used by these tests only) as a
+// person would: click from the overview to an incident, type the API token,
+// acknowledge, watch the status page.
+//
+//	go test ./e2e                  # needs chromium (apt-get install chromium)
+//	WATCHDOG_E2E_BROWSER=/path/to/chrome go test ./e2e
+//
+// Without a browser the tests skip and say so. Screenshots of the overview,
+// an incident, the graph and the status page, at desktop (1280×800) and
+// phone (390×844) sizes, are written to e2e/screenshots/ (git-ignored; set
+// WATCHDOG_E2E_SCREENSHOTS to write them elsewhere).
+package e2e

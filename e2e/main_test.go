@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	// browserPath is the chromium to drive; "" when none was found.
+	browserPath string
+	// binary is the watchdog built by TestMain; "" when it was not built.
+	binary   string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse() // for testing.Short
+	browserPath = findBrowser()
+	var dir string
+	if browserPath != "" && !testing.Short() {
+		var err error
+		if dir, err = os.MkdirTemp("", "watchdog-e2e-bin"); err != nil {
+			buildErr = err
+		} else {
+			binary = filepath.Join(dir, "watchdog")
+			goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+			if _, err := os.Stat(goTool); err != nil {
+				goTool = "go"
+			}
+			cmd := exec.Command(goTool, "build", "-o", binary, "github.com/watchdog-sre/watchdog/cmd/watchdog")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build ./cmd/watchdog: %v\n%s", err, out)
+			}
+		}
+	}
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// findBrowser returns WATCHDOG_E2E_BROWSER or the first chromium-like
+// program on PATH.
+func findBrowser() string {
+	if p := os.Getenv("WATCHDOG_E2E_BROWSER"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// needBrowser skips the test when there is no browser or the binary could
+// not be built (a build failure fails the test).
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	if browserPath == "" {
+		t.Skip("SKIP: no chromium found on PATH (install it: apt-get install -y chromium, or set WATCHDOG_E2E_BROWSER); browser tests not run")
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and
+// the test's readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// watchdog is a running watchdog process.
+type watchdog struct {
+	url, token     string
+	stdout, stderr *syncBuffer
+}
+
+var (
+	servingRE = regexp.MustCompile(`serving on (http://\S+)`)
+	tokenRE   = regexp.MustCompile(`API token for state-changing calls \(generated[^)]*\): ([0-9a-f]+)`)
+)
+
+// startWatchdog runs the binary with args, reads the URL and the generated
+// API token from its stdout, and stops it (SIGINT, then SIGKILL) when the
+// test ends.
+func startWatchdog(t *testing.T, args ...string) *watchdog {
+	t.Helper()
+	w := &watchdog{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = w.stdout, w.stderr
+	cmd.Env = append(os.Environ(), "WATCHDOG_TOKEN=") // always a generated token, read from stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("watchdog stdout:\n%s\nwatchdog stderr (last 4 KiB):\n%s", w.stdout, tail(w.stderr.String(), 4096))
+		}
+	})
+	eventually(t, 20*time.Second, func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("watchdog exited early:\n%s%s", w.stdout, w.stderr)
+		default:
+		}
+		out := w.stdout.String()
+		u, tok := servingRE.FindStringSubmatch(out), tokenRE.FindStringSubmatch(out)
+		if u == nil || tok == nil {
+			return fmt.Errorf("no URL and token on stdout yet:\n%s", out)
+		}
+		w.url, w.token = u[1], tok[1]
+		return nil
+	})
+	return w
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// eventually retries f every 200ms until it returns nil, failing the test
+// with f's last error after timeout.
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// writeFiles writes name → content into dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// withTimeout runs f with a context limited to d, derived from ctx.
+func withTimeout(ctx context.Context, d time.Duration, f func(ctx context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return f(c)
+}
