@@ -227,9 +227,10 @@ func TestDifferentialFunctions(t *testing.T) {
 func nativeValues(t testing.TB, c *Condition, db *tsdb.DB, ts int64) map[string]float64 {
 	t.Helper()
 	w := newWorker(c).(*worker)
+	w.setTime(ts)
 	out := map[string]float64{}
 	for _, ref := range db.Postings(nil, c.matchers...) {
-		lset, ok := db.SeriesIterator(ref, ts+c.minStart+1, ts+c.maxEnd, &w.it)
+		lset, ok := db.ReadRanges(ref, w.rs, &w.smp)
 		if !ok {
 			continue
 		}

@@ -65,8 +65,12 @@
 //
 // # Execution
 //
-// Compile parses and type-checks once; Eval spreads the matched series over
-// Options.Workers goroutines, each with its own iterator, buffers and vm.VM.
+// Compile parses and type-checks once and merges overlapping windows into
+// clusters; Eval looks the selector up once and spreads the matched series
+// over Options.Workers goroutines, each with its own sample buffers and
+// vm.VM. Per series, one Reader.ReadRanges call (one lookup, one lock)
+// decodes only the samples of its clusters, from the chunk checkpoint
+// nearest before each (see tsdb.DB.ReadRanges).
 // Conditions that are plain comparisons and boolean/arithmetic combinations
 // of the functions above are compiled to Go closures instead of expr
 // bytecode (same results: the fast path is checked against the VM in tests);

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/kahansum"
 
 	"github.com/watchdog-sre/watchdog/tsdb"
@@ -73,13 +72,6 @@ func (c *Condition) planWindows() {
 		}
 		c.clusters = append(c.clusters, cluster{start: s, end: e, first: i, last: i + 1})
 	}
-	if len(c.clusters) > 0 {
-		c.minStart = c.clusters[0].start
-		c.maxEnd = c.clusters[0].end
-		for _, cl := range c.clusters {
-			c.maxEnd = max(c.maxEnd, cl.end)
-		}
-	}
 }
 
 // group is one `by` group's per-slot sums.
@@ -94,21 +86,21 @@ type group struct {
 // Condition and reused across Eval calls.
 type worker struct {
 	c   *Condition
-	it  tsdb.SampleIterator
 	env env
 	vm  vm.VM
 
-	cts  []int64   // current cluster's samples, stale markers included
-	cvs  []float64 //
-	fts  []int64   // stale-filtered window copies
-	fvs  []float64 //
-	wts  [][]int64 // per window: its samples
-	wvs  [][]float64
-	has  []bool    // per slot: the function has a result
-	qbuf []float64 // quantile sort buffer
+	rs   []tsdb.Range // per cluster: its absolute time range at this Eval
+	smp  tsdb.Samples // current series' samples per cluster, stale markers included
+	fts  []int64      // stale-filtered window copies
+	fvs  []float64    //
+	wts  [][]int64    // per window: its samples
+	wvs  [][]float64  //
+	has  []bool       // per slot: the function has a result
+	qbuf []float64    // quantile sort buffer
 
 	out      promql.Vector
 	groups   map[uint64][]*group
+	last     *group // the previous series' group: consecutive series often share it
 	hbuf     []byte
 	failures int
 	first    string
@@ -121,6 +113,7 @@ func newWorker(c *Condition) any {
 		wts:    make([][]int64, len(c.windows)),
 		wvs:    make([][]float64, len(c.windows)),
 		has:    make([]bool, len(c.slots)),
+		rs:     make([]tsdb.Range, len(c.clusters)),
 		groups: map[uint64][]*group{},
 	}
 }
@@ -128,6 +121,7 @@ func newWorker(c *Condition) any {
 func (w *worker) reset() {
 	w.out = w.out[:0]
 	clear(w.groups)
+	w.last = nil
 	w.failures, w.first = 0, ""
 }
 
@@ -199,8 +193,16 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 	return out, nil
 }
 
+// setTime sets the clusters' absolute ranges for evaluation time ts.
+func (w *worker) setTime(ts int64) {
+	for i, cl := range w.c.clusters {
+		w.rs[i] = tsdb.Range{Mint: ts + cl.start + 1, Maxt: ts + cl.end}
+	}
+}
+
 // runBatch evaluates refs; a panic skips the series that caused it.
 func (w *worker) runBatch(r Reader, refs []uint64, ts int64) {
+	w.setTime(ts)
 	for i := 0; i < len(refs); {
 		i = w.runFrom(r, refs, i, ts)
 	}
@@ -227,10 +229,10 @@ func (w *worker) fail(msg string) {
 }
 
 // evalSeries loads one series' slots and runs the condition on it, or adds
-// it to its group.
+// it to its group. w.rs must be set for ts.
 func (w *worker) evalSeries(r Reader, ref uint64, ts int64) {
 	c := w.c
-	lset, ok := r.SeriesIterator(ref, ts+c.minStart+1, ts+c.maxEnd, &w.it)
+	lset, ok := r.ReadRanges(ref, w.rs, &w.smp)
 	if !ok {
 		return
 	}
@@ -273,25 +275,19 @@ func (w *worker) run() (holds bool, v float64, ok bool) {
 	return true, toFloat(res), true
 }
 
-// loadSlots reads the series' clusters from w.it and computes every slot.
+// loadSlots cuts the series' windows out of w.smp, its samples per
+// cluster, and computes every slot.
 func (w *worker) loadSlots(ts int64) {
 	c := w.c
 	w.fts, w.fvs = w.fts[:0], w.fvs[:0]
-	w.cts, w.cvs = w.cts[:0], w.cvs[:0]
-	for _, cl := range c.clusters {
-		from := len(w.cts)
+	for i, cl := range c.clusters {
+		cts, cvs := w.smp.Range(i)
 		stale := false
-		end := ts + cl.end
-		for vt := w.it.Seek(ts + cl.start + 1); vt == chunkenc.ValFloat; vt = w.it.Next() {
-			t, v := w.it.At()
-			if t > end {
-				break
-			}
-			w.cts, w.cvs = append(w.cts, t), append(w.cvs, v)
+		for _, v := range cvs {
 			stale = stale || value.IsStaleNaN(v)
 		}
 		for wi := cl.first; wi < cl.last; wi++ {
-			w.window(wi, ts, from, stale)
+			w.window(wi, ts, cts, cvs, stale, cl.last-cl.first == 1)
 		}
 	}
 	for k, s := range c.slots {
@@ -320,22 +316,24 @@ func (w *worker) loadSlots(ts int64) {
 	}
 }
 
-// window cuts window wi out of the current cluster, w.cts[from:]: for a
-// range, its samples without stale markers; for an instant window, the
-// latest sample unless it is a stale marker. Clusters of one series are
-// appended to w.cts one after another, so earlier windows stay valid.
-func (w *worker) window(wi int, ts int64, from int, stale bool) {
+// window cuts window wi out of its cluster's samples cts/cvs (all of them
+// if whole: the window is the cluster): for a range, its samples without
+// stale markers; for an instant window, the latest sample unless it is a
+// stale marker.
+func (w *worker) window(wi int, ts int64, cts []int64, cvs []float64, stale, whole bool) {
 	c := w.c
 	win := c.windows[wi]
-	start, end := c.bounds(win)
-	start, end = ts+start, ts+end
-	cts, cvs := w.cts[from:], w.cvs[from:]
-	lo, _ := slices.BinarySearch(cts, start+1)
-	hi, found := slices.BinarySearch(cts, end)
-	if found {
-		hi++
+	tsw, vsw := cts, cvs
+	if !whole {
+		start, end := c.bounds(win)
+		start, end = ts+start, ts+end
+		lo, _ := slices.BinarySearch(cts, start+1)
+		hi, found := slices.BinarySearch(cts, end)
+		if found {
+			hi++
+		}
+		tsw, vsw = cts[lo:hi], cvs[lo:hi]
 	}
-	tsw, vsw := cts[lo:hi], cvs[lo:hi]
 	switch {
 	case win.instant:
 		if n := len(tsw); n > 0 && !value.IsStaleNaN(vsw[n-1]) {
@@ -358,18 +356,10 @@ func (w *worker) window(wi int, ts int64, from int, stale bool) {
 // accumulate adds the series' slot values to its group's sums.
 func (w *worker) accumulate(lset labels.Labels) {
 	c := w.c
-	var h uint64
-	h, w.hbuf = lset.HashForLabels(w.hbuf[:0], c.by...)
-	var g *group
-	for _, cand := range w.groups[h] {
-		if sameGroup(cand.lset, lset, c.by) {
-			g = cand
-			break
-		}
-	}
-	if g == nil {
-		g = newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), len(c.slots))
-		w.groups[h] = append(w.groups[h], g)
+	g := w.last
+	if g == nil || !sameGroup(g.lset, lset, c.by) {
+		g = w.group(lset)
+		w.last = g
 	}
 	for k, s := range c.slots {
 		if !w.has[k] {
@@ -386,6 +376,21 @@ func (w *worker) accumulate(lset labels.Labels) {
 		}
 		g.has[k] = true
 	}
+}
+
+// group returns the group of lset, creating it if needed.
+func (w *worker) group(lset labels.Labels) *group {
+	c := w.c
+	var h uint64
+	h, w.hbuf = lset.HashForLabels(w.hbuf[:0], c.by...)
+	for _, cand := range w.groups[h] {
+		if sameGroup(cand.lset, lset, c.by) {
+			return cand
+		}
+	}
+	g := newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), len(c.slots))
+	w.groups[h] = append(w.groups[h], g)
+	return g
 }
 
 func newGroup(lset labels.Labels, n int) *group {

@@ -32,9 +32,9 @@ const DefaultLookbackDelta = 5 * time.Minute
 type Reader interface {
 	// Postings appends to dst the refs of the series matching all ms.
 	Postings(dst []uint64, ms ...*labels.Matcher) []uint64
-	// SeriesIterator positions it on series ref's samples in [mint, maxt]
-	// and returns its labels, or false if ref is gone.
-	SeriesIterator(ref uint64, mint, maxt int64, it *tsdb.SampleIterator) (labels.Labels, bool)
+	// ReadRanges replaces dst's contents with series ref's samples in each
+	// of rs and returns its labels, or false if ref is gone.
+	ReadRanges(ref uint64, rs []tsdb.Range, dst *tsdb.Samples) (labels.Labels, bool)
 }
 
 // Spec is a native condition as written in a rule file.
@@ -105,8 +105,6 @@ type Condition struct {
 	slots    []slot
 	windows  []window
 	clusters []cluster
-	minStart int64 // earliest exclusive window start, relative to ts
-	maxEnd   int64 // latest inclusive window end, relative to ts
 
 	when  program // the condition
 	value program // $value

@@ -177,7 +177,7 @@ func TestRuntimeFailureIsCaughtAndCounted(t *testing.T) {
 type panicReader struct{}
 
 func (panicReader) Postings(dst []uint64, _ ...*labels.Matcher) []uint64 { return dst }
-func (panicReader) SeriesIterator(uint64, int64, int64, *tsdb.SampleIterator) (labels.Labels, bool) {
+func (panicReader) ReadRanges(uint64, []tsdb.Range, *tsdb.Samples) (labels.Labels, bool) {
 	panic("boom")
 }
 

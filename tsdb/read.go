@@ -10,10 +10,15 @@ import (
 //
 //	refs = db.Postings(refs[:0], matchers...)
 //	for _, ref := range refs {
-//		lset, ok := db.SeriesIterator(ref, mint, maxt, &it)
+//		lset, ok := db.ReadRanges(ref, ranges, &smp)
 //		if !ok { continue } // garbage-collected meanwhile
-//		for it.Next() == chunkenc.ValFloat { t, v := it.At(); ... }
+//		for i := range ranges { ts, vs := smp.Range(i); ... }
 //	}
+//
+// ReadRanges decodes only the samples in the ranges, starting at the chunk
+// checkpoint nearest before each range (checkpoint.go) and stopping after
+// it; SeriesIterator positions a chunkenc.Iterator instead, decoding whole
+// chunks.
 
 // Postings appends to dst the refs of the series matching all matchers, in
 // ascending order, with Prometheus matcher semantics. No matchers selects
@@ -40,4 +45,92 @@ func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (
 	it.own, it.buf = own, buf
 	it.reset(own, mint, maxt)
 	return lset, true
+}
+
+// Range is a time range [Mint, Maxt], inclusive, in milliseconds.
+type Range struct {
+	Mint, Maxt int64
+}
+
+// Samples is the reusable destination of DB.ReadRanges: the samples of
+// each range, one after another. The zero value is ready to use.
+type Samples struct {
+	T    []int64   // timestamps of all ranges, ascending within a range
+	V    []float64 // values, stale markers included
+	ends []int     // ends[i] is the end of range i in T and V
+}
+
+// Reset empties s, keeping its buffers.
+func (s *Samples) Reset() {
+	s.T, s.V, s.ends = s.T[:0], s.V[:0], s.ends[:0]
+}
+
+// Len returns the number of ranges in s.
+func (s *Samples) Len() int { return len(s.ends) }
+
+// Range returns range i's samples. They alias s and stay valid until the
+// next Reset or ReadRanges into s.
+func (s *Samples) Range(i int) ([]int64, []float64) {
+	lo := 0
+	if i > 0 {
+		lo = s.ends[i-1]
+	}
+	hi := s.ends[i]
+	return s.T[lo:hi:hi], s.V[lo:hi:hi]
+}
+
+// ReadRanges replaces the contents of dst with the samples of series ref in
+// each of rs (stale markers included) and returns the series' labels. It
+// returns false if ref is unknown. The chunks are decoded under the series
+// lock straight into dst, from the checkpoint nearest before each range and
+// no further than its end, so nothing is copied and appends wait at most one
+// short decode. Ranges may overlap; each gets its own copy of the samples.
+func (db *DB) ReadRanges(ref uint64, rs []Range, dst *Samples) (labels.Labels, bool) {
+	dst.Reset()
+	s := db.series.getByRef(ref)
+	if s == nil {
+		return labels.EmptyLabels(), false
+	}
+	ts, vs := dst.T, dst.V
+	var err error
+	s.mu.Lock()
+	for _, r := range rs {
+		if ts, vs, err = s.appendRange(ts, vs, r.Mint, r.Maxt); err != nil {
+			break
+		}
+		dst.ends = append(dst.ends, len(ts))
+	}
+	lset := s.lset
+	s.mu.Unlock()
+	if err != nil {
+		// The chunks were validated when written or restored.
+		panic("BUG: series " + lset.String() + ": " + err.Error())
+	}
+	dst.T, dst.V = ts, vs
+	return lset, true
+}
+
+// appendRange appends the samples in [mint, maxt] to ts and vs. Callers
+// hold s.mu.
+func (s *memSeries) appendRange(ts []int64, vs []float64, mint, maxt int64) (_ []int64, _ []float64, err error) {
+	if mint > maxt || s.lastT < mint {
+		return ts, vs, nil
+	}
+	var past bool
+	for i := range s.chunks {
+		c := &s.chunks[i]
+		if c.maxt < mint {
+			continue
+		}
+		if c.mint > maxt {
+			return ts, vs, nil
+		}
+		if ts, vs, past, err = appendRange(c.data, c.samples(), c.cps, c.mint, mint, maxt, ts, vs); err != nil || past {
+			return ts, vs, err
+		}
+	}
+	if s.headSamples() > 0 && s.headMint <= maxt {
+		ts, vs, _, err = appendRange(s.head.b, s.head.NumSamples(), &s.head.cps, s.headMint, mint, maxt, ts, vs)
+	}
+	return ts, vs, err
 }

@@ -21,9 +21,19 @@ const headChunkAlloc = 64
 type sealedChunk struct {
 	data       []byte
 	mint, maxt int64
+	cps        *checkpoints // nil: decode from the start (checkpoint.go)
 }
 
 func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.data)) }
+
+// samples is numSamples without touching the chunk bytes when the
+// checkpoints hold the count.
+func (c *sealedChunk) samples() int {
+	if c.cps != nil {
+		return int(c.cps.n)
+	}
+	return c.numSamples()
+}
 
 // memSeries is one series: label set plus a ring of sealed chunks (oldest
 // first) and the open head chunk. All mutable fields are guarded by mu.
@@ -118,7 +128,7 @@ func (s *memSeries) seal() {
 	if cap(b)-len(b) > len(b)/16 {
 		b = append(make([]byte, 0, len(b)), b...)
 	}
-	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT})
+	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, cps: s.head.sealedCheckpoints()})
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)

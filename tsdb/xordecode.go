@@ -4,15 +4,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 )
 
 // errBadChunk reports a chunk that does not decode.
 var errBadChunk = errors.New("malformed XOR chunk")
 
-// This file decodes Prometheus's XOR chunk format (chunkenc.EncXOR) in bulk:
-// a whole chunk at once into timestamp and value slices. Appends still use
-// chunkenc's encoder; reads decode a chunk into reusable buffers so the
-// iterator's Next is an index increment and Seek a binary search.
+// This file decodes Prometheus's XOR chunk format (chunkenc.EncXOR) in bulk
+// into timestamp and value slices: a whole chunk (decodeXOR, for the
+// iterator, whose Next is then an index increment and Seek a binary
+// search), or only the samples of a time range, starting at a mid-chunk
+// checkpoint (appendRange, for DB.ReadRanges; see checkpoint.go).
 //
 // Format: 2-byte big-endian sample count; first sample as varint timestamp
 // and 64 raw value bits; second as uvarint timestamp delta and an XOR value;
@@ -21,195 +23,197 @@ var errBadChunk = errors.New("malformed XOR chunk")
 // '10' + bits inside the previous leading/trailing window | '11' + 5-bit
 // leading zeros + 6-bit significant bit count (0 means 64) + bits).
 
-// bitReader reads MSB-first bits from a byte slice.
-type bitReader struct {
-	b   []byte
-	buf uint64 // next bits, left-aligned
-	n   uint   // valid bits in buf
-}
-
-// refill tops buf up to at least 57 valid bits when the input allows.
-// Bits of buf beyond n are either zero or already the true next stream bits,
-// so OR-ing whole words in is idempotent.
-func (r *bitReader) refill() {
-	if len(r.b) >= 8 {
-		k := (64 - r.n) / 8 // whole bytes that fit
-		r.buf |= binary.BigEndian.Uint64(r.b) >> r.n
-		r.b = r.b[k:]
-		r.n += k * 8
-		return
-	}
-	for r.n <= 56 && len(r.b) > 0 {
-		r.buf |= uint64(r.b[0]) << (56 - r.n)
-		r.b = r.b[1:]
-		r.n += 8
-	}
-}
-
-// bits reads k bits, 1 <= k <= 56.
-func (r *bitReader) bits(k uint) (uint64, bool) {
-	if r.n < k {
-		r.refill()
-		if r.n < k {
-			return 0, false
-		}
-	}
-	v := r.buf >> (64 - k)
-	r.buf <<= k
-	r.n -= k
-	return v, true
-}
-
-// bits64 reads k bits, 1 <= k <= 64.
-func (r *bitReader) bits64(k uint) (uint64, bool) {
-	if k <= 56 {
-		return r.bits(k)
-	}
-	hi, ok1 := r.bits(k - 32)
-	lo, ok2 := r.bits(32)
-	return hi<<32 | lo, ok1 && ok2
-}
-
 // decodeXOR appends the samples of an XOR chunk to ts and vs.
 func decodeXOR(data []byte, ts []int64, vs []float64) ([]int64, []float64, error) {
 	if len(data) < 2 {
 		return ts, vs, errBadChunk
 	}
 	total := int(binary.BigEndian.Uint16(data))
+	ts, vs, _, err := appendRange(data, total, nil, 0, math.MinInt64, math.MaxInt64, ts, vs)
+	return ts, vs, err
+}
+
+// xorState is the decoder's state before sample i of a chunk (i >= 1): the
+// previous sample's timestamp and value bits, the timestamp delta, the XOR
+// window and the bit offset of sample i from the start of the chunk (header
+// included). For i == 1, pos is just after the first delta's uvarint.
+type xorState struct {
+	t, delta          int64
+	vb                uint64
+	pos               uint
+	i                 int
+	leading, trailing uint
+}
+
+// appendRange appends to ts and vs the samples of chunk data, which holds
+// total samples, with lo <= t <= hi. If cps is not nil, decoding starts at
+// the latest checkpoint before lo instead of at the chunk start; mint is
+// then the chunk's first timestamp. past reports that decoding stopped at a sample after hi, so no
+// later chunk of the series has samples in range either.
+func appendRange(data []byte, total int, cps *checkpoints, mint, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
 	if total == 0 {
-		return ts, vs, nil
+		return ts, vs, false, nil
+	}
+	if len(data) < 2 {
+		return ts, vs, false, errBadChunk
+	}
+	if st, ok := cps.start(total, mint, lo); ok {
+		return decodeRange(data, total, st, lo, hi, ts, vs)
 	}
 	p := data[2:]
 	t, n := binary.Varint(p)
 	if n <= 0 || len(p) < n+8 {
-		return ts, vs, errBadChunk
+		return ts, vs, false, errBadChunk
 	}
 	vb := binary.BigEndian.Uint64(p[n:])
 	p = p[n+8:]
-	ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
+	if t > hi {
+		return ts, vs, true, nil
+	}
+	if t >= lo {
+		ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
+	}
 	if total == 1 {
-		return ts, vs, nil
+		return ts, vs, false, nil
 	}
-	d, n := binary.Uvarint(p)
-	if n <= 0 {
-		return ts, vs, errBadChunk
+	d, m := binary.Uvarint(p)
+	if m <= 0 {
+		return ts, vs, false, errBadChunk
 	}
-	delta := int64(d)
-	r := bitReader{b: p[n:]}
-	var leading, trailing uint
-	for i := 1; i < total; i++ {
-		if r.n < 2 {
-			r.refill()
-		}
-		// Fast path: regular interval and unchanged value, "0" "0".
-		if i > 1 && r.n >= 2 && r.buf>>62 == 0 {
-			r.buf <<= 2
-			r.n -= 2
-			t += delta
-			ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
-			continue
-		}
-		if i > 1 && r.n >= 1 && r.buf>>63 == 0 {
-			r.buf <<= 1 // dod == 0
-			r.n--
-		} else if i > 1 {
-			// Delta of delta: count up to four leading one bits.
-			ones := uint(0)
-			for ones < 4 {
-				b, ok := r.bits(1)
-				if !ok {
-					return ts, vs, errBadChunk
-				}
-				if b == 0 {
-					break
-				}
-				ones++
-			}
-			var sz uint
-			switch ones {
-			case 1:
-				sz = 14
-			case 2:
-				sz = 17
-			case 3:
-				sz = 20
-			case 4:
-				sz = 64
-			}
-			if sz > 0 {
-				b, ok := r.bits64(sz)
-				if !ok {
-					return ts, vs, errBadChunk
-				}
-				dod := int64(b)
-				if sz < 64 && b > 1<<(sz-1) {
-					dod = int64(b) - 1<<sz
-				}
+	st := xorState{t: t, delta: int64(d), vb: vb, pos: uint(len(data)-len(p)+m) * 8, i: 1}
+	return decodeRange(data, total, st, lo, hi, ts, vs)
+}
+
+// decodeRange decodes samples st.i to total-1 of chunk data, appending
+// those with lo <= t <= hi to ts and vs, and stops at the first sample
+// after hi (past is then true).
+//
+// It reads by bit position: each sample starts with one unaligned 64-bit
+// load (at least 57 valid bits), which usually holds the whole sample, so
+// the loop-carried state is just the position. Reads past the end see
+// zeros; a sample that
+// ends past the data is an error, as in chunkenc.
+func decodeRange(data []byte, total int, st xorState, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
+	end := uint(len(data)) * 8
+	pos := st.pos
+	if pos >= end {
+		return ts, vs, false, errBadChunk
+	}
+	t, delta, vb := st.t, st.delta, st.vb
+	leading, trailing := st.leading, st.trailing
+	for i := st.i; i < total; i++ {
+		w := peek(data, pos)
+		avail := 64 - pos&7 // valid bits in w
+		if i > 1 {
+			if w>>63 == 0 { // dod == 0
+				w <<= 1
+				avail--
+				pos++
+			} else {
+				dod, n := readDod(data, pos, w)
 				delta += dod
+				pos += n
+				w = peek(data, pos)
+				avail = 64 - pos&7
 			}
 		}
 		t += delta
 		// XOR value: '0' unchanged, '10' reuse window, '11' new window.
-		if r.n < 13 {
-			r.refill()
-		}
-		var ctl uint64
-		if r.n >= 13 {
-			ctl = r.buf >> 62
-			if ctl < 2 {
-				ctl = 0
-			}
-		} else {
-			b, ok := r.bits(1)
-			if !ok {
-				return ts, vs, errBadChunk
-			}
-			if b == 1 {
-				if r.n < 1 {
-					return ts, vs, errBadChunk
+		if w>>63 != 0 {
+			off := uint(2)
+			if w>>62 == 3 {
+				hdr := (w >> 51) & 0x7ff
+				leading = uint(hdr >> 6)
+				sig := uint(hdr & 63)
+				if sig == 0 {
+					sig = 64
 				}
-				ctl = 2 | r.buf>>63
+				if leading+sig > 64 {
+					return ts, vs, false, errBadChunk
+				}
+				trailing = 64 - leading - sig
+				off = 13
 			}
-			// Put the bit back: both paths below consume the full prefix.
-			r.buf = r.buf>>1 | b<<63
-			r.n++
-		}
-		switch ctl {
-		case 0:
-			r.buf <<= 1
-			r.n--
-		case 2:
-			r.buf <<= 2
-			r.n -= 2
-		case 3:
-			if r.n < 13 {
-				return ts, vs, errBadChunk
-			}
-			hdr := (r.buf >> 51) & 0x7ff
-			r.buf <<= 13
-			r.n -= 13
-			leading = uint(hdr >> 6)
-			sig := uint(hdr & 63)
-			if sig == 0 {
-				sig = 64
-			}
-			if leading+sig > 64 {
-				return ts, vs, errBadChunk
-			}
-			trailing = 64 - leading - sig
-		}
-		if ctl != 0 {
 			sig := 64 - leading - trailing
 			if sig == 0 {
-				return ts, vs, errBadChunk
+				return ts, vs, false, errBadChunk
 			}
-			x, ok := r.bits64(sig)
-			if !ok {
-				return ts, vs, errBadChunk
+			var x uint64
+			if off+sig <= avail {
+				x = w << off >> (64 - sig)
+			} else {
+				x = readBits(data, pos+off, sig)
 			}
+			pos += off + sig
 			vb ^= x << trailing
+		} else {
+			pos++
 		}
-		ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
+		if pos > end {
+			return ts, vs, false, errBadChunk
+		}
+		if t >= lo {
+			if t > hi {
+				return ts, vs, true, nil
+			}
+			ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
+		}
 	}
-	return ts, vs, nil
+	return ts, vs, false, nil
+}
+
+// peek returns the 64 bits of data from bit p (at least 57 valid: the rest
+// are the following bits, or zeros past the end).
+func peek(data []byte, p uint) uint64 {
+	b := int(p >> 3)
+	if b+8 <= len(data) {
+		return binary.BigEndian.Uint64(data[b:]) << (p & 7)
+	}
+	return peekEnd(data, p)
+}
+
+// peekEnd is peek within the last 8 bytes of data.
+func peekEnd(data []byte, p uint) uint64 {
+	b := int(p >> 3)
+	var w uint64
+	for k := range 8 {
+		w <<= 8
+		if b+k < len(data) {
+			w |= uint64(data[b+k])
+		}
+	}
+	return w << (p & 7)
+}
+
+// readBits returns the k bits at bit p, 1 <= k <= 64.
+func readBits(data []byte, p, k uint) uint64 {
+	if k <= 57 {
+		return peek(data, p) >> (64 - k)
+	}
+	hi := peek(data, p) >> 32
+	return hi<<(k-32) | peek(data, p+32)>>(64-(k-32))
+}
+
+// readDod decodes a delta of delta at bit p, whose first bit is 1 ('10'+14
+// bits, '110'+17, '1110'+20 or '1111'+64); w is peek(p). It returns the
+// value and the bits it takes.
+func readDod(data []byte, p uint, w uint64) (int64, uint) {
+	ones := uint(bits.LeadingZeros64(^w))
+	var sz, n uint
+	switch {
+	case ones == 1:
+		sz, n = 14, 2
+	case ones == 2:
+		sz, n = 17, 3
+	case ones == 3:
+		sz, n = 20, 4
+	default:
+		sz, n = 64, 4
+	}
+	b := readBits(data, p+n, sz)
+	dod := int64(b)
+	if sz < 64 && b > 1<<(sz-1) {
+		dod = int64(b) - 1<<sz
+	}
+	return dod, n + sz
 }

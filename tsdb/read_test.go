@@ -1,0 +1,304 @@
+package tsdb
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// readTestDB fills a DB with series of different shapes: regular and
+// jittered intervals, gaps wider than the checkpoints' 32-bit fields,
+// counters, gauges, constants and stale markers.
+func readTestDB(t *testing.T, rng *rand.Rand) *DB {
+	t.Helper()
+	db := newDB(Options{Retention: 100 * 365 * 24 * time.Hour}, nil)
+	stale := math.Float64frombits(value.StaleNaN)
+	shapes := []struct {
+		name string
+		step func(i int) int64
+		val  func(i int, prev float64) float64
+	}{
+		{"regular-counter", func(int) int64 { return 15_000 }, func(_ int, p float64) float64 { return p + float64(rng.IntN(50)) }},
+		{"jitter-gauge", func(int) int64 { return 15_000 + rng.Int64N(2000) - 1000 }, func(int, float64) float64 { return rng.NormFloat64() * 1e6 }},
+		{"constant", func(int) int64 { return 10_000 }, func(int, float64) float64 { return 7 }},
+		{"stale", func(int) int64 { return 15_000 }, func(i int, p float64) float64 {
+			if i%37 == 5 {
+				return stale
+			}
+			return float64(i)
+		}},
+		{"huge-gaps", func(i int) int64 {
+			if i%45 == 44 {
+				return 60 * 24 * 3600 * 1000 // 60 days: past uint32 milliseconds
+			}
+			return 1000 + rng.Int64N(100)
+		}, func(i int, p float64) float64 { return math.Round(p*1.01) + 1 }},
+	}
+	a := db.Appender()
+	for _, sh := range shapes {
+		for k := range 3 {
+			ls := labels.FromStrings("__name__", "m", "shape", sh.name, "k", fmt.Sprint(k))
+			n := 10 + rng.IntN(500)
+			ts, v := int64(1_000_000), 0.0
+			var ref uint64
+			for i := range n {
+				v = sh.val(i, v)
+				ref = mustAppend(t, a, ref, ls, ts, v)
+				ts += sh.step(i)
+			}
+		}
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// iterSamples reads a series' samples in [mint, maxt] with SeriesIterator.
+func iterSamples(db *DB, ref uint64, mint, maxt int64) ([]int64, []float64) {
+	var it SampleIterator
+	db.SeriesIterator(ref, mint, maxt, &it)
+	var ts []int64
+	var vs []float64
+	for it.Next() == chunkenc.ValFloat {
+		t, v := it.At()
+		ts, vs = append(ts, t), append(vs, v)
+	}
+	return ts, vs
+}
+
+func checkReadRanges(t *testing.T, db *DB, rng *rand.Rand) {
+	t.Helper()
+	var smp Samples
+	for _, ref := range db.Postings(nil) {
+		all, _ := iterSamples(db, ref, math.MinInt64, math.MaxInt64)
+		lo, hi := all[0]-100_000, all[len(all)-1]+100_000
+		for range 40 {
+			rs := make([]Range, 1+rng.IntN(3))
+			for i := range rs {
+				a, b := lo+rng.Int64N(hi-lo), lo+rng.Int64N(hi-lo)
+				if rng.IntN(4) == 0 { // exact sample bounds
+					a = all[rng.IntN(len(all))]
+				}
+				if rng.IntN(3) == 0 { // short windows, as rules read
+					b = a + rng.Int64N(600_000)
+				}
+				rs[i] = Range{Mint: min(a, b), Maxt: max(a, b)}
+			}
+			lset, ok := db.ReadRanges(ref, rs, &smp)
+			if !ok || smp.Len() != len(rs) {
+				t.Fatalf("ref %d: ok %v, %d ranges", ref, ok, smp.Len())
+			}
+			for i, r := range rs {
+				gotT, gotV := smp.Range(i)
+				wantT, wantV := iterSamples(db, ref, r.Mint, r.Maxt)
+				if !slices.Equal(gotT, wantT) || len(gotV) != len(wantV) {
+					t.Fatalf("%s %+v: got %v, want %v", lset, r, gotT, wantT)
+				}
+				for j := range wantV {
+					if math.Float64bits(gotV[j]) != math.Float64bits(wantV[j]) {
+						t.Fatalf("%s %+v: sample %d: got %v, want %v", lset, r, j, gotV[j], wantV[j])
+					}
+				}
+			}
+		}
+	}
+	if _, ok := db.ReadRanges(1<<40, []Range{{0, 1}}, &smp); ok {
+		t.Fatal("unknown ref: ok")
+	}
+}
+
+// TestReadRangesMatchesIterator compares ReadRanges, which starts at
+// checkpoints and stops at the range end, with whole-chunk decoding, before
+// and after a snapshot round trip (which recomputes the checkpoints).
+func TestReadRangesMatchesIterator(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	db := readTestDB(t, rng)
+	used := 0
+	db.series.forEach(func(s *memSeries) {
+		for _, c := range s.chunks {
+			if c.cps != nil {
+				used++
+			}
+		}
+	})
+	if used == 0 {
+		t.Fatal("no sealed chunk has checkpoints")
+	}
+	checkReadRanges(t, db, rng)
+
+	db2 := newDB(Options{Retention: 100 * 365 * 24 * time.Hour}, nil)
+	if err := db2.loadSnapshot(snapshotBytes(t, db)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range db.Postings(nil) {
+		s1, s2 := db.series.getByRef(ref), db2.series.getByRef(ref)
+		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s1.head.cps != s2.head.cps {
+			t.Fatalf("ref %d: restored series differs", ref)
+		}
+		for i := range s1.chunks {
+			c1, c2 := s1.chunks[i], s2.chunks[i]
+			if (c1.cps == nil) != (c2.cps == nil) || c1.cps != nil && *c1.cps != *c2.cps {
+				t.Fatalf("%s chunk %d: checkpoints %v, restored %v", s1.lset, i, c1.cps, c2.cps)
+			}
+		}
+	}
+	checkReadRanges(t, db2, rng)
+}
+
+// TestCheckpointsOfForeignChunk: a chunk the encoder would not write gets
+// no checkpoints rather than wrong ones.
+func TestCheckpointsOfForeignChunk(t *testing.T) {
+	var ts []int64
+	var vs []float64
+	for i := range 100 {
+		ts, vs = append(ts, int64(i)*1000), append(vs, float64(i))
+	}
+	data := encode(ts, vs)
+	if checkpointsOf(data, ts, vs) == nil {
+		t.Fatal("no checkpoints for a chunkenc chunk")
+	}
+	bad := bytes.Clone(data)
+	bad = append(bad, 0)
+	if cps := checkpointsOf(bad, ts, vs); cps != nil {
+		t.Fatalf("checkpoints %v for a chunk with a trailing byte", cps)
+	}
+}
+
+func BenchmarkReadRanges(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) { benchReadRanges(b, n) })
+	}
+}
+
+// benchReadRanges reads the login rule's two windows (the last 5m and 5m
+// an hour ago) of n series of 2h of 15s samples.
+func benchReadRanges(b *testing.B, n int) {
+	db := newDB(Options{}, nil)
+	a := db.Appender()
+	refs := make([]uint64, n)
+	lsets := make([]labels.Labels, n)
+	for i := range n {
+		lsets[i] = labels.FromStrings("__name__", "m", "i", fmt.Sprint(i))
+	}
+	for step := range 481 {
+		for i := range n {
+			refs[i], _ = a.Append(refs[i], lsets[i], int64(step)*15_000, float64(step*(i%7)))
+		}
+		if err := a.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := int64(480 * 15_000)
+	rs := []Range{{now - 3_900_000 + 1, now - 3_600_000}, {now - 300_000 + 1, now}}
+	b.Run("ReadRanges", func(b *testing.B) {
+		var smp Samples
+		for b.Loop() {
+			for _, ref := range refs {
+				db.ReadRanges(ref, rs, &smp)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/series")
+	})
+	b.Run("SeriesIterator", func(b *testing.B) {
+		var it SampleIterator
+		for b.Loop() {
+			for _, ref := range refs {
+				db.SeriesIterator(ref, rs[0].Mint, rs[1].Maxt, &it)
+				for _, r := range rs {
+					for vt := it.Seek(r.Mint); vt == chunkenc.ValFloat; vt = it.Next() {
+						if t, _ := it.At(); t > r.Maxt {
+							break
+						}
+					}
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/series")
+	})
+}
+
+// TestReadRangesDuringAppends reads while the same series are appended to
+// (run with -race): every read sees an ascending prefix of what was
+// written.
+func TestReadRangesDuringAppends(t *testing.T) {
+	db := newDB(Options{}, nil)
+	ls := labels.FromStrings("__name__", "m")
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ref uint64
+		for i := range n {
+			a := db.Appender()
+			var err error
+			if ref, err = a.Append(ref, ls, int64(i)*1000, float64(i)); err != nil {
+				panic(err)
+			}
+			if err := a.Commit(); err != nil {
+				panic(err)
+			}
+		}
+	}()
+	var smp Samples
+	rs := []Range{{Mint: 0, Maxt: n * 1000}, {Mint: 500_000, Maxt: 530_000}}
+	for reading := true; reading; {
+		select {
+		case <-done:
+			reading = false
+		default:
+		}
+		for _, ref := range db.Postings(nil) {
+			db.ReadRanges(ref, rs, &smp)
+			ts, vs := smp.Range(0)
+			for i := range ts {
+				if ts[i] != int64(i)*1000 || vs[i] != float64(i) {
+					t.Fatalf("sample %d: %d %v", i, ts[i], vs[i])
+				}
+			}
+		}
+	}
+	ts, _ := smp.Range(1)
+	if len(ts) != 31 || ts[0] != 500_000 {
+		t.Fatalf("second range: %d samples from %v", len(ts), ts[:min(1, len(ts))])
+	}
+}
+
+// TestReadRangesBadChunkUnlocks: a chunk that does not decode is a broken
+// invariant (panic), but the series stays usable.
+func TestReadRangesBadChunkUnlocks(t *testing.T) {
+	db := newDB(Options{}, nil)
+	ls := labels.FromStrings("__name__", "m")
+	a := db.Appender()
+	var ref uint64
+	for i := range 200 {
+		ref = mustAppend(t, a, ref, ls, int64(i)*1000, float64(i))
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s := db.series.getByRef(ref)
+	s.chunks[0].data = []byte{0, 120, 1} // claims 120 samples in one byte
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Fatal("no panic on a malformed chunk")
+			}
+		}()
+		var smp Samples
+		db.ReadRanges(ref, []Range{{Mint: 0, Maxt: 300_000}}, &smp)
+	}()
+	a = db.Appender()
+	mustAppend(t, a, ref, ls, 300_000, 1)
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
