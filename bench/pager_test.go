@@ -200,31 +200,47 @@ func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups in
 	b.ReportMetric(float64(quantile(lat, 1).Microseconds())/1e3, "max_ms")
 }
 
-// TestPagerStormSmall checks the benchmark's scenario on a small storm:
-// every group gets exactly one incident and one first page.
+// TestPagerStormSmall checks the benchmark's scenario on a small storm,
+// with each store: every group gets exactly one incident and one first
+// page.
 func TestPagerStormSmall(t *testing.T) {
 	cfg, err := pager.ParseConfig("storm.yml", []byte(stormConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := pager.NewMemStore()
-	r := runStorm(t, cfg, store, stormAlertSet(2_000, 50), 50, stormBatch)
-	if len(r.arrivals) != 50 {
-		t.Fatalf("%d groups paged, want 50", len(r.arrivals))
+	stores := map[string]func(t *testing.T) pager.Store{
+		"memstore": func(*testing.T) pager.Store { return pager.NewMemStore() },
+		"sqlite": func(t *testing.T) pager.Store {
+			st, err := sqlstore.Open(filepath.Join(t.TempDir(), "pager.db"), sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
 	}
-	var open []pager.IncidentState
-	if err := store.View(func(tx pager.ReadTx) error {
-		open, err = tx.Incidents(pager.IncidentFilter{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(open) != 50 {
-		t.Fatalf("%d incidents, want 50", len(open))
-	}
-	for _, st := range open {
-		if len(st.Alerts) != 40 {
-			t.Errorf("%s has %d alerts, want 40", st.ID, len(st.Alerts))
-		}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			store := open(t)
+			r := runStorm(t, cfg, store, stormAlertSet(2_000, 50), 50, stormBatch)
+			if len(r.arrivals) != 50 {
+				t.Fatalf("%d groups paged, want 50", len(r.arrivals))
+			}
+			var open []pager.IncidentState
+			if err := store.View(func(tx pager.ReadTx) error {
+				open, err = tx.Incidents(pager.IncidentFilter{})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(open) != 50 {
+				t.Fatalf("%d incidents, want 50", len(open))
+			}
+			for _, st := range open {
+				if len(st.Alerts) != 40 {
+					t.Errorf("%s has %d alerts, want 40", st.ID, len(st.Alerts))
+				}
+			}
+		})
 	}
 }

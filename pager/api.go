@@ -1,7 +1,6 @@
 package pager
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -61,8 +60,7 @@ func (p *Pager) act(id string, ev Event, ok func(st *IncidentState) error) error
 			return fmt.Errorf("incident %s: %w", id, err)
 		}
 	}
-	_, err := p.apply(st, ev, nil)
-	return err
+	return p.apply(st, ev, nil)
 }
 
 func open(st *IncidentState) error {
@@ -86,14 +84,15 @@ func (p *Pager) Ack(id, by string) error {
 // Resolve resolves an open incident.
 func (p *Pager) Resolve(id, by string) error { return p.act(id, Resolve{By: by}, open) }
 
-// Snooze acknowledges until until, then re-triggers.
+// Snooze acknowledges until until, then re-triggers. ErrBadSnooze if
+// until is not in the future.
 func (p *Pager) Snooze(id, by string, until time.Time) error {
 	return p.act(id, Snooze{By: by, Until: until}, func(st *IncidentState) error {
 		if err := open(st); err != nil {
 			return err
 		}
 		if !until.After(p.now()) {
-			return errors.New("snooze end is not in the future")
+			return ErrBadSnooze
 		}
 		return nil
 	})
@@ -196,6 +195,7 @@ func (p *Pager) CreateSilence(s Silence) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	p.open.putSilence(s)
 	p.pushSilence(s, now)
 	p.signal()
 	return s.ID, p.resuppress(now)
@@ -217,6 +217,7 @@ func (p *Pager) ExpireSilence(id string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	var expired Silence
 	err := p.store.Update(func(tx Tx) error {
 		sils, err := tx.Silences()
 		if err != nil {
@@ -227,6 +228,7 @@ func (p *Pager) ExpireSilence(id string) error {
 				if s.EndsAt.After(now) {
 					s.EndsAt = now
 				}
+				expired = s
 				return tx.PutSilence(s)
 			}
 		}
@@ -235,5 +237,6 @@ func (p *Pager) ExpireSilence(id string) error {
 	if err != nil {
 		return fmt.Errorf("silence %s: %w", id, err)
 	}
+	p.open.putSilence(expired)
 	return p.resuppress(now)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,7 +14,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/watchdog-sre/watchdog/pager/channel"
 )
@@ -26,6 +27,8 @@ var (
 	ErrUnknownUser    = errors.New("unknown user")
 	ErrUnknownTarget  = errors.New("unknown on-call target")
 	ErrInvalidSilence = errors.New("invalid silence")
+	// ErrBadSnooze: a snooze must end in the future.
+	ErrBadSnooze = errors.New("snooze end is not in the future")
 )
 
 // Options configure a Pager. Only Config is required.
@@ -74,12 +77,17 @@ type Options struct {
 //	err = p.Receive(alerts...)    // from the rule evaluator or an Alertmanager-style receiver
 //	err = p.Ack(id, "alice")      // and Resolve, Snooze, Reassign, EscalateNow, Note, AckToken
 //
-// Every change is committed to the Store (one transaction per Step)
-// before the notifications it causes are handed to the workers.
+// Every change is committed to the Store before the notifications it
+// causes are handed to the workers. Changes made together share one
+// transaction: all the incidents of one Receive call, the timers due at
+// once, the delivery results at hand.
 //
 // All state transitions are serialised by one mutex, whichever goroutine
-// makes them (Receive, an API call, or Run's timer loop); Run alone owns
-// the timer heap's firing and the delivery workers. Before Run starts,
+// makes them (Receive, an API call, Run's timer loop or its result
+// recorder); Run alone owns the timer heap's firing and the delivery
+// workers, and hands out committed deliveries without waiting for that
+// mutex. The Pager caches the open incidents: it must be the only writer
+// of its Store. Before Run starts,
 // Receive and the API methods still commit state and queue deliveries in
 // the Store; Run picks them up.
 type Pager struct {
@@ -89,12 +97,20 @@ type Pager struct {
 	now   func() time.Time
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	timers  timerHeap
-	outbox  []Delivery
+	mu      sync.Mutex // serialises state transitions
 	running bool
 
+	smu    sync.Mutex // guards the scheduling state below; taken after mu, never before
+	timers timerHeap
+	outbox []Delivery       // committed, not yet handed to a worker
+	done   []deliveryResult // delivered, not yet recorded
+
 	wake chan struct{} // buffer 1: something to dispatch or an earlier timer
+
+	// open caches the open incidents and the silences (nil: load from
+	// the Store on next use). Every incident write goes through applyAll,
+	// which keeps it in step with what was committed.
+	open *openCache
 }
 
 // New returns a Pager for o.
@@ -132,6 +148,16 @@ func New(o Options) (*Pager, error) {
 // config returns the current configuration.
 func (p *Pager) config() *Config { return p.cfg.Load() }
 
+// Config returns the active configuration (the last one passed to New or
+// Reload). It is immutable; do not modify it.
+func (p *Pager) Config() *Config { return p.cfg.Load() }
+
+// Wake makes Run re-check its timers now, as it does when something is
+// committed. Tests that move a fake clock (Options.Now) call it after each
+// move so that timers due at the new time fire; with a real clock it is
+// never needed. It does not block and does nothing when Run is not running.
+func (p *Pager) Wake() { p.signal() }
+
 func (p *Pager) inc(name string) {
 	if p.o.Metrics != nil {
 		p.o.Metrics.GetOrCreateCounter(name).Inc()
@@ -145,97 +171,162 @@ func (p *Pager) signal() {
 	}
 }
 
-// apply runs Step on the incident and commits the new state, its timeline
-// entries and its deliveries in one transaction, with extra (if any) in
-// the same transaction. Only after the commit are deliveries queued and
-// the timer set. p.mu must be held.
-func (p *Pager) apply(st IncidentState, ev Event, extra func(tx Tx) error) (IncidentState, error) {
-	now := p.now()
-	nst, acts := p.config().Step(st, now, ev)
-	var entries []TimelineEntry
-	var ds []Delivery
-	for _, a := range acts {
-		switch a := a.(type) {
-		case Record:
-			entries = append(entries, a.Entry)
-		case Notify:
-			ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindNotify, User: a.User, Method: a.Method,
-				Contact: a.Contact, Channel: a.Method, Event: channel.EventTrigger, CreatedAt: now, Status: DeliveryPending})
-		case Forward:
-			ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindForward, Channel: a.Channel,
-				Event: a.Event, CreatedAt: now, Status: DeliveryPending})
-		}
+// change is one Step to make in a batch: ev applied to st. A new
+// incident (opened) gets its ID in the batch's transaction, since Step
+// must see it.
+type change struct {
+	st     IncidentState
+	ev     Event
+	opened bool
+}
+
+// apply runs Step on one incident and commits it; see applyAll.
+func (p *Pager) apply(st IncidentState, ev Event, extra func(tx Tx) error) error {
+	return p.applyAll([]change{{st: st, ev: ev}}, extra)
+}
+
+// applyAll runs Step on each change and commits the new states, their
+// timeline entries and their deliveries in one transaction, with extra
+// (if any) in the same transaction. Changes to the same incident chain:
+// a later one sees the state an earlier one produced. Only after the
+// commit are deliveries queued, timers set and the open-incident cache
+// updated. p.mu must be held.
+func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
+	if len(cs) == 0 && extra == nil {
+		return nil
 	}
-	var added []Delivery
+	now := p.now()
+	cfg := p.config()
+	type result struct {
+		old, nst IncidentState
+		opened   bool
+	}
+	var (
+		res   []result
+		added []Delivery
+		ents  []TimelineEntry
+		ds    []Delivery
+	)
 	err := p.store.Update(func(tx Tx) error {
-		added = added[:0]
+		res, added = res[:0], added[:0]
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
 			}
 		}
-		if err := tx.PutIncident(nst); err != nil {
-			return fmt.Errorf("put incident: %w", err)
-		}
-		if err := tx.AppendTimeline(entries...); err != nil {
-			return fmt.Errorf("append timeline: %w", err)
-		}
-		for _, d := range ds {
-			ok, err := tx.AddDelivery(d)
-			if err != nil {
-				return fmt.Errorf("add delivery: %w", err)
+		latest := map[string]int{} // incident ID → index in res
+		for _, c := range cs {
+			st := c.st
+			if c.opened {
+				n, err := tx.NextID("incident")
+				if err != nil {
+					return fmt.Errorf("next incident id: %w", err)
+				}
+				st.ID = fmt.Sprintf("inc-%d", n)
+			} else if i, ok := latest[st.ID]; ok {
+				st = res[i].nst
 			}
-			if ok {
-				added = append(added, d)
+			nst, acts := cfg.Step(st, now, c.ev)
+			ents, ds = ents[:0], ds[:0]
+			for _, a := range acts {
+				switch a := a.(type) {
+				case Record:
+					ents = append(ents, a.Entry)
+				case Notify:
+					ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindNotify, User: a.User, Method: a.Method,
+						Contact: a.Contact, Channel: a.Method, Event: channel.EventTrigger, CreatedAt: now, Status: DeliveryPending})
+				case Forward:
+					ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindForward, Channel: a.Channel,
+						Event: a.Event, CreatedAt: now, Status: DeliveryPending})
+				}
 			}
+			put := tx.PutIncident
+			if o, ok := tx.(ownedPutter); ok {
+				put = o.putIncidentOwned // nst is never modified: no copy needed
+			}
+			if err := put(nst); err != nil {
+				return fmt.Errorf("put incident %s: %w", nst.ID, err)
+			}
+			if err := tx.AppendTimeline(ents...); err != nil {
+				return fmt.Errorf("append timeline: %w", err)
+			}
+			for _, d := range ds {
+				ok, err := tx.AddDelivery(d)
+				if err != nil {
+					return fmt.Errorf("add delivery: %w", err)
+				}
+				if ok {
+					added = append(added, d)
+				}
+			}
+			latest[nst.ID] = len(res)
+			res = append(res, result{old: st, nst: nst, opened: c.opened})
 		}
 		return nil
 	})
 	if err != nil {
-		return st, err
+		if errors.Is(err, ErrConflict) {
+			p.open = nil // the store knows something the cache does not: reload
+		}
+		return err
 	}
-	if st.Status != nst.Status {
-		p.inc(`watchdog_pager_incidents_total{status="` + string(nst.Status) + `"}`)
+	for _, r := range res {
+		if r.opened {
+			p.inc("watchdog_pager_incidents_opened_total")
+		}
+		if r.old.Status != r.nst.Status {
+			p.inc(`watchdog_pager_incidents_total{status="` + string(r.nst.Status) + `"}`)
+		}
+		p.open.put(r.nst)
+		// A timer for the old due time is already in the heap.
+		if due := r.nst.NextDue(); !due.IsZero() && (r.opened || !due.Equal(r.old.NextDue())) {
+			p.push(due, r.nst.ID)
+		}
 	}
+	p.smu.Lock()
 	p.outbox = append(p.outbox, added...)
-	if due := nst.NextDue(); !due.IsZero() {
-		p.push(due, nst.ID)
-	}
+	p.smu.Unlock()
 	p.signal()
-	return nst, nil
+	return nil
 }
 
 // Receive routes alerts into incidents: each alert goes to the open
 // incident of every route (and group) it matches, opening one when needed.
 // Alerts whose EndsAt has passed resolve their counterparts. It commits
-// before returning; pages go out from Run.
+// every incident it changes in one transaction before returning; pages go
+// out from Run. The pager copies the alerts' maps it keeps.
 func (p *Pager) Receive(alerts ...Alert) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
 	now := p.now()
+	cfg := p.config()
 	type group struct {
 		m      RouteMatch
 		alerts []IncidentAlert
 	}
 	groups := map[string]*group{}
 	var keys []string
-	var batch []map[string]string
-	for _, a := range alerts {
-		if !a.Resolved(now) {
-			batch = append(batch, a.Labels)
+	var sup *suppressor
+	if p.muting(now, cfg) {
+		var batch []map[string]string
+		for _, a := range alerts {
+			if !a.Resolved(now) {
+				batch = append(batch, a.Labels)
+			}
 		}
-	}
-	sup, err := p.suppressor(now, batch)
-	if err != nil {
-		return err
+		sup = p.suppressor(now, cfg, batch)
 	}
 	for _, a := range alerts {
 		p.inc("watchdog_pager_alerts_received_total")
-		ms := p.config().Match(a.Labels)
+		ms := cfg.Match(a.Labels)
 		if len(ms) == 0 {
 			p.inc("watchdog_pager_alerts_unrouted_total")
 			continue
 		}
+		a.Labels, a.Annotations = maps.Clone(a.Labels), maps.Clone(a.Annotations)
 		ia := IncidentAlert{Fingerprint: Fingerprint(a.Labels), Alert: a}
 		ia.SuppressedBy = sup.by(a.Labels)
 		for _, m := range ms {
@@ -249,160 +340,24 @@ func (p *Pager) Receive(alerts ...Alert) error {
 		}
 	}
 	sort.Strings(keys)
-	var errs []error
+	cs := make([]change, 0, len(keys))
 	for _, k := range keys {
 		g := groups[k]
-		if err := p.receiveGroup(now, g.m, g.alerts); err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", k, err))
+		if st, ok := p.open.byKey(k); ok {
+			cs = append(cs, change{st: st, ev: AlertsChanged{Alerts: g.alerts}})
+			continue
 		}
+		if !slices.ContainsFunc(g.alerts, func(a IncidentAlert) bool { return !a.Resolved(now) }) {
+			continue
+		}
+		cs = append(cs, change{st: cfg.NewIncident("", g.m, now), ev: AlertsChanged{Alerts: g.alerts}, opened: true})
+	}
+	var errs []error
+	if err := p.applyAll(cs, nil); err != nil {
+		errs = append(errs, fmt.Errorf("receive %d group(s): %w", len(cs), err))
 	}
 	if err := p.resuppress(now); err != nil {
 		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-func (p *Pager) receiveGroup(now time.Time, m RouteMatch, alerts []IncidentAlert) error {
-	var st IncidentState
-	err := p.store.View(func(tx ReadTx) error {
-		var err error
-		st, err = tx.OpenIncident(m.GroupKey)
-		return err
-	})
-	switch {
-	case errors.Is(err, ErrNotFound):
-		firing := false
-		for _, a := range alerts {
-			firing = firing || !a.Resolved(now)
-		}
-		if !firing {
-			return nil
-		}
-		st = p.config().NewIncident("", m, now)
-		// The ID is allocated in its own transaction: Step must see it.
-		// A failed apply wastes a number, which is harmless.
-		if err := p.store.Update(func(tx Tx) error {
-			n, err := tx.NextID("incident")
-			st.ID = fmt.Sprintf("inc-%d", n)
-			return err
-		}); err != nil {
-			return fmt.Errorf("next incident id: %w", err)
-		}
-		p.inc("watchdog_pager_incidents_opened_total")
-		_, err = p.apply(st, AlertsChanged{Alerts: alerts}, nil)
-		return err
-	case err != nil:
-		return err
-	}
-	_, err = p.apply(st, AlertsChanged{Alerts: alerts}, nil)
-	return err
-}
-
-// suppression sources: active silences and firing alerts.
-type suppressor struct {
-	cfg      *Config
-	silences []compiledSilence
-	sources  []map[string]string
-}
-
-type compiledSilence struct {
-	id       string
-	matchers []*labels.Matcher
-}
-
-// by returns why lset is muted, or "".
-func (s *suppressor) by(lset map[string]string) string {
-	for _, sil := range s.silences {
-		ok := true
-		for _, m := range sil.matchers {
-			if !m.Matches(lset[m.Name]) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return "silence:" + sil.id
-		}
-	}
-	if fp, ok := s.cfg.Inhibited(lset, s.sources); ok {
-		return "inhibit:" + fp
-	}
-	return ""
-}
-
-// suppressor loads the active silences and the firing alerts of open
-// incidents, plus extra (a batch being received).
-func (p *Pager) suppressor(now time.Time, extra []map[string]string) (*suppressor, error) {
-	s := &suppressor{cfg: p.config(), sources: extra}
-	err := p.store.View(func(tx ReadTx) error {
-		sils, err := tx.Silences()
-		if err != nil {
-			return err
-		}
-		for _, sil := range sils {
-			if !sil.Active(now) {
-				continue
-			}
-			cs := compiledSilence{id: sil.ID}
-			for _, m := range sil.Matchers {
-				lm, err := ParseMatcher(m)
-				if err != nil {
-					cs.matchers = nil
-					break
-				}
-				cs.matchers = append(cs.matchers, lm)
-			}
-			if len(cs.matchers) > 0 {
-				s.silences = append(s.silences, cs)
-			}
-		}
-		open, err := tx.Incidents(IncidentFilter{Statuses: []Status{StatusTriggered, StatusAcknowledged}})
-		if err != nil {
-			return err
-		}
-		for _, st := range open {
-			for _, a := range st.Alerts {
-				if !a.Ended && !a.Resolved(now) {
-					s.sources = append(s.sources, a.Labels)
-				}
-			}
-		}
-		return nil
-	})
-	return s, err
-}
-
-// resuppress recomputes SuppressedBy for every alert of every open
-// incident and feeds changes to Step. p.mu must be held.
-func (p *Pager) resuppress(now time.Time) error {
-	sup, err := p.suppressor(now, nil)
-	if err != nil {
-		return err
-	}
-	var open []IncidentState
-	if err := p.store.View(func(tx ReadTx) error {
-		open, err = tx.Incidents(IncidentFilter{Statuses: []Status{StatusTriggered, StatusAcknowledged}})
-		return err
-	}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, st := range open {
-		var changed []IncidentAlert
-		for _, a := range st.Alerts {
-			if a.Ended {
-				continue
-			}
-			if by := sup.by(a.Labels); by != a.SuppressedBy {
-				a.SuppressedBy = by
-				changed = append(changed, a)
-			}
-		}
-		if len(changed) > 0 {
-			if _, err := p.apply(st, AlertsChanged{Alerts: changed}, nil); err != nil {
-				errs = append(errs, err)
-			}
-		}
 	}
 	return errors.Join(errs...)
 }

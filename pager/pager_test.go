@@ -22,6 +22,7 @@ type recorder struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	log  []string
+	keys []string        // Message.Key of every send
 	fail map[string]bool // channel names that fail permanently
 }
 
@@ -35,6 +36,7 @@ func (c recChannel) Name() string { return c.name }
 func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
+	c.r.keys = append(c.r.keys, m.Key)
 	if c.r.fail[c.name] {
 		return false, errors.New("boom")
 	}

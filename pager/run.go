@@ -33,8 +33,10 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-// push adds a timer. p.mu must be held.
+// push adds a timer.
 func (p *Pager) push(at time.Time, id string) {
+	p.smu.Lock()
+	defer p.smu.Unlock()
 	heap.Push(&p.timers, timer{at: at, id: id})
 }
 
@@ -71,8 +73,12 @@ func (p *Pager) Run(ctx context.Context) error {
 		return fmt.Errorf("rebuild from store: %w", err)
 	}
 
+	// Workers take deliveries from jobs and queue their results in p.done
+	// for the recorder, which commits them (in batches) under p.mu. The
+	// dispatch loop below needs p.mu only to fire due timers, so pages go
+	// out while Receive holds the mutex.
 	jobs := make(chan Delivery, p.o.Workers)
-	results := make(chan deliveryResult, p.o.Workers)
+	recorded := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for range p.o.Workers {
 		wg.Go(func() {
@@ -81,37 +87,68 @@ func (p *Pager) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case d := <-jobs:
+					p.signal() // room in jobs
 					attempts, err := p.deliver(ctx, d)
 					if ctx.Err() != nil {
 						return // stays pending; resent after restart
 					}
+					p.smu.Lock()
+					p.done = append(p.done, deliveryResult{d: d, attempts: attempts, err: err})
+					p.smu.Unlock()
 					select {
-					case results <- deliveryResult{d: d, attempts: attempts, err: err}:
-					case <-ctx.Done():
-						return
+					case recorded <- struct{}{}:
+					default:
 					}
 				}
 			}
 		})
 	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return // unrecorded deliveries stay pending; resent after restart
+			case <-recorded:
+			}
+			p.smu.Lock()
+			rs := p.done
+			p.done = nil
+			p.smu.Unlock()
+			if len(rs) > 0 {
+				p.mu.Lock()
+				p.recordResults(rs)
+				p.mu.Unlock()
+			}
+		}
+	})
 	defer wg.Wait()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	inflight := 0
 	for {
-		p.mu.Lock()
-		p.fireDue()
-		for inflight < p.o.Workers && len(p.outbox) > 0 {
-			jobs <- p.outbox[0]
-			p.outbox = p.outbox[1:]
-			inflight++
+		p.smu.Lock()
+		due := len(p.timers) > 0 && !p.timers[0].at.After(p.now())
+		p.smu.Unlock()
+		if due {
+			p.mu.Lock()
+			p.fireDue()
+			p.mu.Unlock()
+		}
+		p.smu.Lock()
+	dispatch:
+		for len(p.outbox) > 0 {
+			select {
+			case jobs <- p.outbox[0]:
+				p.outbox = p.outbox[1:]
+			default:
+				break dispatch // workers busy; one signals when it takes a job
+			}
 		}
 		wait := time.Hour
 		if len(p.timers) > 0 {
 			wait = max(p.timers[0].at.Sub(p.now()), 0)
 		}
-		p.mu.Unlock()
+		p.smu.Unlock()
 		timer.Reset(wait)
 
 		select {
@@ -119,11 +156,6 @@ func (p *Pager) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-p.wake:
 		case <-timer.C:
-		case r := <-results:
-			inflight--
-			p.mu.Lock()
-			p.recordResult(r)
-			p.mu.Unlock()
 		}
 		if !timer.Stop() {
 			select {
@@ -134,31 +166,36 @@ func (p *Pager) Run(ctx context.Context) error {
 	}
 }
 
-// rebuild loads the timers of open incidents, silence boundaries and the
-// pending deliveries. p.mu must be held.
+// rebuild reloads the open-incident cache and from it the timers of open
+// incidents and silence boundaries, and the pending deliveries. p.mu must
+// be held.
 func (p *Pager) rebuild() error {
-	p.timers, p.outbox = p.timers[:0], nil
+	p.smu.Lock()
+	p.timers, p.outbox, p.done = p.timers[:0], nil, nil
+	p.smu.Unlock()
+	p.open = nil
 	now := p.now()
-	return p.store.View(func(tx ReadTx) error {
-		open, err := tx.Incidents(IncidentFilter{Statuses: []Status{StatusTriggered, StatusAcknowledged}})
-		if err != nil {
-			return err
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
+	for _, st := range p.open.byID {
+		if due := st.NextDue(); !due.IsZero() {
+			p.push(due, st.ID)
 		}
-		for _, st := range open {
-			if due := st.NextDue(); !due.IsZero() {
-				p.push(due, st.ID)
-			}
-		}
-		sils, err := tx.Silences()
-		if err != nil {
-			return err
-		}
-		for _, s := range sils {
-			p.pushSilence(s, now)
-		}
-		p.outbox, err = tx.Deliveries(DeliveryFilter{Status: DeliveryPending})
+	}
+	for _, s := range p.open.sils {
+		p.pushSilence(s.Silence, now)
+	}
+	var pending []Delivery
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		pending, err = tx.Deliveries(DeliveryFilter{Status: DeliveryPending})
 		return err
 	})
+	p.smu.Lock()
+	p.outbox = pending
+	p.smu.Unlock()
+	return err
 }
 
 // pushSilence sets timers at the silence's future boundaries.
@@ -170,13 +207,37 @@ func (p *Pager) pushSilence(s Silence, now time.Time) {
 	}
 }
 
-// fireDue applies every timer that is due. p.mu must be held.
+// incident returns the committed state of an incident: from the cache when
+// it is open, else from the Store. p.mu must be held.
+func (p *Pager) incident(id string) (IncidentState, error) {
+	if p.open != nil {
+		if st, ok := p.open.byID[id]; ok {
+			return st, nil
+		}
+	}
+	var st IncidentState
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		st, err = tx.Incident(id)
+		return err
+	})
+	return st, err
+}
+
+// fireDue applies every timer that is due, as one transaction. p.mu must
+// be held.
 func (p *Pager) fireDue() {
 	now := p.now()
 	resup := false
 	seen := map[string]bool{}
+	var cs []change
+	var fired []timer
+	p.smu.Lock()
 	for len(p.timers) > 0 && !p.timers[0].at.After(now) {
-		t := heap.Pop(&p.timers).(timer)
+		fired = append(fired, heap.Pop(&p.timers).(timer))
+	}
+	p.smu.Unlock()
+	for _, t := range fired {
 		if seen[t.id] {
 			continue
 		}
@@ -185,12 +246,7 @@ func (p *Pager) fireDue() {
 			resup = true
 			continue
 		}
-		var st IncidentState
-		err := p.store.View(func(tx ReadTx) error {
-			var err error
-			st, err = tx.Incident(t.id)
-			return err
-		})
+		st, err := p.incident(t.id)
 		if err != nil {
 			p.log.Error("pager: load incident", "id", t.id, "err", err)
 			continue
@@ -198,9 +254,12 @@ func (p *Pager) fireDue() {
 		if due := st.NextDue(); due.IsZero() || due.After(now) {
 			continue // stale timer
 		}
-		if _, err := p.apply(st, Tick{}, nil); err != nil {
-			p.log.Error("pager: tick", "id", t.id, "err", err)
-			p.push(now.Add(time.Second), t.id) // retry soon
+		cs = append(cs, change{st: st, ev: Tick{}})
+	}
+	if err := p.applyAll(cs, nil); err != nil {
+		for _, c := range cs {
+			p.log.Error("pager: tick", "id", c.st.ID, "err", err)
+			p.push(now.Add(time.Second), c.st.ID) // retry soon
 		}
 	}
 	if resup {
@@ -210,29 +269,44 @@ func (p *Pager) fireDue() {
 	}
 }
 
-// recordResult marks a delivery done and feeds the result to Step, in one
-// transaction. p.mu must be held.
-func (p *Pager) recordResult(r deliveryResult) {
+// recordResults marks deliveries done and feeds their results to Step, all
+// in one transaction. p.mu must be held.
+func (p *Pager) recordResults(rs []deliveryResult) {
 	now := p.now()
-	d := r.d
-	d.Attempts, d.DoneAt, d.Status = r.attempts, now, DeliverySent
-	ev := DeliveryResult{Key: d.Key, User: d.User, Method: d.Method, Channel: d.Channel, Attempts: r.attempts}
-	result := "ok"
-	if r.err != nil {
-		d.Status, d.Error, ev.Err, result = DeliveryFailed, r.err.Error(), r.err.Error(), "error"
+	var cs []change
+	var done []Delivery
+	for _, r := range rs {
+		d := r.d
+		d.Attempts, d.DoneAt, d.Status = r.attempts, now, DeliverySent
+		ev := DeliveryResult{Key: d.Key, User: d.User, Method: d.Method, Channel: d.Channel, Attempts: r.attempts}
+		result := "ok"
+		if r.err != nil {
+			d.Status, d.Error, ev.Err, result = DeliveryFailed, r.err.Error(), r.err.Error(), "error"
+		}
+		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, d.Channel, result))
+		st, err := p.incident(d.IncidentID)
+		if err != nil {
+			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
+			continue
+		}
+		cs = append(cs, change{st: st, ev: ev})
+		done = append(done, d)
 	}
-	p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, d.Channel, result))
-	var st IncidentState
-	err := p.store.View(func(tx ReadTx) error {
-		var err error
-		st, err = tx.Incident(d.IncidentID)
-		return err
+	if len(cs) == 0 {
+		return
+	}
+	err := p.applyAll(cs, func(tx Tx) error {
+		for _, d := range done {
+			if err := tx.UpdateDelivery(d); err != nil {
+				return fmt.Errorf("delivery %s: %w", d.Key, err)
+			}
+		}
+		return nil
 	})
-	if err == nil {
-		_, err = p.apply(st, ev, func(tx Tx) error { return tx.UpdateDelivery(d) })
-	}
 	if err != nil {
-		p.log.Error("pager: record delivery", "key", d.Key, "err", err)
+		for _, d := range done {
+			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
+		}
 	}
 }
 
@@ -262,7 +336,7 @@ func (p *Pager) deliver(ctx context.Context, d Delivery) (int, error) {
 func (p *Pager) message(st *IncidentState, d Delivery) channel.Message {
 	now := p.now()
 	m := channel.Message{
-		IncidentID: st.ID, DedupKey: st.ID, Event: d.Event, Title: st.Title,
+		IncidentID: st.ID, DedupKey: st.ID, Key: d.Key, Event: d.Event, Title: st.Title,
 		Source: "watchdog", Labels: maps.Clone(st.GroupLabels), ExternalURL: p.o.ExternalURL,
 		Time: now, GroupKey: st.GroupKey, Receiver: st.Route,
 	}

@@ -166,6 +166,18 @@ func (s IncidentState) Clone() IncidentState {
 	return s
 }
 
+// stepClone copies what Step changes in place: the Alerts (with room for
+// extra more) and Planned slices. Step never writes into label,
+// annotation or group label maps nor into Channels, so the result shares
+// those with s; the Pager treats them as immutable once received.
+func (s IncidentState) stepClone(extra int) IncidentState {
+	s.Planned = slices.Clone(s.Planned)
+	if s.Alerts != nil {
+		s.Alerts = append(make([]IncidentAlert, 0, len(s.Alerts)+extra), s.Alerts...)
+	}
+	return s
+}
+
 // Timeline entry kinds.
 const (
 	EntryOpened       = "opened"

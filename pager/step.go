@@ -35,7 +35,11 @@ const (
 // resolved incident) change nothing; callers that want an error check
 // the state first (see Pager.Ack).
 func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState, []Action) {
-	s := &stepper{c: c, st: st.Clone(), now: now}
+	extra := 0
+	if ev, ok := ev.(AlertsChanged); ok {
+		extra = len(ev.Alerts)
+	}
+	s := &stepper{c: c, st: st.stepClone(extra), now: now}
 	if s.st.TimelineSeq == 0 {
 		s.record(TimelineEntry{Kind: EntryOpened, By: ByAlerts, Text: fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)})
 	}

@@ -162,6 +162,11 @@ func (s *Silence) Active(now time.Time) bool {
 
 // MemStore is an in-memory Store for tests and single-process use
 // without persistence.
+//
+// Update changes the data in place under the write lock and keeps an undo
+// log of the first old value of every key it touches, so that a failed
+// (or panicking) transaction is rolled back at a cost proportional to what
+// it wrote, not to the size of the store. Views wait for a running Update.
 type MemStore struct {
 	mu sync.RWMutex
 	d  memData
@@ -169,23 +174,17 @@ type MemStore struct {
 
 type memData struct {
 	incidents  map[string]IncidentState
+	openByKey  map[string]string // group key → ID of its open incident
 	timeline   map[string][]TimelineEntry
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
 }
 
-func (d memData) clone() memData {
-	return memData{
-		incidents: maps.Clone(d.incidents), timeline: maps.Clone(d.timeline),
-		deliveries: maps.Clone(d.deliveries), silences: maps.Clone(d.silences), seqs: maps.Clone(d.seqs),
-	}
-}
-
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
-		incidents: map[string]IncidentState{}, timeline: map[string][]TimelineEntry{},
+		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 	}}
 }
@@ -197,20 +196,80 @@ func (m *MemStore) View(fn func(tx ReadTx) error) error {
 	return fn(&memTx{d: &m.d})
 }
 
-// Update implements Store: fn works on a copy that replaces the data only
-// when fn succeeds.
-func (m *MemStore) Update(fn func(tx Tx) error) error {
+// Update implements Store: fn changes the data in place; if it fails (or
+// panics) every change is undone before the lock is released.
+func (m *MemStore) Update(fn func(tx Tx) error) (err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d := m.d.clone()
-	if err := fn(&memTx{d: &d}); err != nil {
-		return err
-	}
-	m.d = d
-	return nil
+	tx := &memTx{d: &m.d, undo: &memUndo{}}
+	ok := false
+	defer func() {
+		if !ok {
+			tx.undo.rollback(&m.d)
+		}
+	}()
+	err = fn(tx)
+	ok = err == nil
+	return err
 }
 
-type memTx struct{ d *memData }
+// memUndo records, per key, the value before the transaction first
+// changed it (absent when the key did not exist).
+type memUndo struct {
+	incidents  map[string]memOld[IncidentState]
+	openByKey  map[string]memOld[string]
+	timeline   map[string]int // previous length
+	deliveries map[string]memOld[Delivery]
+	silences   map[string]memOld[Silence]
+	seqs       map[string]memOld[int64]
+}
+
+type memOld[T any] struct {
+	v  T
+	ok bool
+}
+
+// save records m[k] in undo unless already recorded.
+func save[T any](undo *map[string]memOld[T], m map[string]T, k string) {
+	if *undo == nil {
+		*undo = map[string]memOld[T]{}
+	}
+	if _, done := (*undo)[k]; done {
+		return
+	}
+	v, ok := m[k]
+	(*undo)[k] = memOld[T]{v, ok}
+}
+
+func restore[T any](undo map[string]memOld[T], m map[string]T) {
+	for k, o := range undo {
+		if o.ok {
+			m[k] = o.v
+		} else {
+			delete(m, k)
+		}
+	}
+}
+
+func (u *memUndo) rollback(d *memData) {
+	restore(u.incidents, d.incidents)
+	restore(u.openByKey, d.openByKey)
+	restore(u.deliveries, d.deliveries)
+	restore(u.silences, d.silences)
+	restore(u.seqs, d.seqs)
+	for id, n := range u.timeline {
+		if n == 0 {
+			delete(d.timeline, id)
+		} else {
+			d.timeline[id] = d.timeline[id][:n]
+		}
+	}
+}
+
+type memTx struct {
+	d    *memData
+	undo *memUndo // nil in a View
+}
 
 func (t *memTx) Incident(id string) (IncidentState, error) {
 	st, ok := t.d.incidents[id]
@@ -221,12 +280,11 @@ func (t *memTx) Incident(id string) (IncidentState, error) {
 }
 
 func (t *memTx) OpenIncident(groupKey string) (IncidentState, error) {
-	for _, st := range t.d.incidents {
-		if st.GroupKey == groupKey && st.Open() {
-			return st.Clone(), nil
-		}
+	id, ok := t.d.openByKey[groupKey]
+	if !ok {
+		return IncidentState{}, ErrNotFound
 	}
-	return IncidentState{}, ErrNotFound
+	return t.Incident(id)
 }
 
 func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
@@ -289,27 +347,100 @@ func (t *memTx) Silences() ([]Silence, error) {
 }
 
 func (t *memTx) NextID(seq string) (int64, error) {
+	save(&t.undo.seqs, t.d.seqs, seq)
 	t.d.seqs[seq]++
 	return t.d.seqs[seq], nil
 }
 
-func (t *memTx) PutIncident(st IncidentState) error {
+func (t *memTx) PutIncident(st IncidentState) error { return t.putIncident(st, true) }
+
+func (t *memTx) putIncident(st IncidentState, copy bool) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
+	old, had := t.d.incidents[st.ID]
 	if st.Open() {
-		if o, err := t.OpenIncident(st.GroupKey); err == nil && o.ID != st.ID {
+		if id, ok := t.d.openByKey[st.GroupKey]; ok && id != st.ID {
 			return ErrConflict
 		}
 	}
-	t.d.incidents[st.ID] = st.Clone()
+	save(&t.undo.incidents, t.d.incidents, st.ID)
+	if had && old.Open() && t.d.openByKey[old.GroupKey] == st.ID {
+		save(&t.undo.openByKey, t.d.openByKey, old.GroupKey)
+		delete(t.d.openByKey, old.GroupKey)
+	}
+	if st.Open() {
+		save(&t.undo.openByKey, t.d.openByKey, st.GroupKey)
+		t.d.openByKey[st.GroupKey] = st.ID
+	}
+	if copy {
+		st = cloneReusing(st, old)
+	}
+	t.d.incidents[st.ID] = st
 	return nil
+}
+
+// ownedPutter is implemented by transactions that can take an incident
+// state without copying it. The Pager uses it for the states Step
+// returns, whose maps and slices nothing modifies afterwards (Step copies
+// the slices it changes; label maps are never written once received).
+type ownedPutter interface {
+	putIncidentOwned(st IncidentState) error
+}
+
+// putIncidentOwned is PutIncident without the copy: st is the store's from
+// now on. Reads still hand out deep copies.
+func (t *memTx) putIncidentOwned(st IncidentState) error {
+	return t.putIncident(st, false)
+}
+
+// cloneReusing deep-copies st, sharing the label and annotation maps of
+// old (a stored version, never handed out nor modified) where they are
+// equal: an incident that gains one alert costs one alert's maps, not all.
+func cloneReusing(st, old IncidentState) IncidentState {
+	c := st
+	c.Channels = slices.Clone(st.Channels)
+	c.GroupLabels = maps.Clone(st.GroupLabels)
+	if maps.Equal(st.GroupLabels, old.GroupLabels) && old.GroupLabels != nil {
+		c.GroupLabels = old.GroupLabels
+	}
+	c.Planned = slices.Clone(st.Planned)
+	c.Alerts = slices.Clone(st.Alerts)
+	j := 0
+	for i := range c.Alerts {
+		a := &c.Alerts[i]
+		// Alerts are sorted by fingerprint; walk old alongside.
+		for j < len(old.Alerts) && old.Alerts[j].Fingerprint < a.Fingerprint {
+			j++
+		}
+		var o *IncidentAlert
+		if j < len(old.Alerts) && old.Alerts[j].Fingerprint == a.Fingerprint {
+			o = &old.Alerts[j]
+		}
+		if o != nil && o.Labels != nil && maps.Equal(o.Labels, a.Labels) {
+			a.Labels = o.Labels
+		} else {
+			a.Labels = maps.Clone(a.Labels)
+		}
+		if o != nil && o.Annotations != nil && maps.Equal(o.Annotations, a.Annotations) {
+			a.Annotations = o.Annotations
+		} else {
+			a.Annotations = maps.Clone(a.Annotations)
+		}
+	}
+	return c
 }
 
 func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
 	for _, e := range entries {
-		tl := t.d.timeline[e.IncidentID]
-		t.d.timeline[e.IncidentID] = append(tl[:len(tl):len(tl)], e)
+		if t.undo.timeline == nil {
+			t.undo.timeline = map[string]int{}
+		}
+		if _, done := t.undo.timeline[e.IncidentID]; !done {
+			t.undo.timeline[e.IncidentID] = len(t.d.timeline[e.IncidentID])
+		}
+		// In place: Timeline hands out copies, and a rollback truncates.
+		t.d.timeline[e.IncidentID] = append(t.d.timeline[e.IncidentID], e)
 	}
 	return nil
 }
@@ -318,6 +449,7 @@ func (t *memTx) AddDelivery(d Delivery) (bool, error) {
 	if _, ok := t.d.deliveries[d.Key]; ok {
 		return false, nil
 	}
+	save(&t.undo.deliveries, t.d.deliveries, d.Key)
 	t.d.deliveries[d.Key] = d
 	return true, nil
 }
@@ -326,12 +458,14 @@ func (t *memTx) UpdateDelivery(d Delivery) error {
 	if _, ok := t.d.deliveries[d.Key]; !ok {
 		return ErrNotFound
 	}
+	save(&t.undo.deliveries, t.d.deliveries, d.Key)
 	t.d.deliveries[d.Key] = d
 	return nil
 }
 
 func (t *memTx) PutSilence(s Silence) error {
 	s.Matchers = slices.Clone(s.Matchers)
+	save(&t.undo.silences, t.d.silences, s.ID)
 	t.d.silences[s.ID] = s
 	return nil
 }

@@ -77,6 +77,10 @@ type Message struct {
 	// DedupKey is stable for the life of an incident: follow-up events
 	// (acknowledge, resolve) carry the same key as the trigger.
 	DedupKey string
+	// Key is the idempotency key of this one notification or forward: the
+	// same on every retry and on a re-send after a restart, different for
+	// every other page. Receivers can dedupe on it.
+	Key string
 	// Event is EventTrigger, EventAcknowledge or EventResolve.
 	Event       string
 	Title       string

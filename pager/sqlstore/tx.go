@@ -18,8 +18,11 @@ import (
 // is decoded afresh from JSON, so callers own it.
 type readTx struct{ tx *sql.Tx }
 
-// writeTx implements pager.Tx.
-type writeTx struct{ readTx }
+// writeTx implements pager.Tx. It runs under s.wmu.
+type writeTx struct {
+	readTx
+	s *Store
+}
 
 // bg is the context of every statement: the Store interface has none.
 var bg = context.Background()
@@ -143,18 +146,10 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
-	if st.Open() {
-		var other string
-		err := t.tx.QueryRowContext(bg, "SELECT id FROM incidents WHERE group_key = ? AND status <> ? AND id <> ? LIMIT 1",
-			st.GroupKey, pager.StatusResolved, st.ID).Scan(&other)
-		switch {
-		case err == nil:
-			return pager.ErrConflict
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlstore: put incident: %w", err)
-		}
-	}
-	data, err := json.Marshal(st)
+	// A second open incident for the group key is caught by the partial
+	// unique index incidents_open_group (an ErrConflict below).
+	data, err := t.s.memo.encodeIncident(&st, t.s.buf)
+	t.s.buf = data
 	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: encode: %w", err)
 	}
@@ -163,15 +158,14 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 		due = d.UnixNano()
 	}
 	s, ns := timeParts(st.CreatedAt)
-	_, err = t.tx.ExecContext(bg, `INSERT INTO incidents (id, group_key, status, route, created_s, created_ns, next_due, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
-			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state`,
-		st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data))
+	q, err := t.stmt(qPutIncident)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put incident: %w", err)
+	}
+	_, err = q.ExecContext(bg, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data))
 	if err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code() == codeConstraintUnique {
-			// The partial index caught what the check above should have.
 			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
 		}
 		return fmt.Errorf("sqlstore: put incident: %w", err)
@@ -181,13 +175,19 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 
 // AppendTimeline implements pager.Tx.
 func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	q, err := t.stmt(qAppendTimeline)
+	if err != nil {
+		return fmt.Errorf("sqlstore: append timeline: %w", err)
+	}
 	for _, e := range entries {
 		data, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("sqlstore: append timeline: encode: %w", err)
 		}
-		if _, err := t.tx.ExecContext(bg, "INSERT INTO timeline (incident_id, seq, entry) VALUES (?, ?, ?)",
-			e.IncidentID, e.Seq, string(data)); err != nil {
+		if _, err := q.ExecContext(bg, e.IncidentID, e.Seq, string(data)); err != nil {
 			return fmt.Errorf("sqlstore: append timeline: %w", err)
 		}
 	}
@@ -200,10 +200,12 @@ func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
 	}
+	q, err := t.stmt(qAddDelivery)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
+	}
 	s, ns := timeParts(d.CreatedAt)
-	res, err := t.tx.ExecContext(bg, `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-		d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	res, err := q.ExecContext(bg, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
 	}

@@ -1,0 +1,233 @@
+package pager
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// openCache holds what every Receive needs without a Store round trip: the
+// open incidents, indexed by ID and group key, and the silences. It holds
+// exactly what was last committed: applyAll updates it after each commit
+// and the API updates the silences after theirs. The states in it are
+// never modified; the label maps they share with Step's results are
+// treated as immutable.
+type openCache struct {
+	byID  map[string]IncidentState
+	keys  map[string]string // group key → ID
+	muted int               // alerts not ended with a SuppressedBy
+	sils  []cachedSilence   // every silence, by ID
+}
+
+type cachedSilence struct {
+	Silence
+	matchers []*labels.Matcher // nil when a matcher does not parse
+}
+
+// loadOpen fills the cache from the Store unless it is loaded. p.mu must
+// be held.
+func (p *Pager) loadOpen() error {
+	if p.open != nil {
+		return nil
+	}
+	c := &openCache{byID: map[string]IncidentState{}, keys: map[string]string{}}
+	err := p.store.View(func(tx ReadTx) error {
+		open, err := tx.Incidents(IncidentFilter{Statuses: []Status{StatusTriggered, StatusAcknowledged}})
+		if err != nil {
+			return err
+		}
+		for _, st := range open {
+			c.put(st)
+		}
+		sils, err := tx.Silences()
+		if err != nil {
+			return err
+		}
+		for _, s := range sils {
+			c.putSilence(s)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.open = c
+	return nil
+}
+
+func mutedAlerts(st *IncidentState) int {
+	n := 0
+	for i := range st.Alerts {
+		if !st.Alerts[i].Ended && st.Alerts[i].SuppressedBy != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// put records the committed state st. A nil cache ignores it (it loads
+// the committed state later).
+func (c *openCache) put(st IncidentState) {
+	if c == nil {
+		return
+	}
+	if old, ok := c.byID[st.ID]; ok {
+		c.muted -= mutedAlerts(&old)
+		delete(c.byID, st.ID)
+		if c.keys[old.GroupKey] == st.ID {
+			delete(c.keys, old.GroupKey)
+		}
+	}
+	if st.Open() {
+		c.byID[st.ID] = st
+		c.keys[st.GroupKey] = st.ID
+		c.muted += mutedAlerts(&st)
+	}
+}
+
+// byKey returns the open incident of a group key.
+func (c *openCache) byKey(groupKey string) (IncidentState, bool) {
+	id, ok := c.keys[groupKey]
+	if !ok {
+		return IncidentState{}, false
+	}
+	st, ok := c.byID[id]
+	return st, ok
+}
+
+// sorted returns the open incidents newest first, as Store.Incidents does.
+func (c *openCache) sorted() []IncidentState {
+	out := make([]IncidentState, 0, len(c.byID))
+	for _, st := range c.byID {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b IncidentState) int {
+		if x := b.CreatedAt.Compare(a.CreatedAt); x != 0 {
+			return x
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return out
+}
+
+// putSilence inserts or replaces a silence, keeping them sorted by ID.
+func (c *openCache) putSilence(s Silence) {
+	if c == nil {
+		return
+	}
+	cs := cachedSilence{Silence: s}
+	cs.Matchers = slices.Clone(s.Matchers)
+	for _, m := range s.Matchers {
+		lm, err := ParseMatcher(m)
+		if err != nil {
+			cs.matchers = nil
+			break
+		}
+		cs.matchers = append(cs.matchers, lm)
+	}
+	i, found := slices.BinarySearchFunc(c.sils, s.ID, func(x cachedSilence, id string) int { return strings.Compare(x.ID, id) })
+	if found {
+		c.sils[i] = cs
+	} else {
+		c.sils = slices.Insert(c.sils, i, cs)
+	}
+}
+
+// muting reports whether anything can mute an alert at now: an active
+// silence or an inhibit rule. p.open must be loaded.
+func (p *Pager) muting(now time.Time, cfg *Config) bool {
+	if cfg.c != nil && len(cfg.c.inhibits) > 0 {
+		return true
+	}
+	for i := range p.open.sils {
+		if p.open.sils[i].Active(now) && len(p.open.sils[i].matchers) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// suppressor: the active silences and the inhibition sources (firing
+// alerts). A nil *suppressor mutes nothing.
+type suppressor struct {
+	cfg      *Config
+	silences []*cachedSilence
+	sources  []map[string]string
+}
+
+// by returns why lset is muted, or "".
+func (s *suppressor) by(lset map[string]string) string {
+	if s == nil {
+		return ""
+	}
+	for _, sil := range s.silences {
+		if matchAll(sil.matchers, lset) {
+			return "silence:" + sil.ID
+		}
+	}
+	if len(s.sources) == 0 {
+		return ""
+	}
+	if fp, ok := s.cfg.Inhibited(lset, s.sources); ok {
+		return "inhibit:" + fp
+	}
+	return ""
+}
+
+// suppressor collects the active silences and, when cfg has inhibit rules,
+// extra (a batch being received) and the firing alerts of open incidents,
+// newest incident first. p.open must be loaded.
+func (p *Pager) suppressor(now time.Time, cfg *Config, extra []map[string]string) *suppressor {
+	s := &suppressor{cfg: cfg}
+	for i := range p.open.sils {
+		if sil := &p.open.sils[i]; sil.Active(now) && len(sil.matchers) > 0 {
+			s.silences = append(s.silences, sil)
+		}
+	}
+	if cfg.c == nil || len(cfg.c.inhibits) == 0 {
+		return s
+	}
+	s.sources = extra
+	for _, st := range p.open.sorted() {
+		for _, a := range st.Alerts {
+			if !a.Ended && !a.Resolved(now) {
+				s.sources = append(s.sources, a.Labels)
+			}
+		}
+	}
+	return s
+}
+
+// resuppress recomputes SuppressedBy for every alert of every open
+// incident and feeds the changes to Step, in one transaction. With no
+// active silence, no inhibit rule and no muted alert there is nothing to
+// recompute. p.mu must be held.
+func (p *Pager) resuppress(now time.Time) error {
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
+	cfg := p.config()
+	if p.open.muted == 0 && !p.muting(now, cfg) {
+		return nil
+	}
+	sup := p.suppressor(now, cfg, nil)
+	var cs []change
+	for _, st := range p.open.sorted() {
+		var changed []IncidentAlert
+		for _, a := range st.Alerts {
+			if a.Ended {
+				continue
+			}
+			if by := sup.by(a.Labels); by != a.SuppressedBy {
+				a.SuppressedBy = by
+				changed = append(changed, a)
+			}
+		}
+		if len(changed) > 0 {
+			cs = append(cs, change{st: st, ev: AlertsChanged{Alerts: changed}})
+		}
+	}
+	return p.applyAll(cs, nil)
+}
