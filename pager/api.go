@@ -111,6 +111,21 @@ func (p *Pager) Reassign(id, by, to string) error {
 // EscalateNow moves the incident to its next escalation level at once.
 func (p *Pager) EscalateNow(id, by string) error { return p.act(id, EscalateNow{By: by}, open) }
 
+// DeclareMajor makes an open incident major: the major_policies of its
+// route page in parallel with its own policy and the war room is told
+// once. ErrAlreadyMajor if it is major already.
+func (p *Pager) DeclareMajor(id, by string) error {
+	return p.act(id, DeclareMajor{By: by}, func(st *IncidentState) error {
+		if err := open(st); err != nil {
+			return err
+		}
+		if st.Major {
+			return ErrAlreadyMajor
+		}
+		return nil
+	})
+}
+
 // Note adds a note to the incident's timeline (resolved ones too).
 func (p *Pager) Note(id, by, text string) error { return p.act(id, Note{By: by, Text: text}, nil) }
 

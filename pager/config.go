@@ -82,6 +82,8 @@ type Config struct {
 	// alert and carries the defaults (see DefaultGroupWait and friends).
 	Routes       []*Route       `yaml:"routes"`
 	InhibitRules []*InhibitRule `yaml:"inhibit_rules"`
+	// WarRoom is where major incidents are announced; nil for nowhere.
+	WarRoom *WarRoom `yaml:"war_room"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig
@@ -155,8 +157,16 @@ type EscalationPolicy struct {
 	// AckTimeout re-triggers an acknowledged incident after this long
 	// (0: never), as PagerDuty does.
 	AckTimeout time.Duration `yaml:"ack_timeout"`
-	// Major marks incidents of this policy as major.
+	// Major marks incidents of this policy as major, as Route.Major does.
 	Major bool `yaml:"major"`
+}
+
+// WarRoom is the `war_room:` section: a major incident posts one message
+// with BridgeURL to Channel (a slack channel of the channels section) when
+// its paging starts or when it is declared major by hand.
+type WarRoom struct {
+	Channel   string `yaml:"channel"`
+	BridgeURL string `yaml:"bridge_url"`
 }
 
 // EscalationLevel notifies its targets and escalates to the next level
@@ -187,7 +197,16 @@ type Route struct {
 	// Channels are names of external channels (channels section) every
 	// trigger, acknowledge and resolve is forwarded to.
 	Channels []string `yaml:"channels"`
-	Routes   []*Route `yaml:"routes"`
+	// Major opens every incident of the route (and its children) as a
+	// major incident: MajorPolicies are paged in parallel with
+	// EscalationPolicy and the war room is told. The escalation policy's
+	// own major flag has the same effect.
+	Major bool `yaml:"major"`
+	// MajorPolicies are the escalation policies paged in parallel, each
+	// with its own levels, when an incident of the route is major (by
+	// Major or declared by hand). Inherited when unset.
+	MajorPolicies []string `yaml:"major_policies"`
+	Routes        []*Route `yaml:"routes"`
 }
 
 // InhibitRule mutes alerts matching TargetMatchers while an alert matching

@@ -23,6 +23,7 @@ var (
 	ErrRunning        = errors.New("pager already running")
 	ErrNoChannel      = errors.New("no channel")
 	ErrResolved       = errors.New("incident is resolved")
+	ErrAlreadyMajor   = errors.New("incident is already major")
 	ErrNotTriggered   = errors.New("incident is not triggered")
 	ErrUnknownUser    = errors.New("unknown user")
 	ErrUnknownTarget  = errors.New("unknown on-call target")
@@ -238,6 +239,9 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 				case Forward:
 					ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindForward, Channel: a.Channel,
 						Event: a.Event, CreatedAt: now, Status: DeliveryPending})
+				case WarRoomPost:
+					ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindWarRoom, Channel: a.Channel,
+						Event: channel.EventTrigger, CreatedAt: now, Status: DeliveryPending})
 				}
 			}
 			put := tx.PutIncident
@@ -388,8 +392,16 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 		GroupLabels: m.GroupLabels, GroupWait: m.GroupWait, GroupInterval: m.GroupInterval, RepeatInterval: m.RepeatInterval,
 		Status: StatusTriggered, CreatedAt: now, StartAt: now.Add(m.GroupWait),
 	}
-	if pol := c.Policy(m.EscalationPolicy); pol != nil {
-		st.Major = pol.Major
+	st.Major = m.Major
+	if pol := c.Policy(m.EscalationPolicy); pol != nil && pol.Major {
+		st.Major = true
+	}
+	if st.Major {
+		policies, wr := c.majorSettings(m.Route, m.EscalationPolicy)
+		for _, name := range policies {
+			st.Parallel = append(st.Parallel, PolicyEscalation{Policy: name})
+		}
+		st.WarRoomChannel, st.BridgeURL = wr.Channel, wr.BridgeURL
 	}
 	return st
 }

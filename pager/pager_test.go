@@ -74,12 +74,17 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, store *MemStore, start string) *harness {
+	return newHarnessConfig(t, store, start, "basic.good.yaml")
+}
+
+// newHarnessConfig is newHarness with the config of testdata/file.
+func newHarnessConfig(t *testing.T, store *MemStore, start, file string) *harness {
 	offset := at(t, start).Sub(time.Now())
-	h := &harness{t: t, c: loadConfig(t, "basic.good.yaml"), store: store,
+	h := &harness{t: t, c: loadConfig(t, file), store: store,
 		now: func() time.Time { return time.Now().Add(offset).UTC() }}
 	h.rec = &recorder{now: h.now, fail: map[string]bool{}}
 	chans := map[string]channel.Channel{}
-	for _, n := range []string{"push", "sms", "voice", "email", "ops-webhook", "pd"} {
+	for _, n := range []string{"push", "sms", "voice", "email", "ops-webhook", "pd", "war-room"} {
 		chans[n] = recChannel{r: h.rec, name: n}
 	}
 	h.metrics = metrics.NewSet()

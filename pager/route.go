@@ -91,6 +91,7 @@ type RouteMatch struct {
 	GroupWait        time.Duration
 	GroupInterval    time.Duration
 	RepeatInterval   time.Duration
+	Major            bool // the route opens major incidents
 }
 
 // Match returns the routes lset is routed to, Alertmanager style: depth
@@ -159,6 +160,7 @@ func (n *routeNode) result(lset map[string]string) RouteMatch {
 		Route: n.name, EscalationPolicy: n.policy, Channels: n.channels,
 		GroupLabels: g, GroupKey: n.name + labels.FromMap(g).String(),
 		GroupWait: n.groupWait, GroupInterval: n.groupInterval, RepeatInterval: n.repeatInterval,
+		Major: n.major,
 	}
 }
 

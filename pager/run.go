@@ -357,6 +357,15 @@ func (p *Pager) message(st *IncidentState, d Delivery) channel.Message {
 			m.Annotations = a.Annotations
 		}
 	}
+	if d.Kind == KindWarRoom {
+		title := st.Title
+		if title == "" {
+			title = st.ID
+		}
+		m.Title = "Major incident: " + title
+		m.Summary = "War room: " + st.BridgeURL
+		m.Severity = "critical"
+	}
 	if d.Kind == KindNotify {
 		m.Recipient = channel.Contact{Name: d.User, Address: d.Contact}
 		if d.Event == channel.EventTrigger {

@@ -56,7 +56,14 @@ type IncidentState struct {
 	GroupWait      time.Duration
 	GroupInterval  time.Duration
 	RepeatInterval time.Duration
+	// Major incidents page every policy of Parallel alongside Policy and
+	// post once to the war room (WarRoomChannel, BridgeURL). Set when the
+	// incident opens on a major route or policy, or by DeclareMajor.
 	Major          bool
+	Parallel       []PolicyEscalation
+	WarRoomChannel string
+	BridgeURL      string
+	WarRoomPosted  bool
 
 	Title  string
 	Status Status
@@ -100,6 +107,33 @@ type IncidentState struct {
 	TimelineSeq int
 }
 
+// PolicyEscalation is the escalation position of one more policy paged
+// in parallel with the incident's own (whose position is kept in the
+// IncidentState fields of the same names, for compatibility).
+type PolicyEscalation struct {
+	Policy     string
+	Escalating bool
+	Epoch      int
+	Level      int
+	Repeat     int
+	LevelAt    time.Time
+	EscalateAt time.Time
+	Exhausted  bool
+	Planned    []PlannedNotify
+}
+
+// nextDue returns the earliest pending step or level change of e.
+func (e *PolicyEscalation) nextDue() time.Time {
+	if !e.Escalating {
+		return time.Time{}
+	}
+	due := e.EscalateAt
+	if len(e.Planned) > 0 && (due.IsZero() || e.Planned[0].At.Before(due)) {
+		due = e.Planned[0].At
+	}
+	return due
+}
+
 // PlannedNotify is a personal notification step not yet sent.
 type PlannedNotify struct {
 	At     time.Time
@@ -137,6 +171,9 @@ func (s *IncidentState) NextDue() time.Time {
 			min(s.Planned[0].At)
 		}
 	}
+	for i := range s.Parallel {
+		min(s.Parallel[i].nextDue())
+	}
 	for _, a := range s.Alerts {
 		if !a.Ended {
 			min(a.EndsAt)
@@ -158,6 +195,7 @@ func (s IncidentState) Clone() IncidentState {
 	s.Channels = slices.Clone(s.Channels)
 	s.GroupLabels = maps.Clone(s.GroupLabels)
 	s.Planned = slices.Clone(s.Planned)
+	s.Parallel = cloneParallel(s.Parallel)
 	s.Alerts = slices.Clone(s.Alerts)
 	for i := range s.Alerts {
 		s.Alerts[i].Labels = maps.Clone(s.Alerts[i].Labels)
@@ -172,10 +210,19 @@ func (s IncidentState) Clone() IncidentState {
 // those with s; the Pager treats them as immutable once received.
 func (s IncidentState) stepClone(extra int) IncidentState {
 	s.Planned = slices.Clone(s.Planned)
+	s.Parallel = cloneParallel(s.Parallel)
 	if s.Alerts != nil {
 		s.Alerts = append(make([]IncidentAlert, 0, len(s.Alerts)+extra), s.Alerts...)
 	}
 	return s
+}
+
+func cloneParallel(ps []PolicyEscalation) []PolicyEscalation {
+	ps = slices.Clone(ps)
+	for i := range ps {
+		ps[i].Planned = slices.Clone(ps[i].Planned)
+	}
+	return ps
 }
 
 // Timeline entry kinds.
@@ -191,6 +238,8 @@ const (
 	EntryNotify       = "notify"
 	EntryDelivery     = "delivery"
 	EntryForward      = "forward"
+	EntryMajor        = "major"
+	EntryWarRoom      = "war_room"
 	EntryAck          = "acknowledged"
 	EntryRetrigger    = "retriggered"
 	EntrySnooze       = "snoozed"
@@ -215,7 +264,7 @@ type TimelineEntry struct {
 }
 
 // Event is an input to Step: AlertsChanged, Tick, Ack, Resolve, Snooze,
-// Reassign, EscalateNow, Note or DeliveryResult.
+// Reassign, EscalateNow, DeclareMajor, Note or DeliveryResult.
 type Event interface{ isEvent() }
 
 // AlertsChanged merges alerts (by Fingerprint) into the incident.
@@ -243,6 +292,10 @@ type Reassign struct{ By, To string }
 // EscalateNow moves to the next level at once.
 type EscalateNow struct{ By string }
 
+// DeclareMajor makes an open incident major: the major policies of its
+// route start paging in parallel and the war room is told.
+type DeclareMajor struct{ By string }
+
 // Note adds a note to the timeline.
 type Note struct{ By, Text string }
 
@@ -263,10 +316,12 @@ func (Resolve) isEvent()        {}
 func (Snooze) isEvent()         {}
 func (Reassign) isEvent()       {}
 func (EscalateNow) isEvent()    {}
+func (DeclareMajor) isEvent()   {}
 func (Note) isEvent()           {}
 func (DeliveryResult) isEvent() {}
 
-// Action is an output of Step: Notify, Forward, Schedule or Record.
+// Action is an output of Step: Notify, Forward, WarRoomPost, Schedule or
+// Record.
 type Action interface{ isAction() }
 
 // Notify pages User by Method at Contact. Key is stable: the same
@@ -289,6 +344,14 @@ type Forward struct {
 	Event   string
 }
 
+// WarRoomPost announces a major incident once, with the bridge URL, in
+// the war room channel.
+type WarRoomPost struct {
+	Key       string
+	Channel   string
+	BridgeURL string
+}
+
 // Schedule asks to be called with Tick at At (zero: nothing pending). Step
 // returns exactly one, last.
 type Schedule struct{ At time.Time }
@@ -297,7 +360,8 @@ type Schedule struct{ At time.Time }
 // committed in the same transaction as the new state.
 type Record struct{ Entry TimelineEntry }
 
-func (Notify) isAction()   {}
-func (Forward) isAction()  {}
-func (Schedule) isAction() {}
-func (Record) isAction()   {}
+func (Notify) isAction()      {}
+func (Forward) isAction()     {}
+func (WarRoomPost) isAction() {}
+func (Schedule) isAction()    {}
+func (Record) isAction()      {}

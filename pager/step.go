@@ -41,7 +41,15 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	}
 	s := &stepper{c: c, st: st.stepClone(extra), now: now}
 	if s.st.TimelineSeq == 0 {
-		s.record(TimelineEntry{Kind: EntryOpened, By: ByAlerts, Text: fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)})
+		text := fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)
+		if st.Major {
+			text += " (major"
+			for _, e := range st.Parallel {
+				text += ", policy " + e.Policy
+			}
+			text += ")"
+		}
+		s.record(TimelineEntry{Kind: EntryOpened, By: ByAlerts, Text: text})
 	}
 	switch ev := ev.(type) {
 	case AlertsChanged:
@@ -66,6 +74,10 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	case EscalateNow:
 		if s.st.Open() {
 			s.escalateNow(ev.By)
+		}
+	case DeclareMajor:
+		if s.st.Open() && !s.st.Major {
+			s.declareMajor(ev.By)
 		}
 	case Note:
 		s.record(TimelineEntry{Kind: EntryNote, By: ev.By, Text: ev.Text})
@@ -158,9 +170,14 @@ func (s *stepper) catchUp() {
 			st.Status, st.RetriggerAt, st.SnoozedUntil, st.AckedBy, st.AckedAt = StatusTriggered, time.Time{}, time.Time{}, "", time.Time{}
 			s.record(TimelineEntry{At: at, Kind: EntryRetrigger, By: BySystem, Text: "acknowledgement expired"})
 		}
-		if st.Status == StatusTriggered && !st.Suppressed && !st.Escalating {
-			s.startEscalation(s.now)
+		if st.Status == StatusTriggered && !st.Suppressed {
+			s.each(func(e *PolicyEscalation, primary bool) {
+				if !e.Escalating {
+					s.startEscalation(e, primary, s.now)
+				}
+			})
 		}
+		s.warRoom()
 		s.forward()
 		if !s.escalateDue() {
 			return
@@ -189,99 +206,165 @@ func (s *stepper) suppression() {
 	case muted && !st.Suppressed:
 		st.Suppressed = true
 		s.record(TimelineEntry{Kind: EntrySuppressed, By: BySystem, Text: "paging suppressed by " + by})
-		s.stopEscalation()
+		s.stopAll()
 	case !muted && st.Suppressed:
 		st.Suppressed = false
 		s.record(TimelineEntry{Kind: EntryUnsuppressed, By: BySystem, Text: "suppression lifted"})
 	}
 }
 
-// escalateDue performs the earliest due personal step or level change and
-// reports whether it did anything.
-func (s *stepper) escalateDue() bool {
+// primary returns the position of the incident's own policy, which
+// IncidentState keeps in fields of its own; setPrimary writes it back.
+func (s *stepper) primary() PolicyEscalation {
 	st := &s.st
-	if !st.Escalating {
-		return false
-	}
-	if len(st.Planned) > 0 && !st.Planned[0].At.After(s.now) && (st.EscalateAt.IsZero() || !st.Planned[0].At.After(st.EscalateAt)) {
-		p := st.Planned[0]
-		st.Planned = st.Planned[1:]
-		s.notify(p)
-		return true
-	}
-	if !st.EscalateAt.IsZero() && !st.EscalateAt.After(s.now) {
-		s.nextLevel(st.EscalateAt, BySystem)
-		return true
-	}
-	return false
+	return PolicyEscalation{Policy: st.Policy, Escalating: st.Escalating, Epoch: st.Epoch, Level: st.Level, Repeat: st.Repeat,
+		LevelAt: st.LevelAt, EscalateAt: st.EscalateAt, Exhausted: st.Exhausted, Planned: st.Planned}
 }
 
-func (s *stepper) notify(p PlannedNotify) {
-	key := fmt.Sprintf("%s/e%d/l%d/r%d/%s/s%d", s.st.ID, s.st.Epoch, p.Level, p.Repeat, p.User, p.Step)
+func (s *stepper) setPrimary(e PolicyEscalation) {
+	st := &s.st
+	st.Escalating, st.Epoch, st.Level, st.Repeat = e.Escalating, e.Epoch, e.Level, e.Repeat
+	st.LevelAt, st.EscalateAt, st.Exhausted, st.Planned = e.LevelAt, e.EscalateAt, e.Exhausted, e.Planned
+}
+
+// each calls f for every escalation: the incident's own policy first,
+// then the parallel ones of a major incident in order.
+func (s *stepper) each(f func(e *PolicyEscalation, primary bool)) {
+	e := s.primary()
+	f(&e, true)
+	s.setPrimary(e)
+	for i := range s.st.Parallel {
+		f(&s.st.Parallel[i], false)
+	}
+}
+
+// due returns when e's next personal step or level change is due and
+// whether it is a step (which goes first when both fall at one time).
+func (e *PolicyEscalation) due() (at time.Time, step bool) {
+	if !e.Escalating {
+		return time.Time{}, false
+	}
+	if len(e.Planned) > 0 && (e.EscalateAt.IsZero() || !e.Planned[0].At.After(e.EscalateAt)) {
+		return e.Planned[0].At, true
+	}
+	return e.EscalateAt, false
+}
+
+// escalateDue performs the earliest due personal step or level change of
+// any escalation (ties: the incident's own policy first) and reports
+// whether it did anything.
+func (s *stepper) escalateDue() bool {
+	best, bestAt := -2, time.Time{}
+	i := -1
+	s.each(func(e *PolicyEscalation, _ bool) {
+		if at, _ := e.due(); !at.IsZero() && !at.After(s.now) && (best == -2 || at.Before(bestAt)) {
+			best, bestAt = i, at
+		}
+		i++
+	})
+	if best == -2 {
+		return false
+	}
+	do := func(e *PolicyEscalation, primary bool) {
+		if _, step := e.due(); step {
+			p := e.Planned[0]
+			e.Planned = e.Planned[1:]
+			s.notify(e, primary, p)
+			return
+		}
+		s.nextLevel(e, primary, e.EscalateAt, BySystem)
+	}
+	if best == -1 {
+		e := s.primary()
+		do(&e, true)
+		s.setPrimary(e)
+	} else {
+		do(&s.st.Parallel[best], false)
+	}
+	return true
+}
+
+// policyPrefix prefixes the timeline texts of parallel escalations.
+func policyPrefix(e *PolicyEscalation, primary bool) string {
+	if primary {
+		return ""
+	}
+	return "policy " + e.Policy + ": "
+}
+
+func (s *stepper) notify(e *PolicyEscalation, primary bool, p PlannedNotify) {
+	key := fmt.Sprintf("%s/e%d/l%d/r%d/%s/s%d", s.st.ID, e.Epoch, p.Level, p.Repeat, p.User, p.Step)
+	if !primary {
+		key = fmt.Sprintf("%s/p:%s/e%d/l%d/r%d/%s/s%d", s.st.ID, e.Policy, e.Epoch, p.Level, p.Repeat, p.User, p.Step)
+	}
 	contact := ""
 	if u := s.c.User(p.User); u != nil {
 		contact = u.Contact.Address(p.Method)
 	}
 	s.record(TimelineEntry{At: p.At, Kind: EntryNotify, By: BySystem, User: p.User, Method: p.Method, Key: key, Level: p.Level,
-		Text: fmt.Sprintf("notifying %s via %s (level %d, step %d)", p.User, p.Method, p.Level+1, p.Step+1)})
+		Text: fmt.Sprintf("%snotifying %s via %s (level %d, step %d)", policyPrefix(e, primary), p.User, p.Method, p.Level+1, p.Step+1)})
 	s.acts = append(s.acts, Notify{Key: key, User: p.User, Method: p.Method, Contact: contact, Level: p.Level, Repeat: p.Repeat, Step: p.Step})
 }
 
-// startEscalation begins a new round at the first level (or, after a
-// reassignment, with the assignee).
-func (s *stepper) startEscalation(at time.Time) {
-	st := &s.st
-	st.Escalating, st.Exhausted, st.Epoch, st.Repeat = true, false, st.Epoch+1, 0
-	if st.Assignee != "" {
-		s.enter(st.Level, at, []string{st.Assignee}, BySystem)
+// startEscalation begins a new round of e at the first level (or, for the
+// incident's own policy after a reassignment, with the assignee).
+func (s *stepper) startEscalation(e *PolicyEscalation, primary bool, at time.Time) {
+	e.Escalating, e.Exhausted, e.Epoch, e.Repeat = true, false, e.Epoch+1, 0
+	if primary && s.st.Assignee != "" {
+		s.enter(e, primary, e.Level, at, []string{s.st.Assignee}, BySystem)
 		return
 	}
-	s.enter(0, at, nil, BySystem)
+	s.enter(e, primary, 0, at, nil, BySystem)
 }
 
-func (s *stepper) stopEscalation() {
-	s.st.Escalating, s.st.Planned, s.st.EscalateAt = false, nil, time.Time{}
+func stopEscalation(e *PolicyEscalation) {
+	e.Escalating, e.Planned, e.EscalateAt = false, nil, time.Time{}
 }
 
-// nextLevel escalates to the next level, repeating the policy or
+// stopAll stops every escalation (acknowledge, resolve, suppression).
+func (s *stepper) stopAll() {
+	s.each(func(e *PolicyEscalation, _ bool) { stopEscalation(e) })
+}
+
+// nextLevel escalates e to the next level, repeating the policy or
 // declaring it exhausted after the last.
-func (s *stepper) nextLevel(at time.Time, by string) {
-	st := &s.st
-	pol := s.c.Policy(st.Policy)
+func (s *stepper) nextLevel(e *PolicyEscalation, primary bool, at time.Time, by string) {
+	pol := s.c.Policy(e.Policy)
 	if pol == nil {
-		st.EscalateAt = time.Time{}
+		e.EscalateAt = time.Time{}
 		return
 	}
-	next := st.Level + 1
+	next := e.Level + 1
 	if next >= len(pol.Levels) {
-		if st.Repeat >= pol.Repeat {
-			st.EscalateAt, st.Exhausted = time.Time{}, true
-			s.record(TimelineEntry{At: at, Kind: EntryExhausted, By: by, Level: st.Level,
-				Text: fmt.Sprintf("escalation policy %s exhausted after %d pass(es)", pol.Name, st.Repeat+1)})
+		if e.Repeat >= pol.Repeat {
+			e.EscalateAt, e.Exhausted = time.Time{}, true
+			s.record(TimelineEntry{At: at, Kind: EntryExhausted, By: by, Level: e.Level,
+				Text: fmt.Sprintf("escalation policy %s exhausted after %d pass(es)", pol.Name, e.Repeat+1)})
 			return
 		}
-		st.Repeat++
+		e.Repeat++
 		next = 0
 	}
-	st.Assignee = ""
-	s.enter(next, at, nil, by)
+	if primary {
+		s.st.Assignee = ""
+	}
+	s.enter(e, primary, next, at, nil, by)
 }
 
-// enter starts level at time at, notifying users (or the level's targets
-// resolved at that time when users is nil).
-func (s *stepper) enter(level int, at time.Time, users []string, by string) {
-	st := &s.st
-	st.Level, st.LevelAt, st.EscalateAt = level, at, time.Time{}
-	pol := s.c.Policy(st.Policy)
+// enter starts level of e at time at, notifying users (or the level's
+// targets resolved at that time when users is nil).
+func (s *stepper) enter(e *PolicyEscalation, primary bool, level int, at time.Time, users []string, by string) {
+	e.Level, e.LevelAt, e.EscalateAt = level, at, time.Time{}
+	pol := s.c.Policy(e.Policy)
 	if pol == nil {
-		if st.Policy != "" {
-			s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Text: fmt.Sprintf("escalation policy %q not found", st.Policy)})
+		if e.Policy != "" {
+			s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Text: fmt.Sprintf("escalation policy %q not found", e.Policy)})
 		}
 		return
 	}
 	if level >= len(pol.Levels) {
 		level = len(pol.Levels) - 1
-		st.Level = level
+		e.Level = level
 	}
 	lv := pol.Levels[level]
 	if users == nil {
@@ -308,21 +391,55 @@ func (s *stepper) enter(level int, at time.Time, users []string, by string) {
 			continue
 		}
 		for i, r := range u.rules() {
-			st.Planned = append(st.Planned, PlannedNotify{At: at.Add(r.After), User: name, Method: r.Method, Level: level, Repeat: st.Repeat, Step: i})
+			e.Planned = append(e.Planned, PlannedNotify{At: at.Add(r.After), User: name, Method: r.Method, Level: level, Repeat: e.Repeat, Step: i})
 		}
 	}
-	slices.SortStableFunc(st.Planned, func(a, b PlannedNotify) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(e.Planned, func(a, b PlannedNotify) int { return a.At.Compare(b.At) })
 	if lv.EscalateAfter > 0 {
-		st.EscalateAt = at.Add(lv.EscalateAfter)
+		e.EscalateAt = at.Add(lv.EscalateAfter)
 	}
 	s.record(TimelineEntry{At: at, Kind: EntryEscalated, By: by, Level: level,
-		Text: fmt.Sprintf("level %d (pass %d): %s", level+1, st.Repeat+1, strings.Join(users, ", "))})
+		Text: fmt.Sprintf("%slevel %d (pass %d): %s", policyPrefix(e, primary), level+1, e.Repeat+1, strings.Join(users, ", "))})
+}
+
+// declareMajor makes the incident major: the route's major policies join
+// in (started by catchUp) and paging begins now.
+func (s *stepper) declareMajor(by string) {
+	st := &s.st
+	st.Major, st.Started = true, true
+	policies, wr := s.c.majorSettings(st.Route, st.Policy)
+	for _, name := range policies {
+		if !slices.ContainsFunc(st.Parallel, func(e PolicyEscalation) bool { return e.Policy == name }) {
+			st.Parallel = append(st.Parallel, PolicyEscalation{Policy: name})
+		}
+	}
+	if st.WarRoomChannel == "" {
+		st.WarRoomChannel, st.BridgeURL = wr.Channel, wr.BridgeURL
+	}
+	text := "declared major"
+	if len(policies) > 0 {
+		text += "; paging " + strings.Join(policies, ", ")
+	}
+	s.record(TimelineEntry{Kind: EntryMajor, By: by, Text: text})
+}
+
+// warRoom posts to the war room once, when a major incident pages.
+func (s *stepper) warRoom() {
+	st := &s.st
+	if !st.Major || st.WarRoomPosted || st.WarRoomChannel == "" || st.Suppressed || !st.Started {
+		return
+	}
+	st.WarRoomPosted = true
+	key := fmt.Sprintf("%s/war-room/%s", st.ID, st.WarRoomChannel)
+	s.record(TimelineEntry{Kind: EntryWarRoom, By: BySystem, Channel: st.WarRoomChannel, Key: key,
+		Text: "war room opened in " + st.WarRoomChannel + ": " + st.BridgeURL})
+	s.acts = append(s.acts, WarRoomPost{Key: key, Channel: st.WarRoomChannel, BridgeURL: st.BridgeURL})
 }
 
 func (s *stepper) ack(by, kind, text string, until time.Time) {
 	st := &s.st
 	st.Status, st.AckedBy, st.AckedAt = StatusAcknowledged, by, s.now
-	s.stopEscalation()
+	s.stopAll()
 	st.RetriggerAt, st.SnoozedUntil = time.Time{}, until
 	if !until.IsZero() {
 		st.RetriggerAt = until
@@ -338,7 +455,7 @@ func (s *stepper) ack(by, kind, text string, until time.Time) {
 func (s *stepper) resolve(by, text string) {
 	st := &s.st
 	st.Status, st.ResolvedBy, st.ResolvedAt = StatusResolved, by, s.now
-	s.stopEscalation()
+	s.stopAll()
 	st.RetriggerAt, st.SnoozedUntil, st.ForwardPending = time.Time{}, time.Time{}, false
 	s.record(TimelineEntry{Kind: EntryResolved, By: by, Text: text})
 	if st.Forwarded {
@@ -350,11 +467,13 @@ func (s *stepper) reassign(by, to string) {
 	st := &s.st
 	st.Status, st.AckedBy, st.AckedAt, st.RetriggerAt, st.SnoozedUntil = StatusTriggered, "", time.Time{}, time.Time{}, time.Time{}
 	st.Assignee, st.Started = to, true
-	s.stopEscalation()
+	e := s.primary()
+	stopEscalation(&e)
 	s.record(TimelineEntry{Kind: EntryReassign, By: by, User: to, Text: "reassigned to " + to})
 	if !st.Suppressed {
-		s.startEscalation(s.now)
+		s.startEscalation(&e, true, s.now)
 	}
+	s.setPrimary(e)
 }
 
 func (s *stepper) escalateNow(by string) {
@@ -363,12 +482,14 @@ func (s *stepper) escalateNow(by string) {
 		st.Status, st.AckedBy, st.AckedAt, st.RetriggerAt, st.SnoozedUntil = StatusTriggered, "", time.Time{}, time.Time{}, time.Time{}
 	}
 	st.Started = true
-	if !st.Escalating {
+	e := s.primary()
+	if !e.Escalating {
 		// Not paging yet (or any more): start at the first level now.
-		s.startEscalation(s.now)
-		return
+		s.startEscalation(&e, true, s.now)
+	} else {
+		s.nextLevel(&e, true, s.now, by)
 	}
-	s.nextLevel(s.now, by)
+	s.setPrimary(e)
 }
 
 // forward sends a trigger to the route's channels when one is due.

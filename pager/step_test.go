@@ -88,9 +88,11 @@ func simulate(t *testing.T, c *Config, events []timed, until time.Time) (Inciden
 				log = append(log, fmt.Sprintf("%s %s %s l%d r%d", hm, a.User, a.Method, a.Level, a.Repeat))
 			case Forward:
 				log = append(log, fmt.Sprintf("%s fwd %s %s", hm, a.Channel, a.Event))
+			case WarRoomPost:
+				log = append(log, fmt.Sprintf("%s war room %s %s", hm, a.Channel, a.BridgeURL))
 			case Record:
 				switch a.Entry.Kind {
-				case EntryAck, EntryRetrigger, EntryExhausted, EntryResolved, EntrySuppressed, EntryUnsuppressed, EntrySnooze, EntryReassign, EntryNobodyOnCall:
+				case EntryAck, EntryRetrigger, EntryExhausted, EntryResolved, EntrySuppressed, EntryUnsuppressed, EntrySnooze, EntryReassign, EntryNobodyOnCall, EntryMajor:
 					log = append(log, fmt.Sprintf("%s %s", a.Entry.At.Format("15:04"), a.Entry.Kind))
 				}
 			}

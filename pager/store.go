@@ -118,6 +118,7 @@ const (
 const (
 	KindNotify  = "notify"
 	KindForward = "forward"
+	KindWarRoom = "war_room" // a major incident's war-room message
 )
 
 // Delivery is one entry of the notification log: a Notify or Forward
@@ -125,7 +126,7 @@ const (
 type Delivery struct {
 	Key        string // idempotency key (primary key)
 	IncidentID string
-	Kind       string // KindNotify or KindForward
+	Kind       string // KindNotify, KindForward or KindWarRoom
 	User       string // notify only
 	Method     string // notify only
 	Contact    string // notify only
@@ -405,6 +406,7 @@ func cloneReusing(st, old IncidentState) IncidentState {
 		c.GroupLabels = old.GroupLabels
 	}
 	c.Planned = slices.Clone(st.Planned)
+	c.Parallel = cloneParallel(st.Parallel)
 	c.Alerts = slices.Clone(st.Alerts)
 	j := 0
 	for i := range c.Alerts {

@@ -3,6 +3,8 @@ package pager
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,8 @@ type routeNode struct {
 	cont           bool
 	policy         string
 	channels       []string
+	major          bool
+	majorPolicies  []string
 	children       []*routeNode
 }
 
@@ -216,6 +220,23 @@ func (c *Config) validate(prefix string) error {
 		}
 		cc.inhibits = append(cc.inhibits, ir)
 	}
+	// War room.
+	if w := c.WarRoom; w != nil {
+		path := prefix + ".war_room"
+		switch ch := cc.channels[w.Channel]; {
+		case w.Channel == "":
+			p.add(path+".channel", "missing")
+		case ch == nil:
+			p.add(path+".channel", "unknown channel %q", w.Channel)
+		case ch.Type != "slack":
+			p.add(path+".channel", "channel %q is of type %s, want slack", w.Channel, ch.Type)
+		}
+		if u, err := url.Parse(w.BridgeURL); w.BridgeURL == "" {
+			p.add(path+".bridge_url", "missing")
+		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(path+".bridge_url", "%q is not an http(s) URL", w.BridgeURL)
+		}
+	}
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}
@@ -232,6 +253,7 @@ func (c *Config) compileRoute(p *problems, cc *compiled, r *Route, parent *route
 		name: r.Name, groupBy: parent.groupBy, groupAll: parent.groupAll,
 		groupWait: parent.groupWait, groupInterval: parent.groupInterval, repeatInterval: parent.repeatInterval,
 		cont: r.Continue, policy: parent.policy, channels: parent.channels,
+		major: parent.major || r.Major, majorPolicies: parent.majorPolicies,
 	}
 	if n.name == "" {
 		_, n.name, _ = strings.Cut(path, ".") // routes[0].routes[1]
@@ -285,6 +307,20 @@ func (c *Config) compileRoute(p *problems, cc *compiled, r *Route, parent *route
 		for j, name := range r.Channels {
 			if cc.channels[name] == nil {
 				p.add(fmt.Sprintf("%s.channels[%d]", path, j), "unknown channel %q", name)
+			}
+		}
+	}
+	if r.MajorPolicies != nil {
+		n.majorPolicies = nil
+		for j, name := range r.MajorPolicies {
+			jp := fmt.Sprintf("%s.major_policies[%d]", path, j)
+			switch {
+			case cc.policies[name] == nil:
+				p.add(jp, "unknown escalation policy %q", name)
+			case slices.Contains(n.majorPolicies, name):
+				p.add(jp, "duplicate escalation policy %q", name)
+			default:
+				n.majorPolicies = append(n.majorPolicies, name)
 			}
 		}
 	}
@@ -371,4 +407,24 @@ func (c *Config) Schedule(name string) *schedule.Schedule {
 		return nil
 	}
 	return c.c.schedules.Get(name)
+}
+
+// majorSettings returns the parallel policies of route (none besides
+// primary, which is already paged) and the war room, for an incident that
+// becomes major.
+func (c *Config) majorSettings(route, primary string) (policies []string, warRoom WarRoom) {
+	if c.c == nil {
+		return nil, WarRoom{}
+	}
+	if n := c.c.routes[route]; n != nil {
+		for _, name := range n.majorPolicies {
+			if name != primary {
+				policies = append(policies, name)
+			}
+		}
+	}
+	if c.WarRoom != nil {
+		warRoom = *c.WarRoom
+	}
+	return policies, warRoom
 }

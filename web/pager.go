@@ -25,6 +25,7 @@ type Pager interface {
 	Snooze(id, by string, until time.Time) error
 	Reassign(id, by, to string) error
 	EscalateNow(id, by string) error
+	DeclareMajor(id, by string) error
 	Note(id, by, text string) error
 
 	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
@@ -88,6 +89,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/incidents/{id}/reassign", ph.reassign)
 	api("POST /api/v1/pager/incidents/{id}/note", ph.note)
 	api("POST /api/v1/pager/incidents/{id}/escalate", ph.escalate)
+	api("POST /api/v1/pager/incidents/{id}/major", ph.major)
 	h.Handle("GET /api/v1/pager/incidents/{id}/postmortem", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ph.postmortem(h, w, r)
 	}))
@@ -117,7 +119,7 @@ func pagerError(err error) *apiError {
 	switch {
 	case errors.Is(err, pager.ErrNotFound):
 		return &apiError{typ: errorNotFound, msg: err.Error()}
-	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered):
+	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered), errors.Is(err, pager.ErrAlreadyMajor):
 		return &apiError{typ: errorConflict, code: http.StatusConflict, msg: err.Error()}
 	case errors.Is(err, pager.ErrUnknownUser), errors.Is(err, pager.ErrUnknownTarget),
 		errors.Is(err, pager.ErrInvalidSilence):
@@ -181,27 +183,28 @@ func (b actorBody) actor() string {
 
 // apiIncident is the JSON shape of an incident.
 type apiIncident struct {
-	ID           string            `json:"id"`
-	Title        string            `json:"title"`
-	Status       pager.Status      `json:"status"`
-	Route        string            `json:"route"`
-	Policy       string            `json:"policy"`
-	Major        bool              `json:"major,omitempty"`
-	Suppressed   bool              `json:"suppressed,omitempty"`
-	GroupLabels  map[string]string `json:"groupLabels"`
-	CreatedAt    time.Time         `json:"createdAt"`
-	AckedBy      string            `json:"acknowledgedBy,omitempty"`
-	AckedAt      *time.Time        `json:"acknowledgedAt,omitempty"`
-	SnoozedUntil *time.Time        `json:"snoozedUntil,omitempty"`
-	ResolvedBy   string            `json:"resolvedBy,omitempty"`
-	ResolvedAt   *time.Time        `json:"resolvedAt,omitempty"`
-	Assignee     string            `json:"assignee,omitempty"`
-	Level        int               `json:"level"`
-	EscalateAt   *time.Time        `json:"escalateAt,omitempty"`
-	Exhausted    bool              `json:"exhausted,omitempty"`
-	AlertCount   int               `json:"alertCount"`
-	Alerts       []apiPagerAlert   `json:"alerts,omitempty"`
-	Timeline     []apiTimeline     `json:"timeline,omitempty"`
+	ID            string            `json:"id"`
+	Title         string            `json:"title"`
+	Status        pager.Status      `json:"status"`
+	Route         string            `json:"route"`
+	Policy        string            `json:"policy"`
+	Major         bool              `json:"major,omitempty"`
+	MajorPolicies []string          `json:"majorPolicies,omitempty"` // paged in parallel with Policy
+	Suppressed    bool              `json:"suppressed,omitempty"`
+	GroupLabels   map[string]string `json:"groupLabels"`
+	CreatedAt     time.Time         `json:"createdAt"`
+	AckedBy       string            `json:"acknowledgedBy,omitempty"`
+	AckedAt       *time.Time        `json:"acknowledgedAt,omitempty"`
+	SnoozedUntil  *time.Time        `json:"snoozedUntil,omitempty"`
+	ResolvedBy    string            `json:"resolvedBy,omitempty"`
+	ResolvedAt    *time.Time        `json:"resolvedAt,omitempty"`
+	Assignee      string            `json:"assignee,omitempty"`
+	Level         int               `json:"level"`
+	EscalateAt    *time.Time        `json:"escalateAt,omitempty"`
+	Exhausted     bool              `json:"exhausted,omitempty"`
+	AlertCount    int               `json:"alertCount"`
+	Alerts        []apiPagerAlert   `json:"alerts,omitempty"`
+	Timeline      []apiTimeline     `json:"timeline,omitempty"`
 }
 
 type apiPagerAlert struct {
@@ -243,6 +246,9 @@ func incidentView(st *pager.IncidentState, withAlerts bool) apiIncident {
 	}
 	if v.GroupLabels == nil {
 		v.GroupLabels = map[string]string{}
+	}
+	for _, e := range st.Parallel {
+		v.MajorPolicies = append(v.MajorPolicies, e.Policy)
 	}
 	if st.Status == pager.StatusAcknowledged {
 		v.SnoozedUntil = optTime(st.SnoozedUntil)
@@ -366,6 +372,16 @@ func (a *pagerAPI) escalate(r *http.Request) apiResult {
 		return apiResult{err: e}
 	}
 	return a.action(r, func(id string) error { return a.o.Pager.EscalateNow(id, b.actor()) })
+}
+
+// major declares the incident major: the major policies of its route page
+// in parallel and the war room is told.
+func (a *pagerAPI) major(r *http.Request) apiResult {
+	var b actorBody
+	if e := decodeBody(r, &b); e != nil {
+		return apiResult{err: e}
+	}
+	return a.action(r, func(id string) error { return a.o.Pager.DeclareMajor(id, b.actor()) })
 }
 
 // snooze takes {"until": RFC3339} or {"duration": "30m"} (Prometheus

@@ -46,7 +46,13 @@ func newPagerServer(t *testing.T) (*httptest.Server, *pager.Pager, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
+	return newPagerServerConfig(t, "testdata/pager.yml", data)
+}
+
+// newPagerServerConfig is newPagerServer with the given configuration.
+func newPagerServerConfig(t *testing.T, file string, data []byte) (*httptest.Server, *pager.Pager, *clock) {
+	t.Helper()
+	cfg, err := pager.ParseConfig(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +192,75 @@ func TestPagerAPIGolden(t *testing.T) {
 		t.Fatalf("postmortem: %d %s", resp.code, resp.hdr.Get("Content-Type"))
 	}
 	checkGoldenText(t, "pager_postmortem.md", resp.body)
+}
+
+// majorConfig extends testdata/pager.yml with a war room and a second
+// policy that major incidents of route pages also page.
+const majorConfig = `
+pager:
+  users:
+    - {name: alice, contact: {push: alice-topic}}
+    - {name: bob, contact: {push: bob-topic}}
+  escalation_policies:
+    - name: default
+      levels: [{targets: [user:alice]}]
+    - name: dba
+      levels: [{targets: [user:bob]}]
+  channels:
+    - {name: push, type: console}
+    - {name: war-room, type: slack, webhook_url_file: /run/secrets/slack}
+  war_room: {channel: war-room, bridge_url: "https://meet.example/war-room"}
+  routes:
+    - name: pages
+      matchers: ['severity="page"']
+      group_wait: 0s
+      escalation_policy: default
+      major_policies: [dba]
+`
+
+// TestPagerMajor: POST /api/v1/pager/incidents/{id}/major needs the token,
+// answers 404 for an unknown incident, declares a known one major (which
+// pages the route's major policies and posts to the war room) and 409 the
+// second time.
+func TestPagerMajor(t *testing.T) {
+	srv, p, _ := newPagerServerConfig(t, "major.yml", []byte(majorConfig))
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {
+		t.Fatalf("receive: %d %s", resp.code, resp.body)
+	}
+	steps := []struct {
+		name  string
+		path  string
+		body  string
+		token bool
+		code  int
+		want  string // in the body
+	}{
+		{"no token", "/api/v1/pager/incidents/inc-1/major", "", false, 401, ""},
+		{"unknown incident", "/api/v1/pager/incidents/inc-99/major", `{"by":"alice"}`, true, 404, `"errorType":"not_found"`},
+		{"bad body", "/api/v1/pager/incidents/inc-1/major", `{"by":1}`, true, 400, ""},
+		{"declare", "/api/v1/pager/incidents/inc-1/major", `{"by":"alice"}`, true, 200, `"major":true,"majorPolicies":["dba"]`},
+		{"again", "/api/v1/pager/incidents/inc-1/major", `{"by":"alice"}`, true, 409, "already major"},
+	}
+	for _, s := range steps {
+		resp := doJSON(t, srv, "POST", s.path, s.body, s.token)
+		if resp.code != s.code || !strings.Contains(string(resp.body), s.want) {
+			t.Errorf("%s: %d %s, want %d with %s", s.name, resp.code, resp.body, s.code, s.want)
+		}
+	}
+	_, tl, err := p.Incident("inc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range tl {
+		switch {
+		case e.Kind == pager.EntryMajor, e.Kind == pager.EntryWarRoom, e.Kind == pager.EntryNotify && e.User == "bob":
+			got = append(got, e.Kind+": "+e.Text)
+		}
+	}
+	want := []string{"major: declared major; paging dba", "war_room: war room opened in war-room: https://meet.example/war-room",
+		"notify: policy dba: notifying bob via push (level 1, step 1)"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("timeline:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
 }

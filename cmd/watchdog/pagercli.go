@@ -26,6 +26,7 @@ Commands:
   snooze ID DURATION                   acknowledge until DURATION from now (e.g. 30m)
   note ID TEXT...                      add a note to the timeline
   escalate ID                          escalate to the next level now
+  major ID                             declare a major incident: page the route's major_policies, open the war room
   oncall TARGET [--time T]             who is on call: schedule:NAME, policy:NAME or route:NAME
   postmortem ID                        a Markdown postmortem draft
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
@@ -136,7 +137,7 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 		}
 		c.printIncident(&inc)
 		return nil
-	case "ack", "resolve", "escalate":
+	case "ack", "resolve", "escalate", "major":
 		if err := need(1, "ID"); err != nil {
 			return err
 		}
@@ -205,6 +206,12 @@ func (c *pagerCLI) act(id, action string, body map[string]any) error {
 	fmt.Fprintf(c.out, "%s %s", inc.ID, inc.Status)
 	if inc.AckedBy != "" && inc.Status == "acknowledged" {
 		fmt.Fprintf(c.out, " by %s", inc.AckedBy)
+	}
+	if inc.Major {
+		fmt.Fprint(c.out, " major")
+		if len(inc.MajorPolicies) > 0 {
+			fmt.Fprintf(c.out, " (also paging %s)", strings.Join(inc.MajorPolicies, ", "))
+		}
 	}
 	fmt.Fprintf(c.out, " (level %d): %s\n", inc.Level+1, inc.Title)
 	return nil
@@ -322,19 +329,21 @@ func (c *pagerCLI) call(method, path string, body, out any) error {
 
 // cliIncident is the part of the API's incident the CLI prints.
 type cliIncident struct {
-	ID          string            `json:"id"`
-	Title       string            `json:"title"`
-	Status      string            `json:"status"`
-	Route       string            `json:"route"`
-	Policy      string            `json:"policy"`
-	GroupLabels map[string]string `json:"groupLabels"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	AckedBy     string            `json:"acknowledgedBy"`
-	ResolvedBy  string            `json:"resolvedBy"`
-	Assignee    string            `json:"assignee"`
-	Level       int               `json:"level"`
-	AlertCount  int               `json:"alertCount"`
-	Alerts      []struct {
+	ID            string            `json:"id"`
+	Title         string            `json:"title"`
+	Status        string            `json:"status"`
+	Route         string            `json:"route"`
+	Policy        string            `json:"policy"`
+	Major         bool              `json:"major"`
+	MajorPolicies []string          `json:"majorPolicies"`
+	GroupLabels   map[string]string `json:"groupLabels"`
+	CreatedAt     time.Time         `json:"createdAt"`
+	AckedBy       string            `json:"acknowledgedBy"`
+	ResolvedBy    string            `json:"resolvedBy"`
+	Assignee      string            `json:"assignee"`
+	Level         int               `json:"level"`
+	AlertCount    int               `json:"alertCount"`
+	Alerts        []struct {
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 		StartsAt    time.Time         `json:"startsAt"`
