@@ -31,7 +31,7 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	c, r := parse(data, path)
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	dir, err := filepath.Abs(filepath.Dir(path))
@@ -50,7 +50,7 @@ func Load(path string) (*Config, error) {
 			}
 		}
 	}
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -61,7 +61,7 @@ func Load(path string) (*Config, error) {
 // paths stay as written and Config.Path is "".
 func Parse(data []byte, filename string) (*Config, error) {
 	c, r := parse(data, filename)
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -78,9 +78,9 @@ func parse(data []byte, filename string) (*Config, *report) {
 	if !ok {
 		return nil, r
 	}
-	r.decoded = len(r.errs)
+	r.decoded = len(r.Errs)
 	c.validate(r)
-	if len(r.errs) > 0 {
+	if len(r.Errs) > 0 {
 		return nil, r
 	}
 	return c, r
@@ -119,7 +119,7 @@ func parseYAML(data []byte, r *report) (root *yaml.Node, ok bool) {
 // common cause of "found character that cannot start any token".
 func tabHint(data []byte, r *report) {
 	lines := bytes.Split(data, []byte("\n"))
-	for _, e := range r.errs {
+	for _, e := range r.Errs {
 		if e.Line > 0 && e.Line <= len(lines) {
 			l := lines[e.Line-1]
 			if i := bytes.IndexByte(l, '\t'); i >= 0 && len(bytes.TrimLeft(l[:i], " ")) == 0 {

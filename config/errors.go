@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 )
 
 // ErrInvalid is wrapped by every error Load, Parse and ParseFileSD return
@@ -14,61 +15,37 @@ import (
 // itself (missing, unreadable) do not wrap it.
 var ErrInvalid = errors.New("invalid configuration")
 
+// invalid is the yamlnode.Kind of this package's errors.
+type invalid struct{}
+
+// Sentinel returns ErrInvalid.
+func (invalid) Sentinel() error { return ErrInvalid }
+
 // Error is one problem found in a configuration file. Load, Parse and
 // ParseFileSD return all of a file's problems joined with errors.Join, each
 // as an *Error, so that callers can list them or point an editor at them.
-type Error struct {
-	File string // file name as given to Parse, or the path given to Load
-	Line int    // 1-based line, 0 when unknown
-	Path string // key path such as scrape_configs[1].scrape_timeout, "" for the document
-	Msg  string
-}
-
-// Error formats the problem as "file:line: path: message", leaving out the
-// parts that are unknown.
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(":")
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteString(":")
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap makes every *Error match ErrInvalid.
-func (e *Error) Unwrap() error { return ErrInvalid }
+// It formats as "file:line: path: message", leaving out the parts that are
+// unknown, and every *Error matches ErrInvalid.
+type Error = yamlnode.Error[invalid]
 
 // report collects the errors of one file, with the line of every key path
 // the decoder saw so that validation can point at the right place.
 type report struct {
-	file  string
+	yamlnode.Report[invalid]
 	lines map[string]int
-	errs  []*Error
 	// decoded is how many of errs the decoder found; validation, which runs
 	// after it, skips a problem at a path where one of those already is.
 	decoded int
 }
 
 func newReport(file string) *report {
-	return &report{file: file, lines: map[string]int{}}
+	return &report{Report: yamlnode.Report[invalid]{File: file}, lines: map[string]int{}}
 }
 
 // errorf records a problem at path, on the line of path or of its nearest
 // ancestor the file spelled out (a defaulted field has no line of its own).
 func (r *report) errorf(path, format string, args ...any) {
-	for _, e := range r.errs[:r.decoded] {
+	for _, e := range r.Errs[:r.decoded] {
 		if e.Path == path || strings.HasPrefix(e.Path, path+".") || strings.HasPrefix(e.Path, path+"[") {
 			return
 		}
@@ -77,7 +54,7 @@ func (r *report) errorf(path, format string, args ...any) {
 }
 
 func (r *report) add(line int, path, msg string) {
-	r.errs = append(r.errs, &Error{File: r.file, Line: line, Path: path, Msg: msg})
+	r.Add(line, path, "%s", msg)
 }
 
 func (r *report) lineOf(path string) int {
@@ -106,26 +83,8 @@ func parentPath(p string) string {
 	return ""
 }
 
-// maxErrors is how many problems of one file are reported; a generated or
-// truncated file could otherwise produce a message of megabytes.
-const maxErrors = 100
-
-// err returns the collected errors in file order, joined, or nil.
-func (r *report) err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	sort.SliceStable(r.errs, func(i, j int) bool { return r.errs[i].Line < r.errs[j].Line })
-	n := min(len(r.errs), maxErrors)
-	errs := make([]error, n, n+1)
-	for i, e := range r.errs[:n] {
-		errs[i] = e
-	}
-	if more := len(r.errs) - n; more > 0 {
-		errs = append(errs, &Error{File: r.file, Msg: fmt.Sprintf("and %d more errors", more)})
-	}
-	return errors.Join(errs...)
-}
+// maxErrors is how many problems of one file are reported.
+const maxErrors = yamlnode.MaxErrors
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 

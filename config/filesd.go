@@ -28,11 +28,11 @@ func ParseFileSD(data []byte, filename string) ([]StaticConfig, error) {
 		d := &decoder{r: r}
 		d.decode(root, reflect.ValueOf(&out).Elem(), "")
 	}
-	r.decoded = len(r.errs)
+	r.decoded = len(r.Errs)
 	for i := range out {
 		out[i].validate(r, fmt.Sprintf("[%d]", i), model.UTF8Validation, true)
 	}
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil

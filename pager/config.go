@@ -29,6 +29,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 	"github.com/watchdog-sre/watchdog/pager/channel"
 	"github.com/watchdog-sre/watchdog/pager/schedule"
 )
@@ -36,39 +37,16 @@ import (
 // ErrConfig is wrapped by every *ConfigError.
 var ErrConfig = errors.New("invalid pager config")
 
+// configKind is the yamlnode.Kind of *ConfigError.
+type configKind struct{}
+
+// Sentinel returns ErrConfig.
+func (configKind) Sentinel() error { return ErrConfig }
+
 // ConfigError is one problem in a configuration file. ParseConfig and
-// Validate return all problems at once, joined with errors.Join.
-type ConfigError struct {
-	File string
-	Line int    // 0 when unknown
-	Path string // key path, e.g. pager.routes[0].matchers[1]
-	Msg  string
-}
-
-// Error formats the problem as "file:line: path: message".
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(":")
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteString(":")
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap makes every *ConfigError match ErrConfig.
-func (e *ConfigError) Unwrap() error { return ErrConfig }
+// Validate return all problems at once, joined with errors.Join. It formats
+// as "file:line: path: message", and every *ConfigError matches ErrConfig.
+type ConfigError = yamlnode.Error[configKind]
 
 // Config is the `pager:` section. Its exported fields are the YAML model;
 // Validate checks and compiles it. A validated Config must not be modified

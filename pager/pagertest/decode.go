@@ -8,7 +8,6 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -24,69 +24,26 @@ import (
 // test file, and by problems Load finds against the pager config.
 var ErrInvalid = errors.New("invalid paging test file")
 
+// invalid is the yamlnode.Kind of this package's errors.
+type invalid struct{}
+
+// Sentinel returns ErrInvalid.
+func (invalid) Sentinel() error { return ErrInvalid }
+
 // Error is one problem in a test file. ParseFile returns all of a file's
-// problems at once, each an *Error, joined with errors.Join.
-type Error struct {
-	File string
-	Line int    // 1-based, 0 when unknown
-	Path string // key path such as tests[0].expect_pages[1].method
-	Msg  string
-}
-
-// Error formats the problem as "file:line: path: message".
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File + ":")
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line) + ":")
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap makes every *Error match ErrInvalid.
-func (e *Error) Unwrap() error { return ErrInvalid }
+// problems at once, each an *Error, joined with errors.Join. It formats as
+// "file:line: path: message", and every *Error matches ErrInvalid.
+type Error = yamlnode.Error[invalid]
 
 const (
-	maxErrors = 100     // problems reported per file
 	maxVisits = 1 << 18 // nodes visited, bounding alias expansion
 	// maxOffset bounds offsets so that start+offset never overflows and a
 	// test never simulates for centuries.
 	maxOffset = 366 * 24 * time.Hour
 )
 
-type report struct {
-	file string
-	errs []*Error
-}
-
-func (r *report) add(line int, path, format string, args ...any) {
-	r.errs = append(r.errs, &Error{File: r.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (r *report) err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	sort.SliceStable(r.errs, func(i, j int) bool { return r.errs[i].Line < r.errs[j].Line })
-	n := min(len(r.errs), maxErrors)
-	errs := make([]error, 0, n+1)
-	for _, e := range r.errs[:n] {
-		errs = append(errs, e)
-	}
-	if more := len(r.errs) - n; more > 0 {
-		errs = append(errs, &Error{File: r.file, Msg: fmt.Sprintf("and %d more errors", more)})
-	}
-	return errors.Join(errs...)
-}
+// report collects the problems of one file.
+type report = yamlnode.Report[invalid]
 
 // IsTestFile reports whether data looks like a paging test file: a YAML
 // mapping with a top-level pager_config key. `watchdog test` uses it to
@@ -112,28 +69,28 @@ func IsTestFile(data []byte) bool {
 // pager_config. It does not read the pager config. All problems are
 // returned at once, each an *Error wrapping ErrInvalid.
 func ParseFile(data []byte, filename string) (*File, error) {
-	r := &report{file: filename}
-	d := &decoder{r: r}
+	r := &report{File: filename}
+	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true}, r: r}
 	f := &File{Path: filename}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	switch err := dec.Decode(&doc); {
 	case errors.Is(err, io.EOF):
-		r.add(0, "", "empty file")
+		r.Add(0, "", "empty file")
 	case err != nil:
-		addYAMLError(r, err)
+		r.AddYAMLError(err)
 	default:
 		var extra yaml.Node
 		if err := dec.Decode(&extra); err == nil {
-			r.add(extra.Line, "", "a test file holds one YAML document, found another")
+			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
 		} else if !errors.Is(err, io.EOF) {
-			addYAMLError(r, err)
+			r.AddYAMLError(err)
 		}
 		if len(doc.Content) == 1 {
 			d.file(doc.Content[0], f)
 		}
 	}
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	if !filepath.IsAbs(f.PagerConfig) {
@@ -142,68 +99,11 @@ func ParseFile(data []byte, filename string) (*File, error) {
 	return f, nil
 }
 
-// addYAMLError records a yaml syntax error ("yaml: line 3: …") with its line.
-func addYAMLError(r *report, err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
-			}
-		}
-	}
-	r.add(line, "", "%s", msg)
-}
-
 // decoder walks the yaml.Node tree by hand so that every problem gets its
 // line and key path and decoding goes on after an error.
 type decoder struct {
-	r      *report
-	visits int
-	broken bool
-}
-
-// enter resolves aliases and charges the visit budget; nil means stop.
-func (d *decoder) enter(n *yaml.Node) *yaml.Node {
-	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
-		if hops > 64 {
-			return nil
-		}
-		n = n.Alias
-	}
-	if n == nil || d.broken {
-		return nil
-	}
-	if d.visits++; d.visits > maxVisits {
-		d.broken = true
-		d.r.add(n.Line, "", "document too large (check anchors and aliases)")
-		return nil
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a map"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	v := n.Value
-	if len(v) > 64 {
-		v = v[:61] + "..."
-	}
-	return strconv.Quote(v)
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	yamlnode.Walker[invalid]
+	r *report
 }
 
 // mapping calls fn for each key of mapping n, which must be in keys;
@@ -212,122 +112,72 @@ func joinPath(path, key string) string {
 // nil when n is not a mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) map[string]bool {
 	if n.Kind != yaml.MappingNode {
-		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
 		return nil
 	}
 	seen := map[string]bool{}
 	lines := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.enter(n.Content[i])
+		k := d.Enter(n.Content[i])
 		if k == nil {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || isNull(k) || k.Tag == "!!merge" {
-			d.r.add(k.Line, path, "expected a key name, got %s", describe(k))
+		key, ok := d.Key(k, path, "a key name", keys, lines)
+		if !ok {
 			continue
 		}
-		key := k.Value
-		if first, dup := lines[key]; dup {
-			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", key, first)
-			continue
-		}
-		lines[key] = k.Line
-		if !slices.Contains(keys, key) {
-			d.r.add(k.Line, path, "unknown key %q", key)
-			continue
-		}
-		v := d.enter(n.Content[i+1])
-		seen[key] = v != nil && !isNull(v)
+		v := d.Enter(n.Content[i+1])
+		seen[key] = v != nil && !yamlnode.IsNull(v)
 		if !seen[key] {
 			continue
 		}
-		fn(key, v, joinPath(path, key))
+		fn(key, v, yamlnode.JoinPath(path, key))
 	}
 	return seen
 }
 
-func (d *decoder) list(n *yaml.Node, path string, fn func(e *yaml.Node, path string)) {
-	if n.Kind != yaml.SequenceNode {
-		d.r.add(n.Line, path, "expected a list, got %s", describe(n))
-		return
-	}
-	for i, e := range n.Content {
-		ep := fmt.Sprintf("%s[%d]", path, i)
-		if e = d.enter(e); e == nil {
-			continue
-		}
-		if isNull(e) {
-			d.r.add(e.Line, ep, "empty entry")
-			continue
-		}
-		fn(e, ep)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, path string) string {
-	if n.Kind != yaml.ScalarNode {
-		d.r.add(n.Line, path, "expected a string, got %s", describe(n))
-		return ""
-	}
-	return n.Value
-}
-
 // name is a non-empty string such as a user or channel name.
 func (d *decoder) name(n *yaml.Node, path string) string {
-	s := d.str(n, path)
+	s := d.Str(n, path)
 	if n.Kind == yaml.ScalarNode && strings.TrimSpace(s) == "" {
-		d.r.add(n.Line, path, "must not be empty")
+		d.r.Add(n.Line, path, "must not be empty")
 	}
 	return s
 }
 
 // offset parses a non-negative Prometheus duration of at most maxOffset.
 func (d *decoder) offset(n *yaml.Node, path string) time.Duration {
-	if n.Kind != yaml.ScalarNode {
-		d.r.add(n.Line, path, "expected a duration, got %s", describe(n))
+	v, ok := d.Duration(n, path, "0m, 90s or 1h30m")
+	if ok && v > maxOffset {
+		d.r.Add(n.Line, path, "offset %s is more than a year", n.Value)
 		return 0
 	}
-	v, err := model.ParseDuration(n.Value)
-	if err != nil {
-		d.r.add(n.Line, path, "invalid duration %s: use a duration such as 0m, 90s or 1h30m", describe(n))
-		return 0
-	}
-	if time.Duration(v) > maxOffset {
-		d.r.add(n.Line, path, "offset %s is more than a year", n.Value)
-		return 0
-	}
-	return time.Duration(v)
+	return v
 }
 
 func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
 	if n.Kind != yaml.MappingNode {
-		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
 		return nil
 	}
 	out := map[string]string{}
 	lines := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.enter(n.Content[i]), d.enter(n.Content[i+1])
+		k, v := d.Enter(n.Content[i]), d.Enter(n.Content[i+1])
 		if k == nil || v == nil {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || isNull(k) || k.Tag == "!!merge" {
-			d.r.add(k.Line, path, "expected a label name, got %s", describe(k))
+		if _, ok := d.Key(k, path, "a label name", nil, lines); !ok {
 			continue
 		}
-		if first, dup := lines[k.Value]; dup {
-			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", k.Value, first)
-			continue
-		}
-		lines[k.Value] = k.Line
 		if k.Value == "" || !utf8.ValidString(k.Value) {
-			d.r.add(k.Line, path, "invalid label name %q", k.Value)
+			d.r.Add(k.Line, path, "invalid label name %q", k.Value)
 		}
-		if isNull(v) {
+		if yamlnode.IsNull(v) {
 			out[k.Value] = ""
 			continue
 		}
-		out[k.Value] = d.str(v, joinPath(path, strconv.Quote(k.Value)))
+		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
 	}
 	return out
 }
@@ -353,20 +203,20 @@ func parseStartTime(s string) (time.Time, error) {
 }
 
 func (d *decoder) startTime(n *yaml.Node, path string) (time.Time, bool) {
-	s := d.str(n, path)
+	s := d.Str(n, path)
 	if n.Kind != yaml.ScalarNode {
 		return time.Time{}, false
 	}
 	t, err := parseStartTime(s)
 	if err != nil {
-		d.r.add(n.Line, path, "%v", err)
+		d.r.Add(n.Line, path, "%v", err)
 		return time.Time{}, false
 	}
 	return t, true
 }
 
 func (d *decoder) file(n *yaml.Node, f *File) {
-	if n = d.enter(n); n == nil {
+	if n = d.Enter(n); n == nil {
 		return
 	}
 	start := time.Unix(0, 0).UTC()
@@ -387,10 +237,10 @@ func (d *decoder) file(n *yaml.Node, f *File) {
 		return
 	}
 	if !seen["pager_config"] {
-		d.r.add(n.Line, "", "missing required pager_config")
+		d.r.Add(n.Line, "", "missing required pager_config")
 	}
 	for _, v := range testNodes {
-		d.list(v, "tests", func(e *yaml.Node, ep string) {
+		d.List(v, "tests", func(_ int, e *yaml.Node, ep string) {
 			f.Tests = append(f.Tests, d.test(e, ep, start))
 		})
 	}
@@ -404,7 +254,7 @@ func (d *decoder) test(n *yaml.Node, path string, start time.Time) Test {
 	seen := d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "name":
-			t.Name = d.str(v, path)
+			t.Name = d.Str(v, path)
 		case "start_time":
 			if st, ok := d.startTime(v, path); ok {
 				t.StartTime = st
@@ -412,16 +262,16 @@ func (d *decoder) test(n *yaml.Node, path string, start time.Time) Test {
 		case "until":
 			t.Until, untilLine, hasUntil = d.offset(v, path), v.Line, true
 			if t.Until == 0 {
-				d.r.add(v.Line, path, "must be more than 0")
+				d.r.Add(v.Line, path, "must be more than 0")
 			}
 		case "alerts":
-			d.list(v, path, func(e *yaml.Node, ep string) { t.Alerts = append(t.Alerts, d.alert(e, ep)) })
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.Alerts = append(t.Alerts, d.alert(e, ep)) })
 		case "actions":
-			d.list(v, path, func(e *yaml.Node, ep string) { t.Actions = append(t.Actions, d.action(e, ep)) })
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.Actions = append(t.Actions, d.action(e, ep)) })
 		case "expect_pages":
-			d.list(v, path, func(e *yaml.Node, ep string) { t.ExpectPages = append(t.ExpectPages, d.page(e, ep)) })
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.ExpectPages = append(t.ExpectPages, d.page(e, ep)) })
 		case "expect_forwards":
-			d.list(v, path, func(e *yaml.Node, ep string) { t.ExpectForwards = append(t.ExpectForwards, d.forward(e, ep)) })
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.ExpectForwards = append(t.ExpectForwards, d.forward(e, ep)) })
 		case "expect_no_pages_after":
 			t.NoPagesAfter = d.offset(v, path)
 		}
@@ -434,7 +284,7 @@ func (d *decoder) test(n *yaml.Node, path string, start time.Time) Test {
 	_, t.CheckForwards = seen["expect_forwards"]
 	t.CheckNoPagesAfter = seen["expect_no_pages_after"]
 	if len(t.Alerts) == 0 {
-		d.r.add(n.Line, path, "no alerts: a paging test needs at least one")
+		d.r.Add(n.Line, path, "no alerts: a paging test needs at least one")
 	}
 	if hasUntil {
 		if t.Until == 0 {
@@ -442,12 +292,12 @@ func (d *decoder) test(n *yaml.Node, path string, start time.Time) Test {
 		}
 		for i, p := range t.ExpectPages {
 			if p.At > t.Until {
-				d.r.add(p.Line, fmt.Sprintf("%s.expect_pages[%d]", path, i), "page at %s is after until (%s, line %d)", model.Duration(p.At), model.Duration(t.Until), untilLine)
+				d.r.Add(p.Line, fmt.Sprintf("%s.expect_pages[%d]", path, i), "page at %s is after until (%s, line %d)", model.Duration(p.At), model.Duration(t.Until), untilLine)
 			}
 		}
 		for i, f := range t.ExpectForwards {
 			if f.At > t.Until {
-				d.r.add(f.Line, fmt.Sprintf("%s.expect_forwards[%d]", path, i), "forward at %s is after until (%s, line %d)", model.Duration(f.At), model.Duration(t.Until), untilLine)
+				d.r.Add(f.Line, fmt.Sprintf("%s.expect_forwards[%d]", path, i), "forward at %s is after until (%s, line %d)", model.Duration(f.At), model.Duration(t.Until), untilLine)
 			}
 		}
 	} else {
@@ -475,12 +325,12 @@ func (d *decoder) alert(n *yaml.Node, path string) Alert {
 		return a
 	}
 	if !seen["labels"] {
-		d.r.add(n.Line, path, "missing required labels")
+		d.r.Add(n.Line, path, "missing required labels")
 	} else if len(a.Labels) == 0 {
-		d.r.add(n.Line, path+".labels", "must not be empty")
+		d.r.Add(n.Line, path+".labels", "must not be empty")
 	}
 	if resolveLine > 0 && a.ResolveAt <= a.At {
-		d.r.add(resolveLine, path+".resolve_at", "must be after at (%s)", model.Duration(a.At))
+		d.r.Add(resolveLine, path+".resolve_at", "must be after at (%s)", model.Duration(a.At))
 	}
 	return a
 }
@@ -503,7 +353,7 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 			a.Incident = d.name(v, path)
 		case VerbNote:
 			verbKeys = append(verbKeys, key)
-			a.Verb, a.Text = key, d.str(v, path)
+			a.Verb, a.Text = key, d.Str(v, path)
 		case VerbReassign:
 			verbKeys = append(verbKeys, key)
 			a.Verb, a.To = key, d.name(v, path)
@@ -516,14 +366,14 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 		return a
 	}
 	if !seen["at"] {
-		d.r.add(n.Line, path, "missing required at")
+		d.r.Add(n.Line, path, "missing required at")
 	}
 	switch {
 	case len(verbKeys) == 0:
-		d.r.add(n.Line, path, "missing the action: one of %s", strings.Join(verbs, ", "))
+		d.r.Add(n.Line, path, "missing the action: one of %s", strings.Join(verbs, ", "))
 		return a
 	case len(verbKeys) > 1:
-		d.r.add(n.Line, path, "one action per entry, got %s", strings.Join(verbKeys, " and "))
+		d.r.Add(n.Line, path, "one action per entry, got %s", strings.Join(verbKeys, " and "))
 		return a
 	}
 	switch a.Verb {
@@ -534,16 +384,16 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 	default:
 		a.By = verbValue
 		if byLine > 0 {
-			d.r.add(byLine, path+".by", "not allowed with %s (its value is the user)", a.Verb)
+			d.r.Add(byLine, path+".by", "not allowed with %s (its value is the user)", a.Verb)
 		}
 	}
 	switch {
 	case a.Verb == VerbSnooze && untilLine == 0:
-		d.r.add(n.Line, path, "snooze needs until")
+		d.r.Add(n.Line, path, "snooze needs until")
 	case a.Verb == VerbSnooze && a.Until <= a.At:
-		d.r.add(untilLine, path+".until", "must be after at (%s)", model.Duration(a.At))
+		d.r.Add(untilLine, path+".until", "must be after at (%s)", model.Duration(a.At))
 	case a.Verb != VerbSnooze && untilLine > 0:
-		d.r.add(untilLine, path+".until", "only allowed with snooze")
+		d.r.Add(untilLine, path+".until", "only allowed with snooze")
 	}
 	return a
 }
@@ -559,15 +409,15 @@ func (d *decoder) page(n *yaml.Node, path string) Page {
 		case "user":
 			p.User = d.name(v, path)
 		case "method":
-			p.Method = d.str(v, path)
+			p.Method = d.Str(v, path)
 			if v.Kind == yaml.ScalarNode && !slices.Contains(methods, p.Method) {
-				d.r.add(v.Line, path, "unknown method %q: one of %s", p.Method, strings.Join(methods, ", "))
+				d.r.Add(v.Line, path, "unknown method %q: one of %s", p.Method, strings.Join(methods, ", "))
 			}
 		}
 	})
 	for _, k := range []string{"at", "user", "method"} {
 		if seen != nil && !seen[k] {
-			d.r.add(n.Line, path, "missing required %s", k)
+			d.r.Add(n.Line, path, "missing required %s", k)
 		}
 	}
 	return p
@@ -584,15 +434,15 @@ func (d *decoder) forward(n *yaml.Node, path string) Forward {
 		case "channel":
 			f.Channel = d.name(v, path)
 		case "event":
-			f.Event = d.str(v, path)
+			f.Event = d.Str(v, path)
 			if v.Kind == yaml.ScalarNode && !slices.Contains(events, f.Event) {
-				d.r.add(v.Line, path, "unknown event %q: one of %s", f.Event, strings.Join(events, ", "))
+				d.r.Add(v.Line, path, "unknown event %q: one of %s", f.Event, strings.Join(events, ", "))
 			}
 		}
 	})
 	for _, k := range []string{"at", "channel", "event"} {
 		if seen != nil && !seen[k] {
-			d.r.add(n.Line, path, "missing required %s", k)
+			d.r.Add(n.Line, path, "missing required %s", k)
 		}
 	}
 	return f

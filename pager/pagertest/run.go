@@ -56,7 +56,7 @@ func Load(path string) (*File, *pager.Config, error) {
 
 // checkRefs reports users and channels the test names that cfg lacks.
 func checkRefs(f *File, cfg *pager.Config) error {
-	r := &report{file: f.Path}
+	r := &report{File: f.Path}
 	channels := map[string]bool{}
 	for _, c := range cfg.Channels {
 		channels[c.Name] = true
@@ -64,21 +64,21 @@ func checkRefs(f *File, cfg *pager.Config) error {
 	for i, t := range f.Tests {
 		for j, p := range t.ExpectPages {
 			if cfg.User(p.User) == nil {
-				r.add(p.Line, fmt.Sprintf("tests[%d].expect_pages[%d].user", i, j), "no user %q in %s", p.User, f.PagerConfig)
+				r.Add(p.Line, fmt.Sprintf("tests[%d].expect_pages[%d].user", i, j), "no user %q in %s", p.User, f.PagerConfig)
 			}
 		}
 		for j, fw := range t.ExpectForwards {
 			if !channels[fw.Channel] {
-				r.add(fw.Line, fmt.Sprintf("tests[%d].expect_forwards[%d].channel", i, j), "no channel %q in %s", fw.Channel, f.PagerConfig)
+				r.Add(fw.Line, fmt.Sprintf("tests[%d].expect_forwards[%d].channel", i, j), "no channel %q in %s", fw.Channel, f.PagerConfig)
 			}
 		}
 		for j, a := range t.Actions {
 			if a.Verb == VerbReassign && cfg.User(a.To) == nil {
-				r.add(a.Line, fmt.Sprintf("tests[%d].actions[%d].reassign", i, j), "no user %q in %s", a.To, f.PagerConfig)
+				r.Add(a.Line, fmt.Sprintf("tests[%d].actions[%d].reassign", i, j), "no user %q in %s", a.To, f.PagerConfig)
 			}
 		}
 	}
-	return r.err()
+	return r.Err()
 }
 
 // Run runs the test files and writes a report in the style of promtool

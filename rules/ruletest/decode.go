@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 )
 
 // The decoder walks the yaml.Node tree by hand: the format is small and
@@ -29,9 +30,8 @@ const (
 )
 
 type decoder struct {
-	r      *report
-	visits int
-	broken bool // the visit budget ran out; one error is recorded
+	yamlnode.Walker[invalid]
+	r *report
 	// valuesLines maps the key path of every input_series values entry to
 	// its line, for errors found when the values are expanded.
 	valuesLines map[string]int
@@ -48,8 +48,8 @@ func ParseFile(data []byte, filename string) (*File, error) {
 // parseFile is ParseFile with the glob function passed in, so that fuzzing
 // does not walk the file system.
 func parseFile(data []byte, filename string, glob func(string) ([]string, error)) (*File, error) {
-	r := &report{file: filename}
-	d := &decoder{r: r, valuesLines: map[string]int{}}
+	r := &report{File: filename}
+	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits}, r: r, valuesLines: map[string]int{}}
 	f := &File{Path: filename}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -58,14 +58,14 @@ func parseFile(data []byte, filename string, glob func(string) ([]string, error)
 	case errors.Is(err, io.EOF):
 		// An empty file has no tests, as in promtool.
 	case err != nil:
-		addYAMLError(r, err)
-		return nil, r.err()
+		r.AddYAMLError(err)
+		return nil, r.Err()
 	default:
 		var extra yaml.Node
 		if err := dec.Decode(&extra); err == nil {
-			r.add(extra.Line, "", "a test file holds one YAML document, found another")
+			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
 		} else if !errors.Is(err, io.EOF) {
-			addYAMLError(r, err)
+			r.AddYAMLError(err)
 		}
 		if len(doc.Content) == 1 {
 			d.file(doc.Content[0], f)
@@ -80,81 +80,17 @@ func parseFile(data []byte, filename string, glob func(string) ([]string, error)
 			g.Interval = f.EvaluationInterval
 		}
 	}
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	// Values are expanded once the intervals are known; rule files are
 	// globbed once the file is otherwise valid.
 	d.expandAll(f)
 	resolveRuleFiles(f, glob)
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
 	return f, nil
-}
-
-// addYAMLError records a syntax error of the yaml package, taking the line
-// out of its message ("yaml: line 3: found character that cannot start
-// any token").
-func addYAMLError(r *report, err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
-			}
-		}
-	}
-	r.add(line, "", "%s", msg)
-}
-
-// enter resolves aliases and charges the visit budget; nil means stop.
-func (d *decoder) enter(n *yaml.Node) *yaml.Node {
-	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
-		if hops > 64 {
-			return nil
-		}
-		n = n.Alias
-	}
-	d.visits++
-	if n == nil || d.broken {
-		return nil
-	}
-	if d.visits > maxVisits {
-		d.broken = true
-		d.r.add(n.Line, "", "document too large (check anchors and aliases)")
-		return nil
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
-
-// describe names what a node holds, for "expected X, got Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a map"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.DocumentNode:
-		return "a document"
-	}
-	v := n.Value
-	if len(v) > 64 {
-		v = v[:61] + "..."
-	}
-	return strconv.Quote(v)
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 type pair struct{ key, val *yaml.Node }
@@ -189,11 +125,11 @@ func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
 }
 
 func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
-	if v = d.enter(v); v == nil {
+	if v = d.Enter(v); v == nil {
 		return nil
 	}
 	if depth > maxMergeDepth {
-		d.r.add(v.Line, path, "merge keys (<<) nested too deeply")
+		d.r.Add(v.Line, path, "merge keys (<<) nested too deeply")
 		return nil
 	}
 	switch v.Kind {
@@ -202,18 +138,18 @@ func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
 	case yaml.SequenceNode:
 		var out []pair
 		for _, m := range v.Content {
-			if m = d.enter(m); m == nil {
+			if m = d.Enter(m); m == nil {
 				continue
 			}
 			if m.Kind != yaml.MappingNode {
-				d.r.add(m.Line, path, "merge (<<) needs a map or a list of maps, got %s", describe(m))
+				d.r.Add(m.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(m))
 				continue
 			}
 			out = append(out, d.pairs(m, path, depth)...)
 		}
 		return out
 	default:
-		d.r.add(v.Line, path, "merge (<<) needs a map or a list of maps, got %s", describe(v))
+		d.r.Add(v.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(v))
 		return nil
 	}
 }
@@ -223,89 +159,40 @@ func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
 // key keeps its default. It reports whether n was a mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) bool {
 	if n.Kind != yaml.MappingNode {
-		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
 		return false
 	}
 	seen := map[string]int{}
 	for _, p := range d.pairs(n, path, 0) {
-		k := d.enter(p.key)
+		k := d.Enter(p.key)
 		if k == nil {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || isNull(k) {
-			d.r.add(k.Line, path, "expected a string key, got %s", describe(k))
+		key, ok := d.Key(k, path, "a string key", keys, seen)
+		if !ok {
 			continue
 		}
-		key := k.Value
-		if first, dup := seen[key]; dup {
-			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", key, first)
+		v := d.Enter(p.val)
+		if v == nil || yamlnode.IsNull(v) {
 			continue
 		}
-		seen[key] = k.Line
-		known := false
-		for _, want := range keys {
-			known = known || want == key
-		}
-		if !known {
-			d.r.add(k.Line, path, "unknown key %q", key)
-			continue
-		}
-		v := d.enter(p.val)
-		if v == nil || isNull(v) {
-			continue
-		}
-		fn(key, v, joinPath(path, key))
+		fn(key, v, yamlnode.JoinPath(path, key))
 	}
 	return true
-}
-
-// list calls fn for every entry of sequence n; null entries are reported.
-func (d *decoder) list(n *yaml.Node, path string, fn func(i int, e *yaml.Node, path string)) {
-	if n.Kind != yaml.SequenceNode {
-		d.r.add(n.Line, path, "expected a list, got %s", describe(n))
-		return
-	}
-	for i, e := range n.Content {
-		ep := fmt.Sprintf("%s[%d]", path, i)
-		if e = d.enter(e); e == nil {
-			continue
-		}
-		if isNull(e) {
-			d.r.add(e.Line, ep, "empty entry")
-			continue
-		}
-		fn(i, e, ep)
-	}
-}
-
-func (d *decoder) str(n *yaml.Node, path string) string {
-	if n.Kind != yaml.ScalarNode {
-		d.r.add(n.Line, path, "expected a string, got %s", describe(n))
-		return ""
-	}
-	return n.Value
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-		d.r.add(n.Line, path, "expected true or false, got %s", describe(n))
+		d.r.Add(n.Line, path, "expected true or false, got %s", yamlnode.Describe(n))
 	}
 	return b
 }
 
 // duration parses a Prometheus duration such as 1m or 1h30m.
 func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
-	if n.Kind != yaml.ScalarNode {
-		d.r.add(n.Line, path, "expected a duration, got %s", describe(n))
-		return 0
-	}
-	v, err := model.ParseDuration(n.Value)
-	if err != nil {
-		d.r.add(n.Line, path, "invalid duration %s: use a duration such as 30s, 5m or 1h30m", describe(n))
-		return 0
-	}
-	return time.Duration(v)
+	v, _ := d.Duration(n, path, "30s, 5m or 1h30m")
+	return v
 }
 
 // float accepts YAML numbers only (.inf, .nan included), as promtool does:
@@ -317,40 +204,34 @@ func (d *decoder) float(n *yaml.Node, path string) float64 {
 			return f
 		}
 	}
-	d.r.add(n.Line, path, "expected a number, got %s", describe(n))
+	d.r.Add(n.Line, path, "expected a number, got %s", yamlnode.Describe(n))
 	return 0
 }
 
 func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
 	if n.Kind != yaml.MappingNode {
-		d.r.add(n.Line, path, "expected a map, got %s", describe(n))
+		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
 		return nil
 	}
 	out := map[string]string{}
 	seen := map[string]int{}
 	for _, p := range d.pairs(n, path, 0) {
-		k := d.enter(p.key)
+		k := d.Enter(p.key)
 		if k == nil {
 			continue
 		}
-		if k.Kind != yaml.ScalarNode || isNull(k) {
-			d.r.add(k.Line, path, "expected a string key, got %s", describe(k))
+		if _, ok := d.Key(k, path, "a string key", nil, seen); !ok {
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
-			d.r.add(k.Line, path, "duplicate key %q (first at line %d)", k.Value, first)
-			continue
-		}
-		seen[k.Value] = k.Line
-		v := d.enter(p.val)
+		v := d.Enter(p.val)
 		if v == nil {
 			continue
 		}
-		if isNull(v) {
+		if yamlnode.IsNull(v) {
 			out[k.Value] = ""
 			continue
 		}
-		out[k.Value] = d.str(v, joinPath(path, strconv.Quote(k.Value)))
+		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
 	}
 	return out
 }
@@ -377,17 +258,17 @@ func parseStartTimestamp(s string) (time.Time, error) {
 }
 
 func (d *decoder) file(n *yaml.Node, f *File) {
-	if n = d.enter(n); n == nil || isNull(n) {
+	if n = d.Enter(n); n == nil || yamlnode.IsNull(n) {
 		return
 	}
 	keys := []string{"rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare"}
 	d.mapping(n, "", keys, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "rule_files":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
-				p := d.str(e, ep)
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
+				p := d.Str(e, ep)
 				if _, err := filepath.Match(p, ""); err != nil {
-					d.r.add(e.Line, ep, "invalid pattern %q: %v", p, err)
+					d.r.Add(e.Line, ep, "invalid pattern %q: %v", p, err)
 				}
 				f.RulePatterns = append(f.RulePatterns, p)
 			})
@@ -395,10 +276,10 @@ func (d *decoder) file(n *yaml.Node, f *File) {
 			f.EvaluationInterval = d.duration(v, path)
 		case "group_eval_order":
 			seen := map[string]bool{}
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
-				name := d.str(e, ep)
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
+				name := d.Str(e, ep)
 				if seen[name] {
-					d.r.add(e.Line, ep, "group name repeated in evaluation order: %s", name)
+					d.r.Add(e.Line, ep, "group name repeated in evaluation order: %s", name)
 				}
 				seen[name] = true
 				f.GroupEvalOrder = append(f.GroupEvalOrder, name)
@@ -406,7 +287,7 @@ func (d *decoder) file(n *yaml.Node, f *File) {
 		case "fuzzy_compare":
 			f.FuzzyCompare = d.boolean(v, path)
 		case "tests":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				f.Tests = append(f.Tests, d.group(e, ep))
 			})
 		}
@@ -420,31 +301,31 @@ func (d *decoder) group(n *yaml.Node, path string) TestGroup {
 	d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "name":
-			g.Name = d.str(v, path)
+			g.Name = d.Str(v, path)
 		case "interval":
 			g.Interval = d.duration(v, path)
 		case "external_url":
-			g.ExternalURL = d.str(v, path)
+			g.ExternalURL = d.Str(v, path)
 		case "external_labels":
 			g.ExternalLabels = d.strMap(v, path)
 		case "start_timestamp":
-			if s := d.str(v, path); s != "" {
+			if s := d.Str(v, path); s != "" {
 				t, err := parseStartTimestamp(s)
 				if err != nil {
-					d.r.add(v.Line, path, "%v", err)
+					d.r.Add(v.Line, path, "%v", err)
 				}
 				g.StartTimestamp = t
 			}
 		case "input_series":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				g.InputSeries = append(g.InputSeries, d.series(e, ep))
 			})
 		case "alert_rule_test":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				g.AlertRuleTests = append(g.AlertRuleTests, d.alertTest(e, ep))
 			})
 		case "promql_expr_test":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				tc, unsupported := d.promqlTest(e, ep)
 				g.PromQLExprTests = append(g.PromQLExprTests, tc)
 				g.Unsupported = append(g.Unsupported, unsupported...)
@@ -459,9 +340,9 @@ func (d *decoder) series(n *yaml.Node, path string) InputSeries {
 	d.mapping(n, path, []string{"series", "values"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "series":
-			s.Series = d.str(v, path)
+			s.Series = d.Str(v, path)
 		case "values":
-			s.Values = d.str(v, path)
+			s.Values = d.Str(v, path)
 			d.valuesLines[path] = v.Line
 		}
 	})
@@ -475,9 +356,9 @@ func (d *decoder) alertTest(n *yaml.Node, path string) AlertTestCase {
 		case "eval_time":
 			a.EvalTime = d.duration(v, path)
 		case "alertname":
-			a.Alertname = d.str(v, path)
+			a.Alertname = d.Str(v, path)
 		case "exp_alerts":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				x := ExpAlert{Line: e.Line}
 				d.mapping(e, ep, []string{"exp_labels", "exp_annotations"}, func(key string, v *yaml.Node, path string) {
 					switch key {
@@ -492,7 +373,7 @@ func (d *decoder) alertTest(n *yaml.Node, path string) AlertTestCase {
 		}
 	})
 	if ok && a.Alertname == "" {
-		d.r.add(n.Line, path, "missing required alertname")
+		d.r.Add(n.Line, path, "missing required alertname")
 	}
 	return a
 }
@@ -503,25 +384,25 @@ func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []strin
 	ok := d.mapping(n, path, []string{"expr", "eval_time", "exp_samples"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "expr":
-			tc.Expr = d.str(v, path)
+			tc.Expr = d.Str(v, path)
 		case "eval_time":
 			tc.EvalTime = d.duration(v, path)
 		case "exp_samples":
-			d.list(v, path, func(_ int, e *yaml.Node, ep string) {
+			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
 				s := ExpSample{Line: e.Line}
 				d.mapping(e, ep, []string{"labels", "value", "histogram"}, func(key string, v *yaml.Node, path string) {
 					switch key {
 					case "labels":
-						s.LabelsText = d.str(v, path)
+						s.LabelsText = d.Str(v, path)
 						lset, err := seriesParser.ParseMetric(s.LabelsText)
 						if err != nil {
-							d.r.add(v.Line, path, "invalid labels %q: %s", s.LabelsText, parseErrMsg(err, 0))
+							d.r.Add(v.Line, path, "invalid labels %q: %s", s.LabelsText, parseErrMsg(err, 0))
 						}
 						s.Labels = lset
 					case "value":
 						s.Value = d.float(v, path)
 					case "histogram":
-						if d.str(v, path) != "" {
+						if d.Str(v, path) != "" {
 							unsupported = append(unsupported, fmt.Sprintf("line %d: %s: native histogram samples are not supported", v.Line, path))
 						}
 					}
@@ -531,7 +412,7 @@ func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []strin
 		}
 	})
 	if ok && strings.TrimSpace(tc.Expr) == "" {
-		d.r.add(n.Line, path, "missing required expr")
+		d.r.Add(n.Line, path, "missing required expr")
 	}
 	return tc, unsupported
 }

@@ -92,19 +92,19 @@ func (d *decoder) expandAll(f *File) {
 			lset, err := seriesParser.ParseMetric(s.Series)
 			switch {
 			case s.Series == "":
-				d.r.add(s.Line, path, "missing required series")
+				d.r.Add(s.Line, path, "missing required series")
 				continue
 			case err != nil:
-				d.r.add(s.Line, path+".series", "invalid series %q: %s", s.Series, parseErrMsg(err, 0))
+				d.r.Add(s.Line, path+".series", "invalid series %q: %s", s.Series, parseErrMsg(err, 0))
 				continue
 			case lset.IsEmpty():
-				d.r.add(s.Line, path+".series", "series %q has no labels", s.Series)
+				d.r.Add(s.Line, path+".series", "series %q has no labels", s.Series)
 				continue
 			}
 			s.Labels = lset
 			h := lset.Hash()
 			if first, dup := seen[h]; dup && labels.Equal(g.InputSeries[first].Labels, lset) {
-				d.r.add(s.Line, path+".series", "series %s repeated (first at line %d)", lset, g.InputSeries[first].Line)
+				d.r.Add(s.Line, path+".series", "series %s repeated (first at line %d)", lset, g.InputSeries[first].Line)
 				continue
 			}
 			seen[h] = si
@@ -116,7 +116,7 @@ func (d *decoder) expandAll(f *File) {
 			}
 			bound := expansionBound(s.Values)
 			if bound > maxSeriesSamples || total+bound > maxFileSamples {
-				d.r.add(vline, vpath, "values expand to too many samples (at most %d per series, %d per file)",
+				d.r.Add(vline, vpath, "values expand to too many samples (at most %d per series, %d per file)",
 					maxSeriesSamples, maxFileSamples)
 				continue
 			}
@@ -124,7 +124,7 @@ func (d *decoder) expandAll(f *File) {
 			samples, hist, err := expand(s.Values, g.StartTimestamp, g.Interval)
 			switch {
 			case err != nil:
-				d.r.add(vline, vpath, "%v", err)
+				d.r.Add(vline, vpath, "%v", err)
 			case hist:
 				g.Unsupported = append(g.Unsupported,
 					fmt.Sprintf("line %d: %s: native histogram values are not supported", vline, vpath))
