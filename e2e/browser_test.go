@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,20 +99,25 @@ func mustJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
+// errNotYet is what a poll function returns while its condition is false.
+var errNotYet = errors.New("not yet")
+
 // waitJS waits until the boolean expression is true in the page. Script
 // errors (a navigation in progress, an element not there yet) count as
 // false, so it also waits across page loads and reloads.
 func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	var last error
-	for time.Now().Before(deadline) {
+	err := poll(timeout, 150*time.Millisecond, nil, func() error {
 		ok, err := evalJS[bool](ctx, "!!("+expr+") && document.readyState === 'complete'")
 		if err == nil && ok {
-			return
+			return nil
 		}
 		last = err
-		time.Sleep(150 * time.Millisecond)
+		return errNotYet
+	})
+	if err == nil {
+		return
 	}
 	loc, _ := evalJS[string](ctx, "location.href")
 	t.Fatalf("%s: not true after %v: %s (page %s, last error %v)", what, timeout, expr, loc, last)

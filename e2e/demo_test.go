@@ -90,11 +90,21 @@ func TestDemoIncidentInTheBrowser(t *testing.T) {
 	if u := ackedAt.Add(20 * time.Second); u.After(until) {
 		until = u
 	}
-	for time.Now().Before(until) {
+	// Every stdout write wakes the check; nothing may arrive before until.
+	window := time.NewTimer(time.Until(until))
+	defer window.Stop()
+	for quiet := false; !quiet; {
 		if n := len(wd.triggerPages(id)); n > pagesAtAck {
 			t.Fatalf("page after the acknowledgement:\n%s", strings.Join(wd.triggerPages(id), "\n"))
 		}
-		time.Sleep(250 * time.Millisecond)
+		select {
+		case <-wd.stdout.changed:
+		case <-window.C:
+			quiet = true
+		}
+	}
+	if n := len(wd.triggerPages(id)); n > pagesAtAck {
+		t.Fatalf("page after the acknowledgement:\n%s", strings.Join(wd.triggerPages(id), "\n"))
 	}
 	inc = wd.incident(t, id)
 	for _, e := range inc.Timeline {
@@ -119,18 +129,17 @@ func TestDemoIncidentInTheBrowser(t *testing.T) {
 	}
 	// A re-sent alert may open a new incident meanwhile: resolve until the
 	// page, polling on its own every 5s, shows operational.
-	deadline := time.Now().Add(40 * time.Second)
-	for {
+	err := poll(40*time.Second, time.Second, nil, func() error {
 		wd.resolveOpen(t)
 		ok, _ := evalJS[bool](statusCtx, `!!document.querySelector('#overall[data-state="operational"]') && document.querySelectorAll('li[data-component]:not([data-state="operational"])').length === 0`)
-		if ok {
-			break
+		if !ok {
+			return errNotYet
 		}
-		if time.Now().After(deadline) {
-			txt, _ := evalJS[string](statusCtx, `document.body.innerText`)
-			t.Fatalf("the status page did not turn operational after the incidents resolved:\n%s", txt)
-		}
-		time.Sleep(time.Second)
+		return nil
+	})
+	if err != nil {
+		txt, _ := evalJS[string](statusCtx, `document.body.innerText`)
+		t.Fatalf("the status page did not turn operational after the incidents resolved:\n%s", txt)
 	}
 	screenshots(t, statusCtx, "status-resolved")
 }

@@ -80,16 +80,25 @@ func needBrowser(t *testing.T) {
 }
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and
-// the test's readers.
+// the test's readers. Every write signals changed (buffer of one), so a test
+// can wait for output instead of polling it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
 }
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+	return n, err
 }
 
 func (s *syncBuffer) String() string {
@@ -114,7 +123,7 @@ var (
 // test ends.
 func startWatchdog(t *testing.T, args ...string) *watchdog {
 	t.Helper()
-	w := &watchdog{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	w := &watchdog{stdout: newSyncBuffer(), stderr: newSyncBuffer()}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = w.stdout, w.stderr
 	cmd.Env = append(os.Environ(), "WATCHDOG_TOKEN=") // always a generated token, read from stdout
@@ -163,16 +172,34 @@ func tail(s string, n int) string {
 // with f's last error after timeout.
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	if err := poll(timeout, 200*time.Millisecond, nil, f); err != nil {
+		t.Fatalf("after %v: %v", timeout, err)
+	}
+}
+
+// poll calls f until it returns nil, then returns nil; or returns f's last
+// error once timeout has passed. Between calls it waits for the next tick of
+// every, or for wake (may be nil) — the child process and the browser run on
+// real time, so this is a bounded poll, not a timing assumption.
+func poll(timeout, every time.Duration, wake <-chan struct{}, f func() error) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
 	for {
 		err := f()
 		if err == nil {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
+		select {
+		case <-deadline.C:
+			if err = f(); err == nil {
+				return nil
+			}
+			return err
+		case <-tick.C:
+		case <-wake:
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
