@@ -68,7 +68,7 @@ func TestLoadGood(t *testing.T) {
 			sc := c.ScrapeConfigs[0]
 			if sc.JobName != "self" || sc.ScrapeInterval != dur("1m") || sc.ScrapeTimeout != dur("10s") ||
 				sc.MetricsPath != "/metrics" || sc.Scheme != "http" || sc.HonorTimestamps == nil || !*sc.HonorTimestamps ||
-				sc.HonorLabels || sc.SampleLimit != 0 || sc.BodySizeLimit != 0 || sc.LabelLimit != 0 {
+				sc.HonorLabels || sc.SampleLimit != 0 || sc.BodySizeLimit != 0 || sc.LabelLimit != 0 || sc.KeepDroppedTargets != 0 {
 				t.Errorf("defaults not applied: %+v", sc)
 			}
 			if want := []StaticConfig{{Targets: []string{"localhost:9090"}}}; !reflect.DeepEqual(sc.StaticConfigs, want) {
@@ -99,7 +99,8 @@ func TestLoadGood(t *testing.T) {
 			node, api, legacy, custom := c.ScrapeConfigs[0], c.ScrapeConfigs[1], c.ScrapeConfigs[2], c.ScrapeConfigs[3]
 			if node.ScrapeInterval != dur("30s") || node.ScrapeTimeout != dur("20s") || node.MetricsPath != "/custom/metrics" ||
 				node.Scheme != "https" || !node.HonorLabels || node.HonorTimestamps == nil || *node.HonorTimestamps ||
-				node.SampleLimit != 5000 || node.BodySizeLimit != 64<<20 || node.LabelLimit != 30 {
+				node.SampleLimit != 5000 || node.BodySizeLimit != 64<<20 || node.LabelLimit != 30 ||
+				node.KeepDroppedTargets != 100 {
 				t.Errorf("node = %+v", node)
 			}
 			if want := map[string][]string{"module": {"http_2xx"}, "debug": {"1", "2"}}; !reflect.DeepEqual(map[string][]string(node.Params), want) {
@@ -301,6 +302,7 @@ func TestLoadBad(t *testing.T) {
 		{"negative_limit", []string{
 			`3: scrape_configs[0].sample_limit: -1 is negative`,
 			`4: scrape_configs[0].label_limit: -5 is negative`,
+			`5: scrape_configs[0].keep_dropped_targets: -2 is negative`,
 		}},
 		{"multi_doc", []string{`3: more than one YAML document`}},
 		{"duplicate_key", []string{`3: global: duplicate key "scrape_interval" (first at line 2)`}},

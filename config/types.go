@@ -62,6 +62,7 @@ type ScrapeConfig struct {
 	SampleLimit          int               `yaml:"sample_limit,omitempty"`
 	BodySizeLimit        ByteSize          `yaml:"body_size_limit,omitempty"`
 	LabelLimit           int               `yaml:"label_limit,omitempty"`
+	KeepDroppedTargets   int               `yaml:"keep_dropped_targets,omitempty"` // dropped targets listed per job (0: all); the count stays exact
 	Authorization        *Authorization    `yaml:"authorization,omitempty"`
 	BasicAuth            *BasicAuth        `yaml:"basic_auth,omitempty"`
 	BearerTokenFile      string            `yaml:"bearer_token_file,omitempty"`

@@ -156,6 +156,9 @@ func (sc *ScrapeConfig) validate(r *report, path string, g *GlobalConfig) {
 	if sc.LabelLimit < 0 {
 		r.errorf(path+".label_limit", "%d is negative", sc.LabelLimit)
 	}
+	if sc.KeepDroppedTargets < 0 {
+		r.errorf(path+".keep_dropped_targets", "%d is negative", sc.KeepDroppedTargets)
+	}
 	if sc.BodySizeLimit < 0 {
 		r.errorf(path+".body_size_limit", "%d is negative", sc.BodySizeLimit)
 	}

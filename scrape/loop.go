@@ -43,6 +43,7 @@ type loopDeps struct {
 	failures *metrics.Counter
 	samples  *metrics.Counter
 	rejected *metrics.Counter
+	missed   *metrics.Counter
 }
 
 func (m *Manager) loopDeps(jobName string) *loopDeps {
@@ -61,6 +62,7 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 		failures:  set.GetOrCreateCounter("watchdog_scrape_failures_total" + lbl),
 		samples:   set.GetOrCreateCounter("watchdog_scrape_samples_total" + lbl),
 		rejected:  set.GetOrCreateCounter("watchdog_scrape_samples_rejected_total" + lbl),
+		missed:    set.GetOrCreateCounter("watchdog_scrape_missed_total" + lbl),
 	}
 }
 
@@ -152,13 +154,18 @@ func (l *loop) status() TargetStatus {
 }
 
 // run is the target's goroutine: wait for the target's offset, then scrape
-// every interval until ctx ends. When ctx was cancelled with
-// errTargetRemoved it writes stale markers for every series first.
+// on every tick of the target's grid (one interval apart) until ctx ends.
+// Ticks that pass while a scrape is still running are skipped and counted in
+// watchdog_scrape_missed_total, so that the target keeps its phase. When ctx
+// was cancelled with errTargetRemoved it writes stale markers for every
+// series first.
 func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 	defer close(l.done)
 	sl := newScrapeLoop(deps, s)
 
-	offset := time.NewTimer(scrapeOffset(s.target.hash, s.target.interval, time.Now()))
+	now := time.Now()
+	first := now.Add(scrapeOffset(s.target.hash, s.target.interval, now))
+	offset := time.NewTimer(first.Sub(now))
 	defer offset.Stop()
 	for waiting := true; waiting; {
 		select {
@@ -175,21 +182,26 @@ func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 	}
 
 	interval := sl.s.target.interval
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	aligned := time.Now()
+	tick := first // the target's phase; later ticks are interval apart
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
 	for {
-		scrapeTime := time.Now()
-		for scrapeTime.Sub(aligned) >= interval {
-			aligned = aligned.Add(interval)
-		}
-		if scrapeTime.Sub(aligned) <= min(interval/100, alignTolerance) {
-			scrapeTime = aligned
-		}
 		start := time.Now()
+		scrapeTime := start
+		if scrapeTime.Sub(tick) <= min(interval/100, alignTolerance) {
+			scrapeTime = tick
+		}
 		if ran, err := sl.scrapeAndReport(ctx, scrapeTime); ran {
 			l.report(scrapeTime, time.Since(start), err)
 		}
+		var missed int
+		tick, missed = nextTick(tick, interval, time.Now())
+		if missed > 0 {
+			deps.missed.Add(missed)
+			deps.log.Debug("scrape took longer than the interval, ticks skipped", "target", sl.s.target.url,
+				"missed", missed, "took", time.Since(start))
+		}
+		timer.Reset(time.Until(tick))
 		for next := false; !next; {
 			select {
 			case <-ctx.Done():
@@ -201,14 +213,29 @@ func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 				}
 				if iv := sl.s.target.interval; iv != interval {
 					interval = iv
-					ticker.Reset(interval)
-					aligned = time.Now()
+					tick = time.Now().Add(interval)
+					timer.Reset(interval)
 				}
-			case <-ticker.C:
+			case <-timer.C:
 				next = true
 			}
 		}
 	}
+}
+
+// nextTick returns the first tick of the grid tick + k·interval (k ≥ 1) that
+// is not before now, and how many ticks of the grid came before now: scrapes
+// that could not start on their tick because the previous one was still
+// running. Like the missed iterations of Prometheus's rule groups they are
+// counted; unlike them they are skipped rather than run late, so a target
+// keeps its phase and its timestamps stay on its grid.
+func nextTick(tick time.Time, interval time.Duration, now time.Time) (next time.Time, missed int) {
+	next = tick.Add(interval)
+	if !now.After(next) {
+		return next, 0
+	}
+	n := (now.Sub(next) + interval - 1) / interval
+	return next.Add(n * interval), int(n)
 }
 
 // escapeLabelValue escapes v for a label value in metric text format.

@@ -2,7 +2,10 @@ package scrape
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -104,5 +107,106 @@ func TestMetricRelabelChangeOnReload(t *testing.T) {
 		if n := len(h.rec.samples("a")); n != 3 {
 			t.Fatalf("a: %v", values(h.rec.samples("a")))
 		}
+	})
+}
+
+// droppedView formats DroppedTargets as "job count [discovered...]".
+func droppedView(ds []DroppedTargets) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		s := make([]string, len(d.Discovered))
+		for j, l := range d.Discovered {
+			s[j] = l.String()
+		}
+		out[i] = fmt.Sprintf("%s %d %v", d.Job, d.Count, s)
+	}
+	return out
+}
+
+func TestDroppedTargetsOnReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil)
+		for _, host := range []string{"a:80", "b:80", "c:80"} {
+			h.srv.set(host, text("m 1\n"))
+		}
+		web := func(dropRegex string) *config.ScrapeConfig {
+			sc := scrapeCfg("web", "a:80", "b:80")
+			sc.StaticConfigs[0].Labels = map[string]string{"team": "x"}
+			if dropRegex != "" {
+				sc.RelabelConfigs = mustRelabel(t, "- source_labels: [__address__]\n  regex: "+dropRegex+"\n  action: drop\n")
+			}
+			return sc
+		}
+		disc := func(addr string) string {
+			return `{__address__="` + addr + `", __metrics_path__="/metrics", __scheme__="http", ` +
+				`__scrape_interval__="10s", __scrape_timeout__="5s", job="web", team="x"}`
+		}
+		h.apply(cfgOf(web("b:.*"), scrapeCfg("other", "c:80")))
+		if got := h.m.DroppedTargets(); len(got) != 0 {
+			t.Fatalf("dropped before Run: %v", droppedView(got))
+		}
+		h.run()
+		mustEqual(t, "dropped", droppedView(h.m.DroppedTargets()), []string{
+			"other 0 []",
+			"web 1 [" + disc("b:80") + "]",
+		})
+
+		// The reload keeps b and drops a instead; job other is gone.
+		h.apply(cfgOf(web("a:.*")))
+		synctest.Wait()
+		mustEqual(t, "dropped after reload", droppedView(h.m.DroppedTargets()), []string{"web 1 [" + disc("a:80") + "]"})
+		advance(10 * time.Second)
+		if ts := h.m.Targets(); len(ts) != 1 || ts[0].ScrapeURL != "http://b:80/metrics" {
+			t.Fatalf("targets: %v", ts)
+		}
+		if n := len(h.srv.requests("b:80")); n != 1 {
+			t.Fatalf("kept target scraped %d times", n)
+		}
+
+		h.apply(cfgOf(web("")))
+		synctest.Wait()
+		mustEqual(t, "nothing dropped", droppedView(h.m.DroppedTargets()), []string{"web 0 []"})
+		h.stop()
+		if got := h.m.DroppedTargets(); len(got) != 0 {
+			t.Fatalf("dropped after Run returned: %v", droppedView(got))
+		}
+	})
+}
+
+func TestDroppedTargetsFileSDAndCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "targets.json")
+		write := func(s string) {
+			if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(`[{"targets": ["keep:80", "drop-1:80"], "labels": {"__meta_dc": "eu"}}]`)
+		h := newHarness(t, nil)
+		sc := scrapeCfg("fs")
+		sc.StaticConfigs = nil
+		sc.FileSDConfigs = []config.FileSDConfig{{Files: []string{filepath.Join(dir, "*.json")}}}
+		sc.RelabelConfigs = mustRelabel(t, "- source_labels: [__address__]\n  regex: drop-.*\n  action: drop\n")
+		sc.KeepDroppedTargets = 2
+		h.apply(cfgOf(sc))
+		h.run()
+		disc := func(addr string) string {
+			return `{__address__="` + addr + `", __meta_dc="eu", __metrics_path__="/metrics", __scheme__="http", ` +
+				`__scrape_interval__="10s", __scrape_timeout__="5s", job="fs"}`
+		}
+		mustEqual(t, "dropped", droppedView(h.m.DroppedTargets()), []string{"fs 1 [" + disc("drop-1:80") + "]"})
+
+		// More dropped targets than keep_dropped_targets: the list is capped,
+		// the count is exact.
+		write(`[{"targets": ["keep:80", "drop-1:80", "drop-2:80", "drop-3:80"], "labels": {"__meta_dc": "eu"}}]`)
+		advance(filePollInterval)
+		mustEqual(t, "dropped after file change", droppedView(h.m.DroppedTargets()), []string{
+			"fs 3 [" + disc("drop-1:80") + " " + disc("drop-2:80") + "]",
+		})
+		if n := len(h.m.Targets()); n != 1 {
+			t.Fatalf("%d active targets", n)
+		}
+		h.stop()
 	})
 }

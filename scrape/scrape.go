@@ -65,9 +65,10 @@ type Options struct {
 	// client over a clone of http.DefaultTransport.
 	HTTPClient func(cfg *config.ScrapeConfig) (*http.Client, error)
 	// Metrics receives the per-job counters watchdog_scrapes_total,
-	// watchdog_scrape_failures_total, watchdog_scrape_samples_total and
-	// watchdog_scrape_samples_rejected_total (out-of-order or duplicate).
-	// nil registers them in a private set.
+	// watchdog_scrape_failures_total, watchdog_scrape_samples_total,
+	// watchdog_scrape_samples_rejected_total (out-of-order or duplicate) and
+	// watchdog_scrape_missed_total (ticks skipped because the previous scrape
+	// of the target was still running). nil registers them in a private set.
 	Metrics *metrics.Set
 	// IsSoftError reports whether an Append error means "this sample was
 	// rejected (out of order, duplicate timestamp), go on with the rest". Such
@@ -102,6 +103,22 @@ type TargetStatus struct {
 	ScrapeInterval, ScrapeTimeout time.Duration
 }
 
+// DroppedTargets are the targets of one job that relabel_configs dropped, as
+// /api/v1/targets shows them.
+type DroppedTargets struct {
+	// Job is the job_name of the scrape config.
+	Job string
+	// Count is how many targets were dropped, exact even when Discovered is
+	// capped.
+	Count int
+	// Discovered holds the labels before relabeling (__address__, the group's
+	// labels, job, __scheme__, __metrics_path__, __scrape_interval__,
+	// __scrape_timeout__, __param_<name>) of the first keep_dropped_targets
+	// dropped targets, or of all when it is 0, in discovery order: static
+	// configs first, then file_sd groups.
+	Discovered []labels.Labels
+}
+
 // Manager runs the scrape loops of a configuration. Create it with NewManager.
 type Manager struct {
 	opts     Options
@@ -113,6 +130,7 @@ type Manager struct {
 	pending []*jobConfig // set by ApplyConfig, taken by Run
 	applied []*jobConfig // last configuration handed to Run (for reuse)
 	view    []*loop      // active loops, for Targets
+	dropped []DroppedTargets
 
 	// Owned by the goroutine running Run.
 	jobs map[string]*job
@@ -326,15 +344,29 @@ func (m *Manager) Targets() []TargetStatus {
 	return out
 }
 
-// publishView refreshes the loop list Targets reads.
+// DroppedTargets returns the targets relabel_configs dropped, one entry per
+// running job (Count 0 when none), sorted by job. The Discovered slices are
+// shared: do not modify them. It is safe to call from any goroutine.
+func (m *Manager) DroppedTargets() []DroppedTargets {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.dropped)
+}
+
+// publishView refreshes the loop list Targets reads and the dropped targets
+// DroppedTargets reads.
 func (m *Manager) publishView() {
 	var view []*loop
-	for _, j := range m.jobs {
+	dropped := make([]DroppedTargets, 0, len(m.jobs))
+	for name, j := range m.jobs {
 		for _, l := range j.loops {
 			view = append(view, l)
 		}
+		dropped = append(dropped, DroppedTargets{Job: name, Count: j.dropped.count, Discovered: j.dropped.discovered})
 	}
+	slices.SortFunc(dropped, func(a, b DroppedTargets) int { return strings.Compare(a.Job, b.Job) })
 	m.mu.Lock()
 	m.view = view
+	m.dropped = dropped
 	m.mu.Unlock()
 }

@@ -10,9 +10,10 @@ import (
 // job is the running state of one scrape config. It is owned by the
 // goroutine running Manager.Run.
 type job struct {
-	cfg   *jobConfig
-	files *fileSD
-	loops map[uint64]*loop
+	cfg     *jobConfig
+	files   *fileSD
+	loops   map[uint64]*loop
+	dropped droppedTargets // of the last sync
 }
 
 // reload switches to jobs: jobs that are gone stop all their loops (with
@@ -75,13 +76,15 @@ func (m *Manager) pollFiles(ctx context.Context) {
 // syncJob makes j's loops match its static and file_sd targets: new targets
 // get a loop, targets that are gone have their loop stopped (it writes stale
 // markers), and loops of remaining targets get the new settings if they
-// changed.
+// changed. It also records the targets relabeling dropped, for
+// DroppedTargets once publishView has run.
 func (m *Manager) syncJob(ctx context.Context, j *job) {
 	groups := append(append([]config.StaticConfig(nil), j.cfg.cfg.StaticConfigs...), j.files.groups()...)
-	targets, errs := buildTargets(j.cfg, groups)
+	targets, dropped, errs := buildTargets(j.cfg, groups)
 	for _, err := range errs {
 		m.log.Warn("invalid target", "job", j.cfg.cfg.JobName, "err", err)
 	}
+	j.dropped = dropped
 	want := make(map[uint64]*target, len(targets))
 	for _, t := range targets {
 		want[t.hash] = t

@@ -35,39 +35,66 @@ func (t *target) equal(o *target) bool {
 		labels.Equal(t.labels, o.labels) && labels.Equal(t.discovered, o.discovered)
 }
 
-// buildTargets turns groups into targets for jc, skipping dropped targets and
-// returning one error per invalid target. Targets with the same hash are
-// deduplicated, the first one wins.
-func buildTargets(jc *jobConfig, groups []config.StaticConfig) ([]*target, []error) {
+// droppedTargets is what relabel_configs dropped of one job's targets.
+type droppedTargets struct {
+	// count is exact, however many discovered are kept.
+	count int
+	// discovered holds the discovered labels of the first keep_dropped_targets
+	// dropped targets (all of them when it is 0), in discovery order.
+	discovered []labels.Labels
+}
+
+// buildTargets turns groups into targets for jc, returning the targets
+// relabeling dropped apart and one error per invalid target. Targets with the
+// same hash are deduplicated, the first one wins; dropped targets are not
+// deduplicated, as in Prometheus.
+func buildTargets(jc *jobConfig, groups []config.StaticConfig) ([]*target, droppedTargets, []error) {
 	var (
-		out  []*target
-		errs []error
-		seen = map[uint64]bool{}
-		lb   = labels.NewBuilder(labels.EmptyLabels())
+		out     []*target
+		dropped droppedTargets
+		errs    []error
+		seen    = map[uint64]bool{}
+		lb      = labels.NewBuilder(labels.EmptyLabels())
+		keep    = jc.cfg.KeepDroppedTargets
 	)
 	for gi, g := range groups {
 		for _, addr := range g.Targets {
-			t, err := newTarget(lb, jc.cfg, addr, g.Labels)
+			discoverLabels(lb, jc.cfg, addr, g.Labels)
+			discovered := lb.Labels()
+			t, err := relabelTarget(lb, jc.cfg, discovered)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("group %d target %q: %w", gi, addr, err))
 				continue
 			}
-			if t == nil || seen[t.hash] {
+			if t == nil {
+				if keep <= 0 || len(dropped.discovered) < keep {
+					dropped.discovered = append(dropped.discovered, discovered)
+				}
+				dropped.count++
+				continue
+			}
+			if seen[t.hash] {
 				continue
 			}
 			seen[t.hash] = true
 			out = append(out, t)
 		}
 	}
-	return out, errs
+	return out, dropped, errs
 }
 
-// newTarget builds the labels of one target as Prometheus does: the address,
-// the group's labels, then job, __scrape_interval__, __scrape_timeout__,
-// __metrics_path__, __scheme__ and __param_<name> where not already set; then
-// relabel_configs; instance defaults to __address__. It returns nil, nil for
-// a target dropped by relabeling.
+// newTarget builds one target as Prometheus does: discoverLabels, then
+// relabelTarget. It returns nil, nil for a target dropped by relabeling.
 func newTarget(lb *labels.Builder, cfg *config.ScrapeConfig, addr string, groupLabels map[string]string) (*target, error) {
+	discoverLabels(lb, cfg, addr, groupLabels)
+	return relabelTarget(lb, cfg, lb.Labels())
+}
+
+// discoverLabels sets lb to the labels of a target before relabeling, as
+// Prometheus builds them: the address, the group's labels, then job,
+// __scrape_interval__, __scrape_timeout__, __metrics_path__, __scheme__ and
+// __param_<name> where not already set.
+func discoverLabels(lb *labels.Builder, cfg *config.ScrapeConfig, addr string, groupLabels map[string]string) {
 	lb.Reset(labels.EmptyLabels())
 	lb.Set(model.AddressLabel, addr)
 	for n, v := range groupLabels {
@@ -91,12 +118,16 @@ func newTarget(lb *labels.Builder, cfg *config.ScrapeConfig, addr string, groupL
 			lb.Set(name, v[0])
 		}
 	}
-	discovered := lb.Labels()
+}
 
+// relabelTarget runs relabel_configs on lb, which holds discovered, then
+// checks the result and completes it (instance defaults to __address__). It
+// returns nil, nil for a target dropped by relabeling.
+func relabelTarget(lb *labels.Builder, cfg *config.ScrapeConfig, discovered labels.Labels) (*target, error) {
 	if !relabel.ProcessBuilder(lb, cfg.RelabelConfigs...) {
 		return nil, nil
 	}
-	addr = lb.Get(model.AddressLabel)
+	addr := lb.Get(model.AddressLabel)
 	if addr == "" {
 		return nil, errors.New("no address")
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/config"
 )
 
 func modelDuration(d time.Duration) model.Duration { return model.Duration(d) }
@@ -111,13 +113,92 @@ func TestScrapeOffset(t *testing.T) {
 
 func TestBuildTargetsDedup(t *testing.T) {
 	jc := &jobConfig{cfg: scrapeCfg("j")}
-	ts, errs := buildTargets(jc, jc.cfg.StaticConfigs) // no targets
-	if len(ts) != 0 || len(errs) != 0 {
-		t.Fatalf("%v %v", ts, errs)
+	ts, dropped, errs := buildTargets(jc, jc.cfg.StaticConfigs) // no targets
+	if len(ts) != 0 || len(errs) != 0 || dropped.count != 0 {
+		t.Fatalf("%v %v %v", ts, dropped, errs)
 	}
 	jc.cfg.StaticConfigs[0].Targets = []string{"a:1", "a:1", "b/x", "c:1"}
-	ts, errs = buildTargets(jc, jc.cfg.StaticConfigs)
-	if len(ts) != 2 || len(errs) != 1 {
-		t.Fatalf("targets %d errs %v", len(ts), errs)
+	ts, dropped, errs = buildTargets(jc, jc.cfg.StaticConfigs)
+	if len(ts) != 2 || len(errs) != 1 || dropped.count != 0 || dropped.discovered != nil {
+		t.Fatalf("targets %d errs %v dropped %v", len(ts), errs, dropped)
+	}
+}
+
+func TestBuildTargetsDropped(t *testing.T) {
+	groups := []config.StaticConfig{
+		{Targets: []string{"keep:1", "drop:1", "drop:2"}, Labels: map[string]string{"env": "prod", "__meta_zone": "eu"}},
+		{Targets: []string{"drop:3", "drop:1", "bad/x"}},
+	}
+	discovered := func(addr string, group map[string]string) string {
+		lset := labels.FromMap(map[string]string{
+			"__address__": addr, "__scheme__": "http", "__metrics_path__": "/metrics",
+			"__scrape_interval__": "10s", "__scrape_timeout__": "5s", "job": "j", "__param_module": "m",
+		})
+		lb := labels.NewBuilder(lset)
+		for k, v := range group {
+			lb.Set(k, v)
+		}
+		return lb.Labels().String()
+	}
+	all := []string{
+		discovered("drop:1", groups[0].Labels), discovered("drop:2", groups[0].Labels),
+		discovered("drop:3", nil), discovered("drop:1", nil),
+	}
+	for _, tc := range []struct {
+		name string
+		keep int
+		want []string
+	}{
+		{"unlimited", 0, all},
+		{"capped", 2, all[:2]},
+		{"cap above count", 10, all},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jc := &jobConfig{cfg: scrapeCfg("j")}
+			jc.cfg.KeepDroppedTargets = tc.keep
+			jc.cfg.Params = url.Values{"module": {"m"}}
+			rcs, err := checkRelabel(mustRelabel(t, "- action: drop\n  source_labels: [__address__]\n  regex: drop:.*\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			jc.cfg.RelabelConfigs = rcs
+			ts, dropped, errs := buildTargets(jc, groups)
+			if len(ts) != 1 || ts[0].url != "http://keep:1/metrics?module=m" || len(errs) != 1 {
+				t.Fatalf("targets %v errs %v", ts, errs)
+			}
+			// Duplicates are kept, as Prometheus does; the count is exact.
+			if dropped.count != 4 {
+				t.Fatalf("count %d, want 4", dropped.count)
+			}
+			got := make([]string, len(dropped.discovered))
+			for i, l := range dropped.discovered {
+				got[i] = l.String()
+			}
+			mustEqual(t, "discovered", got, tc.want)
+		})
+	}
+}
+
+func TestNextTick(t *testing.T) {
+	iv := 10 * time.Second
+	tick := time.Unix(100, 0)
+	for _, tc := range []struct {
+		name       string
+		now        time.Duration // after tick
+		wantNext   time.Duration // after tick
+		wantMissed int
+	}{
+		{"quick scrape", time.Second, iv, 0},
+		{"ends on the next tick", iv, iv, 0},
+		{"just past the next tick", iv + time.Nanosecond, 2 * iv, 1},
+		{"two and a half intervals", 25 * time.Second, 3 * iv, 2},
+		{"ends on a later tick", 3 * iv, 3 * iv, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next, missed := nextTick(tick, iv, tick.Add(tc.now))
+			if got := next.Sub(tick); got != tc.wantNext || missed != tc.wantMissed {
+				t.Fatalf("next +%s missed %d, want +%s missed %d", got, missed, tc.wantNext, tc.wantMissed)
+			}
+		})
 	}
 }

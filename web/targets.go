@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,18 +44,29 @@ type Target struct {
 // TargetsFunc returns the current scrape targets.
 type TargetsFunc func() []Target
 
-// droppedTarget is a target dropped by relabelling; Watchdog reports none.
-type droppedTarget struct {
+// DroppedTarget is a target relabelling dropped, as /api/v1/targets lists
+// it.
+type DroppedTarget struct {
+	// DiscoveredLabels are the labels before relabelling.
 	DiscoveredLabels labels.Labels `json:"discoveredLabels"`
 	ScrapePool       string        `json:"scrapePool"`
 }
 
+// DroppedTargetsFunc returns the targets relabelling dropped, possibly only
+// some of each pool's (keep_dropped_targets), and the exact number dropped
+// per scrape pool, with every pool present.
+type DroppedTargetsFunc func() (targets []DroppedTarget, counts map[string]int)
+
 type targetDiscovery struct {
 	ActiveTargets       []Target        `json:"activeTargets"`
-	DroppedTargets      []droppedTarget `json:"droppedTargets"`
+	DroppedTargets      []DroppedTarget `json:"droppedTargets"`
 	DroppedTargetCounts map[string]int  `json:"droppedTargetCounts"`
 }
 
+// targetsList serves /api/v1/targets as Prometheus does: state=active,
+// dropped or any (the default) picks the lists, scrapePool filters them, and
+// droppedTargetCounts (null unless dropped targets are asked for) always
+// covers every pool. Dropped targets are grouped by pool, pools sorted.
 func (h *Handler) targetsList(r *http.Request) apiResult {
 	q := r.URL.Query()
 	pool := q.Get("scrapePool")
@@ -62,7 +74,7 @@ func (h *Handler) targetsList(r *http.Request) apiResult {
 	showActive := state == "" || state == "any" || state == "active"
 	showDropped := state == "" || state == "any" || state == "dropped"
 
-	res := targetDiscovery{ActiveTargets: []Target{}, DroppedTargets: []droppedTarget{}}
+	res := targetDiscovery{ActiveTargets: []Target{}, DroppedTargets: []DroppedTarget{}}
 	if showActive {
 		for _, t := range h.targets() {
 			if pool != "" && t.ScrapePool != pool {
@@ -75,7 +87,19 @@ func (h *Handler) targetsList(r *http.Request) apiResult {
 		}
 	}
 	if showDropped {
-		res.DroppedTargetCounts = map[string]int{}
+		dropped, counts := h.dropped()
+		for _, t := range dropped {
+			if pool == "" || t.ScrapePool == pool {
+				res.DroppedTargets = append(res.DroppedTargets, t)
+			}
+		}
+		slices.SortStableFunc(res.DroppedTargets, func(a, b DroppedTarget) int {
+			return strings.Compare(a.ScrapePool, b.ScrapePool)
+		})
+		res.DroppedTargetCounts = counts
+		if counts == nil {
+			res.DroppedTargetCounts = map[string]int{}
+		}
 	}
 	return apiResult{data: res}
 }

@@ -10,8 +10,8 @@
 // It also serves /metrics, the /-/healthy, /-/ready and /-/reload lifecycle
 // endpoints, and counts requests and query latency in a VictoriaMetrics set.
 // The package depends on no other Watchdog package: storage comes in as a
-// storage.Queryable, targets through a TargetsFunc, and reloads through a
-// plain function.
+// storage.Queryable, targets through a TargetsFunc and a DroppedTargetsFunc,
+// and reloads through a plain function.
 package web
 
 import (
@@ -43,6 +43,9 @@ type Options struct {
 	Engine *promql.Engine
 	// Targets lists the scrape targets for /api/v1/targets. Nil lists none.
 	Targets TargetsFunc
+	// DroppedTargets lists the targets relabelling dropped, for
+	// /api/v1/targets. Nil lists none.
+	DroppedTargets DroppedTargetsFunc
 	// Rules lists the rule groups for /api/v1/rules and /api/v1/alerts. Nil
 	// lists none.
 	Rules RulesFunc
@@ -105,6 +108,7 @@ type Handler struct {
 	engine    *promql.Engine
 	parser    parser.Parser
 	targets   TargetsFunc
+	dropped   DroppedTargetsFunc
 	reload    func() error
 	ready     func() bool
 	token     []byte
@@ -123,6 +127,7 @@ func New(opts Options) *Handler {
 		engine:    opts.Engine,
 		parser:    parser.NewParser(parser.Options{}),
 		targets:   opts.Targets,
+		dropped:   opts.DroppedTargets,
 		reload:    opts.Reload,
 		ready:     opts.Ready,
 		token:     []byte(opts.Token),
@@ -139,6 +144,9 @@ func New(opts Options) *Handler {
 	}
 	if h.targets == nil {
 		h.targets = func() []Target { return nil }
+	}
+	if h.dropped == nil {
+		h.dropped = func() ([]DroppedTarget, map[string]int) { return nil, nil }
 	}
 	if h.ready == nil {
 		h.ready = func() bool { return true }

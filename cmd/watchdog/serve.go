@@ -296,7 +296,10 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Engine:    engine,
 		Rules:     func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets:   func() []web.Target { return webTargets(scraper.Targets()) },
-		Reload:    reload,
+		DroppedTargets: func() ([]web.DroppedTarget, map[string]int) {
+			return webDroppedTargets(scraper.DroppedTargets())
+		},
+		Reload: reload,
 		Ready: func() bool {
 			select {
 			case <-isReady:
@@ -383,6 +386,19 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	wg.Wait()
 	ams.wait()
 	return runErr
+}
+
+// webDroppedTargets converts the scraper's dropped targets to the API's.
+func webDroppedTargets(jobs []scrape.DroppedTargets) ([]web.DroppedTarget, map[string]int) {
+	var out []web.DroppedTarget
+	counts := make(map[string]int, len(jobs))
+	for _, j := range jobs {
+		counts[j.Job] = j.Count
+		for _, l := range j.Discovered {
+			out = append(out, web.DroppedTarget{DiscoveredLabels: l, ScrapePool: j.Job})
+		}
+	}
+	return out, counts
 }
 
 // loadToken reads the API token from a file or WATCHDOG_TOKEN; without either
