@@ -46,6 +46,8 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 	tp, _ := p.(*promtext.Parser)
 	if tp != nil {
 		tp.SetExpected(sl.cache.expectedForText())
+		// Metadata entries are ignored below: let the parser pass them.
+		tp.SetSkipMetadata(true)
 	}
 	for {
 		et, err := p.Next()

@@ -3,6 +3,7 @@ package scrape
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -152,5 +153,141 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
 			t.Fatalf("sample %d: %v, textparse %v", i, g, w)
 		}
+	}
+}
+
+// refModel is the staleness tracking as maps keyed by ref (how the cache kept
+// it before the stamped lists), the reference for TestSeriesCacheStaleness.
+type refModel struct{ cur, prev map[uint64]bool }
+
+func (m *refModel) stale() []uint64 {
+	var out []uint64
+	for ref := range m.prev {
+		if !m.cur[ref] {
+			out = append(out, ref)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSeriesCacheStaleness checks that the stamped tracking lists report the
+// same stale refs as maps keyed by ref, while lines come and go, share refs,
+// carry timestamps (not tracked), change refs, and scrapes fail.
+func TestSeriesCacheStaleness(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	c := newSeriesCache()
+	m := &refModel{cur: map[uint64]bool{}, prev: map[uint64]bool{}}
+	lines := make([]string, 30)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`m{i="%d"}`, i)
+	}
+	nextRef := uint64(100)
+	for iter := 0; iter < 500; iter++ {
+		if rng.IntN(20) == 0 {
+			c.resetLabels()
+		}
+		for _, l := range lines {
+			if rng.IntN(4) == 0 {
+				continue // not exposed in this scrape
+			}
+			e, seen := c.lookup([]byte(l), false)
+			if e == nil {
+				// Lines 0-5 share three refs, as lines relabeled to one
+				// series would.
+				ref := nextRef
+				if i := strings.Index(l, `"`); l[i+1] <= '5' && len(l) == len(`m{i="0"}`) {
+					ref = uint64(l[i+1]-'0') / 2
+				} else {
+					nextRef++
+				}
+				e = c.add([]byte(l), ref+1, labels.FromStrings("l", l))
+			} else if e.ref > 10 && rng.IntN(30) == 0 {
+				// The store recreated the series under a new ref.
+				nextRef++
+				if m.prev[e.ref] {
+					delete(m.prev, e.ref)
+					m.prev[nextRef] = true
+				}
+				if m.cur[e.ref] {
+					delete(m.cur, e.ref)
+					m.cur[nextRef] = true
+				}
+				c.setRef(e, nextRef)
+			}
+			if seen || rng.IntN(10) == 0 {
+				continue // a duplicate, or a sample with its own timestamp
+			}
+			c.track(e)
+			m.cur[e.ref] = true
+		}
+		ok := rng.IntN(6) != 0
+		if !ok {
+			c.forgetCurrent()
+			clear(m.cur)
+		}
+		var got []uint64
+		c.forEachStale(func(e *cacheEntry) { got = append(got, e.ref) })
+		slices.Sort(got)
+		if want := m.stale(); !slices.Equal(got, want) {
+			t.Fatalf("iter %d: stale refs %v, want %v", iter, got, want)
+		}
+		c.iterDone(ok)
+		m.prev, m.cur = m.cur, m.prev
+		clear(m.cur)
+		var tracked []uint64
+		c.forEachTracked(func(e *cacheEntry) { tracked = append(tracked, e.ref) })
+		slices.Sort(tracked)
+		want := slices.Sorted(maps.Keys(m.prev))
+		if !slices.Equal(tracked, want) {
+			t.Fatalf("iter %d: tracked refs %v, want %v", iter, tracked, want)
+		}
+	}
+}
+
+// TestSeriesCacheKeyArena churns series through the cache so that the key
+// arena is compacted, and checks that every entry stays findable under its
+// own text and that the arena stays bounded.
+func TestSeriesCacheKeyArena(t *testing.T) {
+	c := newSeriesCache()
+	compactions := 0
+	for iter := 0; iter < 300; iter++ {
+		// 200 lines, a quarter of them new in every scrape.
+		added := 0
+		for id := iter * 50; id < iter*50+200; id++ {
+			l := fmt.Sprintf(`churn_metric_with_a_long_name{instance="host-%d"}`, id)
+			e, _ := c.lookup([]byte(l), false)
+			if e == nil {
+				e = c.add([]byte(l), uint64(id+1), labels.FromStrings("l", l))
+				added++
+			}
+			if e.key != l || e.ref != uint64(id+1) {
+				t.Fatalf("iter %d: line %s gave entry %q ref %d", iter, l, e.key, e.ref)
+			}
+		}
+		if want := min(200, 50+200*(1-min(iter, 1))); added != want {
+			t.Fatalf("iter %d: %d lines added, want %d", iter, added, want)
+		}
+		before := c.keyAlloc
+		c.iterDone(true)
+		if c.keyAlloc < before {
+			compactions++
+		}
+		live := 0
+		for k, e := range c.series {
+			if e.key != k {
+				t.Fatalf("iter %d: entry key %q under map key %q", iter, e.key, k)
+			}
+			live += len(k)
+		}
+		if live != c.keyLive {
+			t.Fatalf("iter %d: keyLive %d, keys hold %d bytes", iter, c.keyLive, live)
+		}
+		if c.keyAlloc > 2*c.keyLive+2*maxKeyChunk {
+			t.Fatalf("iter %d: %d arena bytes for %d live", iter, c.keyAlloc, c.keyLive)
+		}
+	}
+	if compactions == 0 {
+		t.Fatal("the arena was never compacted")
 	}
 }

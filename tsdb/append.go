@@ -4,24 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
 
 // Appender buffers samples for a batch; they become visible on Commit. An
 // Appender is not safe for concurrent use, but many Appenders may be used in
-// parallel. After Commit or Rollback it can be reused; its buffers are kept.
-// A series with samples buffered in an Appender is never garbage-collected,
-// so always finish a batch with Commit or Rollback.
+// parallel. After Commit or Rollback it can be reused. A series with samples
+// buffered in an Appender is never garbage-collected, so always finish a
+// batch with Commit or Rollback.
+//
+// The buffer of pending samples comes from a pool on the first Append and
+// goes back on Commit or Rollback: the scrape loop takes a fresh Appender
+// per scrape, and growing a new buffer to a few thousand samples every time
+// allocated more than everything else on the ingest path (bench/INGEST.md).
 type Appender struct {
 	db      *DB
+	buf     *sampleBuf // from db.bufs while a batch is open; nil otherwise
 	samples []pendingSample
+	maxT    int64 // newest timestamp in samples
 }
+
+// sampleBuf is a pooled pending-sample buffer. It is a struct so that the
+// pool holds a pointer and putting it back does not allocate.
+type sampleBuf struct{ samples []pendingSample }
 
 type pendingSample struct {
 	s *memSeries
 	t int64
 	v float64
+	// The series' tailAddr and headAddr at Append, for Commit to prefetch.
+	tailAddr, headAddr uintptr
 }
 
 // Appender returns a new appender.
@@ -42,11 +56,25 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		if s = a.db.series.getByRef(ref); s == nil {
 			return 0, fmt.Errorf("append ref %d: %w", ref, ErrUnknownRef)
 		}
+		// Refs are handed out in sequence and a target appends its series
+		// in the order it created them, so the series appendAhead refs on
+		// is likely appended soon: start loading the line this function
+		// reads (if the guess is wrong, the prefetch is wasted).
+		if n := a.db.series.getByRef(ref + appendAhead); n != nil {
+			prefetch(uintptr(unsafe.Pointer(n)))
+		}
 	} else {
 		if lset.IsEmpty() {
 			return 0, ErrEmptyLabels
 		}
 		s = a.db.getOrCreate(lset)
+	}
+	if a.buf == nil {
+		a.buf = a.db.bufs.Get().(*sampleBuf)
+		a.samples = a.buf.samples
+	}
+	if len(a.samples) == math.MaxInt32 {
+		return 0, ErrBatchFull
 	}
 	vb := math.Float64bits(v)
 	s.mu.Lock()
@@ -56,7 +84,8 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 	}
 	lastT, lastV := s.lastT, s.lastV
 	if s.pendOwner == a {
-		lastT, lastV = s.pendT, s.pendV
+		p := &a.samples[s.pendIdx]
+		lastT, lastV = p.t, math.Float64bits(p.v)
 	}
 	ignore, err := appendable(lastT, lastV, t, vb)
 	if err != nil || ignore {
@@ -64,9 +93,13 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		a.db.countReject(err)
 		return s.ref, err
 	}
-	s.pendOwner, s.pendT, s.pendV = a, t, vb
+	s.pendOwner, s.pendIdx = a, int32(len(a.samples))
+	tailAddr, headAddr := s.tailAddr, s.headAddr
 	s.mu.Unlock()
-	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v})
+	if len(a.samples) == 0 || t > a.maxT {
+		a.maxT = t
+	}
+	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v, tailAddr: tailAddr, headAddr: headAddr})
 	if ref != 0 {
 		return ref, nil // s.ref, without touching its cache line
 	}
@@ -94,6 +127,14 @@ func (db *DB) countReject(err error) {
 	}
 }
 
+// How many samples ahead Append and Commit prefetch the series they will
+// need (bench/INGEST.md: without, a scrape whose series were evicted from
+// the caches spends most of its time waiting for memory).
+const (
+	appendAhead = 8
+	commitAhead = 16
+)
+
 // Commit makes the buffered samples visible. Samples that became out of
 // order or duplicate since Append (another appender got there first) are
 // dropped and counted. Commit never fails.
@@ -101,8 +142,8 @@ func (a *Appender) Commit() error {
 	db := a.db
 	// Retention is measured from the newest sample, including this batch.
 	maxT := int64(math.MinInt64)
-	for i := range a.samples {
-		maxT = max(maxT, a.samples[i].t)
+	if len(a.samples) > 0 {
+		maxT = a.maxT
 	}
 	cutoff := db.cutoffAt(max(maxT, db.maxT.Load()))
 	var (
@@ -111,6 +152,17 @@ func (a *Appender) Commit() error {
 	)
 	for i := range a.samples {
 		p := &a.samples[i]
+		if j := i + commitAhead; j < len(a.samples) {
+			// The lines this sample's series will need: the encoder state,
+			// the chunk's end (and the next line if the 8-byte store may
+			// reach it) and its header.
+			q := &a.samples[j]
+			next := q.tailAddr
+			if next&63 > 64-8 {
+				next += 8
+			}
+			prefetch4(uintptr(unsafe.Pointer(q.s))+64, q.tailAddr, next, q.headAddr)
+		}
 		if p.s != locked {
 			if locked != nil {
 				a.finish(locked)
@@ -137,6 +189,8 @@ func (a *Appender) Commit() error {
 			continue
 		}
 		s.appendSample(p.t, p.v)
+		s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
+		s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
 		if s.firstMaxt < cutoff {
 			if n := s.truncate(cutoff); n > 0 {
 				db.stats.droppedChunks.Add(uint64(n))
@@ -182,7 +236,13 @@ func (a *Appender) Rollback() error {
 	return nil
 }
 
+// reset empties the batch and returns its buffer to the pool.
 func (a *Appender) reset() {
+	if a.buf == nil {
+		return
+	}
 	clear(a.samples) // drop series pointers so GC'd series can be freed
-	a.samples = a.samples[:0]
+	a.buf.samples = a.samples[:0]
+	a.db.bufs.Put(a.buf)
+	a.buf, a.samples = nil, nil
 }

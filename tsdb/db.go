@@ -51,6 +51,9 @@ var (
 	ErrCorruptSnapshot = errors.New("corrupt snapshot")
 	// ErrEmptyLabels is returned by Append for ref 0 and an empty label set.
 	ErrEmptyLabels = errors.New("empty label set")
+	// ErrBatchFull is returned by Append when an Appender already holds
+	// math.MaxInt32 samples; commit them first.
+	ErrBatchFull = errors.New("appender batch full")
 )
 
 // Options configures a DB. The zero value is valid.
@@ -104,6 +107,8 @@ type DB struct {
 
 	snapMu sync.Mutex // serialises Snapshot
 	stats  counters
+
+	bufs sync.Pool // *sampleBuf: Appender batch buffers
 }
 
 var _ storage.Queryable = (*DB)(nil)
@@ -154,6 +159,7 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 		index:     newPostingsIndex(),
 	}
 	db.maxT.Store(math.MinInt64)
+	db.bufs.New = func() any { return new(sampleBuf) }
 	return db
 }
 

@@ -40,30 +40,40 @@ func (c *sealedChunk) samples() int {
 type memSeries struct {
 	// The first 64 bytes are what Append reads and writes and Commit reads
 	// first, to share one cache line; the open chunk's state fills the next.
-	mu      sync.Mutex
-	deleted bool // removed by GC; a committer must re-resolve by labels
+	mu sync.Mutex
+	// pendIdx is the index in pendOwner's batch of its newest sample for
+	// this series, used for the append-time order check; a non-nil
+	// pendOwner also keeps GC away from the series.
+	pendIdx   int32
+	deleted   bool // removed by GC; a committer must re-resolve by labels
+	pendOwner *Appender
 
 	lastT int64  // newest committed sample time, math.MinInt64 if none
 	lastV uint64 // bits of the newest committed value
-
-	// Newest sample buffered by pendOwner but not yet committed. Used for the
-	// append-time order check and to keep GC away from the series.
-	pendOwner *Appender
-	pendT     int64
-	pendV     uint64
 
 	// firstMaxt is at most the maxt of chunks[0] (or anything if there are
 	// no chunks), so Commit need not look at chunks when it is at or after
 	// the retention cutoff.
 	firstMaxt int64
 
+	// tailAddr and headAddr are the addresses of the open chunk's last and
+	// first byte (its header, rewritten by every append) after the newest
+	// commit, 0 before, for Commit to prefetch. They are never dereferenced.
+	tailAddr, headAddr uintptr
+
 	head     xorChunk  // open chunk; zero value until the first sample
 	app      *xorChunk // &head once it is ready to append, nil until the first sample
 	headMint int64
 	chunks   []sealedChunk
 
-	ref  uint64
+	ref  uint64 // immutable
 	lset labels.Labels
+
+	// Pad to 320 bytes, a multiple of 64, so that every series starts on
+	// a cache line whatever fields are added (the next smaller size class,
+	// 288 bytes, would put every other one across lines).
+	// TestMemSeriesLayout checks it.
+	_ [24]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {

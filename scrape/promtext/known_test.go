@@ -35,10 +35,14 @@ func compareExpected(warm, in []byte, skew int) string {
 	want, wantErr := collect(New(in), true)
 	// The same Parser parses warm first, so that what it remembers of the
 	// previous body (metaMemo) is exercised too.
+	// Twice: the memo records from the second body on.
 	p := New(warm)
-	for {
-		if _, err := p.Next(); err != nil {
-			break
+	for range 2 {
+		p.Reset(warm)
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
 		}
 	}
 	k := skew
@@ -105,6 +109,17 @@ func TestExpectedSeriesSameResult(t *testing.T) {
 		{`a{b="c"} 1` + "\n", `a{b="c"}1` + "\n"},
 		{`a{b="c"} 1` + "\n", `a{b="c"} 1 2 3` + "\n"},
 		{`a 1` + "\n", `a {} 1` + "\n"},
+		{`a 1` + "\n", `a  {b="c"} 1` + "\n"},
+		{`a 1` + "\n", `a\t1` + "\n"},
+		{`a 1` + "\n", `ab 1` + "\n"},
+		{`a 1` + "\n", `a:b 1` + "\n"},
+		{`a 1` + "\n", `a{} 1` + "\n"},
+		{`a 1` + "\n", `a ` + "\n"},
+		{`a 1` + "\n", `a `},
+		{`a 1` + "\n", `a`},
+		{`a 1` + "\n", `a 1 2` + "\n"},
+		{`  a 1` + "\n", `  a 1` + "\n"},
+		{"# TYPE a histogram\na 1\n", "# TYPE a histogram\na 1\n"},
 		{`{"a"} 1` + "\n", `{"a"} 1` + "\n"},
 		{`  a{} 1` + "\n", `  a{} 1` + "\n"},
 		{"# HELP a x\n# TYPE a summary\n", "# HELP a x\n# TYPE a summary\na{quantile=\"1\"} 1\n"},
@@ -129,6 +144,92 @@ func FuzzExpectedSeries(f *testing.F) {
 			warm = in[:i]
 		}
 		if d := compareExpected(warm, in, len(in)%3-1); d != "" {
+			t.Fatalf("%q: %s", in, d)
+		}
+	})
+}
+
+// compareSkip parses warm, then in with the same Parser skipping metadata,
+// and describes how the result differs from the sample entries of parsing in
+// with a new Parser ("" if it does not).
+func compareSkip(warm, in []byte) string {
+	all, wantErr := collect(New(in), true)
+	var want []entry
+	for _, e := range all {
+		if e.kind == textparse.EntrySeries {
+			want = append(want, e)
+		}
+	}
+	// Twice: the memo records from the second body on.
+	p := New(warm)
+	p.SetSkipMetadata(true)
+	for range 2 {
+		p.Reset(warm)
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+	}
+	p.Reset(in)
+	got, gotErr := collect(p, true)
+	if (wantErr == nil) != (gotErr == nil) {
+		return fmt.Sprintf("error: got %v, want %v", gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Sprintf("entries differ:\n got  %v\n want %v", got, want)
+	}
+	return ""
+}
+
+// TestSkipMetadataSameSamples checks that skipping metadata yields the same
+// samples and label sets (histogram and summary labels depend on TYPE lines)
+// and the same errors.
+func TestSkipMetadataSameSamples(t *testing.T) {
+	cases := []string{
+		"# TYPE h histogram\nh_bucket{le=\"1\"} 1\n# TYPE s summary\ns{quantile=\"0.50\"} 2\n",
+		"# HELP m bad \xff\nm 1\n",
+		"# TYPE m nonsense\nm 1\n",
+		"# comment\n\n# HELP m text\n# TYPE m gauge\nm 1 2\n# trailing",
+	}
+	for _, name := range []string{"node_exporter.prom", "alltypes.prom"} {
+		cases = append(cases, string(readCorpus(t, name)))
+	}
+	for i, in := range cases {
+		for _, warm := range []string{"", in, cases[(i+1)%len(cases)]} {
+			if d := compareSkip([]byte(warm), []byte(in)); d != "" {
+				t.Fatalf("case %d: %s", i, d)
+			}
+		}
+	}
+	// Runs of metadata lines that the next body breaks up, shortens or
+	// changes.
+	const run = "# HELP a x\n# TYPE a histogram\n# c\na_bucket{le=\"1\"} 1\n"
+	for _, in := range []string{
+		"# HELP a x\nb 1\n# TYPE a histogram\n# c\na_bucket{le=\"1\"} 1\n",
+		"# HELP a x\n# TYPE a summary\n# c\na_bucket{le=\"1\"} 1\na{quantile=\"1\"} 1\n",
+		"# HELP a x\n# TYPE a histogram\na_bucket{le=\"1\"} 1\n",
+		"# HELP a x\n# TYPE a histogram\n# c",
+		"# HELP a x\n# TYPE a histogram\n# c\n# TYPE a summary\na{quantile=\"1\"} 1\n",
+		"# TYPE a histogram\n# c\na_bucket{le=\"1\"} 1\n",
+	} {
+		if d := compareSkip([]byte(run), []byte(in)); d != "" {
+			t.Fatalf("%q then %q: %s", run, in, d)
+		}
+		if d := compareSkip([]byte(in), []byte(run)); d != "" {
+			t.Fatalf("%q then %q: %s", in, run, d)
+		}
+	}
+}
+
+func FuzzSkipMetadata(f *testing.F) {
+	addCorpusSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		warm := in
+		if i := bytes.LastIndexByte(in, '\n'); i > 0 && len(in)%2 == 0 {
+			warm = in[:i]
+		}
+		if d := compareSkip(warm, in); d != "" {
 			t.Fatalf("%q: %s", in, d)
 		}
 	})

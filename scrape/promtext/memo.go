@@ -8,18 +8,46 @@ import (
 	"github.com/prometheus/prometheus/model/textparse"
 )
 
+// metricTypes are the types a TYPE line sets, indexed by metaMemo.mtype and
+// metaMemo.runType (0: none).
+var metricTypes = [...]model.MetricType{"", model.MetricTypeCounter, model.MetricTypeGauge,
+	model.MetricTypeHistogram, model.MetricTypeSummary, model.MetricTypeUnknown}
+
+// typeIndex returns the index of t in metricTypes.
+func typeIndex(t model.MetricType) uint8 {
+	for i := 1; i < len(metricTypes); i++ {
+		if metricTypes[i] == t {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
 // metaMemo is what the Parser remembers of one comment, HELP or TYPE line
 // of the previous body. Exporters repeat these lines verbatim in the same
 // order on every scrape, so a line equal to the one expected next (newline
 // included) yields the remembered entry without being parsed: the result of
 // parsing a line depends on its bytes alone. Offsets are relative to the
-// line start.
+// line start; lines of 64 KiB or more are not remembered.
+//
+// A run is a remembered line and the remembered lines that followed it
+// directly in the previous body. When metadata is skipped (SetSkipMetadata),
+// a run equal to the body's next bytes is passed in one comparison: those
+// bytes are then the same whole lines.
 type metaMemo struct {
-	off, n           int32 // the line's bytes in the memo buffer
-	entry            textparse.Entry
-	nameOff, nameLen int32
-	textOff, textLen int32
-	mtype            model.MetricType
+	off                                int32  // the line's bytes in the memo buffer
+	n                                  uint16 // the line's length, newline included
+	nameOff, nameLen, textOff, textLen uint16
+	entry                              uint8 // a textparse.Entry
+	mtype                              uint8 // index in metricTypes of a TYPE line's type
+	// joined is set when the line started right where the previous
+	// remembered line ended. runLen, runBytes and runType describe the
+	// run from this line on: its lines, its bytes (contiguous in the memo
+	// buffer too) and the type its last TYPE line sets (0 if none).
+	joined   bool
+	runLen   uint16
+	runType  uint8
+	runBytes int32
 }
 
 // memo holds the memos of the previous body (prev, in prevBuf); k is the
@@ -32,6 +60,9 @@ type memo struct {
 	prevBuf, curBuf []byte
 	k               int
 	dirty           bool
+	// lastEnd is where the last line matched or recorded ended in the
+	// body, to tell whether the next recorded line joins its run.
+	lastEnd int
 	// bodies counts Resets. Recording starts with the second body, so that
 	// a Parser used for one body only (New) pays nothing for the memo.
 	bodies int
@@ -44,10 +75,32 @@ func (p *Parser) memoReset() {
 		m.prev, m.cur = m.cur, m.prev[:0]
 		m.prevBuf, m.curBuf = m.curBuf, m.prevBuf[:0]
 		m.dirty = false
+		m.linkRuns()
 	}
-	m.k = 0
+	m.k, m.lastEnd = 0, -1
 	if m.bodies < 2 {
 		m.bodies++
+	}
+}
+
+// linkRuns computes the runs of prev, from the last line back.
+func (m *memo) linkRuns() {
+	for k := len(m.prev) - 1; k >= 0; k-- {
+		e := &m.prev[k]
+		e.runLen, e.runBytes, e.runType = 1, int32(e.n), 0
+		if textparse.Entry(e.entry) == textparse.EntryType {
+			e.runType = e.mtype
+		}
+		if k+1 < len(m.prev) && m.prev[k+1].joined && e.runLen < math.MaxUint16 {
+			next := &m.prev[k+1]
+			if next.runLen < math.MaxUint16 && int64(e.runBytes)+int64(next.runBytes) <= math.MaxInt32 {
+				e.runLen += next.runLen
+				e.runBytes += next.runBytes
+				if next.runType != 0 {
+					e.runType = next.runType
+				}
+			}
+		}
 	}
 }
 
@@ -61,7 +114,31 @@ func (m *memo) memoDirty() {
 	}
 	m.cur = append(m.cur, m.prev[:m.k]...)
 	last := m.prev[m.k-1]
-	m.curBuf = append(m.curBuf, m.prevBuf[:last.off+last.n]...)
+	m.curBuf = append(m.curBuf, m.prevBuf[:last.off+int32(last.n)]...)
+}
+
+// memoRun passes the run of lines expected next if the body continues with
+// exactly its bytes, setting the metric type as parsing them would. It is
+// used when metadata is skipped, and only while the body repeats the
+// previous one (not dirty).
+func (p *Parser) memoRun() bool {
+	m := &p.memo
+	if m.dirty || m.k >= len(m.prev) {
+		return false
+	}
+	e := &m.prev[m.k]
+	ls := p.lineStart
+	n := int(e.runBytes)
+	if len(p.b)-ls < n || string(p.b[ls:ls+n]) != unsafe.String(&m.prevBuf[e.off], n) {
+		return false
+	}
+	if e.runType != 0 {
+		p.mtype = metricTypes[e.runType]
+	}
+	m.k += int(e.runLen)
+	p.pos = ls + n
+	m.lastEnd = p.pos
+	return true
 }
 
 // memoLookup returns the entry of the line at p.lineStart if it is the line
@@ -81,9 +158,10 @@ func (p *Parser) memoLookup() (textparse.Entry, bool) {
 		}
 		m.k = k + 1
 		line := p.b[ls : ls+n]
-		switch e.entry {
+		entry := textparse.Entry(e.entry)
+		switch entry {
 		case textparse.EntryType:
-			p.mtype = e.mtype
+			p.mtype = metricTypes[e.mtype]
 			fallthrough
 		case textparse.EntryHelp:
 			p.metaName = line[e.nameOff : e.nameOff+e.nameLen]
@@ -91,9 +169,10 @@ func (p *Parser) memoLookup() (textparse.Entry, bool) {
 		p.text = line[e.textOff : e.textOff+e.textLen]
 		p.pos = ls + n
 		if m.dirty {
-			p.memoAdd(e.entry, ls)
+			p.memoAdd(entry, ls)
 		}
-		return e.entry, true
+		m.lastEnd = p.pos
+		return entry, true
 	}
 	return textparse.EntryInvalid, false
 }
@@ -105,30 +184,31 @@ func (p *Parser) memoAdd(e textparse.Entry, ls int) {
 	if m.bodies < 2 {
 		return
 	}
+	line := p.b[ls:p.pos]
+	if len(line) > math.MaxUint16 || len(m.curBuf)+len(line) > math.MaxInt32 {
+		return
+	}
 	if !m.dirty {
 		m.memoDirty()
 	}
-	line := p.b[ls:p.pos]
-	if len(m.curBuf)+len(line) > math.MaxInt32 {
-		return
-	}
-	mm := metaMemo{off: int32(len(m.curBuf)), n: int32(len(line)), entry: e}
+	mm := metaMemo{off: int32(len(m.curBuf)), n: uint16(len(line)), entry: uint8(e), joined: ls == m.lastEnd}
 	mm.textOff, mm.textLen = relative(line, p.text)
 	if e != textparse.EntryComment {
 		mm.nameOff, mm.nameLen = relative(line, p.metaName)
 	}
 	if e == textparse.EntryType {
-		mm.mtype = p.mtype
+		mm.mtype = typeIndex(p.mtype)
 	}
 	m.curBuf = append(m.curBuf, line...)
 	m.cur = append(m.cur, mm)
+	m.lastEnd = p.pos
 }
 
 // relative returns the offset and length of sub, a view into line (or
 // empty), relative to line.
-func relative(line, sub []byte) (int32, int32) {
+func relative(line, sub []byte) (uint16, uint16) {
 	if len(sub) == 0 {
 		return 0, 0
 	}
-	return int32(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(line)))), int32(len(sub))
+	return uint16(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(line)))), uint16(len(sub))
 }

@@ -141,6 +141,33 @@ func decimalPrefix(s []byte) (float64, int, bool) {
 	return f, i, true
 }
 
+// shortInt parses the run of 1 to 7 ASCII digits at b[i:] when 8 bytes
+// are there to read and the run ends before them in a byte that ends a
+// value; it returns the value and the run's length. It reports false for
+// anything else (a sign, a point, an exponent, 8 or more digits), which
+// decimalPrefix then handles.
+func shortInt(b []byte, i int) (float64, int, bool) {
+	if i+8 > len(b) {
+		return 0, 0, false
+	}
+	x := binary.LittleEndian.Uint64(b[i:])
+	// A byte is a digit if its XOR with '0' is below 10: adding 0x76 to
+	// the low seven bits sets the high bit exactly for 10 and more.
+	d := x ^ 0x3030303030303030
+	nonDigit := ((d&0x7F7F7F7F7F7F7F7F + 0x7676767676767676) | d) & 0x8080808080808080
+	n := bits.TrailingZeros64(nonDigit) >> 3 // leading digits, 8 if none is not
+	if n == 0 || n == 8 || charClass[b[i+n]]&cValueEnd == 0 {
+		return 0, 0, false
+	}
+	// The n digits to the top bytes, zero digits before them, then as in
+	// eightDigits.
+	d <<= 64 - 8*uint(n)
+	d = (d*10 + d>>8) & 0x00FF00FF00FF00FF
+	d = (d*100 + d>>16) & 0x0000FFFF0000FFFF
+	d = (d*10000 + d>>32) & 0xFFFFFFFF
+	return float64(d), n, true
+}
+
 // eightDigits returns the value of the 8 bytes at the start of s if they are
 // all ASCII digits, combining them in a few multiplications (SWAR).
 func eightDigits(s []byte) (uint64, bool) {

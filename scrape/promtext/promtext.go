@@ -88,6 +88,7 @@ type Parser struct {
 	expected func() string
 	lazy     bool
 	hit      bool // the current series is the expected text
+	skipMeta bool // see SetSkipMetadata
 
 	memo memo // comment, HELP and TYPE lines of the previous body
 
@@ -136,6 +137,15 @@ func (p *Parser) Reset(b []byte) {
 // The function is kept across Reset.
 func (p *Parser) SetExpected(expected func() string) {
 	p.expected = expected
+}
+
+// SetSkipMetadata makes Next, when skip is set, pass over comment, HELP and
+// TYPE lines instead of returning them, for a caller that would ignore
+// them: it returns only sample entries, errors and io.EOF. The skipped lines
+// are still checked (an invalid one is still an error) and TYPE lines still
+// set the metric type that Labels needs. The setting is kept across Reset.
+func (p *Parser) SetSkipMetadata(skip bool) {
+	p.skipMeta = skip
 }
 
 // IsExpected reports whether the current series text is the one the

@@ -109,13 +109,15 @@ func (p *Parser) Next() (textparse.Entry, error) {
 			continue
 		case charClass[c]&cMetricStart != 0 || c == '{':
 			if p.expected != nil {
-				// Series text that was valid before, followed by anything,
-				// parses to the same name and labels and ends at the same
-				// place if it ends with a label set's '}': the labels
-				// are then parsed only if Labels asks.
+				// Series text that was valid before parses to the same
+				// name and labels and ends at the same place if it ends
+				// with a label set's '}', whatever follows, or if it is a
+				// bare name followed by a blank and no label set: the
+				// name and labels are then parsed only if Labels asks.
 				exp := p.expected()
-				if n := len(exp); n > 0 && exp[n-1] == '}' && len(b)-p.lineStart >= n &&
-					string(b[p.lineStart:p.lineStart+n]) == exp {
+				if n := len(exp); n > 0 && len(b)-p.lineStart >= n &&
+					string(b[p.lineStart:p.lineStart+n]) == exp &&
+					(exp[n-1] == '}' || p.bareNameEnds(p.lineStart+n)) {
 					p.lazy, p.hit = true, true
 					return p.parseSample(p.lineStart + n)
 				}
@@ -123,13 +125,26 @@ func (p *Parser) Next() (textparse.Entry, error) {
 			p.lazy, p.hit = false, false
 			return p.parseSeries(i)
 		case c == '#':
-			return p.parseComment(i)
+			if p.skipMeta && p.memoRun() {
+				continue
+			}
+			e, err := p.parseComment(i)
+			if err != nil || !p.skipMeta {
+				return e, err
+			}
+			continue
 		case c == 0:
 			return p.eof()
 		default:
 			return p.fail(ErrSyntax, i, "expected metric name, '{' or '#'")
 		}
 	}
+}
+
+// bareNameEnds reports whether a metric name without labels that ends at j
+// ends there: a blank follows, and after the blanks no label set.
+func (p *Parser) bareNameEnds(j int) bool {
+	return j < len(p.b) && (p.b[j] == ' ' || p.b[j] == '\t') && p.at(p.skipBlank(j)) != '{'
 }
 
 // parseComment reads a comment, HELP or TYPE line whose '#' is at i. A line
@@ -293,9 +308,12 @@ func (p *Parser) parseSample(end int) (textparse.Entry, error) {
 	i := p.skipBlank(end)
 
 	// Value: everything up to a blank, '{', newline or NUL. Plain decimals
-	// are parsed while scanning.
+	// are parsed while scanning, integers of up to 7 digits in one go.
 	v := i
-	f, n, ok := decimalPrefix(b[v:])
+	f, n, ok := shortInt(b, v)
+	if !ok {
+		f, n, ok = decimalPrefix(b[v:])
+	}
 	if ok && n > 0 && (v+n == len(b) || charClass[b[v+n]]&cValueEnd != 0) {
 		i = v + n
 	} else {

@@ -1,0 +1,34 @@
+package tsdb
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestMemSeriesLayout checks what the append path's cache-line layout
+// relies on: Append's fields in the first 64 bytes, the open chunk's encoder
+// state in the next 64, and a size that keeps every series line-aligned.
+func TestMemSeriesLayout(t *testing.T) {
+	var s memSeries
+	if sz := unsafe.Sizeof(s); sz%64 != 0 {
+		t.Errorf("memSeries is %d bytes, not a multiple of 64", sz)
+	}
+	for name, end := range map[string]uintptr{
+		"mu":        unsafe.Offsetof(s.mu) + unsafe.Sizeof(s.mu),
+		"pendOwner": unsafe.Offsetof(s.pendOwner) + unsafe.Sizeof(s.pendOwner),
+		"lastV":     unsafe.Offsetof(s.lastV) + unsafe.Sizeof(s.lastV),
+		"firstMaxt": unsafe.Offsetof(s.firstMaxt) + unsafe.Sizeof(s.firstMaxt),
+		"tailAddr":  unsafe.Offsetof(s.tailAddr) + unsafe.Sizeof(s.tailAddr),
+		"headAddr":  unsafe.Offsetof(s.headAddr) + unsafe.Sizeof(s.headAddr),
+	} {
+		if end > 64 {
+			t.Errorf("memSeries.%s ends at byte %d, past the first cache line", name, end)
+		}
+	}
+	if off := unsafe.Offsetof(s.head); off != 64 {
+		t.Errorf("memSeries.head at byte %d, want 64", off)
+	}
+	if end := unsafe.Offsetof(s.head.cps); end > 64 {
+		t.Errorf("xorChunk encoder state is %d bytes, more than a cache line", end)
+	}
+}
