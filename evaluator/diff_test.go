@@ -230,7 +230,7 @@ func nativeValues(t testing.TB, c *Condition, db *tsdb.DB, ts int64) map[string]
 	w.setTime(ts)
 	out := map[string]float64{}
 	for _, ref := range db.Postings(nil, c.matchers...) {
-		lset, ok := db.ReadRanges(ref, w.rs, &w.smp)
+		lset, ok := w.read(reader{r: db}, ref, 0)
 		if !ok {
 			continue
 		}

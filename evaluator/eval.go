@@ -27,7 +27,8 @@ const batchSize = 512
 // in one pass: samples in (start, end] relative to the evaluation time.
 type cluster struct {
 	start, end  int64
-	first, last int // windows[first:last], sorted by start
+	first, last int  // windows[first:last], sorted by start
+	slide       bool // kept decoded between evaluations (slide.go)
 }
 
 // bounds returns window w's (start, end] relative to the evaluation time.
@@ -72,6 +73,19 @@ func (c *Condition) planWindows() {
 		}
 		c.clusters = append(c.clusters, cluster{start: s, end: e, first: i, last: i + 1})
 	}
+	c.slid, c.unslid = nil, nil
+	for i := range c.clusters {
+		cl := &c.clusters[i]
+		if cl.slide = !c.opts.NoSlide && cl.end-cl.start <= MaxSlideSpan.Milliseconds(); cl.slide {
+			c.slid = append(c.slid, i)
+		} else {
+			c.unslid = append(c.unslid, i)
+		}
+	}
+	c.slides = nil
+	if len(c.slid) > 0 {
+		c.slides = &slideCache{n: len(c.slid)}
+	}
 }
 
 // group is one `by` group's per-slot sums.
@@ -90,7 +104,11 @@ type worker struct {
 	vm  vm.VM
 
 	rs   []tsdb.Range // per cluster: its absolute time range at this Eval
-	smp  tsdb.Samples // current series' samples per cluster, stale markers included
+	srs  []tsdb.Range // rs of the slid clusters (c.slid)
+	urs  []tsdb.Range // rs of the others (c.unslid)
+	smp  tsdb.Samples // samples read by ReadRanges, per cluster in rs or urs
+	cts  [][]int64    // per cluster: the current series' samples, stale markers included
+	cvs  [][]float64  //
 	fts  []int64      // stale-filtered window copies
 	fvs  []float64    //
 	wts  [][]int64    // per window: its samples
@@ -114,6 +132,10 @@ func newWorker(c *Condition) any {
 		wvs:    make([][]float64, len(c.windows)),
 		has:    make([]bool, len(c.slots)),
 		rs:     make([]tsdb.Range, len(c.clusters)),
+		srs:    make([]tsdb.Range, len(c.slid)),
+		urs:    make([]tsdb.Range, len(c.unslid)),
+		cts:    make([][]int64, len(c.clusters)),
+		cvs:    make([][]float64, len(c.clusters)),
 		groups: map[uint64][]*group{},
 	}
 }
@@ -146,6 +168,15 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 			c.pool.Put(w)
 		}
 	}()
+	// The slide cache, if this Eval gets it (slide.go).
+	var sc *slideCache
+	sl, _ := r.(slider)
+	if c.slides != nil && sl != nil && c.slides.mu.TryLock() {
+		sc = c.slides
+		defer sc.mu.Unlock()
+		sc.update(r, refs)
+	}
+	rd := reader{r: r, sl: sl, sc: sc}
 	var next atomic.Int64
 	run := func(w *worker) {
 		for ctx.Err() == nil {
@@ -153,7 +184,7 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 			if lo >= len(refs) {
 				return
 			}
-			w.runBatch(r, refs[lo:min(lo+batchSize, len(refs))], t)
+			w.runBatch(rd, refs, lo, min(lo+batchSize, len(refs)), t)
 		}
 	}
 	if nw == 1 {
@@ -193,32 +224,78 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 	return out, nil
 }
 
+// reader is how one Eval reads series: with the slide cache sc (then sl
+// is r's Slide) or, if sc is nil, with ReadRanges only.
+type reader struct {
+	r  Reader
+	sl slider
+	sc *slideCache
+}
+
 // setTime sets the clusters' absolute ranges for evaluation time ts.
 func (w *worker) setTime(ts int64) {
 	for i, cl := range w.c.clusters {
 		w.rs[i] = tsdb.Range{Mint: ts + cl.start + 1, Maxt: ts + cl.end}
 	}
-}
-
-// runBatch evaluates refs; a panic skips the series that caused it.
-func (w *worker) runBatch(r Reader, refs []uint64, ts int64) {
-	w.setTime(ts)
-	for i := 0; i < len(refs); {
-		i = w.runFrom(r, refs, i, ts)
+	for k, i := range w.c.slid {
+		w.srs[k] = w.rs[i]
+	}
+	for k, i := range w.c.unslid {
+		w.urs[k] = w.rs[i]
 	}
 }
 
-func (w *worker) runFrom(r Reader, refs []uint64, i int, ts int64) (next int) {
+// runBatch evaluates refs[lo:hi]; a panic skips the series that caused it.
+func (w *worker) runBatch(rd reader, refs []uint64, lo, hi int, ts int64) {
+	w.setTime(ts)
+	for i := lo; i < hi; {
+		i = w.runFrom(rd, refs, i, hi, ts)
+	}
+}
+
+func (w *worker) runFrom(rd reader, refs []uint64, i, hi int, ts int64) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
 			w.fail(fmt.Sprintf("panic: %v", p))
 			next = i + 1
 		}
 	}()
-	for ; i < len(refs); i++ {
-		w.evalSeries(r, refs[i], ts)
+	for ; i < hi; i++ {
+		w.evalSeries(rd, refs[i], i, ts)
 	}
 	return i
+}
+
+// read loads series ref (at index i of the Eval's refs) into w.cts and
+// w.cvs and returns its labels, or false if it is gone.
+func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
+	c := w.c
+	if rd.sc == nil {
+		lset, ok := rd.r.ReadRanges(ref, w.rs, &w.smp)
+		if ok {
+			for k := range c.clusters {
+				w.cts[k], w.cvs[k] = w.smp.Range(k)
+			}
+		}
+		return lset, ok
+	}
+	ws := rd.sc.windows(i)
+	lset, ok := rd.sl.Slide(ref, w.srs, ws)
+	if !ok {
+		return lset, false
+	}
+	for k, ci := range c.slid {
+		w.cts[ci], w.cvs[ci] = ws[k].Samples()
+	}
+	if len(c.unslid) > 0 {
+		if _, ok = rd.r.ReadRanges(ref, w.urs, &w.smp); !ok {
+			return lset, false
+		}
+		for k, ci := range c.unslid {
+			w.cts[ci], w.cvs[ci] = w.smp.Range(k)
+		}
+	}
+	return lset, true
 }
 
 func (w *worker) fail(msg string) {
@@ -229,10 +306,10 @@ func (w *worker) fail(msg string) {
 }
 
 // evalSeries loads one series' slots and runs the condition on it, or adds
-// it to its group. w.rs must be set for ts.
-func (w *worker) evalSeries(r Reader, ref uint64, ts int64) {
+// it to its group. w's ranges must be set for ts.
+func (w *worker) evalSeries(rd reader, ref uint64, i int, ts int64) {
 	c := w.c
-	lset, ok := r.ReadRanges(ref, w.rs, &w.smp)
+	lset, ok := w.read(rd, ref, i)
 	if !ok {
 		return
 	}
@@ -275,13 +352,13 @@ func (w *worker) run() (holds bool, v float64, ok bool) {
 	return true, toFloat(res), true
 }
 
-// loadSlots cuts the series' windows out of w.smp, its samples per
-// cluster, and computes every slot.
+// loadSlots cuts the series' windows out of w.cts and w.cvs, its samples
+// per cluster, and computes every slot.
 func (w *worker) loadSlots(ts int64) {
 	c := w.c
 	w.fts, w.fvs = w.fts[:0], w.fvs[:0]
 	for i, cl := range c.clusters {
-		cts, cvs := w.smp.Range(i)
+		cts, cvs := w.cts[i], w.cvs[i]
 		stale := false
 		for _, v := range cvs {
 			stale = stale || value.IsStaleNaN(v)

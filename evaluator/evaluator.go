@@ -58,6 +58,10 @@ type Options struct {
 	// NoFastPath forces the expr VM even when the condition could run as
 	// a Go closure. For tests and benchmarks.
 	NoFastPath bool
+	// NoSlide makes every Eval read each series' windows afresh instead of
+	// keeping short ones decoded between evaluations (slide.go). For tests
+	// and benchmarks.
+	NoSlide bool
 }
 
 // CompileError is a load-time error in one field of a Spec. Line and Column
@@ -105,6 +109,9 @@ type Condition struct {
 	slots    []slot
 	windows  []window
 	clusters []cluster
+	slid     []int       // clusters kept decoded between evaluations
+	unslid   []int       // the other clusters
+	slides   *slideCache // nil if no cluster slides
 
 	when  program // the condition
 	value program // $value

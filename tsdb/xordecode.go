@@ -54,46 +54,74 @@ func appendRange(data []byte, total int, cps *checkpoints, mint, lo, hi int64, t
 	if total == 0 {
 		return ts, vs, false, nil
 	}
-	if len(data) < 2 {
-		return ts, vs, false, errBadChunk
-	}
-	if st, ok := cps.start(total, mint, lo); ok {
-		return decodeRange(data, total, st, lo, hi, ts, vs)
-	}
+	st, _ := cps.start(total, mint, lo) // the chunk start if none
+	return decodeFrom(data, total, &st, lo, hi, ts, vs)
+}
+
+// decodeHead decodes the first sample of chunk data and returns it with
+// the state before sample 1 (with pos 0 if the chunk holds one sample).
+func decodeHead(data []byte, total int) (t int64, vb uint64, st xorState, err error) {
 	p := data[2:]
 	t, n := binary.Varint(p)
 	if n <= 0 || len(p) < n+8 {
-		return ts, vs, false, errBadChunk
+		return 0, 0, st, errBadChunk
 	}
-	vb := binary.BigEndian.Uint64(p[n:])
+	vb = binary.BigEndian.Uint64(p[n:])
 	p = p[n+8:]
-	if t > hi {
-		return ts, vs, true, nil
-	}
-	if t >= lo {
-		ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
-	}
+	st = xorState{t: t, vb: vb, i: 1}
 	if total == 1 {
-		return ts, vs, false, nil
+		return t, vb, st, nil
 	}
 	d, m := binary.Uvarint(p)
 	if m <= 0 {
-		return ts, vs, false, errBadChunk
+		return 0, 0, st, errBadChunk
 	}
-	st := xorState{t: t, delta: int64(d), vb: vb, pos: uint(len(data)-len(p)+m) * 8, i: 1}
-	return decodeRange(data, total, st, lo, hi, ts, vs)
+	st.delta, st.pos = int64(d), uint(len(data)-len(p)+m)*8
+	return t, vb, st, nil
 }
 
-// decodeRange decodes samples st.i to total-1 of chunk data, appending
-// those with lo <= t <= hi to ts and vs, and stops at the first sample
-// after hi (past is then true).
+// decodeFrom decodes samples st.i to total-1 of chunk data (from the chunk
+// start if st.i is 0), appending those with lo <= t <= hi to ts and vs. It
+// stops at the first sample after hi (past is then true) and leaves in *st
+// the state before it, or, having decoded every sample, a state with
+// i == total.
 //
 // It reads by bit position: each sample starts with one unaligned 64-bit
 // load (at least 57 valid bits), which usually holds the whole sample, so
 // the loop-carried state is just the position. Reads past the end see
-// zeros; a sample that
-// ends past the data is an error, as in chunkenc.
-func decodeRange(data []byte, total int, st xorState, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
+// zeros; a sample that ends past the data is an error, as in chunkenc.
+func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
+	if st.i >= total {
+		return ts, vs, false, nil
+	}
+	if len(data) < 2 {
+		return ts, vs, false, errBadChunk
+	}
+	if st.i == 1 && st.pos == 0 {
+		// The chunk held one sample when decoding stopped after it: its
+		// first delta has been written since.
+		_, _, next, err := decodeHead(data, total)
+		if err != nil {
+			return ts, vs, false, err
+		}
+		*st = next
+	}
+	if st.i == 0 {
+		t, vb, next, err := decodeHead(data, total)
+		if err != nil {
+			return ts, vs, false, err
+		}
+		if t > hi {
+			return ts, vs, true, nil // *st stays at the chunk start
+		}
+		if t >= lo {
+			ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
+		}
+		*st = next // pos 0 if total is 1: see above
+		if total == 1 {
+			return ts, vs, false, nil
+		}
+	}
 	end := uint(len(data)) * 8
 	pos := st.pos
 	if pos >= end {
@@ -102,6 +130,8 @@ func decodeRange(data []byte, total int, st xorState, lo, hi int64, ts []int64, 
 	t, delta, vb := st.t, st.delta, st.vb
 	leading, trailing := st.leading, st.trailing
 	for i := st.i; i < total; i++ {
+		// The state before sample i, kept for a stop after hi.
+		pos0, delta0, vb0, lead0, trail0 := pos, delta, vb, leading, trailing
 		w := peek(data, pos)
 		avail := 64 - pos&7 // valid bits in w
 		if i > 1 {
@@ -154,11 +184,13 @@ func decodeRange(data []byte, total int, st xorState, lo, hi int64, ts []int64, 
 		}
 		if t >= lo {
 			if t > hi {
+				*st = xorState{t: t - delta, delta: delta0, vb: vb0, pos: pos0, i: i, leading: lead0, trailing: trail0}
 				return ts, vs, true, nil
 			}
 			ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
 		}
 	}
+	*st = xorState{t: t, delta: delta, vb: vb, pos: pos, i: total, leading: leading, trailing: trailing}
 	return ts, vs, false, nil
 }
 
