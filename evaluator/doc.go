@@ -70,7 +70,10 @@
 // over Options.Workers goroutines, each with its own sample buffers and
 // vm.VM. Per series, one Reader.ReadRanges call (one lookup, one lock)
 // decodes only the samples of its clusters, from the chunk checkpoint
-// nearest before each (see tsdb.DB.ReadRanges).
+// nearest before each (see tsdb.DB.ReadRanges). Clusters no longer than
+// MaxSlideSpan are kept decoded between evaluations instead (slide.go,
+// tsdb.DB.Slide): an Eval a little later than the previous one decodes only
+// the samples that arrived in between, with the same results.
 // Conditions that are plain comparisons and boolean/arithmetic combinations
 // of the functions above are compiled to Go closures instead of expr
 // bytecode (same results: the fast path is checked against the VM in tests);
