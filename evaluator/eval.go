@@ -177,6 +177,9 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 		sc.update(r, refs)
 	}
 	rd := reader{r: r, sl: sl, sc: sc}
+	if sc != nil {
+		rd.pf, _ = r.(prefetcher)
+	}
 	var next atomic.Int64
 	run := func(w *worker) {
 		for ctx.Err() == nil {
@@ -230,6 +233,7 @@ type reader struct {
 	r  Reader
 	sl slider
 	sc *slideCache
+	pf prefetcher // with sc only
 }
 
 // setTime sets the clusters' absolute ranges for evaluation time ts.
@@ -260,10 +264,36 @@ func (w *worker) runFrom(rd reader, refs []uint64, i, hi int, ts int64) (next in
 			next = i + 1
 		}
 	}()
+	if rd.pf == nil {
+		for ; i < hi; i++ {
+			w.evalSeries(rd, refs[i], i, ts)
+		}
+		return i
+	}
 	for ; i < hi; i++ {
+		// Start loading what the series a few places ahead will read, so
+		// that its cache misses overlap with this series' work.
+		if j := i + prefetchAhead; j < hi {
+			rd.pf.Prefetch(refs[j])
+		}
+		if j := i + prefetchAhead/2; j < hi {
+			for _, win := range rd.sc.windows(j) {
+				win.Prefetch()
+			}
+		}
 		w.evalSeries(rd, refs[i], i, ts)
 	}
 	return i
+}
+
+// prefetchAhead is how many series ahead runFrom prefetches a series'
+// header (half as far for its windows' samples).
+const prefetchAhead = 16
+
+// prefetcher is implemented by Readers that can start loading a series
+// before it is read (*tsdb.DB).
+type prefetcher interface {
+	Prefetch(ref uint64)
 }
 
 // read loads series ref (at index i of the Eval's refs) into w.cts and

@@ -2,6 +2,7 @@ package tsdb
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -35,6 +36,10 @@ type Window struct {
 	chunk int64
 	st    xorState
 	valid bool // r, chunk and st are set
+	// next is the address of the chunk byte at the decoder position when
+	// it was last set, for Prefetch only: it may be stale, and is never
+	// dereferenced.
+	next uintptr
 }
 
 // Samples returns the window's samples, stale markers included. They alias
@@ -142,6 +147,9 @@ func (w *Window) decode(s *memSeries, k int, st xorState, r Range) error {
 			return err
 		}
 		w.chunk, w.st = mint, st
+		if p := int(st.pos >> 3); p < len(data) {
+			w.next = uintptr(unsafe.Pointer(&data[p]))
+		}
 		if past || k == len(s.chunks) {
 			break
 		}
@@ -196,4 +204,31 @@ func countBefore(ts []int64, t int64) int {
 	}
 	n, _ := slices.BinarySearch(ts, t)
 	return n
+}
+
+// Prefetch asks the CPU to start loading what a Slide of series ref will
+// read first (the series' header and lock), so that an evaluator can
+// overlap those cache misses with the work on earlier series. It reads
+// nothing itself beyond the ref table.
+func (db *DB) Prefetch(ref uint64) {
+	s := db.series.getByRef(ref)
+	if s == nil {
+		return
+	}
+	a := uintptr(unsafe.Pointer(s))
+	prefetch4(a, a+64, a+128, a+192)
+}
+
+// Prefetch asks the CPU to start loading w's decoded samples, which the
+// next Slide of w moves, and the chunk bytes it will decode next.
+func (w *Window) Prefetch() {
+	if cap(w.t) == 0 {
+		return
+	}
+	t, v := uintptr(unsafe.Pointer(unsafe.SliceData(w.t))), uintptr(unsafe.Pointer(unsafe.SliceData(w.v)))
+	if w.next == 0 {
+		prefetch4(t, t+64, v, v+64)
+		return
+	}
+	prefetch4(t, v, w.next, w.next+64)
 }
