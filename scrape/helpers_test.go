@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -368,3 +370,17 @@ func mustContain(t *testing.T, what, got, want string) {
 }
 
 func staleNaN() float64 { return math.Float64frombits(value.StaleNaN) }
+
+// fileSDFile returns a temporary directory and a function that writes a
+// file_sd targets.json into it.
+func fileSDFile(t *testing.T) (dir string, write func(string)) {
+	t.Helper()
+	dir = t.TempDir()
+	path := filepath.Join(dir, "targets.json")
+	return dir, func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"testing/synctest"
@@ -175,13 +174,7 @@ func TestDroppedTargetsOnReload(t *testing.T) {
 
 func TestDroppedTargetsFileSDAndCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "targets.json")
-		write := func(s string) {
-			if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir, write := fileSDFile(t)
 		write(`[{"targets": ["keep:80", "drop-1:80"], "labels": {"__meta_dc": "eu"}}]`)
 		h := newHarness(t, nil)
 		sc := scrapeCfg("fs")

@@ -3,7 +3,6 @@ package scrape
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,13 +78,7 @@ func TestTargetDownAfterUp(t *testing.T) {
 
 func TestFileSDTargetRemoved(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "targets.json")
-		write := func(s string) {
-			if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir, write := fileSDFile(t)
 		write(`[{"targets": ["a:80", "b:80"], "labels": {"env": "prod"}}]`)
 
 		h := newHarness(t, nil)
