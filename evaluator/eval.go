@@ -27,8 +27,7 @@ const batchSize = 512
 // in one pass: samples in (start, end] relative to the evaluation time.
 type cluster struct {
 	start, end  int64
-	first, last int  // windows[first:last], sorted by start
-	slide       bool // kept decoded between evaluations (slide.go)
+	first, last int // windows[first:last], sorted by start
 }
 
 // bounds returns window w's (start, end] relative to the evaluation time.
@@ -74,9 +73,9 @@ func (c *Condition) planWindows() {
 		c.clusters = append(c.clusters, cluster{start: s, end: e, first: i, last: i + 1})
 	}
 	c.slid, c.unslid = nil, nil
-	for i := range c.clusters {
-		cl := &c.clusters[i]
-		if cl.slide = !c.opts.NoSlide && cl.end-cl.start <= MaxSlideSpan.Milliseconds(); cl.slide {
+	for i, cl := range c.clusters {
+		// Short clusters are kept decoded between evaluations (slide.go).
+		if !c.opts.NoSlide && cl.end-cl.start <= MaxSlideSpan.Milliseconds() {
 			c.slid = append(c.slid, i)
 		} else {
 			c.unslid = append(c.unslid, i)
