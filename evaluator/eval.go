@@ -1,6 +1,7 @@
 package evaluator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -40,50 +41,77 @@ func (c *Condition) bounds(w window) (start, end int64) {
 }
 
 // planWindows sorts the windows by start and merges overlapping ones into
-// clusters.
+// clusters. Short windows whose functions need only a running summary of
+// their samples (tallyFuncs) are not merged: each is a cluster of its own,
+// summarised by a tsdb.Tally between evaluations (slide.go), and sorted
+// after the others.
 func (c *Condition) planWindows() {
+	tally := make([]bool, len(c.windows))
+	for i, w := range c.windows {
+		s, e := c.bounds(w)
+		tally[i] = !c.opts.NoSlide && e-s <= MaxSlideSpan.Milliseconds()
+	}
+	for _, s := range c.slots {
+		tally[s.win] = tally[s.win] && tallyFuncs[s.fn]
+	}
 	order := make([]int, len(c.windows))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
+		if tally[a] != tally[b] {
+			if tally[b] {
+				return -1
+			}
+			return 1
+		}
 		sa, _ := c.bounds(c.windows[a])
 		sb, _ := c.bounds(c.windows[b])
-		return int(sa - sb)
+		return cmp.Compare(sa, sb)
 	})
 	remap := make([]int, len(order))
 	sorted := make([]window, len(order))
+	sortedTally := make([]bool, len(order))
 	for newI, oldI := range order {
 		remap[oldI] = newI
 		sorted[newI] = c.windows[oldI]
+		sortedTally[newI] = tally[oldI]
 	}
-	c.windows = sorted
+	c.windows, tally = sorted, sortedTally
+	c.resetsIn = make([]bool, len(c.windows))
 	for i := range c.slots {
-		c.slots[i].win = remap[c.slots[i].win]
+		s := &c.slots[i]
+		s.win = remap[s.win]
+		c.resetsIn[s.win] = c.resetsIn[s.win] || s.fn == fnRate || s.fn == fnIncrease
 	}
 	c.clusters = nil
+	c.slid, c.unslid, c.tallied = nil, nil, nil
 	for i, w := range c.windows {
 		s, e := c.bounds(w)
-		if n := len(c.clusters); n > 0 && s < c.clusters[n-1].end {
+		if n := len(c.clusters); n > 0 && !tally[i] && s < c.clusters[n-1].end {
 			cl := &c.clusters[n-1]
 			cl.end = max(cl.end, e)
 			cl.last = i + 1
 			continue
 		}
+		if tally[i] {
+			c.tallied = append(c.tallied, len(c.clusters))
+		}
 		c.clusters = append(c.clusters, cluster{start: s, end: e, first: i, last: i + 1})
 	}
-	c.slid, c.unslid = nil, nil
 	for i, cl := range c.clusters {
-		// Short clusters are kept decoded between evaluations (slide.go).
-		if !c.opts.NoSlide && cl.end-cl.start <= MaxSlideSpan.Milliseconds() {
+		switch {
+		case tally[cl.first]:
+		case !c.opts.NoSlide && cl.end-cl.start <= MaxSlideSpan.Milliseconds():
+			// Short clusters are kept decoded between evaluations (slide.go).
 			c.slid = append(c.slid, i)
-		} else {
+		default:
 			c.unslid = append(c.unslid, i)
 		}
 	}
 	c.slides = nil
-	if len(c.slid) > 0 {
-		c.slides = &slideCache{n: len(c.slid)}
+	if len(c.slid)+len(c.tallied) > 0 {
+		c.slides = &slideCache{n: len(c.slid), m: len(c.tallied)}
 	}
 }
 
@@ -102,18 +130,23 @@ type worker struct {
 	env env
 	vm  vm.VM
 
-	rs   []tsdb.Range // per cluster: its absolute time range at this Eval
-	srs  []tsdb.Range // rs of the slid clusters (c.slid)
-	urs  []tsdb.Range // rs of the others (c.unslid)
-	smp  tsdb.Samples // samples read by ReadRanges, per cluster in rs or urs
-	cts  [][]int64    // per cluster: the current series' samples, stale markers included
-	cvs  [][]float64  //
-	fts  []int64      // stale-filtered window copies
-	fvs  []float64    //
-	wts  [][]int64    // per window: its samples
-	wvs  [][]float64  //
-	has  []bool       // per slot: the function has a result
-	qbuf []float64    // quantile sort buffer
+	rs   []tsdb.Range  // per cluster: its absolute time range at this Eval
+	srs  []tsdb.Range  // rs of the slid clusters (c.slid)
+	urs  []tsdb.Range  // rs of the clusters read afresh (c.unslid)
+	trs  []tsdb.Range  // rs of the tallied clusters (c.tallied)
+	smp  tsdb.Samples  // samples read by ReadRanges, per cluster in rs or urs
+	tl   []*tsdb.Tally // per window: its tally if the slots are computed from it
+	nrs  []tsdb.Range  // tallied clusters whose samples are needed after all,
+	nci  []int         // and their indices
+	nsmp tsdb.Samples  // their samples
+	cts  [][]int64     // per cluster: the current series' samples, stale markers included
+	cvs  [][]float64   //
+	fts  []int64       // stale-filtered window copies
+	fvs  []float64     //
+	wts  [][]int64     // per window: its samples
+	wvs  [][]float64   //
+	has  []bool        // per slot: the function has a result
+	qbuf []float64     // quantile sort buffer
 
 	out      promql.Vector
 	groups   map[uint64][]*group
@@ -133,6 +166,8 @@ func newWorker(c *Condition) any {
 		rs:     make([]tsdb.Range, len(c.clusters)),
 		srs:    make([]tsdb.Range, len(c.slid)),
 		urs:    make([]tsdb.Range, len(c.unslid)),
+		trs:    make([]tsdb.Range, len(c.tallied)),
+		tl:     make([]*tsdb.Tally, len(c.windows)),
 		cts:    make([][]int64, len(c.clusters)),
 		cvs:    make([][]float64, len(c.clusters)),
 		groups: map[uint64][]*group{},
@@ -246,6 +281,9 @@ func (w *worker) setTime(ts int64) {
 	for k, i := range w.c.unslid {
 		w.urs[k] = w.rs[i]
 	}
+	for k, i := range w.c.tallied {
+		w.trs[k] = w.rs[i]
+	}
 }
 
 // runBatch evaluates refs[lo:hi]; a panic skips the series that caused it.
@@ -274,10 +312,15 @@ func (w *worker) runFrom(rd reader, refs []uint64, i, hi int, ts int64) (next in
 		// that its cache misses overlap with this series' work.
 		if j := i + prefetchAhead; j < hi {
 			rd.pf.Prefetch(refs[j])
+			tsdb.PrefetchTallies(rd.sc.tallies(j))
 		}
 		if j := i + prefetchAhead/2; j < hi {
-			for _, win := range rd.sc.windows(j) {
-				win.Prefetch()
+			ws, tls := rd.sc.windows(j), rd.sc.tallies(j)
+			for k := range ws {
+				ws[k].Prefetch()
+			}
+			for k := range tls {
+				tls[k].Prefetch()
 			}
 		}
 		w.evalSeries(rd, refs[i], i, ts)
@@ -300,6 +343,7 @@ type prefetcher interface {
 func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
 	c := w.c
 	if rd.sc == nil {
+		clear(w.tl)
 		lset, ok := rd.r.ReadRanges(ref, w.rs, &w.smp)
 		if ok {
 			for k := range c.clusters {
@@ -308,8 +352,8 @@ func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
 		}
 		return lset, ok
 	}
-	ws := rd.sc.windows(i)
-	lset, ok := rd.sl.Slide(ref, w.srs, ws)
+	ws, tls := rd.sc.windows(i), rd.sc.tallies(i)
+	lset, ok := rd.sl.Slide(ref, w.srs, ws, w.trs, tls)
 	if !ok {
 		return lset, false
 	}
@@ -324,7 +368,38 @@ func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
 			w.cts[ci], w.cvs[ci] = w.smp.Range(k)
 		}
 	}
+	if len(c.tallied) > 0 {
+		return lset, w.useTallies(rd, ref, tls)
+	}
 	return lset, true
+}
+
+// useTallies points w.tl at the tallies from which the slots can be
+// computed and reads the samples of the other tallied clusters (a stale
+// marker or, for rate and increase, a counter reset in the window). It
+// returns false if the series is gone.
+func (w *worker) useTallies(rd reader, ref uint64, tls []tsdb.Tally) bool {
+	c := w.c
+	w.nrs, w.nci = w.nrs[:0], w.nci[:0]
+	for k, ci := range c.tallied {
+		tl, wi := &tls[k], c.clusters[ci].first
+		if tl.Exact() && (c.windows[wi].instant || tl.Stale() == 0) && (tl.Resets() == 0 || !c.resetsIn[wi]) {
+			w.tl[wi] = tl
+			continue
+		}
+		w.tl[wi] = nil
+		w.nrs, w.nci = append(w.nrs, w.rs[ci]), append(w.nci, ci)
+	}
+	if len(w.nrs) == 0 {
+		return true
+	}
+	if _, ok := rd.r.ReadRanges(ref, w.nrs, &w.nsmp); !ok {
+		return false
+	}
+	for k, ci := range w.nci {
+		w.cts[ci], w.cvs[ci] = w.nsmp.Range(k)
+	}
+	return true
 }
 
 func (w *worker) fail(msg string) {
@@ -387,6 +462,9 @@ func (w *worker) loadSlots(ts int64) {
 	c := w.c
 	w.fts, w.fvs = w.fts[:0], w.fvs[:0]
 	for i, cl := range c.clusters {
+		if w.tl[cl.first] != nil {
+			continue // computed from its tally
+		}
 		cts, cvs := w.cts[i], w.cvs[i]
 		stale := false
 		for _, v := range cvs {
@@ -401,7 +479,10 @@ func (w *worker) loadSlots(ts int64) {
 		tsw, vsw := w.wts[s.win], w.wvs[s.win]
 		var v float64
 		var ok bool
-		if win.instant {
+		if tl := w.tl[s.win]; tl != nil {
+			start, end := c.bounds(win)
+			v, ok = tallyFunc(s, win.instant, tl, ts+start, ts+end)
+		} else if win.instant {
 			switch {
 			case s.fn == fnAbsent:
 				v, ok = 0, true

@@ -110,8 +110,10 @@ type Condition struct {
 	windows  []window
 	clusters []cluster
 	slid     []int       // clusters kept decoded between evaluations
-	unslid   []int       // the other clusters
-	slides   *slideCache // nil if no cluster slides
+	unslid   []int       // clusters read afresh at every evaluation
+	tallied  []int       // single-window clusters summarised by a tsdb.Tally
+	resetsIn []bool      // per window: a slot needs its counter resets summed (rate, increase)
+	slides   *slideCache // nil if no cluster slides or is tallied
 
 	when  program // the condition
 	value program // $value

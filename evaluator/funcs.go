@@ -4,7 +4,10 @@ import (
 	"math"
 	"slices"
 
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/util/kahansum"
+
+	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 // This file holds the window functions over one series' float samples ts/vs
@@ -20,7 +23,6 @@ func extrapolatedRate(ts []int64, vs []float64, rangeStart, rangeEnd int64, isCo
 		return 0, false
 	}
 	n1 := len(ts) - 1
-	firstT, lastT := ts[0], ts[n1]
 	result := vs[n1] - vs[0]
 	if isCounter {
 		prev := vs[0]
@@ -31,6 +33,13 @@ func extrapolatedRate(ts []int64, vs []float64, rangeStart, rangeEnd int64, isCo
 			prev = v
 		}
 	}
+	return extrapolate(ts[0], ts[n1], vs[0], result, n1, rangeStart, rangeEnd, isCounter, isRate), true
+}
+
+// extrapolate is extrapolatedRate's second half: result is the increase
+// (counter resets corrected) from the first sample (firstT, first) to the
+// last at lastT, n1+1 samples apart.
+func extrapolate(firstT, lastT int64, first, result float64, n1 int, rangeStart, rangeEnd int64, isCounter, isRate bool) float64 {
 	durationToStart := float64(firstT-rangeStart) / 1000
 	durationToEnd := float64(rangeEnd-lastT) / 1000
 	sampledInterval := float64(lastT-firstT) / 1000
@@ -39,9 +48,9 @@ func extrapolatedRate(ts []int64, vs []float64, rangeStart, rangeEnd int64, isCo
 	if durationToStart >= threshold {
 		durationToStart = avgBetween / 2
 	}
-	if isCounter && result > 0 && vs[0] >= 0 {
+	if isCounter && result > 0 && first >= 0 {
 		// Do not extrapolate below zero.
-		if durationToZero := sampledInterval * (vs[0] / result); durationToZero < durationToStart {
+		if durationToZero := sampledInterval * (first / result); durationToZero < durationToStart {
 			durationToStart = durationToZero
 		}
 	}
@@ -55,7 +64,7 @@ func extrapolatedRate(ts []int64, vs []float64, rangeStart, rangeEnd int64, isCo
 	if isRate {
 		factor /= float64(rangeEnd-rangeStart) / 1000
 	}
-	return result * factor, true
+	return result * factor
 }
 
 // instantRate is irate: the per-second increase between the last two
@@ -266,4 +275,63 @@ func rangeFunc(s slot, ts []int64, vs []float64, start, end int64, buf *[]float6
 		return resets(vs), true
 	}
 	panic("BUG: unknown range function")
+}
+
+// tallyFuncs are the functions computed from a tsdb.Tally, a running
+// summary of a window's samples, when the window has no stale markers and,
+// for rate and increase, no counter reset (tallyFunc).
+var tallyFuncs = map[fnKind]bool{
+	fnValue: true, fnAbsent: true, fnRate: true, fnIncrease: true, fnDelta: true,
+	fnCount: true, fnLast: true, fnChanges: true, fnResets: true,
+}
+
+// tallyFunc is rangeFunc (or, for an instant window, value and absent)
+// over the window summarised by tl, which must be exact and, for a range
+// window, hold no stale marker and, if fn is rate or increase, no reset.
+// Every result is bit-identical to the function over the samples.
+func tallyFunc(s slot, instant bool, tl *tsdb.Tally, start, end int64) (float64, bool) {
+	n := tl.Len()
+	if instant {
+		has := false
+		var last float64
+		if n > 0 {
+			_, last = tl.Last()
+			has = !value.IsStaleNaN(last)
+		}
+		switch {
+		case s.fn == fnAbsent && has:
+			return 0, true
+		case s.fn == fnAbsent:
+			return 1, true
+		}
+		return last, has
+	}
+	if s.fn == fnAbsent {
+		if n == 0 {
+			return 1, true
+		}
+		return 0, true
+	}
+	if n == 0 {
+		return 0, false
+	}
+	switch s.fn {
+	case fnRate, fnIncrease, fnDelta:
+		if n < 2 {
+			return 0, false
+		}
+		ft, fv := tl.First()
+		lt, lv := tl.Last()
+		return extrapolate(ft, lt, fv, lv-fv, n-1, start, end, s.fn != fnDelta, s.fn == fnRate), true
+	case fnCount:
+		return float64(n), true
+	case fnLast:
+		_, lv := tl.Last()
+		return lv, true
+	case fnChanges:
+		return float64(tl.Changes()), true
+	case fnResets:
+		return float64(tl.Resets()), true
+	}
+	panic("BUG: tallyFunc: not a tally function")
 }

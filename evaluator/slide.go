@@ -18,18 +18,20 @@ import (
 const MaxSlideSpan = 10 * time.Minute
 
 // slider is implemented by Readers that can keep a series' windows decoded
-// between evaluations (*tsdb.DB): see tsdb.DB.Slide.
+// or summarised between evaluations (*tsdb.DB): see tsdb.DB.Slide.
 type slider interface {
-	Slide(ref uint64, rs []tsdb.Range, ws []tsdb.Window) (labels.Labels, bool)
+	Slide(ref uint64, rs []tsdb.Range, ws []tsdb.Window, trs []tsdb.Range, tallies []tsdb.Tally) (labels.Labels, bool)
 }
 
 // slideCache keeps, for every series matched at the previous Eval, the
-// decoded samples of the condition's short clusters (one tsdb.Window each),
+// decoded samples of the condition's short clusters (one tsdb.Window each)
+// and the running summaries of its tallied windows (one tsdb.Tally each),
 // so that an Eval a little later than the previous one decodes only the
-// samples that arrived in between. A rule evaluated every 15 s over 15 s
-// scrapes then decodes one sample per cluster and series instead of a
-// whole window; the windows hold exactly what ReadRanges would return, so
-// results do not change.
+// samples that arrived in between (and, for a tally, those that left). A
+// rule evaluated every 15 s over 15 s scrapes then decodes one or two
+// samples per window and series instead of a whole window; windows and
+// tallies describe exactly what ReadRanges would return, so results do not
+// change.
 //
 // One Eval at a time uses the cache (mu); a concurrent Eval of the same
 // Condition reads without it.
@@ -39,9 +41,12 @@ type slideCache struct {
 	refs   []uint64      // series of the last Eval, ascending
 	slots  []int32       // refs[i]'s windows are wins[slots[i]*n:][:n]
 	wins   []tsdb.Window // n per slot
+	tals   []tsdb.Tally  // m per slot
 	free   []int32       // unused slots
 	spare  []int32       // the previous slots array, reused by update
 	n      int           // windows per series: the slid clusters
+	m      int           // tallies per series: the tallied clusters
+	used   int           // slots allocated
 }
 
 // update makes the cache hold a slot for each of refs (ascending), keeping
@@ -50,7 +55,7 @@ type slideCache struct {
 // reuses, and belong to one Reader: a new Reader empties the cache.
 func (sc *slideCache) update(r Reader, refs []uint64) {
 	if sc.reader != r {
-		sc.reader, sc.refs, sc.slots, sc.wins, sc.free = r, nil, nil, nil, nil
+		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.free, sc.used = r, nil, nil, nil, nil, nil, 0
 	}
 	if slices.Equal(sc.refs, refs) {
 		return
@@ -83,19 +88,29 @@ func (sc *slideCache) windows(i int) []tsdb.Window {
 	return sc.wins[k : k+sc.n : k+sc.n]
 }
 
+// tallies returns the tallies of the series at index i of the refs last
+// passed to update.
+func (sc *slideCache) tallies(i int) []tsdb.Tally {
+	k := int(sc.slots[i]) * sc.m
+	return sc.tals[k : k+sc.m : k+sc.m]
+}
+
 func (sc *slideCache) alloc() int32 {
 	if n := len(sc.free); n > 0 {
 		s := sc.free[n-1]
 		sc.free = sc.free[:n-1]
 		return s
 	}
-	s := int32(len(sc.wins) / sc.n)
+	s := int32(sc.used)
+	sc.used++
 	sc.wins = append(sc.wins, make([]tsdb.Window, sc.n)...)
+	sc.tals = append(sc.tals, make([]tsdb.Tally, sc.m)...)
 	return s
 }
 
 // release frees a slot and the memory of its windows.
 func (sc *slideCache) release(s int32) {
 	clear(sc.wins[int(s)*sc.n:][:sc.n])
+	clear(sc.tals[int(s)*sc.m:][:sc.m])
 	sc.free = append(sc.free, s)
 }

@@ -56,8 +56,16 @@ func TestSlideMatchesFreshReads(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if len(slid[0].slid) != 2 || len(slid[7].slid) != 0 || len(slid[8].slid) != 1 {
-				t.Fatalf("slid clusters: %v %v %v", slid[0].slid, slid[7].slid, slid[8].slid)
+			// How the clusters are kept: specs[0]'s two rates by tallies;
+			// specs[5]'s windows decoded; specs[7]'s read afresh; specs[8]
+			// one of each; specs[2] and [3] tallies only.
+			for _, want := range []struct{ spec, slid, tallied, unslid int }{
+				{0, 0, 2, 0}, {2, 0, 3, 0}, {3, 0, 1, 0}, {5, 1, 0, 0}, {7, 0, 0, 1}, {8, 0, 1, 1},
+			} {
+				c := slid[want.spec]
+				if len(c.slid) != want.slid || len(c.tallied) != want.tallied || len(c.unslid) != want.unslid {
+					t.Fatalf("spec %d: slid %v tallied %v unslid %v", want.spec, c.slid, c.tallied, c.unslid)
+				}
 			}
 			eng := newTestEngine()
 			evalT := diffStart + 70*60_000 // an hour of history first

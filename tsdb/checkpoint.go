@@ -14,7 +14,7 @@ import (
 // result.
 //
 // Cost (BenchmarkMemory, BenchmarkIngest; figures in bench/NATIVE.md): a
-// 112-byte object and a pointer per sealed chunk and 102 bytes in each
+// 112-byte object and a pointer per sealed chunk and 100 bytes in each
 // series' open chunk, about 1.2 bytes per sample at 2 h of 15 s samples;
 // no measurable ingest cost.
 
@@ -27,12 +27,10 @@ const cpEvery = 20
 // cpEvery, 2*cpEvery, ... (none at sample 0).
 const cpPerChunk = samplesPerChunk/cpEvery - 1
 
-// checkpoints holds a chunk's checkpoints (cp[k] is the state before
-// sample (k+1)*cpEvery) and, for a sealed chunk, its sample count, so that
-// a read need not touch the chunk header (102 bytes, a 112-byte object).
+// checkpoints holds a chunk's checkpoints: cp[k] is the state before
+// sample (k+1)*cpEvery (100 bytes, a 112-byte object).
 type checkpoints struct {
 	cp [cpPerChunk]checkpoint
-	n  uint16 // samples in the sealed chunk; unused in xorChunk
 }
 
 // checkpoint is a compact xorState (20 bytes): timestamps relative to the
@@ -110,7 +108,6 @@ func (c *xorChunk) sealedCheckpoints() *checkpoints {
 	}
 	cps := new(checkpoints)
 	*cps = c.cps
-	cps.n = c.num
 	return cps
 }
 

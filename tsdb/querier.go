@@ -81,7 +81,7 @@ func (s *memSeries) snapshot(dst []sealedChunk, buf *[]byte, mint, maxt int64) [
 		}
 		start := len(*buf)
 		*buf = append(*buf, b...)
-		dst = append(dst, sealedChunk{data: (*buf)[start:len(*buf):len(*buf)], mint: s.headMint, maxt: s.lastT})
+		dst = append(dst, sealedChunk{data: (*buf)[start:len(*buf):len(*buf)], mint: s.headMint, maxt: s.lastT, n: uint16(s.headSamples())})
 	}
 	return dst
 }

@@ -22,15 +22,16 @@ type sealedChunk struct {
 	data       []byte
 	mint, maxt int64
 	cps        *checkpoints // nil: decode from the start (checkpoint.go)
+	n          uint16       // samples, so that a read need not touch the header; 0: unknown
 }
 
 func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.data)) }
 
-// samples is numSamples without touching the chunk bytes when the
-// checkpoints hold the count.
+// samples is numSamples without touching the chunk bytes when the count
+// is known.
 func (c *sealedChunk) samples() int {
-	if c.cps != nil {
-		return int(c.cps.n)
+	if c.n != 0 {
+		return int(c.n)
 	}
 	return c.numSamples()
 }
@@ -73,7 +74,7 @@ type memSeries struct {
 	// a cache line whatever fields are added (the next smaller size class,
 	// 288 bytes, would put every other one across lines).
 	// TestMemSeriesLayout checks it.
-	_ [24]byte
+	_ [32]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
@@ -138,7 +139,7 @@ func (s *memSeries) seal() {
 	if cap(b)-len(b) > len(b)/16 {
 		b = append(make([]byte, 0, len(b)), b...)
 	}
-	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, cps: s.head.sealedCheckpoints()})
+	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, cps: s.head.sealedCheckpoints(), n: s.head.num})
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)

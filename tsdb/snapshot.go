@@ -344,7 +344,7 @@ func (db *DB) loadBody(body []byte) error {
 			data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
 			copy(data, raw)
 			if k < nChunks-1 {
-				s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ts, vs)})
+				s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ts, vs), n: uint16(len(ts))})
 				continue
 			}
 			s.head.Reset(data)

@@ -54,18 +54,21 @@ func (w *Window) Reset() {
 	w.t, w.v, w.lo, w.valid = w.t[:0], w.v[:0], 0, false
 }
 
-// Slide moves each ws[i] to the range rs[i] (len(ws) must be len(rs)) over
-// series ref's samples and returns the series' labels, or false if ref is
-// unknown (the windows are then reset). All windows are moved under one
-// series lock.
-func (db *DB) Slide(ref uint64, rs []Range, ws []Window) (labels.Labels, bool) {
-	if len(ws) != len(rs) {
+// Slide moves each ws[i] to the range rs[i] (len(ws) must be len(rs)) and
+// each tallies[i] to trs[i] (see Tally) over series ref's samples and
+// returns the series' labels, or false if ref is unknown (the windows and
+// tallies are then reset). All are moved under one series lock.
+func (db *DB) Slide(ref uint64, rs []Range, ws []Window, trs []Range, tallies []Tally) (labels.Labels, bool) {
+	if len(ws) != len(rs) || len(tallies) != len(trs) {
 		panic("BUG: Slide: windows and ranges differ in length")
 	}
 	s := db.series.getByRef(ref)
 	if s == nil {
 		for i := range ws {
 			ws[i].Reset()
+		}
+		for i := range tallies {
+			tallies[i].Reset()
 		}
 		return labels.EmptyLabels(), false
 	}
@@ -74,6 +77,14 @@ func (db *DB) Slide(ref uint64, rs []Range, ws []Window) (labels.Labels, bool) {
 	for i := range ws {
 		if err = ws[i].slide(s, rs[i]); err != nil {
 			break
+		}
+	}
+	for i := range tallies {
+		if err != nil {
+			break
+		}
+		if err = tallies[i].slide(s, trs[i]); err != nil {
+			tallies[i].Reset()
 		}
 	}
 	lset := s.lset

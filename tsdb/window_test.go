@@ -16,7 +16,8 @@ import (
 // (chunks sealed and dropped by retention, stale markers, jittered and
 // gappy intervals, samples committed late, inside a window already read)
 // and checks after every Slide that each window holds exactly what
-// ReadRanges returns for its range.
+// ReadRanges returns for its range, and each tally (moved over the same
+// ranges) summarises exactly those samples.
 func TestSlideMatchesReadRanges(t *testing.T) {
 	stale := math.Float64frombits(value.StaleNaN)
 	cases := []struct {
@@ -101,6 +102,10 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 	for i := range wins {
 		wins[i] = make([]Window, len(rel))
 	}
+	tals := make([][]Tally, nSeries)
+	for i := range tals {
+		tals[i] = make([]Tally, len(rel))
+	}
 	rs := make([]Range, len(rel))
 	var smp Samples
 	evalT := int64(1_000_000)
@@ -131,7 +136,7 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 			rs[k] = Range{Mint: evalT + w.Mint + 1, Maxt: evalT + w.Maxt}
 		}
 		for i, ref := range refs {
-			lset, ok := db.Slide(ref, rs, wins[i])
+			lset, ok := db.Slide(ref, rs, wins[i], rs, tals[i])
 			want, ok2 := db.ReadRanges(ref, rs, &smp)
 			if ok != ok2 || !labels.Equal(lset, want) {
 				t.Fatalf("seed %d round %d series %d: Slide %v %v, ReadRanges %v %v", seed, round, i, lset, ok, want, ok2)
@@ -145,9 +150,56 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 				if !slices.Equal(gt, wt) || !equalBits(gv, wv) {
 					t.Fatalf("seed %d round %d series %d window %d %v:\nslide %v %v\nread  %v %v", seed, round, i, k, rs[k], gt, gv, wt, wv)
 				}
+				if got, want := tallyOf(&tals[i][k]), summarize(wt, wv); got != want {
+					t.Fatalf("seed %d round %d series %d tally %d %v:\ngot  %+v\nwant %+v\nsamples %v %v", seed, round, i, k, rs[k], got, want, wt, wv)
+				}
 			}
 		}
 	}
+}
+
+// summary is what a Tally reports, for comparison.
+type summary struct {
+	exact                     bool
+	n, stale, resets, changes int
+	firstT, lastT             int64
+	firstV, lastV             uint64
+}
+
+func tallyOf(tl *Tally) summary {
+	s := summary{exact: tl.Exact(), n: tl.Len(), stale: tl.Stale(), resets: tl.Resets(), changes: tl.Changes()}
+	if s.n > 0 {
+		var f, l float64
+		s.firstT, f = tl.First()
+		s.lastT, l = tl.Last()
+		s.firstV, s.lastV = math.Float64bits(f), math.Float64bits(l)
+	}
+	return s
+}
+
+// summarize computes a Tally's summary of ts/vs directly.
+func summarize(ts []int64, vs []float64) summary {
+	s := summary{exact: true, n: len(ts)}
+	for i, v := range vs {
+		if value.IsStaleNaN(v) {
+			s.stale++
+			continue
+		}
+		if i == 0 || value.IsStaleNaN(vs[i-1]) {
+			continue
+		}
+		if p := vs[i-1]; v < p {
+			s.resets++
+		}
+		if p := vs[i-1]; v != p && !(math.IsNaN(v) && math.IsNaN(p)) {
+			s.changes++
+		}
+	}
+	if len(ts) > 0 {
+		s.firstT, s.lastT = ts[0], ts[len(ts)-1]
+		s.firstV, s.lastV = math.Float64bits(vs[0]), math.Float64bits(vs[len(vs)-1])
+	}
+	return s
 }
 
 func equalBits(a, b []float64) bool {
@@ -168,13 +220,13 @@ func TestSlideUnknownSeries(t *testing.T) {
 	}
 	ws := make([]Window, 1)
 	rs := []Range{{0, 2000}}
-	if _, ok := db.Slide(ref, rs, ws); !ok {
+	if _, ok := db.Slide(ref, rs, ws, nil, nil); !ok {
 		t.Fatal("known series: not found")
 	}
 	if ts, _ := ws[0].Samples(); len(ts) != 1 {
 		t.Fatalf("window holds %v, want one sample", ts)
 	}
-	if _, ok := db.Slide(ref+100, rs, ws); ok {
+	if _, ok := db.Slide(ref+100, rs, ws, nil, nil); ok {
 		t.Fatal("unknown series found")
 	}
 	if ts, _ := ws[0].Samples(); len(ts) != 0 {
