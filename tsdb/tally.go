@@ -33,9 +33,7 @@ type Tally struct {
 	// first is the decoder state just after the range's first sample (its
 	// t and vb are that sample), valid if n > 0; last the state just after
 	// the last sample decoded, which is the range's last sample if n > 0.
-	// last.ok marks the tally as set: r, last and the counts describe the
-	// range.
-	first, last           cursor
+	first, last           xorState
 	firstChunk, lastChunk int64 // the cursors' chunks, by first timestamp
 	n, stale              int32 // samples in the range, and how many are stale markers
 	resets, changes       int32 // over adjacent pairs of non-stale samples in the range
@@ -43,37 +41,19 @@ type Tally struct {
 	// last set, for Prefetch only: they may be stale and are never
 	// dereferenced.
 	next, head uintptr
-}
-
-// cursor is a compact xorState (32 bytes instead of 56).
-type cursor struct {
-	t                 int64
-	vb                uint64
-	delta             int32
-	pos               uint32
-	i                 uint16
-	leading, trailing uint8
-	ok                bool
-}
-
-func (c *cursor) state() xorState {
-	return xorState{t: c.t, delta: int64(c.delta), vb: c.vb, pos: uint(c.pos), i: int(c.i), leading: uint(c.leading), trailing: uint(c.trailing)}
-}
-
-// set stores st in c, or reports false if it does not fit the compact form
-// (a timestamp delta beyond ±24 days).
-func (c *cursor) set(st *xorState) bool {
-	if st.delta != int64(int32(st.delta)) || st.i > math.MaxUint16 || st.pos > math.MaxUint32 {
-		return false
-	}
-	*c = cursor{t: st.t, vb: st.vb, delta: int32(st.delta), pos: uint32(st.pos), i: uint16(st.i), leading: uint8(st.leading), trailing: uint8(st.trailing), ok: true}
-	return true
+	// meta is the address of the first cursor's sealed chunk (0 if open),
+	// for Prefetch only; firstK and lastK are the cursors' chunk indices
+	// when last set, for chunkAtHint.
+	meta          uintptr
+	firstK, lastK int16
+	set           bool    // the fields above describe r
+	_             [3]byte // to 192 bytes: TestTallySize
 }
 
 // Exact reports whether t summarises its range. It is false when the
-// series' chunks cannot be followed in the compact form; the caller must
-// then read the range's samples (DB.ReadRanges).
-func (t *Tally) Exact() bool { return t.last.ok }
+// series has no samples; the caller must then read the range's samples
+// (DB.ReadRanges).
+func (t *Tally) Exact() bool { return t.set }
 
 // Len returns the number of samples in the range, stale markers included.
 func (t *Tally) Len() int { return int(t.n) }
@@ -101,7 +81,7 @@ func (t *Tally) Reset() { *t = Tally{} }
 // Prefetch asks the CPU to start loading the chunk bytes the next Slide of
 // t reads first. It reads t: see PrefetchTallies.
 func (t *Tally) Prefetch() {
-	prefetch4(t.next, t.next+64, t.head, t.head+64)
+	prefetch4(t.next, t.meta, t.head, t.head+64)
 }
 
 // PrefetchTallies asks the CPU to start loading ts without reading them,
@@ -119,7 +99,7 @@ func PrefetchTallies(ts []Tally) {
 
 // slide moves t to r. Callers hold s.mu.
 func (t *Tally) slide(s *memSeries, r Range) error {
-	if !t.last.ok || r.Mint < t.r.Mint || r.Maxt < t.r.Maxt || r.Mint > t.r.Maxt {
+	if !t.set || r.Mint < t.r.Mint || r.Maxt < t.r.Maxt || r.Mint > t.r.Maxt {
 		return t.read(s, r)
 	}
 	t.r = r
@@ -129,7 +109,7 @@ func (t *Tally) slide(s *memSeries, r Range) error {
 			return t.read(s, r)
 		}
 	}
-	k, ok := s.chunkAt(t.lastChunk)
+	k, ok := s.chunkAtHint(t.lastChunk, int(t.lastK))
 	if !ok {
 		return t.read(s, r)
 	}
@@ -155,10 +135,7 @@ func (t *Tally) read(s *memSeries, r Range) error {
 	if cp, ok := cps.start(total, mint, r.Mint); ok {
 		st = cp
 	}
-	if !t.last.set(&st) {
-		*t = Tally{r: r}
-		return nil
-	}
+	t.last, t.set = st, true
 	t.lastChunk = mint
 	return t.extend(s, k)
 }
@@ -167,50 +144,57 @@ func (t *Tally) read(s *memSeries, r Range) error {
 // ones, up to t.r.Maxt, adding those at or after t.r.Mint to the summary.
 func (t *Tally) extend(s *memSeries, k int) error {
 	data, total, _, _ := s.chunkData(k)
-	st := t.last.state()
+	maxt := t.r.Maxt
 	for {
-		if st.i >= total {
+		prev := t.last.vb
+		if t.last.i < total {
+			if nt, ok := peekT(data, &t.last); ok && nt > maxt {
+				break // the next sample is after the range: not worth decoding
+			}
+			saved := t.last
+			if err := decodeOne(data, &t.last); err != nil {
+				return err
+			}
+			if t.last.t > maxt {
+				t.last = saved
+				break
+			}
+		} else {
+			// The end of chunk k: go on in the next one, if any.
 			if k >= len(s.chunks) {
 				break // the open chunk: wait for more
 			}
-			k++
-			var mint int64
-			if data, total, _, mint = s.chunkData(k); total == 0 {
+			next, n, _, mint := s.chunkData(k + 1)
+			if n == 0 {
 				break
 			}
-			st = xorState{}
-			if err := decodeOne(data, &st); err != nil {
+			var st xorState
+			if err := decodeOne(next, &st); err != nil {
 				return err
 			}
-			if st.t > t.r.Maxt {
+			if st.t > maxt {
 				break
 			}
-			t.lastChunk = mint
-		} else {
-			if nt, ok := peekT(data, &st); ok && nt > t.r.Maxt {
-				break // the next sample is after the range: not worth decoding
-			}
-			next := st
-			if err := decodeOne(data, &next); err != nil {
-				return err
-			}
-			if next.t > t.r.Maxt {
-				break
-			}
-			st = next
+			k, data, total = k+1, next, n
+			t.last, t.lastChunk = st, mint
 		}
-		prev := t.last.vb
-		if !t.last.set(&st) {
-			t.Reset()
-			return nil
+		if t.last.t >= t.r.Mint { // else before the range, which is empty
+			t.add(prev)
 		}
-		if st.t < t.r.Mint {
-			continue // before the range: only when it is empty
-		}
-		t.add(prev, &st)
 	}
-	t.next = byteAddr(data, st.pos)
+	t.next = byteAddr(data, t.last.pos)
+	t.lastK = int16(min(k, math.MaxInt16))
 	return nil
+}
+
+// chunkAtHint is chunkAt trying chunk k first: a tally's cursors stay in
+// the same chunk for many moves, and the index changes only when retention
+// drops older chunks.
+func (s *memSeries) chunkAtHint(mint int64, k int) (int, bool) {
+	if k < len(s.chunks) && s.chunks[k].mint == mint {
+		return k, true
+	}
+	return s.chunkAt(mint)
 }
 
 // byteAddr returns the address of the byte holding bit pos of data, or 0.
@@ -223,8 +207,8 @@ func byteAddr(data []byte, pos uint) uintptr {
 
 // add counts the sample just decoded (now t.last), whose predecessor had
 // value bits prev.
-func (t *Tally) add(prev uint64, st *xorState) {
-	if value.IsStaleNaN(math.Float64frombits(st.vb)) {
+func (t *Tally) add(prev uint64) {
+	if value.IsStaleNaN(math.Float64frombits(t.last.vb)) {
 		t.stale++
 	}
 	if t.n == 0 {
@@ -233,7 +217,7 @@ func (t *Tally) add(prev uint64, st *xorState) {
 		return
 	}
 	t.n++
-	t.pair(prev, st.vb, 1)
+	t.pair(prev, t.last.vb, 1)
 }
 
 // pair adds d to the reset and change counts for adjacent samples with
@@ -255,12 +239,12 @@ func (t *Tally) pair(a, b uint64, d int32) {
 // decoding each next one at the first cursor. It reports false if the first
 // cursor's chunk is gone or the state does not fit a cursor.
 func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
-	k, ok := s.chunkAt(t.firstChunk)
+	k, ok := s.chunkAtHint(t.firstChunk, int(t.firstK))
 	if !ok {
 		return false, nil
 	}
 	data, total, _, _ := s.chunkData(k)
-	st := t.first.state()
+	st := t.first
 	for t.n > 0 && st.t < mint {
 		gone := st.vb
 		t.n--
@@ -268,7 +252,7 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 			t.stale--
 		}
 		if t.n == 0 {
-			t.first = cursor{}
+			t.first = xorState{}
 			t.resets, t.changes = 0, 0 // no pairs are left
 			break
 		}
@@ -285,10 +269,14 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 		}
 		t.pair(gone, st.vb, -1)
 	}
-	if t.n > 0 && !t.first.set(&st) {
-		return false, nil
+	if t.n > 0 {
+		t.first = st
 	}
 	t.head = byteAddr(data, st.pos)
+	t.firstK, t.meta = int16(min(k, math.MaxInt16)), 0
+	if k < len(s.chunks) {
+		t.meta = uintptr(unsafe.Pointer(&s.chunks[k]))
+	}
 	return true, nil
 }
 

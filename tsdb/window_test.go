@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -231,5 +232,13 @@ func TestSlideUnknownSeries(t *testing.T) {
 	}
 	if ts, _ := ws[0].Samples(); len(ts) != 0 {
 		t.Fatalf("window of an unknown series holds %v", ts)
+	}
+}
+
+// TestTallySize: a Tally fills whole cache lines, so that the slide cache's
+// tallies (an array) each start on one.
+func TestTallySize(t *testing.T) {
+	if sz := unsafe.Sizeof(Tally{}); sz%64 != 0 {
+		t.Fatalf("Tally is %d bytes, not a multiple of 64", sz)
 	}
 }
