@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -145,7 +146,8 @@ func (ix *postingsIndex) postings(dst []uint64, ms ...*labels.Matcher) []uint64 
 }
 
 // unionDisjoint merges ascending lists known to share no element (lists of
-// different values of one label name).
+// different values of one label name): pairwise, in rounds, so k lists of n
+// refs in all cost n·log2(k) instead of a sort's n·log2(n).
 func unionDisjoint(lists [][]uint64) []uint64 {
 	switch len(lists) {
 	case 0:
@@ -157,12 +159,50 @@ func unionDisjoint(lists [][]uint64) []uint64 {
 	for _, l := range lists {
 		n += len(l)
 	}
-	out := make([]uint64, 0, n)
-	for _, l := range lists {
-		out = append(out, l...)
+	// Each round merges neighbouring lists into the other buffer than the
+	// previous round's; the last round writes out.
+	rounds := bits.Len(uint(len(lists) - 1))
+	out := make([]uint64, n)
+	dst, other := out, []uint64(nil)
+	if rounds > 1 {
+		other = make([]uint64, n)
+		if rounds%2 == 0 {
+			dst, other = other, dst
+		}
 	}
-	slices.Sort(out)
-	return out
+	cur := append([][]uint64(nil), lists...)
+	for len(cur) > 1 {
+		next := make([][]uint64, 0, (len(cur)+1)/2)
+		off := 0
+		for i := 0; i < len(cur); i += 2 {
+			m := copy(dst[off:], cur[i])
+			if i+1 < len(cur) {
+				m = mergeInto(dst[off:], cur[i], cur[i+1])
+			}
+			next = append(next, dst[off:off+m])
+			off += m
+		}
+		cur, dst, other = next, other, dst
+	}
+	return cur[0]
+}
+
+// mergeInto merges ascending a and b into dst and returns the count.
+func mergeInto(dst, a, b []uint64) int {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] < b[j] {
+			dst[k] = a[i]
+			i++
+		} else {
+			dst[k] = b[j]
+			j++
+		}
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	k += copy(dst[k:], b[j:])
+	return k
 }
 
 // intersectInPlace keeps in a the elements also in b; both ascending.

@@ -1,6 +1,8 @@
 package tsdb
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -118,5 +120,31 @@ func TestLowLevelReadAPI(t *testing.T) {
 	}
 	if _, ok := db.SeriesIterator(9999, 0, 1, &it); ok || it.Next() != chunkenc.ValNone {
 		t.Fatal("unknown ref must report false and an exhausted iterator")
+	}
+}
+
+// TestUnionDisjoint merges 0 to 9 disjoint ascending lists (some empty)
+// and checks the result against sorting their concatenation.
+func TestUnionDisjoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for k := range 10 {
+		t.Run(fmt.Sprint("lists=", k), func(t *testing.T) {
+			for range 20 {
+				lists := make([][]uint64, k)
+				var want []uint64
+				for ref := range uint64(300) {
+					if r.IntN(3) == 0 || k == 0 {
+						continue
+					}
+					i := r.IntN(k)
+					lists[i] = append(lists[i], ref)
+					want = append(want, ref)
+				}
+				got := unionDisjoint(lists)
+				if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+					t.Fatalf("unionDisjoint(%v) = %v, want %v", lists, got, want)
+				}
+			}
+		})
 	}
 }

@@ -244,9 +244,8 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 		return false, nil
 	}
 	data, total, _, _ := s.chunkData(k)
-	st := t.first
-	for t.n > 0 && st.t < mint {
-		gone := st.vb
+	for t.n > 0 && t.first.t < mint {
+		gone := t.first.vb
 		t.n--
 		if value.IsStaleNaN(math.Float64frombits(gone)) {
 			t.stale--
@@ -257,22 +256,17 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 			break
 		}
 		// The next sample exists: the last cursor has decoded it.
-		if st.i >= total {
+		if t.first.i >= total {
 			k++
-			var cm int64
-			data, total, _, cm = s.chunkData(k)
-			st = xorState{}
-			t.firstChunk = cm
+			data, total, _, t.firstChunk = s.chunkData(k)
+			t.first = xorState{}
 		}
-		if err := decodeOne(data, &st); err != nil {
+		if err := decodeOne(data, &t.first); err != nil {
 			return false, err
 		}
-		t.pair(gone, st.vb, -1)
+		t.pair(gone, t.first.vb, -1)
 	}
-	if t.n > 0 {
-		t.first = st
-	}
-	t.head = byteAddr(data, st.pos)
+	t.head = byteAddr(data, t.first.pos)
 	t.firstK, t.meta = int16(min(k, math.MaxInt16)), 0
 	if k < len(s.chunks) {
 		t.meta = uintptr(unsafe.Pointer(&s.chunks[k]))
