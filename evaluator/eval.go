@@ -315,6 +315,9 @@ func (w *worker) runFrom(rd reader, refs []uint64, i, hi int, ts int64) (next in
 			tsdb.PrefetchTallies(rd.sc.tallies(j))
 		}
 		if j := i + prefetchAhead/2; j < hi {
+			if len(w.c.by) > 0 {
+				rd.pf.PrefetchLabels(refs[j]) // read by accumulate
+			}
 			ws, tls := rd.sc.windows(j), rd.sc.tallies(j)
 			for k := range ws {
 				ws[k].Prefetch()
@@ -336,6 +339,7 @@ const prefetchAhead = 16
 // before it is read (*tsdb.DB).
 type prefetcher interface {
 	Prefetch(ref uint64)
+	PrefetchLabels(ref uint64)
 }
 
 // read loads series ref (at index i of the Eval's refs) into w.cts and
