@@ -152,7 +152,7 @@ func (t *Tally) extend(s *memSeries, k int) error {
 				break // the next sample is after the range: not worth decoding
 			}
 			saved := t.last
-			if err := decodeOne(data, &t.last); err != nil {
+			if err := decodeNext(data, &t.last); err != nil {
 				return err
 			}
 			if t.last.t > maxt {
@@ -261,7 +261,7 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 			data, total, _, t.firstChunk = s.chunkData(k)
 			t.first = xorState{}
 		}
-		if err := decodeOne(data, &t.first); err != nil {
+		if err := decodeNext(data, &t.first); err != nil {
 			return false, err
 		}
 		t.pair(gone, t.first.vb, -1)

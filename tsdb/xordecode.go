@@ -249,3 +249,64 @@ func readDod(data []byte, p uint, w uint64) (int64, uint) {
 	}
 	return dod, n + sz
 }
+
+// decodeNext decodes the sample after state st of chunk data (which holds
+// more than st.i samples) and leaves in st the state after it: decodeFrom's
+// loop body for one sample, without its set-up, for Tally, which steps
+// through chunks a sample at a time. TestDecodeNext checks it against
+// decodeFrom.
+func decodeNext(data []byte, st *xorState) error {
+	pos := st.pos
+	if st.i < 2 || int(pos>>3)+16 > len(data) {
+		_, _, _, err := decodeFrom(data, st.i+1, st, math.MaxInt64, math.MaxInt64, nil, nil)
+		return err
+	}
+	w := peek(data, pos)
+	avail := 64 - pos&7
+	delta := st.delta
+	if w>>63 == 0 {
+		w <<= 1
+		avail--
+		pos++
+	} else {
+		dod, n := readDod(data, pos, w)
+		delta += dod
+		pos += n
+		w = peek(data, pos)
+		avail = 64 - pos&7
+	}
+	vb, leading, trailing := st.vb, st.leading, st.trailing
+	if w>>63 != 0 {
+		off := uint(2)
+		if w>>62 == 3 {
+			hdr := (w >> 51) & 0x7ff
+			leading = uint(hdr >> 6)
+			sig := uint(hdr & 63)
+			if sig == 0 {
+				sig = 64
+			}
+			if leading+sig > 64 {
+				return errBadChunk
+			}
+			trailing = 64 - leading - sig
+			off = 13
+		}
+		sig := 64 - leading - trailing
+		if sig == 0 {
+			return errBadChunk
+		}
+		var x uint64
+		if off+sig <= avail {
+			x = w << off >> (64 - sig)
+		} else {
+			x = readBits(data, pos+off, sig)
+		}
+		vb ^= x << trailing
+		pos += off + sig
+	} else {
+		pos++
+	}
+	st.t += delta
+	st.delta, st.vb, st.pos, st.i, st.leading, st.trailing = delta, vb, pos, st.i+1, leading, trailing
+	return nil
+}

@@ -1,6 +1,8 @@
 package tsdb
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -57,6 +59,11 @@ func TestDecodeXORMatchesChunkenc(t *testing.T) {
 		"constant": func(int, float64) float64 { return 42 },
 		"counter":  func(_ int, p float64) float64 { return p + math.Round(rng.Float64()*100) },
 		"gauge":    func(int, float64) float64 { return rng.NormFloat64() * 1e6 },
+		// XORs of every width and offset: each bit-window boundary case.
+		"bitwise": func(_ int, p float64) float64 {
+			x := rng.Uint64() >> rng.IntN(64)
+			return math.Float64frombits(math.Float64bits(p) ^ x<<rng.IntN(64))
+		},
 		"special": func(i int, _ float64) float64 {
 			return []float64{math.NaN(), stale, math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1), math.MaxFloat64, math.SmallestNonzeroFloat64}[i%8]
 		},
@@ -84,6 +91,11 @@ func TestDecodeXORMatchesChunkenc(t *testing.T) {
 						t.Fatal(err)
 					}
 					sameSamples(t, gotT, ts, gotV, vs)
+					stepT, stepV, err := stepAll(data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameSamples(t, stepT, ts, stepV, vs)
 				})
 			}
 		}
@@ -111,5 +123,30 @@ func FuzzDecodeXOR(f *testing.F) {
 			t.Fatalf("we decode %d samples, chunkenc fails", len(gotT))
 		}
 		sameSamples(t, gotT, wantT, gotV, wantV)
+		stepT, stepV, err := stepAll(data)
+		if err != nil {
+			t.Fatalf("decodeNext: %v where decodeFrom decodes", err)
+		}
+		sameSamples(t, stepT, wantT, stepV, wantV)
 	})
+}
+
+// stepAll decodes chunk data a sample at a time with decodeNext (a Tally's
+// way), checking that each step leaves the state decodeFrom leaves.
+func stepAll(data []byte) (ts []int64, vs []float64, err error) {
+	total := int(binary.BigEndian.Uint16(data))
+	var st, ref xorState
+	for st.i < total {
+		if err := decodeNext(data, &st); err != nil {
+			return ts, vs, err
+		}
+		if _, _, _, err := decodeFrom(data, ref.i+1, &ref, math.MaxInt64, math.MaxInt64, nil, nil); err != nil {
+			return ts, vs, err
+		}
+		if st != ref && !(st.i == 1 && ref.i == 1) { // after sample 0, pos may be a placeholder
+			return ts, vs, fmt.Errorf("state after sample %d: decodeNext %+v, decodeFrom %+v", st.i-1, st, ref)
+		}
+		ts, vs = append(ts, st.t), append(vs, math.Float64frombits(st.vb))
+	}
+	return ts, vs, nil
 }
