@@ -73,7 +73,14 @@
 // nearest before each (see tsdb.DB.ReadRanges). Clusters no longer than
 // MaxSlideSpan are kept decoded between evaluations instead (slide.go,
 // tsdb.DB.Slide): an Eval a little later than the previous one decodes only
-// the samples that arrived in between, with the same results.
+// the samples that arrived in between, with the same results. A short window
+// whose functions need no samples, only their first and last, counts and
+// resets (rate, increase, delta, count_over_time, last_over_time, changes,
+// resets, value, absent), is kept as a tsdb.Tally instead: two decoder
+// cursors and the counts, moved by decoding the samples that enter and leave
+// it. Where a tally cannot give PromQL's exact answer (a stale marker in the
+// window, or a counter reset under rate or increase, whose corrections are
+// summed in sample order), that series' window is read afresh.
 // Conditions that are plain comparisons and boolean/arithmetic combinations
 // of the functions above are compiled to Go closures instead of expr
 // bytecode (same results: the fast path is checked against the VM in tests);

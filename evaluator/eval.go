@@ -189,7 +189,19 @@ func (w *worker) reset() {
 // *RuntimeError wrapping ErrRuntime. A ctx error stops the evaluation.
 func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Vector, error) {
 	t := ts.UnixMilli()
-	refs := r.Postings(nil, c.matchers...)
+	// The slide cache, if this Eval gets it (slide.go).
+	var sc *slideCache
+	sl, _ := r.(slider)
+	if c.slides != nil && sl != nil && c.slides.mu.TryLock() {
+		sc = c.slides
+		defer sc.mu.Unlock()
+	}
+	var refs []uint64
+	if sc != nil {
+		refs = sc.postings(r, c.matchers)
+	} else {
+		refs = r.Postings(nil, c.matchers...)
+	}
 	nw := min(c.opts.Workers, (len(refs)+batchSize-1)/batchSize)
 	nw = max(nw, 1)
 	workers := make([]*worker, nw)
@@ -202,14 +214,6 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 			c.pool.Put(w)
 		}
 	}()
-	// The slide cache, if this Eval gets it (slide.go).
-	var sc *slideCache
-	sl, _ := r.(slider)
-	if c.slides != nil && sl != nil && c.slides.mu.TryLock() {
-		sc = c.slides
-		defer sc.mu.Unlock()
-		sc.update(r, refs)
-	}
 	rd := reader{r: r, sl: sl, sc: sc}
 	if sc != nil {
 		rd.pf, _ = r.(prefetcher)

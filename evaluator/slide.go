@@ -47,6 +47,36 @@ type slideCache struct {
 	n      int           // windows per series: the slid clusters
 	m      int           // tallies per series: the tallied clusters
 	used   int           // slots allocated
+	// version is the reader's PostingsVersion when refs were looked up
+	// (valid if versioned).
+	version   uint64
+	versioned bool
+}
+
+// versioner is implemented by Readers whose postings change only with a
+// version number (*tsdb.DB): see tsdb.DB.PostingsVersion.
+type versioner interface {
+	PostingsVersion() uint64
+}
+
+// postings returns the refs of the series matching ms and makes the cache
+// hold a slot for each. While r's postings version stays the same, the
+// previous Eval's refs are reused without a lookup.
+func (sc *slideCache) postings(r Reader, ms []*labels.Matcher) []uint64 {
+	vr, ok := r.(versioner)
+	if !ok {
+		refs := r.Postings(nil, ms...)
+		sc.update(r, refs)
+		sc.versioned = false
+		return refs
+	}
+	v := vr.PostingsVersion() // before the lookup: a series added meanwhile changes it
+	if sc.reader == r && sc.versioned && sc.version == v {
+		return sc.refs
+	}
+	sc.update(r, r.Postings(nil, ms...))
+	sc.version, sc.versioned = v, true
+	return sc.refs
 }
 
 // update makes the cache hold a slot for each of refs (ascending), keeping
@@ -56,6 +86,7 @@ type slideCache struct {
 func (sc *slideCache) update(r Reader, refs []uint64) {
 	if sc.reader != r {
 		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.free, sc.used = r, nil, nil, nil, nil, nil, 0
+		sc.versioned = false
 	}
 	if slices.Equal(sc.refs, refs) {
 		return

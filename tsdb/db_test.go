@@ -233,7 +233,11 @@ func TestRetentionAndGC(t *testing.T) {
 	if db.Stats().Series != 2 {
 		t.Fatal("series GCed before GC ran")
 	}
+	v := db.PostingsVersion()
 	db.GC()
+	if db.PostingsVersion() == v {
+		t.Fatal("PostingsVersion unchanged by removing a series")
+	}
 	st := db.Stats()
 	if st.Series != 1 || st.GCedSeries != 1 {
 		t.Fatalf("stats after GC %+v", st)
@@ -246,6 +250,12 @@ func TestRetentionAndGC(t *testing.T) {
 	}
 	if _, err := a.Append(2, labels.EmptyLabels(), 4*3600_000, 1); !errors.Is(err, ErrUnknownRef) {
 		t.Fatalf("append to GCed ref: %v", err)
+	}
+	v = db.PostingsVersion()
+	mustAppend(t, a, 1, keep, 4*3600_000, 1) // an existing series: same postings
+	a.Commit()
+	if db.PostingsVersion() != v {
+		t.Fatal("PostingsVersion changed by a sample of an existing series")
 	}
 	// Ref 0 recreates it.
 	mustAppend(t, a, 0, gone, 4*3600_000, 1)

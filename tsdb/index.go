@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -12,9 +13,10 @@ import (
 // series refs, plus the list of all refs. Series creation and GC take the
 // write lock; the append hot path never touches it.
 type postingsIndex struct {
-	mu  sync.RWMutex
-	m   map[string]map[string][]uint64
-	all []uint64
+	mu      sync.RWMutex
+	m       map[string]map[string][]uint64
+	all     []uint64
+	version atomic.Uint64 // bumped by every add and remove, under mu
 }
 
 func newPostingsIndex() *postingsIndex {
@@ -42,6 +44,7 @@ func removeSorted(list []uint64, ref uint64) []uint64 {
 func (ix *postingsIndex) add(ref uint64, lset labels.Labels) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.version.Add(1)
 	ix.all = insertSorted(ix.all, ref)
 	lset.Range(func(l labels.Label) {
 		vals := ix.m[l.Name]
@@ -56,6 +59,7 @@ func (ix *postingsIndex) add(ref uint64, lset labels.Labels) {
 func (ix *postingsIndex) remove(ref uint64, lset labels.Labels) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.version.Add(1)
 	ix.all = removeSorted(ix.all, ref)
 	lset.Range(func(l labels.Label) {
 		vals := ix.m[l.Name]

@@ -27,6 +27,14 @@ func (db *DB) Postings(dst []uint64, ms ...*labels.Matcher) []uint64 {
 	return db.index.postings(dst, ms...)
 }
 
+// PostingsVersion returns a number that changes whenever a series is
+// created or removed. While it stays the same, Postings returns the same
+// refs for the same matchers, so a caller that read the version before
+// calling Postings may keep the result until the version changes.
+func (db *DB) PostingsVersion() uint64 {
+	return db.index.version.Load()
+}
+
 // SeriesIterator positions it at the start of series ref's samples in
 // [mint, maxt] and returns the series' labels. It returns false if ref is
 // unknown. The open chunk is copied into it's reusable buffer, so the

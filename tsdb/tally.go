@@ -18,7 +18,8 @@ import (
 // the window decodes the samples that enter it at the last cursor and those
 // that leave it at the first, updating the counts pair by pair. At a 15 s
 // scrape and evaluation interval that is two decoded samples per window and
-// evaluation, and 128 bytes of state instead of a window's samples.
+// evaluation (the next timestamp is usually known without decoding: see
+// peekT), and 192 bytes of state instead of a window's samples.
 //
 // Like a Window, a Tally describes exactly the samples DB.ReadRanges returns
 // for its range: a sample committed late with a timestamp inside the range
@@ -105,7 +106,10 @@ func (t *Tally) slide(s *memSeries, r Range) error {
 	t.r = r
 	if t.n > 0 && t.first.t < r.Mint {
 		ok, err := t.dropBefore(s, r.Mint)
-		if err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return t.read(s, r)
 		}
 	}
@@ -180,6 +184,9 @@ func (t *Tally) extend(s *memSeries, k int) error {
 		}
 		if t.last.t >= t.r.Mint { // else before the range, which is empty
 			t.add(prev)
+			if t.n == 1 {
+				t.firstK = int16(min(k, math.MaxInt16))
+			}
 		}
 	}
 	t.next = byteAddr(data, t.last.pos)
@@ -237,7 +244,7 @@ func (t *Tally) pair(a, b uint64, d int32) {
 
 // dropBefore removes the samples before mint from the front of the range,
 // decoding each next one at the first cursor. It reports false if the first
-// cursor's chunk is gone or the state does not fit a cursor.
+// cursor's chunk is gone (dropped by retention).
 func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 	k, ok := s.chunkAtHint(t.firstChunk, int(t.firstK))
 	if !ok {
