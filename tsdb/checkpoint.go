@@ -49,10 +49,10 @@ func (c *checkpoint) state(k int, mint int64) xorState {
 		t:        mint + int64(c.dt),
 		delta:    int64(c.delta),
 		vb:       uint64(c.vhi)<<32 | uint64(c.vlo),
-		pos:      uint(c.pos),
-		i:        (k + 1) * cpEvery,
-		leading:  uint(c.leading),
-		trailing: uint(c.trailing),
+		pos:      uint32(c.pos),
+		i:        uint16((k + 1) * cpEvery),
+		leading:  c.leading,
+		trailing: c.trailing,
 	}
 }
 

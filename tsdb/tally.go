@@ -19,7 +19,7 @@ import (
 // that leave it at the first, updating the counts pair by pair. At a 15 s
 // scrape and evaluation interval that is two decoded samples per window and
 // evaluation (the next timestamp is usually known without decoding: see
-// peekT), and 192 bytes of state instead of a window's samples.
+// peekT), and 128 bytes of state instead of a window's samples.
 //
 // Like a Window, a Tally describes exactly the samples DB.ReadRanges returns
 // for its range: a sample committed late with a timestamp inside the range
@@ -36,20 +36,22 @@ type Tally struct {
 	// the last sample decoded, which is the range's last sample if n > 0.
 	first, last           xorState
 	firstChunk, lastChunk int64 // the cursors' chunks, by first timestamp
-	n, stale              int32 // samples in the range, and how many are stale markers
-	resets, changes       int32 // over adjacent pairs of non-stale samples in the range
 	// Addresses of the chunk bytes at the last and the first cursor when
 	// last set, for Prefetch only: they may be stale and are never
 	// dereferenced.
 	next, head uintptr
-	// meta is the address of the first cursor's sealed chunk (0 if open),
-	// for Prefetch only; firstK and lastK are the cursors' chunk indices
-	// when last set, for chunkAtHint.
-	meta          uintptr
-	firstK, lastK int16
-	set           bool    // the fields above describe r
-	_             [3]byte // to 192 bytes: TestTallySize
+	// n counts the samples in the range and stale the stale markers among
+	// them; resets and changes count over adjacent pairs of non-stale
+	// samples. A range of more than maxTally samples is not summarised.
+	n, stale, resets, changes uint16
+	firstK, lastK             int16   // the cursors' chunk indices when last set, for chunkAtHint
+	set                       bool    // the fields above describe r
+	_                         [3]byte // to 128 bytes: TestTallySize
 }
+
+// maxTally is the most samples a Tally summarises: 10 minutes of samples
+// every 10 ms, far more than any scrape produces.
+const maxTally = math.MaxUint16 - 1
 
 // Exact reports whether t summarises its range. It is false when the
 // series has no samples; the caller must then read the range's samples
@@ -82,7 +84,7 @@ func (t *Tally) Reset() { *t = Tally{} }
 // Prefetch asks the CPU to start loading the chunk bytes the next Slide of
 // t reads first. It reads t: see PrefetchTallies.
 func (t *Tally) Prefetch() {
-	prefetch4(t.next, t.meta, t.head, t.head+64)
+	prefetch4(t.next, t.next+64, t.head, t.head+64)
 }
 
 // PrefetchTallies asks the CPU to start loading ts without reading them,
@@ -151,7 +153,7 @@ func (t *Tally) extend(s *memSeries, k int) error {
 	maxt := t.r.Maxt
 	for {
 		prev := t.last.vb
-		if t.last.i < total {
+		if int(t.last.i) < total {
 			if nt, ok := peekT(data, &t.last); ok && nt > maxt {
 				break // the next sample is after the range: not worth decoding
 			}
@@ -183,13 +185,15 @@ func (t *Tally) extend(s *memSeries, k int) error {
 			t.last, t.lastChunk = st, mint
 		}
 		if t.last.t >= t.r.Mint { // else before the range, which is empty
-			t.add(prev)
+			if !t.add(prev) {
+				return nil // too many samples: t is reset (not Exact)
+			}
 			if t.n == 1 {
 				t.firstK = int16(min(k, math.MaxInt16))
 			}
 		}
 	}
-	t.next = byteAddr(data, t.last.pos)
+	t.next = byteAddr(data, uint(t.last.pos))
 	t.lastK = int16(min(k, math.MaxInt16))
 	return nil
 }
@@ -213,23 +217,29 @@ func byteAddr(data []byte, pos uint) uintptr {
 }
 
 // add counts the sample just decoded (now t.last), whose predecessor had
-// value bits prev.
-func (t *Tally) add(prev uint64) {
+// value bits prev. It reports false, having reset t, if the range holds more
+// than maxTally samples.
+func (t *Tally) add(prev uint64) bool {
 	if value.IsStaleNaN(math.Float64frombits(t.last.vb)) {
 		t.stale++
 	}
 	if t.n == 0 {
 		t.first, t.firstChunk = t.last, t.lastChunk
 		t.n = 1
-		return
+		return true
+	}
+	if t.n == maxTally {
+		t.Reset()
+		return false
 	}
 	t.n++
 	t.pair(prev, t.last.vb, 1)
+	return true
 }
 
-// pair adds d to the reset and change counts for adjacent samples with
-// value bits a then b, unless one is a stale marker.
-func (t *Tally) pair(a, b uint64, d int32) {
+// pair adds d (1, or MaxUint16 for -1) to the reset and change counts for
+// adjacent samples with value bits a then b, unless one is a stale marker.
+func (t *Tally) pair(a, b uint64, d uint16) {
 	va, vb := math.Float64frombits(a), math.Float64frombits(b)
 	if value.IsStaleNaN(va) || value.IsStaleNaN(vb) {
 		return
@@ -263,7 +273,7 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 			break
 		}
 		// The next sample exists: the last cursor has decoded it.
-		if t.first.i >= total {
+		if int(t.first.i) >= total {
 			k++
 			data, total, _, t.firstChunk = s.chunkData(k)
 			t.first = xorState{}
@@ -271,13 +281,10 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 		if err := decodeNext(data, &t.first); err != nil {
 			return false, err
 		}
-		t.pair(gone, t.first.vb, -1)
+		t.pair(gone, t.first.vb, math.MaxUint16) // -1
 	}
-	t.head = byteAddr(data, t.first.pos)
-	t.firstK, t.meta = int16(min(k, math.MaxInt16)), 0
-	if k < len(s.chunks) {
-		t.meta = uintptr(unsafe.Pointer(&s.chunks[k]))
-	}
+	t.head = byteAddr(data, uint(t.first.pos))
+	t.firstK = int16(min(k, math.MaxInt16))
 	return true, nil
 }
 
@@ -296,6 +303,6 @@ func peekT(data []byte, st *xorState) (int64, bool) {
 // more than st.i samples) and leaves in st the state after it, whose t and
 // vb are that sample.
 func decodeOne(data []byte, st *xorState) error {
-	_, _, _, err := decodeFrom(data, st.i+1, st, math.MaxInt64, math.MaxInt64, nil, nil)
+	_, _, _, err := decodeFrom(data, int(st.i)+1, st, math.MaxInt64, math.MaxInt64, nil, nil)
 	return err
 }

@@ -242,3 +242,30 @@ func TestTallySize(t *testing.T) {
 		t.Fatalf("Tally is %d bytes, not a multiple of 64", sz)
 	}
 }
+
+// TestTallyTooManySamples: a range holding more samples than a Tally
+// counts is reported not Exact (the evaluator then reads the samples), and
+// a later, smaller range is summarised again.
+func TestTallyTooManySamples(t *testing.T) {
+	db := newDB(Options{}, nil)
+	a := db.Appender()
+	lset := labels.FromStrings("__name__", "m")
+	var ref uint64
+	const n = maxTally + 10
+	for i := range int64(n) {
+		var err error
+		if ref, err = a.Append(ref, lset, i, float64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tl := make([]Tally, 1)
+	if _, ok := db.Slide(ref, nil, nil, []Range{{0, n}}, tl); !ok || tl[0].Exact() {
+		t.Fatalf("%d samples: found %v, Exact %v", n, ok, tl[0].Exact())
+	}
+	if _, ok := db.Slide(ref, nil, nil, []Range{{n - 100, n}}, tl); !ok || !tl[0].Exact() || tl[0].Len() != 100 {
+		t.Fatalf("100 samples: found %v, Exact %v, Len %d", ok, tl[0].Exact(), tl[0].Len())
+	}
+}

@@ -40,9 +40,9 @@ func decodeXOR(data []byte, ts []int64, vs []float64) ([]int64, []float64, error
 type xorState struct {
 	t, delta          int64
 	vb                uint64
-	pos               uint
-	i                 int
-	leading, trailing uint
+	pos               uint32 // a chunk holds at most 65535 samples of at most 154 bits
+	i                 uint16
+	leading, trailing uint8
 }
 
 // appendRange appends to ts and vs the samples of chunk data, which holds
@@ -76,7 +76,7 @@ func decodeHead(data []byte, total int) (t int64, vb uint64, st xorState, err er
 	if m <= 0 {
 		return 0, 0, st, errBadChunk
 	}
-	st.delta, st.pos = int64(d), uint(len(data)-len(p)+m)*8
+	st.delta, st.pos = int64(d), uint32(len(data)-len(p)+m)*8
 	return t, vb, st, nil
 }
 
@@ -91,7 +91,7 @@ func decodeHead(data []byte, total int) (t int64, vb uint64, st xorState, err er
 // the loop-carried state is just the position. Reads past the end see
 // zeros; a sample that ends past the data is an error, as in chunkenc.
 func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
-	if st.i >= total {
+	if int(st.i) >= total {
 		return ts, vs, false, nil
 	}
 	if len(data) < 2 {
@@ -123,13 +123,13 @@ func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, 
 		}
 	}
 	end := uint(len(data)) * 8
-	pos := st.pos
+	pos := uint(st.pos)
 	if pos >= end {
 		return ts, vs, false, errBadChunk
 	}
 	t, delta, vb := st.t, st.delta, st.vb
-	leading, trailing := st.leading, st.trailing
-	for i := st.i; i < total; i++ {
+	leading, trailing := uint(st.leading), uint(st.trailing)
+	for i := int(st.i); i < total; i++ {
 		// The state before sample i, kept for a stop after hi.
 		pos0, delta0, vb0, lead0, trail0 := pos, delta, vb, leading, trailing
 		w := peek(data, pos)
@@ -184,13 +184,13 @@ func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, 
 		}
 		if t >= lo {
 			if t > hi {
-				*st = xorState{t: t - delta, delta: delta0, vb: vb0, pos: pos0, i: i, leading: lead0, trailing: trail0}
+				*st = xorState{t: t - delta, delta: delta0, vb: vb0, pos: uint32(pos0), i: uint16(i), leading: uint8(lead0), trailing: uint8(trail0)}
 				return ts, vs, true, nil
 			}
 			ts, vs = append(ts, t), append(vs, math.Float64frombits(vb))
 		}
 	}
-	*st = xorState{t: t, delta: delta, vb: vb, pos: pos, i: total, leading: leading, trailing: trailing}
+	*st = xorState{t: t, delta: delta, vb: vb, pos: uint32(pos), i: uint16(total), leading: uint8(leading), trailing: uint8(trailing)}
 	return ts, vs, false, nil
 }
 
@@ -256,9 +256,9 @@ func readDod(data []byte, p uint, w uint64) (int64, uint) {
 // through chunks a sample at a time. TestDecodeNext checks it against
 // decodeFrom.
 func decodeNext(data []byte, st *xorState) error {
-	pos := st.pos
+	pos := uint(st.pos)
 	if st.i < 2 || int(pos>>3)+16 > len(data) {
-		_, _, _, err := decodeFrom(data, st.i+1, st, math.MaxInt64, math.MaxInt64, nil, nil)
+		_, _, _, err := decodeFrom(data, int(st.i)+1, st, math.MaxInt64, math.MaxInt64, nil, nil)
 		return err
 	}
 	w := peek(data, pos)
@@ -275,7 +275,7 @@ func decodeNext(data []byte, st *xorState) error {
 		w = peek(data, pos)
 		avail = 64 - pos&7
 	}
-	vb, leading, trailing := st.vb, st.leading, st.trailing
+	vb, leading, trailing := st.vb, uint(st.leading), uint(st.trailing)
 	if w>>63 != 0 {
 		off := uint(2)
 		if w>>62 == 3 {
@@ -307,6 +307,6 @@ func decodeNext(data []byte, st *xorState) error {
 		pos++
 	}
 	st.t += delta
-	st.delta, st.vb, st.pos, st.i, st.leading, st.trailing = delta, vb, pos, st.i+1, leading, trailing
+	st.delta, st.vb, st.pos, st.i, st.leading, st.trailing = delta, vb, uint32(pos), st.i+1, uint8(leading), uint8(trailing)
 	return nil
 }

@@ -136,11 +136,11 @@ func FuzzDecodeXOR(f *testing.F) {
 func stepAll(data []byte) (ts []int64, vs []float64, err error) {
 	total := int(binary.BigEndian.Uint16(data))
 	var st, ref xorState
-	for st.i < total {
+	for int(st.i) < total {
 		if err := decodeNext(data, &st); err != nil {
 			return ts, vs, err
 		}
-		if _, _, _, err := decodeFrom(data, ref.i+1, &ref, math.MaxInt64, math.MaxInt64, nil, nil); err != nil {
+		if _, _, _, err := decodeFrom(data, int(ref.i)+1, &ref, math.MaxInt64, math.MaxInt64, nil, nil); err != nil {
 			return ts, vs, err
 		}
 		if st != ref && !(st.i == 1 && ref.i == 1) { // after sample 0, pos may be a placeholder
