@@ -11,14 +11,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
-	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 
+	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/scrape/promtext"
 	"github.com/watchdog-sre/watchdog/tsdb"
@@ -112,252 +112,36 @@ func hasAnySuffix(s string, suffixes ...string) bool {
 // samples appended.
 type scraper func(tb testing.TB, body []byte, t int64) int
 
-// seqEntry mirrors scrape's cacheEntry: what the scrape loop caches per
-// series line, within one 64-byte cache line.
-type seqEntry struct {
-	key       string // series text in the key arena, also the map key
-	ref       uint64
-	lset      labels.Labels
-	lastIter  uint32 // scrape in which the line was last seen
-	seqIdx    int32  // its last index in that scrape's seq
-	trackIter uint32 // scrape in which the series was last tracked
-	dropped   bool   // unused here; keeps cacheEntry's layout
-}
-
-// seqCache mirrors scrape's seriesCache (scrape/cache.go), which the bench
-// cannot call because it is internal to the scrape loop: a map from series
-// text to entry, plus the previous scrape's lines in order, so that the line
-// expected next is checked with one comparison before the map is consulted,
-// and the expected line tells promtext which lines need no validation; the
-// keys packed in an arena in first-seen order; and the staleness tracking:
-// the entries each scrape exposed, stamped and listed, to write stale
-// markers for those the next scrape does not expose. (Dropped lines, the
-// relabeling reset and the arena's compaction have no use here.)
-type seqCache struct {
-	series       map[string]*seqEntry
-	cur, prev    []*seqEntry
-	prevSeq, seq []*seqEntry
-	pos, seen    int
-	iter         uint32
-	lastGood     int
-	expectedFn   func() string
-	keyBuf       []byte
-	keyLive      int
-}
-
-func newSeqCache() *seqCache {
-	c := &seqCache{series: map[string]*seqEntry{}, iter: 1}
-	c.expectedFn = func() string {
-		if c.pos < len(c.prevSeq) {
-			return c.prevSeq[c.pos].key
-		}
-		return ""
-	}
-	return c
-}
-
-func (c *seqCache) intern(line []byte) string {
-	if cap(c.keyBuf)-len(c.keyBuf) < len(line) {
-		c.keyBuf = make([]byte, 0, max(len(line), min(max(c.keyLive/8, 1<<10), 64<<10)))
-	}
-	c.keyLive += len(line)
-	start := len(c.keyBuf)
-	c.keyBuf = append(c.keyBuf, line...)
-	return unsafe.String(&c.keyBuf[start], len(line))
-}
-
-func (c *seqCache) lookup(line []byte, expected bool) (*seqEntry, bool) {
-	var e *seqEntry
-	if c.pos < len(c.prevSeq) && (expected || c.prevSeq[c.pos].key == string(line)) {
-		e = c.prevSeq[c.pos]
-		c.pos++
-	} else if e = c.series[string(line)]; e == nil {
-		return nil, false
-	} else if e.lastIter+1 == c.iter {
-		c.pos = int(e.seqIdx) + 1
-	}
-	seen := e.lastIter == c.iter
-	if !seen {
-		e.lastIter = c.iter
-		c.seen++
-	}
-	c.push(e)
-	return e, seen
-}
-
-func (c *seqCache) push(e *seqEntry) {
-	e.seqIdx = int32(len(c.seq))
-	c.seq = append(c.seq, e)
-}
-
-func (c *seqCache) add(line []byte, ref uint64, lset labels.Labels) *seqEntry {
-	e := &seqEntry{key: c.intern(line), ref: ref, lset: lset, lastIter: c.iter}
-	c.series[e.key] = e
-	c.seen++
-	c.push(e)
-	return e
-}
-
-func (c *seqCache) setRef(e *seqEntry, ref uint64) { e.ref = ref }
-
-func (c *seqCache) track(e *seqEntry) {
-	if e.ref != 0 && e.trackIter != c.iter {
-		e.trackIter = c.iter
-		c.cur = append(c.cur, e)
-	}
-}
-
-func (c *seqCache) forEachStale(f func(e *seqEntry)) {
-	var done map[uint64]struct{}
-	for _, e := range c.prev {
-		if e.trackIter == c.iter {
-			continue
-		}
-		if done == nil {
-			done = make(map[uint64]struct{}, len(c.cur))
-			for _, x := range c.cur {
-				done[x.ref] = struct{}{}
-			}
-		}
-		if _, ok := done[e.ref]; ok {
-			continue
-		}
-		done[e.ref] = struct{}{}
-		f(e)
-	}
-}
-
-func (c *seqCache) iterDone(ok bool) {
-	n := len(c.series)
-	if (ok || n > 2*c.lastGood+1000) && c.seen < n {
-		for k, e := range c.series {
-			if c.iter-e.lastIter >= 2 {
-				delete(c.series, k)
-				c.keyLive -= len(k)
-			}
-		}
-	}
-	if ok {
-		c.lastGood = len(c.series)
-	}
-	clear(c.prev)
-	c.prev, c.cur = c.cur, c.prev[:0]
-	clear(c.prevSeq)
-	c.prevSeq, c.seq = c.seq, c.prevSeq[:0]
-	c.pos, c.seen = 0, 0
-	if c.iter++; c.iter == 0 {
-		c.iter = 1
-	}
-}
-
-// reportNames are the synthetic series the scrape loop writes after every
-// scrape (scrape/scrapeloop.go).
-var reportNames = [...]string{"up", "scrape_duration_seconds", "scrape_samples_scraped",
-	"scrape_samples_post_metric_relabeling", "scrape_series_added"}
-
-// newWatchdogScraper returns the Watchdog path as the scrape loop runs it
-// (scrapeAndReport in scrape/scrapeloop.go, appendBody in
-// scrape/appendbody.go): a fresh tsdb.Appender per scrape behind the
-// scrape.Appender interface, as cmd/watchdog wires it; promtext.Parser told
-// which lines the sequence expects; the series cache (seqCache) so known
-// series skip Labels; a duplicate-line check, the retry by labels for an
-// unknown ref and staleness tracking per sample; stale markers, the cache's
-// end-of-scrape sweep and the five report series per scrape. What it leaves
-// out does nothing on this input: relabeling and limits (none configured)
-// and the labels of new series (the steady state has none).
+// newWatchdogScraper returns the Watchdog path: the scrape loop's own code
+// after the HTTP fetch (scrape.Ingester), into a fresh tsdb.Appender per
+// scrape behind the scrape.Appender interface, as cmd/watchdog wires it.
+// That is promtext told which lines the series cache expects, the cache,
+// duplicate and limit checks, staleness tracking and stale markers, the
+// five synthetic series and the commit.
 func newWatchdogScraper(tb testing.TB) scraper {
 	db, err := tsdb.Open(tsdb.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	isSoft := func(err error) bool {
-		return errors.Is(err, tsdb.ErrOutOfOrder) || errors.Is(err, tsdb.ErrDuplicateSample)
+	cfg := &config.ScrapeConfig{
+		JobName:        "node",
+		ScrapeInterval: model.Duration(scrapeInterval),
+		ScrapeTimeout:  model.Duration(10 * time.Second),
+		MetricsPath:    "/metrics",
+		Scheme:         "http",
 	}
-	appendRetry := func(app scrape.Appender, ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
-		r, err := app.Append(ref, lset, t, v)
-		if err != nil && ref != 0 && !isSoft(err) {
-			r, err = app.Append(0, lset, t, v)
-		}
-		return r, err
+	in, err := scrape.NewIngester(cfg, "localhost:9100", scrape.Options{
+		Appender: func() scrape.Appender { return db.Appender() },
+		IsSoftError: func(err error) bool {
+			return errors.Is(err, tsdb.ErrOutOfOrder) || errors.Is(err, tsdb.ErrDuplicateSample)
+		},
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var reports [len(reportNames)]struct {
-		ref  uint64
-		lset labels.Labels
-	}
-	for i := range reports {
-		reports[i].lset = labels.FromStrings("__name__", reportNames[i], "instance", "localhost:9100", "job", "node")
-	}
-	stale := math.Float64frombits(value.StaleNaN)
-	p := promtext.New(nil)
-	p.SetSkipMetadata(true)
-	cache := newSeqCache()
-	var lset labels.Labels
 	return func(tb testing.TB, body []byte, t int64) int {
-		start := time.Now()
-		var app scrape.Appender = db.Appender()
-		p.Reset(body)
-		if cache.iter > 1 {
-			p.SetExpected(cache.expectedFn)
-		} else {
-			p.SetExpected(nil)
-		}
-		n, added := 0, 0
-		for {
-			et, err := p.Next()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				tb.Fatal(err)
-			}
-			if et != textparse.EntrySeries {
-				continue
-			}
-			n++
-			line, _, v := p.Series()
-			e, seen := cache.lookup(line, p.IsExpected())
-			var ls labels.Labels
-			if e != nil {
-				ls = e.lset
-			} else {
-				p.Labels(&lset)
-				ls = lset
-			}
-			if seen {
-				continue // a duplicate line
-			}
-			var ref uint64
-			if e != nil {
-				ref = e.ref
-			}
-			newRef, err := appendRetry(app, ref, ls, t, v)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			if e != nil {
-				if newRef != 0 {
-					cache.setRef(e, newRef)
-				}
-			} else {
-				e = cache.add(line, newRef, ls)
-				added++
-			}
-			cache.track(e)
-		}
-		cache.forEachStale(func(e *seqEntry) {
-			if r, err := appendRetry(app, e.ref, e.lset, t, stale); err == nil && r != 0 {
-				e.ref = r
-			}
-		})
-		cache.iterDone(true)
-		vals := [len(reportNames)]float64{1, time.Since(start).Seconds(), float64(n), float64(n), float64(added)}
-		for i := range reports {
-			r := &reports[i]
-			if ref, err := appendRetry(app, r.ref, r.lset, t, vals[i]); err == nil && ref != 0 {
-				r.ref = ref
-			}
-		}
-		if err := app.Commit(); err != nil {
+		n, err := in.Ingest(body, "text/plain; version=0.0.4; charset=utf-8", time.UnixMilli(t))
+		if err != nil {
 			tb.Fatal(err)
 		}
 		return n

@@ -69,6 +69,16 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	if ctx.Err() != nil {
 		return false, nil
 	}
+	_, err = sl.ingest(body, contentType, scrapeErr, ts, start)
+	return true, err
+}
+
+// ingest writes the outcome of one scrape with timestamp ts that started at
+// start: body's samples (or, when scrapeErr is set or the body fails, stale
+// markers for every series of the last successful scrape), then the
+// synthetic series, and commits. It returns the number of samples in body
+// and the scrape's failure reason.
+func (sl *scrapeLoop) ingest(body []byte, contentType string, scrapeErr error, ts, start time.Time) (int, error) {
 	defTime := ts.UnixMilli()
 
 	app := sl.deps.appender()
@@ -102,7 +112,7 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 		sl.deps.failures.Inc()
 		sl.deps.log.Debug("scrape failed", "target", sl.s.target.url, "err", scrapeErr)
 	}
-	return true, scrapeErr
+	return res.total, scrapeErr
 }
 
 func (sl *scrapeLoop) rollback(app Appender) {
