@@ -151,6 +151,9 @@ func (c *Condition) compileExprs() error {
 	} else if n := firstComparisonLeft(when.Node); n != nil {
 		valueTree = &parser.Tree{Node: n, Source: when.Source}
 	}
+	if valueTree != nil {
+		c.promql, _ = c.promQLOf(valueTree.Node)
+	}
 	if valueTree == nil {
 		c.value.fastF = func(*env) float64 { return 1 }
 	} else if c.value.prog, err = compileTree(valueTree); err != nil {

@@ -115,8 +115,9 @@ type Condition struct {
 	resetsIn []bool      // per window: a slot needs its counter resets summed (rate, increase)
 	slides   *slideCache // nil if no cluster slides or is tallied
 
-	when  program // the condition
-	value program // $value
+	when   program // the condition
+	value  program // $value
+	promql string  // $value in PromQL, or "": see PromQL
 
 	failures atomic.Uint64
 	pool     sync.Pool // *worker

@@ -81,6 +81,9 @@ func (c PromQLCondition) Eval(ctx context.Context, t time.Time) (promql.Vector, 
 // String returns the expression.
 func (c PromQLCondition) String() string { return c.Expr }
 
+// PromQL returns the expression.
+func (c PromQLCondition) PromQL() string { return c.Expr }
+
 // NativeCondition is a Condition that runs a compiled native condition (see
 // package evaluator) over Reader. Its samples carry the series labels
 // without __name__, or with By only the By labels, as the equivalent PromQL
@@ -117,6 +120,15 @@ func (c NativeCondition) Eval(ctx context.Context, t time.Time) (vec promql.Vect
 		return nil, err
 	}
 	return vec, nil
+}
+
+// PromQL returns the PromQL form of the condition's $value, to graph the
+// rule, or "" (see evaluator.Condition.PromQL).
+func (c NativeCondition) PromQL() string {
+	if c.Cond == nil {
+		return ""
+	}
+	return c.Cond.PromQL()
 }
 
 // String returns the condition in rule-file form: "series: ... when: ...".

@@ -212,7 +212,11 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time, restored Al
 		send := markSent(r.active, ts, g.opts.ResendDelay, g.interval)
 		r.mu.Unlock()
 		if len(send) > 0 {
-			g.opts.Notify(ctx, r.Query(), send...)
+			expr := r.GraphQuery()
+			if expr == "" {
+				expr = r.Query()
+			}
+			g.opts.Notify(ctx, expr, send...)
 		}
 	}
 	g.write(r, vec, ts)

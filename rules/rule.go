@@ -83,6 +83,16 @@ func (r *Rule) Spec() RuleSpec { return r.spec }
 // Query is the rule's condition as text.
 func (r *Rule) Query() string { return r.cond.String() }
 
+// GraphQuery returns a PromQL expression that graphs the rule: its
+// expression, or for a native rule the PromQL form of its $value; "" if
+// there is none.
+func (r *Rule) GraphQuery() string {
+	if g, ok := r.cond.(interface{ PromQL() string }); ok {
+		return g.PromQL()
+	}
+	return ""
+}
+
 // Labels are the rule's labels with the group's merged in.
 func (r *Rule) Labels() labels.Labels { return r.labels }
 

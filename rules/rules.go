@@ -40,7 +40,8 @@ type AppenderFunc func() Appender
 
 // NotifyFunc receives the alerts of one alerting rule that need sending
 // after an evaluation, as Prometheus's rules.NotifyFunc: expr is the rule's
-// condition. It is called only with at least one alert; the alerts are
+// PromQL expression (for a native rule, the PromQL form of its $value, or
+// its condition if it has none; see Rule.GraphQuery). It is called only with at least one alert; the alerts are
 // copies the callee may keep. A resolved alert has ResolvedAt set (send it
 // with EndsAt = ResolvedAt); a firing one has ValidUntil (EndsAt).
 type NotifyFunc func(ctx context.Context, expr string, alerts ...*Alert)

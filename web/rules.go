@@ -55,6 +55,9 @@ type Rule struct {
 	Type  string
 	Name  string
 	Query string
+	// GraphQuery is a PromQL expression that graphs the rule: Query for a
+	// PromQL rule, the PromQL form of a native rule's $value, or empty.
+	GraphQuery string
 	// Duration ("for") and KeepFiringFor are in seconds; alerting only.
 	Duration      float64
 	KeepFiringFor float64

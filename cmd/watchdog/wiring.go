@@ -113,6 +113,7 @@ func webRules(groups []*rules.Group) []web.RuleGroup {
 				Type:           web.RuleTypeRecording,
 				Name:           r.Name(),
 				Query:          r.Query(),
+				GraphQuery:     r.GraphQuery(),
 				Labels:         r.Labels(),
 				Health:         string(r.Health()),
 				LastEvaluation: r.LastEvaluation(),

@@ -148,7 +148,8 @@ func (c *console) incidentGraphs(ctx context.Context, st *pager.IncidentState, n
 	return out
 }
 
-// ruleExprs maps alerting rule names to their expressions.
+// ruleExprs maps alerting rule names to the expressions that graph them:
+// the PromQL form of a native rule's $value where it has one.
 func (c *console) ruleExprs() map[string]string {
 	out := map[string]string{}
 	for _, g := range c.ruleGroups() {
@@ -156,6 +157,9 @@ func (c *console) ruleExprs() map[string]string {
 			if r.Type == web.RuleTypeAlerting {
 				if _, dup := out[r.Name]; !dup {
 					out[r.Name] = r.Query
+					if r.GraphQuery != "" {
+						out[r.Name] = r.GraphQuery
+					}
 				}
 			}
 		}
