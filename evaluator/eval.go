@@ -149,6 +149,7 @@ type worker struct {
 	qbuf []float64     // quantile sort buffer
 
 	out      promql.Vector
+	batches  []batchOut // where each batch's results are in out (no By)
 	groups   map[uint64][]*group
 	last     *group // the previous series' group: consecutive series often share it
 	hbuf     []byte
@@ -175,7 +176,7 @@ func newWorker(c *Condition) any {
 }
 
 func (w *worker) reset() {
-	w.out = w.out[:0]
+	w.out, w.batches = w.out[:0], w.batches[:0]
 	clear(w.groups)
 	w.last = nil
 	w.failures, w.first = 0, ""
@@ -184,7 +185,9 @@ func (w *worker) reset() {
 // Eval evaluates the condition at ts over the series of r matching the
 // selector and returns one sample per series (or group) for which it holds:
 // labels are the series labels without __name__ (with By, the group labels),
-// T is ts and F is $value. Samples are sorted by labels. If the condition
+// T is ts and F is $value. Samples are in the order of the series' refs
+// (the store's creation order; with By, sorted by group labels: sorting
+// every series' labels cost a fifth of an evaluation). If the condition
 // failed on some series, the others are still returned together with a
 // *RuntimeError wrapping ErrRuntime. A ctx error stops the evaluation.
 func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Vector, error) {
@@ -225,7 +228,11 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 			if lo >= len(refs) {
 				return
 			}
+			from := len(w.out)
 			w.runBatch(rd, refs, lo, min(lo+batchSize, len(refs)), t)
+			if len(c.by) == 0 {
+				w.batches = append(w.batches, batchOut{lo: lo, from: from, to: len(w.out)})
+			}
 		}
 	}
 	if nw == 1 {
@@ -243,12 +250,10 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 	var out promql.Vector
 	if len(c.by) > 0 {
 		out = workers[0].evalGroups(workers, t)
+		slices.SortFunc(out, func(a, b promql.Sample) int { return labels.Compare(a.Metric, b.Metric) })
 	} else {
-		for _, w := range workers {
-			out = append(out, w.out...)
-		}
+		out = mergeBatches(workers)
 	}
-	slices.SortFunc(out, func(a, b promql.Sample) int { return labels.Compare(a.Metric, b.Metric) })
 	var rerr *RuntimeError
 	for _, w := range workers {
 		if w.failures > 0 {
@@ -263,6 +268,38 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 		return out, rerr
 	}
 	return out, nil
+}
+
+// batchOut is where one batch's results are in its worker's out.
+type batchOut struct {
+	lo       int // the batch's first index in the Eval's refs
+	from, to int // w.out[from:to]
+}
+
+// mergeBatches concatenates the workers' results in the order of their
+// batches, which is the order of the refs.
+func mergeBatches(workers []*worker) promql.Vector {
+	if len(workers) == 1 {
+		return slices.Clone(workers[0].out)
+	}
+	type part struct {
+		batchOut
+		w *worker
+	}
+	var parts []part
+	n := 0
+	for _, w := range workers {
+		for _, b := range w.batches {
+			parts = append(parts, part{b, w})
+			n += b.to - b.from
+		}
+	}
+	slices.SortFunc(parts, func(a, b part) int { return a.lo - b.lo })
+	out := make(promql.Vector, 0, n)
+	for _, p := range parts {
+		out = append(out, p.w.out[p.from:p.to]...)
+	}
+	return out
 }
 
 // reader is how one Eval reads series: with the slide cache sc (then sl

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -346,5 +347,65 @@ func TestString(t *testing.T) {
 	}
 	if got, want := c.String(), `series: x when: value() > 1 by: [b, a] value: value()`; got != want {
 		t.Fatalf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestEvalOrder: without By, results come in the order of the series'
+// refs whatever the number of workers; with By, sorted by group labels.
+func TestEvalOrder(t *testing.T) {
+	db, err := tsdb.Open(tsdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := db.Appender()
+	const n = 5*batchSize + 17
+	for i := range n {
+		// Label values out of ref order, so that ref order is not label order.
+		ls := labels.FromStrings("__name__", "m", "id", fmt.Sprint((i*7919)%n), "grp", fmt.Sprint("g", (i*31)%5))
+		if _, err := app.Append(0, ls, 1000, float64(i%3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, ref := range db.Postings(nil) {
+		var smp tsdb.Samples
+		ls, _ := db.ReadRanges(ref, nil, &smp)
+		want = append(want, ls.DropMetricName().String())
+	}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+	}{
+		{"per-series", Spec{Series: "m", When: `value() >= 0`}},
+		{"by", Spec{Series: "m", When: `value() >= 0`, By: []string{"grp"}}},
+	} {
+		for _, workers := range []int{1, 2, 4} {
+			t.Run(fmt.Sprint(tc.name, "/workers=", workers), func(t *testing.T) {
+				c, err := Compile(tc.spec, Options{Workers: workers})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for round := range 3 { // the slide cache's evaluations too
+					vec, err := c.Eval(context.Background(), db, time.UnixMilli(2000+int64(round)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for _, s := range vec {
+						got = append(got, s.Metric.String())
+					}
+					w := want
+					if len(tc.spec.By) > 0 {
+						w = []string{`{grp="g0"}`, `{grp="g1"}`, `{grp="g2"}`, `{grp="g3"}`, `{grp="g4"}`}
+					}
+					if !slices.Equal(got, w) {
+						t.Fatalf("round %d: %d results, first %v; want %d, first %v", round, len(got), got[:min(3, len(got))], len(w), w[:3])
+					}
+				}
+			})
+		}
 	}
 }
