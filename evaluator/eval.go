@@ -115,9 +115,11 @@ func (c *Condition) planWindows() {
 	}
 }
 
-// group is one `by` group's per-slot sums.
+// group is one `by` group's per-slot sums. Groups are told apart by the
+// hash of their labels, as the PromQL engine's aggregations do.
 type group struct {
 	lset labels.Labels
+	hash uint64
 	sum  []float64 // Kahan sums per slot
 	comp []float64 // compensation per slot
 	has  []bool    // a series contributed to the slot
@@ -149,9 +151,9 @@ type worker struct {
 	qbuf []float64     // quantile sort buffer
 
 	out      promql.Vector
-	batches  []batchOut // where each batch's results are in out (no By)
-	groups   map[uint64][]*group
-	last     *group // the previous series' group: consecutive series often share it
+	batches  []batchOut        // where each batch's results are in out (no By)
+	groups   map[uint64]*group // by hash
+	last     *group            // the previous series' group: consecutive series often share it
 	hbuf     []byte
 	failures int
 	first    string
@@ -171,7 +173,7 @@ func newWorker(c *Condition) any {
 		tl:     make([]*tsdb.Tally, len(c.windows)),
 		cts:    make([][]int64, len(c.clusters)),
 		cvs:    make([][]float64, len(c.clusters)),
-		groups: map[uint64][]*group{},
+		groups: map[uint64]*group{},
 	}
 }
 
@@ -356,9 +358,6 @@ func (w *worker) runFrom(rd reader, refs []uint64, i, hi int, ts int64) (next in
 			tsdb.PrefetchTallies(rd.sc.tallies(j))
 		}
 		if j := i + prefetchAhead/2; j < hi {
-			if len(w.c.by) > 0 {
-				rd.pf.PrefetchLabels(refs[j]) // read by accumulate
-			}
 			ws, tls := rd.sc.windows(j), rd.sc.tallies(j)
 			for k := range ws {
 				ws[k].Prefetch()
@@ -380,7 +379,6 @@ const prefetchAhead = 16
 // before it is read (*tsdb.DB).
 type prefetcher interface {
 	Prefetch(ref uint64)
-	PrefetchLabels(ref uint64)
 }
 
 // read loads series ref (at index i of the Eval's refs) into w.cts and
@@ -464,7 +462,11 @@ func (w *worker) evalSeries(rd reader, ref uint64, i int, ts int64) {
 	}
 	w.loadSlots(ts)
 	if len(c.by) > 0 {
-		w.accumulate(lset)
+		var hp *uint64
+		if rd.sc != nil {
+			hp = rd.sc.groupHash(i)
+		}
+		w.accumulate(lset, hp)
 		return
 	}
 	w.env.lset = lset
@@ -585,12 +587,27 @@ func (w *worker) window(wi int, ts int64, cts []int64, cvs []float64, stale, who
 	w.wts[wi], w.wvs[wi] = tsw, vsw
 }
 
-// accumulate adds the series' slot values to its group's sums.
-func (w *worker) accumulate(lset labels.Labels) {
+// accumulate adds the series' slot values to its group's sums. hp, if not
+// nil, caches the hash of the series' group labels between evaluations (0:
+// not known yet), so that a known series' labels are not read.
+func (w *worker) accumulate(lset labels.Labels, hp *uint64) {
 	c := w.c
+	var h uint64
+	if hp != nil {
+		h = *hp
+	}
+	if h == 0 {
+		h, w.hbuf = lset.HashForLabels(w.hbuf[:0], c.by...)
+		if hp != nil {
+			*hp = h
+		}
+	}
 	g := w.last
-	if g == nil || !sameGroup(g.lset, lset, c.by) {
-		g = w.group(lset)
+	if g == nil || g.hash != h {
+		if g = w.groups[h]; g == nil {
+			g = newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), h, len(c.slots))
+			w.groups[h] = g
+		}
 		w.last = g
 	}
 	for k, s := range c.slots {
@@ -610,70 +627,38 @@ func (w *worker) accumulate(lset labels.Labels) {
 	}
 }
 
-// group returns the group of lset, creating it if needed.
-func (w *worker) group(lset labels.Labels) *group {
-	c := w.c
-	var h uint64
-	h, w.hbuf = lset.HashForLabels(w.hbuf[:0], c.by...)
-	for _, cand := range w.groups[h] {
-		if sameGroup(cand.lset, lset, c.by) {
-			return cand
-		}
-	}
-	g := newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), len(c.slots))
-	w.groups[h] = append(w.groups[h], g)
-	return g
-}
-
-func newGroup(lset labels.Labels, n int) *group {
-	return &group{lset: lset, sum: make([]float64, n), comp: make([]float64, n), has: make([]bool, n)}
-}
-
-func sameGroup(g, lset labels.Labels, by []string) bool {
-	for _, name := range by {
-		if g.Get(name) != lset.Get(name) {
-			return false
-		}
-	}
-	return true
+func newGroup(lset labels.Labels, hash uint64, n int) *group {
+	return &group{lset: lset, hash: hash, sum: make([]float64, n), comp: make([]float64, n), has: make([]bool, n)}
 }
 
 // evalGroups merges the workers' groups and runs the condition per group
 // on w.
 func (w *worker) evalGroups(workers []*worker, ts int64) promql.Vector {
 	c := w.c
-	merged := map[uint64][]*group{}
+	merged := map[uint64]*group{}
 	var all []*group
 	for _, wk := range workers {
-		for h, gs := range wk.groups {
-			for _, g := range gs {
-				var m *group
-				for _, cand := range merged[h] {
-					if labels.Equal(cand.lset, g.lset) {
-						m = cand
-						break
-					}
+		for h, g := range wk.groups {
+			m := merged[h]
+			if m == nil {
+				m = newGroup(g.lset, h, len(c.slots))
+				merged[h] = m
+				all = append(all, m)
+			}
+			for k, s := range c.slots {
+				if !g.has[k] {
+					continue
 				}
-				if m == nil {
-					m = newGroup(g.lset, len(c.slots))
-					merged[h] = append(merged[h], m)
-					all = append(all, m)
+				switch {
+				case s.fn == fnAbsent && m.has[k]:
+					m.sum[k] = min(m.sum[k], g.sum[k])
+				case s.fn == fnAbsent:
+					m.sum[k] = g.sum[k]
+				default:
+					m.sum[k], m.comp[k] = kahansum.Inc(g.sum[k], m.sum[k], m.comp[k])
+					m.comp[k] += g.comp[k]
 				}
-				for k, s := range c.slots {
-					if !g.has[k] {
-						continue
-					}
-					switch {
-					case s.fn == fnAbsent && m.has[k]:
-						m.sum[k] = min(m.sum[k], g.sum[k])
-					case s.fn == fnAbsent:
-						m.sum[k] = g.sum[k]
-					default:
-						m.sum[k], m.comp[k] = kahansum.Inc(g.sum[k], m.sum[k], m.comp[k])
-						m.comp[k] += g.comp[k]
-					}
-					m.has[k] = true
-				}
+				m.has[k] = true
 			}
 		}
 	}

@@ -42,6 +42,7 @@ type slideCache struct {
 	slots  []int32       // refs[i]'s windows are wins[slots[i]*n:][:n]
 	wins   []tsdb.Window // n per slot
 	tals   []tsdb.Tally  // m per slot
+	hashes []uint64      // per slot: the hash of the series' by labels, 0 if not known
 	free   []int32       // unused slots
 	spare  []int32       // the previous slots array, reused by update
 	n      int           // windows per series: the slid clusters
@@ -85,7 +86,7 @@ func (sc *slideCache) postings(r Reader, ms []*labels.Matcher) []uint64 {
 // reuses, and belong to one Reader: a new Reader empties the cache.
 func (sc *slideCache) update(r Reader, refs []uint64) {
 	if sc.reader != r {
-		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.free, sc.used = r, nil, nil, nil, nil, nil, 0
+		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.hashes, sc.free, sc.used = r, nil, nil, nil, nil, nil, nil, 0
 		sc.versioned = false
 	}
 	if slices.Equal(sc.refs, refs) {
@@ -126,6 +127,13 @@ func (sc *slideCache) tallies(i int) []tsdb.Tally {
 	return sc.tals[k : k+sc.m : k+sc.m]
 }
 
+// groupHash returns where the hash of the by labels of the series at index
+// i of the refs last passed to update is cached. Workers write distinct
+// entries.
+func (sc *slideCache) groupHash(i int) *uint64 {
+	return &sc.hashes[sc.slots[i]]
+}
+
 func (sc *slideCache) alloc() int32 {
 	if n := len(sc.free); n > 0 {
 		s := sc.free[n-1]
@@ -136,6 +144,7 @@ func (sc *slideCache) alloc() int32 {
 	sc.used++
 	sc.wins = append(sc.wins, make([]tsdb.Window, sc.n)...)
 	sc.tals = append(sc.tals, make([]tsdb.Tally, sc.m)...)
+	sc.hashes = append(sc.hashes, 0)
 	return s
 }
 
@@ -143,5 +152,6 @@ func (sc *slideCache) alloc() int32 {
 func (sc *slideCache) release(s int32) {
 	clear(sc.wins[int(s)*sc.n:][:sc.n])
 	clear(sc.tals[int(s)*sc.m:][:sc.m])
+	sc.hashes[s] = 0
 	sc.free = append(sc.free, s)
 }

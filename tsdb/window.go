@@ -218,7 +218,7 @@ func countBefore(ts []int64, t int64) int {
 }
 
 // Prefetch asks the CPU to start loading what a Slide of series ref will
-// read first (the series' lock, open chunk state, chunk list and labels:
+// read first (the series' lock, open chunk state, chunk list and label header:
 // four of its five cache lines), so that an evaluator can overlap those
 // cache misses with the work on earlier series. It reads nothing itself
 // beyond the ref table.
@@ -231,34 +231,6 @@ func (db *DB) Prefetch(ref uint64) {
 	// Line 2 holds the open chunk's checkpoints, which only a read afresh
 	// needs.
 	prefetch4(a, a+64, a+192, a+256)
-}
-
-// PrefetchLabels asks the CPU to start loading series ref's label data,
-// which an evaluator grouping series by label reads for every series. It
-// reads the series' (immutable) label header: call it once Prefetch has
-// had time to load it.
-func (db *DB) PrefetchLabels(ref uint64) {
-	s := db.series.getByRef(ref)
-	if s == nil {
-		return
-	}
-	prefetchLabels(s.lset)
-}
-
-// prefetchLabels starts loading lset's data if labels.Labels is one string
-// (the stringlabels layout, Prometheus's default); with another layout it
-// does nothing. The address is only a prefetch hint, never dereferenced.
-func prefetchLabels(lset labels.Labels) {
-	if unsafe.Sizeof(lset) != unsafe.Sizeof("") {
-		return
-	}
-	d := *(*string)(unsafe.Pointer(&lset))
-	if len(d) == 0 {
-		return
-	}
-	a := uintptr(unsafe.Pointer(unsafe.StringData(d)))
-	end := a + uintptr(len(d)) - 1
-	prefetch4(a, end, a, end)
 }
 
 // Prefetch asks the CPU to start loading w's decoded samples, which the
