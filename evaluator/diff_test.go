@@ -96,21 +96,8 @@ func newTestEngine() *promql.Engine {
 // query runs q at ts and returns the samples by their id label.
 func query(t testing.TB, eng *promql.Engine, db *tsdb.DB, q string, ts int64, key string) map[string]float64 {
 	t.Helper()
-	qry, err := eng.NewInstantQuery(context.Background(), db, nil, q, time.UnixMilli(ts))
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer qry.Close()
-	res := qry.Exec(context.Background())
-	if res.Err != nil {
-		t.Fatalf("%s: %v", q, res.Err)
-	}
-	vec, err := res.Vector()
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
 	out := map[string]float64{}
-	for _, s := range vec {
+	for _, s := range promQLVector(t, eng, db, q, ts) {
 		out[s.Metric.Get(key)] = s.F
 	}
 	return out

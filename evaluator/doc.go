@@ -53,7 +53,9 @@
 // rate("5m","1h")) compares the two group sums. absent(...) holds for a group
 // when it holds for every series of the group. The condition then runs once
 // per group, and labels.x may only name a `by` label (checked at compile
-// time).
+// time). Groups are told apart by the hash of their labels, as in the PromQL
+// engine's aggregations; the hash of each series' group is kept between
+// evaluations, so a known series' labels are not read again.
 //
 // # $value
 //
@@ -85,5 +87,6 @@
 // of the functions above are compiled to Go closures instead of expr
 // bytecode (same results: the fast path is checked against the VM in tests);
 // other conditions run on the expr VM. The closure path allocates nothing per
-// series; the VM path allocates for boxed floats and strings.
+// series; the VM path allocates for boxed floats and strings. Results come
+// in series ref order (each worker's batches merged), not sorted by labels.
 package evaluator

@@ -75,7 +75,7 @@ func TestPromQLForm(t *testing.T) {
 }
 
 // promQLVector runs q at ts.
-func promQLVector(t *testing.T, eng *promql.Engine, db *tsdb.DB, q string, ts int64) promql.Vector {
+func promQLVector(t testing.TB, eng *promql.Engine, db *tsdb.DB, q string, ts int64) promql.Vector {
 	t.Helper()
 	qry, err := eng.NewInstantQuery(context.Background(), db, nil, q, time.UnixMilli(ts))
 	if err != nil {
