@@ -152,16 +152,10 @@ func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, 
 		if w>>63 != 0 {
 			off := uint(2)
 			if w>>62 == 3 {
-				hdr := (w >> 51) & 0x7ff
-				leading = uint(hdr >> 6)
-				sig := uint(hdr & 63)
-				if sig == 0 {
-					sig = 64
-				}
-				if leading+sig > 64 {
+				var ok bool
+				if leading, trailing, ok = newWindow(w); !ok {
 					return ts, vs, false, errBadChunk
 				}
-				trailing = 64 - leading - sig
 				off = 13
 			}
 			sig := 64 - leading - trailing
@@ -192,6 +186,23 @@ func decodeFrom(data []byte, total int, st *xorState, lo, hi int64, ts []int64, 
 	}
 	*st = xorState{t: t, delta: delta, vb: vb, pos: uint32(pos), i: uint16(total), leading: uint8(leading), trailing: uint8(trailing)}
 	return ts, vs, false, nil
+}
+
+// newWindow reads the header of a value with a new XOR window, from w
+// holding the value's bits from its '11' control bits on: 5 bits of leading
+// zeros and 6 of significant bits (0 means 64). It returns false if they do
+// not fit in 64.
+func newWindow(w uint64) (leading, trailing uint, ok bool) {
+	hdr := (w >> 51) & 0x7ff
+	leading = uint(hdr >> 6)
+	sig := uint(hdr & 63)
+	if sig == 0 {
+		sig = 64
+	}
+	if leading+sig > 64 {
+		return 0, 0, false
+	}
+	return leading, 64 - leading - sig, true
 }
 
 // peek returns the 64 bits of data from bit p (at least 57 valid: the rest
@@ -279,16 +290,10 @@ func decodeNext(data []byte, st *xorState) error {
 	if w>>63 != 0 {
 		off := uint(2)
 		if w>>62 == 3 {
-			hdr := (w >> 51) & 0x7ff
-			leading = uint(hdr >> 6)
-			sig := uint(hdr & 63)
-			if sig == 0 {
-				sig = 64
-			}
-			if leading+sig > 64 {
+			var ok bool
+			if leading, trailing, ok = newWindow(w); !ok {
 				return errBadChunk
 			}
-			trailing = 64 - leading - sig
 			off = 13
 		}
 		sig := 64 - leading - trailing
