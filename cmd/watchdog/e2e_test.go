@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -367,5 +368,52 @@ func TestReloadRefusesBadConfigAndKeepsRunning(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("watchdog did not exit within 20s of SIGTERM")
+	}
+}
+
+// TestReloadStatusPage: a reload changes the public status page's
+// components; one whose matchers do not parse is refused and the page stays.
+func TestReloadStatusPage(t *testing.T) {
+	dir := t.TempDir()
+	srv := target(t)
+	cfg := writeConfig(t, dir, strings.TrimPrefix(srv.URL, "http://"), "")
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, []string{"WATCHDOG_TOKEN=tok"}, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
+	status := func() string {
+		resp, err := http.Get(p.url + "/status.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if s := status(); !strings.Contains(s, "All systems") {
+			return fmt.Errorf("status page before reload: %s", s)
+		}
+		return nil
+	})
+	for _, step := range []struct {
+		section string
+		ok      bool
+		want    string
+	}{
+		{"status_page:\n  title: Shop\n  components:\n    - name: Checkout\n      matchers: ['job=\"e2e\"']\n", true, `"Checkout"`},
+		{"status_page:\n  components:\n    - name: Broken\n      matchers: ['job=~\"(\"']\n", false, `"Checkout"`},
+	} {
+		if err := os.WriteFile(cfg, append(slices.Clone(base), step.section...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, body := post(t, p.url+"/-/reload", "tok")
+		if (code == http.StatusOK) != step.ok {
+			t.Fatalf("reload with %q: %d %s", step.section, code, body)
+		}
+		if s := status(); !strings.Contains(s, step.want) {
+			t.Fatalf("after reload with %q: %s, want %s", step.section, s, step.want)
+		}
 	}
 }

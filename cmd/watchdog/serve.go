@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -243,12 +244,19 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	defer cancel()
 	ams.apply(runCtx, alertmanagerURLs(cfg))
 
+	// The console reads the running status_page section through this.
+	var statusPage atomic.Pointer[config.StatusPage]
+	statusPage.Store(&cfg.StatusPage)
+
 	var reloadMu sync.Mutex
 	reload := func() error {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
 		next, err := loadConfig()
 		var nextPager *pager.Config
+		if err == nil {
+			err = ui.CheckStatusPage(next.StatusPage)
+		}
 		if err == nil {
 			nextPager, err = parsePager(next, configName)
 		}
@@ -285,6 +293,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return fmt.Errorf("reload: %w", err)
 			}
 		}
+		statusPage.Store(&next.StatusPage)
 		reloadSuccesses.Inc()
 		logger.Info("configuration reloaded")
 		return nil
@@ -319,7 +328,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: ui.EngineRangeQuery(engine, db),
-		StatusPage: cfg.StatusPage, Logger: logger.With("component", "ui")}
+		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load
 	}

@@ -109,7 +109,7 @@ status_page:
 	if cfg.StatusPage.Title != "Shop" || len(cfg.StatusPage.Components) != 2 || cfg.StatusPage.Components[1].Matchers[0] != `job="search"` {
 		t.Fatalf("%+v", cfg.StatusPage)
 	}
-	if _, err := New(Options{StatusPage: cfg.StatusPage}); err != nil {
+	if _, err := New(Options{StatusPage: func() *config.StatusPage { return &cfg.StatusPage }}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,10 +188,11 @@ func (q *fakeQuery) query(_ context.Context, expr string, start, end time.Time, 
 }
 
 type fixture struct {
-	pager *fakePager
-	query *fakeQuery
-	srv   http.Handler
-	now   time.Time
+	pager  *fakePager
+	query  *fakeQuery
+	srv    http.Handler
+	now    time.Time
+	status atomic.Pointer[config.StatusPage] // the running status_page section
 }
 
 func statusConfigForTest() config.StatusPage {
@@ -204,9 +206,11 @@ func statusConfigForTest() config.StatusPage {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{pager: newFakePager(t), query: &fakeQuery{}, now: testNow}
+	sp := statusConfigForTest()
+	f.status.Store(&sp)
 	h, err := New(Options{
 		Rules: testRules, Targets: testTargets, Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
-		RangeQuery: f.query.query, StatusPage: statusConfigForTest(), Now: func() time.Time { return f.now },
+		RangeQuery: f.query.query, StatusPage: f.status.Load, Now: func() time.Time { return f.now },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -111,9 +111,13 @@ func TestZeroOptions(t *testing.T) {
 }
 
 func TestBadStatusMatcher(t *testing.T) {
-	_, err := New(Options{StatusPage: config.StatusPage{Components: []config.StatusComponent{{Name: "x", Matchers: []string{`job=~"("`}}}}})
+	bad := config.StatusPage{Components: []config.StatusComponent{{Name: "x", Matchers: []string{`job=~"("`}}}}
+	_, err := New(Options{StatusPage: func() *config.StatusPage { return &bad }})
 	if err == nil || !strings.Contains(err.Error(), "components[0].matchers[0]") {
 		t.Fatalf("err = %v", err)
+	}
+	if err := CheckStatusPage(bad); err == nil || !strings.Contains(err.Error(), "components[0].matchers[0]") {
+		t.Fatalf("CheckStatusPage = %v", err)
 	}
 }
 

@@ -38,6 +38,7 @@ const (
 
 // statusConfig is the compiled status_page section.
 type statusConfig struct {
+	src        *config.StatusPage // what it was compiled from
 	title      string
 	components []statusComponent
 }
@@ -51,10 +52,48 @@ type statusComponent struct {
 	all      bool
 }
 
-// compileStatus parses the matchers of the status page. Without
-// components, one "All systems" component follows every incident.
-func compileStatus(sp config.StatusPage) (*statusConfig, error) {
-	sc := &statusConfig{title: sp.Title}
+// CheckStatusPage reports whether sp compiles (its matchers parse), so that a
+// configuration reload can refuse one the console would not take.
+func CheckStatusPage(sp config.StatusPage) error {
+	if _, err := compileStatus(&sp); err != nil {
+		return fmt.Errorf("status_page: %w", err)
+	}
+	return nil
+}
+
+// statusSource returns the running status_page section, or nil.
+func (c *console) statusSource() *config.StatusPage {
+	if c.o.StatusPage == nil {
+		return nil
+	}
+	return c.o.StatusPage()
+}
+
+// statusConfig returns the compiled status page, compiling the running
+// section again if it changed. A section that does not compile (a reload
+// should have refused it) leaves the previous one in use.
+func (c *console) statusConfig() *statusConfig {
+	sp, cur := c.statusSource(), c.status.Load()
+	if cur.src == sp {
+		return cur
+	}
+	sc, err := compileStatus(sp)
+	if err != nil {
+		c.o.Logger.Error("status page: configuration refused, the previous one stays", "err", err)
+		return cur
+	}
+	c.status.CompareAndSwap(cur, sc)
+	return sc
+}
+
+// compileStatus parses the matchers of the status page (nil: no section).
+// Without components, one "All systems" component follows every incident.
+func compileStatus(src *config.StatusPage) (*statusConfig, error) {
+	var sp config.StatusPage
+	if src != nil {
+		sp = *src
+	}
+	sc := &statusConfig{src: src, title: sp.Title}
 	if sc.title == "" {
 		sc.title = "Service status"
 	}
@@ -197,13 +236,14 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.T
 // newest resolved ones.
 func (c *console) currentStatus() statusView {
 	now := c.o.Now()
+	status := c.statusConfig()
 	if c.o.Pager == nil {
-		return computeStatus(c.status, nil, now)
+		return computeStatus(status, nil, now)
 	}
 	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-statusHistoryDays * 24 * time.Hour), Limit: statusScanLimit})
 	if err != nil {
 		c.o.Logger.Error("status page: read incidents", "err", err)
-		v := computeStatus(c.status, nil, now)
+		v := computeStatus(status, nil, now)
 		v.Available = false
 		return v
 	}
@@ -217,7 +257,7 @@ func (c *console) currentStatus() statusView {
 		}
 	}
 	slices.SortStableFunc(list, func(a, b pager.IncidentState) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	return computeStatus(c.status, list, now)
+	return computeStatus(status, list, now)
 }
 
 func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -83,11 +85,12 @@ func TestStatusLifecycle(t *testing.T) {
 }
 
 func TestStatusWithoutComponents(t *testing.T) {
-	sc, err := compileStatus(statusConfigForTest())
+	sp, sp0 := statusConfigForTest(), statusConfigZero()
+	sc, err := compileStatus(&sp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc0, _ := compileStatus(statusConfigZero())
+	sc0, _ := compileStatus(&sp0)
 	open := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusTriggered, CreatedAt: testNow}}
 	if v := computeStatus(sc, open, testNow); v.State != StateOperational {
 		t.Errorf("an incident no component follows changed the state: %+v", v)
@@ -99,5 +102,28 @@ func TestStatusWithoutComponents(t *testing.T) {
 		ResolvedAt: testNow.Add(-29 * 24 * time.Hour)}}
 	if v := computeStatus(sc, old, testNow); len(v.History) != 0 {
 		t.Errorf("a month-old incident is in the history: %+v", v.History)
+	}
+}
+
+// TestStatusPageReload: a reload that changes the status_page section
+// changes the page; a section that does not compile leaves the previous one.
+func TestStatusPageReload(t *testing.T) {
+	f := newFixture(t)
+	names := func() []string {
+		v, _ := statusOf(t, f)
+		out := []string{v.Title}
+		for _, c := range v.Components {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	before := names()
+	f.status.Store(&config.StatusPage{Title: "Reloaded", Components: []config.StatusComponent{{Name: "Checkout", Routes: []string{"pages"}}}})
+	if got, want := names(), []string{"Reloaded", "Checkout"}; !slices.Equal(got, want) {
+		t.Fatalf("after reload: %v, want %v (before: %v)", got, want, before)
+	}
+	f.status.Store(&config.StatusPage{Title: "Bad", Components: []config.StatusComponent{{Name: "x", Matchers: []string{`job=~"("`}}}})
+	if got, want := names(), []string{"Reloaded", "Checkout"}; !slices.Equal(got, want) {
+		t.Fatalf("after a bad section: %v, want the previous %v", got, want)
 	}
 }

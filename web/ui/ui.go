@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -61,6 +62,11 @@ type Pager interface {
 // routes), or nil.
 type PagerConfigFunc func() *pager.Config
 
+// StatusPageFunc returns the status_page section of the running
+// configuration; the console compiles it again when the pointer changes (a
+// reload). A nil result is the default page: one "All systems" component.
+type StatusPageFunc func() *config.StatusPage
+
 // RangeQueryFunc evaluates a PromQL expression from start to end every step.
 type RangeQueryFunc func(ctx context.Context, expr string, start, end time.Time, step time.Duration) (promql.Matrix, error)
 
@@ -79,8 +85,9 @@ type Options struct {
 	RangeQuery RangeQueryFunc
 	// Postmortem renders drafts; nil uses web.Postmortem.
 	Postmortem PostmortemFunc
-	// StatusPage lists the public status page's components.
-	StatusPage config.StatusPage
+	// StatusPage lists the public status page's components; nil is the
+	// default page.
+	StatusPage StatusPageFunc
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -112,7 +119,7 @@ func EngineRangeQuery(engine *promql.Engine, q storage.Queryable) RangeQueryFunc
 type console struct {
 	o      Options
 	pages  map[string]*template.Template
-	status *statusConfig
+	status atomic.Pointer[statusConfig] // compiled from o.StatusPage's last result
 	parser parser.Parser
 }
 
@@ -146,11 +153,13 @@ func Register(mux Mux, o Options) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	sc, err := compileStatus(o.StatusPage)
+	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser}
+	sp := c.statusSource()
+	sc, err := compileStatus(sp)
 	if err != nil {
 		return fmt.Errorf("status_page: %w", err)
 	}
-	c := &console{o: o, pages: map[string]*template.Template{}, status: sc, parser: promqlParser}
+	c.status.Store(sc)
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/chart.html"))
 	for _, name := range pageNames {
 		c.pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
