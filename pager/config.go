@@ -80,7 +80,9 @@ const (
 
 // User is a person who can be paged.
 type User struct {
-	Name     string `yaml:"name"`
+	Name string `yaml:"name"`
+	// TimeZone is the user's IANA time zone (optional): e-mails to the user
+	// give alert times in it as well as in UTC.
 	TimeZone string `yaml:"time_zone"`
 	// Contact holds one address per method: an ntfy topic for push, E.164
 	// numbers for sms and voice, an e-mail address, a Slack member or

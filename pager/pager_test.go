@@ -22,8 +22,9 @@ type recorder struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	log  []string
-	keys []string        // Message.Key of every send
-	fail map[string]bool // channel names that fail permanently
+	keys []string          // Message.Key of every send
+	fail map[string]bool   // channel names that fail permanently
+	tz   map[string]string // recipient name -> the time zone a message gave
 }
 
 type recChannel struct {
@@ -37,6 +38,9 @@ func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
 	c.r.keys = append(c.r.keys, m.Key)
+	if m.Recipient.Name != "" {
+		c.r.tz[m.Recipient.Name] = m.Recipient.TimeZone
+	}
 	if c.r.fail[c.name] {
 		return false, errors.New("boom")
 	}
@@ -82,7 +86,7 @@ func newHarnessConfig(t *testing.T, store *MemStore, start, file string) *harnes
 	offset := at(t, start).Sub(time.Now())
 	h := &harness{t: t, c: loadConfig(t, file), store: store,
 		now: func() time.Time { return time.Now().Add(offset).UTC() }}
-	h.rec = &recorder{now: h.now, fail: map[string]bool{}}
+	h.rec = &recorder{now: h.now, fail: map[string]bool{}, tz: map[string]string{}}
 	chans := map[string]channel.Channel{}
 	for _, n := range []string{"push", "sms", "voice", "email", "ops-webhook", "pd", "war-room"} {
 		chans[n] = recChannel{r: h.rec, name: n}
@@ -144,6 +148,9 @@ func TestPagerEndToEnd(t *testing.T) {
 		}
 		synctest.Wait()
 		h.expect("10:00 ops-webhook trigger inc-1", "10:00 push trigger inc-1 alice@alice-topic")
+		if tz := h.rec.tz["alice"]; tz != "Europe/Berlin" {
+			t.Errorf("alice's page gave time zone %q, want her Europe/Berlin", tz)
+		}
 		h.advance("10:02")
 		h.expect("10:02 sms trigger inc-1 alice@+4915100000001")
 		// A second alert of the same group joins the incident.

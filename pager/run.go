@@ -368,6 +368,9 @@ func (p *Pager) message(st *IncidentState, d Delivery) channel.Message {
 	}
 	if d.Kind == KindNotify {
 		m.Recipient = channel.Contact{Name: d.User, Address: d.Contact}
+		if u := p.config().User(d.User); u != nil {
+			m.Recipient.TimeZone = u.TimeZone
+		}
 		if d.Event == channel.EventTrigger {
 			m.AckURL = p.ackURL(st.ID, d.User, now)
 		}

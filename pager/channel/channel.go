@@ -58,6 +58,9 @@ type Contact struct {
 	// Address is channel specific: an e-mail address, an E.164 phone
 	// number, an ntfy topic. Channels fall back to their Options when empty.
 	Address string `yaml:"address" json:"address"`
+	// TimeZone is the IANA name of the recipient's time zone ("" if not
+	// known): messages written for people show times in it too.
+	TimeZone string `yaml:"time_zone,omitempty" json:"time_zone,omitempty"`
 }
 
 // Alert is one alert instance inside an incident.
@@ -104,6 +107,19 @@ type Message struct {
 type Channel interface {
 	Name() string
 	Send(ctx context.Context, m Message) (retry bool, err error)
+}
+
+// localTime returns t in the recipient's time zone, for people ("Fri 03:12
+// CET"), or "" if the zone is not known.
+func (m *Message) localTime(t time.Time) string {
+	if m.Recipient.TimeZone == "" {
+		return ""
+	}
+	loc, err := time.LoadLocation(m.Recipient.TimeZone)
+	if err != nil {
+		return ""
+	}
+	return t.In(loc).Format("Mon 15:04 MST")
 }
 
 // Validate reports whether m has the fields every channel relies on.

@@ -296,7 +296,11 @@ func emailBody(m Message) string {
 				fmt.Fprintf(&b, "  … and %d more\n", len(alerts)-i)
 				break
 			}
-			fmt.Fprintf(&b, "  - %s %s since %s\n", orDefault(a.Status, StatusFiring), a.Labels["alertname"], a.StartsAt.UTC().Format(time.RFC3339))
+			since := a.StartsAt.UTC().Format(time.RFC3339)
+			if local := m.localTime(a.StartsAt); local != "" {
+				since += " (" + local + " your time)"
+			}
+			fmt.Fprintf(&b, "  - %s %s since %s\n", orDefault(a.Status, StatusFiring), a.Labels["alertname"], since)
 		}
 	}
 	return b.String()

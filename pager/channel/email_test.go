@@ -189,6 +189,7 @@ func TestEmailContract(t *testing.T) {
 			}
 			m := sampleMessage()
 			m.Title = "LoginErrorSpike\r\nBcc: evil@example.com"
+			m.Recipient.TimeZone = "Europe/Berlin"
 			if retry, err := ch.Send(bg(), m); err != nil {
 				t.Fatalf("Send = (%v, %v)", retry, err)
 			}
@@ -221,7 +222,9 @@ func TestEmailContract(t *testing.T) {
 				t.Error("missing Message-ID or Date")
 			}
 			body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
-			for _, want := range []string{"Hello alice", "Acknowledge: " + m.AckURL, "Runbook: https://runbooks.example/login", m.Summary, "service = auth"} {
+			// The alert started at 04:56:07 UTC (t0 - 10m): 05:56 in Berlin.
+			for _, want := range []string{"Hello alice", "Acknowledge: " + m.AckURL, "Runbook: https://runbooks.example/login", m.Summary, "service = auth",
+				"since 2026-03-04T04:56:07Z (Wed 05:56 CET your time)"} {
 				if !strings.Contains(string(body), want) {
 					t.Errorf("body lacks %q:\n%s", want, body)
 				}
