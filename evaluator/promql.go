@@ -45,6 +45,9 @@ func (c *Condition) promQLOf(n ast.Node) (string, bool) {
 		if !ok {
 			return "", false
 		}
+		if len(n.Arguments) < 2 {
+			return "", false
+		}
 		switch id.Value {
 		case "__slot": // absent() is boolean: never part of a numeric $value
 			k, ok := n.Arguments[1].(*ast.IntegerNode)
