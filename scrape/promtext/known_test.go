@@ -35,16 +35,8 @@ func compareExpected(warm, in []byte, skew int) string {
 	want, wantErr := collect(New(in), true)
 	// The same Parser parses warm first, so that what it remembers of the
 	// previous body (metaMemo) is exercised too.
-	// Twice: the memo records from the second body on.
 	p := New(warm)
-	for range 2 {
-		p.Reset(warm)
-		for {
-			if _, err := p.Next(); err != nil {
-				break
-			}
-		}
-	}
+	warmUp(p, warm)
 	k := skew
 	p.SetExpected(func() string {
 		k++
@@ -53,15 +45,7 @@ func compareExpected(warm, in []byte, skew int) string {
 		}
 		return ""
 	})
-	p.Reset(in)
-	got, gotErr := collect(p, true)
-	if (wantErr == nil) != (gotErr == nil) {
-		return fmt.Sprintf("error: got %v, want %v", gotErr, wantErr)
-	}
-	if !reflect.DeepEqual(got, want) {
-		return fmt.Sprintf("entries differ:\n got  %v\n want %v", got, want)
-	}
-	return ""
+	return diffAfter(p, in, want, wantErr)
 }
 
 func TestExpectedSeriesSameResult(t *testing.T) {
@@ -149,6 +133,32 @@ func FuzzExpectedSeries(f *testing.F) {
 	})
 }
 
+// warmUp parses warm with p twice: the memo records from the second body on.
+func warmUp(p *Parser, warm []byte) {
+	for range 2 {
+		p.Reset(warm)
+		for {
+			if _, err := p.Next(); err != nil {
+				break
+			}
+		}
+	}
+}
+
+// diffAfter parses in with p and describes how the result differs from
+// want and wantErr ("" if it does not).
+func diffAfter(p *Parser, in []byte, want []entry, wantErr error) string {
+	p.Reset(in)
+	got, gotErr := collect(p, true)
+	if (wantErr == nil) != (gotErr == nil) {
+		return fmt.Sprintf("error: got %v, want %v", gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Sprintf("entries differ:\n got  %v\n want %v", got, want)
+	}
+	return ""
+}
+
 // compareSkip parses warm, then in with the same Parser skipping metadata,
 // and describes how the result differs from the sample entries of parsing in
 // with a new Parser ("" if it does not).
@@ -160,26 +170,10 @@ func compareSkip(warm, in []byte) string {
 			want = append(want, e)
 		}
 	}
-	// Twice: the memo records from the second body on.
 	p := New(warm)
 	p.SetSkipMetadata(true)
-	for range 2 {
-		p.Reset(warm)
-		for {
-			if _, err := p.Next(); err != nil {
-				break
-			}
-		}
-	}
-	p.Reset(in)
-	got, gotErr := collect(p, true)
-	if (wantErr == nil) != (gotErr == nil) {
-		return fmt.Sprintf("error: got %v, want %v", gotErr, wantErr)
-	}
-	if !reflect.DeepEqual(got, want) {
-		return fmt.Sprintf("entries differ:\n got  %v\n want %v", got, want)
-	}
-	return ""
+	warmUp(p, warm)
+	return diffAfter(p, in, want, wantErr)
 }
 
 // TestSkipMetadataSameSamples checks that skipping metadata yields the same
