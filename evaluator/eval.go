@@ -179,6 +179,7 @@ func newWorker(c *Condition) any {
 
 func (w *worker) reset() {
 	w.out, w.batches = w.out[:0], w.batches[:0]
+	clear(w.tl) // set per series only when the Eval has the slide cache
 	clear(w.groups)
 	w.last = nil
 	w.failures, w.first = 0, ""
@@ -386,7 +387,6 @@ type prefetcher interface {
 func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
 	c := w.c
 	if rd.sc == nil {
-		clear(w.tl)
 		lset, ok := rd.r.ReadRanges(ref, w.rs, &w.smp)
 		if ok {
 			for k := range c.clusters {
