@@ -42,12 +42,11 @@ type slideCache struct {
 	slots  []int32       // refs[i]'s windows are wins[slots[i]*n:][:n]
 	wins   []tsdb.Window // n per slot
 	tals   []tsdb.Tally  // m per slot
-	hashes []uint64      // per slot: the hash of the series' by labels, 0 if not known
+	hashes []uint64      // per slot (one per slot allocated): the hash of the series' by labels, 0 if not known
 	free   []int32       // unused slots
 	spare  []int32       // the previous slots array, reused by update
 	n      int           // windows per series: the slid clusters
 	m      int           // tallies per series: the tallied clusters
-	used   int           // slots allocated
 	// version is the reader's PostingsVersion when refs were looked up
 	// (valid if versioned).
 	version   uint64
@@ -86,7 +85,7 @@ func (sc *slideCache) postings(r Reader, ms []*labels.Matcher) []uint64 {
 // reuses, and belong to one Reader: a new Reader empties the cache.
 func (sc *slideCache) update(r Reader, refs []uint64) {
 	if sc.reader != r {
-		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.hashes, sc.free, sc.used = r, nil, nil, nil, nil, nil, nil, 0
+		sc.reader, sc.refs, sc.slots, sc.wins, sc.tals, sc.hashes, sc.free = r, nil, nil, nil, nil, nil, nil
 		sc.versioned = false
 	}
 	if slices.Equal(sc.refs, refs) {
@@ -140,8 +139,7 @@ func (sc *slideCache) alloc() int32 {
 		sc.free = sc.free[:n-1]
 		return s
 	}
-	s := int32(sc.used)
-	sc.used++
+	s := int32(len(sc.hashes))
 	sc.wins = append(sc.wins, make([]tsdb.Window, sc.n)...)
 	sc.tals = append(sc.tals, make([]tsdb.Tally, sc.m)...)
 	sc.hashes = append(sc.hashes, 0)
