@@ -55,7 +55,8 @@ type Options struct {
 	// Metrics receives watchdog_pager_* counters; nil disables them.
 	Metrics *metrics.Set
 	// AckKey is the HMAC-SHA256 key of acknowledge links; empty disables
-	// them (SignAck and VerifyAck return ErrNoAckKey).
+	// them (SignAck and VerifyAck return ErrNoAckKey). Links name the
+	// incident's UID, so a link never acts on another incident.
 	AckKey []byte
 	// AckURL turns a signed token into the link put in pages (default:
 	// ExternalURL + "/api/v1/pager/ack/" + token when ExternalURL is set).
@@ -224,6 +225,9 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 					return fmt.Errorf("next incident id: %w", err)
 				}
 				st.ID = fmt.Sprintf("inc-%d", n)
+				if st.UID == "" {
+					st.UID = newUID()
+				}
 			} else if i, ok := latest[st.ID]; ok {
 				st = res[i].nst
 			}
@@ -366,12 +370,13 @@ func (p *Pager) Receive(alerts ...Alert) error {
 	return errors.Join(errs...)
 }
 
-// ackURL returns the signed acknowledge link for user, or "".
-func (p *Pager) ackURL(incidentID, user string, now time.Time) string {
+// ackURL returns the signed acknowledge link of an incident for user,
+// or "".
+func (p *Pager) ackURL(incidentID, uid, user string, now time.Time) string {
 	if len(p.o.AckKey) == 0 {
 		return ""
 	}
-	tok, err := p.SignAck(incidentID, user, now.Add(p.o.AckTTL))
+	tok, err := p.SignAck(incidentID, uid, user, now.Add(p.o.AckTTL))
 	if err != nil {
 		return ""
 	}

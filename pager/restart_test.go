@@ -19,3 +19,5 @@ func TestRestart(t *testing.T) { storetest.Restart(t, memStore, sameStore) }
 func TestRestartPendingOutbox(t *testing.T) {
 	storetest.RestartPendingOutbox(t, memStore, sameStore)
 }
+
+func TestAckLinkIdentity(t *testing.T) { storetest.AckLinkIdentity(t, memStore, sameStore) }

@@ -45,7 +45,13 @@ const (
 // a plain value: the Store persists it whole (JSON is fine) and Step never
 // modifies the state it is given.
 type IncidentState struct {
-	ID       string
+	// ID is the display number ("inc-7"): unique within one store, but a
+	// new or lost database numbers from inc-1 again.
+	ID string
+	// UID is the incident's unique identity, 128 random bits in hex, set
+	// when it opens ("" for incidents opened by older versions). Ack
+	// links name it, so they can never act on another incident.
+	UID      string
 	GroupKey string
 	// Route settings, copied when the incident opens so that Step does
 	// not depend on later config reloads.

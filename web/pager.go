@@ -34,8 +34,11 @@ type Pager interface {
 	Silences() ([]pager.Silence, error)
 	ExpireSilence(id string) error
 
-	// VerifyAck checks a signed acknowledge link without acting on it.
-	VerifyAck(token string) (incidentID, user string, err error)
+	// AckLink checks a signed acknowledge link and returns the incident
+	// it names, without acting on it.
+	AckLink(token string) (pager.AckClaim, pager.IncidentState, error)
+	// AckToken acknowledges the incident of a signed acknowledge link.
+	AckToken(token string) (pager.AckClaim, error)
 	// Receive routes alerts into incidents.
 	Receive(alerts ...pager.Alert) error
 }

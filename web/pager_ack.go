@@ -36,54 +36,125 @@ func (h *Handler) handleOpen(pattern string, handler http.Handler) {
 }
 
 var ackPage = template.Must(template.New("ack").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Watchdog: {{.Title}}</title>
-<style>body{font-family:sans-serif;margin:3em auto;max-width:36em}</style></head>
-<body><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
+<html><head><meta charset="utf-8"><meta name="robots" content="noindex,nofollow">
+<title>Watchdog: {{.Title}}</title>
+<style>body{font-family:sans-serif;margin:3em auto;max-width:36em}button{font-size:1.2em;padding:.4em 1.2em}
+dt{font-weight:bold}</style></head>
+<body><h1>{{.Title}}</h1><p>{{.Text}}</p>
+{{- with .Incident}}
+<dl><dt>Incident</dt><dd>{{.ID}}: {{.Title}}</dd><dt>Status</dt><dd>{{.Status}}</dd>
+<dt>Opened</dt><dd>{{.CreatedAt.UTC.Format "2006-01-02 15:04:05 MST"}}</dd></dl>
+{{- end}}
+{{- if .Action}}
+<form method="post" action="{{.Action}}"><input type="hidden" name="confirm" value="ack">
+<button type="submit">Acknowledge as {{.User}}</button></form>
+{{- end}}
+</body></html>
 `))
 
-// ackLink serves GET and POST /ack/{token}: the one-click acknowledge of a
-// page. The token's signature and expiry are its authorisation; a forged
-// or expired token is refused with 403 and changes nothing.
+// ackPageData fills ackPage. Action, when set, is the URL the
+// Acknowledge button posts to.
+type ackPageData struct {
+	Title, Text, User, Action string
+	Incident                  *pager.IncidentState
+}
+
+// ackCSRF refuses cross-origin browser POSTs to ack links (the link token
+// is the credential, but a page elsewhere should not be able to make a
+// browser that holds one use it).
+var ackCSRF = http.NewCrossOriginProtection()
+
+// ackLink serves /ack/{token}, the acknowledge link put in pages.
+//
+// GET and HEAD change nothing: they show a confirmation page naming the
+// incident and the user the link is for, with an Acknowledge button that
+// POSTs to the same URL. Link unfurlers (Slack, Teams) and mail scanners
+// fetch links with GET, so acknowledging on GET would stop escalation
+// with no human involved. Only POST acknowledges, and only a same-origin
+// or non-browser one. The token's signature and expiry are its
+// authorisation; a forged or expired token gets 403, a link whose
+// incident is gone (a lost database, a number now used by another
+// incident) 410, and neither changes anything. Every answer is no-store,
+// noindex and sends no referrer (the URL is a credential).
 func (a *pagerAPI) ackLink(w http.ResponseWriter, r *http.Request) {
-	page := func(code int, title, text string) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
+	page := func(code int, d ackPageData) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Robots-Tag", "noindex, nofollow")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 		w.WriteHeader(code)
-		_ = ackPage.Execute(w, struct{ Title, Text string }{title, text})
+		_ = ackPage.Execute(w, d)
 	}
-	id, user, err := a.o.Pager.VerifyAck(r.PathValue("token"))
-	switch {
-	case errors.Is(err, pager.ErrAckExpired):
-		page(http.StatusForbidden, "Link expired",
-			"This acknowledge link has expired. Nothing was changed; acknowledge the incident in the API or CLI.")
-		return
-	case errors.Is(err, pager.ErrNoAckKey):
-		page(http.StatusNotFound, "Acknowledge links are disabled", "Nothing was changed.")
-		return
-	case err != nil:
-		page(http.StatusForbidden, "Invalid link",
-			"This acknowledge link is not valid (it was altered or signed with another key). Nothing was changed.")
-		return
-	}
-	err = a.o.Pager.Ack(id, user)
-	switch {
-	case err == nil:
-		page(http.StatusOK, "Acknowledged", "Incident "+id+" is acknowledged by "+user+" at "+
-			a.now().UTC().Format(time.RFC3339)+". Escalation has stopped.")
-	case errors.Is(err, pager.ErrNotTriggered), errors.Is(err, pager.ErrResolved):
-		st, _, _ := a.o.Pager.Incident(id)
-		if st.Status == pager.StatusResolved {
-			page(http.StatusOK, "Already resolved", "Incident "+id+" is resolved. Nothing was changed.")
+	post := r.Method == http.MethodPost
+	if post {
+		if err := ackCSRF.Check(r); err != nil {
+			page(http.StatusForbidden, ackPageData{Title: "Cross-site request refused",
+				Text: "Acknowledge from the link itself. Nothing was changed."})
 			return
 		}
+	}
+	token := r.PathValue("token")
+	var (
+		claim pager.AckClaim
+		st    pager.IncidentState
+		err   error
+	)
+	if post {
+		claim, err = a.o.Pager.AckToken(token)
+	} else {
+		claim, st, err = a.o.Pager.AckLink(token)
+	}
+	id := claim.IncidentID
+	switch {
+	case errors.Is(err, pager.ErrAckExpired):
+		page(http.StatusForbidden, ackPageData{Title: "Link expired",
+			Text: "This acknowledge link has expired. Nothing was changed; acknowledge the incident in the console, API or CLI."})
+		return
+	case errors.Is(err, pager.ErrNoAckKey):
+		page(http.StatusNotFound, ackPageData{Title: "Acknowledge links are disabled", Text: "Nothing was changed."})
+		return
+	case errors.Is(err, pager.ErrAckForged):
+		page(http.StatusForbidden, ackPageData{Title: "Invalid link",
+			Text: "This acknowledge link is not valid (it was altered or signed with another key). Nothing was changed."})
+		return
+	case errors.Is(err, pager.ErrAckGone):
+		page(http.StatusGone, ackPageData{Title: "This incident no longer exists",
+			Text: "The incident this link was sent for (" + id + ") is not in the pager's database any more (the database " +
+				"was replaced or lost); an incident now numbered " + id + " is a different one. Nothing was changed."})
+		return
+	case post && err == nil:
+		page(http.StatusOK, ackPageData{Title: "Acknowledged", Text: "Incident " + id + " is acknowledged by " + claim.User +
+			" at " + a.now().UTC().Format(time.RFC3339) + ". Escalation has stopped."})
+		return
+	case post && (errors.Is(err, pager.ErrNotTriggered) || errors.Is(err, pager.ErrResolved)):
+		if st, _, err = a.o.Pager.Incident(id); err != nil {
+			page(http.StatusInternalServerError, ackPageData{Title: "Error", Text: "Reading incident " + id + " failed: " + err.Error()})
+			return
+		}
+	case err != nil:
+		page(http.StatusInternalServerError, ackPageData{Title: "Error", Text: "Incident " + id + ": " + err.Error()})
+		return
+	}
+	// A confirmation (GET), or a POST that found nothing to do.
+	d := ackPageData{User: claim.User, Incident: &st}
+	switch st.Status {
+	case pager.StatusResolved:
+		d.Title, d.Text = "Already resolved", "Incident "+id+" is resolved. Nothing was changed."
+	case pager.StatusAcknowledged:
 		by := ""
 		if st.AckedBy != "" {
 			by = " by " + st.AckedBy
 		}
-		page(http.StatusOK, "Already acknowledged", "Incident "+id+" was already acknowledged"+by+". Nothing was changed.")
-	case errors.Is(err, pager.ErrNotFound):
-		page(http.StatusNotFound, "Unknown incident", "Incident "+id+" does not exist. Nothing was changed.")
+		d.Title, d.Text = "Already acknowledged", "Incident "+id+" was already acknowledged"+by+". Nothing was changed."
 	default:
-		page(http.StatusInternalServerError, "Error", "Acknowledging incident "+id+" failed: "+err.Error())
+		d.Title = "Acknowledge incident " + id + "?"
+		d.Text = "This link acknowledges the incident for " + claim.User + ": escalation stops. Opening the link " +
+			"changed nothing; press the button to acknowledge."
+		d.Action = r.URL.EscapedPath()
 	}
+	page(http.StatusOK, d)
 }

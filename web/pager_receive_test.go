@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,23 +72,34 @@ func TestReceiverRefusesBadBodies(t *testing.T) {
 	}
 }
 
-// TestAckLink: a signed link acknowledges without a bearer token; forged
-// and expired links get 403 with a page saying so, and change nothing.
+// TestAckLink: a signed link shows a confirmation page on GET and HEAD,
+// as a link unfurler or mail scanner fetches it, and changes nothing;
+// only a POST (the page's button) acknowledges. Forged and expired links
+// get 403, a link whose incident is gone (another UID under the same
+// number) 410; none of them changes anything, whatever the method.
 func TestAckLink(t *testing.T) {
 	srv, p, clk := newPagerServer(t)
 	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {
 		t.Fatalf("receive: %d %s", resp.code, resp.body)
 	}
-	good, err := p.SignAck("inc-1", "alice", clk.now().Add(time.Hour))
+	st, _, err := p.Incident("inc-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _ := p.SignAck("inc-1", "alice", clk.now().Add(-time.Second))
+	exp := clk.now().Add(time.Hour)
+	good, err := p.SignAck("inc-1", st.UID, "alice", exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, _ := p.SignAck("inc-1", st.UID, "alice", clk.now().Add(-time.Second))
 	forged := good[:len(good)-2] + "AA"
 	if forged == good {
 		forged = good[:len(good)-2] + "BB"
 	}
-	otherIncident, _ := p.SignAck("inc-2", "alice", clk.now().Add(time.Hour))
+	otherIncident, _ := p.SignAck("inc-2", "0123456789abcdef0123456789abcdef", "alice", exp)
+	// The same number, another incident: what a link from before a lost
+	// database looks like.
+	lostDB, _ := p.SignAck("inc-1", "0123456789abcdef0123456789abcdef", "alice", exp)
 	status := func() pager.Status {
 		st, _, err := p.Incident("inc-1")
 		if err != nil {
@@ -95,29 +107,62 @@ func TestAckLink(t *testing.T) {
 		}
 		return st.Status
 	}
+	slackbot := map[string]string{"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"}
 	for _, tc := range []struct {
 		name, method, path string
+		hdr                map[string]string
 		code               int
 		text               string
 		want               pager.Status
 	}{
-		{"forged", "GET", "/ack/" + forged, 403, "not valid", pager.StatusTriggered},
-		{"garbage", "POST", "/ack/not-a-token", 403, "not valid", pager.StatusTriggered},
-		{"expired", "GET", "/ack/" + expired, 403, "expired", pager.StatusTriggered},
-		{"unknown incident", "GET", "/ack/" + otherIncident, 404, "does not exist", pager.StatusTriggered},
-		{"good", "GET", "/ack/" + good, 200, "acknowledged by alice", pager.StatusAcknowledged},
-		{"again", "POST", "/api/v1/pager/ack/" + good, 200, "already acknowledged by alice", pager.StatusAcknowledged},
+		{"forged", "GET", "/ack/" + forged, nil, 403, "not valid", pager.StatusTriggered},
+		{"forged post", "POST", "/ack/" + forged, nil, 403, "not valid", pager.StatusTriggered},
+		{"garbage", "POST", "/ack/not-a-token", nil, 403, "not valid", pager.StatusTriggered},
+		{"expired", "GET", "/ack/" + expired, nil, 403, "expired", pager.StatusTriggered},
+		{"expired post", "POST", "/ack/" + expired, nil, 403, "expired", pager.StatusTriggered},
+		{"unknown incident", "GET", "/ack/" + otherIncident, nil, 410, "no longer exists", pager.StatusTriggered},
+		{"lost database", "GET", "/ack/" + lostDB, nil, 410, "no longer exists", pager.StatusTriggered},
+		{"lost database post", "POST", "/ack/" + lostDB, nil, 410, "no longer exists", pager.StatusTriggered},
+		{"get confirms", "GET", "/ack/" + good, nil, 200, `<form method="post" action="/ack/` + good, pager.StatusTriggered},
+		{"get names user", "GET", "/api/v1/pager/ack/" + good, nil, 200, "Acknowledge as alice", pager.StatusTriggered},
+		{"head", "HEAD", "/ack/" + good, nil, 200, "", pager.StatusTriggered},
+		{"unfurler", "GET", "/ack/" + good, slackbot, 200, "changed nothing", pager.StatusTriggered},
+		{"options", "OPTIONS", "/ack/" + good, nil, 405, "", pager.StatusTriggered},
+		{"put", "PUT", "/ack/" + good, nil, 405, "", pager.StatusTriggered},
+		{"cross-site post", "POST", "/ack/" + good, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "Cross-site",
+			pager.StatusTriggered},
+		{"foreign origin post", "POST", "/ack/" + good, map[string]string{"Origin": "https://evil.example"}, 403, "Cross-site",
+			pager.StatusTriggered},
+		{"post", "POST", "/ack/" + good, map[string]string{"Sec-Fetch-Site": "same-origin"}, 200, "acknowledged by alice",
+			pager.StatusAcknowledged},
+		{"again", "POST", "/api/v1/pager/ack/" + good, nil, 200, "already acknowledged by alice", pager.StatusAcknowledged},
+		{"get after", "GET", "/ack/" + good, nil, 200, "already acknowledged by alice", pager.StatusAcknowledged},
 	} {
-		resp := doJSON(t, srv, tc.method, tc.path, "", false)
-		if resp.code != tc.code || !strings.Contains(string(resp.body), tc.text) {
-			t.Errorf("%s: %d %s; want %d containing %q", tc.name, resp.code, resp.body, tc.code, tc.text)
-		}
-		if !strings.HasPrefix(resp.hdr.Get("Content-Type"), "text/html") {
-			t.Errorf("%s: content type %q", tc.name, resp.hdr.Get("Content-Type"))
-		}
-		if got := status(); got != tc.want {
-			t.Errorf("%s: incident %s, want %s", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var form url.Values
+			if tc.method == "POST" {
+				form = url.Values{"confirm": {"ack"}}
+			}
+			resp := do(t, srv, tc.method, tc.path, form, tc.hdr)
+			if resp.code != tc.code || !strings.Contains(string(resp.body), tc.text) {
+				t.Errorf("%d %s; want %d containing %q", resp.code, resp.body, tc.code, tc.text)
+			}
+			if got := status(); got != tc.want {
+				t.Errorf("incident %s, want %s", got, tc.want)
+			}
+			if tc.code == 405 {
+				return
+			}
+			for k, v := range map[string]string{"Content-Type": "text/html", "Cache-Control": "no-store",
+				"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+				if !strings.HasPrefix(resp.hdr.Get(k), v) {
+					t.Errorf("%s: %q, want %q", k, resp.hdr.Get(k), v)
+				}
+			}
+			if strings.Contains(string(resp.body), "<form") != (tc.method == "GET" && tc.want == pager.StatusTriggered && tc.code == 200) {
+				t.Errorf("a button where there should be none, or none where there should be one:\n%s", resp.body)
+			}
+		})
 	}
 	if err := p.Resolve("inc-1", "bob"); err != nil {
 		t.Fatal(err)

@@ -155,10 +155,11 @@ func (m *alertMemo) encodeIncident(st *pager.IncidentState, buf []byte) ([]byte,
 // connection by database/sql).
 const (
 	qOpenOther   = "SELECT id FROM incidents WHERE group_key = ? AND status <> ? AND id <> ? LIMIT 1"
-	qPutIncident = `INSERT INTO incidents (id, group_key, status, route, created_s, created_ns, next_due, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	qPutIncident = `INSERT INTO incidents (id, group_key, status, route, created_s, created_ns, next_due, state, uid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
-			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state`
+			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state,
+			uid = excluded.uid`
 	qAppendTimeline = "INSERT INTO timeline (incident_id, seq, entry) VALUES (?, ?, ?)"
 	qAddDelivery    = `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`

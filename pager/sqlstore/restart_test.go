@@ -64,3 +64,10 @@ func mustOpen(t *testing.T, path string) *Store {
 	}
 	return s
 }
+
+// TestAckLinkIdentity: links survive a reopen (the UID is stored) and are
+// refused over a new database.
+func TestAckLinkIdentity(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.AckLinkIdentity(t, open, reopen)
+}

@@ -62,6 +62,23 @@ CREATE TABLE sequences (
 	value INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: the incident's unique identity (pager.IncidentState.UID, NULL for
+	// incidents opened before it existed), and the quarantine: rows Open
+	// found undecodable, moved aside with the reason instead of failing
+	// the whole pager.
+	`
+ALTER TABLE incidents ADD COLUMN uid TEXT;
+CREATE UNIQUE INDEX incidents_uid ON incidents (uid) WHERE uid IS NOT NULL;
+
+CREATE TABLE quarantine (
+	pos    INTEGER PRIMARY KEY,
+	tbl    TEXT NOT NULL, -- the table the row was in
+	key    TEXT NOT NULL, -- its primary key there
+	data   TEXT NOT NULL, -- its JSON document as found
+	reason TEXT NOT NULL,
+	at_s   INTEGER NOT NULL -- Unix seconds when it was moved
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

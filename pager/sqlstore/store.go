@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"modernc.org/sqlite"
 
 	"github.com/watchdog-sre/watchdog/pager"
@@ -62,6 +64,12 @@ var (
 	ErrSchemaVersion = errors.New("unsupported schema version")
 	// ErrClosed: the Store has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrEmptyFile: the file exists but holds 0 bytes (and no WAL). SQLite
+	// would take it for a new, empty database; Open refuses, because an
+	// emptied file is far more often a lost database (truncated, a failed
+	// copy, a full disk) than a wish to start afresh. Delete the file to
+	// start a new database.
+	ErrEmptyFile = errors.New("file is empty (0 bytes)")
 )
 
 // Options configure a Store. The zero value is safe.
@@ -75,14 +83,24 @@ type Options struct {
 	// SkipQuickCheck skips PRAGMA quick_check at Open (a scan of the whole
 	// file; fast for the size of a pager database).
 	SkipQuickCheck bool
+	// Logger receives an ERROR line for every corrupt row (default:
+	// discard).
+	Logger *slog.Logger
+	// Metrics receives watchdog_pager_store_corrupt_rows_total{table};
+	// nil disables it.
+	Metrics *metrics.Set
 }
 
 // Store is a pager.Store backed by an SQLite database file. It is safe for
 // concurrent use by multiple goroutines; several processes may open the
 // same file (writes then wait up to BusyTimeout for each other).
 type Store struct {
-	path string
-	db   *sql.DB
+	path     string
+	db       *sql.DB
+	log      *slog.Logger
+	metrics  *metrics.Set
+	created  bool     // Open created the file
+	reported sync.Map // table + "\x00" + row name of corrupt rows already reported
 
 	wmu    sync.Mutex  // serialises Update within the process
 	closed atomic.Bool // set by Close under wmu
@@ -101,7 +119,13 @@ const sqliteMagic = "SQLite format 3\x00"
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. A file that is not an SQLite database, or a corrupt
 // one, yields an error wrapping ErrNotDatabase; a database of another
-// application ErrForeign; a newer schema ErrSchemaVersion.
+// application ErrForeign; a newer schema ErrSchemaVersion; an empty file
+// ErrEmptyFile.
+//
+// Rows the pager loads at start (open incidents, pending deliveries,
+// silences) that do not decode are moved to the quarantine table with an
+// ERROR log line each; other corrupt rows are skipped when read, also
+// with an ERROR line. Neither fails the Store.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlstore: open: empty path")
@@ -116,8 +140,12 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
+	_, statErr := os.Stat(abs)
 	if err := checkHeader(abs); err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db, err := sql.Open("sqlite", dsn(abs, opts))
 	if err != nil {
@@ -125,8 +153,12 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
-	s := &Store{path: path, db: db}
+	s := &Store{path: path, db: db, log: opts.Logger, metrics: opts.Metrics, created: errors.Is(statErr, os.ErrNotExist)}
 	if err := s.init(opts); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, classify(err))
+	}
+	if _, err := s.quarantine(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, classify(err))
 	}
@@ -175,7 +207,14 @@ func checkHeader(abs string) error {
 		return fmt.Errorf("%w: not a regular file", ErrNotDatabase)
 	}
 	if fi.Size() == 0 {
-		return nil // SQLite treats an empty file as an empty database
+		// SQLite would treat it as a new, empty database. A WAL beside
+		// it holds the data of a database that was never checkpointed
+		// (a crash right after creation): SQLite recovers that.
+		if wal, err := os.Stat(abs + "-wal"); err == nil && wal.Size() > 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: refusing to start with an empty database in place of one that may have been lost; "+
+			"delete the file to start a new database", ErrEmptyFile)
 	}
 	buf := make([]byte, len(sqliteMagic))
 	if _, err := io.ReadFull(f, buf); err != nil || string(buf) != sqliteMagic {
@@ -249,6 +288,10 @@ func quickCheck(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// Created reports whether Open created the database file: incident
+// numbering then starts at inc-1.
+func (s *Store) Created() bool { return s.created }
+
 // Path returns the path the Store was opened with.
 func (s *Store) Path() string { return s.path }
 
@@ -281,7 +324,7 @@ func (s *Store) View(fn func(tx pager.ReadTx) error) error {
 		return fmt.Errorf("sqlstore: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&readTx{tx: tx})
+	return fn(&readTx{tx: tx, s: s})
 }
 
 // Update implements pager.Store: fn runs in one BEGIN IMMEDIATE
@@ -303,7 +346,7 @@ func (s *Store) Update(fn func(tx pager.Tx) error) error {
 			tx.Rollback()
 		}
 	}()
-	if err := fn(&writeTx{readTx: readTx{tx: tx}, s: s}); err != nil {
+	if err := fn(&writeTx{readTx: readTx{tx: tx, s: s}, s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -16,7 +16,10 @@ import (
 
 // readTx implements pager.ReadTx over a transaction. Every value returned
 // is decoded afresh from JSON, so callers own it.
-type readTx struct{ tx *sql.Tx }
+type readTx struct {
+	tx *sql.Tx
+	s  *Store // for reporting corrupt rows
+}
 
 // writeTx implements pager.Tx. It runs under s.wmu.
 type writeTx struct {
@@ -31,35 +34,41 @@ var bg = context.Background()
 // order exactly as time.Time.Compare for every time.
 func timeParts(t time.Time) (int64, int64) { return t.Unix(), int64(t.Nanosecond()) }
 
-// queryJSON runs q and decodes column 0 of every row into a new T. It
-// returns nil when no row matches, as MemStore does.
-func queryJSON[T any](tx *sql.Tx, what, q string, args ...any) ([]T, error) {
-	rows, err := tx.QueryContext(bg, q, args...)
+// queryJSON runs q, whose rows are (name, match, document), and decodes
+// each document into a new T. A row whose document does not decode, or
+// fails check(match, &v) (a key that differs from the column, a status
+// outside its enum), is skipped and reported once (see Store.corrupt):
+// one bad row never makes the whole read fail. It returns nil when no
+// row is left, as MemStore does.
+func queryJSON[T any](t *readTx, table string, check func(match string, v *T) error, q string, args ...any) ([]T, error) {
+	rows, err := t.tx.QueryContext(bg, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+		return nil, fmt.Errorf("sqlstore: %s: %w", table, err)
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
+		var name, match string
 		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+		if err := rows.Scan(&name, &match, &data); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w", table, err)
 		}
 		var v T
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, fmt.Errorf("sqlstore: %s: decode: %w", what, err)
+		if err := decodeRow(data, match, &v, check); err != nil {
+			t.s.corrupt(table, name, err)
+			continue
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: %s: %w", what, err)
+		return nil, fmt.Errorf("sqlstore: %s: %w", table, err)
 	}
 	return out, nil
 }
 
 // one returns the single incident q selects, or pager.ErrNotFound.
 func (t *readTx) one(what, q string, args ...any) (pager.IncidentState, error) {
-	sts, err := queryJSON[pager.IncidentState](t.tx, what, q+" LIMIT 1", args...)
+	sts, err := queryJSON(t, what, checkIncident, q+" LIMIT 1", args...)
 	if err != nil {
 		return pager.IncidentState{}, err
 	}
@@ -71,12 +80,12 @@ func (t *readTx) one(what, q string, args ...any) (pager.IncidentState, error) {
 
 // Incident implements pager.ReadTx.
 func (t *readTx) Incident(id string) (pager.IncidentState, error) {
-	return t.one("incident", "SELECT state FROM incidents WHERE id = ?", id)
+	return t.one("incidents", "SELECT id, id, state FROM incidents WHERE id = ?", id)
 }
 
 // OpenIncident implements pager.ReadTx.
 func (t *readTx) OpenIncident(groupKey string) (pager.IncidentState, error) {
-	return t.one("open incident", "SELECT state FROM incidents WHERE group_key = ? AND status <> ?", groupKey, pager.StatusResolved)
+	return t.one("incidents", "SELECT id, id, state FROM incidents WHERE group_key = ? AND status <> ?", groupKey, pager.StatusResolved)
 }
 
 // Incidents implements pager.ReadTx.
@@ -84,7 +93,7 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 	var b strings.Builder
 	s, ns := timeParts(f.Since)
 	// Like IncidentFilter.Match, the Since bound applies even when zero.
-	b.WriteString("SELECT state FROM incidents WHERE (created_s, created_ns) >= (?, ?)")
+	b.WriteString("SELECT id, id, state FROM incidents WHERE (created_s, created_ns) >= (?, ?)")
 	args := []any{s, ns}
 	if len(f.Statuses) > 0 {
 		b.WriteString(" AND status IN (?" + strings.Repeat(", ?", len(f.Statuses)-1) + ")")
@@ -101,17 +110,18 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 		b.WriteString(" LIMIT ?")
 		args = append(args, f.Limit)
 	}
-	return queryJSON[pager.IncidentState](t.tx, "incidents", b.String(), args...)
+	return queryJSON(t, "incidents", checkIncident, b.String(), args...)
 }
 
 // Timeline implements pager.ReadTx.
 func (t *readTx) Timeline(incidentID string) ([]pager.TimelineEntry, error) {
-	return queryJSON[pager.TimelineEntry](t.tx, "timeline", "SELECT entry FROM timeline WHERE incident_id = ? ORDER BY pos", incidentID)
+	return queryJSON(t, "timeline", checkTimeline,
+		"SELECT incident_id || ' pos ' || pos, incident_id, entry FROM timeline WHERE incident_id = ? ORDER BY pos", incidentID)
 }
 
 // Deliveries implements pager.ReadTx.
 func (t *readTx) Deliveries(f pager.DeliveryFilter) ([]pager.Delivery, error) {
-	q := "SELECT delivery FROM deliveries WHERE 1"
+	q := "SELECT key, key, delivery FROM deliveries WHERE 1"
 	var args []any
 	if f.IncidentID != "" {
 		q += " AND incident_id = ?"
@@ -122,12 +132,12 @@ func (t *readTx) Deliveries(f pager.DeliveryFilter) ([]pager.Delivery, error) {
 		args = append(args, string(f.Status))
 	}
 	q += " ORDER BY created_s, created_ns, key"
-	return queryJSON[pager.Delivery](t.tx, "deliveries", q, args...)
+	return queryJSON(t, "deliveries", checkDelivery, q, args...)
 }
 
 // Silences implements pager.ReadTx.
 func (t *readTx) Silences() ([]pager.Silence, error) {
-	return queryJSON[pager.Silence](t.tx, "silences", "SELECT silence FROM silences ORDER BY id")
+	return queryJSON(t, "silences", checkSilence, "SELECT id, id, silence FROM silences ORDER BY id")
 }
 
 // NextID implements pager.Tx.
@@ -162,7 +172,11 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: %w", err)
 	}
-	_, err = q.ExecContext(bg, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data))
+	var uid any // NULL
+	if st.UID != "" {
+		uid = st.UID
+	}
+	_, err = q.ExecContext(bg, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
 	if err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code() == codeConstraintUnique {
