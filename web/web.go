@@ -266,7 +266,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, path string)
 		return refuse(http.StatusForbidden,
 			"state-changing requests are disabled: no API token is configured")
 	}
-	got, ok := bearerToken(r.Header.Get("Authorization"))
+	got, ok := BearerToken(r.Header)
 	if !ok {
 		return refuse(http.StatusUnauthorized, "missing bearer token")
 	}
@@ -276,7 +276,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, path string)
 	return true
 }
 
-func bearerToken(header string) (string, bool) {
+// BearerToken returns the token of an "Authorization: Bearer <token>"
+// header. The scheme name is case-insensitive (RFC 7235 §2.1: "bearer",
+// "BEARER" and "Bearer" are the same) and the spaces around the token do
+// not count. Every token check of the watchdog goes through it.
+func BearerToken(h http.Header) (string, bool) {
+	header := h.Get("Authorization")
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -475,3 +475,34 @@ func TestAppendTimestamp(t *testing.T) {
 		})
 	}
 }
+
+// TestBearerToken: the scheme is case-insensitive (RFC 7235), the token
+// is trimmed, other schemes and empty tokens are refused.
+func TestBearerToken(t *testing.T) {
+	for _, tc := range []struct {
+		header, want string
+		ok           bool
+	}{
+		{"Bearer tok", "tok", true},
+		{"bearer tok", "tok", true},
+		{"BEARER tok", "tok", true},
+		{"bEaReR   tok  ", "tok", true},
+		{"  Bearer tok", "tok", true},
+		{"Basic tok", "", false},
+		{"Bearer", "", false},
+		{"Bearer   ", "", false},
+		{"Bearertok", "", false},
+		{"", "", false},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != "" {
+				h.Set("Authorization", tc.header)
+			}
+			got, ok := BearerToken(h)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tc.header, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -63,6 +65,9 @@ type pagerRuntime struct {
 	cfg      atomic.Pointer[pager.Config]
 	channels map[string]channel.Channel
 	log      *slog.Logger
+	// up is false while the pager's Run has failed and waits to be
+	// retried (watchdog_pager_up, /-/ready).
+	up atomic.Bool
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -84,7 +89,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pager channels: %w", err)
 	}
-	store, err := openPagerStore(s.storePath)
+	store, err := openPagerStore(s.storePath, s.logger, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +110,41 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 	}
 	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger}
 	r.cfg.Store(pc)
+	r.up.Store(true)
+	if s.metrics != nil {
+		s.metrics.NewGauge("watchdog_pager_up", func() float64 {
+			if r.up.Load() {
+				return 1
+			}
+			return 0
+		})
+	}
 	return r, nil
+}
+
+// run runs the pager until ctx ends. A failure of Run (its store failing
+// when it rebuilds its timers) does not end the process: scraping and
+// rules go on. It is logged as an ERROR, the pager is marked down
+// (watchdog_pager_up 0, /-/ready 503) and Run is tried again after retry,
+// doubling up to 5 minutes.
+func (r *pagerRuntime) run(ctx context.Context, retry time.Duration) {
+	for {
+		r.up.Store(true)
+		err := r.p.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.up.Store(false)
+		r.log.Error("pager stopped: pages are not being sent; scraping and rules go on; retrying", "err", err, "retry_in", retry)
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		retry = min(2*retry, 5*time.Minute)
+	}
 }
 
 func buildChannels(pc *pager.Config, configFile string, stdout io.Writer) (map[string]channel.Channel, error) {
@@ -122,16 +161,23 @@ func buildChannels(pc *pager.Config, configFile string, stdout io.Writer) (map[s
 }
 
 // openPagerStore opens the SQLite store at path, or a memory store for "".
-func openPagerStore(path string) (pager.Store, error) {
+// Both of the cases where incident numbers start again at inc-1 (no
+// database, a new one) are logged: numbers are for display only, and
+// acknowledge links of earlier incidents are refused (they name a UID).
+func openPagerStore(path string, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
 	if path == "" {
+		log.Warn("pager: no pager_db: incidents are kept in memory and lost at restart; numbering starts at inc-1 on every start")
 		return pager.NewMemStore(), nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("pager database directory: %w", err)
 	}
-	s, err := sqlstore.Open(path, sqlstore.Options{})
+	s, err := sqlstore.Open(path, sqlstore.Options{Logger: log, Metrics: set})
 	if err != nil {
 		return nil, fmt.Errorf("open pager database: %w", err)
+	}
+	if s.Created() {
+		log.Warn("pager: created a new, empty pager database; incident numbering starts at inc-1", "path", path)
 	}
 	return s, nil
 }
@@ -185,19 +231,17 @@ func (r *pagerRuntime) sink(alerts ...alertmanager.Alert) {
 	}
 }
 
-// ackKey returns the key signing acknowledge links: the contents of file,
-// else WATCHDOG_PAGER_ACK_KEY, else one derived from the API token (links
-// then stay valid across restarts as long as the token does).
-func ackKey(file, apiToken string) ([]byte, error) {
+// ackKey returns the key signing acknowledge links: the contents of file
+// (refused when other users can read it, see readSecretFile), else
+// WATCHDOG_PAGER_ACK_KEY, else one derived from the API token (links then
+// stay valid across restarts as long as the token does).
+func ackKey(file, apiToken string, log *slog.Logger) ([]byte, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		k, err := readSecretFile("ack key file", file, log)
 		if err != nil {
-			return nil, fmt.Errorf("read ack key file: %w", err)
+			return nil, err
 		}
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return []byte(k), nil
-		}
-		return nil, fmt.Errorf("ack key file %s is empty", file)
+		return []byte(k), nil
 	}
 	if k := strings.TrimSpace(os.Getenv("WATCHDOG_PAGER_ACK_KEY")); k != "" {
 		return []byte(k), nil

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager"
 )
 
 func mustPagerConfig(t *testing.T, doc string) *config.Config {
@@ -85,4 +91,65 @@ func TestPagerReload(t *testing.T) {
 	if err := r.check(more); err == nil || !strings.Contains(err.Error(), `channel "sms"`) {
 		t.Fatalf("a new channel was not refused: %v", err)
 	}
+}
+
+// failingStore fails every View while fail is set, as a broken database
+// would.
+type failingStore struct {
+	pager.Store
+	fail atomic.Bool
+}
+
+func (s *failingStore) View(fn func(tx pager.ReadTx) error) error {
+	if s.fail.Load() {
+		return errors.New("disk I/O error")
+	}
+	return s.Store.View(fn)
+}
+
+// TestPagerRunFailureKeepsProcess: when the pager's Run fails, run logs
+// it, marks the pager down (watchdog_pager_up 0) and tries again later
+// instead of returning (which ended the whole process, scraping included);
+// once the store works again the pager is up. watchdog_pager_up and
+// /-/ready read r.up.
+func TestPagerRunFailureKeepsProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := mustPagerConfig(t, basePager)
+		pc, err := parsePager(c, "w.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &failingStore{Store: pager.NewMemStore()}
+		store.fail.Store(true)
+		var logs syncBuffer
+		p, err := pager.New(pager.Options{Config: pc, Store: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &pagerRuntime{p: p, store: store, log: slog.New(slog.NewTextHandler(&logs, nil))}
+		r.up.Store(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { r.run(ctx, 10*time.Second); close(done) }()
+		synctest.Wait()
+		if r.up.Load() {
+			t.Error("pager up after Run failed")
+		}
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "disk I/O error") {
+			t.Errorf("no error logged: %s", logs.String())
+		}
+		select {
+		case <-done:
+			t.Fatal("run returned after a failure")
+		default:
+		}
+		store.fail.Store(false)
+		time.Sleep(10 * time.Second) // the bubble's clock: the retry
+		synctest.Wait()
+		if !r.up.Load() {
+			t.Errorf("pager still down after the store recovered: %s", logs.String())
+		}
+		cancel()
+		<-done
+	})
 }

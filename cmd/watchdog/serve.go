@@ -100,7 +100,7 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 
 // serve wires store, scraper and HTTP API together and blocks until ctx is done.
 func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer, logger *slog.Logger) error {
-	token, generated, err := loadToken(o.tokenFile)
+	token, generated, err := loadToken(o.tokenFile, logger)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	sinks := []alertSink{console.Send, ams.send}
 	var pg *pagerRuntime
 	if pagerCfg != nil {
-		key, err := ackKey(o.ackKeyFile, token)
+		key, err := ackKey(o.ackKeyFile, token, logger)
 		if err != nil {
 			return err
 		}
@@ -312,7 +312,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Ready: func() bool {
 			select {
 			case <-isReady:
-				return true
+				return pg == nil || pg.up.Load()
 			default:
 				return false
 			}
@@ -360,11 +360,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 	})
 	if pg != nil {
-		wg.Go(func() {
-			if err := pg.p.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("pager: %w", err)
-			}
-		})
+		wg.Go(func() { pg.run(runCtx, 10*time.Second) }) // never ends the process
 	}
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
 	close(isReady)
@@ -410,17 +406,14 @@ func webDroppedTargets(jobs []scrape.DroppedTargets) ([]web.DroppedTarget, map[s
 	return out, counts
 }
 
-// loadToken reads the API token from a file or WATCHDOG_TOKEN; without either
-// it generates a random one for this run.
-func loadToken(file string) (token string, generated bool, err error) {
+// loadToken reads the API token from a file (see readSecretFile: one other
+// users can read is refused) or WATCHDOG_TOKEN; without either it generates
+// a random one for this run.
+func loadToken(file string, log *slog.Logger) (token string, generated bool, err error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		token, err := readSecretFile("token file", file, log)
 		if err != nil {
-			return "", false, fmt.Errorf("read token file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
-		if token == "" {
-			return "", false, fmt.Errorf("token file %s is empty", file)
+			return "", false, err
 		}
 		return token, false, nil
 	}

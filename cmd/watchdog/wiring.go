@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"runtime"
-	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/model"
@@ -67,10 +66,11 @@ func buildInfo() web.BuildInfo {
 	return web.BuildInfo{Version: version, Revision: revision, Branch: branch, GoVersion: runtime.Version()}
 }
 
-// requireToken refuses a request that does not carry "Authorization: Bearer <token>".
+// requireToken refuses a request that does not carry "Authorization: Bearer
+// <token>" (scheme case-insensitive, as everywhere: web.BearerToken).
 func requireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := web.BearerToken(r.Header)
 		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
