@@ -317,6 +317,7 @@ func TestHostileBearerScheme(t *testing.T) {
 		{"/-/reload", "", ""},
 		{"/api/v1/admin/tsdb/snapshot", "", ""},
 		{"/api/v2/alerts", "application/json", `[{"labels":{"alertname":"ByCurl","severity":"page"}}]`},
+		{"/api/v1/pager/incidents/inc-1/note", "application/json", `{"by":"e2e","text":"bearer scheme test"}`},
 		{"/api/v1/pager/silences", "application/json",
 			`{"matchers":["alertname=\"ByCurl\""],"duration":"1h","createdBy":"e2e","comment":"bearer scheme test"}`},
 	}
