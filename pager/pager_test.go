@@ -55,6 +55,13 @@ func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	return false, nil
 }
 
+// tzOf returns the time zone the last message to name gave.
+func (r *recorder) tzOf(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tz[name]
+}
+
 func (r *recorder) take() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -148,7 +155,7 @@ func TestPagerEndToEnd(t *testing.T) {
 		}
 		synctest.Wait()
 		h.expect("10:00 ops-webhook trigger inc-1", "10:00 push trigger inc-1 alice@alice-topic")
-		if tz := h.rec.tz["alice"]; tz != "Europe/Berlin" {
+		if tz := h.rec.tzOf("alice"); tz != "Europe/Berlin" {
 			t.Errorf("alice's page gave time zone %q, want her Europe/Berlin", tz)
 		}
 		h.advance("10:02")
