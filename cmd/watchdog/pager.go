@@ -150,7 +150,8 @@ func (r *pagerRuntime) schedule(name string) *schedule.Schedule { return r.cfg.L
 
 // check reports whether next can replace the running configuration: the
 // pager's channels are built once, so a reload may not add channels or
-// change a channel's type.
+// change a channel's type; and it may not remove what open incidents use
+// (pager.CheckReload, checked again by reload under the pager's lock).
 func (r *pagerRuntime) check(next *pager.Config) error {
 	old := map[string]string{}
 	for _, cc := range r.cfg.Load().Channels {
@@ -160,6 +161,9 @@ func (r *pagerRuntime) check(next *pager.Config) error {
 		if t, ok := old[cc.Name]; !ok || t != cc.Type {
 			return fmt.Errorf("pager: channel %q added or changed type: %w", cc.Name, errPagerRestart)
 		}
+	}
+	if err := r.p.CheckReload(next); err != nil {
+		return fmt.Errorf("pager: %w", err)
 	}
 	return nil
 }
