@@ -50,6 +50,8 @@ type serveOptions struct {
 	logLevel      string
 	pagerDB       string
 	ackKeyFile    string
+	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
+	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
 }
 
@@ -70,6 +72,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file)")
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
+	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
+	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
 	return fs, o
 }
 
@@ -217,7 +221,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
 			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,
-			stdout: stdout, logger: logger.With("component", "pager"), metrics: set,
+			stdout: stdout, logger: logger.With("component", "pager"), metrics: set, maxSilence: o.maxSilence, maxSnooze: o.maxSnooze,
 		})
 		if err != nil {
 			return err
