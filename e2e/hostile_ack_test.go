@@ -105,6 +105,18 @@ func (h *hostile) pages(method, user string) int {
 	return n
 }
 
+// waitLog waits until stderr has a line matching re (stderr reaches the
+// test through a pipe, a little after the process wrote it).
+func (h *hostile) waitLog(t *testing.T, re *regexp.Regexp) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		if !re.MatchString(h.logs()) {
+			return fmt.Errorf("no log line matching %s:\n%s", re, tail(h.logs(), 4096))
+		}
+		return nil
+	})
+}
+
 // incidentStatus reads an incident's status through the API.
 func (h *hostile) incidentStatus(t *testing.T, id string) string {
 	t.Helper()
@@ -214,9 +226,7 @@ func TestHostileAckLinkAfterDatabaseLoss(t *testing.T) {
 	if id2 != id1 {
 		t.Fatalf("the new database numbered the incident %s, the old one %s: the test needs the same number", id2, id1)
 	}
-	if !strings.Contains(h2.logs(), "created a new, empty pager database") {
-		t.Errorf("no log line about the new database:\n%s", tail(h2.logs(), 2048))
-	}
+	h2.waitLog(t, regexp.MustCompile(`level=WARN .*created a new, empty pager database`))
 	if code, body := h2.get(t, oldLink); code != http.StatusGone || !bytes.Contains(body, []byte("no longer exists")) {
 		t.Errorf("GET of the old link: %d %s", code, body)
 	}
@@ -381,10 +391,7 @@ func TestHostileCorruptPagerRow(t *testing.T) {
 	if id2, _ := h2.ackLink(t, "push", "alice"); id2 == id {
 		t.Errorf("the restarted watchdog paged for the corrupt %s", id)
 	}
-	logs := h2.logs()
-	if !regexp.MustCompile(`level=ERROR .*corrupt row.* table=incidents key=` + id).MatchString(logs) {
-		t.Errorf("no ERROR naming incidents/%s:\n%s", id, tail(logs, 4096))
-	}
+	h2.waitLog(t, regexp.MustCompile(`level=ERROR .*corrupt row.* table=incidents key=`+id))
 	if v, ok := h2.metric(t, `watchdog_pager_store_corrupt_rows_total{table="incidents"}`); !ok || v != 1 {
 		t.Errorf("corrupt incident rows counted %v (present %v), want 1", v, ok)
 	}
@@ -436,8 +443,6 @@ func TestHostileEmptyPagerDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	h2 := startHostile(t, hc)
-	if !strings.Contains(h2.logs(), "created a new, empty pager database") {
-		t.Errorf("no log line about the new database:\n%s", tail(h2.logs(), 2048))
-	}
+	h2.waitLog(t, regexp.MustCompile(`level=WARN .*created a new, empty pager database`))
 	h2.assertHealthy(t)
 }
