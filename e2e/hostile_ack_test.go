@@ -105,18 +105,6 @@ func (h *hostile) pages(method, user string) int {
 	return n
 }
 
-// waitLog waits until stderr has a line matching re (stderr reaches the
-// test through a pipe, a little after the process wrote it).
-func (h *hostile) waitLog(t *testing.T, re *regexp.Regexp) {
-	t.Helper()
-	eventually(t, 5*time.Second, func() error {
-		if !re.MatchString(h.logs()) {
-			return fmt.Errorf("no log line matching %s:\n%s", re, tail(h.logs(), 4096))
-		}
-		return nil
-	})
-}
-
 // incidentStatus reads an incident's status through the API.
 func (h *hostile) incidentStatus(t *testing.T, id string) string {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -318,6 +319,18 @@ func (h *hostile) alive() bool {
 
 // logs returns everything the process wrote to stderr so far.
 func (h *hostile) logs() string { return h.watchdog.stderr.String() }
+
+// waitLog waits until stderr has a line matching re (stderr reaches the
+// test through a pipe, a little after the process wrote it).
+func (h *hostile) waitLog(t *testing.T, re *regexp.Regexp) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() error {
+		if !re.MatchString(h.logs()) {
+			return fmt.Errorf("no log line matching %s:\n%s", re, tail(h.logs(), 4096))
+		}
+		return nil
+	})
+}
 
 // output returns everything the process wrote to stdout so far.
 func (h *hostile) output() string { return h.watchdog.stdout.String() }
