@@ -52,6 +52,7 @@ type serveOptions struct {
 	pagerDB       string
 	ackKeyFile    string
 	firstSpike    time.Duration // demo only
+	limits        *limitOptions
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -71,6 +72,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file)")
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
+	o.limits = limitFlags(fs)
 	return fs, o
 }
 
@@ -100,6 +102,13 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 
 // serve wires store, scraper and HTTP API together and blocks until ctx is done.
 func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer, logger *slog.Logger) error {
+	queryLimits, err := o.limits.queryLimits()
+	if err != nil {
+		return err
+	}
+	if err := applyMemoryLimit(o.limits.memoryLimit, logger); err != nil {
+		return err
+	}
 	token, generated, err := loadToken(o.tokenFile)
 	if err != nil {
 		return err
@@ -193,7 +202,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if externalURL == "" {
 		externalURL = "http://" + ln.Addr().String()
 	}
-	engine := promql.NewEngine(web.DefaultEngineOpts())
+	engine := promql.NewEngine(web.EngineOpts(queryLimits))
 	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
 	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
 	console := alertmanager.NewConsole(stdout, time.Now)
@@ -318,6 +327,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			}
 		},
 		Token:     token,
+		Limits:    queryLimits,
 		BuildInfo: buildInfo(),
 		Metrics:   set,
 		Logger:    logger.With("component", "web"),
@@ -327,7 +337,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
-		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: ui.EngineRangeQuery(engine, db),
+		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load
