@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/watchdog-sre/watchdog/evaluator"
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 )
 
 // ErrInvalid is wrapped by every error ParseFile and LoadFiles return for a
@@ -144,12 +145,24 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 // cannot make parsing explode.
 const maxNodes = 1 << 20
 
+// loadTime is the evaluation time rule expressions are checked at: a rule
+// is an instant query, so only its subqueries' own spans matter, not when.
+var loadTime = time.Unix(0, 0)
+
+// isLimit reports whether err is a refusal by the query limits rather than
+// a syntax error.
+func isLimit(err error) bool {
+	return errors.Is(err, querylimit.ErrQueryTooLong) || errors.Is(err, querylimit.ErrQueryTooDeep) ||
+		errors.Is(err, querylimit.ErrTooManyPoints)
+}
+
 // fileParser collects the errors of one file.
 type fileParser struct {
 	file    string
 	errs    []error
 	visited int
 	promql  parser.Parser
+	limits  querylimit.Limits
 
 	gname   string
 	rule    int
@@ -279,8 +292,11 @@ var (
 // once, joined with errors.Join, each an *Error wrapping ErrInvalid:
 // malformed YAML, unknown or repeated keys, bad durations, repeated or empty
 // group names, rules with both or neither of alert and record, invalid
-// record names, label and annotation names, unparsable PromQL and templates
-// that do not parse, rules with both or neither of expr and a native
+// record names, label and annotation names, unparsable PromQL, PromQL
+// beyond the default query limits of package querylimit (the same length,
+// nesting and points-per-series limits the HTTP API applies: a subquery
+// such as x[100y:1ms] is refused here, not found out by running out of
+// memory at its first evaluation), templates that do not parse, rules with both or neither of expr and a native
 // condition, and native conditions that do not compile (compiled here,
 // once, with evaluator.Compile). An empty file has no groups.
 func ParseFile(data []byte, filename string) (*File, error) {
@@ -485,8 +501,12 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		}
 		if strings.TrimSpace(r.Expr) == "" {
 			p.errorf(line, "field 'expr' must be set in rule")
-		} else if _, err := p.promql.ParseExpr(r.Expr); err != nil {
-			p.errorf(line, "could not parse expression: %s", oneLine(err.Error()))
+		} else if err := p.limits.Admit(p.promql, r.Expr, loadTime, loadTime, 0); err != nil {
+			if isLimit(err) {
+				p.errorf(line, "expression refused: %s", oneLine(err.Error()))
+			} else {
+				p.errorf(line, "could not parse expression: %s", oneLine(err.Error()))
+			}
 		}
 	}
 	if r.Record != "" {

@@ -49,7 +49,7 @@ func (h *Handler) parseRangeParams(r *http.Request) (rangeParams, *apiError) {
 	if p.end.Before(p.start) {
 		return p, invalidParam("end", errors.New("end timestamp must not be before start time"))
 	}
-	if p.matchers, err = parseMatchers(h.parser, r.Form["match[]"]); err != nil {
+	if p.matchers, err = h.parseMatchers(r.Form["match[]"]); err != nil {
 		return p, invalidParam("match[]", err)
 	}
 	return p, nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Sentinel errors of parameter parsing.
@@ -102,10 +101,15 @@ func parseLimit(s string) (int, error) {
 	return n, nil
 }
 
-// parseMatchers parses match[] selectors, refusing any set that would match
-// every series.
-func parseMatchers(p parser.Parser, in []string) ([][]*labels.Matcher, error) {
-	sets, err := p.ParseMetricSelectors(in)
+// parseMatchers parses match[] selectors, refusing any that breaks the
+// query text limits and any set that would match every series.
+func (h *Handler) parseMatchers(in []string) ([][]*labels.Matcher, error) {
+	for _, s := range in {
+		if err := h.admission.limits.CheckText(s); err != nil {
+			return nil, h.admission.refused(err)
+		}
+	}
+	sets, err := h.parser.ParseMetricSelectors(in)
 	if err != nil {
 		return nil, err
 	}

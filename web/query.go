@@ -10,10 +10,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 )
 
-// maxPointsPerSeries is the most points a range query may return per series,
-// the same cap Prometheus applies.
-const maxPointsPerSeries = 11000
-
 // parseForm reads URL and body parameters, reporting an oversized or broken
 // body as bad data.
 func parseForm(r *http.Request) *apiError {
@@ -56,7 +52,7 @@ func (h *Handler) query(r *http.Request) apiResult {
 		return apiResult{err: e}
 	}
 	qs := r.FormValue("query")
-	return h.runQuery(r, "query", qs, limit, func(ctx context.Context) (promql.Query, error) {
+	return h.runQuery(r, "query", qs, ts, ts, 0, limit, func(ctx context.Context) (promql.Query, error) {
 		return h.engine.NewInstantQuery(ctx, h.queryable, nil, qs, ts)
 	})
 }
@@ -88,35 +84,34 @@ func (h *Handler) queryRange(r *http.Request) apiResult {
 		return apiResult{err: invalidParam("step", errors.New(
 			"zero or negative query resolution step widths are not accepted. Try a positive integer"))}
 	}
-	if end.Sub(start)/step > maxPointsPerSeries {
-		return apiResult{err: badData(errors.New(
-			"exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))}
-	}
 	qs := r.FormValue("query")
-	return h.runQuery(r, "query_range", qs, limit, func(ctx context.Context) (promql.Query, error) {
+	return h.runQuery(r, "query_range", qs, start, end, step, limit, func(ctx context.Context) (promql.Query, error) {
 		return h.engine.NewRangeQuery(ctx, h.queryable, nil, qs, start, end, step)
 	})
 }
 
-// runQuery builds a query with build, runs it under the request's timeout,
-// records its latency under endpoint and shapes the answer.
-func (h *Handler) runQuery(r *http.Request, endpoint, qs string, limit int,
+// runQuery admits the query qs evaluated from start to end every step (see
+// admission.enter), builds it with build, runs it under the request's
+// timeout and context, so that a client going away cancels it, records its
+// latency under endpoint and shapes the answer.
+func (h *Handler) runQuery(r *http.Request, endpoint, qs string, start, end time.Time, step time.Duration, limit int,
 	build func(context.Context) (promql.Query, error),
 ) apiResult {
-	timeout, e := queryTimeout(r)
+	requested, e := queryTimeout(r)
 	if e != nil {
 		return apiResult{err: e}
 	}
-	ctx := r.Context()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	start := time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), h.admission.timeout(requested))
+	defer cancel()
+	began := time.Now()
 	defer h.metrics.GetOrCreatePrometheusHistogram(
-		`watchdog_query_duration_seconds{endpoint="` + endpoint + `"}`).UpdateDuration(start)
+		`watchdog_query_duration_seconds{endpoint="` + endpoint + `"}`).UpdateDuration(began)
 
+	_, release, err := h.admission.enter(ctx, qs, &evalRange{start, end, step})
+	if err != nil {
+		return apiResult{err: admissionError(err)}
+	}
+	defer release()
 	qry, err := build(ctx)
 	if err != nil {
 		return apiResult{err: constructionError(err)}
@@ -180,9 +175,14 @@ func (h *Handler) formatQuery(r *http.Request) apiResult {
 	if e := parseForm(r); e != nil {
 		return apiResult{err: e}
 	}
-	expr, err := h.parser.ParseExpr(r.FormValue("query"))
+	ctx, cancel := context.WithTimeout(r.Context(), h.admission.timeout(0))
+	defer cancel()
+	// Formatting is the costliest step here: the pretty-printer grows with
+	// the cube of the depth, which the admission bounds.
+	expr, release, err := h.admission.enter(ctx, r.FormValue("query"), nil)
 	if err != nil {
-		return apiResult{err: invalidParam("query", err)}
+		return apiResult{err: admissionError(err)}
 	}
+	defer release()
 	return apiResult{data: expr.Pretty(0)}
 }

@@ -43,7 +43,7 @@ func (e *apiError) status() int {
 		return http.StatusUnprocessableEntity
 	case errorCanceled:
 		return statusClientClosedRequest
-	case errorTimeout:
+	case errorTimeout, errorUnavailable:
 		return http.StatusServiceUnavailable
 	case errorNotFound:
 		return http.StatusNotFound

@@ -210,7 +210,7 @@ func (h *Handler) parseRulesFilter(r *http.Request) (rulesFilter, *apiError) {
 	f.groups = setOf(r.Form["rule_group[]"])
 	f.files = setOf(r.Form["file[]"])
 	if ms := r.Form["match[]"]; len(ms) > 0 {
-		sets, err := parseMatchers(h.parser, ms)
+		sets, err := h.parseMatchers(ms)
 		if err != nil {
 			return f, badData(err)
 		}

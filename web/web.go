@@ -28,6 +28,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 )
 
 // MaxRequestBodyBytes bounds the body of any request the handler reads.
@@ -39,8 +41,15 @@ type Options struct {
 	// Queryable is the storage queries and metadata look-ups read. Nil serves
 	// an empty storage.
 	Queryable storage.Queryable
-	// Engine evaluates PromQL. Nil builds one with DefaultEngineOpts.
+	// Engine evaluates PromQL. Nil builds one with EngineOpts(Limits).
 	Engine *promql.Engine
+	// Limits bound the queries of /api/v1/query, query_range, format_query
+	// and RangeQuery before the engine sees them: length, nesting, points
+	// per series, concurrency and timeout (see package querylimit). Zero
+	// fields take querylimit's defaults. MaxSamples only applies to an
+	// Engine built here; build Engine with EngineOpts(Limits) to keep both
+	// in step.
+	Limits querylimit.Limits
 	// Targets lists the scrape targets for /api/v1/targets. Nil lists none.
 	Targets TargetsFunc
 	// DroppedTargets lists the targets relabelling dropped, for
@@ -85,19 +94,11 @@ type BuildInfo struct {
 }
 
 // DefaultEngineOpts returns the engine options New uses when Options.Engine
-// is nil: 50 million samples, a two minute timeout, a five minute lookback,
-// and the @ modifier and negative offsets enabled.
+// and Options.Limits are zero: EngineOpts of the default limits (50 million
+// samples, a two minute timeout, a one minute default subquery step), a five
+// minute lookback, and the @ modifier and negative offsets enabled.
 func DefaultEngineOpts() promql.EngineOpts {
-	return promql.EngineOpts{
-		MaxSamples:           50_000_000,
-		Timeout:              2 * time.Minute,
-		LookbackDelta:        5 * time.Minute,
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-		NoStepSubqueryIntervalFn: func(int64) int64 {
-			return time.Minute.Milliseconds()
-		},
-	}
+	return EngineOpts(querylimit.Limits{})
 }
 
 // Handler is the http.Handler serving the API. Build it with New and add
@@ -116,6 +117,7 @@ type Handler struct {
 	metrics   *metrics.Set
 	logger    *slog.Logger
 	now       func() time.Time
+	admission *admission
 }
 
 // New returns a Handler serving every endpoint described in the package
@@ -140,7 +142,7 @@ func New(opts Options) *Handler {
 		h.queryable = emptyQueryable{}
 	}
 	if h.engine == nil {
-		h.engine = promql.NewEngine(DefaultEngineOpts())
+		h.engine = promql.NewEngine(EngineOpts(opts.Limits))
 	}
 	if h.targets == nil {
 		h.targets = func() []Target { return nil }
@@ -163,6 +165,7 @@ func New(opts Options) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.admission = newAdmission(opts.Limits, h.parser, h.metrics)
 	h.routes()
 	h.Handle("GET /api/v1/rules", h.wrap(h.rulesList(opts.Rules)))
 	h.Handle("GET /api/v1/alerts", h.wrap(alertsList(opts.Rules)))

@@ -53,6 +53,7 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	limits        *limitOptions
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -74,6 +75,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
 	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
+	o.limits = limitFlags(fs)
 	return fs, o
 }
 
@@ -103,6 +105,13 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 
 // serve wires store, scraper and HTTP API together and blocks until ctx is done.
 func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer, logger *slog.Logger) error {
+	queryLimits, err := o.limits.queryLimits()
+	if err != nil {
+		return err
+	}
+	if err := applyMemoryLimit(o.limits.memoryLimit, logger); err != nil {
+		return err
+	}
 	token, generated, err := loadToken(o.tokenFile, logger)
 	if err != nil {
 		return err
@@ -196,7 +205,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if externalURL == "" {
 		externalURL = "http://" + ln.Addr().String()
 	}
-	engine := promql.NewEngine(web.DefaultEngineOpts())
+	engine := promql.NewEngine(web.EngineOpts(queryLimits))
 	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
 	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
 	// In-process receivers get the alerts through bounded queues with one
@@ -284,6 +293,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			}
 		},
 		Token:     token,
+		Limits:    queryLimits,
 		BuildInfo: buildInfo(),
 		Metrics:   set,
 		Logger:    logger.With("component", "web"),
@@ -293,7 +303,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
-		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: ui.EngineRangeQuery(engine, db),
+		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load

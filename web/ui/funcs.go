@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 )
 
 var funcs = template.FuncMap{
@@ -112,8 +114,12 @@ func graphURL(expr string) string {
 var promqlParser = parser.NewParser(parser.Options{})
 
 // isPromQL reports whether expr parses as PromQL: native conditions do not,
-// and get no graph link.
+// and get no graph link; neither does text beyond the default query limits,
+// which is never parsed.
 func isPromQL(expr string) bool {
+	if (querylimit.Limits{}).CheckText(expr) != nil {
+		return false
+	}
 	_, err := promqlParser.ParseExpr(expr)
 	return err == nil
 }

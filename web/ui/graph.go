@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 	"github.com/watchdog-sre/watchdog/web"
 )
 
@@ -29,6 +31,10 @@ type graphData struct {
 	Step    time.Duration
 }
 
+// maxEchoedExpr is the most of a refused, over-long expression the page
+// shows back.
+const maxEchoedExpr = 1 << 10
+
 // graphQueryTimeout bounds one graph's query.
 const graphQueryTimeout = 30 * time.Second
 
@@ -46,7 +52,11 @@ func (c *console) graph(w http.ResponseWriter, r *http.Request) {
 	if d.Expr != "" && d.Enabled {
 		if err := c.drawGraph(r.Context(), &d); err != nil {
 			d.Err = err.Error()
-			code = http.StatusBadRequest
+			code = max(web.StatusOf(err), http.StatusBadRequest)
+			if errors.Is(err, querylimit.ErrQueryTooLong) {
+				// Echoing it whole would cost tens of times its size.
+				d.Expr = truncateUTF8(d.Expr, maxEchoedExpr) + "…"
+			}
 		}
 	}
 	c.render(w, code, "graph", pageData{Title: "Graph", Nav: "graph", Data: d})
@@ -69,13 +79,34 @@ func (c *console) drawGraph(ctx context.Context, d *graphData) error {
 		end = t
 	}
 	d.EndTime, d.Start, d.Step = end, end.Add(-time.Duration(rng)), graphStep(time.Duration(rng))
+	if err := c.o.CheckQuery(d.Expr); err != nil {
+		return err
+	}
 	graphExpr, threshold := splitThreshold(c.parser, d.Expr)
 	ctx, cancel := context.WithTimeout(ctx, graphQueryTimeout)
 	defer cancel()
 	m, err := c.o.RangeQuery(ctx, graphExpr, d.Start, d.EndTime, d.Step)
 	if err != nil {
-		return errors.New(strings.TrimSpace(err.Error()))
+		return trimmedError{err}
 	}
 	d.Chart = buildChart(m, d.Start, d.EndTime, d.Step, threshold)
 	return nil
+}
+
+// trimmedError shows err without surrounding space, keeping it for
+// errors.Is (web.StatusOf).
+type trimmedError struct{ err error }
+
+func (e trimmedError) Error() string { return strings.TrimSpace(e.err.Error()) }
+func (e trimmedError) Unwrap() error { return e.err }
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -125,6 +125,11 @@ func (c *console) incidentGraphs(ctx context.Context, st *pager.IncidentState, n
 		}
 		seen[name+"\x00"+expr] = true
 		g := incidentGraph{Alert: name, Expr: expr}
+		if err := c.o.CheckQuery(expr); err != nil {
+			g.Err = err.Error()
+			out = append(out, g)
+			continue
+		}
 		if !isPromQL(expr) {
 			g.Err = "not a PromQL expression (a native condition): no graph"
 			out = append(out, g)

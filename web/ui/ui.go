@@ -37,9 +37,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/web"
 )
@@ -81,8 +81,14 @@ type Options struct {
 	// Pager and PagerConfig are nil when the pager is not configured.
 	Pager       Pager
 	PagerConfig PagerConfigFunc
-	// RangeQuery draws the graphs; nil disables them.
+	// RangeQuery draws the graphs; nil disables them. Serve it with
+	// (*web.Handler).RangeQuery so that graphs pass the API's admission
+	// (limits, concurrency, timeout).
 	RangeQuery RangeQueryFunc
+	// CheckQuery checks the text of an expression before the console parses
+	// it to split off an alert threshold; (*web.Handler).CheckQueryText is
+	// the API's. Nil applies querylimit's default length and depth limits.
+	CheckQuery func(expr string) error
 	// Postmortem renders drafts; nil uses web.Postmortem.
 	Postmortem PostmortemFunc
 	// StatusPage lists the public status page's components; nil is the
@@ -97,22 +103,6 @@ type Options struct {
 // console's requests are counted like the API's.
 type Mux interface {
 	Handle(pattern string, h http.Handler)
-}
-
-// EngineRangeQuery returns a RangeQueryFunc running the PromQL engine on q.
-func EngineRangeQuery(engine *promql.Engine, q storage.Queryable) RangeQueryFunc {
-	return func(ctx context.Context, expr string, start, end time.Time, step time.Duration) (promql.Matrix, error) {
-		qry, err := engine.NewRangeQuery(ctx, q, nil, expr, start, end, step)
-		if err != nil {
-			return nil, err
-		}
-		defer qry.Close()
-		res := qry.Exec(ctx)
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Matrix()
-	}
 }
 
 // console serves the pages.
@@ -152,6 +142,9 @@ func Register(mux Mux, o Options) error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CheckQuery == nil {
+		o.CheckQuery = querylimit.Limits{}.CheckText
 	}
 	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser}
 	sp := c.statusSource()
