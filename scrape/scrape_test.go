@@ -535,14 +535,20 @@ func TestOutOfOrderSkipped(t *testing.T) {
 		advance(10 * time.Second)
 		h.srv.set("a:80", text("old 2 4000\nfresh 2\nfresh 3\n"))
 		advance(10 * time.Second)
+		// The target stays up, its last error says what was refused.
+		if ts := h.target("test"); ts.Health != "up" || !strings.Contains(ts.LastError, "2 samples refused (out_of_order=1, duplicate=1)") {
+			t.Fatalf("target %+v", ts)
+		}
 		h.stop()
 		mustEqual(t, "old", values(h.rec.samples("old")), []string{"5000=1"})
 		if n := len(h.rec.samples("fresh")); n != 2 {
 			t.Fatalf("fresh = %v", values(h.rec.samples("fresh")))
 		}
 		// One out-of-order sample and one duplicate in the second scrape.
-		if got := h.counter("watchdog_scrape_samples_rejected_total", "test"); got != 2 {
-			t.Fatalf("rejected = %d", got)
+		for _, reason := range []string{"out_of_order", "duplicate"} {
+			if got := h.counter("watchdog_scrape_samples_rejected_total", "test", `reason="`+reason+`"`); got != 1 {
+				t.Fatalf("rejected %s = %d, want 1", reason, got)
+			}
 		}
 		if up := values(h.rec.samples("up")); len(up) != 2 || !strings.HasSuffix(up[1], "=1") {
 			t.Fatalf("up = %v", up)
