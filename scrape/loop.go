@@ -81,13 +81,7 @@ func (d *loopDeps) rejectedBy(reason string) *metrics.Counter {
 
 // limitExceeded is the job's counter of scrapes failed by the named limit.
 func (d *loopDeps) limitExceeded(limit string) *metrics.Counter {
-	return limitCounter(d.set, d.jobLabel, limit)
-}
-
-// limitCounter is watchdog_scrape_limit_exceeded_total for a job label
-// (job="name") and a limit.
-func limitCounter(set *metrics.Set, jobLabel, limit string) *metrics.Counter {
-	return set.GetOrCreateCounter(`watchdog_scrape_limit_exceeded_total{` + jobLabel + `,limit="` + limit + `"}`)
+	return d.set.GetOrCreateCounter(`watchdog_scrape_limit_exceeded_total{` + d.jobLabel + `,limit="` + limit + `"}`)
 }
 
 // limitName names the limit a scrape failure is about ("" if none).

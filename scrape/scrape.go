@@ -82,8 +82,8 @@ type Options struct {
 	// refused, see RejectReason, and series exposed twice in one body:
 	// "duplicate"), watchdog_scrape_limit_exceeded_total{limit} (scrapes
 	// failed by sample_limit, body_size_limit, label_limit,
-	// label_name_length_limit, label_value_length_limit or scrape_timeout;
-	// syncs of a job over its target_limit) and watchdog_scrape_missed_total
+	// label_name_length_limit, label_value_length_limit, target_limit or
+	// scrape_timeout) and watchdog_scrape_missed_total
 	// (ticks skipped because the previous scrape of the target was still
 	// running). nil registers them in a private set.
 	Metrics *metrics.Set

@@ -84,6 +84,9 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	if ctx.Err() != nil {
 		return false, nil
 	}
+	if scrapeErr != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		scrapeErr = fmt.Errorf("%w: %w", errScrapeTimeout, scrapeErr)
+	}
 	if scrapeErr == nil && sl.deps.limiter != nil {
 		if err := sl.deps.limiter.acquire(sctx, sl.s.job.cfg.JobName); err != nil {
 			if ctx.Err() != nil {

@@ -96,7 +96,6 @@ func (m *Manager) syncJob(ctx context.Context, j *job) {
 	if limit > 0 && total > limit {
 		forced = fmt.Errorf("%w: the job has %d targets, its limit is %d; none is scraped", ErrTargetLimit, total, limit)
 		m.log.Error("too many targets, none is scraped", "job", j.cfg.cfg.JobName, "targets", total, "target_limit", limit)
-		limitCounter(m.opts.Metrics, `job="`+escapeLabelValue(j.cfg.cfg.JobName)+`"`, "target_limit").Inc()
 	}
 	want := make(map[uint64]*target, len(targets))
 	for _, t := range targets {
