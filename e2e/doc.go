@@ -1,4 +1,9 @@
-// Package e2e holds the watchdog's end-to-end browser tests: they build the
+// Package e2e holds the watchdog's end-to-end tests. The hostile-input suite
+// (hostile_*_test.go, issue #11) runs the real binary against inputs an
+// attacker or a careless operator could send and asserts that it stays alive,
+// keeps scraping a control target on time and stays under a memory bound.
+//
+// The browser tests build the
 // binary, run it (the demo, or a configuration scraping a hostile local
 // target), and drive Debian's chromium headless through the Chrome DevTools
 // Protocol (github.com/chromedp/chromedp, used by these tests only) as a

@@ -85,17 +85,26 @@ func (p *Pager) Ack(id, by string) error {
 func (p *Pager) Resolve(id, by string) error { return p.act(id, Resolve{By: by}, open) }
 
 // Snooze acknowledges until until, then re-triggers. ErrBadSnooze if
-// until is not in the future.
+// until is not in the future or more than Options.MaxSnooze away.
 func (p *Pager) Snooze(id, by string, until time.Time) error {
 	return p.act(id, Snooze{By: by, Until: until}, func(st *IncidentState) error {
 		if err := open(st); err != nil {
 			return err
 		}
-		if !until.After(p.now()) {
-			return ErrBadSnooze
-		}
-		return nil
+		return checkSnooze(until, p.now(), p.o.MaxSnooze)
 	})
+}
+
+// checkSnooze refuses a snooze end that is not in the future or more than
+// max after now.
+func checkSnooze(until, now time.Time, max time.Duration) error {
+	switch {
+	case !until.After(now):
+		return fmt.Errorf("%w: %s is not in the future", ErrBadSnooze, fmtDue(until))
+	case until.Sub(now) > max:
+		return fmt.Errorf("%w: %s is more than %s from now", ErrBadSnooze, fmtDue(until), max)
+	}
+	return nil
 }
 
 // Reassign hands the incident to user to, who is notified now.
@@ -177,25 +186,18 @@ func (p *Pager) WhoIsOnCall(target string, t time.Time) ([]OnCall, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
 }
 
-// CreateSilence validates and stores s (assigning an ID when empty; a
-// zero StartsAt means now) and applies it to open incidents at once.
+// CreateSilence validates s with ValidateSilence (at most
+// Options.MaxSilenceDuration long), stores it (assigning an ID when empty;
+// a zero StartsAt means now) and applies it to open incidents at once.
 func (p *Pager) CreateSilence(s Silence) (string, error) {
-	if len(s.Matchers) == 0 {
-		return "", fmt.Errorf("%w: no matchers", ErrInvalidSilence)
-	}
-	for _, m := range s.Matchers {
-		if _, err := ParseMatcher(m); err != nil {
-			return "", fmt.Errorf("%w: %w", ErrInvalidSilence, err)
-		}
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
+	if err := ValidateSilence(s, now, p.o.MaxSilenceDuration); err != nil {
+		return "", err
+	}
 	if s.StartsAt.IsZero() {
 		s.StartsAt = now
-	}
-	if !s.EndsAt.After(s.StartsAt) || !s.EndsAt.After(now) {
-		return "", fmt.Errorf("%w: ends before it starts or in the past", ErrInvalidSilence)
 	}
 	err := p.store.Update(func(tx Tx) error {
 		if s.ID == "" {

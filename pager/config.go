@@ -15,6 +15,35 @@
 //
 // Alerts arrive as plain values (Alert, the Alertmanager v2 shape); the
 // package knows nothing about rules or metrics storage.
+//
+// # The watchdog must never fall silent
+//
+// Reload rule: a reload (Pager.Reload, checked beforehand with
+// Pager.CheckReload) that removes or renames an escalation policy, a
+// schedule or a user still used by an open incident is refused, with an
+// error (wrapping ErrInUse) naming the incidents and what they use.
+// Accepted reloads apply to open incidents from their next step: later
+// levels resolve their targets in the new config (a removed user is never
+// paged again) and timers not fired yet (the next level change, pending
+// personal steps of the current level, an ack timeout) are recomputed
+// from the new timings, firing at once if already due. A restart with a
+// different config is applied the same way, without the refusal.
+//
+// Invariant: an open, unacknowledged incident always has a next step, or
+// its policy is exhausted or waiting at its final level. One that has
+// none is "stuck" (IncidentState.Stuck): the gauge
+// watchdog_pager_incidents_stuck counts them, an error line names each,
+// its timeline says so and the console marks it.
+//
+// Failures are loud: every failed delivery attempt is logged (channel,
+// incident, user, attempt, error) and counted per channel
+// (watchdog_pager_channel_{attempts,retries,failures,sent}_total); a
+// notification that failed for good brings the user's next method forward
+// or, when the whole level failed, escalates at once, on the timeline.
+//
+// Silences are validated as Alertmanager does (ValidateSilence): one
+// matcher at least must not match the empty string, and a silence lasts
+// at most Options.MaxSilenceDuration; snoozes end within Options.MaxSnooze.
 package pager
 
 import (

@@ -45,8 +45,12 @@ func (p *Pager) loadOpen() error {
 		if err != nil {
 			return err
 		}
+		now := p.now()
 		for _, s := range sils {
 			c.putSilence(s)
+			if err := ValidateSilence(s, now, 0); err != nil && s.EndsAt.After(now) {
+				p.log.Error("pager: ignoring an invalid stored silence", "silence", s.ID, "err", err)
+			}
 		}
 		return nil
 	})
@@ -126,6 +130,11 @@ func (c *openCache) putSilence(s Silence) {
 			break
 		}
 		cs.matchers = append(cs.matchers, lm)
+	}
+	if matchesEverything(cs.matchers) {
+		// Stored before silences were validated: it would mute every
+		// alert, so it mutes none (loadOpen logs it).
+		cs.matchers = nil
 	}
 	i, found := slices.BinarySearchFunc(c.sils, s.ID, func(x cachedSilence, id string) int { return strings.Compare(x.ID, id) })
 	if found {

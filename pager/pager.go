@@ -28,8 +28,15 @@ var (
 	ErrUnknownUser    = errors.New("unknown user")
 	ErrUnknownTarget  = errors.New("unknown on-call target")
 	ErrInvalidSilence = errors.New("invalid silence")
-	// ErrBadSnooze: a snooze must end in the future.
-	ErrBadSnooze = errors.New("snooze end is not in the future")
+	// ErrBadSnooze: a snooze must end in the future, at most
+	// Options.MaxSnooze from now.
+	ErrBadSnooze = errors.New("invalid snooze")
+)
+
+// Defaults of the bounds in Options.
+const (
+	DefaultMaxSilenceDuration = 30 * 24 * time.Hour
+	DefaultMaxSnooze          = 7 * 24 * time.Hour
 )
 
 // Options configure a Pager. Only Config is required.
@@ -64,6 +71,12 @@ type Options struct {
 	AckTTL time.Duration
 	// ExternalURL is the watchdog's public URL, passed to channels.
 	ExternalURL string
+	// MaxSilenceDuration bounds EndsAt - StartsAt of a new silence
+	// (default DefaultMaxSilenceDuration).
+	MaxSilenceDuration time.Duration
+	// MaxSnooze bounds how far in the future a snooze may end (default
+	// DefaultMaxSnooze).
+	MaxSnooze time.Duration
 }
 
 // Pager is the paging runtime: it receives alerts, applies Step to
@@ -112,6 +125,12 @@ type Pager struct {
 	// the Store on next use). Every incident write goes through applyAll,
 	// which keeps it in step with what was committed.
 	open *openCache
+
+	// stuck holds the open incidents with no next step (a broken
+	// invariant, see IncidentState.Stuck) and why; guarded by mu.
+	// stuckN is its size, for the gauge.
+	stuck  map[string]string
+	stuckN atomic.Int64
 }
 
 // New returns a Pager for o.
@@ -134,8 +153,24 @@ func New(o Options) (*Pager, error) {
 	if o.AckTTL <= 0 {
 		o.AckTTL = 24 * time.Hour
 	}
-	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1)}
+	if o.MaxSilenceDuration <= 0 {
+		o.MaxSilenceDuration = DefaultMaxSilenceDuration
+	}
+	if o.MaxSnooze <= 0 {
+		o.MaxSnooze = DefaultMaxSnooze
+	}
+	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), stuck: map[string]string{}}
 	p.cfg.Store(o.Config)
+	if o.Metrics != nil {
+		o.Metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", func() float64 { return float64(p.stuckN.Load()) })
+		// Export the delivery counters of every channel from the start.
+		r := channel.NewRetrier(channel.RetrierOptions{Metrics: o.Metrics})
+		for _, name := range slices.Sorted(maps.Keys(o.Channels)) {
+			if ch := o.Channels[name]; ch != nil {
+				r.Register(ch.Name())
+			}
+		}
+	}
 	for _, u := range o.Config.Users {
 		for _, r := range u.rules() {
 			if o.Channels[r.Method] == nil {
@@ -282,6 +317,7 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 			p.inc(`watchdog_pager_incidents_total{status="` + string(r.nst.Status) + `"}`)
 		}
 		p.open.put(r.nst)
+		p.trackStuck(r.nst.ID, r.nst.Open(), r.nst.Stuck)
 		// A timer for the old due time is already in the heap.
 		if due := r.nst.NextDue(); !due.IsZero() && (r.opened || !due.Equal(r.old.NextDue())) {
 			p.push(due, r.nst.ID)
@@ -292,6 +328,21 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 	p.smu.Unlock()
 	p.signal()
 	return nil
+}
+
+// trackStuck records whether incident id has no next step (reason not
+// ""), logging an error when it becomes so. p.mu must be held.
+func (p *Pager) trackStuck(id string, open bool, reason string) {
+	if !open || reason == "" {
+		if _, ok := p.stuck[id]; ok {
+			delete(p.stuck, id)
+			p.log.Info("pager: incident has a next step again", "incident", id)
+		}
+	} else if p.stuck[id] != reason {
+		p.stuck[id] = reason
+		p.log.Error("pager: open incident has no next step (broken invariant): nobody will be paged", "incident", id, "reason", reason)
+	}
+	p.stuckN.Store(int64(len(p.stuck)))
 }
 
 // Receive routes alerts into incidents: each alert goes to the open
@@ -404,18 +455,4 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 		st.WarRoomChannel, st.BridgeURL = wr.Channel, wr.BridgeURL
 	}
 	return st
-}
-
-// Reload switches to a new validated config. Open incidents keep the route
-// settings they were opened with; policies, users and schedules are looked
-// up in the new config from their next step on.
-func (p *Pager) Reload(c *Config) error {
-	if c == nil || c.c == nil {
-		return ErrNotValidated
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cfg.Store(c)
-	p.signal()
-	return nil
 }

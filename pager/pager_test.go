@@ -1,10 +1,13 @@
 package pager
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,6 +58,13 @@ func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	return false, nil
 }
 
+// tzOf returns the time zone the last message to name gave.
+func (r *recorder) tzOf(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tz[name]
+}
+
 func (r *recorder) take() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -75,6 +85,25 @@ type harness struct {
 	p       *Pager
 	cancel  context.CancelFunc
 	done    chan error
+	logs    *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use, for logs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newHarness(t *testing.T, store *MemStore, start string) *harness {
@@ -83,8 +112,13 @@ func newHarness(t *testing.T, store *MemStore, start string) *harness {
 
 // newHarnessConfig is newHarness with the config of testdata/file.
 func newHarnessConfig(t *testing.T, store *MemStore, start, file string) *harness {
+	return newHarnessWith(t, store, start, loadConfig(t, file))
+}
+
+// newHarnessWith is newHarness with config c. The pager logs to h.logs.
+func newHarnessWith(t *testing.T, store *MemStore, start string, c *Config) *harness {
 	offset := at(t, start).Sub(time.Now())
-	h := &harness{t: t, c: loadConfig(t, file), store: store,
+	h := &harness{t: t, c: c, store: store, logs: &lockedBuffer{},
 		now: func() time.Time { return time.Now().Add(offset).UTC() }}
 	h.rec = &recorder{now: h.now, fail: map[string]bool{}, tz: map[string]string{}}
 	chans := map[string]channel.Channel{}
@@ -93,6 +127,7 @@ func newHarnessConfig(t *testing.T, store *MemStore, start, file string) *harnes
 	}
 	h.metrics = metrics.NewSet()
 	p, err := New(Options{Config: h.c, Store: store, Channels: chans, Now: h.now, AckKey: []byte("secret"), Metrics: h.metrics,
+		Logger:      slog.New(slog.NewTextHandler(h.logs, nil)),
 		ExternalURL: "https://wd.example", Retry: channel.RetryPolicy{MaxAttempts: 2}, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +183,7 @@ func TestPagerEndToEnd(t *testing.T) {
 		}
 		synctest.Wait()
 		h.expect("10:00 ops-webhook trigger inc-1", "10:00 push trigger inc-1 alice@alice-topic")
-		if tz := h.rec.tz["alice"]; tz != "Europe/Berlin" {
+		if tz := h.rec.tzOf("alice"); tz != "Europe/Berlin" {
 			t.Errorf("alice's page gave time zone %q, want her Europe/Berlin", tz)
 		}
 		h.advance("10:02")
@@ -259,7 +294,8 @@ func TestPagerSuppression(t *testing.T) {
 }
 
 // TestPagerDeliveryFailure: a failed page is logged in the notification
-// log and on the timeline, and escalation carries on.
+// log and on the timeline, and the user's next method goes out at once
+// instead of at its own time.
 func TestPagerDeliveryFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, NewMemStore(), "10:00")
@@ -269,8 +305,10 @@ func TestPagerDeliveryFailure(t *testing.T) {
 		if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
 			t.Fatal(err)
 		}
-		h.advance("10:02")
-		h.expect("10:00 ops-webhook trigger inc-1", "10:02 sms trigger inc-1 alice@+4915100000001")
+		synctest.Wait()
+		h.expect("10:00 ops-webhook trigger inc-1", "10:00 sms trigger inc-1 alice@+4915100000001")
+		h.advance("10:06")
+		h.expect("10:05 voice trigger inc-1 alice@+4915100000001")
 		ds, _ := h.p.Deliveries("inc-1")
 		var failed []string
 		for _, d := range ds {
@@ -288,6 +326,17 @@ func TestPagerDeliveryFailure(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no failed delivery on the timeline: %+v", tl)
+		}
+		if !slices.ContainsFunc(tl, func(e TimelineEntry) bool {
+			return e.Kind == EntryFailover && e.Text == "push to alice failed: trying sms now"
+		}) {
+			t.Errorf("no failover on the timeline: %+v", tl)
+		}
+		if v := h.metrics.GetOrCreateCounter(`watchdog_pager_channel_failures_total{channel="push"}`).Get(); v != 1 {
+			t.Errorf("push failures counted %d, want 1", v)
+		}
+		if v := h.metrics.GetOrCreateCounter(`watchdog_pager_channel_sent_total{channel="sms"}`).Get(); v != 1 {
+			t.Errorf("sms sends counted %d, want 1", v)
 		}
 	})
 }

@@ -166,15 +166,28 @@ func (p *Pager) Run(ctx context.Context) error {
 	}
 }
 
-// rebuild reloads the open-incident cache and from it the timers of open
-// incidents and silence boundaries, and the pending deliveries. p.mu must
-// be held.
+// rebuild reloads the open-incident cache, steps every open incident with
+// Reconfigured, and rebuilds from the cache the timers of open incidents
+// and silence boundaries, and the pending deliveries. p.mu must be held.
 func (p *Pager) rebuild() error {
 	p.smu.Lock()
 	p.timers, p.outbox, p.done = p.timers[:0], nil, nil
 	p.smu.Unlock()
 	p.open = nil
 	now := p.now()
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
+	// The config may have changed while the pager was down, where no
+	// reload check could refuse it: apply it as Reload does.
+	open := p.open.sorted()
+	cs := make([]change, 0, len(open))
+	for _, st := range open {
+		cs = append(cs, change{st: st, ev: Reconfigured{}})
+	}
+	if err := p.applyAll(cs, nil); err != nil {
+		return fmt.Errorf("apply the config to %d open incident(s): %w", len(cs), err)
+	}
 	if err := p.loadOpen(); err != nil {
 		return err
 	}
@@ -282,6 +295,8 @@ func (p *Pager) recordResults(rs []deliveryResult) {
 		result := "ok"
 		if r.err != nil {
 			d.Status, d.Error, ev.Err, result = DeliveryFailed, r.err.Error(), r.err.Error(), "error"
+			p.log.Error("pager: delivery failed", "channel", d.Channel, "incident", d.IncidentID, "user", d.User,
+				"method", d.Method, "kind", d.Kind, "attempts", r.attempts, "err", r.err)
 		}
 		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, d.Channel, result))
 		st, err := p.incident(d.IncidentID)
@@ -329,7 +344,8 @@ func (p *Pager) deliver(ctx context.Context, d Delivery) (int, error) {
 	if cc := p.config().channelConfig(d.Channel); cc != nil && cc.Retry != (channel.RetryPolicy{}) {
 		policy = cc.Retry
 	}
-	return channel.SendWithRetry(ctx, ch, m, policy)
+	r := channel.NewRetrier(channel.RetrierOptions{Policy: policy, Metrics: p.o.Metrics, Logger: p.log})
+	return r.Send(ctx, ch, m)
 }
 
 // message builds the channel message for a delivery.

@@ -96,6 +96,19 @@ type IncidentState struct {
 	EscalateAt time.Time // zero when the policy is exhausted
 	Exhausted  bool
 	Planned    []PlannedNotify // due personal steps, sorted by At
+	// Notified counts the notifications sent at the current level and
+	// Failed those of them that failed for good; when all failed and no
+	// step of the level is pending, the level moves on early.
+	Notified int
+	Failed   int
+
+	// Stuck says why the incident, open and unacknowledged, has nowhere to
+	// go: no next step is scheduled and its policy is not at its final
+	// level or exhausted (its policy vanished, say). "" when it has a next
+	// step. Step recomputes it every time; a non-empty value is a broken
+	// invariant the Pager reports (watchdog_pager_incidents_stuck, an
+	// error log line) and the console shows.
+	Stuck string
 
 	// Forwarding to external channels (Alertmanager's group timers).
 	Forwarded      bool // a trigger went out; ack and resolve follow it
@@ -120,6 +133,8 @@ type PolicyEscalation struct {
 	EscalateAt time.Time
 	Exhausted  bool
 	Planned    []PlannedNotify
+	Notified   int
+	Failed     int
 }
 
 // nextDue returns the earliest pending step or level change of e.
@@ -246,6 +261,16 @@ const (
 	EntryReassign     = "reassigned"
 	EntryNote         = "note"
 	EntryResolved     = "resolved"
+	// EntryReconfigured: a reload moved the incident's pending timers.
+	EntryReconfigured = "reconfigured"
+	// EntryFailover: a failed notification moved on to the next method
+	// or level early.
+	EntryFailover = "failover"
+	// EntrySkipped: a pending notification was not sent (its user is no
+	// longer in the configuration).
+	EntrySkipped = "skipped"
+	// EntryStuck: the incident has no next step (see IncidentState.Stuck).
+	EntryStuck = "stuck"
 )
 
 // TimelineEntry is one line of an incident's timeline.
@@ -264,7 +289,8 @@ type TimelineEntry struct {
 }
 
 // Event is an input to Step: AlertsChanged, Tick, Ack, Resolve, Snooze,
-// Reassign, EscalateNow, DeclareMajor, Note or DeliveryResult.
+// Reassign, EscalateNow, DeclareMajor, Note, DeliveryResult or
+// Reconfigured.
 type Event interface{ isEvent() }
 
 // AlertsChanged merges alerts (by Fingerprint) into the incident.
@@ -299,7 +325,15 @@ type DeclareMajor struct{ By string }
 // Note adds a note to the timeline.
 type Note struct{ By, Text string }
 
-// DeliveryResult reports how a Notify or Forward went.
+// Reconfigured tells an open incident that the config changed: timers
+// that have not fired yet are recomputed from the new config (see
+// Pager.Reload).
+type Reconfigured struct{}
+
+// DeliveryResult reports how a Notify or Forward went. A failed Notify
+// (Err set) is final: the channel's retries are over, so the escalation
+// moves on to the user's next method, or to the next level when nobody
+// at the current one was reached and nothing more is pending there.
 type DeliveryResult struct {
 	Key      string
 	User     string // for Notify
@@ -319,6 +353,7 @@ func (EscalateNow) isEvent()    {}
 func (DeclareMajor) isEvent()   {}
 func (Note) isEvent()           {}
 func (DeliveryResult) isEvent() {}
+func (Reconfigured) isEvent()   {}
 
 // Action is an output of Step: Notify, Forward, WarRoomPost, Schedule or
 // Record.

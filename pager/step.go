@@ -55,6 +55,8 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	case AlertsChanged:
 		s.alerts(ev.Alerts)
 	case Tick:
+	case Reconfigured:
+		s.retime()
 	case Ack:
 		if s.st.Status == StatusTriggered {
 			s.ack(ev.By, EntryAck, "acknowledged", time.Time{})
@@ -89,10 +91,12 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 			e.Text = fmt.Sprintf("failed after %d attempt(s): %s", ev.Attempts, ev.Err)
 		}
 		s.record(e)
+		s.delivered(ev)
 	default:
 		panic(fmt.Sprintf("BUG: pager: unknown event %T", ev))
 	}
 	s.catchUp()
+	s.checkStuck()
 	s.acts = append(s.acts, Schedule{At: s.st.NextDue()})
 	return s.st, s.acts
 }
@@ -215,16 +219,13 @@ func (s *stepper) suppression() {
 
 // primary returns the position of the incident's own policy, which
 // IncidentState keeps in fields of its own; setPrimary writes it back.
-func (s *stepper) primary() PolicyEscalation {
-	st := &s.st
-	return PolicyEscalation{Policy: st.Policy, Escalating: st.Escalating, Epoch: st.Epoch, Level: st.Level, Repeat: st.Repeat,
-		LevelAt: st.LevelAt, EscalateAt: st.EscalateAt, Exhausted: st.Exhausted, Planned: st.Planned}
-}
+func (s *stepper) primary() PolicyEscalation { return primaryOf(&s.st) }
 
 func (s *stepper) setPrimary(e PolicyEscalation) {
 	st := &s.st
 	st.Escalating, st.Epoch, st.Level, st.Repeat = e.Escalating, e.Epoch, e.Level, e.Repeat
 	st.LevelAt, st.EscalateAt, st.Exhausted, st.Planned = e.LevelAt, e.EscalateAt, e.Exhausted, e.Planned
+	st.Notified, st.Failed = e.Notified, e.Failed
 }
 
 // each calls f for every escalation: the incident's own policy first,
@@ -293,13 +294,17 @@ func policyPrefix(e *PolicyEscalation, primary bool) string {
 }
 
 func (s *stepper) notify(e *PolicyEscalation, primary bool, p PlannedNotify) {
-	key := fmt.Sprintf("%s/e%d/l%d/r%d/%s/s%d", s.st.ID, e.Epoch, p.Level, p.Repeat, p.User, p.Step)
-	if !primary {
-		key = fmt.Sprintf("%s/p:%s/e%d/l%d/r%d/%s/s%d", s.st.ID, e.Policy, e.Epoch, p.Level, p.Repeat, p.User, p.Step)
+	key := fmt.Sprintf("%s%s/s%d", s.levelKey(e, primary, p.Level, p.Repeat), p.User, p.Step)
+	u := s.c.User(p.User)
+	if u == nil {
+		// Planned before a reload or restart removed the user.
+		s.record(TimelineEntry{At: p.At, Kind: EntrySkipped, By: BySystem, User: p.User, Method: p.Method, Level: p.Level,
+			Text: fmt.Sprintf("%snot notifying %s via %s: no longer in the configuration", policyPrefix(e, primary), p.User, p.Method)})
+		return
 	}
-	contact := ""
-	if u := s.c.User(p.User); u != nil {
-		contact = u.Contact.Address(p.Method)
+	contact := u.Contact.Address(p.Method)
+	if p.Level == e.Level && p.Repeat == e.Repeat {
+		e.Notified++
 	}
 	s.record(TimelineEntry{At: p.At, Kind: EntryNotify, By: BySystem, User: p.User, Method: p.Method, Key: key, Level: p.Level,
 		Text: fmt.Sprintf("%snotifying %s via %s (level %d, step %d)", policyPrefix(e, primary), p.User, p.Method, p.Level+1, p.Step+1)})
@@ -332,6 +337,8 @@ func (s *stepper) nextLevel(e *PolicyEscalation, primary bool, at time.Time, by 
 	pol := s.c.Policy(e.Policy)
 	if pol == nil {
 		e.EscalateAt = time.Time{}
+		s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Level: e.Level,
+			Text: fmt.Sprintf("%scannot escalate: escalation policy %q not found", policyPrefix(e, primary), e.Policy)})
 		return
 	}
 	next := e.Level + 1
@@ -354,7 +361,7 @@ func (s *stepper) nextLevel(e *PolicyEscalation, primary bool, at time.Time, by 
 // enter starts level of e at time at, notifying users (or the level's
 // targets resolved at that time when users is nil).
 func (s *stepper) enter(e *PolicyEscalation, primary bool, level int, at time.Time, users []string, by string) {
-	e.Level, e.LevelAt, e.EscalateAt = level, at, time.Time{}
+	e.Level, e.LevelAt, e.EscalateAt, e.Notified, e.Failed = level, at, time.Time{}, 0, 0
 	pol := s.c.Policy(e.Policy)
 	if pol == nil {
 		if e.Policy != "" {

@@ -47,26 +47,50 @@ func NewManager(opts Options) *Manager {
 // Series of removed rules and groups are marked stale. Groups of the first
 // Update restore their alert state from the store on their first
 // evaluation. While Run is running, Update returns once the new groups are
-// in place.
+// in place. It is Prepare followed by Apply.
 func (m *Manager) Update(interval time.Duration, files []string) error {
+	rs, err := Prepare(interval, files)
+	if err != nil {
+		return err
+	}
+	m.Apply(rs)
+	return nil
+}
+
+// RuleSet is a checked set of rule files, ready for Manager.Apply: the first
+// phase of a reload that must either apply everywhere or nowhere.
+type RuleSet struct {
+	interval time.Duration
+	files    []*File
+}
+
+// Prepare loads and checks the rule files without changing any manager;
+// interval is the evaluation interval of groups that set none.
+func Prepare(interval time.Duration, files []string) (*RuleSet, error) {
 	parsed, err := LoadFiles(files...)
 	if err != nil {
-		return fmt.Errorf("load rules: %w", err)
+		return nil, fmt.Errorf("load rules: %w", err)
 	}
+	return &RuleSet{interval: interval, files: parsed}, nil
+}
+
+// Apply replaces the groups with those of rs, as Update describes; it
+// cannot fail.
+func (m *Manager) Apply(rs *RuleSet) {
 	m.mu.Lock()
 	shouldRestore := !m.loaded
 	m.loaded = true
 	groups := map[string]*Group{}
-	for _, f := range parsed {
+	for _, f := range rs.files {
 		for _, spec := range f.Groups {
-			g := newGroup(spec, f.Path, interval, &m.opts, shouldRestore)
+			g := newGroup(spec, f.Path, rs.interval, &m.opts, shouldRestore)
 			groups[g.Key()] = g
 		}
 	}
 	if !m.running {
 		m.apply(context.Background(), groups, false)
 		m.mu.Unlock()
-		return nil
+		return
 	}
 	m.pending = groups
 	if m.pendingDone == nil {
@@ -82,7 +106,6 @@ func (m *Manager) Update(interval time.Duration, files []string) error {
 	case <-done:
 	case <-stopped:
 	}
-	return nil
 }
 
 // Run starts the groups and applies updates until ctx is done, then stops

@@ -201,10 +201,28 @@ func NewManager(opts Options) *Manager {
 // sends changed settings to the loops of targets that stay; those keep their
 // series cache and staleness state. It may be called before Run. Several calls
 // before Run gets to them merge: only the last configuration is applied. On
-// error nothing changes.
+// error nothing changes. It is Prepare followed by Apply.
 func (m *Manager) ApplyConfig(cfg *config.Config) error {
+	plan, err := m.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	m.Apply(plan)
+	return nil
+}
+
+// Plan is a checked scrape configuration, ready for Apply: the first phase
+// of a reload that must either apply everywhere or nowhere.
+type Plan struct {
+	jobs []*jobConfig
+}
+
+// Prepare checks cfg and builds its jobs without changing anything, so that
+// a reload can check every part of a configuration before applying any.
+// Apply the plan before preparing another one.
+func (m *Manager) Prepare(cfg *config.Config) (*Plan, error) {
 	if cfg == nil {
-		return fmt.Errorf("%w: nil config", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: nil config", ErrInvalidConfig)
 	}
 	m.mu.Lock()
 	prev := m.applied
@@ -218,28 +236,31 @@ func (m *Manager) ApplyConfig(cfg *config.Config) error {
 	seen := map[string]bool{}
 	for i, sc := range cfg.ScrapeConfigs {
 		if sc == nil {
-			return fmt.Errorf("%w: scrape_configs[%d] is empty", ErrInvalidConfig, i)
+			return nil, fmt.Errorf("%w: scrape_configs[%d] is empty", ErrInvalidConfig, i)
 		}
 		if seen[sc.JobName] {
-			return fmt.Errorf("%w: duplicate job_name %q", ErrInvalidConfig, sc.JobName)
+			return nil, fmt.Errorf("%w: duplicate job_name %q", ErrInvalidConfig, sc.JobName)
 		}
 		seen[sc.JobName] = true
 		jc, err := m.prepareJob(sc, byName[sc.JobName])
 		if err != nil {
-			return fmt.Errorf("job %q: %w", sc.JobName, err)
+			return nil, fmt.Errorf("job %q: %w", sc.JobName, err)
 		}
 		jobs = append(jobs, jc)
 	}
+	return &Plan{jobs: jobs}, nil
+}
 
+// Apply hands a prepared configuration to Run; it cannot fail.
+func (m *Manager) Apply(plan *Plan) {
 	m.mu.Lock()
-	m.pending = jobs
-	m.applied = jobs
+	m.pending = plan.jobs
+	m.applied = plan.jobs
 	m.mu.Unlock()
 	select {
 	case m.reloadCh <- struct{}{}:
 	default: // A reload is already pending; it will pick up this config.
 	}
-	return nil
 }
 
 // jobConfig is the checked, immutable form of one scrape config.

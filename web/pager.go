@@ -61,6 +61,10 @@ const (
 	maxIncidentLimit     = 10000
 	defaultPreviewDays   = 7
 	maxNoteBytes         = 16 << 10
+	// maxPagerTimeOffset bounds the time parameters of on-call look-ups
+	// and schedule previews around now (about ten years either way):
+	// beyond it no answer is useful and some cannot be encoded.
+	maxPagerTimeOffset = 3653 * 24 * time.Hour
 )
 
 // errorConflict is the error type of requests the incident's state refuses
@@ -122,7 +126,7 @@ func pagerError(err error) *apiError {
 	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered), errors.Is(err, pager.ErrAlreadyMajor):
 		return &apiError{typ: errorConflict, code: http.StatusConflict, msg: err.Error()}
 	case errors.Is(err, pager.ErrUnknownUser), errors.Is(err, pager.ErrUnknownTarget),
-		errors.Is(err, pager.ErrInvalidSilence):
+		errors.Is(err, pager.ErrInvalidSilence), errors.Is(err, pager.ErrBadSnooze):
 		return &apiError{typ: errorBadData, msg: err.Error()}
 	}
 	return &apiError{typ: errorInternal, msg: err.Error()}
@@ -202,9 +206,12 @@ type apiIncident struct {
 	Level         int               `json:"level"`
 	EscalateAt    *time.Time        `json:"escalateAt,omitempty"`
 	Exhausted     bool              `json:"exhausted,omitempty"`
-	AlertCount    int               `json:"alertCount"`
-	Alerts        []apiPagerAlert   `json:"alerts,omitempty"`
-	Timeline      []apiTimeline     `json:"timeline,omitempty"`
+	// Stuck says why an open, unacknowledged incident has no next step
+	// (a broken invariant the console shows in red); absent when fine.
+	Stuck      string          `json:"stuck,omitempty"`
+	AlertCount int             `json:"alertCount"`
+	Alerts     []apiPagerAlert `json:"alerts,omitempty"`
+	Timeline   []apiTimeline   `json:"timeline,omitempty"`
 }
 
 type apiPagerAlert struct {
@@ -243,6 +250,9 @@ func incidentView(st *pager.IncidentState, withAlerts bool) apiIncident {
 		Suppressed: st.Suppressed, GroupLabels: st.GroupLabels, CreatedAt: st.CreatedAt,
 		AckedBy: st.AckedBy, AckedAt: optTime(st.AckedAt), ResolvedBy: st.ResolvedBy, ResolvedAt: optTime(st.ResolvedAt),
 		Assignee: st.Assignee, Level: st.Level, Exhausted: st.Exhausted, AlertCount: len(st.Alerts),
+	}
+	if st.Open() {
+		v.Stuck = st.Stuck
 	}
 	if v.GroupLabels == nil {
 		v.GroupLabels = map[string]string{}
@@ -481,7 +491,7 @@ func (a *pagerAPI) oncall(r *http.Request) apiResult {
 	if target == "" {
 		return apiResult{err: badData(errors.New("target is required: schedule:NAME, policy:NAME or route:NAME"))}
 	}
-	t, e := timeParam(r.FormValue("time"), "time", a.now())
+	t, e := a.timeParam(r, "time")
 	if e != nil {
 		return apiResult{err: e}
 	}
@@ -523,7 +533,7 @@ func (a *pagerAPI) preview(r *http.Request) apiResult {
 		}
 		days = n
 	}
-	from, e := timeParam(r.FormValue("start"), "start", a.now())
+	from, e := a.timeParam(r, "start")
 	if e != nil {
 		return apiResult{err: e}
 	}
@@ -533,6 +543,20 @@ func (a *pagerAPI) preview(r *http.Request) apiResult {
 		out = append(out, apiShift{User: sh.User, Start: sh.Start, End: sh.End, Layer: sh.Layer, Override: sh.Override})
 	}
 	return apiResult{data: map[string]any{"schedule": name, "start": from.UTC(), "end": to.UTC(), "shifts": out}}
+}
+
+// timeParam parses the time parameter name (default now), refusing times
+// more than maxPagerTimeOffset away from now.
+func (a *pagerAPI) timeParam(r *http.Request, name string) (time.Time, *apiError) {
+	now := a.now()
+	t, e := timeParam(r.FormValue(name), name, now)
+	if e != nil {
+		return t, e
+	}
+	if t.Before(now.Add(-maxPagerTimeOffset)) || t.After(now.Add(maxPagerTimeOffset)) {
+		return time.Time{}, invalidParam(name, fmt.Errorf("must be within %d days of now", int(maxPagerTimeOffset/(24*time.Hour))))
+	}
+	return t, nil
 }
 
 // ---- silences ----

@@ -264,3 +264,46 @@ func TestPagerMajor(t *testing.T) {
 		t.Errorf("timeline:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// TestPagerHostileInputs: silences that match every alert, silences and
+// snoozes of absurd length and absurd preview or on-call times answer 400
+// and change nothing.
+func TestPagerHostileInputs(t *testing.T) {
+	srv, p, _ := newPagerServer(t)
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {
+		t.Fatalf("receive: %d %s", resp.code, resp.body)
+	}
+	tests := []struct {
+		name, method, path, body string
+		want                     string // in the 400 body
+	}{
+		{"silence regexp all", "POST", "/api/v1/pager/silences", `{"matchers":["x=~\".*\""],"duration":"1h"}`, "must not match the empty string"},
+		{"silence equal empty", "POST", "/api/v1/pager/silences", `{"matchers":["foo=\"\""],"duration":"1h"}`, "must not match the empty string"},
+		{"silence not non-empty", "POST", "/api/v1/pager/silences", `{"matchers":["foo!~\".+\""],"duration":"1h"}`, "must not match the empty string"},
+		{"silence year 9999", "POST", "/api/v1/pager/silences", `{"matchers":["job=\"shop\""],"endsAt":"9999-12-31T00:00:00Z"}`, "longer than the maximum"},
+		{"silence ends first", "POST", "/api/v1/pager/silences",
+			`{"matchers":["job=\"shop\""],"startsAt":"2026-03-02T12:00:00Z","endsAt":"2026-03-02T11:00:00Z"}`, "not after startsAt"},
+		{"snooze year 9999", "POST", "/api/v1/pager/incidents/inc-1/snooze", `{"until":"9999-12-31T00:00:00Z"}`, "invalid snooze"},
+		{"snooze a year", "POST", "/api/v1/pager/incidents/inc-1/snooze", `{"duration":"8760h"}`, "invalid snooze"},
+		{"preview far future", "GET", "/api/v1/pager/schedules/primary/preview?start=9999999999999", "", `invalid parameter \"start\"`},
+		{"preview far past", "GET", "/api/v1/pager/schedules/primary/preview?start=-9999999999", "", `invalid parameter \"start\"`},
+		{"oncall far future", "GET", "/api/v1/pager/oncall?target=schedule:primary&time=9999999999999", "", `invalid parameter \"time\"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := doJSON(t, srv, tt.method, tt.path, tt.body, tt.method == "POST")
+			if resp.code != http.StatusBadRequest || !strings.Contains(string(resp.body), tt.want) {
+				t.Errorf("%d %s, want 400 with %s", resp.code, resp.body, tt.want)
+			}
+		})
+	}
+	if sils, err := p.Silences(); err != nil || len(sils) != 0 {
+		t.Errorf("silences stored: %v %v", sils, err)
+	}
+	if st, _, err := p.Incident("inc-1"); err != nil || st.Status != pager.StatusTriggered {
+		t.Errorf("incident changed: %v %v", st.Status, err)
+	}
+	if resp := doJSON(t, srv, "GET", "/api/v1/pager/schedules/primary/preview?start=2027-03-02T00:00:00Z", "", false); resp.code != 200 {
+		t.Errorf("a preview a year ahead: %d %s", resp.code, resp.body)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -26,6 +27,12 @@ import (
 
 // errPagerRestart refuses a reload that the running pager cannot apply.
 var errPagerRestart = errors.New("needs a restart")
+
+// Defaults of the --pager.max-silence-duration and --pager.max-snooze flags.
+const (
+	defaultMaxSilence = pager.DefaultMaxSilenceDuration
+	defaultMaxSnooze  = pager.DefaultMaxSnooze
+)
 
 // parsePager decodes the pager section of cfg, read from file, keeping
 // file:line in errors. It returns nil, nil when there is no section.
@@ -74,6 +81,8 @@ type pagerSetup struct {
 	stdout      io.Writer // console channels write here
 	logger      *slog.Logger
 	metrics     *metrics.Set
+	maxSilence  time.Duration // 0: the pager's default
+	maxSnooze   time.Duration // 0: the pager's default
 }
 
 // newPagerRuntime builds channels (secrets from files and environment),
@@ -98,6 +107,9 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 		AckKey:      s.ackKey,
 		AckURL:      func(token string) string { return ext + "/ack/" + token },
 		ExternalURL: ext,
+
+		MaxSilenceDuration: s.maxSilence,
+		MaxSnooze:          s.maxSnooze,
 	})
 	if err != nil {
 		closeStore(store)
@@ -150,7 +162,8 @@ func (r *pagerRuntime) schedule(name string) *schedule.Schedule { return r.cfg.L
 
 // check reports whether next can replace the running configuration: the
 // pager's channels are built once, so a reload may not add channels or
-// change a channel's type.
+// change a channel's type; and it may not remove what open incidents use
+// (pager.CheckReload, checked again by reload under the pager's lock).
 func (r *pagerRuntime) check(next *pager.Config) error {
 	old := map[string]string{}
 	for _, cc := range r.cfg.Load().Channels {
@@ -160,6 +173,9 @@ func (r *pagerRuntime) check(next *pager.Config) error {
 		if t, ok := old[cc.Name]; !ok || t != cc.Type {
 			return fmt.Errorf("pager: channel %q added or changed type: %w", cc.Name, errPagerRestart)
 		}
+	}
+	if err := r.p.CheckReload(next); err != nil {
+		return fmt.Errorf("pager: %w", err)
 	}
 	return nil
 }

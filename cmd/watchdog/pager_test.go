@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager"
 )
 
 func mustPagerConfig(t *testing.T, doc string) *config.Config {
@@ -84,5 +85,29 @@ func TestPagerReload(t *testing.T) {
 	}
 	if err := r.check(more); err == nil || !strings.Contains(err.Error(), `channel "sms"`) {
 		t.Fatalf("a new channel was not refused: %v", err)
+	}
+
+	// An open incident escalates along policy p: renaming it is refused,
+	// by check and by reload, and the running configuration stays.
+	if err := r.p.Receive(pager.Alert{Labels: map[string]string{"alertname": "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	policyRenamed, err := parsePager(mustPagerConfig(t, strings.NewReplacer("name: p,", "name: q,", "escalation_policy: p", "escalation_policy: q").Replace(basePager)), "w.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := r.p.Incidents(pager.IncidentFilter{})
+	if err != nil || len(open) != 1 {
+		t.Fatalf("incidents %v %v", open, err)
+	}
+	want := `pager: escalation policy "p" is used by open incidents ` + open[0].ID
+	if err := r.check(policyRenamed); err == nil || err.Error() != want {
+		t.Fatalf("check = %v, want %s", err, want)
+	}
+	if err := r.reload(policyRenamed); err == nil || !strings.Contains(err.Error(), want[len("pager: "):]) {
+		t.Fatalf("reload = %v", err)
+	}
+	if r.p.Config().Policy("p") == nil {
+		t.Fatal("a refused reload switched the pager's config")
 	}
 }

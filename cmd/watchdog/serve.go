@@ -29,7 +29,6 @@ import (
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/examples"
-	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 	"github.com/watchdog-sre/watchdog/scrape"
@@ -51,6 +50,8 @@ type serveOptions struct {
 	logLevel      string
 	pagerDB       string
 	ackKeyFile    string
+	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
+	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
 }
 
@@ -71,6 +72,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file)")
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
+	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
+	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
 	return fs, o
 }
 
@@ -197,8 +200,16 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	engine := promql.NewEngine(web.DefaultEngineOpts())
 	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
 	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
-	console := alertmanager.NewConsole(stdout, time.Now)
-	sinks := []alertSink{console.Send, ams.send}
+	// In-process receivers get the alerts through bounded queues with one
+	// goroutine each, so a slow pager store or console never delays rule
+	// evaluation (the Alertmanager sender queues on its own).
+	local := func(name string, deliver alertmanager.DeliverFunc) *alertmanager.Local {
+		return alertmanager.NewLocal(alertmanager.LocalOptions{Name: name, Metrics: set,
+			Logger: logger.With("component", "alerts")}, deliver)
+	}
+	consoleQ := local("console", alertmanager.NewConsole(stdout, time.Now).Send)
+	queues := []*alertmanager.Local{consoleQ}
+	sinks := []alertSink{consoleQ.Send, ams.send}
 	var pg *pagerRuntime
 	if pagerCfg != nil {
 		key, err := ackKey(o.ackKeyFile, token)
@@ -211,13 +222,15 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
 			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,
-			stdout: stdout, logger: logger.With("component", "pager"), metrics: set,
+			stdout: stdout, logger: logger.With("component", "pager"), metrics: set, maxSilence: o.maxSilence, maxSnooze: o.maxSnooze,
 		})
 		if err != nil {
 			return err
 		}
 		defer pg.close()
-		sinks = append(sinks, pg.sink)
+		pagerQ := local("pager", pg.sink)
+		queues = append(queues, pagerQ)
+		sinks = append(sinks, pagerQ.Send)
 	}
 	ruler := rules.NewManager(rules.Options{
 		Query:          rules.EngineQueryFunc(engine, db),
@@ -249,56 +262,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
-	var reloadMu sync.Mutex
-	reload := func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		next, err := loadConfig()
-		var nextPager *pager.Config
-		if err == nil {
-			err = ui.CheckStatusPage(next.StatusPage)
-		}
-		if err == nil {
-			nextPager, err = parsePager(next, configName)
-		}
-		if err == nil {
-			switch {
-			case pg == nil && nextPager != nil:
-				err = fmt.Errorf("adding the pager section %w", errPagerRestart)
-			case pg != nil && nextPager == nil:
-				err = fmt.Errorf("removing the pager section %w", errPagerRestart)
-			case pg != nil:
-				err = pg.check(nextPager)
-			}
-		}
-		if err != nil {
-			reloadFailures.Inc()
-			logger.Error("reload refused, the running configuration stays", "err", err)
-			return fmt.Errorf("reload: %w", err)
-		}
-		if err := applyRules(next); err != nil {
-			reloadFailures.Inc()
-			logger.Error("reload refused, the running configuration stays", "err", err)
-			return fmt.Errorf("reload: %w", err)
-		}
-		ams.apply(runCtx, alertmanagerURLs(next))
-		if err := scraper.ApplyConfig(next); err != nil {
-			reloadFailures.Inc()
-			logger.Error("reload refused, the running configuration stays", "err", err)
-			return fmt.Errorf("reload: %w", err)
-		}
-		if pg != nil {
-			if err := pg.reload(nextPager); err != nil {
-				reloadFailures.Inc()
-				logger.Error("pager reload refused, its configuration stays", "err", err)
-				return fmt.Errorf("reload: %w", err)
-			}
-		}
-		statusPage.Store(&next.StatusPage)
-		reloadSuccesses.Inc()
-		logger.Info("configuration reloaded")
-		return nil
-	}
+	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
+		ams: ams, pg: pg, statusPage: &statusPage, logger: logger}
+	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
 	api := web.New(web.Options{
@@ -355,6 +321,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	})
+	for _, q := range queues {
+		wg.Go(func() { q.Run(runCtx) })
+	}
 	wg.Go(func() {
 		if err := ruler.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("rules: %w", err)

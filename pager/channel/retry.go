@@ -88,8 +88,10 @@ type RetrierOptions struct {
 	// watchdog_pager_channel_{attempts,retries,failures,sent}_total{channel="…"}.
 	// Nil disables metrics.
 	Metrics *metrics.Set `yaml:"-"`
-	// Logger gets one line per failed attempt. Nil discards. Errors logged
-	// here come from channels, which never include secrets.
+	// Logger gets one warning per failed attempt (channel, incident,
+	// recipient, attempt, error) and one error line when a send fails for
+	// good. Nil discards. Errors logged here come from channels, which
+	// never include secrets.
 	Logger *slog.Logger `yaml:"-"`
 	// Rand returns values in [0, 1) for jitter; nil uses math/rand/v2.
 	Rand func() float64 `yaml:"-"`
@@ -146,19 +148,22 @@ func (r *Retrier) Send(ctx context.Context, ch Channel, m Message) (attempts int
 		last = fmt.Errorf("channel %s: %w", name, err)
 		if !retry {
 			c.failures.Inc()
-			r.log.Warn("page delivery failed permanently", "channel", name, "incident", m.IncidentID, "attempt", attempts, "err", err)
+			r.log.Error("page delivery failed permanently", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
+				"attempt", attempts, "err", err)
 			return attempts, last
 		}
 		if attempts >= r.policy.MaxAttempts {
 			c.failures.Inc()
-			r.log.Warn("page delivery gave up", "channel", name, "incident", m.IncidentID, "attempts", attempts, "err", err)
+			r.log.Error("page delivery gave up", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
+				"attempt", attempts, "err", err)
 			return attempts, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempts, last)
 		}
 		delay := r.policy.backoff(attempts, r.rnd())
 		if ra, ok := RetryAfter(err); ok {
 			delay = max(delay, min(ra, r.policy.MaxRetryAfter))
 		}
-		r.log.Info("page delivery will be retried", "channel", name, "incident", m.IncidentID, "attempt", attempts, "delay", delay, "err", err)
+		r.log.Warn("page delivery attempt failed, will retry", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
+			"attempt", attempts, "delay", delay, "err", err)
 		c.retries.Inc()
 		t := time.NewTimer(delay)
 		select {
@@ -170,6 +175,11 @@ func (r *Retrier) Send(ctx context.Context, ch Channel, m Message) (attempts int
 		}
 	}
 }
+
+// Register creates the counters of the channel called name at zero, so
+// that they are exported before its first send. It does nothing without
+// Metrics.
+func (r *Retrier) Register(name string) { r.counters(name) }
 
 type counters struct {
 	attempts, retries, failures, sent counter

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -225,4 +226,43 @@ func orDur(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// TestRetrierLoud: every failed attempt is a log line naming the channel,
+// incident, recipient and attempt; Register exports the counters at zero.
+func TestRetrierLoud(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := metrics.NewSet()
+		var logs bytes.Buffer
+		r := NewRetrier(RetrierOptions{Policy: RetryPolicy{MaxAttempts: 3, Jitter: -1}, Metrics: set,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		r.Register("idle")
+		m := sampleMessage()
+		m.Recipient = Contact{Name: "alice"}
+		ch := &fakeChannel{name: "pd", steps: []step{{true, errTransient}}}
+		if _, err := r.Send(bg(), ch, m); !errors.Is(err, ErrRetriesExhausted) {
+			t.Fatalf("err = %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		wantEq(t, "log lines", len(lines), 3)
+		for i, l := range lines {
+			level := "level=WARN"
+			if i == 2 {
+				level = "level=ERROR"
+			}
+			for _, want := range []string{level, "channel=pd", "incident=" + m.IncidentID, "user=alice", "attempt=" + strconv.Itoa(i+1), "err="} {
+				if !strings.Contains(l, want) {
+					t.Errorf("line %d %q lacks %q", i, l, want)
+				}
+			}
+		}
+		var buf bytes.Buffer
+		set.WritePrometheus(&buf)
+		for _, want := range []string{`watchdog_pager_channel_attempts_total{channel="idle"} 0`,
+			`watchdog_pager_channel_failures_total{channel="idle"} 0`, `watchdog_pager_channel_failures_total{channel="pd"} 1`} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("metrics lack %q:\n%s", want, buf.String())
+			}
+		}
+	})
 }

@@ -94,12 +94,9 @@ type Sender struct {
 type target struct {
 	base     string // as configured, the metrics label
 	endpoint string // base + /api/v2/alerts
+	queue
 
-	mu    sync.Mutex
-	queue []Alert       // oldest first
-	wake  chan struct{} // buffer of one: the queue has alerts
-
-	sent, failed, dropped, retries *metrics.Counter
+	sent, failed, retries *metrics.Counter
 }
 
 // New returns a Sender for opts. It does not validate the URLs (Run does)
@@ -142,10 +139,9 @@ func New(opts Options) *Sender {
 		t := &target{
 			base:     u,
 			endpoint: strings.TrimRight(u, "/") + "/api/v2/alerts",
-			wake:     make(chan struct{}, 1),
+			queue:    newQueue(opts.QueueCapacity, opts.Metrics.GetOrCreateCounter("watchdog_alertmanager_alerts_dropped_total"+lbl)),
 			sent:     opts.Metrics.GetOrCreateCounter("watchdog_alertmanager_alerts_sent_total" + lbl),
 			failed:   opts.Metrics.GetOrCreateCounter("watchdog_alertmanager_alerts_failed_total" + lbl),
-			dropped:  opts.Metrics.GetOrCreateCounter("watchdog_alertmanager_alerts_dropped_total" + lbl),
 			retries:  opts.Metrics.GetOrCreateCounter("watchdog_alertmanager_retries_total" + lbl),
 		}
 		opts.Metrics.GetOrCreateGauge("watchdog_alertmanager_queue_length"+lbl, t.length)
@@ -165,52 +161,8 @@ func (s *Sender) Send(alerts ...Alert) {
 		return
 	}
 	for _, t := range s.ams {
-		t.push(s.opts.QueueCapacity, alerts)
+		t.push(alerts)
 	}
-}
-
-func (t *target) push(capacity int, alerts []Alert) {
-	t.mu.Lock()
-	if len(alerts) > capacity {
-		t.dropped.Add(len(alerts) - capacity)
-		alerts = alerts[len(alerts)-capacity:]
-	}
-	if over := len(t.queue) + len(alerts) - capacity; over > 0 {
-		t.dropped.Add(over)
-		// Shift rather than reslice, so the backing array does not grow
-		// without bound under constant overflow.
-		n := copy(t.queue, t.queue[over:])
-		clear(t.queue[n:])
-		t.queue = t.queue[:n]
-	}
-	t.queue = append(t.queue, alerts...)
-	t.mu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
-
-// pop takes up to n alerts off the front of the queue.
-func (t *target) pop(n int) []Alert {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n = min(n, len(t.queue))
-	if n == 0 {
-		return nil
-	}
-	batch := make([]Alert, n)
-	copy(batch, t.queue)
-	m := copy(t.queue, t.queue[n:])
-	clear(t.queue[m:])
-	t.queue = t.queue[:m]
-	return batch
-}
-
-func (t *target) length() float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return float64(len(t.queue))
 }
 
 // Run delivers queued alerts until ctx is done, with one goroutine per

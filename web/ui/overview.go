@@ -29,6 +29,8 @@ type incidentRow struct {
 	CreatedAt        time.Time
 	ResolvedAt       time.Time
 	Alerts           int
+	// Stuck says why the open incident has no next step; "" when fine.
+	Stuck string
 }
 
 // onCallRow is who is on call now for one schedule.
@@ -112,6 +114,9 @@ func (c *console) incidentRows(list []pager.IncidentState, now time.Time) []inci
 		st := &list[i]
 		out = append(out, incidentRow{ID: st.ID, Title: st.Title, Route: st.Route, Status: st.Status, Major: st.Major,
 			Holder: c.holder(st, now), CreatedAt: st.CreatedAt, ResolvedAt: st.ResolvedAt, Alerts: len(st.Alerts)})
+		if st.Open() {
+			out[len(out)-1].Stuck = st.Stuck
+		}
 	}
 	return out
 }

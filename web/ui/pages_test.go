@@ -155,3 +155,26 @@ func TestAgo(t *testing.T) {
 		}
 	}
 }
+
+// TestStuckIncidentMarked: an open incident with no next step is marked
+// red in the overview's list and on its page; a resolved one never is.
+func TestStuckIncidentMarked(t *testing.T) {
+	f := newFixture(t)
+	for i := range f.pager.incidents {
+		f.pager.incidents[i].Stuck = `escalation policy "gone" not found`
+	}
+	_, body, _ := f.get(t, "/")
+	if n := strings.Count(body, `class="badge stuck"`); n != 1 {
+		t.Errorf("overview has %d stuck badges, want 1 (the open incident only)", n)
+	}
+	if !strings.Contains(body, `no next step: escalation policy &#34;gone&#34; not found`) {
+		t.Error("overview does not say why the incident is stuck")
+	}
+	_, body, _ = f.get(t, "/incidents/inc-2")
+	if !strings.Contains(body, `id="stuck" class="error"`) {
+		t.Error("incident page has no stuck mark")
+	}
+	if _, body, _ = f.get(t, "/incidents/inc-1"); strings.Contains(body, `id="stuck"`) {
+		t.Error("a resolved incident is marked stuck")
+	}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/rules"
+	"github.com/watchdog-sre/watchdog/scrape"
+	"github.com/watchdog-sre/watchdog/web/ui"
+)
+
+// reloader applies a configuration in two phases. Prepare builds and checks
+// every part — the file, the status page, the pager section, the rule files
+// and the scrape jobs — and changes nothing; only when all of them succeed
+// does commit switch the running parts over. The one part whose switch can
+// still fail is the pager (it refuses a configuration that would strand an
+// open incident, checked under its own lock), so it switches first: when it
+// refuses, nothing else has changed either.
+type reloader struct {
+	mu         sync.Mutex
+	load       func() (*config.Config, error)
+	configName string
+	scraper    *scrape.Manager
+	ruler      *rules.Manager
+	ams        *amSenders
+	pg         *pagerRuntime // nil without a pager section
+	statusPage *atomic.Pointer[config.StatusPage]
+	logger     *slog.Logger
+}
+
+// plan is a prepared configuration: every part built and checked.
+type plan struct {
+	cfg    *config.Config
+	pager  *pager.Config
+	rules  *rules.RuleSet
+	scrape *scrape.Plan
+}
+
+// prepare is the first phase: it reads and checks everything and changes
+// nothing.
+func (r *reloader) prepare() (*plan, error) {
+	next, err := r.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := ui.CheckStatusPage(next.StatusPage); err != nil {
+		return nil, err
+	}
+	p := &plan{cfg: next}
+	if p.pager, err = parsePager(next, r.configName); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.pg == nil && p.pager != nil:
+		return nil, fmt.Errorf("adding the pager section %w", errPagerRestart)
+	case r.pg != nil && p.pager == nil:
+		return nil, fmt.Errorf("removing the pager section %w", errPagerRestart)
+	case r.pg != nil:
+		if err := r.pg.check(p.pager); err != nil {
+			return nil, err
+		}
+	}
+	files, err := ruleFiles(next.RuleFiles)
+	if err != nil {
+		return nil, err
+	}
+	if p.rules, err = rules.Prepare(time.Duration(next.Global.EvaluationInterval), files); err != nil {
+		return nil, err
+	}
+	if p.scrape, err = r.scraper.Prepare(next); err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	return p, nil
+}
+
+// commit is the second phase. Only the pager's switch can fail, and it goes
+// first.
+func (r *reloader) commit(ctx context.Context, p *plan) error {
+	if r.pg != nil {
+		if err := r.pg.reload(p.pager); err != nil {
+			return err
+		}
+	}
+	r.ruler.Apply(p.rules)
+	r.scraper.Apply(p.scrape)
+	r.ams.apply(ctx, alertmanagerURLs(p.cfg))
+	r.statusPage.Store(&p.cfg.StatusPage)
+	return nil
+}
+
+// reload reads the configuration again and applies all of it or none of it;
+// a refusal is logged and counted, and the running configuration stays.
+func (r *reloader) reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, err := r.prepare()
+	if err == nil {
+		err = r.commit(ctx, p)
+	}
+	if err != nil {
+		reloadFailures.Inc()
+		r.logger.Error("reload refused, the running configuration stays", "err", err)
+		return fmt.Errorf("reload: %w", err)
+	}
+	reloadSuccesses.Inc()
+	r.logger.Info("configuration reloaded")
+	return nil
+}

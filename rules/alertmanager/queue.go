@@ -1,0 +1,166 @@
+package alertmanager
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// queue is a bounded FIFO of alerts shared by one producer side (any
+// goroutine) and one consumer goroutine. push never blocks: when the queue
+// is full its oldest alerts are dropped and counted, as Prometheus's
+// notifier does — firing alerts are re-sent every resend interval, so the
+// newest state wins.
+type queue struct {
+	capacity int
+	dropped  *metrics.Counter
+
+	mu    sync.Mutex
+	items []Alert       // oldest first
+	wake  chan struct{} // buffer of one: the queue has alerts
+}
+
+func newQueue(capacity int, dropped *metrics.Counter) queue {
+	return queue{capacity: capacity, dropped: dropped, wake: make(chan struct{}, 1)}
+}
+
+// push appends alerts, dropping the oldest beyond capacity.
+func (q *queue) push(alerts []Alert) {
+	q.mu.Lock()
+	if len(alerts) > q.capacity {
+		q.dropped.Add(len(alerts) - q.capacity)
+		alerts = alerts[len(alerts)-q.capacity:]
+	}
+	if over := len(q.items) + len(alerts) - q.capacity; over > 0 {
+		q.dropped.Add(over)
+		// Shift rather than reslice, so the backing array does not grow
+		// without bound under constant overflow.
+		n := copy(q.items, q.items[over:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+	}
+	q.items = append(q.items, alerts...)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop takes up to n alerts off the front of the queue.
+func (q *queue) pop(n int) []Alert {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = min(n, len(q.items))
+	if n == 0 {
+		return nil
+	}
+	batch := make([]Alert, n)
+	copy(batch, q.items)
+	m := copy(q.items, q.items[n:])
+	clear(q.items[m:])
+	q.items = q.items[:m]
+	return batch
+}
+
+// length is the number of queued alerts, for a gauge.
+func (q *queue) length() float64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return float64(len(q.items))
+}
+
+// DeliverFunc hands a batch of alerts to an in-process receiver (the
+// console, the pager). It may be slow; it runs on the Local's own goroutine.
+type DeliverFunc func(alerts ...Alert)
+
+// LocalOptions configures a Local. The zero value is usable: the default
+// capacity and batch size, a private metrics set, no logs.
+type LocalOptions struct {
+	// Name labels the metrics (sink="<name>").
+	Name string
+	// Capacity bounds the queue (DefaultQueueCapacity when 0); when full the
+	// oldest alerts are dropped and counted.
+	Capacity int
+	// BatchSize is the most alerts handed to the receiver at once
+	// (DefaultBatchSize when 0).
+	BatchSize int
+	// Metrics receives watchdog_alert_queue_length{sink},
+	// watchdog_alert_queue_dropped_total{sink} and
+	// watchdog_alert_queue_delivered_total{sink}. nil uses a private set.
+	Metrics *metrics.Set
+	// Logger receives a line when alerts are dropped; nil discards.
+	Logger *slog.Logger
+}
+
+// Local decouples the rule engine from an in-process receiver: Send queues
+// and returns at once, and one goroutine (Run) delivers in order. A slow
+// receiver — a pager whose store is slow — therefore never delays rule
+// evaluation; at worst its queue fills and the oldest alerts are dropped,
+// counted and logged.
+type Local struct {
+	opts      LocalOptions
+	deliver   DeliverFunc
+	q         queue
+	delivered *metrics.Counter
+	dropped   *metrics.Counter
+	log       *slog.Logger
+}
+
+// NewLocal returns a Local that delivers to deliver once Run is called.
+func NewLocal(opts LocalOptions, deliver DeliverFunc) *Local {
+	if opts.Capacity <= 0 {
+		opts.Capacity = DefaultQueueCapacity
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.NewSet()
+	}
+	l := &Local{opts: opts, deliver: deliver, log: opts.Logger}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	lbl := `{sink="` + escapeLabelValue(opts.Name) + `"}`
+	l.dropped = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_dropped_total" + lbl)
+	l.delivered = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_delivered_total" + lbl)
+	l.q = newQueue(opts.Capacity, l.dropped)
+	opts.Metrics.GetOrCreateGauge("watchdog_alert_queue_length"+lbl, l.q.length)
+	return l
+}
+
+// Send queues alerts and returns at once; it never blocks on delivery.
+func (l *Local) Send(alerts ...Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	before := l.dropped.Get()
+	l.q.push(alerts)
+	if n := l.dropped.Get() - before; n > 0 {
+		l.log.Error("alert queue full: oldest alerts dropped (the receiver is slower than the rules)",
+			"sink", l.opts.Name, "dropped", n, "capacity", l.opts.Capacity)
+	}
+}
+
+// Run delivers queued alerts in order, a batch at a time, until ctx is done;
+// alerts still queued then are dropped. It returns nil. Call it once.
+func (l *Local) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.q.wake:
+		}
+		for ctx.Err() == nil {
+			batch := l.q.pop(l.opts.BatchSize)
+			if len(batch) == 0 {
+				break
+			}
+			l.deliver(batch...)
+			l.delivered.Add(len(batch))
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package alertmanager
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+func named(n int) []Alert {
+	out := make([]Alert, n)
+	for i := range out {
+		out[i] = Alert{Labels: map[string]string{"alertname": fmt.Sprint("a", i)}}
+	}
+	return out
+}
+
+// TestLocalSlowReceiver: a receiver that takes a minute per batch never
+// delays Send; alerts arrive in order; a full queue drops the oldest,
+// counted.
+func TestLocalSlowReceiver(t *testing.T) {
+	tests := []struct {
+		name      string
+		capacity  int
+		sends     int // batches of one alert sent while the receiver is stuck
+		wantDrops uint64
+	}{
+		{"fits", 10, 5, 0},
+		{"overflows", 3, 8, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				set := metrics.NewSet()
+				var mu sync.Mutex
+				var got []string
+				release := make(chan struct{})
+				l := NewLocal(LocalOptions{Name: "pager", Capacity: tt.capacity, BatchSize: 1, Metrics: set},
+					func(alerts ...Alert) {
+						<-release // stuck until the test lets go
+						time.Sleep(time.Minute)
+						mu.Lock()
+						for _, a := range alerts {
+							got = append(got, a.Labels["alertname"])
+						}
+						mu.Unlock()
+					})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go l.Run(ctx)
+
+				start := time.Now()
+				all := named(tt.sends + 1)
+				l.Send(all[0]) // taken by the receiver, which blocks
+				synctest.Wait()
+				for _, a := range all[1:] {
+					l.Send(a)
+				}
+				if d := time.Since(start); d != 0 {
+					t.Fatalf("Send blocked for %v behind a stuck receiver", d)
+				}
+				if d := set.GetOrCreateCounter(`watchdog_alert_queue_dropped_total{sink="pager"}`).Get(); d != tt.wantDrops {
+					t.Errorf("dropped %d, want %d", d, tt.wantDrops)
+				}
+				close(release)
+				time.Sleep(time.Duration(tt.sends+2) * time.Minute)
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				// The first alert, then the newest that fitted, in order.
+				want := []string{"a0"}
+				for i := 1 + int(tt.wantDrops); i <= tt.sends; i++ {
+					want = append(want, fmt.Sprint("a", i))
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("delivered %v, want %v", got, want)
+				}
+				if n := set.GetOrCreateCounter(`watchdog_alert_queue_delivered_total{sink="pager"}`).Get(); n != uint64(len(want)) {
+					t.Errorf("delivered counter %d, want %d", n, len(want))
+				}
+			})
+		})
+	}
+}
+
+// TestLocalStops: Run returns when its context ends, even with alerts queued
+// behind a receiver that is still busy.
+func TestLocalStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLocal(LocalOptions{}, func(...Alert) { time.Sleep(time.Hour) })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { l.Run(ctx); close(done) }()
+		l.Send(named(3)...)
+		synctest.Wait()
+		cancel()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("Run did not return after its context ended")
+		}
+	})
+}
