@@ -151,14 +151,11 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		if e != nil {
 			lset = e.lset
 		} else {
-			p.Labels(&sl.lset)
 			var keep bool
-			if lset, keep = sl.mutate(sl.lset); !keep {
-				sl.cache.addDropped(line)
-				continue
-			}
-			if err := checkSeries(lset, &cfg.ScrapeLimits); err != nil {
+			if lset, keep, err = sl.newSeries(p, line); err != nil {
 				return res, err
+			} else if !keep {
+				continue
 			}
 		}
 		res.added++
@@ -175,30 +172,8 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 				continue
 			}
 		}
-		var ref uint64
-		if e != nil {
-			ref = e.ref
-		}
-		newRef, err := sl.appendRetry(app, ref, lset, t, v)
-		if err != nil {
-			if sl.soft(err) {
-				res.reject(sl.deps.reason(err), fmt.Errorf("%s @%d: %w", lset, t, err))
-				continue
-			}
-			return res, fmt.Errorf("append %s: %w", lset.String(), err)
-		}
-		if e != nil {
-			if newRef != 0 {
-				sl.cache.setRef(e, newRef)
-			}
-		} else {
-			e = sl.cache.add(line, newRef, lset)
-			res.seriesAdded++
-		}
-		if tsp == nil {
-			// Samples with explicit timestamps are not tracked for
-			// staleness, as in Prometheus.
-			sl.cache.track(e)
+		if err := sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res); err != nil {
+			return res, err
 		}
 	}
 	if parseError != nil {
@@ -210,6 +185,53 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// newSeries returns the labels of the current series of p, whose line is
+// not in the cache: parsed, with the target's labels, metric relabeling and
+// the label limits checked. keep is false when relabeling dropped the line;
+// the cache remembers that.
+func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.Labels, keep bool, err error) {
+	p.Labels(&sl.lset)
+	if lset, keep = sl.mutate(sl.lset); !keep {
+		sl.cache.addDropped(line)
+		return lset, false, nil
+	}
+	if err := checkSeries(lset, &sl.s.job.cfg.ScrapeLimits); err != nil {
+		return lset, false, err
+	}
+	return lset, true, nil
+}
+
+// appendSample appends one sample of line (cache entry e, nil if new) and
+// updates the cache; track says whether the series is tracked for
+// staleness (it has no explicit timestamp, as in Prometheus). A soft error
+// is counted in res; another one fails the scrape.
+func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) error {
+	var ref uint64
+	if e != nil {
+		ref = e.ref
+	}
+	newRef, err := sl.appendRetry(app, ref, lset, t, v)
+	if err != nil {
+		if sl.soft(err) {
+			res.reject(sl.deps.reason(err), fmt.Errorf("%s @%d: %w", lset, t, err))
+			return nil
+		}
+		return fmt.Errorf("append %s: %w", lset.String(), err)
+	}
+	if e != nil {
+		if newRef != 0 {
+			sl.cache.setRef(e, newRef)
+		}
+	} else {
+		e = sl.cache.add(line, newRef, lset)
+		res.seriesAdded++
+	}
+	if track {
+		sl.cache.track(e)
+	}
+	return nil
 }
 
 // overSampleLimit refuses, before anything is parsed into series, a body
