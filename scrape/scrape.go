@@ -9,6 +9,17 @@
 // every loop when its context ends. Each loop owns its own state (series
 // cache, staleness tracking, buffers); the Manager only sends it new settings
 // through a one-slot channel and reads its status under a mutex.
+//
+// Every job has limits, defaulted when the configuration sets none (see
+// config.DefaultScrapeLimits): sample_limit, body_size_limit, label_limit,
+// label_name_length_limit and label_value_length_limit fail a scrape (up
+// 0, the reason as the target's last error, counted in
+// watchdog_scrape_limit_exceeded_total); target_limit fails every target
+// of a job that has too many, without fetching them. scrape_timeout covers
+// the fetch, the wait for an ingest slot and the append. Samples the store
+// refuses one by one (out of order, too old, too far in the future, over
+// the series limit) do not fail the scrape: they are counted per reason,
+// logged once per scrape and shown as the target's last error.
 package scrape
 
 import (

@@ -11,6 +11,13 @@
 // Appends go through an [Appender]: samples are buffered and become visible on
 // [Appender.Commit]. The append path takes only per-stripe and per-series
 // locks, so many scrape goroutines can append while queries run.
+//
+// Time comes from a clock (Options.Now): retention is cut at the clock minus
+// Retention, and Append refuses samples before that cutoff (ErrTooOld) or
+// more than FutureWindow after the clock (ErrTooFarInFuture), so that no
+// sample time, however wrong, can move the cutoff for the others. New series
+// beyond MaxSeries are refused (ErrSeriesLimit). Every refusal is counted in
+// Stats, which reads counters kept up to date and never walks the series.
 package tsdb
 
 import (
