@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,7 +120,9 @@ type scraper func(tb testing.TB, body []byte, t int64) int
 // duplicate and limit checks, staleness tracking and stale markers, the
 // five synthetic series and the commit.
 func newWatchdogScraper(tb testing.TB) scraper {
-	db, err := tsdb.Open(tsdb.Options{})
+	// The store's clock is the time of the scrape being ingested.
+	var now atomic.Int64
+	db, err := tsdb.Open(tsdb.Options{Now: func() time.Time { return time.UnixMilli(now.Load()) }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -140,6 +143,7 @@ func newWatchdogScraper(tb testing.TB) scraper {
 		tb.Fatal(err)
 	}
 	return func(tb testing.TB, body []byte, t int64) int {
+		now.Store(t)
 		n, err := in.Ingest(body, "text/plain; version=0.0.4; charset=utf-8", time.UnixMilli(t))
 		if err != nil {
 			tb.Fatal(err)

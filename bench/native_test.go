@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,12 +80,15 @@ func nativeSetup(tb testing.TB, n int) *nativeFixture {
 	if f := nativeFixtures[n]; f != nil {
 		return f
 	}
-	db, err := tsdb.Open(tsdb.Options{Retention: nativeRetention})
+	first := int(nativeRetention.Milliseconds() / nativeStep) // step of the first evaluation
+	steps := first + 1 + nativeEvals
+	// The store's clock is the time of the step being appended, then
+	// stays at the last one.
+	var now atomic.Int64
+	db, err := tsdb.Open(tsdb.Options{Retention: nativeRetention, Now: func() time.Time { return time.UnixMilli(now.Load()) }})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	first := int(nativeRetention.Milliseconds() / nativeStep) // step of the first evaluation
-	steps := first + 1 + nativeEvals
 	refs := make([]uint64, n)
 	vals := make([]float64, n)
 	lsets := make([]labels.Labels, n)
@@ -96,6 +100,7 @@ func nativeSetup(tb testing.TB, n int) *nativeFixture {
 	workers := runtime.GOMAXPROCS(0)
 	for s := range steps {
 		t := nativeStart + int64(s)*nativeStep
+		now.Store(t)
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {

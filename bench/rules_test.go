@@ -128,7 +128,9 @@ func buildRulesFixture(dir string) (*rulesFixture, error) {
 	start := time.Now()
 	f := &rulesFixture{}
 	var err error
-	if f.db, err = tsdb.Open(tsdb.Options{}); err != nil {
+	// The store's clock stands at the end of the data.
+	end := time.UnixMilli(rulesDataStart).Add(rulesSteps * rulesStep)
+	if f.db, err = tsdb.Open(tsdb.Options{Now: func() time.Time { return end }}); err != nil {
 		return nil, err
 	}
 	opts := promtsdb.DefaultHeadOptions()

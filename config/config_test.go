@@ -50,11 +50,13 @@ func TestLoadGood(t *testing.T) {
 				ScrapeTimeout:              dur("10s"),
 				EvaluationInterval:         dur("1m"),
 				MetricNameValidationScheme: model.UTF8Validation,
+				ScrapeLimits:               DefaultScrapeLimits,
 			}
 			if !reflect.DeepEqual(c.Global, want) {
 				t.Errorf("global = %+v, want %+v", c.Global, want)
 			}
-			if c.Storage.Retention != dur("2h") || c.Storage.SnapshotInterval != dur("5m") || c.Storage.SnapshotPath != "" {
+			if c.Storage.Retention != dur("2h") || c.Storage.SnapshotInterval != dur("5m") || c.Storage.SnapshotPath != "" ||
+				c.Storage.MaxSeries != 2_000_000 || c.Storage.TooFarInFutureTimeWindow != dur("5m") {
 				t.Errorf("storage = %+v", c.Storage)
 			}
 			if len(c.ScrapeConfigs) != 0 || len(c.RuleFiles) != 0 {
@@ -68,7 +70,7 @@ func TestLoadGood(t *testing.T) {
 			sc := c.ScrapeConfigs[0]
 			if sc.JobName != "self" || sc.ScrapeInterval != dur("1m") || sc.ScrapeTimeout != dur("10s") ||
 				sc.MetricsPath != "/metrics" || sc.Scheme != "http" || sc.HonorTimestamps == nil || !*sc.HonorTimestamps ||
-				sc.HonorLabels || sc.SampleLimit != 0 || sc.BodySizeLimit != 0 || sc.LabelLimit != 0 || sc.KeepDroppedTargets != 0 {
+				sc.HonorLabels || sc.ScrapeLimits != DefaultScrapeLimits || sc.KeepDroppedTargets != 0 {
 				t.Errorf("defaults not applied: %+v", sc)
 			}
 			if want := []StaticConfig{{Targets: []string{"localhost:9090"}}}; !reflect.DeepEqual(sc.StaticConfigs, want) {
@@ -87,7 +89,8 @@ func TestLoadGood(t *testing.T) {
 			if want := []string{filepath.Join(abs, "rules/*.yml"), "/etc/watchdog/extra.yml"}; !reflect.DeepEqual(c.RuleFiles, want) {
 				t.Errorf("rule files = %q, want %q", c.RuleFiles, want)
 			}
-			if want := (StorageConfig{Retention: dur("6h"), SnapshotPath: filepath.Join(abs, "data/snapshot.bin"), SnapshotInterval: dur("1m")}); c.Storage != want {
+			if want := (StorageConfig{Retention: dur("6h"), SnapshotPath: filepath.Join(abs, "data/snapshot.bin"), SnapshotInterval: dur("1m"),
+				MaxSeries: 500_000, TooFarInFutureTimeWindow: dur("2m")}); c.Storage != want {
 				t.Errorf("storage = %+v, want %+v", c.Storage, want)
 			}
 			if c.Path != "testdata/full.good.yaml" {
@@ -99,9 +102,21 @@ func TestLoadGood(t *testing.T) {
 			node, api, legacy, custom := c.ScrapeConfigs[0], c.ScrapeConfigs[1], c.ScrapeConfigs[2], c.ScrapeConfigs[3]
 			if node.ScrapeInterval != dur("30s") || node.ScrapeTimeout != dur("20s") || node.MetricsPath != "/custom/metrics" ||
 				node.Scheme != "https" || !node.HonorLabels || node.HonorTimestamps == nil || *node.HonorTimestamps ||
-				node.SampleLimit != 5000 || node.BodySizeLimit != 64<<20 || node.LabelLimit != 30 ||
 				node.KeepDroppedTargets != 100 {
 				t.Errorf("node = %+v", node)
+			}
+			// Limits: the job's own, else the global ones, else the defaults.
+			if want := (ScrapeLimits{SampleLimit: 50_000, BodySizeLimit: DefaultBodySizeLimit, LabelLimit: DefaultLabelLimit,
+				LabelNameLengthLimit: DefaultLabelNameLengthLimit, LabelValueLengthLimit: 1024, TargetLimit: 500}); g.ScrapeLimits != want {
+				t.Errorf("global limits = %+v, want %+v", g.ScrapeLimits, want)
+			}
+			if want := (ScrapeLimits{SampleLimit: 5000, BodySizeLimit: 64 << 20, LabelLimit: 30,
+				LabelNameLengthLimit: 100, LabelValueLengthLimit: 1024, TargetLimit: 20}); node.ScrapeLimits != want {
+				t.Errorf("node limits = %+v, want %+v", node.ScrapeLimits, want)
+			}
+			if want := (ScrapeLimits{SampleLimit: 50_000, BodySizeLimit: 10 << 10, LabelLimit: DefaultLabelLimit,
+				LabelNameLengthLimit: DefaultLabelNameLengthLimit, LabelValueLengthLimit: 1024, TargetLimit: 500}); legacy.ScrapeLimits != want {
+				t.Errorf("legacy-bearer limits = %+v, want %+v", legacy.ScrapeLimits, want)
 			}
 			if want := map[string][]string{"module": {"http_2xx"}, "debug": {"1", "2"}}; !reflect.DeepEqual(map[string][]string(node.Params), want) {
 				t.Errorf("params = %v", node.Params)
@@ -300,9 +315,12 @@ func TestLoadBad(t *testing.T) {
 			`10: scrape_configs[0].static_configs[0].labels["0day"]: "0day" is not a valid label name`,
 		}},
 		{"negative_limit", []string{
-			`3: scrape_configs[0].sample_limit: -1 is negative`,
-			`4: scrape_configs[0].label_limit: -5 is negative`,
-			`5: scrape_configs[0].keep_dropped_targets: -2 is negative`,
+			`2: global.target_limit: -4 is negative`,
+			`5: scrape_configs[0].sample_limit: -1 is negative`,
+			`6: scrape_configs[0].label_limit: -5 is negative`,
+			`7: scrape_configs[0].keep_dropped_targets: -2 is negative`,
+			`8: scrape_configs[0].label_name_length_limit: -3 is negative`,
+			`9: scrape_configs[0].body_size_limit: invalid byte size "-1" (want e.g. 512, 10KB, 64MiB)`,
 		}},
 		{"multi_doc", []string{`3: more than one YAML document`}},
 		{"duplicate_key", []string{`3: global: duplicate key "scrape_interval" (first at line 2)`}},

@@ -39,6 +39,33 @@ type GlobalConfig struct {
 	// ("legacy" in YAML: [a-zA-Z_][a-zA-Z0-9_]*). It is also set on every
 	// relabel config.
 	MetricNameValidationScheme model.ValidationScheme `yaml:"metric_name_validation_scheme,omitempty"`
+	// ScrapeLimits are the limits every scrape config inherits where it sets
+	// none; where this sets none either, the Default… limits apply.
+	ScrapeLimits `yaml:",inline"`
+}
+
+// ScrapeLimits bound what one scrape, or one job, may bring in. 0 (or
+// omitted) means the global value, then the Default… value: a limit can be
+// raised but not removed. See the README, "Limits and safety".
+type ScrapeLimits struct {
+	// SampleLimit is the most samples a scrape may have after metric
+	// relabeling; a scrape with more fails whole (up = 0).
+	SampleLimit int `yaml:"sample_limit,omitempty"`
+	// BodySizeLimit is the largest (uncompressed) body a scrape may return;
+	// a larger one fails the scrape.
+	BodySizeLimit ByteSize `yaml:"body_size_limit,omitempty"`
+	// LabelLimit is the most labels a series may have, after the target's
+	// labels are added and metric relabeling; more fails the scrape.
+	LabelLimit int `yaml:"label_limit,omitempty"`
+	// LabelNameLengthLimit is the longest label name, in bytes, a series may
+	// have; a longer one fails the scrape.
+	LabelNameLengthLimit int `yaml:"label_name_length_limit,omitempty"`
+	// LabelValueLengthLimit is the longest label value, in bytes, a series
+	// may have; a longer one fails the scrape.
+	LabelValueLengthLimit int `yaml:"label_value_length_limit,omitempty"`
+	// TargetLimit is the most targets a job may have after relabeling; with
+	// more, every target of the job fails without being scraped.
+	TargetLimit int `yaml:"target_limit,omitempty"`
 }
 
 // ScrapeConfig is one scrape job. After Parse or Load, ScrapeInterval and
@@ -59,9 +86,7 @@ type ScrapeConfig struct {
 	FileSDConfigs        []FileSDConfig    `yaml:"file_sd_configs,omitempty"`
 	RelabelConfigs       []*relabel.Config `yaml:"relabel_configs,omitempty"`
 	MetricRelabelConfigs []*relabel.Config `yaml:"metric_relabel_configs,omitempty"`
-	SampleLimit          int               `yaml:"sample_limit,omitempty"`
-	BodySizeLimit        ByteSize          `yaml:"body_size_limit,omitempty"`
-	LabelLimit           int               `yaml:"label_limit,omitempty"`
+	ScrapeLimits         `yaml:",inline"`  // after loading, every limit is set (inherited or default)
 	KeepDroppedTargets   int               `yaml:"keep_dropped_targets,omitempty"` // dropped targets listed per job (0: all); the count stays exact
 	Authorization        *Authorization    `yaml:"authorization,omitempty"`
 	BasicAuth            *BasicAuth        `yaml:"basic_auth,omitempty"`
@@ -104,6 +129,12 @@ type StorageConfig struct {
 	SnapshotPath string `yaml:"snapshot_path,omitempty"`
 	// SnapshotInterval is how often a snapshot is written (default 5m).
 	SnapshotInterval model.Duration `yaml:"snapshot_interval"`
+	// MaxSeries is the most series the store holds (default 2,000,000); a
+	// sample of a new series beyond it is refused and counted.
+	MaxSeries int `yaml:"max_series"`
+	// TooFarInFutureTimeWindow is how far ahead of the clock a sample's
+	// timestamp may be (default 5m); later samples are refused and counted.
+	TooFarInFutureTimeWindow model.Duration `yaml:"too_far_in_future_time_window"`
 	// PagerDB is the file the pager keeps incidents, timelines and silences
 	// in ("" keeps them in memory only).
 	PagerDB string `yaml:"pager_db,omitempty"`

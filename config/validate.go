@@ -26,6 +26,71 @@ const (
 	DefaultSnapshotInterval   = model.Duration(5 * time.Minute)
 )
 
+// Default limits, where Prometheus has none: a hostile or broken target, or
+// file_sd file, must not be able to exhaust the process. Each can be raised
+// in the global section or per job.
+const (
+	// DefaultSampleLimit bounds one scrape: ten times a large node_exporter.
+	DefaultSampleLimit = 200_000
+	// DefaultBodySizeLimit is 64MiB, room for DefaultSampleLimit samples of
+	// over 300 bytes each.
+	DefaultBodySizeLimit = ByteSize(64 << 20)
+	// DefaultLabelLimit is the most labels per series.
+	DefaultLabelLimit = 64
+	// DefaultLabelNameLengthLimit is the longest label name, in bytes.
+	DefaultLabelNameLengthLimit = 256
+	// DefaultLabelValueLengthLimit is the longest label value, in bytes.
+	DefaultLabelValueLengthLimit = 4096
+	// DefaultTargetLimit is the most targets per job.
+	DefaultTargetLimit = 10_000
+	// DefaultMaxSeries is the store's series limit (tsdb.DefaultMaxSeries).
+	DefaultMaxSeries = 2_000_000
+	// DefaultTooFarInFutureTimeWindow is how far ahead of the clock a sample
+	// may be (tsdb.DefaultFutureWindow).
+	DefaultTooFarInFutureTimeWindow = model.Duration(5 * time.Minute)
+)
+
+// DefaultScrapeLimits are the limits that apply where the configuration
+// sets none.
+var DefaultScrapeLimits = ScrapeLimits{
+	SampleLimit:           DefaultSampleLimit,
+	BodySizeLimit:         DefaultBodySizeLimit,
+	LabelLimit:            DefaultLabelLimit,
+	LabelNameLengthLimit:  DefaultLabelNameLengthLimit,
+	LabelValueLengthLimit: DefaultLabelValueLengthLimit,
+	TargetLimit:           DefaultTargetLimit,
+}
+
+// validate reports negative limits at path and sets each unset (0) limit
+// to the one of inherit.
+func (l *ScrapeLimits) validate(r *report, path string, inherit ScrapeLimits) {
+	ints := []struct {
+		key      string
+		v        *int
+		fallback int
+	}{
+		{"sample_limit", &l.SampleLimit, inherit.SampleLimit},
+		{"label_limit", &l.LabelLimit, inherit.LabelLimit},
+		{"label_name_length_limit", &l.LabelNameLengthLimit, inherit.LabelNameLengthLimit},
+		{"label_value_length_limit", &l.LabelValueLengthLimit, inherit.LabelValueLengthLimit},
+		{"target_limit", &l.TargetLimit, inherit.TargetLimit},
+	}
+	for _, f := range ints {
+		switch {
+		case *f.v < 0:
+			r.errorf(joinPath(path, f.key), "%d is negative", *f.v)
+		case *f.v == 0:
+			*f.v = f.fallback
+		}
+	}
+	switch {
+	case l.BodySizeLimit < 0:
+		r.errorf(joinPath(path, "body_size_limit"), "%d is negative", l.BodySizeLimit)
+	case l.BodySizeLimit == 0:
+		l.BodySizeLimit = inherit.BodySizeLimit
+	}
+}
+
 // Every section has a validate method that fills in its defaults and reports
 // its problems at path. A new section is a field in Config and a call in
 // Config.validate.
@@ -117,6 +182,7 @@ func (g *GlobalConfig) validate(r *report, path string) {
 	if g.EvaluationInterval == 0 {
 		g.EvaluationInterval = DefaultEvaluationInterval
 	}
+	g.ScrapeLimits.validate(r, path, DefaultScrapeLimits)
 	validateLabels(r, path+".external_labels", g.ExternalLabels, g.MetricNameValidationScheme)
 }
 
@@ -150,17 +216,9 @@ func (sc *ScrapeConfig) validate(r *report, path string, g *GlobalConfig) {
 		t := true
 		sc.HonorTimestamps = &t
 	}
-	if sc.SampleLimit < 0 {
-		r.errorf(path+".sample_limit", "%d is negative", sc.SampleLimit)
-	}
-	if sc.LabelLimit < 0 {
-		r.errorf(path+".label_limit", "%d is negative", sc.LabelLimit)
-	}
+	sc.ScrapeLimits.validate(r, path, g.ScrapeLimits)
 	if sc.KeepDroppedTargets < 0 {
 		r.errorf(path+".keep_dropped_targets", "%d is negative", sc.KeepDroppedTargets)
-	}
-	if sc.BodySizeLimit < 0 {
-		r.errorf(path+".body_size_limit", "%d is negative", sc.BodySizeLimit)
 	}
 	sc.validateAuth(r, path)
 	// As Prometheus, check the form of targets only when no relabeling
@@ -284,12 +342,24 @@ func (f *FileSDConfig) validate(r *report, path string) {
 	}
 }
 
-func (s *StorageConfig) validate(_ *report, _ string) {
+func (s *StorageConfig) validate(r *report, path string) {
 	if s.Retention == 0 {
 		s.Retention = DefaultRetention
 	}
 	if s.SnapshotInterval == 0 {
 		s.SnapshotInterval = DefaultSnapshotInterval
+	}
+	switch {
+	case s.MaxSeries < 0:
+		r.errorf(path+".max_series", "%d is negative", s.MaxSeries)
+	case s.MaxSeries == 0:
+		s.MaxSeries = DefaultMaxSeries
+	}
+	switch {
+	case s.TooFarInFutureTimeWindow < 0:
+		r.errorf(path+".too_far_in_future_time_window", "%q is negative", s.TooFarInFutureTimeWindow)
+	case s.TooFarInFutureTimeWindow == 0:
+		s.TooFarInFutureTimeWindow = DefaultTooFarInFutureTimeWindow
 	}
 }
 

@@ -31,7 +31,7 @@ const (
 // early.
 func buildDiffDB(t testing.TB, seed uint64) *tsdb.DB {
 	t.Helper()
-	db, err := tsdb.Open(tsdb.Options{Retention: 4 * time.Hour})
+	db, err := tsdb.Open(tsdb.Options{Retention: 4 * time.Hour, Now: fixedNow(diffStart + diffSpan.Milliseconds())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,11 +33,11 @@ func TestPromQLForm(t *testing.T) {
 		{"ternary: none", Spec{Series: "m", When: `rate("5m") > 0`, Value: `rate("5m") > 1 ? 1 : 0`}, ``},
 		{"no comparison: none", Spec{Series: "m", When: `absent("5m")`}, ``},
 	}
-	db, err := tsdb.Open(tsdb.Options{Retention: 3 * time.Hour})
+	feed := newSlideFeed(rand.New(rand.NewPCG(3, 4)), 60)
+	db, err := tsdb.Open(tsdb.Options{Retention: 3 * time.Hour, Now: feed.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	feed := newSlideFeed(rand.New(rand.NewPCG(3, 4)), 60)
 	evalT := diffStart + 100*60_000
 	feed.appendUntil(t, db, evalT)
 	eng := newTestEngine()

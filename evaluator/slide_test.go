@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,11 +42,11 @@ func TestSlideMatchesFreshReads(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
-			db, err := tsdb.Open(tsdb.Options{Retention: 3 * time.Hour})
+			feed := newSlideFeed(rng, 40)
+			db, err := tsdb.Open(tsdb.Options{Retention: 3 * time.Hour, Now: feed.now})
 			if err != nil {
 				t.Fatal(err)
 			}
-			feed := newSlideFeed(rng, 40)
 			slid := make([]*Condition, len(specs))
 			fresh := make([]*Condition, len(specs))
 			for i, sp := range specs {
@@ -142,7 +143,12 @@ type slideFeed struct {
 	v    []float64
 	rate []float64
 	refs []uint64
+	// until is the newest time appended up to: the store's clock (now).
+	until atomic.Int64
 }
+
+// now is the clock of the store the feed appends to.
+func (f *slideFeed) now() time.Time { return time.UnixMilli(f.until.Load()) }
 
 func newSlideFeed(rng *rand.Rand, n int) *slideFeed {
 	f := &slideFeed{rng: rng}
@@ -160,6 +166,9 @@ func newSlideFeed(rng *rand.Rand, n int) *slideFeed {
 // appendUntil appends every series' samples up to until and commits.
 func (f *slideFeed) appendUntil(t *testing.T, db *tsdb.DB, until int64) {
 	t.Helper()
+	if until > f.until.Load() {
+		f.until.Store(until)
+	}
 	app := db.Appender()
 	for i := range f.ls {
 		for f.next[i] <= until {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type harness struct {
 	db    *tsdb.DB
 	query QueryFunc
 	file  string
+	// clock is the store's clock in milliseconds: the time of the newest up
+	// samples, 0 (time.Now) until the first.
+	clock atomic.Int64
 
 	mu    sync.Mutex
 	sent  []string
@@ -33,7 +37,14 @@ type harness struct {
 
 func newHarness(t *testing.T, ruleYAML string) *harness {
 	t.Helper()
-	db, err := tsdb.Open(tsdb.Options{})
+	h := &harness{t: t}
+	now := func() time.Time {
+		if ms := h.clock.Load(); ms != 0 {
+			return time.UnixMilli(ms)
+		}
+		return time.Now()
+	}
+	db, err := tsdb.Open(tsdb.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +53,8 @@ func newHarness(t *testing.T, ruleYAML string) *harness {
 	if err := os.WriteFile(file, []byte(ruleYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, db: db, query: EngineQueryFunc(engine, db), file: file}
+	h.db, h.query, h.file = db, EngineQueryFunc(engine, db), file
+	return h
 }
 
 func (h *harness) options() Options {
@@ -95,6 +107,7 @@ func (h *harness) loadGroup() *Group {
 // up writes up{instance=...} samples at ts.
 func (h *harness) up(ts time.Time, values map[string]float64) {
 	h.t.Helper()
+	h.clock.Store(ts.UnixMilli())
 	app := h.db.Appender()
 	for inst, v := range values {
 		if _, err := app.Append(0, labels.FromStrings("__name__", "up", "job", "node", "instance", inst), timestamp.FromTime(ts), v); err != nil {

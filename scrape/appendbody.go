@@ -1,10 +1,13 @@
 package scrape
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -12,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
 
+	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/scrape/promtext"
 )
 
@@ -20,15 +24,72 @@ type appendResult struct {
 	total       int // samples parsed (scrape_samples_scraped)
 	added       int // samples left after metric relabeling
 	seriesAdded int // series new to the cache (scrape_series_added)
-	rejected    int // out-of-order or duplicate samples skipped
+	rejected    int // samples the store refused (soft errors) or duplicates in the body
+	// rejects counts rejected by reason, in order of first appearance;
+	// firstReject is the first of them, with its series.
+	rejects     []rejectCount
+	firstReject error
 }
+
+// rejectCount is how many samples of a scrape were refused for reason.
+type rejectCount struct {
+	reason string
+	n      int
+}
+
+// reject counts one refused sample; err describes it.
+func (r *appendResult) reject(reason string, err error) {
+	r.rejected++
+	if r.firstReject == nil {
+		r.firstReject = err
+	}
+	for i := range r.rejects {
+		if r.rejects[i].reason == reason {
+			r.rejects[i].n++
+			return
+		}
+	}
+	r.rejects = append(r.rejects, rejectCount{reason, 1})
+}
+
+// reasonCounts renders rejects as "reason=n, reason=n".
+func (r *appendResult) reasonCounts() string {
+	var b strings.Builder
+	for i, rc := range r.rejects {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%d", rc.reason, rc.n)
+	}
+	return b.String()
+}
+
+// rejectSummary is the target's lastError after a scrape that worked but
+// had samples refused.
+func (r *appendResult) rejectSummary() error {
+	return fmt.Errorf("%d samples refused (%s), first: %w", r.rejected, r.reasonCounts(), r.firstReject)
+}
+
+// errAbandoned is returned by appendBody when ctx ended mid-body.
+var errAbandoned = errors.New("scrape abandoned")
+
+// ctxCheckEvery is how many samples appendBody appends between two looks
+// at its context.
+const ctxCheckEvery = 256
+
+// reasonDuplicate is the reject reason of a series exposed twice in one
+// body without timestamps.
+const reasonDuplicate = "duplicate"
 
 // appendBody parses b and appends its samples at defTime (or their own
 // timestamps when honored), then the stale markers of series that are gone.
 // An error means the scrape failed and app must be rolled back: a parse
-// error, sample_limit or label_limit exceeded, a series without a name, or an
-// Append error that is not soft.
-func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, defTime int64) (appendResult, error) {
+// error, a limit exceeded (sample_limit, label_limit,
+// label_name_length_limit, label_value_length_limit), a series without a
+// name, an Append error that is not soft, or errAbandoned when ctx ended.
+// Soft Append errors (the store refusing one sample) are counted in the
+// result and the rest of the body is appended.
+func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, contentType string, defTime int64) (appendResult, error) {
 	var (
 		res        appendResult
 		cfg        = sl.s.job.cfg
@@ -41,6 +102,9 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 	if len(b) == 0 {
 		sl.writeStale(app, defTime)
 		return res, nil
+	}
+	if res, err := sl.overSampleLimit(b, contentType); err != nil {
+		return res, err
 	}
 	p := sl.parsers.forBody(b, contentType)
 	tp, _ := p.(*promtext.Parser)
@@ -66,6 +130,12 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 			continue
 		}
 		res.total++
+		if limitErr != nil {
+			continue // keep counting, to report how many samples there were
+		}
+		if res.total%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return res, errAbandoned
+		}
 		line, tsp, v := p.Series()
 		t := defTime
 		if honorTS && tsp != nil {
@@ -81,62 +151,29 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 		if e != nil {
 			lset = e.lset
 		} else {
-			p.Labels(&sl.lset)
 			var keep bool
-			if lset, keep = sl.mutate(sl.lset); !keep {
-				sl.cache.addDropped(line)
+			if lset, keep, err = sl.newSeries(p, line); err != nil {
+				return res, err
+			} else if !keep {
 				continue
-			}
-			if !lset.Has(model.MetricNameLabel) {
-				return res, ErrNameLabelMissing
-			}
-			if cfg.LabelLimit > 0 && lset.Len() > cfg.LabelLimit {
-				return res, fmt.Errorf("%w (metric: %.50s, number of labels: %d, limit: %d)",
-					ErrLabelLimit, line, lset.Len(), cfg.LabelLimit)
 			}
 		}
 		res.added++
 
 		if seen && tsp == nil {
 			// The same series twice in one exposition: a duplicate sample.
-			res.rejected++
+			res.reject(reasonDuplicate, fmt.Errorf("%s: exposed twice", lset))
 			continue
 		}
 		if limit > 0 && !value.IsStaleNaN(v) {
 			appended++
 			if appended > limit {
-				// Keep parsing to report how many samples there were.
 				limitErr = fmt.Errorf("%w (limit %d)", ErrSampleLimit, limit)
 				continue
 			}
 		}
-		if limitErr != nil {
-			continue // a stale marker after the limit was hit
-		}
-		var ref uint64
-		if e != nil {
-			ref = e.ref
-		}
-		newRef, err := sl.appendRetry(app, ref, lset, t, v)
-		if err != nil {
-			if sl.soft(err) {
-				res.rejected++
-				continue
-			}
-			return res, fmt.Errorf("append %s: %w", lset.String(), err)
-		}
-		if e != nil {
-			if newRef != 0 {
-				sl.cache.setRef(e, newRef)
-			}
-		} else {
-			e = sl.cache.add(line, newRef, lset)
-			res.seriesAdded++
-		}
-		if tsp == nil {
-			// Samples with explicit timestamps are not tracked for
-			// staleness, as in Prometheus.
-			sl.cache.track(e)
+		if err := sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res); err != nil {
+			return res, err
 		}
 	}
 	if parseError != nil {
@@ -148,6 +185,115 @@ func (sl *scrapeLoop) appendBody(app Appender, b []byte, contentType string, def
 	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// newSeries returns the labels of the current series of p, whose line is
+// not in the cache: parsed, with the target's labels, metric relabeling and
+// the label limits checked. keep is false when relabeling dropped the line;
+// the cache remembers that.
+func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.Labels, keep bool, err error) {
+	p.Labels(&sl.lset)
+	if lset, keep = sl.mutate(sl.lset); !keep {
+		sl.cache.addDropped(line)
+		return lset, false, nil
+	}
+	if err := checkSeries(lset, &sl.s.job.cfg.ScrapeLimits); err != nil {
+		return lset, false, err
+	}
+	return lset, true, nil
+}
+
+// appendSample appends one sample of line (cache entry e, nil if new) and
+// updates the cache; track says whether the series is tracked for
+// staleness (it has no explicit timestamp, as in Prometheus). A soft error
+// is counted in res; another one fails the scrape.
+func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) error {
+	var ref uint64
+	if e != nil {
+		ref = e.ref
+	}
+	newRef, err := sl.appendRetry(app, ref, lset, t, v)
+	if err != nil {
+		if sl.soft(err) {
+			res.reject(sl.deps.reason(err), fmt.Errorf("%s @%d: %w", lset, t, err))
+			return nil
+		}
+		return fmt.Errorf("append %s: %w", lset.String(), err)
+	}
+	if e != nil {
+		if newRef != 0 {
+			sl.cache.setRef(e, newRef)
+		}
+	} else {
+		e = sl.cache.add(line, newRef, lset)
+		res.seriesAdded++
+	}
+	if track {
+		sl.cache.track(e)
+	}
+	return nil
+}
+
+// overSampleLimit refuses, before anything is parsed into series, a body
+// that certainly has more samples than the job's sample_limit: without
+// metric_relabel_configs, every sample line but stale markers counts
+// (duplicated lines too). The count only runs for bodies with more lines
+// than the limit. It returns the samples counted and ErrSampleLimit, or
+// nil when the body is to be appended.
+func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResult, error) {
+	cfg := sl.s.job.cfg
+	limit := cfg.SampleLimit
+	if limit <= 0 || len(cfg.MetricRelabelConfigs) > 0 || bytes.Count(b, []byte{'\n'}) < limit {
+		return appendResult{}, nil
+	}
+	p := sl.parsers.forBody(b, contentType)
+	if tp, ok := p.(*promtext.Parser); ok {
+		tp.SetExpected(nil)
+		tp.SetSkipMetadata(true)
+	}
+	var total, counted int
+	for {
+		et, err := p.Next()
+		if err != nil {
+			break // a parse error is reported by the real pass
+		}
+		if et != textparse.EntrySeries {
+			continue
+		}
+		total++
+		if _, _, v := p.Series(); !value.IsStaleNaN(v) {
+			counted++
+		}
+	}
+	if counted <= limit {
+		return appendResult{}, nil
+	}
+	return appendResult{total: total, added: total},
+		fmt.Errorf("%w (%d samples, limit %d)", ErrSampleLimit, counted, limit)
+}
+
+// checkSeries checks a new series' labels against the job's label limits.
+func checkSeries(lset labels.Labels, l *config.ScrapeLimits) error {
+	if !lset.Has(model.MetricNameLabel) {
+		return ErrNameLabelMissing
+	}
+	if l.LabelLimit > 0 && lset.Len() > l.LabelLimit {
+		return fmt.Errorf("%w (metric: %.50s, number of labels: %d, limit: %d)",
+			ErrLabelLimit, lset.Get(model.MetricNameLabel), lset.Len(), l.LabelLimit)
+	}
+	var err error
+	lset.Range(func(lb labels.Label) {
+		switch {
+		case err != nil:
+		case l.LabelNameLengthLimit > 0 && len(lb.Name) > l.LabelNameLengthLimit:
+			err = fmt.Errorf("%w (metric: %.50s, label name: %.50s…, length: %d, limit: %d)",
+				ErrLabelNameLengthLimit, lset.Get(model.MetricNameLabel), lb.Name, len(lb.Name), l.LabelNameLengthLimit)
+		case l.LabelValueLengthLimit > 0 && len(lb.Value) > l.LabelValueLengthLimit:
+			err = fmt.Errorf("%w (metric: %.50s, label: %.50s, value length: %d, limit: %d)",
+				ErrLabelValueLengthLimit, lset.Get(model.MetricNameLabel), lb.Name, len(lb.Value), l.LabelValueLengthLimit)
+		}
+	})
+	return err
 }
 
 // mutate adds the target's labels to a scraped label set and applies

@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,7 +75,7 @@ func FuzzAppendBody(f *testing.F) {
 		})
 		for i, body := range [][]byte{first, second} {
 			app := rec.appender()
-			res, err := sl.appendBody(app, body, ctype, int64(1000*(i+1)))
+			res, err := sl.appendBody(context.Background(), app, body, ctype, int64(1000*(i+1)))
 			if err != nil {
 				_ = app.Rollback()
 				sl.cache.forgetCurrent()
@@ -129,7 +130,7 @@ func BenchmarkAppendBody(b *testing.B) {
 			sl := newTestScrapeLoop(rec, nil)
 			sl.parsers.prometheus = prom
 			// Fill the cache once through the recorder so entries have refs.
-			if _, err := sl.appendBody(rec.appender(), body, "text/plain", 1); err != nil {
+			if _, err := sl.appendBody(context.Background(), rec.appender(), body, "text/plain", 1); err != nil {
 				b.Fatal(err)
 			}
 			sl.cache.iterDone(true)
@@ -140,7 +141,7 @@ func BenchmarkAppendBody(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n++
-				res, err := sl.appendBody(countingAppender{&refs}, body, "text/plain", int64(n+1))
+				res, err := sl.appendBody(context.Background(), countingAppender{&refs}, body, "text/plain", int64(n+1))
 				if err != nil || res.seriesAdded != 0 {
 					b.Fatalf("%+v %v", res, err)
 				}

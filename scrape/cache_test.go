@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -115,7 +116,7 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		var errs []error
 		for i, body := range bodies {
 			app := rec.appender()
-			_, err := sl.appendBody(app, body, "text/plain; version=0.0.4", int64(15000*(i+1)))
+			_, err := sl.appendBody(context.Background(), app, body, "text/plain; version=0.0.4", int64(15000*(i+1)))
 			if err != nil {
 				_ = app.Rollback()
 				sl.cache.forgetCurrent()

@@ -32,6 +32,17 @@ var (
 
 func isSoft(err error) bool { return errors.Is(err, errOOO) || errors.Is(err, errDup) }
 
+// rejectReason is the Options.RejectReason of the fake store's errors.
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, errOOO):
+		return "out_of_order"
+	case errors.Is(err, errDup):
+		return "duplicate"
+	}
+	return ""
+}
+
 type sample struct {
 	lset labels.Labels
 	t    int64
@@ -281,10 +292,11 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	h := &harness{t: t, rec: newRecorder(), srv: &switchHandler{}, set: metrics.NewSet()}
 	client := &http.Client{Transport: handlerTransport{h.srv}}
 	opts := Options{
-		Appender:    h.rec.appender,
-		HTTPClient:  func(*config.ScrapeConfig) (*http.Client, error) { return client, nil },
-		Metrics:     h.set,
-		IsSoftError: isSoft,
+		Appender:     h.rec.appender,
+		HTTPClient:   func(*config.ScrapeConfig) (*http.Client, error) { return client, nil },
+		Metrics:      h.set,
+		IsSoftError:  isSoft,
+		RejectReason: rejectReason,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -335,8 +347,14 @@ func (h *harness) target(job string) TargetStatus {
 	return TargetStatus{}
 }
 
-func (h *harness) counter(name, job string) uint64 {
-	return h.set.GetOrCreateCounter(name + `{job="` + job + `"}`).Get()
+// counter reads name{job="job",extra...}; extra are more label pairs
+// written as name="value".
+func (h *harness) counter(name, job string, extra ...string) uint64 {
+	lbls := `job="` + job + `"`
+	for _, e := range extra {
+		lbls += "," + e
+	}
+	return h.set.GetOrCreateCounter(name + `{` + lbls + `}`).Get()
 }
 
 // scrapeCfg is a job scraping hosts every 10s with a 5s timeout.

@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -47,5 +48,5 @@ func NewIngester(cfg *config.ScrapeConfig, addr string, opts Options) (*Ingester
 // is the scrape's failure (a parse error, sample_limit, ...): as in the
 // loop, the series of the last successful scrape then go stale and up is 0.
 func (in *Ingester) Ingest(body []byte, contentType string, ts time.Time) (int, error) {
-	return in.sl.ingest(body, contentType, nil, ts, time.Now())
+	return in.sl.ingest(context.Background(), body, contentType, nil, ts, time.Now())
 }

@@ -30,6 +30,21 @@ const alignTolerance = 2 * time.Millisecond
 type loopSettings struct {
 	target *target
 	job    *jobConfig
+	// forcedErr, when set, fails every scrape without fetching: the job is
+	// over its target_limit.
+	forcedErr error
+}
+
+// equal reports whether s and o would scrape the same way.
+func (s *loopSettings) equal(o *loopSettings) bool {
+	return s.job == o.job && s.target.equal(o.target) && errText(s.forcedErr) == errText(o.forcedErr)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // loopDeps are the loop's collaborators, fixed for its lifetime.
@@ -37,13 +52,57 @@ type loopDeps struct {
 	appender  AppenderFunc
 	log       *slog.Logger
 	isSoft    func(error) bool
+	reasonOf  func(error) string
 	userAgent string
+	limiter   *limiter // nil: no ingest limit
+	set       *metrics.Set
+	jobLabel  string // job="<name>", escaped
 
 	scrapes  *metrics.Counter
 	failures *metrics.Counter
 	samples  *metrics.Counter
-	rejected *metrics.Counter
 	missed   *metrics.Counter
+}
+
+// reason names the reject reason of a soft Append error.
+func (d *loopDeps) reason(err error) string {
+	if d.reasonOf != nil {
+		if r := d.reasonOf(err); r != "" {
+			return r
+		}
+	}
+	return "rejected"
+}
+
+// rejectedBy is the job's counter of samples refused for reason.
+func (d *loopDeps) rejectedBy(reason string) *metrics.Counter {
+	return d.set.GetOrCreateCounter(`watchdog_scrape_samples_rejected_total{` + d.jobLabel + `,reason="` + escapeLabelValue(reason) + `"}`)
+}
+
+// limitExceeded is the job's counter of scrapes failed by the named limit.
+func (d *loopDeps) limitExceeded(limit string) *metrics.Counter {
+	return d.set.GetOrCreateCounter(`watchdog_scrape_limit_exceeded_total{` + d.jobLabel + `,limit="` + limit + `"}`)
+}
+
+// limitName names the limit a scrape failure is about ("" if none).
+func limitName(err error) string {
+	for _, l := range []struct {
+		err  error
+		name string
+	}{
+		{ErrSampleLimit, "sample_limit"},
+		{ErrBodySizeLimit, "body_size_limit"},
+		{ErrLabelLimit, "label_limit"},
+		{ErrLabelNameLengthLimit, "label_name_length_limit"},
+		{ErrLabelValueLengthLimit, "label_value_length_limit"},
+		{ErrTargetLimit, "target_limit"},
+		{errScrapeTimeout, "scrape_timeout"},
+	} {
+		if errors.Is(err, l.err) {
+			return l.name
+		}
+	}
+	return ""
 }
 
 func (m *Manager) loopDeps(jobName string) *loopDeps {
@@ -52,16 +111,20 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 		app = func() Appender { return discardAppender{} }
 	}
 	set := m.opts.Metrics
-	lbl := `{job="` + escapeLabelValue(jobName) + `"}`
+	jl := `job="` + escapeLabelValue(jobName) + `"`
+	lbl := `{` + jl + `}`
 	return &loopDeps{
 		appender:  app,
 		log:       m.log.With("job", jobName),
 		isSoft:    m.opts.IsSoftError,
+		reasonOf:  m.opts.RejectReason,
 		userAgent: m.opts.UserAgent,
+		limiter:   m.limiter,
+		set:       set,
+		jobLabel:  jl,
 		scrapes:   set.GetOrCreateCounter("watchdog_scrapes_total" + lbl),
 		failures:  set.GetOrCreateCounter("watchdog_scrape_failures_total" + lbl),
 		samples:   set.GetOrCreateCounter("watchdog_scrape_samples_total" + lbl),
-		rejected:  set.GetOrCreateCounter("watchdog_scrape_samples_rejected_total" + lbl),
 		missed:    set.GetOrCreateCounter("watchdog_scrape_missed_total" + lbl),
 	}
 }
@@ -101,7 +164,7 @@ func (l *loop) stop(cause error) { l.cancel(cause) }
 // are replaced.
 func (l *loop) update(s *loopSettings) {
 	l.mu.Lock()
-	same := l.shown.job == s.job && l.shown.target.equal(s.target)
+	same := l.shown.equal(s)
 	if !same {
 		l.pending = s
 		l.shown = s
@@ -124,13 +187,18 @@ func (l *loop) takePending() *loopSettings {
 	return s
 }
 
-func (l *loop) report(start time.Time, dur time.Duration, err error) {
+// report records a scrape's outcome: down with err, or up, with warn (the
+// samples the store refused) as the last error if there is one.
+func (l *loop) report(start time.Time, dur time.Duration, err, warn error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lastTime, l.lastDur = start, dur
-	if err != nil {
+	switch {
+	case err != nil:
 		l.health, l.lastErr = "down", err.Error()
-	} else {
+	case warn != nil:
+		l.health, l.lastErr = "up", warn.Error()
+	default:
 		l.health, l.lastErr = "up", ""
 	}
 }
@@ -192,7 +260,7 @@ func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 			scrapeTime = tick
 		}
 		if ran, err := sl.scrapeAndReport(ctx, scrapeTime); ran {
-			l.report(scrapeTime, time.Since(start), err)
+			l.report(scrapeTime, time.Since(start), err, sl.warn)
 		}
 		var missed int
 		tick, missed = nextTick(tick, interval, time.Now())

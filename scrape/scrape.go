@@ -9,6 +9,17 @@
 // every loop when its context ends. Each loop owns its own state (series
 // cache, staleness tracking, buffers); the Manager only sends it new settings
 // through a one-slot channel and reads its status under a mutex.
+//
+// Every job has limits, defaulted when the configuration sets none (see
+// config.DefaultScrapeLimits): sample_limit, body_size_limit, label_limit,
+// label_name_length_limit and label_value_length_limit fail a scrape (up
+// 0, the reason as the target's last error, counted in
+// watchdog_scrape_limit_exceeded_total); target_limit fails every target
+// of a job that has too many, without fetching them. scrape_timeout covers
+// the fetch, the wait for an ingest slot and the append. Samples the store
+// refuses one by one (out of order, too old, too far in the future, over
+// the series limit) do not fail the scrape: they are counted per reason,
+// logged once per scrape and shown as the target's last error.
 package scrape
 
 import (
@@ -39,6 +50,18 @@ var ErrInvalidConfig = errors.New("invalid scrape config")
 // job's label_limit.
 var ErrLabelLimit = errors.New("label_limit exceeded")
 
+// ErrLabelNameLengthLimit is reported when a scraped series has a label name
+// longer than the job's label_name_length_limit.
+var ErrLabelNameLengthLimit = errors.New("label_name_length_limit exceeded")
+
+// ErrLabelValueLengthLimit is reported when a scraped series has a label
+// value longer than the job's label_value_length_limit.
+var ErrLabelValueLengthLimit = errors.New("label_value_length_limit exceeded")
+
+// ErrTargetLimit is every target's failure while its job has more targets
+// than its target_limit: none of them is scraped.
+var ErrTargetLimit = errors.New("target_limit exceeded")
+
 // ErrNameLabelMissing is reported when a series has no metric name after
 // metric relabeling.
 var ErrNameLabelMissing = errors.New("series has no __name__ label")
@@ -66,9 +89,14 @@ type Options struct {
 	HTTPClient func(cfg *config.ScrapeConfig) (*http.Client, error)
 	// Metrics receives the per-job counters watchdog_scrapes_total,
 	// watchdog_scrape_failures_total, watchdog_scrape_samples_total,
-	// watchdog_scrape_samples_rejected_total (out-of-order or duplicate) and
-	// watchdog_scrape_missed_total (ticks skipped because the previous scrape
-	// of the target was still running). nil registers them in a private set.
+	// watchdog_scrape_samples_rejected_total{reason} (samples the store
+	// refused, see RejectReason, and series exposed twice in one body:
+	// "duplicate"), watchdog_scrape_limit_exceeded_total{limit} (scrapes
+	// failed by sample_limit, body_size_limit, label_limit,
+	// label_name_length_limit, label_value_length_limit, target_limit or
+	// scrape_timeout) and watchdog_scrape_missed_total
+	// (ticks skipped because the previous scrape of the target was still
+	// running). nil registers them in a private set.
 	Metrics *metrics.Set
 	// IsSoftError reports whether an Append error means "this sample was
 	// rejected (out of order, duplicate timestamp), go on with the rest". Such
@@ -77,6 +105,15 @@ type Options struct {
 	// have been garbage-collected: ErrUnknownRef). nil treats every Append
 	// error as soft, still retrying once by labels first.
 	IsSoftError func(error) bool
+	// RejectReason names the reason label of
+	// watchdog_scrape_samples_rejected_total for a soft Append error, such
+	// as "out_of_order" or "too_far_in_future". nil, or "", means
+	// "rejected".
+	RejectReason func(error) string
+	// IngestConcurrency is how many scrapes may parse and append at once;
+	// the others wait their turn, one job at a time (the fetches are not
+	// limited). 0 means DefaultIngestConcurrency(), four per CPU.
+	IngestConcurrency int
 	// UserAgent is the User-Agent header of scrape requests ("" = "Watchdog").
 	UserAgent string
 }
@@ -124,6 +161,7 @@ type Manager struct {
 	opts     Options
 	log      *slog.Logger
 	client   *http.Client // default client when opts.HTTPClient is nil
+	limiter  *limiter     // ingest slots, shared by all loops
 	reloadCh chan struct{}
 
 	mu      sync.Mutex
@@ -147,6 +185,9 @@ func NewManager(opts Options) *Manager {
 	if opts.UserAgent == "" {
 		opts.UserAgent = defaultUserAgent
 	}
+	if opts.IngestConcurrency <= 0 {
+		opts.IngestConcurrency = DefaultIngestConcurrency()
+	}
 	var client *http.Client
 	if opts.HTTPClient == nil {
 		tr, ok := http.DefaultTransport.(*http.Transport)
@@ -160,6 +201,7 @@ func NewManager(opts Options) *Manager {
 		opts:     opts,
 		log:      opts.Logger,
 		client:   client,
+		limiter:  newLimiter(opts.IngestConcurrency),
 		reloadCh: make(chan struct{}, 1),
 		jobs:     map[string]*job{},
 	}
@@ -261,6 +303,7 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		return prev, nil
 	}
 	c := *sc
+	c.ScrapeLimits = withDefaultLimits(c.ScrapeLimits)
 	if c.RelabelConfigs, err = checkRelabel(sc.RelabelConfigs); err != nil {
 		return nil, fmt.Errorf("relabel_configs: %w", err)
 	}
@@ -268,10 +311,10 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		return nil, fmt.Errorf("metric_relabel_configs: %w", err)
 	}
 	seriesFP, err := yaml.Marshal(struct {
-		H bool
-		L int
-		R []*relabel.Config
-	}{c.HonorLabels, c.LabelLimit, c.MetricRelabelConfigs})
+		H         bool
+		L, LN, LV int
+		R         []*relabel.Config
+	}{c.HonorLabels, c.LabelLimit, c.LabelNameLengthLimit, c.LabelValueLengthLimit, c.MetricRelabelConfigs})
 	if err != nil {
 		return nil, fmt.Errorf("%w: fingerprint: %w", ErrInvalidConfig, err)
 	}
@@ -291,6 +334,26 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		fingerprint:       string(fp),
 		seriesFingerprint: string(seriesFP),
 	}, nil
+}
+
+// withDefaultLimits returns l with every unset (0) limit set to the
+// default, as config does for a loaded file: a configuration built in code
+// gets the same protection.
+func withDefaultLimits(l config.ScrapeLimits) config.ScrapeLimits {
+	d := config.DefaultScrapeLimits
+	for _, f := range []struct{ v, d *int }{
+		{&l.SampleLimit, &d.SampleLimit}, {&l.LabelLimit, &d.LabelLimit},
+		{&l.LabelNameLengthLimit, &d.LabelNameLengthLimit}, {&l.LabelValueLengthLimit, &d.LabelValueLengthLimit},
+		{&l.TargetLimit, &d.TargetLimit},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	if l.BodySizeLimit <= 0 {
+		l.BodySizeLimit = d.BodySizeLimit
+	}
+	return l
 }
 
 // checkRelabel returns validated copies of rcs, so that relabel.Process can

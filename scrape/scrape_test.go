@@ -138,13 +138,17 @@ func TestScrapeFailures(t *testing.T) {
 		wantIs  error
 		// wantFoo is how many scraped (non-synthetic) samples are committed.
 		wantFoo int
+		// wantLimit is the limit label of watchdog_scrape_limit_exceeded_total
+		// the failure counts under ("" for none).
+		wantLimit string
 	}{
 		{
 			name: "hanging past timeout",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			},
-			wantErr: "deadline exceeded",
+			wantErr:   "deadline exceeded",
+			wantLimit: "scrape_timeout",
 		},
 		{
 			name: "slow within timeout",
@@ -161,16 +165,72 @@ func TestScrapeFailures(t *testing.T) {
 		{name: "garbage body", handler: text("m0 1\n{{{not metrics\n"), wantErr: "parse"},
 		{name: "http 500", handler: status(500), wantErr: "500"},
 		{
-			name:    "oversized body",
-			handler: text(many),
-			mod:     func(c *config.ScrapeConfig) { c.BodySizeLimit = 20 },
-			wantIs:  ErrBodySizeLimit,
+			name:      "oversized body",
+			handler:   text(many),
+			mod:       func(c *config.ScrapeConfig) { c.BodySizeLimit = 20 },
+			wantIs:    ErrBodySizeLimit,
+			wantLimit: "body_size_limit",
 		},
 		{
-			name:    "too many samples",
-			handler: text(many),
-			mod:     func(c *config.ScrapeConfig) { c.SampleLimit = 4 },
-			wantIs:  ErrSampleLimit,
+			name:      "too many samples",
+			handler:   text(many),
+			mod:       func(c *config.ScrapeConfig) { c.SampleLimit = 4 },
+			wantIs:    ErrSampleLimit,
+			wantLimit: "sample_limit",
+		},
+		{
+			name:      "more samples than the default sample_limit",
+			handler:   text(distinctSamples(config.DefaultSampleLimit + 1)),
+			wantErr:   "sample limit exceeded (200001 samples, limit 200000)",
+			wantLimit: "sample_limit",
+		},
+		{
+			name:      "body larger than the default body_size_limit",
+			handler:   text(strings.Repeat("#", int(config.DefaultBodySizeLimit))),
+			wantIs:    ErrBodySizeLimit,
+			wantLimit: "body_size_limit",
+		},
+		{
+			name:      "more labels than the default label_limit",
+			handler:   text("m0{" + manyLabels(config.DefaultLabelLimit) + "} 1\n"), // plus job and instance
+			wantIs:    ErrLabelLimit,
+			wantLimit: "label_limit",
+		},
+		{
+			name:    "labels within the default label_limit",
+			handler: text("m0{" + manyLabels(config.DefaultLabelLimit-3) + "} 1\n"),
+			wantUp:  1, wantFoo: 1,
+		},
+		{
+			name:      "label name longer than the default",
+			handler:   text("m0{" + strings.Repeat("n", config.DefaultLabelNameLengthLimit+1) + "=\"v\"} 1\n"),
+			wantIs:    ErrLabelNameLengthLimit,
+			wantLimit: "label_name_length_limit",
+		},
+		{
+			name:      "label value longer than the default",
+			handler:   text("m0{a=\"" + strings.Repeat("v", config.DefaultLabelValueLengthLimit+1) + "\"} 1\n"),
+			wantIs:    ErrLabelValueLengthLimit,
+			wantLimit: "label_value_length_limit",
+		},
+		{
+			name:    "label value at the default length",
+			handler: text("m0{a=\"" + strings.Repeat("v", config.DefaultLabelValueLengthLimit) + "\"} 1\n"),
+			wantUp:  1, wantFoo: 1,
+		},
+		{
+			name:      "label name length limit set",
+			handler:   text("m0{abcd=\"1\"} 1\n"),
+			mod:       func(c *config.ScrapeConfig) { c.LabelNameLengthLimit = 3 },
+			wantIs:    ErrLabelNameLengthLimit,
+			wantLimit: "label_name_length_limit",
+		},
+		{
+			name:      "label value length limit set",
+			handler:   text("m0{a=\"1234\"} 1\n"),
+			mod:       func(c *config.ScrapeConfig) { c.LabelValueLengthLimit = 3 },
+			wantIs:    ErrLabelValueLengthLimit,
+			wantLimit: "label_value_length_limit",
 		},
 		{
 			name:    "sample limit not exceeded",
@@ -180,10 +240,11 @@ func TestScrapeFailures(t *testing.T) {
 			wantFoo: 1,
 		},
 		{
-			name:    "label limit",
-			handler: text("m0{a=\"1\",b=\"2\"} 1\n"),
-			mod:     func(c *config.ScrapeConfig) { c.LabelLimit = 3 },
-			wantIs:  ErrLabelLimit,
+			name:      "label limit",
+			handler:   text("m0{a=\"1\",b=\"2\"} 1\n"),
+			mod:       func(c *config.ScrapeConfig) { c.LabelLimit = 3 },
+			wantIs:    ErrLabelLimit,
+			wantLimit: "label_limit",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,9 +286,35 @@ func TestScrapeFailures(t *testing.T) {
 				if got := h.counter("watchdog_scrape_failures_total", "test"); got != 1 {
 					t.Fatalf("failures = %d", got)
 				}
+				if tc.wantLimit != "" {
+					if got := h.counter("watchdog_scrape_limit_exceeded_total", "test", `limit="`+tc.wantLimit+`"`); got != 1 {
+						t.Fatalf("watchdog_scrape_limit_exceeded_total{limit=%q} = %d, want 1", tc.wantLimit, got)
+					}
+				}
 			})
 		})
 	}
+}
+
+// distinctSamples returns a body of n samples of n series of m0.
+func distinctSamples(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "m0{i=\"%d\"} 1\n", i)
+	}
+	return b.String()
+}
+
+// manyLabels returns n labels l0="v",l1="v",... for a series in text format.
+func manyLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `l%d="v"`, i)
+	}
+	return b.String()
 }
 
 func TestSampleLimitCommitsNothingElse(t *testing.T) {
@@ -535,14 +622,20 @@ func TestOutOfOrderSkipped(t *testing.T) {
 		advance(10 * time.Second)
 		h.srv.set("a:80", text("old 2 4000\nfresh 2\nfresh 3\n"))
 		advance(10 * time.Second)
+		// The target stays up, its last error says what was refused.
+		if ts := h.target("test"); ts.Health != "up" || !strings.Contains(ts.LastError, "2 samples refused (out_of_order=1, duplicate=1)") {
+			t.Fatalf("target %+v", ts)
+		}
 		h.stop()
 		mustEqual(t, "old", values(h.rec.samples("old")), []string{"5000=1"})
 		if n := len(h.rec.samples("fresh")); n != 2 {
 			t.Fatalf("fresh = %v", values(h.rec.samples("fresh")))
 		}
 		// One out-of-order sample and one duplicate in the second scrape.
-		if got := h.counter("watchdog_scrape_samples_rejected_total", "test"); got != 2 {
-			t.Fatalf("rejected = %d", got)
+		for _, reason := range []string{"out_of_order", "duplicate"} {
+			if got := h.counter("watchdog_scrape_samples_rejected_total", "test", `reason="`+reason+`"`); got != 1 {
+				t.Fatalf("rejected %s = %d, want 1", reason, got)
+			}
 		}
 		if up := values(h.rec.samples("up")); len(up) != 2 || !strings.HasSuffix(up[1], "=1") {
 			t.Fatalf("up = %v", up)

@@ -3,6 +3,7 @@ package scrape
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -37,6 +38,9 @@ type scrapeLoop struct {
 	lb      *labels.Builder
 	reports [len(reportNames)]reportEntry
 	lset    labels.Labels // scratch for parsed labels
+	// warn is what the last scrape, though successful, has to report: the
+	// samples the store refused. nil when there were none.
+	warn error
 }
 
 func newScrapeLoop(deps *loopDeps, s *loopSettings) *scrapeLoop {
@@ -61,32 +65,76 @@ func (sl *scrapeLoop) apply(s *loopSettings) {
 
 // scrapeAndReport scrapes once with timestamp ts, appends the samples (or
 // stale markers, when the scrape failed) and the synthetic series, and
-// commits. It reports ran=false, and writes nothing, when ctx ended during the
-// scrape; otherwise err is the scrape's failure reason.
+// commits. The target's scrape_timeout covers the fetch, the wait for an
+// ingest slot and the parse and append: a scrape still appending at the
+// deadline is rolled back and fails as a timeout. It reports ran=false, and
+// writes nothing, when ctx ended during the scrape (shutdown, target
+// removed); otherwise err is the scrape's failure reason.
 func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bool, err error) {
 	start := time.Now()
-	body, contentType, scrapeErr := sl.fetch.fetch(ctx, sl.s)
+	if err := sl.s.forcedErr; err != nil {
+		// The job is over a limit (target_limit): fail without scraping.
+		_, err = sl.ingest(ctx, nil, "", err, ts, start)
+		return true, err
+	}
+	timeout := sl.s.target.timeout
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	body, contentType, scrapeErr := sl.fetch.fetch(sctx, sl.s)
 	if ctx.Err() != nil {
 		return false, nil
 	}
-	_, err = sl.ingest(body, contentType, scrapeErr, ts, start)
+	if scrapeErr != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		scrapeErr = fmt.Errorf("%w: %w", errScrapeTimeout, scrapeErr)
+	}
+	if scrapeErr == nil && sl.deps.limiter != nil {
+		if err := sl.deps.limiter.acquire(sctx, sl.s.job.cfg.JobName); err != nil {
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			scrapeErr = fmt.Errorf("%w: scrape_timeout %s passed waiting for an ingest slot", errScrapeTimeout, model.Duration(timeout))
+		} else {
+			defer sl.deps.limiter.release()
+		}
+	}
+	_, err = sl.ingest(sctx, body, contentType, scrapeErr, ts, start)
+	if ctx.Err() != nil {
+		return false, nil
+	}
 	return true, err
 }
+
+// errScrapeTimeout is the failure of a scrape whose scrape_timeout passed
+// after the fetch: waiting for an ingest slot or appending.
+var errScrapeTimeout = errors.New("scrape timeout")
 
 // ingest writes the outcome of one scrape with timestamp ts that started at
 // start: body's samples (or, when scrapeErr is set or the body fails, stale
 // markers for every series of the last successful scrape), then the
 // synthetic series, and commits. It returns the number of samples in body
-// and the scrape's failure reason.
-func (sl *scrapeLoop) ingest(body []byte, contentType string, scrapeErr error, ts, start time.Time) (int, error) {
+// and the scrape's failure reason. When ctx ends while the body is appended,
+// the samples are rolled back; if ctx's parent ended (shutdown) nothing is
+// written, otherwise (the scrape's deadline) the scrape fails as a timeout.
+func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType string, scrapeErr error, ts, start time.Time) (int, error) {
 	defTime := ts.UnixMilli()
 
 	app := sl.deps.appender()
 	var res appendResult
 	if scrapeErr == nil {
-		res, scrapeErr = sl.appendBody(app, body, contentType, defTime)
+		res, scrapeErr = sl.appendBody(ctx, app, body, contentType, defTime)
 		if scrapeErr != nil {
 			sl.rollback(app)
+			if errors.Is(scrapeErr, errAbandoned) {
+				if context.Cause(ctx) != context.DeadlineExceeded {
+					// Stopped (shutdown or target removed): write nothing;
+					// the cache still holds the last scrape's series for
+					// the stale markers of a removed target.
+					return res.total, scrapeErr
+				}
+				scrapeErr = fmt.Errorf("%w: scrape_timeout %s passed while appending (%d samples parsed)",
+					errScrapeTimeout, model.Duration(sl.s.target.timeout), res.total)
+				res = appendResult{total: res.total}
+			}
 			app = sl.deps.appender()
 		}
 	}
@@ -104,15 +152,34 @@ func (sl *scrapeLoop) ingest(body []byte, contentType string, scrapeErr error, t
 
 	sl.deps.scrapes.Inc()
 	sl.deps.samples.Add(res.total)
-	if res.rejected > 0 {
-		sl.deps.rejected.Add(res.rejected)
-		sl.deps.log.Debug("rejected out-of-order or duplicate samples", "target", sl.s.target.url, "count", res.rejected)
-	}
+	sl.countRejects(&res)
 	if scrapeErr != nil {
 		sl.deps.failures.Inc()
+		if name := limitName(scrapeErr); name != "" {
+			sl.deps.limitExceeded(name).Inc()
+		}
 		sl.deps.log.Debug("scrape failed", "target", sl.s.target.url, "err", scrapeErr)
 	}
+	sl.warn = nil
+	if scrapeErr == nil && res.firstReject != nil {
+		// The scrape worked but some samples were refused: say so on the
+		// target (/api/v1/targets lastError) while it stays up.
+		sl.warn = res.rejectSummary()
+	}
 	return res.total, scrapeErr
+}
+
+// countRejects counts the samples of one scrape the store refused, per
+// reason, and logs them in one line.
+func (sl *scrapeLoop) countRejects(res *appendResult) {
+	if res.rejected == 0 {
+		return
+	}
+	for _, r := range res.rejects {
+		sl.deps.rejectedBy(r.reason).Add(r.n)
+	}
+	sl.deps.log.Warn("samples refused", "target", sl.s.target.url, "count", res.rejected,
+		"reasons", res.reasonCounts(), "first", res.firstReject)
 }
 
 func (sl *scrapeLoop) rollback(app Appender) {

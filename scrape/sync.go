@@ -2,6 +2,7 @@ package scrape
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/watchdog-sre/watchdog/config"
@@ -78,13 +79,24 @@ func (m *Manager) pollFiles(ctx context.Context) {
 // markers), and loops of remaining targets get the new settings if they
 // changed. It also records the targets relabeling dropped, for
 // DroppedTargets once publishView has run.
+//
+// A job with more targets than its target_limit keeps loops for the first
+// target_limit targets only, and those fail every scrape with
+// ErrTargetLimit without fetching (up 0), as in Prometheus where every
+// target of the job fails; the others get no loop at all.
 func (m *Manager) syncJob(ctx context.Context, j *job) {
 	groups := append(append([]config.StaticConfig(nil), j.cfg.cfg.StaticConfigs...), j.files.groups()...)
-	targets, dropped, errs := buildTargets(j.cfg, groups)
+	limit := j.cfg.cfg.TargetLimit
+	targets, total, dropped, errs := buildTargetsUpTo(j.cfg, groups, limit)
 	for _, err := range errs {
 		m.log.Warn("invalid target", "job", j.cfg.cfg.JobName, "err", err)
 	}
 	j.dropped = dropped
+	var forced error
+	if limit > 0 && total > limit {
+		forced = fmt.Errorf("%w: the job has %d targets, its limit is %d; none is scraped", ErrTargetLimit, total, limit)
+		m.log.Error("too many targets, none is scraped", "job", j.cfg.cfg.JobName, "targets", total, "target_limit", limit)
+	}
 	want := make(map[uint64]*target, len(targets))
 	for _, t := range targets {
 		want[t.hash] = t
@@ -99,7 +111,7 @@ func (m *Manager) syncJob(ctx context.Context, j *job) {
 	}
 	waitLoops(stopping)
 	for h, t := range want {
-		s := &loopSettings{target: t, job: j.cfg}
+		s := &loopSettings{target: t, job: j.cfg, forcedErr: forced}
 		if l, ok := j.loops[h]; ok {
 			l.update(s)
 			continue

@@ -49,13 +49,18 @@ type droppedTargets struct {
 // same hash are deduplicated, the first one wins; dropped targets are not
 // deduplicated, as in Prometheus.
 func buildTargets(jc *jobConfig, groups []config.StaticConfig) ([]*target, droppedTargets, []error) {
+	out, _, dropped, errs := buildTargetsUpTo(jc, groups, -1)
+	return out, dropped, errs
+}
+
+// buildTargetsUpTo is buildTargets keeping only the first keep targets
+// (all if keep < 0); total counts them all. A file_sd file with a hundred
+// thousand targets then costs a count, not a hundred thousand targets.
+func buildTargetsUpTo(jc *jobConfig, groups []config.StaticConfig, keep int) (out []*target, total int, dropped droppedTargets, errs []error) {
 	var (
-		out     []*target
-		dropped droppedTargets
-		errs    []error
-		seen    = map[uint64]bool{}
-		lb      = labels.NewBuilder(labels.EmptyLabels())
-		keep    = jc.cfg.KeepDroppedTargets
+		seen        = map[uint64]bool{}
+		lb          = labels.NewBuilder(labels.EmptyLabels())
+		keepDropped = jc.cfg.KeepDroppedTargets
 	)
 	for gi, g := range groups {
 		for _, addr := range g.Targets {
@@ -67,7 +72,7 @@ func buildTargets(jc *jobConfig, groups []config.StaticConfig) ([]*target, dropp
 				continue
 			}
 			if t == nil {
-				if keep <= 0 || len(dropped.discovered) < keep {
+				if keepDropped <= 0 || len(dropped.discovered) < keepDropped {
 					dropped.discovered = append(dropped.discovered, discovered)
 				}
 				dropped.count++
@@ -77,10 +82,13 @@ func buildTargets(jc *jobConfig, groups []config.StaticConfig) ([]*target, dropp
 				continue
 			}
 			seen[t.hash] = true
-			out = append(out, t)
+			total++
+			if keep < 0 || len(out) < keep {
+				out = append(out, t)
+			}
 		}
 	}
-	return out, dropped, errs
+	return out, total, dropped, errs
 }
 
 // newTarget builds one target as Prometheus does: discoverLabels, then

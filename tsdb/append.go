@@ -23,7 +23,10 @@ type Appender struct {
 	db      *DB
 	buf     *sampleBuf // from db.bufs while a batch is open; nil otherwise
 	samples []pendingSample
-	maxT    int64 // newest timestamp in samples
+	// minT and maxT are the sample times the batch accepts, read from the
+	// clock at its first Append (bounded is then true).
+	minT, maxT int64
+	bounded    bool
 }
 
 // sampleBuf is a pooled pending-sample buffer. It is a struct so that the
@@ -46,11 +49,23 @@ func (db *DB) Appender() *Appender {
 // Append buffers a float sample and returns the series ref to pass on the
 // next call for the same series. With ref != 0 the label set is not looked at
 // (it may be empty); an unknown ref returns an error wrapping ErrUnknownRef.
-// With ref == 0 the series is found or created by lset. A sample older than
-// the series' newest (committed or buffered here) returns ErrOutOfOrder; one
-// at the same time with a different value returns ErrDuplicateSample; an
-// exact duplicate is ignored without error.
+// With ref == 0 the series is found or created by lset; when creating it
+// would pass MaxSeries, ErrSeriesLimit is returned. A sample older than the
+// retention cutoff returns ErrTooOld, one more than FutureWindow ahead of
+// the clock ErrTooFarInFuture (both read from the clock once per batch, at
+// its first Append). A sample older than the series' newest (committed or
+// buffered here) returns ErrOutOfOrder; one at the same time with a
+// different value returns ErrDuplicateSample; an exact duplicate is ignored
+// without error. The sentinels are returned unwrapped, so that refusing
+// many samples costs no formatting.
 func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
+	if !a.bounded {
+		a.minT, a.maxT = a.db.bounds()
+		a.bounded = true
+	}
+	if t < a.minT || t > a.maxT {
+		return ref, a.db.refuseOutOfBounds(t < a.minT)
+	}
 	var s *memSeries
 	if ref != 0 {
 		if s = a.db.series.getByRef(ref); s == nil {
@@ -67,7 +82,10 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		if lset.IsEmpty() {
 			return 0, ErrEmptyLabels
 		}
-		s = a.db.getOrCreate(lset)
+		var err error
+		if s, err = a.db.getOrCreateLimited(lset); err != nil {
+			return 0, err
+		}
 	}
 	if a.buf == nil {
 		a.buf = a.db.bufs.Get().(*sampleBuf)
@@ -96,9 +114,6 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 	s.pendOwner, s.pendIdx = a, int32(len(a.samples))
 	tailAddr, headAddr := s.tailAddr, s.headAddr
 	s.mu.Unlock()
-	if len(a.samples) == 0 || t > a.maxT {
-		a.maxT = t
-	}
 	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v, tailAddr: tailAddr, headAddr: headAddr})
 	if ref != 0 {
 		return ref, nil // s.ref, without touching its cache line
@@ -106,12 +121,56 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 	return s.ref, nil
 }
 
+// getOrCreate returns the series for lset, creating it whatever the series
+// limit (Commit re-creates a series GC removed after Append).
 func (db *DB) getOrCreate(lset labels.Labels) *memSeries {
 	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
 	if created {
 		db.stats.created.Add(1)
+		db.stats.series.Add(1)
 	}
 	return s
+}
+
+// getOrCreateLimited is getOrCreate for Append: a new series is refused with
+// ErrSeriesLimit when the DB holds MaxSeries series. The slot is reserved
+// before the series is created, so concurrent appenders cannot pass the
+// limit together.
+func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
+	if db.maxSeries == 0 {
+		return db.getOrCreate(lset), nil
+	}
+	if s := db.series.get(lset); s != nil {
+		return s, nil
+	}
+	for {
+		n := db.stats.series.Load()
+		if n >= db.maxSeries {
+			db.stats.seriesLimit.Add(1)
+			return nil, ErrSeriesLimit
+		}
+		if db.stats.series.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+	if created {
+		db.stats.created.Add(1)
+	} else { // another appender created it meanwhile: give the slot back
+		db.stats.series.Add(-1)
+	}
+	return s, nil
+}
+
+// refuseOutOfBounds counts and returns the error of a sample outside the
+// accepted time range.
+func (db *DB) refuseOutOfBounds(tooOld bool) error {
+	if tooOld {
+		db.stats.tooOld.Add(1)
+		return ErrTooOld
+	}
+	db.stats.tooFarInFuture.Add(1)
+	return ErrTooFarInFuture
 }
 
 // countReject bumps the counter for an order-check outcome; err == nil
@@ -140,15 +199,13 @@ const (
 // dropped and counted. Commit never fails.
 func (a *Appender) Commit() error {
 	db := a.db
-	// Retention is measured from the newest sample, including this batch.
-	maxT := int64(math.MinInt64)
-	if len(a.samples) > 0 {
-		maxT = a.maxT
-	}
-	cutoff := db.cutoffAt(max(maxT, db.maxT.Load()))
+	// Chunks wholly before the retention cutoff are dropped on the way.
+	cutoff := db.cutoffAt(db.now().UnixMilli())
 	var (
 		appended int
 		locked   *memSeries
+		added    footprint // what the batch adds to the gauges
+		dropped  footprint // what truncation removes
 	)
 	for i := range a.samples {
 		p := &a.samples[i]
@@ -188,13 +245,16 @@ func (a *Appender) Commit() error {
 			db.countReject(err)
 			continue
 		}
-		s.appendSample(p.t, p.v)
+		f := s.appendSample(p.t, p.v)
+		added.chunks += f.chunks
+		added.bytes += f.bytes
 		s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
 		s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
 		if s.firstMaxt < cutoff {
-			if n := s.truncate(cutoff); n > 0 {
-				db.stats.droppedChunks.Add(uint64(n))
-			}
+			f := s.truncate(cutoff)
+			dropped.samples += f.samples
+			dropped.chunks += f.chunks
+			dropped.bytes += f.bytes
 		}
 		appended++
 	}
@@ -202,8 +262,11 @@ func (a *Appender) Commit() error {
 		a.finish(locked)
 	}
 	db.stats.appended.Add(uint64(appended))
-	if appended > 0 {
-		db.bumpMaxT(maxT)
+	added.samples = int64(appended)
+	db.stats.add(added, false)
+	if dropped.chunks > 0 {
+		db.stats.droppedChunks.Add(uint64(dropped.chunks))
+		db.stats.add(dropped, true)
 	}
 	a.reset()
 	return nil
@@ -238,6 +301,7 @@ func (a *Appender) Rollback() error {
 
 // reset empties the batch and returns its buffer to the pool.
 func (a *Appender) reset() {
+	a.bounded = false
 	if a.buf == nil {
 		return
 	}

@@ -141,7 +141,7 @@ func BenchmarkMemory(b *testing.B) {
 		return float64(one-base) / float64(len(series)), float64(all-base) / float64(nSamples)
 	}
 	for b.Loop() {
-		db := newDB(Options{}, nil)
+		db := newDB(anyTime(Options{}), nil)
 		oursSeries, oursSample := measure(func() genAppender { return db.Appender() })
 		st := db.Stats()
 		runtime.KeepAlive(db)
@@ -202,7 +202,7 @@ func BenchmarkQuerySet(b *testing.B) {
 // fast path, into both stores, and reports the ratio.
 func BenchmarkAppendScrape(b *testing.B) {
 	series, scrapes := nodeExporterScrapes(b)
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ph := newPromHead(b)
 	oursRefs := make([]uint64, len(series))
 	promRefs := make([]uint64, len(series))
@@ -247,7 +247,7 @@ func BenchmarkAppendScrape(b *testing.B) {
 // stores in the same iteration.
 func BenchmarkSelectIterate(b *testing.B) {
 	series, scrapes := nodeExporterScrapes(b)
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ph := newPromHead(b)
 	if err := loadGen(func() genAppender { return db.Appender() }, series, scrapes); err != nil {
 		b.Fatal(err)

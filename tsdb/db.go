@@ -11,6 +11,13 @@
 // Appends go through an [Appender]: samples are buffered and become visible on
 // [Appender.Commit]. The append path takes only per-stripe and per-series
 // locks, so many scrape goroutines can append while queries run.
+//
+// Time comes from a clock (Options.Now): retention is cut at the clock minus
+// Retention, and Append refuses samples before that cutoff (ErrTooOld) or
+// more than FutureWindow after the clock (ErrTooFarInFuture), so that no
+// sample time, however wrong, can move the cutoff for the others. New series
+// beyond MaxSeries are refused (ErrSeriesLimit). Every refusal is counted in
+// Stats, which reads counters kept up to date and never walks the series.
 package tsdb
 
 import (
@@ -32,8 +39,19 @@ import (
 const (
 	DefaultRetention        = 2 * time.Hour
 	DefaultSnapshotInterval = 5 * time.Minute
-	// gcInterval is how often Run garbage-collects old chunks and series.
-	gcInterval = time.Minute
+	// DefaultFutureWindow is how far ahead of the clock a sample may be. A
+	// target whose clock runs a few seconds fast is fine; one an hour ahead
+	// is refused (ErrTooFarInFuture) instead of being kept for hours.
+	DefaultFutureWindow = 5 * time.Minute
+	// DefaultMaxSeries is the live series limit: twice the largest store the
+	// benchmarks measure (1M series, bench/NATIVE.md), about 3 GiB of memory
+	// at the default retention. It stops a cardinality explosion spread over
+	// many targets (each under its sample_limit) from exhausting memory.
+	DefaultMaxSeries = 2_000_000
+	// maxGCInterval is how often Run garbage-collects old chunks and series
+	// at most; a retention shorter than ten minutes collects every tenth of
+	// it.
+	maxGCInterval = time.Minute
 )
 
 // Sentinel errors. Returned errors wrap these; test with errors.Is.
@@ -54,13 +72,36 @@ var (
 	// ErrBatchFull is returned by Append when an Appender already holds
 	// math.MaxInt32 samples; commit them first.
 	ErrBatchFull = errors.New("appender batch full")
+	// ErrOutOfBounds is wrapped by the errors of samples outside the time
+	// range the DB accepts: ErrTooOld and ErrTooFarInFuture.
+	ErrOutOfBounds = errors.New("sample out of bounds")
+	// ErrTooOld is returned by Append for a sample older than the retention
+	// cutoff (the clock minus Retention). It wraps ErrOutOfBounds.
+	ErrTooOld = fmt.Errorf("%w: older than retention", ErrOutOfBounds)
+	// ErrTooFarInFuture is returned by Append for a sample more than
+	// FutureWindow ahead of the clock. It wraps ErrOutOfBounds.
+	ErrTooFarInFuture = fmt.Errorf("%w: too far in the future", ErrOutOfBounds)
+	// ErrSeriesLimit is returned by Append for a sample of a new series when
+	// the DB already holds MaxSeries series.
+	ErrSeriesLimit = errors.New("series limit reached")
 )
 
 // Options configures a DB. The zero value is valid.
 type Options struct {
 	// Retention is how much history is kept per series, measured back from
-	// the newest sample time in the DB. Default 2h.
+	// the clock (Now), never from the newest sample: a target with a wrong
+	// clock cannot push everyone's history out. Default 2h.
 	Retention time.Duration
+	// Now is the clock retention and the accepted time range are measured
+	// from. nil means time.Now.
+	Now func() time.Time
+	// FutureWindow is how far ahead of Now a sample may be; later samples
+	// are refused with ErrTooFarInFuture. 0 means DefaultFutureWindow (5m).
+	FutureWindow time.Duration
+	// MaxSeries is the most live series the DB holds; a sample that would
+	// create one more is refused with ErrSeriesLimit. 0 means
+	// DefaultMaxSeries (2M), negative means no limit.
+	MaxSeries int
 	// SnapshotPath is the snapshot file; "" disables snapshots.
 	SnapshotPath string
 	// SnapshotInterval is how often Run writes a snapshot. Default 5m.
@@ -70,13 +111,14 @@ type Options struct {
 }
 
 // Stats is a point-in-time view of the DB. Series, Samples, Chunks and
-// ChunkBytes are gauges computed by walking the series; the rest are
-// monotonic counters.
+// ChunkBytes are gauges; the rest are monotonic counters. All are kept up
+// to date as the DB changes, so Stats costs the same at any size.
 type Stats struct {
 	Series     int // live series
 	Samples    int // samples held in chunks
 	Chunks     int // chunks, including each series' open chunk
 	ChunkBytes int // encoded bytes in chunks
+	MaxSeries  int // the series limit, 0 if none
 
 	AppendedSamples   uint64 // samples committed
 	OutOfOrder        uint64 // samples rejected or dropped as out of order
@@ -86,11 +128,39 @@ type Stats struct {
 	GCedSeries        uint64 // series removed by garbage collection
 	DroppedChunks     uint64 // chunks dropped by retention
 	Snapshots         uint64 // snapshots written successfully
+	TooOld            uint64 // samples refused as older than the retention cutoff
+	TooFarInFuture    uint64 // samples refused as more than FutureWindow ahead of the clock
+	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
+	GCRuns            uint64 // garbage collections run
 }
 
 type counters struct {
 	appended, outOfOrder, duplicates, ignoredDups atomic.Uint64
 	created, gcedSeries, droppedChunks, snapshots atomic.Uint64
+	tooOld, tooFarInFuture, seriesLimit, gcRuns   atomic.Uint64
+
+	// Gauges, changed by the deltas of each commit, truncation, removal
+	// and snapshot load.
+	series, samples, chunks, chunkBytes atomic.Int64
+}
+
+// footprint is what a series adds to the gauges of counters.
+type footprint struct{ samples, chunks, bytes int64 }
+
+// add adds f to the gauges (subtracts with neg).
+func (c *counters) add(f footprint, neg bool) {
+	if neg {
+		f = footprint{-f.samples, -f.chunks, -f.bytes}
+	}
+	if f.samples != 0 {
+		c.samples.Add(f.samples)
+	}
+	if f.chunks != 0 {
+		c.chunks.Add(f.chunks)
+	}
+	if f.bytes != 0 {
+		c.chunkBytes.Add(f.bytes)
+	}
 }
 
 // DB is the in-memory store. It is safe for concurrent use and implements
@@ -98,12 +168,13 @@ type counters struct {
 type DB struct {
 	opts      Options
 	retention int64 // milliseconds
+	future    int64 // milliseconds
+	maxSeries int64 // 0: no limit
+	now       func() time.Time
 	logger    *slog.Logger
 
 	series *seriesStore
 	index  *postingsIndex
-
-	maxT atomic.Int64 // newest committed sample time, math.MinInt64 if none
 
 	snapMu sync.Mutex // serialises Snapshot
 	stats  counters
@@ -144,6 +215,18 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 	if opts.SnapshotInterval <= 0 {
 		opts.SnapshotInterval = DefaultSnapshotInterval
 	}
+	if opts.FutureWindow <= 0 {
+		opts.FutureWindow = DefaultFutureWindow
+	}
+	switch {
+	case opts.MaxSeries == 0:
+		opts.MaxSeries = DefaultMaxSeries
+	case opts.MaxSeries < 0:
+		opts.MaxSeries = 0
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -154,20 +237,28 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 	db := &DB{
 		opts:      opts,
 		retention: opts.Retention.Milliseconds(),
+		future:    opts.FutureWindow.Milliseconds(),
+		maxSeries: int64(opts.MaxSeries),
+		now:       opts.Now,
 		logger:    logger,
 		series:    newSeriesStore(hash),
 		index:     newPostingsIndex(),
 	}
-	db.maxT.Store(math.MinInt64)
 	db.bufs.New = func() any { return new(sampleBuf) }
 	return db
 }
 
-// Run is the maintenance loop: it garbage-collects every minute and writes a
-// snapshot every SnapshotInterval (if SnapshotPath is set). When ctx is done
-// it writes one last snapshot and returns nil.
+// gcInterval is how often Run garbage-collects: every minute, or every
+// tenth of a retention shorter than ten minutes (at least every second).
+func (db *DB) gcInterval() time.Duration {
+	return max(min(maxGCInterval, db.opts.Retention/10), time.Second)
+}
+
+// Run is the maintenance loop: it garbage-collects every minute (see
+// gcInterval) and writes a snapshot every SnapshotInterval (if SnapshotPath
+// is set). When ctx is done it writes one last snapshot and returns nil.
 func (db *DB) Run(ctx context.Context) error {
-	gcTicker := time.NewTicker(gcInterval)
+	gcTicker := time.NewTicker(db.gcInterval())
 	defer gcTicker.Stop()
 	var snapC <-chan time.Time
 	if db.opts.SnapshotPath != "" {
@@ -194,50 +285,65 @@ func (db *DB) Run(ctx context.Context) error {
 	}
 }
 
-// cutoff returns the oldest timestamp still inside retention.
-func (db *DB) cutoff() int64 { return db.cutoffAt(db.maxT.Load()) }
-
-// cutoffAt returns the retention cutoff for newest sample time maxT.
-func (db *DB) cutoffAt(maxT int64) int64 {
-	if maxT == math.MinInt64 {
-		return math.MinInt64
+// bounds returns the oldest and the newest sample time the DB accepts now:
+// the retention cutoff and the clock plus FutureWindow.
+func (db *DB) bounds() (minT, maxT int64) {
+	now := db.now().UnixMilli()
+	maxT = now + db.future
+	if maxT < now { // overflow
+		maxT = math.MaxInt64
 	}
-	if maxT < math.MinInt64+db.retention {
-		return math.MinInt64
-	}
-	return maxT - db.retention
+	return db.cutoffAt(now), maxT
 }
 
-// bumpMaxT raises the newest sample time to t if t is newer.
-func (db *DB) bumpMaxT(t int64) {
-	for {
-		cur := db.maxT.Load()
-		if t <= cur || db.maxT.CompareAndSwap(cur, t) {
-			return
-		}
+// cutoffAt returns the retention cutoff at clock time now (milliseconds):
+// the oldest timestamp still inside retention.
+func (db *DB) cutoffAt(now int64) int64 {
+	if now < math.MinInt64+db.retention {
+		return math.MinInt64
 	}
+	return now - db.retention
 }
 
-// GC drops chunks that lie wholly before the retention cutoff and removes
-// series that have no sample inside retention. Run calls it every minute.
+// GC drops chunks that lie wholly before the retention cutoff (the clock
+// minus Retention) and removes series that have no sample inside retention.
+// Run calls it every minute.
 func (db *DB) GC() {
-	cutoff := db.cutoff()
+	db.stats.gcRuns.Add(1)
+	cutoff := db.cutoffAt(db.now().UnixMilli())
 	if cutoff == math.MinInt64 {
 		return
 	}
-	var candidates []*memSeries
+	var (
+		candidates []*memSeries
+		dropped    footprint
+	)
 	db.series.forEach(func(s *memSeries) {
 		s.mu.Lock()
-		db.stats.droppedChunks.Add(uint64(s.truncate(cutoff)))
+		f := s.truncate(cutoff)
+		dropped.samples += f.samples
+		dropped.chunks += f.chunks
+		dropped.bytes += f.bytes
 		if gcable(s, cutoff) {
 			candidates = append(candidates, s)
 		}
 		s.mu.Unlock()
 	})
+	db.stats.droppedChunks.Add(uint64(dropped.chunks))
+	db.stats.add(dropped, true)
 	for _, s := range candidates {
-		if db.series.removeIf(s, func(s *memSeries) bool { return gcable(s, cutoff) }) {
+		var left footprint
+		if db.series.removeIf(s, func(s *memSeries) bool {
+			if !gcable(s, cutoff) {
+				return false
+			}
+			left = s.footprint()
+			return true
+		}) {
 			db.index.remove(s.ref, s.lset)
 			db.stats.gcedSeries.Add(1)
+			db.stats.series.Add(-1)
+			db.stats.add(left, true)
 		}
 	}
 }
@@ -248,9 +354,15 @@ func gcable(s *memSeries, cutoff int64) bool {
 	return s.lastT < cutoff && s.pendOwner == nil
 }
 
-// Stats returns current gauges and counters.
+// Stats returns current gauges and counters. It reads a few atomic
+// counters and does not walk the series.
 func (db *DB) Stats() Stats {
-	st := Stats{
+	return Stats{
+		Series:            int(db.stats.series.Load()),
+		Samples:           int(db.stats.samples.Load()),
+		Chunks:            int(db.stats.chunks.Load()),
+		ChunkBytes:        int(db.stats.chunkBytes.Load()),
+		MaxSeries:         int(db.maxSeries),
 		AppendedSamples:   db.stats.appended.Load(),
 		OutOfOrder:        db.stats.outOfOrder.Load(),
 		Duplicates:        db.stats.duplicates.Load(),
@@ -259,21 +371,9 @@ func (db *DB) Stats() Stats {
 		GCedSeries:        db.stats.gcedSeries.Load(),
 		DroppedChunks:     db.stats.droppedChunks.Load(),
 		Snapshots:         db.stats.snapshots.Load(),
+		TooOld:            db.stats.tooOld.Load(),
+		TooFarInFuture:    db.stats.tooFarInFuture.Load(),
+		SeriesLimit:       db.stats.seriesLimit.Load(),
+		GCRuns:            db.stats.gcRuns.Load(),
 	}
-	db.series.forEach(func(s *memSeries) {
-		s.mu.Lock()
-		st.Series++
-		for i := range s.chunks {
-			st.Chunks++
-			st.Samples += s.chunks[i].numSamples()
-			st.ChunkBytes += len(s.chunks[i].data)
-		}
-		if n := s.headSamples(); n > 0 {
-			st.Chunks++
-			st.Samples += n
-			st.ChunkBytes += len(s.head.Bytes())
-		}
-		s.mu.Unlock()
-	})
-	return st
 }

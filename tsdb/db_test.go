@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,7 +63,7 @@ func mustAppend(t *testing.T, a *Appender, ref uint64, lset labels.Labels, ts in
 }
 
 func TestAppendCommitRollback(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ls := labels.FromStrings("__name__", "up", "job", "a")
 	app := db.Appender()
 	mustAppend(t, app, 0, ls, 1000, 1)
@@ -112,7 +113,7 @@ func TestOrderChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := newDB(Options{}, nil)
+			db := newDB(anyTime(Options{}), nil)
 			a := db.Appender()
 			for _, s := range tc.committed {
 				mustAppend(t, a, 0, ls, s.t, s.v)
@@ -134,7 +135,7 @@ func TestOrderChecks(t *testing.T) {
 }
 
 func TestCommitTimeOrderCheck(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ls := labels.FromStrings("__name__", "x")
 	a1, a2 := db.Appender(), db.Appender()
 	mustAppend(t, a1, 0, ls, 10, 1)
@@ -152,7 +153,7 @@ func TestCommitTimeOrderCheck(t *testing.T) {
 }
 
 func TestRefFastPath(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ls := labels.FromStrings("__name__", "x", "a", "b")
 	a := db.Appender()
 	ref := mustAppend(t, a, 0, ls, 10, 1)
@@ -175,7 +176,7 @@ func TestRefFastPath(t *testing.T) {
 }
 
 func TestHashCollisions(t *testing.T) {
-	db := newDB(Options{}, func(labels.Labels) uint64 { return 42 })
+	db := newDB(anyTime(Options{}), func(labels.Labels) uint64 { return 42 })
 	a := db.Appender()
 	var sets []labels.Labels
 	for _, v := range []string{"a", "b", "c", "d"} {
@@ -206,13 +207,15 @@ func TestHashCollisions(t *testing.T) {
 }
 
 func TestRetentionAndGC(t *testing.T) {
-	db := newDB(Options{Retention: time.Hour}, nil)
+	var clock testClock
+	db := newDB(Options{Retention: time.Hour, Now: clock.now}, nil)
 	a := db.Appender()
 	keep := labels.FromStrings("__name__", "keep")
 	gone := labels.FromStrings("__name__", "gone")
 	const step = 15_000
 	// "gone" stops after 10 minutes; "keep" runs for 3 hours.
 	for ts := int64(0); ts <= 3*3600_000; ts += step {
+		clock.set(ts)
 		mustAppend(t, a, 0, keep, ts, float64(ts))
 		if ts <= 600_000 {
 			mustAppend(t, a, 0, gone, ts, 1)
@@ -248,6 +251,7 @@ func TestRetentionAndGC(t *testing.T) {
 	if names, _, _ := mustQuerier(t, db).LabelValues(context.Background(), "__name__", nil); len(names) != 1 || names[0] != "keep" {
 		t.Fatalf("label values after GC: %v", names)
 	}
+	clock.set(4 * 3600_000)
 	if _, err := a.Append(2, labels.EmptyLabels(), 4*3600_000, 1); !errors.Is(err, ErrUnknownRef) {
 		t.Fatalf("append to GCed ref: %v", err)
 	}
@@ -266,12 +270,14 @@ func TestRetentionAndGC(t *testing.T) {
 }
 
 func TestCommitAfterGCRecreates(t *testing.T) {
-	db := newDB(Options{Retention: time.Minute}, nil)
+	var clock testClock
+	db := newDB(Options{Retention: time.Minute, Now: clock.now}, nil)
 	a, b := db.Appender(), db.Appender()
 	old := labels.FromStrings("__name__", "old")
 	mustAppend(t, a, 0, old, 0, 1)
 	a.Commit()
 	mustAppend(t, a, 0, old, 1000, 2) // buffered
+	clock.set(3600_000)
 	mustAppend(t, b, 0, labels.FromStrings("__name__", "new"), 3600_000, 1)
 	b.Commit()
 	db.GC() // pending sample protects "old"
@@ -294,7 +300,7 @@ func mustQuerier(t *testing.T, db *DB) storage.Querier {
 }
 
 func TestStaleMarkerRoundTrip(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	ls := labels.FromStrings("__name__", "x")
 	stale := math.Float64frombits(value.StaleNaN)
@@ -318,7 +324,7 @@ func TestStaleMarkerRoundTrip(t *testing.T) {
 }
 
 func TestIteratorSeekNext(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	ls := labels.FromStrings("__name__", "x")
 	// 500 samples at t = 0, 10, 20, ... spanning several chunks.
@@ -387,7 +393,7 @@ func TestIteratorSeekNext(t *testing.T) {
 }
 
 func TestLabelNamesValues(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	mustAppend(t, a, 0, labels.FromStrings("__name__", "a", "job", "x", "inst", "1"), 1, 1)
 	mustAppend(t, a, 0, labels.FromStrings("__name__", "a", "job", "y"), 1, 1)
@@ -425,8 +431,18 @@ func TestLabelNamesValues(t *testing.T) {
 }
 
 func TestConcurrentAppendQuery(t *testing.T) {
-	db := newDB(Options{Retention: 10 * time.Minute}, nil)
 	const writers, series, rounds = 4, 50, 300
+	// The clock follows the slowest writer, so that no writer's samples
+	// are too old; the others may run ahead of it by up to a day.
+	var progress [writers]atomic.Int64
+	now := func() time.Time {
+		m := int64(math.MaxInt64)
+		for i := range progress {
+			m = min(m, progress[i].Load())
+		}
+		return time.UnixMilli(m)
+	}
+	db := newDB(Options{Retention: 10 * time.Minute, Now: now, FutureWindow: 24 * time.Hour}, nil)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	for w := range writers {
@@ -434,6 +450,7 @@ func TestConcurrentAppendQuery(t *testing.T) {
 			a := db.Appender()
 			refs := make([]uint64, series)
 			for r := range rounds {
+				progress[w].Store(int64(r) * 15_000)
 				for s := range series {
 					ls := labels.FromStrings("__name__", "m", "w", string(rune('a'+w)), "s", string(rune('A'+s)))
 					ref, err := a.Append(refs[s], ls, int64(r)*15_000, float64(r))
@@ -480,6 +497,8 @@ func TestConcurrentAppendQuery(t *testing.T) {
 	wg.Wait()
 	cancel()
 	readers.Wait()
+	db.GC()
+	checkGauges(t, db, "end")
 	got := query(t, db, math.MinInt64, math.MaxInt64)
 	if len(got) != writers*series {
 		t.Fatalf("got %d series", len(got))
@@ -500,7 +519,7 @@ func TestRunSnapshotsOnShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := db.Appender()
-		mustAppend(t, a, 0, labels.FromStrings("__name__", "x"), 1, 1)
+		mustAppend(t, a, 0, labels.FromStrings("__name__", "x"), time.Now().UnixMilli(), 1)
 		a.Commit()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
@@ -525,25 +544,27 @@ func TestRunSnapshotsOnShutdown(t *testing.T) {
 
 func TestRunGarbageCollectsEveryMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		db, err := Open(Options{Retention: time.Minute})
+		db, err := Open(Options{Retention: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
+		start := time.Now() // the bubble's fake clock
 		a := db.Appender()
-		mustAppend(t, a, 0, labels.FromStrings("__name__", "old"), 0, 1)
-		mustAppend(t, a, 0, labels.FromStrings("__name__", "new"), 3600_000, 1)
+		// "old" leaves retention after 30s, "new" after an hour.
+		mustAppend(t, a, 0, labels.FromStrings("__name__", "old"), start.Add(-59*time.Minute-30*time.Second).UnixMilli(), 1)
+		mustAppend(t, a, 0, labels.FromStrings("__name__", "new"), start.UnixMilli(), 1)
 		a.Commit()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- db.Run(ctx) }()
 		<-time.After(59 * time.Second)
 		synctest.Wait()
-		if got := db.Stats().GCedSeries; got != 0 {
-			t.Fatalf("GC ran early: %d series collected", got)
+		if got := db.Stats(); got.GCedSeries != 0 || got.GCRuns != 0 {
+			t.Fatalf("GC ran early: %+v", got)
 		}
 		<-time.After(2 * time.Second)
 		synctest.Wait()
-		if got := db.Stats(); got.GCedSeries != 1 || got.Series != 1 {
+		if got := db.Stats(); got.GCedSeries != 1 || got.Series != 1 || got.GCRuns != 1 {
 			t.Fatalf("after one minute: %+v", got)
 		}
 		cancel()
@@ -551,4 +572,23 @@ func TestRunGarbageCollectsEveryMinute(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestGCInterval(t *testing.T) {
+	tests := []struct {
+		retention, want time.Duration
+	}{
+		{0, time.Minute}, // default 2h
+		{time.Hour, time.Minute},
+		{10 * time.Minute, time.Minute},
+		{2 * time.Minute, 12 * time.Second},
+		{5 * time.Second, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.retention.String(), func(t *testing.T) {
+			if got := newDB(Options{Retention: tc.retention}, nil).gcInterval(); got != tc.want {
+				t.Fatalf("gcInterval = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

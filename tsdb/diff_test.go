@@ -180,7 +180,7 @@ func (p *promHead) appender() genAppender {
 func loadBoth(tb testing.TB) (*DB, *promHead) {
 	tb.Helper()
 	series, scrapes := genData()
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	if err := loadGen(func() genAppender { return db.Appender() }, series, scrapes); err != nil {
 		tb.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestMatcherSemantics(t *testing.T) {
 		labels.FromStrings("__name__", "node_load1", "instance", "a:9100"),
 		labels.FromStrings("__name__", "node_load5", "instance", "b:9100", "env", "prod"),
 	}
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	for _, ls := range sets {
 		mustAppend(t, a, 0, ls, 1, 1)
@@ -85,7 +85,7 @@ func TestMatcherSemantics(t *testing.T) {
 }
 
 func TestLowLevelReadAPI(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	for i := range 50 {
 		for s := range 20 {

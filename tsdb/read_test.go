@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -19,7 +18,7 @@ import (
 // counters, gauges, constants and stale markers.
 func readTestDB(t *testing.T, rng *rand.Rand) *DB {
 	t.Helper()
-	db := newDB(Options{Retention: 100 * 365 * 24 * time.Hour}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	stale := math.Float64frombits(value.StaleNaN)
 	shapes := []struct {
 		name string
@@ -135,7 +134,7 @@ func TestReadRangesMatchesIterator(t *testing.T) {
 	}
 	checkReadRanges(t, db, rng)
 
-	db2 := newDB(Options{Retention: 100 * 365 * 24 * time.Hour}, nil)
+	db2 := newDB(anyTime(Options{}), nil)
 	if err := db2.loadSnapshot(snapshotBytes(t, db)); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +181,7 @@ func BenchmarkReadRanges(b *testing.B) {
 // benchReadRanges reads the login rule's two windows (the last 5m and 5m
 // an hour ago) of n series of 2h of 15s samples.
 func benchReadRanges(b *testing.B, n int) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	refs := make([]uint64, n)
 	lsets := make([]labels.Labels, n)
@@ -230,7 +229,7 @@ func benchReadRanges(b *testing.B, n int) {
 // (run with -race): every read sees an ascending prefix of what was
 // written.
 func TestReadRangesDuringAppends(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ls := labels.FromStrings("__name__", "m")
 	const n = 2000
 	done := make(chan struct{})
@@ -275,7 +274,7 @@ func TestReadRangesDuringAppends(t *testing.T) {
 // TestReadRangesBadChunkUnlocks: a chunk that does not decode is a broken
 // invariant (panic), but the series stays usable.
 func TestReadRangesBadChunkUnlocks(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	ls := labels.FromStrings("__name__", "m")
 	a := db.Appender()
 	var ref uint64

@@ -97,21 +97,47 @@ func appendable(lastT int64, lastV uint64, t int64, vb uint64) (ignore bool, err
 }
 
 // appendSample adds a sample that has already passed the order check,
-// sealing the open chunk first if it is full. Callers hold s.mu.
-func (s *memSeries) appendSample(t int64, v float64) {
+// sealing the open chunk first if it is full. It returns what the sample
+// added to the DB's gauges: one sample, the open chunk if it was empty
+// (the sealed one stays counted) and the bytes the encoding grew by.
+// Callers hold s.mu.
+func (s *memSeries) appendSample(t int64, v float64) footprint {
+	before := 0
 	if s.head.b == nil {
 		s.head.Reset(make([]byte, 2, headChunkAlloc))
 		s.app = mustAppender(&s.head)
 	} else if s.head.NumSamples() >= samplesPerChunk {
 		s.seal()
+	} else if s.head.NumSamples() > 0 {
+		before = len(s.head.b)
 	}
+	f := footprint{samples: 1}
 	if s.head.NumSamples() == 0 {
 		s.headMint = t
+		f.chunks = 1
 	}
 	// s.app is &s.head.
 	s.head.Append(0, t, v)
 	s.lastT = t
 	s.lastV = math.Float64bits(v)
+	f.bytes = int64(len(s.head.b) - before)
+	return f
+}
+
+// footprint is what s counts for in the DB's gauges. Callers hold s.mu.
+func (s *memSeries) footprint() footprint {
+	var f footprint
+	for i := range s.chunks {
+		f.chunks++
+		f.samples += int64(s.chunks[i].samples())
+		f.bytes += int64(len(s.chunks[i].data))
+	}
+	if n := s.headSamples(); n > 0 {
+		f.chunks++
+		f.samples += int64(n)
+		f.bytes += int64(len(s.head.b))
+	}
+	return f
 }
 
 // headSamples is the number of samples in the open chunk.
@@ -145,20 +171,24 @@ func (s *memSeries) seal() {
 	s.app = mustAppender(&s.head)
 }
 
-// truncate drops sealed chunks lying wholly before cutoff and returns how many
-// were dropped. Callers hold s.mu.
-func (s *memSeries) truncate(cutoff int64) int {
+// truncate drops sealed chunks lying wholly before cutoff and returns what
+// they counted for. Callers hold s.mu.
+func (s *memSeries) truncate(cutoff int64) footprint {
 	n := 0
+	var f footprint
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
+		f.samples += int64(s.chunks[n].samples())
+		f.bytes += int64(len(s.chunks[n].data))
 		n++
 	}
+	f.chunks = int64(n)
 	if n < len(s.chunks) {
 		s.firstMaxt = s.chunks[n].maxt
 	} else {
 		s.firstMaxt = math.MaxInt64
 	}
 	if n == 0 {
-		return 0
+		return f
 	}
 	copy(s.chunks, s.chunks[n:])
 	for i := len(s.chunks) - n; i < len(s.chunks); i++ {
@@ -168,7 +198,7 @@ func (s *memSeries) truncate(cutoff int64) int {
 	if len(s.chunks) == 0 {
 		s.chunks = nil
 	}
-	return n
+	return f
 }
 
 // seriesStripes is the lock-stripe count of the series hash map. A modest
@@ -286,6 +316,15 @@ func newSeriesStore(hash func(labels.Labels) uint64) *seriesStore {
 // getByRef returns the series with ref, or nil.
 func (s *seriesStore) getByRef(ref uint64) *memSeries {
 	return s.byRef.get(ref)
+}
+
+// get returns the series for lset, or nil.
+func (s *seriesStore) get(lset labels.Labels) *memSeries {
+	h := s.hash(lset)
+	st := &s.byHash[h%seriesStripes]
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return findEqual(st.m[h], lset)
 }
 
 // getOrCreate returns the series for lset, creating it (and calling onCreate

@@ -356,7 +356,8 @@ func (db *DB) loadBody(body []byte) error {
 			s.headMint = mint
 		}
 		s.lastT, s.lastV = lastT, lastV
-		db.bumpMaxT(lastT)
+		db.stats.series.Add(1)
+		db.stats.add(s.footprint(), false)
 	}
 	if r.err != nil {
 		return r.err

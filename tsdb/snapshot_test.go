@@ -32,7 +32,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
 		t.Fatalf("temp file left behind: %v", err)
 	}
-	db2, err := Open(Options{SnapshotPath: path})
+	db2, err := Open(anyTime(Options{SnapshotPath: path}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSnapshotCorruption(t *testing.T) {
 	good := snapshotBytes(t, db)
 	check := func(t *testing.T, name string, data []byte) {
 		t.Helper()
-		d := newDB(Options{}, nil)
+		d := newDB(anyTime(Options{}), nil)
 		err := d.loadSnapshot(data)
 		if !errors.Is(err, ErrCorruptSnapshot) {
 			t.Fatalf("%s: err = %v, want ErrCorruptSnapshot", name, err)
@@ -130,7 +130,7 @@ func TestOpenCorruptSnapshotMovesAside(t *testing.T) {
 // input could otherwise never reach past the CRC). It must never panic, and
 // any error must wrap ErrCorruptSnapshot.
 func FuzzLoadSnapshot(f *testing.F) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	for i := range 300 {
 		a.Append(0, labels.FromStrings("__name__", "a", "i", string(rune('a'+i%3))), int64(i)*15_000, float64(i%17))
@@ -150,10 +150,10 @@ func FuzzLoadSnapshot(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := newDB(Options{}, nil).loadSnapshot(data); err != nil && !errors.Is(err, ErrCorruptSnapshot) {
+		if err := newDB(anyTime(Options{}), nil).loadSnapshot(data); err != nil && !errors.Is(err, ErrCorruptSnapshot) {
 			t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)
 		}
-		d := newDB(Options{}, nil)
+		d := newDB(anyTime(Options{}), nil)
 		if err := d.loadBody(data); err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) {
 				t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)

@@ -88,7 +88,8 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 	val func(*rand.Rand, int, float64) float64, rel []Range) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 42))
-	db := newDB(Options{Retention: retention}, nil)
+	var clock testClock
+	db := newDB(Options{Retention: retention, Now: clock.now}, nil)
 	const nSeries = 4
 	lsets := make([]labels.Labels, nSeries)
 	refs := make([]uint64, nSeries)
@@ -112,6 +113,7 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 	evalT := int64(1_000_000)
 	for round := range 600 {
 		evalT += evalEvery(r)
+		clock.set(evalT)
 		// Append up to a little past the evaluation time, so that some
 		// samples land in windows already read (committed "late").
 		a := db.Appender()
@@ -210,7 +212,7 @@ func equalBits(a, b []float64) bool {
 // TestSlideUnknownSeries: a ref that does not exist (or was collected)
 // returns false and empties the windows.
 func TestSlideUnknownSeries(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	ref, err := a.Append(0, labels.FromStrings("__name__", "m"), 1000, 1)
 	if err != nil {
@@ -247,7 +249,7 @@ func TestTallySize(t *testing.T) {
 // counts is reported not Exact (the evaluator then reads the samples), and
 // a later, smaller range is summarised again.
 func TestTallyTooManySamples(t *testing.T) {
-	db := newDB(Options{}, nil)
+	db := newDB(anyTime(Options{}), nil)
 	a := db.Appender()
 	lset := labels.FromStrings("__name__", "m")
 	var ref uint64

@@ -181,6 +181,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Retention:        time.Duration(cfg.Storage.Retention),
 		SnapshotPath:     cfg.Storage.SnapshotPath,
 		SnapshotInterval: time.Duration(cfg.Storage.SnapshotInterval),
+		MaxSeries:        cfg.Storage.MaxSeries,
+		FutureWindow:     time.Duration(cfg.Storage.TooFarInFutureTimeWindow),
 		Logger:           logger.With("component", "tsdb"),
 	})
 	if err != nil {
@@ -190,12 +192,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	registerStoreMetrics(set, db)
 
 	scraper := scrape.NewManager(scrape.Options{
-		Appender: func() scrape.Appender { return db.Appender() },
-		Logger:   logger.With("component", "scrape"),
-		Metrics:  set,
-		IsSoftError: func(err error) bool {
-			return errors.Is(err, tsdb.ErrOutOfOrder) || errors.Is(err, tsdb.ErrDuplicateSample)
-		},
+		Appender:     func() scrape.Appender { return db.Appender() },
+		Logger:       logger.With("component", "scrape"),
+		Metrics:      set,
+		IsSoftError:  storeIsSoft,
+		RejectReason: storeRejectReason,
 	})
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"runtime"
 
@@ -39,7 +40,35 @@ func registerStoreMetrics(set *metrics.Set, db *tsdb.DB) {
 	gauge("watchdog_tsdb_out_of_order_samples_total", func(s tsdb.Stats) float64 { return float64(s.OutOfOrder) })
 	gauge("watchdog_tsdb_duplicate_samples_total", func(s tsdb.Stats) float64 { return float64(s.Duplicates) })
 	gauge("watchdog_tsdb_gc_series_total", func(s tsdb.Stats) float64 { return float64(s.GCedSeries) })
+	gauge("watchdog_tsdb_gc_runs_total", func(s tsdb.Stats) float64 { return float64(s.GCRuns) })
+	gauge("watchdog_tsdb_max_series", func(s tsdb.Stats) float64 { return float64(s.MaxSeries) })
+	gauge(`watchdog_tsdb_refused_samples_total{reason="too_old"}`, func(s tsdb.Stats) float64 { return float64(s.TooOld) })
+	gauge(`watchdog_tsdb_refused_samples_total{reason="too_far_in_future"}`, func(s tsdb.Stats) float64 { return float64(s.TooFarInFuture) })
+	gauge(`watchdog_tsdb_refused_samples_total{reason="series_limit"}`, func(s tsdb.Stats) float64 { return float64(s.SeriesLimit) })
 }
+
+// storeRejectReason names why the store refused a sample, for the reason
+// label of watchdog_scrape_samples_rejected_total; "" for an error that is
+// not a refusal of one sample (it fails the scrape).
+func storeRejectReason(err error) string {
+	switch {
+	case errors.Is(err, tsdb.ErrOutOfOrder):
+		return "out_of_order"
+	case errors.Is(err, tsdb.ErrDuplicateSample):
+		return "duplicate"
+	case errors.Is(err, tsdb.ErrTooOld):
+		return "too_old"
+	case errors.Is(err, tsdb.ErrTooFarInFuture):
+		return "too_far_in_future"
+	case errors.Is(err, tsdb.ErrSeriesLimit):
+		return "series_limit"
+	}
+	return ""
+}
+
+// storeIsSoft reports whether an Append error refused one sample only: the
+// scrape counts it and goes on.
+func storeIsSoft(err error) bool { return storeRejectReason(err) != "" }
 
 // webTargets converts the scraper's view of its targets to the API's.
 func webTargets(ts []scrape.TargetStatus) []web.Target {
