@@ -128,6 +128,8 @@ type Stats struct {
 	GCedSeries        uint64 // series removed by garbage collection
 	DroppedChunks     uint64 // chunks dropped by retention
 	Snapshots         uint64 // snapshots written successfully
+	SnapshotFailures  uint64 // snapshots that could not be written
+	LastSnapshot      int64  // Unix time of the last successful snapshot, 0 if none
 	TooOld            uint64 // samples refused as older than the retention cutoff
 	TooFarInFuture    uint64 // samples refused as more than FutureWindow ahead of the clock
 	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
@@ -137,6 +139,8 @@ type Stats struct {
 type counters struct {
 	appended, outOfOrder, duplicates, ignoredDups atomic.Uint64
 	created, gcedSeries, droppedChunks, snapshots atomic.Uint64
+	snapshotFailures                              atomic.Uint64
+	lastSnapshot                                  atomic.Int64
 	tooOld, tooFarInFuture, seriesLimit, gcRuns   atomic.Uint64
 
 	// Gauges, changed by the deltas of each commit, truncation, removal
@@ -271,7 +275,7 @@ func (db *DB) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			if db.opts.SnapshotPath != "" {
 				if err := db.Snapshot(); err != nil {
-					db.logger.Warn("tsdb: final snapshot failed", "file", db.opts.SnapshotPath, "err", err)
+					db.logger.Error("tsdb: final snapshot failed: the data since the last snapshot is lost at exit", "file", db.opts.SnapshotPath, "err", err)
 				}
 			}
 			return nil
@@ -279,7 +283,8 @@ func (db *DB) Run(ctx context.Context) error {
 			db.GC()
 		case <-snapC:
 			if err := db.Snapshot(); err != nil {
-				db.logger.Warn("tsdb: snapshot failed", "file", db.opts.SnapshotPath, "err", err)
+				db.logger.Error("tsdb: snapshot failed: a restart now would lose the data since the last one", "file", db.opts.SnapshotPath,
+					"err", err, "failures", db.stats.snapshotFailures.Load())
 			}
 		}
 	}
@@ -371,6 +376,8 @@ func (db *DB) Stats() Stats {
 		GCedSeries:        db.stats.gcedSeries.Load(),
 		DroppedChunks:     db.stats.droppedChunks.Load(),
 		Snapshots:         db.stats.snapshots.Load(),
+		SnapshotFailures:  db.stats.snapshotFailures.Load(),
+		LastSnapshot:      db.stats.lastSnapshot.Load(),
 		TooOld:            db.stats.tooOld.Load(),
 		TooFarInFuture:    db.stats.tooFarInFuture.Load(),
 		SeriesLimit:       db.stats.seriesLimit.Load(),

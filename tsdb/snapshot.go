@@ -36,7 +36,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Snapshot writes the whole DB to Options.SnapshotPath: a temp file is
 // written and fsynced, renamed over the old snapshot, and the directory is
-// fsynced. It is a no-op without a SnapshotPath. Appends continue meanwhile;
+// fsynced. It is a no-op without a SnapshotPath. A failure is counted in
+// Stats.SnapshotFailures. Appends continue meanwhile;
 // each series is copied under its own lock.
 func (db *DB) Snapshot() error {
 	if db.opts.SnapshotPath == "" {
@@ -45,9 +46,11 @@ func (db *DB) Snapshot() error {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
 	if err := db.writeSnapshotFile(db.opts.SnapshotPath); err != nil {
+		db.stats.snapshotFailures.Add(1)
 		return fmt.Errorf("write snapshot: %w", err)
 	}
 	db.stats.snapshots.Add(1)
+	db.stats.lastSnapshot.Store(db.now().Unix())
 	return nil
 }
 

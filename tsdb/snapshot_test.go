@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -164,4 +165,45 @@ func FuzzLoadSnapshot(f *testing.F) {
 		query(t, d, -1<<62, 1<<62)
 		snapshotBytes(t, d)
 	})
+}
+
+// TestSnapshotFailureCounted: a snapshot that cannot be written (its
+// directory replaced by a file, which stops root too) is an error, counted,
+// and the next good one is counted as written with its time.
+func TestSnapshotFailureCounted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_800_000_000, 0)
+	db, err := Open(Options{SnapshotPath: filepath.Join(dir, "tsdb.snap"), Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := db.Snapshot(); err == nil {
+			t.Fatal("snapshot into a file's path succeeded")
+		}
+	}
+	if st := db.Stats(); st.SnapshotFailures != 2 || st.Snapshots != 0 || st.LastSnapshot != 0 {
+		t.Fatalf("after two failures: %d failures, %d snapshots, last %d", st.SnapshotFailures, st.Snapshots, st.LastSnapshot)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.SnapshotFailures != 2 || st.Snapshots != 1 || st.LastSnapshot != at.Unix() {
+		t.Fatalf("after a good one: %d failures, %d snapshots, last %d", st.SnapshotFailures, st.Snapshots, st.LastSnapshot)
+	}
 }
