@@ -95,15 +95,25 @@ func compareIDs(a, b string) int {
 // function CheckReload). A caller that reloads several components checks
 // them all before committing any; Reload checks again.
 func (p *Pager) CheckReload(c *Config) error {
-	if c == nil || c.c == nil {
-		return ErrNotValidated
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.loadOpen(); err != nil {
-		return fmt.Errorf("load open incidents: %w", err)
+	open, err := p.checkReloadLocked(c)
+	if err != nil {
+		return err
 	}
-	return CheckReload(p.open.sorted(), p.config(), c)
+	return CheckReload(open, p.config(), c)
+}
+
+// checkReloadLocked checks that c was validated and returns the open
+// incidents, sorted; p.mu is held.
+func (p *Pager) checkReloadLocked(c *Config) ([]IncidentState, error) {
+	if c == nil || c.c == nil {
+		return nil, ErrNotValidated
+	}
+	if err := p.loadOpen(); err != nil {
+		return nil, fmt.Errorf("load open incidents: %w", err)
+	}
+	return p.open.sorted(), nil
 }
 
 // Reload switches to a new validated config, or refuses it, changing
@@ -128,15 +138,12 @@ func (p *Pager) CheckReload(c *Config) error {
 // All open incidents are re-stepped in one transaction; if it fails the
 // old config stays and the error is returned.
 func (p *Pager) Reload(c *Config) error {
-	if c == nil || c.c == nil {
-		return ErrNotValidated
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.loadOpen(); err != nil {
-		return fmt.Errorf("load open incidents: %w", err)
+	open, err := p.checkReloadLocked(c)
+	if err != nil {
+		return err
 	}
-	open := p.open.sorted()
 	old := p.config()
 	if err := CheckReload(open, old, c); err != nil {
 		return err

@@ -175,12 +175,8 @@ func TestPagerReload(t *testing.T) {
 	)
 	t.Run("refused while in use, escalation goes on", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
-			h.start()
+			h := startPaged(t)
 			defer h.stop()
-			if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
-				t.Fatal(err)
-			}
 			synctest.Wait()
 			h.expect(alicePush)
 			old := h.p.Config()
@@ -202,12 +198,8 @@ func TestPagerReload(t *testing.T) {
 	})
 	t.Run("removed user never paged", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
-			h.start()
+			h := startPaged(t)
 			defer h.stop()
-			if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
-				t.Fatal(err)
-			}
 			h.advance("10:03")
 			h.expect(alicePush, aliceSMS)
 			if err := h.p.Reload(reloadConfig(t, "remove dave")); err != nil {
@@ -219,12 +211,8 @@ func TestPagerReload(t *testing.T) {
 	})
 	t.Run("shorter escalate_after applies to the open incident", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
-			h.start()
+			h := startPaged(t)
 			defer h.stop()
-			if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
-				t.Fatal(err)
-			}
 			h.advance("10:03")
 			h.expect(alicePush, aliceSMS)
 			if err := h.p.Reload(reloadConfig(t, "shorten escalation")); err != nil {
@@ -239,12 +227,8 @@ func TestPagerReload(t *testing.T) {
 	})
 	t.Run("passed due time fires at once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
-			h.start()
+			h := startPaged(t)
 			defer h.stop()
-			if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
-				t.Fatal(err)
-			}
 			h.advance("10:07")
 			h.expect(alicePush, aliceSMS)
 			if err := h.p.Reload(reloadConfig(t, "shorten escalation")); err != nil {
@@ -256,12 +240,8 @@ func TestPagerReload(t *testing.T) {
 	})
 	t.Run("personal steps retimed", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
-			h.start()
+			h := startPaged(t)
 			defer h.stop()
-			if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
-				t.Fatal(err)
-			}
 			h.advance("10:01")
 			h.expect(alicePush)
 			if err := h.p.Reload(reloadConfig(t, "slower sms")); err != nil {
@@ -420,4 +400,16 @@ func TestStuckReason(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startPaged starts a harness at 10:00 on the "same" reload config with one
+// page received: inc-1 for alice.
+func startPaged(t *testing.T) *harness {
+	t.Helper()
+	h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
+	h.start()
+	if err := h.p.Receive(page("HighErrors", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
