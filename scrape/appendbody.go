@@ -37,11 +37,13 @@ type rejectCount struct {
 	n      int
 }
 
-// reject counts one refused sample; err describes it.
-func (r *appendResult) reject(reason string, err error) {
+// reject counts one refused sample; describe tells what it was, and is
+// called for the first refusal only (a body of 200,000 refused samples must
+// not format 200,000 errors).
+func (r *appendResult) reject(reason string, describe func() error) {
 	r.rejected++
 	if r.firstReject == nil {
-		r.firstReject = err
+		r.firstReject = describe()
 	}
 	for i := range r.rejects {
 		if r.rejects[i].reason == reason {
@@ -162,7 +164,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 
 		if seen && tsp == nil {
 			// The same series twice in one exposition: a duplicate sample.
-			res.reject(reasonDuplicate, fmt.Errorf("%s: exposed twice", lset))
+			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
 			continue
 		}
 		if limit > 0 && !value.IsStaleNaN(v) {
@@ -215,7 +217,7 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 	newRef, err := sl.appendRetry(app, ref, lset, t, v)
 	if err != nil {
 		if sl.soft(err) {
-			res.reject(sl.deps.reason(err), fmt.Errorf("%s @%d: %w", lset, t, err))
+			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
 			return nil
 		}
 		return fmt.Errorf("append %s: %w", lset.String(), err)
@@ -234,6 +236,10 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 	return nil
 }
 
+// minSampleLine is the shortest sample line: a one-letter name, a space, a
+// digit and the newline ("a 1\n").
+const minSampleLine = 4
+
 // overSampleLimit refuses, before anything is parsed into series, a body
 // that certainly has more samples than the job's sample_limit: without
 // metric_relabel_configs, every sample line but stale markers counts
@@ -243,7 +249,10 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResult, error) {
 	cfg := sl.s.job.cfg
 	limit := cfg.SampleLimit
-	if limit <= 0 || len(cfg.MetricRelabelConfigs) > 0 || bytes.Count(b, []byte{'\n'}) < limit {
+	// A sample line takes at least minSampleLine bytes, so a shorter body
+	// cannot pass the limit: the usual body is not even scanned.
+	if limit <= 0 || len(cfg.MetricRelabelConfigs) > 0 || len(b) < limit*minSampleLine ||
+		bytes.Count(b, []byte{'\n'}) < limit {
 		return appendResult{}, nil
 	}
 	p := sl.parsers.forBody(b, contentType)
