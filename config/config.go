@@ -158,6 +158,12 @@ func (c *Config) files() []fileRef {
 		}
 		out = append(out, fileRef{ptr: &sc.BearerTokenFile, path: p + ".bearer_token_file", secret: true})
 	}
+	for i, am := range c.Alerting.Alertmanagers {
+		if am != nil && am.Authorization != nil {
+			out = append(out, fileRef{ptr: &am.Authorization.CredentialsFile,
+				path: fmt.Sprintf("alerting.alertmanagers[%d].authorization.credentials_file", i), secret: true})
+		}
+	}
 	out = append(out, fileRef{ptr: &c.Storage.SnapshotPath, path: "storage.snapshot_path"})
 	out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
 	return out

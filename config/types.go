@@ -158,6 +158,10 @@ type AlertmanagerConfig struct {
 	PathPrefix    string         `yaml:"path_prefix,omitempty"` // e.g. /alertmanager
 	Timeout       model.Duration `yaml:"timeout,omitempty"`     // per request, default 10s
 	APIVersion    string         `yaml:"api_version,omitempty"` // only v2
+	// Authorization is sent with every request ("Authorization: <type>
+	// <credentials>"), e.g. the API token of another watchdog whose pager
+	// receives these alerts. The file is read at each send.
+	Authorization *Authorization `yaml:"authorization,omitempty"`
 }
 
 // URLs returns the base URL of every Alertmanager of the set.

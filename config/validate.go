@@ -155,6 +155,9 @@ func (a *AlertingConfig) validate(r *report, path string) {
 		if len(am.StaticConfigs) == 0 {
 			r.errorf(p, "an alertmanager set needs static_configs with at least one target")
 		}
+		if a := am.Authorization; a != nil {
+			a.validate(r, p+".authorization")
+		}
 		for j, sc := range am.StaticConfigs {
 			for k, t := range sc.Targets {
 				tp := fmt.Sprintf("%s.static_configs[%d].targets[%d]", p, j, k)
@@ -234,22 +237,26 @@ func (sc *ScrapeConfig) validate(r *report, path string, g *GlobalConfig) {
 	validateRelabel(r, path+".metric_relabel_configs", sc.MetricRelabelConfigs, scheme)
 }
 
+// validate defaults the type to Bearer and checks the section at path.
+func (a *Authorization) validate(r *report, path string) {
+	if a.Type == "" {
+		a.Type = DefaultAuthorizationType
+	}
+	if strings.EqualFold(a.Type, "basic") {
+		r.errorf(path+".type", "use basic_auth for basic authentication")
+	} else if strings.ContainsAny(a.Type, " \t\r\n") {
+		r.errorf(path+".type", "%q must be a single word", a.Type)
+	}
+	if a.CredentialsFile == "" {
+		r.errorf(path, "credentials_file is required")
+	}
+}
+
 func (sc *ScrapeConfig) validateAuth(r *report, path string) {
 	var set []string
 	if sc.Authorization != nil {
 		set = append(set, "authorization")
-		a := sc.Authorization
-		if a.Type == "" {
-			a.Type = DefaultAuthorizationType
-		}
-		if strings.EqualFold(a.Type, "basic") {
-			r.errorf(path+".authorization.type", "use basic_auth for basic authentication")
-		} else if strings.ContainsAny(a.Type, " \t\r\n") {
-			r.errorf(path+".authorization.type", "%q must be a single word", a.Type)
-		}
-		if a.CredentialsFile == "" {
-			r.errorf(path+".authorization", "credentials_file is required")
-		}
+		sc.Authorization.validate(r, path+".authorization")
 	}
 	if sc.BasicAuth != nil {
 		set = append(set, "basic_auth")

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -56,6 +58,8 @@ type hostileConfig struct {
 	Env []string
 	// MaxRSSMiB bounds the peak RSS checked by assertHealthy (default defaultMaxRSSMiB).
 	MaxRSSMiB int
+	// ExternalLabels are the global external_labels.
+	ExternalLabels map[string]string
 }
 
 // hostile is a running watchdog under a hostile test.
@@ -150,6 +154,12 @@ func startHostile(t *testing.T, hc hostileConfig) *hostile {
 func (h *hostile) configText(rulesOverride string) string {
 	var b strings.Builder
 	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n")
+	if len(h.hc.ExternalLabels) > 0 {
+		b.WriteString("  external_labels:\n")
+		for _, k := range slices.Sorted(maps.Keys(h.hc.ExternalLabels)) {
+			b.WriteString("    " + k + ": " + strconv.Quote(h.hc.ExternalLabels[k]) + "\n")
+		}
+	}
 	b.WriteString("scrape_configs:\n  - job_name: control\n    static_configs:\n      - targets: ['" +
 		strings.TrimPrefix(h.control.URL, "http://") + "']\n")
 	b.WriteString(indent(h.hc.Scrape, "  "))

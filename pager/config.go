@@ -91,6 +91,13 @@ type Config struct {
 	InhibitRules []*InhibitRule `yaml:"inhibit_rules"`
 	// WarRoom is where major incidents are announced; nil for nowhere.
 	WarRoom *WarRoom `yaml:"war_room"`
+	// ReplicaLabels are the labels that tell the replicas of an HA pair of
+	// rule evaluators apart (e.g. external_labels: {replica: a}). They are
+	// removed from every received alert before it is routed, grouped and
+	// fingerprinted, so both replicas' copies of an alert are one alert of
+	// one incident; and while any replica still reports it firing, another
+	// replica's resolve does not end it (see Pager.Receive).
+	ReplicaLabels []string `yaml:"replica_labels"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig

@@ -132,6 +132,9 @@ type Pager struct {
 	// stuckN is its size, for the gauge.
 	stuck  map[string]string
 	stuckN atomic.Int64
+
+	// replicas reconciles HA pairs' copies of alerts; guarded by mu.
+	replicas replicas
 }
 
 // New returns a Pager for o.
@@ -362,6 +365,7 @@ func (p *Pager) Receive(alerts ...Alert) error {
 	}
 	now := p.now()
 	cfg := p.config()
+	alerts = p.replicas.merge(cfg.ReplicaLabels, alerts, now)
 	type group struct {
 		m      RouteMatch
 		alerts []IncidentAlert

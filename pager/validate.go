@@ -237,6 +237,11 @@ func (c *Config) validate(prefix string) error {
 			p.add(path+".bridge_url", "%q is not an http(s) URL", w.BridgeURL)
 		}
 	}
+	for i, l := range c.ReplicaLabels {
+		if !legacyLabelName(l) || l == "alertname" {
+			p.add(fmt.Sprintf("%s.replica_labels[%d]", prefix, i), "%q cannot be a replica label", l)
+		}
+	}
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}
@@ -427,4 +432,15 @@ func (c *Config) majorSettings(route, primary string) (policies []string, warRoo
 		warRoom = *c.WarRoom
 	}
 	return policies, warRoom
+}
+
+// legacyLabelName reports whether l is a label name of the classic
+// [a-zA-Z_][a-zA-Z0-9_]* form.
+func legacyLabelName(l string) bool {
+	for i, c := range l {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return l != ""
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -56,13 +58,44 @@ func notifyFunc(externalURL string, ext labels.Labels, sinks ...alertSink) rules
 	}
 }
 
-// alertmanagerURLs lists the base URLs of every configured Alertmanager.
-func alertmanagerURLs(cfg *config.Config) []string {
-	var urls []string
+// amTarget is one configured Alertmanager: its base URL and, if set, its
+// authorization (the credentials file is read at each send).
+type amTarget struct {
+	url, authType, credentialsFile string
+}
+
+// alertmanagerTargets lists every configured Alertmanager.
+func alertmanagerTargets(cfg *config.Config) []amTarget {
+	var out []amTarget
 	for _, am := range cfg.Alerting.Alertmanagers {
-		urls = append(urls, am.URLs()...)
+		for _, u := range am.URLs() {
+			t := amTarget{url: u}
+			if a := am.Authorization; a != nil {
+				t.authType, t.credentialsFile = a.Type, a.CredentialsFile
+			}
+			out = append(out, t)
+		}
 	}
-	return urls
+	return out
+}
+
+// amAuthorization returns the Sender's Authorization function for targets.
+func amAuthorization(targets []amTarget) func(base string) (string, error) {
+	byURL := map[string]amTarget{}
+	for _, t := range targets {
+		byURL[t.url] = t
+	}
+	return func(base string) (string, error) {
+		t := byURL[base]
+		if t.credentialsFile == "" {
+			return "", nil
+		}
+		b, err := os.ReadFile(t.credentialsFile)
+		if err != nil {
+			return "", err
+		}
+		return t.authType + " " + strings.TrimSpace(string(b)), nil
+	}
 }
 
 // ruleFiles expands the rule_files globs of cfg (already absolute after
@@ -86,11 +119,11 @@ func ruleFiles(patterns []string) ([]string, error) {
 type amSenders struct {
 	opts alertmanager.Options
 
-	mu     sync.Mutex
-	urls   []string
-	cur    *alertmanager.Sender
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	targets []amTarget
+	cur     *alertmanager.Sender
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // send hands alerts to the current sender.
@@ -103,22 +136,26 @@ func (a *amSenders) send(alerts ...alertmanager.Alert) {
 	}
 }
 
-// apply starts a sender for urls unless the running one already has them.
-func (a *amSenders) apply(ctx context.Context, urls []string) {
+// apply starts a sender for targets unless the running one already has them.
+func (a *amSenders) apply(ctx context.Context, targets []amTarget) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cur != nil && slices.Equal(a.urls, urls) {
+	if a.cur != nil && slices.Equal(a.targets, targets) {
 		return
 	}
 	if a.cancel != nil {
 		a.cancel()
 	}
-	a.urls, a.cur, a.cancel = urls, nil, nil
-	if len(urls) == 0 {
+	a.targets, a.cur, a.cancel = targets, nil, nil
+	if len(targets) == 0 {
 		return
 	}
 	opts := a.opts
-	opts.URLs = urls
+	opts.URLs = nil
+	for _, t := range targets {
+		opts.URLs = append(opts.URLs, t.url)
+	}
+	opts.Authorization = amAuthorization(targets)
 	s := alertmanager.New(opts)
 	runCtx, cancel := context.WithCancel(ctx)
 	a.cur, a.cancel = s, cancel

@@ -89,7 +89,7 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	}
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
-	r.ams.apply(ctx, alertmanagerURLs(p.cfg))
+	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
 	r.statusPage.Store(&p.cfg.StatusPage)
 	return nil
 }

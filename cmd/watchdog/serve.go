@@ -265,7 +265,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ams.apply(runCtx, alertmanagerURLs(cfg))
+	ams.apply(runCtx, alertmanagerTargets(cfg))
 
 	// The console reads the running status_page section through this.
 	var statusPage atomic.Pointer[config.StatusPage]

@@ -79,6 +79,10 @@ type Options struct {
 	// BatchSize is the most alerts sent in one request (DefaultBatchSize
 	// when 0).
 	BatchSize int
+	// Authorization returns the Authorization header value for the
+	// Alertmanager at base URL ("" for none); it is called at every
+	// attempt, so rotated credentials apply. nil sends none.
+	Authorization func(base string) (string, error)
 }
 
 // Sender queues alerts and delivers them to every configured Alertmanager.

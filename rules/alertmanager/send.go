@@ -92,7 +92,7 @@ func (s *Sender) deliver(ctx context.Context, t *target, batch []Alert) {
 			case <-timer.C:
 			}
 		}
-		retry, err := s.send(ctx, t.endpoint, body)
+		retry, err := s.send(ctx, t, body)
 		if err == nil {
 			t.sent.Add(len(batch))
 			return
@@ -113,15 +113,26 @@ func (s *Sender) deliver(ctx context.Context, t *target, batch []Alert) {
 
 // send makes one attempt, bounded by the Sender's Timeout. retry reports
 // whether a later attempt may succeed: network errors, 429 and 5xx.
-func (s *Sender) send(ctx context.Context, url string, body []byte) (retry bool, err error) {
+func (s *Sender) send(ctx context.Context, t *target, body []byte) (retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return false, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", contentTypeJSON)
 	req.Header.Set("User-Agent", userAgent)
+	if s.opts.Authorization != nil {
+		v, err := s.opts.Authorization(t.base)
+		if err != nil {
+			// A missing or unreadable credentials file: a later
+			// attempt may find it (it is read at each send).
+			return true, fmt.Errorf("authorization: %w", err)
+		}
+		if v != "" {
+			req.Header.Set("Authorization", v)
+		}
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return true, fmt.Errorf("post alerts: %w", err)

@@ -440,3 +440,40 @@ func TestDefaultBackoff(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorization: the header comes from Options.Authorization at every
+// attempt; an error there (an unreadable credentials file) is retried, and
+// the next attempt carries the credentials found then.
+func TestAuthorization(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := make(chan string, 10)
+		mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Get("Authorization") })
+		calls := 0
+		s := New(Options{
+			URLs:   []string{"http://am:9093"},
+			Client: &http.Client{Transport: handlerTransport{mux}},
+			Authorization: func(base string) (string, error) {
+				calls++
+				if base != "http://am:9093" {
+					t.Errorf("asked for %q", base)
+				}
+				if calls == 1 {
+					return "", errors.New("open token: no such file")
+				}
+				return "Bearer s3cret", nil
+			},
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go s.Run(ctx)
+		s.Send(alert("A", 1))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if calls != 2 || len(got) != 1 {
+			t.Fatalf("%d credential look-ups and %d requests, want 2 and 1", calls, len(got))
+		}
+		if h := <-got; h != "Bearer s3cret" {
+			t.Errorf("Authorization %q", h)
+		}
+	})
+}
