@@ -13,6 +13,15 @@
 // deferred read transaction: in WAL mode it sees one consistent snapshot
 // and never blocks or is blocked by the writer.
 //
+// # One process per file
+//
+// A Store holds an exclusive advisory lock (flock) on path+".lock" from
+// Open to Close; a second Open of the file, in this process or another,
+// fails with ErrLocked. Two processes on one file would both accept
+// alerts and neither would escalate what the other opened once it died;
+// replicas share a PostgreSQL database instead. The kernel releases the
+// lock when the process dies, however it dies.
+//
 // # Schema
 //
 // Incidents, timeline entries, deliveries and silences are stored as JSON
