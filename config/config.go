@@ -166,6 +166,7 @@ func (c *Config) files() []fileRef {
 	}
 	out = append(out, fileRef{ptr: &c.Storage.SnapshotPath, path: "storage.snapshot_path"})
 	out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
+	out = append(out, c.Heartbeat.files("heartbeat")...)
 	return out
 }
 

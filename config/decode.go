@@ -74,6 +74,7 @@ var inlineSecrets = map[string]string{
 	"bearer_token": "bearer_token_file",
 	"password":     "password_file",
 	"credentials":  "credentials_file",
+	"api_key":      "api_key_file",
 }
 
 type decoder struct {

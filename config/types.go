@@ -19,6 +19,8 @@ type Config struct {
 	Pager PagerSection `yaml:"pager,omitempty"`
 	// StatusPage lists the components of the public status page.
 	StatusPage StatusPage `yaml:"status_page,omitempty"`
+	// Heartbeat is the dead man's switch (nil: none).
+	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,

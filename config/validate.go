@@ -119,6 +119,7 @@ func (c *Config) validate(r *report) {
 	c.Storage.validate(r, "storage")
 	c.Alerting.validate(r, "alerting")
 	c.StatusPage.validate(r, "status_page")
+	c.Heartbeat.validate(r, "heartbeat")
 }
 
 // DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.

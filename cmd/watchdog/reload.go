@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type reloader struct {
 	ams        *amSenders
 	pg         *pagerRuntime // nil without a pager section
 	statusPage *atomic.Pointer[config.StatusPage]
+	heartbeat  *config.HeartbeatConfig // as started; restart-only
 	logger     *slog.Logger
 }
 
@@ -65,6 +67,9 @@ func (r *reloader) prepare() (*plan, error) {
 		if err := r.pg.check(p.pager); err != nil {
 			return nil, err
 		}
+	}
+	if !reflect.DeepEqual(r.heartbeat, next.Heartbeat) {
+		return nil, errHeartbeatRestart
 	}
 	files, err := ruleFiles(next.RuleFiles)
 	if err != nil {

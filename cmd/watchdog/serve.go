@@ -263,6 +263,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return err
 	}
 
+	hb, err := startHeartbeat(cfg.Heartbeat, ruler, pg, logger, set)
+	if err != nil {
+		return err
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ams.apply(runCtx, alertmanagerTargets(cfg))
@@ -272,7 +277,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, pg: pg, statusPage: &statusPage, logger: logger}
+		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
@@ -341,6 +346,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	})
 	if pg != nil {
 		wg.Go(func() { pg.run(runCtx, 10*time.Second) }) // never ends the process
+	}
+	if hb != nil {
+		wg.Go(func() { hb.Run(runCtx) })
 	}
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
 	close(isReady)

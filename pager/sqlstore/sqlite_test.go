@@ -236,15 +236,3 @@ func TestUpdatePanic(t *testing.T) {
 		return nil
 	})
 }
-
-// TestTwoStoresOneFile: two Stores (as two processes would) on one file
-// see each other's commits.
-func TestTwoStoresOneFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pager.db")
-	a, b := openAt(t, path), openAt(t, path)
-	update(t, a, func(tx pager.Tx) error { return tx.PutIncident(incident("inc-1", "g", pager.StatusTriggered, t0)) })
-	err := b.Update(func(tx pager.Tx) error { return tx.PutIncident(incident("inc-2", "g", pager.StatusTriggered, t0)) })
-	if !errors.Is(err, pager.ErrConflict) {
-		t.Errorf("second store: %v, want ErrConflict", err)
-	}
-}

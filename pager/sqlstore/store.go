@@ -13,6 +13,15 @@
 // deferred read transaction: in WAL mode it sees one consistent snapshot
 // and never blocks or is blocked by the writer.
 //
+// # One process per file
+//
+// A Store holds an exclusive advisory lock (flock) on path+".lock" from
+// Open to Close; a second Open of the file, in this process or another,
+// fails with ErrLocked. Two processes on one file would both accept
+// alerts and neither would escalate what the other opened once it died;
+// replicas share a PostgreSQL database instead. The kernel releases the
+// lock when the process dies, however it dies.
+//
 // # Schema
 //
 // Incidents, timeline entries, deliveries and silences are stored as JSON
@@ -92,11 +101,13 @@ type Options struct {
 }
 
 // Store is a pager.Store backed by an SQLite database file. It is safe for
-// concurrent use by multiple goroutines; several processes may open the
-// same file (writes then wait up to BusyTimeout for each other).
+// concurrent use by multiple goroutines. One Store at a time may have a
+// file open: Open takes an exclusive lock on path+".lock" (see ErrLocked)
+// that Close, or the end of the process, releases.
 type Store struct {
 	path     string
 	db       *sql.DB
+	lock     *fileLock
 	log      *slog.Logger
 	metrics  *metrics.Set
 	created  bool     // Open created the file
@@ -126,6 +137,9 @@ const sqliteMagic = "SQLite format 3\x00"
 // silences) that do not decode are moved to the quarantine table with an
 // ERROR log line each; other corrupt rows are skipped when read, also
 // with an ERROR line. Neither fails the Store.
+//
+// A database another Store holds (another process, or this one) yields
+// an error wrapping ErrLocked that names the file and the holder's PID.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlstore: open: empty path")
@@ -140,27 +154,42 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
+	lock, err := acquireLock(abs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	s, err := open(path, abs, lock, opts)
+	if err != nil {
+		_ = lock.release()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// open opens the database at abs once its lock is held.
+func open(path, abs string, lock *fileLock, opts Options) (*Store, error) {
 	_, statErr := os.Stat(abs)
 	if err := checkHeader(abs); err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db, err := sql.Open("sqlite", dsn(abs, opts))
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+		return nil, err
 	}
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
-	s := &Store{path: path, db: db, log: opts.Logger, metrics: opts.Metrics, created: errors.Is(statErr, os.ErrNotExist)}
+	s := &Store{path: path, db: db, lock: lock, log: opts.Logger, metrics: opts.Metrics,
+		created: errors.Is(statErr, os.ErrNotExist)}
 	if err := s.init(opts); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: %w", path, classify(err))
+		return nil, classify(err)
 	}
 	if _, err := s.quarantine(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: %w", path, classify(err))
+		return nil, classify(err)
 	}
 	return s, nil
 }
@@ -295,8 +324,8 @@ func (s *Store) Created() bool { return s.created }
 // Path returns the path the Store was opened with.
 func (s *Store) Path() string { return s.path }
 
-// Close checkpoints the WAL into the database file and closes it. It
-// waits for a running Update; later calls return ErrClosed.
+// Close checkpoints the WAL into the database file, closes it and releases
+// the lock. It waits for a running Update; later calls return ErrClosed.
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -311,7 +340,8 @@ func (s *Store) Close() error {
 	if cerr != nil {
 		cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
 	}
-	return errors.Join(cerr, s.db.Close())
+	dberr := s.db.Close()
+	return errors.Join(cerr, dberr, s.lock.release())
 }
 
 // View implements pager.Store: fn reads one consistent snapshot.
