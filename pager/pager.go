@@ -135,6 +135,9 @@ type Pager struct {
 
 	// replicas reconciles HA pairs' copies of alerts; guarded by mu.
 	replicas replicas
+
+	// ready is true while Run runs past its rebuild (Ready).
+	ready atomic.Bool
 }
 
 // New returns a Pager for o.

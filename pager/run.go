@@ -65,6 +65,7 @@ func (p *Pager) Run(ctx context.Context) error {
 	err := p.rebuild()
 	p.mu.Unlock()
 	defer func() {
+		p.ready.Store(false)
 		p.mu.Lock()
 		p.running = false
 		p.mu.Unlock()
@@ -72,6 +73,7 @@ func (p *Pager) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild from store: %w", err)
 	}
+	p.ready.Store(true)
 
 	// Workers take deliveries from jobs and queue their results in p.done
 	// for the recorder, which commits them (in batches) under p.mu. The
@@ -401,3 +403,7 @@ func (c *Config) channelConfig(name string) *ChannelConfig {
 	}
 	return c.c.channels[name]
 }
+
+// Ready reports whether Run has rebuilt its state from the store and is
+// running: pages are being sent. A dead man's switch pings only then.
+func (p *Pager) Ready() bool { return p.ready.Load() }
