@@ -74,7 +74,7 @@ func slowSetup(tb testing.TB, ctx context.Context, delay time.Duration, queued b
 	if err != nil {
 		tb.Fatal(err)
 	}
-	toPager := func(alerts ...alertmanager.Alert) {
+	toPager := func(alerts ...alertmanager.Alert) error {
 		in := make([]pager.Alert, 0, len(alerts))
 		for _, a := range alerts {
 			in = append(in, pager.Alert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
@@ -82,8 +82,9 @@ func slowSetup(tb testing.TB, ctx context.Context, delay time.Duration, queued b
 		if err := p.Receive(in...); err != nil {
 			tb.Error(err)
 		}
+		return nil
 	}
-	sink := toPager
+	sink := func(alerts ...alertmanager.Alert) { toPager(alerts...) }
 	if queued {
 		q := alertmanager.NewLocal(alertmanager.LocalOptions{Name: "pager"}, toPager)
 		go q.Run(ctx)

@@ -234,16 +234,18 @@ func (r *pagerRuntime) reload(next *pager.Config) error {
 	return nil
 }
 
-// sink hands the rule engine's alerts to the pager in-process.
-func (r *pagerRuntime) sink(alerts ...alertmanager.Alert) {
+// sink hands the rule engine's alerts to the pager in-process. An error
+// (the pager's database is down) makes its queue hold the alerts and retry.
+func (r *pagerRuntime) sink(alerts ...alertmanager.Alert) error {
 	in := make([]pager.Alert, 0, len(alerts))
 	for _, a := range alerts {
 		in = append(in, pager.Alert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt,
 			EndsAt: a.EndsAt, GeneratorURL: a.GeneratorURL})
 	}
 	if err := r.p.Receive(in...); err != nil {
-		r.log.Error("pager: receive alerts", "err", err)
+		return fmt.Errorf("pager: receive alerts: %w", err)
 	}
+	return nil
 }
 
 // ackKey returns the key signing acknowledge links: the contents of file

@@ -216,7 +216,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return alertmanager.NewLocal(alertmanager.LocalOptions{Name: name, Metrics: set,
 			Logger: logger.With("component", "alerts")}, deliver)
 	}
-	consoleQ := local("console", alertmanager.NewConsole(stdout, time.Now).Send)
+	console := alertmanager.NewConsole(stdout, time.Now)
+	consoleQ := local("console", func(alerts ...alertmanager.Alert) error { console.Send(alerts...); return nil })
 	queues := []*alertmanager.Local{consoleQ}
 	sinks := []alertSink{consoleQ.Send, ams.send}
 	var pg *pagerRuntime

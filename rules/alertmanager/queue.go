@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -74,7 +75,16 @@ func (q *queue) length() float64 {
 
 // DeliverFunc hands a batch of alerts to an in-process receiver (the
 // console, the pager). It may be slow; it runs on the Local's own goroutine.
-type DeliverFunc func(alerts ...Alert)
+// An error (the pager's database is down) keeps the batch: it is offered
+// again after a backoff, while newer alerts wait in the bounded queue.
+type DeliverFunc func(alerts ...Alert) error
+
+// Retry waits of a Local whose receiver fails: doubling from the first to
+// the last.
+const (
+	localRetryFirst = time.Second
+	localRetryMax   = 30 * time.Second
+)
 
 // LocalOptions configures a Local. The zero value is usable: the default
 // capacity and batch size, a private metrics set, no logs.
@@ -88,8 +98,10 @@ type LocalOptions struct {
 	// (DefaultBatchSize when 0).
 	BatchSize int
 	// Metrics receives watchdog_alert_queue_length{sink},
-	// watchdog_alert_queue_dropped_total{sink} and
-	// watchdog_alert_queue_delivered_total{sink}. nil uses a private set.
+	// watchdog_alert_queue_dropped_total{sink},
+	// watchdog_alert_queue_delivered_total{sink} and
+	// watchdog_alert_queue_delivery_failures_total{sink}. nil uses a
+	// private set.
 	Metrics *metrics.Set
 	// Logger receives a line when alerts are dropped; nil discards.
 	Logger *slog.Logger
@@ -106,6 +118,7 @@ type Local struct {
 	q         queue
 	delivered *metrics.Counter
 	dropped   *metrics.Counter
+	failures  *metrics.Counter
 	log       *slog.Logger
 }
 
@@ -127,6 +140,7 @@ func NewLocal(opts LocalOptions, deliver DeliverFunc) *Local {
 	lbl := `{sink="` + escapeLabelValue(opts.Name) + `"}`
 	l.dropped = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_dropped_total" + lbl)
 	l.delivered = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_delivered_total" + lbl)
+	l.failures = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_delivery_failures_total" + lbl)
 	l.q = newQueue(opts.Capacity, l.dropped)
 	opts.Metrics.GetOrCreateGauge("watchdog_alert_queue_length"+lbl, l.q.length)
 	return l
@@ -146,7 +160,10 @@ func (l *Local) Send(alerts ...Alert) {
 }
 
 // Run delivers queued alerts in order, a batch at a time, until ctx is done;
-// alerts still queued then are dropped. It returns nil. Call it once.
+// alerts still queued then are dropped. A batch the receiver refuses is
+// offered again, after a backoff, until it is taken: nothing is lost while
+// the receiver is down but what the bounded queue drops. It returns nil.
+// Call it once.
 func (l *Local) Run(ctx context.Context) error {
 	for {
 		select {
@@ -159,8 +176,38 @@ func (l *Local) Run(ctx context.Context) error {
 			if len(batch) == 0 {
 				break
 			}
-			l.deliver(batch...)
-			l.delivered.Add(len(batch))
+			if !l.deliverRetrying(ctx, batch) {
+				return nil
+			}
 		}
+	}
+}
+
+// deliverRetrying hands batch to the receiver until it is taken; false
+// when ctx ended first.
+func (l *Local) deliverRetrying(ctx context.Context, batch []Alert) bool {
+	wait := localRetryFirst
+	for failed := false; ; failed = true {
+		err := l.deliver(batch...)
+		if err == nil {
+			if failed {
+				l.log.Info("alert receiver is back: delivering again", "sink", l.opts.Name)
+			}
+			l.delivered.Add(len(batch))
+			return true
+		}
+		l.failures.Inc()
+		if !failed {
+			l.log.Error("alert receiver failed: holding its alerts and retrying", "sink", l.opts.Name,
+				"alerts", len(batch), "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, localRetryMax)
 	}
 }

@@ -40,7 +40,7 @@ func TestLocalSlowReceiver(t *testing.T) {
 				var got []string
 				release := make(chan struct{})
 				l := NewLocal(LocalOptions{Name: "pager", Capacity: tt.capacity, BatchSize: 1, Metrics: set},
-					func(alerts ...Alert) {
+					func(alerts ...Alert) error {
 						<-release // stuck until the test lets go
 						time.Sleep(time.Minute)
 						mu.Lock()
@@ -48,6 +48,7 @@ func TestLocalSlowReceiver(t *testing.T) {
 							got = append(got, a.Labels["alertname"])
 						}
 						mu.Unlock()
+						return nil
 					})
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
@@ -91,7 +92,7 @@ func TestLocalSlowReceiver(t *testing.T) {
 // behind a receiver that is still busy.
 func TestLocalStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLocal(LocalOptions{}, func(...Alert) { time.Sleep(time.Hour) })
+		l := NewLocal(LocalOptions{}, func(...Alert) error { time.Sleep(time.Hour); return nil })
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { l.Run(ctx); close(done) }()
@@ -104,6 +105,59 @@ func TestLocalStops(t *testing.T) {
 		case <-done:
 		default:
 			t.Fatal("Run did not return after its context ended")
+		}
+	})
+}
+
+// TestLocalReceiverDown: while the receiver fails (its database is down),
+// the batch in hand is offered again with backoff and newer alerts wait in
+// the queue; when it is back, everything arrives in order, nothing lost.
+func TestLocalReceiverDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := metrics.NewSet()
+		var mu sync.Mutex
+		down := true
+		var got []string
+		var attempts []time.Duration
+		start := time.Now()
+		l := NewLocal(LocalOptions{Name: "pager", BatchSize: 2, Metrics: set}, func(alerts ...Alert) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, time.Since(start))
+			if down {
+				return fmt.Errorf("database is down")
+			}
+			for _, a := range alerts {
+				got = append(got, a.Labels["alertname"])
+			}
+			return nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go l.Run(ctx)
+		all := named(5)
+		l.Send(all[:2]...)
+		synctest.Wait()
+		l.Send(all[2:]...) // arrive while the receiver is down
+		time.Sleep(40 * time.Second)
+		mu.Lock()
+		down = false
+		mu.Unlock()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(got) != "[a0 a1 a2 a3 a4]" {
+			t.Errorf("delivered %v, want all five in order", got)
+		}
+		// Retries at 0, 1, 3, 7, 15, 31 s (doubling), then the first at 61 s
+		// after the outage ended at 40 s: waits are capped at 30 s.
+		want := []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second, 15 * time.Second, 31 * time.Second, 61 * time.Second}
+		if fmt.Sprint(attempts[:len(want)]) != fmt.Sprint(want) {
+			t.Errorf("attempts at %v, want %v first", attempts, want)
+		}
+		if f := set.GetOrCreateCounter(`watchdog_alert_queue_delivery_failures_total{sink="pager"}`).Get(); f != 6 {
+			t.Errorf("%d failures counted, want 6", f)
 		}
 	})
 }
