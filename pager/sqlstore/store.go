@@ -1,6 +1,7 @@
 // Package sqlstore implements pager.Store over SQLite (modernc.org/sqlite,
 // pure Go), so that incidents, timelines, the delivery outbox and silences
-// survive restarts and crashes.
+// survive restarts and crashes; OpenPostgres runs the same Store over
+// PostgreSQL (see postgres.go).
 //
 // # Durability and atomicity
 //
@@ -95,8 +96,9 @@ type Options struct {
 // concurrent use by multiple goroutines; several processes may open the
 // same file (writes then wait up to BusyTimeout for each other).
 type Store struct {
-	path     string
+	path     string // for PostgreSQL, the URL without its password
 	db       *sql.DB
+	d        *dialect // nil: SQLite
 	log      *slog.Logger
 	metrics  *metrics.Set
 	created  bool     // Open created the file
@@ -307,9 +309,11 @@ func (s *Store) Close() error {
 	for _, ps := range s.prepared {
 		ps.Close()
 	}
-	_, cerr := s.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-	if cerr != nil {
-		cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
+	var cerr error
+	if q := s.dialect().onClose; q != "" {
+		if _, cerr = s.db.ExecContext(context.Background(), q); cerr != nil {
+			cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
+		}
 	}
 	return errors.Join(cerr, s.db.Close())
 }
@@ -319,7 +323,7 @@ func (s *Store) View(fn func(tx pager.ReadTx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.BeginTx(context.Background(), s.dialect().read)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin read: %w", err)
 	}
@@ -336,7 +340,7 @@ func (s *Store) Update(fn func(tx pager.Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	tx, err := s.beginWrite()
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}

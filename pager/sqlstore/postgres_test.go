@@ -1,0 +1,231 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
+	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/pager/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openPG opens the PostgreSQL store at dsn, closed at the end of the test.
+func openPG(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := OpenPostgres(dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// postgresStore returns the restart scenarios' Open and Reopen over
+// PostgreSQL: each Open a new database, each Reopen a new Store on it. The
+// server is started here, outside the scenarios' synctest bubbles.
+func postgresStore(t *testing.T) (storetest.Open, storetest.Reopen) {
+	pgtest.Server(t)
+	var dsn string
+	open := func(t *testing.T) pager.Store {
+		dsn = pgtest.DB(t)
+		return openPG(t, dsn)
+	}
+	reopen := func(t *testing.T, s pager.Store) pager.Store {
+		if err := s.(*Store).Close(); err != nil {
+			t.Fatal(err)
+		}
+		return openPG(t, dsn)
+	}
+	return open, reopen
+}
+
+func TestPostgresRestart(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.Restart(t, open, reopen)
+}
+
+func TestPostgresRestartPendingOutbox(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.RestartPendingOutbox(t, open, reopen)
+}
+
+func TestPostgresAckLinkIdentity(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.AckLinkIdentity(t, open, reopen)
+}
+
+// TestPostgresMigrate: the first Open creates the schema, later ones find
+// it; several replicas opening a new database at once migrate it once; a
+// newer schema and a foreign database are refused with clear errors.
+func TestPostgresMigrate(t *testing.T) {
+	t.Run("created once", func(t *testing.T) {
+		dsn := pgtest.DB(t)
+		const n = 4
+		created := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				s, err := OpenPostgres(dsn, Options{})
+				if err == nil {
+					created[i] = s.Created()
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		nc := 0
+		for _, c := range created {
+			if c {
+				nc++
+			}
+		}
+		if nc != 1 {
+			t.Errorf("%d of %d opens created the schema, want 1", nc, n)
+		}
+		if s := openPG(t, dsn); s.Created() {
+			t.Error("reopen: Created() = true")
+		}
+	})
+	t.Run("newer schema", func(t *testing.T) {
+		dsn := pgtest.DB(t)
+		openPG(t, dsn).Close()
+		rawPG(t, dsn, fmt.Sprintf("UPDATE %s SET version = %d", pgVersionTable, PostgresSchemaVersion()+1))
+		_, err := OpenPostgres(dsn, Options{})
+		if !errors.Is(err, ErrSchemaVersion) || !strings.Contains(err.Error(), "knows up to") {
+			t.Fatalf("open: %v, want ErrSchemaVersion", err)
+		}
+	})
+	t.Run("foreign", func(t *testing.T) {
+		dsn := pgtest.DB(t)
+		rawPG(t, dsn, "CREATE TABLE incidents (id int)")
+		if _, err := OpenPostgres(dsn, Options{}); !errors.Is(err, ErrForeign) {
+			t.Fatalf("open: %v, want ErrForeign", err)
+		}
+	})
+}
+
+// TestPostgresWriters: two Stores (two replicas) on one database writing
+// at once: every NextID number is handed out once, and read-modify-write
+// updates of one incident lose nothing.
+func TestPostgresWriters(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a, b := openPG(t, dsn), openPG(t, dsn)
+	update(t, a, func(tx pager.Tx) error { return tx.PutIncident(incident("inc-1", "g", pager.StatusTriggered, t0)) })
+	const perStore = 25
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perStore)
+	for _, s := range []*Store{a, b} {
+		wg.Go(func() {
+			for range perStore {
+				errs <- s.Update(func(tx pager.Tx) error {
+					n, err := tx.NextID("incident")
+					if err != nil {
+						return err
+					}
+					st, err := tx.Incident("inc-1")
+					if err != nil {
+						return err
+					}
+					st.TimelineSeq++
+					mu.Lock()
+					dup := seen[n]
+					seen[n] = true
+					mu.Unlock()
+					if dup {
+						return fmt.Errorf("number %d handed out twice", n)
+					}
+					return tx.PutIncident(st)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(t, b, func(tx pager.ReadTx) error {
+		st, err := tx.Incident("inc-1")
+		if err == nil && st.TimelineSeq != 3+2*perStore {
+			t.Errorf("TimelineSeq %d, want %d: an update was lost", st.TimelineSeq, 3+2*perStore)
+		}
+		return err
+	})
+	if len(seen) != 2*perStore {
+		t.Errorf("%d numbers, want %d", len(seen), 2*perStore)
+	}
+}
+
+// TestPostgresConflict: a second open incident for a group key is
+// ErrConflict, and the transaction is rolled back whole.
+func TestPostgresConflict(t *testing.T) {
+	s := openPG(t, pgtest.DB(t))
+	update(t, s, func(tx pager.Tx) error { return tx.PutIncident(incident("inc-1", "g", pager.StatusTriggered, t0)) })
+	err := s.Update(func(tx pager.Tx) error {
+		if err := tx.PutSilence(pager.Silence{ID: "s1"}); err != nil {
+			return err
+		}
+		return tx.PutIncident(incident("inc-2", "g", pager.StatusTriggered, t0))
+	})
+	if !errors.Is(err, pager.ErrConflict) {
+		t.Fatalf("second open incident: %v, want ErrConflict", err)
+	}
+	view(t, s, func(tx pager.ReadTx) error {
+		sils, err := tx.Silences()
+		if len(sils) != 0 {
+			t.Errorf("silences %v after a rolled-back update", sils)
+		}
+		return err
+	})
+}
+
+// TestRedact: passwords never appear in what the Store reports.
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:secret@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
+		{"postgresql://u@h/db", "postgresql://u@h/db"},
+		{"postgres://u@h/db?password=secret", "postgres://u@h/db?password=xxxxx"},
+		{"postgres://u:sec%zz@h/db", "postgres://(unparsable URL)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := Redact(tt.in); got != tt.want {
+				t.Errorf("Redact = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	_, err := OpenPostgres("postgres://u:secret@127.0.0.1:1/db?sslmode=disable&connect_timeout=1", Options{})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("open of an unreachable server: %v", err)
+	}
+}
+
+// rawPG runs stmt on dsn outside the Store.
+func rawPG(t *testing.T, dsn, stmt string) {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(context.Background(), stmt); err != nil {
+		t.Fatal(err)
+	}
+}
