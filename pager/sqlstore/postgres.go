@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/watchdog-sre/watchdog/internal/dburl"
 )
 
 // PostgreSQL
@@ -55,27 +55,6 @@ var postgresDialect = &dialect{
 	},
 }
 
-// IsPostgresURL reports whether s names a PostgreSQL database
-// (postgres:// or postgresql://) rather than an SQLite file.
-func IsPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
-
-// Redact returns a PostgreSQL URL with its password (in the user part or
-// a password parameter) replaced by "xxxxx", for logs and messages.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "postgres://(unparsable URL)"
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
 // OpenPostgres connects to the PostgreSQL database dsn (a postgres:// URL)
 // and brings its schema up to date, under an advisory lock so that several
 // replicas starting at once migrate once. It fails with ErrSchemaVersion
@@ -85,7 +64,7 @@ func Redact(dsn string) string {
 // a lock held by another writer (PostgreSQL's lock_timeout); MaxConns the
 // pool. Errors never show the password.
 func OpenPostgres(dsn string, opts Options) (*Store, error) {
-	red := Redact(dsn)
+	red := dburl.Redact(dsn)
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
 	}
