@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -214,5 +215,59 @@ func rawPG(t *testing.T, dsn, stmt string) {
 	defer db.Close()
 	if _, err := db.ExecContext(context.Background(), stmt); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPostgresCorruptRows: the quarantine and the skipping of corrupt rows
+// work on PostgreSQL as on SQLite.
+func TestPostgresCorruptRows(t *testing.T) {
+	tests := []struct {
+		name, corrupt string
+		quarantined   int
+		read          func(tx pager.ReadTx) (int, error) // rows left
+	}{
+		{"open incident, bad JSON", `UPDATE incidents SET state = '{"ID":' WHERE id = 'inc-1'`, 1,
+			func(tx pager.ReadTx) (int, error) { s, err := tx.Incidents(pager.IncidentFilter{}); return len(s), err }},
+		{"sent delivery, bad JSON", `UPDATE deliveries SET delivery = '[' WHERE key = 'k2'`, 0,
+			func(tx pager.ReadTx) (int, error) {
+				d, err := tx.Deliveries(pager.DeliveryFilter{})
+				return len(d), err
+			}},
+		{"timeline entry, bad JSON", `UPDATE timeline SET entry = '{' WHERE seq = 1`, 0,
+			func(tx pager.ReadTx) (int, error) { e, err := tx.Timeline("inc-1"); return len(e), err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dsn := pgtest.DB(t)
+			s := openPG(t, dsn)
+			update(t, s, func(tx pager.Tx) error {
+				_, err1 := tx.AddDelivery(delivery("k1", "inc-1", pager.DeliveryPending, t0))
+				_, err2 := tx.AddDelivery(delivery("k2", "inc-1", pager.DeliverySent, t0))
+				return errors.Join(tx.PutIncident(incident("inc-1", "g1", pager.StatusTriggered, t0)),
+					tx.PutIncident(incident("inc-2", "g2", pager.StatusResolved, t0)),
+					tx.AppendTimeline(entry("inc-1", 1, pager.EntryOpened), entry("inc-1", 2, pager.EntryNotify)), err1, err2)
+			})
+			s.Close()
+			rawPG(t, dsn, tt.corrupt)
+			var logs syncBuffer
+			s, err := OpenPostgres(dsn, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatalf("open with a corrupt row: %v", err)
+			}
+			defer s.Close()
+			if n, err := s.Quarantined(); n != tt.quarantined || err != nil {
+				t.Errorf("quarantined %d (%v), want %d", n, err, tt.quarantined)
+			}
+			view(t, s, func(tx pager.ReadTx) error {
+				n, err := tt.read(tx)
+				if n != 1 {
+					t.Errorf("%d rows read, want the 1 good one", n)
+				}
+				return err
+			})
+			if !strings.Contains(logs.String(), "corrupt row") {
+				t.Errorf("no corrupt-row log line:\n%s", logs.String())
+			}
+		})
 	}
 }
