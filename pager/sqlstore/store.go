@@ -294,7 +294,8 @@ func quickCheck(ctx context.Context, db *sql.DB) error {
 // numbering then starts at inc-1.
 func (s *Store) Created() bool { return s.created }
 
-// Path returns the path the Store was opened with.
+// Path returns the path the Store was opened with; for PostgreSQL, the
+// URL with its password redacted.
 func (s *Store) Path() string { return s.path }
 
 // Close checkpoints the WAL into the database file and closes it. It
