@@ -52,7 +52,9 @@ var (
 )
 
 // Main runs the tests and then stops the cluster this package started, if
-// any. Call it from TestMain: os.Exit(pgtest.Main(m)).
+// any. Every test package that calls Server or DB calls it from TestMain:
+// os.Exit(pgtest.Main(m)); without it the server only stops when the test
+// binary exits, and its directory stays.
 func Main(m *testing.M) int {
 	code := m.Run()
 	if cluster != nil {
