@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -177,4 +179,58 @@ func TestPostgresStoreRestart(t *testing.T) {
 
 func (inc pgIncident) hasEntry(kind, text string) bool {
 	return slices.ContainsFunc(inc.Timeline, func(e pgEntry) bool { return e.Kind == kind && strings.Contains(e.Text, text) })
+}
+
+// TestPostgresStoreRefusals: the binary refuses to start, with a clear
+// error and never the password, when the URL's variable is not set, the
+// server cannot be reached, or the database has a newer schema.
+func TestPostgresStoreRefusals(t *testing.T) {
+	needBinary(t)
+	newer := func(t *testing.T) string {
+		dsn := pgtest.DB(t)
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE TABLE watchdog_pager_schema (version int); INSERT INTO watchdog_pager_schema VALUES (99)"); err != nil {
+			t.Fatal(err)
+		}
+		return "pager_db: " + dsn
+	}
+	tests := []struct {
+		name    string
+		storage func(t *testing.T) string
+		want    []string
+	}{
+		{"variable not set", func(*testing.T) string { return "pager_db_env: WATCHDOG_E2E_UNSET_PAGER_DB" },
+			[]string{"storage.pager_db_env $WATCHDOG_E2E_UNSET_PAGER_DB: the variable is not set or empty"}},
+		{"unreachable", func(*testing.T) string {
+			return "pager_db: postgres://watchdog:e2e-s3cret@127.0.0.1:1/pager?sslmode=disable&connect_timeout=2"
+		}, []string{"open pager database", "postgres://watchdog:xxxxx@127.0.0.1:1/pager"}},
+		{"newer schema", newer, []string{"unsupported schema version: database has version 99"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			h := &hostile{dir: dir, hc: hostileConfig{Pager: pgPager, Storage: tt.storage(t)}}
+			h.control = &httptest.Server{URL: "http://127.0.0.1:1"} // configText reads only its URL
+			cfg := filepath.Join(dir, "watchdog.yml")
+			if err := os.WriteFile(cfg, []byte(h.configText("")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stderr := runToExit(t, dir, nil, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
+			if code == 0 {
+				t.Fatal("exit 0")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("error lacks %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, "e2e-s3cret") {
+				t.Errorf("the password is printed:\n%s", stderr)
+			}
+		})
+	}
 }

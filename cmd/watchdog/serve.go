@@ -225,12 +225,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if err != nil {
 			return err
 		}
-		dbPath, err := cfg.Storage.PagerDBTarget(nil)
-		if err != nil {
-			return err
-		}
-		if o.pagerDB != "" {
-			dbPath = o.pagerDB
+		dbPath := o.pagerDB
+		if dbPath == "" {
+			if dbPath, err = cfg.Storage.PagerDBTarget(nil); err != nil {
+				return err
+			}
 		}
 		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
 			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,
