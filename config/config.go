@@ -19,6 +19,8 @@ import (
 	"reflect"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/watchdog-sre/watchdog/internal/dburl"
 )
 
 // Load reads the configuration file at path, parses and validates it, makes
@@ -165,7 +167,10 @@ func (c *Config) files() []fileRef {
 		}
 	}
 	out = append(out, fileRef{ptr: &c.Storage.SnapshotPath, path: "storage.snapshot_path"})
-	out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
+	if !dburl.IsPostgres(c.Storage.PagerDB) {
+		out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
+	}
+	out = append(out, fileRef{ptr: &c.Storage.PagerDBFile, path: "storage.pager_db_file", secret: true})
 	out = append(out, c.Heartbeat.files("heartbeat")...)
 	return out
 }
@@ -194,14 +199,17 @@ func checkReadable(p string) error {
 }
 
 // String returns the effective configuration (defaults filled in) as YAML,
-// for a status page. Secrets are never held in the configuration, only the
-// names of the files they are read from, so nothing needs redacting; a
-// future inline-secret field must marshal as "<secret>".
+// for a status page. Secrets are held in the configuration only as the
+// names of the files and variables they are read from, except for the
+// password a storage.pager_db URL may carry, which is redacted; a future
+// inline-secret field must marshal as "<secret>".
 func (c *Config) String() string {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	shown := *c
+	shown.Storage.PagerDB = dburl.Redact(c.Storage.PagerDB)
+	if err := enc.Encode(&shown); err != nil {
 		return "# cannot marshal configuration: " + err.Error() + "\n"
 	}
 	_ = enc.Close()

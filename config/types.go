@@ -138,8 +138,15 @@ type StorageConfig struct {
 	// timestamp may be (default 5m); later samples are refused and counted.
 	TooFarInFutureTimeWindow model.Duration `yaml:"too_far_in_future_time_window"`
 	// PagerDB is the file the pager keeps incidents, timelines and silences
-	// in ("" keeps them in memory only).
+	// in ("" keeps them in memory only), or the postgres:// (postgresql://)
+	// URL of a PostgreSQL database. At most one of PagerDB, PagerDBFile and
+	// PagerDBEnv is set; see StorageConfig.PagerDBTarget.
 	PagerDB string `yaml:"pager_db,omitempty"`
+	// PagerDBFile is a file holding the PostgreSQL URL, so that its
+	// password need not be in the configuration.
+	PagerDBFile string `yaml:"pager_db_file,omitempty"`
+	// PagerDBEnv names an environment variable holding the PostgreSQL URL.
+	PagerDBEnv string `yaml:"pager_db_env,omitempty"`
 }
 
 // ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML

@@ -369,6 +369,7 @@ func (s *StorageConfig) validate(r *report, path string) {
 	case s.TooFarInFutureTimeWindow == 0:
 		s.TooFarInFutureTimeWindow = DefaultTooFarInFutureTimeWindow
 	}
+	s.validatePagerDB(r, path)
 }
 
 func validateGlob(r *report, path, pattern string) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
 )
 
 var (
@@ -43,7 +45,7 @@ func TestMain(m *testing.M) {
 			}
 		}
 	}
-	code := m.Run()
+	code := pgtest.Main(m) // m.Run, then stops a throwaway PostgreSQL cluster
 	if dir != "" {
 		os.RemoveAll(dir)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/internal/dburl"
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/pager/channel"
 	"github.com/watchdog-sre/watchdog/pager/schedule"
@@ -171,14 +172,27 @@ func buildChannels(pc *pager.Config, configFile string, stdout io.Writer) (map[s
 	return chans, nil
 }
 
-// openPagerStore opens the SQLite store at path, or a memory store for "".
-// Both of the cases where incident numbers start again at inc-1 (no
-// database, a new one) are logged: numbers are for display only, and
-// acknowledge links of earlier incidents are refused (they name a UID).
+// openPagerStore opens the PostgreSQL store for a postgres:// URL, the
+// SQLite store at path otherwise, or a memory store for "". Both of the
+// cases where incident numbers start again at inc-1 (no database, a new
+// one) are logged: numbers are for display only, and acknowledge links of
+// earlier incidents are refused (they name a UID). A URL is logged without
+// its password.
 func openPagerStore(path string, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
 	if path == "" {
 		log.Warn("pager: no pager_db: incidents are kept in memory and lost at restart; numbering starts at inc-1 on every start")
 		return pager.NewMemStore(), nil
+	}
+	if dburl.IsPostgres(path) {
+		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set})
+		if err != nil {
+			return nil, fmt.Errorf("open pager database: %w", err)
+		}
+		log.Info("pager: PostgreSQL store", "url", s.Path(), "schema_version", sqlstore.PostgresSchemaVersion())
+		if s.Created() {
+			log.Warn("pager: created the pager schema in an empty PostgreSQL database; incident numbering starts at inc-1", "url", s.Path())
+		}
+		return s, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("pager database directory: %w", err)

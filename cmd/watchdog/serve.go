@@ -71,7 +71,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.snapshotPath, "storage.snapshot-path", "", "override storage.snapshot_path of the configuration")
 	fs.StringVar(&o.externalURL, "web.external-url", "", "URL the watchdog is reachable at, for links in alerts (default: http://<listen address>)")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file)")
+	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file or postgres:// URL)")
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
 	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
@@ -226,9 +226,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if err != nil {
 			return err
 		}
-		dbPath := cfg.Storage.PagerDB
-		if o.pagerDB != "" {
-			dbPath = o.pagerDB
+		dbPath := o.pagerDB
+		if dbPath == "" {
+			if dbPath, err = cfg.Storage.PagerDBTarget(nil); err != nil {
+				return err
+			}
 		}
 		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
 			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,

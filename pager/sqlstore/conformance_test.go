@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -18,6 +19,7 @@ var stores = []struct {
 }{
 	{"mem", func(*testing.T) pager.Store { return pager.NewMemStore() }},
 	{"sqlite", func(t *testing.T) pager.Store { return openTemp(t) }},
+	{"postgres", func(t *testing.T) pager.Store { return openPG(t, pgtest.DB(t)) }},
 }
 
 // openTemp opens a Store in a fresh temporary directory, closed at the end
@@ -100,8 +102,8 @@ func mustEqual[T any](t *testing.T, what string, got, want T) {
 	}
 }
 
-// TestConformance runs every case against MemStore and the SQLite store:
-// the SQLite store must behave exactly like the reference.
+// TestConformance runs every case against MemStore, the SQLite store and
+// the PostgreSQL store: each must behave exactly like the reference.
 func TestConformance(t *testing.T) {
 	for _, tc := range conformanceCases {
 		for _, st := range stores {

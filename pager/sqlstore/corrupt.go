@@ -121,7 +121,7 @@ var quarantineScans = []struct {
 // the pager starts with everything else. The rows are kept there for
 // inspection; nothing reads them.
 func (s *Store) quarantine() (moved int, err error) {
-	tx, err := s.db.BeginTx(bg, nil)
+	tx, err := s.beginWrite()
 	if err != nil {
 		return 0, fmt.Errorf("quarantine: %w", err)
 	}
@@ -137,11 +137,11 @@ func (s *Store) quarantine() (moved int, err error) {
 			return 0, fmt.Errorf("quarantine %s: %w", q.table, err)
 		}
 		for _, b := range bad {
-			if _, err := tx.ExecContext(bg, `INSERT INTO quarantine (tbl, key, data, reason, at_s) VALUES (?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(bg, s.q(`INSERT INTO quarantine (tbl, key, data, reason, at_s) VALUES (?, ?, ?, ?, ?)`),
 				q.table, b.key, string(b.data), b.err.Error(), now); err != nil {
 				return 0, fmt.Errorf("quarantine %s %s: %w", q.table, b.key, err)
 			}
-			if _, err := tx.ExecContext(bg, "DELETE FROM "+q.table+" WHERE "+q.keyCol+" = ?", b.key); err != nil {
+			if _, err := tx.ExecContext(bg, s.q("DELETE FROM "+q.table+" WHERE "+q.keyCol+" = ?"), b.key); err != nil {
 				return 0, fmt.Errorf("quarantine %s %s: %w", q.table, b.key, err)
 			}
 			s.log.Error("pager database: corrupt row moved to the quarantine table", "path", s.path,

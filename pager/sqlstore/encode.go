@@ -172,7 +172,7 @@ func (t *writeTx) stmt(q string) (*sql.Stmt, error) {
 	ps, ok := s.prepared[q]
 	if !ok {
 		var err error
-		if ps, err = s.db.PrepareContext(bg, q); err != nil {
+		if ps, err = s.db.PrepareContext(bg, s.q(q)); err != nil {
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 		if s.prepared == nil {

@@ -1,6 +1,7 @@
 // Package sqlstore implements pager.Store over SQLite (modernc.org/sqlite,
 // pure Go), so that incidents, timelines, the delivery outbox and silences
-// survive restarts and crashes.
+// survive restarts and crashes; OpenPostgres runs the same Store over
+// PostgreSQL (see postgres.go).
 //
 // # Durability and atomicity
 //
@@ -105,9 +106,10 @@ type Options struct {
 // file open: Open takes an exclusive lock on path+".lock" (see ErrLocked)
 // that Close, or the end of the process, releases.
 type Store struct {
-	path     string
+	path     string // for PostgreSQL, the URL without its password
 	db       *sql.DB
 	lock     *fileLock
+	d        *dialect // nil: SQLite
 	log      *slog.Logger
 	metrics  *metrics.Set
 	created  bool     // Open created the file
@@ -321,7 +323,8 @@ func quickCheck(ctx context.Context, db *sql.DB) error {
 // numbering then starts at inc-1.
 func (s *Store) Created() bool { return s.created }
 
-// Path returns the path the Store was opened with.
+// Path returns the path the Store was opened with; for PostgreSQL, the
+// URL with its password redacted.
 func (s *Store) Path() string { return s.path }
 
 // Close checkpoints the WAL into the database file, closes it and releases
@@ -336,9 +339,11 @@ func (s *Store) Close() error {
 	for _, ps := range s.prepared {
 		ps.Close()
 	}
-	_, cerr := s.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-	if cerr != nil {
-		cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
+	var cerr error
+	if q := s.dialect().onClose; q != "" {
+		if _, cerr = s.db.ExecContext(context.Background(), q); cerr != nil {
+			cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
+		}
 	}
 	dberr := s.db.Close()
 	return errors.Join(cerr, dberr, s.lock.release())
@@ -349,7 +354,7 @@ func (s *Store) View(fn func(tx pager.ReadTx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	tx, err := s.db.BeginTx(context.Background(), s.dialect().read)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin read: %w", err)
 	}
@@ -366,7 +371,7 @@ func (s *Store) Update(fn func(tx pager.Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	tx, err := s.beginWrite()
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}

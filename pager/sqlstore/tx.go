@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -41,7 +39,7 @@ func timeParts(t time.Time) (int64, int64) { return t.Unix(), int64(t.Nanosecond
 // one bad row never makes the whole read fail. It returns nil when no
 // row is left, as MemStore does.
 func queryJSON[T any](t *readTx, table string, check func(match string, v *T) error, q string, args ...any) ([]T, error) {
-	rows, err := t.tx.QueryContext(bg, q, args...)
+	rows, err := t.tx.QueryContext(bg, t.s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", table, err)
 	}
@@ -121,7 +119,7 @@ func (t *readTx) Timeline(incidentID string) ([]pager.TimelineEntry, error) {
 
 // Deliveries implements pager.ReadTx.
 func (t *readTx) Deliveries(f pager.DeliveryFilter) ([]pager.Delivery, error) {
-	q := "SELECT key, key, delivery FROM deliveries WHERE 1"
+	q := "SELECT key, key, delivery FROM deliveries WHERE TRUE"
 	var args []any
 	if f.IncidentID != "" {
 		q += " AND incident_id = ?"
@@ -143,8 +141,8 @@ func (t *readTx) Silences() ([]pager.Silence, error) {
 // NextID implements pager.Tx.
 func (t *writeTx) NextID(seq string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(bg, `INSERT INTO sequences (name, value) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`, seq).Scan(&n)
+	err := t.tx.QueryRowContext(bg, t.s.q(`INSERT INTO sequences (name, value) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`), seq).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: next id %s: %w", seq, err)
 	}
@@ -178,8 +176,7 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	}
 	_, err = q.ExecContext(bg, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
 	if err != nil {
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code() == codeConstraintUnique {
+		if t.s.dialect().unique(err) {
 			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
 		}
 		return fmt.Errorf("sqlstore: put incident: %w", err)
@@ -237,8 +234,8 @@ func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 		return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
 	}
 	s, ns := timeParts(d.CreatedAt)
-	res, err := t.tx.ExecContext(bg, `UPDATE deliveries SET incident_id = ?, status = ?, created_s = ?, created_ns = ?, delivery = ?
-		WHERE key = ?`, d.IncidentID, string(d.Status), s, ns, string(data), d.Key)
+	res, err := t.tx.ExecContext(bg, t.s.q(`UPDATE deliveries SET incident_id = ?, status = ?, created_s = ?, created_ns = ?, delivery = ?
+		WHERE key = ?`), d.IncidentID, string(d.Status), s, ns, string(data), d.Key)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update delivery: %w", err)
 	}
@@ -258,8 +255,8 @@ func (t *writeTx) PutSilence(sil pager.Silence) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: put silence: encode: %w", err)
 	}
-	if _, err := t.tx.ExecContext(bg, `INSERT INTO silences (id, silence) VALUES (?, ?)
-		ON CONFLICT (id) DO UPDATE SET silence = excluded.silence`, sil.ID, string(data)); err != nil {
+	if _, err := t.tx.ExecContext(bg, t.s.q(`INSERT INTO silences (id, silence) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET silence = excluded.silence`), sil.ID, string(data)); err != nil {
 		return fmt.Errorf("sqlstore: put silence: %w", err)
 	}
 	return nil

@@ -2,7 +2,7 @@
 // across restarts: a pager stopped mid-escalation and started again over
 // the same store (reopened, for a durable one) sends what is left of the
 // escalation, on time or caught up after the downtime, and nothing twice.
-// The memory store's tests and the SQLite store's run the same scenarios.
+// The memory, SQLite and PostgreSQL stores run the same scenarios.
 // It is imported by tests only.
 package storetest
 

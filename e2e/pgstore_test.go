@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
+)
+
+// pgPager is the pager section of TestPostgresStoreRestart: alice is paged
+// by push, bob by sms 8 seconds later, if nobody acknowledges.
+const pgPager = `
+users:
+  - {name: alice, contact: {push: alice}}
+  - {name: bob, contact: {sms: "+15550001"}}
+escalation_policies:
+  - name: default
+    levels:
+      - {targets: [user:alice], escalate_after: 8s}
+      - {targets: [user:bob], escalate_after: 1h}
+channels:
+  - {name: push, type: webhook, url: "HOOK/push"}
+  - {name: sms, type: webhook, url: "HOOK/sms"}
+routes:
+  - {name: pages, matchers: ['severity="page"'], group_by: [alertname], group_wait: 0s, escalation_policy: default}
+`
+
+// pgIncident is what the test reads of an incident.
+type pgIncident struct {
+	ID       string    `json:"id"`
+	Status   string    `json:"status"`
+	AckedBy  string    `json:"acknowledgedBy"`
+	Timeline []pgEntry `json:"timeline"`
+}
+
+// pgEntry is a timeline entry.
+type pgEntry struct {
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+}
+
+// pgIncident returns the incident with id, with its timeline.
+func (h *hostile) pgIncident(t *testing.T, id string) pgIncident {
+	t.Helper()
+	var one struct {
+		Data pgIncident `json:"data"`
+	}
+	code, body := h.get(t, "/api/v1/pager/incidents/"+id)
+	if err := json.Unmarshal(body, &one); code != http.StatusOK || err != nil {
+		t.Fatalf("incident %s: %d %s (%v)", id, code, body, err)
+	}
+	return one.Data
+}
+
+// openIDs returns the IDs of the open incidents.
+func (h *hostile) openIDs(t *testing.T) []string {
+	t.Helper()
+	var list struct {
+		Data []pgIncident `json:"data"`
+	}
+	code, body := h.get(t, "/api/v1/pager/incidents?status=open")
+	if err := json.Unmarshal(body, &list); code != http.StatusOK || err != nil {
+		t.Fatalf("open incidents: %d %s (%v)", code, body, err)
+	}
+	var ids []string
+	for _, inc := range list.Data {
+		ids = append(ids, inc.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestPostgresStoreRestart runs the binary with storage.pager_db set to a
+// PostgreSQL URL: one incident is acknowledged, another escalates. The
+// process is SIGKILLed before the escalation is due and started again on
+// the same database (this time with the URL in pager_db_env): both
+// incidents, the acknowledgement and the timelines are there, the second
+// incident's next level (bob's sms) is paged once, nothing is paged twice,
+// and the password never appears in the output.
+func TestPostgresStoreRestart(t *testing.T) {
+	needBinary(t)
+	dsn := pgtest.DB(t)
+	secret := ""
+	if u, err := url.Parse(dsn); err == nil {
+		if p, ok := u.User.Password(); ok {
+			secret = p
+		} else if os.Getenv(pgtest.EnvURL) == "" { // the throwaway cluster trusts, and ignores it
+			secret = "e2e-s3cret"
+			u.User = url.UserPassword(u.User.Username(), secret)
+			dsn = u.String()
+		}
+	}
+	hook := newHookServer(t)
+	hc := hostileConfig{Pager: strings.ReplaceAll(pgPager, "HOOK", hook.URL), Storage: "pager_db: " + dsn, MaxRSSMiB: 128}
+	h := startHostile(t, hc)
+	h.waitLog(t, regexp.MustCompile(`pager: PostgreSQL store`))
+
+	h.fire(t, "PGAcked")
+	hook.waitHit(t, "/push", 1, 15*time.Second)
+	acked := h.openIDs(t)
+	if len(acked) != 1 {
+		t.Fatalf("open incidents %v, want 1", acked)
+	}
+	if code, body := h.post(t, "/api/v1/pager/incidents/"+acked[0]+"/ack", "application/json", []byte(`{"by":"alice-e2e"}`), true); code != http.StatusOK {
+		t.Fatalf("ack: %d %s", code, body)
+	}
+	h.fire(t, "PGEscalates")
+	hook.waitHit(t, "/push", 2, 15*time.Second)
+	ids := h.openIDs(t)
+	if len(ids) != 2 {
+		t.Fatalf("open incidents %v, want 2", ids)
+	}
+	escalates := ids[0]
+	if escalates == acked[0] {
+		escalates = ids[1]
+	}
+	before := map[string]pgIncident{acked[0]: h.pgIncident(t, acked[0]), escalates: h.pgIncident(t, escalates)}
+	if hook.count("/sms") != 0 {
+		t.Fatal("bob was paged before the kill: escalate_after is too short for this machine")
+	}
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	logs := h.output() + h.logs()
+
+	hc2 := hc
+	hc2.Storage, hc2.Env = "pager_db_env: WATCHDOG_PAGER_DB", []string{"WATCHDOG_PAGER_DB=" + dsn}
+	h2 := startHostile(t, hc2)
+	h2.waitLog(t, regexp.MustCompile(`pager: PostgreSQL store`))
+	if got := h2.openIDs(t); !slices.Equal(got, ids) {
+		t.Fatalf("open incidents after the restart %v, want %v", got, ids)
+	}
+	inc := h2.pgIncident(t, acked[0])
+	if inc.Status != "acknowledged" || inc.AckedBy != "alice-e2e" {
+		t.Errorf("acknowledged incident after the restart: status %q by %q", inc.Status, inc.AckedBy)
+	}
+	for id, old := range before {
+		now := h2.pgIncident(t, id)
+		if len(now.Timeline) < len(old.Timeline) || fmt.Sprint(now.Timeline[:len(old.Timeline)]) != fmt.Sprint(old.Timeline) {
+			t.Errorf("%s: timeline before the kill\n%+v\nis not kept in\n%+v", id, old.Timeline, now.Timeline)
+		}
+	}
+	hook.waitHit(t, "/sms", 1, 30*time.Second)
+	eventually(t, 10*time.Second, func() error {
+		if inc := h2.pgIncident(t, escalates); !inc.hasEntry("escalated", "bob") {
+			return fmt.Errorf("no escalation to bob on the timeline: %+v", inc.Timeline)
+		}
+		return nil
+	})
+	if n, m := hook.count("/push"), hook.count("/sms"); n != 2 || m != 1 {
+		t.Errorf("pages: %d push, %d sms; want 2 and 1 (nothing twice)", n, m)
+	}
+	if entries, err := os.ReadDir(h.dir); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "postgres") {
+				t.Errorf("a file %s was created: the URL was taken for a file name", filepath.Join(h.dir, e.Name()))
+			}
+		}
+	}
+	h2.assertHealthy(t)
+	logs += h2.output() + h2.logs()
+	if secret != "" && strings.Contains(logs, secret) {
+		t.Error("the database password appears in the output")
+	}
+}
+
+func (inc pgIncident) hasEntry(kind, text string) bool {
+	return slices.ContainsFunc(inc.Timeline, func(e pgEntry) bool { return e.Kind == kind && strings.Contains(e.Text, text) })
+}
+
+// TestPostgresStoreRefusals: the binary refuses to start, with a clear
+// error and never the password, when the URL's variable is not set, the
+// server cannot be reached, or the database has a newer schema.
+func TestPostgresStoreRefusals(t *testing.T) {
+	needBinary(t)
+	newer := func(t *testing.T) string {
+		dsn := pgtest.DB(t)
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE TABLE watchdog_pager_schema (version int); INSERT INTO watchdog_pager_schema VALUES (99)"); err != nil {
+			t.Fatal(err)
+		}
+		return "pager_db: " + dsn
+	}
+	tests := []struct {
+		name    string
+		storage func(t *testing.T) string
+		want    []string
+	}{
+		{"variable not set", func(*testing.T) string { return "pager_db_env: WATCHDOG_E2E_UNSET_PAGER_DB" },
+			[]string{"storage.pager_db_env $WATCHDOG_E2E_UNSET_PAGER_DB: the variable is not set or empty"}},
+		{"unreachable", func(*testing.T) string {
+			return "pager_db: postgres://watchdog:e2e-s3cret@127.0.0.1:1/pager?sslmode=disable&connect_timeout=2"
+		}, []string{"open pager database", "postgres://watchdog:xxxxx@127.0.0.1:1/pager"}},
+		{"newer schema", newer, []string{"unsupported schema version: database has version 99"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			h := &hostile{dir: dir, hc: hostileConfig{Pager: pgPager, Storage: tt.storage(t)}}
+			h.control = &httptest.Server{URL: "http://127.0.0.1:1"} // configText reads only its URL
+			cfg := filepath.Join(dir, "watchdog.yml")
+			if err := os.WriteFile(cfg, []byte(h.configText("")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stderr := runToExit(t, dir, nil, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
+			if code == 0 {
+				t.Fatal("exit 0")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("error lacks %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, "e2e-s3cret") {
+				t.Errorf("the password is printed:\n%s", stderr)
+			}
+		})
+	}
+}

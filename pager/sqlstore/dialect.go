@@ -1,0 +1,93 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// dialect is what differs between the databases a Store runs on. The
+// queries, the row encoding, the corrupt-row handling and the quarantine
+// are shared: statements are written once with ? placeholders and
+// rewritten to $1, $2, … for PostgreSQL (Store.q).
+type dialect struct {
+	// numbered: the database wants $n placeholders.
+	numbered bool
+	// read are the options of View's transactions.
+	read *sql.TxOptions
+	// lockWrite, when not empty, is the first statement of every write
+	// transaction (Update, the quarantine at Open).
+	lockWrite string
+	// unique reports a unique-constraint violation.
+	unique func(error) bool
+	// onClose, when not empty, is run by Close before closing.
+	onClose string
+}
+
+// sqliteDialect: BEGIN IMMEDIATE (see dsn) takes SQLite's single write
+// lock at BEGIN; a read transaction in WAL mode sees one snapshot.
+var sqliteDialect = &dialect{
+	read: &sql.TxOptions{ReadOnly: true},
+	unique: func(err error) bool {
+		var se *sqlite.Error
+		return errors.As(err, &se) && se.Code() == codeConstraintUnique
+	},
+	onClose: "PRAGMA wal_checkpoint(TRUNCATE)",
+}
+
+// dialect returns the Store's dialect: SQLite unless OpenPostgres set one.
+func (s *Store) dialect() *dialect {
+	if s.d == nil {
+		return sqliteDialect
+	}
+	return s.d
+}
+
+// rebound caches the $n form of every statement (there are few).
+var rebound sync.Map // string -> string
+
+// q returns query in the Store's placeholder style.
+func (s *Store) q(query string) string {
+	if !s.dialect().numbered {
+		return query
+	}
+	if r, ok := rebound.Load(query); ok {
+		return r.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range []byte(query) {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	rebound.Store(query, b.String())
+	return b.String()
+}
+
+// beginWrite starts a write transaction and runs the dialect's lockWrite.
+func (s *Store) beginWrite() (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if lw := s.dialect().lockWrite; lw != "" {
+		// A replica that leads escalation (a later change) checks its
+		// fencing token here, in the same transaction and after the
+		// lock, so that a deposed leader's write is refused.
+		if _, err := tx.ExecContext(context.Background(), lw); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+	}
+	return tx, nil
+}

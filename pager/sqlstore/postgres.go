@@ -1,0 +1,242 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/watchdog-sre/watchdog/internal/dburl"
+)
+
+// PostgreSQL
+//
+// OpenPostgres runs the same Store over PostgreSQL (github.com/jackc/pgx/v5
+// through database/sql): the tables, queries, JSON rows and quarantine are
+// SQLite's (see dialect); the schema is PostgreSQL's own migration list.
+//
+// Writers: every Update, in every process on the database, first takes one
+// transaction-level advisory lock (pg_advisory_xact_lock), held until
+// commit or rollback, and then runs at READ COMMITTED. Writers are thus
+// serialised exactly as SQLite's BEGIN IMMEDIATE serialises them, and each
+// statement after the lock sees every earlier commit: a read-modify-write
+// of an incident cannot lose another writer's update, NextID's upsert of
+// the sequences row hands out each number once (the row is only written
+// under the lock, and a rolled-back number was never visible), and no
+// Update ever fails with a serialization error. SERIALIZABLE with retries
+// was not chosen because Update's fn may not be run twice (callers build
+// results and side effects in it), and row locks would need the rows known
+// before fn reads them. The pager's write rate (one transaction per alert
+// batch or escalation step) is well within one writer at a time.
+//
+// Readers: View is a READ ONLY, REPEATABLE READ transaction: one snapshot
+// for the whole of fn, never blocked by writers.
+//
+// Room for leadership (not built yet): a lease row with a fencing token
+// that grows with every new leader. beginWrite is where a leader's write
+// checks its token, after the write lock and in the same transaction, so
+// a deposed leader's state change or delivery claim commits nothing; the
+// claims themselves would select pending deliveries FOR UPDATE SKIP
+// LOCKED, which needs no change to the rows.
+
+// Advisory lock keys, per database: "WDpg" and a number.
+const (
+	pgLockMigrate = applicationID<<32 | 1
+	pgLockWrite   = applicationID<<32 | 2
+)
+
+var postgresDialect = &dialect{
+	numbered:  true,
+	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
+	unique: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
+	},
+}
+
+// OpenPostgres connects to the PostgreSQL database dsn (a postgres:// URL)
+// and brings its schema up to date, under an advisory lock so that several
+// replicas starting at once migrate once. It fails with ErrSchemaVersion
+// when the database was migrated by a newer watchdog, and with ErrForeign
+// when it holds pager tables without the watchdog's version table. Corrupt
+// rows are quarantined as by Open. Options.BusyTimeout bounds the wait for
+// a lock held by another writer (PostgreSQL's lock_timeout); MaxConns the
+// pool. Errors never show the password.
+func OpenPostgres(dsn string, opts Options) (*Store, error) {
+	red := dburl.Redact(dsn)
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the URL: say what, not where.
+		return nil, fmt.Errorf("sqlstore: open %s: cannot parse the PostgreSQL URL", red)
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "watchdog"
+	}
+	cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics}
+	if s.created, err = migratePostgres(context.Background(), db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
+	}
+	if _, err := s.quarantine(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
+	}
+	return s, nil
+}
+
+// pgMigrations[i] brings the PostgreSQL schema from version i to i+1.
+// Append only. The tables and columns are SQLite's (schema.go), so that
+// the queries are shared; version 1 is SQLite's versions 1 and 2.
+var pgMigrations = []string{
+	`
+CREATE TABLE incidents (
+	id         TEXT PRIMARY KEY,
+	group_key  TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	route      TEXT NOT NULL,
+	created_s  BIGINT NOT NULL,
+	created_ns BIGINT NOT NULL,
+	next_due   BIGINT,
+	state      TEXT NOT NULL, -- pager.IncidentState as JSON
+	uid        TEXT
+);
+CREATE UNIQUE INDEX incidents_open_group ON incidents (group_key) WHERE status <> 'resolved';
+CREATE UNIQUE INDEX incidents_uid ON incidents (uid) WHERE uid IS NOT NULL;
+CREATE INDEX incidents_status ON incidents (status, created_s, created_ns);
+CREATE INDEX incidents_created ON incidents (created_s, created_ns);
+CREATE INDEX incidents_next_due ON incidents (next_due) WHERE next_due IS NOT NULL;
+
+CREATE TABLE timeline (
+	pos         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- append order (writers are serialised)
+	incident_id TEXT NOT NULL,
+	seq         BIGINT NOT NULL,
+	entry       TEXT NOT NULL -- pager.TimelineEntry as JSON
+);
+CREATE INDEX timeline_incident ON timeline (incident_id, pos);
+
+CREATE TABLE deliveries (
+	key         TEXT PRIMARY KEY, -- idempotency key
+	incident_id TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	created_s   BIGINT NOT NULL,
+	created_ns  BIGINT NOT NULL,
+	delivery    TEXT NOT NULL -- pager.Delivery as JSON
+);
+CREATE INDEX deliveries_status ON deliveries (status, created_s, created_ns, key);
+CREATE INDEX deliveries_incident ON deliveries (incident_id, created_s, created_ns, key);
+
+CREATE TABLE silences (
+	id      TEXT PRIMARY KEY,
+	silence TEXT NOT NULL -- pager.Silence as JSON
+);
+
+CREATE TABLE sequences (
+	name  TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+
+CREATE TABLE quarantine (
+	pos    BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	tbl    TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	data   TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	at_s   BIGINT NOT NULL
+);
+`,
+}
+
+// PostgresSchemaVersion is the PostgreSQL schema version this package
+// writes.
+func PostgresSchemaVersion() int { return len(pgMigrations) }
+
+// pgVersionTable holds the schema version; its name marks the database
+// (or schema, by search_path) as the watchdog pager's.
+const pgVersionTable = "watchdog_pager_schema"
+
+// migratePostgres brings the schema up to date in one transaction under
+// an advisory lock (several replicas starting at once migrate once; the
+// others wait, then find nothing to do). It reports whether it created
+// the schema.
+func migratePostgres(ctx context.Context, db *sql.DB) (created bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", pgLockMigrate); err != nil {
+		return false, fmt.Errorf("migrate: lock: %w", err)
+	}
+	var hasVersion, hasIncidents bool
+	if err := tx.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass('incidents') IS NOT NULL",
+		pgVersionTable).Scan(&hasVersion, &hasIncidents); err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	version := 0
+	switch {
+	case !hasVersion && hasIncidents:
+		return false, fmt.Errorf("%w: an incidents table but no %s table", ErrForeign, pgVersionTable)
+	case !hasVersion:
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+pgVersionTable+" (version INTEGER NOT NULL); INSERT INTO "+
+			pgVersionTable+" VALUES (0)"); err != nil {
+			return false, fmt.Errorf("migrate: %w", err)
+		}
+		created = true
+	default:
+		switch err := tx.QueryRowContext(ctx, "SELECT version FROM "+pgVersionTable).Scan(&version); {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("%w: no %s row", ErrForeign, pgVersionTable)
+		case err != nil:
+			return false, fmt.Errorf("migrate: read version: %w", err)
+		}
+	}
+	if version > len(pgMigrations) || version < 0 {
+		return false, fmt.Errorf("%w: database has version %d, this watchdog knows up to %d; run the newer watchdog",
+			ErrSchemaVersion, version, len(pgMigrations))
+	}
+	for v := version; v < len(pgMigrations); v++ {
+		if _, err := tx.ExecContext(ctx, pgMigrations[v]); err != nil {
+			return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	if version < len(pgMigrations) {
+		if _, err := tx.ExecContext(ctx, "UPDATE "+pgVersionTable+" SET version = $1", len(pgMigrations)); err != nil {
+			return false, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrate: commit: %w", err)
+	}
+	return created, nil
+}
