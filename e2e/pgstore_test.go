@@ -234,3 +234,23 @@ func TestPostgresStoreRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresStoreOneEscalator: until replicas share escalation under a
+// lease, a second watchdog on the same PostgreSQL database would page
+// everything twice; it is refused at start naming the holder, and the
+// first one goes on.
+func TestPostgresStoreOneEscalator(t *testing.T) {
+	dsn := pgtest.DB(t)
+	hc := hostileConfig{Pager: pgPager, Storage: "pager_db: " + dsn, MaxRSSMiB: 64}
+	h := startHostile(t, hc)
+	second := &hostile{dir: t.TempDir(), hc: hc, control: h.control}
+	cfg := filepath.Join(second.dir, "watchdog.yml")
+	if err := os.WriteFile(cfg, []byte(second.configText("")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := runToExit(t, second.dir, nil, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(stderr, "in use by another watchdog") || !strings.Contains(stderr, "server process") {
+		t.Fatalf("second watchdog on the database: exit %d\n%s", code, stderr)
+	}
+	h.assertHealthy(t)
+}

@@ -184,7 +184,7 @@ func openPagerStore(path string, log *slog.Logger, set *metrics.Set) (pager.Stor
 		return pager.NewMemStore(), nil
 	}
 	if dburl.IsPostgres(path) {
-		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set})
+		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set, Exclusive: true})
 		if err != nil {
 			return nil, fmt.Errorf("open pager database: %w", err)
 		}

@@ -100,11 +100,19 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics}
+	if opts.Exclusive {
+		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
+		}
+	}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {
+		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
 	if _, err := s.quarantine(); err != nil {
+		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}

@@ -271,3 +271,32 @@ func TestPostgresCorruptRows(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresExclusive: a second exclusive Store on one database is
+// refused with ErrLocked naming the holder's session, while a plain one is
+// not; once the holder closes, or its session dies, the next one opens.
+func TestPostgresExclusive(t *testing.T) {
+	dsn := pgtest.DB(t)
+	first, err := OpenPostgres(dsn, Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenPostgres(dsn, Options{Exclusive: true})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "server process") {
+		t.Fatalf("second exclusive open: %v, want ErrLocked naming the holder", err)
+	}
+	plain := openPG(t, dsn) // tools and tests may still read and write
+	if err := plain.View(func(pager.ReadTx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next, err := OpenPostgres(dsn, Options{Exclusive: true})
+	if err != nil {
+		t.Fatalf("exclusive open after the holder closed: %v", err)
+	}
+	if err := next.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

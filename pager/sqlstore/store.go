@@ -93,6 +93,11 @@ type Options struct {
 	// SkipQuickCheck skips PRAGMA quick_check at Open (a scan of the whole
 	// file; fast for the size of a pager database).
 	SkipQuickCheck bool
+	// Exclusive (PostgreSQL; a SQLite file is always exclusive) refuses
+	// to open a database another Store holds exclusively, with an error
+	// wrapping ErrLocked: the running pager sets it, since two processes
+	// on one database would both page.
+	Exclusive bool
 	// Logger receives an ERROR line for every corrupt row (default:
 	// discard).
 	Logger *slog.Logger
@@ -109,6 +114,7 @@ type Store struct {
 	path     string // for PostgreSQL, the URL without its password
 	db       *sql.DB
 	lock     *fileLock
+	pglock   *pgSessionLock // Options.Exclusive on PostgreSQL
 	d        *dialect // nil: SQLite
 	log      *slog.Logger
 	metrics  *metrics.Set
@@ -345,8 +351,9 @@ func (s *Store) Close() error {
 			cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
 		}
 	}
+	lerr := s.pglock.release()
 	dberr := s.db.Close()
-	return errors.Join(cerr, dberr, s.lock.release())
+	return errors.Join(cerr, lerr, dberr, s.lock.release())
 }
 
 // View implements pager.Store: fn reads one consistent snapshot.

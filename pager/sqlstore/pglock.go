@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// pgEscalatorLock is the key of the session advisory lock that makes one
+// process the only user of a PostgreSQL pager database (Options.Exclusive):
+// "wdpager" in ASCII.
+const pgEscalatorLock = 0x7764706167657200
+
+// pgSessionLock holds a PostgreSQL session advisory lock on a connection
+// of its own for the life of the Store. Until replicas share the work under
+// a lease with a fencing token, two processes on one database would both
+// run escalation timers and both page; the lock refuses the second at
+// start, as the SQLite file lock does. PostgreSQL drops it when the holder's
+// session ends (a crash, a SIGKILL, a lost connection).
+type pgSessionLock struct {
+	conn *sql.Conn
+}
+
+// acquirePGLock takes the lock, or returns an error wrapping ErrLocked
+// that names the database (redacted) and the holder's PID and host when
+// PostgreSQL tells them.
+func acquirePGLock(ctx context.Context, db *sql.DB, red string) (*pgSessionLock, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(pgEscalatorLock)).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if ok {
+		return &pgSessionLock{conn: conn}, nil
+	}
+	holder := "another process"
+	var pid int
+	var addr sql.NullString
+	err = conn.QueryRowContext(ctx, `SELECT a.pid, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = $1
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1`,
+		int64(pgEscalatorLock)).Scan(&pid, &addr)
+	if err == nil {
+		holder = fmt.Sprintf("the session of server process %d", pid)
+		if addr.Valid {
+			holder += " from " + addr.String
+		}
+	}
+	conn.Close()
+	return nil, fmt.Errorf("pager database %s is %w (%s): until replicas share escalation under a lease, one process at a time runs the pager on a database",
+		red, ErrLocked, holder)
+}
+
+// release unlocks and returns the connection; nil is a no-op.
+func (l *pgSessionLock) release() error {
+	if l == nil || l.conn == nil {
+		return nil
+	}
+	_, err := l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(pgEscalatorLock))
+	err = errors.Join(err, l.conn.Close())
+	l.conn = nil
+	return err
+}
