@@ -115,7 +115,7 @@ type Store struct {
 	db       *sql.DB
 	lock     *fileLock
 	pglock   *pgSessionLock // Options.Exclusive on PostgreSQL
-	d        *dialect // nil: SQLite
+	d        *dialect       // nil: SQLite
 	log      *slog.Logger
 	metrics  *metrics.Set
 	created  bool     // Open created the file
