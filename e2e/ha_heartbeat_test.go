@@ -52,7 +52,7 @@ func TestHeartbeatPings(t *testing.T) {
 	}
 	hc := hostileConfig{
 		Rules:     map[string]string{"rules.yml": reloadRulesOne},
-		Pager:     strings.ReplaceAll(lockPager, "HOOK", hook.URL),
+		Pager:     twoLevelPager(hook.URL, "15s", ""),
 		Extra:     heartbeat("1s"),
 		Env:       []string{"WD_E2E_GENIE_KEY=genie-e2e"},
 		MaxRSSMiB: 128,

@@ -11,24 +11,6 @@ import (
 	"time"
 )
 
-// lockPager pages alice at once and bob 15 s later: long enough for the
-// test to kill the first process and start the second before bob is due.
-const lockPager = `
-users:
-  - {name: alice, contact: {push: alice}}
-  - {name: bob, contact: {sms: "+15550001"}}
-escalation_policies:
-  - name: default
-    levels:
-      - {targets: [user:alice], escalate_after: 15s}
-      - {targets: [user:bob], escalate_after: 1h}
-channels:
-  - {name: push, type: webhook, url: "HOOK/push"}
-  - {name: sms, type: webhook, url: "HOOK/sms"}
-routes:
-  - {name: pages, matchers: ['severity="page"'], group_wait: 0s, escalation_policy: default}
-`
-
 // TestHAOneProcessPerSQLiteFile (issue #12): a second watchdog on the
 // SQLite pager database another one holds exits non-zero, naming the file
 // and the holder's PID; after the holder is SIGKILLed, a new process
@@ -37,7 +19,7 @@ func TestHAOneProcessPerSQLiteFile(t *testing.T) {
 	hook := newHookServer(t)
 	db := filepath.Join(t.TempDir(), "pager.db")
 	hc := hostileConfig{
-		Pager:     strings.ReplaceAll(lockPager, "HOOK", hook.URL),
+		Pager:     twoLevelPager(hook.URL, "15s", ""),
 		Storage:   "pager_db: " + strconv.Quote(db),
 		MaxRSSMiB: 128,
 	}

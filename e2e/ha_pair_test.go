@@ -20,25 +20,6 @@ const haPairRules = `groups:
         annotations: {summary: checkout is down}
 `
 
-// haPairPager pages alice by push at once and bob an hour later; it drops
-// the replica label, so both replicas' copies are one alert.
-const haPairPager = `
-replica_labels: [replica]
-users:
-  - {name: alice, contact: {push: alice}}
-  - {name: bob, contact: {sms: "+15550001"}}
-escalation_policies:
-  - name: default
-    levels:
-      - {targets: [user:alice], escalate_after: 1h}
-      - {targets: [user:bob], escalate_after: 1h}
-channels:
-  - {name: push, type: webhook, url: "HOOK/push"}
-  - {name: sms, type: webhook, url: "HOOK/sms"}
-routes:
-  - {name: pages, matchers: ['severity="page"'], group_wait: 0s, escalation_policy: default}
-`
-
 // TestHAPair (issue #12, HA rule pairs): two watchdogs evaluate the same
 // rule, as Prometheus users run HA pairs, each with its own replica
 // external label. Replica a runs the pager; replica b sends its alerts to
@@ -48,7 +29,7 @@ func TestHAPair(t *testing.T) {
 	hook := newHookServer(t)
 	a := startHostile(t, hostileConfig{
 		Rules:          map[string]string{"ha.yml": haPairRules},
-		Pager:          strings.ReplaceAll(haPairPager, "HOOK", hook.URL),
+		Pager:          twoLevelPager(hook.URL, "1h", "replica_labels: [replica]\n"),
 		ExternalLabels: map[string]string{"replica": "a"},
 		MaxRSSMiB:      64,
 	})

@@ -113,6 +113,26 @@ func (inc pagerIncident) has(kind, text string) bool {
 	return false
 }
 
+// twoLevelPager is a pager section that pages alice by push at once and,
+// unless she acknowledges, bob by sms after escalate, through webhooks at
+// hook (paths /push and /sms); extra holds more top-level pager keys.
+func twoLevelPager(hook, escalate, extra string) string {
+	return extra + `users:
+  - {name: alice, contact: {push: alice}}
+  - {name: bob, contact: {sms: "+15550001"}}
+escalation_policies:
+  - name: default
+    levels:
+      - {targets: [user:alice], escalate_after: ` + escalate + `}
+      - {targets: [user:bob], escalate_after: 1h}
+channels:
+  - {name: push, type: webhook, url: "` + hook + `/push"}
+  - {name: sms, type: webhook, url: "` + hook + `/sms"}
+routes:
+  - {name: pages, matchers: ['severity="page"'], group_wait: 0s, escalation_policy: default}
+`
+}
+
 // reloadPager is the pager section of TestHostilePagerReload: alice is
 // paged first; an hour later bob and dave.
 const reloadPager = `

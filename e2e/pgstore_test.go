@@ -19,24 +19,6 @@ import (
 	"github.com/watchdog-sre/watchdog/internal/pgtest"
 )
 
-// pgPager is the pager section of TestPostgresStoreRestart: alice is paged
-// by push, bob by sms 8 seconds later, if nobody acknowledges.
-const pgPager = `
-users:
-  - {name: alice, contact: {push: alice}}
-  - {name: bob, contact: {sms: "+15550001"}}
-escalation_policies:
-  - name: default
-    levels:
-      - {targets: [user:alice], escalate_after: 8s}
-      - {targets: [user:bob], escalate_after: 1h}
-channels:
-  - {name: push, type: webhook, url: "HOOK/push"}
-  - {name: sms, type: webhook, url: "HOOK/sms"}
-routes:
-  - {name: pages, matchers: ['severity="page"'], group_by: [alertname], group_wait: 0s, escalation_policy: default}
-`
-
 // pgIncident is what the test reads of an incident.
 type pgIncident struct {
 	ID       string    `json:"id"`
@@ -103,7 +85,7 @@ func TestPostgresStoreRestart(t *testing.T) {
 		}
 	}
 	hook := newHookServer(t)
-	hc := hostileConfig{Pager: strings.ReplaceAll(pgPager, "HOOK", hook.URL), Storage: "pager_db: " + dsn, MaxRSSMiB: 128}
+	hc := hostileConfig{Pager: twoLevelPager(hook.URL, "8s", ""), Storage: "pager_db: " + dsn, MaxRSSMiB: 128}
 	h := startHostile(t, hc)
 	h.waitLog(t, regexp.MustCompile(`pager: PostgreSQL store`))
 
@@ -213,7 +195,7 @@ func TestPostgresStoreRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			h := &hostile{dir: dir, hc: hostileConfig{Pager: pgPager, Storage: tt.storage(t)}}
+			h := &hostile{dir: dir, hc: hostileConfig{Pager: twoLevelPager("http://127.0.0.1:1", "8s", ""), Storage: tt.storage(t)}}
 			h.control = &httptest.Server{URL: "http://127.0.0.1:1"} // configText reads only its URL
 			cfg := filepath.Join(dir, "watchdog.yml")
 			if err := os.WriteFile(cfg, []byte(h.configText("")), 0o600); err != nil {
@@ -241,7 +223,7 @@ func TestPostgresStoreRefusals(t *testing.T) {
 // first one goes on.
 func TestPostgresStoreOneEscalator(t *testing.T) {
 	dsn := pgtest.DB(t)
-	hc := hostileConfig{Pager: pgPager, Storage: "pager_db: " + dsn, MaxRSSMiB: 64}
+	hc := hostileConfig{Pager: twoLevelPager("http://127.0.0.1:1", "8s", ""), Storage: "pager_db: " + dsn, MaxRSSMiB: 64}
 	h := startHostile(t, hc)
 	second := &hostile{dir: t.TempDir(), hc: hc, control: h.control}
 	cfg := filepath.Join(second.dir, "watchdog.yml")

@@ -152,7 +152,7 @@ func startHeartbeat(h *config.HeartbeatConfig, ruler *rules.Manager, pg *pagerRu
 	}
 	var pagerUp func() bool
 	if pg != nil {
-		pagerUp = pg.p.Ready // up only once Run has rebuilt: not between retries
+		pagerUp = pg.healthy
 	}
 	return newHeartbeat(h, watchdogHealth(ruleEvals(ruler), pagerUp), logger.With("component", "heartbeat"), set)
 }

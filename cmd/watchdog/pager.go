@@ -75,6 +75,9 @@ type pagerRuntime struct {
 	// up is false while the pager's Run has failed and waits to be
 	// retried (watchdog_pager_up, /-/ready).
 	up atomic.Bool
+	// failed is set once Run has failed; from then on only a pager that
+	// has rebuilt (pager.Ready) counts as up for the dead man's switch.
+	failed atomic.Bool
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -147,6 +150,7 @@ func (r *pagerRuntime) run(ctx context.Context, retry time.Duration) {
 			return
 		}
 		r.up.Store(false)
+		r.failed.Store(true)
 		r.log.Error("pager stopped: pages are not being sent; scraping and rules go on; retrying", "err", err, "retry_in", retry)
 		t := time.NewTimer(retry)
 		select {
@@ -285,4 +289,12 @@ func ackKey(file, apiToken string, log *slog.Logger) ([]byte, error) {
 // channelNames lists built channel names, for a log line.
 func channelNames(ch map[string]channel.Channel) string {
 	return strings.Join(slices.Sorted(maps.Keys(ch)), ",")
+}
+
+// healthy reports, for the dead man's switch, whether pages are being sent:
+// the pager has rebuilt and runs; until its first failure, also while it
+// is starting (so that the first beat at start is not withheld), but not
+// between the retries of a pager that has failed.
+func (r *pagerRuntime) healthy() bool {
+	return r.p.Ready() || (!r.failed.Load() && r.up.Load())
 }
