@@ -236,3 +236,53 @@ func TestPostgresStoreOneEscalator(t *testing.T) {
 	}
 	h.assertHealthy(t)
 }
+
+// TestPostgresStoreFencedOff: the running pager's lock session dies (a
+// lost connection, as the database sees it) while the process lives on; a
+// second watchdog takes the lock. The first is fenced off: its next write
+// fails, it sends nothing more, and the next level's page goes out once,
+// from the second.
+func TestPostgresStoreFencedOff(t *testing.T) {
+	hook := newHookServer(t)
+	dsn := pgtest.DB(t)
+	hc := hostileConfig{Pager: twoLevelPager(hook.URL, "6s", ""), Storage: "pager_db: " + dsn, MaxRSSMiB: 64}
+	a := startHostile(t, hc)
+	a.fire(t, "Fenced")
+	hook.waitHit(t, "/push", 1, 15*time.Second)
+
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const holders = `FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+	if _, err := admin.Exec(`SELECT pg_terminate_backend(pid) ` + holders); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error { // pg_terminate_backend only signals
+		var n int
+		if err := admin.QueryRow(`SELECT count(*) ` + holders).Scan(&n); err != nil || n > 0 {
+			return fmt.Errorf("%d lock holders left (%v)", n, err)
+		}
+		return nil
+	})
+	b := startHostile(t, hc) // the lock is free now
+	// Level 2 falls due in both: b sends it, a's write of it is refused.
+	hook.waitHit(t, "/sms", 1, 20*time.Second)
+	fenced := regexp.MustCompile(`fenced off the database`)
+	eventually(t, 20*time.Second, func() error {
+		if !fenced.MatchString(a.logs()) {
+			return fmt.Errorf("the first watchdog was not fenced off:\n%s", tail(a.logs(), 2048))
+		}
+		return nil
+	})
+	if n := hook.count("/sms"); n != 1 {
+		t.Errorf("bob's level-2 page sent %d times, want once", n)
+	}
+	if n := hook.count("/push"); n != 1 {
+		t.Errorf("alice pushed %d times, want once", n)
+	}
+	b.assertHealthy(t)
+	a.assertHealthy(t) // fenced off, but alive and scraping
+}

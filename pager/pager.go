@@ -138,6 +138,9 @@ type Pager struct {
 
 	// ready is true while Run runs past its rebuild (Ready).
 	ready atomic.Bool
+	// fenced is set when the store refuses a write with ErrFenced: workers
+	// send nothing more and Run returns.
+	fenced atomic.Bool
 }
 
 // New returns a Pager for o.
@@ -317,6 +320,9 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		if errors.Is(err, ErrConflict) {
 			p.open = nil // the store knows something the cache does not: reload
 		}
+		if errors.Is(err, ErrFenced) {
+			p.fence(err)
+		}
 		return err
 	}
 	for _, r := range res {
@@ -467,4 +473,16 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 		st.WarRoomChannel, st.BridgeURL = wr.Channel, wr.BridgeURL
 	}
 	return st
+}
+
+// fence stops this pager from sending after the store refused a write with
+// ErrFenced: the cache is dropped, workers skip what they are handed (it
+// stays pending in the store), and Run returns so that it can be run again
+// from the store. p.mu is held.
+func (p *Pager) fence(err error) {
+	p.open = nil
+	if p.fenced.CompareAndSwap(false, true) {
+		p.log.Error("pager: fenced off the database: sending stops until the pager rebuilds from it", "err", err)
+		p.signal()
+	}
 }

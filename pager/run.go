@@ -73,7 +73,9 @@ func (p *Pager) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild from store: %w", err)
 	}
+	p.fenced.Store(false)
 	p.ready.Store(true)
+	ctx, cancel := context.WithCancel(ctx)
 
 	// Workers take deliveries from jobs and queue their results in p.done
 	// for the recorder, which commits them (in batches) under p.mu. The
@@ -90,6 +92,9 @@ func (p *Pager) Run(ctx context.Context) error {
 					return
 				case d := <-jobs:
 					p.signal() // room in jobs
+					if p.fenced.Load() {
+						continue // stays pending in the store; whoever holds it sends
+					}
 					attempts, err := p.deliver(ctx, d)
 					if ctx.Err() != nil {
 						return // stays pending; resent after restart
@@ -124,6 +129,9 @@ func (p *Pager) Run(ctx context.Context) error {
 		}
 	})
 	defer wg.Wait()
+	// Returning for any other reason than ctx (fenced off) stops the
+	// workers and the recorder first: this runs before wg.Wait.
+	defer cancel()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -158,6 +166,9 @@ func (p *Pager) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-p.wake:
 		case <-timer.C:
+		}
+		if p.fenced.Load() {
+			return fmt.Errorf("pager: %w", ErrFenced)
 		}
 		if !timer.Stop() {
 			select {

@@ -81,12 +81,19 @@ func (s *Store) beginWrite() (*sql.Tx, error) {
 		return nil, err
 	}
 	if lw := s.dialect().lockWrite; lw != "" {
-		// A replica that leads escalation (a later change) checks its
-		// fencing token here, in the same transaction and after the
-		// lock, so that a deposed leader's write is refused.
 		if _, err := tx.ExecContext(context.Background(), lw); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("lock: %w", err)
+		}
+	}
+	// The fence, in the same transaction and after the write lock: an
+	// exclusive Store whose session lost the escalator lock writes nothing
+	// (pager.ErrFenced). A lease with a fencing token for several replicas
+	// will be checked here the same way.
+	if s.pglock != nil {
+		if err := s.pglock.check(context.Background(), tx); err != nil {
+			tx.Rollback()
+			return nil, err
 		}
 	}
 	return tx, nil
