@@ -178,7 +178,10 @@ func crashComplete(s pager.Store) (bool, error) {
 // TestCrash runs the child, SIGKILLs it after a random delay, restarts
 // it, kill after kill, then lets it run to completion, and checks the
 // page log: every page of every incident sent, duplicates only where a
-// kill hit a send in flight (at most one per kill, Workers being 1).
+// kill hit a page in flight. With Workers = 1 that is at most two per kill:
+// the page being sent, and the one sent just before it if the recorder,
+// which commits results asynchronously and in batches, had not committed
+// it yet (rare on a quiet machine; seen under -race on a loaded one).
 func TestCrash(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("in the child")
@@ -291,8 +294,11 @@ func checkCrashLog(t *testing.T, dir string, killed int) {
 	type page struct {
 		run  int
 		key  string
-		last bool // the last line its run wrote
+		last bool // among the inFlight last lines its run wrote
 	}
+	// inFlight is how many of a run's last pages a kill can leave sent but
+	// not recorded (see TestCrash).
+	const inFlight = 2
 	var pages []page
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -301,16 +307,18 @@ func checkCrashLog(t *testing.T, dir string, killed int) {
 		if !ok || err != nil {
 			t.Fatalf("bad log line %q", sc.Text())
 		}
-		if n := len(pages); n > 0 && pages[n-1].run != run {
-			pages[n-1].last = true
-		}
 		pages = append(pages, page{run: run, key: key})
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		t.Errorf("log ends in a partial line")
 	}
-	if n := len(pages); n > 0 {
-		pages[n-1].last = true
+	for i := range pages { // the last inFlight pages of every run
+		for j := i + 1; j <= i+inFlight; j++ {
+			if j == len(pages) || pages[j].run != pages[i].run {
+				pages[i].last = true
+				break
+			}
+		}
 	}
 
 	s := mustOpen(t, filepath.Join(dir, "pager.db"))
@@ -362,14 +370,14 @@ func checkCrashLog(t *testing.T, dir string, killed int) {
 		}
 		dups += len(ps) - 1
 		// Every send but the last must have been cut short by a kill:
-		// the last page its run logged, in a different run.
+		// among the last pages its run logged, in a different run.
 		for i, p := range ps[:len(ps)-1] {
 			if !p.last || p.run == ps[i+1].run {
 				t.Errorf("page %s sent again (runs %d and %d) but was not in flight at a kill", k, p.run, ps[i+1].run)
 			}
 		}
 	}
-	if dups > killed {
+	if dups > inFlight*killed {
 		t.Errorf("%d duplicate pages for %d kills", dups, killed)
 	}
 	t.Logf("kill points %d; pages expected %d, log lines %d, distinct sent %d, duplicated %d",
