@@ -27,15 +27,16 @@ func newQueue(capacity int, dropped *metrics.Counter) queue {
 	return queue{capacity: capacity, dropped: dropped, wake: make(chan struct{}, 1)}
 }
 
-// push appends alerts, dropping the oldest beyond capacity.
-func (q *queue) push(alerts []Alert) {
+// push appends alerts, dropping the oldest beyond capacity, and returns
+// how many it dropped.
+func (q *queue) push(alerts []Alert) (dropped int) {
 	q.mu.Lock()
 	if len(alerts) > q.capacity {
-		q.dropped.Add(len(alerts) - q.capacity)
-		alerts = alerts[len(alerts)-q.capacity:]
+		dropped = len(alerts) - q.capacity
+		alerts = alerts[dropped:]
 	}
 	if over := len(q.items) + len(alerts) - q.capacity; over > 0 {
-		q.dropped.Add(over)
+		dropped += over
 		// Shift rather than reslice, so the backing array does not grow
 		// without bound under constant overflow.
 		n := copy(q.items, q.items[over:])
@@ -44,10 +45,12 @@ func (q *queue) push(alerts []Alert) {
 	}
 	q.items = append(q.items, alerts...)
 	q.mu.Unlock()
+	q.dropped.Add(dropped)
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+	return dropped
 }
 
 // pop takes up to n alerts off the front of the queue.
@@ -117,7 +120,6 @@ type Local struct {
 	deliver   DeliverFunc
 	q         queue
 	delivered *metrics.Counter
-	dropped   *metrics.Counter
 	failures  *metrics.Counter
 	log       *slog.Logger
 }
@@ -138,10 +140,9 @@ func NewLocal(opts LocalOptions, deliver DeliverFunc) *Local {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	lbl := `{sink="` + escapeLabelValue(opts.Name) + `"}`
-	l.dropped = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_dropped_total" + lbl)
 	l.delivered = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_delivered_total" + lbl)
 	l.failures = opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_delivery_failures_total" + lbl)
-	l.q = newQueue(opts.Capacity, l.dropped)
+	l.q = newQueue(opts.Capacity, opts.Metrics.GetOrCreateCounter("watchdog_alert_queue_dropped_total"+lbl))
 	opts.Metrics.GetOrCreateGauge("watchdog_alert_queue_length"+lbl, l.q.length)
 	return l
 }
@@ -151,9 +152,7 @@ func (l *Local) Send(alerts ...Alert) {
 	if len(alerts) == 0 {
 		return
 	}
-	before := l.dropped.Get()
-	l.q.push(alerts)
-	if n := l.dropped.Get() - before; n > 0 {
+	if n := l.q.push(alerts); n > 0 {
 		l.log.Error("alert queue full: oldest alerts dropped (the receiver is slower than the rules)",
 			"sink", l.opts.Name, "dropped", n, "capacity", l.opts.Capacity)
 	}
