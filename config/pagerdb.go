@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/watchdog-sre/watchdog/internal/dburl"
+	"github.com/watchdog-sre/watchdog/internal/secret"
 )
 
 // ErrPagerDB is wrapped by the errors of StorageConfig.PagerDBTarget.
@@ -67,11 +68,11 @@ func (s *StorageConfig) PagerDBTarget(getenv func(string) string) (string, error
 	var u, from string
 	switch {
 	case s.PagerDBFile != "":
-		data, err := os.ReadFile(s.PagerDBFile)
+		data, err := secret.ReadFile("storage.pager_db_file", s.PagerDBFile, nil)
 		if err != nil {
-			return "", fmt.Errorf("%w: storage.pager_db_file: %w", ErrPagerDB, err)
+			return "", fmt.Errorf("%w: %w", ErrPagerDB, err)
 		}
-		u, from = strings.TrimSpace(string(data)), "storage.pager_db_file "+s.PagerDBFile
+		u, from = data, "storage.pager_db_file "+s.PagerDBFile
 	case s.PagerDBEnv != "":
 		if getenv == nil {
 			getenv = os.Getenv

@@ -4,16 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/internal/secret"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 )
@@ -90,11 +89,9 @@ func amAuthorization(targets []amTarget) func(base string) (string, error) {
 		if t.credentialsFile == "" {
 			return "", nil
 		}
-		b, err := os.ReadFile(t.credentialsFile)
-		if err != nil {
-			return "", err
-		}
-		return t.authType + " " + strings.TrimSpace(string(b)), nil
+		// Read at each attempt, so rotated credentials apply; no log, so
+		// that a group-readable file does not warn on every send.
+		return secret.Header(t.authType, t.credentialsFile, nil)
 	}
 }
 
