@@ -132,11 +132,11 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			continue
 		}
 		res.total++
+		if res.total%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return res, errAbandoned // also while only counting past the limit
+		}
 		if limitErr != nil {
 			continue // keep counting, to report how many samples there were
-		}
-		if res.total%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return res, errAbandoned
 		}
 		line, tsp, v := p.Series()
 		t := defTime

@@ -34,12 +34,11 @@ type fetcher struct {
 	secrets   map[string]*fileSecret
 }
 
-// fetch GETs the target within its timeout and returns the (decompressed)
-// body, valid until the next fetch, and its Content-Type.
+// fetch GETs the target and returns the (decompressed) body, valid until
+// the next fetch, and its Content-Type. ctx carries the scrape timeout,
+// which covers the append after the fetch too (scrapeAndReport).
 func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, error) {
 	t, cfg := s.target, s.job.cfg
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, http.NoBody)
 	if err != nil {
 		return nil, "", fmt.Errorf("new request: %w", err)
