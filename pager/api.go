@@ -199,7 +199,7 @@ func (p *Pager) CreateSilence(s Silence) (string, error) {
 	if s.StartsAt.IsZero() {
 		s.StartsAt = now
 	}
-	err := p.store.Update(func(tx Tx) error {
+	err := p.update(func(tx Tx) error {
 		if s.ID == "" {
 			n, err := tx.NextID("silence")
 			if err != nil {
@@ -235,7 +235,7 @@ func (p *Pager) ExpireSilence(id string) error {
 	defer p.mu.Unlock()
 	now := p.now()
 	var expired Silence
-	err := p.store.Update(func(tx Tx) error {
+	err := p.update(func(tx Tx) error {
 		sils, err := tx.Silences()
 		if err != nil {
 			return err

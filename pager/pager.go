@@ -253,7 +253,7 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		ents  []TimelineEntry
 		ds    []Delivery
 	)
-	err := p.store.Update(func(tx Tx) error {
+	err := p.update(func(tx Tx) error {
 		res, added = res[:0], added[:0]
 		if extra != nil {
 			if err := extra(tx); err != nil {
@@ -319,9 +319,6 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			p.open = nil // the store knows something the cache does not: reload
-		}
-		if errors.Is(err, ErrFenced) {
-			p.fence(err)
 		}
 		return err
 	}
@@ -473,6 +470,16 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 		st.WarRoomChannel, st.BridgeURL = wr.Channel, wr.BridgeURL
 	}
 	return st
+}
+
+// update is the one way the pager writes to its store: a write refused
+// with ErrFenced fences the pager off, whichever write it was. p.mu is held.
+func (p *Pager) update(fn func(tx Tx) error) error {
+	err := p.store.Update(fn)
+	if errors.Is(err, ErrFenced) {
+		p.fence(err)
+	}
+	return err
 }
 
 // fence stops this pager from sending after the store refused a write with

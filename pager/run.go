@@ -198,11 +198,8 @@ func (p *Pager) rebuild() error {
 	for _, st := range open {
 		cs = append(cs, change{st: st, ev: Reconfigured{}})
 	}
-	if err := p.applyAll(cs, nil); err != nil {
+	if err := p.applyAll(cs, nil); err != nil { // keeps p.open in step
 		return fmt.Errorf("apply the config to %d open incident(s): %w", len(cs), err)
-	}
-	if err := p.loadOpen(); err != nil {
-		return err
 	}
 	for _, st := range p.open.byID {
 		if due := st.NextDue(); !due.IsZero() {

@@ -238,7 +238,7 @@ func (c *Config) validate(prefix string) error {
 		}
 	}
 	for i, l := range c.ReplicaLabels {
-		if !legacyLabelName(l) || l == "alertname" {
+		if !validLabelName(l) || l == "alertname" {
 			p.add(fmt.Sprintf("%s.replica_labels[%d]", prefix, i), "%q cannot be a replica label", l)
 		}
 	}
@@ -432,15 +432,4 @@ func (c *Config) majorSettings(route, primary string) (policies []string, warRoo
 		warRoom = *c.WarRoom
 	}
 	return policies, warRoom
-}
-
-// legacyLabelName reports whether l is a label name of the classic
-// [a-zA-Z_][a-zA-Z0-9_]* form.
-func legacyLabelName(l string) bool {
-	for i, c := range l {
-		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return l != ""
 }

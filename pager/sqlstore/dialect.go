@@ -75,8 +75,19 @@ func (s *Store) q(query string) string {
 }
 
 // beginWrite starts a write transaction and runs the dialect's lockWrite.
+// An exclusive PostgreSQL Store writes on the session that holds the
+// escalator lock (pgSessionLock.begin): if that session is gone, the
+// transaction cannot start or commit, so a process that lost the lock
+// writes nothing (pager.ErrFenced). A lease with a fencing token for
+// several replicas will be checked here the same way.
 func (s *Store) beginWrite() (*sql.Tx, error) {
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	var tx *sql.Tx
+	var err error
+	if s.pglock != nil {
+		tx, err = s.pglock.begin(context.Background())
+	} else {
+		tx, err = s.db.BeginTx(context.Background(), nil)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -84,16 +95,6 @@ func (s *Store) beginWrite() (*sql.Tx, error) {
 		if _, err := tx.ExecContext(context.Background(), lw); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("lock: %w", err)
-		}
-	}
-	// The fence, in the same transaction and after the write lock: an
-	// exclusive Store whose session lost the escalator lock writes nothing
-	// (pager.ErrFenced). A lease with a fencing token for several replicas
-	// will be checked here the same way.
-	if s.pglock != nil {
-		if err := s.pglock.check(context.Background(), tx); err != nil {
-			tx.Rollback()
-			return nil, err
 		}
 	}
 	return tx, nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/watchdog-sre/watchdog/pager"
 )
@@ -26,10 +25,9 @@ type pgSessionLock struct {
 	db  *sql.DB
 	red string
 
-	mu    sync.Mutex
-	conn  *sql.Conn
-	pid   int32     // the holding session's server process
-	start time.Time // and its backend_start: pid and start name the session
+	mu   sync.Mutex
+	conn *sql.Conn // the session holding the lock; writes run on it
+	pid  int32     // its server process, for tests and messages
 }
 
 // acquirePGLock takes the lock, or returns an error wrapping ErrLocked
@@ -47,8 +45,7 @@ func acquirePGLock(ctx context.Context, db *sql.DB, red string) (*pgSessionLock,
 	}
 	if ok {
 		l := &pgSessionLock{db: db, red: red, conn: conn}
-		if err := conn.QueryRowContext(ctx, `SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`).
-			Scan(&l.pid, &l.start); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&l.pid); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("lock: %w", err)
 		}
@@ -72,38 +69,28 @@ func acquirePGLock(ctx context.Context, db *sql.DB, red string) (*pgSessionLock,
 		red, ErrLocked, holder)
 }
 
-// holdsQuery is true when the session named by ($2, $3) holds the lock.
-const holdsQuery = `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-	WHERE l.locktype = 'advisory' AND l.granted AND (l.classid::bigint << 32 | l.objid::bigint) = $1
-	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND l.pid = $2 AND a.backend_start = $3)`
-
-// check is the fence of a write transaction: it runs inside tx, after the
-// write lock, and returns an error wrapping pager.ErrFenced unless this
-// Store's session still holds the lock. When the session is gone it tries
-// to take the lock again on a new session, for the writes after this one:
-// this one is refused all the same, since another process may have
-// written meanwhile and the pager must rebuild from the store first.
-func (l *pgSessionLock) check(ctx context.Context, tx *sql.Tx) error {
+// begin starts a write transaction on the session that holds the lock.
+// When that session is gone, it tries to take the lock again on a new
+// session, for the writes after this one, and refuses this one all the
+// same with an error wrapping pager.ErrFenced: another process may have
+// written meanwhile, and the pager must rebuild from the store first.
+func (l *pgSessionLock) begin(ctx context.Context) (*sql.Tx, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var held bool
-	if err := tx.QueryRowContext(ctx, holdsQuery, int64(pgEscalatorLock), l.pid, l.start).Scan(&held); err != nil {
-		return fmt.Errorf("check the escalator lock: %w", err)
-	}
-	if held {
-		return nil
-	}
 	if l.conn != nil {
+		tx, err := l.conn.BeginTx(ctx, nil)
+		if err == nil {
+			return tx, nil
+		}
 		l.conn.Close()
 		l.conn = nil
 	}
 	next, err := acquirePGLock(ctx, l.db, l.red)
-	if err == nil {
-		l.conn, l.pid, l.start = next.conn, next.pid, next.start
-		return fmt.Errorf("%w: the session holding the lock of %s was lost; it is taken again", pager.ErrFenced, l.red)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", pager.ErrFenced, err)
 	}
-	return fmt.Errorf("%w: %w", pager.ErrFenced, err)
+	l.conn, l.pid = next.conn, next.pid
+	return nil, fmt.Errorf("%w: the session holding the lock of %s was lost; it is taken again", pager.ErrFenced, l.red)
 }
 
 // release unlocks and returns the connection; nil is a no-op.

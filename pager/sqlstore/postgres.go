@@ -97,8 +97,12 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(opts.MaxConns)
-	db.SetMaxIdleConns(opts.MaxConns)
+	conns := opts.MaxConns
+	if opts.Exclusive {
+		conns++ // the session holding the escalator lock, which also writes
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics}
 	if opts.Exclusive {
 		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
