@@ -54,12 +54,18 @@ func limitFlags(fs *flag.FlagSet) *limitOptions {
 
 // queryLimits checks the flags and returns the limits they set.
 func (o *limitOptions) queryLimits() (querylimit.Limits, error) {
-	for name, v := range map[string]int{
-		"--query.max-concurrency": o.maxConcurrency, "--query.max-samples": o.maxSamples,
-		"--query.max-length": o.maxLength, "--query.max-depth": o.maxDepth,
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{
+		// The gate sizes its queues by max-concurrency: bound it.
+		{"--query.max-concurrency", o.maxConcurrency, 1 << 16},
+		{"--query.max-samples", o.maxSamples, math.MaxInt},
+		{"--query.max-length", o.maxLength, math.MaxInt},
+		{"--query.max-depth", o.maxDepth, math.MaxInt},
 	} {
-		if v <= 0 {
-			return querylimit.Limits{}, fmt.Errorf("%w: %s must be positive, got %d", errUsage, name, v)
+		if f.v <= 0 || f.v > f.max {
+			return querylimit.Limits{}, fmt.Errorf("%w: %s must be between 1 and %d, got %d", errUsage, f.name, f.max, f.v)
 		}
 	}
 	if o.timeout <= 0 {
@@ -124,8 +130,16 @@ func memoryLimit(spec, gomemlimit string, root fs.FS) (int64, string, error) {
 	if err != nil {
 		return 0, "", fmt.Errorf("%w: --memory.limit %q: %v", errUsage, spec, err)
 	}
+	if n < minMemoryLimit {
+		// A limit of a few bytes would keep the collector running
+		// without pause; one that rounds to 0 would silently set none.
+		return 0, "", fmt.Errorf("%w: --memory.limit %q is below %s (use off for no limit)", errUsage, spec, formatBytes(minMemoryLimit))
+	}
 	return n, "--memory.limit", nil
 }
+
+// minMemoryLimit is the smallest --memory.limit accepted in bytes.
+const minMemoryLimit = 32 << 20
 
 // errNoMemoryInfo is returned when neither a cgroup limit nor the machine's
 // memory size can be read.

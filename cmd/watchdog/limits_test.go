@@ -59,6 +59,8 @@ func TestMemoryLimit(t *testing.T) {
 		{"nothing to read", "", "", fstest.MapFS{}, 0, "", true},
 		{"bad size", "lots", "", v2, 0, "", true},
 		{"bad percentage", "150%", "", v2, 0, "", true},
+		{"too small to be meant", "1KiB", "", v2, 0, "", true},
+		{"rounds to nothing", "0.5", "", v2, 0, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +83,7 @@ func TestQueryLimitFlags(t *testing.T) {
 		{nil, false},
 		{[]string{"--query.max-concurrency=2", "--query.timeout=5s", "--query.max-length=100", "--query.max-depth=10", "--query.max-samples=1000"}, false},
 		{[]string{"--query.max-concurrency=0"}, true},
+		{[]string{"--query.max-concurrency=9223372036854775807"}, true}, // the gate's queues would overflow
 		{[]string{"--query.max-length=-1"}, true},
 		{[]string{"--query.timeout=0s"}, true},
 	}
