@@ -72,11 +72,8 @@ type pagerRuntime struct {
 	cfg      atomic.Pointer[pager.Config]
 	channels map[string]channel.Channel
 	log      *slog.Logger
-	// up is false while the pager's Run has failed and waits to be
-	// retried (watchdog_pager_up, /-/ready).
-	up atomic.Bool
 	// failed is set once Run has failed; from then on only a pager that
-	// has rebuilt (pager.Ready) counts as up for the dead man's switch.
+	// has rebuilt and runs (pager.Ready) counts as up (healthy).
 	failed atomic.Bool
 }
 
@@ -125,10 +122,9 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 	}
 	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger}
 	r.cfg.Store(pc)
-	r.up.Store(true)
 	if s.metrics != nil {
 		s.metrics.NewGauge("watchdog_pager_up", func() float64 {
-			if r.up.Load() {
+			if r.healthy() {
 				return 1
 			}
 			return 0
@@ -143,14 +139,17 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 // (watchdog_pager_up 0, /-/ready 503) and Run is tried again after retry,
 // doubling up to 5 minutes.
 func (r *pagerRuntime) run(ctx context.Context, retry time.Duration) {
+	first := retry
 	for {
-		r.up.Store(true)
+		started := time.Now()
 		err := r.p.Run(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		r.up.Store(false)
 		r.failed.Store(true)
+		if time.Since(started) > 5*time.Minute {
+			retry = first // it ran a good while: not the same failure again
+		}
 		r.log.Error("pager stopped: pages are not being sent; scraping and rules go on; retrying", "err", err, "retry_in", retry)
 		t := time.NewTimer(retry)
 		select {
@@ -291,10 +290,11 @@ func channelNames(ch map[string]channel.Channel) string {
 	return strings.Join(slices.Sorted(maps.Keys(ch)), ",")
 }
 
-// healthy reports, for the dead man's switch, whether pages are being sent:
-// the pager has rebuilt and runs; until its first failure, also while it
-// is starting (so that the first beat at start is not withheld), but not
-// between the retries of a pager that has failed.
+// healthy reports whether pages are being sent (watchdog_pager_up,
+// /-/ready, the dead man's switch): the pager has rebuilt and runs; until
+// its first failure, also while it is starting (so that the first beat at
+// start is not withheld), but not between the retries of a pager that has
+// failed.
 func (r *pagerRuntime) healthy() bool {
-	return r.p.Ready() || (!r.failed.Load() && r.up.Load())
+	return r.p.Ready() || !r.failed.Load()
 }

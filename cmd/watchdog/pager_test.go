@@ -135,7 +135,7 @@ func (s *failingStore) View(fn func(tx pager.ReadTx) error) error {
 // it, marks the pager down (watchdog_pager_up 0) and tries again later
 // instead of returning (which ended the whole process, scraping included);
 // once the store works again the pager is up. watchdog_pager_up and
-// /-/ready read r.up.
+// /-/ready read r.healthy.
 func TestPagerRunFailureKeepsProcess(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := mustPagerConfig(t, basePager)
@@ -151,12 +151,11 @@ func TestPagerRunFailureKeepsProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &pagerRuntime{p: p, store: store, log: slog.New(slog.NewTextHandler(&logs, nil))}
-		r.up.Store(true)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { r.run(ctx, 10*time.Second); close(done) }()
 		synctest.Wait()
-		if r.up.Load() {
+		if r.healthy() {
 			t.Error("pager up after Run failed")
 		}
 		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "disk I/O error") {
@@ -170,7 +169,7 @@ func TestPagerRunFailureKeepsProcess(t *testing.T) {
 		store.fail.Store(false)
 		time.Sleep(10 * time.Second) // the bubble's clock: the retry
 		synctest.Wait()
-		if !r.up.Load() {
+		if !r.healthy() {
 			t.Errorf("pager still down after the store recovered: %s", logs.String())
 		}
 		cancel()

@@ -296,7 +296,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Ready: func() bool {
 			select {
 			case <-isReady:
-				return pg == nil || pg.up.Load()
+				return pg == nil || pg.healthy()
 			default:
 				return false
 			}
