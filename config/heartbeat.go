@@ -95,13 +95,11 @@ func (h *HeartbeatConfig) validate(r *report, path string) {
 		}
 	}
 	if a := h.Authorization; a != nil {
-		if a.Type == "" {
-			a.Type = DefaultAuthorizationType
-		} else if strings.ContainsAny(a.Type, " \t\r\n") {
-			r.errorf(path+".authorization.type", "%q must be a single word", a.Type)
-		}
-		if a.CredentialsFile == "" {
-			r.errorf(path+".authorization", "credentials_file is required")
+		a.validate(r, path+".authorization")
+	}
+	for _, e := range [...]struct{ key, name string }{{"url_env", h.URLEnv}, {"api_key_env", h.APIKeyEnv}} {
+		if e.name != "" && !envName.MatchString(e.name) {
+			r.errorf(path+"."+e.key, "%q is not an environment variable name", e.name)
 		}
 	}
 	if h.Interval == 0 {

@@ -80,6 +80,9 @@ func TestHeartbeatBad(t *testing.T) {
 			`x.yml:1: heartbeat: kind opsgenie takes url (the API's base URL), not url_file or url_env`,
 			`x.yml:6: heartbeat.authorization: kind opsgenie sends the API key; authorization is for kind http`}},
 		{"http with opsgenie keys", "heartbeat:\n  url: https://a/b\n  name: n\n", []string{`x.yml:1: heartbeat: name, api_key_file and api_key_env are for kind opsgenie`}},
+		{"basic authorization", "heartbeat:\n  url: https://a/b\n  authorization: {type: Basic, credentials_file: c}\n",
+			[]string{`x.yml:3: heartbeat.authorization.type: use basic_auth for basic authentication`}},
+		{"bad variable name", "heartbeat:\n  url_env: 'HC URL'\n", []string{`x.yml:2: heartbeat.url_env: "HC URL" is not an environment variable name`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
