@@ -255,14 +255,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:         logger.With("component", "rules"),
 		Metrics:        set,
 	})
-	applyRules := func(cfg *config.Config) error {
-		files, err := ruleFiles(cfg.RuleFiles)
-		if err != nil {
-			return err
-		}
-		return ruler.Update(time.Duration(cfg.Global.EvaluationInterval), files)
+	files, err := ruleFiles(cfg.RuleFiles)
+	if err != nil {
+		return err
 	}
-	if err := applyRules(cfg); err != nil {
+	if err := ruler.Update(time.Duration(cfg.Global.EvaluationInterval), files); err != nil { // Prepare + Apply, as a reload
 		return err
 	}
 
