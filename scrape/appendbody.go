@@ -252,7 +252,7 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResul
 	// A sample line takes at least minSampleLine bytes, so a shorter body
 	// cannot pass the limit: the usual body is not even scanned.
 	if limit <= 0 || len(cfg.MetricRelabelConfigs) > 0 || len(b) < limit*minSampleLine ||
-		bytes.Count(b, []byte{'\n'}) < limit {
+		sampleLines(b) <= limit {
 		return appendResult{}, nil
 	}
 	p := sl.parsers.forBody(b, contentType)
@@ -351,4 +351,22 @@ func (sl *scrapeLoop) mutate(lset labels.Labels) (out labels.Labels, keep bool) 
 		return out, false
 	}
 	return out, true
+}
+
+// sampleLines counts the lines of b that can hold a sample: neither empty
+// nor comments (# HELP, # TYPE), so that a body with many of those but not
+// more samples than the limit is not parsed twice.
+func sampleLines(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		if b[0] != '#' && b[0] != '\n' {
+			n++
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		b = b[i+1:]
+	}
+	return n
 }

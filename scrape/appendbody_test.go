@@ -163,3 +163,22 @@ func (c countingAppender) Append(ref uint64, _ labels.Labels, _ int64, _ float64
 }
 func (countingAppender) Commit() error   { return nil }
 func (countingAppender) Rollback() error { return nil }
+
+// TestSampleLines: the sample_limit pre-check counts lines that can hold a
+// sample, not comments or empty lines.
+func TestSampleLines(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want int
+	}{
+		{"", 0},
+		{"a 1", 1},
+		{"a 1\n", 1},
+		{"# HELP a x\n# TYPE a counter\na 1\n\nb 2\n", 2},
+		{"\n\n#\n", 0},
+	} {
+		if got := sampleLines([]byte(tt.body)); got != tt.want {
+			t.Errorf("sampleLines(%q) = %d, want %d", tt.body, got, tt.want)
+		}
+	}
+}
