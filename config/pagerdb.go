@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/watchdog-sre/watchdog/internal/dburl"
 	"github.com/watchdog-sre/watchdog/internal/secret"
@@ -44,7 +45,15 @@ func (s *StorageConfig) validatePagerDB(r *report, path string) {
 	case s.PagerDBEnv != "" && !envName.MatchString(s.PagerDBEnv):
 		r.errorf(path+".pager_db_env", "%q is not an environment variable name", s.PagerDBEnv)
 	}
+	if s.PagerReplica != "" && !replicaName.MatchString(s.PagerReplica) {
+		r.errorf(path+".pager_replica", "%q: a replica name is 1 to 128 letters, digits and . _ : -", s.PagerReplica)
+	}
+	if l := time.Duration(s.PagerLease); l != 0 && (l < time.Second || l > 5*time.Minute) {
+		r.errorf(path+".pager_lease", "%s: the lease must be between 1s and 5m", l)
+	}
 }
+
+var replicaName = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // checkPostgresURL checks that u parses, without ever quoting it (it may
 // hold a password).

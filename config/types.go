@@ -147,6 +147,14 @@ type StorageConfig struct {
 	PagerDBFile string `yaml:"pager_db_file,omitempty"`
 	// PagerDBEnv names an environment variable holding the PostgreSQL URL.
 	PagerDBEnv string `yaml:"pager_db_env,omitempty"`
+	// PagerReplica names this process among the replicas sharing a
+	// PostgreSQL pager database (default: the host name and the web
+	// listen port). Names must differ between replicas.
+	PagerReplica string `yaml:"pager_replica,omitempty"`
+	// PagerLease is how long the escalating replica's lease on a
+	// PostgreSQL pager database lasts without renewal (default 6s): a
+	// replica that dies is replaced within about PagerLease + PagerLease/3.
+	PagerLease model.Duration `yaml:"pager_lease,omitempty"`
 }
 
 // ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML

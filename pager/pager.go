@@ -78,6 +78,18 @@ type Options struct {
 	// MaxSnooze bounds how far in the future a snooze may end (default
 	// DefaultMaxSnooze).
 	MaxSnooze time.Duration
+	// Cluster, when set (the Store shared with other replicas, see
+	// Cluster), makes this pager one replica of several: it accepts alerts
+	// and actions always, and runs escalation and sends only while it
+	// holds the lease. Nil: this pager is its store's only user.
+	Cluster Cluster
+	// Lease is how long a leader's lease lasts without renewal (default
+	// DefaultLease); it is renewed every Lease/3. A leader that dies is
+	// replaced within Lease plus one renewal interval.
+	Lease time.Duration
+	// Poll is how often a replica reads what the others committed
+	// (default DefaultPoll).
+	Poll time.Duration
 }
 
 // Pager is the paging runtime: it receives alerts, applies Step to
@@ -138,6 +150,9 @@ type Pager struct {
 
 	// ready is true while Run runs past its rebuild (Ready).
 	ready atomic.Bool
+	// leading is true while this replica holds the lease and escalates
+	// (always equal to ready when not clustered).
+	leading atomic.Bool
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
@@ -168,6 +183,12 @@ func New(o Options) (*Pager, error) {
 	}
 	if o.MaxSnooze <= 0 {
 		o.MaxSnooze = DefaultMaxSnooze
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
 	}
 	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), stuck: map[string]string{}}
 	p.cfg.Store(o.Config)

@@ -1,0 +1,114 @@
+package pager
+
+import (
+	"context"
+	"time"
+)
+
+// Cluster is what a Store shared by several replicas offers (the
+// PostgreSQL store of pager/sqlstore). Every replica accepts alerts and
+// API actions and writes them through the store; one replica at a time,
+// the holder of the lease, runs escalation timers and sends notifications.
+//
+// The lease lives in the database with a fencing token that grows with
+// every new holder. Every write the leader makes as the escalator
+// (UpdateFenced) and every delivery it claims before sending (Claim)
+// checks, in the same transaction, that its token still holds an
+// unexpired lease: a leader that was paused or cut off past its lease
+// commits nothing and sends nothing once another replica has taken over.
+type Cluster interface {
+	// Campaign records this replica as alive and takes the lease when it
+	// is free or expired, renews it when this replica holds it, and
+	// otherwise reports who does. A lease taken anew gets a new token.
+	Campaign(ctx context.Context, ttl time.Duration) (Lease, error)
+	// Resign gives up the lease held with token, so that another replica
+	// takes over at once (on a clean shutdown).
+	Resign(ctx context.Context, token int64) error
+	// UpdateFenced is Store.Update after checking, in the same
+	// transaction, that token holds an unexpired lease; it fails with an
+	// error wrapping ErrFenced otherwise, having committed nothing.
+	UpdateFenced(token int64, fn func(tx Tx) error) error
+	// Claim marks the pending delivery key as being sent under token,
+	// checking the lease in the same transaction. It returns false when
+	// the delivery is no longer pending or was already claimed under the
+	// same token (it is being sent), and an error wrapping ErrFenced when
+	// the token no longer holds the lease.
+	Claim(token int64, key string) (bool, error)
+	// Changes returns what was committed, by any replica, after version
+	// since: the incidents (any status), the silences, the pending
+	// deliveries, and the version they bring the reader to.
+	Changes(since int64) (Changes, error)
+	// Status returns the lease and the replicas that have campaigned.
+	Status() (ClusterStatus, error)
+}
+
+// Lease is the outcome of a Campaign.
+type Lease struct {
+	// Leader: this replica holds the lease with Token until Expires.
+	Leader bool
+	// Holder is the replica holding the lease ("" when none ever did).
+	Holder string
+	// Token is the fencing token of the holder's term.
+	Token int64
+	// Expires is when the lease ends unless renewed (database clock).
+	Expires time.Time
+}
+
+// Changes is what Cluster.Changes returns.
+type Changes struct {
+	// Version is the version read; pass it as since next time.
+	Version    int64
+	Incidents  []IncidentState
+	Silences   []Silence
+	Deliveries []Delivery // pending ones only
+}
+
+// ClusterStatus describes the replicas sharing a pager database.
+type ClusterStatus struct {
+	// Replica is this process's name ("" for a pager that is not
+	// clustered).
+	Replica string `json:"replica"`
+	// Leading reports whether this process runs escalation and sends.
+	Leading bool `json:"leading"`
+	// Leader is the replica holding the lease ("" when none does).
+	Leader string `json:"leader"`
+	// Token is the leader's fencing token.
+	Token int64 `json:"token"`
+	// LeaseExpires is when the leader's lease ends unless renewed.
+	LeaseExpires time.Time `json:"lease_expires"`
+	// Replicas lists every replica that campaigned, by name.
+	Replicas []ReplicaStatus `json:"replicas"`
+}
+
+// ReplicaStatus is one replica of a ClusterStatus.
+type ReplicaStatus struct {
+	Name      string    `json:"name"`
+	StartedAt time.Time `json:"started_at"`
+	// LastSeen is the replica's last campaign (its heartbeat).
+	LastSeen time.Time `json:"last_seen"`
+	// Leader reports whether it holds the lease.
+	Leader bool `json:"leader"`
+	// Alive: seen within two lease durations.
+	Alive bool `json:"alive"`
+}
+
+// Defaults of the cluster timing in Options.
+const (
+	DefaultLease = 6 * time.Second
+	DefaultPoll  = time.Second
+)
+
+// Cluster returns the replicas sharing this pager's store, who leads and
+// until when. A pager that is not clustered reports itself alone, leading
+// while it runs.
+func (p *Pager) Cluster() (ClusterStatus, error) {
+	if p.o.Cluster == nil {
+		return ClusterStatus{Leading: p.Ready()}, nil
+	}
+	st, err := p.o.Cluster.Status()
+	if err != nil {
+		return ClusterStatus{}, err
+	}
+	st.Leading = p.leading.Load()
+	return st, nil
+}
