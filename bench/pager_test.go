@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/pager/channel"
 	"github.com/watchdog-sre/watchdog/pager/sqlstore"
@@ -46,27 +47,52 @@ pager:
       escalation_policy: storm
 `
 
-// handoffChannel timestamps the first page of every group.
+// handoffChannel timestamps the first page of every group. The replicas
+// of a storm share it (each through its replicaChannel), so a group's first
+// page counts wherever it was sent.
 type handoffChannel struct {
 	mu    sync.Mutex
 	first map[string]time.Time // group label → first handoff
+	pages map[string]int       // group label → pages handed off
+	by    map[string]int       // replica name → pages it sent
 	done  chan struct{}        // closed when want groups have a page
 	want  int
 }
 
-func (c *handoffChannel) Name() string { return pager.MethodPush }
+func newHandoffChannel(groups int) *handoffChannel {
+	return &handoffChannel{first: map[string]time.Time{}, pages: map[string]int{}, by: map[string]int{},
+		done: make(chan struct{}), want: groups}
+}
 
-func (c *handoffChannel) Send(_ context.Context, m channel.Message) (bool, error) {
+func (c *handoffChannel) send(replica string, m channel.Message) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if m.Recipient.Name == "" {
+		return
+	}
 	g := m.Labels["group"]
-	if _, ok := c.first[g]; !ok && m.Recipient.Name != "" {
+	c.pages[g]++
+	c.by[replica]++
+	if _, ok := c.first[g]; !ok {
 		c.first[g] = now
 		if len(c.first) == c.want {
 			close(c.done)
 		}
 	}
+}
+
+// replicaChannel is one replica's push channel into the shared
+// handoffChannel.
+type replicaChannel struct {
+	replica string
+	h       *handoffChannel
+}
+
+func (c replicaChannel) Name() string { return pager.MethodPush }
+
+func (c replicaChannel) Send(_ context.Context, m channel.Message) (bool, error) {
+	c.h.send(c.replica, m)
 	return false, nil
 }
 
@@ -84,32 +110,119 @@ func stormAlertSet(alerts, groups int) []pager.Alert {
 	return out
 }
 
+// stormReplica is one pager of a storm and the store it runs on.
+type stormReplica struct {
+	name    string        // replica name; "" for a pager that is its store's only user
+	store   pager.Store   // pager.Options.Store
+	cluster pager.Cluster // pager.Options.Cluster; nil when not clustered
+	close   func() error  // closes store; may be nil
+}
+
+// stormStores opens the store(s) of one storm: one pager, or several
+// replicas sharing a database.
+type stormStores func(tb testing.TB) []stormReplica
+
+// stormLease is the lease of clustered replicas (storage.pager_lease).
+const stormLease = 2 * time.Second
+
+// storm is the running pagers of one storm. Receive batches go to them
+// round-robin, as alerts would arrive at load-balanced replicas; they
+// share one handoffChannel.
+type storm struct {
+	pagers []*pager.Pager
+	names  []string
+	store  pager.Store // the first pager's store
+	ch     *handoffChannel
+	leader string // the replica leading when the storm started ("" when not clustered)
+	stop   func() // cancels Run, waits for it and closes the stores
+}
+
+// startStorm opens the stores, starts a pager on each and, with replicas,
+// waits until one of them leads.
+func startStorm(tb testing.TB, cfg *pager.Config, groups int, open stormStores) *storm {
+	tb.Helper()
+	reps := open(tb)
+	s := &storm{ch: newHandoffChannel(groups), store: reps[0].store}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, len(reps))
+	for _, r := range reps {
+		o := pager.Options{Config: cfg, Store: r.store,
+			Channels: map[string]channel.Channel{pager.MethodPush: replicaChannel{r.name, s.ch}}}
+		if r.cluster != nil {
+			o.Cluster, o.Lease = r.cluster, stormLease
+		}
+		p, err := pager.New(o)
+		if err != nil {
+			cancel()
+			tb.Fatal(err)
+		}
+		s.pagers, s.names = append(s.pagers, p), append(s.names, r.name)
+		go func() { runDone <- p.Run(ctx) }()
+	}
+	started := len(reps)
+	s.stop = func() {
+		cancel()
+		for range started {
+			if err := <-runDone; !errors.Is(err, context.Canceled) {
+				tb.Errorf("Run: %v", err)
+			}
+		}
+		started = 0
+		for _, r := range reps {
+			if r.close != nil {
+				if err := r.close(); err != nil {
+					tb.Errorf("close store: %v", err)
+				}
+			}
+		}
+		reps = nil
+	}
+	if reps[0].cluster == nil {
+		return s
+	}
+	leader, err := waitLeader(s.pagers, s.names, 30*time.Second)
+	if err != nil {
+		s.stop()
+		tb.Fatal(err)
+	}
+	s.leader = leader
+	return s
+}
+
+// waitLeader polls the replicas until one of them leads and returns its
+// name. The replicas campaign on real time, so this is a bounded poll.
+func waitLeader(pagers []*pager.Pager, names []string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		for i, p := range pagers {
+			st, err := p.Cluster()
+			if err != nil {
+				return "", fmt.Errorf("cluster status of %s: %w", names[i], err)
+			}
+			if st.Leading {
+				return names[i], nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no replica of %v leads after %v", names, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 type stormResult struct {
 	elapsed  time.Duration
 	arrivals []time.Duration // per group: arrival of its first alert → first page
 }
 
-// runStorm sends the alerts into a fresh pager over store and waits for
-// the first page of every group.
-func runStorm(tb testing.TB, cfg *pager.Config, store pager.Store, alerts []pager.Alert, groups, batch int) stormResult {
-	ch := &handoffChannel{first: map[string]time.Time{}, done: make(chan struct{}), want: groups}
-	p, err := pager.New(pager.Options{Config: cfg, Store: store, Channels: map[string]channel.Channel{pager.MethodPush: ch}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- p.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-runDone; !errors.Is(err, context.Canceled) {
-			tb.Errorf("Run: %v", err)
-		}
-	}()
-
-	arrival := make(map[string]time.Time, groups)
+// runStorm sends the alerts into the storm's pagers, batch by batch and
+// round-robin, and waits for the first page of every group.
+func runStorm(tb testing.TB, s *storm, alerts []pager.Alert, batch int) stormResult {
+	tb.Helper()
+	ch := s.ch
+	arrival := make(map[string]time.Time, ch.want)
 	start := time.Now()
-	for i := 0; i < len(alerts); i += batch {
+	for i, k := 0, 0; i < len(alerts); i, k = i+batch, k+1 {
 		b := alerts[i:min(i+batch, len(alerts))]
 		now := time.Now()
 		for _, a := range b {
@@ -117,14 +230,17 @@ func runStorm(tb testing.TB, cfg *pager.Config, store pager.Store, alerts []page
 				arrival[g] = now
 			}
 		}
-		if err := p.Receive(b...); err != nil {
+		if err := s.pagers[k%len(s.pagers)].Receive(b...); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	select {
 	case <-ch.done:
 	case <-time.After(5 * time.Minute):
-		tb.Fatalf("only %d of %d groups paged", len(ch.first), groups)
+		ch.mu.Lock()
+		n := len(ch.first)
+		ch.mu.Unlock()
+		tb.Fatalf("only %d of %d groups paged", n, ch.want)
 	}
 	res := stormResult{elapsed: time.Since(start)}
 	ch.mu.Lock()
@@ -143,10 +259,37 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(int(q*float64(len(sorted))), len(sorted)-1)]
 }
 
+// stormStoreCases are the stores of the benchmark and of its small test,
+// in order.
+var stormStoreCases = []struct {
+	name     string
+	postgres bool
+	open     stormStores
+}{
+	{"memstore", false, func(testing.TB) []stormReplica {
+		return []stormReplica{{store: pager.NewMemStore()}}
+	}},
+	{"sqlite", false, func(tb testing.TB) []stormReplica {
+		st, err := sqlstore.Open(filepath.Join(tb.TempDir(), "pager.db"), sqlstore.Options{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return []stormReplica{{store: st, close: st.Close}}
+	}},
+	{"postgres", true, func(tb testing.TB) []stormReplica {
+		st, err := sqlstore.OpenPostgres(pgtest.DB(tb), sqlstore.Options{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return []stormReplica{{store: st, close: st.Close}}
+	}},
+}
+
 // BenchmarkPagerStorm sends an alert storm through routing, grouping, Step,
 // the store and the delivery workers of pager.Pager. One op is one whole
-// storm into a fresh pager and store; it ends when every group's first
-// page has been handed to the channel.
+// storm into fresh pagers and stores; it ends when every group's first
+// page has been handed to the channel. The postgres cases skip when
+// PostgreSQL is not available (internal/pgtest).
 func BenchmarkPagerStorm(b *testing.B) {
 	cfg, err := pager.ParseConfig("storm.yml", []byte(stormConfig))
 	if err != nil {
@@ -156,39 +299,31 @@ func BenchmarkPagerStorm(b *testing.B) {
 	for _, sz := range sizes {
 		alerts := stormAlertSet(sz.alerts, sz.groups)
 		name := fmt.Sprintf("alerts=%d/groups=%d", sz.alerts, sz.groups)
-		b.Run("memstore/"+name, func(b *testing.B) {
-			benchStorm(b, cfg, alerts, sz.groups, func() (pager.Store, func() error) { return pager.NewMemStore(), nil })
-		})
-		b.Run("sqlite/"+name, func(b *testing.B) {
-			benchStorm(b, cfg, alerts, sz.groups, func() (pager.Store, func() error) {
-				st, err := sqlstore.Open(filepath.Join(b.TempDir(), "pager.db"), sqlstore.Options{})
-				if err != nil {
-					b.Fatal(err)
+		for _, sc := range stormStoreCases {
+			b.Run(sc.name+"/"+name, func(b *testing.B) {
+				if sc.postgres {
+					pgtest.Server(b) // skips here, before the timed loop
 				}
-				return st, st.Close
+				benchStorm(b, cfg, alerts, sz.groups, sc.open)
 			})
-		})
+		}
 	}
 }
 
-// benchStorm runs one storm per op into a fresh store from open (opened
-// and closed outside the timer) and reports alerts/s and the arrival →
-// first-handoff latency quantiles over all ops.
-func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups int, open func() (pager.Store, func() error)) {
+// benchStorm runs one storm per op into fresh pagers on fresh stores
+// (started and stopped outside the timer) and reports alerts/s and the
+// arrival → first-handoff latency quantiles over all ops.
+func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups int, open stormStores) {
 	var lat []time.Duration
 	var elapsed time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		st, closeFn := open()
+		s := startStorm(b, cfg, groups, open)
 		b.StartTimer()
-		r := runStorm(b, cfg, st, alerts, groups, stormBatch)
+		r := runStorm(b, s, alerts, stormBatch)
 		b.StopTimer()
-		if closeFn != nil {
-			if err := closeFn(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		s.stop()
 		b.StartTimer()
 		lat = append(lat, r.arrivals...)
 		elapsed += r.elapsed
@@ -201,44 +336,46 @@ func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups in
 }
 
 // TestPagerStormSmall checks the benchmark's scenario on a small storm,
-// with each store: every group gets exactly one incident and one first
-// page.
+// with each store: every group gets exactly one incident with all its
+// alerts and exactly one page, and with replicas only the leader sends.
 func TestPagerStormSmall(t *testing.T) {
 	cfg, err := pager.ParseConfig("storm.yml", []byte(stormConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stores := map[string]func(t *testing.T) pager.Store{
-		"memstore": func(*testing.T) pager.Store { return pager.NewMemStore() },
-		"sqlite": func(t *testing.T) pager.Store {
-			st, err := sqlstore.Open(filepath.Join(t.TempDir(), "pager.db"), sqlstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-	}
-	for name, open := range stores {
-		t.Run(name, func(t *testing.T) {
-			store := open(t)
-			r := runStorm(t, cfg, store, stormAlertSet(2_000, 50), 50, stormBatch)
-			if len(r.arrivals) != 50 {
-				t.Fatalf("%d groups paged, want 50", len(r.arrivals))
+	const alerts, groups = 2_000, 50
+	for _, sc := range stormStoreCases {
+		t.Run(sc.name, func(t *testing.T) {
+			s := startStorm(t, cfg, groups, sc.open)
+			defer s.stop()
+			r := runStorm(t, s, stormAlertSet(alerts, groups), stormBatch)
+			if len(r.arrivals) != groups {
+				t.Fatalf("%d groups paged, want %d", len(r.arrivals), groups)
 			}
 			var open []pager.IncidentState
-			if err := store.View(func(tx pager.ReadTx) error {
+			if err := s.store.View(func(tx pager.ReadTx) error {
 				open, err = tx.Incidents(pager.IncidentFilter{})
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if len(open) != 50 {
-				t.Fatalf("%d incidents, want 50", len(open))
+			s.stop() // every Run has returned: no page can follow
+			if len(open) != groups {
+				t.Fatalf("%d incidents, want %d", len(open), groups)
 			}
 			for _, st := range open {
-				if len(st.Alerts) != 40 {
-					t.Errorf("%s has %d alerts, want 40", st.ID, len(st.Alerts))
+				if len(st.Alerts) != alerts/groups {
+					t.Errorf("%s has %d alerts, want %d", st.ID, len(st.Alerts), alerts/groups)
+				}
+			}
+			for g, n := range s.ch.pages {
+				if n != 1 {
+					t.Errorf("group %s paged %d times, want once", g, n)
+				}
+			}
+			for rep, n := range s.ch.by {
+				if rep != s.leader {
+					t.Errorf("replica %q sent %d pages; only the leader %q may send", rep, n, s.leader)
 				}
 			}
 		})
