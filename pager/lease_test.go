@@ -127,7 +127,9 @@ func (r *fakeReplica) Resign(_ context.Context, token int64) error {
 	return nil
 }
 
-func (r *fakeReplica) UpdateFenced(token int64, fn func(tx Tx) error) error { return r.update(token, fn) }
+func (r *fakeReplica) UpdateFenced(token int64, fn func(tx Tx) error) error {
+	return r.update(token, fn)
+}
 
 func (r *fakeReplica) Claim(token int64, key string) (Claim, error) {
 	if r.partitioned.Load() {
