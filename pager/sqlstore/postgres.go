@@ -39,12 +39,10 @@ import (
 // Readers: View is a READ ONLY, REPEATABLE READ transaction: one snapshot
 // for the whole of fn, never blocked by writers.
 //
-// Room for leadership (not built yet): a lease row with a fencing token
-// that grows with every new leader. beginWrite is where a leader's write
-// checks its token, after the write lock and in the same transaction, so
-// a deposed leader's state change or delivery claim commits nothing; the
-// claims themselves would select pending deliveries FOR UPDATE SKIP
-// LOCKED, which needs no change to the rows.
+// Replicas (Options.Replica): each write transaction also takes a change
+// number (beginWrite), stamped by triggers on the rows it writes, so that
+// replicas read each other's commits incrementally (Changes); the lease
+// with its fencing token and the delivery claims are in cluster.go.
 
 // Advisory lock keys, per database: "WDpg" and a number.
 const (

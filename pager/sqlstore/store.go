@@ -20,7 +20,8 @@
 // Open to Close; a second Open of the file, in this process or another,
 // fails with ErrLocked. Two processes on one file would both accept
 // alerts and neither would escalate what the other opened once it died;
-// replicas share a PostgreSQL database instead. The kernel releases the
+// replicas share a PostgreSQL database instead (OpenPostgres with
+// Options.Replica: a lease with a fencing token, see cluster.go). The kernel releases the
 // lock when the process dies, however it dies.
 //
 // # Schema
