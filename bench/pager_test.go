@@ -283,6 +283,27 @@ var stormStoreCases = []struct {
 		}
 		return []stormReplica{{store: st, close: st.Close}}
 	}},
+	{"postgres-3replicas", true, openReplicas("a", "b", "c")},
+}
+
+// openReplicas opens one PostgreSQL store per replica name on one fresh
+// database, each both the pager's Store and its Cluster.
+func openReplicas(names ...string) stormStores {
+	return func(tb testing.TB) []stormReplica {
+		url := pgtest.DB(tb)
+		var reps []stormReplica
+		for _, n := range names {
+			st, err := sqlstore.OpenPostgres(url, sqlstore.Options{Replica: n})
+			if err != nil {
+				for _, r := range reps {
+					r.close()
+				}
+				tb.Fatal(err)
+			}
+			reps = append(reps, stormReplica{name: n, store: st, cluster: st, close: st.Close})
+		}
+		return reps
+	}
 }
 
 // BenchmarkPagerStorm sends an alert storm through routing, grouping, Step,
