@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +128,47 @@ type stormStores func(tb testing.TB) []stormReplica
 // stormLease is the lease of clustered replicas (storage.pager_lease).
 const stormLease = 2 * time.Second
 
+// leaseLog counts, from the replicas' log lines, the terms they began
+// (took the lease) and why they stepped down.
+type leaseLog struct {
+	mu    sync.Mutex
+	terms int
+	downs map[string]int // why → step-downs
+}
+
+func (l *leaseLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
+func (l *leaseLog) WithAttrs([]slog.Attr) slog.Handler            { return l }
+func (l *leaseLog) WithGroup(string) slog.Handler                 { return l }
+
+func (l *leaseLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case strings.HasPrefix(r.Message, "pager: took the lease"):
+		l.terms++
+	case strings.HasPrefix(r.Message, "pager: stepped down"):
+		why := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "why" {
+				why = a.Value.String()
+			}
+			return true
+		})
+		l.downs[why]++
+	}
+	return nil
+}
+
+// counts returns the terms begun and the step-downs so far.
+func (l *leaseLog) counts() (terms, downs int, why map[string]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, n := range l.downs {
+		downs += n
+	}
+	return l.terms, downs, maps.Clone(l.downs)
+}
+
 // storm is the running pagers of one storm. Receive batches go to them
 // round-robin, as alerts would arrive at load-balanced replicas; they
 // share one handoffChannel.
@@ -134,6 +178,7 @@ type storm struct {
 	store  pager.Store // the first pager's store
 	ch     *handoffChannel
 	leader string // the replica leading when the storm started ("" when not clustered)
+	lease  *leaseLog
 	stop   func() // cancels Run, waits for it and closes the stores
 }
 
@@ -142,14 +187,14 @@ type storm struct {
 func startStorm(tb testing.TB, cfg *pager.Config, groups int, open stormStores) *storm {
 	tb.Helper()
 	reps := open(tb)
-	s := &storm{ch: newHandoffChannel(groups), store: reps[0].store}
+	s := &storm{ch: newHandoffChannel(groups), store: reps[0].store, lease: &leaseLog{downs: map[string]int{}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, len(reps))
 	for _, r := range reps {
 		o := pager.Options{Config: cfg, Store: r.store,
 			Channels: map[string]channel.Channel{pager.MethodPush: replicaChannel{r.name, s.ch}}}
 		if r.cluster != nil {
-			o.Cluster, o.Lease = r.cluster, stormLease
+			o.Cluster, o.Lease, o.Logger = r.cluster, stormLease, slog.New(s.lease)
 		}
 		p, err := pager.New(o)
 		if err != nil {
@@ -337,6 +382,7 @@ func BenchmarkPagerStorm(b *testing.B) {
 func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups int, open stormStores) {
 	var lat []time.Duration
 	var elapsed time.Duration
+	var terms, downs int
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
@@ -344,7 +390,12 @@ func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups in
 		b.StartTimer()
 		r := runStorm(b, s, alerts, stormBatch)
 		b.StopTimer()
+		t, d, why := s.lease.counts() // before stop, whose resign steps down
 		s.stop()
+		terms, downs = terms+t, downs+d
+		if d > 0 {
+			b.Logf("replicas stepped down %d time(s) during the storm: %v", d, why)
+		}
 		b.StartTimer()
 		lat = append(lat, r.arrivals...)
 		elapsed += r.elapsed
@@ -354,6 +405,10 @@ func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups in
 	b.ReportMetric(float64(quantile(lat, 0.50).Microseconds())/1e3, "p50_ms")
 	b.ReportMetric(float64(quantile(lat, 0.99).Microseconds())/1e3, "p99_ms")
 	b.ReportMetric(float64(quantile(lat, 1).Microseconds())/1e3, "max_ms")
+	if terms > 0 {
+		b.ReportMetric(float64(terms)/float64(b.N), "terms/op")
+		b.ReportMetric(float64(downs)/float64(b.N), "stepdowns/op")
+	}
 }
 
 // TestPagerStormSmall checks the benchmark's scenario on a small storm,
@@ -380,7 +435,13 @@ func TestPagerStormSmall(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			s.stop() // every Run has returned: no page can follow
+			terms, downs, why := s.lease.counts() // before stop, whose resign steps down
+			s.stop()                              // every Run has returned: no page can follow
+			if downs > 0 {
+				// Not a failure by itself (a loaded machine can delay a
+				// renewal); the sender check below is the assertion.
+				t.Logf("%d term(s), %d step-down(s): %v", terms, downs, why)
+			}
 			if len(open) != groups {
 				t.Fatalf("%d incidents, want %d", len(open), groups)
 			}
