@@ -19,11 +19,14 @@ import (
 // (clock_timestamp(), never a replica's). Campaign takes the row FOR
 // UPDATE; a lease taken anew — free, expired, or last held by another
 // process — gets token+1. Every fenced write (UpdateFenced) and every
-// delivery claim reads the row FOR SHARE in its own transaction and
+// delivery claim reads the row FOR KEY SHARE in its own transaction and
 // refuses to go on unless it names this process, its token, and a future
 // expiry. A takeover (FOR UPDATE) therefore waits for the fenced
 // transactions in flight, and every one after it sees the new holder: the
-// old leader commits nothing more.
+// old leader commits nothing more. The holder renews its live lease with
+// a plain UPDATE first (FOR NO KEY UPDATE, which KEY SHARE does not
+// block): a renewal does not wait for the leader's own fenced
+// transactions, so a long one (a rebuild) does not cost it the lease.
 
 // errNotReplica is returned by the cluster methods of a Store opened
 // without Options.Replica.
@@ -60,6 +63,19 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: %w", err)
 	}
 	var l pager.Lease
+	interval := fmt.Sprintf("%d microseconds", ttl.Microseconds())
+	err = tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $3::interval
+		WHERE id = 1 AND holder = $1 AND instance = $2 AND expires_at > clock_timestamp()
+		RETURNING token, expires_at`, s.replica, s.instance, interval).Scan(&l.Token, &l.Expires)
+	switch {
+	case err == nil:
+		if err := tx.Commit(); err != nil {
+			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: commit: %w", err)
+		}
+		return pager.Lease{Leader: true, Holder: s.replica, Token: l.Token, Expires: l.Expires}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: renew: %w", err)
+	}
 	var instance string
 	var live bool
 	if err := tx.QueryRowContext(ctx, `SELECT holder, instance, token, expires_at, expires_at > clock_timestamp()
@@ -67,7 +83,6 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: %w", err)
 	}
 	ours := l.Holder == s.replica && instance == s.instance
-	interval := fmt.Sprintf("%d microseconds", ttl.Microseconds())
 	switch {
 	case live && ours: // renew
 		if err := tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $1::interval
@@ -116,12 +131,13 @@ func (s *Store) UpdateFenced(token int64, fn func(tx pager.Tx) error) error {
 }
 
 // checkLease fails with pager.ErrFenced unless token is this process's
-// unexpired lease. The lease row stays share-locked until tx ends, so no
-// takeover commits in between.
+// unexpired lease. The lease row stays key-share-locked until tx ends, so
+// no takeover (FOR UPDATE) commits in between; the holder's own renewal
+// (a plain UPDATE) does not wait for it.
 func (s *Store) checkLease(ctx context.Context, tx *sql.Tx, token int64) error {
 	var ok bool
 	err := tx.QueryRowContext(ctx, `SELECT holder = $1 AND instance = $2 AND token = $3 AND expires_at > clock_timestamp()
-		FROM pager_lease WHERE id = 1 FOR SHARE`, s.replica, s.instance, token).Scan(&ok)
+		FROM pager_lease WHERE id = 1 FOR KEY SHARE`, s.replica, s.instance, token).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("sqlstore: check lease: %w", err)
 	}

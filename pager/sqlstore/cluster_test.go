@@ -187,3 +187,52 @@ func TestClusterNotReplica(t *testing.T) {
 		t.Fatalf("fenced update: %v", err)
 	}
 }
+
+// TestClusterRenewDuringFencedWrite: the holder renews its lease while
+// one of its own fenced transactions is open (a long rebuild must not cost
+// it the lease), but a takeover still waits for that transaction to end.
+func TestClusterRenewDuringFencedWrite(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
+	if l := campaign(t, a); !l.Leader || l.Token != 1 {
+		t.Fatalf("first campaign: %+v", l)
+	}
+	inTx, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- a.UpdateFenced(1, func(pager.Tx) error { close(inTx); <-release; return nil })
+	}()
+	<-inTx
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	l, err := a.Campaign(ctx, time.Hour)
+	cancel()
+	if err != nil || !l.Leader || l.Token != 1 {
+		t.Fatalf("renewal while the holder's fenced write is open: %+v %v, want the same term at once", l, err)
+	}
+
+	if err := a.Resign(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// The lease is free, but a's fenced transaction still holds the row:
+	// b's takeover must wait for it (bounded here by the context).
+	ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+	l, err = b.Campaign(ctx, time.Hour)
+	cancel()
+	if err == nil {
+		t.Fatalf("takeover while the old holder's fenced write is open: %+v, want it to wait", l)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the fenced write begun before the takeover: %v", err)
+	}
+	if l := campaign(t, b); !l.Leader || l.Token != 2 {
+		t.Fatalf("takeover after the fenced write ended: %+v, want a new term", l)
+	}
+}
