@@ -26,7 +26,9 @@ import (
 // old leader commits nothing more. The holder renews its live lease with
 // a plain UPDATE first (FOR NO KEY UPDATE, which KEY SHARE does not
 // block): a renewal does not wait for the leader's own fenced
-// transactions, so a long one (a rebuild) does not cost it the lease.
+// transactions, so a long one (a rebuild) does not cost it the lease;
+// and a follower reads a live lease without locking it, so its campaign
+// neither waits for those transactions nor makes the renewal wait.
 
 // errNotReplica is returned by the cluster methods of a Store opened
 // without Options.Replica.
@@ -78,6 +80,19 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 	}
 	var instance string
 	var live bool
+	// A live lease held by another process is read without a lock: a FOR
+	// UPDATE would wait for the holder's fenced transactions, and queue
+	// the holder's own renewal behind it.
+	if err := tx.QueryRowContext(ctx, `SELECT holder, instance, token, expires_at, expires_at > clock_timestamp()
+		FROM pager_lease WHERE id = 1`).Scan(&l.Holder, &instance, &l.Token, &l.Expires, &live); err != nil {
+		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: %w", err)
+	}
+	if live && (l.Holder != s.replica || instance != s.instance) {
+		if err := tx.Commit(); err != nil {
+			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: commit: %w", err)
+		}
+		return l, nil
+	}
 	if err := tx.QueryRowContext(ctx, `SELECT holder, instance, token, expires_at, expires_at > clock_timestamp()
 		FROM pager_lease WHERE id = 1 FOR UPDATE`).Scan(&l.Holder, &instance, &l.Token, &l.Expires, &live); err != nil {
 		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: %w", err)

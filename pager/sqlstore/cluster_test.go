@@ -188,9 +188,10 @@ func TestClusterNotReplica(t *testing.T) {
 	}
 }
 
-// TestClusterRenewDuringFencedWrite: the holder renews its lease while
-// one of its own fenced transactions is open (a long rebuild must not cost
-// it the lease), but a takeover still waits for that transaction to end.
+// TestClusterRenewDuringFencedWrite: while one of the holder's fenced
+// transactions is open (a long rebuild), a follower's campaign does not
+// wait for it and the holder renews its lease, but a takeover still waits
+// for that transaction to end.
 func TestClusterRenewDuringFencedWrite(t *testing.T) {
 	dsn := pgtest.DB(t)
 	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
@@ -211,7 +212,13 @@ func TestClusterRenewDuringFencedWrite(t *testing.T) {
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	l, err := a.Campaign(ctx, time.Hour)
+	l, err := b.Campaign(ctx, time.Hour)
+	cancel()
+	if err != nil || l.Leader || l.Holder != "a" || l.Token != 1 {
+		t.Fatalf("a follower's campaign while the holder's fenced write is open: %+v %v, want a's term at once", l, err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	l, err = a.Campaign(ctx, time.Hour)
 	cancel()
 	if err != nil || !l.Leader || l.Token != 1 {
 		t.Fatalf("renewal while the holder's fenced write is open: %+v %v, want the same term at once", l, err)
