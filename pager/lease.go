@@ -39,8 +39,16 @@ func (p *Pager) replicate(ctx context.Context) error {
 		term       int64
 		cancelLead context.CancelFunc
 		leadDone   chan error
+		// expiry stops the escalator (cancels its context, which stops
+		// deliveries mid-retry) when the lease runs out unrenewed: a
+		// timer of its own, so that nothing this loop waits for (a slow
+		// campaign, the pager's lock) can delay it.
+		expiry *time.Timer
 	)
 	stepDown := func(why string, err error) {
+		if expiry != nil {
+			expiry.Stop()
+		}
 		if cancelLead != nil {
 			cancelLead()
 			<-leadDone
@@ -61,8 +69,6 @@ func (p *Pager) replicate(ctx context.Context) error {
 	renew := max(p.o.Lease/3, time.Millisecond)
 	campaign := time.NewTimer(0)
 	defer campaign.Stop()
-	expiry := time.NewTimer(time.Hour)
-	defer expiry.Stop()
 	poll := time.NewTicker(p.o.Poll)
 	defer poll.Stop()
 	for {
@@ -80,12 +86,12 @@ func (p *Pager) replicate(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-leadDone:
 			cancelLead, leadDone = nil, nil
-			stepDown("the escalator stopped", err)
-			campaign.Reset(renew)
-		case <-expiry.C:
-			if term != 0 && !p.leaseLive() {
-				stepDown("the lease was not renewed in time", nil)
+			why := "the escalator stopped"
+			if !p.leaseLive() {
+				why = "the lease was not renewed in time"
 			}
+			stepDown(why, err)
+			campaign.Reset(renew)
 		case <-poll.C:
 			p.sync()
 		case <-campaign.C:
@@ -113,7 +119,13 @@ func (p *Pager) replicate(ctx context.Context) error {
 					stepDown("the lease was taken anew", nil)
 				}
 				p.leaseEnd.Store(start.Add(p.o.Lease))
-				expiry.Reset(p.o.Lease - p.leaseMargin() - time.Since(start))
+				left := p.o.Lease - p.leaseMargin() - time.Since(start)
+				if term != 0 && !expiry.Reset(left) {
+					// It fired before this renewal: the escalator is
+					// stopping; leadDone steps down, the next campaign
+					// starts a new one.
+					expiry.Stop()
+				}
 				if term == 0 {
 					term = l.Token
 					p.log.Info("pager: took the lease: this replica escalates and sends", "term", term, "expires", l.Expires)
@@ -121,6 +133,7 @@ func (p *Pager) replicate(ctx context.Context) error {
 					p.leading.Store(true)
 					lctx, cancel := context.WithCancel(ctx)
 					cancelLead = cancel
+					expiry = time.AfterFunc(left, cancel)
 					leadDone = make(chan error, 1)
 					go func(tok int64) { leadDone <- p.escalate(lctx, tok) }(term)
 				}
@@ -134,7 +147,15 @@ func (p *Pager) replicate(ctx context.Context) error {
 // open incidents and queues their pending deliveries (a claim refuses any
 // already being sent).
 func (p *Pager) sync() {
-	p.mu.Lock()
+	// Busy (a write in progress): the next poll catches up, but a pager
+	// busy at every poll is waited for at the third.
+	if !p.mu.TryLock() {
+		if p.syncSkips++; p.syncSkips < 3 {
+			return
+		}
+		p.mu.Lock()
+	}
+	p.syncSkips = 0
 	defer p.mu.Unlock()
 	if p.open == nil {
 		if err := p.loadOpen(); err != nil {
