@@ -2,8 +2,16 @@ package pager
 
 import (
 	"context"
+	"sync"
 	"time"
 )
+
+// listener is implemented by Cluster stores that can tell when any
+// replica commits a write (PostgreSQL's LISTEN/NOTIFY): Listen calls wake
+// after each, until ctx ends.
+type listener interface {
+	Listen(ctx context.Context, wake func())
+}
 
 // asLeader runs f with the escalator's writes fenced by the current term
 // (p.update then calls Cluster.UpdateFenced). p.mu must be held.
@@ -67,6 +75,23 @@ func (p *Pager) replicate(ctx context.Context) error {
 		term = 0
 	}
 	renew := max(p.o.Lease/3, time.Millisecond)
+	// A store that can tell when another replica commits wakes the loop
+	// at once; polling remains the fallback.
+	changed := make(chan struct{}, 1)
+	if l, ok := p.o.Cluster.(listener); ok {
+		lctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			l.Listen(lctx, func() {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			})
+		})
+		defer wg.Wait()
+		defer cancel()
+	}
 	campaign := time.NewTimer(0)
 	defer campaign.Stop()
 	poll := time.NewTicker(p.o.Poll)
@@ -93,6 +118,8 @@ func (p *Pager) replicate(ctx context.Context) error {
 			stepDown(why, err)
 			campaign.Reset(renew)
 		case <-poll.C:
+			p.sync()
+		case <-changed:
 			p.sync()
 		case <-campaign.C:
 			start := time.Now()
@@ -147,15 +174,15 @@ func (p *Pager) replicate(ctx context.Context) error {
 // open incidents and queues their pending deliveries (a claim refuses any
 // already being sent).
 func (p *Pager) sync() {
-	// Busy (a write in progress): the next poll catches up, but a pager
-	// busy at every poll is waited for at the third.
+	// Busy (a write in progress): the next poll or notification catches
+	// up, but a pager busy for two polls in a row is waited for.
 	if !p.mu.TryLock() {
-		if p.syncSkips++; p.syncSkips < 3 {
+		if time.Since(p.lastSync) < 2*p.o.Poll {
 			return
 		}
 		p.mu.Lock()
 	}
-	p.syncSkips = 0
+	p.lastSync = time.Now()
 	defer p.mu.Unlock()
 	if p.open == nil {
 		if err := p.loadOpen(); err != nil {

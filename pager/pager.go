@@ -173,9 +173,9 @@ type Pager struct {
 	followerOK atomic.Bool
 	// termN mirrors term for the gauge.
 	termN atomic.Int64
-	// syncSkips counts polls skipped because mu was busy (replicate's
+	// lastSync is when sync last read the others' changes (replicate's
 	// goroutine only).
-	syncSkips int
+	lastSync time.Time
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
