@@ -39,7 +39,9 @@ func TestOverviewCluster(t *testing.T) {
 			"Pager replicas: a (leading, lease expired 09:59:58 UTC), b (this process), c (down, last seen 12s ago)", nil},
 		{"none seen", func() (pager.ClusterStatus, error) { return pager.ClusterStatus{Replica: "a"}, nil },
 			"Pager replicas: none seen yet", nil},
-		{"database down", func() (pager.ClusterStatus, error) { return pager.ClusterStatus{}, errors.New("connection refused " + xssScript) },
+		{"database down", func() (pager.ClusterStatus, error) {
+			return pager.ClusterStatus{}, errors.New("connection refused " + xssScript)
+		},
 			"Pager replicas: connection refused &lt;script&gt;alert(1)&lt;/script&gt;", []string{xssScript}},
 		{"hostile name", func() (pager.ClusterStatus, error) { return evil, nil },
 			"Pager replicas: &#34;&gt;&lt;img src=x onerror=alert(1)&gt; (this process)", []string{xssAttr}},
