@@ -75,6 +75,8 @@ type pagerRuntime struct {
 	// failed is set once Run has failed; from then on only a pager that
 	// has rebuilt and runs (pager.Ready) counts as up (healthy).
 	failed atomic.Bool
+	// cluster is the pager's cluster status for /metrics and the console.
+	cluster *clusterCache
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -120,7 +122,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 		closeStore(store)
 		return nil, fmt.Errorf("pager: %w", err)
 	}
-	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger}
+	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger, cluster: newClusterCache(p.Cluster)}
 	r.cfg.Store(pc)
 	if s.metrics != nil {
 		s.metrics.NewGauge("watchdog_pager_up", func() float64 {
@@ -129,6 +131,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 			}
 			return 0
 		})
+		registerClusterMetrics(s.metrics, r.cluster)
 	}
 	return r, nil
 }
