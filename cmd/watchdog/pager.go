@@ -77,6 +77,8 @@ type pagerRuntime struct {
 	failed atomic.Bool
 	// cluster is the pager's cluster status for /metrics and the console.
 	cluster *clusterCache
+	// lastErr is Run's last failure, for /-/ready.
+	lastErr atomic.Pointer[string]
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -150,6 +152,8 @@ func (r *pagerRuntime) run(ctx context.Context, retry time.Duration) {
 			return
 		}
 		r.failed.Store(true)
+		msg := err.Error()
+		r.lastErr.Store(&msg)
 		if time.Since(started) > 5*time.Minute {
 			retry = first // it ran a good while: not the same failure again
 		}
@@ -300,4 +304,13 @@ func channelNames(ch map[string]channel.Channel) string {
 // failed.
 func (r *pagerRuntime) healthy() bool {
 	return r.p.Ready() || !r.failed.Load()
+}
+
+// down says why the pager is not healthy, for /-/ready's 503.
+func (r *pagerRuntime) down() string {
+	why := "the pager is down: pages are not being sent; alerts are held in memory until it is back"
+	if e := r.lastErr.Load(); e != nil {
+		why += " (" + *e + ")"
+	}
+	return why
 }

@@ -303,6 +303,17 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return false
 			}
 		},
+		NotReady: func() string {
+			select {
+			case <-isReady:
+				if pg == nil {
+					return ""
+				}
+				return pg.down()
+			default:
+				return "starting"
+			}
+		},
 		Token:     token,
 		Limits:    queryLimits,
 		BuildInfo: buildInfo(),
