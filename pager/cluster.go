@@ -2,6 +2,8 @@ package pager
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,11 +31,20 @@ type Cluster interface {
 	// error wrapping ErrFenced otherwise, having committed nothing.
 	UpdateFenced(token int64, fn func(tx Tx) error) error
 	// Claim marks the pending delivery key as being sent under token,
-	// checking the lease in the same transaction. It returns false when
-	// the delivery is no longer pending or was already claimed under the
-	// same token (it is being sent), and an error wrapping ErrFenced when
-	// the token no longer holds the lease.
-	Claim(token int64, key string) (bool, error)
+	// checking the lease in the same transaction (an error wrapping
+	// ErrFenced when the token no longer holds it). The claim is refused
+	// (OK false) when the delivery is no longer pending or was already
+	// claimed under the same token (it is being sent). When an earlier
+	// term sent it and recorded that with Sent, but died before the
+	// result reached the incident, Claim returns that result (Sent true)
+	// instead: the caller records it and does not send again.
+	Claim(token int64, key string) (Claim, error)
+	// Sent records, right after a send and before the result is stepped
+	// into the incident, that the delivery claimed under token was sent
+	// (attempts, and the error text of a failure). It narrows the window
+	// in which a leader's death makes its successor send again to the
+	// send itself.
+	Sent(token int64, key string, attempts int, errText string) error
 	// Changes returns what was committed, by any replica, after version
 	// since: the incidents (any status), the silences, the pending
 	// deliveries, and the version they bring the reader to.
@@ -52,6 +63,17 @@ type Lease struct {
 	Token int64
 	// Expires is when the lease ends unless renewed (database clock).
 	Expires time.Time
+}
+
+// Claim is the outcome of Cluster.Claim.
+type Claim struct {
+	// OK: the caller may send.
+	OK bool
+	// Sent: an earlier term sent it, with Attempts and Err ("" for
+	// success); record this result instead of sending.
+	Sent     bool
+	Attempts int
+	Err      string
 }
 
 // Changes is what Cluster.Changes returns.
@@ -111,4 +133,57 @@ func (p *Pager) Cluster() (ClusterStatus, error) {
 	}
 	st.Leading = p.leading.Load()
 	return st, nil
+}
+
+// versionedTx is implemented by the write transactions of a Cluster
+// store: the change number the transaction stamps on what it writes.
+type versionedTx interface {
+	TxVersion() int64
+}
+
+// versionReader is implemented by the read transactions of a Cluster
+// store: the change number the snapshot reflects (ok false elsewhere).
+type versionReader interface {
+	Version() (v int64, ok bool, err error)
+}
+
+// escalates reports whether this pager runs timers and sends: always when
+// it is its store's only user, else while it holds the lease.
+func (p *Pager) escalates() bool { return p.o.Cluster == nil || p.leading.Load() }
+
+// reread returns the committed state change c applies to, read again in
+// tx, when another replica may have written since the cache was filled:
+// an incident it opened for the same group (then c no longer opens one),
+// or the incident's newer state. An incident another replica resolved
+// meanwhile is not fed new alerts: a new one opens for them, as it would
+// have here. skip reports a timer that is no longer due.
+func reread(tx Tx, cfg *Config, c change, now time.Time) (st IncidentState, opened, skip bool, err error) {
+	if !c.opened {
+		cur, err := tx.Incident(c.st.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return c.st, false, false, nil
+		case err != nil:
+			return IncidentState{}, false, false, fmt.Errorf("read incident %s: %w", c.st.ID, err)
+		}
+		if _, tick := c.ev.(Tick); tick {
+			if due := cur.NextDue(); due.IsZero() || due.After(now) {
+				return cur, false, true, nil
+			}
+		}
+		if _, alerts := c.ev.(AlertsChanged); !alerts || cur.Open() {
+			return cur, false, false, nil
+		}
+		c.st = cfg.NewIncident("", RouteMatch{Route: cur.Route, EscalationPolicy: cur.Policy, Channels: cur.Channels,
+			GroupLabels: cur.GroupLabels, GroupKey: cur.GroupKey, GroupWait: cur.GroupWait, GroupInterval: cur.GroupInterval,
+			RepeatInterval: cur.RepeatInterval, Major: cur.Major}, now)
+	}
+	cur, err := tx.OpenIncident(c.st.GroupKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return c.st, true, false, nil
+	case err != nil:
+		return IncidentState{}, false, false, fmt.Errorf("read open incident: %w", err)
+	}
+	return cur, false, false, nil
 }

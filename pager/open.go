@@ -33,7 +33,16 @@ func (p *Pager) loadOpen() error {
 		return nil
 	}
 	c := &openCache{byID: map[string]IncidentState{}, keys: map[string]string{}}
+	var version int64
 	err := p.store.View(func(tx ReadTx) error {
+		if vr, ok := tx.(versionReader); ok {
+			// First, in the same snapshot: the cache reflects this number.
+			v, _, err := vr.Version()
+			if err != nil {
+				return err
+			}
+			version = v
+		}
 		open, err := tx.Incidents(IncidentFilter{Statuses: []Status{StatusTriggered, StatusAcknowledged}})
 		if err != nil {
 			return err
@@ -57,7 +66,7 @@ func (p *Pager) loadOpen() error {
 	if err != nil {
 		return err
 	}
-	p.open = c
+	p.open, p.seen = c, version
 	return nil
 }
 

@@ -153,6 +153,23 @@ type Pager struct {
 	// leading is true while this replica holds the lease and escalates
 	// (always equal to ready when not clustered).
 	leading atomic.Bool
+	// Cluster state (Options.Cluster): see cluster.go.
+	//
+	// term is the fencing token of the lease this replica escalates
+	// under (0: it does not); guarded by mu. leaderWrite is the token
+	// p.update fences its writes with: set, under mu, only while the
+	// escalator steps incidents (timers, delivery results, rebuild).
+	// seen is the change number the open-incident cache reflects;
+	// guarded by mu.
+	term, leaderWrite, seen int64
+	// leaseEnd is when this replica stops escalating unless the lease is
+	// renewed first (local monotonic clock; a time.Time).
+	leaseEnd atomic.Value
+	// followerOK: a follower's last campaign reached the database and
+	// found a live leader.
+	followerOK atomic.Bool
+	// termN mirrors term for the gauge.
+	termN atomic.Int64
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
@@ -194,6 +211,13 @@ func New(o Options) (*Pager, error) {
 	p.cfg.Store(o.Config)
 	if o.Metrics != nil {
 		o.Metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", func() float64 { return float64(p.stuckN.Load()) })
+		o.Metrics.GetOrCreateGauge("watchdog_pager_leader", func() float64 {
+			if p.leading.Load() || o.Cluster == nil && p.ready.Load() {
+				return 1
+			}
+			return 0
+		})
+		o.Metrics.GetOrCreateGauge("watchdog_pager_lease_token", func() float64 { return float64(p.termN.Load()) })
 		// Export the delivery counters of every channel from the start.
 		r := channel.NewRetrier(channel.RetrierOptions{Metrics: o.Metrics})
 		for _, name := range slices.Sorted(maps.Keys(o.Channels)) {
@@ -274,8 +298,16 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		ents  []TimelineEntry
 		ds    []Delivery
 	)
+	var txVersion int64
+	fresh := true
 	err := p.update(func(tx Tx) error {
 		res, added = res[:0], added[:0]
+		if vt, ok := tx.(versionedTx); ok && p.o.Cluster != nil {
+			// Another replica may have written since the cache was
+			// filled: then read each incident again, under the write lock.
+			txVersion = vt.TxVersion()
+			fresh = p.open != nil && txVersion == p.seen+1
+		}
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
@@ -284,6 +316,15 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		latest := map[string]int{} // incident ID → index in res
 		for _, c := range cs {
 			st := c.st
+			if _, chained := latest[st.ID]; !fresh && !chained {
+				var skip bool
+				var err error
+				if st, c.opened, skip, err = reread(tx, cfg, c, now); err != nil {
+					return err
+				} else if skip {
+					continue
+				}
+			}
 			if c.opened {
 				n, err := tx.NextID("incident")
 				if err != nil {
@@ -357,9 +398,14 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 			p.push(due, r.nst.ID)
 		}
 	}
-	p.smu.Lock()
-	p.outbox = append(p.outbox, added...)
-	p.smu.Unlock()
+	if fresh && txVersion != 0 {
+		p.seen = txVersion // else sync reads the gap (and these rows) again
+	}
+	if p.escalates() {
+		p.smu.Lock()
+		p.outbox = append(p.outbox, added...)
+		p.smu.Unlock()
+	}
 	p.signal()
 	return nil
 }
@@ -496,7 +542,12 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 // update is the one way the pager writes to its store: a write refused
 // with ErrFenced fences the pager off, whichever write it was. p.mu is held.
 func (p *Pager) update(fn func(tx Tx) error) error {
-	err := p.store.Update(fn)
+	var err error
+	if p.leaderWrite != 0 {
+		err = p.o.Cluster.UpdateFenced(p.leaderWrite, fn)
+	} else {
+		err = p.store.Update(fn)
+	}
 	if errors.Is(err, ErrFenced) {
 		p.fence(err)
 	}

@@ -3,6 +3,7 @@ package pager
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -33,8 +34,11 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-// push adds a timer.
+// push adds a timer. A replica that does not escalate keeps none.
 func (p *Pager) push(at time.Time, id string) {
+	if !p.escalates() {
+		return
+	}
 	p.smu.Lock()
 	defer p.smu.Unlock()
 	heap.Push(&p.timers, timer{at: at, id: id})
@@ -55,6 +59,10 @@ type deliveryResult struct {
 // ctx.Err() after the workers have stopped. A delivery interrupted by the
 // shutdown stays pending in the Store and is sent again by the next Run
 // (delivery is at least once; keys let receivers dedupe).
+//
+// With Options.Cluster, Run is one replica's loop (see replicate): it
+// escalates as above only while it holds the lease, and returns only when
+// ctx ends.
 func (p *Pager) Run(ctx context.Context) error {
 	p.mu.Lock()
 	if p.running {
@@ -62,12 +70,34 @@ func (p *Pager) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	p.running = true
-	err := p.rebuild()
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.running = false
+		p.mu.Unlock()
+	}()
+	if p.o.Cluster != nil {
+		return p.replicate(ctx)
+	}
+	return p.escalate(ctx, 0)
+}
+
+// escalate runs timers and deliveries until ctx ends or the store fences
+// this pager off. token is the lease's fencing token (0: not clustered):
+// every escalator write is fenced with it, and every delivery is claimed
+// under it before it is sent.
+func (p *Pager) escalate(ctx context.Context, token int64) error {
+	p.mu.Lock()
+	p.term = token
+	p.termN.Store(token)
+	var err error
+	p.asLeader(func() { err = p.rebuild() })
 	p.mu.Unlock()
 	defer func() {
 		p.ready.Store(false)
 		p.mu.Lock()
-		p.running = false
+		p.term = 0
+		p.termN.Store(0)
 		p.mu.Unlock()
 	}()
 	if err != nil {
@@ -92,15 +122,15 @@ func (p *Pager) Run(ctx context.Context) error {
 					return
 				case d := <-jobs:
 					p.signal() // room in jobs
-					if p.fenced.Load() {
-						continue // stays pending in the store; whoever holds it sends
-					}
-					attempts, err := p.deliver(ctx, d)
+					r, ok := p.work(ctx, token, d)
 					if ctx.Err() != nil {
 						return // stays pending; resent after restart
 					}
+					if !ok {
+						continue
+					}
 					p.smu.Lock()
-					p.done = append(p.done, deliveryResult{d: d, attempts: attempts, err: err})
+					p.done = append(p.done, r)
 					p.smu.Unlock()
 					select {
 					case recorded <- struct{}{}:
@@ -123,7 +153,7 @@ func (p *Pager) Run(ctx context.Context) error {
 			p.smu.Unlock()
 			if len(rs) > 0 {
 				p.mu.Lock()
-				p.recordResults(rs)
+				p.asLeader(func() { p.recordResults(rs) })
 				p.mu.Unlock()
 			}
 		}
@@ -141,7 +171,7 @@ func (p *Pager) Run(ctx context.Context) error {
 		p.smu.Unlock()
 		if due {
 			p.mu.Lock()
-			p.fireDue()
+			p.asLeader(p.fireDue)
 			p.mu.Unlock()
 		}
 		p.smu.Lock()
@@ -177,6 +207,68 @@ func (p *Pager) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// work sends one delivery and returns its result for the recorder (ok
+// false: nothing to record). Under a lease (token not 0) it first claims
+// the delivery; a delivery an earlier term sent but did not record comes
+// back with that result instead of being sent again; and nothing is sent
+// once the lease's local deadline has passed.
+func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResult, bool) {
+	if p.fenced.Load() {
+		return deliveryResult{}, false // stays pending in the store; whoever holds it sends
+	}
+	if token == 0 {
+		attempts, err := p.deliver(ctx, d)
+		return deliveryResult{d: d, attempts: attempts, err: err}, true
+	}
+	if !p.leaseLive() {
+		return deliveryResult{}, false
+	}
+	c, err := p.o.Cluster.Claim(token, d.Key)
+	switch {
+	case errors.Is(err, ErrFenced):
+		p.mu.Lock()
+		p.fence(err)
+		p.mu.Unlock()
+		return deliveryResult{}, false
+	case err != nil:
+		p.log.Error("pager: claim delivery: retrying in 1s", "key", d.Key, "err", err)
+		p.inc("watchdog_pager_claim_errors_total")
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			p.smu.Lock()
+			p.outbox = append(p.outbox, d)
+			p.smu.Unlock()
+			p.signal()
+		}
+		return deliveryResult{}, false
+	case c.Sent:
+		var err error
+		if c.Err != "" {
+			err = errors.New(c.Err)
+		}
+		return deliveryResult{d: d, attempts: c.Attempts, err: err}, true
+	case !c.OK:
+		return deliveryResult{}, false
+	}
+	if !p.leaseLive() { // the claim may have taken a while
+		return deliveryResult{}, false
+	}
+	attempts, err := p.deliver(ctx, d)
+	if err == nil || ctx.Err() == nil {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if serr := p.o.Cluster.Sent(token, d.Key, attempts, msg); serr != nil {
+			p.log.Warn("pager: record that a delivery was sent", "key", d.Key, "err", serr)
+		}
+	}
+	return deliveryResult{d: d, attempts: attempts, err: err}, true
 }
 
 // rebuild reloads the open-incident cache, steps every open incident with
@@ -413,5 +505,12 @@ func (c *Config) channelConfig(name string) *ChannelConfig {
 }
 
 // Ready reports whether Run has rebuilt its state from the store and is
-// running: pages are being sent. A dead man's switch pings only then.
-func (p *Pager) Ready() bool { return p.ready.Load() }
+// running: pages are being sent. A dead man's switch pings only then. A
+// replica of a Cluster is ready while it escalates, or while its last
+// campaign reached the database and found another replica escalating.
+func (p *Pager) Ready() bool {
+	if p.o.Cluster == nil {
+		return p.ready.Load()
+	}
+	return p.leading.Load() && p.ready.Load() || !p.leading.Load() && p.followerOK.Load()
+}

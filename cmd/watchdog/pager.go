@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,6 +77,11 @@ type pagerRuntime struct {
 	// failed is set once Run has failed; from then on only a pager that
 	// has rebuilt and runs (pager.Ready) counts as up (healthy).
 	failed atomic.Bool
+	// clustered: a replica on a PostgreSQL database, whose Run never
+	// fails; it is up when pager.Ready, or for one lease after start.
+	clustered bool
+	started   time.Time
+	grace     time.Duration
 	// cluster is the pager's cluster status for /metrics and the console.
 	cluster *clusterCache
 	// lastErr is Run's last failure, for /-/ready.
@@ -92,6 +99,26 @@ type pagerSetup struct {
 	metrics     *metrics.Set
 	maxSilence  time.Duration // 0: the pager's default
 	maxSnooze   time.Duration // 0: the pager's default
+	// replica names this process among the replicas of a PostgreSQL
+	// pager database; lease is their lease (0: the pager's default).
+	replica string
+	lease   time.Duration
+}
+
+// replicaName is storage.pager_replica, or the host name and the port the
+// web server listens on.
+func replicaName(configured string, addr net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return fmt.Sprintf("%s:%d", host, ta.Port)
+	}
+	return host
 }
 
 // newPagerRuntime builds channels (secrets from files and environment),
@@ -102,9 +129,13 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pager channels: %w", err)
 	}
-	store, err := openPagerStore(s.storePath, s.logger, s.metrics)
+	store, err := openPagerStore(s.storePath, s.replica, s.logger, s.metrics)
 	if err != nil {
 		return nil, err
+	}
+	var cluster pager.Cluster
+	if c, ok := store.(*sqlstore.Store); ok && dburl.IsPostgres(s.storePath) {
+		cluster = c
 	}
 	ext := strings.TrimSuffix(s.externalURL, "/")
 	p, err := pager.New(pager.Options{
@@ -119,12 +150,15 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 
 		MaxSilenceDuration: s.maxSilence,
 		MaxSnooze:          s.maxSnooze,
+		Cluster:            cluster,
+		Lease:              s.lease,
 	})
 	if err != nil {
 		closeStore(store)
 		return nil, fmt.Errorf("pager: %w", err)
 	}
-	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger, cluster: newClusterCache(p.Cluster)}
+	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger, clustered: cluster != nil, started: time.Now(),
+		grace: cmp.Or(s.lease, pager.DefaultLease), cluster: newClusterCache(p.Cluster)}
 	r.cfg.Store(pc)
 	if s.metrics != nil {
 		s.metrics.NewGauge("watchdog_pager_up", func() float64 {
@@ -188,17 +222,21 @@ func buildChannels(pc *pager.Config, configFile string, stdout io.Writer) (map[s
 // one) are logged: numbers are for display only, and acknowledge links of
 // earlier incidents are refused (they name a UID). A URL is logged without
 // its password.
-func openPagerStore(path string, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
+func openPagerStore(path, replica string, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
 	if path == "" {
 		log.Warn("pager: no pager_db: incidents are kept in memory and lost at restart; numbering starts at inc-1 on every start")
 		return pager.NewMemStore(), nil
 	}
 	if dburl.IsPostgres(path) {
-		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set, Exclusive: true})
+		if replica == "" {
+			replica = "watchdog"
+		}
+		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set, Replica: replica})
 		if err != nil {
 			return nil, fmt.Errorf("open pager database: %w", err)
 		}
-		log.Info("pager: PostgreSQL store", "url", s.Path(), "schema_version", sqlstore.PostgresSchemaVersion())
+		log.Info("pager: PostgreSQL store; replicas share it, the lease holder escalates", "url", s.Path(),
+			"schema_version", sqlstore.PostgresSchemaVersion(), "replica", replica)
 		if s.Created() {
 			log.Warn("pager: created the pager schema in an empty PostgreSQL database; incident numbering starts at inc-1", "url", s.Path())
 		}
@@ -303,6 +341,9 @@ func channelNames(ch map[string]channel.Channel) string {
 // start is not withheld), but not between the retries of a pager that has
 // failed.
 func (r *pagerRuntime) healthy() bool {
+	if r.clustered {
+		return r.p.Ready() || time.Since(r.started) < r.grace
+	}
 	return r.p.Ready() || !r.failed.Load()
 }
 

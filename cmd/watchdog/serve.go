@@ -236,6 +236,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		pg, err = newPagerRuntime(pagerCfg, pagerSetup{
 			configFile: cfg.Path, storePath: dbPath, ackKey: key, externalURL: externalURL,
 			stdout: stdout, logger: logger.With("component", "pager"), metrics: set, maxSilence: o.maxSilence, maxSnooze: o.maxSnooze,
+			replica: replicaName(cfg.Storage.PagerReplica, ln.Addr()), lease: time.Duration(cfg.Storage.PagerLease),
 		})
 		if err != nil {
 			return err

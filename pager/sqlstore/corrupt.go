@@ -121,7 +121,7 @@ var quarantineScans = []struct {
 // the pager starts with everything else. The rows are kept there for
 // inspection; nothing reads them.
 func (s *Store) quarantine() (moved int, err error) {
-	tx, err := s.beginWrite()
+	tx, _, err := s.beginWrite(bg)
 	if err != nil {
 		return 0, fmt.Errorf("quarantine: %w", err)
 	}

@@ -24,6 +24,9 @@ type dialect struct {
 	// lockWrite, when not empty, is the first statement of every write
 	// transaction (Update, the quarantine at Open).
 	lockWrite string
+	// nextVersion, when not empty, is run after lockWrite and returns
+	// the write transaction's change number.
+	nextVersion string
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
 	// onClose, when not empty, is run by Close before closing.
@@ -74,28 +77,38 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
-// beginWrite starts a write transaction and runs the dialect's lockWrite.
-// An exclusive PostgreSQL Store writes on the session that holds the
+// beginWrite starts a write transaction and runs the dialect's lockWrite,
+// then, on PostgreSQL, takes the transaction's change number (see
+// Changes): the row of pager_changes is bumped, which also serialises
+// writers, and the number is set for the version triggers of the written
+// rows. An exclusive PostgreSQL Store writes on the session that holds the
 // escalator lock (pgSessionLock.begin): if that session is gone, the
 // transaction cannot start or commit, so a process that lost the lock
-// writes nothing (pager.ErrFenced). A lease with a fencing token for
-// several replicas will be checked here the same way.
-func (s *Store) beginWrite() (*sql.Tx, error) {
+// writes nothing (pager.ErrFenced).
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, int64, error) {
 	var tx *sql.Tx
 	var err error
 	if s.pglock != nil {
-		tx, err = s.pglock.begin(context.Background())
+		tx, err = s.pglock.begin(ctx)
 	} else {
-		tx, err = s.db.BeginTx(context.Background(), nil)
+		tx, err = s.db.BeginTx(ctx, nil)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if lw := s.dialect().lockWrite; lw != "" {
-		if _, err := tx.ExecContext(context.Background(), lw); err != nil {
+	d := s.dialect()
+	if d.lockWrite != "" {
+		if _, err := tx.ExecContext(ctx, d.lockWrite); err != nil {
 			tx.Rollback()
-			return nil, fmt.Errorf("lock: %w", err)
+			return nil, 0, fmt.Errorf("lock: %w", err)
 		}
 	}
-	return tx, nil
+	var version int64
+	if d.nextVersion != "" {
+		if err := tx.QueryRowContext(ctx, d.nextVersion).Scan(&version); err != nil {
+			tx.Rollback()
+			return nil, 0, fmt.Errorf("change number: %w", err)
+		}
+	}
+	return tx, version, nil
 }

@@ -180,5 +180,5 @@ func (t *writeTx) stmt(q string) (*sql.Stmt, error) {
 		}
 		s.prepared[q] = ps
 	}
-	return t.tx.StmtContext(bg, ps), nil
+	return t.tx.StmtContext(t.ctx, ps), nil
 }

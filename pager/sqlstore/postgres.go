@@ -39,12 +39,10 @@ import (
 // Readers: View is a READ ONLY, REPEATABLE READ transaction: one snapshot
 // for the whole of fn, never blocked by writers.
 //
-// Room for leadership (not built yet): a lease row with a fencing token
-// that grows with every new leader. beginWrite is where a leader's write
-// checks its token, after the write lock and in the same transaction, so
-// a deposed leader's state change or delivery claim commits nothing; the
-// claims themselves would select pending deliveries FOR UPDATE SKIP
-// LOCKED, which needs no change to the rows.
+// Replicas (Options.Replica): each write transaction also takes a change
+// number (beginWrite), stamped by triggers on the rows it writes, so that
+// replicas read each other's commits incrementally (Changes); the lease
+// with its fencing token and the delivery claims are in cluster.go.
 
 // Advisory lock keys, per database: "WDpg" and a number.
 const (
@@ -56,6 +54,8 @@ var postgresDialect = &dialect{
 	numbered:  true,
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
+	nextVersion: `WITH v AS (UPDATE pager_changes SET version = version + 1 WHERE id = 1 RETURNING version)
+		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c`,
 	unique: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
@@ -103,7 +103,15 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
-	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics}
+	if opts.TxTimeout <= 0 {
+		opts.TxTimeout = 10 * time.Second
+	}
+	if opts.Replica != "" && opts.Exclusive {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: Replica and Exclusive are exclusive", red)
+	}
+	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
+		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance()}
 	if opts.Exclusive {
 		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
 			db.Close()
@@ -181,6 +189,63 @@ CREATE TABLE quarantine (
 	data   TEXT NOT NULL,
 	reason TEXT NOT NULL,
 	at_s   BIGINT NOT NULL
+);
+`,
+	// 2: replicas. Every write transaction takes a change number (the
+	// pager_changes row, bumped under the write lock, so numbers follow
+	// commit order) that triggers stamp on the rows it writes: a replica
+	// reads what others committed since the number it last saw (Changes).
+	// The lease row holds the escalating replica and its fencing token;
+	// deliveries record the token under which they were claimed for
+	// sending.
+	`
+CREATE TABLE pager_changes (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version BIGINT NOT NULL
+);
+INSERT INTO pager_changes VALUES (1, 0);
+
+ALTER TABLE incidents ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE silences ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN claim_token BIGINT;   -- the term that claimed it for sending
+ALTER TABLE deliveries ADD COLUMN sent_attempts INTEGER; -- set once sent, until the result is recorded
+ALTER TABLE deliveries ADD COLUMN sent_error TEXT;
+CREATE INDEX incidents_version ON incidents (version);
+CREATE INDEX silences_version ON silences (version);
+CREATE INDEX deliveries_version ON deliveries (version);
+
+-- A write transaction sets watchdog.tx_version (beginWrite); a statement
+-- outside one (a delivery claim) keeps the row's number.
+CREATE FUNCTION watchdog_pager_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	v TEXT := nullif(current_setting('watchdog.tx_version', true), '');
+BEGIN
+	IF v IS NOT NULL THEN
+		NEW.version := v::BIGINT;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER incidents_stamp BEFORE INSERT OR UPDATE ON incidents FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+CREATE TRIGGER silences_stamp BEFORE INSERT OR UPDATE ON silences FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+CREATE TRIGGER deliveries_stamp BEFORE INSERT OR UPDATE ON deliveries FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+
+CREATE TABLE pager_lease (
+	id          INTEGER PRIMARY KEY CHECK (id = 1),
+	holder      TEXT NOT NULL,   -- replica name
+	instance    TEXT NOT NULL,   -- the holder's process (random per start)
+	token       BIGINT NOT NULL, -- fencing token: grows with every new term
+	expires_at  TIMESTAMPTZ NOT NULL,
+	acquired_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO pager_lease VALUES (1, '', '', 0, 'epoch', 'epoch');
+
+CREATE TABLE pager_replicas (
+	name       TEXT PRIMARY KEY,
+	instance   TEXT NOT NULL,
+	started_at TIMESTAMPTZ NOT NULL,
+	last_seen  TIMESTAMPTZ NOT NULL
 );
 `,
 }

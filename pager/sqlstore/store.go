@@ -20,7 +20,8 @@
 // Open to Close; a second Open of the file, in this process or another,
 // fails with ErrLocked. Two processes on one file would both accept
 // alerts and neither would escalate what the other opened once it died;
-// replicas share a PostgreSQL database instead. The kernel releases the
+// replicas share a PostgreSQL database instead (OpenPostgres with
+// Options.Replica: a lease with a fencing token, see cluster.go). The kernel releases the
 // lock when the process dies, however it dies.
 //
 // # Schema
@@ -98,6 +99,13 @@ type Options struct {
 	// wrapping ErrLocked: the running pager sets it, since two processes
 	// on one database would both page.
 	Exclusive bool
+	// Replica (PostgreSQL) names this process among the replicas sharing
+	// the database: the Store then implements pager.Cluster (a lease with
+	// a fencing token; see cluster.go). Names must differ between
+	// replicas. Replica and Exclusive are not set together.
+	Replica string
+	// TxTimeout (PostgreSQL) bounds every transaction (default 10s).
+	TxTimeout time.Duration
 	// Logger receives an ERROR line for every corrupt row (default:
 	// discard).
 	Logger *slog.Logger
@@ -111,15 +119,21 @@ type Options struct {
 // file open: Open takes an exclusive lock on path+".lock" (see ErrLocked)
 // that Close, or the end of the process, releases.
 type Store struct {
-	path     string // for PostgreSQL, the URL without its password
-	db       *sql.DB
-	lock     *fileLock
-	pglock   *pgSessionLock // Options.Exclusive on PostgreSQL
-	d        *dialect       // nil: SQLite
-	log      *slog.Logger
-	metrics  *metrics.Set
-	created  bool     // Open created the file
-	reported sync.Map // table + "\x00" + row name of corrupt rows already reported
+	path   string // for PostgreSQL, the URL without its password
+	db     *sql.DB
+	lock   *fileLock
+	pglock *pgSessionLock // Options.Exclusive on PostgreSQL
+	d      *dialect       // nil: SQLite
+	// txTimeout bounds transactions (PostgreSQL only, see txContext).
+	txTimeout time.Duration
+	// replica and instance name this process in the lease (Options.Replica);
+	// instance is random per Store, so a restarted replica is a new holder.
+	replica, instance string
+	ttl               atomic.Int64 // the last Campaign's lease, for Status
+	log               *slog.Logger
+	metrics           *metrics.Set
+	created           bool     // Open created the file
+	reported          sync.Map // table + "\x00" + row name of corrupt rows already reported
 
 	wmu    sync.Mutex  // serialises Update within the process
 	closed atomic.Bool // set by Close under wmu
@@ -361,24 +375,45 @@ func (s *Store) View(fn func(tx pager.ReadTx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), s.dialect().read)
+	ctx, cancel := s.txContext()
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, s.dialect().read)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(&readTx{tx: tx, s: s})
+	return fn(&readTx{tx: tx, s: s, ctx: ctx})
+}
+
+// txContext bounds a transaction on PostgreSQL by Options.TxTimeout, so
+// that a database that stops answering (a partition, a dead server behind
+// a live connection) fails the write instead of holding it, and the
+// pager's lock, for the kernel's TCP timeout. SQLite's are not bounded.
+func (s *Store) txContext() (context.Context, context.CancelFunc) {
+	if s.txTimeout <= 0 {
+		return bg, func() {}
+	}
+	return context.WithTimeout(bg, s.txTimeout)
 }
 
 // Update implements pager.Store: fn runs in one BEGIN IMMEDIATE
 // transaction, committed (and fsynced) if fn returns nil, rolled back
 // otherwise; fn's error is returned as is. A panic in fn rolls back too.
 func (s *Store) Update(fn func(tx pager.Tx) error) error {
+	return s.update(0, fn)
+}
+
+// update is Update; a token other than 0 is checked against the lease in
+// the transaction first (UpdateFenced).
+func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	tx, err := s.beginWrite()
+	ctx, cancel := s.txContext()
+	defer cancel()
+	tx, version, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
@@ -388,7 +423,12 @@ func (s *Store) Update(fn func(tx pager.Tx) error) error {
 			tx.Rollback()
 		}
 	}()
-	if err := fn(&writeTx{readTx: readTx{tx: tx, s: s}, s: s}); err != nil {
+	if token != 0 {
+		if err := s.checkLease(ctx, tx, token); err != nil {
+			return err
+		}
+	}
+	if err := fn(&writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

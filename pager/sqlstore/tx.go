@@ -15,17 +15,21 @@ import (
 // readTx implements pager.ReadTx over a transaction. Every value returned
 // is decoded afresh from JSON, so callers own it.
 type readTx struct {
-	tx *sql.Tx
-	s  *Store // for reporting corrupt rows
+	tx  *sql.Tx
+	s   *Store          // for reporting corrupt rows
+	ctx context.Context // of every statement: bounded on PostgreSQL
 }
 
 // writeTx implements pager.Tx. It runs under s.wmu.
 type writeTx struct {
 	readTx
 	s *Store
+	// version is the change number of this transaction on PostgreSQL
+	// (every row it writes carries it; see Changes), 0 on SQLite.
+	version int64
 }
 
-// bg is the context of every statement: the Store interface has none.
+// bg is the context of statements outside transactions.
 var bg = context.Background()
 
 // timeParts splits t for the (seconds, nanoseconds) sort columns, which
@@ -39,7 +43,7 @@ func timeParts(t time.Time) (int64, int64) { return t.Unix(), int64(t.Nanosecond
 // one bad row never makes the whole read fail. It returns nil when no
 // row is left, as MemStore does.
 func queryJSON[T any](t *readTx, table string, check func(match string, v *T) error, q string, args ...any) ([]T, error) {
-	rows, err := t.tx.QueryContext(bg, t.s.q(q), args...)
+	rows, err := t.tx.QueryContext(t.ctx, t.s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %s: %w", table, err)
 	}
@@ -141,7 +145,7 @@ func (t *readTx) Silences() ([]pager.Silence, error) {
 // NextID implements pager.Tx.
 func (t *writeTx) NextID(seq string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(bg, t.s.q(`INSERT INTO sequences (name, value) VALUES (?, 1)
+	err := t.tx.QueryRowContext(t.ctx, t.s.q(`INSERT INTO sequences (name, value) VALUES (?, 1)
 		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`), seq).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: next id %s: %w", seq, err)
@@ -174,7 +178,7 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if st.UID != "" {
 		uid = st.UID
 	}
-	_, err = q.ExecContext(bg, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
+	_, err = q.ExecContext(t.ctx, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
 	if err != nil {
 		if t.s.dialect().unique(err) {
 			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
@@ -198,7 +202,7 @@ func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
 		if err != nil {
 			return fmt.Errorf("sqlstore: append timeline: encode: %w", err)
 		}
-		if _, err := q.ExecContext(bg, e.IncidentID, e.Seq, string(data)); err != nil {
+		if _, err := q.ExecContext(t.ctx, e.IncidentID, e.Seq, string(data)); err != nil {
 			return fmt.Errorf("sqlstore: append timeline: %w", err)
 		}
 	}
@@ -216,7 +220,7 @@ func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
 		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
 	}
 	s, ns := timeParts(d.CreatedAt)
-	res, err := q.ExecContext(bg, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	res, err := q.ExecContext(t.ctx, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add delivery: %w", err)
 	}
@@ -234,7 +238,7 @@ func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 		return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
 	}
 	s, ns := timeParts(d.CreatedAt)
-	res, err := t.tx.ExecContext(bg, t.s.q(`UPDATE deliveries SET incident_id = ?, status = ?, created_s = ?, created_ns = ?, delivery = ?
+	res, err := t.tx.ExecContext(t.ctx, t.s.q(`UPDATE deliveries SET incident_id = ?, status = ?, created_s = ?, created_ns = ?, delivery = ?
 		WHERE key = ?`), d.IncidentID, string(d.Status), s, ns, string(data), d.Key)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update delivery: %w", err)
@@ -255,7 +259,7 @@ func (t *writeTx) PutSilence(sil pager.Silence) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: put silence: encode: %w", err)
 	}
-	if _, err := t.tx.ExecContext(bg, t.s.q(`INSERT INTO silences (id, silence) VALUES (?, ?)
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO silences (id, silence) VALUES (?, ?)
 		ON CONFLICT (id) DO UPDATE SET silence = excluded.silence`), sil.ID, string(data)); err != nil {
 		return fmt.Errorf("sqlstore: put silence: %w", err)
 	}

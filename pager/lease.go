@@ -1,0 +1,175 @@
+package pager
+
+import (
+	"context"
+	"time"
+)
+
+// asLeader runs f with the escalator's writes fenced by the current term
+// (p.update then calls Cluster.UpdateFenced). p.mu must be held.
+func (p *Pager) asLeader(f func()) {
+	p.leaderWrite = p.term
+	defer func() { p.leaderWrite = 0 }()
+	f()
+}
+
+// leaseMargin is how long before the lease's end, by this process's clock,
+// the leader stops sending: the renewal it did not get may be on its way.
+func (p *Pager) leaseMargin() time.Duration { return p.o.Lease / 10 }
+
+// leaseLive reports whether this replica may still send: its lease, as
+// measured from before the campaign that last took or renewed it, has not
+// run out. The database's own expiry is later than this, so a successor
+// never starts before this replica stops.
+func (p *Pager) leaseLive() bool {
+	end, ok := p.leaseEnd.Load().(time.Time)
+	return ok && time.Now().Before(end.Add(-p.leaseMargin()))
+}
+
+// replicate is Run for one replica of a Cluster. It campaigns every
+// Lease/3: while it holds the lease it escalates (a goroutine running
+// escalate under the lease's token), and it steps down as soon as the
+// lease is lost, not renewed in time, or the store fences a write. Every
+// Poll it reads what other replicas committed into the open-incident
+// cache (and, while leading, into the timers and the outbox). It returns
+// ctx.Err() when ctx ends, after giving up the lease so that another
+// replica takes over at once.
+func (p *Pager) replicate(ctx context.Context) error {
+	var (
+		term       int64
+		cancelLead context.CancelFunc
+		leadDone   chan error
+	)
+	stepDown := func(why string, err error) {
+		if cancelLead != nil {
+			cancelLead()
+			<-leadDone
+			cancelLead, leadDone = nil, nil
+		}
+		p.leading.Store(false)
+		p.mu.Lock()
+		p.term = 0
+		p.fenced.Store(false)
+		p.mu.Unlock()
+		p.smu.Lock()
+		p.timers, p.outbox, p.done = p.timers[:0], nil, nil
+		p.smu.Unlock()
+		p.log.Warn("pager: stepped down: this replica no longer escalates or sends", "term", term, "why", why, "err", err)
+		p.inc("watchdog_pager_lease_lost_total")
+		term = 0
+	}
+	renew := max(p.o.Lease/3, time.Millisecond)
+	campaign := time.NewTimer(0)
+	defer campaign.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	poll := time.NewTicker(p.o.Poll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if term != 0 {
+				tok := term
+				stepDown("shutting down", nil)
+				rctx, cancel := context.WithTimeout(context.Background(), renew)
+				if err := p.o.Cluster.Resign(rctx, tok); err != nil {
+					p.log.Warn("pager: give up the lease", "err", err)
+				}
+				cancel()
+			}
+			return ctx.Err()
+		case err := <-leadDone:
+			cancelLead, leadDone = nil, nil
+			stepDown("the escalator stopped", err)
+			campaign.Reset(renew)
+		case <-expiry.C:
+			if term != 0 && !p.leaseLive() {
+				stepDown("the lease was not renewed in time", nil)
+			}
+		case <-poll.C:
+			p.sync()
+		case <-campaign.C:
+			start := time.Now()
+			cctx, cancel := context.WithTimeout(ctx, renew)
+			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease)
+			cancel()
+			campaign.Reset(renew)
+			switch {
+			case err != nil:
+				p.followerOK.Store(false)
+				p.log.Warn("pager: campaign for the lease failed", "err", err)
+				p.inc("watchdog_pager_campaign_errors_total")
+				if term != 0 && !p.leaseLive() {
+					stepDown("the lease could not be renewed", err)
+				}
+			case !l.Leader:
+				p.followerOK.Store(l.Holder != "")
+				if term != 0 {
+					stepDown("another replica holds the lease", nil)
+				}
+			default:
+				p.followerOK.Store(false)
+				if term != 0 && l.Token != term {
+					stepDown("the lease was taken anew", nil)
+				}
+				p.leaseEnd.Store(start.Add(p.o.Lease))
+				expiry.Reset(p.o.Lease - p.leaseMargin() - time.Since(start))
+				if term == 0 {
+					term = l.Token
+					p.log.Info("pager: took the lease: this replica escalates and sends", "term", term, "expires", l.Expires)
+					p.inc("watchdog_pager_lease_acquired_total")
+					p.leading.Store(true)
+					lctx, cancel := context.WithCancel(ctx)
+					cancelLead = cancel
+					leadDone = make(chan error, 1)
+					go func(tok int64) { leadDone <- p.escalate(lctx, tok) }(term)
+				}
+			}
+		}
+	}
+}
+
+// sync reads what was committed since the cache's change number into the
+// cache, and, while this replica escalates, sets timers for the changed
+// open incidents and queues their pending deliveries (a claim refuses any
+// already being sent).
+func (p *Pager) sync() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open == nil {
+		if err := p.loadOpen(); err != nil {
+			p.log.Warn("pager: read the open incidents", "err", err)
+		}
+		return
+	}
+	c, err := p.o.Cluster.Changes(p.seen)
+	if err != nil {
+		p.log.Warn("pager: read other replicas' changes", "err", err)
+		return
+	}
+	if c.Version == p.seen {
+		return
+	}
+	now := p.now()
+	for _, st := range c.Incidents {
+		p.open.put(st)
+		p.trackStuck(st.ID, st.Open(), st.Stuck)
+		if due := st.NextDue(); st.Open() && !due.IsZero() {
+			p.push(due, st.ID)
+		}
+	}
+	for _, s := range c.Silences {
+		p.open.putSilence(s)
+		p.pushSilence(s, now)
+	}
+	if len(c.Silences) > 0 {
+		p.push(now, silencePrefix) // recompute suppression
+	}
+	if p.escalates() && len(c.Deliveries) > 0 {
+		p.smu.Lock()
+		p.outbox = append(p.outbox, c.Deliveries...)
+		p.smu.Unlock()
+	}
+	p.seen = c.Version
+	p.signal()
+}
