@@ -114,7 +114,10 @@ type Options struct {
 // recorder); Run alone owns the timer heap's firing and the delivery
 // workers, and hands out committed deliveries without waiting for that
 // mutex. The Pager caches the open incidents: it must be the only writer
-// of its Store. Before Run starts,
+// of its Store, unless the Store is a Cluster shared by replicas (see
+// Options.Cluster), whose change numbers keep every replica's cache in
+// step and whose writes read the incidents again when another replica
+// wrote in between. Before Run starts,
 // Receive and the API methods still commit state and queue deliveries in
 // the Store; Run picks them up.
 type Pager struct {
