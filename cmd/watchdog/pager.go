@@ -349,7 +349,11 @@ func (r *pagerRuntime) healthy() bool {
 
 // down says why the pager is not healthy, for /-/ready's 503.
 func (r *pagerRuntime) down() string {
-	why := "the pager is down: pages are not being sent; alerts are held in memory until it is back"
+	const held = "; alerts it cannot store are held in memory until it is back"
+	if r.clustered {
+		return "the pager is down: this replica cannot reach the pager database, or no replica holds the lease" + held
+	}
+	why := "the pager is down: pages are not being sent" + held
 	if e := r.lastErr.Load(); e != nil {
 		why += " (" + *e + ")"
 	}
