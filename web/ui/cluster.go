@@ -17,6 +17,8 @@ type clusterView struct {
 	Single   bool
 	Err      string
 	Replicas []replicaView
+	// NoLeader: no replica holds an unexpired lease; nobody sends.
+	NoLeader bool
 }
 
 // replicaView is one replica of the line: its name and what to say of it.
@@ -40,10 +42,10 @@ func (c *console) cluster(now time.Time) *clusterView {
 	if st.Replica == "" {
 		return &clusterView{Single: true}
 	}
-	v := &clusterView{}
+	v := &clusterView{NoLeader: st.Leader == ""}
 	for _, r := range st.Replicas {
 		var notes []string
-		if r.Leader || (st.Leader != "" && r.Name == st.Leader) {
+		if st.Leader != "" && (r.Leader || r.Name == st.Leader) {
 			r.Leader = true
 			lease := "lease until "
 			if !st.LeaseExpires.After(now) {

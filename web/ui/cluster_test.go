@@ -23,7 +23,11 @@ func TestOverviewCluster(t *testing.T) {
 		}}
 	expired := three
 	expired.LeaseExpires = testNow.Add(-2 * time.Second)
-	evil := pager.ClusterStatus{Replica: xssAttr, Replicas: []pager.ReplicaStatus{{Name: xssAttr, LastSeen: testNow, Alive: true}}}
+	noLeader := pager.ClusterStatus{Replica: "b", Token: 3, LeaseExpires: testNow.Add(-8 * time.Second), Replicas: []pager.ReplicaStatus{
+		{Name: "a", StartedAt: started, LastSeen: testNow.Add(-12 * time.Second)},
+		{Name: "b", StartedAt: started, LastSeen: testNow, Alive: true},
+	}}
+	evil := pager.ClusterStatus{Replica: xssAttr, Leader: xssAttr, LeaseExpires: testNow.Add(time.Second), Replicas: []pager.ReplicaStatus{{Name: xssAttr, LastSeen: testNow, Alive: true}}}
 	for _, tc := range []struct {
 		name string
 		f    ClusterFunc
@@ -38,13 +42,15 @@ func TestOverviewCluster(t *testing.T) {
 		{"lease expired", func() (pager.ClusterStatus, error) { return expired, nil },
 			"Pager replicas: a (leading, lease expired 09:59:58 UTC), b (this process), c (down, last seen 12s ago)", nil},
 		{"none seen", func() (pager.ClusterStatus, error) { return pager.ClusterStatus{Replica: "a"}, nil },
-			"Pager replicas: none seen yet", nil},
+			"Pager replicas: none seen yet — no replica holds the lease: nobody sends", nil},
+		{"nobody leads", func() (pager.ClusterStatus, error) { return noLeader, nil },
+			"Pager replicas: a (down, last seen 12s ago), b (this process) — no replica holds the lease: nobody sends", nil},
 		{"database down", func() (pager.ClusterStatus, error) {
 			return pager.ClusterStatus{}, errors.New("connection refused " + xssScript)
 		},
 			"Pager replicas: connection refused &lt;script&gt;alert(1)&lt;/script&gt;", []string{xssScript}},
 		{"hostile name", func() (pager.ClusterStatus, error) { return evil, nil },
-			"Pager replicas: &#34;&gt;&lt;img src=x onerror=alert(1)&gt; (this process)", []string{xssAttr}},
+			"Pager replicas: &#34;&gt;&lt;img src=x onerror=alert(1)&gt; (leading, lease until 10:00:01 UTC, this process)", []string{xssAttr}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
