@@ -283,7 +283,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, logger: logger}
+		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -282,3 +284,60 @@ func (s *Store) Status() (pager.ClusterStatus, error) {
 }
 
 var _ pager.Cluster = (*Store)(nil)
+
+// pgChannel is the PostgreSQL notification channel of committed writes.
+const pgChannel = "watchdog_pager"
+
+// Listen implements the pager's listener: it calls wake after every write
+// any replica commits (PostgreSQL LISTEN/NOTIFY on a connection of its
+// own), until ctx ends. A lost connection is opened again after a second;
+// the pager's polling covers the gap.
+func (s *Store) Listen(ctx context.Context, wake func()) {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("pager database: listening for other replicas' writes failed; polling meanwhile", "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// listen listens until ctx ends or the connection fails.
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("listen: unexpected driver connection %T", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+pgChannel); err != nil {
+			return err
+		}
+		// Back in the pool, the connection must not keep listening.
+		defer func() {
+			uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if !pc.IsClosed() {
+				_, _ = pc.Exec(uctx, "UNLISTEN *")
+			}
+		}()
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				return err
+			}
+			wake()
+		}
+	})
+}

@@ -187,3 +187,35 @@ func TestClusterNotReplica(t *testing.T) {
 		t.Fatalf("fenced update: %v", err)
 	}
 }
+
+// TestClusterListen: a replica listening is woken by another's commit.
+func TestClusterListen(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	woken := make(chan struct{}, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Listen(ctx, func() { woken <- struct{}{} })
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	// The listener may not be listening yet: write until it is woken.
+	deadline := time.After(10 * time.Second)
+	for i := 0; ; i++ {
+		update(t, b, func(tx pager.Tx) error {
+			return tx.PutIncident(incident("inc-1", "g1", pager.StatusTriggered, now.Add(time.Duration(i))))
+		})
+		select {
+		case <-woken:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("a was not woken by b's commits")
+		}
+	}
+}

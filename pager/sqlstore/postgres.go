@@ -54,8 +54,10 @@ var postgresDialect = &dialect{
 	numbered:  true,
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
+	// The notification reaches listening replicas at commit (Listen).
 	nextVersion: `WITH v AS (UPDATE pager_changes SET version = version + 1 WHERE id = 1 RETURNING version)
-		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c`,
+		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c,
+			LATERAL pg_notify('` + pgChannel + `', v.version::text) AS n`,
 	unique: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
