@@ -63,6 +63,10 @@ type Options struct {
 	Reload func() error
 	// Ready reports whether /-/ready should answer 200. Nil means always ready.
 	Ready func() bool
+	// NotReady says why /-/ready answers 503 (such as "the pager is down:
+	// pages are not being sent"), after "Service Unavailable: "; nil or ""
+	// says nothing more.
+	NotReady func() string
 	// Token is the bearer token every state-changing request must carry in an
 	// "Authorization: Bearer <token>" header. Read-only endpoints that
 	// Prometheus also accepts as POST (query, query_range, series, labels...)
@@ -112,6 +116,7 @@ type Handler struct {
 	dropped   DroppedTargetsFunc
 	reload    func() error
 	ready     func() bool
+	notReady  func() string
 	token     []byte
 	buildInfo BuildInfo
 	metrics   *metrics.Set
@@ -132,6 +137,7 @@ func New(opts Options) *Handler {
 		dropped:   opts.DroppedTargets,
 		reload:    opts.Reload,
 		ready:     opts.Ready,
+		notReady:  opts.NotReady,
 		token:     []byte(opts.Token),
 		buildInfo: opts.BuildInfo,
 		metrics:   opts.Metrics,
@@ -331,7 +337,14 @@ func (h *Handler) serveReady(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if !h.ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "Service Unavailable\n")
+		why := ""
+		if h.notReady != nil {
+			why = h.notReady()
+		}
+		if why != "" {
+			why = ": " + why
+		}
+		io.WriteString(w, "Service Unavailable"+why+"\n")
 		return
 	}
 	io.WriteString(w, "Watchdog is Ready.\n")

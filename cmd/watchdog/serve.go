@@ -221,6 +221,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	queues := []*alertmanager.Local{consoleQ}
 	sinks := []alertSink{consoleQ.Send, ams.send}
 	var pg *pagerRuntime
+	var apiQ *alertmanager.Local
 	if pagerCfg != nil {
 		key, err := ackKey(o.ackKeyFile, token, logger)
 		if err != nil {
@@ -242,7 +243,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 		defer pg.close()
 		pagerQ := local("pager", pg.sink)
-		queues = append(queues, pagerQ)
+		// POST /api/v2/alerts hands alerts to the pager itself and queues
+		// here only those it refuses (its database is down), and any that
+		// arrive while earlier ones wait.
+		apiQ = local("pager_api", pg.sink)
+		queues = append(queues, pagerQ, apiQ)
 		sinks = append(sinks, pagerQ.Send)
 	}
 	ruler := rules.NewManager(rules.Options{
@@ -299,6 +304,17 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return false
 			}
 		},
+		NotReady: func() string {
+			select {
+			case <-isReady:
+				if pg == nil {
+					return ""
+				}
+				return pg.down()
+			default:
+				return "starting"
+			}
+		},
 		Token:     token,
 		Limits:    queryLimits,
 		BuildInfo: buildInfo(),
@@ -307,13 +323,13 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
-		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load
+		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)
