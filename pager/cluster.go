@@ -97,7 +97,7 @@ type ClusterStatus struct {
 	// Token is the leader's fencing token.
 	Token int64 `json:"token"`
 	// LeaseExpires is when the leader's lease ends unless renewed.
-	LeaseExpires time.Time `json:"lease_expires"`
+	LeaseExpires time.Time `json:"leaseExpires"`
 	// Replicas lists every replica that campaigned, by name.
 	Replicas []ReplicaStatus `json:"replicas"`
 }
@@ -105,9 +105,9 @@ type ClusterStatus struct {
 // ReplicaStatus is one replica of a ClusterStatus.
 type ReplicaStatus struct {
 	Name      string    `json:"name"`
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time `json:"startedAt"`
 	// LastSeen is the replica's last campaign (its heartbeat).
-	LastSeen time.Time `json:"last_seen"`
+	LastSeen time.Time `json:"lastSeen"`
 	// Leader reports whether it holds the lease.
 	Leader bool `json:"leader"`
 	// Alive: seen within two lease durations.

@@ -109,12 +109,12 @@ func TestPagerCluster(t *testing.T) {
 		want   string // the data, or the error, as JSON or text it contains
 	}{
 		{"single process", &stubPager{}, "GET", 200,
-			`{"replica":"","leading":false,"leader":"","token":0,"lease_expires":"0001-01-01T00:00:00Z","replicas":[]}`},
+			`{"replica":"","leading":false,"leader":"","token":0,"leaseExpires":"0001-01-01T00:00:00Z","replicas":[]}`},
 		{"three replicas", &stubPager{status: three}, "GET", 200,
-			`{"replica":"b","leading":false,"leader":"a","token":7,"lease_expires":"2026-03-02T10:00:04Z","replicas":[` +
-				`{"name":"a","started_at":"2026-03-02T09:00:00Z","last_seen":"2026-03-02T10:00:00Z","leader":true,"alive":true},` +
-				`{"name":"b","started_at":"2026-03-02T09:00:00Z","last_seen":"2026-03-02T10:00:00Z","leader":false,"alive":true},` +
-				`{"name":"c","started_at":"2026-03-02T09:00:00Z","last_seen":"2026-03-02T09:59:00Z","leader":false,"alive":false}]}`},
+			`{"replica":"b","leading":false,"leader":"a","token":7,"leaseExpires":"2026-03-02T10:00:04Z","replicas":[` +
+				`{"name":"a","startedAt":"2026-03-02T09:00:00Z","lastSeen":"2026-03-02T10:00:00Z","leader":true,"alive":true},` +
+				`{"name":"b","startedAt":"2026-03-02T09:00:00Z","lastSeen":"2026-03-02T10:00:00Z","leader":false,"alive":true},` +
+				`{"name":"c","startedAt":"2026-03-02T09:00:00Z","lastSeen":"2026-03-02T09:59:00Z","leader":false,"alive":false}]}`},
 		{"database down", &stubPager{statusErr: errors.New("dial tcp: connection refused")}, "GET", 503,
 			"pager cluster status: dial tcp: connection refused"},
 		{"read only", &stubPager{}, "POST", 405, ""},
