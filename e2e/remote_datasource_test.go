@@ -249,6 +249,24 @@ func TestRemoteDatasource(t *testing.T) {
 		}
 		return nil
 	})
+	// The firing alert's state in VictoriaMetrics shows its whole "for"
+	// held (the restore keeps the activeAt of such an alert; one whose
+	// last state there is short of its "for" starts pending afresh, since
+	// "for" is under the grace period).
+	eventually(t, 30*time.Second, func() error {
+		res, err := vm.Client().Raw(`ALERTS_FOR_STATE{alertname="LoginErrorSpike"}`, time.Now(), time.Minute)
+		if err != nil {
+			return err
+		}
+		if len(res) != 1 || len(res[0].Samples) == 0 {
+			return fmt.Errorf("ALERTS_FOR_STATE of LoginErrorSpike in VictoriaMetrics: %+v", res)
+		}
+		last := res[0].Samples[len(res[0].Samples)-1]
+		if held := last.T/1000 - int64(last.V); held < 21 {
+			return fmt.Errorf("ALERTS_FOR_STATE of LoginErrorSpike in VictoriaMetrics shows %ds held", held)
+		}
+		return nil
+	})
 	// Pending long enough that a lost clock would show.
 	if wait := 15*time.Second - time.Since(slowA.ActiveAt); wait > 0 {
 		time.Sleep(wait)

@@ -55,12 +55,15 @@ func runOutage(t *testing.T, r outageRun) {
 		return nil
 	})
 	r.receiver.Stop(t)
+	down := time.Now()
 	t.Logf("receiver stopped for %v", r.outage)
 	time.Sleep(r.outage / 2)
 	w.restart(t)
+	restarted := time.Now()
 	t.Logf("watchdog restarted during the outage")
 	time.Sleep(r.outage / 2)
 	r.receiver.Start(t)
+	up := time.Now()
 	t.Logf("receiver started again")
 
 	// Everything stored up to a few scrapes after the receiver came back.
@@ -71,6 +74,16 @@ func runOutage(t *testing.T, r outageRun) {
 		t.Fatalf("the watchdog stored only %d series in the window: %v", len(stored), slices.Sorted(maps.Keys(stored)))
 	}
 	gap := checkGap(t, stored, r.outage)
+	// The comparison covers the samples of every phase: before the outage,
+	// in it before the restart (kept by the snapshot), in it after the
+	// restart, and after it.
+	phases := []time.Time{from, down, restarted, up, to}
+	for i := 1; i < len(phases); i++ {
+		if n := len(inWindow(stored, phases[i-1], phases[i], false)); n == 0 {
+			t.Fatalf("the watchdog stored no samples between %v and %v (phase %d of the outage)",
+				phases[i-1].Format(time.TimeOnly), phases[i].Format(time.TimeOnly), i)
+		}
+	}
 	n := waitSame(t, 90*time.Second, stored, func() map[string][]promapi.Sample {
 		return inWindow(r.read(from, to), from, to, r.dropNaN)
 	})
