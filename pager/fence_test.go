@@ -15,7 +15,7 @@ import (
 )
 
 // fencingStore refuses writes with ErrFenced while fenced is set, as a
-// PostgreSQL store does once its session lost the escalator lock.
+// shared store does once the lease is lost.
 type fencingStore struct {
 	*MemStore
 	fenced atomic.Bool
