@@ -124,7 +124,7 @@ func (p *Pager) replicate(ctx context.Context) error {
 		case <-campaign.C:
 			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, renew)
-			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease)
+			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease, term != 0)
 			cancel()
 			campaign.Reset(renew)
 			switch {

@@ -209,6 +209,20 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 	}
 }
 
+// later puts d back in the outbox after delay, unless ctx ends first.
+func (p *Pager) later(ctx context.Context, d Delivery, delay time.Duration) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		p.smu.Lock()
+		p.outbox = append(p.outbox, d)
+		p.smu.Unlock()
+		p.signal()
+	}
+}
+
 // work sends one delivery and returns its result for the recorder (ok
 // false: nothing to record). Under a lease (token not 0) it first claims
 // the delivery; a delivery an earlier term sent but did not record comes
@@ -223,6 +237,9 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 		return deliveryResult{d: d, attempts: attempts, err: err}, true
 	}
 	if !p.leaseLive() {
+		// The renewal is late: wait for it (or for the step-down, which
+		// empties the outbox; the next term sends from the store).
+		p.later(ctx, d, p.o.Lease/20)
 		return deliveryResult{}, false
 	}
 	c, err := p.o.Cluster.Claim(token, d.Key)
@@ -235,16 +252,7 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 	case err != nil:
 		p.log.Error("pager: claim delivery: retrying in 1s", "key", d.Key, "err", err)
 		p.inc("watchdog_pager_claim_errors_total")
-		t := time.NewTimer(time.Second)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-			p.smu.Lock()
-			p.outbox = append(p.outbox, d)
-			p.smu.Unlock()
-			p.signal()
-		}
+		p.later(ctx, d, time.Second)
 		return deliveryResult{}, false
 	case c.Sent:
 		var err error
@@ -255,7 +263,14 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 	case !c.OK:
 		return deliveryResult{}, false
 	}
-	if !p.leaseLive() { // the claim may have taken a while
+	if !p.leaseLive() {
+		// The claim took long enough for the lease to need its renewal.
+		// Claimed under this term, the delivery can only be sent by a
+		// later one: end the term (the escalator stops; the next campaign
+		// starts a new term, which rebuilds from the store and sends it).
+		p.mu.Lock()
+		p.fence(fmt.Errorf("%w: the lease ran out while claiming delivery %s", ErrFenced, d.Key))
+		p.mu.Unlock()
 		return deliveryResult{}, false
 	}
 	attempts, err := p.deliver(ctx, d)
