@@ -141,20 +141,32 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 		})
 	}
 	wg.Go(func() {
+		retry := time.NewTimer(time.Hour)
+		retry.Stop()
+		defer retry.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return // unrecorded deliveries stay pending; resent after restart
 			case <-recorded:
+			case <-retry.C:
 			}
 			p.smu.Lock()
 			rs := p.done
 			p.done = nil
 			p.smu.Unlock()
-			if len(rs) > 0 {
-				p.mu.Lock()
-				p.asLeader(func() { p.recordResults(rs) })
-				p.mu.Unlock()
+			if len(rs) == 0 {
+				continue
+			}
+			var again []deliveryResult
+			p.mu.Lock()
+			p.asLeader(func() { again = p.recordResults(rs) })
+			p.mu.Unlock()
+			if len(again) > 0 { // the store failed: keep them, try again soon
+				p.smu.Lock()
+				p.done = append(again, p.done...)
+				p.smu.Unlock()
+				retry.Reset(time.Second)
 			}
 		}
 	})
@@ -400,32 +412,37 @@ func (p *Pager) fireDue() {
 }
 
 // recordResults marks deliveries done and feeds their results to Step, all
-// in one transaction. p.mu must be held.
-func (p *Pager) recordResults(rs []deliveryResult) {
+// in one transaction, and logs and counts them once committed. It returns
+// the results to record again later when the store failed (not when it
+// fenced this pager off: the next term records them from the sent marks,
+// or sends again). p.mu must be held.
+func (p *Pager) recordResults(rs []deliveryResult) (again []deliveryResult) {
 	now := p.now()
 	var cs []change
 	var done []Delivery
+	var kept []deliveryResult
 	for _, r := range rs {
 		d := r.d
 		d.Attempts, d.DoneAt, d.Status = r.attempts, now, DeliverySent
 		ev := DeliveryResult{Key: d.Key, User: d.User, Method: d.Method, Channel: d.Channel, Attempts: r.attempts}
-		result := "ok"
 		if r.err != nil {
-			d.Status, d.Error, ev.Err, result = DeliveryFailed, r.err.Error(), r.err.Error(), "error"
-			p.log.Error("pager: delivery failed", "channel", d.Channel, "incident", d.IncidentID, "user", d.User,
-				"method", d.Method, "kind", d.Kind, "attempts", r.attempts, "err", r.err)
+			d.Status, d.Error, ev.Err = DeliveryFailed, r.err.Error(), r.err.Error()
 		}
-		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, d.Channel, result))
 		st, err := p.incident(d.IncidentID)
-		if err != nil {
-			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			p.log.Error("pager: record delivery: no such incident", "key", d.Key, "incident", d.IncidentID)
+			continue
+		case err != nil:
+			again = append(again, r)
 			continue
 		}
 		cs = append(cs, change{st: st, ev: ev})
 		done = append(done, d)
+		kept = append(kept, r)
 	}
 	if len(cs) == 0 {
-		return
+		return again
 	}
 	err := p.applyAll(cs, func(tx Tx) error {
 		for _, d := range done {
@@ -435,11 +452,24 @@ func (p *Pager) recordResults(rs []deliveryResult) {
 		}
 		return nil
 	})
-	if err != nil {
-		for _, d := range done {
-			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
-		}
+	switch {
+	case errors.Is(err, ErrFenced):
+		p.log.Warn("pager: delivery results not recorded: fenced off", "deliveries", len(done), "err", err)
+		return nil
+	case err != nil:
+		p.log.Error("pager: record delivery results: retrying", "deliveries", len(done), "err", err)
+		return append(again, kept...)
 	}
+	for _, r := range kept {
+		result := "ok"
+		if r.err != nil {
+			result = "error"
+			p.log.Error("pager: delivery failed", "channel", r.d.Channel, "incident", r.d.IncidentID, "user", r.d.User,
+				"method", r.d.Method, "kind", r.d.Kind, "attempts", r.attempts, "err", r.err)
+		}
+		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, r.d.Channel, result))
+	}
+	return again
 }
 
 // deliver sends one delivery through its channel with retries.
