@@ -53,6 +53,7 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	rwReceiver    bool          // --web.enable-remote-write-receiver
 	limits        *limitOptions
 }
 
@@ -75,6 +76,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
 	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
+	fs.BoolVar(&o.rwReceiver, "web.enable-remote-write-receiver", false,
+		"accept Prometheus remote write (1.0 and 2.0) on POST /api/v1/write; needs the API token")
 	o.limits = limitFlags(fs)
 	return fs, o
 }
@@ -322,6 +325,12 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:    logger.With("component", "web"),
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
+	if o.rwReceiver {
+		api.EnableRemoteWrite(web.RemoteWriteOptions{
+			Appender:     func() web.WriteAppender { return db.Appender() },
+			RejectReason: storeRejectReason,
+		})
+	}
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
