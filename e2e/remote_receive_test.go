@@ -78,8 +78,8 @@ func TestRemoteReceive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("2.0 write: %v", err)
 	}
-	if stats.Samples != 2 || stats.Histograms != 0 || stats.Exemplars != 0 {
-		t.Errorf("2.0 written stats %+v, want 2 samples, no histograms or exemplars", stats)
+	if stats.Samples != 2 || stats.Histograms != 0 || stats.Exemplars != 1 {
+		t.Errorf("2.0 written stats %+v, want 2 samples, no histograms, 1 exemplar (accepted and discarded)", stats)
 	}
 	if v, ok := h.vectorValue(t, `rw_v2_gauge{zone="x"}`); !ok || v != "42" {
 		t.Errorf(`rw_v2_gauge{zone="x"} = %q (found %v), want 42`, v, ok)

@@ -115,8 +115,9 @@ func (discardWriteAppender) Rollback() error { return nil }
 // request is written and the answer is 400 naming what was refused, so the
 // sender does not retry what can never be written (the spec's partial
 // write). The 2.0 answer carries the X-Prometheus-Remote-Write-*-Written
-// headers with what was written; exemplars are not stored and count as
-// not written. A store failure rolls the request back and answers 500.
+// headers with what was written. Exemplars are accepted and discarded
+// (counted in watchdog_remote_write_dropped_exemplars_total) and reported
+// written, as Prometheus does with its exemplar storage off. A store failure rolls the request back and answers 500.
 // Bodies over MaxBodyBytes, or whose snappy header announces more than
 // MaxDecodedBytes, get 413 before anything is decoded; bad snappy or
 // protobuf 400; more than MaxWaiting requests waiting for a slot 429.
@@ -187,6 +188,17 @@ func (decodedBody) Close() error { return nil }
 // decoded bytes.
 func (rw *remoteWriter) decode(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The media type first (415), as the handler would, before the
+		// body is read.
+		ct := r.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "application/x-protobuf"
+		}
+		if _, err := remote.ParseProtoMsg(ct); err != nil {
+			rw.refusedRequest("unsupported_type")
+			http.Error(w, err.Error(), http.StatusUnsupportedMediaType)
+			return
+		}
 		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "snappy") {
 			rw.refusedRequest("unsupported_encoding")
 			http.Error(w, fmt.Sprintf("content encoding %q is not supported: only snappy", enc), http.StatusUnsupportedMediaType)
@@ -255,6 +267,7 @@ func (rw *remoteWriter) Store(r *http.Request, msgType remote.WriteMessageType) 
 	rw.written.Add(b.written)
 	rw.exemplars.Add(b.exemplars)
 	resp.Samples = b.written
+	resp.Exemplars = b.exemplars
 	if refusal := b.refusal(); refusal != nil {
 		resp.SetStatusCode(http.StatusBadRequest)
 		return resp, refusal

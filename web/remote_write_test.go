@@ -161,6 +161,7 @@ func TestRemoteWrite(t *testing.T) {
 		body        []byte
 		code        int
 		written     string // X-Prometheus-Remote-Write-Samples-Written; "" for none
+		exemplars   string // X-Prometheus-Remote-Write-Exemplars-Written
 		stored      []string
 		errContains string
 		rollback    bool
@@ -176,9 +177,9 @@ func TestRemoteWrite(t *testing.T) {
 				Samples: []prompb.Sample{{Timestamp: 5, Value: 3}}}),
 			code: 204, stored: []string{`{__name__="x"} 3@5`}},
 		{name: "2.0", token: tok, contentType: ctV2, body: v2Body(t, false, []string{"__name__", "up", "job", "b"}),
-			code: 204, written: "2", stored: []string{`{__name__="up", job="b"} 1@1000`, `{__name__="up", job="b"} 2@2000`}},
+			code: 204, written: "2", exemplars: "1", stored: []string{`{__name__="up", job="b"} 1@1000`, `{__name__="up", job="b"} 2@2000`}},
 		{name: "2.0 native histogram refused, floats written", token: tok, contentType: ctV2,
-			body: v2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 400, written: "2",
+			body: v2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 400, written: "2", exemplars: "1",
 			stored:      []string{`{__name__="h", job="b"} 1@1000`, `{__name__="h", job="b"} 2@2000`},
 			errContains: "1 native_histogram"},
 		{name: "too old refused, rest written", token: tok, contentType: ctV1,
@@ -193,7 +194,7 @@ func TestRemoteWrite(t *testing.T) {
 				data, _ := req.Marshal()
 				return snappy.Encode(nil, data)
 			}(),
-			code: 400, written: "1", stored: []string{`{__name__="o"} 5@2`}, errContains: "too_old"},
+			code: 400, written: "1", exemplars: "0", stored: []string{`{__name__="o"} 5@2`}, errContains: "too_old"},
 		{name: "store failure rolls back", token: tok, contentType: ctV1,
 			body: v1Body(t, v1Series("up", 1, 999)), code: 500, rollback: true, errContains: "disk on fire"},
 		{name: "no metric name", token: tok, contentType: ctV1,
@@ -209,7 +210,7 @@ func TestRemoteWrite(t *testing.T) {
 				Samples: []prompb.Sample{{Value: 1}}}),
 			code: 400, errContains: "invalid label"},
 		{name: "2.0 labels_refs outside symbols", token: tok, contentType: ctV2, body: badRefs(), code: 400,
-			written: "0", errContains: "symbols table"},
+			written: "0", exemplars: "0", errContains: "symbols table"},
 		{name: "bad snappy", token: tok, contentType: ctV1, body: []byte("not snappy at all"), code: 400},
 		{name: "snappy bomb", token: tok, contentType: ctV1, body: bomb(), code: 413},
 		{name: "body too large", token: tok, contentType: ctV1, body: bytes.Repeat([]byte{1}, 2<<10), code: 413},
@@ -243,10 +244,11 @@ func TestRemoteWrite(t *testing.T) {
 				t.Errorf("samples written header %q, want %q", got, tc.written)
 			}
 			if tc.written != "" {
-				for _, hd := range []string{"Histograms", "Exemplars"} {
-					if got := rec.Header().Get("X-Prometheus-Remote-Write-" + hd + "-Written"); got != "0" {
-						t.Errorf("%s written %q, want 0", hd, got)
-					}
+				if got := rec.Header().Get("X-Prometheus-Remote-Write-Histograms-Written"); got != "0" {
+					t.Errorf("histograms written %q, want 0", got)
+				}
+				if got := rec.Header().Get("X-Prometheus-Remote-Write-Exemplars-Written"); got != tc.exemplars {
+					t.Errorf("exemplars written %q, want %q", got, tc.exemplars)
 				}
 			}
 			if got := store.samples(); strings.Join(got, "\n") != strings.Join(tc.stored, "\n") {
