@@ -25,6 +25,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
@@ -253,10 +254,21 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		queues = append(queues, pagerQ, apiQ)
 		sinks = append(sinks, pagerQ.Send)
 	}
+	// With a datasource, rules query it and restore alert state from it;
+	// their results still go to the local store (remote_write ships them).
+	query, restoreFrom := rules.EngineQueryFunc(engine, db), storage.Queryable(db)
+	ds, err := newDatasource(cfg.Datasource, extLabels, set, logger.With("component", "datasource"))
+	if err != nil {
+		return err
+	}
+	if ds != nil {
+		query, restoreFrom = ds.Query, ds
+		logger.Info("rules evaluate on the datasource", "url", cfg.Datasource.URL)
+	}
 	ruler := rules.NewManager(rules.Options{
-		Query:          rules.EngineQueryFunc(engine, db),
+		Query:          query,
 		Native:         db,
-		Queryable:      db,
+		Queryable:      restoreFrom,
 		Appender:       func() rules.Appender { return db.Appender() },
 		Notify:         notifyFunc(externalURL, extLabels, sinks...),
 		ExternalLabels: extLabels,
@@ -268,9 +280,14 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	if err := ruler.Update(time.Duration(cfg.Global.EvaluationInterval), files); err != nil { // Prepare + Apply, as a reload
+	ruleSet, err := rules.Prepare(time.Duration(cfg.Global.EvaluationInterval), files)
+	if err != nil {
 		return err
 	}
+	if err := checkDatasourceRules(cfg.Datasource, ruleSet); err != nil {
+		return err
+	}
+	ruler.Apply(ruleSet)
 
 	hb, err := startHeartbeat(cfg.Heartbeat, ruler, pg, logger, set)
 	if err != nil {
@@ -286,7 +303,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, storage: cfg.Storage, logger: logger}
+		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
