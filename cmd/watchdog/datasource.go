@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/internal/secret"
@@ -76,4 +78,63 @@ func checkDatasourceRules(ds *config.DatasourceConfig, rs *rules.RuleSet) error 
 		return fmt.Errorf("load rules: %w (datasource %s):\n  %s", errNativeOnDatasource, ds.URL, strings.Join(native, "\n  "))
 	}
 	return nil
+}
+
+// restoreQueryable reads alert state from the datasource and, for a
+// selection it answers with nothing or fails on (no remote_write ships
+// ALERTS_FOR_STATE there, or it is down at start), from the local store,
+// which holds them too when a snapshot survived the restart.
+type restoreQueryable struct {
+	remote, local storage.Queryable
+	log           *slog.Logger
+}
+
+func (r restoreQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	rq, err := r.remote.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	lq, err := r.local.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return &restoreQuerier{Querier: lq, remote: rq, log: r.log}, nil
+}
+
+// restoreQuerier is the local querier whose Select asks the datasource
+// first.
+type restoreQuerier struct {
+	storage.Querier // local
+	remote          storage.Querier
+	log             *slog.Logger
+}
+
+func (q *restoreQuerier) Select(ctx context.Context, sorted bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	set := q.remote.Select(ctx, sorted, hints, ms...)
+	if set.Next() {
+		return &peekedSet{SeriesSet: set, first: true}
+	}
+	if err := set.Err(); err != nil && q.log != nil {
+		q.log.Warn("restoring alert state from the datasource failed; reading the local store", "err", err)
+	}
+	return q.Querier.Select(ctx, sorted, hints, ms...)
+}
+
+func (q *restoreQuerier) Close() error {
+	return errors.Join(q.remote.Close(), q.Querier.Close())
+}
+
+// peekedSet is a SeriesSet whose first Next was already called (and
+// returned true).
+type peekedSet struct {
+	storage.SeriesSet
+	first bool
+}
+
+func (p *peekedSet) Next() bool {
+	if p.first {
+		p.first = false
+		return true
+	}
+	return p.SeriesSet.Next()
 }

@@ -225,61 +225,74 @@ func TestDatasourceSameAlertsAsLocal(t *testing.T) {
 }
 
 // TestDatasourceRestoresForState stops a watchdog whose LoginErrorSpike is
-// pending and starts another a minute later with a fresh local store: the
-// pending alert's `for` clock comes back from the ALERTS_FOR_STATE series
-// on the datasource (written there with the sender's external label, which
-// the restore drops), moved forward by the downtime, so it fires one
-// evaluation earlier than a fresh start would.
+// pending and starts another a minute later: the pending alert's `for`
+// clock comes back, moved forward by the downtime, so it fires one
+// evaluation earlier than a fresh start would. It comes from the
+// ALERTS_FOR_STATE series on the datasource (written there with the
+// sender's external label, which the restore drops) when remote_write
+// shipped them, else from the local store.
 func TestDatasourceRestoresForState(t *testing.T) {
-	data, engine := shopData(t), testEngine()
-	fake := newFakePrometheus(t, data, engine)
-	ext := labels.FromStrings("replica", "a")
-	ds, err := newDatasource(&config.DatasourceConfig{URL: fake.URL, Timeout: config.DefaultDatasourceTimeout}, ext, metrics.NewSet(), nil)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		ship bool // the first watchdog's results reach the datasource
+	}{
+		{"from the datasource", true},
+		{"from the local store when the datasource has none", false},
 	}
-	// What remote_write does: the rule results reach the datasource, with
-	// the external labels.
-	shipped := func() rules.Appender { return &extAppender{app: data.Appender(), ext: ext} }
-	opts := rules.Options{Query: ds.Query, Queryable: ds, Appender: shipped, ForGracePeriod: 5 * time.Second}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, engine := shopData(t), testEngine()
+			fake := newFakePrometheus(t, data, engine)
+			ext := labels.FromStrings("replica", "a")
+			ds, err := newDatasource(&config.DatasourceConfig{URL: fake.URL, Timeout: config.DefaultDatasourceTimeout}, ext, metrics.NewSet(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local, _ := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
+			written := storeAppender(local)
+			if tc.ship { // what remote_write does, external labels added; the restarted watchdog's store is empty
+				written = func() rules.Appender { return &extAppender{app: data.Appender(), ext: ext} }
+			}
+			first := newRuleRun(t, rules.Options{Query: ds.Query, Appender: written, ForGracePeriod: 5 * time.Second})
+			var pendingSince time.Time
+			ts := dsT0
+			for ; ts.Before(dsT0.Add(10 * time.Minute)); ts = ts.Add(15 * time.Second) {
+				first.eval(t, ts, false)
+				if a := first.alert("LoginErrorSpike"); a != nil && a.State == rules.StatePending && ts.Sub(a.ActiveAt) == 15*time.Second {
+					pendingSince = a.ActiveAt
+					break
+				}
+			}
+			if pendingSince.IsZero() {
+				t.Fatal("LoginErrorSpike never pending for 15s")
+			}
+			downAt := ts
+			restart := downAt.Add(time.Minute)
 
-	first := newRuleRun(t, opts)
-	var pendingSince time.Time
-	ts := dsT0
-	for ; ts.Before(dsT0.Add(10 * time.Minute)); ts = ts.Add(15 * time.Second) {
-		first.eval(t, ts, false)
-		if a := first.alert("LoginErrorSpike"); a != nil && a.State == rules.StatePending && ts.Sub(a.ActiveAt) == 15*time.Second {
-			pendingSince = a.ActiveAt
-			break
-		}
-	}
-	if pendingSince.IsZero() {
-		t.Fatal("LoginErrorSpike never pending for 15s")
-	}
-	downAt := ts
-	restart := downAt.Add(time.Minute)
-
-	second := newRuleRun(t, opts)
-	second.eval(t, restart, false)
-	a := second.alert("LoginErrorSpike")
-	if a == nil || a.State != rules.StatePending || !a.ActiveAt.Equal(pendingSince.Add(restart.Sub(downAt))) {
-		t.Fatalf("after restart: %+v, want pending since %s (restored and moved by the downtime)", a, pendingSince.Add(time.Minute).Sub(dsT0))
-	}
-	if a.Labels.Has("replica") {
-		t.Errorf("restored alert kept the external label: %s", a.Labels)
-	}
-	second.eval(t, restart.Add(15*time.Second), false)
-	if a := second.alert("LoginErrorSpike"); a == nil || a.State != rules.StateFiring {
-		t.Fatalf("15s after restart: %+v, want firing (20s of `for` served: 15s before, 5s after)", a)
-	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	restored := false
-	for _, q := range fake.queries {
-		restored = restored || strings.HasPrefix(q, `{__name__="ALERTS_FOR_STATE",alertname="LoginErrorSpike"`)
-	}
-	if !restored {
-		t.Errorf("no ALERTS_FOR_STATE query reached the datasource: %q", fake.queries)
+			second := newRuleRun(t, rules.Options{Query: ds.Query, ForGracePeriod: 5 * time.Second,
+				Queryable: restoreQueryable{remote: ds, local: local}})
+			second.eval(t, restart, false)
+			a := second.alert("LoginErrorSpike")
+			if a == nil || a.State != rules.StatePending || !a.ActiveAt.Equal(pendingSince.Add(restart.Sub(downAt))) {
+				t.Fatalf("after restart: %+v, want pending since %s (restored and moved by the downtime)", a, pendingSince.Add(time.Minute).Sub(dsT0))
+			}
+			if a.Labels.Has("replica") {
+				t.Errorf("restored alert kept the external label: %s", a.Labels)
+			}
+			second.eval(t, restart.Add(15*time.Second), false)
+			if a := second.alert("LoginErrorSpike"); a == nil || a.State != rules.StateFiring {
+				t.Fatalf("15s after restart: %+v, want firing (20s of `for` served: 15s before, 5s after)", a)
+			}
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			asked := false
+			for _, q := range fake.queries {
+				asked = asked || strings.HasPrefix(q, `{__name__="ALERTS_FOR_STATE",alertname="LoginErrorSpike"`)
+			}
+			if !asked {
+				t.Errorf("the datasource was not asked for ALERTS_FOR_STATE: %q", fake.queries)
+			}
+		})
 	}
 }
 

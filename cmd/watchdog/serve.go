@@ -262,7 +262,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return err
 	}
 	if ds != nil {
-		query, restoreFrom = ds.Query, ds
+		query = ds.Query
+		restoreFrom = restoreQueryable{remote: ds, local: db, log: logger.With("component", "rules")}
 		logger.Info("rules evaluate on the datasource", "url", cfg.Datasource.URL)
 	}
 	ruler := rules.NewManager(rules.Options{
