@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,4 +141,44 @@ func TestRemoteReceive(t *testing.T) {
 	}
 	t.Log("written: " + strconv.Itoa(stats.Samples) + " samples by the 2.0 client")
 	h.assertHealthy(t)
+}
+
+// TestRemoteReceiveAsDatasource runs two watchdogs: B receives remote
+// write, A has B as its datasource. A's rule fires on a series only B
+// holds, A writes ALERTS locally, and the rule is healthy.
+func TestRemoteReceiveAsDatasource(t *testing.T) {
+	b := startHostile(t, hostileConfig{Args: []string{"--web.enable-remote-write-receiver"}})
+	data, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels:  []prompb.Label{{Name: "__name__", Value: "ds_e2e_errors"}, {Name: "team", Value: "b"}},
+		Samples: []prompb.Sample{{Timestamp: time.Now().UnixMilli(), Value: 5}}}}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{"Content-Type": {"application/x-protobuf"}, "Content-Encoding": {"snappy"},
+		"Authorization": {"Bearer " + b.token}}
+	if resp, body := b.do(t, http.MethodPost, "/api/v1/write", hdr, snappy.Encode(nil, data)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("write to B: %d %s", resp.StatusCode, body)
+	}
+	a := startHostile(t, hostileConfig{
+		Rules: map[string]string{"ds.yml": "groups:\n  - name: ds\n    rules:\n      - alert: DsE2E\n        expr: ds_e2e_errors > 3\n" +
+			"        labels: {severity: page}\n"},
+		Extra: "datasource:\n  url: " + b.url + "\n  timeout: 5s\n",
+	})
+	eventually(t, 20*time.Second, func() error {
+		code, body := a.get(t, "/api/v1/alerts")
+		if code != http.StatusOK || !strings.Contains(string(body), `"alertname":"DsE2E"`) || !strings.Contains(string(body), `"state":"firing"`) {
+			return fmt.Errorf("DsE2E not firing on A: %d %s", code, body)
+		}
+		return nil
+	})
+	if v, ok := a.vectorValue(t, `ALERTS{alertname="DsE2E",alertstate="firing"}`); !ok || v != "1" {
+		t.Errorf("A's local ALERTS for DsE2E = %q (found %v), want 1", v, ok)
+	}
+	if _, ok := a.vectorValue(t, `ds_e2e_errors`); ok {
+		t.Error("A holds ds_e2e_errors locally; the test would not show the datasource is used")
+	}
+	code, body := a.get(t, "/api/v1/rules")
+	if code != http.StatusOK || !strings.Contains(string(body), `"health":"ok"`) || strings.Contains(string(body), `"health":"err"`) {
+		t.Errorf("A's rules: %d %s, want healthy", code, body)
+	}
 }
