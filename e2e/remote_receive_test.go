@@ -16,10 +16,10 @@ import (
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 )
 
-// bearerTransport adds the API token to every request.
-type bearerTransport struct{ token string }
+// rwBearerTransport adds the API token to every request.
+type rwBearerTransport struct{ token string }
 
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (b rwBearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return http.DefaultTransport.RoundTrip(r)
@@ -63,7 +63,7 @@ func TestRemoteReceive(t *testing.T) {
 	}
 
 	// 2.0 through client_golang's sender.
-	api, err := remote.NewAPI(h.url, remote.WithAPIHTTPClient(&http.Client{Transport: bearerTransport{h.token}, Timeout: 30 * time.Second}),
+	api, err := remote.NewAPI(h.url, remote.WithAPIHTTPClient(&http.Client{Transport: rwBearerTransport{h.token}, Timeout: 30 * time.Second}),
 		remote.WithAPIPath("/api/v1/write"), remote.WithAPIBackoff(remote.BackoffConfig{Min: time.Millisecond, Max: time.Millisecond, MaxRetries: 1}))
 	if err != nil {
 		t.Fatal(err)

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
-// fakeAPI answers /api/v1/query with a fixed status and body, and records
+// dsFakeAPI answers /api/v1/query with a fixed status and body, and records
 // the last request's form and headers.
-type fakeAPI struct {
+type dsFakeAPI struct {
 	status int
 	body   string
 	form   map[string]string
@@ -29,7 +29,7 @@ type fakeAPI struct {
 	path   string
 }
 
-func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *dsFakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
@@ -85,7 +85,7 @@ func TestDatasourceQuery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &fakeAPI{status: tc.status, body: tc.body}
+			api := &dsFakeAPI{status: tc.status, body: tc.body}
 			srv := httptest.NewServer(api)
 			defer srv.Close()
 			ds, err := NewDatasource(DatasourceOptions{URL: srv.URL + "/prom/", Timeout: 7 * time.Second,
@@ -108,14 +108,14 @@ func TestDatasourceQuery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := vecString(vec); got != tc.want {
+			if got := dsVecString(vec); got != tc.want {
 				t.Errorf("vector\n%s\nwant\n%s", got, tc.want)
 			}
 		})
 	}
 }
 
-func vecString(v promql.Vector) string {
+func dsVecString(v promql.Vector) string {
 	lines := make([]string, len(v))
 	for i, s := range v {
 		lines[i] = s.String()
@@ -123,10 +123,10 @@ func vecString(v promql.Vector) string {
 	return strings.Join(lines, "\n")
 }
 
-// blockingTransport never answers: the query's own timeout must end it.
-type blockingTransport struct{}
+// dsBlockingTransport never answers: the query's own timeout must end it.
+type dsBlockingTransport struct{}
 
-func (blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (dsBlockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	<-r.Context().Done()
 	return nil, r.Context().Err()
 }
@@ -135,7 +135,7 @@ func TestDatasourceTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		set := metrics.NewSet()
 		ds, err := NewDatasource(DatasourceOptions{URL: "http://ds.invalid", Timeout: 3 * time.Second,
-			Client: &http.Client{Transport: blockingTransport{}}, Metrics: set})
+			Client: &http.Client{Transport: dsBlockingTransport{}}, Metrics: set})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestDatasourceTimeout(t *testing.T) {
 }
 
 func TestDatasourceAuthorizationError(t *testing.T) {
-	api := &fakeAPI{status: 200, body: `{"status":"success","data":{"resultType":"vector","result":[]}}`}
+	api := &dsFakeAPI{status: 200, body: `{"status":"success","data":{"resultType":"vector","result":[]}}`}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	ds, _ := NewDatasource(DatasourceOptions{URL: srv.URL,
@@ -179,7 +179,7 @@ func TestNewDatasourceBadURL(t *testing.T) {
 // at maxt and returns them sorted, with the external labels dropped and
 // samples outside the window left out.
 func TestDatasourceQuerier(t *testing.T) {
-	api := &fakeAPI{status: 200, body: `{"status":"success","data":{"resultType":"matrix","result":[` +
+	api := &dsFakeAPI{status: 200, body: `{"status":"success","data":{"resultType":"matrix","result":[` +
 		`{"metric":{"__name__":"ALERTS_FOR_STATE","alertname":"A","instance":"b","replica":"r1"},"values":[[1000,"900"],[1060,"900"]]},` +
 		`{"metric":{"__name__":"ALERTS_FOR_STATE","alertname":"A","instance":"a","replica":"r1"},"values":[[999,"1"],[1030,"1000"]]}]}}`}
 	srv := httptest.NewServer(api)

@@ -29,9 +29,9 @@ var (
 	errFakeBroken = errors.New("disk on fire")
 )
 
-// fakeStore records committed samples. A sample with value 666 is refused
+// rwFakeStore records committed samples. A sample with value 666 is refused
 // as too old, one with value 999 fails the store.
-type fakeStore struct {
+type rwFakeStore struct {
 	mu        sync.Mutex
 	committed []string
 	rollbacks int
@@ -39,14 +39,14 @@ type fakeStore struct {
 	entered   chan struct{} // when set, Append signals it first
 }
 
-type fakeWriteAppender struct {
-	s       *fakeStore
+type rwFakeAppender struct {
+	s       *rwFakeStore
 	pending []string
 }
 
-func (s *fakeStore) appender() WriteAppender { return &fakeWriteAppender{s: s} }
+func (s *rwFakeStore) appender() WriteAppender { return &rwFakeAppender{s: s} }
 
-func (a *fakeWriteAppender) Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error) {
+func (a *rwFakeAppender) Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error) {
 	if a.s.entered != nil {
 		a.s.entered <- struct{}{}
 	}
@@ -59,42 +59,42 @@ func (a *fakeWriteAppender) Append(ref uint64, l labels.Labels, t int64, v float
 	case 999:
 		return 0, errFakeBroken
 	}
-	a.pending = append(a.pending, l.String()+" "+formatSample(t, v))
+	a.pending = append(a.pending, l.String()+" "+rwFormatSample(t, v))
 	return 1, nil
 }
 
-func formatSample(t int64, v float64) string {
+func rwFormatSample(t int64, v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64) + "@" + strconv.FormatInt(t, 10)
 }
 
-func (a *fakeWriteAppender) Commit() error {
+func (a *rwFakeAppender) Commit() error {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	a.s.committed = append(a.s.committed, a.pending...)
 	return nil
 }
 
-func (a *fakeWriteAppender) Rollback() error {
+func (a *rwFakeAppender) Rollback() error {
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	a.s.rollbacks++
 	return nil
 }
 
-func (s *fakeStore) samples() []string {
+func (s *rwFakeStore) samples() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.committed...)
 }
 
-func rejectFake(err error) string {
+func rwRejectFake(err error) string {
 	if errors.Is(err, errFakeTooOld) {
 		return "too_old"
 	}
 	return ""
 }
 
-func v1Body(t *testing.T, series ...prompb.TimeSeries) []byte {
+func rwV1Body(t *testing.T, series ...prompb.TimeSeries) []byte {
 	t.Helper()
 	data, err := (&prompb.WriteRequest{Timeseries: series}).Marshal()
 	if err != nil {
@@ -103,7 +103,7 @@ func v1Body(t *testing.T, series ...prompb.TimeSeries) []byte {
 	return snappy.Encode(nil, data)
 }
 
-func v1Series(name string, samples ...float64) prompb.TimeSeries {
+func rwV1Series(name string, samples ...float64) prompb.TimeSeries {
 	ts := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "a"}}}
 	for i, v := range samples {
 		ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: int64(1000 * (i + 1)), Value: v})
@@ -111,9 +111,9 @@ func v1Series(name string, samples ...float64) prompb.TimeSeries {
 	return ts
 }
 
-// v2Body builds a 2.0 request of series given as label pairs and samples;
+// rwV2Body builds a 2.0 request of series given as label pairs and samples;
 // histograms adds one native histogram sample to the first series.
-func v2Body(t *testing.T, histograms bool, series ...[]string) []byte {
+func rwV2Body(t *testing.T, histograms bool, series ...[]string) []byte {
 	t.Helper()
 	st := writev2.NewSymbolTable()
 	var req writev2.Request
@@ -136,7 +136,7 @@ func v2Body(t *testing.T, histograms bool, series ...[]string) []byte {
 }
 
 // bomb is a snappy block whose header announces 1 GiB.
-func bomb() []byte {
+func rwBomb() []byte {
 	var b []byte
 	n := uint64(1 << 30)
 	for n >= 0x80 {
@@ -166,24 +166,24 @@ func TestRemoteWrite(t *testing.T) {
 		errContains string
 		rollback    bool
 	}{
-		{name: "no token", body: v1Body(t, v1Series("up", 1)), contentType: ctV1, code: 401},
-		{name: "wrong token", token: "nope", body: v1Body(t, v1Series("up", 1)), contentType: ctV1, code: 401},
-		{name: "1.0", token: tok, contentType: ctV1, body: v1Body(t, v1Series("up", 1, 0)), code: 204,
+		{name: "no token", body: rwV1Body(t, rwV1Series("up", 1)), contentType: ctV1, code: 401},
+		{name: "wrong token", token: "nope", body: rwV1Body(t, rwV1Series("up", 1)), contentType: ctV1, code: 401},
+		{name: "1.0", token: tok, contentType: ctV1, body: rwV1Body(t, rwV1Series("up", 1, 0)), code: 204,
 			stored: []string{`{__name__="up", job="a"} 1@1000`, `{__name__="up", job="a"} 0@2000`}},
 		{name: "1.0 without proto parameter", token: tok, contentType: "application/x-protobuf",
-			body: v1Body(t, v1Series("up", 1)), code: 204, stored: []string{`{__name__="up", job="a"} 1@1000`}},
+			body: rwV1Body(t, rwV1Series("up", 1)), code: 204, stored: []string{`{__name__="up", job="a"} 1@1000`}},
 		{name: "1.0 empty label values dropped", token: tok, contentType: ctV1,
-			body: v1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "x"}, {Name: "e", Value: ""}},
+			body: rwV1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "x"}, {Name: "e", Value: ""}},
 				Samples: []prompb.Sample{{Timestamp: 5, Value: 3}}}),
 			code: 204, stored: []string{`{__name__="x"} 3@5`}},
-		{name: "2.0", token: tok, contentType: ctV2, body: v2Body(t, false, []string{"__name__", "up", "job", "b"}),
+		{name: "2.0", token: tok, contentType: ctV2, body: rwV2Body(t, false, []string{"__name__", "up", "job", "b"}),
 			code: 204, written: "2", exemplars: "1", stored: []string{`{__name__="up", job="b"} 1@1000`, `{__name__="up", job="b"} 2@2000`}},
 		{name: "2.0 native histogram refused, floats written", token: tok, contentType: ctV2,
-			body: v2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 400, written: "2", exemplars: "1",
+			body: rwV2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 400, written: "2", exemplars: "1",
 			stored:      []string{`{__name__="h", job="b"} 1@1000`, `{__name__="h", job="b"} 2@2000`},
 			errContains: "1 native_histogram"},
 		{name: "too old refused, rest written", token: tok, contentType: ctV1,
-			body: v1Body(t, v1Series("up", 666, 1)), code: 400,
+			body: rwV1Body(t, rwV1Series("up", 666, 1)), code: 400,
 			stored: []string{`{__name__="up", job="a"} 1@2000`}, errContains: "1 too_old"},
 		{name: "2.0 too old partial write", token: tok, contentType: ctV2,
 			body: func() []byte {
@@ -196,35 +196,35 @@ func TestRemoteWrite(t *testing.T) {
 			}(),
 			code: 400, written: "1", exemplars: "0", stored: []string{`{__name__="o"} 5@2`}, errContains: "too_old"},
 		{name: "store failure rolls back", token: tok, contentType: ctV1,
-			body: v1Body(t, v1Series("up", 1, 999)), code: 500, rollback: true, errContains: "disk on fire"},
+			body: rwV1Body(t, rwV1Series("up", 1, 999)), code: 500, rollback: true, errContains: "disk on fire"},
 		{name: "no metric name", token: tok, contentType: ctV1,
-			body: v1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "job", Value: "a"}},
-				Samples: []prompb.Sample{{Value: 1}}}, v1Series("ok", 7)),
+			body: rwV1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "job", Value: "a"}},
+				Samples: []prompb.Sample{{Value: 1}}}, rwV1Series("ok", 7)),
 			code: 400, stored: []string{`{__name__="ok", job="a"} 7@1000`}, errContains: "no metric name"},
 		{name: "duplicate label", token: tok, contentType: ctV1,
-			body: v1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "d"}, {Name: "a", Value: "1"}, {Name: "a", Value: "2"}},
+			body: rwV1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "d"}, {Name: "a", Value: "1"}, {Name: "a", Value: "2"}},
 				Samples: []prompb.Sample{{Value: 1}}}),
 			code: 400, errContains: "twice"},
 		{name: "invalid utf-8", token: tok, contentType: ctV1,
-			body: v1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "d"}, {Name: "a", Value: "\xff"}},
+			body: rwV1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "d"}, {Name: "a", Value: "\xff"}},
 				Samples: []prompb.Sample{{Value: 1}}}),
 			code: 400, errContains: "invalid label"},
 		{name: "2.0 labels_refs outside symbols", token: tok, contentType: ctV2, body: badRefs(), code: 400,
 			written: "0", exemplars: "0", errContains: "symbols table"},
 		{name: "bad snappy", token: tok, contentType: ctV1, body: []byte("not snappy at all"), code: 400},
-		{name: "snappy bomb", token: tok, contentType: ctV1, body: bomb(), code: 413},
+		{name: "snappy bomb", token: tok, contentType: ctV1, body: rwBomb(), code: 413},
 		{name: "body too large", token: tok, contentType: ctV1, body: bytes.Repeat([]byte{1}, 2<<10), code: 413},
 		{name: "bad protobuf", token: tok, contentType: ctV1, body: snappy.Encode(nil, []byte{0xff, 0xff, 0xff}), code: 400},
 		{name: "unknown proto", token: tok, contentType: "application/x-protobuf;proto=io.prometheus.write.v3.Request",
-			body: v1Body(t, v1Series("up", 1)), code: 415},
-		{name: "not protobuf", token: tok, contentType: "application/json", body: v1Body(t, v1Series("up", 1)), code: 415},
-		{name: "gzip", token: tok, contentType: ctV1, encoding: "gzip", body: v1Body(t, v1Series("up", 1)), code: 415},
+			body: rwV1Body(t, rwV1Series("up", 1)), code: 415},
+		{name: "not protobuf", token: tok, contentType: "application/json", body: rwV1Body(t, rwV1Series("up", 1)), code: 415},
+		{name: "gzip", token: tok, contentType: ctV1, encoding: "gzip", body: rwV1Body(t, rwV1Series("up", 1)), code: 415},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			store := &fakeStore{}
+			store := &rwFakeStore{}
 			h := New(Options{Token: tok, Metrics: metrics.NewSet()})
-			h.EnableRemoteWrite(RemoteWriteOptions{Appender: store.appender, RejectReason: rejectFake, MaxBodyBytes: 1 << 10})
+			h.EnableRemoteWrite(RemoteWriteOptions{Appender: store.appender, RejectReason: rwRejectFake, MaxBodyBytes: 1 << 10})
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			req.Header.Set("Content-Encoding", "snappy")
@@ -266,7 +266,7 @@ func TestRemoteWrite(t *testing.T) {
 
 func TestRemoteWriteNotEnabled(t *testing.T) {
 	h := New(Options{Token: "t"})
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(v1Body(t, v1Series("up", 1))))
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(rwV1Body(t, rwV1Series("up", 1))))
 	req.Header.Set("Authorization", "Bearer t")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -277,18 +277,18 @@ func TestRemoteWriteNotEnabled(t *testing.T) {
 
 func TestRemoteWriteCounts(t *testing.T) {
 	set := metrics.NewSet()
-	store := &fakeStore{}
+	store := &rwFakeStore{}
 	h := New(Options{Token: "t", Metrics: set})
-	h.EnableRemoteWrite(RemoteWriteOptions{Appender: store.appender, RejectReason: rejectFake})
+	h.EnableRemoteWrite(RemoteWriteOptions{Appender: store.appender, RejectReason: rwRejectFake})
 	post := func(ct string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer t")
 		req.Header.Set("Content-Type", ct)
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	post(ctV1, v1Body(t, v1Series("a", 1, 666, 2)))
-	post(ctV2, v2Body(t, true, []string{"__name__", "b"}))
-	post(ctV1, bomb())
+	post(ctV1, rwV1Body(t, rwV1Series("a", 1, 666, 2)))
+	post(ctV2, rwV2Body(t, true, []string{"__name__", "b"}))
+	post(ctV1, rwBomb())
 	var buf bytes.Buffer
 	set.WritePrometheus(&buf)
 	for _, want := range []string{
@@ -308,13 +308,13 @@ func TestRemoteWriteCounts(t *testing.T) {
 // TestRemoteWriteBusy fills the one slot and the one waiting place; the
 // next request is refused with 429 and Retry-After.
 func TestRemoteWriteBusy(t *testing.T) {
-	store := &fakeStore{block: make(chan struct{}), entered: make(chan struct{})}
+	store := &rwFakeStore{block: make(chan struct{}), entered: make(chan struct{})}
 	h := New(Options{Token: "t"})
 	h.EnableRemoteWrite(RemoteWriteOptions{Appender: store.appender, MaxConcurrency: 1, MaxWaiting: 1})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	post := func() *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/write", bytes.NewReader(v1Body(t, v1Series("up", 1))))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/write", bytes.NewReader(rwV1Body(t, rwV1Series("up", 1))))
 		req.Header.Set("Authorization", "Bearer t")
 		req.Header.Set("Content-Type", ctV1)
 		resp, err := http.DefaultClient.Do(req)

@@ -25,15 +25,15 @@ import (
 	"github.com/watchdog-sre/watchdog/web"
 )
 
-const shopRules = "../../examples/rules/shop.yml"
+const dsShopRules = "../../examples/rules/shop.yml"
 
 // dsT0 is the start of the test data; evaluations run every 15s from it.
 var dsT0 = time.Unix(1_700_000_000, 0).UTC()
 
-// shopData opens a store holding ten minutes of the shop: a /login error
+// dsShopData opens a store holding ten minutes of the shop: a /login error
 // spike from 5m on (as examples/rules/shop_test.yml), and the instance
 // going down at 75s.
-func shopData(t *testing.T) *tsdb.DB {
+func dsShopData(t *testing.T) *tsdb.DB {
 	t.Helper()
 	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
 	if err != nil {
@@ -68,20 +68,20 @@ func shopData(t *testing.T) *tsdb.DB {
 	return db
 }
 
-// fakePrometheus serves the Prometheus query API over db (the watchdog's
+// dsFakePrometheus serves the Prometheus query API over db (the watchdog's
 // own /api/v1/query handler, which answers as Prometheus does), counting
 // the queries it gets. failing makes it answer 503.
-type fakePrometheus struct {
+type dsFakePrometheus struct {
 	*httptest.Server
 	mu      sync.Mutex
 	queries []string
 	failing bool
 }
 
-func newFakePrometheus(t *testing.T, db storage.Queryable, engine *promql.Engine) *fakePrometheus {
+func newDSFakePrometheus(t *testing.T, db storage.Queryable, engine *promql.Engine) *dsFakePrometheus {
 	t.Helper()
 	api := web.New(web.Options{Queryable: db, Engine: engine})
-	f := &fakePrometheus{}
+	f := &dsFakePrometheus{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		f.mu.Lock()
@@ -98,17 +98,17 @@ func newFakePrometheus(t *testing.T, db storage.Queryable, engine *promql.Engine
 	return f
 }
 
-// ruleRun evaluates the shop rules on a fake timeline and records every
+// dsRuleRun evaluates the shop rules on a fake timeline and records every
 // notification.
-type ruleRun struct {
+type dsRuleRun struct {
 	mgr    *rules.Manager
 	now    time.Time
 	events []string
 }
 
-func newRuleRun(t *testing.T, opts rules.Options) *ruleRun {
+func newDSRuleRun(t *testing.T, opts rules.Options) *dsRuleRun {
 	t.Helper()
-	r := &ruleRun{}
+	r := &dsRuleRun{}
 	opts.Now = func() time.Time { return r.now }
 	opts.Notify = func(_ context.Context, _ string, alerts ...*rules.Alert) {
 		for _, a := range alerts {
@@ -117,7 +117,7 @@ func newRuleRun(t *testing.T, opts rules.Options) *ruleRun {
 		}
 	}
 	r.mgr = rules.NewManager(opts)
-	rs, err := rules.Prepare(15*time.Second, []string{shopRules})
+	rs, err := rules.Prepare(15*time.Second, []string{dsShopRules})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func newRuleRun(t *testing.T, opts rules.Options) *ruleRun {
 
 // eval runs every group at ts and fails the test on a rule error unless
 // allowErrors.
-func (r *ruleRun) eval(t *testing.T, ts time.Time, allowErrors bool) {
+func (r *dsRuleRun) eval(t *testing.T, ts time.Time, allowErrors bool) {
 	t.Helper()
 	r.now = ts
 	for _, g := range r.mgr.Groups() {
@@ -141,7 +141,7 @@ func (r *ruleRun) eval(t *testing.T, ts time.Time, allowErrors bool) {
 }
 
 // alert returns the one alert of the named rule, nil if none.
-func (r *ruleRun) alert(name string) *rules.Alert {
+func (r *dsRuleRun) alert(name string) *rules.Alert {
 	for _, g := range r.mgr.Groups() {
 		for _, rule := range g.Rules() {
 			if rule.Name() == name {
@@ -155,7 +155,7 @@ func (r *ruleRun) alert(name string) *rules.Alert {
 }
 
 // dump lists every sample of a store, one "labels t=v" line each.
-func dump(t *testing.T, db *tsdb.DB) string {
+func dsDump(t *testing.T, db *tsdb.DB) string {
 	t.Helper()
 	q, err := db.Querier(math.MinInt64, math.MaxInt64)
 	if err != nil {
@@ -175,19 +175,19 @@ func dump(t *testing.T, db *tsdb.DB) string {
 	return b.String()
 }
 
-func storeAppender(db *tsdb.DB) rules.AppenderFunc {
+func dsStoreAppender(db *tsdb.DB) rules.AppenderFunc {
 	return func() rules.Appender { return db.Appender() }
 }
 
-func testEngine() *promql.Engine { return promql.NewEngine(web.EngineOpts(querylimit.Limits{})) }
+func dsTestEngine() *promql.Engine { return promql.NewEngine(web.EngineOpts(querylimit.Limits{})) }
 
 // TestDatasourceSameAlertsAsLocal evaluates examples/rules/shop.yml once
 // on the local store and once on a Prometheus API serving the same data:
 // the notifications and the written series (recording results, ALERTS,
 // ALERTS_FOR_STATE) are the same, and the login spike fires.
 func TestDatasourceSameAlertsAsLocal(t *testing.T) {
-	data, engine := shopData(t), testEngine()
-	fake := newFakePrometheus(t, data, engine)
+	data, engine := dsShopData(t), dsTestEngine()
+	fake := newDSFakePrometheus(t, data, engine)
 	ds, err := newDatasource(&config.DatasourceConfig{URL: fake.URL, Timeout: config.DefaultDatasourceTimeout},
 		labels.EmptyLabels(), metrics.NewSet(), nil)
 	if err != nil {
@@ -195,8 +195,8 @@ func TestDatasourceSameAlertsAsLocal(t *testing.T) {
 	}
 	localOut, _ := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
 	dsOut, _ := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
-	local := newRuleRun(t, rules.Options{Query: rules.EngineQueryFunc(engine, data), Appender: storeAppender(localOut)})
-	remote := newRuleRun(t, rules.Options{Query: ds.Query, Appender: storeAppender(dsOut)})
+	local := newDSRuleRun(t, rules.Options{Query: rules.EngineQueryFunc(engine, data), Appender: dsStoreAppender(localOut)})
+	remote := newDSRuleRun(t, rules.Options{Query: ds.Query, Appender: dsStoreAppender(dsOut)})
 	for ts := dsT0; !ts.After(dsT0.Add(10 * time.Minute)); ts = ts.Add(15 * time.Second) {
 		local.eval(t, ts, false)
 		remote.eval(t, ts, false)
@@ -207,7 +207,7 @@ func TestDatasourceSameAlertsAsLocal(t *testing.T) {
 	if !strings.Contains(strings.Join(remote.events, "\n"), `alertname="LoginErrorSpike", handler="/login", severity="page"} firing`) {
 		t.Errorf("LoginErrorSpike never fired on the datasource:\n%s", strings.Join(remote.events, "\n"))
 	}
-	l, r := dump(t, localOut), dump(t, dsOut)
+	l, r := dsDump(t, localOut), dsDump(t, dsOut)
 	if l != r {
 		t.Errorf("written series differ\nlocal:\n%s\ndatasource:\n%s", l, r)
 	}
@@ -241,19 +241,19 @@ func TestDatasourceRestoresForState(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			data, engine := shopData(t), testEngine()
-			fake := newFakePrometheus(t, data, engine)
+			data, engine := dsShopData(t), dsTestEngine()
+			fake := newDSFakePrometheus(t, data, engine)
 			ext := labels.FromStrings("replica", "a")
 			ds, err := newDatasource(&config.DatasourceConfig{URL: fake.URL, Timeout: config.DefaultDatasourceTimeout}, ext, metrics.NewSet(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			local, _ := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
-			written := storeAppender(local)
+			written := dsStoreAppender(local)
 			if tc.ship { // what remote_write does, external labels added; the restarted watchdog's store is empty
-				written = func() rules.Appender { return &extAppender{app: data.Appender(), ext: ext} }
+				written = func() rules.Appender { return &dsExtAppender{app: data.Appender(), ext: ext} }
 			}
-			first := newRuleRun(t, rules.Options{Query: ds.Query, Appender: written, ForGracePeriod: 5 * time.Second})
+			first := newDSRuleRun(t, rules.Options{Query: ds.Query, Appender: written, ForGracePeriod: 5 * time.Second})
 			var pendingSince time.Time
 			ts := dsT0
 			for ; ts.Before(dsT0.Add(10 * time.Minute)); ts = ts.Add(15 * time.Second) {
@@ -269,7 +269,7 @@ func TestDatasourceRestoresForState(t *testing.T) {
 			downAt := ts
 			restart := downAt.Add(time.Minute)
 
-			second := newRuleRun(t, rules.Options{Query: ds.Query, ForGracePeriod: 5 * time.Second,
+			second := newDSRuleRun(t, rules.Options{Query: ds.Query, ForGracePeriod: 5 * time.Second,
 				Queryable: restoreQueryable{remote: ds, local: local}})
 			second.eval(t, restart, false)
 			a := second.alert("LoginErrorSpike")
@@ -296,32 +296,32 @@ func TestDatasourceRestoresForState(t *testing.T) {
 	}
 }
 
-// extAppender adds external labels, as the remote_write sender does.
-type extAppender struct {
+// dsExtAppender adds external labels, as the remote_write sender does.
+type dsExtAppender struct {
 	app rules.Appender
 	ext labels.Labels
 }
 
-func (e *extAppender) Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error) {
+func (e *dsExtAppender) Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error) {
 	b := labels.NewBuilder(l)
 	e.ext.Range(func(x labels.Label) { b.Set(x.Name, x.Value) })
 	return e.app.Append(0, b.Labels(), t, v)
 }
-func (e *extAppender) Commit() error   { return e.app.Commit() }
-func (e *extAppender) Rollback() error { return e.app.Rollback() }
+func (e *dsExtAppender) Commit() error   { return e.app.Commit() }
+func (e *dsExtAppender) Rollback() error { return e.app.Rollback() }
 
 // TestDatasourceErrorsPerRule: a failing datasource marks every rule
 // unhealthy with the datasource's answer as lastError in /api/v1/rules,
 // and alerts keep their state until it answers again.
 func TestDatasourceErrorsPerRule(t *testing.T) {
-	data, engine := shopData(t), testEngine()
-	fake := newFakePrometheus(t, data, engine)
+	data, engine := dsShopData(t), dsTestEngine()
+	fake := newDSFakePrometheus(t, data, engine)
 	ds, err := newDatasource(&config.DatasourceConfig{URL: fake.URL, Timeout: config.DefaultDatasourceTimeout},
 		labels.EmptyLabels(), metrics.NewSet(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := newRuleRun(t, rules.Options{Query: ds.Query})
+	run := newDSRuleRun(t, rules.Options{Query: ds.Query})
 	run.eval(t, dsT0.Add(90*time.Second), false)
 	run.eval(t, dsT0.Add(2*time.Minute), false)
 	if a := run.alert("ShopInstanceDown"); a == nil || a.State != rules.StateFiring {
@@ -346,7 +346,7 @@ func TestDatasourceErrorsPerRule(t *testing.T) {
 // TestDatasourceRefusesNativeRules: with a datasource, native rules are
 // refused at load, naming the file, line, group and rule.
 func TestDatasourceRefusesNativeRules(t *testing.T) {
-	rs, err := rules.Prepare(time.Minute, []string{"../../examples/rules/shop-native.yml", shopRules})
+	rs, err := rules.Prepare(time.Minute, []string{"../../examples/rules/shop-native.yml", dsShopRules})
 	if err != nil {
 		t.Fatal(err)
 	}
