@@ -362,7 +362,11 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return fmt.Errorf("web console: %w", err)
 	}
 
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// A client may take a minute to send its request, body included (a
+	// slow remote-write body would otherwise hold a receiver slot for as
+	// long as it likes); the answer may take as long as the query limits
+	// allow.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	wg.Go(func() {
