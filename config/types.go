@@ -21,6 +21,8 @@ type Config struct {
 	StatusPage StatusPage `yaml:"status_page,omitempty"`
 	// Heartbeat is the dead man's switch (nil: none).
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
+	// RemoteWrite lists where the stored samples are sent (Remote-Write).
+	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,
