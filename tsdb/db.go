@@ -180,7 +180,8 @@ type DB struct {
 	series *seriesStore
 	index  *postingsIndex
 
-	snapMu sync.Mutex // serialises Snapshot
+	snapMu   sync.Mutex // serialises Snapshot
+	sections sections   // extra snapshot sections (sections.go)
 	stats  counters
 
 	bufs sync.Pool // *sampleBuf: Appender batch buffers
