@@ -182,7 +182,7 @@ type DB struct {
 
 	snapMu   sync.Mutex // serialises Snapshot
 	sections sections   // extra snapshot sections (sections.go)
-	stats  counters
+	stats    counters
 
 	bufs sync.Pool // *sampleBuf: Appender batch buffers
 }
