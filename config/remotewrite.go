@@ -69,13 +69,13 @@ type QueueConfig struct {
 	MinBackoff        model.Duration `yaml:"min_backoff"`
 	MaxBackoff        model.Duration `yaml:"max_backoff"`
 	// RetryOnHTTP429 retries requests refused with 429 Too Many Requests
-	// (after the Retry-After the receiver asks for); false drops them.
-	// Omitted means true, as in Prometheus 3.
-	RetryOnHTTP429 *bool `yaml:"retry_on_http_429"`
+	// (after the Retry-After the receiver asks for); false (the default, as
+	// in Prometheus) drops them and counts them as failed.
+	RetryOnHTTP429 bool `yaml:"retry_on_http_429"`
 }
 
 // Retry429 reports whether 429 responses are retried.
-func (q *QueueConfig) Retry429() bool { return q.RetryOnHTTP429 == nil || *q.RetryOnHTTP429 }
+func (q *QueueConfig) Retry429() bool { return q.RetryOnHTTP429 }
 
 // remoteWriteName is the default name of a remote_write entry.
 func remoteWriteName(u string) string {
@@ -203,10 +203,6 @@ func (q *QueueConfig) validate(r *report, path string) {
 	}
 	if q.MinBackoff > q.MaxBackoff {
 		r.errorf(path+".min_backoff", "min_backoff %q is greater than max_backoff %q", q.MinBackoff, q.MaxBackoff)
-	}
-	if q.RetryOnHTTP429 == nil {
-		t := true
-		q.RetryOnHTTP429 = &t
 	}
 }
 

@@ -53,7 +53,7 @@
 // headers, labels sorted, stale markers (StaleNaN) forwarded as they are
 // stored, external labels added where the series has no label of that name
 // (as Prometheus), then write_relabel_configs applied. Network errors, 5xx
-// and (with retry_on_http_429) 429 are retried with a backoff doubling from
+// and (with retry_on_http_429, off by default as in Prometheus) 429 are retried with a backoff doubling from
 // min_backoff to max_backoff, or after the Retry-After the receiver asks
 // for; other 4xx are dropped and counted as failed. Each attempt has its own
 // remote_timeout. The 2.0 spec requires receivers to answer with

@@ -271,7 +271,7 @@ func TestResponses(t *testing.T) {
 	}{
 		{"5xx retried then sent", "", firstN(2, status(503)),
 			check{attempts: 3, delivered: true, retried: 20, sent: 10}, 30 * time.Millisecond},
-		{"429 honours Retry-After", "", firstN(1, status(429, "Retry-After", "7")),
+		{"429 honours Retry-After", "queue_config: {retry_on_http_429: true}", firstN(1, status(429, "Retry-After", "7")),
 			check{attempts: 2, delivered: true, retried: 10, sent: 10}, 7 * time.Second},
 		{"429 not retried without retry_on_http_429", "queue_config: {retry_on_http_429: false}", firstN(1, status(429, "Retry-After", "7")),
 			check{attempts: 1, failed: 10}, 0},
