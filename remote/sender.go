@@ -28,6 +28,20 @@ type Store interface {
 	ReadRanges(ref uint64, rs []tsdb.Range, dst *tsdb.Samples) (labels.Labels, bool)
 }
 
+// changeSource is a Store that can list the series that changed
+// (*tsdb.DB); with one, a scan visits those alone (see tsdb.ChangeFeed).
+type changeSource interface {
+	NewChangeFeed(limit int) *tsdb.ChangeFeed
+}
+
+// Change feed tuning: the most refs a feed holds between two scans (8 MiB;
+// beyond, the next scan visits every series), and how often a scan visits
+// every series anyway, to forget the ones the store removed.
+const (
+	feedLimit     = 1 << 20
+	fullScanEvery = 300
+)
+
 // Snapshots is where a Sender keeps its send positions: *tsdb.DB, whose
 // snapshot carries them.
 type Snapshots interface {
@@ -85,7 +99,7 @@ type series struct {
 	hash  uint64        // of out: picks the shard
 	read  int64         // newest timestamp handed to a shard (reader only)
 	acked atomic.Int64  // newest timestamp the receiver took or that was given up
-	seen  uint64        // the last scan that found the series
+	seen  uint64        // the last full scan that found the series
 }
 
 // Sender sends the store's samples to one remote_write receiver. Create it
@@ -109,9 +123,11 @@ type Sender struct {
 	highestSent atomic.Int64 // Unix ms
 
 	// Reader state.
-	refs     []uint64
-	smp      tsdb.Samples
-	scans    uint64
+	feed      *tsdb.ChangeFeed // nil: every scan visits every series
+	refs      []uint64
+	smp       tsdb.Samples
+	scans     uint64
+	fullScans uint64
 	lb       *labels.Builder
 	keyBuf   []byte
 	highest  int64
@@ -193,6 +209,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if cs, ok := s.opts.Store.(changeSource); ok {
+		s.feed = cs.NewChangeFeed(feedLimit)
+		defer s.feed.Close()
+	}
 	s.startShards(ctx, &wg, max(s.cfg.QueueConfig.MinShards, 1))
 	t := time.NewTicker(s.opts.ScanInterval)
 	defer t.Stop()
@@ -214,12 +234,23 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 }
 
-// scan reads every series' new samples into the shards' batches and sends
-// the batches that are full or older than batch_send_deadline.
+// scan reads the new samples of the series that changed (of every series
+// without a change feed, when it overflowed, and every fullScanEvery scans)
+// into the shards' batches and sends the batches that are full or older
+// than batch_send_deadline.
 func (s *Sender) scan(ctx context.Context) error {
 	s.scans++
 	s.blocked = false
-	s.refs = s.opts.Store.Postings(s.refs[:0])
+	full := true
+	if s.feed != nil {
+		var complete bool
+		s.refs, complete = s.feed.Drain(s.refs[:0])
+		full = !complete || s.scans%fullScanEvery == 0
+	}
+	if full {
+		s.fullScans++
+		s.refs = s.opts.Store.Postings(s.refs[:0])
+	}
 	cutoff := int64(math.MinInt64)
 	if s.opts.Retention > 0 {
 		cutoff = s.now().Add(-s.opts.Retention).UnixMilli()
@@ -229,7 +260,9 @@ func (s *Sender) scan(ctx context.Context) error {
 			return err
 		}
 	}
-	s.sweep()
+	if full {
+		s.sweep()
+	}
 	s.m.highestTS.Set(float64(s.highest) / 1000)
 	deadline := s.now().Add(-time.Duration(s.cfg.QueueConfig.BatchSendDeadline)).UnixMilli()
 	for _, sh := range s.shards {
@@ -259,7 +292,7 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 	if st == nil {
 		st = s.newSeries(ref, lset)
 	}
-	st.seen = s.scans
+	st.seen = s.fullScans
 	ts, vs := s.smp.Range(0)
 	i := 0
 	for i < len(ts) && ts[i] <= st.read { // a restored position
@@ -355,14 +388,14 @@ func (s *Sender) outLabels(lset labels.Labels) labels.Labels {
 	return s.lb.Labels()
 }
 
-// sweep forgets the series the last scan did not find (removed by the
-// store's garbage collection), and after the first scan the saved
+// sweep forgets the series the last full scan did not find (removed by
+// the store's garbage collection), and after the first scan the saved
 // positions of series the store no longer has.
 func (s *Sender) sweep() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ref, st := range s.byRef {
-		if st.seen != s.scans {
+		if st.seen != s.fullScans {
 			delete(s.byRef, ref)
 		}
 	}

@@ -21,7 +21,7 @@ import (
 
 // rwConfig parses one remote_write entry through package config, so that
 // the defaults are the real ones.
-func rwConfig(t *testing.T, entry string) *config.RemoteWriteConfig {
+func rwConfig(t testing.TB, entry string) *config.RemoteWriteConfig {
 	t.Helper()
 	c, err := config.Parse([]byte("remote_write:\n  - "+strings.ReplaceAll(strings.TrimSpace(entry), "\n", "\n    ")+"\n"), "test.yml")
 	if err != nil {

@@ -182,6 +182,7 @@ type DB struct {
 
 	snapMu   sync.Mutex // serialises Snapshot
 	sections sections   // extra snapshot sections (sections.go)
+	feeds    feeds      // change feeds (changes.go)
 	stats    counters
 
 	bufs sync.Pool // *sampleBuf: Appender batch buffers
