@@ -128,13 +128,13 @@ type Sender struct {
 	smp       tsdb.Samples
 	scans     uint64
 	fullScans uint64
-	lb       *labels.Builder
-	keyBuf   []byte
-	highest  int64
-	shards   []*shard
-	blocked  bool // the last scan waited on a full shard queue
-	batchMax int
-	queueLen int
+	lb        *labels.Builder
+	keyBuf    []byte
+	highest   int64
+	shards    []*shard
+	blocked   bool // the last scan waited on a full shard queue
+	batchMax  int
+	queueLen  int
 }
 
 // SectionName is the snapshot section of the sender called name.
