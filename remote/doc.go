@@ -38,10 +38,12 @@
 // # Goroutines
 //
 // One reader goroutine per Sender scans the store and fills one batch per
-// shard; a series always goes to the same shard (hash of its labels), so its
-// samples arrive in order. Each of the shard goroutines (min_shards; the
-// count grows towards max_shards when the reader finds the queues full
-// while the receiver is healthy) encodes a batch, sends it, retries it and
+// shard; a series always goes to the same shard (by its ref, in runs of 64
+// consecutive series, which compress well together), so its samples arrive
+// in order. Each of the shard goroutines (min_shards; the
+// count doubles, up to max_shards, when a scan waited on full queues for
+// half a scan interval or more while the receiver answered; it does not
+// shrink until the sender restarts) encodes a batch, sends it, retries it and
 // then advances the watermarks of its series.
 //
 // # Protocol

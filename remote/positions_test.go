@@ -81,7 +81,7 @@ func TestReshard(t *testing.T) {
 		// storeOnly hides the change feed: every scan visits every series.
 		r := start(t, Options{Config: cfg, Store: storeOnly{db}, Client: rc.client()})
 		scrapeEvery(t, db, nodeSeries(200), time.Second, 2*time.Minute)
-		time.Sleep(5 * time.Minute)
+		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		if got := r.gauge("shards"); got != 4 {
 			t.Errorf("shards = %v, want 4 (max_shards)", got)

@@ -96,7 +96,7 @@ type Options struct {
 type series struct {
 	lset  labels.Labels // as stored: the key of the saved position
 	out   labels.Labels // as sent (external labels, relabelling); empty: dropped
-	hash  uint64        // of out: picks the shard
+	ref   uint64        // in the store: picks the shard
 	read  int64         // newest timestamp handed to a shard (reader only)
 	acked atomic.Int64  // newest timestamp the receiver took or that was given up
 	seen  uint64        // the last full scan that found the series
@@ -132,7 +132,7 @@ type Sender struct {
 	keyBuf    []byte
 	highest   int64
 	shards    []*shard
-	blocked   bool // the last scan waited on a full shard queue
+	blocked   time.Duration // how long the last scan waited on full shard queues
 	batchMax  int
 	queueLen  int
 }
@@ -220,7 +220,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		if err := s.scan(ctx); err != nil {
 			return nil // ctx done
 		}
-		if s.blocked && len(s.shards) < s.cfg.QueueConfig.MaxShards && s.healthy() {
+		// Grow when the shards kept the reader waiting for half a scan
+		// interval or more while the receiver answered: they cannot keep
+		// up with the store.
+		if s.blocked >= s.opts.ScanInterval/2 && len(s.shards) < s.cfg.QueueConfig.MaxShards && s.healthy() {
 			n := min(2*len(s.shards), s.cfg.QueueConfig.MaxShards)
 			if err := s.reshard(ctx, &wg, n); err != nil {
 				return nil
@@ -240,7 +243,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // than batch_send_deadline.
 func (s *Sender) scan(ctx context.Context) error {
 	s.scans++
-	s.blocked = false
+	s.blocked = 0
 	full := true
 	if s.feed != nil {
 		var complete bool
@@ -311,7 +314,7 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 		st.acked.Store(last)
 		return nil
 	}
-	sh := s.shards[st.hash%uint64(len(s.shards))]
+	sh := s.shards[shardOf(st.ref, len(s.shards))]
 	for len(ts) > 0 {
 		b := sh.pending
 		if b == nil {
@@ -331,6 +334,12 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 	}
 	return nil
 }
+
+// shardOf picks the shard of series ref: runs of 64 consecutive refs go to
+// the same shard. A scrape creates its series in order, so neighbours are
+// alike (same metric, other labels) and compress better together than the
+// random mix a hash of the labels would give.
+func shardOf(ref uint64, n int) int { return int((ref >> 6) % uint64(n)) }
 
 // countCut counts, as dropped, the samples the retention removed between
 // st's watermark and ts[0] before they were sent. The store keeps no
@@ -354,7 +363,7 @@ func (s *Sender) countCut(st *series, ts []int64, cutoff int64) {
 func (s *Sender) newSeries(ref uint64, lset labels.Labels) *series {
 	st := &series{lset: lset, read: math.MinInt64}
 	st.out = s.outLabels(lset)
-	st.hash = st.out.Hash()
+	st.ref = ref
 	if s.restored != nil {
 		s.keyBuf = appendLabels(s.keyBuf[:0], lset)
 		if p, ok := s.restored[string(s.keyBuf)]; ok {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// shard sends the batches of the series that hash to it, one request at a
+// shard sends the batches of the series that map to it (shardOf), one request at a
 // time, in order.
 type shard struct {
 	ch       chan *batch // from the reader; closed to drain and stop
@@ -85,8 +85,9 @@ func (s *Sender) dispatch(ctx context.Context, sh *shard) error {
 	case sh.ch <- b:
 		return nil
 	default:
-		s.blocked = true
 	}
+	start := s.now()
+	defer func() { s.blocked += s.now().Sub(start) }()
 	select {
 	case sh.ch <- b:
 		return nil
