@@ -121,6 +121,7 @@ type Sender struct {
 	restored map[string]int64 // saved positions not matched to a series yet
 
 	highestSent atomic.Int64 // Unix ms
+	pending     atomic.Int64 // samples read and not acknowledged
 
 	// Reader state.
 	feed      *tsdb.ChangeFeed // nil: every scan visits every series
@@ -131,6 +132,7 @@ type Sender struct {
 	lb        *labels.Builder
 	keyBuf    []byte
 	highest   int64
+	cut       int64 // samples countCut found lost in this scan
 	shards    []*shard
 	blocked   time.Duration // how long the last scan waited on full shard queues
 	batchMax  int
@@ -205,6 +207,12 @@ func (s *Sender) Name() string { return s.name }
 // are not acknowledged, so they are sent again by the next Sender that
 // starts from these positions.
 func (s *Sender) Run(ctx context.Context) error {
+	defer func() {
+		// What was in flight stays unacknowledged; the next Sender with
+		// these positions counts it again.
+		s.m.pending.Add(-float64(s.pending.Swap(0)))
+		s.m.shards.Set(0)
+	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -266,6 +274,10 @@ func (s *Sender) scan(ctx context.Context) error {
 	if full {
 		s.sweep()
 	}
+	if s.cut > 0 {
+		s.log.Warn("remote write: samples fell out of the retention before they could be sent", "samples", s.cut)
+		s.cut = 0
+	}
 	s.m.highestTS.Set(float64(s.highest) / 1000)
 	deadline := s.now().Add(-time.Duration(s.cfg.QueueConfig.BatchSendDeadline)).UnixMilli()
 	for _, sh := range s.shards {
@@ -324,6 +336,7 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 		k := min(s.batchMax-b.len(), len(ts))
 		b.add(st, ts[:k], vs[:k])
 		st.read = ts[k-1]
+		s.pending.Add(int64(k))
 		s.m.pending.Add(float64(k))
 		ts, vs = ts[k:], vs[k:]
 		if b.len() >= s.batchMax {
@@ -354,8 +367,7 @@ func (s *Sender) countCut(st *series, ts []int64, cutoff int64) {
 	}
 	if lost := (ts[0]-st.read)/step - 1; lost > 0 {
 		s.m.dropped.Add(int(lost))
-		s.log.Warn("remote write: samples fell out of the retention before they were sent",
-			"series", st.lset.String(), "samples", lost)
+		s.cut += lost
 	}
 }
 
@@ -418,6 +430,7 @@ func (s *Sender) acked(b *batch, ok bool) {
 		r.st.acked.Store(b.ts[r.hi-1])
 	}
 	n := b.len()
+	s.pending.Add(-int64(n))
 	s.m.pending.Add(-float64(n))
 	if !ok {
 		return
