@@ -25,8 +25,9 @@
 // saved data: a restart resends nothing the receiver acknowledged before the
 // snapshot and loses nothing the snapshot holds. Samples in flight when the
 // process stops are not acknowledged and are sent again after the restart
-// (at-least-once delivery, as the Remote-Write spec asks of senders; a
-// receiver drops an identical sample it already has).
+// (at-least-once delivery, as the Remote-Write protocol expects; the
+// graceful shutdown in cmd/watchdog stops the senders before the final
+// snapshot, so that only requests cut off mid-flight are sent twice).
 //
 // A design fed by the appender's commits would read nothing twice but must
 // still fall back to the store whenever it falls behind, and again after a
