@@ -177,6 +177,7 @@ func (c *Config) files() []fileRef {
 			out = append(out, rw.files(fmt.Sprintf("remote_write[%d]", i))...)
 		}
 	}
+	out = append(out, c.Datasource.files("datasource")...)
 	return out
 }
 

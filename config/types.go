@@ -23,6 +23,9 @@ type Config struct {
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
 	// RemoteWrite lists where the stored samples are sent (Remote-Write).
 	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
+	// Datasource, when set, makes rules evaluate against a remote
+	// Prometheus query API (see DatasourceConfig).
+	Datasource *DatasourceConfig `yaml:"datasource,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,

@@ -20,9 +20,12 @@ import (
 // commits nothing and sends nothing once another replica has taken over.
 type Cluster interface {
 	// Campaign records this replica as alive and takes the lease when it
-	// is free or expired, renews it when this replica holds it, and
-	// otherwise reports who does. A lease taken anew gets a new token.
-	Campaign(ctx context.Context, ttl time.Duration) (Lease, error)
+	// is free or expired, and otherwise reports who holds it. When this
+	// replica holds it, renew keeps its token (the escalator runs on);
+	// renew false starts a new term with a new token (an escalator starts
+	// afresh: what the last one claimed and did not send must be claimable
+	// again). A lease taken anew always gets a new token.
+	Campaign(ctx context.Context, ttl time.Duration, renew bool) (Lease, error)
 	// Resign gives up the lease held with token, so that another replica
 	// takes over at once (on a clean shutdown).
 	Resign(ctx context.Context, token int64) error

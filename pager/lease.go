@@ -124,7 +124,7 @@ func (p *Pager) replicate(ctx context.Context) error {
 		case <-campaign.C:
 			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, renew)
-			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease)
+			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease, term != 0)
 			cancel()
 			campaign.Reset(renew)
 			switch {
@@ -185,7 +185,7 @@ func (p *Pager) sync() {
 	p.lastSync = time.Now()
 	defer p.mu.Unlock()
 	if p.open == nil {
-		if err := p.loadOpen(); err != nil {
+		if err := p.reload(); err != nil {
 			p.log.Warn("pager: read the open incidents", "err", err)
 		}
 		return
@@ -220,4 +220,35 @@ func (p *Pager) sync() {
 	}
 	p.seen = c.Version
 	p.signal()
+}
+
+// reload fills the dropped cache again and, while this replica escalates,
+// sets the timers of every open incident and queues every pending
+// delivery: what changed while the cache was gone is not known. p.mu is
+// held.
+func (p *Pager) reload() error {
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
+	if !p.escalates() {
+		return nil
+	}
+	for _, st := range p.open.byID {
+		if due := st.NextDue(); !due.IsZero() {
+			p.push(due, st.ID)
+		}
+	}
+	var pending []Delivery
+	if err := p.store.View(func(tx ReadTx) error {
+		var err error
+		pending, err = tx.Deliveries(DeliveryFilter{Status: DeliveryPending})
+		return err
+	}); err != nil {
+		return err
+	}
+	p.smu.Lock()
+	p.outbox = append(p.outbox, pending...)
+	p.smu.Unlock()
+	p.signal()
+	return nil
 }

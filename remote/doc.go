@@ -1,6 +1,7 @@
 // Package remote sends the samples of the in-memory store to Remote-Write
 // receivers (VictoriaMetrics, Mimir, Thanos, Prometheus), one [Sender] per
-// `remote_write:` entry.
+// `remote_write:` entry, and runs rule queries on a remote Prometheus query
+// API ([Datasource], datasource.go).
 //
 // # The store is the buffer
 //

@@ -123,6 +123,8 @@ type Handler struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	admission *admission
+	// remoteWrite is the remote-write receiver, nil until EnableRemoteWrite.
+	remoteWrite *remoteWriter
 }
 
 // New returns a Handler serving every endpoint described in the package
@@ -216,6 +218,11 @@ var readOnlyPaths = map[string]bool{
 // and token check as the built-in routes: any method other than GET, HEAD and
 // OPTIONS needs the bearer token.
 func (h *Handler) Handle(pattern string, handler http.Handler) {
+	h.handle(pattern, MaxRequestBodyBytes, handler)
+}
+
+// handle is Handle with the body limit maxBody.
+func (h *Handler) handle(pattern string, maxBody int64, handler http.Handler) {
 	path := pattern
 	if i := strings.IndexByte(path, ' '); i >= 0 {
 		path = strings.TrimSpace(path[i+1:])
@@ -234,7 +241,7 @@ func (h *Handler) Handle(pattern string, handler http.Handler) {
 			requests(rec.code).Inc()
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, MaxRequestBodyBytes)
+			r.Body = http.MaxBytesReader(rec, r.Body, maxBody)
 		}
 		if changesState(r.Method, path) && !h.authorize(rec, r, path) {
 			return

@@ -36,8 +36,9 @@ type reloader struct {
 	remote     *remoteWriters
 	pg         *pagerRuntime // nil without a pager section
 	statusPage *atomic.Pointer[config.StatusPage]
-	heartbeat  *config.HeartbeatConfig // as started; restart-only
-	storage    config.StorageConfig    // as started; restart-only (changes warned of)
+	heartbeat  *config.HeartbeatConfig  // as started; restart-only
+	datasource *config.DatasourceConfig // as started; restart-only
+	storage    config.StorageConfig     // as started; restart-only (changes warned of)
 	logger     *slog.Logger
 }
 
@@ -80,7 +81,13 @@ func (r *reloader) prepare() (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !reflect.DeepEqual(r.datasource, next.Datasource) {
+		return nil, errDatasourceRestart
+	}
 	if p.rules, err = rules.Prepare(time.Duration(next.Global.EvaluationInterval), files); err != nil {
+		return nil, err
+	}
+	if err := checkDatasourceRules(next.Datasource, p.rules); err != nil {
 		return nil, err
 	}
 	if p.scrape, err = r.scraper.Prepare(next); err != nil {

@@ -39,7 +39,7 @@ func newInstance() string {
 }
 
 // Campaign implements pager.Cluster.
-func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, error) {
+func (s *Store) Campaign(ctx context.Context, ttl time.Duration, renew bool) (pager.Lease, error) {
 	if s.replica == "" {
 		return pager.Lease{}, errNotReplica
 	}
@@ -71,13 +71,13 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 	ours := l.Holder == s.replica && instance == s.instance
 	interval := fmt.Sprintf("%d microseconds", ttl.Microseconds())
 	switch {
-	case live && ours: // renew
+	case live && ours && renew:
 		if err := tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $1::interval
 			WHERE id = 1 RETURNING expires_at`, interval).Scan(&l.Expires); err != nil {
 			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: renew: %w", err)
 		}
 		l.Leader = true
-	case !live: // take, with a new term
+	case !live || ours: // take, or start a new term
 		if err := tx.QueryRowContext(ctx, `UPDATE pager_lease SET holder = $1, instance = $2, token = token + 1,
 			expires_at = clock_timestamp() + $3::interval, acquired_at = clock_timestamp()
 			WHERE id = 1 RETURNING token, expires_at`, s.replica, s.instance, interval).Scan(&l.Token, &l.Expires); err != nil {

@@ -100,33 +100,21 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	conns := opts.MaxConns
-	if opts.Exclusive {
-		conns++ // the session holding the escalator lock, which also writes
+	if opts.Replica != "" {
+		conns++ // the connection listening for the others' writes (Listen)
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	if opts.TxTimeout <= 0 {
 		opts.TxTimeout = 10 * time.Second
 	}
-	if opts.Replica != "" && opts.Exclusive {
-		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: Replica and Exclusive are exclusive", red)
-	}
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
 		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance()}
-	if opts.Exclusive {
-		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
-		}
-	}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
 	if _, err := s.quarantine(); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
