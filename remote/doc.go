@@ -30,23 +30,25 @@
 // graceful shutdown in cmd/watchdog stops the senders before the final
 // snapshot, so that only requests cut off mid-flight are sent twice).
 //
-// A design fed by the appender's commits would read nothing twice but must
-// still fall back to the store whenever it falls behind, and again after a
-// restart; the store scan is that fallback made the only path. Its cost is
-// one lock and comparison per idle series per scan (ScanInterval, 1s), and
-// the bench (bench/REMOTE.md) compares the whole path with Prometheus's
-// queue manager.
+// Which series to read comes from the store's change feed
+// ([tsdb.DB.NewChangeFeed]): every commit lists the series it appended to,
+// and a scan (every ScanInterval, 1s) visits those alone. When the feed
+// overflows (the reader was blocked through a long outage), after a start,
+// and every 300 scans, a scan visits every series instead: the store scan
+// is the fallback that always works, the feed only spares the idle series
+// (a full scan of 150 k series costs 40-55 ms; bench/REMOTE.md compares
+// the whole path with Prometheus's queue manager).
 //
 // # Goroutines
 //
 // One reader goroutine per Sender scans the store and fills one batch per
 // shard; a series always goes to the same shard (by its ref, in runs of 64
 // consecutive series, which compress well together), so its samples arrive
-// in order. Each of the shard goroutines (min_shards; the
-// count doubles, up to max_shards, when a scan waited on full queues for
-// half a scan interval or more while the receiver answered; it does not
-// shrink until the sender restarts) encodes a batch, sends it, retries it and
-// then advances the watermarks of its series.
+// in order. Each shard goroutine encodes a batch, sends it, retries it and
+// then advances the watermarks of its series. There are min_shards of them
+// at first; the count doubles, up to max_shards, when a scan waited on full
+// queues for half a scan interval or more while the receiver answered, and
+// does not shrink until the sender restarts.
 //
 // # Protocol
 //
@@ -57,9 +59,9 @@
 // headers, labels sorted, stale markers (StaleNaN) forwarded as they are
 // stored, external labels added where the series has no label of that name
 // (as Prometheus), then write_relabel_configs applied. Network errors, 5xx
-// and (with retry_on_http_429, off by default as in Prometheus) 429 are retried with a backoff doubling from
-// min_backoff to max_backoff, or after the Retry-After the receiver asks
-// for; other 4xx are dropped and counted as failed. Each attempt has its own
+// and (with retry_on_http_429, off by default as in Prometheus) 429 are
+// retried with a backoff doubling from min_backoff to max_backoff, or after
+// the Retry-After the receiver asks for; other 4xx are dropped and counted as failed. Each attempt has its own
 // remote_timeout. The 2.0 spec requires receivers to answer with
 // X-Prometheus-Remote-Write-Samples-Written (and its -Histograms- and
 // -Exemplars- siblings); a 2xx without any of them cannot be trusted (the
