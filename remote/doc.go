@@ -61,8 +61,8 @@
 // (as Prometheus), then write_relabel_configs applied. Network errors, 5xx
 // and (with retry_on_http_429, off by default as in Prometheus) 429 are
 // retried with a backoff doubling from min_backoff to max_backoff, or after
-// the Retry-After the receiver asks for; other 4xx are dropped and counted as failed. Each attempt has its own
-// remote_timeout. The 2.0 spec requires receivers to answer with
+// the Retry-After the receiver asks for; other 4xx are dropped and counted
+// as failed. Each attempt has its own remote_timeout. The 2.0 spec requires receivers to answer with
 // X-Prometheus-Remote-Write-Samples-Written (and its -Histograms- and
 // -Exemplars- siblings); a 2xx without any of them cannot be trusted (the
 // usual cause is a 1.0-only receiver that ignored the Content-Type and
@@ -75,5 +75,6 @@
 // exp/api/remote API: that client sleeps on the wall clock, gives up after
 // a fixed number of retries (then the samples would be lost while the store
 // still has them), and cannot add authorization read from files per request
-// or report the bytes sent; its write handler is the receiver of this package's tests.
+// or report the bytes sent; its write handler is the receiver of this
+// package's tests.
 package remote
