@@ -151,9 +151,20 @@ func stopGracefully(t *testing.T, p *proc) {
 }
 
 // TestRemoteWriteOutageAndRestart: the receiver goes down, the watchdog
-// restarts during the outage; once the receiver is back, every sample the
-// watchdog stores has arrived exactly once.
+// restarts during the outage (stopped with SIGTERM, or killed after a
+// snapshot); once the receiver is back, every sample the watchdog stores
+// has arrived exactly once.
 func TestRemoteWriteOutageAndRestart(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		name := "SIGTERM"
+		if kill {
+			name = "snapshot then SIGKILL"
+		}
+		t.Run(name, func(t *testing.T) { remoteWriteOutage(t, kill) })
+	}
+}
+
+func remoteWriteOutage(t *testing.T, kill bool) {
 	dir := t.TempDir()
 	srv := target(t)
 	rc := newRWReceiver(t)
@@ -170,7 +181,17 @@ func TestRemoteWriteOutageAndRestart(t *testing.T) {
 	})
 	rc.down.Store(true)
 	time.Sleep(3 * time.Second)
-	stopGracefully(t, p)
+	if kill {
+		if code, body := post(t, p.url+"/api/v1/admin/tsdb/snapshot", "tok"); code != http.StatusOK {
+			t.Fatalf("snapshot: %d %s", code, body)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.cmd.Wait()
+	} else {
+		stopGracefully(t, p)
+	}
 	p2 := start(t, env, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
 	time.Sleep(3 * time.Second)
 	rc.down.Store(false)
