@@ -295,9 +295,6 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 	st := s.byRef[ref]
 	from := int64(math.MinInt64)
 	if st != nil {
-		if st.read == math.MaxInt64 {
-			return nil
-		}
 		from = st.read + 1
 	}
 	lset, ok := s.opts.Store.ReadRanges(ref, []tsdb.Range{{Mint: from, Maxt: math.MaxInt64}}, &s.smp)
