@@ -21,6 +21,8 @@ type Config struct {
 	StatusPage StatusPage `yaml:"status_page,omitempty"`
 	// Heartbeat is the dead man's switch (nil: none).
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
+	// RemoteWrite lists where the stored samples are sent (Remote-Write).
+	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
 	// Datasource, when set, makes rules evaluate against a remote
 	// Prometheus query API (see DatasourceConfig).
 	Datasource *DatasourceConfig `yaml:"datasource,omitempty"`

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/rules"
@@ -31,6 +33,7 @@ type reloader struct {
 	scraper    *scrape.Manager
 	ruler      *rules.Manager
 	ams        *amSenders
+	remote     *remoteWriters
 	pg         *pagerRuntime // nil without a pager section
 	statusPage *atomic.Pointer[config.StatusPage]
 	heartbeat  *config.HeartbeatConfig  // as started; restart-only
@@ -104,6 +107,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
 	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
+	if r.remote != nil {
+		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))
+	}
 	r.statusPage.Store(&p.cfg.StatusPage)
 	return nil
 }

@@ -298,13 +298,21 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ams.apply(runCtx, alertmanagerTargets(cfg))
+	// The senders stop before the store's final snapshot (storeCtx), so
+	// that it saves their last send positions.
+	storeCtx, stopStore := context.WithCancel(context.Background())
+	defer stopStore()
+	rw := &remoteWriters{db: db, retention: time.Duration(cfg.Storage.Retention), set: set,
+		logger: logger.With("component", "remote_write")}
+	rw.apply(runCtx, cfg.RemoteWrite, extLabels)
+	defer rw.stop()
 
 	// The console reads the running status_page section through this.
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
+		ams: ams, remote: rw, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
@@ -370,7 +378,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	wg.Go(func() {
-		if err := db.Run(runCtx); err != nil {
+		if err := db.Run(storeCtx); err != nil {
 			errc <- fmt.Errorf("storage: %w", err)
 		}
 	})
@@ -424,6 +432,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
 	cancel()
+	rw.stop()
+	stopStore()
 	wg.Wait()
 	ams.wait()
 	return runErr
