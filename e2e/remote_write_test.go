@@ -87,6 +87,18 @@ func runOutage(t *testing.T, r outageRun) {
 	n := waitSame(t, 90*time.Second, stored, func() map[string][]promapi.Sample {
 		return inWindow(r.read(from, to), from, to, r.dropNaN)
 	})
+	// The sender saw the outage (retries) and lost nothing by its own count.
+	lbl := `{remote_name="receiver",url="` + r.receiver.WriteURL() + `"}`
+	exp := w.metrics(t)
+	for _, c := range []struct {
+		name     string
+		positive bool
+	}{{"samples_retried_total", true}, {"samples_failed_total", false}, {"samples_dropped_total", false}} {
+		v, ok := findMetric(exp, "watchdog_remote_storage_"+c.name+lbl)
+		if !ok || (v > 0) != c.positive {
+			t.Errorf("watchdog_remote_storage_%s%s = %v (present %v), want positive %v", c.name, lbl, v, ok, c.positive)
+		}
+	}
 	t.Logf("the receiver holds all %d samples of %d series the watchdog stored over %v (scrape gap of the restart %v), no duplicates",
 		n, len(stored), to.Sub(from).Round(time.Second), gap)
 }
