@@ -58,7 +58,7 @@ func TestRemoteShards(t *testing.T) {
 	want := expectedShards(t, f.targets(), shards)
 
 	// Every target is active on exactly the shard Prometheus's relabelling
-	// picks, and dropped by the others.
+	// picks, and listed as dropped by the others.
 	eventually(t, 30*time.Second, func() error {
 		got := map[string][]int{}
 		for i, w := range ws {
@@ -67,8 +67,15 @@ func TestRemoteShards(t *testing.T) {
 					Labels map[string]string `json:"labels"`
 					Health string            `json:"health"`
 				} `json:"activeTargets"`
+				DroppedTargets []struct {
+					DiscoveredLabels map[string]string `json:"discoveredLabels"`
+				} `json:"droppedTargets"`
 			}
 			w.getJSON(t, "/api/v1/targets", &res)
+			if n := len(res.ActiveTargets) + len(res.DroppedTargets); n != targets {
+				return fmt.Errorf("shard %d lists %d active and %d dropped targets, want %d in all",
+					i, len(res.ActiveTargets), len(res.DroppedTargets), targets)
+			}
 			for _, at := range res.ActiveTargets {
 				if at.Health != "up" {
 					return fmt.Errorf("shard %d: target %s is %q", i, at.Labels["instance"], at.Health)
