@@ -421,6 +421,30 @@ func haMustLeader(t *testing.T, rs []*haReplica, timeout time.Duration) *haRepli
 	return l
 }
 
+// haWatchFollow polls r's leader gauge every 100 ms until r reports that
+// it does not lead (a call that fails or times out does not count); the
+// channel then yields when it was seen. stop ends the polling.
+func haWatchFollow(r *haReplica) (seen <-chan time.Time, stop func()) {
+	ch, quit := make(chan time.Time, 1), make(chan struct{})
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if lead, err := r.leading(); err == nil && !lead {
+				ch <- time.Now()
+				return
+			}
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return ch, func() { once.Do(func() { close(quit) }) }
+}
+
 // haExcept returns rs without x.
 func haExcept(rs []*haReplica, x *haReplica) []*haReplica {
 	return slices.DeleteFunc(slices.Clone(rs), func(r *haReplica) bool { return r == x })

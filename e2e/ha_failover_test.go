@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,7 +159,7 @@ func TestHAFailover(t *testing.T) {
 	haMustLeader(t, rs, 20*time.Second)
 
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("%d kills, seed %d, lease %v, escalate_after %v", kills, seed, haLease, escalate)
+	t.Logf("%d kills, seed %d, lease %v, escalate_after %v; load average %s", kills, seed, haLease, escalate, haLoad())
 	rng := rand.New(rand.NewPCG(seed, 1))
 	storm := haStartStorm(rs, seed, 250*time.Millisecond)
 	stormEnded := false
@@ -196,8 +199,8 @@ func TestHAFailover(t *testing.T) {
 	}
 	sink.waitPages(t, want, escalate+haFailoverBound+15*time.Second)
 	time.Sleep(time.Second) // late duplicates
-	t.Logf("storm of %v: %d groups, %d pages expected, %d requests received", time.Since(began).Round(time.Second),
-		len(fired), len(want), len(sink.requests()))
+	t.Logf("storm of %v: %d groups, %d pages expected, %d requests received; load average %s", time.Since(began).Round(time.Second),
+		len(fired), len(want), len(sink.requests()), haLoad())
 	haCheckFailover(t, sink, fired, escalate, ks)
 	for _, r := range rs {
 		if h := r.proc(); !h.alive() {
@@ -207,8 +210,32 @@ func TestHAFailover(t *testing.T) {
 	haMustLeader(t, rs, 10*time.Second)
 }
 
-// haCheckFailover asserts the duplicates, the lateness of every page and
-// the takeover after every kill, and logs the figures.
+// haPage is one expected page and when it was first received.
+type haPage struct {
+	name      string // alertname/channel
+	due, sent time.Time
+	by        string // the replica that sent it first
+}
+
+// haPages returns the expected pages that were received.
+func haPages(sink *haSink, fired map[string]time.Time, escalate time.Duration) []haPage {
+	first := sink.first()
+	var out []haPage
+	for n, at := range fired {
+		for ch, due := range map[string]time.Time{"push": at, "sms": at.Add(escalate)} {
+			if r, ok := first[n+"/"+ch]; ok {
+				out = append(out, haPage{name: n + "/" + ch, due: due, sent: r.At, by: r.Replica})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b haPage) int { return a.due.Compare(b.due) })
+	return out
+}
+
+// haCheckFailover asserts the duplicates and, after every kill, that the
+// pages due by the time the new leader sent its first page were all sent
+// within haFailoverBound of the kill or of their due time, whichever is
+// later; it logs the figures.
 func haCheckFailover(t *testing.T, sink *haSink, fired map[string]time.Time, escalate time.Duration, ks []haKill) {
 	t.Helper()
 	dups, byKey := sink.duplicates()
@@ -221,49 +248,89 @@ func haCheckFailover(t *testing.T, sink *haSink, fired map[string]time.Time, esc
 		slices.Sort(keys)
 		t.Errorf("%d duplicate page(s), more than the %d kills: %s", dups, len(ks), haHead(keys, 30))
 	}
-	first := sink.first()
-	var late []time.Duration
-	var over []string
-	for n, at := range fired {
-		for ch, due := range map[string]time.Time{"push": at, "sms": at.Add(escalate)} {
-			r, ok := first[n+"/"+ch]
-			if !ok {
-				continue // reported by waitPages
-			}
-			d := r.At.Sub(due)
-			late = append(late, d)
-			if d > haFailoverBound {
-				over = append(over, fmt.Sprintf("%s/%s %v late (sent by %s)", n, ch, d.Round(time.Millisecond), r.Replica))
-			}
-		}
-	}
-	slices.Sort(over)
-	t.Logf("page lateness after due: p50 %v, p99 %v, max %v (bound %v)", haPercentile(late, 0.5).Round(time.Millisecond),
-		haPercentile(late, 0.99).Round(time.Millisecond), haPercentile(late, 1).Round(time.Millisecond), haFailoverBound)
-	if len(over) > 0 {
-		t.Errorf("%d page(s) sent later than %v after due: %s", len(over), haFailoverBound, haHead(over, 20))
-	}
-
-	var takeovers, sends []time.Duration
-	reqs := sink.requests()
+	pages, reqs := haPages(sink, fired, escalate), sink.requests()
+	affected := make([]bool, len(pages))
+	var takeovers, firsts, delays []time.Duration
+	bySize := map[string][]time.Duration{}
 	for i, k := range ks {
-		takeovers = append(takeovers, k.takeover)
-		if k.takeover > haFailoverBound {
-			t.Errorf("kill %d of %s: %s led %v later, over %v", i+1, k.victim, k.leader, k.takeover.Round(time.Millisecond), haFailoverBound)
-		}
 		// The first page after the kill from another process (requests
 		// still arriving from the dead one are left out).
+		var next time.Time
 		for _, r := range reqs {
 			if r.At.After(k.at) && (r.Replica != k.victim || r.At.After(k.reaped.Add(100*time.Millisecond))) {
-				sends = append(sends, r.At.Sub(k.at))
+				next = r.At
 				break
 			}
 		}
+		if next.IsZero() {
+			t.Errorf("kill %d of %s: no page sent after it", i+1, k.victim)
+			continue
+		}
+		var worst time.Duration
+		var wp haPage
+		for j, p := range pages {
+			if p.sent.Before(k.at) || p.due.After(next) {
+				continue
+			}
+			affected[j] = true
+			if d := p.sent.Sub(later(p.due, k.at)); d > worst {
+				worst, wp = d, p
+			}
+		}
+		takeovers, firsts, delays = append(takeovers, k.takeover), append(firsts, next.Sub(k.at)), append(delays, worst)
+		open := 0
+		for _, at := range fired {
+			if at.Before(k.at) {
+				open++
+			}
+		}
+		size := fmt.Sprintf("%04d+", open/500*500)
+		bySize[size] = append(bySize[size], worst)
+		if worst > haFailoverBound {
+			t.Errorf("kill %d of %s (%d incidents open; %s led %v later, its first page %v later): %s sent %v after it was due or the kill, by %s; bound %v",
+				i+1, k.victim, open, k.leader, k.takeover.Round(time.Millisecond), next.Sub(k.at).Round(time.Millisecond),
+				wp.name, worst.Round(time.Millisecond), wp.by, haFailoverBound)
+		}
 	}
-	t.Logf("failover, kill to the new leader seen in /metrics: p50 %v, max %v", haPercentile(takeovers, 0.5).Round(time.Millisecond),
-		haPercentile(takeovers, 1).Round(time.Millisecond))
-	t.Logf("failover, kill to the next page sent: p50 %v, max %v (%d kills)", haPercentile(sends, 0.5).Round(time.Millisecond),
-		haPercentile(sends, 1).Round(time.Millisecond), len(sends))
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	t.Logf("failover, kill to the new leader seen in /metrics: p50 %v, max %v", ms(haPercentile(takeovers, 0.5)), ms(haPercentile(takeovers, 1)))
+	t.Logf("failover, kill to the next page sent: p50 %v, max %v", ms(haPercentile(firsts, 0.5)), ms(haPercentile(firsts, 1)))
+	t.Logf("failover, kill (or due time) to the last page it delayed: p50 %v, max %v (bound %v, %d kills)",
+		ms(haPercentile(delays, 0.5)), ms(haPercentile(delays, 1)), haFailoverBound, len(delays))
+	for _, size := range slices.Sorted(maps.Keys(bySize)) {
+		d := bySize[size]
+		t.Logf("  with %s incidents open: %d kills, p50 %v, max %v", size, len(d), ms(haPercentile(d, 0.5)), ms(haPercentile(d, 1)))
+	}
+	var steady []time.Duration
+	for j, p := range pages {
+		if !affected[j] {
+			steady = append(steady, p.sent.Sub(p.due))
+		}
+	}
+	t.Logf("pages no kill delayed (%d of %d), sent after due: p50 %v, p99 %v, max %v", len(steady), len(pages),
+		ms(haPercentile(steady, 0.5)), ms(haPercentile(steady, 0.99)), ms(haPercentile(steady, 1)))
+}
+
+// haLoad returns the machine's load averages (1, 5, 15 minutes) and its
+// CPU count: the figures depend on them.
+func haLoad() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s %s %s on %d CPUs", f[0], f[1], f[2], runtime.NumCPU())
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // TestHAFencedLeaderSendsNothing (acceptance 3): a leader that was paused
@@ -331,6 +398,8 @@ func TestHAFencedLeaderSendsNothing(t *testing.T) {
 		sink.waitPages(t, []string{"Part1/push"}, 10*time.Second)
 		time.Sleep(300 * time.Millisecond) // nothing is due until Part1's level 2
 		cut := proxy.blackhole()
+		followed, stopWatch := haWatchFollow(cutOff)
+		defer stopWatch()
 		leader, seen, err := haWaitLeader(others, 15*time.Second)
 		if err != nil {
 			t.Fatalf("replica a partitioned: no other replica leads: %v", err)
@@ -339,8 +408,19 @@ func TestHAFencedLeaderSendsNothing(t *testing.T) {
 		haFire(t, haExcept(others, leader)[0], "Part2")
 		// Part1's level 2 falls due in the partitioned replica's timers too.
 		sink.waitPages(t, []string{"Part1/sms", "Part2/push"}, 15*time.Second)
-		lead, err := cutOff.leading()
-		t.Logf("replica a during the partition, %v after it: leading %v (%v)", time.Since(cut).Round(time.Millisecond), lead, err)
+		// Cut off from the database, it cannot send (asserted below), but
+		// does it stop reporting that it leads? Measured, not asserted: on
+		// 81cfa9c it said 1 for 30 s, while its sync and tick waited out
+		// three 10 s transaction timeouts (b led after 2 s).
+		select {
+		case at := <-followed:
+			t.Logf("replica a, partitioned, reported watchdog_pager_leader 0 %v after the partition (lease %v)",
+				at.Sub(cut).Round(time.Millisecond), haLease)
+		case <-time.After(time.Until(cut.Add(haFailoverBound))):
+			t.Logf("replica a, partitioned, still reported watchdog_pager_leader 1 (or did not answer) %v after the partition (lease %v)",
+				haFailoverBound, haLease)
+		}
+		stopWatch()
 		healed := time.Now()
 		proxy.heal()
 		haWaitFollower(t, cutOff, healed)
