@@ -106,6 +106,34 @@ func (s *haStorm) fire(names []string) {
 	s.mu.Unlock()
 }
 
+// snapshot returns what the storm fired so far.
+func (s *haStorm) snapshot() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.fired)
+}
+
+// waitCaughtUp waits until every page of the storm due lag ago or earlier
+// has arrived.
+func (s *haStorm) waitCaughtUp(sink *haSink, escalate, lag, timeout time.Duration) error {
+	return poll(timeout, 200*time.Millisecond, nil, func() error {
+		cutoff := time.Now().Add(-lag)
+		var want []string
+		for n, at := range s.snapshot() {
+			if at.Before(cutoff) {
+				want = append(want, n+"/push")
+			}
+			if at.Add(escalate).Before(cutoff) {
+				want = append(want, n+"/sms")
+			}
+		}
+		if m := sink.missing(want); len(m) > 0 {
+			return fmt.Errorf("%d page(s) due over %v ago not received: %s", len(m), lag, haHead(m, 10))
+		}
+		return nil
+	})
+}
+
 // end stops the storm and returns what it fired.
 func (s *haStorm) end() (map[string]time.Time, []string) {
 	close(s.stop)
@@ -120,8 +148,10 @@ type haKill struct {
 	victim   string
 	at       time.Time // SIGKILL sent
 	reaped   time.Time // the process was gone
+	open     int       // incidents opened before (the storm resolves none)
 	leader   string    // who led next
 	takeover time.Duration
+	logs     func() string // the new leader's log
 }
 
 // haKillCount is the number of kills: 5, or haKillsEnv.
@@ -169,11 +199,17 @@ func TestHAFailover(t *testing.T) {
 		}
 	}()
 	began := time.Now()
+	time.Sleep(escalate + 2*time.Second) // a baseline: pages of both levels before the first kill
 	var ks []haKill
 	for range kills {
+		// Each kill on its own: the pages the last one delayed are out.
+		if err := storm.waitCaughtUp(sink, escalate, time.Second, time.Minute); err != nil {
+			t.Fatalf("after %d kills, the pages due are not sent: %v", len(ks), err)
+		}
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond) // a random point of the storm
 		victim := haMustLeader(t, rs, 20*time.Second)
-		k := haKill{victim: victim.name, at: victim.kill(t)}
+		open := len(storm.snapshot())
+		k := haKill{victim: victim.name, at: victim.kill(t), open: open}
 		k.reaped = time.Now()
 		restarted := make(chan error, 1)
 		go func() { restarted <- victim.start() }()
@@ -181,7 +217,7 @@ func TestHAFailover(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kill %d of %s: no new leader: %v", len(ks)+1, k.victim, err)
 		}
-		k.leader, k.takeover = leader.name, seen.Sub(k.at)
+		k.leader, k.takeover, k.logs = leader.name, seen.Sub(k.at), leader.proc().logs
 		if err := <-restarted; err != nil {
 			t.Fatal(err)
 		}
@@ -233,9 +269,8 @@ func haPages(sink *haSink, fired map[string]time.Time, escalate time.Duration) [
 }
 
 // haCheckFailover asserts the duplicates and, after every kill, that the
-// pages due by the time the new leader sent its first page were all sent
-// within haFailoverBound of the kill or of their due time, whichever is
-// later; it logs the figures.
+// pages due until the next kill were all sent within haFailoverBound of
+// the kill or of their due time, whichever is later; it logs the figures.
 func haCheckFailover(t *testing.T, sink *haSink, fired map[string]time.Time, escalate time.Duration, ks []haKill) {
 	t.Helper()
 	dups, byKey := sink.duplicates()
@@ -249,67 +284,88 @@ func haCheckFailover(t *testing.T, sink *haSink, fired map[string]time.Time, esc
 		t.Errorf("%d duplicate page(s), more than the %d kills: %s", dups, len(ks), haHead(keys, 30))
 	}
 	pages, reqs := haPages(sink, fired, escalate), sink.requests()
-	affected := make([]bool, len(pages))
-	var takeovers, firsts, delays []time.Duration
-	bySize := map[string][]time.Duration{}
+	var takeovers, firsts, delays, starts []time.Duration
+	bySize := map[int][]time.Duration{}
+	startBySize := map[int][]time.Duration{}
 	for i, k := range ks {
-		// The first page after the kill from another process (requests
-		// still arriving from the dead one are left out).
-		var next time.Time
-		for _, r := range reqs {
-			if r.At.After(k.at) && (r.Replica != k.victim || r.At.After(k.reaped.Add(100*time.Millisecond))) {
-				next = r.At
-				break
-			}
-		}
-		if next.IsZero() {
-			t.Errorf("kill %d of %s: no page sent after it", i+1, k.victim)
-			continue
+		end := time.Now()
+		if i+1 < len(ks) {
+			end = ks[i+1].at
 		}
 		var worst time.Duration
 		var wp haPage
-		for j, p := range pages {
-			if p.sent.Before(k.at) || p.due.After(next) {
+		for _, p := range pages {
+			if p.sent.Before(k.at) || !p.due.Before(end) {
 				continue
 			}
-			affected[j] = true
 			if d := p.sent.Sub(later(p.due, k.at)); d > worst {
 				worst, wp = d, p
 			}
 		}
-		takeovers, firsts, delays = append(takeovers, k.takeover), append(firsts, next.Sub(k.at)), append(delays, worst)
-		open := 0
-		for _, at := range fired {
-			if at.Before(k.at) {
-				open++
+		// The first page after the kill from another process (requests
+		// still arriving from the dead one are left out), and the first
+		// the new leader sent after it took the lease.
+		next, took, first := time.Time{}, haLeaseTaken(k.logs(), k.at), time.Time{}
+		for _, r := range reqs {
+			if next.IsZero() && r.At.After(k.at) && (r.Replica != k.victim || r.At.After(k.reaped.Add(100*time.Millisecond))) {
+				next = r.At
+			}
+			if first.IsZero() && !took.IsZero() && r.Replica == k.leader && r.At.After(took) {
+				first = r.At
 			}
 		}
-		size := fmt.Sprintf("%04d+", open/500*500)
+		size := k.open / 500 * 500
+		takeovers, delays = append(takeovers, k.takeover), append(delays, worst)
 		bySize[size] = append(bySize[size], worst)
+		if !next.IsZero() {
+			firsts = append(firsts, next.Sub(k.at))
+		}
+		if !first.IsZero() {
+			starts = append(starts, first.Sub(took))
+			startBySize[size] = append(startBySize[size], first.Sub(took))
+		}
 		if worst > haFailoverBound {
-			t.Errorf("kill %d of %s (%d incidents open; %s led %v later, its first page %v later): %s sent %v after it was due or the kill, by %s; bound %v",
-				i+1, k.victim, open, k.leader, k.takeover.Round(time.Millisecond), next.Sub(k.at).Round(time.Millisecond),
-				wp.name, worst.Round(time.Millisecond), wp.by, haFailoverBound)
+			t.Errorf("kill %d of %s (%d incidents open; %s led %v later, took the lease %v later, its first page %v after that): %s sent %v after it was due or the kill, by %s; bound %v",
+				i+1, k.victim, k.open, k.leader, ms(k.takeover), ms(took.Sub(k.at)), ms(first.Sub(took)),
+				wp.name, ms(worst), wp.by, haFailoverBound)
 		}
 	}
-	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	t.Logf("failover, kill to the new leader seen in /metrics: p50 %v, max %v", ms(haPercentile(takeovers, 0.5)), ms(haPercentile(takeovers, 1)))
 	t.Logf("failover, kill to the next page sent: p50 %v, max %v", ms(haPercentile(firsts, 0.5)), ms(haPercentile(firsts, 1)))
-	t.Logf("failover, kill (or due time) to the last page it delayed: p50 %v, max %v (bound %v, %d kills)",
+	t.Logf("failover, lease taken (its log) to the new leader's first page: p50 %v, max %v", ms(haPercentile(starts, 0.5)), ms(haPercentile(starts, 1)))
+	t.Logf("failover, kill (or due time) to the last page due before the next kill: p50 %v, max %v (bound %v, %d kills)",
 		ms(haPercentile(delays, 0.5)), ms(haPercentile(delays, 1)), haFailoverBound, len(delays))
 	for _, size := range slices.Sorted(maps.Keys(bySize)) {
-		d := bySize[size]
-		t.Logf("  with %s incidents open: %d kills, p50 %v, max %v", size, len(d), ms(haPercentile(d, 0.5)), ms(haPercentile(d, 1)))
+		d, st := bySize[size], startBySize[size]
+		t.Logf("  %d+ incidents open: %d kills, kill to the last page p50 %v, max %v; lease to first page p50 %v, max %v", size, len(d),
+			ms(haPercentile(d, 0.5)), ms(haPercentile(d, 1)), ms(haPercentile(st, 0.5)), ms(haPercentile(st, 1)))
 	}
 	var steady []time.Duration
-	for j, p := range pages {
-		if !affected[j] {
+	for _, p := range pages {
+		if len(ks) == 0 || p.due.Before(ks[0].at) && p.sent.Before(ks[0].at) {
 			steady = append(steady, p.sent.Sub(p.due))
 		}
 	}
-	t.Logf("pages no kill delayed (%d of %d), sent after due: p50 %v, p99 %v, max %v", len(steady), len(pages),
+	t.Logf("pages before the first kill (%d of %d), sent after due: p50 %v, p99 %v, max %v", len(steady), len(pages),
 		ms(haPercentile(steady, 0.5)), ms(haPercentile(steady, 0.99)), ms(haPercentile(steady, 1)))
 }
+
+// haLeaseTakenRE is the log line of a replica that took the lease.
+var haLeaseTakenRE = regexp.MustCompile(`(?m)^time=(\S+) level=INFO msg="pager: took the lease`)
+
+// haLeaseTaken returns when the log says the lease was taken at or after
+// since (zero if it does not).
+func haLeaseTaken(logs string, since time.Time) time.Time {
+	for _, m := range haLeaseTakenRE.FindAllStringSubmatch(logs, -1) {
+		if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && !at.Before(since) {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// ms rounds d to milliseconds, for the figures.
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
 // haLoad returns the machine's load averages (1, 5, 15 minutes) and its
 // CPU count: the figures depend on them.
@@ -339,35 +395,47 @@ func later(a, b time.Time) time.Time {
 func TestHAFencedLeaderSendsNothing(t *testing.T) {
 	needBinary(t)
 	const escalate = 4 * time.Second
-	t.Run("paused", func(t *testing.T) {
-		dsn := pgtest.DB(t)
-		sink := newHASink(t)
-		rs := haStartReplicas(t, func(n string) hostileConfig {
-			return haReplicaConfig(n, dsn, haLease, haTwoLevel(sink, n, escalate))
-		}, "a", "b", "c")
-		old := haMustLeader(t, rs, 20*time.Second)
-		others := haExcept(rs, old)
-		haFire(t, others[0], "Paused1")
-		sink.waitPages(t, []string{"Paused1/push"}, 10*time.Second)
-		time.Sleep(300 * time.Millisecond) // nothing is due until Paused1's level 2
-		cut := old.pause(t, false)
-		leader, seen, err := haWaitLeader(others, 15*time.Second)
-		if err != nil {
-			t.Fatalf("replica %s paused: no other replica leads: %v", old.name, err)
-		}
-		t.Logf("replica %s paused; %s leads %v later", old.name, leader.name, seen.Sub(cut).Round(time.Millisecond))
-		haFire(t, haExcept(others, leader)[0], "Paused2")
-		// Paused1's level 2 falls due in the paused replica's timers too.
-		sink.waitPages(t, []string{"Paused1/sms", "Paused2/push"}, 15*time.Second)
-		resumed := old.pause(t, true)
-		haWaitFollower(t, old, resumed)
-		sink.waitPages(t, []string{"Paused2/sms"}, 15*time.Second)
-		time.Sleep(haLease) // room for a send the resumed replica must not make
-		haCheckFenced(t, sink, old, cut, []string{"Paused1/push", "Paused1/sms", "Paused2/push", "Paused2/sms"})
-		if l := haMustLeader(t, rs, 5*time.Second); l == old {
-			t.Errorf("the resumed replica %s leads again", old.name)
-		}
-	})
+	// The paused leader is resumed as Paused1's level 2 falls due, so
+	// that its overdue timer races the new leader's; or once the new
+	// leader has sent it.
+	for _, tt := range []struct {
+		name  string
+		early bool
+	}{{"paused, resumed as a page falls due", true}, {"paused, resumed after the pages were sent", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dsn := pgtest.DB(t)
+			sink := newHASink(t)
+			rs := haStartReplicas(t, func(n string) hostileConfig {
+				return haReplicaConfig(n, dsn, haLease, haTwoLevel(sink, n, escalate))
+			}, "a", "b", "c")
+			old := haMustLeader(t, rs, 20*time.Second)
+			others := haExcept(rs, old)
+			fired := haFire(t, others[0], "Paused1")
+			sink.waitPages(t, []string{"Paused1/push"}, 10*time.Second)
+			time.Sleep(300 * time.Millisecond) // nothing is due until Paused1's level 2
+			cut := old.pause(t, false)
+			leader, seen, err := haWaitLeader(others, 15*time.Second)
+			if err != nil {
+				t.Fatalf("replica %s paused: no other replica leads: %v", old.name, err)
+			}
+			t.Logf("replica %s paused; %s leads %v later", old.name, leader.name, seen.Sub(cut).Round(time.Millisecond))
+			haFire(t, haExcept(others, leader)[0], "Paused2")
+			if tt.early {
+				time.Sleep(time.Until(fired.Add(escalate - 150*time.Millisecond)))
+			} else {
+				sink.waitPages(t, []string{"Paused1/sms", "Paused2/push"}, 15*time.Second)
+			}
+			resumed := old.pause(t, true)
+			t.Logf("replica %s resumed %v after Paused1's level 2 was due", old.name, resumed.Sub(fired.Add(escalate)).Round(time.Millisecond))
+			haWaitFollower(t, old, resumed)
+			sink.waitPages(t, []string{"Paused1/sms", "Paused2/push", "Paused2/sms"}, 15*time.Second)
+			time.Sleep(haLease) // room for a send the resumed replica must not make
+			haCheckFenced(t, sink, old, cut, []string{"Paused1/push", "Paused1/sms", "Paused2/push", "Paused2/sms"})
+			if l := haMustLeader(t, rs, 5*time.Second); l == old {
+				t.Errorf("the resumed replica %s leads again", old.name)
+			}
+		})
+	}
 	t.Run("partitioned", func(t *testing.T) {
 		dsn := pgtest.DB(t)
 		u, err := url.Parse(dsn)
