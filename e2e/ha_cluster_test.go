@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -613,6 +614,51 @@ func (p *haProxy) close() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// haDumpDeliveries logs the lease and the pending deliveries of the pager
+// database dsn, to tell why a page was not sent.
+func haDumpDeliveries(t *testing.T, dsn string) {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Logf("open the pager database: %v", err)
+		return
+	}
+	defer db.Close()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT holder, instance, token, expires_at, expires_at > clock_timestamp() FROM pager_lease`,
+		`SELECT key, status, claim_token, sent_attempts, sent_error FROM deliveries WHERE status = 'pending' ORDER BY key LIMIT 50`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", q, err)
+			continue
+		}
+		cols, _ := rows.Columns()
+		fmt.Fprintf(&b, "%s\n", strings.Join(cols, " | "))
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				fmt.Fprintf(&b, "scan: %v\n", err)
+				break
+			}
+			for i, v := range vals {
+				if i > 0 {
+					b.WriteString(" | ")
+				}
+				fmt.Fprint(&b, v)
+			}
+			b.WriteString("\n")
+		}
+		rows.Close()
+	}
+	t.Logf("pager database:\n%s", b.String())
 }
 
 // haPercentile returns the q-quantile (0..1) of ds by the nearest rank.
