@@ -51,11 +51,12 @@ type haSink struct {
 	*httptest.Server
 	mu   sync.Mutex
 	reqs []haRequest
+	hold map[string]time.Duration // replica → how long its requests wait for the answer
 }
 
 func newHASink(t *testing.T) *haSink {
 	t.Helper()
-	s := &haSink{}
+	s := &haSink{hold: map[string]time.Duration{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -79,7 +80,25 @@ func (s *haSink) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.reqs = append(s.reqs, req)
+	hold := s.hold[req.Replica]
 	s.mu.Unlock()
+	if hold > 0 { // the sender's delivery stays claimed and not recorded meanwhile
+		select {
+		case <-r.Context().Done():
+		case <-time.After(hold):
+		}
+	}
+}
+
+// holdAnswers makes the sink answer the requests of the replicas only
+// after d: their deliveries stay in flight, claimed but not recorded as
+// sent, for that long.
+func (s *haSink) holdAnswers(d time.Duration, replicas ...*haReplica) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range replicas {
+		s.hold[r.name] = d
+	}
 }
 
 // haKey finds the idempotency key of a delivery: a header, or a field of

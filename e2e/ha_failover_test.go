@@ -404,13 +404,14 @@ func later(a, b time.Time) time.Time {
 func TestHAFencedLeaderSendsNothing(t *testing.T) {
 	needBinary(t)
 	const escalate = 4 * time.Second
-	// The paused leader is resumed as Paused1's level 2 falls due, so
-	// that its overdue timer races the new leader's; or once the new
-	// leader has sent it.
+	// The paused leader is resumed while the new leader is sending
+	// Paused1's level 2 (the sink holds its answer, so the delivery is
+	// claimed but not recorded as sent), and the paused leader's timer for
+	// it is overdue; or once the new leader has sent the pages.
 	for _, tt := range []struct {
-		name  string
-		early bool
-	}{{"paused, resumed as a page falls due", true}, {"paused, resumed after the pages were sent", false}} {
+		name     string
+		inFlight bool
+	}{{"paused, resumed while the new leader sends", true}, {"paused, resumed after the pages were sent", false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			dsn := pgtest.DB(t)
 			sink := newHASink(t)
@@ -428,11 +429,13 @@ func TestHAFencedLeaderSendsNothing(t *testing.T) {
 				t.Fatalf("replica %s paused: no other replica leads: %v", old.name, err)
 			}
 			t.Logf("replica %s paused; %s leads %v later", old.name, leader.name, seen.Sub(cut).Round(time.Millisecond))
+			if tt.inFlight {
+				sink.holdAnswers(3*time.Second, others...)
+			}
 			haFire(t, haExcept(others, leader)[0], "Paused2")
-			if tt.early {
-				time.Sleep(time.Until(fired.Add(escalate - 150*time.Millisecond)))
-			} else {
-				sink.waitPages(t, []string{"Paused1/sms", "Paused2/push"}, 15*time.Second)
+			sink.waitPages(t, []string{"Paused1/sms", "Paused2/push"}, 15*time.Second)
+			if !tt.inFlight {
+				time.Sleep(500 * time.Millisecond) // recorded as sent
 			}
 			resumed := old.pause(t, true)
 			t.Logf("replica %s resumed %v after Paused1's level 2 was due", old.name, resumed.Sub(fired.Add(escalate)).Round(time.Millisecond))
@@ -474,6 +477,9 @@ func TestHAFencedLeaderSendsNothing(t *testing.T) {
 		haFire(t, others[0], "Part1")
 		sink.waitPages(t, []string{"Part1/push"}, 10*time.Second)
 		time.Sleep(300 * time.Millisecond) // nothing is due until Part1's level 2
+		// The partition heals while the new leader is sending Part1's
+		// level 2 (claimed, not recorded as sent).
+		sink.holdAnswers(3*time.Second, others...)
 		cut := proxy.blackhole()
 		followed, stopWatch := haWatchFollow(cutOff)
 		defer stopWatch()
