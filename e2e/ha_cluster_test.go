@@ -41,6 +41,9 @@ type haRequest struct {
 	// body carries none.
 	Key    string
 	Status string
+	// Aborted: the sender gave up before the sink answered (see
+	// holdAnswers).
+	Aborted bool
 }
 
 // page names the logical page: the group's alertname and the channel.
@@ -79,15 +82,24 @@ func (s *haSink) serve(w http.ResponseWriter, r *http.Request) {
 		req.Key = req.page()
 	}
 	s.mu.Lock()
+	i := len(s.reqs)
 	s.reqs = append(s.reqs, req)
 	hold := s.hold[req.Replica]
 	s.mu.Unlock()
 	if hold > 0 { // the sender's delivery stays claimed and not recorded meanwhile
 		select {
 		case <-r.Context().Done():
+			s.mu.Lock()
+			s.reqs[i].Aborted = true
+			s.mu.Unlock()
 		case <-time.After(hold):
 		}
 	}
+}
+
+// answered reports whether a request for page was answered in full.
+func (s *haSink) answered(page string) bool {
+	return slices.ContainsFunc(s.requests(), func(r haRequest) bool { return r.page() == page && !r.Aborted })
 }
 
 // holdAnswers makes the sink answer the requests of the replicas only
@@ -487,7 +499,7 @@ func haPost(h *hostile, names ...string) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+h.token)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
 		return err
 	}
