@@ -41,9 +41,6 @@ type haRequest struct {
 	// body carries none.
 	Key    string
 	Status string
-	// Aborted: the sender gave up before the sink answered (see
-	// holdAnswers).
-	Aborted bool
 }
 
 // page names the logical page: the group's alertname and the channel.
@@ -82,25 +79,17 @@ func (s *haSink) serve(w http.ResponseWriter, r *http.Request) {
 		req.Key = req.page()
 	}
 	s.mu.Lock()
-	i := len(s.reqs)
 	s.reqs = append(s.reqs, req)
 	hold := s.hold[req.Replica]
 	s.mu.Unlock()
 	if hold > 0 { // the sender's delivery stays claimed and not recorded meanwhile
 		select {
 		case <-r.Context().Done():
-			s.mu.Lock()
-			s.reqs[i].Aborted = true
-			s.mu.Unlock()
 		case <-time.After(hold):
 		}
 	}
 }
 
-// answered reports whether a request for page was answered in full.
-func (s *haSink) answered(page string) bool {
-	return slices.ContainsFunc(s.requests(), func(r haRequest) bool { return r.page() == page && !r.Aborted })
-}
 
 // holdAnswers makes the sink answer the requests of the replicas only
 // after d: their deliveries stay in flight, claimed but not recorded as
