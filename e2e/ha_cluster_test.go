@@ -90,7 +90,6 @@ func (s *haSink) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // holdAnswers makes the sink answer the requests of the replicas only
 // after d: their deliveries stay in flight, claimed but not recorded as
 // sent, for that long.
