@@ -20,6 +20,7 @@ var stores = []struct {
 	{"mem", func(*testing.T) pager.Store { return pager.NewMemStore() }},
 	{"sqlite", func(t *testing.T) pager.Store { return openTemp(t) }},
 	{"postgres", func(t *testing.T) pager.Store { return openPG(t, pgtest.DB(t)) }},
+	{"postgres-replica", func(t *testing.T) pager.Store { return openReplica(t, pgtest.DB(t), "r") }},
 }
 
 // openTemp opens a Store in a fresh temporary directory, closed at the end

@@ -39,12 +39,10 @@ import (
 // Readers: View is a READ ONLY, REPEATABLE READ transaction: one snapshot
 // for the whole of fn, never blocked by writers.
 //
-// Room for leadership (not built yet): a lease row with a fencing token
-// that grows with every new leader. beginWrite is where a leader's write
-// checks its token, after the write lock and in the same transaction, so
-// a deposed leader's state change or delivery claim commits nothing; the
-// claims themselves would select pending deliveries FOR UPDATE SKIP
-// LOCKED, which needs no change to the rows.
+// Replicas (Options.Replica): each write transaction also takes a change
+// number (beginWrite), stamped by triggers on the rows it writes, so that
+// replicas read each other's commits incrementally (Changes); the lease
+// with its fencing token and the delivery claims are in cluster.go.
 
 // Advisory lock keys, per database: "WDpg" and a number.
 const (
@@ -56,8 +54,10 @@ var postgresDialect = &dialect{
 	numbered:  true,
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
+	// The notification reaches listening replicas at commit (Listen).
 	nextVersion: `WITH v AS (UPDATE pager_changes SET version = version + 1 WHERE id = 1 RETURNING version)
-		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c`,
+		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c,
+			LATERAL pg_notify('` + pgChannel + `', v.version::text) AS n`,
 	unique: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
@@ -100,33 +100,21 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	conns := opts.MaxConns
-	if opts.Exclusive {
-		conns++ // the session holding the escalator lock, which also writes
+	if opts.Replica != "" {
+		conns++ // the connection listening for the others' writes (Listen)
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	if opts.TxTimeout <= 0 {
 		opts.TxTimeout = 10 * time.Second
 	}
-	if opts.Replica != "" && opts.Exclusive {
-		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: Replica and Exclusive are exclusive", red)
-	}
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
 		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance()}
-	if opts.Exclusive {
-		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
-		}
-	}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
 	if _, err := s.quarantine(); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
