@@ -498,7 +498,8 @@ func TestHAFencedLeaderSendsNothing(t *testing.T) {
 		// Cut off from the database, it cannot send (asserted below), but
 		// does it stop reporting that it leads? Measured, not asserted: on
 		// 81cfa9c it said 1 for 30 s, while its sync and tick waited out
-		// three 10 s transaction timeouts (b led after 2 s).
+		// three 10 s transaction timeouts, on a4d58b7 for 21 s (b led after
+		// 2 s).
 		select {
 		case at := <-followed:
 			t.Logf("replica a, partitioned, reported watchdog_pager_leader 0 %v after the partition (lease %v)",
@@ -575,29 +576,20 @@ func haCheckFenced(t *testing.T, sink *haSink, fenced *haReplica, cut time.Time,
 	}
 }
 
-// haReproEnv enables TestHALeaseRenewedLate, which fails on the core as
-// merged (81cfa9c).
-const haReproEnv = "WATCHDOG_HA_REPRO"
-
 // haTermRE finds the terms a replica's log says it took the lease with.
 var haTermRE = regexp.MustCompile(`msg="pager: took the lease[^"]*" component=pager term=(\d+)`)
 
 // TestHALeaseRenewedLate: the only replica is cut off from the database
 // past its local deadline (lease/10 before the lease's end), and healed
-// just before the lease ends in the database, so that it renews its
-// lease: the same term. An alert it received meanwhile (the write waited
-// for the database) must page. On 81cfa9c it may not: a delivery that
-// reaches a worker while the local deadline has passed is dropped from
-// the outbox (and one claimed just before is refused to the same term
-// later), and nothing queues it again until another term begins —
-// TestHAFailover's 100-kill runs lost pages this way. It failed 2 runs
-// of 3 on 81cfa9c (the third stepped down and took the same term again,
-// and its rebuild found the page). Skipped unless WATCHDOG_HA_REPRO is
-// set.
+// just before the lease ends in the database, so that its late renewal
+// still finds the lease its own. An alert it received meanwhile (the
+// write waited for the database) must page. On 81cfa9c it did not, 2 runs
+// of 3: the delivery reached a worker while the local deadline had
+// passed and was dropped from the outbox, and nothing queued it again
+// while the term lasted (a delivery claimed just before was refused to
+// the same term later) — TestHAFailover's 100-kill runs lost pages this
+// way. a4d58b7 fixed it.
 func TestHALeaseRenewedLate(t *testing.T) {
-	if os.Getenv(haReproEnv) == "" {
-		t.Skipf("a reproduction of a failure of the core: set %s=1 to run it", haReproEnv)
-	}
 	needBinary(t)
 	dsn := pgtest.DB(t)
 	u, err := url.Parse(dsn)
