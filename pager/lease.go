@@ -57,6 +57,7 @@ func (p *Pager) replicate(ctx context.Context) error {
 		if expiry != nil {
 			expiry.Stop()
 		}
+		p.leading.Store(false) // at once: the escalator may take a while to stop
 		if cancelLead != nil {
 			cancelLead()
 			<-leadDone
@@ -160,7 +161,10 @@ func (p *Pager) replicate(ctx context.Context) error {
 					p.leading.Store(true)
 					lctx, cancel := context.WithCancel(ctx)
 					cancelLead = cancel
-					expiry = time.AfterFunc(left, cancel)
+					expiry = time.AfterFunc(left, func() {
+						p.leading.Store(false)
+						cancel()
+					})
 					leadDone = make(chan error, 1)
 					go func(tok int64) { leadDone <- p.escalate(lctx, tok) }(term)
 				}
