@@ -58,13 +58,13 @@ func benchIdleScan(b *testing.B, feed bool) {
 		s.feed = db.NewChangeFeed(feedLimit)
 		defer s.feed.Close()
 	}
-	if err := s.scan(ctx); err != nil { // reads everything once
+	if err := s.scan(ctx, false); err != nil { // reads everything once
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for range b.N {
 		s.scans = 1 // never the periodic full scan
-		if err := s.scan(ctx); err != nil {
+		if err := s.scan(ctx, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// FlushDeadline bounds the flush at shutdown (DefaultFlushDeadline;
+	// negative: none): when Run's context ends, the samples the store
+	// holds and the receiver has not taken are sent first, unless a
+	// request is already being retried (the receiver is down: they wait
+	// in the store for the next start).
+	FlushDeadline time.Duration
 }
+
+// DefaultFlushDeadline is Options.FlushDeadline's default.
+const DefaultFlushDeadline = 10 * time.Second
 
 // series is the send state of one series of the store.
 type series struct {
@@ -203,9 +213,10 @@ func New(opts Options) (*Sender, error) {
 // Name returns the sender's remote_name.
 func (s *Sender) Name() string { return s.name }
 
-// Run scans the store and sends until ctx is done. Samples in flight then
-// are not acknowledged, so they are sent again by the next Sender that
-// starts from these positions.
+// Run scans the store and sends until ctx is done, then flushes (see
+// Options.FlushDeadline). Samples still in flight then are not
+// acknowledged, so they are sent again by the next Sender that starts
+// from these positions.
 func (s *Sender) Run(ctx context.Context) error {
 	defer func() {
 		// What was in flight stays unacknowledged; the next Sender with
@@ -213,43 +224,84 @@ func (s *Sender) Run(ctx context.Context) error {
 		s.m.pending.Add(-float64(s.pending.Swap(0)))
 		s.m.shards.Set(0)
 	}()
+	// The shards outlive ctx for the flush.
+	sctx, stopShards := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		stopShards()
+		wg.Wait()
+	}()
 	if cs, ok := s.opts.Store.(changeSource); ok {
 		s.feed = cs.NewChangeFeed(feedLimit)
 		defer s.feed.Close()
 	}
-	s.startShards(ctx, &wg, max(s.cfg.QueueConfig.MinShards, 1))
+	s.startShards(sctx, &wg, max(s.cfg.QueueConfig.MinShards, 1))
 	t := time.NewTicker(s.opts.ScanInterval)
 	defer t.Stop()
 	for {
-		if err := s.scan(ctx); err != nil {
-			return nil // ctx done
+		if err := s.scan(ctx, false); err != nil {
+			break // ctx done
 		}
 		// Grow when the shards kept the reader waiting for half a scan
 		// interval or more while the receiver answered: they cannot keep
 		// up with the store.
 		if s.blocked >= s.opts.ScanInterval/2 && len(s.shards) < s.cfg.QueueConfig.MaxShards && s.healthy() {
 			n := min(2*len(s.shards), s.cfg.QueueConfig.MaxShards)
-			if err := s.reshard(ctx, &wg, n); err != nil {
-				return nil
+			if err := s.reshard(ctx, sctx, &wg, n); err != nil {
+				break
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-t.C:
+			continue
 		}
+		break
+	}
+	s.flush(&wg, stopShards)
+	return nil
+}
+
+// flush sends what the store holds beyond the receiver's positions and
+// waits for the shards, within Options.FlushDeadline, as Prometheus
+// flushes its queues at shutdown. A sender whose receiver is failing does
+// not wait: the samples stay in the store, and in the snapshot's
+// positions, for the next start.
+func (s *Sender) flush(wg *sync.WaitGroup, stopShards context.CancelFunc) {
+	d := s.opts.FlushDeadline
+	if d == 0 {
+		d = DefaultFlushDeadline
+	}
+	if d < 0 || !s.healthy() || slices.ContainsFunc(s.shards, func(sh *shard) bool { return sh.closed }) {
+		return // no flush, a failing receiver, or an interrupted reshard
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := s.scan(fctx, true); err != nil {
+		s.log.Warn("remote write: flush at shutdown ran out of time", "deadline", d)
+		return
+	}
+	for _, sh := range s.shards {
+		sh.close()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-fctx.Done():
+		s.log.Warn("remote write: flush at shutdown ran out of time; the rest is sent at the next start", "deadline", d)
+		stopShards()
 	}
 }
 
 // scan reads the new samples of the series that changed (of every series
 // without a change feed, when it overflowed, and every fullScanEvery scans)
 // into the shards' batches and sends the batches that are full or older
-// than batch_send_deadline.
-func (s *Sender) scan(ctx context.Context) error {
+// than batch_send_deadline (every batch, when flush is set).
+func (s *Sender) scan(ctx context.Context, flush bool) error {
 	s.scans++
 	s.blocked = 0
 	full := true
@@ -281,7 +333,7 @@ func (s *Sender) scan(ctx context.Context) error {
 	s.m.highestTS.Set(float64(s.highest) / 1000)
 	deadline := s.now().Add(-time.Duration(s.cfg.QueueConfig.BatchSendDeadline)).UnixMilli()
 	for _, sh := range s.shards {
-		if b := sh.pending; b != nil && b.len() > 0 && b.started <= deadline {
+		if b := sh.pending; b != nil && b.len() > 0 && (flush || b.started <= deadline) {
 			if err := s.dispatch(ctx, sh); err != nil {
 				return err
 			}

@@ -462,3 +462,47 @@ func TestRetentionLoss(t *testing.T) {
 		}
 	})
 }
+
+// TestFlushAtShutdown: samples appended just before the sender stops, in
+// batches not yet due (batch_send_deadline), are sent before Run returns;
+// a sender whose receiver is failing does not wait at shutdown.
+func TestFlushAtShutdown(t *testing.T) {
+	t.Run("receiver up", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			db, _ := tsdb.Open(tsdb.Options{})
+			rc := newReceiver()
+			cfg := rwConfig(t, "url: http://recv.test/api/v1/write\nqueue_config: {batch_send_deadline: 1m}")
+			r := start(t, Options{Config: cfg, Store: db, Client: rc.client()})
+			appendAt(t, db, nodeSeries(10), now(), 1)
+			time.Sleep(2 * time.Second) // scanned into batches that are not due for a minute
+			synctest.Wait()
+			if n := len(rc.received()); n != 0 {
+				t.Fatalf("%d samples sent before the batch deadline", n)
+			}
+			r.stop()
+			if n := len(rc.received()); n != 10 {
+				t.Fatalf("%d samples sent by the flush at shutdown, want 10", n)
+			}
+		})
+	})
+	t.Run("receiver down", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			db, _ := tsdb.Open(tsdb.Options{})
+			rc := newReceiver()
+			rc.setFail(func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			})
+			cfg := rwConfig(t, "url: http://recv.test/api/v1/write\nqueue_config: {batch_send_deadline: 1s}")
+			r := start(t, Options{Config: cfg, Store: db, Client: rc.client()})
+			appendAt(t, db, nodeSeries(10), now(), 1)
+			time.Sleep(5 * time.Second) // sent, failing, retried
+			synctest.Wait()
+			began := time.Now()
+			r.stop()
+			if d := time.Since(began); d > time.Second {
+				t.Errorf("stopping took %v with the receiver down, want no flush wait", d)
+			}
+		})
+	})
+}

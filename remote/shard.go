@@ -13,6 +13,7 @@ type shard struct {
 	ch       chan *batch // from the reader; closed to drain and stop
 	free     chan *batch // batches to reuse
 	pending  *batch      // being filled by the reader
+	closed   bool        // ch is closed (reader only)
 	enc      *encoder
 	retrying atomic.Bool // the current request failed and waits to be retried
 }
@@ -48,23 +49,37 @@ func (s *Sender) startShards(ctx context.Context, wg *sync.WaitGroup, n int) {
 
 // reshard sends what is pending, waits for every shard to finish its
 // queue (a series changes shard, and its samples must stay in order), and
-// starts n shards.
-func (s *Sender) reshard(ctx context.Context, wg *sync.WaitGroup, n int) error {
+// starts n shards on sctx.
+func (s *Sender) reshard(ctx, sctx context.Context, wg *sync.WaitGroup, n int) error {
 	for _, sh := range s.shards {
 		if sh.pending != nil && sh.pending.len() > 0 {
 			if err := s.dispatch(ctx, sh); err != nil {
 				return err
 			}
 		}
-		close(sh.ch)
+		sh.close()
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done(): // Run stops: its flush finds the shards closed
 		return ctx.Err()
 	}
 	s.log.Info("remote write: resharding", "from", len(s.shards), "to", n)
-	s.startShards(ctx, wg, n)
+	s.startShards(sctx, wg, n)
 	return nil
+}
+
+// close closes sh's queue once: its shard sends what is queued and ends.
+func (sh *shard) close() {
+	if !sh.closed {
+		sh.closed = true
+		close(sh.ch)
+	}
 }
 
 // healthy reports whether no shard is waiting to retry a request.
