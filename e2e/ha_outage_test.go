@@ -103,6 +103,7 @@ const outageRules = `groups:
 // incident is still acknowledged and was not paged again, and /-/ready is
 // 200 again.
 func TestHAOutage(t *testing.T) {
+	t.Parallel() // waits more than it works; see TestMain
 	needBinary(t)
 	outage := haOutage(t)
 	pg := pgtest.Restartable(t)
