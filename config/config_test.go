@@ -304,6 +304,18 @@ func TestLoadBad(t *testing.T) {
 			`8: alerting.alertmanagers[1].static_configs[0].targets[0]: "http://x:1" must be host:port, without a scheme or path (use scheme and path_prefix)`,
 			`9: alerting.alertmanagers[1]: unknown key "bogus"`,
 		}},
+		{"remote_write", []string{
+			`2: remote_write[0].url: "ftp://x" is not an http or https URL`,
+			`3: remote_write[0].protobuf_message: "prometheus.WriteRequestV3" is not prometheus.WriteRequest (Remote-Write 1.0) or io.prometheus.write.v2.Request (2.0)`,
+			`6: remote_write[1].headers.Authorization: an Authorization header is a secret: use authorization.credentials_file`,
+			`6: remote_write[1].headers["Content-Encoding"]: header "Content-Encoding" is set by the sender and cannot be configured`,
+			`7: remote_write[1].queue_config.min_backoff: not a valid duration string: "-1s"`,
+			`7: remote_write[1].queue_config.min_shards: min_shards 5 is greater than max_shards 2`,
+			`8: remote_write[2]: only one of authorization and basic_auth may be set`,
+			`9: remote_write[2].name: duplicate remote_write name "a" (first in remote_write[1], line 4); give each entry its own name`,
+			`12: remote_write[3]: url is required`,
+			`13: remote_write[4].url: credentials in the URL are secrets: use basic_auth with password_file`,
+		}},
 		{"missing_job_name", []string{`2: scrape_configs[0]: job_name is required`}},
 		{"auth_conflict", []string{
 			`2: scrape_configs[0]: only one of authorization, basic_auth and bearer_token_file may be set, got basic_auth and bearer_token_file`,

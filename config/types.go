@@ -21,6 +21,11 @@ type Config struct {
 	StatusPage StatusPage `yaml:"status_page,omitempty"`
 	// Heartbeat is the dead man's switch (nil: none).
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
+	// RemoteWrite lists where the stored samples are sent (Remote-Write).
+	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
+	// Datasource, when set, makes rules evaluate against a remote
+	// Prometheus query API (see DatasourceConfig).
+	Datasource *DatasourceConfig `yaml:"datasource,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,

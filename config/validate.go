@@ -120,6 +120,8 @@ func (c *Config) validate(r *report) {
 	c.Alerting.validate(r, "alerting")
 	c.StatusPage.validate(r, "status_page")
 	c.Heartbeat.validate(r, "heartbeat")
+	validateRemoteWrite(r, "remote_write", c.RemoteWrite, c.Global.MetricNameValidationScheme)
+	c.Datasource.validate(r, "datasource")
 }
 
 // DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.

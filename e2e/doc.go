@@ -3,6 +3,13 @@
 // attacker or a careless operator could send and asserts that it stays alive,
 // keeps scraping a control target on time and stays under a memory bound.
 //
+// The remote suite (remote_*_test.go, issue #13) runs watchdogs against
+// real VictoriaMetrics and Prometheus servers (internal/vmtest,
+// internal/promtest; they skip without the Debian packages): remote_write
+// through a receiver outage and a restart, hashmod sharding, rules on a
+// datasource, and the receiver. WATCHDOG_E2E_REMOTE_OUTAGE sets the
+// VictoriaMetrics outage (20s by default; .ci/run runs it with 60s).
+//
 // The browser tests build the
 // binary, run it (the demo, or a configuration scraping a hostile local
 // target), and drive Debian's chromium headless through the Chrome DevTools

@@ -16,6 +16,7 @@ import (
 // and the holder's PID; after the holder is SIGKILLed, a new process
 // starts on the same file and escalates the incident the dead one opened.
 func TestHAOneProcessPerSQLiteFile(t *testing.T) {
+	t.Parallel() // waits more than it works; see TestMain
 	hook := newHookServer(t)
 	db := filepath.Join(t.TempDir(), "pager.db")
 	hc := hostileConfig{

@@ -27,6 +27,15 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse() // for testing.Short
+	// The tests marked parallel (t.Parallel) mostly wait: for an outage to
+	// last, a lease to run out, processes to start. Let four of them wait
+	// at once, unless -parallel says otherwise; the tests that measure
+	// latency or memory run alone, before them.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "4")
+	}
 	browserPath = findBrowser()
 	var dir string
 	if !testing.Short() { // the browser tests and the hostile-input suite run the binary

@@ -20,9 +20,12 @@ import (
 // commits nothing and sends nothing once another replica has taken over.
 type Cluster interface {
 	// Campaign records this replica as alive and takes the lease when it
-	// is free or expired, renews it when this replica holds it, and
-	// otherwise reports who does. A lease taken anew gets a new token.
-	Campaign(ctx context.Context, ttl time.Duration) (Lease, error)
+	// is free or expired, and otherwise reports who holds it. When this
+	// replica holds it, renew keeps its token (the escalator runs on);
+	// renew false starts a new term with a new token (an escalator starts
+	// afresh: what the last one claimed and did not send must be claimable
+	// again). A lease taken anew always gets a new token.
+	Campaign(ctx context.Context, ttl time.Duration, renew bool) (Lease, error)
 	// Resign gives up the lease held with token, so that another replica
 	// takes over at once (on a clean shutdown).
 	Resign(ctx context.Context, token int64) error
@@ -97,7 +100,7 @@ type ClusterStatus struct {
 	// Token is the leader's fencing token.
 	Token int64 `json:"token"`
 	// LeaseExpires is when the leader's lease ends unless renewed.
-	LeaseExpires time.Time `json:"lease_expires"`
+	LeaseExpires time.Time `json:"leaseExpires"`
 	// Replicas lists every replica that campaigned, by name.
 	Replicas []ReplicaStatus `json:"replicas"`
 }
@@ -105,9 +108,9 @@ type ClusterStatus struct {
 // ReplicaStatus is one replica of a ClusterStatus.
 type ReplicaStatus struct {
 	Name      string    `json:"name"`
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time `json:"startedAt"`
 	// LastSeen is the replica's last campaign (its heartbeat).
-	LastSeen time.Time `json:"last_seen"`
+	LastSeen time.Time `json:"lastSeen"`
 	// Leader reports whether it holds the lease.
 	Leader bool `json:"leader"`
 	// Alive: seen within two lease durations.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -15,7 +17,7 @@ import (
 )
 
 // fencingStore refuses writes with ErrFenced while fenced is set, as a
-// PostgreSQL store does once its session lost the escalator lock.
+// shared store does once the lease is lost.
 type fencingStore struct {
 	*MemStore
 	fenced atomic.Bool
@@ -81,5 +83,74 @@ func TestFencedPagerStopsSending(t *testing.T) {
 		h.expect("10:20 email trigger inc-1 bob@bob@example.com", "10:20 push trigger inc-1 dave@dave-topic")
 		h.advance("10:25")
 		h.expect()
+	})
+}
+
+// flakyStore fails the next n Updates with a plain error.
+type flakyStore struct {
+	*MemStore
+	fail atomic.Int32
+}
+
+func (s *flakyStore) Update(fn func(tx Tx) error) error {
+	if s.fail.Add(-1) >= 0 {
+		return errors.New("database restarting")
+	}
+	s.fail.Store(0)
+	return s.MemStore.Update(fn)
+}
+
+// hookChannel calls before at each send, then records it.
+type hookChannel struct {
+	recChannel
+	before func()
+}
+
+func (c hookChannel) Send(ctx context.Context, m channel.Message) (bool, error) {
+	c.before()
+	return c.recChannel.Send(ctx, m)
+}
+
+// TestResultsRecordedAfterStoreFailure: when the store fails while a
+// delivery's result is recorded, the result is kept and recorded when the
+// store is back; the page is not sent again and is counted once.
+func TestResultsRecordedAfterStoreFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
+		fs := &flakyStore{MemStore: h.store}
+		set := metrics.NewSet()
+		push := hookChannel{recChannel: recChannel{r: h.rec, name: "push"}, before: func() { fs.fail.Store(2) }}
+		p, err := New(Options{Config: h.c, Store: fs, Channels: map[string]channel.Channel{"push": push}, Now: h.now,
+			Metrics: set, Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Workers: 1, AckKey: []byte("secret"),
+			ExternalURL: "https://wd.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.p = p
+		h.start()
+		defer h.stop()
+		if err := p.Receive(page("HighErrors", "c1")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		h.expect("10:00 push trigger inc-1 alice@alice-topic")
+		var ds []Delivery
+		if err := h.store.View(func(tx ReadTx) error {
+			var err error
+			ds, err = tx.Deliveries(DeliveryFilter{IncidentID: "inc-1"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 || ds[0].Status != DeliverySent {
+			t.Fatalf("deliveries %+v, want the push recorded as sent", ds)
+		}
+		if got := set.GetOrCreateCounter(`watchdog_pager_deliveries_total{channel="push",result="ok"}`).Get(); got != 1 {
+			t.Errorf("deliveries counted %d times, want once", got)
+		}
+		if !strings.Contains(h.logs.String(), "retrying") {
+			t.Errorf("the failed recording was not logged:\n%s", h.logs)
+		}
 	})
 }

@@ -2,8 +2,16 @@ package pager
 
 import (
 	"context"
+	"sync"
 	"time"
 )
+
+// listener is implemented by Cluster stores that can tell when any
+// replica commits a write (PostgreSQL's LISTEN/NOTIFY): Listen calls wake
+// after each, until ctx ends.
+type listener interface {
+	Listen(ctx context.Context, wake func())
+}
 
 // asLeader runs f with the escalator's writes fenced by the current term
 // (p.update then calls Cluster.UpdateFenced). p.mu must be held.
@@ -39,8 +47,17 @@ func (p *Pager) replicate(ctx context.Context) error {
 		term       int64
 		cancelLead context.CancelFunc
 		leadDone   chan error
+		// expiry stops the escalator (cancels its context, which stops
+		// deliveries mid-retry) when the lease runs out unrenewed: a
+		// timer of its own, so that nothing this loop waits for (a slow
+		// campaign, the pager's lock) can delay it.
+		expiry *time.Timer
 	)
 	stepDown := func(why string, err error) {
+		if expiry != nil {
+			expiry.Stop()
+		}
+		p.leading.Store(false) // at once: the escalator may take a while to stop
 		if cancelLead != nil {
 			cancelLead()
 			<-leadDone
@@ -59,10 +76,25 @@ func (p *Pager) replicate(ctx context.Context) error {
 		term = 0
 	}
 	renew := max(p.o.Lease/3, time.Millisecond)
+	// A store that can tell when another replica commits wakes the loop
+	// at once; polling remains the fallback.
+	changed := make(chan struct{}, 1)
+	if l, ok := p.o.Cluster.(listener); ok {
+		lctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			l.Listen(lctx, func() {
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			})
+		})
+		defer wg.Wait()
+		defer cancel()
+	}
 	campaign := time.NewTimer(0)
 	defer campaign.Stop()
-	expiry := time.NewTimer(time.Hour)
-	defer expiry.Stop()
 	poll := time.NewTicker(p.o.Poll)
 	defer poll.Stop()
 	for {
@@ -80,18 +112,20 @@ func (p *Pager) replicate(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-leadDone:
 			cancelLead, leadDone = nil, nil
-			stepDown("the escalator stopped", err)
-			campaign.Reset(renew)
-		case <-expiry.C:
-			if term != 0 && !p.leaseLive() {
-				stepDown("the lease was not renewed in time", nil)
+			why := "the escalator stopped"
+			if !p.leaseLive() {
+				why = "the lease was not renewed in time"
 			}
+			stepDown(why, err)
+			campaign.Reset(renew)
 		case <-poll.C:
+			p.sync()
+		case <-changed:
 			p.sync()
 		case <-campaign.C:
 			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, renew)
-			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease)
+			l, err := p.o.Cluster.Campaign(cctx, p.o.Lease, term != 0)
 			cancel()
 			campaign.Reset(renew)
 			switch {
@@ -113,7 +147,13 @@ func (p *Pager) replicate(ctx context.Context) error {
 					stepDown("the lease was taken anew", nil)
 				}
 				p.leaseEnd.Store(start.Add(p.o.Lease))
-				expiry.Reset(p.o.Lease - p.leaseMargin() - time.Since(start))
+				left := p.o.Lease - p.leaseMargin() - time.Since(start)
+				if term != 0 && !expiry.Reset(left) {
+					// It fired before this renewal: the escalator is
+					// stopping; leadDone steps down, the next campaign
+					// starts a new one.
+					expiry.Stop()
+				}
 				if term == 0 {
 					term = l.Token
 					p.log.Info("pager: took the lease: this replica escalates and sends", "term", term, "expires", l.Expires)
@@ -121,6 +161,10 @@ func (p *Pager) replicate(ctx context.Context) error {
 					p.leading.Store(true)
 					lctx, cancel := context.WithCancel(ctx)
 					cancelLead = cancel
+					expiry = time.AfterFunc(left, func() {
+						p.leading.Store(false)
+						cancel()
+					})
 					leadDone = make(chan error, 1)
 					go func(tok int64) { leadDone <- p.escalate(lctx, tok) }(term)
 				}
@@ -134,10 +178,18 @@ func (p *Pager) replicate(ctx context.Context) error {
 // open incidents and queues their pending deliveries (a claim refuses any
 // already being sent).
 func (p *Pager) sync() {
-	p.mu.Lock()
+	// Busy (a write in progress): the next poll or notification catches
+	// up, but a pager busy for two polls in a row is waited for.
+	if !p.mu.TryLock() {
+		if time.Since(p.lastSync) < 2*p.o.Poll {
+			return
+		}
+		p.mu.Lock()
+	}
+	p.lastSync = time.Now()
 	defer p.mu.Unlock()
 	if p.open == nil {
-		if err := p.loadOpen(); err != nil {
+		if err := p.reload(); err != nil {
 			p.log.Warn("pager: read the open incidents", "err", err)
 		}
 		return
@@ -172,4 +224,35 @@ func (p *Pager) sync() {
 	}
 	p.seen = c.Version
 	p.signal()
+}
+
+// reload fills the dropped cache again and, while this replica escalates,
+// sets the timers of every open incident and queues every pending
+// delivery: what changed while the cache was gone is not known. p.mu is
+// held.
+func (p *Pager) reload() error {
+	if err := p.loadOpen(); err != nil {
+		return err
+	}
+	if !p.escalates() {
+		return nil
+	}
+	for _, st := range p.open.byID {
+		if due := st.NextDue(); !due.IsZero() {
+			p.push(due, st.ID)
+		}
+	}
+	var pending []Delivery
+	if err := p.store.View(func(tx ReadTx) error {
+		var err error
+		pending, err = tx.Deliveries(DeliveryFilter{Status: DeliveryPending})
+		return err
+	}); err != nil {
+		return err
+	}
+	p.smu.Lock()
+	p.outbox = append(p.outbox, pending...)
+	p.smu.Unlock()
+	p.signal()
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,9 @@ type fakeReplica struct {
 	db          *fakeDB
 	name        string
 	partitioned atomic.Bool
+	// slow makes campaigns take this long (nanoseconds), or fail when
+	// their context ends first.
+	slow atomic.Int64
 }
 
 type fakeTx struct {
@@ -98,17 +102,26 @@ func (r *fakeReplica) update(token int64, fn func(tx Tx) error) error {
 	})
 }
 
-func (r *fakeReplica) Campaign(_ context.Context, ttl time.Duration) (Lease, error) {
+func (r *fakeReplica) Campaign(ctx context.Context, ttl time.Duration, renew bool) (Lease, error) {
 	if r.partitioned.Load() {
 		return Lease{}, errPartitioned
+	}
+	if d := time.Duration(r.slow.Load()); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return Lease{}, ctx.Err()
+		case <-t.C:
+		}
 	}
 	db := r.db
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	now := time.Now()
-	switch {
-	case db.holder == r.name && now.Before(db.expires):
-	case !now.Before(db.expires):
+	switch ours := db.holder == r.name; {
+	case ours && now.Before(db.expires) && renew:
+	case ours || !now.Before(db.expires):
 		db.holder, db.token = r.name, db.token+1
 	default:
 		return Lease{Holder: db.holder, Token: db.token, Expires: db.expires}, nil
@@ -321,6 +334,63 @@ func TestReplicasOneEscalator(t *testing.T) {
 		}
 		if len(all) != 2 {
 			t.Errorf("pages sent: %q, want each once", all)
+		}
+	})
+}
+
+// blockingChannel blocks the first send after it is armed until that
+// send's context ends.
+type blockingChannel struct {
+	recChannel
+	armed *atomic.Bool
+}
+
+func (c blockingChannel) Send(ctx context.Context, m channel.Message) (bool, error) {
+	if c.armed.CompareAndSwap(true, false) {
+		<-ctx.Done()
+		return true, ctx.Err()
+	}
+	return c.recChannel.Send(ctx, m)
+}
+
+// TestReplicaNewTermResends: a leader whose renewals come late (each
+// campaign takes almost the renewal interval) stops its escalator
+// mid-send at the lease's end by its own clock; its late renewal still
+// finds the lease live in the database, and it escalates again — under a
+// new token, so the delivery the stopped escalator had claimed is claimed
+// again and sent, once.
+func TestReplicaNewTermResends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
+		db := newFakeDB()
+		rs := newReplicas(t, h, db, "a")
+		a := rs[0]
+		var armed atomic.Bool
+		a.p.o.Channels["sms"] = blockingChannel{recChannel: recChannel{r: a.rec, name: "sms"}, armed: &armed}
+		if err := a.p.Receive(page("HighErrors", "c1")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		first := db.token
+		armed.Store(true)
+		h.advance("10:02") // the sms is claimed and its send hangs
+		synctest.Wait()
+		a.r.slow.Store(int64(DefaultLease/3 - 100*time.Millisecond))
+		time.Sleep(2 * DefaultLease) // a renewal comes after the lease's end by this clock
+		synctest.Wait()
+		if !strings.Contains(a.logs.String(), "stepped down") {
+			t.Fatalf("the escalator did not stop at the lease's end:\n%s", a.logs)
+		}
+		a.r.slow.Store(0)
+		time.Sleep(DefaultLease)
+		synctest.Wait()
+		if !a.p.leading.Load() || db.token == first {
+			t.Fatalf("leading %v, token %d (was %d): want a new term", a.p.leading.Load(), db.token, first)
+		}
+		want := []string{"10:00 push trigger inc-1 alice@alice-topic", "10:02 sms trigger inc-1 alice@+1555"}
+		got := a.sent()
+		if len(got) != 2 || got[0] != want[0] || !strings.HasSuffix(got[1], "sms trigger inc-1 alice@+1555") {
+			t.Errorf("sent %q, want %q (the sms after the new term began)\n%s", got, want, a.logs)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -173,6 +174,9 @@ type Pager struct {
 	followerOK atomic.Bool
 	// termN mirrors term for the gauge.
 	termN atomic.Int64
+	// lastSync is when sync last read the others' changes (replicate's
+	// goroutine only).
+	lastSync time.Time
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
@@ -356,6 +360,9 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 					ds = append(ds, Delivery{Key: a.Key, IncidentID: nst.ID, Kind: KindWarRoom, Channel: a.Channel,
 						Event: channel.EventTrigger, CreatedAt: now, Status: DeliveryPending})
 				}
+			}
+			if _, re := c.ev.(Reconfigured); re && len(ents) == 0 && len(ds) == 0 && !c.opened && reflect.DeepEqual(nst, st) {
+				continue // a restart or reload that changes nothing here writes nothing
 			}
 			put := tx.PutIncident
 			if o, ok := tx.(ownedPutter); ok {

@@ -17,14 +17,34 @@ import (
 // restart the first reports rebuild it.
 type replicas struct {
 	// firing maps an alert's fingerprint (replica labels removed) to the
-	// replicas reporting it firing and until when (zero: until resolved).
-	firing map[string]map[string]time.Time
-	calls  int
+	// replicas reporting it firing.
+	firing    map[string]map[string]report
+	calls     int
+	lastSweep time.Time
 }
 
-// sweepEvery is how many merged alerts pass between sweeps of reports
-// whose validity ran out without a resolve (a replica that went away).
-const sweepEvery = 4096
+// report is one replica's firing report: valid until until (zero: until
+// resolved), last received at seen.
+type report struct {
+	until, seen time.Time
+}
+
+// Bounds of the replica state, which any client of the alerts API can grow.
+const (
+	// sweepEvery is how many merged alerts pass between sweeps of reports
+	// whose validity ran out without a resolve (a replica that went away),
+	// and sweepInterval the least time between two sweeps: a sweep walks
+	// every report under the pager's lock.
+	sweepEvery    = 4096
+	sweepInterval = time.Minute
+	// openEndedTTL forgets an open-ended report (no EndsAt) not received
+	// again for this long: rule evaluators resend firing alerts every
+	// minute or so, so only a replica that went away stops.
+	openEndedTTL = time.Hour
+	// maxTracked bounds the alerts tracked; beyond it, copies of new alerts
+	// pass through unreconciled (each replica's resolve then ends them).
+	maxTracked = 200_000
+)
 
 // merge returns alerts with the replica labels removed and each resolve
 // that another replica's valid firing report overrides turned back into
@@ -34,7 +54,7 @@ func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time) 
 		return alerts
 	}
 	if r.firing == nil {
-		r.firing = map[string]map[string]time.Time{}
+		r.firing = map[string]map[string]report{}
 	}
 	out := make([]Alert, 0, len(alerts))
 	var id strings.Builder
@@ -48,7 +68,7 @@ func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time) 
 		}
 		out = append(out, r.reconcile(Fingerprint(a.Labels), id.String(), a, now))
 	}
-	if r.calls += len(alerts); r.calls >= sweepEvery {
+	if r.calls += len(alerts); r.calls >= sweepEvery && (now.Sub(r.lastSweep) >= sweepInterval || len(r.firing) >= maxTracked) {
 		r.calls = 0
 		r.sweep(now)
 	}
@@ -61,16 +81,19 @@ func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time) Alert {
 	reports := r.firing[fp]
 	if !a.Resolved(now) {
 		if reports == nil {
-			reports = map[string]time.Time{}
+			if len(r.firing) >= maxTracked {
+				return a
+			}
+			reports = map[string]report{}
 			r.firing[fp] = reports
 		}
-		reports[replica] = a.EndsAt
+		reports[replica] = report{until: a.EndsAt, seen: now}
 		return a
 	}
 	delete(reports, replica)
 	held, until := false, time.Time{}
-	for other, u := range reports {
-		switch {
+	for other, rep := range reports {
+		switch u := rep.until; {
 		case u.IsZero():
 			held, until = true, time.Time{}
 		case !u.After(now):
@@ -88,11 +111,13 @@ func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time) Alert {
 	return a
 }
 
-// sweep forgets firing reports whose validity ran out.
+// sweep forgets firing reports whose validity ran out, and open-ended
+// ones not received for openEndedTTL.
 func (r *replicas) sweep(now time.Time) {
+	r.lastSweep = now
 	for fp, reports := range r.firing {
-		for replica, u := range reports {
-			if !u.IsZero() && !u.After(now) {
+		for replica, rep := range reports {
+			if !rep.until.IsZero() && !rep.until.After(now) || rep.until.IsZero() && now.Sub(rep.seen) >= openEndedTTL {
 				delete(reports, replica)
 			}
 		}

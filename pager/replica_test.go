@@ -1,6 +1,7 @@
 package pager
 
 import (
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -76,6 +77,58 @@ func TestReplicasSweep(t *testing.T) {
 	if len(r.firing) != 1 { // the empty alerts' own fingerprint, open-ended
 		t.Fatalf("%d fingerprints tracked after the sweep, want 1", len(r.firing))
 	}
+}
+
+// TestReplicasBounded: open-ended reports from a replica that went away
+// are forgotten after openEndedTTL, sweeps run at most every
+// sweepInterval, and no more than maxTracked alerts are tracked.
+func TestReplicasBounded(t *testing.T) {
+	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	labels := []string{"replica"}
+	t.Run("open-ended reports expire", func(t *testing.T) {
+		var r replicas
+		r.merge(labels, []Alert{replicaAlert("a", time.Time{})}, now)
+		r.calls = sweepEvery
+		r.merge(labels, nil, now.Add(openEndedTTL-time.Second))
+		if len(r.firing) != 1 {
+			t.Fatalf("forgotten before the TTL: %d tracked", len(r.firing))
+		}
+		r.calls = sweepEvery
+		r.merge(labels, nil, now.Add(openEndedTTL+time.Minute))
+		if len(r.firing) != 0 {
+			t.Fatalf("%d tracked after the TTL, want 0", len(r.firing))
+		}
+	})
+	t.Run("sweeps are spaced", func(t *testing.T) {
+		var r replicas
+		r.merge(labels, []Alert{replicaAlert("a", now.Add(time.Second))}, now)
+		r.calls, r.lastSweep = sweepEvery, now
+		r.merge(labels, nil, now.Add(30*time.Second))
+		if len(r.firing) != 1 {
+			t.Fatal("swept twice within sweepInterval")
+		}
+	})
+	t.Run("capped", func(t *testing.T) {
+		var r replicas
+		batch := make([]Alert, 0, 1000)
+		for i := range maxTracked + 10 {
+			a := replicaAlert("a", now.Add(time.Hour))
+			a.Labels["n"] = strconv.Itoa(i)
+			if batch = append(batch, a); len(batch) == cap(batch) || i == maxTracked+9 {
+				r.merge(labels, batch, now)
+				batch = batch[:0]
+			}
+		}
+		if len(r.firing) != maxTracked {
+			t.Fatalf("%d tracked, want the cap %d", len(r.firing), maxTracked)
+		}
+		// An untracked alert passes through: a replica's resolve ends it.
+		a := replicaAlert("b", now.Add(-time.Second))
+		a.Labels["n"] = strconv.Itoa(maxTracked + 5)
+		if got := r.merge(labels, []Alert{a}, now); !got[0].Resolved(now) {
+			t.Error("an untracked alert's resolve was held")
+		}
+	})
 }
 
 // TestPagerHAPair: two replicas report the same alert; the pager opens one

@@ -141,20 +141,32 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 		})
 	}
 	wg.Go(func() {
+		retry := time.NewTimer(time.Hour)
+		retry.Stop()
+		defer retry.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return // unrecorded deliveries stay pending; resent after restart
 			case <-recorded:
+			case <-retry.C:
 			}
 			p.smu.Lock()
 			rs := p.done
 			p.done = nil
 			p.smu.Unlock()
-			if len(rs) > 0 {
-				p.mu.Lock()
-				p.asLeader(func() { p.recordResults(rs) })
-				p.mu.Unlock()
+			if len(rs) == 0 {
+				continue
+			}
+			var again []deliveryResult
+			p.mu.Lock()
+			p.asLeader(func() { again = p.recordResults(rs) })
+			p.mu.Unlock()
+			if len(again) > 0 { // the store failed: keep them, try again soon
+				p.smu.Lock()
+				p.done = append(again, p.done...)
+				p.smu.Unlock()
+				retry.Reset(time.Second)
 			}
 		}
 	})
@@ -209,6 +221,20 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 	}
 }
 
+// later puts d back in the outbox after delay, unless ctx ends first.
+func (p *Pager) later(ctx context.Context, d Delivery, delay time.Duration) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		p.smu.Lock()
+		p.outbox = append(p.outbox, d)
+		p.smu.Unlock()
+		p.signal()
+	}
+}
+
 // work sends one delivery and returns its result for the recorder (ok
 // false: nothing to record). Under a lease (token not 0) it first claims
 // the delivery; a delivery an earlier term sent but did not record comes
@@ -223,6 +249,9 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 		return deliveryResult{d: d, attempts: attempts, err: err}, true
 	}
 	if !p.leaseLive() {
+		// The renewal is late: wait for it (or for the step-down, which
+		// empties the outbox; the next term sends from the store).
+		p.later(ctx, d, p.o.Lease/20)
 		return deliveryResult{}, false
 	}
 	c, err := p.o.Cluster.Claim(token, d.Key)
@@ -235,16 +264,7 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 	case err != nil:
 		p.log.Error("pager: claim delivery: retrying in 1s", "key", d.Key, "err", err)
 		p.inc("watchdog_pager_claim_errors_total")
-		t := time.NewTimer(time.Second)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-			p.smu.Lock()
-			p.outbox = append(p.outbox, d)
-			p.smu.Unlock()
-			p.signal()
-		}
+		p.later(ctx, d, time.Second)
 		return deliveryResult{}, false
 	case c.Sent:
 		var err error
@@ -255,7 +275,14 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 	case !c.OK:
 		return deliveryResult{}, false
 	}
-	if !p.leaseLive() { // the claim may have taken a while
+	if !p.leaseLive() {
+		// The claim took long enough for the lease to need its renewal.
+		// Claimed under this term, the delivery can only be sent by a
+		// later one: end the term (the escalator stops; the next campaign
+		// starts a new term, which rebuilds from the store and sends it).
+		p.mu.Lock()
+		p.fence(fmt.Errorf("%w: the lease ran out while claiming delivery %s", ErrFenced, d.Key))
+		p.mu.Unlock()
 		return deliveryResult{}, false
 	}
 	attempts, err := p.deliver(ctx, d)
@@ -385,32 +412,37 @@ func (p *Pager) fireDue() {
 }
 
 // recordResults marks deliveries done and feeds their results to Step, all
-// in one transaction. p.mu must be held.
-func (p *Pager) recordResults(rs []deliveryResult) {
+// in one transaction, and logs and counts them once committed. It returns
+// the results to record again later when the store failed (not when it
+// fenced this pager off: the next term records them from the sent marks,
+// or sends again). p.mu must be held.
+func (p *Pager) recordResults(rs []deliveryResult) (again []deliveryResult) {
 	now := p.now()
 	var cs []change
 	var done []Delivery
+	var kept []deliveryResult
 	for _, r := range rs {
 		d := r.d
 		d.Attempts, d.DoneAt, d.Status = r.attempts, now, DeliverySent
 		ev := DeliveryResult{Key: d.Key, User: d.User, Method: d.Method, Channel: d.Channel, Attempts: r.attempts}
-		result := "ok"
 		if r.err != nil {
-			d.Status, d.Error, ev.Err, result = DeliveryFailed, r.err.Error(), r.err.Error(), "error"
-			p.log.Error("pager: delivery failed", "channel", d.Channel, "incident", d.IncidentID, "user", d.User,
-				"method", d.Method, "kind", d.Kind, "attempts", r.attempts, "err", r.err)
+			d.Status, d.Error, ev.Err = DeliveryFailed, r.err.Error(), r.err.Error()
 		}
-		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, d.Channel, result))
 		st, err := p.incident(d.IncidentID)
-		if err != nil {
-			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			p.log.Error("pager: record delivery: no such incident", "key", d.Key, "incident", d.IncidentID)
+			continue
+		case err != nil:
+			again = append(again, r)
 			continue
 		}
 		cs = append(cs, change{st: st, ev: ev})
 		done = append(done, d)
+		kept = append(kept, r)
 	}
 	if len(cs) == 0 {
-		return
+		return again
 	}
 	err := p.applyAll(cs, func(tx Tx) error {
 		for _, d := range done {
@@ -420,11 +452,24 @@ func (p *Pager) recordResults(rs []deliveryResult) {
 		}
 		return nil
 	})
-	if err != nil {
-		for _, d := range done {
-			p.log.Error("pager: record delivery", "key", d.Key, "err", err)
-		}
+	switch {
+	case errors.Is(err, ErrFenced):
+		p.log.Warn("pager: delivery results not recorded: fenced off", "deliveries", len(done), "err", err)
+		return nil
+	case err != nil:
+		p.log.Error("pager: record delivery results: retrying", "deliveries", len(done), "err", err)
+		return append(again, kept...)
 	}
+	for _, r := range kept {
+		result := "ok"
+		if r.err != nil {
+			result = "error"
+			p.log.Error("pager: delivery failed", "channel", r.d.Channel, "incident", r.d.IncidentID, "user", r.d.User,
+				"method", r.d.Method, "kind", r.d.Kind, "attempts", r.attempts, "err", r.err)
+		}
+		p.inc(fmt.Sprintf(`watchdog_pager_deliveries_total{channel=%q,result=%q}`, r.d.Channel, result))
+	}
+	return again
 }
 
 // deliver sends one delivery through its channel with retries.

@@ -16,11 +16,12 @@ var (
 	// ErrConflict: the store refused a write (e.g. a second open incident
 	// for a group key). The transaction is rolled back.
 	ErrConflict = errors.New("conflict")
-	// ErrFenced: the store refused a write because this process no longer
-	// holds the database's escalator lock (its session was lost; another
-	// process may have written since). The pager stops sending and Run
-	// returns it; running again rebuilds from the store.
-	ErrFenced = errors.New("fenced: this process no longer holds the pager database")
+	// ErrFenced: the store refused an escalator's write or delivery claim
+	// because this process no longer holds the lease it was made under
+	// (Cluster: another replica may have taken over and written since).
+	// The pager stops sending: a single pager's Run returns it (running
+	// again rebuilds from the store), a replica steps down.
+	ErrFenced = errors.New("fenced: this process no longer holds the pager lease")
 )
 
 // Store persists the pager's state: incidents, their timelines, the

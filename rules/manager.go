@@ -74,6 +74,28 @@ func Prepare(interval time.Duration, files []string) (*RuleSet, error) {
 	return &RuleSet{interval: interval, files: parsed}, nil
 }
 
+// NativeRules lists the set's native (series + when) rules, one
+// "file:line: group <group>: rule <name>" each, in file order: what a
+// caller that cannot run them (rules on a remote datasource) refuses.
+func (rs *RuleSet) NativeRules() []string {
+	var out []string
+	for _, f := range rs.files {
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				if !r.IsNative() {
+					continue
+				}
+				name := r.Alert
+				if name == "" {
+					name = r.Record
+				}
+				out = append(out, fmt.Sprintf("%s:%d: group %q: rule %q", f.Path, r.Line, g.Name, name))
+			}
+		}
+	}
+	return out
+}
+
 // Apply replaces the groups with those of rs, as Update describes; it
 // cannot fail.
 func (m *Manager) Apply(rs *RuleSet) {

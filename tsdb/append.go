@@ -31,7 +31,10 @@ type Appender struct {
 
 // sampleBuf is a pooled pending-sample buffer. It is a struct so that the
 // pool holds a pointer and putting it back does not allocate.
-type sampleBuf struct{ samples []pendingSample }
+type sampleBuf struct {
+	samples []pendingSample
+	touched []uint64 // the refs Commit appended to, for the change feeds
+}
 
 type pendingSample struct {
 	s *memSeries
@@ -206,7 +209,13 @@ func (a *Appender) Commit() error {
 		locked   *memSeries
 		added    footprint // what the batch adds to the gauges
 		dropped  footprint // what truncation removes
+		lastRef  uint64    // the last ref added to touched
 	)
+	var touched []uint64
+	feeding := db.feeds.list.Load() != nil && a.buf != nil
+	if feeding {
+		touched = a.buf.touched[:0]
+	}
 	for i := range a.samples {
 		p := &a.samples[i]
 		if j := i + commitAhead; j < len(a.samples) {
@@ -246,6 +255,10 @@ func (a *Appender) Commit() error {
 			continue
 		}
 		f := s.appendSample(p.t, p.v)
+		if feeding && s.ref != lastRef {
+			touched = append(touched, s.ref)
+			lastRef = s.ref
+		}
 		added.chunks += f.chunks
 		added.bytes += f.bytes
 		s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
@@ -260,6 +273,10 @@ func (a *Appender) Commit() error {
 	}
 	if locked != nil {
 		a.finish(locked)
+	}
+	if feeding {
+		db.publish(touched)
+		a.buf.touched = touched[:0]
 	}
 	db.stats.appended.Add(uint64(appended))
 	added.samples = int64(appended)

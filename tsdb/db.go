@@ -180,8 +180,10 @@ type DB struct {
 	series *seriesStore
 	index  *postingsIndex
 
-	snapMu sync.Mutex // serialises Snapshot
-	stats  counters
+	snapMu   sync.Mutex // serialises Snapshot
+	sections sections   // extra snapshot sections (sections.go)
+	feeds    feeds      // change feeds (changes.go)
+	stats    counters
 
 	bufs sync.Pool // *sampleBuf: Appender batch buffers
 }

@@ -21,13 +21,17 @@ import (
 //	body    : uvarint series count, then per series:
 //	            uvarint label count, per label uvarint len + name, uvarint len + value
 //	            uvarint chunk count, per chunk varint mint, varint maxt, uvarint len + XOR chunk bytes
+//	          version 2 only: uvarint section count, per section uvarint len + name, uvarint len + data
 //	trailer : uint64 body length | uint32 CRC32-Castagnoli of header+body | magic "WDOGEND\x00"
 //
-// The last chunk of a series is restored as its open chunk.
+// The last chunk of a series is restored as its open chunk. Sections (see
+// DB.SetSnapshotSection) are written after the series, so that what they
+// record was taken after the series were copied. Version 1 files (no
+// sections) still load.
 const (
 	snapMagic    = "WDOGTSDB"
 	snapEndMagic = "WDOGEND\x00"
-	snapVersion  = 1
+	snapVersion  = 2
 	snapHeader   = len(snapMagic) + 4
 	snapTrailer  = 8 + 4 + len(snapEndMagic)
 )
@@ -172,6 +176,10 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 			return cw.n, err
 		}
 	}
+	var err error
+	if scratch, err = db.writeSections(cw, scratch[:0]); err != nil {
+		return cw.n, err
+	}
 	bodyLen := cw.n - bodyStart
 	scratch = binary.BigEndian.AppendUint64(scratch[:0], uint64(bodyLen))
 	scratch = binary.BigEndian.AppendUint32(scratch, cw.crc)
@@ -208,7 +216,8 @@ func (db *DB) loadSnapshot(data []byte) error {
 	if string(data[:len(snapMagic)]) != snapMagic {
 		return corrupt("bad magic")
 	}
-	if v := binary.BigEndian.Uint32(data[len(snapMagic):]); v != snapVersion {
+	v := binary.BigEndian.Uint32(data[len(snapMagic):])
+	if v != 1 && v != snapVersion {
 		return corrupt("unsupported version %d", v)
 	}
 	tr := data[len(data)-snapTrailer:]
@@ -222,7 +231,7 @@ func (db *DB) loadSnapshot(data []byte) error {
 	if want, got := binary.BigEndian.Uint32(tr[8:]), crc32.Checksum(data[:len(data)-snapTrailer], castagnoli); want != got {
 		return corrupt("checksum mismatch: stored %08x, computed %08x", want, got)
 	}
-	return db.loadBody(data[snapHeader : len(data)-snapTrailer])
+	return db.loadBody(data[snapHeader:len(data)-snapTrailer], v >= 2)
 }
 
 // snapReader is a bounds-checked cursor over the snapshot body.
@@ -282,7 +291,7 @@ func (r *snapReader) count() int {
 	return int(n)
 }
 
-func (db *DB) loadBody(body []byte) error {
+func (db *DB) loadBody(body []byte, sections bool) error {
 	r := &snapReader{b: body}
 	nSeries := r.count()
 	var (
@@ -364,6 +373,11 @@ func (db *DB) loadBody(body []byte) error {
 	}
 	if r.err != nil {
 		return r.err
+	}
+	if sections {
+		if err := db.loadSections(r); err != nil {
+			return err
+		}
 	}
 	if len(r.b) != 0 {
 		return corrupt("%d trailing bytes in body", len(r.b))

@@ -99,7 +99,7 @@ type evalRange struct {
 // query is parsed again by the engine). On success the caller must call
 // release.
 func (a *admission) enter(ctx context.Context, q string, r *evalRange) (expr parser.Expr, release func(), err error) {
-	if err := a.limits.CheckText(q); err != nil {
+	if err := a.limits.CheckText(q); err != nil { // ParseForFormat checks more
 		return nil, nil, a.refused(err)
 	}
 	if r != nil {
@@ -112,7 +112,7 @@ func (a *admission) enter(ctx context.Context, q string, r *evalRange) (expr par
 		return nil, nil, a.refused(err)
 	}
 	if r == nil {
-		expr, err = a.limits.ParseExpr(a.parser, q)
+		expr, err = a.limits.ParseForFormat(a.parser, q)
 	} else {
 		err = a.limits.Admit(a.parser, q, r.start, r.end, r.step)
 	}

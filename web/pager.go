@@ -41,6 +41,8 @@ type Pager interface {
 	AckToken(token string) (pager.AckClaim, error)
 	// Receive routes alerts into incidents.
 	Receive(alerts ...pager.Alert) error
+	// Cluster describes the replicas sharing the pager's database.
+	Cluster() (pager.ClusterStatus, error)
 }
 
 // ScheduleFunc returns the schedule called name in the pager's current
@@ -56,6 +58,10 @@ type PagerOptions struct {
 	Schedules ScheduleFunc
 	// MaxPreviewDays bounds ?days= of schedule previews (default 90).
 	MaxPreviewDays int
+	// Buffer holds the alerts of POST /api/v2/alerts that the pager could
+	// not take (its database is down) and hands them to it later; nil
+	// answers such a POST with 500, so that the sender retries.
+	Buffer AlertBuffer
 }
 
 // Paging endpoint limits.
@@ -78,8 +84,9 @@ const errorConflict = "conflict"
 const defaultActor = "api"
 
 // EnablePager registers the paging API: incidents and their actions, on-call
-// look-ups, schedule previews, silences, signed acknowledge links and an
-// Alertmanager-compatible receiver (POST /api/v2/alerts). Calls that change
+// look-ups, schedule previews, silences, the replicas of a shared pager
+// database, signed acknowledge links and an Alertmanager-compatible
+// receiver (POST /api/v2/alerts). Calls that change
 // state need the bearer token, except the signed acknowledge links, whose
 // signature is their authorisation.
 func (h *Handler) EnablePager(o PagerOptions) {
@@ -105,6 +112,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("GET /api/v1/pager/silences", ph.silences)
 	api("POST /api/v1/pager/silences", ph.createSilence)
 	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
+	api("GET /api/v1/pager/cluster", ph.cluster)
 
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {

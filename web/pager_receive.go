@@ -50,6 +50,17 @@ func (a *postableAlert) validate(now time.Time) error {
 	return nil
 }
 
+// AlertBuffer holds alerts the pager could not take, in order, and hands
+// them to it once it can (cmd/watchdog's bounded in-memory alert queue).
+type AlertBuffer interface {
+	// Holding reports whether alerts are waiting or being handed over;
+	// newer ones then queue behind them, so that an alert's end never
+	// overtakes its start.
+	Holding() bool
+	// Hold queues alerts; it never blocks (a full queue drops its oldest).
+	Hold(alerts ...pager.Alert)
+}
+
 // receive serves POST /api/v2/alerts, the Alertmanager receiver: a JSON
 // array of postable alerts is routed into incidents. A body that does not
 // decode or holds an invalid alert is refused whole (400, or 413 when over
@@ -59,6 +70,11 @@ func (a *postableAlert) validate(now time.Time) error {
 //
 // An alert without endsAt fires until an alert with the same labels
 // carries one (the pager's semantics); Prometheus always sends endsAt.
+//
+// With a Buffer, alerts the pager refuses (its database is down), and any
+// that arrive while earlier ones are still held, are queued and answered
+// 200 with "queued": true; they become incidents once the database is
+// back. Without one the refusal is a 500 and the sender retries.
 func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 	var alerts []postableAlert
 	dec := json.NewDecoder(r.Body)
@@ -82,10 +98,28 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
 			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL})
 	}
+	if buf := a.o.Buffer; buf != nil && buf.Holding() {
+		buf.Hold(in...)
+		h.respond(w, apiResult{data: receivedView{Received: len(in), Queued: true}})
+		return
+	}
 	if err := a.o.Pager.Receive(in...); err != nil {
+		if buf := a.o.Buffer; buf != nil {
+			h.logger.Warn("pager receive failed: alerts queued until the pager takes them", "alerts", len(in), "err", err)
+			buf.Hold(in...)
+			h.respond(w, apiResult{data: receivedView{Received: len(in), Queued: true}})
+			return
+		}
 		h.logger.Error("pager receive", "err", err)
 		h.respondError(w, &apiError{typ: errorInternal, msg: "receive alerts: " + err.Error()})
 		return
 	}
-	h.respond(w, apiResult{data: map[string]int{"received": len(in)}})
+	h.respond(w, apiResult{data: receivedView{Received: len(in)}})
+}
+
+// receivedView is the data of POST /api/v2/alerts's answer.
+type receivedView struct {
+	Received int `json:"received"`
+	// Queued: the alerts wait in the in-memory queue for the pager.
+	Queued bool `json:"queued,omitempty"`
 }

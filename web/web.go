@@ -63,6 +63,10 @@ type Options struct {
 	Reload func() error
 	// Ready reports whether /-/ready should answer 200. Nil means always ready.
 	Ready func() bool
+	// NotReady says why /-/ready answers 503 (such as "the pager is down:
+	// pages are not being sent"), after "Service Unavailable: "; nil or ""
+	// says nothing more.
+	NotReady func() string
 	// Token is the bearer token every state-changing request must carry in an
 	// "Authorization: Bearer <token>" header. Read-only endpoints that
 	// Prometheus also accepts as POST (query, query_range, series, labels...)
@@ -112,12 +116,15 @@ type Handler struct {
 	dropped   DroppedTargetsFunc
 	reload    func() error
 	ready     func() bool
+	notReady  func() string
 	token     []byte
 	buildInfo BuildInfo
 	metrics   *metrics.Set
 	logger    *slog.Logger
 	now       func() time.Time
 	admission *admission
+	// remoteWrite is the remote-write receiver, nil until EnableRemoteWrite.
+	remoteWrite *remoteWriter
 }
 
 // New returns a Handler serving every endpoint described in the package
@@ -132,6 +139,7 @@ func New(opts Options) *Handler {
 		dropped:   opts.DroppedTargets,
 		reload:    opts.Reload,
 		ready:     opts.Ready,
+		notReady:  opts.NotReady,
 		token:     []byte(opts.Token),
 		buildInfo: opts.BuildInfo,
 		metrics:   opts.Metrics,
@@ -210,6 +218,11 @@ var readOnlyPaths = map[string]bool{
 // and token check as the built-in routes: any method other than GET, HEAD and
 // OPTIONS needs the bearer token.
 func (h *Handler) Handle(pattern string, handler http.Handler) {
+	h.handle(pattern, MaxRequestBodyBytes, handler)
+}
+
+// handle is Handle with the body limit maxBody.
+func (h *Handler) handle(pattern string, maxBody int64, handler http.Handler) {
 	path := pattern
 	if i := strings.IndexByte(path, ' '); i >= 0 {
 		path = strings.TrimSpace(path[i+1:])
@@ -228,7 +241,7 @@ func (h *Handler) Handle(pattern string, handler http.Handler) {
 			requests(rec.code).Inc()
 		}()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(rec, r.Body, MaxRequestBodyBytes)
+			r.Body = http.MaxBytesReader(rec, r.Body, maxBody)
 		}
 		if changesState(r.Method, path) && !h.authorize(rec, r, path) {
 			return
@@ -331,7 +344,14 @@ func (h *Handler) serveReady(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if !h.ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "Service Unavailable\n")
+		why := ""
+		if h.notReady != nil {
+			why = h.notReady()
+		}
+		if why != "" {
+			why = ": " + why
+		}
+		io.WriteString(w, "Service Unavailable"+why+"\n")
 		return
 	}
 	io.WriteString(w, "Watchdog is Ready.\n")

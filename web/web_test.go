@@ -314,22 +314,31 @@ func TestZeroOptions(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	var reloads int
 	reloadErr := error(nil)
-	ready := false
+	ready, why := false, ""
 	srv, _ := newTestServer(t, Options{
-		Token:  "s3cret",
-		Reload: func() error { reloads++; return reloadErr },
-		Ready:  func() bool { return ready },
+		Token:    "s3cret",
+		Reload:   func() error { reloads++; return reloadErr },
+		Ready:    func() bool { return ready },
+		NotReady: func() string { return why },
 	})
 	resp := do(t, srv, "GET", "/-/healthy", nil, nil)
 	if resp.code != 200 || string(resp.body) != "Watchdog is Healthy.\n" {
 		t.Errorf("healthy: %d %q", resp.code, resp.body)
 	}
-	if resp := do(t, srv, "GET", "/-/ready", nil, nil); resp.code != 503 {
-		t.Errorf("not ready: %d", resp.code)
-	}
-	ready = true
-	if resp := do(t, srv, "GET", "/-/ready", nil, nil); resp.code != 200 {
-		t.Errorf("ready: %d", resp.code)
+	for _, tc := range []struct {
+		ready bool
+		why   string
+		code  int
+		body  string
+	}{
+		{false, "", 503, "Service Unavailable\n"},
+		{false, "the pager is down", 503, "Service Unavailable: the pager is down\n"},
+		{true, "the pager is down", 200, "Watchdog is Ready.\n"},
+	} {
+		ready, why = tc.ready, tc.why
+		if resp := do(t, srv, "GET", "/-/ready", nil, nil); resp.code != tc.code || string(resp.body) != tc.body {
+			t.Errorf("ready=%v why=%q: %d %q, want %d %q", tc.ready, tc.why, resp.code, resp.body, tc.code, tc.body)
+		}
 	}
 
 	auth := map[string]string{"Authorization": "Bearer s3cret"}

@@ -57,8 +57,14 @@ func checkConfigRules(cfg *config.Config) error {
 	if len(files) == 0 {
 		return nil
 	}
-	_, err = rules.LoadFiles(files...)
-	return err
+	if _, err = rules.LoadFiles(files...); err != nil || cfg.Datasource == nil {
+		return err
+	}
+	rs, err := rules.Prepare(0, files)
+	if err != nil {
+		return err
+	}
+	return checkDatasourceRules(cfg.Datasource, rs)
 }
 
 // checkConfigPager validates the pager section and reads its secrets.

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/watchdog-sre/watchdog/config"
 )
 
 func TestMemoryLimit(t *testing.T) {
@@ -104,6 +107,27 @@ func TestQueryLimitFlags(t *testing.T) {
 			}
 			if err == nil && (l.MaxConcurrency <= 0 || l.MaxQueued != l.MaxConcurrency) {
 				t.Errorf("limits %+v: want the queue as long as the concurrency", l)
+			}
+		})
+	}
+}
+
+// TestStorageChanges: a reload names the storage keys it cannot apply.
+func TestStorageChanges(t *testing.T) {
+	old := config.StorageConfig{MaxSeries: 10, PagerDB: "a.db"}
+	tests := []struct {
+		name string
+		next config.StorageConfig
+		want []string
+	}{
+		{"same", old, nil},
+		{"max_series and pager_db", config.StorageConfig{MaxSeries: 20, PagerDB: "b.db"}, []string{"storage.max_series", "storage.pager_db"}},
+		{"lease", config.StorageConfig{MaxSeries: 10, PagerDB: "a.db", PagerLease: 1}, []string{"storage.pager_lease"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := storageChanges(old, tt.next); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -82,6 +82,10 @@ type pagerRuntime struct {
 	clustered bool
 	started   time.Time
 	grace     time.Duration
+	// cluster is the pager's cluster status for /metrics and the console.
+	cluster *clusterCache
+	// lastErr is Run's last failure, for /-/ready.
+	lastErr atomic.Pointer[string]
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -154,7 +158,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 		return nil, fmt.Errorf("pager: %w", err)
 	}
 	r := &pagerRuntime{p: p, store: store, channels: chans, log: s.logger, clustered: cluster != nil, started: time.Now(),
-		grace: cmp.Or(s.lease, pager.DefaultLease)}
+		grace: cmp.Or(s.lease, pager.DefaultLease), cluster: newClusterCache(p.Cluster)}
 	r.cfg.Store(pc)
 	if s.metrics != nil {
 		s.metrics.NewGauge("watchdog_pager_up", func() float64 {
@@ -163,6 +167,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 			}
 			return 0
 		})
+		registerClusterMetrics(s.metrics, r.cluster)
 	}
 	return r, nil
 }
@@ -181,6 +186,8 @@ func (r *pagerRuntime) run(ctx context.Context, retry time.Duration) {
 			return
 		}
 		r.failed.Store(true)
+		msg := err.Error()
+		r.lastErr.Store(&msg)
 		if time.Since(started) > 5*time.Minute {
 			retry = first // it ran a good while: not the same failure again
 		}
@@ -338,4 +345,17 @@ func (r *pagerRuntime) healthy() bool {
 		return r.p.Ready() || time.Since(r.started) < r.grace
 	}
 	return r.p.Ready() || !r.failed.Load()
+}
+
+// down says why the pager is not healthy, for /-/ready's 503.
+func (r *pagerRuntime) down() string {
+	const held = "; alerts it cannot store are held in memory until it is back"
+	if r.clustered {
+		return "the pager is down: this replica cannot reach the pager database, or no replica holds the lease" + held
+	}
+	why := "the pager is down: pages are not being sent" + held
+	if e := r.lastErr.Load(); e != nil {
+		why += " (" + *e + ")"
+	}
+	return why
 }

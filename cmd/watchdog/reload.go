@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
@@ -30,9 +33,12 @@ type reloader struct {
 	scraper    *scrape.Manager
 	ruler      *rules.Manager
 	ams        *amSenders
+	remote     *remoteWriters
 	pg         *pagerRuntime // nil without a pager section
 	statusPage *atomic.Pointer[config.StatusPage]
-	heartbeat  *config.HeartbeatConfig // as started; restart-only
+	heartbeat  *config.HeartbeatConfig  // as started; restart-only
+	datasource *config.DatasourceConfig // as started; restart-only
+	storage    config.StorageConfig     // as started; restart-only (changes warned of)
 	logger     *slog.Logger
 }
 
@@ -75,7 +81,13 @@ func (r *reloader) prepare() (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !reflect.DeepEqual(r.datasource, next.Datasource) {
+		return nil, errDatasourceRestart
+	}
 	if p.rules, err = rules.Prepare(time.Duration(next.Global.EvaluationInterval), files); err != nil {
+		return nil, err
+	}
+	if err := checkDatasourceRules(next.Datasource, p.rules); err != nil {
 		return nil, err
 	}
 	if p.scrape, err = r.scraper.Prepare(next); err != nil {
@@ -95,6 +107,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
 	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
+	if r.remote != nil {
+		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))
+	}
 	r.statusPage.Store(&p.cfg.StatusPage)
 	return nil
 }
@@ -115,5 +130,22 @@ func (r *reloader) reload(ctx context.Context) error {
 	}
 	reloadSuccesses.Inc()
 	r.logger.Info("configuration reloaded")
+	if changed := storageChanges(r.storage, p.cfg.Storage); len(changed) > 0 {
+		r.logger.Warn("configuration reloaded, but storage settings apply only at restart: the running values stay",
+			"changed", strings.Join(changed, ","))
+	}
 	return nil
+}
+
+// storageChanges names the storage: keys whose values differ.
+func storageChanges(old, next config.StorageConfig) []string {
+	var out []string
+	ov, nv := reflect.ValueOf(old), reflect.ValueOf(next)
+	for i := range ov.NumField() {
+		if !reflect.DeepEqual(ov.Field(i).Interface(), nv.Field(i).Interface()) {
+			name, _, _ := strings.Cut(ov.Type().Field(i).Tag.Get("yaml"), ",")
+			out = append(out, "storage."+name)
+		}
+	}
+	return out
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
@@ -53,6 +54,7 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	rwReceiver    bool          // --web.enable-remote-write-receiver
 	limits        *limitOptions
 }
 
@@ -75,6 +77,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.ackKeyFile, "pager.ack-key-file", "", "file holding the key that signs acknowledge links (or set WATCHDOG_PAGER_ACK_KEY; default: derived from the API token)")
 	fs.DurationVar(&o.maxSilence, "pager.max-silence-duration", defaultMaxSilence, "longest silence the pager accepts (endsAt - startsAt)")
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
+	fs.BoolVar(&o.rwReceiver, "web.enable-remote-write-receiver", false,
+		"accept Prometheus remote write (1.0 and 2.0) on POST /api/v1/write; needs the API token")
 	o.limits = limitFlags(fs)
 	return fs, o
 }
@@ -221,6 +225,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	queues := []*alertmanager.Local{consoleQ}
 	sinks := []alertSink{consoleQ.Send, ams.send}
 	var pg *pagerRuntime
+	var apiQ *alertmanager.Local
 	if pagerCfg != nil {
 		key, err := ackKey(o.ackKeyFile, token, logger)
 		if err != nil {
@@ -242,13 +247,29 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		}
 		defer pg.close()
 		pagerQ := local("pager", pg.sink)
-		queues = append(queues, pagerQ)
+		// POST /api/v2/alerts hands alerts to the pager itself and queues
+		// here only those it refuses (its database is down), and any that
+		// arrive while earlier ones wait.
+		apiQ = local("pager_api", pg.sink)
+		queues = append(queues, pagerQ, apiQ)
 		sinks = append(sinks, pagerQ.Send)
 	}
+	// With a datasource, rules query it and restore alert state from it;
+	// their results still go to the local store (remote_write ships them).
+	query, restoreFrom := rules.EngineQueryFunc(engine, db), storage.Queryable(db)
+	ds, err := newDatasource(cfg.Datasource, extLabels, set, logger.With("component", "datasource"))
+	if err != nil {
+		return err
+	}
+	if ds != nil {
+		query = ds.Query
+		restoreFrom = restoreQueryable{remote: ds, local: db, log: logger.With("component", "rules")}
+		logger.Info("rules evaluate on the datasource", "url", cfg.Datasource.URL)
+	}
 	ruler := rules.NewManager(rules.Options{
-		Query:          rules.EngineQueryFunc(engine, db),
+		Query:          query,
 		Native:         db,
-		Queryable:      db,
+		Queryable:      restoreFrom,
 		Appender:       func() rules.Appender { return db.Appender() },
 		Notify:         notifyFunc(externalURL, extLabels, sinks...),
 		ExternalLabels: extLabels,
@@ -260,9 +281,14 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	if err := ruler.Update(time.Duration(cfg.Global.EvaluationInterval), files); err != nil { // Prepare + Apply, as a reload
+	ruleSet, err := rules.Prepare(time.Duration(cfg.Global.EvaluationInterval), files)
+	if err != nil {
 		return err
 	}
+	if err := checkDatasourceRules(cfg.Datasource, ruleSet); err != nil {
+		return err
+	}
+	ruler.Apply(ruleSet)
 
 	hb, err := startHeartbeat(cfg.Heartbeat, ruler, pg, logger, set)
 	if err != nil {
@@ -272,13 +298,21 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ams.apply(runCtx, alertmanagerTargets(cfg))
+	// The senders stop before the store's final snapshot (storeCtx), so
+	// that it saves their last send positions.
+	storeCtx, stopStore := context.WithCancel(context.Background())
+	defer stopStore()
+	rw := &remoteWriters{db: db, retention: time.Duration(cfg.Storage.Retention), set: set,
+		logger: logger.With("component", "remote_write")}
+	rw.apply(runCtx, cfg.RemoteWrite, extLabels)
+	defer rw.stop()
 
 	// The console reads the running status_page section through this.
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, logger: logger}
+		ams: ams, remote: rw, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
@@ -299,6 +333,17 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return false
 			}
 		},
+		NotReady: func() string {
+			select {
+			case <-isReady:
+				if pg == nil {
+					return ""
+				}
+				return pg.down()
+			default:
+				return "starting"
+			}
+		},
 		Token:     token,
 		Limits:    queryLimits,
 		BuildInfo: buildInfo(),
@@ -306,24 +351,34 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:    logger.With("component", "web"),
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
+	if o.rwReceiver {
+		api.EnableRemoteWrite(web.RemoteWriteOptions{
+			Appender:     func() web.WriteAppender { return db.Appender() },
+			RejectReason: storeRejectReason,
+		})
+	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule})
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
-		uiOpts.Pager, uiOpts.PagerConfig = pg.p, pg.cfg.Load
+		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
 
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// A client may take a minute to send its request, body included (a
+	// slow remote-write body would otherwise hold a receiver slot for as
+	// long as it likes); the answer may take as long as the query limits
+	// allow.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	wg.Go(func() {
-		if err := db.Run(runCtx); err != nil {
+		if err := db.Run(storeCtx); err != nil {
 			errc <- fmt.Errorf("storage: %w", err)
 		}
 	})
@@ -377,6 +432,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
 	cancel()
+	rw.stop()
+	stopStore()
 	wg.Wait()
 	ams.wait()
 	return runErr

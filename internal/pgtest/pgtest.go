@@ -10,6 +10,9 @@
 // Main stops it and removes the directory when the tests end; the server
 // is also killed if the test binary dies (parent-death signal).
 //
+// Restartable gives one test a cluster of its own that it may stop and
+// start again, to see what its clients do while the database is down.
+//
 // Without either, tests that ask for a database skip with a message that
 // says how to install PostgreSQL.
 package pgtest
@@ -159,15 +162,33 @@ func version(binDir string) int {
 	return n
 }
 
-// server is a running throwaway cluster.
+// server is a throwaway cluster: its directory, port and, while it runs,
+// its postgres process.
 type server struct {
+	bin  string
 	dir  string
-	cmd  *exec.Cmd
+	port int
+	cred *syscall.Credential
 	url  string
-	done chan struct{}
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 }
 
+// start creates a cluster and runs it.
 func start(bin string) (*server, error) {
+	s, err := create(bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(); err != nil {
+		os.RemoveAll(s.dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// create runs initdb into a new temporary directory and picks a free port.
+func create(bin string) (*server, error) {
 	dir, err := os.MkdirTemp("", "watchdog-pgtest-")
 	if err != nil {
 		return nil, err
@@ -177,8 +198,7 @@ func start(bin string) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust",
 		"--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
@@ -191,36 +211,42 @@ func start(bin string) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	return &server{bin: bin, dir: dir, port: port, cred: cred,
+		url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}, nil
+}
+
+// run starts postgres on the cluster's directory and port and waits until
+// it accepts connections. The server log is appended to, so that a
+// restarted server's log follows the earlier one's.
+func (s *server) run() error {
+	logf, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return err
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	cmd.Dir = dir
+	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// SIGQUIT is PostgreSQL's immediate shutdown: no server outlives a
 	// test binary that dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start postgres: %w", err)
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	s := &server{dir: dir, cmd: cmd, done: make(chan struct{}),
-		url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)}
+	s.cmd, s.done = cmd, make(chan struct{})
+	done := s.done
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
-		close(s.done)
+		close(done)
 	}()
 	if err := s.waitReady(); err != nil {
-		s.stop()
-		return nil, err
+		s.halt()
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 // waitReady polls until the server accepts connections (at most 60s).
@@ -244,8 +270,13 @@ func (s *server) waitReady() error {
 	}
 }
 
-// stop shuts the server down fast (SIGINT, then SIGKILL) and removes dir.
-func (s *server) stop() {
+// halt shuts the running server down fast (SIGINT: connections are
+// closed, then SIGKILL after 20s) and waits for it to exit; the directory
+// stays. It does nothing when the server is not running.
+func (s *server) halt() {
+	if s.cmd == nil {
+		return
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.done:
@@ -253,6 +284,12 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+	s.cmd = nil
+}
+
+// stop halts the server and removes its directory.
+func (s *server) stop() {
+	s.halt()
 	os.RemoveAll(s.dir)
 }
 

@@ -27,3 +27,32 @@ func TestDB(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartable: a restartable cluster refuses connections while
+// stopped and keeps its data across a restart on the same URL.
+func TestRestartable(t *testing.T) {
+	c := Restartable(t)
+	url := c.URL()
+	steps := []struct {
+		name string
+		act  func()
+		stmt string
+		ok   bool
+	}{
+		{"create", func() {}, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)", true},
+		{"stopped", func() { c.Stop(t) }, "SELECT 1", false},
+		{"stopped twice", func() { c.Stop(t) }, "SELECT 1", false},
+		{"restarted", func() { c.Start(t) }, "SELECT 1/(SELECT count(*) FROM kept WHERE x = 42)", true},
+		{"started twice", func() { c.Start(t) }, "SELECT 1/(SELECT count(*) FROM kept WHERE x = 42)", true},
+	}
+	for _, s := range steps {
+		s.act()
+		if c.URL() != url {
+			t.Fatalf("%s: URL changed from %s to %s", s.name, url, c.URL())
+		}
+		err := exec1(url, s.stmt)
+		if (err == nil) != s.ok {
+			t.Fatalf("%s: %q: err=%v, want success=%v", s.name, s.stmt, err, s.ok)
+		}
+	}
+}

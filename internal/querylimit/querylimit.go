@@ -165,17 +165,50 @@ func (l Limits) ParseExpr(p parser.Parser, q string) (parser.Expr, error) {
 	return expr, nil
 }
 
+// ParseForFormat is ParseExpr for an expression that will be
+// pretty-printed (format_query): the printer's cost grows with the cube of
+// the tree's depth, chained operators included (a chain of 1,000 "or"
+// took 8 s), so both checks count them (TextDepth, and every binary
+// operator as a level of the tree).
+func (l Limits) ParseForFormat(p parser.Parser, q string) (parser.Expr, error) {
+	l = l.WithDefaults()
+	if err := l.checkText(q, true); err != nil {
+		return nil, err
+	}
+	expr, err := p.ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	if l.MaxDepth > 0 {
+		if d := treeDepth(expr, 1, l.MaxDepth, true); d > l.MaxDepth {
+			return nil, fmt.Errorf("%w: the expression tree is more than %d levels deep (chained operators count when formatting)",
+				ErrQueryTooDeep, l.MaxDepth)
+		}
+	}
+	return expr, nil
+}
+
 // CheckText refuses an expression longer than MaxLength bytes or whose
 // nesting estimate (see TextDepth) exceeds MaxDepth. It reads q once and
 // allocates nothing unless it refuses.
 func (l Limits) CheckText(q string) error {
-	l = l.WithDefaults()
+	return l.WithDefaults().checkText(q, false)
+}
+
+// checkText is CheckText, counting every chained operator when operators
+// is set (TextDepth), all but or, and, unless otherwise (QueryDepth).
+func (l Limits) checkText(q string, operators bool) error {
 	if l.MaxLength > 0 && len(q) > l.MaxLength {
 		return fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrQueryTooLong, len(q), l.MaxLength)
 	}
 	if l.MaxDepth > 0 {
-		if d := TextDepth(q, l.MaxDepth); d > l.MaxDepth {
-			return fmt.Errorf("%w: more than %d levels of brackets and chained operators", ErrQueryTooDeep, l.MaxDepth)
+		if operators {
+			if d := TextDepth(q, l.MaxDepth); d > l.MaxDepth {
+				return fmt.Errorf("%w: more than %d levels of brackets and chained operators", ErrQueryTooDeep, l.MaxDepth)
+			}
+		} else if d := QueryDepth(q, l.MaxDepth); d > l.MaxDepth {
+			return fmt.Errorf("%w: more than %d levels of brackets and chained operators (or, and, unless aside)",
+				ErrQueryTooDeep, l.MaxDepth)
 		}
 	}
 	return nil
@@ -188,21 +221,28 @@ func (l Limits) CheckDepth(e parser.Node) error {
 	if l.MaxDepth <= 0 {
 		return nil
 	}
-	if d := treeDepth(e, 1, l.MaxDepth); d > l.MaxDepth {
+	if d := treeDepth(e, 1, l.MaxDepth, false); d > l.MaxDepth {
 		return fmt.Errorf("%w: the expression tree is more than %d levels deep", ErrQueryTooDeep, l.MaxDepth)
 	}
 	return nil
 }
 
 // treeDepth returns the depth of n, counting n as level, but stops
-// descending once it exceeds limit.
-func treeDepth(n parser.Node, level, limit int) int {
+// descending once it exceeds limit. Unless chains is set, a set operator
+// (or, and, unless) directly under another adds no level: a or b or c is
+// as deep as a or b.
+func treeDepth(n parser.Node, level, limit int, chains bool) int {
 	if n == nil || level > limit {
 		return level
 	}
 	deepest := level
+	set := !chains && isSetOp(n)
 	for child := range parser.ChildrenIter(n) {
-		if d := treeDepth(child, level+1, limit); d > deepest {
+		next := level + 1
+		if set && isSetOp(child) {
+			next = level
+		}
+		if d := treeDepth(child, next, limit, chains); d > deepest {
 			deepest = d
 			if deepest > limit {
 				break
@@ -210,6 +250,12 @@ func treeDepth(n parser.Node, level, limit int) int {
 		}
 	}
 	return deepest
+}
+
+// isSetOp reports whether n is an or, and or unless expression.
+func isSetOp(n parser.Node) bool {
+	b, ok := n.(*parser.BinaryExpr)
+	return ok && (b.Op == parser.LOR || b.Op == parser.LAND || b.Op == parser.LUNLESS)
 }
 
 // tooManyPointsMsg is Prometheus's wording for a range query over the limit.

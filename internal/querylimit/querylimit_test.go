@@ -54,7 +54,7 @@ func TestTextDepthTracksTreeDepth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tree := treeDepth(e, 1, 1000)
+			tree := treeDepth(e, 1, 1000, true)
 			text := TextDepth(q, 1000)
 			if d := text - tree; d < -3 || d > 3 {
 				t.Errorf("text depth %d, tree depth %d: more than 3 apart", text, tree)
@@ -77,7 +77,7 @@ func TestCheckTextRefuses(t *testing.T) {
 		{"2,000 unclosed parentheses", strings.Repeat("(", 2000), Limits{}, ErrQueryTooDeep},
 		{"a chain of 100 additions", strings.Repeat("1+", 100) + "1", Limits{}, ErrQueryTooDeep},
 		{"100 unary minus", strings.Repeat("-", 100) + "1", Limits{}, ErrQueryTooDeep},
-		{"an or chain", strings.Repeat("a or ", 70) + "a", Limits{}, ErrQueryTooDeep},
+		{"an and chain under 70 brackets", strings.Repeat("(", 70) + strings.Repeat("a and ", 3) + "a" + strings.Repeat(")", 70), Limits{}, ErrQueryTooDeep},
 		{"nested functions", strings.Repeat("abs(", 70) + "x" + strings.Repeat(")", 70), Limits{}, ErrQueryTooDeep},
 		{"depth over a set limit", "((((x))))", Limits{MaxDepth: 3}, ErrQueryTooDeep},
 	}
@@ -85,6 +85,33 @@ func TestCheckTextRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := tt.l.CheckText(tt.q); !errors.Is(err, tt.want) {
 				t.Fatalf("CheckText = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSetOperatorChains: a long chain of or, and, unless is evaluated (it
+// parses in linear time) but not pretty-printed (cubic in its length);
+// other chains are refused in both.
+func TestSetOperatorChains(t *testing.T) {
+	tests := []struct {
+		name         string
+		q            string
+		query, print error
+	}{
+		{"1,000 or", strings.Repeat(`up{job="x"} or `, 1000) + "up", nil, ErrQueryTooDeep},
+		{"mixed set operators", strings.Repeat("a and b unless c or ", 100) + "d", nil, ErrQueryTooDeep},
+		{"or chains under brackets", "sum(" + strings.Repeat("a or ", 100) + "b) or max(" + strings.Repeat("c or ", 100) + "d)", nil, ErrQueryTooDeep},
+		{"100 additions", strings.Repeat("1+", 100) + "1", ErrQueryTooDeep, ErrQueryTooDeep},
+		{"a short or chain", "a or b or c", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := (Limits{}).ParseExpr(testParser, tt.q); !errors.Is(err, tt.query) {
+				t.Errorf("ParseExpr = %v, want %v", err, tt.query)
+			}
+			if _, err := (Limits{}).ParseForFormat(testParser, tt.q); !errors.Is(err, tt.print) {
+				t.Errorf("ParseForFormat = %v, want %v", err, tt.print)
 			}
 		})
 	}

@@ -15,7 +15,18 @@ package querylimit
 // shares its limit with the exact check on the tree, CheckDepth. Its purpose
 // is to keep the parser from ever seeing input whose depth is in the
 // thousands. It allocates only for more than 64 open brackets.
-func TextDepth(q string, limit int) int {
+func TextDepth(q string, limit int) int { return textDepth(q, limit, true) }
+
+// QueryDepth is TextDepth for an expression that is evaluated, not
+// printed: the set operators or, and, unless count nothing. A chain of
+// them (a or b or c …, as dashboards expand a multi-value variable)
+// parses in time linear in its length, which MaxLength bounds (10,000
+// terms of "up or" in 0.19 s); only the pretty-printer is super-linear in
+// it. Arithmetic and comparison chains still count: the parser folds and
+// checks them at a cost that grows faster (20,000 terms of "1+" took 2 s).
+func QueryDepth(q string, limit int) int { return textDepth(q, limit, false) }
+
+func textDepth(q string, limit int, setOps bool) int {
 	var (
 		levels   [64]int // operators per bracket level; overflow holds deeper ones
 		depth    = 0     // open brackets
@@ -78,7 +89,7 @@ func TextDepth(q string, limit int) int {
 			for j < len(q) && isNameChar(q[j]) {
 				j++
 			}
-			if isWordOperator(q[i:j]) {
+			if w := isWordOperator(q[i:j]); w == wordArith || w == wordSet && setOps {
 				*at(depth)++
 				sum++
 				if note() {
@@ -112,21 +123,30 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // isWordOperator reports whether w is a binary operator written as a word,
 // case-insensitively as the PromQL lexer reads keywords.
-func isWordOperator(w string) bool {
+// Kinds of word operators.
+const (
+	wordNone  = iota
+	wordSet   // or, and, unless
+	wordArith // atan2
+)
+
+func isWordOperator(w string) int {
 	switch len(w) {
 	case 2, 3, 5, 6:
 	default:
-		return false
+		return wordNone
 	}
 	var b [6]byte
 	for i := range len(w) {
 		b[i] = w[i] | 0x20
 	}
 	switch string(b[:len(w)]) {
-	case "or", "and", "unless", "atan2":
-		return true
+	case "or", "and", "unless":
+		return wordSet
+	case "atan2":
+		return wordArith
 	}
-	return false
+	return wordNone
 }
 
 // skipString returns the index of the quote closing the string literal

@@ -14,6 +14,7 @@ func TestWebhookContract(t *testing.T) {
 	srv := newFakeServer(t, reply{Status: 200})
 	ch, _ := NewWebhook(WebhookOptions{URL: srv.URL + "/alerts", BearerToken: "tok"})
 	m := sampleMessage()
+	m.Key = "inc-42/p0/l0/r0/s0/alice/push"
 	if _, err := ch.Send(bg(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -22,6 +23,7 @@ func TestWebhookContract(t *testing.T) {
 	wantEq(t, "path", r.Path, "/alerts")
 	wantEq(t, "Content-Type", r.Header.Get("Content-Type"), "application/json")
 	wantEq(t, "Authorization", r.Header.Get("Authorization"), "Bearer tok")
+	wantEq(t, "Idempotency-Key", r.Header.Get("Idempotency-Key"), m.Key)
 
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(r.Body, &keys)

@@ -89,8 +89,9 @@ type RetrierOptions struct {
 	// Nil disables metrics.
 	Metrics *metrics.Set `yaml:"-"`
 	// Logger gets one warning per failed attempt (channel, incident,
-	// recipient, attempt, error) and one error line when a send fails for
-	// good. Nil discards. Errors logged here come from channels, which
+	// recipient, attempt, error), the last one saying the send failed for
+	// good; the caller, which gets the error, logs the ERROR line with
+	// what it does next. Nil discards. Errors logged here come from channels, which
 	// never include secrets.
 	Logger *slog.Logger `yaml:"-"`
 	// Rand returns values in [0, 1) for jitter; nil uses math/rand/v2.
@@ -148,13 +149,13 @@ func (r *Retrier) Send(ctx context.Context, ch Channel, m Message) (attempts int
 		last = fmt.Errorf("channel %s: %w", name, err)
 		if !retry {
 			c.failures.Inc()
-			r.log.Error("page delivery failed permanently", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
+			r.log.Warn("page delivery failed permanently", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
 				"attempt", attempts, "err", err)
 			return attempts, last
 		}
 		if attempts >= r.policy.MaxAttempts {
 			c.failures.Inc()
-			r.log.Error("page delivery gave up", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
+			r.log.Warn("page delivery gave up", "channel", name, "incident", m.IncidentID, "user", m.Recipient.Name,
 				"attempt", attempts, "err", err)
 			return attempts, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempts, last)
 		}

@@ -26,7 +26,8 @@ type WebhookOptions struct {
 	HTTP            HTTPOptions `yaml:",inline"`
 }
 
-// Webhook posts the Alertmanager webhook payload, version "4".
+// Webhook posts the Alertmanager webhook payload, version "4", with the
+// delivery's idempotency key in the Idempotency-Key header.
 type Webhook struct{ o WebhookOptions }
 
 // NewWebhook validates o and returns the channel.
@@ -85,6 +86,11 @@ func (w *Webhook) Send(ctx context.Context, m Message) (bool, error) {
 	}
 	if w.o.BearerToken != "" {
 		req.header.Set("Authorization", "Bearer "+w.o.BearerToken)
+	}
+	if m.Key != "" {
+		// The delivery's idempotency key: the same page sent twice (at
+		// least once across a failover or crash) carries the same key.
+		req.header.Set("Idempotency-Key", m.Key)
 	}
 	req.secrets = []string{w.o.BearerToken, w.o.URL}
 	return w.o.HTTP.do(ctx, req)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -42,7 +44,7 @@ func newInstance() string {
 }
 
 // Campaign implements pager.Cluster.
-func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, error) {
+func (s *Store) Campaign(ctx context.Context, ttl time.Duration, renew bool) (pager.Lease, error) {
 	if s.replica == "" {
 		return pager.Lease{}, errNotReplica
 	}
@@ -66,17 +68,19 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 	}
 	var l pager.Lease
 	interval := fmt.Sprintf("%d microseconds", ttl.Microseconds())
-	err = tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $3::interval
-		WHERE id = 1 AND holder = $1 AND instance = $2 AND expires_at > clock_timestamp()
-		RETURNING token, expires_at`, s.replica, s.instance, interval).Scan(&l.Token, &l.Expires)
-	switch {
-	case err == nil:
-		if err := tx.Commit(); err != nil {
-			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: commit: %w", err)
+	if renew {
+		err = tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $3::interval
+			WHERE id = 1 AND holder = $1 AND instance = $2 AND expires_at > clock_timestamp()
+			RETURNING token, expires_at`, s.replica, s.instance, interval).Scan(&l.Token, &l.Expires)
+		switch {
+		case err == nil:
+			if err := tx.Commit(); err != nil {
+				return pager.Lease{}, fmt.Errorf("sqlstore: campaign: commit: %w", err)
+			}
+			return pager.Lease{Leader: true, Holder: s.replica, Token: l.Token, Expires: l.Expires}, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: renew: %w", err)
 		}
-		return pager.Lease{Leader: true, Holder: s.replica, Token: l.Token, Expires: l.Expires}, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return pager.Lease{}, fmt.Errorf("sqlstore: campaign: renew: %w", err)
 	}
 	var instance string
 	var live bool
@@ -99,13 +103,13 @@ func (s *Store) Campaign(ctx context.Context, ttl time.Duration) (pager.Lease, e
 	}
 	ours := l.Holder == s.replica && instance == s.instance
 	switch {
-	case live && ours: // renew
+	case live && ours && renew:
 		if err := tx.QueryRowContext(ctx, `UPDATE pager_lease SET expires_at = clock_timestamp() + $1::interval
 			WHERE id = 1 RETURNING expires_at`, interval).Scan(&l.Expires); err != nil {
 			return pager.Lease{}, fmt.Errorf("sqlstore: campaign: renew: %w", err)
 		}
 		l.Leader = true
-	case !live: // take, with a new term
+	case !live || ours: // take, or start a new term
 		if err := tx.QueryRowContext(ctx, `UPDATE pager_lease SET holder = $1, instance = $2, token = token + 1,
 			expires_at = clock_timestamp() + $3::interval, acquired_at = clock_timestamp()
 			WHERE id = 1 RETURNING token, expires_at`, s.replica, s.instance, interval).Scan(&l.Token, &l.Expires); err != nil {
@@ -313,3 +317,60 @@ func (s *Store) Status() (pager.ClusterStatus, error) {
 }
 
 var _ pager.Cluster = (*Store)(nil)
+
+// pgChannel is the PostgreSQL notification channel of committed writes.
+const pgChannel = "watchdog_pager"
+
+// Listen implements the pager's listener: it calls wake after every write
+// any replica commits (PostgreSQL LISTEN/NOTIFY on a connection of its
+// own), until ctx ends. A lost connection is opened again after a second;
+// the pager's polling covers the gap.
+func (s *Store) Listen(ctx context.Context, wake func()) {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("pager database: listening for other replicas' writes failed; polling meanwhile", "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// listen listens until ctx ends or the connection fails.
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("listen: unexpected driver connection %T", dc)
+		}
+		pc := sc.Conn()
+		if _, err := pc.Exec(ctx, "LISTEN "+pgChannel); err != nil {
+			return err
+		}
+		// Back in the pool, the connection must not keep listening.
+		defer func() {
+			uctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if !pc.IsClosed() {
+				_, _ = pc.Exec(uctx, "UNLISTEN *")
+			}
+		}()
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				return err
+			}
+			wake()
+		}
+	})
+}

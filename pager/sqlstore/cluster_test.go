@@ -23,7 +23,7 @@ func openReplica(t *testing.T, dsn, name string) *Store {
 
 func campaign(t *testing.T, s *Store) pager.Lease {
 	t.Helper()
-	l, err := s.Campaign(context.Background(), time.Hour)
+	l, err := s.Campaign(context.Background(), time.Hour, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,17 @@ func TestClusterLease(t *testing.T) {
 	if l := campaign(t, a); !l.Leader || l.Token != 1 {
 		t.Fatalf("renewal: %+v, want the same token", l)
 	}
-	if l := campaign(t, b); l.Leader || l.Holder != "a" || l.Token != 1 {
+	if l, err := a.Campaign(context.Background(), time.Hour, false); err != nil || !l.Leader || l.Token != 2 {
+		t.Fatalf("a new term while holding the lease: %+v %v, want token 2", l, err)
+	}
+	if err := a.UpdateFenced(1, func(pager.Tx) error { return nil }); !errors.Is(err, pager.ErrFenced) {
+		t.Fatalf("a write under the previous term: %v, want ErrFenced", err)
+	}
+	if l, err := a.Campaign(context.Background(), time.Hour, false); err != nil || !l.Leader || l.Token != 3 {
+		t.Fatalf("another new term: %+v %v", l, err)
+	}
+	// From here on, a's term is 3.
+	if l := campaign(t, b); l.Leader || l.Holder != "a" || l.Token != 3 {
 		t.Fatalf("b while a leads: %+v", l)
 	}
 	put := func(st pager.IncidentState, d pager.Delivery) func(tx pager.Tx) error {
@@ -58,18 +68,18 @@ func TestClusterLease(t *testing.T) {
 			return err
 		}
 	}
-	if err := a.UpdateFenced(1, put(incident("inc-1", "g1", pager.StatusTriggered, now),
+	if err := a.UpdateFenced(3, put(incident("inc-1", "g1", pager.StatusTriggered, now),
 		delivery("k1", "inc-1", pager.DeliveryPending, now))); err != nil {
 		t.Fatalf("the leader's fenced write: %v", err)
 	}
-	if err := b.UpdateFenced(1, put(incident("inc-2", "g2", pager.StatusTriggered, now),
+	if err := b.UpdateFenced(3, put(incident("inc-2", "g2", pager.StatusTriggered, now),
 		delivery("k2", "inc-2", pager.DeliveryPending, now))); !errors.Is(err, pager.ErrFenced) {
 		t.Fatalf("a fenced write with another replica's token: %v, want ErrFenced", err)
 	}
-	if c, err := a.Claim(1, "k1"); err != nil || !c.OK {
+	if c, err := a.Claim(3, "k1"); err != nil || !c.OK {
 		t.Fatalf("claim: %+v %v", c, err)
 	}
-	if c, err := a.Claim(1, "k1"); err != nil || c.OK || c.Sent {
+	if c, err := a.Claim(3, "k1"); err != nil || c.OK || c.Sent {
 		t.Fatalf("second claim in the same term: %+v %v, want refused", c, err)
 	}
 
@@ -77,30 +87,30 @@ func TestClusterLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Replica != "b" || st.Leader != "a" || st.Token != 1 || len(st.Replicas) != 2 || !st.Replicas[0].Leader || st.Replicas[1].Leader ||
+	if st.Replica != "b" || st.Leader != "a" || st.Token != 3 || len(st.Replicas) != 2 || !st.Replicas[0].Leader || st.Replicas[1].Leader ||
 		!st.Replicas[0].Alive || !st.Replicas[1].Alive {
 		t.Fatalf("status: %+v", st)
 	}
 
 	// a sends k1 and records it, then dies before recording the result.
-	if err := a.Sent(1, "k1", 2, ""); err != nil {
+	if err := a.Sent(3, "k1", 2, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Resign(context.Background(), 1); err != nil {
+	if err := a.Resign(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
 	lb := campaign(t, b)
-	if !lb.Leader || lb.Holder != "b" || lb.Token != 2 {
+	if !lb.Leader || lb.Holder != "b" || lb.Token != 4 {
 		t.Fatalf("b after a resigned: %+v", lb)
 	}
-	if err := a.UpdateFenced(1, put(incident("inc-3", "g3", pager.StatusTriggered, now),
+	if err := a.UpdateFenced(3, put(incident("inc-3", "g3", pager.StatusTriggered, now),
 		delivery("k3", "inc-3", pager.DeliveryPending, now))); !errors.Is(err, pager.ErrFenced) {
 		t.Fatalf("the deposed leader's fenced write: %v, want ErrFenced", err)
 	}
-	if _, err := a.Claim(1, "k1"); !errors.Is(err, pager.ErrFenced) {
+	if _, err := a.Claim(3, "k1"); !errors.Is(err, pager.ErrFenced) {
 		t.Fatalf("the deposed leader's claim: %v, want ErrFenced", err)
 	}
-	if c, err := b.Claim(2, "k1"); err != nil || c.OK || !c.Sent || c.Attempts != 2 || c.Err != "" {
+	if c, err := b.Claim(4, "k1"); err != nil || c.OK || !c.Sent || c.Attempts != 2 || c.Err != "" {
 		t.Fatalf("the new leader's claim of a sent delivery: %+v %v, want its result", c, err)
 	}
 	if l := campaign(t, a); l.Leader || l.Holder != "b" {
@@ -108,10 +118,10 @@ func TestClusterLease(t *testing.T) {
 	}
 	// A restarted a is a new process: it does not inherit a's old term.
 	a2 := openReplica(t, dsn, "a")
-	if err := b.Resign(context.Background(), 2); err != nil {
+	if err := b.Resign(context.Background(), 4); err != nil {
 		t.Fatal(err)
 	}
-	if l := campaign(t, a2); !l.Leader || l.Token != 3 {
+	if l := campaign(t, a2); !l.Leader || l.Token != 5 {
 		t.Fatalf("restarted a: %+v, want a new term", l)
 	}
 }
@@ -180,7 +190,7 @@ func TestClusterChanges(t *testing.T) {
 // replica name refuse.
 func TestClusterNotReplica(t *testing.T) {
 	s := openPG(t, pgtest.DB(t))
-	if _, err := s.Campaign(context.Background(), time.Second); !errors.Is(err, errNotReplica) {
+	if _, err := s.Campaign(context.Background(), time.Second, true); !errors.Is(err, errNotReplica) {
 		t.Fatalf("campaign: %v", err)
 	}
 	if err := s.UpdateFenced(1, func(pager.Tx) error { return nil }); !errors.Is(err, errNotReplica) {
@@ -212,13 +222,13 @@ func TestClusterRenewDuringFencedWrite(t *testing.T) {
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	l, err := b.Campaign(ctx, time.Hour)
+	l, err := b.Campaign(ctx, time.Hour, false)
 	cancel()
 	if err != nil || l.Leader || l.Holder != "a" || l.Token != 1 {
 		t.Fatalf("a follower's campaign while the holder's fenced write is open: %+v %v, want a's term at once", l, err)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	l, err = a.Campaign(ctx, time.Hour)
+	l, err = a.Campaign(ctx, time.Hour, true)
 	cancel()
 	if err != nil || !l.Leader || l.Token != 1 {
 		t.Fatalf("renewal while the holder's fenced write is open: %+v %v, want the same term at once", l, err)
@@ -230,7 +240,7 @@ func TestClusterRenewDuringFencedWrite(t *testing.T) {
 	// The lease is free, but a's fenced transaction still holds the row:
 	// b's takeover must wait for it (bounded here by the context).
 	ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
-	l, err = b.Campaign(ctx, time.Hour)
+	l, err = b.Campaign(ctx, time.Hour, false)
 	cancel()
 	if err == nil {
 		t.Fatalf("takeover while the old holder's fenced write is open: %+v, want it to wait", l)
@@ -241,5 +251,37 @@ func TestClusterRenewDuringFencedWrite(t *testing.T) {
 	}
 	if l := campaign(t, b); !l.Leader || l.Token != 2 {
 		t.Fatalf("takeover after the fenced write ended: %+v, want a new term", l)
+	}
+}
+
+// TestClusterListen: a replica listening is woken by another's commit.
+func TestClusterListen(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	woken := make(chan struct{}, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Listen(ctx, func() { woken <- struct{}{} })
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	// The listener may not be listening yet: write until it is woken.
+	deadline := time.After(10 * time.Second)
+	for i := 0; ; i++ {
+		update(t, b, func(tx pager.Tx) error {
+			return tx.PutIncident(incident("inc-1", "g1", pager.StatusTriggered, now.Add(time.Duration(i))))
+		})
+		select {
+		case <-woken:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("a was not woken by b's commits")
+		}
 	}
 }

@@ -81,18 +81,9 @@ func (s *Store) q(query string) string {
 // then, on PostgreSQL, takes the transaction's change number (see
 // Changes): the row of pager_changes is bumped, which also serialises
 // writers, and the number is set for the version triggers of the written
-// rows. An exclusive PostgreSQL Store writes on the session that holds the
-// escalator lock (pgSessionLock.begin): if that session is gone, the
-// transaction cannot start or commit, so a process that lost the lock
-// writes nothing (pager.ErrFenced).
+// rows.
 func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, int64, error) {
-	var tx *sql.Tx
-	var err error
-	if s.pglock != nil {
-		tx, err = s.pglock.begin(ctx)
-	} else {
-		tx, err = s.db.BeginTx(ctx, nil)
-	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, err
 	}

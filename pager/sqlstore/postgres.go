@@ -54,8 +54,10 @@ var postgresDialect = &dialect{
 	numbered:  true,
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
+	// The notification reaches listening replicas at commit (Listen).
 	nextVersion: `WITH v AS (UPDATE pager_changes SET version = version + 1 WHERE id = 1 RETURNING version)
-		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c`,
+		SELECT v.version FROM v, LATERAL set_config('watchdog.tx_version', v.version::text, true) AS c,
+			LATERAL pg_notify('` + pgChannel + `', v.version::text) AS n`,
 	unique: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
@@ -98,33 +100,21 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	conns := opts.MaxConns
-	if opts.Exclusive {
-		conns++ // the session holding the escalator lock, which also writes
+	if opts.Replica != "" {
+		conns++ // the connection listening for the others' writes (Listen)
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
 	if opts.TxTimeout <= 0 {
 		opts.TxTimeout = 10 * time.Second
 	}
-	if opts.Replica != "" && opts.Exclusive {
-		db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: Replica and Exclusive are exclusive", red)
-	}
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
 		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance()}
-	if opts.Exclusive {
-		if s.pglock, err = acquirePGLock(context.Background(), db, red); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
-		}
-	}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}
 	if _, err := s.quarantine(); err != nil {
-		s.pglock.release()
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
 	}

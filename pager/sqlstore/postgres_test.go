@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
@@ -271,108 +269,5 @@ func TestPostgresCorruptRows(t *testing.T) {
 				t.Errorf("no corrupt-row log line:\n%s", logs.String())
 			}
 		})
-	}
-}
-
-// TestPostgresExclusive: a second exclusive Store on one database is
-// refused with ErrLocked naming the holder's session, while a plain one is
-// not; once the holder closes, or its session dies, the next one opens.
-func TestPostgresExclusive(t *testing.T) {
-	dsn := pgtest.DB(t)
-	first, err := OpenPostgres(dsn, Options{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = OpenPostgres(dsn, Options{Exclusive: true})
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "server process") {
-		t.Fatalf("second exclusive open: %v, want ErrLocked naming the holder", err)
-	}
-	plain := openPG(t, dsn) // tools and tests may still read and write
-	if err := plain.View(func(pager.ReadTx) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
-	}
-	next, err := OpenPostgres(dsn, Options{Exclusive: true})
-	if err != nil {
-		t.Fatalf("exclusive open after the holder closed: %v", err)
-	}
-	if err := next.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestPostgresFence: an exclusive Store whose lock session dies writes
-// nothing more (pager.ErrFenced) — not while another Store has taken the
-// lock, and not the first write after it takes the lock back itself.
-func TestPostgresFence(t *testing.T) {
-	dsn := pgtest.DB(t)
-	kill := func(t *testing.T, s *Store) {
-		t.Helper()
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		if _, err := admin.Exec(`SELECT pg_terminate_backend($1)`, s.pglock.pid); err != nil {
-			t.Fatal(err)
-		}
-		// pg_terminate_backend only signals: wait until the session is gone.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var n int
-			if err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, s.pglock.pid).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("session %d still there 10 s after pg_terminate_backend", s.pglock.pid)
-			}
-			runtime.Gosched()
-		}
-	}
-	write := func(s *Store) error {
-		return s.Update(func(tx pager.Tx) error { _, err := tx.NextID("incident"); return err })
-	}
-	first, err := OpenPostgres(dsn, Options{Exclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	if err := write(first); err != nil {
-		t.Fatal(err)
-	}
-
-	kill(t, first)
-	second, err := OpenPostgres(dsn, Options{Exclusive: true})
-	if err != nil {
-		t.Fatalf("the lock was free after the holder's session died: %v", err)
-	}
-	for range 2 {
-		if err := write(first); !errors.Is(err, pager.ErrFenced) || !errors.Is(err, ErrLocked) {
-			t.Fatalf("write of the fenced store while another holds the lock: %v", err)
-		}
-	}
-	if err := write(second); err != nil {
-		t.Fatalf("the new holder's write: %v", err)
-	}
-	if err := second.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	// Nobody else took it: the first refusal takes the lock back, the
-	// next write passes.
-	if err := write(first); !errors.Is(err, pager.ErrFenced) {
-		t.Fatalf("first write after the lock came free: %v, want ErrFenced", err)
-	}
-	if err := write(first); err != nil {
-		t.Fatalf("write after taking the lock back: %v", err)
-	}
-	kill(t, first)
-	if err := write(first); !errors.Is(err, pager.ErrFenced) {
-		t.Fatalf("write after the session died again: %v", err)
 	}
 }

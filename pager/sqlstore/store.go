@@ -94,15 +94,10 @@ type Options struct {
 	// SkipQuickCheck skips PRAGMA quick_check at Open (a scan of the whole
 	// file; fast for the size of a pager database).
 	SkipQuickCheck bool
-	// Exclusive (PostgreSQL; a SQLite file is always exclusive) refuses
-	// to open a database another Store holds exclusively, with an error
-	// wrapping ErrLocked: the running pager sets it, since two processes
-	// on one database would both page.
-	Exclusive bool
 	// Replica (PostgreSQL) names this process among the replicas sharing
 	// the database: the Store then implements pager.Cluster (a lease with
 	// a fencing token; see cluster.go). Names must differ between
-	// replicas. Replica and Exclusive are not set together.
+	// replicas.
 	Replica string
 	// TxTimeout (PostgreSQL) bounds every transaction (default 10s).
 	TxTimeout time.Duration
@@ -119,11 +114,10 @@ type Options struct {
 // file open: Open takes an exclusive lock on path+".lock" (see ErrLocked)
 // that Close, or the end of the process, releases.
 type Store struct {
-	path   string // for PostgreSQL, the URL without its password
-	db     *sql.DB
-	lock   *fileLock
-	pglock *pgSessionLock // Options.Exclusive on PostgreSQL
-	d      *dialect       // nil: SQLite
+	path string // for PostgreSQL, the URL without its password
+	db   *sql.DB
+	lock *fileLock
+	d    *dialect // nil: SQLite
 	// txTimeout bounds transactions (PostgreSQL only, see txContext).
 	txTimeout time.Duration
 	// replica and instance name this process in the lease (Options.Replica);
@@ -365,9 +359,8 @@ func (s *Store) Close() error {
 			cerr = fmt.Errorf("sqlstore: checkpoint: %w", cerr)
 		}
 	}
-	lerr := s.pglock.release()
 	dberr := s.db.Close()
-	return errors.Join(cerr, lerr, dberr, s.lock.release())
+	return errors.Join(cerr, dberr, s.lock.release())
 }
 
 // View implements pager.Store: fn reads one consistent snapshot.

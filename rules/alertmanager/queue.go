@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -122,6 +123,10 @@ type Local struct {
 	delivered *metrics.Counter
 	failures  *metrics.Counter
 	log       *slog.Logger
+	// busy is set from before Run pops a batch until it is delivered, so
+	// that Holding never misses alerts taken off the queue but not yet
+	// delivered.
+	busy atomic.Bool
 }
 
 // NewLocal returns a Local that delivers to deliver once Run is called.
@@ -158,6 +163,14 @@ func (l *Local) Send(alerts ...Alert) {
 	}
 }
 
+// Holding reports whether alerts are queued or being delivered (a
+// receiver that is down keeps them). A caller that delivers some alerts
+// itself sends them through the Local instead while it holds any, so that
+// they are not delivered ahead of earlier ones.
+func (l *Local) Holding() bool {
+	return l.busy.Load() || l.q.length() > 0
+}
+
 // Run delivers queued alerts in order, a batch at a time, until ctx is done;
 // alerts still queued then are dropped. A batch the receiver refuses is
 // offered again, after a backoff, until it is taken: nothing is lost while
@@ -171,13 +184,16 @@ func (l *Local) Run(ctx context.Context) error {
 		case <-l.q.wake:
 		}
 		for ctx.Err() == nil {
+			l.busy.Store(true)
 			batch := l.q.pop(l.opts.BatchSize)
 			if len(batch) == 0 {
+				l.busy.Store(false)
 				break
 			}
 			if !l.deliverRetrying(ctx, batch) {
 				return nil
 			}
+			l.busy.Store(false)
 		}
 	}
 }

@@ -161,3 +161,46 @@ func TestLocalReceiverDown(t *testing.T) {
 		}
 	})
 }
+
+// TestLocalHolding: a Local holds alerts from Send until its receiver has
+// taken them, including the batch in hand while the receiver is down.
+func TestLocalHolding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		down := true
+		l := NewLocal(LocalOptions{Name: "api"}, func(alerts ...Alert) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if down {
+				return fmt.Errorf("database is down")
+			}
+			return nil
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go l.Run(ctx)
+		steps := []struct {
+			name string
+			act  func()
+			want bool
+		}{
+			{"idle", func() {}, false},
+			{"sent, receiver down", func() { l.Send(named(2)...) }, true},
+			{"batch in hand, retrying", func() { time.Sleep(10 * time.Second) }, true},
+			{"receiver back", func() {
+				mu.Lock()
+				down = false
+				mu.Unlock()
+				time.Sleep(time.Minute)
+			}, false},
+			{"sent, receiver up", func() { l.Send(named(1)...) }, false},
+		}
+		for _, s := range steps {
+			s.act()
+			synctest.Wait()
+			if got := l.Holding(); got != s.want {
+				t.Fatalf("%s: Holding() = %v, want %v", s.name, got, s.want)
+			}
+		}
+	})
+}

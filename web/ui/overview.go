@@ -53,6 +53,7 @@ type overviewData struct {
 	TargetsDown     []targetRow
 	TargetsTotal    int
 	OnCall          []onCallRow
+	Cluster         *clusterView // nil: not shown
 }
 
 // ruleAnchor is the element id of rule ri of group gi on /alerts.
@@ -159,6 +160,7 @@ func (c *console) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Resolved = c.incidentRows(resolved, now)
 		d.OnCall = c.onCallNow(now)
+		d.Cluster = c.cluster(now)
 	}
 	targets := c.targetList()
 	d.TargetsTotal = len(targets)

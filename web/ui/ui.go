@@ -81,6 +81,9 @@ type Options struct {
 	// Pager and PagerConfig are nil when the pager is not configured.
 	Pager       Pager
 	PagerConfig PagerConfigFunc
+	// Cluster describes the pager's replicas on the overview; nil leaves
+	// the line out.
+	Cluster ClusterFunc
 	// RangeQuery draws the graphs; nil disables them. Serve it with
 	// (*web.Handler).RangeQuery so that graphs pass the API's admission
 	// (limits, concurrency, timeout).
