@@ -76,27 +76,39 @@ func (p *Pager) replicate(ctx context.Context) error {
 		term = 0
 	}
 	renew := max(p.o.Lease/3, time.Millisecond)
-	// A store that can tell when another replica commits wakes the loop
-	// at once; polling remains the fallback.
+	// Reading the others' commits has a goroutine of its own: it waits
+	// for the pager's lock (a storm's Receive holds it often), which the
+	// campaign loop must never do. A store that can tell when another
+	// replica commits wakes it at once; polling remains the fallback.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sctx, stopSync := context.WithCancel(ctx)
+	defer stopSync()
 	changed := make(chan struct{}, 1)
-	if l, ok := p.o.Cluster.(listener); ok {
-		lctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			l.Listen(lctx, func() {
-				select {
-				case changed <- struct{}{}:
-				default:
-				}
-			})
-		})
-		defer wg.Wait()
-		defer cancel()
+	wake := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
 	}
+	if l, ok := p.o.Cluster.(listener); ok {
+		wg.Go(func() { l.Listen(sctx, wake) })
+	}
+	wg.Go(func() {
+		poll := time.NewTicker(p.o.Poll)
+		defer poll.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-poll.C:
+			case <-changed:
+			}
+			p.sync()
+		}
+	})
 	campaign := time.NewTimer(0)
 	defer campaign.Stop()
-	poll := time.NewTicker(p.o.Poll)
-	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -118,10 +130,6 @@ func (p *Pager) replicate(ctx context.Context) error {
 			}
 			stepDown(why, err)
 			campaign.Reset(renew)
-		case <-poll.C:
-			p.sync()
-		case <-changed:
-			p.sync()
 		case <-campaign.C:
 			start := time.Now()
 			cctx, cancel := context.WithTimeout(ctx, renew)
@@ -178,15 +186,7 @@ func (p *Pager) replicate(ctx context.Context) error {
 // open incidents and queues their pending deliveries (a claim refuses any
 // already being sent).
 func (p *Pager) sync() {
-	// Busy (a write in progress): the next poll or notification catches
-	// up, but a pager busy for two polls in a row is waited for.
-	if !p.mu.TryLock() {
-		if time.Since(p.lastSync) < 2*p.o.Poll {
-			return
-		}
-		p.mu.Lock()
-	}
-	p.lastSync = time.Now()
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.open == nil {
 		if err := p.reload(); err != nil {

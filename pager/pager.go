@@ -174,9 +174,6 @@ type Pager struct {
 	followerOK atomic.Bool
 	// termN mirrors term for the gauge.
 	termN atomic.Int64
-	// lastSync is when sync last read the others' changes (replicate's
-	// goroutine only).
-	lastSync time.Time
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
