@@ -45,6 +45,16 @@ func (s *StorageConfig) validatePagerDB(r *report, path string) {
 	case s.PagerDBEnv != "" && !envName.MatchString(s.PagerDBEnv):
 		r.errorf(path+".pager_db_env", "%q is not an environment variable name", s.PagerDBEnv)
 	}
+	// With no pager_db at all, --storage.pager-db may still name one.
+	sqlite := s.PagerDB != "" && !dburl.IsPostgres(s.PagerDB)
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"pager_replica", s.PagerReplica != ""}, {"pager_lease", s.PagerLease != 0}} {
+		if f.set && sqlite {
+			r.errorf(path+"."+f.key, "applies only to replicas sharing a PostgreSQL pager database (pager_db: postgres://…)")
+		}
+	}
 	if s.PagerReplica != "" && !replicaName.MatchString(s.PagerReplica) {
 		r.errorf(path+".pager_replica", "%q: a replica name is 1 to 128 letters, digits and . _ : -", s.PagerReplica)
 	}

@@ -31,6 +31,15 @@ func TestPagerDBForms(t *testing.T) {
 			"x.yml:3: storage.pager_db: not a valid URL (special characters in the password must be percent-encoded)"},
 		{"no host", "  pager_db: postgres:///db\n", "x.yml:3: storage.pager_db: postgres:///db: no host"},
 		{"bad env name", "  pager_db_env: 1-X\n", `x.yml:3: storage.pager_db_env: "1-X" is not an environment variable name`},
+		{"replica on postgres", "  pager_db: postgres://h/db\n  pager_replica: a\n  pager_lease: 2s\n", ""},
+		{"replica on a file form", "  pager_db_file: f\n  pager_replica: a-1.eu:9190\n", ""},
+		{"replica on SQLite", "  pager_db: x.db\n  pager_replica: a\n",
+			"x.yml:4: storage.pager_replica: applies only to replicas sharing a PostgreSQL pager database"},
+		{"lease with a SQLite file", "  pager_db: state/pager.db\n  pager_lease: 2s\n",
+			"x.yml:4: storage.pager_lease: applies only to replicas sharing a PostgreSQL pager database"},
+		{"lease for the flag's database", "  pager_lease: 2s\n", ""},
+		{"bad replica name", "  pager_db: postgres://h/db\n  pager_replica: a/b\n", `x.yml:4: storage.pager_replica: "a/b": a replica name`},
+		{"lease too short", "  pager_db: postgres://h/db\n  pager_lease: 100ms\n", "x.yml:4: storage.pager_lease: 100ms: the lease must be between 1s and 5m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
