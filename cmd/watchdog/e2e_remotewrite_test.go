@@ -25,7 +25,9 @@ import (
 type rwReceiver struct {
 	srv  *httptest.Server
 	down atomic.Bool
-	mu   sync.Mutex
+	// refused counts the requests answered 503 while down.
+	refused atomic.Int64
+	mu      sync.Mutex
 	got  map[int64]int // timestamp → times received
 	ext  map[string]string
 }
@@ -34,6 +36,7 @@ func newRWReceiver(t *testing.T) *rwReceiver {
 	rc := &rwReceiver{got: map[int64]int{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rc.down.Load() {
+			rc.refused.Add(1)
 			http.Error(w, "down for the test", http.StatusServiceUnavailable)
 			return
 		}
@@ -66,6 +69,18 @@ func newRWReceiver(t *testing.T) *rwReceiver {
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
+}
+
+// waitRefused waits until n more requests than now have been refused.
+func (rc *rwReceiver) waitRefused(t *testing.T, n int64) {
+	t.Helper()
+	want := rc.refused.Load() + n
+	eventually(t, 20*time.Second, func() error {
+		if got := rc.refused.Load(); got < want {
+			return fmt.Errorf("%d requests refused during the outage, waiting for %d", got, want)
+		}
+		return nil
+	})
 }
 
 func (rc *rwReceiver) count() (samples, dups int) {
@@ -180,7 +195,14 @@ func remoteWriteOutage(t *testing.T, kill bool) {
 		return nil
 	})
 	rc.down.Store(true)
-	time.Sleep(3 * time.Second)
+	rc.waitRefused(t, 2) // the sender met the outage and retries
+	received, _ := rc.count()
+	eventually(t, 20*time.Second, func() error { // samples pile up in the store meanwhile
+		if n := len(storedTimes(t, p.url)); n < received+3 {
+			return fmt.Errorf("%d samples stored, %d received before the outage", n, received)
+		}
+		return nil
+	})
 	if kill {
 		if code, body := post(t, p.url+"/api/v1/admin/tsdb/snapshot", "tok"); code != http.StatusOK {
 			t.Fatalf("snapshot: %d %s", code, body)
@@ -193,7 +215,7 @@ func remoteWriteOutage(t *testing.T, kill bool) {
 		stopGracefully(t, p)
 	}
 	p2 := start(t, env, "run", "--config", cfg, "--web.listen-address", "127.0.0.1:0")
-	time.Sleep(3 * time.Second)
+	rc.waitRefused(t, 1) // the restarted sender met the outage too
 	rc.down.Store(false)
 
 	var want []int64
