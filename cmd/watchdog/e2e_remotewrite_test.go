@@ -28,8 +28,8 @@ type rwReceiver struct {
 	// refused counts the requests answered 503 while down.
 	refused atomic.Int64
 	mu      sync.Mutex
-	got  map[int64]int // timestamp → times received
-	ext  map[string]string
+	got     map[int64]int // timestamp → times received
+	ext     map[string]string
 }
 
 func newRWReceiver(t *testing.T) *rwReceiver {
