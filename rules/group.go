@@ -222,14 +222,22 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time, restored Al
 	g.write(r, vec, ts)
 }
 
-// write appends a rule's samples, and stale markers for the series of its
-// previous evaluation that are gone.
+// write appends a rule's samples (native histogram results as float
+// histograms), and stale markers for the series of its previous evaluation
+// that are gone (a float StaleNaN for histogram series too, as Prometheus
+// writes them: the store marks the histogram series stale).
 func (g *Group) write(r *Rule, vec promql.Vector, ts time.Time) {
 	app := g.opts.Appender()
 	seen := make(map[string]labels.Labels, len(vec))
 	var buf []byte
 	for _, s := range vec {
-		if _, err := app.Append(0, s.Metric, s.T, s.F); err != nil {
+		var err error
+		if s.H != nil {
+			_, err = app.AppendHistogram(0, s.Metric, s.T, nil, s.H)
+		} else {
+			_, err = app.Append(0, s.Metric, s.T, s.F)
+		}
+		if err != nil {
 			r.setAppendError(err)
 			g.logger.Debug("rule result discarded", "rule", r.Name(), "series", s.Metric.String(), "err", err)
 			continue

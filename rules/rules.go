@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
@@ -28,9 +29,12 @@ import (
 )
 
 // Appender is the store's appender: samples become visible on Commit.
-// *tsdb.Appender satisfies it.
+// *tsdb.Appender satisfies it. AppendHistogram appends a native histogram
+// sample; exactly one of h and fh is not nil (rules write float histograms,
+// what PromQL computes).
 type Appender interface {
 	Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error)
+	AppendHistogram(ref uint64, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
 	Commit() error
 	Rollback() error
 }
@@ -122,8 +126,11 @@ func (o Options) withDefaults() Options {
 type discardAppender struct{}
 
 func (discardAppender) Append(uint64, labels.Labels, int64, float64) (uint64, error) { return 0, nil }
-func (discardAppender) Commit() error                                                { return nil }
-func (discardAppender) Rollback() error                                              { return nil }
+func (discardAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, nil
+}
+func (discardAppender) Commit() error   { return nil }
+func (discardAppender) Rollback() error { return nil }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

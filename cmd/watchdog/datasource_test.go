@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
@@ -303,9 +304,15 @@ type dsExtAppender struct {
 }
 
 func (e *dsExtAppender) Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error) {
+	return e.app.Append(0, e.withExt(l), t, v)
+}
+func (e *dsExtAppender) AppendHistogram(ref uint64, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
+	return e.app.AppendHistogram(0, e.withExt(l), t, h, fh)
+}
+func (e *dsExtAppender) withExt(l labels.Labels) labels.Labels {
 	b := labels.NewBuilder(l)
 	e.ext.Range(func(x labels.Label) { b.Set(x.Name, x.Value) })
-	return e.app.Append(0, b.Labels(), t, v)
+	return b.Labels()
 }
 func (e *dsExtAppender) Commit() error   { return e.app.Commit() }
 func (e *dsExtAppender) Rollback() error { return e.app.Rollback() }
