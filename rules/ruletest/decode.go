@@ -326,9 +326,7 @@ func (d *decoder) group(n *yaml.Node, path string) TestGroup {
 			})
 		case "promql_expr_test":
 			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				tc, unsupported := d.promqlTest(e, ep)
-				g.PromQLExprTests = append(g.PromQLExprTests, tc)
-				g.Unsupported = append(g.Unsupported, unsupported...)
+				g.PromQLExprTests = append(g.PromQLExprTests, d.promqlTest(e, ep))
 			})
 		}
 	})
@@ -378,9 +376,8 @@ func (d *decoder) alertTest(n *yaml.Node, path string) AlertTestCase {
 	return a
 }
 
-func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []string) {
+func (d *decoder) promqlTest(n *yaml.Node, path string) PromQLTestCase {
 	tc := PromQLTestCase{Line: n.Line}
-	var unsupported []string
 	ok := d.mapping(n, path, []string{"expr", "eval_time", "exp_samples"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "expr":
@@ -402,8 +399,12 @@ func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []strin
 					case "value":
 						s.Value = d.float(v, path)
 					case "histogram":
-						if d.Str(v, path) != "" {
-							unsupported = append(unsupported, fmt.Sprintf("line %d: %s: native histogram samples are not supported", v.Line, path))
+						if text := d.Str(v, path); text != "" {
+							h, err := parseHistogram(text)
+							if err != nil {
+								d.r.Add(v.Line, path, "%v", err)
+							}
+							s.Histogram = h
 						}
 					}
 				})
@@ -414,7 +415,7 @@ func (d *decoder) promqlTest(n *yaml.Node, path string) (PromQLTestCase, []strin
 	if ok && strings.TrimSpace(tc.Expr) == "" {
 		d.r.Add(n.Line, path, "missing required expr")
 	}
-	return tc, unsupported
+	return tc
 }
 
 // resolveRuleFiles joins relative rule_files patterns with the test file's

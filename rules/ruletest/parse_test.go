@@ -40,6 +40,15 @@ func TestParseBad(t *testing.T) {
 		{"empty_entry", []string{`3: tests[0].input_series[0]: empty entry`}},
 		{"missing_series", []string{`3: tests[0].input_series[0]: missing required series`}},
 		{"bad_fuzzy", []string{`1: fuzzy_compare: expected true or false, got "maybe"`}},
+		{"bad_histogram", []string{
+			`8: tests[0].promql_expr_test[0].exp_samples[0].histogram: invalid histogram "1": expected one {{...}} value`,
+			`10: tests[0].promql_expr_test[0].exp_samples[1].histogram: invalid histogram "{{count:1}}x2": expected one {{...}} value`,
+			`12: tests[0].promql_expr_test[0].exp_samples[2].histogram: invalid histogram "{{count:1}}x100000000": expands to too many samples`,
+		}},
+		{"bad_histogram_values", []string{
+			`4: tests[0].input_series[0].values: invalid values: at character 20: `,
+			`6: tests[0].input_series[1].values: values expand to too many samples`,
+		}},
 		{"exp_labels_list", []string{`6: tests[0].alert_rule_test[0].exp_alerts[0].exp_labels: expected a map, got a list`}},
 		{"many_errors", []string{
 			`1: evaluation_interval: invalid duration "often"`,
@@ -225,14 +234,24 @@ func TestParseGoodFixtures(t *testing.T) {
 			}
 		}},
 		{"histogram", 2, func(t *testing.T, f *File) {
-			u := f.Tests[0].Unsupported
-			joined := strings.Join(u, "\n")
-			if len(u) != 2 || !strings.Contains(joined, "line 5: tests[0].input_series[0].values: native histogram values are not supported") ||
-				!strings.Contains(joined, "line 11: tests[0].promql_expr_test[0].exp_samples[0].histogram: native histogram samples are not supported") {
-				t.Errorf("Unsupported = %q", u)
+			s := f.Tests[0].InputSeries[0].Samples
+			if len(s) != 4 {
+				t.Fatalf("got %d samples, want 4: %v", len(s), s)
 			}
-			if len(f.Tests[1].Unsupported) != 0 {
-				t.Errorf("plain group unsupported: %q", f.Tests[1].Unsupported)
+			for i, smp := range s {
+				if smp.H == nil || smp.T != int64(i)*60000 {
+					t.Fatalf("sample %d = %+v, want a histogram at %dm", i, smp, i)
+				}
+			}
+			if got, want := s[3].H.TestExpression(), "{{count:7 sum:8 buckets:[1 5 1]}}"; got != want {
+				t.Errorf("4th histogram = %s, want %s", got, want)
+			}
+			exp := f.Tests[0].PromQLExprTests[0].ExpSamples[0]
+			if exp.Histogram == nil || exp.Histogram.TestExpression() != "{{count:4}}" {
+				t.Errorf("expected sample = %+v", exp)
+			}
+			if s := f.Tests[1].InputSeries[0].Samples; len(s) != 1 || s[0].H != nil || s[0].V != 1 {
+				t.Errorf("plain group samples = %v", s)
 			}
 		}},
 	}
@@ -291,6 +310,7 @@ func TestExpansionBound(t *testing.T) {
 		{"0x10", 11},
 		{"1 _ stale  2", 4},
 		{"{{schema:0 sum:1 count:1}}x4", 5},
+		{"{{schema:0 sum:1 count:1 buckets:[1 2 3]}}+{{buckets:[1 1 1]}}x3 _ stale", 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.values, func(t *testing.T) {
@@ -301,7 +321,9 @@ func TestExpansionBound(t *testing.T) {
 			if len(seq) != tt.want {
 				t.Fatalf("parser expanded to %d, table says %d", len(seq), tt.want)
 			}
-			if b := expansionBound(tt.values); b < uint64(tt.want) || b > uint64(tt.want)+8 {
+			// Histograms weigh more than floats: the bound is in floats.
+			w := histogramWeight(tt.values)
+			if b := expansionBound(tt.values); b < uint64(tt.want)*w || b > (uint64(tt.want)+8)*w {
 				t.Errorf("bound %d for %d values", b, tt.want)
 			}
 		})

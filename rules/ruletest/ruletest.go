@@ -13,8 +13,11 @@
 // fresh tsdb.DB, evaluates the rule groups with the rules package's own
 // Group.Eval at every evaluation_interval, and checks the firing alerts and
 // PromQL results as promtool does, reporting failures in promtool's words.
-// Native histograms are not supported: a test group using them fails with
-// a message saying so.
+// Input series may hold native histograms in promtool's notation
+// ({{schema:1 sum:10 count:4 buckets:[1 2 1]}}, expanding with +, - and x
+// as floats do); they are loaded as float histograms, as promtool loads
+// them, and exp_samples compare histogram results with `histogram:` as
+// promtool does (by their test notation).
 package ruletest
 
 import (
@@ -22,6 +25,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -74,10 +78,6 @@ type TestGroup struct {
 	ExternalLabels map[string]string
 	// ExternalURL is available to rule templates as $externalURL.
 	ExternalURL string
-	// Unsupported lists features the group uses that Watchdog cannot run,
-	// each "line N: key path: what"; a runner must report such a group as
-	// failed rather than pass it.
-	Unsupported []string
 	// Line is the line the group starts on.
 	Line int
 }
@@ -114,16 +114,18 @@ type InputSeries struct {
 	Values string
 	// Samples are the values expanded against the group's Interval and
 	// StartTimestamp: omitted values (`_`) are left out, `stale` is the
-	// Prometheus stale marker (value.StaleNaN).
+	// Prometheus stale marker (value.StaleNaN), native histograms have H.
 	Samples []Sample
 	// Line is the line the entry starts on.
 	Line int
 }
 
-// Sample is one input value.
+// Sample is one input value: a float V, or a native histogram H when H is
+// not nil.
 type Sample struct {
 	T int64 // milliseconds since the Unix epoch
 	V float64
+	H *histogram.FloatHistogram
 }
 
 // AlertTestCase is one alert_rule_test entry: the alerts named Alertname
@@ -161,7 +163,11 @@ type ExpSample struct {
 	// Labels are the parsed labels of LabelsText.
 	Labels labels.Labels
 	Value  float64
-	Line   int
+	// Histogram is the expected native histogram (the `histogram` entry,
+	// one {{...}} value), nil for a float; as in promtool, Value is still
+	// compared (a histogram result's float value is 0).
+	Histogram *histogram.FloatHistogram
+	Line      int
 }
 
 // LoadFile reads and parses the test file at path. Errors reading the file

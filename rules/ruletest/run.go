@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
@@ -129,7 +130,13 @@ func (l *loader) appendTill(db *tsdb.DB, t int64) error {
 	for i, s := range l.series {
 		for ; l.next[i] < len(s.Samples) && s.Samples[l.next[i]].T <= t; l.next[i]++ {
 			smp := s.Samples[l.next[i]]
-			if _, err := app.Append(0, s.Labels, smp.T, smp.V); err != nil {
+			var err error
+			if smp.H != nil {
+				_, err = app.AppendHistogram(0, s.Labels, smp.T, nil, smp.H)
+			} else {
+				_, err = app.Append(0, s.Labels, smp.T, smp.V)
+			}
+			if err != nil {
 				_ = app.Rollback()
 				return fmt.Errorf("load series %s: %w", s.Labels, err)
 			}
@@ -141,13 +148,6 @@ func (l *loader) appendTill(db *tsdb.DB, t int64) error {
 // runGroup runs one test group and returns its failures.
 func runGroup(f *File, g *TestGroup, order map[string]int) []string {
 	name := namePrefix(g)
-	if len(g.Unsupported) > 0 {
-		msgs := make([]string, len(g.Unsupported))
-		for i, u := range g.Unsupported {
-			msgs[i] = fmt.Sprintf("%s    unsupported: %s", name, u)
-		}
-		return msgs
-	}
 	ctx := context.Background()
 	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
 	if err != nil {
@@ -312,10 +312,11 @@ func checkAlerts(tc AlertTestCase, groups []*rules.Group) string {
 		indentLines(alertsString(got), "            "))
 }
 
-// sample is a labelled value, as compared and printed.
+// sample is a labelled value or native histogram, as compared and printed.
 type sample struct {
-	Labels labels.Labels
-	Value  float64
+	Labels    labels.Labels
+	Value     float64
+	Histogram *histogram.FloatHistogram
 }
 
 func samplesString(ss []sample) string {
@@ -324,6 +325,10 @@ func samplesString(ss []sample) string {
 	}
 	parts := make([]string, len(ss))
 	for i, s := range ss {
+		if s.Histogram != nil {
+			parts[i] = s.Labels.String() + " " + histogramString(s.Histogram)
+			continue
+		}
 		parts[i] = s.Labels.String() + " " + strconv.FormatFloat(s.Value, 'E', -1, 64)
 	}
 	return strings.Join(parts, ", ")
@@ -362,11 +367,11 @@ func checkExpr(ctx context.Context, tc PromQLTestCase, mint time.Time, engine *p
 	}
 	got := make([]sample, 0, len(vec))
 	for _, s := range vec {
-		got = append(got, sample{Labels: s.Metric, Value: s.F})
+		got = append(got, sample{Labels: s.Metric, Value: s.F, Histogram: s.H})
 	}
 	exp := make([]sample, 0, len(tc.ExpSamples))
 	for _, s := range tc.ExpSamples {
-		exp = append(exp, sample{Labels: s.Labels, Value: s.Value})
+		exp = append(exp, sample{Labels: s.Labels, Value: s.Value, Histogram: s.Histogram})
 	}
 	bySeries := func(a, b sample) int { return labels.Compare(a.Labels, b.Labels) }
 	slices.SortStableFunc(got, bySeries)
@@ -375,7 +380,9 @@ func checkExpr(ctx context.Context, tc PromQLTestCase, mint time.Time, engine *p
 		// NaN never equals NaN, as in promtool.
 		return x == y || fuzzy && (math.Nextafter(x, math.Inf(-1)) == y || math.Nextafter(x, math.Inf(1)) == y)
 	}
-	if slices.EqualFunc(exp, got, func(a, b sample) bool { return labels.Equal(a.Labels, b.Labels) && equal(a.Value, b.Value) }) {
+	if slices.EqualFunc(exp, got, func(a, b sample) bool {
+		return labels.Equal(a.Labels, b.Labels) && equal(a.Value, b.Value) && sameHistogram(a.Histogram, b.Histogram)
+	}) {
 		return ""
 	}
 	return fmt.Sprintf("    expr: %q, time: %s,\n        exp: %v\n        got: %v", tc.Expr, evalTime,

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -47,10 +49,12 @@ func parseErrMsg(err error, offset int) string {
 	return err.Error()
 }
 
-// expansionBound is an upper bound of how many values a values string
-// expands to: every "xN" counts N+1, every other character at most one.
-// It is computed without parsing, to refuse a huge expansion before the
-// parser allocates it.
+// expansionBound is an upper bound of the cost of expanding a values
+// string, in float samples: every "xN" counts N+1 values, every other
+// character at most one, and when the string holds native histograms
+// ({{...}}) each value is weighted by what the largest histogram written
+// there can take (histogramWeight). It is computed without parsing, to
+// refuse a huge expansion before the parser allocates it.
 func expansionBound(s string) uint64 {
 	var n uint64 = 1
 	for i := 0; i < len(s); i++ {
@@ -77,7 +81,37 @@ func expansionBound(s string) uint64 {
 		}
 		i = j - 1
 	}
-	return n
+	w := histogramWeight(s)
+	if n > math.MaxUint64/w {
+		return math.MaxUint64
+	}
+	return n * w
+}
+
+// histogramWeight is what one value of s may cost, in float samples (24
+// bytes each): 1 without native histograms, else a histogram's fixed
+// size (about 200 bytes) plus 8 bytes for every character of the longest
+// {{...}} block, a bound of its buckets and spans (each takes at least one
+// character and a separator).
+func histogramWeight(s string) uint64 {
+	longest := -1
+	for rest := s; ; {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			break
+		}
+		rest = rest[i:]
+		j := strings.Index(rest, "}}")
+		if j < 0 {
+			j = len(rest)
+		}
+		longest = max(longest, j)
+		rest = rest[j:]
+	}
+	if longest < 0 {
+		return 1
+	}
+	return 9 + uint64(longest)/3
 }
 
 // expandAll parses the labels and expands the values of every input series.
@@ -121,40 +155,50 @@ func (d *decoder) expandAll(f *File) {
 				continue
 			}
 			total += bound
-			samples, hist, err := expand(s.Values, g.StartTimestamp, g.Interval)
-			switch {
-			case err != nil:
+			samples, err := expand(s.Values, g.StartTimestamp, g.Interval)
+			if err != nil {
 				d.r.Add(vline, vpath, "%v", err)
-			case hist:
-				g.Unsupported = append(g.Unsupported,
-					fmt.Sprintf("line %d: %s: native histogram values are not supported", vline, vpath))
-			default:
-				s.Samples = samples
+				continue
 			}
+			s.Samples = samples
 		}
 	}
 }
 
 // expand parses a values string and places its values interval apart from
-// start. hist reports native histogram values, which are not expanded.
-func expand(values string, start time.Time, interval time.Duration) (samples []Sample, hist bool, err error) {
+// start. Native histograms ({{...}}) become float histograms, as promtool
+// loads them.
+func expand(values string, start time.Time, interval time.Duration) ([]Sample, error) {
 	_, seq, err := seriesParser.ParseSeriesDesc(valuesPrefix + values)
 	if err != nil {
-		return nil, false, fmt.Errorf("invalid values: %s", parseErrMsg(err, len(valuesPrefix)))
+		return nil, fmt.Errorf("invalid values: %s", parseErrMsg(err, len(valuesPrefix)))
 	}
 	if len(seq) > 1 && interval > 0 && int64(len(seq)-1) > math.MaxInt64/int64(interval) {
-		return nil, false, fmt.Errorf("values span more time than can be represented")
+		return nil, fmt.Errorf("values span more time than can be represented")
 	}
-	samples = make([]Sample, 0, len(seq))
+	samples := make([]Sample, 0, len(seq))
 	for i, v := range seq {
-		if v.Histogram != nil {
-			return nil, true, nil
-		}
 		if v.Omitted {
 			continue
 		}
 		t := start.Add(time.Duration(i) * interval)
-		samples = append(samples, Sample{T: t.UnixMilli(), V: v.Value})
+		samples = append(samples, Sample{T: t.UnixMilli(), V: v.Value, H: v.Histogram})
 	}
-	return samples, false, nil
+	return samples, nil
+}
+
+// parseHistogram parses one native histogram written as promtool's
+// exp_samples histogram: a single {{...}} value.
+func parseHistogram(text string) (*histogram.FloatHistogram, error) {
+	if expansionBound(text) > maxSeriesSamples {
+		return nil, fmt.Errorf("invalid histogram %q: expands to too many samples", text)
+	}
+	_, seq, err := seriesParser.ParseSeriesDesc(valuesPrefix + text)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("invalid histogram %q: %s", text, parseErrMsg(err, len(valuesPrefix)))
+	case len(seq) != 1 || seq[0].Histogram == nil:
+		return nil, fmt.Errorf("invalid histogram %q: expected one {{...}} value", text)
+	}
+	return seq[0].Histogram, nil
 }
