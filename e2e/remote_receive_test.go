@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -87,12 +88,17 @@ func TestRemoteReceive(t *testing.T) {
 		t.Errorf(`rw_v2_gauge{zone="x"} = %q (found %v), want 42`, v, ok)
 	}
 
-	// 2.0 with a native histogram: the float series is written, the
-	// histogram refused with 400 and counted.
+	// 2.0 with native histograms: the valid one is stored beside the float
+	// series; one whose spans do not match its buckets is refused with 400
+	// and counted.
 	st.Reset()
 	v2 = writev2.Request{Timeseries: []writev2.TimeSeries{
 		{LabelsRefs: st.SymbolizeLabels(labels.FromStrings("__name__", "rw_v2_hist"), nil),
-			Histograms: []writev2.Histogram{{Timestamp: now, Count: &writev2.Histogram_CountInt{CountInt: 3}, Sum: 1}}},
+			Histograms: []writev2.Histogram{writev2.FromIntHistogram(0, now, &histogram.Histogram{Count: 3, Sum: 1,
+				PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []int64{1, 1}})}},
+		{LabelsRefs: st.SymbolizeLabels(labels.FromStrings("__name__", "rw_v2_bad_hist"), nil),
+			Histograms: []writev2.Histogram{writev2.FromIntHistogram(0, now, &histogram.Histogram{Count: 3, Sum: 1,
+				PositiveSpans: []histogram.Span{{Offset: 0, Length: 5}}, PositiveBuckets: []int64{1, 1}})}},
 		{LabelsRefs: st.SymbolizeLabels(labels.FromStrings("__name__", "rw_v2_beside_hist"), nil),
 			Samples: []writev2.Sample{{Timestamp: now, Value: 7}}},
 	}}
@@ -104,16 +110,22 @@ func TestRemoteReceive(t *testing.T) {
 	hdr.Set("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")
 	hdr.Set("X-Prometheus-Remote-Write-Version", "2.0.0")
 	resp, body := h.do(t, http.MethodPost, "/api/v1/write", hdr, snappy.Encode(nil, data))
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "native histograms are not stored yet") ||
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "1 invalid_histogram") ||
 		resp.Header.Get("X-Prometheus-Remote-Write-Samples-Written") != "1" ||
-		resp.Header.Get("X-Prometheus-Remote-Write-Histograms-Written") != "0" {
-		t.Errorf("2.0 with a histogram: %d %s %v, want 400, 1 sample and 0 histograms written", resp.StatusCode, body, resp.Header)
+		resp.Header.Get("X-Prometheus-Remote-Write-Histograms-Written") != "1" {
+		t.Errorf("2.0 with histograms: %d %s %v, want 400 naming invalid_histogram, 1 sample and 1 histogram written", resp.StatusCode, body, resp.Header)
 	}
 	if v, ok := h.vectorValue(t, `rw_v2_beside_hist`); !ok || v != "7" {
 		t.Errorf("rw_v2_beside_hist = %q (found %v), want 7", v, ok)
 	}
-	if v, _ := h.metric(t, `watchdog_remote_write_refused_samples_total{reason="native_histogram"}`); v != 1 {
-		t.Errorf("native_histogram refusals %v, want 1", v)
+	if v, ok := h.vectorValue(t, `histogram_count(rw_v2_hist)`); !ok || v != "3" {
+		t.Errorf("histogram_count(rw_v2_hist) = %q (found %v), want 3", v, ok)
+	}
+	if v, _ := h.metric(t, `watchdog_remote_write_refused_samples_total{reason="invalid_histogram"}`); v != 1 {
+		t.Errorf("invalid_histogram refusals %v, want 1", v)
+	}
+	if v, _ := h.metric(t, `watchdog_remote_write_received_histograms_total`); v != 1 {
+		t.Errorf("received histograms %v, want 1", v)
 	}
 
 	// Too old for the 2h retention: refused, counted, 400.

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -40,14 +41,13 @@ const (
 	DefaultRemoteWriteMaxWaiting = 16
 )
 
-// ErrNativeHistogram is the refusal of native histogram samples: the store
-// holds float samples only (watchdog issue #14).
-var ErrNativeHistogram = errors.New("native histograms are not stored yet")
-
 // WriteAppender is the store's appender the remote-write receiver writes
 // through: samples become visible on Commit. *tsdb.Appender satisfies it.
+// AppendHistogram appends a native histogram sample, exactly one of h and
+// fh not nil.
 type WriteAppender interface {
 	Append(ref uint64, l labels.Labels, t int64, v float64) (uint64, error)
+	AppendHistogram(ref uint64, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
 	Commit() error
 	Rollback() error
 }
@@ -100,6 +100,9 @@ type discardWriteAppender struct{}
 func (discardWriteAppender) Append(uint64, labels.Labels, int64, float64) (uint64, error) {
 	return 0, nil
 }
+func (discardWriteAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, nil
+}
 func (discardWriteAppender) Commit() error   { return nil }
 func (discardWriteAppender) Rollback() error { return nil }
 
@@ -109,9 +112,11 @@ func (discardWriteAppender) Rollback() error { return nil }
 // parameter; others get 415. The request needs the API token like every
 // state-changing call.
 //
-// Samples are appended through o.Appender. A sample the store refuses
-// (o.RejectReason names it), a series with invalid labels and a native
-// histogram (ErrNativeHistogram) are counted and skipped: the rest of the
+// Samples and native histograms (integer or float, exponential or custom
+// buckets) are appended through o.Appender, a series' floats first, then
+// its histograms, as Prometheus does. A sample the store refuses
+// (o.RejectReason names it: out of order, an invalid histogram...) and a
+// series with invalid labels are counted and skipped: the rest of the
 // request is written and the answer is 400 naming what was refused, so the
 // sender does not retry what can never be written (the spec's partial
 // write). The 2.0 answer carries the X-Prometheus-Remote-Write-*-Written
@@ -128,6 +133,7 @@ func (h *Handler) EnableRemoteWrite(o RemoteWriteOptions) {
 	h.metrics.GetOrCreateGauge("watchdog_remote_write_requests_in_flight", func() float64 { return float64(len(rw.slots)) })
 	h.metrics.GetOrCreateGauge("watchdog_remote_write_requests_waiting", func() float64 { return float64(rw.waiting.Load()) })
 	rw.written = h.metrics.GetOrCreateCounter("watchdog_remote_write_received_samples_total")
+	rw.histograms = h.metrics.GetOrCreateCounter("watchdog_remote_write_received_histograms_total")
 	rw.exemplars = h.metrics.GetOrCreateCounter("watchdog_remote_write_dropped_exemplars_total")
 	handler := remote.NewWriteHandler(rw, remote.MessageTypes{remote.WriteV1MessageType, remote.WriteV2MessageType},
 		remote.WithWriteHandlerLogger(h.logger), remote.WithWriteHandlerMiddlewares(rw.gate, rw.decode))
@@ -136,12 +142,13 @@ func (h *Handler) EnableRemoteWrite(o RemoteWriteOptions) {
 
 // remoteWriter is the receiver: remote.NewWriteHandler's storage.
 type remoteWriter struct {
-	opts      RemoteWriteOptions
-	metrics   *metrics.Set
-	slots     chan struct{}
-	waiting   atomic.Int64
-	written   *metrics.Counter
-	exemplars *metrics.Counter
+	opts       RemoteWriteOptions
+	metrics    *metrics.Set
+	slots      chan struct{}
+	waiting    atomic.Int64
+	written    *metrics.Counter
+	histograms *metrics.Counter
+	exemplars  *metrics.Counter
 }
 
 func (rw *remoteWriter) refusedRequest(reason string) {
@@ -265,8 +272,10 @@ func (rw *remoteWriter) Store(r *http.Request, msgType remote.WriteMessageType) 
 		return resp, fmt.Errorf("%w: commit: %v", errStore, err)
 	}
 	rw.written.Add(b.written)
+	rw.histograms.Add(b.histograms)
 	rw.exemplars.Add(b.exemplars)
 	resp.Samples = b.written
+	resp.Histograms = b.histograms
 	resp.Exemplars = b.exemplars
 	if refusal := b.refusal(); refusal != nil {
 		resp.SetStatusCode(http.StatusBadRequest)
@@ -281,14 +290,15 @@ var errStore = errors.New("store failed")
 
 // writeBatch appends one request and keeps its tallies.
 type writeBatch struct {
-	rw        *remoteWriter
-	app       WriteAppender
-	sb        labels.ScratchBuilder
-	written   int
-	exemplars int
-	refused   map[string]int    // samples per reason
-	first     map[string]string // first refusal per reason, for the answer
-	order     []string          // reasons in order of first refusal
+	rw         *remoteWriter
+	app        WriteAppender
+	sb         labels.ScratchBuilder
+	written    int // float samples
+	histograms int
+	exemplars  int
+	refused    map[string]int    // samples per reason
+	first      map[string]string // first refusal per reason, for the answer
+	order      []string          // reasons in order of first refusal
 }
 
 func (b *writeBatch) v1(data []byte) error {
@@ -308,6 +318,12 @@ func (b *writeBatch) v1(data []byte) error {
 			for _, s := range ts.Samples {
 				var err error
 				if ref, err = b.append(ref, lset, s.Timestamp, s.Value); err != nil {
+					return err
+				}
+			}
+			for _, h := range ts.Histograms {
+				var err error
+				if ref, err = b.appendHistogram(ref, lset, h.Timestamp, h); err != nil {
 					return err
 				}
 			}
@@ -349,6 +365,12 @@ func (b *writeBatch) v2(data []byte) error {
 					return err
 				}
 			}
+			for _, h := range ts.Histograms {
+				var err error
+				if ref, err = b.appendHistogram(ref, lset, h.Timestamp, h); err != nil {
+					return err
+				}
+			}
 			return nil
 		}); err != nil {
 			return b.fail(err)
@@ -357,8 +379,8 @@ func (b *writeBatch) v2(data []byte) error {
 	return nil
 }
 
-// series checks one series' labels, refuses its histograms, drops its
-// exemplars and runs appendAll over its samples.
+// series checks one series' labels, drops its exemplars and runs appendAll
+// over its samples and histograms.
 func (b *writeBatch) series(sb labels.ScratchBuilder, samples, histograms, exemplars int,
 	appendAll func(ref uint64, lset labels.Labels) error) error {
 	sb.Sort()
@@ -366,9 +388,6 @@ func (b *writeBatch) series(sb labels.ScratchBuilder, samples, histograms, exemp
 	if msg := invalidLabels(lset); msg != "" {
 		b.refuse("invalid_labels", samples+histograms, msg)
 		return nil
-	}
-	if histograms > 0 {
-		b.refuse("native_histogram", histograms, fmt.Sprintf("%s for series %s (watchdog issue #14)", ErrNativeHistogram, lset))
 	}
 	b.exemplars += exemplars
 	return appendAll(0, lset)
@@ -389,10 +408,41 @@ func (b *writeBatch) append(ref uint64, lset labels.Labels, t int64, v float64) 
 	return next, nil
 }
 
+// protoHistogram is a native histogram of either protocol version
+// (prompb.Histogram, writev2.Histogram).
+type protoHistogram interface {
+	IsFloatHistogram() bool
+	ToIntHistogram() *histogram.Histogram
+	ToFloatHistogram() *histogram.FloatHistogram
+}
+
+// appendHistogram appends one native histogram sample; a refusal is
+// counted and returns ref, nil.
+func (b *writeBatch) appendHistogram(ref uint64, lset labels.Labels, t int64, ph protoHistogram) (uint64, error) {
+	var h *histogram.Histogram
+	var fh *histogram.FloatHistogram
+	if ph.IsFloatHistogram() {
+		fh = ph.ToFloatHistogram()
+	} else {
+		h = ph.ToIntHistogram()
+	}
+	next, err := b.app.AppendHistogram(ref, lset, t, h, fh)
+	if err == nil {
+		b.histograms++
+		return next, nil
+	}
+	reason := b.rw.opts.RejectReason(err)
+	if reason == "" {
+		return 0, fmt.Errorf("%w: append histogram: %v", errStore, err)
+	}
+	b.refuse(reason, 1, fmt.Sprintf("%v for series %s at %d", err, lset, t))
+	return next, nil
+}
+
 // fail rolls the batch back after a store failure.
 func (b *writeBatch) fail(err error) error {
 	_ = b.app.Rollback()
-	b.written = 0
+	b.written, b.histograms = 0, 0
 	return err
 }
 
@@ -417,7 +467,11 @@ func (b *writeBatch) refusal() error {
 		return nil
 	}
 	var sb strings.Builder
-	sb.WriteString("wrote " + strconv.Itoa(b.written) + " samples; refused")
+	sb.WriteString("wrote " + strconv.Itoa(b.written) + " samples")
+	if b.histograms > 0 {
+		sb.WriteString(" and " + strconv.Itoa(b.histograms) + " histograms")
+	}
+	sb.WriteString("; refused")
 	for i, reason := range b.order {
 		if i > 0 {
 			sb.WriteString(";")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -60,6 +61,25 @@ func (a *rwFakeAppender) Append(ref uint64, l labels.Labels, t int64, v float64)
 		return 0, errFakeBroken
 	}
 	a.pending = append(a.pending, l.String()+" "+rwFormatSample(t, v))
+	return 1, nil
+}
+
+// AppendHistogram records the histogram; one with a count of 666 is refused
+// as too old.
+func (a *rwFakeAppender) AppendHistogram(ref uint64, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
+	var s string
+	switch {
+	case h != nil && fh == nil:
+		if h.Count == 666 {
+			return ref, errFakeTooOld
+		}
+		s = "int " + h.String()
+	case fh != nil && h == nil:
+		s = "float " + fh.String()
+	default:
+		return 0, errFakeBroken
+	}
+	a.pending = append(a.pending, l.String()+" "+s+"@"+strconv.FormatInt(t, 10))
 	return 1, nil
 }
 
@@ -125,7 +145,12 @@ func rwV2Body(t *testing.T, histograms bool, series ...[]string) []byte {
 		req.Timeseries = append(req.Timeseries, ts)
 	}
 	if histograms {
-		req.Timeseries[0].Histograms = []writev2.Histogram{{Timestamp: 3000, Count: &writev2.Histogram_CountInt{CountInt: 1}}}
+		req.Timeseries[0].Histograms = []writev2.Histogram{
+			writev2.FromIntHistogram(0, 3000, &histogram.Histogram{Count: 3, Sum: 4, Schema: 0,
+				PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []int64{1, 1}}),
+			writev2.FromFloatHistogram(0, 4000, &histogram.FloatHistogram{Count: 1.5, Sum: 2, Schema: -53,
+				CustomValues: []float64{0.5}, PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{1.5}}),
+		}
 	}
 	req.Symbols = st.Symbols()
 	data, err := req.Marshal()
@@ -161,6 +186,7 @@ func TestRemoteWrite(t *testing.T) {
 		body        []byte
 		code        int
 		written     string // X-Prometheus-Remote-Write-Samples-Written; "" for none
+		histograms  string // X-Prometheus-Remote-Write-Histograms-Written; "" for 0
 		exemplars   string // X-Prometheus-Remote-Write-Exemplars-Written
 		stored      []string
 		errContains string
@@ -178,10 +204,22 @@ func TestRemoteWrite(t *testing.T) {
 			code: 204, stored: []string{`{__name__="x"} 3@5`}},
 		{name: "2.0", token: tok, contentType: ctV2, body: rwV2Body(t, false, []string{"__name__", "up", "job", "b"}),
 			code: 204, written: "2", exemplars: "1", stored: []string{`{__name__="up", job="b"} 1@1000`, `{__name__="up", job="b"} 2@2000`}},
-		{name: "2.0 native histogram refused, floats written", token: tok, contentType: ctV2,
-			body: rwV2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 400, written: "2", exemplars: "1",
-			stored:      []string{`{__name__="h", job="b"} 1@1000`, `{__name__="h", job="b"} 2@2000`},
-			errContains: "1 native_histogram"},
+		{name: "2.0 native histograms", token: tok, contentType: ctV2,
+			body: rwV2Body(t, true, []string{"__name__", "h", "job", "b"}), code: 204, written: "2", histograms: "2", exemplars: "1",
+			stored: []string{`{__name__="h", job="b"} 1@1000`, `{__name__="h", job="b"} 2@2000`,
+				`{__name__="h", job="b"} int {count:3, sum:4, (0.5,1]:1, (1,2]:2}@3000`,
+				`{__name__="h", job="b"} float {count:1.5, sum:2, [-Inf,0.5]:1.5}@4000`}},
+		{name: "1.0 native histograms, one too old", token: tok, contentType: ctV1,
+			body: rwV1Body(t, prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "h"}},
+				Histograms: []prompb.Histogram{
+					prompb.FromIntHistogram(1000, &histogram.Histogram{Count: 666}),
+					prompb.FromIntHistogram(2000, &histogram.Histogram{Count: 2, ZeroCount: 2, ZeroThreshold: 0.001}),
+					prompb.FromFloatHistogram(3000, &histogram.FloatHistogram{Count: 0.5, Sum: -1,
+						NegativeSpans: []histogram.Span{{Offset: 1, Length: 1}}, NegativeBuckets: []float64{0.5}}),
+				}}),
+			code: 400, errContains: "wrote 0 samples and 2 histograms; refused 1 too_old",
+			stored: []string{`{__name__="h"} int {count:2, sum:0, [-0.001,0.001]:2}@2000`,
+				`{__name__="h"} float {count:0.5, sum:-1, [-2,-1):0.5}@3000`}},
 		{name: "too old refused, rest written", token: tok, contentType: ctV1,
 			body: rwV1Body(t, rwV1Series("up", 666, 1)), code: 400,
 			stored: []string{`{__name__="up", job="a"} 1@2000`}, errContains: "1 too_old"},
@@ -244,8 +282,12 @@ func TestRemoteWrite(t *testing.T) {
 				t.Errorf("samples written header %q, want %q", got, tc.written)
 			}
 			if tc.written != "" {
-				if got := rec.Header().Get("X-Prometheus-Remote-Write-Histograms-Written"); got != "0" {
-					t.Errorf("histograms written %q, want 0", got)
+				want := tc.histograms
+				if want == "" {
+					want = "0"
+				}
+				if got := rec.Header().Get("X-Prometheus-Remote-Write-Histograms-Written"); got != want {
+					t.Errorf("histograms written %q, want %q", got, want)
 				}
 				if got := rec.Header().Get("X-Prometheus-Remote-Write-Exemplars-Written"); got != tc.exemplars {
 					t.Errorf("exemplars written %q, want %q", got, tc.exemplars)
@@ -294,10 +336,11 @@ func TestRemoteWriteCounts(t *testing.T) {
 	for _, want := range []string{
 		"watchdog_remote_write_received_samples_total 4",
 		`watchdog_remote_write_refused_samples_total{reason="too_old"} 1`,
-		`watchdog_remote_write_refused_samples_total{reason="native_histogram"} 1`,
+		"watchdog_remote_write_received_histograms_total 2",
 		"watchdog_remote_write_dropped_exemplars_total 1",
 		`watchdog_remote_write_requests_refused_total{reason="too_large"} 1`,
-		`watchdog_http_requests_total{handler="/api/v1/write",code="400"} 2`,
+		`watchdog_http_requests_total{handler="/api/v1/write",code="400"} 1`,
+		`watchdog_http_requests_total{handler="/api/v1/write",code="204"} 1`,
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, buf.String())

@@ -65,6 +65,8 @@ func storeRejectReason(err error) string {
 		return "too_far_in_future"
 	case errors.Is(err, tsdb.ErrSeriesLimit):
 		return "series_limit"
+	case errors.Is(err, tsdb.ErrInvalidHistogram):
+		return "invalid_histogram"
 	}
 	return ""
 }
