@@ -197,4 +197,3 @@ func (r *Runner) writeSeries(now time.Time) {
 		r.opts.Logger.Error("cannot write the heartbeat series", "err", err)
 	}
 }
-
