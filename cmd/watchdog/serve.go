@@ -370,7 +370,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:    logger.With("component", "web"),
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
-	checkin.Register(api.Handle, checkins)
+	checkin.Register(api.HandleOwnAuth, checkins)
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
 			Appender:     func() web.WriteAppender { return db.Appender() },
