@@ -10,6 +10,9 @@ import (
 	"unicode/utf8"
 )
 
+// MaxBodyBytes bounds a check-in's body.
+const MaxBodyBytes = 1 << 20
+
 // Register adds the check-in endpoints to a mux through handle:
 //
 //	POST /api/v1/heartbeats/NAME[/TOKEN]          success
@@ -20,8 +23,9 @@ import (
 // The token comes in the path, in ?token= or in "Authorization: Bearer
 // TOKEN". An unknown name and a wrong token both answer 404. Only POST
 // changes anything: other methods on a check-in URL answer 405 (a link
-// followed by a crawler or a chat preview does nothing). The first
-// MaxMessageBytes of the body are kept as the message; the rest is not read.
+// followed by a crawler or a chat preview does nothing). The last
+// MaxMessageBytes of the body are kept as the message; a body over
+// MaxBodyBytes is refused (413) and changes nothing.
 func Register(handle func(pattern string, h http.Handler), r *Runner) {
 	const base = "/api/v1/heartbeats/{name}"
 	for _, tok := range []string{"", "/{token}"} {
@@ -41,8 +45,14 @@ func (r *Runner) pingHandler(kind Kind) http.Handler {
 		if token == "" {
 			token = bearer(req.Header.Get("Authorization"))
 		}
-		msg, err := readMessage(req.Body)
-		if err != nil {
+		msg, err := readMessage(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"status": "error", "errorType": "bad_data",
+				"error": "body larger than 1 MiB: send its tail (tail -c 1024)"})
+			return
+		case err != nil:
 			writeJSON(w, http.StatusBadRequest, map[string]string{"status": "error", "errorType": "bad_data", "error": "read body: " + err.Error()})
 			return
 		}
@@ -55,20 +65,35 @@ func (r *Runner) pingHandler(kind Kind) http.Handler {
 	})
 }
 
-// readMessage reads the first MaxMessageBytes of body, as valid UTF-8.
+// readMessage reads body to its end and returns its last MaxMessageBytes
+// (the end of a log is where the error is), as valid UTF-8.
 func readMessage(body io.Reader) (string, error) {
 	if body == nil {
 		return "", nil
 	}
-	b, err := io.ReadAll(io.LimitReader(body, MaxMessageBytes))
-	if err != nil {
-		return "", err
+	var tail []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := body.Read(buf)
+		tail = append(tail, buf[:n]...)
+		if len(tail) > 4*MaxMessageBytes {
+			tail = append(tail[:0], tail[len(tail)-MaxMessageBytes:]...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
 	}
-	// Cut a rune split at the limit rather than turning it into U+FFFD.
-	for len(b) > 0 && !utf8.Valid(b) && len(b) > MaxMessageBytes-utf8.UTFMax {
-		b = b[:len(b)-1]
+	if len(tail) > MaxMessageBytes {
+		tail = tail[len(tail)-MaxMessageBytes:]
+		// Drop a rune cut at the start rather than turning it into U+FFFD.
+		for i := 0; i < utf8.UTFMax-1 && len(tail) > 0 && !utf8.RuneStart(tail[0]); i++ {
+			tail = tail[1:]
+		}
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD"), nil
+	return strings.ToValidUTF8(string(tail), "\uFFFD"), nil
 }
 
 // bearer returns the credentials of "Bearer <credentials>" (scheme

@@ -104,16 +104,27 @@ func TestHTTPHostile(t *testing.T) {
 		t.Fatalf("state changed: %+v → %+v", before, after)
 	}
 
-	// A huge body: the first MaxMessageBytes are kept, the rest not read.
+	// A body over MaxBodyBytes is refused and changes nothing; it is not
+	// read much beyond the limit.
 	huge := &countingReader{left: 64 << 20}
-	if w := do(mux, http.MethodPost, "/api/v1/heartbeats/backup/"+testToken, huge, nil); w.Code != http.StatusOK {
+	if w := do(mux, http.MethodPost, "/api/v1/heartbeats/backup/"+testToken, huge, nil); w.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("huge body: code %d", w.Code)
 	}
-	if got := r.List()[0].State.Message; len(got) != MaxMessageBytes {
-		t.Errorf("message of %d bytes, want %d", len(got), MaxMessageBytes)
-	}
-	if huge.read > 64<<10 {
+	if huge.read > MaxBodyBytes+64<<10 {
 		t.Errorf("read %d bytes of the body", huge.read)
+	}
+	if after := r.List()[0].State; after != before {
+		t.Fatalf("a huge body changed the state: %+v → %+v", before, after)
+	}
+	// A large body within the bound: its last MaxMessageBytes are kept,
+	// a rune cut at the start dropped.
+	body := strings.Repeat("é", 300<<10) + "exit 3: disk full"
+	if w := do(mux, http.MethodPost, "/api/v1/heartbeats/backup/"+testToken, strings.NewReader(body), nil); w.Code != http.StatusOK {
+		t.Fatalf("large body: code %d", w.Code)
+	}
+	got := r.List()[0].State.Message
+	if len(got) > MaxMessageBytes || len(got) < MaxMessageBytes-1 || !strings.HasSuffix(got, "exit 3: disk full") || strings.ContainsRune(got, '\uFFFD') {
+		t.Errorf("message of %d bytes: %q…", len(got), got[:min(len(got), 20)])
 	}
 	// Invalid UTF-8 is made valid.
 	do(mux, http.MethodPost, "/api/v1/heartbeats/backup/"+testToken, strings.NewReader("ok \xff\xfe"), nil)

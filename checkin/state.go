@@ -20,8 +20,8 @@ import (
 	"time"
 )
 
-// MaxMessageBytes bounds the message a check-in's body leaves (its first
-// bytes; the rest is not read).
+// MaxMessageBytes bounds the message a check-in's body leaves (its last
+// bytes: the end of a log is where the error is).
 const MaxMessageBytes = 1024
 
 // Spec is one configured heartbeat.

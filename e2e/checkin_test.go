@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -165,12 +166,28 @@ func TestCheckins(t *testing.T) {
 	if hb := h.heartbeat(t); hb.Pings != before.Pings || hb.Message != before.Message || !hb.LastSuccess.Equal(*before.LastSuccess) {
 		t.Fatalf("hostile calls changed the heartbeat: %+v → %+v", before, hb)
 	}
-	huge := []byte(strings.Repeat("A", 200<<10))
-	if code, b := h.checkin(t, http.MethodPost, base, checkinToken, huge); code != http.StatusOK {
-		t.Fatalf("huge body: %d %s", code, b)
+	// A body over 1 MiB is refused (413, or the connection closed while the
+	// client still sends) and changes nothing.
+	req, err := http.NewRequest(http.MethodPost, h.url+base+"?token="+checkinToken, bytes.NewReader(bytes.Repeat([]byte("A"), 8<<20)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if hb := h.heartbeat(t); len(hb.Message) != 1024 {
-		t.Errorf("message of %d bytes kept, want 1024", len(hb.Message))
+	if resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("8 MiB body: %d, want 413", resp.StatusCode)
+		}
+	}
+	if hb := h.heartbeat(t); hb.Pings != before.Pings || hb.Message != before.Message {
+		t.Fatalf("a huge body changed the heartbeat: %+v → %+v", before, hb)
+	}
+	// A large log within the bound: its last 1 KiB is the message.
+	log := append(bytes.Repeat([]byte("A"), 200<<10), "exit 0"...)
+	if code, b := h.checkin(t, http.MethodPost, base, checkinToken, log); code != http.StatusOK {
+		t.Fatalf("large body: %d %s", code, b)
+	}
+	if hb := h.heartbeat(t); len(hb.Message) != 1024 || !strings.HasSuffix(hb.Message, "exit 0") {
+		t.Errorf("message of %d bytes kept, want the last 1024", len(hb.Message))
 	}
 
 	// No check-in for period + grace: the pager opens an incident and pages.
