@@ -241,5 +241,21 @@ func TestCheckins(t *testing.T) {
 		}
 		return nil
 	})
+
+	// A reload adds a heartbeat and keeps the state of the one that stays.
+	next := hc
+	next.Extra += `  - name: hourly
+    period: 1h
+    token_env: WD_E2E_CHECKIN_TOKEN
+`
+	h.writeConfig(t, h.configWith(next))
+	if code, b := h.reload(t); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, b)
+	}
+	code, b = h.get(t, "/api/v1/heartbeats")
+	if code != http.StatusOK || !strings.Contains(string(b), `"name":"hourly","state":"new"`) ||
+		!strings.Contains(string(b), `"name":"nightly","state":"down"`) {
+		t.Fatalf("after the reload: %d %s", code, b)
+	}
 	h.assertHealthy(t)
 }
