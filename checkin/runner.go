@@ -204,8 +204,12 @@ func (r *Runner) Ping(name, token string, kind Kind, message string) (Status, er
 
 // apply turns a Change of e into alerts, appended to out. r.mu is held.
 func (r *Runner) apply(e *entry, c Change, now time.Time, out []alertmanager.Alert) []alertmanager.Alert {
-	if c.Resolved != AlertNone && e.firing != nil {
-		out = append(out, r.resolved(e.firing, e.state, now))
+	if c.Resolved != AlertNone {
+		lbls := e.firing
+		if lbls == nil { // fired before a restart, not sent by this process yet
+			lbls = r.alertLabels(e.spec, c.Resolved)
+		}
+		out = append(out, r.resolved(lbls, e.state, now))
 		e.firing = nil
 	}
 	if c.Fired != AlertNone {

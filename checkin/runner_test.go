@@ -338,3 +338,33 @@ func TestRunnerApply(t *testing.T) {
 		}
 	})
 }
+
+// TestRunnerRestartResolves: an alert persisted as firing that the new
+// configuration no longer calls for (a longer period) is resolved at start.
+func TestRunnerRestartResolves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "heartbeats.json")
+		rec := &recorder{}
+		_, cancel, done := start(t, rec, path)
+		time.Sleep(16 * time.Second)
+		synctest.Wait()
+		checkAlert(t, rec.take(), AlertMissed, true, time.Now())
+		cancel()
+		<-done
+
+		r := New(Options{Notify: rec.notify, StatePath: path})
+		longer := backup
+		longer.Period = time.Hour
+		r.Apply([]Spec{longer})
+		ctx, cancel2 := context.WithCancel(context.Background())
+		done2 := make(chan struct{})
+		go func() { r.Run(ctx); close(done2) }()
+		synctest.Wait()
+		a := rec.take()
+		if len(a) != 1 || a[0].Labels["alertname"] != string(AlertMissed) || a[0].Labels["team"] != "storage" || a[0].EndsAt.After(time.Now()) {
+			t.Fatalf("alerts at start %+v, want HeartbeatMissed resolved", a)
+		}
+		cancel2()
+		<-done2
+	})
+}
