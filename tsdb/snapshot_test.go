@@ -155,7 +155,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 			t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)
 		}
 		d := newDB(anyTime(Options{}), nil)
-		if err := d.loadBody(data, true); err != nil {
+		if err := d.loadBody(data, snapVersion); err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) {
 				t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)
 			}
