@@ -249,6 +249,9 @@ func TestAppendHistogramInvalid(t *testing.T) {
 	ls := labels.FromStrings("__name__", "h")
 	bad := testHist(5)
 	bad.PositiveBuckets = []int64{1, 2} // more buckets than spans say
+	huge := &histogram.Histogram{Count: MaxHistogramBuckets, PositiveSpans: []histogram.Span{{Length: MaxHistogramBuckets}}}
+	huge.PositiveBuckets = make([]int64, MaxHistogramBuckets)
+	huge.PositiveBuckets[0] = MaxHistogramBuckets
 	for _, tc := range []struct {
 		name string
 		h    *histogram.Histogram
@@ -258,6 +261,8 @@ func TestAppendHistogramInvalid(t *testing.T) {
 		{"both", testHist(1), testHist(1).ToFloat(nil)},
 		{"invalid", bad, nil},
 		{"invalid float", nil, bad.ToFloat(nil)},
+		{"too many buckets", huge, nil},
+		{"too many float buckets", nil, huge.ToFloat(nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := newDB(anyTime(Options{}), nil)
@@ -428,4 +433,43 @@ func TestHistogramRetentionGCAndSnapshot(t *testing.T) {
 	}
 	a.Commit()
 	checkGauges(t, db2, "appended after reload")
+}
+
+// TestLayoutBuckets checks the snapshot loader's reading of a histogram
+// chunk's bucket count against chunks chunkenc wrote.
+func TestLayoutBuckets(t *testing.T) {
+	wide := &histogram.Histogram{
+		Count: 10, Schema: 3, ZeroThreshold: 1e-100, // a threshold that takes 9 bytes
+		PositiveSpans:   []histogram.Span{{Offset: -5, Length: 3}, {Offset: 1000, Length: 2}},
+		PositiveBuckets: []int64{1, 1, 0, 0, 0},
+		NegativeSpans:   []histogram.Span{{Offset: 2, Length: 4}},
+		NegativeBuckets: []int64{1, 0, 0, 0},
+	}
+	for _, tc := range []struct {
+		name string
+		h    *histogram.Histogram
+		want uint64
+	}{
+		{"one bucket", testHist(3), 1},
+		{"spans both ways", wide, 9},
+		{"stale marker", &histogram.Histogram{Sum: math.Float64frombits(value.StaleNaN)}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, enc := range []chunkenc.Encoding{chunkenc.EncHistogram, chunkenc.EncFloatHistogram} {
+				c, _ := chunkenc.NewEmptyChunk(enc)
+				app, _ := c.Appender()
+				if enc == chunkenc.EncHistogram {
+					app.AppendHistogram(nil, 0, 1, tc.h, false)
+				} else {
+					app.AppendFloatHistogram(nil, 0, 1, tc.h.ToFloat(nil), false)
+				}
+				if n, ok := layoutBuckets(c.Bytes()); !ok || n != tc.want {
+					t.Errorf("%s: %d buckets (ok %v), want %d", enc, n, ok, tc.want)
+				}
+				if _, ok := layoutBuckets(c.Bytes()[:4]); ok && tc.want > 0 {
+					t.Errorf("%s: a truncated layout reads", enc)
+				}
+			}
+		})
+	}
 }
