@@ -473,3 +473,20 @@ func TestLayoutBuckets(t *testing.T) {
 		})
 	}
 }
+
+func TestHasHistograms(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	a := db.Appender()
+	f := mustAppend(t, a, 0, labels.FromStrings("__name__", "f"), 1, 1)
+	st, _ := a.AppendSample(0, labels.FromStrings("__name__", "st"), 1, 2, 1, nil, nil)
+	h, err := a.AppendHistogram(0, labels.FromStrings("__name__", "h"), 1, testHist(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Commit()
+	for ref, want := range map[uint64]bool{f: false, st: false, h: true, 999: false} {
+		if got := db.HasHistograms(ref); got != want {
+			t.Errorf("HasHistograms(%d) = %v, want %v", ref, got, want)
+		}
+	}
+}
