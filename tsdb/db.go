@@ -2,7 +2,11 @@
 //
 // Series live in a lock-striped map keyed by the xxhash of their sorted label
 // set; each series keeps a short ring of Gorilla-compressed chunks (delta-of-
-// delta timestamps, XOR floats) covering the configured retention. An inverted
+// delta timestamps, XOR floats) covering the configured retention. A series
+// that has native histogram samples or start timestamps also keeps
+// Prometheus-encoded histogram chunks and start-timestamp runs beside them
+// (histogram.go); the low-level float read APIs (ReadRanges, Slide,
+// SeriesIterator) skip those, the Querier returns everything. An inverted
 // postings index answers label matchers with Prometheus semantics, and
 // [DB.Querier] exposes the data as a [storage.Querier] so the PromQL engine
 // can run over it. The store can be snapshotted to a single checksummed file
