@@ -39,6 +39,12 @@
 // (a full scan of 150 k series costs 40-55 ms; bench/REMOTE.md compares
 // the whole path with Prometheus's queue manager).
 //
+// A series that holds native histograms (tsdb.DB.HasHistograms) is read
+// through the store's Querier instead, selected by its labels: ReadRanges
+// gives float samples only. Its floats and histograms go out in time order
+// under the same watermark, as prompb.Histogram (1.0) or
+// io.prometheus.write.v2.Histogram (2.0).
+//
 // # Goroutines
 //
 // One reader goroutine per Sender scans the store and fills one batch per

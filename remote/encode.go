@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -11,12 +12,33 @@ import (
 
 // batch is what one request carries: runs of samples, each of one series,
 // in the order the reader took them. A series has at most one run per
-// batch, except when a batch is split at max_samples_per_send.
+// batch, except when a batch is split at max_samples_per_send. Sample i is
+// a native histogram when hs[i] holds one; hs is only as long as its last
+// histogram (nil in a batch of floats), so floats cost nothing more.
 type batch struct {
 	runs    []run
 	ts      []int64
 	vs      []float64
+	hs      []hist
+	nHist   int   // histograms in the batch
 	started int64 // Unix ms of the first sample added (for batch_send_deadline)
+}
+
+// hist is a native histogram sample, integer or float; both nil for a
+// float sample.
+type hist struct {
+	h  *histogram.Histogram
+	fh *histogram.FloatHistogram
+}
+
+func (h hist) isHist() bool { return h.h != nil || h.fh != nil }
+
+// histAt is sample i's histogram, zero for a float.
+func (b *batch) histAt(i int) hist {
+	if i < len(b.hs) {
+		return b.hs[i]
+	}
+	return hist{}
 }
 
 // run is samples ts[lo:hi] and vs[lo:hi] of series st.
@@ -29,14 +51,25 @@ func (b *batch) len() int { return len(b.ts) }
 
 func (b *batch) reset() {
 	clear(b.runs) // drop the series pointers
-	b.runs, b.ts, b.vs = b.runs[:0], b.ts[:0], b.vs[:0]
+	clear(b.hs)
+	b.runs, b.ts, b.vs, b.hs, b.nHist = b.runs[:0], b.ts[:0], b.vs[:0], b.hs[:0], 0
 }
 
 // add appends samples of st, extending st's run if it is the last one.
-func (b *batch) add(st *series, ts []int64, vs []float64) {
+// hs, when not nil, holds the histograms among them (aligned with ts).
+func (b *batch) add(st *series, ts []int64, vs []float64, hs []hist) {
 	lo := len(b.ts)
 	b.ts = append(b.ts, ts...)
 	b.vs = append(b.vs, vs...)
+	if hs != nil {
+		b.hs = grow(b.hs, lo)[:lo] // floats before: zero
+		b.hs = append(b.hs, hs...)
+		for _, h := range hs {
+			if h.isHist() {
+				b.nHist++
+			}
+		}
+	}
 	if n := len(b.runs); n > 0 && b.runs[n-1].st == st {
 		b.runs[n-1].hi = len(b.ts)
 		return
@@ -90,9 +123,16 @@ func (e *encoder) marshalV1(b *batch) error {
 		r.st.out.Range(func(l labels.Label) {
 			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
 		})
-		ts.Samples = grow(ts.Samples, r.hi-r.lo)
+		ts.Samples, ts.Histograms = ts.Samples[:0], ts.Histograms[:0]
 		for j := r.lo; j < r.hi; j++ {
-			ts.Samples[j-r.lo] = prompb.Sample{Timestamp: b.ts[j], Value: b.vs[j]}
+			switch h := b.histAt(j); {
+			case h.h != nil:
+				ts.Histograms = append(ts.Histograms, prompb.FromIntHistogram(b.ts[j], h.h))
+			case h.fh != nil:
+				ts.Histograms = append(ts.Histograms, prompb.FromFloatHistogram(b.ts[j], h.fh))
+			default:
+				ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: b.ts[j], Value: b.vs[j]})
+			}
 		}
 	}
 	n := req.Size()
@@ -108,9 +148,16 @@ func (e *encoder) marshalV2(b *batch) error {
 	for i, r := range b.runs {
 		ts := &req.Timeseries[i]
 		ts.LabelsRefs = e.syms.SymbolizeLabels(r.st.out, ts.LabelsRefs[:0])
-		ts.Samples = grow(ts.Samples, r.hi-r.lo)
+		ts.Samples, ts.Histograms = ts.Samples[:0], ts.Histograms[:0]
 		for j := r.lo; j < r.hi; j++ {
-			ts.Samples[j-r.lo] = writev2.Sample{Timestamp: b.ts[j], Value: b.vs[j]}
+			switch h := b.histAt(j); {
+			case h.h != nil:
+				ts.Histograms = append(ts.Histograms, writev2.FromIntHistogram(0, b.ts[j], h.h))
+			case h.fh != nil:
+				ts.Histograms = append(ts.Histograms, writev2.FromFloatHistogram(0, b.ts[j], h.fh))
+			default:
+				ts.Samples = append(ts.Samples, writev2.Sample{Timestamp: b.ts[j], Value: b.vs[j]})
+			}
 		}
 	}
 	req.Symbols = e.syms.Symbols()

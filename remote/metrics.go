@@ -11,9 +11,10 @@ import (
 // prometheus_remote_storage_* with the watchdog_ prefix, labelled with
 // remote_name and url.
 type senderMetrics struct {
-	samples, failed, retried, dropped, unconfirmed *metrics.Counter
-	bytes, requests                                *metrics.Counter
-	pending, highestTS, highestSentTS, shards      *metrics.Gauge
+	samples, histograms, failed, retried, dropped *metrics.Counter
+	unconfirmed                                   *metrics.Counter
+	bytes, requests                               *metrics.Counter
+	pending, highestTS, highestSentTS, shards     *metrics.Gauge
 }
 
 func newSenderMetrics(set *metrics.Set, name, url string) *senderMetrics {
@@ -22,6 +23,7 @@ func newSenderMetrics(set *metrics.Set, name, url string) *senderMetrics {
 	g := func(n string) *metrics.Gauge { return set.GetOrCreateGauge("watchdog_remote_storage_"+n+lbl, nil) }
 	return &senderMetrics{
 		samples:       c("samples_total"),
+		histograms:    c("histograms_total"),
 		failed:        c("samples_failed_total"),
 		retried:       c("samples_retried_total"),
 		dropped:       c("samples_dropped_total"),

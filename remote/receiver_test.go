@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
@@ -46,7 +48,8 @@ type request struct {
 	header  http.Header
 	v2      bool
 	samples []sample
-	sorted  bool // every series' labels were sorted and unique
+	hists   []string // native histograms, "labels@t int|float histogram"
+	sorted  bool     // every series' labels were sorted and unique
 }
 
 // receiver records what a Remote-Write sender sends, through client_golang's
@@ -96,7 +99,10 @@ func (rc *receiver) Store(r *http.Request, mt remoteapi.WriteMessageType) (*remo
 				b.Add(m.Symbols[ts.LabelsRefs[i]], m.Symbols[ts.LabelsRefs[i+1]])
 			}
 			req.add(b.Labels(), ts.Samples)
-			resp.Add(remoteapi.WriteResponseStats{Samples: len(ts.Samples)})
+			for _, h := range ts.Histograms {
+				req.addHist(b.Labels(), h.Timestamp, h)
+			}
+			resp.Add(remoteapi.WriteResponseStats{Samples: len(ts.Samples), Histograms: len(ts.Histograms)})
 		}
 	} else {
 		var m prompb.WriteRequest
@@ -109,6 +115,9 @@ func (rc *receiver) Store(r *http.Request, mt remoteapi.WriteMessageType) (*remo
 				b.Add(l.Name, l.Value)
 			}
 			req.add(b.Labels(), ts.Samples)
+			for _, h := range ts.Histograms {
+				req.addHist(b.Labels(), h.Timestamp, h)
+			}
 		}
 	}
 	rc.mu.Lock()
@@ -141,6 +150,34 @@ func (req *request) add(lset labels.Labels, ss any) {
 	case []writev2.Sample:
 		addSamples(req, lset, ss, func(s writev2.Sample) (int64, float64) { return s.Timestamp, s.Value })
 	}
+}
+
+// wireHistogram is a native histogram of either protocol version.
+type wireHistogram interface {
+	IsFloatHistogram() bool
+	ToIntHistogram() *histogram.Histogram
+	ToFloatHistogram() *histogram.FloatHistogram
+}
+
+func (req *request) addHist(lset labels.Labels, t int64, h wireHistogram) {
+	s := lset.String() + "@" + strconv.FormatInt(t, 10)
+	if h.IsFloatHistogram() {
+		s += " float " + h.ToFloatHistogram().String()
+	} else {
+		s += " int " + h.ToIntHistogram().String()
+	}
+	req.hists = append(req.hists, s)
+}
+
+// receivedHists returns every histogram received, in arrival order.
+func (rc *receiver) receivedHists() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []string
+	for _, r := range rc.requests {
+		out = append(out, r.hists...)
+	}
+	return out
 }
 
 // received returns every sample received, in arrival order.

@@ -137,6 +137,7 @@ type Sender struct {
 	feed      *tsdb.ChangeFeed // nil: every scan visits every series
 	refs      []uint64
 	smp       tsdb.Samples
+	mixed     mixedSamples // series with histograms (histograms.go)
 	scans     uint64
 	fullScans uint64
 	lb        *labels.Builder
@@ -358,11 +359,28 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 	}
 	st.seen = s.fullScans
 	ts, vs := s.smp.Range(0)
+	var hs []hist
+	if hstore, ok := s.opts.Store.(histogramStore); ok && hstore.HasHistograms(ref) {
+		if err := readMixed(ctx, hstore, lset, st.read, &s.mixed); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn("remote write: reading a series with native histograms failed; retrying at the next scan", "series", lset.String(), "err", err)
+			return nil
+		}
+		ts, vs, hs = s.mixed.ts, s.mixed.vs, s.mixed.hs
+		if !s.mixed.any {
+			hs = nil
+		}
+	}
 	i := 0
 	for i < len(ts) && ts[i] <= st.read { // a restored position
 		i++
 	}
 	ts, vs = ts[i:], vs[i:]
+	if hs != nil {
+		hs = hs[i:]
+	}
 	if len(ts) == 0 {
 		return nil
 	}
@@ -383,7 +401,12 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 			b.started = s.now().UnixMilli()
 		}
 		k := min(s.batchMax-b.len(), len(ts))
-		b.add(st, ts[:k], vs[:k])
+		if hs != nil {
+			b.add(st, ts[:k], vs[:k], hs[:k])
+			hs = hs[k:]
+		} else {
+			b.add(st, ts[:k], vs[:k], nil)
+		}
 		st.read = ts[k-1]
 		s.pending.Add(int64(k))
 		s.m.pending.Add(float64(k))
@@ -485,6 +508,7 @@ func (s *Sender) acked(b *batch, ok bool) {
 		return
 	}
 	s.m.samples.Add(n)
+	s.m.histograms.Add(b.nHist)
 	var newest int64
 	for _, t := range b.ts {
 		newest = max(newest, t)

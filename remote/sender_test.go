@@ -2,16 +2,20 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -506,3 +510,101 @@ func TestFlushAtShutdown(t *testing.T) {
 		})
 	})
 }
+
+// TestHistograms sends native histograms, integer and float, and a series
+// whose floats turn into histograms, with both protocol versions: each
+// arrives once, in order, beside the float series.
+func TestHistograms(t *testing.T) {
+	for _, proto := range []string{"prometheus.WriteRequest", "io.prometheus.write.v2.Request"} {
+		t.Run(proto, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				db, _ := tsdb.Open(tsdb.Options{})
+				rc := newReceiver()
+				cfg := rwConfig(t, "url: http://recv.test/api/v1/write\nprotobuf_message: "+proto+"\nqueue_config: {max_samples_per_send: 4}")
+				r := start(t, Options{Config: cfg, Store: db, Client: rc.client(), ExternalLabels: labels.FromStrings("env", "test")})
+				var (
+					intH   = labels.FromStrings("__name__", "lat", "kind", "int")
+					floatH = labels.FromStrings("__name__", "lat", "kind", "float")
+					mixed  = labels.FromStrings("__name__", "lat", "kind", "mixed")
+					plain  = labels.FromStrings("__name__", "up")
+				)
+				t0 := now()
+				var wantHists []string
+				for i := range 5 {
+					ts := t0 + int64(i)*15000
+					app := db.Appender()
+					h := &histogram.Histogram{Count: uint64(i + 1), Sum: float64(i),
+						PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []int64{int64(i + 1)}}
+					fh := &histogram.FloatHistogram{Count: float64(i) + 0.5, Sum: 1, ZeroCount: float64(i) + 0.5, ZeroThreshold: 0.001}
+					for _, err := range []error{
+						second(app.AppendHistogram(0, intH, ts, h, nil)),
+						second(app.AppendHistogram(0, floatH, ts, nil, fh)),
+						second(app.Append(0, plain, ts, float64(i))),
+					} {
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					if i < 2 {
+						_, err := app.Append(0, mixed, ts, float64(i))
+						if err != nil {
+							t.Fatal(err)
+						}
+					} else if _, err := app.AppendHistogram(0, mixed, ts, h.Copy(), nil); err != nil {
+						t.Fatal(err)
+					}
+					if err := app.Commit(); err != nil {
+						t.Fatal(err)
+					}
+					at := "@" + strconv.FormatInt(ts, 10)
+					wantHists = append(wantHists,
+						`{__name__="lat", env="test", kind="float"}`+at+" float "+fh.String(),
+						`{__name__="lat", env="test", kind="int"}`+at+" int "+h.String())
+					if i >= 2 {
+						wantHists = append(wantHists, `{__name__="lat", env="test", kind="mixed"}`+at+" int "+h.String())
+					}
+					time.Sleep(15 * time.Second)
+					synctest.Wait()
+				}
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+
+				got := rc.receivedHists()
+				slices.Sort(got)
+				slices.Sort(wantHists)
+				if strings.Join(got, "\n") != strings.Join(wantHists, "\n") {
+					t.Errorf("histograms received:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantHists, "\n"))
+				}
+				var floats []string
+				for _, s := range rc.received() {
+					floats = append(floats, fmt.Sprintf("%s@%d=%g", s.series, s.t-t0, s.v))
+				}
+				slices.Sort(floats)
+				want := []string{
+					`{__name__="lat", env="test", kind="mixed"}@0=0`, `{__name__="lat", env="test", kind="mixed"}@15000=1`,
+					`{__name__="up", env="test"}@0=0`, `{__name__="up", env="test"}@15000=1`, `{__name__="up", env="test"}@30000=2`,
+					`{__name__="up", env="test"}@45000=3`, `{__name__="up", env="test"}@60000=4`,
+				}
+				if strings.Join(floats, "\n") != strings.Join(want, "\n") {
+					t.Errorf("floats received:\n%s\nwant:\n%s", strings.Join(floats, "\n"), strings.Join(want, "\n"))
+				}
+				for _, req := range rc.reqs() {
+					if n := len(req.samples) + len(req.hists); n > 4 {
+						t.Errorf("request of %d samples, max_samples_per_send is 4", n)
+					}
+				}
+				if got := r.counter("histograms_total"); got != 13 {
+					t.Errorf("histograms_total = %d, want 13", got)
+				}
+				if got := r.counter("samples_total"); got != 20 {
+					t.Errorf("samples_total = %d, want 20 (histograms included)", got)
+				}
+				if r.counter("samples_unconfirmed_total") != 0 || r.counter("samples_failed_total") != 0 {
+					t.Error("histogram requests failed or unconfirmed")
+				}
+			})
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
