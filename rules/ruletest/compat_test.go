@@ -40,6 +40,7 @@ func TestCompat(t *testing.T) {
 		{file: "pass_stale_resolve.yml", wantCode: ruletest.ExitSuccess},
 		{file: "pass_start_timestamp.yml", wantCode: ruletest.ExitSuccess},
 		{file: "pass_values_notation.yml", wantCode: ruletest.ExitSuccess},
+		{file: "pass_native_histogram.yml", wantCode: ruletest.ExitSuccess},
 
 		{file: "fail_empty_expected.yml", wantCode: ruletest.ExitFailure, want: "name: empty expected,"},
 		{file: "fail_external_label.yml", wantCode: ruletest.ExitFailure, want: "name: wrong external label,"},
@@ -51,6 +52,7 @@ func TestCompat(t *testing.T) {
 		{file: "fail_wrong_annotation.yml", wantCode: ruletest.ExitFailure, want: "name: wrong annotation,"},
 		{file: "fail_wrong_labels.yml", wantCode: ruletest.ExitFailure, want: "name: wrong labels,"},
 		{file: "fail_wrong_value.yml", wantCode: ruletest.ExitFailure, want: "name: wrong value,", notWant: "name: right value,"},
+		{file: "fail_histogram_mismatch.yml", wantCode: ruletest.ExitFailure, want: "name: hint missing,", notWant: "name: right histogram,"},
 
 		// Native rules (series + when): Watchdog only, promtool cannot read
 		// them; the verdicts are those of the equivalent PromQL files.
