@@ -3,6 +3,7 @@ package pager
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -29,6 +30,9 @@ func ValidateSilence(s Silence, now time.Time, maxDuration time.Duration) error 
 		lm, err := ParseMatcher(m)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidSilence, err)
+		}
+		if !utf8.ValidString(lm.Value) {
+			return fmt.Errorf("%w: matcher %q: value is not UTF-8", ErrInvalidSilence, m)
 		}
 		ms = append(ms, lm)
 	}
