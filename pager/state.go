@@ -15,6 +15,11 @@ type Alert struct {
 	StartsAt     time.Time
 	EndsAt       time.Time
 	GeneratorURL string
+	// Timeout marks an alert received without an end (Alertmanager's
+	// Alert.Timeout): Step gives it EndsAt = now + resolve_timeout, so it
+	// resolves unless it is received again. The watchdog's own rules
+	// leave it false: their alerts fire until they send an end.
+	Timeout bool
 }
 
 // Resolved reports whether the alert has ended at now.
