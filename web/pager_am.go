@@ -160,7 +160,9 @@ func (f *amFilter) keep(a *amAlert) bool {
 		(f.silenced || len(s.SilencedBy) == 0) && (f.inhibited || len(s.InhibitedBy) == 0)
 }
 
-func (f *amFilter) keepReceiver(name string) bool { return f.receiver == nil || f.receiver.MatchString(name) }
+func (f *amFilter) keepReceiver(name string) bool {
+	return f.receiver == nil || f.receiver.MatchString(name)
+}
 
 // amAlertOf is the gettableAlert of an incident's alert.
 func amAlertOf(ia *pager.IncidentAlert, receiver string, timeout time.Duration) amAlert {
