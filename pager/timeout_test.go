@@ -124,3 +124,37 @@ func TestPagerResolveTimeoutRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasResolveTimeout: with replicas of one database, an alert
+// without an end received by a follower resolves resolve_timeout later,
+// resolved by whichever replica leads then — here a new leader, the one
+// that opened the incident being cut off from the database.
+func TestReplicasResolveTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
+		rs := newReplicas(t, h, newFakeDB(), "a", "b", "c")
+		lead, others := leader(t, rs)
+		if err := others[0].p.Receive(timeoutAlert("HighErrors")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // a poll of the leader
+		synctest.Wait()
+		if got := lead.sent(); len(got) != 1 {
+			t.Fatalf("leader %s sent %q, want the trigger", lead.name, got)
+		}
+		lead.r.partitioned.Store(true)
+		h.advance("10:04")
+		if st, _, err := others[1].p.Incident("inc-1"); err != nil || st.Status == StatusResolved {
+			t.Fatalf("10:04: %v, %v; want open", st.Status, err)
+		}
+		h.advance("10:06")
+		next, _ := leader(t, others)
+		st, tl, err := next.p.Incident("inc-1")
+		if err != nil || st.Status != StatusResolved {
+			t.Fatalf("10:06: %v, %v; want resolved by the timeout", st.Status, err)
+		}
+		if last := tl[len(tl)-1]; last.Kind != EntryResolved || last.By != ByAlerts {
+			t.Errorf("last timeline entry %+v, want resolved by alerts", last)
+		}
+	})
+}

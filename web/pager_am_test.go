@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/pager/sqlstore"
 )
 
 // amJSON indents an Alertmanager answer for a golden file.
@@ -166,5 +172,71 @@ func TestAlertmanagerAPI(t *testing.T) {
 	if st.Cluster.Status != "disabled" || st.VersionInfo.Version == "" || !strings.Contains(st.Config["original"], "receiver: pages") ||
 		!st.Uptime.Equal(pagerEpoch) {
 		t.Errorf("status: %+v", st)
+	}
+}
+
+// TestAlertmanagerSilenceSurvivesRestart: a silence created through
+// POST /api/v2/silences is in the pager's SQLite database before the
+// answer; a new pager on the same file lists it and it mutes the next
+// alert it matches (the incident opens suppressed and pages nobody).
+func TestAlertmanagerSilenceSurvivesRestart(t *testing.T) {
+	data, err := os.ReadFile("testdata/pager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "pager.db")
+	clk := &clock{t: pagerEpoch}
+	start := func() (*httptest.Server, *pager.Pager, *sqlstore.Store) {
+		store, err := sqlstore.Open(dbPath, sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := pager.New(pager.Options{Config: cfg, Store: store, Now: clk.now, AckKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
+		h.EnablePager(PagerOptions{Pager: p})
+		return srv, p, store
+	}
+	srv, _, store := start()
+	r := doJSON(t, srv, "POST", "/api/v2/silences", `{"matchers":[{"name":"job","value":"sh.*","isRegex":true}],
+	  "startsAt":"2026-03-02T10:00:00Z","endsAt":"2026-03-02T12:00:00Z","createdBy":"alice","comment":"deploy"}`, true)
+	var created struct{ SilenceID string }
+	if err := json.Unmarshal(r.body, &created); r.code != 200 || err != nil || created.SilenceID == "" {
+		t.Fatalf("create silence: %d %s", r.code, r.body)
+	}
+	srv.Close()
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.advance(10 * time.Minute)
+	srv, p, store := start()
+	defer store.Close()
+	var sils []amSilence
+	if r := doJSON(t, srv, "GET", "/api/v2/silences", "", false); json.Unmarshal(r.body, &sils) != nil || len(sils) != 1 ||
+		sils[0].ID != created.SilenceID || sils[0].Status.State != "active" || sils[0].Matchers[0].Value != "sh.*" || !sils[0].Matchers[0].IsRegex {
+		t.Fatalf("after the restart: %d %s", r.code, r.body)
+	}
+	if r := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); r.code != 200 {
+		t.Fatalf("post alert: %d %s", r.code, r.body)
+	}
+	list, err := p.Incidents(pager.IncidentFilter{})
+	if err != nil || len(list) != 1 || !list[0].Suppressed || list[0].Alerts[0].SuppressedBy != "silence:"+created.SilenceID {
+		t.Fatalf("incidents after the restart: %+v, %v; want one suppressed by %s", list, err, created.SilenceID)
+	}
+	_, tl, err := p.Incident(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tl {
+		if e.Kind == pager.EntryNotify {
+			t.Errorf("the silenced incident paged: %+v", e)
+		}
 	}
 }
