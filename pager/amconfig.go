@@ -11,17 +11,25 @@ import (
 )
 
 // RootReceiver is the receiver name of the implicit root route in the
-// Alertmanager view of the routing tree (Receivers, AlertmanagerYAML).
+// Alertmanager view of the routing tree (Receivers, AlertmanagerYAML);
+// "watchdog-root" when a route is called root.
 const RootReceiver = "root"
+
+func (c *Config) rootReceiver() string {
+	if c.c != nil && c.c.routes[RootReceiver] != nil {
+		return "watchdog-root"
+	}
+	return RootReceiver
+}
 
 // Receivers returns the receiver names of the Alertmanager view of the
 // routing tree: every route is a receiver of its own name (its escalation
 // policy and channels are what it delivers to), after RootReceiver.
 func (c *Config) Receivers() []string {
+	out := []string{c.rootReceiver()}
 	if c.c == nil {
-		return []string{RootReceiver}
+		return out
 	}
-	out := []string{RootReceiver}
 	var walk func(n *routeNode)
 	walk = func(n *routeNode) {
 		for _, ch := range n.children {
@@ -74,7 +82,7 @@ func (c *Config) AlertmanagerYAML() string {
 		conv = func(n, parent *routeNode) *amRoute {
 			r := &amRoute{Receiver: n.name, Continue: n.cont, Matchers: formatMatchers(n.matchers)}
 			if n == c.c.root {
-				r.Receiver = RootReceiver
+				r.Receiver = c.rootReceiver()
 			}
 			if n.cond != nil {
 				conds = append(conds, n.name)
@@ -98,7 +106,7 @@ func (c *Config) AlertmanagerYAML() string {
 				TargetMatchers: formatMatchers(ir.target), Equal: ir.equal})
 		}
 	} else {
-		cfg.Route = &amRoute{Receiver: RootReceiver}
+		cfg.Route = &amRoute{Receiver: c.rootReceiver()}
 	}
 	var b bytes.Buffer
 	b.WriteString("# The watchdog's pager routing tree in Alertmanager's terms: every route is a\n# receiver of its own name.\n")

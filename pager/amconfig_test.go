@@ -59,3 +59,20 @@ func TestAlertmanagerYAML(t *testing.T) {
 		t.Errorf("top-level routes %v, want %v", top, wantTop)
 	}
 }
+
+// TestReceiversRouteCalledRoot: a route called root does not collide with
+// the implicit root's receiver.
+func TestReceiversRouteCalledRoot(t *testing.T) {
+	c, err := ParseConfig("x.yaml", []byte(`pager:
+  users: [{name: a, contact: {push: t}}]
+  escalation_policies: [{name: p, levels: [{targets: [user:a]}]}]
+  channels: [{name: push, type: console}]
+  routes: [{name: root, escalation_policy: p}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Receivers(), []string{"watchdog-root", "root"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("receivers %v, want %v", got, want)
+	}
+}

@@ -76,8 +76,11 @@ func TestAlertmanagerAPI(t *testing.T) {
 			t.Errorf("alerts?%s: %d alerts, want %d", tc.query, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"filter=" + q(`job=~"("`), "filter=" + q(`{a="b"}`), "active=maybe", "receiver=" + q("(")} {
+	tooMany := strings.Repeat("filter="+q(`a="b"`)+"&", maxAMFilters+1)
+	for _, bad := range []string{"filter=" + q(`job=~"("`), "filter=" + q(`{a="b"}`), "active=maybe", "receiver=" + q("("),
+		tooMany, "receiver=" + strings.Repeat("a", maxAMReceiverRegex+1), "filter=" + q(`a="`+strings.Repeat("x", 17<<10)+`"`)} {
 		body := get("/api/v2/alerts?"+bad, 400)
+		get("/api/v2/alerts/groups?"+bad, 400)
 		var msg string
 		if err := json.Unmarshal(body, &msg); err != nil || msg == "" {
 			t.Errorf("alerts?%s: error body %s is not a JSON string", bad, body)
