@@ -141,7 +141,9 @@ func TestAmtool(t *testing.T) {
 		wd.api(t, "POST", "/api/v2/alerts", `[{"labels":{"alertname":"`+name+`","service":"checkout","severity":"page"},
 		  "annotations":{"summary":"`+name+` from the amtool test"}}]`, nil)
 	}
-	post("E2ESilenced")
+	// amtool alert add posts without endsAt, like a one-off script.
+	am.must(t, "alert", "add", "alertname=E2ESilenced", "service=checkout", "severity=page",
+		"--annotation=summary=E2ESilenced from amtool alert add")
 	post("E2EControl")
 	eventually(t, 30*time.Second, func() error {
 		_, err := wd.firstPage("E2EControl")
@@ -185,7 +187,17 @@ func TestAmtool(t *testing.T) {
 		t.Errorf("amtool silence query alertname=Other lists %s", id)
 	}
 
-	// 4. Expire it: the pager's API shows it expired and paging resumes.
+	// An update that changes only the comment keeps the silence's id.
+	if out := am.must(t, "silence", "update", "--comment=e2e maintenance, longer", id); !strings.Contains(out, id+" ") ||
+		!strings.Contains(out, "longer") {
+		t.Errorf("amtool silence update printed %q, want the same id %s with the new comment", out, id)
+	}
+	wd.api(t, "GET", "/api/v1/pager/silences", "", &sils)
+	if s := silenceByID(sils, id); s == nil || s.Status != "active" {
+		t.Fatalf("after amtool silence update the pager has %+v", s)
+	}
+
+		// 4. Expire it: the pager's API shows it expired and paging resumes.
 	if _, err := anon.run(t, "silence", "expire", id); err == nil {
 		t.Fatal("amtool silence expire without the token succeeded")
 	}
