@@ -197,7 +197,7 @@ func TestAmtool(t *testing.T) {
 		t.Fatalf("after amtool silence update the pager has %+v", s)
 	}
 
-		// 4. Expire it: the pager's API shows it expired and paging resumes.
+	// 4. Expire it: the pager's API shows it expired and paging resumes.
 	if _, err := anon.run(t, "silence", "expire", id); err == nil {
 		t.Fatal("amtool silence expire without the token succeeded")
 	}
