@@ -8,7 +8,7 @@ import (
 
 // Alert is one alert as it arrives, in the Alertmanager API v2 shape. An
 // alert whose EndsAt has passed is resolved; a zero EndsAt fires until a
-// later Receive carries an EndsAt.
+// later Receive carries an EndsAt, or, with Timeout, for resolve_timeout.
 type Alert struct {
 	Labels       map[string]string
 	Annotations  map[string]string
