@@ -44,7 +44,9 @@ type amReceiver struct {
 type amAlertStatus struct {
 	InhibitedBy []string `json:"inhibitedBy"`
 	SilencedBy  []string `json:"silencedBy"`
-	State       string   `json:"state"` // unprocessed, active, suppressed
+	// MutedBy names time intervals muting the alert; the pager has none.
+	MutedBy []string `json:"mutedBy"`
+	State   string   `json:"state"` // unprocessed, active, suppressed
 }
 
 // amAlert is Alertmanager's gettableAlert.
@@ -62,9 +64,12 @@ type amAlert struct {
 
 // amAlertGroup is Alertmanager's alertGroup.
 type amAlertGroup struct {
-	Alerts   []amAlert         `json:"alerts"`
-	Labels   map[string]string `json:"labels"`
-	Receiver amReceiver        `json:"receiver"`
+	Alerts []amAlert         `json:"alerts"`
+	Labels map[string]string `json:"labels"`
+	// RouteLabels are labels set on a route (Alertmanager 0.3x); pager
+	// routes have none.
+	RouteLabels map[string]string `json:"routeLabels"`
+	Receiver    amReceiver        `json:"receiver"`
 }
 
 // writeAM writes v as Alertmanager does: bare JSON.
@@ -106,7 +111,11 @@ type amFilter struct {
 func parseAMFilter(r *http.Request) (amFilter, error) {
 	f := amFilter{active: true, silenced: true, inhibited: true, unprocessed: true}
 	q := r.URL.Query()
-	for name, dst := range map[string]*bool{"active": &f.active, "silenced": &f.silenced, "inhibited": &f.inhibited, "unprocessed": &f.unprocessed} {
+	// muted (groups muted by time intervals) is read and has no effect: the
+	// pager has no time intervals.
+	var muted bool
+	for name, dst := range map[string]*bool{"active": &f.active, "silenced": &f.silenced, "inhibited": &f.inhibited,
+		"unprocessed": &f.unprocessed, "muted": &muted} {
 		if v := q.Get(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -169,7 +178,7 @@ func amAlertOf(ia *pager.IncidentAlert, receiver string, timeout time.Duration) 
 	v := amAlert{Annotations: ia.Annotations, EndsAt: ia.EndsAt, Fingerprint: ia.Fingerprint,
 		Receivers: []amReceiver{{Name: receiver}}, StartsAt: ia.StartsAt, UpdatedAt: ia.StartsAt,
 		GeneratorURL: ia.GeneratorURL, Labels: ia.Labels,
-		Status: amAlertStatus{InhibitedBy: []string{}, SilencedBy: []string{}, State: "active"}}
+		Status: amAlertStatus{InhibitedBy: []string{}, SilencedBy: []string{}, MutedBy: []string{}, State: "active"}}
 	if ia.Timeout && !ia.EndsAt.IsZero() {
 		// Received last resolve_timeout before its end.
 		if u := ia.EndsAt.Add(-timeout); u.After(v.UpdatedAt) {
@@ -264,7 +273,7 @@ func (a *pagerAPI) amGroups(w http.ResponseWriter, r *http.Request) {
 		if !f.keepReceiver(st.Route) {
 			continue
 		}
-		g := amAlertGroup{Labels: st.GroupLabels, Receiver: amReceiver{Name: st.Route}, Alerts: []amAlert{}}
+		g := amAlertGroup{Labels: st.GroupLabels, RouteLabels: map[string]string{}, Receiver: amReceiver{Name: st.Route}, Alerts: []amAlert{}}
 		if g.Labels == nil {
 			g.Labels = map[string]string{}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,14 +29,16 @@ type amSilenceStatus struct {
 
 // amSilence is Alertmanager's gettableSilence.
 type amSilence struct {
-	ID        string          `json:"id"`
-	Status    amSilenceStatus `json:"status"`
-	UpdatedAt time.Time       `json:"updatedAt"`
-	Comment   string          `json:"comment"`
-	CreatedBy string          `json:"createdBy"`
-	EndsAt    time.Time       `json:"endsAt"`
-	Matchers  []amMatcher     `json:"matchers"`
-	StartsAt  time.Time       `json:"startsAt"`
+	ID string `json:"id"`
+	// Annotations of silences (Alertmanager 0.3x) are not kept: {}.
+	Annotations map[string]string `json:"annotations"`
+	Status      amSilenceStatus   `json:"status"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+	Comment     string            `json:"comment"`
+	CreatedBy   string            `json:"createdBy"`
+	EndsAt      time.Time         `json:"endsAt"`
+	Matchers    []amMatcher       `json:"matchers"`
+	StartsAt    time.Time         `json:"startsAt"`
 }
 
 // amPostableSilence is Alertmanager's postableSilence.
@@ -51,7 +54,7 @@ type amPostableSilence struct {
 // amSilenceOf converts a stored silence; its matchers are stored as text.
 func amSilenceOf(s pager.Silence, now time.Time) amSilence {
 	v := silenceView(s, now)
-	out := amSilence{ID: s.ID, Status: amSilenceStatus{State: v.Status}, UpdatedAt: s.StartsAt,
+	out := amSilence{ID: s.ID, Annotations: map[string]string{}, Status: amSilenceStatus{State: v.Status}, UpdatedAt: s.StartsAt,
 		Comment: s.Comment, CreatedBy: s.CreatedBy, StartsAt: s.StartsAt, EndsAt: s.EndsAt, Matchers: []amMatcher{}}
 	if v.Status == "expired" {
 		out.UpdatedAt = s.EndsAt
@@ -68,24 +71,42 @@ func amSilenceOf(s pager.Silence, now time.Time) amSilence {
 	return out
 }
 
-// silenceMatchesFilter reports whether every filter matcher names a
-// matcher of s whose value it matches (Alertmanager's silence filter).
+// silenceMatchesFilter reports whether every filter matcher is one of the
+// matchers of s: same name, type and value (Alertmanager's
+// silence.HasLabelMatchers).
 func silenceMatchesFilter(s *amSilence, filter []*labels.Matcher) bool {
 	for _, f := range filter {
-		if !slices.ContainsFunc(s.Matchers, func(m amMatcher) bool { return m.Name == f.Name && f.Matches(m.Value) }) {
+		if !slices.ContainsFunc(s.Matchers, func(m amMatcher) bool {
+			eq := m.IsEqual == nil || *m.IsEqual
+			return m.Name == f.Name && m.Value == f.Value && m.IsRegex == (f.Type == labels.MatchRegexp || f.Type == labels.MatchNotRegexp) &&
+				eq == (f.Type == labels.MatchEqual || f.Type == labels.MatchRegexp)
+		}) {
 			return false
 		}
 	}
 	return true
 }
 
-// amSilences serves GET /api/v2/silences: active silences first (soonest
-// end first), then pending (soonest start), then expired (latest end).
+// amSilences serves GET /api/v2/silences (filter=MATCHER, repeated; the
+// states active, pending and expired, each true by default): active
+// silences first (soonest end first), then pending (soonest start), then
+// expired (latest end).
 func (a *pagerAPI) amSilences(w http.ResponseWriter, r *http.Request) {
 	filter, err := parseAMMatchers(r.URL.Query()["filter"])
 	if err != nil {
 		amError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	states := map[string]bool{"active": true, "pending": true, "expired": true}
+	for name := range states {
+		if v := r.URL.Query().Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				amError(w, http.StatusBadRequest, fmt.Sprintf("parse %s: %v", name, err))
+				return
+			}
+			states[name] = b
+		}
 	}
 	list, err := a.o.Pager.Silences()
 	if err != nil {
@@ -95,7 +116,7 @@ func (a *pagerAPI) amSilences(w http.ResponseWriter, r *http.Request) {
 	now := a.now()
 	out := make([]amSilence, 0, len(list))
 	for _, s := range list {
-		if v := amSilenceOf(s, now); silenceMatchesFilter(&v, filter) {
+		if v := amSilenceOf(s, now); states[v.Status.State] && silenceMatchesFilter(&v, filter) {
 			out = append(out, v)
 		}
 	}

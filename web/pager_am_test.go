@@ -114,6 +114,17 @@ func TestAlertmanagerAPI(t *testing.T) {
 	if got := count("/api/v2/silences?filter=" + q(`job="shop"`)); got != 0 {
 		t.Errorf("silences filtered by job: %d, want 0", got)
 	}
+	for query, want := range map[string]int{
+		"filter=" + q(`alertname=~"LoginErrors"`): 0, // a filter names a matcher exactly, as in Alertmanager
+		"filter=" + q(`alertname!="LoginErrors"`): 0,
+		"active=false":                            0,
+		"expired=false&pending=false":             1,
+	} {
+		if got := count("/api/v2/silences?" + query); got != want {
+			t.Errorf("silences?%s: %d, want %d", query, got, want)
+		}
+	}
+	get("/api/v2/silences?pending=sometimes", 400)
 
 	// Update in place (a new comment) keeps the id; new matchers replace it.
 	upd := strings.Replace(strings.Replace(sil, `"deploy"`, `"longer deploy"`, 1), "{", `{"id":"`+id+`",`, 1)
