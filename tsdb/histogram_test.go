@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -488,5 +490,56 @@ func TestHasHistograms(t *testing.T) {
 		if got := db.HasHistograms(ref); got != want {
 			t.Errorf("HasHistograms(%d) = %v, want %v", ref, got, want)
 		}
+	}
+}
+
+// TestHistogramConcurrentAppendQuery appends histograms and floats to
+// shared series from two goroutines while the test queries, snapshots and
+// collects garbage: run with -race. Every query must see increasing times.
+func TestHistogramConcurrentAppendQuery(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for w := range 2 {
+		wg.Go(func() {
+			for i := range 400 {
+				a := db.Appender()
+				for s := range 4 {
+					ls := labels.FromStrings("__name__", "m", "s", fmt.Sprint(s))
+					ts := int64(i)*1000 + int64(w)*500
+					if (i+s)%3 == 0 {
+						a.Append(0, ls, ts, float64(i))
+					} else {
+						a.AppendSample(0, ls, ts-500, ts, 0, testHist(uint64(i)), nil)
+					}
+				}
+				a.Commit()
+			}
+		})
+	}
+	go func() { wg.Wait(); stop.Store(true) }()
+	for !stop.Load() {
+		qr, _ := db.Querier(0, 1<<40)
+		ss := qr.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
+		var it chunkenc.Iterator
+		for ss.Next() {
+			it = ss.At().Iterator(it)
+			prev := int64(math.MinInt64)
+			for typ := it.Next(); typ != chunkenc.ValNone; typ = it.Next() {
+				if it.AtT() <= prev {
+					t.Fatalf("time %d after %d", it.AtT(), prev)
+				}
+				prev = it.AtT()
+				if typ != chunkenc.ValFloat {
+					it.AtFloatHistogram(nil)
+				}
+			}
+		}
+		snapshotBytes(t, db)
+		db.GC()
+	}
+	checkGauges(t, db, "after the appends")
+	if st := db.Stats(); st.AppendedSamples == 0 || st.Series != 4 {
+		t.Fatalf("stats %+v", st)
 	}
 }
