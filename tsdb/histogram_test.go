@@ -273,7 +273,7 @@ func TestAppendHistogramInvalid(t *testing.T) {
 				t.Fatalf("error %v, want ErrInvalidHistogram", err)
 			}
 			a.Commit()
-			if st := db.Stats(); st.Series != 0 || st.AppendedSamples != 0 {
+			if st := db.Stats(); st.Series != 0 || st.AppendedSamples != 0 || st.InvalidHistograms != 1 {
 				t.Fatalf("stored something: %+v", st)
 			}
 		})
