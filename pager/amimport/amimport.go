@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/watchdog-sre/watchdog/internal/yamlnode"
+	"github.com/watchdog-sre/watchdog/pager"
 )
 
 // ErrInvalid is wrapped by every *Error: the input is not a usable
@@ -224,7 +225,7 @@ func (c *conv) convert(root *yaml.Node) *yaml.Node {
 					}
 				}
 			})
-			c.note(k, kp, "time intervals %v: the pager has no time-based muting (use silences or schedules)", names)
+			c.note(k, kp, "time intervals [%s]: the pager has no time-based muting (use silences or schedules)", strings.Join(names, ", "))
 		case "tracing":
 			c.note(k, kp, "tracing settings")
 		default:
@@ -324,6 +325,9 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 		switch key {
 		case "receiver":
 			rn := c.w.Str(v, kp)
+			if rn == "" {
+				return // inherited, as in Alertmanager
+			}
 			r := c.receivers[rn]
 			if r == nil {
 				c.errf(v, kp, "undefined receiver %q", rn)
@@ -349,7 +353,9 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 		case "matchers":
 			matchers = append(matchers, c.readMatchers(v, kp)...)
 		case "continue":
-			cont = c.readBool(v, kp)
+			if cont = c.readBool(v, kp); cont && depth == 0 {
+				c.errf(v, kp, "cannot have continue in the root route")
+			}
 		case "group_wait", "group_interval", "repeat_interval":
 			i := slices.Index([]string{"group_wait", "group_interval", "repeat_interval"}, key)
 			if d, ok := c.w.Duration(v, kp, "30s, 5m or 4h"); ok {
@@ -388,6 +394,7 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 		for i, m := range matchers {
 			ms[i] = m.String()
 		}
+		c.checkPagerMatchers(n, path, matchers)
 		set(out, "matchers", flowSeq(ms...))
 	}
 	if groupBy != nil {
@@ -512,6 +519,7 @@ func (c *conv) readInhibits(v *yaml.Node, path string) *yaml.Node {
 				c.errf(k, ep, "unknown key %q", key)
 			}
 		})
+		c.checkPagerMatchers(e, ep, append(slices.Clip(src), tgt...))
 		r := &yaml.Node{Kind: yaml.MappingNode}
 		set(r, "source_matchers", matcherSeq(src))
 		set(r, "target_matchers", matcherSeq(tgt))
@@ -521,6 +529,21 @@ func (c *conv) readInhibits(v *yaml.Node, path string) *yaml.Node {
 		out.Content = append(out.Content, r)
 	})
 	return out
+}
+
+// checkPagerMatchers makes sure the pager reads each matcher as written
+// back, with the same meaning; the input's line is given otherwise.
+func (c *conv) checkPagerMatchers(n *yaml.Node, path string, ms []*amlabels.Matcher) {
+	for _, m := range ms {
+		pm, err := pager.ParseMatcher(m.String())
+		if err != nil {
+			c.errf(n, path, "the pager cannot read the matcher %s: %v", m, err)
+			continue
+		}
+		if pm.Name != m.Name || pm.Value != m.Value || pm.Type.String() != m.Type.String() {
+			c.errf(n, path, "the pager reads the matcher %s as %s", m, pm)
+		}
+	}
 }
 
 // matcherSeq renders matchers sorted; none (which matches every alert in

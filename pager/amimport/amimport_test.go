@@ -432,3 +432,26 @@ func TestInputBounded(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// FuzzConvert: no input crashes Convert, and whatever it accepts the
+// pager accepts too.
+func FuzzConvert(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		f.Add(data)
+	}
+	f.Add([]byte("receivers: [{name: r}]\nroute: {receiver: r, routes: [{matchers: ['a=~\"x\\\\y\"', 'b=\"ü\\n\"'], receiver: r}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Convert("fuzz.yml", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if _, err := pager.ParseConfig("out.yaml", res.YAML); err != nil {
+			t.Fatalf("the pager refuses the output: %v\n%s\ninput:\n%s", err, res.YAML, data)
+		}
+	})
+}
