@@ -312,13 +312,7 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 		c.errf(n, path, "expected a mapping, got %s", yamlnode.Describe(n))
 		return nil
 	}
-	out := &yaml.Node{Kind: yaml.MappingNode}
-	set(out, "name", str(name))
-	var matchers []*amlabels.Matcher
-	var groupBy, channels *yaml.Node
-	var cont bool
-	var durations [3]*yaml.Node
-	var children []*yaml.Node
+	var rt route
 	var childN *yaml.Node
 	var childPath string
 	c.mapping(n, path, func(key string, k, v *yaml.Node, kp string) {
@@ -335,25 +329,25 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 			}
 			r.used = true
 			recv = rn
-			channels = flowSeq(r.channels...)
+			rt.channels = flowSeq(r.channels...)
 		case "group_by":
-			groupBy = c.readGroupBy(v, kp)
+			rt.groupBy = c.readGroupBy(v, kp)
 		case "match":
 			c.mapping(v, kp, func(ln string, _, lv *yaml.Node, lp string) {
 				if m := c.matcher(lv, lp, amlabels.MatchEqual, ln, c.w.Str(lv, lp)); m != nil {
-					matchers = append(matchers, m)
+					rt.matchers = append(rt.matchers, m)
 				}
 			})
 		case "match_re":
 			c.mapping(v, kp, func(ln string, _, lv *yaml.Node, lp string) {
 				if m := c.matcher(lv, lp, amlabels.MatchRegexp, ln, c.w.Str(lv, lp)); m != nil {
-					matchers = append(matchers, m)
+					rt.matchers = append(rt.matchers, m)
 				}
 			})
 		case "matchers":
-			matchers = append(matchers, c.readMatchers(v, kp)...)
+			rt.matchers = append(rt.matchers, c.readMatchers(v, kp)...)
 		case "continue":
-			if cont = c.readBool(v, kp); cont && depth == 0 {
+			if rt.cont = c.readBool(v, kp); rt.cont && depth == 0 {
 				c.errf(v, kp, "cannot have continue in the root route")
 			}
 		case "group_wait", "group_interval", "repeat_interval":
@@ -363,7 +357,7 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 					c.errf(v, kp, "%s cannot be zero", key)
 					return
 				}
-				durations[i] = str(formatDuration(d))
+				rt.durations[i] = str(formatDuration(d))
 			}
 		case "mute_time_intervals", "active_time_intervals":
 			c.note(k, kp, "time intervals %s: the route is imported without them (it notifies at all times)", flowText(v))
@@ -378,41 +372,56 @@ func (c *conv) readRoute(n *yaml.Node, path, name, recv string, depth int) *yaml
 	if childN != nil {
 		c.w.List(childN, childPath, func(i int, e *yaml.Node, ep string) {
 			if ch := c.readRoute(e, ep, fmt.Sprintf("%s/%d", name, i), recv, depth+1); ch != nil {
-				children = append(children, ch)
+				rt.children = append(rt.children, ch)
 			}
 		})
 	}
 	c.res.RouteReceivers[name] = recv
-	if len(matchers) > 0 {
-		slices.SortStableFunc(matchers, func(a, b *amlabels.Matcher) int {
+	return c.renderRoute(n, path, name, &rt)
+}
+
+// route is what readRoute found, rendered by renderRoute.
+type route struct {
+	matchers          []*amlabels.Matcher
+	groupBy, channels *yaml.Node
+	cont              bool
+	durations         [3]*yaml.Node // group_wait, group_interval, repeat_interval
+	children          []*yaml.Node
+}
+
+func (c *conv) renderRoute(n *yaml.Node, path, name string, rt *route) *yaml.Node {
+	out := &yaml.Node{Kind: yaml.MappingNode}
+	set(out, "name", str(name))
+	if len(rt.matchers) > 0 {
+		slices.SortStableFunc(rt.matchers, func(a, b *amlabels.Matcher) int {
 			if a.Name != b.Name {
 				return strings.Compare(a.Name, b.Name)
 			}
 			return strings.Compare(a.String(), b.String())
 		})
-		ms := make([]string, len(matchers))
-		for i, m := range matchers {
+		ms := make([]string, len(rt.matchers))
+		for i, m := range rt.matchers {
 			ms[i] = m.String()
 		}
-		c.checkPagerMatchers(n, path, matchers)
+		c.checkPagerMatchers(n, path, rt.matchers)
 		set(out, "matchers", flowSeq(ms...))
 	}
-	if groupBy != nil {
-		set(out, "group_by", groupBy)
+	if rt.groupBy != nil {
+		set(out, "group_by", rt.groupBy)
 	}
 	for i, key := range []string{"group_wait", "group_interval", "repeat_interval"} {
-		if durations[i] != nil {
-			set(out, key, durations[i])
+		if rt.durations[i] != nil {
+			set(out, key, rt.durations[i])
 		}
 	}
-	if cont {
+	if rt.cont {
 		set(out, "continue", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
-	if channels != nil {
-		set(out, "channels", channels)
+	if rt.channels != nil {
+		set(out, "channels", rt.channels)
 	}
-	if len(children) > 0 {
-		set(out, "routes", &yaml.Node{Kind: yaml.SequenceNode, Content: children})
+	if len(rt.children) > 0 {
+		set(out, "routes", &yaml.Node{Kind: yaml.SequenceNode, Content: rt.children})
 	}
 	return out
 }
