@@ -450,6 +450,10 @@ func (c *conv) readGroupBy(v *yaml.Node, path string) *yaml.Node {
 }
 
 func (c *conv) matcher(n *yaml.Node, path string, t amlabels.MatchType, name, value string) *amlabels.Matcher {
+	if yamlnode.IsNull(n) {
+		c.errf(n, path, "missing value")
+		return nil
+	}
 	if !model.LegacyValidation.IsValidLabelName(name) {
 		c.errf(n, path, "invalid label name %q", name)
 		return nil

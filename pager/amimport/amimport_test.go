@@ -346,6 +346,8 @@ func TestBadInput(t *testing.T) {
 		{"slack without url", "receivers:\n  - name: r\n    slack_configs: [{channel: '#a'}]\nroute: {receiver: r}\n", "am.yml:3: receivers[r].slack_configs[0]: no api_url"},
 		{"email without from", "receivers:\n  - name: r\n    email_configs: [{to: a@b.c, smarthost: 'h:25'}]\nroute: {receiver: r}\n", "no from address"},
 		{"bad email", "global: {smtp_from: a@b.c, smtp_smarthost: 'h:25'}\nreceivers:\n  - name: r\n    email_configs:\n      - to: 'not an address'\nroute: {receiver: r}\n", "am.yml:5: receivers[r].email_configs[0].to: bad address list"},
+		{"null match_re", base + "route:\n  receiver: r\n  routes:\n    - match_re: {a: }\n", "am.yml:5: route.routes[0].match_re.a: missing value"},
+		{"secret twice", "global:\n  slack_api_url: https://x\n  slack_api_url_file: /f\n" + base + "route: {receiver: r}\n", "am.yml:3: global.slack_api_url_file: at most one of slack_api_url and slack_api_url_file"},
 		{"alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ntime_intervals: [*f, *f, *f]\n" + base + "route: {receiver: r}\n", "am.yml:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,11 @@ func (c *conv) secret(dst *secretSrc, inline bool, v *yaml.Node, path, globalKey
 	if val == "" {
 		return
 	}
+	if dst.set {
+		base := strings.TrimSuffix(path, "_file")
+		c.errf(v, path, "at most one of %s and %s_file may be set", base[strings.LastIndex(base, ".")+1:], base[strings.LastIndex(base, ".")+1:])
+		return
+	}
 	*dst = secretSrc{set: true, inline: inline, line: v.Line, path: path, global: globalKey}
 	if !inline {
 		dst.file = val
