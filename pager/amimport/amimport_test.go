@@ -369,6 +369,7 @@ func TestReceiverTypes(t *testing.T) {
 global:
   opsgenie_api_url: https://api.eu.opsgenie.com/
   smtp_require_tls: false
+  smtp_auth_password: globalpw
 receivers:
   - name: r
     email_configs:
@@ -390,17 +391,17 @@ route: {receiver: r, routes: [{matchers: [a="1"], receiver: r}]}
 		"port: 465\n", "tls: implicit\n", "password_file: /s/pw\n",
 		"base_url: https://api.eu.opsgenie.com\n", "api_key_file: secrets/r-opsgenie.api_key\n",
 		"channels: [r-email-0, r-email-1, r-opsgenie]",
-		"am.yml:8: receivers[r].email_configs[0].html: not imported",
-		"am.yml:10: receivers[r].opsgenie_configs[0].responders: not imported",
-		"am.yml:11: receivers[r].wechat_configs: 1 wechat_configs: the pager has no wechat channel",
-		"am.yml:12: receivers[r].sns_configs: 1 sns_configs",
-		"am.yml:13: receivers[r].msteams_configs: 1 msteams_configs",
+		"am.yml:9: receivers[r].email_configs[0].html: not imported",
+		"am.yml:11: receivers[r].opsgenie_configs[0].responders: not imported",
+		"am.yml:12: receivers[r].wechat_configs: 1 wechat_configs: the pager has no wechat channel",
+		"am.yml:13: receivers[r].sns_configs: 1 sns_configs",
+		"am.yml:14: receivers[r].msteams_configs: 1 msteams_configs",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "k1") {
+	if strings.Contains(out, "k1") || strings.Contains(out, "globalpw") || strings.Contains(out, "secrets/smtp_auth_password") {
 		t.Errorf("inline api_key copied:\n%s", out)
 	}
 	if _, err := pager.ParseConfig("x.yaml", res.YAML); err != nil {

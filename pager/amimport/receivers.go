@@ -476,7 +476,7 @@ var templateRE = regexp.MustCompile(`\{\{`)
 func (c *conv) email(n *yaml.Node, path, name string) *yaml.Node {
 	g := &c.global
 	from, hello, smarthost, user := g.smtpFrom, g.smtpHello, g.smtpSmarthost, g.smtpAuthUsername
-	pass := g.smtpAuthPassword
+	var pass secretSrc // the config's own, else the global one
 	requireTLS, implicit := true, false
 	if g.smtpRequireTLS != nil {
 		requireTLS = *g.smtpRequireTLS
@@ -508,6 +508,9 @@ func (c *conv) email(n *yaml.Node, path, name string) *yaml.Node {
 			c.note(kn, kp, "not imported (the watchdog formats its own e-mails)")
 		}
 	})
+	if !pass.set {
+		pass = g.smtpAuthPassword
+	}
 	if toN == nil || to == "" {
 		c.errf(n, path, "missing to address in email config")
 		return nil
