@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -457,4 +458,48 @@ func FuzzConvert(f *testing.F) {
 			t.Fatalf("the pager refuses the output: %v\n%s\ninput:\n%s", err, res.YAML, data)
 		}
 	})
+}
+
+// TestAlertmanagerOwnTestdata: every configuration of Alertmanager's own
+// config/testdata that Alertmanager accepts converts, loads in the pager
+// and routes the same. The files are read from the module cache.
+func TestAlertmanagerOwnTestdata(t *testing.T) {
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/prometheus/alertmanager").Output()
+	if err != nil || len(bytes.TrimSpace(dir)) == 0 {
+		t.Skipf("cannot locate the alertmanager module: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(string(bytes.TrimSpace(dir)), "config", "testdata", "*.yml"))
+	if len(files) == 0 {
+		t.Skip("no config/testdata in the alertmanager module")
+	}
+	accepted := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amc, err := amconfig.Load(string(data))
+		if err != nil {
+			continue
+		}
+		accepted++
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res, err := Convert(filepath.Base(f), data)
+			if err != nil {
+				t.Fatalf("Alertmanager accepts it, Convert refuses: %v", err)
+			}
+			pc, err := pager.ParseConfig("imported.yaml", res.YAML)
+			if err != nil {
+				t.Fatalf("the pager refuses the output: %v\n%s", err, res.YAML)
+			}
+			tree := dispatch.NewRoute(amc.Route, nil)
+			routed := map[string]int{}
+			for _, a := range sampleAlerts(amc, 300) {
+				compareRouting(t, tree, pc, res, a, routed)
+			}
+		})
+	}
+	if accepted < 10 {
+		t.Errorf("only %d of %d files accepted by Alertmanager", accepted, len(files))
+	}
 }
