@@ -117,8 +117,8 @@ func TestAlertmanagerAPI(t *testing.T) {
 	for query, want := range map[string]int{
 		"filter=" + q(`alertname=~"LoginErrors"`): 0, // a filter names a matcher exactly, as in Alertmanager
 		"filter=" + q(`alertname!="LoginErrors"`): 0,
-		"active=false":                            0,
-		"expired=false&pending=false":             1,
+		"active=false":                0,
+		"expired=false&pending=false": 1,
 	} {
 		if got := count("/api/v2/silences?" + query); got != want {
 			t.Errorf("silences?%s: %d, want %d", query, got, want)
