@@ -360,8 +360,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		TSDBStatus:    tsdbStatus(db),
 		Alertmanagers: alertmanagerURLs(ams, pagerURL),
 		Admin:         storeAdmin{db: db, snapshotPath: cfg.Storage.SnapshotPath},
-		Metrics:   set,
-		Logger:    logger.With("component", "web"),
+		Metrics:       set,
+		Logger:        logger.With("component", "web"),
 	})
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
