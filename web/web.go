@@ -15,6 +15,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"io"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
+	"github.com/watchdog-sre/watchdog/internal/selfmetrics"
 )
 
 // MaxRequestBodyBytes bounds the body of any request the handler reads.
@@ -361,10 +363,24 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// serveMetrics writes the handler's set and the process-wide default set
+// with the HELP and TYPE lines their packages describe (package
+// selfmetrics), then the Go runtime and process families.
 func (h *Handler) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer
+	h.metrics.WritePrometheus(&buf)
+	metrics.WritePrometheus(&buf, false)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	h.metrics.WritePrometheus(w)
-	metrics.WritePrometheus(w, true)
+	undescribed, err := selfmetrics.Write(w, buf.Bytes())
+	if err == nil {
+		err = selfmetrics.WriteRuntime(w)
+	}
+	if err != nil {
+		h.logger.Debug("write metrics", "err", err)
+	}
+	if len(undescribed) > 0 {
+		h.logger.Debug("metric families without help text", "families", strings.Join(undescribed, ","))
+	}
 }
 
 func (h *Handler) serveHealthy(w http.ResponseWriter, _ *http.Request) {
