@@ -164,6 +164,15 @@ func (h *Handler) serveTSDBStatus(r *http.Request) apiResult {
 	}
 	st := TSDBStatus{HeadStats: HeadStats{MinTime: math.MaxInt64, MaxTime: math.MinInt64}}
 	if h.status.tsdb != nil {
+		// A walk of the whole index: it takes a query slot, so that a
+		// burst of these cannot take more CPU than queries may.
+		ctx, cancel := context.WithTimeout(r.Context(), h.admission.timeout(0))
+		defer cancel()
+		release, err := h.admission.gate.Enter(ctx)
+		if err != nil {
+			return apiResult{err: admissionError(err)}
+		}
+		defer release()
 		st = h.status.tsdb(limit)
 	}
 	for _, l := range []*[]TSDBStat{&st.SeriesCountByMetricName, &st.LabelValueCountByLabelName,

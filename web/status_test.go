@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/internal/querylimit"
 )
 
 // fakeAdmin records the admin calls.
@@ -233,5 +235,39 @@ func TestQueryStats(t *testing.T) {
 	}
 	if math.IsNaN(s.Timings["evalTotalTime"]) {
 		t.Fatalf("stats=all timings: %s", body)
+	}
+}
+
+// TestTSDBStatusTakesAQuerySlot: the cardinality walk runs in a query
+// slot; with the only slot taken and no queue, another is refused at once.
+func TestTSDBStatusTakesAQuerySlot(t *testing.T) {
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	opts := Options{
+		Limits: querylimit.Limits{MaxConcurrency: 1, MaxQueued: -1},
+		TSDBStatus: func(int) TSDBStatus {
+			entered <- struct{}{}
+			<-unblock
+			return TSDBStatus{}
+		},
+	}
+	srv, _ := newTestServer(t, opts)
+	first := make(chan int, 1)
+	go func() {
+		resp, err := srv.Client().Get(srv.URL + "/api/v1/status/tsdb")
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-entered
+	resp := do(t, srv, "GET", "/api/v1/status/tsdb", nil, nil)
+	if resp.code != http.StatusServiceUnavailable || !strings.Contains(string(resp.body), `"errorType":"unavailable"`) {
+		t.Errorf("second walk while the slot is taken: %d %s", resp.code, resp.body)
+	}
+	close(unblock)
+	if code := <-first; code != 200 {
+		t.Errorf("first walk: %d", code)
 	}
 }
