@@ -96,6 +96,8 @@ func TestStatusGolden(t *testing.T) {
 			url.Values{"query": {`max_over_time((metric + 1)[10m:30s] offset -5s) or topk(3, -vector(2))`}}, 200},
 		{"parse_query_aggregation_param", false, "GET", "/api/v1/parse_query",
 			url.Values{"query": {`quantile without(a) (0.9, metric)`}}, 200},
+		{"parse_query_duration_expr", false, "GET", "/api/v1/parse_query",
+			url.Values{"query": {`foo[5m+1m] offset (10m/2)`}}, 200},
 		{"parse_query_bad", false, "GET", "/api/v1/parse_query", url.Values{"query": {"sum("}}, 400},
 		{"admin_disabled", true, "POST", "/api/v1/admin/tsdb/clean_tombstones", nil, 403},
 	}
