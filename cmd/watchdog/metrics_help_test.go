@@ -19,6 +19,10 @@ import (
 var notMetrics = map[string]string{
 	"watchdog_pager":        "PostgreSQL LISTEN/NOTIFY channel (pager/sqlstore)",
 	"watchdog_pager_schema": "PostgreSQL schema version table (pager/sqlstore)",
+	"watchdog_checkin_last_success_timestamp_seconds": "series written to the store (checkin.SeriesLastSuccess)",
+	"watchdog_checkin_last_duration_seconds":          "series written to the store (checkin.SeriesLastDuration)",
+	"watchdog_checkin_up":                             "series written to the store (checkin.SeriesUp)",
+	"watchdog_checkin_state":                          "series written to the store (checkin.SeriesState)",
 }
 
 var metricNameRE = regexp.MustCompile(`^watchdog_[a-zA-Z0-9_]*`)

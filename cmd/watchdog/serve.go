@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/examples"
@@ -292,6 +293,24 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	ruler.Apply(ruleSet)
 
+	specs, err := checkinSpecs(cfg.Heartbeats, logger)
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	checkinState := checkinStatePath(cfg.Storage.SnapshotPath)
+	if len(specs) > 0 && checkinState == "" {
+		logger.Warn("heartbeats are kept in memory only (no storage.snapshot_path): a restart forgets their last check-ins")
+	}
+	checkins := checkin.New(checkin.Options{
+		Notify:       checkinNotify(extLabels, sinks...),
+		Appender:     func() checkin.Appender { return db.Appender() },
+		StatePath:    checkinState,
+		GeneratorURL: externalURL + "/heartbeats",
+		Metrics:      set,
+		Logger:       logger.With("component", "checkin"),
+	})
+	checkins.Apply(specs)
+
 	hb, err := startHeartbeat(cfg.Heartbeat, ruler, pg, logger, set)
 	if err != nil {
 		return err
@@ -315,7 +334,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 
 	cfgState := newConfigState(cfg, time.Now())
 	reloader := &reloader{state: cfgState, load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, remote: rw, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
+		ams: ams, remote: rw, pg: pg, checkins: checkins, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	pagerURL := ""
@@ -363,6 +382,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Metrics:       set,
 		Logger:        logger.With("component", "web"),
 	})
+	checkin.Register(api.HandleOwnAuth, checkins)
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
 			Appender:     func() web.WriteAppender { return db.Appender() },
@@ -374,7 +394,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
-		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
+		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 	}
@@ -415,6 +435,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		wg.Go(func() { pg.run(runCtx, 10*time.Second) }) // never ends the process
 	}
+	wg.Go(func() { checkins.Run(runCtx) })
 	if hb != nil {
 		wg.Go(func() { hb.Run(runCtx) })
 	}
