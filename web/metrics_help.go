@@ -14,6 +14,7 @@ var _ = selfmetrics.Describe(
 	selfmetrics.Family{Name: "watchdog_remote_write_requests_in_flight", Type: selfmetrics.Gauge, Help: "Remote-write requests being received now."},
 	selfmetrics.Family{Name: "watchdog_remote_write_requests_waiting", Type: selfmetrics.Gauge, Help: "Remote-write requests waiting for a slot."},
 	selfmetrics.Family{Name: "watchdog_remote_write_received_samples_total", Type: selfmetrics.Counter, Help: "Samples received by remote write and stored."},
+	selfmetrics.Family{Name: "watchdog_remote_write_received_histograms_total", Type: selfmetrics.Counter, Help: "Native histogram samples received by remote write and stored."},
 	selfmetrics.Family{Name: "watchdog_remote_write_dropped_exemplars_total", Type: selfmetrics.Counter, Help: "Exemplars received by remote write and not kept."},
 	selfmetrics.Family{Name: "watchdog_remote_write_requests_refused_total", Type: selfmetrics.Counter, Help: "Remote-write requests refused, by reason."},
 	selfmetrics.Family{Name: "watchdog_remote_write_refused_samples_total", Type: selfmetrics.Counter, Help: "Samples received by remote write and refused by the store, by reason."},
