@@ -87,17 +87,24 @@ func (db *DB) timeBounds() (minT, maxT int64) {
 	minT, maxT = math.MaxInt64, math.MinInt64
 	db.series.forEach(func(s *memSeries) {
 		s.mu.Lock()
-		first := int64(math.MaxInt64)
-		if len(s.chunks) > 0 {
-			first = s.chunks[0].mint
-		} else if s.headSamples() > 0 {
-			first = s.headMint
-		}
-		last := s.lastT
+		first, last := seriesBounds(s)
 		s.mu.Unlock()
 		minT, maxT = min(minT, first), max(maxT, last)
 	})
 	return minT, maxT
+}
+
+// seriesBounds returns the oldest and the newest sample time of s,
+// math.MaxInt64 and math.MinInt64 when it holds none. Callers hold s.mu.
+// (With native histograms merged, this is s.oldestT() and s.newestT().)
+func seriesBounds(s *memSeries) (first, last int64) {
+	first = math.MaxInt64
+	if len(s.chunks) > 0 {
+		first = s.chunks[0].mint
+	} else if s.headSamples() > 0 {
+		first = s.headMint
+	}
+	return first, s.lastT
 }
 
 // topEntry is a candidate of a top list; value is non-empty only for
@@ -202,13 +209,8 @@ func (db *DB) DeleteSeries(ctx context.Context, mint, maxt int64, ms ...*labels.
 		inside, seen := false, false
 		if db.series.removeIf(s, func(s *memSeries) bool {
 			seen = true
-			first := s.lastT
-			if len(s.chunks) > 0 {
-				first = s.chunks[0].mint
-			} else if s.headSamples() > 0 {
-				first = s.headMint
-			}
-			inside = s.lastT == math.MinInt64 || (first >= mint && s.lastT <= maxt)
+			first, last := seriesBounds(s)
+			inside = first > last || (first >= mint && last <= maxt)
 			if inside {
 				left = s.footprint()
 			}
