@@ -233,13 +233,15 @@ func (h *Handler) parseQuery(r *http.Request) apiResult {
 	return apiResult{data: jsonAST(expr)}
 }
 
-func (h *Handler) adminError() *apiError {
+// adminDisabled is the answer of the admin endpoints without an Admin, as
+// Prometheus answers them without --web.enable-admin-api.
+func adminDisabled() *apiError {
 	return &apiError{typ: errorUnavailable, msg: "admin APIs disabled"}
 }
 
 func (h *Handler) adminSnapshot(r *http.Request) apiResult {
 	if h.status.admin == nil {
-		return apiResult{err: h.adminError()}
+		return apiResult{err: adminDisabled()}
 	}
 	if e := parseForm(r); e != nil {
 		return apiResult{err: e}
@@ -263,7 +265,7 @@ func (h *Handler) adminSnapshot(r *http.Request) apiResult {
 
 func (h *Handler) adminDeleteSeries(r *http.Request) apiResult {
 	if h.status.admin == nil {
-		return apiResult{err: h.adminError()}
+		return apiResult{err: adminDisabled()}
 	}
 	if e := parseForm(r); e != nil {
 		return apiResult{err: e}
@@ -285,7 +287,7 @@ func (h *Handler) adminDeleteSeries(r *http.Request) apiResult {
 
 func (h *Handler) adminCleanTombstones(*http.Request) apiResult {
 	if h.status.admin == nil {
-		return apiResult{err: h.adminError()}
+		return apiResult{err: adminDisabled()}
 	}
 	if err := h.status.admin.CleanTombstones(); err != nil {
 		return apiResult{err: adminFailure("clean tombstones", err)}
