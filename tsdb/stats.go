@@ -94,17 +94,11 @@ func (db *DB) timeBounds() (minT, maxT int64) {
 	return minT, maxT
 }
 
-// seriesBounds returns the oldest and the newest sample time of s,
-// math.MaxInt64 and math.MinInt64 when it holds none. Callers hold s.mu.
-// (With native histograms merged, this is s.oldestT() and s.newestT().)
+// seriesBounds returns the oldest and the newest sample time of s, float
+// or histogram; math.MaxInt64 and math.MinInt64 when it holds none.
+// Callers hold s.mu.
 func seriesBounds(s *memSeries) (first, last int64) {
-	first = math.MaxInt64
-	if len(s.chunks) > 0 {
-		first = s.chunks[0].mint
-	} else if s.headSamples() > 0 {
-		first = s.headMint
-	}
-	return first, s.lastT
+	return s.oldestT(), s.newestT()
 }
 
 // topEntry is a candidate of a top list; value is non-empty only for

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -146,5 +147,34 @@ func BenchmarkCardinalityStats(b *testing.B) {
 		if st.NumSeries != 1_000_000 {
 			b.Fatal(st.NumSeries)
 		}
+	}
+}
+
+// TestDeleteSeriesHistograms: a histogram series counts its histogram
+// samples in its time range and footprint.
+func TestDeleteSeriesHistograms(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	app := db.Appender()
+	h := labels.FromStrings("__name__", "latency")
+	for ts := int64(1000); ts <= 3000; ts += 1000 {
+		if _, err := app.AppendHistogram(0, h, ts, nil, &histogram.FloatHistogram{Count: 1, Sum: 1, ZeroCount: 1, ZeroThreshold: 0.001}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.CardinalityStats(10); st.MinTime != 1000 || st.MaxTime != 3000 {
+		t.Fatalf("histogram series bounds: %d..%d, want 1000..3000", st.MinTime, st.MaxTime)
+	}
+	m := labels.MustNewMatcher(labels.MatchEqual, "__name__", "latency")
+	if n, err := db.DeleteSeries(context.Background(), 2000, 5000, m); n != 0 || !errors.Is(err, ErrPartialDelete) {
+		t.Fatalf("delete [2000, 5000]: %d, %v; want ErrPartialDelete (a histogram at 1000)", n, err)
+	}
+	if n, err := db.DeleteSeries(context.Background(), 1000, 3000, m); n != 1 || err != nil {
+		t.Fatalf("delete [1000, 3000]: %d, %v", n, err)
+	}
+	if s := db.Stats(); s.Series != 0 || s.Samples != 0 || s.Chunks != 0 || s.ChunkBytes != 0 {
+		t.Fatalf("stats after deleting the histogram series: %+v", s)
 	}
 }
