@@ -29,6 +29,7 @@ import (
 // refuses, nothing else has changed either.
 type reloader struct {
 	mu         sync.Mutex
+	state      *configState // nil in tests that do not look
 	load       func() (*config.Config, error)
 	configName string
 	scraper    *scrape.Manager
@@ -135,10 +136,16 @@ func (r *reloader) reload(ctx context.Context) error {
 	}
 	if err != nil {
 		reloadFailures.Inc()
+		if r.state != nil {
+			r.state.failed()
+		}
 		r.logger.Error("reload refused, the running configuration stays", "err", err)
 		return fmt.Errorf("reload: %w", err)
 	}
 	reloadSuccesses.Inc()
+	if r.state != nil {
+		r.state.loaded(p.cfg, time.Now())
+	}
 	r.logger.Info("configuration reloaded")
 	if changed := storageChanges(r.storage, p.cfg.Storage); len(changed) > 0 {
 		r.logger.Warn("configuration reloaded, but storage settings apply only at restart: the running values stay",

@@ -57,6 +57,7 @@ type serveOptions struct {
 	firstSpike    time.Duration // demo only
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	limits        *limitOptions
+	flags         map[string]string // every flag's value, for /api/v1/status/flags
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -94,6 +95,7 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	o.flags = flagValues(fs)
 	if !demoMode && o.configFile == "" {
 		return fmt.Errorf("%w: run needs --config FILE (or run `watchdog` alone for the demo)", errUsage)
 	}
@@ -330,10 +332,15 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
-	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
+	cfgState := newConfigState(cfg, time.Now())
+	reloader := &reloader{state: cfgState, load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
 		ams: ams, remote: rw, pg: pg, checkins: checkins, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
+	pagerURL := ""
+	if pg != nil {
+		pagerURL = externalURL
+	}
 	isReady := make(chan struct{})
 	api := web.New(web.Options{
 		Queryable: db,
@@ -363,13 +370,18 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return "starting"
 			}
 		},
-		Token:     token,
-		Limits:    queryLimits,
-		BuildInfo: buildInfo(),
-		Metrics:   set,
-		Logger:    logger.With("component", "web"),
+		Token:         token,
+		Limits:        queryLimits,
+		BuildInfo:     buildInfo(),
+		Flags:         o.flags,
+		Config:        cfgState.yaml,
+		Runtime:       cfgState.runtime,
+		TSDBStatus:    tsdbStatus(db),
+		Alertmanagers: alertmanagerURLs(ams, pagerURL),
+		Admin:         storeAdmin{db: db, snapshotPath: cfg.Storage.SnapshotPath},
+		Metrics:       set,
+		Logger:        logger.With("component", "web"),
 	})
-	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
 	checkin.Register(api.HandleOwnAuth, checkins)
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
