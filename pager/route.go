@@ -202,7 +202,10 @@ func Fingerprint(lset map[string]string) string {
 }
 
 // Inhibited reports whether target is muted by one of sources under the
-// config's inhibit rules, and by which source fingerprint.
+// config's inhibit rules, and by which source fingerprint. As in
+// Alertmanager, when the target also matches a rule's source side, sources
+// that also match its target side cannot mute it (two alerts that each match
+// both sides never silence each other).
 func (c *Config) Inhibited(target map[string]string, sources []map[string]string) (string, bool) {
 	if c.c == nil {
 		return "", false
@@ -212,8 +215,9 @@ func (c *Config) Inhibited(target map[string]string, sources []map[string]string
 		if !matchAll(r.target, target) {
 			continue
 		}
+		twoSided := matchAll(r.source, target)
 		for _, s := range sources {
-			if !matchAll(r.source, s) {
+			if !matchAll(r.source, s) || twoSided && matchAll(r.target, s) {
 				continue
 			}
 			sfp := Fingerprint(s)

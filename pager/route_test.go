@@ -152,6 +152,7 @@ func TestInhibited(t *testing.T) {
 		{"not a target", map[string]string{"alertname": "X", "severity": "ticket", "cluster": "c1"}, []map[string]string{down}, false},
 		{"never itself", down, []map[string]string{down}, false},
 		{"no source", map[string]string{"alertname": "X", "severity": "page", "cluster": "c1"}, nil, false},
+		{"both sides never mute each other", map[string]string{"alertname": "ClusterDown", "severity": "page", "cluster": "c1", "zone": "a"}, []map[string]string{down}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
