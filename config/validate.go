@@ -122,6 +122,7 @@ func (c *Config) validate(r *report) {
 	c.Heartbeat.validate(r, "heartbeat")
 	validateRemoteWrite(r, "remote_write", c.RemoteWrite, c.Global.MetricNameValidationScheme)
 	c.Datasource.validate(r, "datasource")
+	c.validateProbes(r)
 }
 
 // DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.
