@@ -166,20 +166,20 @@ type DNSRRValidator struct {
 
 // DNSProbe is blackbox_exporter's dns prober module.
 type DNSProbe struct {
-	IPProtocol           string         `yaml:"preferred_ip_protocol,omitempty"`
-	IPProtocolFallback   *bool          `yaml:"ip_protocol_fallback,omitempty"`
-	TransportProtocol    string         `yaml:"transport_protocol,omitempty"`
-	QueryName            string         `yaml:"query_name"`
-	QueryType            string         `yaml:"query_type,omitempty"`
-	QueryClass           string         `yaml:"query_class,omitempty"`
-	RecursionDesired     *bool          `yaml:"recursion_desired,omitempty"`
-	ValidRcodes          []string       `yaml:"valid_rcodes,omitempty"`
-	ValidateAnswer       DNSRRValidator `yaml:"validate_answer_rrs,omitempty"`
-	ValidateAuthority    DNSRRValidator `yaml:"validate_authority_rrs,omitempty"`
-	ValidateAdditional   DNSRRValidator `yaml:"validate_additional_rrs,omitempty"`
-	DNSOverTLS           bool           `yaml:"dns_over_tls,omitempty"`
-	TLSConfig            ProbeTLSConfig `yaml:"tls_config,omitempty"`
-	SourceIPAddress      string         `yaml:"source_ip_address,omitempty"`
+	IPProtocol         string         `yaml:"preferred_ip_protocol,omitempty"`
+	IPProtocolFallback *bool          `yaml:"ip_protocol_fallback,omitempty"`
+	TransportProtocol  string         `yaml:"transport_protocol,omitempty"`
+	QueryName          string         `yaml:"query_name"`
+	QueryType          string         `yaml:"query_type,omitempty"`
+	QueryClass         string         `yaml:"query_class,omitempty"`
+	RecursionDesired   *bool          `yaml:"recursion_desired,omitempty"`
+	ValidRcodes        []string       `yaml:"valid_rcodes,omitempty"`
+	ValidateAnswer     DNSRRValidator `yaml:"validate_answer_rrs,omitempty"`
+	ValidateAuthority  DNSRRValidator `yaml:"validate_authority_rrs,omitempty"`
+	ValidateAdditional DNSRRValidator `yaml:"validate_additional_rrs,omitempty"`
+	DNSOverTLS         bool           `yaml:"dns_over_tls,omitempty"`
+	TLSConfig          ProbeTLSConfig `yaml:"tls_config,omitempty"`
+	SourceIPAddress    string         `yaml:"source_ip_address,omitempty"`
 }
 
 // GRPCProbe is blackbox_exporter's grpc prober module: the standard
