@@ -132,11 +132,11 @@ func (p *Prober) doHTTP(ctx context.Context, r *recorder, req httpRequest) (*htt
 	}
 	dialer := &net.Dialer{}
 	transport := &http.Transport{
-		TLSClientConfig:       tc,
-		DisableKeepAlives:     true,
-		ForceAttemptHTTP2:     true,
+		TLSClientConfig:        tc,
+		DisableKeepAlives:      true,
+		ForceAttemptHTTP2:      true,
 		MaxResponseHeaderBytes: 64 << 10,
-		Proxy:                 nil,
+		Proxy:                  nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			h, port, err := net.SplitHostPort(addr)
 			if err == nil && h == host {

@@ -125,6 +125,8 @@ type Manager struct {
 
 	runs, failures, misses *metrics.Counter
 	inFlight               int
+	// runFn runs one probe: o.Prober.Run, replaced by scheduling tests.
+	runFn func(ctx context.Context, m *config.ProbeModule, steps []config.JourneyStep, target string) *Result
 }
 
 // New returns a Manager with no probes.
@@ -149,6 +151,7 @@ func New(o Options) *Manager {
 	}
 	m := &Manager{o: o, updates: make(chan *config.Config, 1), done: make(chan *task, o.MaxConcurrency),
 		adhoc: make(chan struct{}, o.MaxAdHoc), tasks: map[taskKey]*task{}}
+	m.runFn = o.Prober.Run
 	m.runs = o.Metrics.GetOrCreateCounter("watchdog_probe_runs_total")
 	m.failures = o.Metrics.GetOrCreateCounter("watchdog_probe_failures_total")
 	m.misses = o.Metrics.GetOrCreateCounter("watchdog_probe_schedule_misses_total")
@@ -396,7 +399,7 @@ func (m *Manager) finish(_ *scheduler, t *task) {
 func (m *Manager) run(ctx context.Context, t *task, cfg *config.ProbeConfig) {
 	start := m.o.Now()
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Effective.Timeout))
-	res := m.o.Prober.Run(rctx, &cfg.Effective, cfg.Steps, t.key.target)
+	res := m.runFn(rctx, &cfg.Effective, cfg.Steps, t.key.target)
 	cancel()
 	if ctx.Err() != nil {
 		return // shutting down: a cut-short run is no result
