@@ -14,6 +14,7 @@ import (
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/probe"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/web/ui"
@@ -31,6 +32,7 @@ type reloader struct {
 	load       func() (*config.Config, error)
 	configName string
 	scraper    *scrape.Manager
+	prober     *probe.Manager
 	ruler      *rules.Manager
 	ams        *amSenders
 	remote     *remoteWriters
@@ -106,6 +108,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	}
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
+	if r.prober != nil {
+		r.prober.Apply(p.cfg)
+	}
 	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
 	if r.remote != nil {
 		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))

@@ -55,6 +55,7 @@ type serveOptions struct {
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
 	rwReceiver    bool          // --web.enable-remote-write-receiver
+	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
 }
 
@@ -79,6 +80,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
 	fs.BoolVar(&o.rwReceiver, "web.enable-remote-write-receiver", false,
 		"accept Prometheus remote write (1.0 and 2.0) on POST /api/v1/write; needs the API token")
+	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
+		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
 	return fs, o
 }
@@ -205,6 +208,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)
 	}
+	prober := newProbes(db, set, logger.With("component", "probe"))
+	prober.Apply(cfg)
 
 	externalURL := strings.TrimSuffix(o.externalURL, "/")
 	if externalURL == "" {
@@ -311,7 +316,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
-	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
+	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, prober: prober, ruler: ruler,
 		ams: ams, remote: rw, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
@@ -360,7 +365,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
+	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
+	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
+	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) }, Probes: probes,
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
 	if pg != nil {
@@ -395,6 +402,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	for _, q := range queues {
 		wg.Go(func() { q.Run(runCtx) })
 	}
+	wg.Go(func() { _ = prober.Run(runCtx) })
 	wg.Go(func() {
 		if err := ruler.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("rules: %w", err)
