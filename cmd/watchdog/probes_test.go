@@ -7,14 +7,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/probe"
 	"github.com/watchdog-sre/watchdog/web"
 )
@@ -111,6 +115,61 @@ probe_modules:
 			}
 			if !strings.Contains(string(body), "# HELP probe_success Displays whether or not the probe was a success\n# TYPE probe_success gauge\n") {
 				t.Errorf("HELP/TYPE lines differ from blackbox_exporter's:\n%s", body)
+			}
+		})
+	}
+}
+
+// TestDemoJourney runs the demo configuration's checkout journey against
+// the demo shop: it passes, and fails at add_to_cart while the cart is
+// broken, with the shop's answer as the failure.
+func TestDemoJourney(t *testing.T) {
+	start := time.Now()
+	var now atomic.Pointer[time.Time]
+	now.Store(&start)
+	shop := demo.NewShop(demo.ShopOptions{Start: start, Now: func() time.Time { return *now.Load() }})
+	srv := httptest.NewServer(shop)
+	defer srv.Close()
+	text := strings.NewReplacer("{{WEB}}", "127.0.0.1:1", "{{SHOP}}", strings.TrimPrefix(srv.URL, "http://"),
+		"{{SNAPSHOT}}", filepath.Join(t.TempDir(), "s.wds"), "{{PAGERDB}}", filepath.Join(t.TempDir(), "p.db"),
+		"{{RULES}}", t.TempDir()).Replace(demoConfig)
+	cfg, err := config.Parse([]byte(text), "demo.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checkout *config.ProbeConfig
+	for _, p := range cfg.Probes {
+		if p.Name == "checkout" {
+			checkout = p
+		}
+	}
+	if checkout == nil {
+		t.Fatal("no checkout probe in demo.yml")
+	}
+	outage := start.Add(demo.DefaultFirstCartOutage + time.Second)
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{{"cart works", start, true}, {"cart broken", outage, false}, {"cart back", outage.Add(demo.DefaultCartOutageFor), true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if shop.InCartOutage(tt.at) == tt.ok {
+				t.Fatalf("the shop's outage schedule is not what the test expects at %v", tt.at.Sub(start))
+			}
+			now.Store(&tt.at)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res := probe.NewProber().Run(ctx, &checkout.Effective, checkout.Steps, checkout.AllTargets()[0])
+			if res.Success != tt.ok {
+				t.Fatalf("success = %v, failure %+v", res.Success, res.Failure)
+			}
+			if !tt.ok {
+				f := res.Failure
+				if f.Step != "add_to_cart" || f.Status != 503 || !strings.Contains(f.Body, "cart service unavailable") {
+					t.Errorf("failure = %+v, want add_to_cart with the 503 body", f)
+				}
+			} else if len(res.Steps) != 3 {
+				t.Errorf("steps = %+v", res.Steps)
 			}
 		})
 	}
