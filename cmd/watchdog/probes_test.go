@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
+	"github.com/watchdog-sre/watchdog/internal/proctest"
 	"github.com/watchdog-sre/watchdog/probe"
 	"github.com/watchdog-sre/watchdog/web"
 )
@@ -173,4 +176,122 @@ func TestDemoJourney(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envBlackbox names a blackbox_exporter binary to use instead of Debian's.
+const envBlackbox = "WATCHDOG_TEST_BLACKBOX_EXPORTER"
+
+// TestProbeEndpointMatchesBlackboxExporter asks a real blackbox_exporter
+// (Debian's prometheus-blackbox-exporter, installed by .ci/run) and the
+// watchdog's /probe the same modules against the same targets and
+// compares the series names and labels: every series blackbox_exporter
+// answers, the watchdog answers too; the watchdog's extra series must be
+// ones newer blackbox_exporter versions answer (the golden files, from its
+// current source: Debian's is older).
+func TestProbeEndpointMatchesBlackboxExporter(t *testing.T) {
+	bin := proctest.Find(envBlackbox, "prometheus-blackbox-exporter", "/usr/bin/prometheus-blackbox-exporter")
+	if bin == "" {
+		bin = proctest.Find(envBlackbox, "blackbox_exporter")
+	}
+	if bin == "" {
+		t.Skip("SKIP: blackbox_exporter not installed: apt-get install prometheus-blackbox-exporter (or set " + envBlackbox + ")")
+	}
+	modules := `
+  http_2xx:
+    prober: http
+    http:
+      preferred_ip_protocol: ip4
+  https_insecure:
+    prober: http
+    http:
+      preferred_ip_protocol: ip4
+      tls_config: {insecure_skip_verify: true}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "blackbox.yml"), []byte("modules:"+modules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port, err := proctest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	proc := &proctest.Proc{Bin: bin, Dir: dir, ReadyURL: "http://" + addr + "/-/healthy",
+		Args: []string{"--config.file=" + filepath.Join(dir, "blackbox.yml"), "--web.listen-address=" + addr}}
+	if err := proc.Run(); err != nil {
+		t.Fatalf("start blackbox_exporter: %v\n%s", err, proc.Log())
+	}
+	defer proc.Halt()
+	version, _ := exec.Command(bin, "--version").CombinedOutput()
+	t.Logf("comparing with %s", strings.SplitN(string(version), "\n", 2)[0])
+
+	cfg, err := config.Parse([]byte("probe_modules:"+modules), "probes.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := probe.New(probe.Options{})
+	m.Apply(cfg)
+	api := web.New(web.Options{})
+	api.EnableProbes(web.ProbeOptions{Run: probeRun(m), Open: true})
+	watchdog := httptest.NewServer(api)
+	defer watchdog.Close()
+
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer secure.Close()
+	get := func(base, module, target string) string {
+		resp, err := http.Get(base + "/probe?module=" + module + "&target=" + url.QueryEscape(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "probe_success 1") {
+			t.Fatalf("GET %s/probe %s: %d\n%s", base, module, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	for _, tt := range []struct{ module, target, golden string }{
+		{"http_2xx", plain.URL, "testdata/blackbox_http.golden"},
+		{"https_insecure", secure.URL, "testdata/blackbox_https.golden"},
+	} {
+		t.Run(tt.module, func(t *testing.T) {
+			theirs := seriesShape(t, get("http://"+addr, tt.module, tt.target))
+			ours := seriesShape(t, get(watchdog.URL, tt.module, tt.target))
+			newer := goldenShape(t, tt.golden)
+			for _, s := range theirs {
+				if slices.Contains(ours, s) {
+					continue
+				}
+				// A series whose labels changed in a later version (such as
+				// probe_ssl_last_chain_info gaining serialnumber) is answered
+				// with the later labels.
+				name, _, _ := strings.Cut(s, "{")
+				later := slices.IndexFunc(ours, func(o string) bool { return strings.HasPrefix(o, name+"{") && slices.Contains(newer, o) })
+				if later < 0 {
+					t.Errorf("blackbox_exporter answers %s, the watchdog does not", s)
+				} else {
+					t.Logf("blackbox_exporter answers %s, the watchdog %s as newer versions do", s, ours[later])
+				}
+			}
+			for _, s := range ours {
+				if !slices.Contains(theirs, s) && !slices.Contains(newer, s) {
+					t.Errorf("the watchdog answers %s, which no blackbox_exporter does", s)
+				}
+			}
+			t.Logf("blackbox_exporter %d series, watchdog %d; the watchdog's extra ones (newer blackbox_exporter versions have them): %v",
+				len(theirs), len(ours), extra(ours, theirs))
+		})
+	}
+}
+
+func extra(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
