@@ -25,8 +25,10 @@ const (
 	DefaultProbeTimeout = model.Duration(10 * time.Second)
 	// MinProbeInterval is the shortest interval a probe may have.
 	MinProbeInterval = model.Duration(time.Second)
-	// DefaultProbeBodySizeLimit bounds the body an HTTP probe reads.
-	DefaultProbeBodySizeLimit = ByteSize(10 << 20)
+	// DefaultProbeBodySizeLimit bounds the body an HTTP probe reads (and
+	// holds, for its assertions): with DefaultMaxConcurrency probes at
+	// once, 256 MiB at worst.
+	DefaultProbeBodySizeLimit = ByteSize(1 << 20)
 	// MaxProbeTargets is the most targets one probe may list.
 	MaxProbeTargets = 10_000
 	// MaxJourneySteps is the most steps one journey may have.

@@ -130,38 +130,9 @@ func (p *Prober) doHTTP(ctx context.Context, r *recorder, req httpRequest) (*htt
 	if err != nil {
 		return nil, r.fail(0, nil, "%v", err)
 	}
-	dialer := &net.Dialer{}
-	transport := &http.Transport{
-		TLSClientConfig:        tc,
-		DisableKeepAlives:      true,
-		ForceAttemptHTTP2:      true,
-		MaxResponseHeaderBytes: 64 << 10,
-		Proxy:                  nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			h, port, err := net.SplitHostPort(addr)
-			if err == nil && h == host {
-				addr = net.JoinHostPort(ip.String(), port)
-			}
-			return dialer.DialContext(ctx, network, addr)
-		},
-	}
-	defer transport.CloseIdleConnections()
 	redirects := 0
-	follow := !(m.NoFollowRedirects != nil && *m.NoFollowRedirects) && !(m.FollowRedirects != nil && !*m.FollowRedirects)
-	client := &http.Client{
-		Transport: transport,
-		Jar:       req.jar,
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if !follow {
-				return http.ErrUseLastResponse
-			}
-			redirects = len(via)
-			if len(via) > MaxRedirects {
-				return fmt.Errorf("stopped after %d redirects", MaxRedirects)
-			}
-			return nil
-		},
-	}
+	client := newClient(m, tc, host, ip, req.jar, &redirects)
+	defer client.CloseIdleConnections()
 	var body io.Reader
 	if req.body != "" {
 		body = strings.NewReader(req.body)
@@ -212,6 +183,41 @@ func (p *Prober) doHTTP(ctx context.Context, r *recorder, req httpRequest) (*htt
 		return out, r.fail(resp.StatusCode, data[:len(data)-1], "body larger than body_size_limit %s", m.BodySizeLimit)
 	}
 	return out, p.checkHTTP(r, resp, data, m)
+}
+
+// newClient returns the client of one probe: no keep-alive, connections
+// to host go to ip (the address resolve chose), redirects counted into
+// *redirects and followed unless the module says not to.
+func newClient(m *config.HTTPProbe, tc *tls.Config, host string, ip net.IP, jar http.CookieJar, redirects *int) *http.Client {
+	dialer := &net.Dialer{}
+	transport := &http.Transport{
+		TLSClientConfig:        tc,
+		DisableKeepAlives:      true,
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: 64 << 10,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			h, port, err := net.SplitHostPort(addr)
+			if err == nil && h == host {
+				addr = net.JoinHostPort(ip.String(), port)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}
+	follow := !(m.NoFollowRedirects != nil && *m.NoFollowRedirects) && !(m.FollowRedirects != nil && !*m.FollowRedirects)
+	return &http.Client{
+		Transport: transport,
+		Jar:       jar,
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if !follow {
+				return http.ErrUseLastResponse
+			}
+			*redirects = len(via)
+			if len(via) > MaxRedirects {
+				return fmt.Errorf("stopped after %d redirects", MaxRedirects)
+			}
+			return nil
+		},
+	}
 }
 
 // checkHTTP runs a response's assertions; the first failing one is the
