@@ -48,6 +48,7 @@ func TestEveryPageLinkedFromOverview(t *testing.T) {
 		"alerts and rules":    regexp.MustCompile(`^/alerts$`),
 		"targets":             regexp.MustCompile(`^/targets$`),
 		"probes":              regexp.MustCompile(`^/probes$`),
+		"heartbeats":          regexp.MustCompile(`^/heartbeats$`),
 		"graph":               regexp.MustCompile(`^/graph$`),
 		"graph of a rule":     regexp.MustCompile(`^/graph\?expr=`),
 		"on call":             regexp.MustCompile(`^/oncall$`),
