@@ -55,6 +55,7 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	firstOutage   time.Duration // demo only: --demo.first-cart-outage
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
@@ -69,6 +70,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 		// For tests (the browser tests in e2e/): not listed in `watchdog help`.
 		fs.DurationVar(&o.firstSpike, "demo.first-spike", demo.DefaultFirstSpike,
 			"delay from start to the demo shop's first login error spike; 0 starts it at once (for tests)")
+		fs.DurationVar(&o.firstOutage, "demo.first-cart-outage", demo.DefaultFirstCartOutage,
+			"delay from start to the demo shop's first cart outage; 0 starts it at once (for tests)")
 	}
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
@@ -142,7 +145,12 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if firstSpike <= 0 {
 			firstSpike = -1 // ShopOptions: negative starts the first spike at once
 		}
-		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike}), ReadHeaderTimeout: 10 * time.Second}
+		firstOutage := o.firstOutage
+		if firstOutage <= 0 {
+			firstOutage = -1
+		}
+		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike, FirstCartOutage: firstOutage}),
+			ReadHeaderTimeout: 10 * time.Second}
 		go shopSrv.Serve(shopLn)
 		defer shopSrv.Close()
 		snap := o.snapshotPath
