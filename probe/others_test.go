@@ -74,7 +74,7 @@ func TestTCP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := run(t, module(t, tt.module), tt.target, 500*time.Millisecond)
+			res := run(t, module(t, tt.module), tt.target, 2*time.Second)
 			if res.Success != tt.ok {
 				t.Fatalf("success = %v (%+v)", res.Success, res.Failure)
 			}
