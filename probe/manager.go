@@ -107,6 +107,7 @@ type task struct {
 	waiting bool
 	removed bool
 	prev    map[uint64]labels.Labels
+	last    int64 // timestamp (ms) of the samples in prev
 
 	mu     sync.Mutex
 	status Status
@@ -249,13 +250,13 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			for m.inFlight > 0 {
-				m.finish(s, <-m.done)
+				m.finish(<-m.done)
 			}
 			return nil
 		case c := <-m.updates:
-			s.apply(ctx, c)
+			s.apply(c)
 		case t := <-m.done:
-			m.finish(s, t)
+			m.finish(t)
 			s.startWaiting(ctx)
 		case <-timer.C:
 			s.due(ctx)
@@ -280,7 +281,7 @@ func offset(k taskKey, interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
-func (s *scheduler) apply(ctx context.Context, c *config.Config) {
+func (s *scheduler) apply(c *config.Config) {
 	now := s.m.o.Now()
 	next := map[taskKey]*task{}
 	for _, pc := range c.Probes {
@@ -331,7 +332,6 @@ func (s *scheduler) apply(ctx context.Context, c *config.Config) {
 	s.m.mu.Lock()
 	s.m.tasks = next
 	s.m.mu.Unlock()
-	_ = ctx
 }
 
 // due starts (or queues) every task whose time has come and moves it to its
@@ -387,7 +387,8 @@ func (s *scheduler) start(ctx context.Context, t *task) {
 	}()
 }
 
-func (m *Manager) finish(_ *scheduler, t *task) {
+// finish records the end of a run (on the scheduler's goroutine).
+func (m *Manager) finish(t *task) {
 	m.inFlight--
 	t.running = false
 	if t.removed {
@@ -454,7 +455,7 @@ func (m *Manager) store(t *task, cfg *config.ProbeConfig, samples []Sample, ts t
 	if err := app.Commit(); err != nil {
 		m.o.Logger.Warn("store probe results", "probe", t.key.probe, "err", err)
 	}
-	t.prev = cur
+	t.prev, t.last = cur, ms
 }
 
 // writeStale ends the series of a removed task.
@@ -464,8 +465,9 @@ func (m *Manager) writeStale(t *task, now time.Time) {
 	}
 	app := m.o.Appender()
 	stale := math.Float64frombits(value.StaleNaN)
+	ts := max(now.UnixMilli(), t.last+1) // after the last samples, even within their millisecond
 	for _, ls := range t.prev {
-		_, _ = app.Append(0, ls, now.UnixMilli(), stale)
+		_, _ = app.Append(0, ls, ts, stale)
 	}
 	_ = app.Commit()
 	t.prev = nil
