@@ -98,7 +98,7 @@ const (
 )
 
 // EnableProbes serves GET /api/v1/probes (every probe's state and last
-// failure) and, with o.Run, GET /probe?module=…&target=… in
+// failure; ?probe=NAME and ?health=up|down|unknown filter it) and, with o.Run, GET /probe?module=…&target=… in
 // blackbox_exporter's form: the series of one run as text, debug=true
 // adding the failure's reason. /probe needs the bearer token unless o.Open.
 func (h *Handler) EnableProbes(o ProbeOptions) {
@@ -106,10 +106,13 @@ func (h *Handler) EnableProbes(o ProbeOptions) {
 	if list == nil {
 		list = func() []Probe { return nil }
 	}
-	h.Handle("GET /api/v1/probes", h.wrap(func(*http.Request) apiResult {
-		ps := list()
-		if ps == nil {
-			ps = []Probe{}
+	h.Handle("GET /api/v1/probes", h.wrap(func(r *http.Request) apiResult {
+		name, health := r.URL.Query().Get("probe"), r.URL.Query().Get("health")
+		ps := []Probe{}
+		for _, p := range list() {
+			if (name == "" || p.Probe == name) && (health == "" || p.Health == health) {
+				ps = append(ps, p)
+			}
 		}
 		return apiResult{data: ps}
 	}))

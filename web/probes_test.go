@@ -57,6 +57,13 @@ func TestProbesAPI(t *testing.T) {
 	if strings.Contains(rec.Body.String(), "<script>") {
 		t.Errorf("the body is not escaped in JSON: %s", rec.Body)
 	}
+	for q, n := range map[string]int{"?probe=checkout": 1, "?probe=nope": 0, "?health=down": 1, "?health=up": 0} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/probes"+q, nil))
+		if got := strings.Count(rec.Body.String(), `"probe":`); got != n {
+			t.Errorf("%s: %d probes, want %d: %s", q, got, n, rec.Body)
+		}
+	}
 }
 
 func TestProbeEndpoint(t *testing.T) {
