@@ -2,7 +2,11 @@
 //
 // Series live in a lock-striped map keyed by the xxhash of their sorted label
 // set; each series keeps a short ring of Gorilla-compressed chunks (delta-of-
-// delta timestamps, XOR floats) covering the configured retention. An inverted
+// delta timestamps, XOR floats) covering the configured retention. A series
+// that has native histogram samples or start timestamps also keeps
+// Prometheus-encoded histogram chunks and start-timestamp runs beside them
+// (histogram.go); the low-level float read APIs (ReadRanges, Slide,
+// SeriesIterator) skip those, the Querier returns everything. An inverted
 // postings index answers label matchers with Prometheus semantics, and
 // [DB.Querier] exposes the data as a [storage.Querier] so the PromQL engine
 // can run over it. The store can be snapshotted to a single checksummed file
@@ -133,6 +137,7 @@ type Stats struct {
 	TooOld            uint64 // samples refused as older than the retention cutoff
 	TooFarInFuture    uint64 // samples refused as more than FutureWindow ahead of the clock
 	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
+	InvalidHistograms uint64 // histogram samples refused as invalid (ErrInvalidHistogram)
 	GCRuns            uint64 // garbage collections run
 }
 
@@ -142,6 +147,7 @@ type counters struct {
 	snapshotFailures                              atomic.Uint64
 	lastSnapshot                                  atomic.Int64
 	tooOld, tooFarInFuture, seriesLimit, gcRuns   atomic.Uint64
+	invalidHistograms                             atomic.Uint64
 
 	// Gauges, changed by the deltas of each commit, truncation, removal
 	// and snapshot load.
@@ -150,6 +156,10 @@ type counters struct {
 
 // footprint is what a series adds to the gauges of counters.
 type footprint struct{ samples, chunks, bytes int64 }
+
+func (f footprint) plus(g footprint) footprint {
+	return footprint{f.samples + g.samples, f.chunks + g.chunks, f.bytes + g.bytes}
+}
 
 // add adds f to the gauges (subtracts with neg).
 func (c *counters) add(f footprint, neg bool) {
@@ -358,7 +368,7 @@ func (db *DB) GC() {
 // gcable reports whether s has nothing inside retention and nothing pending.
 // Callers hold s.mu.
 func gcable(s *memSeries, cutoff int64) bool {
-	return s.lastT < cutoff && s.pendOwner == nil
+	return s.newestT() < cutoff && s.pendOwner == nil
 }
 
 // Stats returns current gauges and counters. It reads a few atomic
@@ -383,6 +393,7 @@ func (db *DB) Stats() Stats {
 		TooOld:            db.stats.tooOld.Load(),
 		TooFarInFuture:    db.stats.tooFarInFuture.Load(),
 		SeriesLimit:       db.stats.seriesLimit.Load(),
+		InvalidHistograms: db.stats.invalidHistograms.Load(),
 		GCRuns:            db.stats.gcRuns.Load(),
 	}
 }

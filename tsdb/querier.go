@@ -46,12 +46,16 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.Select
 		start := len(slab)
 		s.mu.Lock()
 		slab = s.snapshot(slab, &bytes, q.mint, q.maxt)
+		var ext *extView
+		if s.ext != nil {
+			ext = s.ext.view(q.mint, q.maxt)
+		}
 		lset := s.lset
 		s.mu.Unlock()
-		if len(slab) == start {
+		if len(slab) == start && (ext == nil || len(ext.hchunks) == 0) {
 			continue
 		}
-		set.series = append(set.series, seriesView{lset: lset, mint: q.mint, maxt: q.maxt})
+		set.series = append(set.series, seriesView{lset: lset, mint: q.mint, maxt: q.maxt, ext: ext})
 		spans = append(spans, len(slab))
 	}
 	start := 0
@@ -153,11 +157,20 @@ type seriesView struct {
 	lset       labels.Labels
 	chunks     []sealedChunk
 	mint, maxt int64
+	ext        *extView // histograms and start timestamps; nil if none
 }
 
 func (s *seriesView) Labels() labels.Labels { return s.lset }
 
 func (s *seriesView) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	if s.ext != nil {
+		mi, ok := it.(*mixedIterator)
+		if !ok {
+			mi = &mixedIterator{}
+		}
+		mi.reset(s.chunks, s.ext, s.mint, s.maxt)
+		return mi
+	}
 	si, ok := it.(*SampleIterator)
 	if !ok {
 		si = &SampleIterator{}
@@ -185,7 +198,7 @@ func (s *seriesSet) Err() error                        { return nil }
 func (s *seriesSet) Warnings() annotations.Annotations { return nil }
 
 // SampleIterator iterates the float samples of one series within a time
-// range. It implements chunkenc.Iterator and can be reused. It decodes one
+// range, skipping its histogram samples and start timestamps. It implements chunkenc.Iterator and can be reused. It decodes one
 // chunk at a time into internal buffers (see xordecode.go), so Next is an
 // index increment and Seek a binary search within the chunk.
 type SampleIterator = sampleIterator[int64]
@@ -294,14 +307,15 @@ func (it *sampleIterator[T]) Seek(ts T) chunkenc.ValueType {
 // At implements chunkenc.Iterator.
 func (it *sampleIterator[T]) At() (int64, float64) { return it.ts[it.pos], it.vs[it.pos] }
 
-// AtHistogram implements chunkenc.Iterator; the store holds floats only, so
-// it returns h unchanged.
+// AtHistogram implements chunkenc.Iterator; a SampleIterator reads float
+// chunks only (a series with histograms is read by mixedIterator), so it
+// returns h unchanged.
 func (it *sampleIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
 	return it.AtT(), h
 }
 
-// AtFloatHistogram implements chunkenc.Iterator; the store holds floats only,
-// so it returns fh unchanged.
+// AtFloatHistogram implements chunkenc.Iterator; a SampleIterator reads
+// float chunks only, so it returns fh unchanged.
 func (it *sampleIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
 	return it.AtT(), fh
 }
@@ -314,7 +328,8 @@ func (it *sampleIterator[T]) AtT() int64 {
 	return it.ts[it.pos]
 }
 
-// AtST implements chunkenc.Iterator; start timestamps are not stored.
+// AtST implements chunkenc.Iterator: 0, as a SampleIterator reads float
+// chunks only (start timestamps are read by mixedIterator).
 func (it *sampleIterator[T]) AtST() int64 { return 0 }
 
 // Err implements chunkenc.Iterator.
