@@ -15,6 +15,7 @@ import (
 	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/probe"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/web/ui"
@@ -33,6 +34,7 @@ type reloader struct {
 	load       func() (*config.Config, error)
 	configName string
 	scraper    *scrape.Manager
+	prober     *probe.Manager
 	ruler      *rules.Manager
 	ams        *amSenders
 	remote     *remoteWriters
@@ -114,6 +116,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	}
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
+	if r.prober != nil {
+		r.prober.Apply(p.cfg)
+	}
 	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
 	if r.remote != nil {
 		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))

@@ -55,7 +55,9 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	firstOutage   time.Duration // demo only: --demo.first-cart-outage
 	rwReceiver    bool          // --web.enable-remote-write-receiver
+	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
 }
@@ -69,6 +71,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 		// For tests (the browser tests in e2e/): not listed in `watchdog help`.
 		fs.DurationVar(&o.firstSpike, "demo.first-spike", demo.DefaultFirstSpike,
 			"delay from start to the demo shop's first login error spike; 0 starts it at once (for tests)")
+		fs.DurationVar(&o.firstOutage, "demo.first-cart-outage", demo.DefaultFirstCartOutage,
+			"delay from start to the demo shop's first cart outage; 0 starts it at once (for tests)")
 	}
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
@@ -81,6 +85,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
 	fs.BoolVar(&o.rwReceiver, "web.enable-remote-write-receiver", false,
 		"accept Prometheus remote write (1.0 and 2.0) on POST /api/v1/write; needs the API token")
+	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
+		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
 	return fs, o
 }
@@ -141,7 +147,12 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if firstSpike <= 0 {
 			firstSpike = -1 // ShopOptions: negative starts the first spike at once
 		}
-		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike}), ReadHeaderTimeout: 10 * time.Second}
+		firstOutage := o.firstOutage
+		if firstOutage <= 0 {
+			firstOutage = -1
+		}
+		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike, FirstCartOutage: firstOutage}),
+			ReadHeaderTimeout: 10 * time.Second}
 		go shopSrv.Serve(shopLn)
 		defer shopSrv.Close()
 		snap := o.snapshotPath
@@ -208,6 +219,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)
 	}
+	prober := newProbes(db, set, logger.With("component", "probe"))
+	prober.Apply(cfg)
 
 	externalURL := strings.TrimSuffix(o.externalURL, "/")
 	if externalURL == "" {
@@ -333,7 +346,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	statusPage.Store(&cfg.StatusPage)
 
 	cfgState := newConfigState(cfg, time.Now())
-	reloader := &reloader{state: cfgState, load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
+	reloader := &reloader{state: cfgState, load: loadConfig, configName: configName, scraper: scraper, prober: prober, ruler: ruler,
 		ams: ams, remote: rw, pg: pg, checkins: checkins, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
@@ -392,7 +405,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
+	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
+	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
+	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) }, Probes: probes,
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
@@ -427,6 +442,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	for _, q := range queues {
 		wg.Go(func() { q.Run(runCtx) })
 	}
+	wg.Go(func() { _ = prober.Run(runCtx) })
 	wg.Go(func() {
 		if err := ruler.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("rules: %w", err)
