@@ -39,6 +39,7 @@ type pendingExt struct {
 // copied: the caller may reuse it.
 func (a *Appender) AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
 	if h == nil && fh == nil {
+		a.db.stats.invalidHistograms.Add(1)
 		return ref, fmt.Errorf("%w: no histogram", ErrInvalidHistogram)
 	}
 	return a.AppendSample(ref, lset, 0, t, 0, h, fh)
@@ -54,6 +55,7 @@ func (a *Appender) AppendSample(ref uint64, lset labels.Labels, st, t int64, v f
 		return a.Append(ref, lset, t, v)
 	}
 	if err := validHistogram(h, fh); err != nil {
+		a.db.stats.invalidHistograms.Add(1)
 		return ref, err
 	}
 	s, r, err := a.series(ref, lset, t)

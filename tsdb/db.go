@@ -137,6 +137,7 @@ type Stats struct {
 	TooOld            uint64 // samples refused as older than the retention cutoff
 	TooFarInFuture    uint64 // samples refused as more than FutureWindow ahead of the clock
 	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
+	InvalidHistograms uint64 // histogram samples refused as invalid (ErrInvalidHistogram)
 	GCRuns            uint64 // garbage collections run
 }
 
@@ -146,6 +147,7 @@ type counters struct {
 	snapshotFailures                              atomic.Uint64
 	lastSnapshot                                  atomic.Int64
 	tooOld, tooFarInFuture, seriesLimit, gcRuns   atomic.Uint64
+	invalidHistograms                             atomic.Uint64
 
 	// Gauges, changed by the deltas of each commit, truncation, removal
 	// and snapshot load.
@@ -391,6 +393,7 @@ func (db *DB) Stats() Stats {
 		TooOld:            db.stats.tooOld.Load(),
 		TooFarInFuture:    db.stats.tooFarInFuture.Load(),
 		SeriesLimit:       db.stats.seriesLimit.Load(),
+		InvalidHistograms: db.stats.invalidHistograms.Load(),
 		GCRuns:            db.stats.gcRuns.Load(),
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,7 +273,7 @@ func TestAppendHistogramInvalid(t *testing.T) {
 				t.Fatalf("error %v, want ErrInvalidHistogram", err)
 			}
 			a.Commit()
-			if st := db.Stats(); st.Series != 0 || st.AppendedSamples != 0 {
+			if st := db.Stats(); st.Series != 0 || st.AppendedSamples != 0 || st.InvalidHistograms != 1 {
 				t.Fatalf("stored something: %+v", st)
 			}
 		})
@@ -489,4 +491,98 @@ func TestHasHistograms(t *testing.T) {
 			t.Errorf("HasHistograms(%d) = %v, want %v", ref, got, want)
 		}
 	}
+}
+
+// TestHistogramConcurrentAppendQuery appends histograms and floats to
+// shared series from two goroutines while the test queries, snapshots and
+// collects garbage: run with -race. Every query must see increasing times.
+func TestHistogramConcurrentAppendQuery(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for w := range 2 {
+		wg.Go(func() {
+			for i := range 400 {
+				a := db.Appender()
+				for s := range 4 {
+					ls := labels.FromStrings("__name__", "m", "s", fmt.Sprint(s))
+					ts := int64(i)*1000 + int64(w)*500
+					if (i+s)%3 == 0 {
+						a.Append(0, ls, ts, float64(i))
+					} else {
+						a.AppendSample(0, ls, ts-500, ts, 0, testHist(uint64(i)), nil)
+					}
+				}
+				a.Commit()
+			}
+		})
+	}
+	go func() { wg.Wait(); stop.Store(true) }()
+	for !stop.Load() {
+		qr, _ := db.Querier(0, 1<<40)
+		ss := qr.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
+		var it chunkenc.Iterator
+		for ss.Next() {
+			it = ss.At().Iterator(it)
+			prev := int64(math.MinInt64)
+			for typ := it.Next(); typ != chunkenc.ValNone; typ = it.Next() {
+				if it.AtT() <= prev {
+					t.Fatalf("time %d after %d", it.AtT(), prev)
+				}
+				prev = it.AtT()
+				if typ != chunkenc.ValFloat {
+					it.AtFloatHistogram(nil)
+				}
+			}
+		}
+		snapshotBytes(t, db)
+		db.GC()
+	}
+	checkGauges(t, db, "after the appends")
+	if st := db.Stats(); st.AppendedSamples == 0 || st.Series != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// BenchmarkAppendHistogram commits 120 scrapes of 1,000 series of counter
+// histograms with 40 populated buckets each, and reports the time and the
+// chunk bytes per histogram sample.
+func BenchmarkAppendHistogram(b *testing.B) {
+	const nSeries, scrapes, buckets = 1000, 120, 40
+	lsets := make([]labels.Labels, nSeries)
+	for i := range lsets {
+		lsets[i] = labels.FromStrings("__name__", "request_duration_seconds", "instance", fmt.Sprint(i))
+	}
+	hs := make([]*histogram.Histogram, scrapes)
+	for i := range hs {
+		h := &histogram.Histogram{Schema: 3, ZeroThreshold: 1e-128, PositiveSpans: []histogram.Span{{Offset: -20, Length: buckets}}}
+		h.PositiveBuckets = make([]int64, buckets)
+		prev := int64(0)
+		for k := range buckets {
+			c := int64(i*(k%7+1) + k) // each bucket grows at its own pace
+			h.PositiveBuckets[k] = c - prev
+			prev = c
+			h.Count += uint64(c)
+		}
+		h.Sum = float64(h.Count) * 0.1
+		hs[i] = h
+	}
+	var st Stats
+	for b.Loop() {
+		db := newDB(anyTime(Options{}), nil)
+		refs := make([]uint64, nSeries)
+		for i := range scrapes {
+			a := db.Appender()
+			for s := range nSeries {
+				var err error
+				if refs[s], err = a.AppendHistogram(refs[s], lsets[s], int64(i)*15_000, hs[i], nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			a.Commit()
+		}
+		st = db.Stats()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nSeries*scrapes), "ns/sample")
+	b.ReportMetric(float64(st.ChunkBytes)/float64(st.Samples), "chunk-B/sample")
 }
