@@ -103,6 +103,9 @@ type Config struct {
 	// was last received unless it is sent again. Default
 	// DefaultResolveTimeout.
 	ResolveTimeout *time.Duration `yaml:"resolve_timeout"`
+	// UrgencyRules map alerts to high or low urgency by their labels (see
+	// UrgencyRule); a route's urgency takes precedence. Default high.
+	UrgencyRules []*UrgencyRule `yaml:"urgency_rules"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig
@@ -133,6 +136,12 @@ type User struct {
 	// moment an escalation level reaches them. Empty means one step at 0
 	// by the first method with a contact, in the order of Contact's fields.
 	NotificationRules []NotificationRule `yaml:"notification_rules"`
+	// LowUrgencyRules are the steps of low urgency incidents (push, email
+	// or slack only). Empty means the quiet steps of NotificationRules.
+	LowUrgencyRules []NotificationRule `yaml:"low_urgency_notification_rules"`
+	// WakingHours ("08:00-22:00", the default) in TimeZone (default UTC):
+	// low urgency notifications outside them wait for the next start.
+	WakingHours string `yaml:"waking_hours"`
 }
 
 // Contact is a user's contact methods.
@@ -180,6 +189,9 @@ type EscalationPolicy struct {
 	AckTimeout time.Duration `yaml:"ack_timeout"`
 	// Major marks incidents of this policy as major, as Route.Major does.
 	Major bool `yaml:"major"`
+	// EscalateLowUrgency lets low urgency incidents escalate through the
+	// levels; by default (as in PagerDuty) they stay at the first level.
+	EscalateLowUrgency bool `yaml:"escalate_low_urgency"`
 }
 
 // WarRoom is the `war_room:` section: a major incident posts one message
@@ -227,7 +239,10 @@ type Route struct {
 	// with its own levels, when an incident of the route is major (by
 	// Major or declared by hand). Inherited when unset.
 	MajorPolicies []string `yaml:"major_policies"`
-	Routes        []*Route `yaml:"routes"`
+	// Urgency ("high" or "low") of the route's incidents, inherited; it
+	// takes precedence over urgency_rules.
+	Urgency string   `yaml:"urgency"`
+	Routes  []*Route `yaml:"routes"`
 }
 
 // InhibitRule mutes alerts matching TargetMatchers while an alert matching

@@ -533,6 +533,9 @@ func (c *Config) NewIncident(id string, m RouteMatch, now time.Time) IncidentSta
 		Status: StatusTriggered, CreatedAt: now, StartAt: now.Add(m.GroupWait),
 	}
 	st.Major = m.Major
+	if m.Urgency == UrgencyLow {
+		st.Urgency = UrgencyLow
+	}
 	if pol := c.Policy(m.EscalationPolicy); pol != nil && pol.Major {
 		st.Major = true
 	}

@@ -115,6 +115,9 @@ type RouteMatch struct {
 	GroupInterval    time.Duration
 	RepeatInterval   time.Duration
 	Major            bool // the route opens major incidents
+	// Urgency is the route's urgency or, when it sets none, that of the
+	// urgency_rules for the matched labels (UrgencyHigh by default).
+	Urgency string
 }
 
 // Match returns the routes lset is routed to, Alertmanager style: depth
@@ -131,6 +134,11 @@ func (c *Config) Match(lset map[string]string) []RouteMatch {
 		found := n.match(lset, &out)
 		if found && !n.cont {
 			break
+		}
+	}
+	for i := range out {
+		if out[i].Urgency == "" {
+			out[i].Urgency = c.urgencyOf(lset)
 		}
 	}
 	return out
@@ -183,7 +191,7 @@ func (n *routeNode) result(lset map[string]string) RouteMatch {
 		Route: n.name, EscalationPolicy: n.policy, Channels: n.channels,
 		GroupLabels: g, GroupKey: n.name + labels.FromMap(g).String(),
 		GroupWait: n.groupWait, GroupInterval: n.groupInterval, RepeatInterval: n.repeatInterval,
-		Major: n.major,
+		Major: n.major, Urgency: n.urgency,
 	}
 }
 

@@ -76,6 +76,10 @@ type IncidentState struct {
 	BridgeURL      string
 	WarRoomPosted  bool
 
+	// Urgency is UrgencyLow or "" for high (incidents opened by older
+	// versions are high), fixed when the incident opens.
+	Urgency string
+
 	Title  string
 	Status Status
 	Alerts []IncidentAlert // sorted by Fingerprint
@@ -282,6 +286,8 @@ const (
 	EntrySkipped = "skipped"
 	// EntryStuck: the incident has no next step (see IncidentState.Stuck).
 	EntryStuck = "stuck"
+	// EntryDeferred: a low urgency notification waits for waking hours.
+	EntryDeferred = "deferred"
 )
 
 // TimelineEntry is one line of an incident's timeline.

@@ -42,6 +42,9 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	s := &stepper{c: c, st: st.stepClone(extra), now: now}
 	if s.st.TimelineSeq == 0 {
 		text := fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)
+		if st.Urgency == UrgencyLow {
+			text += ", low urgency"
+		}
 		if st.Major {
 			text += " (major"
 			for _, e := range st.Parallel {
@@ -404,16 +407,43 @@ func (s *stepper) enter(e *PolicyEscalation, primary bool, level int, at time.Ti
 			s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Level: level, User: name, Text: "unknown user " + name})
 			continue
 		}
-		for i, r := range u.rules() {
-			e.Planned = append(e.Planned, PlannedNotify{At: at.Add(r.After), User: name, Method: r.Method, Level: level, Repeat: e.Repeat, Step: i})
-		}
+		s.plan(e, u, level, at)
 	}
 	slices.SortStableFunc(e.Planned, func(a, b PlannedNotify) int { return a.At.Compare(b.At) })
-	if lv.EscalateAfter > 0 {
+	if lv.EscalateAfter > 0 && s.st.escalates(pol) {
 		e.EscalateAt = at.Add(lv.EscalateAfter)
 	}
 	s.record(TimelineEntry{At: at, Kind: EntryEscalated, By: by, Level: level,
 		Text: fmt.Sprintf("%slevel %d (pass %d): %s", policyPrefix(e, primary), level+1, e.Repeat+1, strings.Join(users, ", "))})
+}
+
+// plan adds u's notification steps for the incident's urgency to e's
+// level starting at at. At low urgency each step waits for u's waking
+// hours, which the timeline says.
+func (s *stepper) plan(e *PolicyEscalation, u *User, level int, at time.Time) {
+	rules := u.rulesFor(s.st.Urgency)
+	if len(rules) == 0 {
+		s.record(TimelineEntry{At: at, Kind: EntryNobodyOnCall, By: BySystem, Level: level, User: u.Name,
+			Text: fmt.Sprintf("not notifying %s: no push, email or slack contact for low urgency", u.Name)})
+		return
+	}
+	for i, r := range rules {
+		when := s.stepAt(u.Name, at, r.After)
+		if i == 0 && when.After(at.Add(r.After)) {
+			s.record(TimelineEntry{At: at, Kind: EntryDeferred, By: BySystem, Level: level, User: u.Name,
+				Text: fmt.Sprintf("low urgency: notifying %s in waking hours, from %s", u.Name, s.c.localClock(u.Name, when))})
+		}
+		e.Planned = append(e.Planned, PlannedNotify{At: when, User: u.Name, Method: r.Method, Level: level, Repeat: e.Repeat, Step: i})
+	}
+}
+
+// stepAt returns when a personal step after d of a level started at at is
+// due: then at high urgency, at low urgency in user's waking hours.
+func (s *stepper) stepAt(user string, at time.Time, d time.Duration) time.Time {
+	if s.st.Urgency == UrgencyLow {
+		return s.c.Awake(user, at.Add(d))
+	}
+	return at.Add(d)
 }
 
 // declareMajor makes the incident major: the route's major policies join

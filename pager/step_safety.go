@@ -40,7 +40,7 @@ func (s *stepper) retime() {
 			return
 		}
 		var at time.Time
-		if d := pol.Levels[e.Level].EscalateAfter; d > 0 {
+		if d := pol.Levels[e.Level].EscalateAfter; d > 0 && st.escalates(pol) {
 			at = e.LevelAt.Add(d)
 		}
 		if !at.Equal(e.EscalateAt) {
@@ -54,11 +54,11 @@ func (s *stepper) retime() {
 			if p.Level != e.Level || p.Repeat != e.Repeat || u == nil {
 				continue
 			}
-			rules := u.rules()
+			rules := u.rulesFor(st.Urgency)
 			if p.Step >= len(rules) || rules[p.Step].Method != p.Method {
 				continue
 			}
-			if at := e.LevelAt.Add(rules[p.Step].After); !at.Equal(p.At) {
+			if at := s.stepAt(p.User, e.LevelAt, rules[p.Step].After); !at.Equal(p.At) {
 				p.At = at
 				moved++
 			}
@@ -118,7 +118,7 @@ func (s *stepper) delivered(ev DeliveryResult) {
 			}
 			return
 		}
-		if e.Failed < e.Notified || pending || (!e.EscalateAt.IsZero() && !e.EscalateAt.After(s.now)) {
+		if e.Failed < e.Notified || pending || (!e.EscalateAt.IsZero() && !e.EscalateAt.After(s.now)) || !s.st.escalates(s.c.Policy(e.Policy)) {
 			return
 		}
 		e.EscalateAt = s.now
@@ -169,6 +169,8 @@ func (c *Config) stuckReason(st *IncidentState) string {
 			reasons = append(reasons, fmt.Sprintf("escalation policy %q has no levels", e.Policy))
 		case e.Level >= len(pol.Levels)-1 && pol.Levels[len(pol.Levels)-1].EscalateAfter <= 0:
 			// The final level waits for an acknowledgement.
+		case !st.escalates(pol):
+			// A low urgency incident waits at its level.
 		default:
 			reasons = append(reasons, fmt.Sprintf("nothing scheduled at level %d of escalation policy %q", e.Level+1, e.Policy))
 		}

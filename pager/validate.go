@@ -27,6 +27,9 @@ type compiled struct {
 	inhibits  []inhibitRule
 	// resolveTimeout is resolve_timeout, defaulted.
 	resolveTimeout time.Duration
+	// urgencyRules and userTimes: see urgency.go.
+	urgencyRules []urgencyRule
+	userTimes    map[string]userTime
 }
 
 // routeNode is a compiled Route with inherited settings filled in.
@@ -44,6 +47,7 @@ type routeNode struct {
 	channels       []string
 	major          bool
 	majorPolicies  []string
+	urgency        string
 	children       []*routeNode
 }
 
@@ -252,6 +256,7 @@ func (c *Config) validate(prefix string) error {
 			p.add(fmt.Sprintf("%s.replica_labels[%d]", prefix, i), "%q cannot be a replica label", l)
 		}
 	}
+	c.validateUrgency(p, cc, prefix)
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}
@@ -268,7 +273,13 @@ func (c *Config) compileRoute(p *problems, cc *compiled, r *Route, parent *route
 		name: r.Name, groupBy: parent.groupBy, groupAll: parent.groupAll,
 		groupWait: parent.groupWait, groupInterval: parent.groupInterval, repeatInterval: parent.repeatInterval,
 		cont: r.Continue, policy: parent.policy, channels: parent.channels,
-		major: parent.major || r.Major, majorPolicies: parent.majorPolicies,
+		major: parent.major || r.Major, majorPolicies: parent.majorPolicies, urgency: parent.urgency,
+	}
+	if r.Urgency != "" {
+		n.urgency = r.Urgency
+		if !isUrgency(r.Urgency) {
+			p.add(path+".urgency", "must be high or low, not %q", r.Urgency)
+		}
 	}
 	if n.name == "" {
 		_, n.name, _ = strings.Cut(path, ".") // routes[0].routes[1]
