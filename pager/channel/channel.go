@@ -140,16 +140,32 @@ func (m *Message) dedupKey() string {
 	return m.IncidentID
 }
 
-// headline is "Title: Summary", or whichever of the two is set.
+// headline is "Title: Summary", or whichever of the two is set, saying
+// each thing once: the pager's titles are often "alertname: summary"
+// already, so a summary the title contains (or a title the summary
+// contains) is not repeated.
 func (m *Message) headline() string {
+	t, s := strings.TrimSpace(m.Title), strings.TrimSpace(m.Summary)
 	switch {
-	case m.Title == "":
-		return m.Summary
-	case m.Summary == "" || m.Summary == m.Title:
-		return m.Title
+	case t == "":
+		return s
+	case s == "" || strings.Contains(t, s):
+		return t
+	case strings.Contains(s, t):
+		return s
 	default:
-		return m.Title + ": " + m.Summary
+		return t + ": " + s
 	}
+}
+
+// detail is the Summary when the Title does not already say it, for texts
+// that show the title and a body: "" when the body would repeat the title.
+func (m *Message) detail() string {
+	t, s := strings.TrimSpace(m.Title), strings.TrimSpace(m.Summary)
+	if s == "" || strings.Contains(t, s) {
+		return ""
+	}
+	return s
 }
 
 // runbookURL returns the runbook_url annotation of the message or, failing

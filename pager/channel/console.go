@@ -21,7 +21,7 @@ type ConsoleOptions struct {
 
 // Console writes one human-readable line per page, e.g.
 //
-//	PAGE push → alice: [TRIGGER] LoginErrorSpike (critical) error ratio 12% incident=inc-1 ack: https://…
+//	PAGE push → alice: [TRIGGER] LoginErrorSpike: error ratio 12% (critical) incident=inc-1 ack: https://…
 type Console struct {
 	name string
 	mu   sync.Mutex
@@ -50,13 +50,9 @@ func (c *Console) Send(_ context.Context, m Message) (bool, error) {
 	b.WriteString(c.name)
 	b.WriteString(" → ")
 	b.WriteString(orDefault(oneLine(m.Recipient.Name), orDefault(oneLine(m.Recipient.Address), "-")))
-	fmt.Fprintf(&b, ": [%s] %s", eventTag(m.Event), oneLine(orDefault(m.Title, "(untitled)")))
+	fmt.Fprintf(&b, ": [%s] %s", eventTag(m.Event), oneLine(orDefault(m.headline(), "(untitled)")))
 	if m.Severity != "" {
 		fmt.Fprintf(&b, " (%s)", oneLine(m.Severity))
-	}
-	if m.Summary != "" && m.Summary != m.Title {
-		b.WriteString(" ")
-		b.WriteString(oneLine(m.Summary))
 	}
 	if m.IncidentID != "" {
 		fmt.Fprintf(&b, " incident=%s", oneLine(m.IncidentID))

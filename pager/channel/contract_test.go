@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"strings"
 	"testing"
 )
@@ -386,7 +387,11 @@ func TestNtfyContract(t *testing.T) {
 	if !strings.HasPrefix(title, "=?utf-8?b?") {
 		t.Errorf("non-ASCII title not RFC 2047 encoded: %q", title)
 	}
-	if !bytes.Contains(r.Body, []byte(m.Summary)) || !bytes.Contains(r.Body, []byte(m.AckURL)) {
+	if dec, err := new(mime.WordDecoder).DecodeHeader(title); err != nil || !strings.Contains(dec, m.Summary) {
+		t.Errorf("title %q (%v) lacks the summary", dec, err)
+	}
+	// The body says what the title does not: never the summary again.
+	if bytes.Contains(r.Body, []byte(m.Summary)) || !bytes.Contains(r.Body, []byte(m.AckURL)) {
 		t.Errorf("body = %q", r.Body)
 	}
 
@@ -418,7 +423,7 @@ func TestConsole(t *testing.T) {
 		want   string
 	}{
 		{"trigger", ConsoleOptions{Name: "push"}, func(*Message) {},
-			"PAGE push → alice: [TRIGGER] LoginErrorSpike (critical) login error ratio 12% > 5% for 10m incident=inc-42 ack: https://watchdog.example/ack?i=inc-42&sig=abc123\n"},
+			"PAGE push → alice: [TRIGGER] LoginErrorSpike: login error ratio 12% > 5% for 10m (critical) incident=inc-42 ack: https://watchdog.example/ack?i=inc-42&sig=abc123\n"},
 		{"resolve has no ack", ConsoleOptions{}, func(m *Message) { m.Event = EventResolve; m.Summary = "" },
 			"PAGE console → alice: [RESOLVE] LoginErrorSpike (critical) incident=inc-42\n"},
 		{"newlines flattened", ConsoleOptions{}, func(m *Message) {

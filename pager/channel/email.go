@@ -263,10 +263,7 @@ func emailBody(m Message) string {
 	if m.Recipient.Name != "" {
 		fmt.Fprintf(&b, "Hello %s,\n\n", m.Recipient.Name)
 	}
-	fmt.Fprintf(&b, "[%s] %s\n", eventTag(m.Event), orDefault(m.Title, "(untitled)"))
-	if m.Summary != "" {
-		fmt.Fprintf(&b, "\n%s\n", m.Summary)
-	}
+	fmt.Fprintf(&b, "[%s] %s\n", eventTag(m.Event), orDefault(m.headline(), "(untitled)"))
 	if m.Event == EventTrigger {
 		if u := httpURL(m.AckURL); u != "" {
 			fmt.Fprintf(&b, "\nAcknowledge: %s\n", u)

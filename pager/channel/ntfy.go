@@ -61,7 +61,7 @@ func (n *Ntfy) Send(ctx context.Context, m Message) (bool, error) {
 	if topic == "" {
 		return false, fmt.Errorf("%w: ntfy: no topic for %q", ErrNoRecipient, m.Recipient.Name)
 	}
-	body := orDefault(m.Summary, orDefault(m.Title, "(untitled)"))
+	body := pushBody(m)
 	ack := ""
 	if m.Event == EventTrigger {
 		ack = httpURL(m.AckURL)
@@ -71,7 +71,7 @@ func (n *Ntfy) Send(ctx context.Context, m Message) (bool, error) {
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Title", headerText(fmt.Sprintf("[%s] %s", eventTag(m.Event), orDefault(m.Title, "(untitled)")), 250))
+	h.Set("Title", headerText(pushTitle(m), 250))
 	h.Set("Priority", strconv.Itoa(ntfyPriority(m)))
 	h.Set("Tags", ntfyTags(m))
 	if ack != "" {
@@ -91,6 +91,27 @@ func (n *Ntfy) Send(ctx context.Context, m Message) (bool, error) {
 		secrets: []string{n.o.Token},
 	}
 	return n.o.HTTP.do(ctx, req)
+}
+
+// pushTitle is the notification's title: the event and the headline.
+func pushTitle(m Message) string {
+	return fmt.Sprintf("[%s] %s", eventTag(m.Event), orDefault(m.headline(), "(untitled)"))
+}
+
+// pushBody says what the title does not: the severity and the incident
+// (the acknowledge link follows).
+func pushBody(m Message) string {
+	var parts []string
+	if m.Severity != "" {
+		parts = append(parts, "Severity "+oneLine(m.Severity))
+	}
+	if m.IncidentID != "" {
+		parts = append(parts, "incident "+oneLine(m.IncidentID))
+	}
+	if len(parts) == 0 {
+		return orDefault(m.headline(), "(untitled)")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ntfyPriority maps severity to ntfy's 1 (min) … 5 (urgent). Follow-ups

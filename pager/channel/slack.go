@@ -93,7 +93,7 @@ var slackEmoji = map[string]string{
 // Acknowledge button (trigger only) and a Runbook button, and a plain-text
 // fallback that carries the same links.
 func buildSlack(m Message) SlackPayload {
-	title := fmt.Sprintf("[%s] %s", eventTag(m.Event), orDefault(m.Title, "(untitled)"))
+	title := fmt.Sprintf("[%s] %s", eventTag(m.Event), orDefault(m.headline(), "(untitled)"))
 	ack := ""
 	if m.Event == EventTrigger {
 		ack = httpURL(m.AckURL)
@@ -102,9 +102,7 @@ func buildSlack(m Message) SlackPayload {
 
 	var text strings.Builder
 	fmt.Fprintf(&text, "%s %s", slackEmoji[m.Event], slackEscape(title))
-	if m.Summary != "" {
-		text.WriteString(" — " + slackEscape(m.Summary))
-	}
+
 	if ack != "" {
 		fmt.Fprintf(&text, " <%s|Acknowledge>", slackURL(ack))
 	}
@@ -113,7 +111,7 @@ func buildSlack(m Message) SlackPayload {
 	}
 
 	var body strings.Builder
-	body.WriteString(slackEscape(orDefault(m.Summary, m.Title)))
+	body.WriteString(slackEscape(pushBody(m))) // the header says the headline
 	if len(m.Labels) > 0 {
 		body.WriteString("\n")
 		for _, k := range sortedKeys(m.Labels) {

@@ -122,10 +122,18 @@ func smsBody(m Message) string {
 	return truncateRunes(head, room) + tail
 }
 
+// voiceText is what a call says: the headline once, then the severity.
+func voiceText(m Message) string {
+	text := "Watchdog page. " + strings.TrimSuffix(orDefault(m.headline(), "untitled alert"), ".") + "."
+	if m.Severity != "" {
+		text += " Severity " + m.Severity + "."
+	}
+	return text
+}
+
 // twiml renders <Response><Say>…</Say></Response> with the text escaped.
 func (t *Twilio) twiml(m Message) string {
-	text := fmt.Sprintf("Watchdog page. %s. Severity %s. %s",
-		orDefault(m.Title, "untitled alert"), orDefault(m.Severity, "unknown"), m.Summary)
+	text := voiceText(m)
 	text = truncateRunes(strings.TrimSpace(oneLine(text)), 1000)
 	var b strings.Builder
 	b.WriteString("<Response><Say")
