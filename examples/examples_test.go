@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/watchdog-sre/watchdog/pager/pagertest"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/ruletest"
 )
@@ -44,5 +45,22 @@ func TestRuleFilesLoad(t *testing.T) {
 	entries, err := Rules.ReadDir("rules")
 	if err != nil || len(entries) != len(files) {
 		t.Fatalf("embedded %d files, %d on disk (%v)", len(entries), len(files), err)
+	}
+}
+
+// TestPagerFilesPass runs the example pager tests (pager/*.test.yml)
+// through `watchdog test`'s pager runner: they must stay green.
+func TestPagerFilesPass(t *testing.T) {
+	tests, err := filepath.Glob("pager/*.test.yml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no example pager tests found: %v", err)
+	}
+	for _, f := range tests {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out bytes.Buffer
+			if code := pagertest.Run(pagertest.Options{Out: &out}, f); code != 0 {
+				t.Fatalf("watchdog test %s: exit %d\n%s", f, code, out.String())
+			}
+		})
 	}
 }

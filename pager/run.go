@@ -501,7 +501,10 @@ func (p *Pager) message(st *IncidentState, d Delivery) channel.Message {
 	m := channel.Message{
 		IncidentID: st.ID, DedupKey: st.ID, Key: d.Key, Event: d.Event, Title: st.Title,
 		Source: "watchdog", Labels: maps.Clone(st.GroupLabels), ExternalURL: p.o.ExternalURL,
-		Time: now, GroupKey: st.GroupKey, Receiver: st.Route,
+		Time: now, GroupKey: st.GroupKey, Receiver: st.Route, Urgency: UrgencyHigh,
+	}
+	if st.Urgency == UrgencyLow {
+		m.Urgency = UrgencyLow
 	}
 	for _, a := range st.Alerts {
 		status := channel.StatusFiring

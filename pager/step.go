@@ -438,10 +438,12 @@ func (s *stepper) plan(e *PolicyEscalation, u *User, level int, at time.Time) {
 }
 
 // stepAt returns when a personal step after d of a level started at at is
-// due: then at high urgency, at low urgency in user's waking hours.
+// due: then at high urgency. At low urgency the steps count from when the
+// user is awake (a level that starts at night starts for them in the
+// morning) and a step that falls outside their waking hours waits too.
 func (s *stepper) stepAt(user string, at time.Time, d time.Duration) time.Time {
 	if s.st.Urgency == UrgencyLow {
-		return s.c.Awake(user, at.Add(d))
+		return s.c.Awake(user, s.c.Awake(user, at).Add(d))
 	}
 	return at.Add(d)
 }

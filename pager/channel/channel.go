@@ -89,6 +89,9 @@ type Message struct {
 	Title       string
 	Summary     string
 	Severity    string
+	// Urgency is the incident's urgency, "high" or "low" ("" for high):
+	// low urgency pages are quiet (push, e-mail, Slack; ntfy priority 2).
+	Urgency     string
 	Source      string
 	Labels      map[string]string
 	Annotations map[string]string

@@ -117,7 +117,7 @@ func pushBody(m Message) string {
 // ntfyPriority maps severity to ntfy's 1 (min) … 5 (urgent). Follow-ups
 // (acknowledge, resolve) are low priority so they do not buzz loudly.
 func ntfyPriority(m Message) int {
-	if m.Event != EventTrigger {
+	if m.Event != EventTrigger || m.Urgency == "low" {
 		return 2
 	}
 	switch normSeverity(m.Severity, "") {

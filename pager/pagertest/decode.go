@@ -402,8 +402,13 @@ var methods = []string{pager.MethodPush, pager.MethodSMS, pager.MethodVoice, pag
 
 func (d *decoder) page(n *yaml.Node, path string) Page {
 	p := Page{Line: n.Line}
-	seen := d.mapping(n, path, []string{"at", "user", "method"}, func(key string, v *yaml.Node, path string) {
+	seen := d.mapping(n, path, []string{"at", "user", "method", "urgency"}, func(key string, v *yaml.Node, path string) {
 		switch key {
+		case "urgency":
+			p.Urgency = d.Str(v, path)
+			if v.Kind == yaml.ScalarNode && p.Urgency != pager.UrgencyHigh && p.Urgency != pager.UrgencyLow {
+				d.r.Add(v.Line, path, "unknown urgency %q: high or low", p.Urgency)
+			}
 		case "at":
 			p.At = d.offset(v, path)
 		case "user":

@@ -28,7 +28,7 @@
 //	      - {at: 9m, resolve: alice, incident: inc-1}
 //	    expect_pages:                 # the exact pages; anything else fails
 //	      - {at: 0m, user: alice, method: push}
-//	      - {at: 2m, user: alice, method: sms}
+//	      - {at: 2m, user: alice, method: sms, urgency: high}
 //	    expect_forwards:              # optional: the exact forwards to the
 //	      - {at: 0m, channel: ops-webhook, event: trigger}   # route channels
 //	    expect_no_pages_after: 3m     # optional
@@ -45,7 +45,9 @@
 //
 // A test checks expect_pages only when the key is present: `expect_pages:
 // []` asserts that nobody is paged. Pages are compared as (at, user,
-// method); pages at the same instant may be listed in any order. The same
+// method) and, when any expected page of the test names an urgency (high
+// or low), by urgency too, a page that omits it expecting high; pages at
+// the same instant may be listed in any order. The same
 // goes for expect_forwards with (at, channel, event). A test simulates up
 // to `until`, by default one hour after the latest offset the test
 // mentions; pages later than until are neither produced nor checked.
@@ -191,14 +193,21 @@ type Page struct {
 	At     time.Duration
 	User   string
 	Method string
+	// Urgency is "high" or "low"; optional in expect_pages (see Check).
+	Urgency string
 	// Incident is set on pages that happened (not compared).
 	Incident string
 	Line     int
 }
 
-// String formats the page as in reports: "2m alice sms".
+// String formats the page as in reports: "2m alice sms", "8h alice push
+// (low urgency)".
 func (p Page) String() string {
-	return fmt.Sprintf("%s %s %s", model.Duration(p.At), p.User, p.Method)
+	s := fmt.Sprintf("%s %s %s", model.Duration(p.At), p.User, p.Method)
+	if p.Urgency == "low" {
+		s += " (low urgency)"
+	}
+	return s
 }
 
 // Forward is one incident event handed to a route's external channel.

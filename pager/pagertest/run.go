@@ -138,8 +138,8 @@ func Check(t *Test, o *Outcome) []string {
 	var msgs []string
 	msgs = append(msgs, o.Problems...)
 	if t.CheckPages {
-		exp := slices.Clone(t.ExpectPages)
-		if m := diff("pages", exp, o.Pages, pageKey); m != "" {
+		exp, got := urgencies(t.ExpectPages, o.Pages)
+		if m := diff("pages", exp, got, pageKey); m != "" {
 			msgs = append(msgs, m)
 		}
 	}
@@ -168,7 +168,28 @@ type key struct {
 	a, b string
 }
 
-func pageKey(p Page) key       { return key{int64(p.At), p.User, p.Method} }
+func pageKey(p Page) key       { return key{int64(p.At), p.User, p.Method + " " + p.Urgency} }
+
+// urgencies prepares expected and actual pages for comparison: when no
+// expected page names an urgency, urgency is not compared; when one does,
+// every page's is, and those that omit it expect high.
+func urgencies(exp, got []Page) ([]Page, []Page) {
+	exp, got = slices.Clone(exp), slices.Clone(got)
+	named := slices.ContainsFunc(exp, func(p Page) bool { return p.Urgency != "" })
+	for i := range exp {
+		if named && exp[i].Urgency == "" {
+			exp[i].Urgency = pager.UrgencyHigh
+		}
+	}
+	for i := range got {
+		if !named {
+			got[i].Urgency = ""
+		} else if got[i].Urgency == "" {
+			got[i].Urgency = pager.UrgencyHigh
+		}
+	}
+	return exp, got
+}
 func forwardKey(f Forward) key { return key{int64(f.At), f.Channel, f.Event} }
 
 func cmpKey(x, y key) int {

@@ -64,7 +64,7 @@ func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
 	if m.Recipient.Name != "" {
-		c.r.pages = append(c.r.pages, Page{At: at, User: m.Recipient.Name, Method: c.name, Incident: m.IncidentID})
+		c.r.pages = append(c.r.pages, Page{At: at, User: m.Recipient.Name, Method: c.name, Urgency: m.Urgency, Incident: m.IncidentID})
 	} else {
 		c.r.forwards = append(c.r.forwards, Forward{At: at, Channel: c.name, Event: m.Event, Incident: m.IncidentID})
 	}
