@@ -85,10 +85,10 @@ type Message struct {
 	// every other page. Receivers can dedupe on it.
 	Key string
 	// Event is EventTrigger, EventAcknowledge or EventResolve.
-	Event       string
-	Title       string
-	Summary     string
-	Severity    string
+	Event    string
+	Title    string
+	Summary  string
+	Severity string
 	// Urgency is the incident's urgency, "high" or "low" ("" for high):
 	// low urgency pages are quiet (push, e-mail, Slack; ntfy priority 2).
 	Urgency     string

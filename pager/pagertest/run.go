@@ -168,7 +168,7 @@ type key struct {
 	a, b string
 }
 
-func pageKey(p Page) key       { return key{int64(p.At), p.User, p.Method + " " + p.Urgency} }
+func pageKey(p Page) key { return key{int64(p.At), p.User, p.Method + " " + p.Urgency} }
 
 // urgencies prepares expected and actual pages for comparison: when no
 // expected page names an urgency, urgency is not compared; when one does,
