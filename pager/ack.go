@@ -155,7 +155,7 @@ func (p *Pager) AckToken(token string) (AckClaim, error) {
 		if !c.matches(st) {
 			return ErrAckGone
 		}
-		if st.Status != StatusTriggered {
+		if st.Status != StatusTriggered && !st.Requested(c.User) {
 			return ErrNotTriggered
 		}
 		return nil

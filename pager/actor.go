@@ -47,6 +47,10 @@ func actorOf(ev Event) (Actor, bool) {
 		return Actor{ev.By, ev.Via}, true
 	case Note:
 		return Actor{ev.By, ev.Via}, true
+	case AddResponders:
+		return Actor{ev.By, ev.Via}, true
+	case RespondToRequest:
+		return Actor{ev.By, ev.Via}, true
 	}
 	return Actor{}, false
 }

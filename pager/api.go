@@ -71,10 +71,12 @@ func open(st *IncidentState) error {
 }
 
 // Ack acknowledges a triggered incident: escalation stops (until the
-// policy's ack_timeout). ErrNotTriggered if it is not triggered.
+// policy's ack_timeout). ErrNotTriggered if it is not triggered. From an
+// added responder with a pending request it acknowledges only their part
+// (see AddResponders), whatever the incident's status.
 func (p *Pager) Ack(id string, by Actor) error {
 	return p.act(id, Ack{By: by.User, Via: by.Via}, func(st *IncidentState) error {
-		if st.Status != StatusTriggered {
+		if st.Status != StatusTriggered && !st.Requested(by.User) {
 			return ErrNotTriggered
 		}
 		return nil

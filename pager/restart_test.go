@@ -21,3 +21,5 @@ func TestRestartPendingOutbox(t *testing.T) {
 }
 
 func TestAckLinkIdentity(t *testing.T) { storetest.AckLinkIdentity(t, memStore, sameStore) }
+
+func TestRestartResponders(t *testing.T) { storetest.RestartResponders(t, memStore, sameStore) }

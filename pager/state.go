@@ -133,6 +133,11 @@ type IncidentState struct {
 
 	// TimelineSeq is the Seq of the last timeline entry.
 	TimelineSeq int
+
+	// Responders are the people added by AddResponders (responders.go),
+	// in the order asked; ResponderSeq numbers their requests.
+	Responders   []Responder `json:",omitempty"`
+	ResponderSeq int         `json:",omitempty"`
 }
 
 // PolicyEscalation is the escalation position of one more policy paged
@@ -204,6 +209,7 @@ func (s *IncidentState) NextDue() time.Time {
 	for i := range s.Parallel {
 		min(s.Parallel[i].nextDue())
 	}
+	min(s.respondersDue())
 	for _, a := range s.Alerts {
 		if !a.Ended {
 			min(a.EndsAt)
@@ -226,6 +232,7 @@ func (s IncidentState) Clone() IncidentState {
 	s.GroupLabels = maps.Clone(s.GroupLabels)
 	s.Planned = slices.Clone(s.Planned)
 	s.Parallel = cloneParallel(s.Parallel)
+	s.Responders = cloneResponders(s.Responders)
 	s.Alerts = slices.Clone(s.Alerts)
 	for i := range s.Alerts {
 		s.Alerts[i].Labels = maps.Clone(s.Alerts[i].Labels)
@@ -241,6 +248,7 @@ func (s IncidentState) Clone() IncidentState {
 func (s IncidentState) stepClone(extra int) IncidentState {
 	s.Planned = slices.Clone(s.Planned)
 	s.Parallel = cloneParallel(s.Parallel)
+	s.Responders = cloneResponders(s.Responders)
 	if s.Alerts != nil {
 		s.Alerts = append(make([]IncidentAlert, 0, len(s.Alerts)+extra), s.Alerts...)
 	}

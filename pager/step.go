@@ -62,7 +62,10 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	case Reconfigured:
 		s.retime()
 	case Ack:
-		if s.st.Status == StatusTriggered {
+		if s.st.Requested(ev.By) {
+			// An added responder acknowledges their part only.
+			s.respond(RespondToRequest{By: ev.By, Via: ev.Via})
+		} else if s.st.Status == StatusTriggered {
 			s.ack(ev.By, EntryAck, "acknowledged", time.Time{})
 		}
 	case Snooze:
@@ -87,6 +90,14 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 		}
 	case Note:
 		s.record(TimelineEntry{Kind: EntryNote, By: ev.By, Text: ev.Text})
+	case AddResponders:
+		if s.st.Open() {
+			s.addResponders(ev)
+		}
+	case RespondToRequest:
+		if s.st.Open() {
+			s.respond(ev)
+		}
 	case DeliveryResult:
 		e := TimelineEntry{Kind: EntryDelivery, By: BySystem, User: ev.User, Method: ev.Method, Channel: ev.Channel, Key: ev.Key}
 		if ev.Err == "" {
@@ -101,6 +112,9 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	}
 	s.actor = Actor{}
 	s.catchUp()
+	if s.st.Open() {
+		s.respondersCatchUp()
+	}
 	s.checkStuck()
 	s.acts = append(s.acts, Schedule{At: s.st.NextDue()})
 	return s.st, s.acts
@@ -510,6 +524,7 @@ func (s *stepper) resolve(by, text string) {
 	st := &s.st
 	st.Status, st.ResolvedBy, st.ResolvedAt = StatusResolved, by, s.now
 	s.stopAll()
+	s.stopResponders()
 	st.RetriggerAt, st.SnoozedUntil, st.ForwardPending = time.Time{}, time.Time{}, false
 	s.record(TimelineEntry{Kind: EntryResolved, By: by, Text: text})
 	if st.Forwarded {

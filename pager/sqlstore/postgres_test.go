@@ -58,6 +58,11 @@ func TestPostgresRestartPendingOutbox(t *testing.T) {
 	storetest.RestartPendingOutbox(t, open, reopen)
 }
 
+func TestPostgresRestartResponders(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.RestartResponders(t, open, reopen)
+}
+
 func TestPostgresAckLinkIdentity(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.AckLinkIdentity(t, open, reopen)

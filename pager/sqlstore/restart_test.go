@@ -43,6 +43,13 @@ func TestRestartPendingOutbox(t *testing.T) {
 	storetest.RestartPendingOutbox(t, open, reopen)
 }
 
+// TestRestartResponders: added responders and their pending notifications
+// survive a reopen of the SQLite store.
+func TestRestartResponders(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.RestartResponders(t, open, reopen)
+}
+
 func loadConfig(t *testing.T, name string) *pager.Config {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))

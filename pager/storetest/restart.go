@@ -41,6 +41,11 @@ pager:
         - {after: 5m, method: voice}
     - name: carol
       contact: {email: carol@example.com}
+    - name: dave
+      contact: {push: dave-topic, sms: "+4915100000004"}
+      notification_rules:
+        - {after: 0m, method: push}
+        - {after: 5m, method: sms}
   escalation_policies:
     - name: default
       levels:
