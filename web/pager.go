@@ -27,6 +27,10 @@ type Pager interface {
 	EscalateNow(id string, by pager.Actor) error
 	DeclareMajor(id string, by pager.Actor) error
 	Note(id string, by pager.Actor, text string) error
+	// AddResponders asks more people to help; RespondToRequest answers
+	// the caller's own request (help on demand).
+	AddResponders(id string, by pager.Actor, req pager.ResponderRequest) error
+	RespondToRequest(id string, by pager.Actor, decline bool) error
 
 	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
 
@@ -111,6 +115,8 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/incidents/{id}/note", ph.note)
 	api("POST /api/v1/pager/incidents/{id}/escalate", ph.escalate)
 	api("POST /api/v1/pager/incidents/{id}/major", ph.major)
+	api("POST /api/v1/pager/incidents/{id}/responders", ph.addResponders)
+	api("POST /api/v1/pager/incidents/{id}/responders/respond", ph.respond)
 	h.Handle("GET /api/v1/pager/incidents/{id}/postmortem", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ph.postmortem(h, w, r)
 	}))
@@ -155,10 +161,11 @@ func pagerError(err error) *apiError {
 	switch {
 	case errors.Is(err, pager.ErrNotFound):
 		return &apiError{typ: errorNotFound, msg: err.Error()}
-	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered), errors.Is(err, pager.ErrAlreadyMajor):
+	case errors.Is(err, pager.ErrResolved), errors.Is(err, pager.ErrNotTriggered), errors.Is(err, pager.ErrAlreadyMajor),
+		errors.Is(err, pager.ErrNotRequested):
 		return &apiError{typ: errorConflict, code: http.StatusConflict, msg: err.Error()}
 	case errors.Is(err, pager.ErrUnknownUser), errors.Is(err, pager.ErrUnknownTarget),
-		errors.Is(err, pager.ErrInvalidSilence), errors.Is(err, pager.ErrBadSnooze):
+		errors.Is(err, pager.ErrInvalidSilence), errors.Is(err, pager.ErrBadSnooze), errors.Is(err, pager.ErrBadResponders):
 		return &apiError{typ: errorBadData, msg: err.Error()}
 	}
 	return &apiError{typ: errorInternal, msg: err.Error()}
@@ -211,6 +218,7 @@ type apiIncident struct {
 	Status        pager.Status      `json:"status"`
 	Route         string            `json:"route"`
 	Policy        string            `json:"policy"`
+	Urgency       string            `json:"urgency"` // high or low
 	Major         bool              `json:"major,omitempty"`
 	MajorPolicies []string          `json:"majorPolicies,omitempty"` // paged in parallel with Policy
 	Suppressed    bool              `json:"suppressed,omitempty"`
@@ -228,6 +236,7 @@ type apiIncident struct {
 	// Stuck says why an open, unacknowledged incident has no next step
 	// (a broken invariant the console shows in red); absent when fine.
 	Stuck      string          `json:"stuck,omitempty"`
+	Responders []apiResponder  `json:"responders,omitempty"` // added by help on demand
 	AlertCount int             `json:"alertCount"`
 	Alerts     []apiPagerAlert `json:"alerts,omitempty"`
 	Timeline   []apiTimeline   `json:"timeline,omitempty"`
@@ -273,6 +282,10 @@ func incidentView(st *pager.IncidentState, withAlerts bool) apiIncident {
 	}
 	if st.Open() {
 		v.Stuck = st.Stuck
+	}
+	v.Urgency, v.Responders = pager.UrgencyHigh, respondersView(st)
+	if st.Urgency == pager.UrgencyLow {
+		v.Urgency = pager.UrgencyLow
 	}
 	if v.GroupLabels == nil {
 		v.GroupLabels = map[string]string{}
