@@ -27,6 +27,10 @@ Commands:
   note ID TEXT...                      add a note to the timeline
   escalate ID                          escalate to the next level now
   major ID                             declare a major incident: page the route's major_policies, open the war room
+  incident add-responder ID TARGET... [--message M]
+                                       ask for help without reassigning: TARGET is NAME or user:NAME (a user),
+                                       schedule:NAME (who is on call now) or policy:NAME (its first level)
+  incident respond ID [--decline]      acknowledge (or decline) your own request to help
   oncall TARGET [--time T]             who is on call: schedule:NAME, policy:NAME or route:NAME
   postmortem ID                        a Markdown postmortem draft
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
@@ -42,6 +46,8 @@ Flags (anywhere on the line):
 type pagerCLI struct {
 	url, tokenFile, by, status, at, comment string
 	outFile                                 string
+	message                                 string
+	decline                                 bool
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -62,6 +68,8 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.message, "message", "", "incident add-responder: what the responders are asked")
+	fs.BoolVar(&c.decline, "decline", false, "incident respond: decline the request to help")
 	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
@@ -194,6 +202,11 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.silence(args[0], args[1:])
+	case "incident":
+		if err := need(1, "add-responder|respond"); err != nil {
+			return err
+		}
+		return c.incident(args[0], args[1:])
 	}
 	return fmt.Errorf("%w: unknown pager command %q (see watchdog pager --help)", errUsage, cmd)
 }
@@ -350,6 +363,8 @@ type cliIncident struct {
 	ResolvedBy    string            `json:"resolvedBy"`
 	Assignee      string            `json:"assignee"`
 	Level         int               `json:"level"`
+	Urgency       string            `json:"urgency"`
+	Responders    []cliResponder    `json:"responders"`
 	AlertCount    int               `json:"alertCount"`
 	Alerts        []struct {
 		Labels      map[string]string `json:"labels"`
@@ -390,6 +405,10 @@ func (c *pagerCLI) printIncident(inc *cliIncident) {
 	if inc.Assignee != "" {
 		fmt.Fprintf(w, "assignee: %s\n", inc.Assignee)
 	}
+	if inc.Urgency != "" {
+		fmt.Fprintf(w, "urgency:  %s\n", inc.Urgency)
+	}
+	c.printResponders(inc.Responders)
 	fmt.Fprintf(w, "\nALERTS\n")
 	for _, a := range inc.Alerts {
 		keys := make([]string, 0, len(a.Labels))
