@@ -23,7 +23,25 @@
     if (r) { r.textContent = msg; r.setAttribute("data-state", state); }
   }
 
-  function act(action) {
+  // responderBody turns "bob schedule:db policy:dba" into the request
+  // of POST …/responders; null when it names nobody.
+  function responderBody(body) {
+    var words = ($("responder-targets").value || "").split(/[\s,]+/), n = 0;
+    body.users = []; body.schedules = []; body.policies = [];
+    for (var i = 0; i < words.length; i++) {
+      var w = words[i], c = w.indexOf(":");
+      if (!w) { continue; }
+      n++;
+      if (c < 0) { body.users.push(w); continue; }
+      var kind = w.slice(0, c), name = w.slice(c + 1);
+      if (kind === "user") { body.users.push(name); } else if (kind === "schedule") { body.schedules.push(name); } else if (kind === "policy") { body.policies.push(name); } else { return null; }
+    }
+    var m = $("responder-message").value.trim();
+    if (m) { body.message = m; }
+    return n > 0 ? body : null;
+  }
+
+  function act(action, button) {
     var inc = $("incident");
     if (!inc) { return; }
     var id = inc.getAttribute("data-id");
@@ -35,6 +53,8 @@
     if (by) { body.by = by; put(BY, by); }
     body.via = "console";
     if (action === "snooze") { body.duration = $("snooze-duration").value; }
+    if (action === "responders" && !responderBody(body)) { result("Name users, schedule:NAME or policy:NAME.", "error"); return; }
+    if (button && button.getAttribute("data-decline") === "true") { body.decline = true; }
     if (action === "note") {
       body.text = $("note-text").value;
       if (!body.text.trim()) { result("Write a note first.", "error"); return; }
@@ -64,7 +84,7 @@
     if ($("by")) { $("by").value = get(BY); }
     var buttons = document.querySelectorAll("button[data-action]");
     for (var i = 0; i < buttons.length; i++) {
-      buttons[i].addEventListener("click", function (e) { act(e.currentTarget.getAttribute("data-action")); });
+      buttons[i].addEventListener("click", function (e) { act(e.currentTarget.getAttribute("data-action"), e.currentTarget); });
     }
     showToken();
   }
