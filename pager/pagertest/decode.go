@@ -357,6 +357,12 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 		case VerbReassign:
 			verbKeys = append(verbKeys, key)
 			a.Verb, a.To = key, d.name(v, path)
+		case VerbAddResponder:
+			verbKeys = append(verbKeys, key)
+			a.Verb, a.To = key, d.Str(v, path)
+			if kind, name, ok := strings.Cut(a.To, ":"); v.Kind == yaml.ScalarNode && (a.To == "" || ok && (name == "" || kind != "user" && kind != "schedule" && kind != "policy")) {
+				d.r.Add(v.Line, path, "target %q: want NAME, user:NAME, schedule:NAME or policy:NAME", a.To)
+			}
 		default:
 			verbKeys = append(verbKeys, key)
 			a.Verb, verbValue = key, d.name(v, path)
@@ -377,7 +383,7 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 		return a
 	}
 	switch a.Verb {
-	case VerbNote, VerbReassign:
+	case VerbNote, VerbReassign, VerbAddResponder:
 		if a.By == "" {
 			a.By = DefaultActor
 		}

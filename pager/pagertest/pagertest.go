@@ -25,6 +25,8 @@
 //	      - {at: 5m, snooze: alice, until: 35m}
 //	      - {at: 6m, reassign: bob, by: alice}
 //	      - {at: 7m, escalate: alice}
+//	      - {at: 8m, add_responder: schedule:db, by: alice}   # help on demand
+//	      - {at: 8m30s, ack: dave}    # an added responder acks their part only
 //	      - {at: 9m, resolve: alice, incident: inc-1}
 //	    expect_pages:                 # the exact pages; anything else fails
 //	      - {at: 0m, user: alice, method: push}
@@ -162,10 +164,15 @@ const (
 	VerbNote     = "note"
 	VerbSnooze   = "snooze"
 	VerbReassign = "reassign"
+	// VerbAddResponder asks a target (NAME, user:NAME, schedule:NAME or
+	// policy:NAME) to help; `by` is who asks. An added responder's ack
+	// acknowledges their part only; VerbDecline declines it.
+	VerbAddResponder = "add_responder"
+	VerbDecline      = "decline"
 )
 
 // verbs lists the action verbs in the order errors name them.
-var verbs = []string{VerbAck, VerbResolve, VerbEscalate, VerbNote, VerbSnooze, VerbReassign}
+var verbs = []string{VerbAck, VerbResolve, VerbEscalate, VerbNote, VerbSnooze, VerbReassign, VerbAddResponder, VerbDecline}
 
 // DefaultActor is who writes a note or reassigns when `by` is left out.
 const DefaultActor = "pagertest"
@@ -177,7 +184,8 @@ type Action struct {
 	// By is the acting user (the value of ack, resolve, escalate, snooze;
 	// the `by` key of note and reassign).
 	By string
-	// To is the user a reassign hands the incident to.
+	// To is the user a reassign hands the incident to, or the target of
+	// add_responder.
 	To string
 	// Text is a note's text.
 	Text string

@@ -95,7 +95,7 @@ tests:
 			`x.yml:7: tests[0].alerts[1].at: invalid duration "soon": use a duration such as 0m, 90s or 1h30m`,
 			`x.yml:7: tests[0].alerts[1].labels: must not be empty`,
 			`x.yml:8: tests[0].alerts[2]: missing required labels`,
-			`x.yml:10: tests[0].actions[0]: missing the action: one of ack, resolve, escalate, note, snooze, reassign`,
+			`x.yml:10: tests[0].actions[0]: missing the action: one of ack, resolve, escalate, note, snooze, reassign, add_responder, decline`,
 			`x.yml:11: tests[0].actions[1]: one action per entry, got ack and resolve`,
 			`x.yml:12: tests[0].actions[2]: snooze needs until`,
 			`x.yml:13: tests[0].actions[3].until: must be after at (2m)`,
@@ -111,6 +111,13 @@ tests:
 		{"no alerts", "pager_config: p\ntests:\n  - name: x\n    expect_pages: []", []string{"x.yml:3: tests[0]: no alerts: a paging test needs at least one"}},
 		{"after until", "pager_config: p\ntests:\n  - until: 10m\n    alerts: [{labels: {a: b}}]\n    expect_pages: [{at: 11m, user: u, method: sms}]",
 			[]string{"x.yml:5: tests[0].expect_pages[0]: page at 11m is after until (10m, line 3)"}},
+		{"responders", "pager_config: p\ntests:\n  - alerts: [{labels: {a: b}}]\n    actions:\n      - {at: 1m, add_responder: team:x}\n      - {at: 1m, add_responder: 'schedule:'}\n      - {at: 1m, decline: a, by: b}\n    expect_pages: [{at: 1m, user: u, method: sms, urgency: medium}]",
+			[]string{
+				`x.yml:5: tests[0].actions[0].add_responder: target "team:x": want NAME, user:NAME, schedule:NAME or policy:NAME`,
+				`x.yml:6: tests[0].actions[1].add_responder: target "schedule:": want NAME, user:NAME, schedule:NAME or policy:NAME`,
+				`x.yml:7: tests[0].actions[2].by: not allowed with decline (its value is the user)`,
+				`x.yml:8: tests[0].expect_pages[0].urgency: unknown urgency "medium": high or low`,
+			}},
 		{"two documents", "pager_config: p\n---\npager_config: q", []string{"x.yml:2: a test file holds one YAML document, found another"}},
 		{"aliases", "pager_config: p\nx: &a [*a]", []string{`x.yml:2: unknown key "x"`}},
 	}

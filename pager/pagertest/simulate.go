@@ -71,6 +71,20 @@ func (c recChannel) Send(_ context.Context, m channel.Message) (bool, error) {
 	return false, nil
 }
 
+// responderRequest makes the request of an add_responder target.
+func responderRequest(target string) pager.ResponderRequest {
+	kind, name, ok := strings.Cut(target, ":")
+	switch {
+	case !ok:
+		return pager.ResponderRequest{Users: []string{target}}
+	case kind == "schedule":
+		return pager.ResponderRequest{Schedules: []string{name}}
+	case kind == "policy":
+		return pager.ResponderRequest{Policies: []string{name}}
+	}
+	return pager.ResponderRequest{Users: []string{name}}
+}
+
 // scripted is one alert or action at an offset.
 type scripted struct {
 	at   time.Duration
@@ -190,13 +204,16 @@ func act(p *pager.Pager, t *Test, a Action) []string {
 	what := fmt.Sprintf("    action (line %d) at %s: %s", a.Line, model.Duration(a.At), a.Verb)
 	ids := []string{a.Incident}
 	if a.Incident == "" {
-		statuses := []pager.Status{pager.StatusTriggered, pager.StatusAcknowledged}
-		if a.Verb == VerbAck {
-			statuses = statuses[:1]
-		}
-		open, err := p.Incidents(pager.IncidentFilter{Statuses: statuses})
+		open, err := p.Incidents(pager.IncidentFilter{Statuses: []pager.Status{pager.StatusTriggered, pager.StatusAcknowledged}})
 		if err != nil {
 			return []string{fmt.Sprintf("%s: %v", what, err)}
+		}
+		if a.Verb == VerbAck || a.Verb == VerbDecline {
+			// ack: triggered incidents, and those asking a.By for help;
+			// decline: only the latter.
+			open = slices.DeleteFunc(open, func(st pager.IncidentState) bool {
+				return !st.Requested(a.By) && (a.Verb == VerbDecline || st.Status != pager.StatusTriggered)
+			})
 		}
 		if len(open) == 0 {
 			kind := "open"
@@ -228,6 +245,10 @@ func act(p *pager.Pager, t *Test, a Action) []string {
 			err = p.Snooze(id, by, t.StartTime.Add(a.Until))
 		case VerbReassign:
 			err = p.Reassign(id, by, a.To)
+		case VerbAddResponder:
+			err = p.AddResponders(id, by, responderRequest(a.To))
+		case VerbDecline:
+			err = p.RespondToRequest(id, by, true)
 		default:
 			panic("BUG: pagertest: unknown verb " + a.Verb)
 		}
