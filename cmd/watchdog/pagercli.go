@@ -32,6 +32,11 @@ Commands:
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
   silence list                         list silences
   silence expire ID                    end a silence now
+  user token create --user U --scope S [--name N] [--expires 90d]
+                                       create a personal token (S: respond, admin or respond,admin);
+                                       the token is printed once
+  user token list [--user U]           list personal tokens (never their secrets)
+  user token revoke ID                 revoke a token (and end its console sessions)
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
 
@@ -42,6 +47,8 @@ Flags (anywhere on the line):
 type pagerCLI struct {
 	url, tokenFile, by, status, at, comment string
 	outFile                                 string
+	user, scope, name, expires              string
+	stderr                                  io.Writer
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -51,7 +58,7 @@ type pagerCLI struct {
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
 func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, client: &http.Client{Timeout: 30 * time.Second}}
+	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
@@ -62,6 +69,10 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.user, "user", "", "user token: the user")
+	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
+	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
+	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
 	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
@@ -189,6 +200,8 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.call("GET", "/api/v1/pager/incidents/"+id()+"/postmortem", nil, nil)
+	case "user":
+		return c.userCmd(args)
 	case "silence":
 		if err := need(1, "add|list|expire"); err != nil {
 			return err
@@ -420,4 +433,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func (c *pagerCLI) errOut() io.Writer {
+	if c.stderr == nil {
+		return io.Discard
+	}
+	return c.stderr
 }
