@@ -374,6 +374,7 @@ type cliIncident struct {
 		At   time.Time `json:"at"`
 		Kind string    `json:"kind"`
 		By   string    `json:"by"`
+		Via  string    `json:"via"`
 		Text string    `json:"text"`
 	} `json:"timeline"`
 }
@@ -423,7 +424,11 @@ func (c *pagerCLI) printIncident(inc *cliIncident) {
 	fmt.Fprintf(w, "\nTIMELINE\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range inc.Timeline {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, orDash(e.By), e.Text)
+		by := orDash(e.By)
+		if e.Via != "" {
+			by += " (" + e.Via + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, by, e.Text)
 	}
 	tw.Flush()
 }
