@@ -82,7 +82,7 @@ func (st *IncidentState) responder(user string) int {
 
 // Requested reports whether user is an added responder who has not
 // answered yet: their Ack answers the request (see RespondToRequest).
-func (st *IncidentState) Requested(user string) bool {
+func (st IncidentState) Requested(user string) bool {
 	i := st.responder(user)
 	return i >= 0 && st.Responders[i].Status == ResponderRequested
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,6 +73,12 @@ type ReadTx interface {
 	Deliveries(f DeliveryFilter) ([]Delivery, error)
 	// Silences returns every silence, expired ones included, by ID.
 	Silences() ([]Silence, error)
+	// Credential returns the personal token or session with id, or
+	// ErrNotFound.
+	Credential(id string) (Credential, error)
+	// Credentials returns the credentials of kind (CredToken,
+	// CredSession) of user ("" for every user), by CreatedAt then ID.
+	Credentials(kind, user string) ([]Credential, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -92,6 +99,11 @@ type Tx interface {
 	UpdateDelivery(d Delivery) error
 	// PutSilence inserts or replaces a silence by ID.
 	PutSilence(s Silence) error
+	// PutCredential inserts or replaces a credential by ID.
+	PutCredential(c Credential) error
+	// DeleteCredential deletes the credential with id (ErrNotFound if
+	// none).
+	DeleteCredential(id string) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -186,6 +198,7 @@ type memData struct {
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
+	creds      map[string]Credential
 }
 
 // NewMemStore returns an empty MemStore.
@@ -193,6 +206,7 @@ func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
+		creds: map[string]Credential{},
 	}}
 }
 
@@ -229,6 +243,7 @@ type memUndo struct {
 	deliveries map[string]memOld[Delivery]
 	silences   map[string]memOld[Silence]
 	seqs       map[string]memOld[int64]
+	creds      map[string]memOld[Credential]
 }
 
 type memOld[T any] struct {
@@ -264,6 +279,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.deliveries, d.deliveries)
 	restore(u.silences, d.silences)
 	restore(u.seqs, d.seqs)
+	restore(u.creds, d.creds)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -475,5 +491,47 @@ func (t *memTx) PutSilence(s Silence) error {
 	s.Matchers = slices.Clone(s.Matchers)
 	save(&t.undo.silences, t.d.silences, s.ID)
 	t.d.silences[s.ID] = s
+	return nil
+}
+
+func (t *memTx) Credential(id string) (Credential, error) {
+	c, ok := t.d.creds[id]
+	if !ok {
+		return Credential{}, ErrNotFound
+	}
+	c.Scopes = slices.Clone(c.Scopes)
+	return c, nil
+}
+
+func (t *memTx) Credentials(kind, user string) ([]Credential, error) {
+	var out []Credential
+	for _, c := range t.d.creds {
+		if c.Kind == kind && (user == "" || c.User == user) {
+			c.Scopes = slices.Clone(c.Scopes)
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Credential) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (t *memTx) PutCredential(c Credential) error {
+	c.Scopes = slices.Clone(c.Scopes)
+	save(&t.undo.creds, t.d.creds, c.ID)
+	t.d.creds[c.ID] = c
+	return nil
+}
+
+func (t *memTx) DeleteCredential(id string) error {
+	if _, ok := t.d.creds[id]; !ok {
+		return ErrNotFound
+	}
+	save(&t.undo.creds, t.d.creds, id)
+	delete(t.d.creds, id)
 	return nil
 }

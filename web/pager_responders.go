@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -52,6 +53,31 @@ func (a *pagerAPI) addResponders(r *http.Request) apiResult {
 		}
 	}
 	return a.action(r, func(id string) error { return a.o.Pager.AddResponders(id, b.actor(r), req) })
+}
+
+// parseResponderTargets reads the console's "bob schedule:db policy:dba"
+// (spaces or commas between targets) into a request.
+func parseResponderTargets(s string) (pager.ResponderRequest, error) {
+	var req pager.ResponderRequest
+	for _, t := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		kind, name, ok := strings.Cut(t, ":")
+		if !ok {
+			kind, name = "user", t
+		}
+		switch {
+		case name == "":
+			return req, fmt.Errorf("%w: empty name in %q", errBadForm, t)
+		case kind == "user":
+			req.Users = append(req.Users, name)
+		case kind == "schedule":
+			req.Schedules = append(req.Schedules, name)
+		case kind == "policy":
+			req.Policies = append(req.Policies, name)
+		default:
+			return req, fmt.Errorf("%w: target %q: want NAME, user:NAME, schedule:NAME or policy:NAME", errBadForm, t)
+		}
+	}
+	return req, nil
 }
 
 // respond takes {"decline": bool}: the caller acknowledges (or declines)

@@ -1,9 +1,14 @@
 package web
 
 import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/pager"
 )
 
 // TestPagerRespondersAPI: help on demand over the API. bob acknowledges,
@@ -44,5 +49,76 @@ func TestPagerRespondersAPI(t *testing.T) {
 		if s.golden {
 			checkGolden(t, "pager_responders_"+s.name, resp.body)
 		}
+	}
+}
+
+// TestConsoleResponders: signed-in people ask for help and answer their
+// own request through the incident page's CSRF-checked form.
+func TestConsoleResponders(t *testing.T) {
+	srv, p, _ := newPeopleServer(t)
+	session := func(user string) (*http.Client, string) {
+		secret, _, err := p.CreateToken(user, "", []string{"respond"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.PostForm(srv.URL+"/signin", url.Values{"token": {secret}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, k := range resp.Cookies() {
+			if k.Name == SessionCookie {
+				return c, CSRFToken(k.Value)
+			}
+		}
+		t.Fatalf("%s: no session cookie", user)
+		return nil, ""
+	}
+	post := func(c *http.Client, form url.Values) int {
+		t.Helper()
+		resp, err := c.PostForm(srv.URL+"/incidents/inc-1/act", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	alice, acsrf := session("alice")
+	bob, bcsrf := session("bob")
+	for _, tc := range []struct {
+		name string
+		c    *http.Client
+		form url.Values
+		code int
+	}{
+		{"bad target", alice, url.Values{"action": {"responders"}, "targets": {"team:x"}, "csrf": {acsrf}}, 400},
+		{"unknown user", alice, url.Values{"action": {"responders"}, "targets": {"mallory"}, "csrf": {acsrf}}, 400},
+		{"nobody", alice, url.Values{"action": {"responders"}, "targets": {" , "}, "csrf": {acsrf}}, 400},
+		{"no csrf", alice, url.Values{"action": {"responders"}, "targets": {"bob"}}, 403},
+		{"not asked", bob, url.Values{"action": {"respond"}, "csrf": {bcsrf}}, 409},
+		{"add", alice, url.Values{"action": {"responders"}, "targets": {"bob"}, "message": {"eyes on the DB"}, "csrf": {acsrf}}, 303},
+		{"decline", bob, url.Values{"action": {"decline"}, "csrf": {bcsrf}}, 303},
+		{"again", bob, url.Values{"action": {"respond"}, "csrf": {bcsrf}}, 409},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code := post(tc.c, tc.form); code != tc.code {
+				t.Errorf("%d, want %d", code, tc.code)
+			}
+		})
+	}
+	st, _, err := p.Incident("inc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != pager.StatusTriggered || len(st.Responders) != 1 {
+		t.Fatalf("incident %s, responders %+v", st.Status, st.Responders)
+	}
+	if r := st.Responders[0]; r.User != "bob" || r.Status != pager.ResponderDeclined || r.RequestedBy != "alice" || r.Via != pager.ViaConsole || r.Message != "eyes on the DB" {
+		t.Errorf("responder %+v", r)
+	}
+	if e := lastEntry(t, p, pager.EntryResponderAnswer); e.By != "bob" || e.Via != pager.ViaConsole {
+		t.Errorf("answer entry %+v", e)
 	}
 }

@@ -36,6 +36,11 @@ Commands:
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
   silence list                         list silences
   silence expire ID                    end a silence now
+  user token create --user U --scope S [--name N] [--expires 90d]
+                                       create a personal token (S: respond, admin or respond,admin);
+                                       the token is printed once
+  user token list [--user U]           list personal tokens (never their secrets)
+  user token revoke ID                 revoke a token (and end its console sessions)
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
 
@@ -48,6 +53,8 @@ type pagerCLI struct {
 	outFile                                 string
 	message                                 string
 	decline                                 bool
+	user, scope, name, expires              string
+	stderr                                  io.Writer
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -57,7 +64,7 @@ type pagerCLI struct {
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
 func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, client: &http.Client{Timeout: 30 * time.Second}}
+	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
@@ -70,6 +77,10 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
 	fs.StringVar(&c.message, "message", "", "incident add-responder: what the responders are asked")
 	fs.BoolVar(&c.decline, "decline", false, "incident respond: decline the request to help")
+	fs.StringVar(&c.user, "user", "", "user token: the user")
+	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
+	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
+	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
 	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
@@ -197,6 +208,8 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.call("GET", "/api/v1/pager/incidents/"+id()+"/postmortem", nil, nil)
+	case "user":
+		return c.userCmd(args)
 	case "silence":
 		if err := need(1, "add|list|expire"); err != nil {
 			return err
@@ -376,6 +389,7 @@ type cliIncident struct {
 		At   time.Time `json:"at"`
 		Kind string    `json:"kind"`
 		By   string    `json:"by"`
+		Via  string    `json:"via"`
 		Text string    `json:"text"`
 	} `json:"timeline"`
 }
@@ -429,7 +443,11 @@ func (c *pagerCLI) printIncident(inc *cliIncident) {
 	fmt.Fprintf(w, "\nTIMELINE\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range inc.Timeline {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, orDash(e.By), e.Text)
+		by := orDash(e.By)
+		if e.Via != "" {
+			by += " (" + e.Via + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, by, e.Text)
 	}
 	tw.Flush()
 }
@@ -439,4 +457,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func (c *pagerCLI) errOut() io.Writer {
+	if c.stderr == nil {
+		return io.Discard
+	}
+	return c.stderr
 }

@@ -403,7 +403,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		})
 	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ},
+			People: pg.p, SecureCookies: strings.HasPrefix(externalURL, "https://")})
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
@@ -412,6 +413,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
+		uiOpts.Session = api.ConsoleSession
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)

@@ -238,6 +238,18 @@ CREATE TABLE pager_replicas (
 	last_seen  TIMESTAMPTZ NOT NULL
 );
 `,
+	// 3: personal tokens and console sessions (pager.Credential), only
+	// the SHA-256 of their secrets. Not stamped: replicas read them from
+	// the database on every request, so a revocation counts at once.
+	`
+CREATE TABLE credentials (
+	id        TEXT PRIMARY KEY,
+	kind      TEXT NOT NULL,
+	user_name TEXT NOT NULL,
+	cred      TEXT NOT NULL -- pager.Credential as JSON
+);
+CREATE INDEX credentials_user ON credentials (kind, user_name);
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

@@ -79,6 +79,17 @@ CREATE TABLE quarantine (
 	at_s   INTEGER NOT NULL -- Unix seconds when it was moved
 ) STRICT;
 `,
+	// 3: personal tokens and console sessions (pager.Credential), only
+	// the SHA-256 of their secrets.
+	`
+CREATE TABLE credentials (
+	id        TEXT PRIMARY KEY,
+	kind      TEXT NOT NULL,
+	user_name TEXT NOT NULL,
+	cred      TEXT NOT NULL -- pager.Credential as JSON
+) STRICT;
+CREATE INDEX credentials_user ON credentials (kind, user_name);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.
