@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -87,32 +88,40 @@ const reasonDuplicate = "duplicate"
 // timestamps when honored), then the stale markers of series that are gone.
 // An error means the scrape failed and app must be rolled back: a parse
 // error, a limit exceeded (sample_limit, label_limit,
-// label_name_length_limit, label_value_length_limit), a series without a
-// name, an Append error that is not soft, or errAbandoned when ctx ended.
-// Soft Append errors (the store refusing one sample) are counted in the
-// result and the rest of the body is appended.
+// label_name_length_limit, label_value_length_limit,
+// native_histogram_bucket_limit), a series without a name, an Append error
+// that is not soft, or errAbandoned when ctx ended. Soft Append errors (the
+// store refusing one sample) are counted in the result and the rest of the
+// body is appended. The body's metadata goes to sl.meta and its exemplars
+// to sl.exemplars, both kept only if the scrape commits.
 func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, contentType string, defTime int64) (appendResult, error) {
 	var (
 		res        appendResult
 		cfg        = sl.s.job.cfg
-		honorTS    = sl.s.job.honorTimestamps
 		limit      = cfg.SampleLimit
 		appended   int
 		limitErr   error
 		parseError error
 	)
+	sl.meta.begin()
 	if len(b) == 0 {
 		sl.writeStale(app, defTime)
 		return res, nil
 	}
-	if res, err := sl.overSampleLimit(b, contentType); err != nil {
+	f := bodyFormat(contentType, cfg.FallbackScrapeProtocol)
+	if f == formatProto {
+		if err := checkProtoBody(b, maxDecodedBuckets(cfg.NativeHistogramBucketLimit)); err != nil {
+			return res, err
+		}
+	} else if res, err := sl.overSampleLimit(b, f); err != nil {
 		return res, err
 	}
-	p := sl.parsers.forBody(b, contentType)
+	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings)
 	tp, _ := p.(*promtext.Parser)
 	if tp != nil {
 		tp.SetExpected(sl.cache.expectedForText())
-		// Metadata entries are ignored below: let the parser pass them.
+		// Metadata entries are read apart (scanText) when they changed:
+		// let the parser pass them.
 		tp.SetSkipMetadata(true)
 	}
 	for {
@@ -124,11 +133,17 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			break
 		}
 		switch et {
-		case textparse.EntrySeries:
-		case textparse.EntryHistogram:
-			// Native histograms are not stored; skip them.
+		case textparse.EntrySeries, textparse.EntryHistogram:
+		case textparse.EntryType:
+			sl.meta.setType(p.Type())
 			continue
-		default: // type, help, unit, comment
+		case textparse.EntryHelp:
+			sl.meta.setHelp(p.Help())
+			continue
+		case textparse.EntryUnit:
+			sl.meta.setUnit(p.Unit())
+			continue
+		default: // comment
 			continue
 		}
 		res.total++
@@ -138,43 +153,36 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		if limitErr != nil {
 			continue // keep counting, to report how many samples there were
 		}
-		line, tsp, v := p.Series()
-		t := defTime
-		if honorTS && tsp != nil {
-			t = *tsp
+		var s scraped
+		if et == textparse.EntryHistogram {
+			s.line, s.ts, s.h, s.fh = p.Histogram()
 		} else {
-			tsp = nil
+			s.line, s.ts, s.v = p.Series()
 		}
-		e, seen := sl.cache.lookup(line, tp != nil && tp.IsExpected())
-		if e != nil && e.dropped {
+		e, seen, lset, keep, err := sl.seriesOf(p, tp, s.line)
+		if err != nil {
+			return res, err
+		} else if !keep {
 			continue
 		}
-		var lset labels.Labels
-		if e != nil {
-			lset = e.lset
-		} else {
-			var keep bool
-			if lset, keep, err = sl.newSeries(p, line); err != nil {
-				return res, err
-			} else if !keep {
-				continue
-			}
-		}
 		res.added++
-
-		if seen && tsp == nil {
+		if seen && (s.ts == nil || !sl.s.job.honorTimestamps) {
 			// The same series twice in one exposition: a duplicate sample.
 			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
 			continue
 		}
-		if limit > 0 && !value.IsStaleNaN(v) {
+		if limit > 0 && (s.h != nil || s.fh != nil || !value.IsStaleNaN(s.v)) {
 			appended++
 			if appended > limit {
 				limitErr = fmt.Errorf("%w (limit %d)", ErrSampleLimit, limit)
 				continue
 			}
 		}
-		if err := sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res); err != nil {
+		if err := sl.appendScraped(app, p, e, lset, &s, defTime, &res); err != nil {
+			if errors.Is(err, ErrBucketLimit) {
+				limitErr = err
+				continue
+			}
 			return res, err
 		}
 	}
@@ -185,8 +193,66 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		res.seriesAdded = 0
 		return res, limitErr
 	}
+	if tp != nil {
+		if tp.MetadataRepeated() {
+			sl.meta.skip()
+		} else {
+			sl.meta.scanText(b)
+		}
+	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// scraped is one sample of a body: a float (v) or a native histogram (h
+// or fh), at its own timestamp ts if it has one.
+type scraped struct {
+	line []byte
+	ts   *int64
+	v    float64
+	h    *histogram.Histogram
+	fh   *histogram.FloatHistogram
+}
+
+// seriesOf returns the cache entry (nil if new) and labels of the series
+// line of p, and whether the line was already seen in this scrape; keep is
+// false when metric relabeling dropped it.
+func (sl *scrapeLoop) seriesOf(p textparse.Parser, tp *promtext.Parser, line []byte) (e *cacheEntry, seen bool, lset labels.Labels, keep bool, err error) {
+	e, seen = sl.cache.lookup(line, tp != nil && tp.IsExpected())
+	if e != nil {
+		if e.dropped {
+			return nil, seen, labels.EmptyLabels(), false, nil
+		}
+		return e, seen, e.lset, true, nil
+	}
+	lset, keep, err = sl.newSeries(p, line)
+	return nil, false, lset, keep, err
+}
+
+// appendScraped appends s (cache entry e) at its own timestamp when the
+// job honors it, else at defTime, then the exemplars p has for it.
+func (sl *scrapeLoop) appendScraped(app Appender, p textparse.Parser, e *cacheEntry, lset labels.Labels, s *scraped, defTime int64, res *appendResult) error {
+	t, tsp := defTime, s.ts
+	if sl.s.job.honorTimestamps && tsp != nil {
+		t = *tsp
+	} else {
+		tsp = nil
+	}
+	isHist := s.h != nil || s.fh != nil
+	var (
+		added bool
+		err   error
+	)
+	if isHist {
+		added, err = sl.appendHistogram(app, e, s.line, lset, t, s.h, s.fh, tsp == nil, res)
+	} else {
+		added, err = sl.appendSample(app, e, s.line, lset, t, s.v, tsp == nil, res)
+	}
+	if err != nil || !added || sl.deps.exemplars == nil {
+		return err
+	}
+	sl.collectExemplars(p, lset, t, isHist)
+	return nil
 }
 
 // newSeries returns the labels of the current series of p, whose line is
@@ -208,19 +274,25 @@ func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.La
 // appendSample appends one sample of line (cache entry e, nil if new) and
 // updates the cache; track says whether the series is tracked for
 // staleness (it has no explicit timestamp, as in Prometheus). A soft error
-// is counted in res; another one fails the scrape.
-func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) error {
+// is counted in res (added is false); another one fails the scrape.
+func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) (added bool, err error) {
 	var ref uint64
 	if e != nil {
 		ref = e.ref
 	}
 	newRef, err := sl.appendRetry(app, ref, lset, t, v)
+	return sl.appended(e, line, lset, t, newRef, err, track, res)
+}
+
+// appended updates the cache after the append of one sample of line
+// returned newRef and err.
+func (sl *scrapeLoop) appended(e *cacheEntry, line []byte, lset labels.Labels, t int64, newRef uint64, err error, track bool, res *appendResult) (bool, error) {
 	if err != nil {
 		if sl.soft(err) {
 			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("append %s: %w", lset.String(), err)
+		return false, fmt.Errorf("append %s: %w", lset.String(), err)
 	}
 	if e != nil {
 		if newRef != 0 {
@@ -233,7 +305,7 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 	if track {
 		sl.cache.track(e)
 	}
-	return nil
+	return true, nil
 }
 
 // minSampleLine is the shortest sample line: a one-letter name, a space, a
@@ -246,7 +318,7 @@ const minSampleLine = 4
 // (duplicated lines too). The count only runs for bodies with more lines
 // than the limit. It returns the samples counted and ErrSampleLimit, or
 // nil when the body is to be appended.
-func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResult, error) {
+func (sl *scrapeLoop) overSampleLimit(b []byte, f format) (appendResult, error) {
 	cfg := sl.s.job.cfg
 	limit := cfg.SampleLimit
 	// A sample line takes at least minSampleLine bytes, so a shorter body
@@ -255,7 +327,7 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResul
 		sampleLines(b) <= limit {
 		return appendResult{}, nil
 	}
-	p := sl.parsers.forBody(b, contentType)
+	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings)
 	if tp, ok := p.(*promtext.Parser); ok {
 		tp.SetExpected(nil)
 		tp.SetSkipMetadata(true)
@@ -266,13 +338,17 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResul
 		if err != nil {
 			break // a parse error is reported by the real pass
 		}
-		if et != textparse.EntrySeries {
+		switch et {
+		case textparse.EntryHistogram:
+			counted++
+		case textparse.EntrySeries:
+			if _, _, v := p.Series(); !value.IsStaleNaN(v) {
+				counted++
+			}
+		default:
 			continue
 		}
 		total++
-		if _, _, v := p.Series(); !value.IsStaleNaN(v) {
-			counted++
-		}
 	}
 	if counted <= limit {
 		return appendResult{}, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"gopkg.in/yaml.v3"
@@ -158,6 +159,10 @@ func BenchmarkAppendBody(b *testing.B) {
 type countingAppender struct{ n *uint64 }
 
 func (c countingAppender) Append(ref uint64, _ labels.Labels, _ int64, _ float64) (uint64, error) {
+	*c.n++
+	return ref, nil
+}
+func (c countingAppender) AppendHistogram(ref uint64, _ labels.Labels, _ int64, _ *histogram.Histogram, _ *histogram.FloatHistogram) (uint64, error) {
 	*c.n++
 	return ref, nil
 }

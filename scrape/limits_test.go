@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/tsdb"
 )
@@ -334,7 +335,7 @@ func TestStoreRefusalsCounted(t *testing.T) {
 			return ""
 		}
 		h := newHarness(t, func(o *Options) {
-			o.Appender = func() Appender { return db.Appender() }
+			o.Appender = func() Appender { return floatOnly{db.Appender()} }
 			o.IsSoftError = func(err error) bool { return reason(err) != "" }
 			o.RejectReason = reason
 		})
@@ -374,4 +375,11 @@ func TestStoreRefusalsCounted(t *testing.T) {
 			t.Fatalf("stored metric names %s", got)
 		}
 	})
+}
+
+// floatOnly refuses native histograms until the store has them.
+type floatOnly struct{ *tsdb.Appender }
+
+func (floatOnly) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, errors.New("no native histograms")
 }
