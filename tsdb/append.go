@@ -23,6 +23,7 @@ type Appender struct {
 	db      *DB
 	buf     *sampleBuf // from db.bufs while a batch is open; nil otherwise
 	samples []pendingSample
+	ext     []pendingExt // the values of samples marked extMark
 	// minT and maxT are the sample times the batch accepts, read from the
 	// clock at its first Append (bounded is then true).
 	minT, maxT int64
@@ -33,6 +34,7 @@ type Appender struct {
 // pool holds a pointer and putting it back does not allocate.
 type sampleBuf struct {
 	samples []pendingSample
+	ext     []pendingExt
 	touched []uint64 // the refs Commit appended to, for the change feeds
 }
 
@@ -62,46 +64,20 @@ func (db *DB) Appender() *Appender {
 // without error. The sentinels are returned unwrapped, so that refusing
 // many samples costs no formatting.
 func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
-	if !a.bounded {
-		a.minT, a.maxT = a.db.bounds()
-		a.bounded = true
-	}
-	if t < a.minT || t > a.maxT {
-		return ref, a.db.refuseOutOfBounds(t < a.minT)
-	}
-	var s *memSeries
-	if ref != 0 {
-		if s = a.db.series.getByRef(ref); s == nil {
-			return 0, fmt.Errorf("append ref %d: %w", ref, ErrUnknownRef)
-		}
-		// Refs are handed out in sequence and a target appends its series
-		// in the order it created them, so the series appendAhead refs on
-		// is likely appended soon: start loading the line this function
-		// reads (if the guess is wrong, the prefetch is wasted).
-		if n := a.db.series.getByRef(ref + appendAhead); n != nil {
-			prefetch(uintptr(unsafe.Pointer(n)))
-		}
-	} else {
-		if lset.IsEmpty() {
-			return 0, ErrEmptyLabels
-		}
-		var err error
-		if s, err = a.db.getOrCreateLimited(lset); err != nil {
-			return 0, err
-		}
-	}
-	if a.buf == nil {
-		a.buf = a.db.bufs.Get().(*sampleBuf)
-		a.samples = a.buf.samples
-	}
-	if len(a.samples) == math.MaxInt32 {
-		return 0, ErrBatchFull
+	s, r, err := a.series(ref, lset, t)
+	if s == nil {
+		return r, err
 	}
 	vb := math.Float64bits(v)
 	s.mu.Lock()
 	if s.deleted { // GC won the race after getByRef
 		s.mu.Unlock()
 		return 0, fmt.Errorf("append ref %d: %w", ref, ErrUnknownRef)
+	}
+	if s.hasExt {
+		err := a.bufferExt(s, t, pendingExt{v: v})
+		s.mu.Unlock()
+		return s.ref, err
 	}
 	lastT, lastV := s.lastT, s.lastV
 	if s.pendOwner == a {
@@ -122,6 +98,48 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		return ref, nil // s.ref, without touching its cache line
 	}
 	return s.ref, nil
+}
+
+// series checks t against the batch's time bounds and returns the series
+// for ref or lset (see Append), with the batch buffer ready for one more
+// sample. When it returns nil, it also returns what Append returns.
+func (a *Appender) series(ref uint64, lset labels.Labels, t int64) (*memSeries, uint64, error) {
+	if !a.bounded {
+		a.minT, a.maxT = a.db.bounds()
+		a.bounded = true
+	}
+	if t < a.minT || t > a.maxT {
+		return nil, ref, a.db.refuseOutOfBounds(t < a.minT)
+	}
+	var s *memSeries
+	if ref != 0 {
+		if s = a.db.series.getByRef(ref); s == nil {
+			return nil, 0, fmt.Errorf("append ref %d: %w", ref, ErrUnknownRef)
+		}
+		// Refs are handed out in sequence and a target appends its series
+		// in the order it created them, so the series appendAhead refs on
+		// is likely appended soon: start loading the line this function
+		// reads (if the guess is wrong, the prefetch is wasted).
+		if n := a.db.series.getByRef(ref + appendAhead); n != nil {
+			prefetch(uintptr(unsafe.Pointer(n)))
+		}
+	} else {
+		if lset.IsEmpty() {
+			return nil, 0, ErrEmptyLabels
+		}
+		var err error
+		if s, err = a.db.getOrCreateLimited(lset); err != nil {
+			return nil, 0, err
+		}
+	}
+	if a.buf == nil {
+		a.buf = a.db.bufs.Get().(*sampleBuf)
+		a.samples, a.ext = a.buf.samples, a.buf.ext
+	}
+	if len(a.samples) == math.MaxInt32 {
+		return nil, 0, ErrBatchFull
+	}
+	return s, 0, nil
 }
 
 // getOrCreate returns the series for lset, creating it whatever the series
@@ -249,20 +267,28 @@ func (a *Appender) Commit() error {
 			}
 		}
 		s := locked
-		ignore, err := appendable(s.lastT, s.lastV, p.t, math.Float64bits(p.v))
-		if err != nil || ignore {
-			db.countReject(err)
-			continue
+		var f footprint
+		if p.headAddr != extMark && !s.hasExt {
+			ignore, err := appendable(s.lastT, s.lastV, p.t, math.Float64bits(p.v))
+			if err != nil || ignore {
+				db.countReject(err)
+				continue
+			}
+			f = s.appendSample(p.t, p.v)
+			s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
+			s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
+		} else {
+			var ok bool
+			if f, ok = a.commitExt(s, p); !ok {
+				continue
+			}
 		}
-		f := s.appendSample(p.t, p.v)
 		if feeding && s.ref != lastRef {
 			touched = append(touched, s.ref)
 			lastRef = s.ref
 		}
 		added.chunks += f.chunks
 		added.bytes += f.bytes
-		s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
-		s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
 		if s.firstMaxt < cutoff {
 			f := s.truncate(cutoff)
 			dropped.samples += f.samples
@@ -324,6 +350,10 @@ func (a *Appender) reset() {
 	}
 	clear(a.samples) // drop series pointers so GC'd series can be freed
 	a.buf.samples = a.samples[:0]
+	if a.ext != nil {
+		clear(a.ext) // and histograms
+		a.buf.ext = a.ext[:0]
+	}
 	a.db.bufs.Put(a.buf)
-	a.buf, a.samples = nil, nil
+	a.buf, a.samples, a.ext = nil, nil, nil
 }

@@ -151,6 +151,10 @@ type counters struct {
 // footprint is what a series adds to the gauges of counters.
 type footprint struct{ samples, chunks, bytes int64 }
 
+func (f footprint) plus(g footprint) footprint {
+	return footprint{f.samples + g.samples, f.chunks + g.chunks, f.bytes + g.bytes}
+}
+
 // add adds f to the gauges (subtracts with neg).
 func (c *counters) add(f footprint, neg bool) {
 	if neg {
@@ -358,7 +362,7 @@ func (db *DB) GC() {
 // gcable reports whether s has nothing inside retention and nothing pending.
 // Callers hold s.mu.
 func gcable(s *memSeries, cutoff int64) bool {
-	return s.lastT < cutoff && s.pendOwner == nil
+	return s.newestT() < cutoff && s.pendOwner == nil
 }
 
 // Stats returns current gauges and counters. It reads a few atomic

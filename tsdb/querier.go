@@ -46,12 +46,16 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.Select
 		start := len(slab)
 		s.mu.Lock()
 		slab = s.snapshot(slab, &bytes, q.mint, q.maxt)
+		var ext *extView
+		if s.ext != nil {
+			ext = s.ext.view(q.mint, q.maxt)
+		}
 		lset := s.lset
 		s.mu.Unlock()
-		if len(slab) == start {
+		if len(slab) == start && (ext == nil || len(ext.hchunks) == 0) {
 			continue
 		}
-		set.series = append(set.series, seriesView{lset: lset, mint: q.mint, maxt: q.maxt})
+		set.series = append(set.series, seriesView{lset: lset, mint: q.mint, maxt: q.maxt, ext: ext})
 		spans = append(spans, len(slab))
 	}
 	start := 0
@@ -153,11 +157,20 @@ type seriesView struct {
 	lset       labels.Labels
 	chunks     []sealedChunk
 	mint, maxt int64
+	ext        *extView // histograms and start timestamps; nil if none
 }
 
 func (s *seriesView) Labels() labels.Labels { return s.lset }
 
 func (s *seriesView) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	if s.ext != nil {
+		mi, ok := it.(*mixedIterator)
+		if !ok {
+			mi = &mixedIterator{}
+		}
+		mi.reset(s.chunks, s.ext, s.mint, s.maxt)
+		return mi
+	}
 	si, ok := it.(*SampleIterator)
 	if !ok {
 		si = &SampleIterator{}

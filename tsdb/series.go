@@ -45,8 +45,11 @@ type memSeries struct {
 	// pendIdx is the index in pendOwner's batch of its newest sample for
 	// this series, used for the append-time order check; a non-nil
 	// pendOwner also keeps GC away from the series.
-	pendIdx   int32
-	deleted   bool // removed by GC; a committer must re-resolve by labels
+	pendIdx int32
+	deleted bool // removed by GC; a committer must re-resolve by labels
+	// hasExt is ext != nil, kept in this line so that Append and Commit
+	// learn whether a series needs the slow path without a second line.
+	hasExt    bool
 	pendOwner *Appender
 
 	lastT int64  // newest committed sample time, math.MinInt64 if none
@@ -70,11 +73,16 @@ type memSeries struct {
 	ref  uint64 // immutable
 	lset labels.Labels
 
+	// ext holds what only some series have: histogram chunks and start
+	// timestamps (histogram.go). nil for a series of plain floats, which
+	// then pays one pointer for it.
+	ext *seriesExt
+
 	// Pad to 320 bytes, a multiple of 64, so that every series starts on
 	// a cache line whatever fields are added (the next smaller size class,
 	// 288 bytes, would put every other one across lines).
 	// TestMemSeriesLayout checks it.
-	_ [32]byte
+	_ [24]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
@@ -137,6 +145,9 @@ func (s *memSeries) footprint() footprint {
 		f.samples += int64(n)
 		f.bytes += int64(len(s.head.b))
 	}
+	if s.ext != nil {
+		f = f.plus(s.ext.footprint())
+	}
 	return f
 }
 
@@ -171,8 +182,8 @@ func (s *memSeries) seal() {
 	s.app = mustAppender(&s.head)
 }
 
-// truncate drops sealed chunks lying wholly before cutoff and returns what
-// they counted for. Callers hold s.mu.
+// truncate drops sealed chunks (float and histogram) lying wholly before
+// cutoff and returns what they counted for. Callers hold s.mu.
 func (s *memSeries) truncate(cutoff int64) footprint {
 	n := 0
 	var f footprint
@@ -187,16 +198,18 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 	} else {
 		s.firstMaxt = math.MaxInt64
 	}
-	if n == 0 {
-		return f
+	if n > 0 {
+		copy(s.chunks, s.chunks[n:])
+		for i := len(s.chunks) - n; i < len(s.chunks); i++ {
+			s.chunks[i] = sealedChunk{}
+		}
+		s.chunks = s.chunks[:len(s.chunks)-n]
+		if len(s.chunks) == 0 {
+			s.chunks = nil
+		}
 	}
-	copy(s.chunks, s.chunks[n:])
-	for i := len(s.chunks) - n; i < len(s.chunks); i++ {
-		s.chunks[i] = sealedChunk{}
-	}
-	s.chunks = s.chunks[:len(s.chunks)-n]
-	if len(s.chunks) == 0 {
-		s.chunks = nil
+	if s.ext != nil {
+		f = f.plus(s.truncateExt(cutoff))
 	}
 	return f
 }

@@ -1,0 +1,82 @@
+package tsdb
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// TestPromQLBuiltinScripts runs every PromQL test script that ships with
+// Prometheus (promql/promqltest/testdata) through Prometheus's engine on
+// this store: floats, native histograms (integer and float, with counter
+// reset hints), stale markers and start timestamps must come back as
+// Prometheus's own head returns them.
+func TestPromQLBuiltinScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the Prometheus PromQL suite takes a while")
+	}
+	exprs, err := promqltest.GetBuiltInExprs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+	promqltest.RunBuiltinTestsWithStorage(t, engine, func(tb testing.TB) storage.Storage {
+		return newPromStorage(tb)
+	})
+	if !t.Failed() {
+		t.Logf("all %d evaluations of the built-in scripts pass", len(exprs))
+	}
+}
+
+// promStorage wraps a DB as the storage.Storage the promqltest harness
+// loads and queries.
+type promStorage struct {
+	*DB
+}
+
+func newPromStorage(tb testing.TB) *promStorage {
+	// The scripts load samples from the Unix epoch on, some many days
+	// into it: keep everything, at a clock where all are accepted.
+	now := time.Unix(0, 0).Add(10 * 365 * 24 * time.Hour)
+	db, err := Open(Options{
+		Retention:    20 * 365 * 24 * time.Hour,
+		FutureWindow: 20 * 365 * 24 * time.Hour,
+		Now:          func() time.Time { return now },
+		MaxSeries:    -1,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &promStorage{DB: db}
+}
+
+func (s *promStorage) ChunkQuerier(int64, int64) (storage.ChunkQuerier, error) {
+	return nil, errors.New("chunk queries are not supported")
+}
+
+func (s *promStorage) Appender(context.Context) storage.Appender { return nil }
+
+func (s *promStorage) AppenderV2(context.Context) storage.AppenderV2 {
+	return &promAppender{a: s.DB.Appender()}
+}
+
+func (s *promStorage) StartTime() (int64, error) { return math.MinInt64, nil }
+
+func (s *promStorage) Close() error { return nil }
+
+type promAppender struct{ a *Appender }
+
+func (p *promAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, _ storage.AppendV2Options) (storage.SeriesRef, error) {
+	r, err := p.a.AppendSample(uint64(ref), ls, st, t, v, h, fh)
+	return storage.SeriesRef(r), err
+}
+
+func (p *promAppender) Commit() error   { return p.a.Commit() }
+func (p *promAppender) Rollback() error { return p.a.Rollback() }
