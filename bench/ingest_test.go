@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/scrape/promtext"
@@ -135,7 +134,7 @@ func newWatchdogScraper(tb testing.TB) scraper {
 		Scheme:         "http",
 	}
 	in, err := scrape.NewIngester(cfg, "localhost:9100", scrape.Options{
-		Appender: func() scrape.Appender { return floatOnlyAppender{db.Appender()} },
+		Appender: func() scrape.Appender { return db.Appender() },
 		IsSoftError: func(err error) bool {
 			return errors.Is(err, tsdb.ErrOutOfOrder) || errors.Is(err, tsdb.ErrDuplicateSample)
 		},
@@ -320,9 +319,3 @@ func BenchmarkIngest(b *testing.B) {
 	})
 }
 
-// floatOnlyAppender refuses native histograms until the store has them.
-type floatOnlyAppender struct{ *tsdb.Appender }
-
-func (floatOnlyAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
-	return 0, errors.New("no native histograms")
-}

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/tsdb"
 )
@@ -335,7 +334,7 @@ func TestStoreRefusalsCounted(t *testing.T) {
 			return ""
 		}
 		h := newHarness(t, func(o *Options) {
-			o.Appender = func() Appender { return floatOnly{db.Appender()} }
+			o.Appender = func() Appender { return db.Appender() }
 			o.IsSoftError = func(err error) bool { return reason(err) != "" }
 			o.RejectReason = reason
 		})
@@ -377,9 +376,3 @@ func TestStoreRefusalsCounted(t *testing.T) {
 	})
 }
 
-// floatOnly refuses native histograms until the store has them.
-type floatOnly struct{ *tsdb.Appender }
-
-func (floatOnly) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
-	return 0, errors.New("no native histograms")
-}

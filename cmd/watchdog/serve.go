@@ -196,7 +196,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	registerStoreMetrics(set, db)
 
 	scraper := scrape.NewManager(scrape.Options{
-		Appender:     func() scrape.Appender { return floatOnlyAppender{db.Appender()} },
+		Appender:     func() scrape.Appender { return db.Appender() },
 		Logger:       logger.With("component", "scrape"),
 		Metrics:      set,
 		IsSoftError:  storeIsSoft,

@@ -10,8 +10,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/model"
 
-	"github.com/prometheus/prometheus/model/histogram"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/tsdb"
@@ -188,11 +186,3 @@ func webRules(groups []*rules.Group) []web.RuleGroup {
 	return out
 }
 
-// floatOnlyAppender refuses native histograms until the store has them
-// (removed when tsdb.Appender gains AppendHistogram).
-type floatOnlyAppender struct{ *tsdb.Appender }
-
-// AppendHistogram refuses the sample.
-func (floatOnlyAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
-	return 0, errors.New("append histogram: native histograms are not stored yet")
-}
