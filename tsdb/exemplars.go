@@ -37,10 +37,10 @@ const noExemplar = -1
 type Exemplars struct {
 	mu    sync.RWMutex
 	buf   []exemplarEntry
-	next  int                         // slot written next
+	next  int                        // slot written next
 	index map[string]*exemplarSeries // by series labels (labels.Labels.Bytes)
-	key   []byte                      // scratch for index lookups
-	ekey  []byte                      // scratch for evictions
+	key   []byte                     // scratch for index lookups
+	ekey  []byte                     // scratch for evictions
 }
 
 type exemplarEntry struct {
