@@ -185,4 +185,3 @@ func webRules(groups []*rules.Group) []web.RuleGroup {
 	}
 	return out
 }
-
