@@ -103,8 +103,8 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		limitErr   error
 		parseError error
 	)
-	sl.meta.begin()
 	if len(b) == 0 {
+		sl.meta.begin() // an empty exposition has no metadata
 		sl.writeStale(app, defTime)
 		return res, nil
 	}
@@ -123,6 +123,9 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		// Metadata entries are read apart (scanText) when they changed:
 		// let the parser pass them.
 		tp.SetSkipMetadata(true)
+		sl.meta.text = true
+	} else {
+		sl.meta.begin()
 	}
 	for {
 		et, err := p.Next()
@@ -193,12 +196,9 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		res.seriesAdded = 0
 		return res, limitErr
 	}
-	if tp != nil {
-		if tp.MetadataRepeated() {
-			sl.meta.skip()
-		} else {
-			sl.meta.scanText(b)
-		}
+	if tp != nil && (!sl.meta.repeatable || !tp.MetadataRepeated()) {
+		sl.meta.begin()
+		sl.meta.scanText(b)
 	}
 	sl.writeStale(app, defTime)
 	return res, nil

@@ -302,6 +302,9 @@ func TestMetadataFromText(t *testing.T) {
 	}{
 		{v1, false, "Ups."}, {v1, false, "Ups."}, {v1, false, "Ups."}, {v1, false, "Ups."},
 		{v2, false, "Ups, again."}, {v2, false, "Ups, again."}, {"bad line {{\n", true, "Ups, again."}, {v1, false, "Ups."},
+		// A body with new metadata that fails keeps the old metadata; the
+		// same body, once it succeeds, brings the new one.
+		{v2 + "bad {{\n", true, "Ups."}, {v2, false, "Ups, again."}, {v2, false, "Ups, again."},
 	}
 	for i, s := range steps {
 		_, err := in.Ingest([]byte(s.body), "text/plain; version=0.0.4", time.UnixMilli(int64(i+1)*1000))

@@ -38,20 +38,22 @@ const (
 
 // metaCollector builds the metadata of one target from its scrapes. It is
 // owned by the target's goroutine; published is the map of the last
-// successful scrape, never modified once published.
+// successful scrape whose metadata was collected, never modified once
+// published. A scrape that does not call begin (the text fast path when
+// the metadata lines repeat the last body's) keeps it.
 type metaCollector struct {
 	cur       map[string]Metadata // being built; nil when this scrape's metadata is not collected
 	published map[string]Metadata
+	// text is set while a scrape is parsed by promtext; repeatable when
+	// the last scrape was, and succeeded: only then does "the metadata
+	// lines repeat the last body's" mean "published is current".
+	text, repeatable bool
 }
 
 // begin starts a scrape's metadata.
 func (m *metaCollector) begin() {
 	m.cur = make(map[string]Metadata, len(m.published))
 }
-
-// skip keeps the published metadata for this scrape: the body's metadata
-// lines are those of the last one.
-func (m *metaCollector) skip() { m.cur = nil }
 
 // set applies f to the family's entry being built; a new family beyond
 // the bound is dropped.
@@ -96,7 +98,8 @@ func (m *metaCollector) end(ok bool) {
 	if ok && m.cur != nil {
 		m.published = m.cur
 	}
-	m.cur = nil
+	m.repeatable = ok && m.text
+	m.cur, m.text = nil, false
 }
 
 // scanText collects the HELP and TYPE lines of a text-format body, whose
