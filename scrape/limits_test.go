@@ -375,4 +375,3 @@ func TestStoreRefusalsCounted(t *testing.T) {
 		}
 	})
 }
-
