@@ -97,8 +97,8 @@ const reasonDuplicate = "duplicate"
 func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, contentType string, defTime int64) (appendResult, error) {
 	var (
 		res        appendResult
-		cfg        = sl.s.job.cfg
-		limit      = cfg.SampleLimit
+		honorTS    = sl.s.job.honorTimestamps
+		limit      = sl.s.job.cfg.SampleLimit
 		appended   int
 		limitErr   error
 		parseError error
@@ -108,24 +108,9 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		sl.writeStale(app, defTime)
 		return res, nil
 	}
-	f := bodyFormat(contentType, cfg.FallbackScrapeProtocol)
-	if f == formatProto {
-		if err := checkProtoBody(b, maxDecodedBuckets(cfg.NativeHistogramBucketLimit)); err != nil {
-			return res, err
-		}
-	} else if res, err := sl.overSampleLimit(b, f); err != nil {
+	p, tp, res, err := sl.bodyParser(b, contentType)
+	if err != nil {
 		return res, err
-	}
-	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings)
-	tp, _ := p.(*promtext.Parser)
-	if tp != nil {
-		tp.SetExpected(sl.cache.expectedForText())
-		// Metadata entries are read apart (scanText) when they changed:
-		// let the parser pass them.
-		tp.SetSkipMetadata(true)
-		sl.meta.text = true
-	} else {
-		sl.meta.begin()
 	}
 	for {
 		et, err := p.Next()
@@ -156,37 +141,68 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		if limitErr != nil {
 			continue // keep counting, to report how many samples there were
 		}
-		var s scraped
-		if et == textparse.EntryHistogram {
-			s.line, s.ts, s.h, s.fh = p.Histogram()
+		isHist := et == textparse.EntryHistogram
+		var (
+			line []byte
+			tsp  *int64
+			v    float64
+			h    *histogram.Histogram
+			fh   *histogram.FloatHistogram
+		)
+		if isHist {
+			line, tsp, h, fh = p.Histogram()
 		} else {
-			s.line, s.ts, s.v = p.Series()
+			line, tsp, v = p.Series()
 		}
-		e, seen, lset, keep, err := sl.seriesOf(p, tp, s.line)
-		if err != nil {
-			return res, err
-		} else if !keep {
+		t := defTime
+		if honorTS && tsp != nil {
+			t = *tsp
+		} else {
+			tsp = nil
+		}
+		e, seen := sl.cache.lookup(line, tp != nil && tp.IsExpected())
+		if e != nil && e.dropped {
 			continue
 		}
+		var lset labels.Labels
+		if e != nil {
+			lset = e.lset
+		} else {
+			var keep bool
+			if lset, keep, err = sl.newSeries(p, line); err != nil {
+				return res, err
+			} else if !keep {
+				continue
+			}
+		}
 		res.added++
-		if seen && (s.ts == nil || !sl.s.job.honorTimestamps) {
+
+		if seen && tsp == nil {
 			// The same series twice in one exposition: a duplicate sample.
 			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
 			continue
 		}
-		if limit > 0 && (s.h != nil || s.fh != nil || !value.IsStaleNaN(s.v)) {
+		if limit > 0 && (isHist || !value.IsStaleNaN(v)) {
 			appended++
 			if appended > limit {
 				limitErr = fmt.Errorf("%w (limit %d)", ErrSampleLimit, limit)
 				continue
 			}
 		}
-		if err := sl.appendScraped(app, p, e, lset, &s, defTime, &res); err != nil {
-			if errors.Is(err, ErrBucketLimit) {
+		var added bool
+		if isHist {
+			if added, err = sl.appendHistogram(app, e, line, lset, t, h, fh, tsp == nil, &res); errors.Is(err, ErrBucketLimit) {
 				limitErr = err
 				continue
 			}
+		} else {
+			added, err = sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res)
+		}
+		if err != nil {
 			return res, err
+		}
+		if added && tp == nil && sl.deps.exemplars != nil {
+			sl.collectExemplars(p, lset, t, isHist)
 		}
 	}
 	if parseError != nil {
@@ -204,55 +220,32 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	return res, nil
 }
 
-// scraped is one sample of a body: a float (v) or a native histogram (h
-// or fh), at its own timestamp ts if it has one.
-type scraped struct {
-	line []byte
-	ts   *int64
-	v    float64
-	h    *histogram.Histogram
-	fh   *histogram.FloatHistogram
-}
-
-// seriesOf returns the cache entry (nil if new) and labels of the series
-// line of p, and whether the line was already seen in this scrape; keep is
-// false when metric relabeling dropped it.
-func (sl *scrapeLoop) seriesOf(p textparse.Parser, tp *promtext.Parser, line []byte) (e *cacheEntry, seen bool, lset labels.Labels, keep bool, err error) {
-	e, seen = sl.cache.lookup(line, tp != nil && tp.IsExpected())
-	if e != nil {
-		if e.dropped {
-			return nil, seen, labels.EmptyLabels(), false, nil
+// bodyParser returns the parser of b, served as contentType, set up for
+// appendBody (tp is it when it is promtext), after the checks that may
+// refuse the body before it is parsed: the sample_limit pre-count of a
+// text body, the histogram bound of a protobuf one.
+func (sl *scrapeLoop) bodyParser(b []byte, contentType string) (p textparse.Parser, tp *promtext.Parser, res appendResult, err error) {
+	cfg := sl.s.job.cfg
+	f := bodyFormat(contentType, cfg.FallbackScrapeProtocol)
+	if f == formatProto {
+		if err := checkProtoBody(b, maxDecodedBuckets(cfg.NativeHistogramBucketLimit)); err != nil {
+			return nil, nil, res, err
 		}
-		return e, seen, e.lset, true, nil
+	} else if res, err := sl.overSampleLimit(b, f); err != nil {
+		return nil, nil, res, err
 	}
-	lset, keep, err = sl.newSeries(p, line)
-	return nil, false, lset, keep, err
-}
-
-// appendScraped appends s (cache entry e) at its own timestamp when the
-// job honors it, else at defTime, then the exemplars p has for it.
-func (sl *scrapeLoop) appendScraped(app Appender, p textparse.Parser, e *cacheEntry, lset labels.Labels, s *scraped, defTime int64, res *appendResult) error {
-	t, tsp := defTime, s.ts
-	if sl.s.job.honorTimestamps && tsp != nil {
-		t = *tsp
+	p = sl.parsers.forBody(b, f, &cfg.HistogramSettings)
+	tp, _ = p.(*promtext.Parser)
+	if tp != nil {
+		tp.SetExpected(sl.cache.expectedForText())
+		// Metadata entries are read apart (scanText) when they changed:
+		// let the parser pass them.
+		tp.SetSkipMetadata(true)
+		sl.meta.text = true
 	} else {
-		tsp = nil
+		sl.meta.begin()
 	}
-	isHist := s.h != nil || s.fh != nil
-	var (
-		added bool
-		err   error
-	)
-	if isHist {
-		added, err = sl.appendHistogram(app, e, s.line, lset, t, s.h, s.fh, tsp == nil, res)
-	} else {
-		added, err = sl.appendSample(app, e, s.line, lset, t, s.v, tsp == nil, res)
-	}
-	if err != nil || !added || sl.deps.exemplars == nil {
-		return err
-	}
-	sl.collectExemplars(p, lset, t, isHist)
-	return nil
+	return p, tp, res, nil
 }
 
 // newSeries returns the labels of the current series of p, whose line is
@@ -281,7 +274,25 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 		ref = e.ref
 	}
 	newRef, err := sl.appendRetry(app, ref, lset, t, v)
-	return sl.appended(e, line, lset, t, newRef, err, track, res)
+	if err != nil {
+		if sl.soft(err) {
+			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
+			return false, nil
+		}
+		return false, fmt.Errorf("append %s: %w", lset.String(), err)
+	}
+	if e != nil {
+		if newRef != 0 {
+			sl.cache.setRef(e, newRef)
+		}
+	} else {
+		e = sl.cache.add(line, newRef, lset)
+		res.seriesAdded++
+	}
+	if track {
+		sl.cache.track(e)
+	}
+	return true, nil
 }
 
 // appended updates the cache after the append of one sample of line

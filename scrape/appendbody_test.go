@@ -135,6 +135,7 @@ func BenchmarkAppendBody(b *testing.B) {
 				b.Fatal(err)
 			}
 			sl.cache.iterDone(true)
+			sl.meta.end(true)
 			var refs uint64
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
@@ -147,6 +148,7 @@ func BenchmarkAppendBody(b *testing.B) {
 					b.Fatalf("%+v %v", res, err)
 				}
 				sl.cache.iterDone(true)
+				sl.meta.end(true)
 			}
 			nsPerOp[prom] = float64(time.Since(start).Nanoseconds()) / float64(n)
 		})
