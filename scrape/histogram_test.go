@@ -2,6 +2,8 @@ package scrape
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"errors"
 	"runtime"
 	"strconv"
@@ -16,9 +18,12 @@ import (
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 const protoType = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
@@ -377,5 +382,56 @@ func TestAcceptHeader(t *testing.T) {
 		if got := acceptHeader(tt.ps); got != tt.want {
 			t.Errorf("acceptHeader(%v) =\n%s\nwant\n%s", tt.ps, got, tt.want)
 		}
+	}
+}
+
+// TestHistogramIntoStore: a scraped native histogram goes into the real
+// store, comes back through its Querier as a histogram sample, and the
+// series goes stale when the target stops exposing it.
+func TestHistogramIntoStore(t *testing.T) {
+	db, err := tsdb.Open(tsdb.Options{Now: func() time.Time { return time.UnixMilli(10_000) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIngester(histCfg(nil), "h:1", Options{Appender: func() Appender { return db.Appender() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Ingest(protoBody(t, nativeRegistry(t, 100)), protoType, time.UnixMilli(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Ingest([]byte("other 1\n"), "text/plain", time.UnixMilli(2000)); err != nil {
+		t.Fatal(err)
+	}
+	q, err := db.Querier(0, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "latency_seconds"))
+	if !set.Next() {
+		t.Fatalf("no series: %v", set.Err())
+	}
+	it := set.At().Iterator(nil)
+	var got []string
+	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+		switch vt {
+		case chunkenc.ValHistogram:
+			ts, h := it.AtHistogram(nil)
+			if value.IsStaleNaN(h.Sum) {
+				got = append(got, fmt.Sprintf("%d:stale", ts))
+			} else {
+				got = append(got, fmt.Sprintf("%d:count=%d", ts, h.Count))
+			}
+		case chunkenc.ValFloatHistogram:
+			ts, h := it.AtFloatHistogram(nil)
+			got = append(got, fmt.Sprintf("%d:fcount=%v stale=%v", ts, h.Count, value.IsStaleNaN(h.Sum)))
+		case chunkenc.ValFloat:
+			ts, v := it.At()
+			got = append(got, fmt.Sprintf("%d:float stale=%v", ts, value.IsStaleNaN(v)))
+		}
+	}
+	if want := "1000:count=100 2000:stale"; strings.Join(got, " ") != want {
+		t.Errorf("stored %q, want %q", strings.Join(got, " "), want)
 	}
 }
