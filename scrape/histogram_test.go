@@ -3,8 +3,8 @@ package scrape
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
