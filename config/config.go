@@ -172,6 +172,7 @@ func (c *Config) files() []fileRef {
 	}
 	out = append(out, fileRef{ptr: &c.Storage.PagerDBFile, path: "storage.pager_db_file", secret: true})
 	out = append(out, c.Heartbeat.files("heartbeat")...)
+	out = append(out, checkinFiles("heartbeats", c.Heartbeats)...)
 	for i, rw := range c.RemoteWrite {
 		if rw != nil {
 			out = append(out, rw.files(fmt.Sprintf("remote_write[%d]", i))...)

@@ -75,6 +75,7 @@ var inlineSecrets = map[string]string{
 	"password":     "password_file",
 	"credentials":  "credentials_file",
 	"api_key":      "api_key_file",
+	"token":        "token_file",
 }
 
 type decoder struct {

@@ -21,6 +21,9 @@ type Config struct {
 	StatusPage StatusPage `yaml:"status_page,omitempty"`
 	// Heartbeat is the dead man's switch (nil: none).
 	Heartbeat *HeartbeatConfig `yaml:"heartbeat,omitempty"`
+	// Heartbeats are the check-ins jobs must make (see CheckinConfig):
+	// the incoming direction, unlike Heartbeat.
+	Heartbeats []*CheckinConfig `yaml:"heartbeats,omitempty"`
 	// RemoteWrite lists where the stored samples are sent (Remote-Write).
 	RemoteWrite []*RemoteWriteConfig `yaml:"remote_write,omitempty"`
 	// Datasource, when set, makes rules evaluate against a remote

@@ -120,6 +120,7 @@ func (c *Config) validate(r *report) {
 	c.Alerting.validate(r, "alerting")
 	c.StatusPage.validate(r, "status_page")
 	c.Heartbeat.validate(r, "heartbeat")
+	validateCheckins(r, "heartbeats", c.Heartbeats, c.Global.MetricNameValidationScheme)
 	validateRemoteWrite(r, "remote_write", c.RemoteWrite, c.Global.MetricNameValidationScheme)
 	c.Datasource.validate(r, "datasource")
 }

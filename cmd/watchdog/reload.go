@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/rules"
@@ -35,6 +36,7 @@ type reloader struct {
 	ams        *amSenders
 	remote     *remoteWriters
 	pg         *pagerRuntime // nil without a pager section
+	checkins   *checkin.Runner
 	statusPage *atomic.Pointer[config.StatusPage]
 	heartbeat  *config.HeartbeatConfig  // as started; restart-only
 	datasource *config.DatasourceConfig // as started; restart-only
@@ -48,6 +50,8 @@ type plan struct {
 	pager  *pager.Config
 	rules  *rules.RuleSet
 	scrape *scrape.Plan
+	// checkins are the heartbeats, their tokens read.
+	checkins []checkin.Spec
 }
 
 // prepare is the first phase: it reads and checks everything and changes
@@ -93,6 +97,9 @@ func (r *reloader) prepare() (*plan, error) {
 	if p.scrape, err = r.scraper.Prepare(next); err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}
+	if p.checkins, err = checkinSpecs(next.Heartbeats, r.logger); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -111,6 +118,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))
 	}
 	r.statusPage.Store(&p.cfg.StatusPage)
+	if r.checkins != nil {
+		r.checkins.Apply(p.checkins)
+	}
 	return nil
 }
 

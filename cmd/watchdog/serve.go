@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/examples"
@@ -302,6 +303,24 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	ruler.Apply(ruleSet)
 
+	specs, err := checkinSpecs(cfg.Heartbeats, logger)
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	checkinState := checkinStatePath(cfg.Storage.SnapshotPath)
+	if len(specs) > 0 && checkinState == "" {
+		logger.Warn("heartbeats are kept in memory only (no storage.snapshot_path): a restart forgets their last check-ins")
+	}
+	checkins := checkin.New(checkin.Options{
+		Notify:       checkinNotify(extLabels, sinks...),
+		Appender:     func() checkin.Appender { return db.Appender() },
+		StatePath:    checkinState,
+		GeneratorURL: externalURL + "/heartbeats",
+		Metrics:      set,
+		Logger:       logger.With("component", "checkin"),
+	})
+	checkins.Apply(specs)
+
 	hb, err := startHeartbeat(cfg.Heartbeat, ruler, pg, logger, set)
 	if err != nil {
 		return err
@@ -324,7 +343,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	statusPage.Store(&cfg.StatusPage)
 
 	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
-		ams: ams, remote: rw, pg: pg, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
+		ams: ams, remote: rw, pg: pg, checkins: checkins, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
 	isReady := make(chan struct{})
@@ -365,6 +384,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		Logger:    logger.With("component", "web"),
 	})
 	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
+	checkin.Register(api.HandleOwnAuth, checkins)
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
 			Appender:     func() web.WriteAppender { return db.Appender() },
@@ -376,7 +396,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
-		StatusPage: statusPage.Load, Logger: logger.With("component", "ui")}
+		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 	}
@@ -417,6 +437,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		wg.Go(func() { pg.run(runCtx, 10*time.Second) }) // never ends the process
 	}
+	wg.Go(func() { checkins.Run(runCtx) })
 	if hb != nil {
 		wg.Go(func() { hb.Run(runCtx) })
 	}

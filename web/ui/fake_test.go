@@ -211,6 +211,7 @@ func newFixture(t testing.TB) *fixture {
 	h, err := New(Options{
 		Rules: testRules, Targets: testTargets, Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
 		RangeQuery: f.query.query, StatusPage: f.status.Load, Now: func() time.Time { return f.now },
+		Heartbeats: testHeartbeats,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@
 //	/incidents/{id}/postmortem the postmortem draft; …/postmortem.md downloads it as Markdown
 //	/alerts                    every rule group and rule with state, last evaluation, errors
 //	/targets                   scrape health
+//	/heartbeats                heartbeats (check-ins): state, last success, next due, last message
 //	/graph?expr=…&range=1h     a PromQL range query drawn as a server-side SVG chart
 //	/oncall                    each schedule's next 14 days, overrides marked
 //	/status, /status.json      the public status page (read-only, no internal text)
@@ -94,6 +95,9 @@ type Options struct {
 	CheckQuery func(expr string) error
 	// Postmortem renders drafts; nil uses web.Postmortem.
 	Postmortem PostmortemFunc
+	// Heartbeats lists the heartbeats (check-ins) for /heartbeats; nil
+	// lists none.
+	Heartbeats HeartbeatsFunc
 	// StatusPage lists the public status page's components; nil is the
 	// default page.
 	StatusPage StatusPageFunc
@@ -118,7 +122,7 @@ type console struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "graph", "oncall", "status", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "heartbeats", "graph", "oncall", "status", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -173,6 +177,7 @@ func Register(mux Mux, o Options) error {
 	page("GET /incidents/{id}/postmortem.md", c.postmortemMarkdown)
 	page("GET /alerts", c.alerts)
 	page("GET /targets", c.targets)
+	page("GET /heartbeats", c.heartbeats)
 	page("GET /graph", c.graph)
 	page("GET /oncall", c.oncall)
 	page("GET /status", c.statusPage)
