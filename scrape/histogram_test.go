@@ -435,3 +435,27 @@ func TestHistogramIntoStore(t *testing.T) {
 		t.Errorf("stored %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestExemplarsPerScrapeBounded: a target attaching an exemplar to every
+// one of many samples hands at most maxExemplarsPerScrape of them to the
+// storage per scrape; the rest are counted as rejected.
+func TestExemplarsPerScrapeBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# TYPE c counter\n")
+	n := maxExemplarsPerScrape + 100
+	for i := range n {
+		b.WriteString("c_total{i=\"" + itoa(i) + "\"} 1 # {trace_id=\"t\"} 1 1.5\n")
+	}
+	b.WriteString("# EOF\n")
+	ex := &exemplarRec{}
+	in, _ := newIngest(t, histCfg(func(c *config.ScrapeConfig) { c.SampleLimit = n }), ex)
+	if _, err := in.Ingest([]byte(b.String()), "application/openmetrics-text; version=1.0.0", time.UnixMilli(2000)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.got) != maxExemplarsPerScrape {
+		t.Errorf("%d exemplars handed over, want %d", len(ex.got), maxExemplarsPerScrape)
+	}
+	if got := in.sl.deps.exemplarsRejected.Get(); got != 100 {
+		t.Errorf("rejected counter = %d, want 100", got)
+	}
+}
