@@ -36,7 +36,8 @@ const noExemplar = -1
 // zero value, and a nil *Exemplars, keep nothing.
 type Exemplars struct {
 	mu    sync.RWMutex
-	buf   []exemplarEntry
+	max   int
+	buf   []exemplarEntry // grows to max, then wraps
 	next  int                        // slot written next
 	index map[string]*exemplarSeries // by series labels (labels.Labels.Bytes)
 	key   []byte                     // scratch for index lookups
@@ -55,12 +56,13 @@ type exemplarSeries struct {
 }
 
 // NewExemplars returns a storage keeping at most max exemplars (0 or less:
-// none).
+// none). The buffer grows as exemplars come, so an unused storage costs
+// nothing.
 func NewExemplars(max int) *Exemplars {
 	if max <= 0 {
 		return &Exemplars{}
 	}
-	return &Exemplars{buf: make([]exemplarEntry, max), index: map[string]*exemplarSeries{}}
+	return &Exemplars{max: max, index: map[string]*exemplarSeries{}}
 }
 
 // Capacity returns the most exemplars the storage keeps.
@@ -68,7 +70,7 @@ func (s *Exemplars) Capacity() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.buf)
+	return s.max
 }
 
 // Len returns how many series have exemplars.
@@ -86,7 +88,7 @@ func (s *Exemplars) Len() int {
 // scrape after scrape); an older one returns ErrOutOfOrderExemplar. A
 // storage of size 0 drops every exemplar without error.
 func (s *Exemplars) AppendExemplar(lset labels.Labels, e exemplar.Exemplar) error {
-	if s == nil || len(s.buf) == 0 {
+	if s == nil || s.max == 0 {
 		return nil
 	}
 	if err := checkExemplarLabels(e.Labels); err != nil {
@@ -106,8 +108,15 @@ func (s *Exemplars) AppendExemplar(lset labels.Labels, e exemplar.Exemplar) erro
 			return fmt.Errorf("%w (series %s, %d before %d)", ErrOutOfOrderExemplar, lset, e.Ts, newest.Ts)
 		}
 	}
-	slot := s.next
-	s.evict(slot)
+	var slot int
+	if len(s.buf) < s.max {
+		slot = len(s.buf)
+		s.buf = append(s.buf, exemplarEntry{})
+	} else {
+		slot = s.next
+		s.evict(slot)
+		s.next = (slot + 1) % s.max
+	}
 	if ser == nil || ser.oldest == noExemplar {
 		// A new series, or one whose only exemplar was just evicted (and
 		// the series with it).
@@ -121,7 +130,6 @@ func (s *Exemplars) AppendExemplar(lset labels.Labels, e exemplar.Exemplar) erro
 	}
 	ser.newest = slot
 	s.buf[slot] = exemplarEntry{e: e, series: ser, next: noExemplar}
-	s.next = (slot + 1) % len(s.buf)
 	return nil
 }
 
@@ -161,7 +169,7 @@ func checkExemplarLabels(ls labels.Labels) error {
 // series sorted by labels.
 func (s *Exemplars) Select(start, end int64, matchers ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
 	out := []exemplar.QueryResult{}
-	if s == nil || len(s.buf) == 0 {
+	if s == nil || s.max == 0 {
 		return out, nil
 	}
 	s.mu.RLock()
