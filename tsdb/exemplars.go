@@ -37,7 +37,7 @@ const noExemplar = -1
 type Exemplars struct {
 	mu    sync.RWMutex
 	max   int
-	buf   []exemplarEntry // grows to max, then wraps
+	buf   []exemplarEntry            // grows to max, then wraps
 	next  int                        // slot written next
 	index map[string]*exemplarSeries // by series labels (labels.Labels.Bytes)
 	key   []byte                     // scratch for index lookups
