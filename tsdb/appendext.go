@@ -39,6 +39,7 @@ type pendingExt struct {
 // copied: the caller may reuse it.
 func (a *Appender) AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
 	if h == nil && fh == nil {
+		a.db.stats.invalidHistograms.Add(1)
 		return ref, fmt.Errorf("%w: no histogram", ErrInvalidHistogram)
 	}
 	return a.AppendSample(ref, lset, 0, t, 0, h, fh)
@@ -54,6 +55,7 @@ func (a *Appender) AppendSample(ref uint64, lset labels.Labels, st, t int64, v f
 		return a.Append(ref, lset, t, v)
 	}
 	if err := validHistogram(h, fh); err != nil {
+		a.db.stats.invalidHistograms.Add(1)
 		return ref, err
 	}
 	s, r, err := a.series(ref, lset, t)
@@ -76,20 +78,36 @@ func (a *Appender) AppendSample(ref uint64, lset labels.Labels, st, t int64, v f
 	return s.ref, a.bufferExt(s, t, e)
 }
 
+// MaxHistogramBuckets is the most buckets (positive, negative and custom
+// bounds together) a histogram sample may have, so that one sample cannot
+// take megabytes. Prometheus's finest schema spans a factor of 2 in 256
+// buckets; this leaves room for 64 such factors.
+const MaxHistogramBuckets = 1 << 14
+
 // validHistogram checks that at most one of h and fh is set and that it is
-// valid; neither means a float sample.
+// valid and within MaxHistogramBuckets; neither means a float sample.
 func validHistogram(h *histogram.Histogram, fh *histogram.FloatHistogram) error {
+	var err error
+	n := 0
 	switch {
 	case h != nil && fh != nil:
 		return fmt.Errorf("%w: both an integer and a float histogram", ErrInvalidHistogram)
 	case h != nil:
-		if err := h.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidHistogram, err)
+		n = len(h.PositiveBuckets) + len(h.NegativeBuckets) + len(h.CustomValues) + len(h.PositiveSpans) + len(h.NegativeSpans)
+		if n <= MaxHistogramBuckets {
+			err = h.Validate()
 		}
 	case fh != nil:
-		if err := fh.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidHistogram, err)
+		n = len(fh.PositiveBuckets) + len(fh.NegativeBuckets) + len(fh.CustomValues) + len(fh.PositiveSpans) + len(fh.NegativeSpans)
+		if n <= MaxHistogramBuckets {
+			err = fh.Validate()
 		}
+	}
+	if n > MaxHistogramBuckets {
+		return fmt.Errorf("%w: %d buckets and spans, more than %d", ErrInvalidHistogram, n, MaxHistogramBuckets)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidHistogram, err)
 	}
 	return nil
 }

@@ -57,3 +57,19 @@ func TestChangeFeed(t *testing.T) {
 		t.Fatal("feed list not empty after Close")
 	}
 }
+
+// TestChangeFeedHistograms checks that histogram commits reach the feeds.
+func TestChangeFeedHistograms(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	f := db.NewChangeFeed(0)
+	f.Drain(nil)
+	a := db.Appender()
+	ref, err := a.AppendHistogram(0, labels.FromStrings("__name__", "h"), 1000, testHist(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Commit()
+	if got, complete := f.Drain(nil); !complete || !slices.Equal(got, []uint64{ref}) {
+		t.Fatalf("Drain = %v, %v; want [%d], true", got, complete, ref)
+	}
+}

@@ -2,7 +2,11 @@
 //
 // Series live in a lock-striped map keyed by the xxhash of their sorted label
 // set; each series keeps a short ring of Gorilla-compressed chunks (delta-of-
-// delta timestamps, XOR floats) covering the configured retention. An inverted
+// delta timestamps, XOR floats) covering the configured retention. A series
+// that has native histogram samples or start timestamps also keeps
+// Prometheus-encoded histogram chunks and start-timestamp runs beside them
+// (histogram.go); the low-level float read APIs (ReadRanges, Slide,
+// SeriesIterator) skip those, the Querier returns everything. An inverted
 // postings index answers label matchers with Prometheus semantics, and
 // [DB.Querier] exposes the data as a [storage.Querier] so the PromQL engine
 // can run over it. The store can be snapshotted to a single checksummed file
@@ -133,6 +137,7 @@ type Stats struct {
 	TooOld            uint64 // samples refused as older than the retention cutoff
 	TooFarInFuture    uint64 // samples refused as more than FutureWindow ahead of the clock
 	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
+	InvalidHistograms uint64 // histogram samples refused as invalid (ErrInvalidHistogram)
 	GCRuns            uint64 // garbage collections run
 }
 
@@ -142,6 +147,7 @@ type counters struct {
 	snapshotFailures                              atomic.Uint64
 	lastSnapshot                                  atomic.Int64
 	tooOld, tooFarInFuture, seriesLimit, gcRuns   atomic.Uint64
+	invalidHistograms                             atomic.Uint64
 
 	// Gauges, changed by the deltas of each commit, truncation, removal
 	// and snapshot load.
@@ -387,6 +393,7 @@ func (db *DB) Stats() Stats {
 		TooOld:            db.stats.tooOld.Load(),
 		TooFarInFuture:    db.stats.tooFarInFuture.Load(),
 		SeriesLimit:       db.stats.seriesLimit.Load(),
+		InvalidHistograms: db.stats.invalidHistograms.Load(),
 		GCRuns:            db.stats.gcRuns.Load(),
 	}
 }

@@ -30,6 +30,12 @@ func walkStats(db *DB) Stats {
 			st.Samples += n
 			st.ChunkBytes += len(s.head.Bytes())
 		}
+		if s.ext != nil {
+			f := s.ext.footprint()
+			st.Chunks += int(f.chunks)
+			st.Samples += int(f.samples)
+			st.ChunkBytes += int(f.bytes)
+		}
 	})
 	return st
 }

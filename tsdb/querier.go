@@ -198,7 +198,7 @@ func (s *seriesSet) Err() error                        { return nil }
 func (s *seriesSet) Warnings() annotations.Annotations { return nil }
 
 // SampleIterator iterates the float samples of one series within a time
-// range. It implements chunkenc.Iterator and can be reused. It decodes one
+// range, skipping its histogram samples and start timestamps. It implements chunkenc.Iterator and can be reused. It decodes one
 // chunk at a time into internal buffers (see xordecode.go), so Next is an
 // index increment and Seek a binary search within the chunk.
 type SampleIterator = sampleIterator[int64]
@@ -307,14 +307,15 @@ func (it *sampleIterator[T]) Seek(ts T) chunkenc.ValueType {
 // At implements chunkenc.Iterator.
 func (it *sampleIterator[T]) At() (int64, float64) { return it.ts[it.pos], it.vs[it.pos] }
 
-// AtHistogram implements chunkenc.Iterator; the store holds floats only, so
-// it returns h unchanged.
+// AtHistogram implements chunkenc.Iterator; a SampleIterator reads float
+// chunks only (a series with histograms is read by mixedIterator), so it
+// returns h unchanged.
 func (it *sampleIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
 	return it.AtT(), h
 }
 
-// AtFloatHistogram implements chunkenc.Iterator; the store holds floats only,
-// so it returns fh unchanged.
+// AtFloatHistogram implements chunkenc.Iterator; a SampleIterator reads
+// float chunks only, so it returns fh unchanged.
 func (it *sampleIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
 	return it.AtT(), fh
 }
@@ -327,7 +328,8 @@ func (it *sampleIterator[T]) AtT() int64 {
 	return it.ts[it.pos]
 }
 
-// AtST implements chunkenc.Iterator; start timestamps are not stored.
+// AtST implements chunkenc.Iterator: 0, as a SampleIterator reads float
+// chunks only (start timestamps are read by mixedIterator).
 func (it *sampleIterator[T]) AtST() int64 { return 0 }
 
 // Err implements chunkenc.Iterator.

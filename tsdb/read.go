@@ -1,6 +1,8 @@
 package tsdb
 
 import (
+	"math"
+
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -55,6 +57,20 @@ func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (
 	return lset, true
 }
 
+// HasHistograms reports whether series ref has had histogram samples
+// since it was created or loaded. ReadRanges, Slide and SeriesIterator
+// skip them (they read float samples only): a reader that must see them
+// uses the Querier.
+func (db *DB) HasHistograms(ref uint64) bool {
+	s := db.series.getByRef(ref)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ext != nil && s.ext.lastHT != math.MinInt64
+}
+
 // Range is a time range [Mint, Maxt], inclusive, in milliseconds.
 type Range struct {
 	Mint, Maxt int64
@@ -87,7 +103,7 @@ func (s *Samples) Range(i int) ([]int64, []float64) {
 	return s.T[lo:hi:hi], s.V[lo:hi:hi]
 }
 
-// ReadRanges replaces the contents of dst with the samples of series ref in
+// ReadRanges replaces the contents of dst with the float samples of series ref in
 // each of rs (stale markers included) and returns the series' labels. It
 // returns false if ref is unknown. The chunks are decoded under the series
 // lock straight into dst, from the checkpoint nearest before each range and

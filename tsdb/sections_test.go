@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -72,17 +73,18 @@ func TestSnapshotSections(t *testing.T) {
 	}
 }
 
-// TestSnapshotVersion1Loads checks that a snapshot written before sections
-// existed (version 1: no section list) still loads.
-func TestSnapshotVersion1Loads(t *testing.T) {
-	db := newDB(anyTime(Options{}), nil)
-	a := db.Appender()
-	mustAppend(t, a, 0, labels.FromStrings("__name__", "up", "job", "x"), 1000, 1)
-	mustAppend(t, a, 0, labels.FromStrings("__name__", "up", "job", "y"), 1000, 0)
-	if err := a.Commit(); err != nil {
+// TestSnapshotOldVersionsLoad checks that snapshots written before
+// histograms (version 2: testdata/snapshot-v2.golden, written by the store
+// as it was then) and before sections (version 1: the same without the
+// section list) still load, with the same samples.
+func TestSnapshotOldVersionsLoad(t *testing.T) {
+	v2, err := os.ReadFile("testdata/snapshot-v2.golden")
+	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := snapshotBytes(t, db)
+	if got := binary.BigEndian.Uint32(v2[len(snapMagic):]); got != 2 {
+		t.Fatalf("golden file is version %d", got)
+	}
 	// Rebuild it as version 1: drop the empty section list (one byte, 0).
 	body := v2[snapHeader : len(v2)-snapTrailer]
 	if body[len(body)-1] != 0 {
@@ -98,14 +100,28 @@ func TestSnapshotVersion1Loads(t *testing.T) {
 	v1 = binary.BigEndian.AppendUint32(v1, crc)
 	v1 = append(v1, snapEndMagic...)
 
-	d := newDB(anyTime(Options{}), nil)
-	if err := d.loadSnapshot(v1); err != nil {
-		t.Fatalf("version 1 snapshot: %v", err)
+	var images [][]byte
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"version 1", v1}, {"version 2", v2}} {
+		d := newDB(anyTime(Options{}), nil)
+		if err := d.loadSnapshot(tc.data); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		checkGauges(t, d, tc.name)
+		if st := d.Stats(); st.Series != 3 || st.Samples != 601 {
+			t.Fatalf("%s: %d series, %d samples, want 3 and 601", tc.name, st.Series, st.Samples)
+		}
+		got := query(t, d, 0, 1<<40)
+		up := got[labels.FromStrings("__name__", "up", "job", "x").String()]
+		req := got[labels.FromStrings("__name__", "requests_total", "job", "y").String()]
+		if len(up) != 300 || up[299] != (sample{299 * 15000, 1}) || len(req) != 300 || req[10] != (sample{150007, 100.0 / 3}) {
+			t.Fatalf("%s: samples differ from what was written", tc.name)
+		}
+		images = append(images, snapshotBytes(t, d))
 	}
-	if d.Stats().Series != 2 {
-		t.Fatalf("series = %d", d.Stats().Series)
-	}
-	if !bytes.Equal(snapshotBytes(t, d), v2) {
-		t.Fatal("re-snapshot of a version 1 load differs from the version 2 image")
+	if !bytes.Equal(images[0], images[1]) {
+		t.Fatal("re-snapshots of the version 1 and 2 loads differ")
 	}
 }

@@ -16,6 +16,7 @@ func TestMemSeriesLayout(t *testing.T) {
 	for name, end := range map[string]uintptr{
 		"mu":        unsafe.Offsetof(s.mu) + unsafe.Sizeof(s.mu),
 		"pendOwner": unsafe.Offsetof(s.pendOwner) + unsafe.Sizeof(s.pendOwner),
+		"hasExt":    unsafe.Offsetof(s.hasExt) + unsafe.Sizeof(s.hasExt),
 		"lastV":     unsafe.Offsetof(s.lastV) + unsafe.Sizeof(s.lastV),
 		"firstMaxt": unsafe.Offsetof(s.firstMaxt) + unsafe.Sizeof(s.firstMaxt),
 		"tailAddr":  unsafe.Offsetof(s.tailAddr) + unsafe.Sizeof(s.tailAddr),

@@ -21,17 +21,21 @@ import (
 //	body    : uvarint series count, then per series:
 //	            uvarint label count, per label uvarint len + name, uvarint len + value
 //	            uvarint chunk count, per chunk varint mint, varint maxt, uvarint len + XOR chunk bytes
-//	          version 2 only: uvarint section count, per section uvarint len + name, uvarint len + data
+//	            version 3: uvarint histogram chunk count, per chunk byte chunkenc encoding,
+//	              varint mint, varint maxt, uvarint len + chunk bytes;
+//	              uvarint start-timestamp run count, per run varint t, varint v, byte rel
+//	          version 2 and later: uvarint section count, per section uvarint len + name, uvarint len + data
 //	trailer : uint64 body length | uint32 CRC32-Castagnoli of header+body | magic "WDOGEND\x00"
 //
-// The last chunk of a series is restored as its open chunk. Sections (see
-// DB.SetSnapshotSection) are written after the series, so that what they
-// record was taken after the series were copied. Version 1 files (no
-// sections) still load.
+// The last chunk of a series (of each kind) is restored as its open chunk.
+// In version 3 a series may have no float chunks if it has histogram ones.
+// Sections (see DB.SetSnapshotSection) are written after the series, so
+// that what they record was taken after the series were copied. Version 1
+// files (no sections) and 2 (no histograms or start timestamps) still load.
 const (
 	snapMagic    = "WDOGTSDB"
 	snapEndMagic = "WDOGEND\x00"
-	snapVersion  = 2
+	snapVersion  = 3
 	snapHeader   = len(snapMagic) + 4
 	snapTrailer  = 8 + 4 + len(snapEndMagic)
 )
@@ -131,6 +135,7 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 	type entry struct {
 		lset   labels.Labels
 		chunks []sealedChunk
+		ext    *extView
 	}
 	// Copy first so the count is exact; sealed chunk bytes are shared.
 	var (
@@ -146,10 +151,14 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		s.mu.Lock()
 		start := len(slab)
 		slab = s.snapshot(slab, &buf, math.MinInt64, math.MaxInt64)
+		var ext *extView
+		if s.ext != nil {
+			ext = s.ext.view(math.MinInt64, math.MaxInt64)
+		}
 		lset := s.lset
 		s.mu.Unlock()
-		if len(slab) > start {
-			entries = append(entries, entry{lset: lset, chunks: slab[start:len(slab):len(slab)]})
+		if len(slab) > start || (ext != nil && len(ext.hchunks) > 0) {
+			entries = append(entries, entry{lset: lset, chunks: slab[start:len(slab):len(slab)], ext: ext})
 		}
 	}
 	bodyStart := cw.n
@@ -172,6 +181,7 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 			scratch = binary.AppendUvarint(scratch, uint64(len(c.data)))
 			scratch = append(scratch, c.data...)
 		}
+		scratch = appendExt(scratch, e.ext)
 		if _, err := cw.Write(scratch); err != nil {
 			return cw.n, err
 		}
@@ -217,7 +227,7 @@ func (db *DB) loadSnapshot(data []byte) error {
 		return corrupt("bad magic")
 	}
 	v := binary.BigEndian.Uint32(data[len(snapMagic):])
-	if v != 1 && v != snapVersion {
+	if v < 1 || v > snapVersion {
 		return corrupt("unsupported version %d", v)
 	}
 	tr := data[len(data)-snapTrailer:]
@@ -231,7 +241,7 @@ func (db *DB) loadSnapshot(data []byte) error {
 	if want, got := binary.BigEndian.Uint32(tr[8:]), crc32.Checksum(data[:len(data)-snapTrailer], castagnoli); want != got {
 		return corrupt("checksum mismatch: stored %08x, computed %08x", want, got)
 	}
-	return db.loadBody(data[snapHeader:len(data)-snapTrailer], v >= 2)
+	return db.loadBody(data[snapHeader:len(data)-snapTrailer], v)
 }
 
 // snapReader is a bounds-checked cursor over the snapshot body.
@@ -251,6 +261,19 @@ func (r *snapReader) uvarint() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+func (r *snapReader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.err = corrupt("body ends early")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
 }
 
 func (r *snapReader) varint() int64 {
@@ -291,13 +314,12 @@ func (r *snapReader) count() int {
 	return int(n)
 }
 
-func (db *DB) loadBody(body []byte, sections bool) error {
+func (db *DB) loadBody(body []byte, version uint32) error {
 	r := &snapReader{b: body}
 	nSeries := r.count()
 	var (
 		b  labels.ScratchBuilder
-		ts []int64
-		vs []float64
+		ld seriesLoader
 	)
 	for i := 0; i < nSeries && r.err == nil; i++ {
 		nLabels := r.count()
@@ -317,64 +339,24 @@ func (db *DB) loadBody(body []byte, sections bool) error {
 			prev = string(name)
 			b.Add(prev, string(value))
 		}
-		nChunks := r.count()
 		if r.err != nil {
 			break
-		}
-		if nChunks == 0 {
-			return corrupt("series %d has no chunks", i)
 		}
 		lset := b.Labels()
 		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
 		if !created {
 			return corrupt("series %s appears twice", lset)
 		}
-		s.chunks = make([]sealedChunk, 0, nChunks-1)
-		lastT := int64(math.MinInt64)
-		var lastV uint64
-		for k := 0; k < nChunks && r.err == nil; k++ {
-			mint, maxt, raw := r.varint(), r.varint(), r.bytes()
-			if r.err != nil {
-				break
-			}
-			if len(raw) < 2 {
-				return corrupt("series %s: chunk %d too short", lset, k)
-			}
-			// Verify the chunk decodes and matches its bounds.
-			var err error
-			ts, vs, err = decodeXOR(raw, ts[:0], vs[:0])
-			if err != nil || len(ts) == 0 || ts[0] != mint || ts[len(ts)-1] != maxt {
-				return corrupt("series %s: chunk %d does not decode or mismatches its bounds", lset, k)
-			}
-			for _, t := range ts {
-				if t <= lastT {
-					return corrupt("series %s: chunk %d: timestamps not increasing", lset, k)
-				}
-				lastT = t
-			}
-			lastV = math.Float64bits(vs[len(vs)-1])
-			data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
-			copy(data, raw)
-			if k < nChunks-1 {
-				s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ts, vs), n: uint16(len(ts))})
-				continue
-			}
-			s.head.Reset(data)
-			app, err := s.head.Appender()
-			if err != nil {
-				return corrupt("series %s: open chunk: %v", lset, err)
-			}
-			s.app = app
-			s.headMint = mint
+		if err := ld.load(r, s, version >= 3); err != nil {
+			return err
 		}
-		s.lastT, s.lastV = lastT, lastV
 		db.stats.series.Add(1)
 		db.stats.add(s.footprint(), false)
 	}
 	if r.err != nil {
 		return r.err
 	}
-	if sections {
+	if version >= 2 {
 		if err := db.loadSections(r); err != nil {
 			return err
 		}
@@ -383,4 +365,73 @@ func (db *DB) loadBody(body []byte, sections bool) error {
 		return corrupt("%d trailing bytes in body", len(r.b))
 	}
 	return nil
+}
+
+// seriesLoader restores series from a snapshot body, reusing its decode
+// buffers.
+type seriesLoader struct {
+	ts     []int64
+	vs     []float64
+	floatT []int64 // all float sample times of the series
+}
+
+// load reads a series' float chunks (and, with ext, its histogram chunks
+// and start timestamps) into s.
+func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool) error {
+	lset := s.lset
+	nChunks := r.count()
+	if r.err != nil {
+		return r.err
+	}
+	if nChunks == 0 && !ext {
+		return corrupt("series %s has no chunks", lset)
+	}
+	s.chunks = make([]sealedChunk, 0, max(nChunks-1, 0))
+	lastT := int64(math.MinInt64)
+	var lastV uint64
+	ld.floatT = ld.floatT[:0]
+	for k := 0; k < nChunks && r.err == nil; k++ {
+		mint, maxt, raw := r.varint(), r.varint(), r.bytes()
+		if r.err != nil {
+			break
+		}
+		if len(raw) < 2 {
+			return corrupt("series %s: chunk %d too short", lset, k)
+		}
+		// Verify the chunk decodes and matches its bounds.
+		var err error
+		ld.ts, ld.vs, err = decodeXOR(raw, ld.ts[:0], ld.vs[:0])
+		if err != nil || len(ld.ts) == 0 || ld.ts[0] != mint || ld.ts[len(ld.ts)-1] != maxt {
+			return corrupt("series %s: chunk %d does not decode or mismatches its bounds", lset, k)
+		}
+		for _, t := range ld.ts {
+			if t <= lastT {
+				return corrupt("series %s: chunk %d: timestamps not increasing", lset, k)
+			}
+			lastT = t
+		}
+		ld.floatT = append(ld.floatT, ld.ts...)
+		lastV = math.Float64bits(ld.vs[len(ld.vs)-1])
+		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
+		copy(data, raw)
+		if k < nChunks-1 {
+			s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ld.ts, ld.vs), n: uint16(len(ld.ts))})
+			continue
+		}
+		s.head.Reset(data)
+		app, err := s.head.Appender()
+		if err != nil {
+			return corrupt("series %s: open chunk: %v", lset, err)
+		}
+		s.app = app
+		s.headMint = mint
+	}
+	if r.err != nil {
+		return r.err
+	}
+	s.lastT, s.lastV = lastT, lastV
+	if !ext {
+		return nil
+	}
+	return loadExt(r, s, ld.floatT)
 }

@@ -136,6 +136,10 @@ func FuzzLoadSnapshot(f *testing.F) {
 	for i := range 300 {
 		a.Append(0, labels.FromStrings("__name__", "a", "i", string(rune('a'+i%3))), int64(i)*15_000, float64(i%17))
 	}
+	for i := range 30 {
+		a.AppendSample(0, labels.FromStrings("__name__", "h"), int64(i)*1000, int64(i)*15_000, 0, testHist(uint64(i%7)), nil)
+		a.AppendSample(0, labels.FromStrings("__name__", "fh"), 0, int64(i)*15_000, 0, nil, testHist(uint64(i)).ToFloat(nil))
+	}
 	a.Commit()
 	img := snapshotBytes(f, db)
 	f.Add(img)
@@ -155,7 +159,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 			t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)
 		}
 		d := newDB(anyTime(Options{}), nil)
-		if err := d.loadBody(data, true); err != nil {
+		if err := d.loadBody(data, snapVersion); err != nil {
 			if !errors.Is(err, ErrCorruptSnapshot) {
 				t.Fatalf("error does not wrap ErrCorruptSnapshot: %v", err)
 			}

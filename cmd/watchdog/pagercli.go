@@ -32,6 +32,8 @@ Commands:
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
   silence list                         list silences
   silence expire ID                    end a silence now
+  import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
+                                       what was not imported and the secrets to provide go to stderr
 
 Flags (anywhere on the line):
 `
@@ -39,6 +41,7 @@ Flags (anywhere on the line):
 // pagerCLI holds the flags of `watchdog pager`.
 type pagerCLI struct {
 	url, tokenFile, by, status, at, comment string
+	outFile                                 string
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -59,6 +62,7 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
 		fs.PrintDefaults()
@@ -81,6 +85,9 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 0 {
 		fs.Usage()
 		return 2
+	}
+	if pos[0] == "import-alertmanager" {
+		return importAlertmanager(pos[1:], c.outFile, stdout, stderr)
 	}
 	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)
