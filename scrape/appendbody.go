@@ -120,18 +120,8 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			}
 			break
 		}
-		switch et {
-		case textparse.EntrySeries, textparse.EntryHistogram:
-		case textparse.EntryType:
-			sl.meta.setType(p.Type())
-			continue
-		case textparse.EntryHelp:
-			sl.meta.setHelp(p.Help())
-			continue
-		case textparse.EntryUnit:
-			sl.meta.setUnit(p.Unit())
-			continue
-		default: // comment
+		if et != textparse.EntrySeries && et != textparse.EntryHistogram {
+			sl.meta.entry(p, et)
 			continue
 		}
 		res.total++
@@ -189,16 +179,11 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 				continue
 			}
 		}
-		var added bool
-		if isHist {
-			if added, err = sl.appendHistogram(app, e, line, lset, t, h, fh, tsp == nil, &res); errors.Is(err, ErrBucketLimit) {
-				limitErr = err
-				continue
-			}
-		} else {
-			added, err = sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res)
-		}
-		if err != nil {
+		added, err := sl.appendValue(app, e, line, lset, t, v, h, fh, tsp == nil, &res)
+		if errors.Is(err, ErrBucketLimit) {
+			limitErr = err
+			continue
+		} else if err != nil {
 			return res, err
 		}
 		if added && tp == nil && sl.deps.exemplars != nil {
@@ -262,6 +247,16 @@ func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.La
 		return lset, false, err
 	}
 	return lset, true, nil
+}
+
+// appendValue appends the float v, or the histogram h or fh when one is
+// set; see appendSample and appendHistogram.
+func (sl *scrapeLoop) appendValue(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64,
+	h *histogram.Histogram, fh *histogram.FloatHistogram, track bool, res *appendResult) (bool, error) {
+	if h == nil && fh == nil {
+		return sl.appendSample(app, e, line, lset, t, v, track, res)
+	}
+	return sl.appendHistogram(app, e, line, lset, t, h, fh, track, res)
 }
 
 // appendSample appends one sample of line (cache entry e, nil if new) and

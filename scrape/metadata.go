@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
 )
 
 // Metadata is what a target says about one metric family: its TYPE, HELP
@@ -67,6 +68,19 @@ func (m *metaCollector) set(name []byte, f func(*Metadata)) {
 	}
 	f(&md)
 	m.cur[string(name)] = md
+}
+
+// entry records the TYPE, HELP or UNIT entry et of p; comments are
+// ignored.
+func (m *metaCollector) entry(p textparse.Parser, et textparse.Entry) {
+	switch et {
+	case textparse.EntryType:
+		m.setType(p.Type())
+	case textparse.EntryHelp:
+		m.setHelp(p.Help())
+	case textparse.EntryUnit:
+		m.setUnit(p.Unit())
+	}
 }
 
 func (m *metaCollector) setType(name []byte, t model.MetricType) {
