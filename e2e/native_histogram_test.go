@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -83,29 +85,77 @@ func scalar(c promapi.Client, q string, at time.Time) (float64, error) {
 	return res[0].Samples[0].V, nil
 }
 
+// envPrometheus3 names the environment variable of a Prometheus v3 binary
+// (v0.316.0's cmd/prometheus, which .ci/run builds into a scratch GOBIN)
+// that TestNativeHistogramsAgainstPrometheus compares with as well.
+const envPrometheus3 = "WATCHDOG_TEST_PROMETHEUS3"
+
+// prometheus3 returns the Prometheus v3 binary, or "".
+func prometheus3() string {
+	if p := os.Getenv(envPrometheus3); p != "" {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "watchdog-gobin", "prometheus")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// histComparison is one query compared between the watchdog and a
+// Prometheus.
+type histComparison struct {
+	name     string
+	wd, prom string // prom "" is the same as wd
+	// tol is the relative tolerance: 0 for results that do not depend
+	// on when each server scraped. A rate over a window depends on it:
+	// the two servers scrape at different offsets of the second, and
+	// rate extrapolates the increase to the window's edges from the
+	// first and last samples in it, so the two rates differ by up to
+	// about one scrape interval over the ~7 s of data (the quantiles do
+	// not: extrapolation scales every bucket alike).
+	tol float64
+	// exact, when set, is what the watchdog must answer (to 1e-12).
+	exact float64
+}
+
 // TestNativeHistogramsAgainstPrometheus (acceptance 4 of issue #14): the
 // same client_golang target, scraped over protobuf by the watchdog and by
-// a real Prometheus (Debian's 2.42 with --enable-feature=native-histograms),
-// gives the same histogram_quantile, histogram_count and histogram_sum
-// results; its classic histogram, converted to a custom-bucket native
-// histogram by the watchdog (convert_classic_histograms_to_nhcb), gives the
-// quantile Prometheus computes from the classic _bucket series. The
-// watchdog also keeps the native histogram's exemplar and metadata.
+// a real Prometheus — Debian's 2.42 with --enable-feature=native-histograms,
+// and v0.316.0 (v3) when prometheus3() finds it — gives the same
+// histogram_quantile, histogram_count and histogram_sum results. Its
+// classic histogram, converted to a custom-bucket native histogram by the
+// watchdog (convert_classic_histograms_to_nhcb), gives the quantile 2.42
+// computes from the classic _bucket series, and the one v3 computes from
+// its own NHCB conversion. The watchdog also keeps the native histogram's
+// exemplar and metadata.
 func TestNativeHistogramsAgainstPrometheus(t *testing.T) {
 	needBinary(t)
 	target := newHistTarget(t)
 	job := "  - job_name: hist\n    scrape_interval: 1s\n    scrape_timeout: 1s\n" +
 		"    static_configs:\n      - targets: ['" + target.addr() + "']\n"
-	prom := promtest.Start(t, promtest.Options{
+	histKeys := "    scrape_native_histograms: true\n    convert_classic_histograms_to_nhcb: true\n"
+	proms := map[string]*promtest.Server{"prometheus-2.42": promtest.Start(t, promtest.Options{
 		Config: "global:\n  scrape_interval: 1s\nscrape_configs:\n" + job,
 		Args:   []string{"--enable-feature=native-histograms"},
-	})
-	wd := startRemoteWD(t, "hist", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"+job+
-		"    scrape_native_histograms: true\n    convert_classic_histograms_to_nhcb: true\n")
-	clients := map[string]promapi.Client{"prometheus": prom.Client(), "watchdog": wd.client()}
+	})}
+	if bin := prometheus3(); bin != "" {
+		proms["prometheus-3"] = promtest.Start(t, promtest.Options{
+			Binary: bin, Config: "global:\n  scrape_interval: 1s\nscrape_configs:\n" + job + histKeys,
+		})
+	} else {
+		t.Logf("no Prometheus v3 (%s, or ~/.cache/watchdog-gobin/prometheus from .ci/run): comparing with 2.42 only", envPrometheus3)
+	}
+	wd := startRemoteWD(t, "hist", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"+job+histKeys)
+	clients := map[string]promapi.Client{"watchdog": wd.client()}
+	for name, p := range proms {
+		clients[name] = p.Client()
+	}
 
-	// Both must have scraped the first batch a few times before the
-	// second one, so that every rate window below starts before it.
+	// Every server must have scraped the first batch a few times before
+	// the second one, so that every rate window below starts before it.
 	waitCount := func(want float64) {
 		eventually(t, 30*time.Second, func() error {
 			for name, c := range clients {
@@ -124,54 +174,36 @@ func TestNativeHistogramsAgainstPrometheus(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	at := time.Now().Add(-time.Second)
 
-	tests := []struct {
-		name     string
-		wd, prom string
-		// tol is the relative tolerance: 0 for results that do not depend
-		// on when each server scraped. A rate over a window depends on it:
-		// the two servers scrape at different offsets of the second, and
-		// rate extrapolates the increase to the window's edges from the
-		// first and last samples in it, so the two rates differ by up to
-		// about one scrape interval over the ~7 s of data (the quantiles
-		// do not: extrapolation scales every bucket alike).
-		tol float64
-		// exact, when set, is what the watchdog must answer (to 1e-12).
-		exact float64
-	}{
+	common := []histComparison{
+		{"native count", "histogram_count(sum(e2e_native_seconds))", "", 0, 20},
+		{"native sum", "histogram_sum(sum(e2e_native_seconds))", "", 1e-12, 0},
+		{"native count of rate", "histogram_count(sum(rate(e2e_native_seconds[1m])))", "", 0.2, 0},
+	}
+	nativeQuantile := "histogram_quantile(0.9, sum(rate(e2e_native_seconds[1m])))"
+	nhcbQuantile := "histogram_quantile(0.9, sum(rate(e2e_classic_seconds[1m])))"
+	perServer := map[string][]histComparison{
 		// Within an exponential bucket, Prometheus v3's engine (the
 		// watchdog's) interpolates exponentially: the middle of (a, b] is
 		// sqrt(ab) = 2^(12.5/8); Prometheus 2.42 interpolates linearly,
 		// (a+b)/2, 0.1% higher. That, not timing, is the tolerance here.
-		{"native quantile", "histogram_quantile(0.9, sum(rate(e2e_native_seconds[1m])))", "", 0.002, math.Exp2(12.5 / 8)},
-		{"native count", "histogram_count(sum(e2e_native_seconds))", "", 0, 20},
-		{"native sum", "histogram_sum(sum(e2e_native_seconds))", "", 1e-12, 0},
-		{"native count of rate", "histogram_count(sum(rate(e2e_native_seconds[1m])))", "", 0.2, 0},
-		{"NHCB quantile vs classic", "histogram_quantile(0.9, sum(rate(e2e_classic_seconds[1m])))",
-			"histogram_quantile(0.9, sum by (le) (rate(e2e_classic_seconds_bucket[1m])))", 1e-9, 3},
-		{"NHCB count vs classic", "histogram_count(sum(e2e_classic_seconds))", "sum(e2e_classic_seconds_count)", 0, 20},
+		"prometheus-2.42": {
+			{"native quantile", nativeQuantile, "", 0.002, math.Exp2(12.5 / 8)},
+			{"NHCB quantile vs classic", nhcbQuantile,
+				"histogram_quantile(0.9, sum by (le) (rate(e2e_classic_seconds_bucket[1m])))", 1e-9, 3},
+			{"NHCB count vs classic", "histogram_count(sum(e2e_classic_seconds))", "sum(e2e_classic_seconds_count)", 0, 20},
+		},
+		"prometheus-3": {
+			{"native quantile", nativeQuantile, "", 1e-12, math.Exp2(12.5 / 8)},
+			{"NHCB quantile", nhcbQuantile, "", 1e-12, 3},
+			{"NHCB count", "histogram_count(sum(e2e_classic_seconds))", "", 0, 20},
+		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pq := tt.prom
-			if pq == "" {
-				pq = tt.wd
-			}
-			w, err := scalar(wd.client(), tt.wd, at)
-			if err != nil {
-				t.Fatalf("watchdog: %v", err)
-			}
-			p, err := scalar(prom.Client(), pq, at)
-			if err != nil {
-				t.Fatalf("prometheus: %v", err)
-			}
-			if tt.exact != 0 && math.Abs(w-tt.exact) > 1e-12*tt.exact {
-				t.Errorf("watchdog %s = %v, want %v", tt.wd, w, tt.exact)
-			}
-			if math.Abs(w-p) > tt.tol*math.Abs(p) || math.IsNaN(w) != math.IsNaN(p) {
-				t.Errorf("watchdog %s = %v, prometheus %s = %v (tolerance %v)", tt.wd, w, pq, p, tt.tol)
-			}
-			t.Logf("watchdog %v, prometheus %v", w, p)
-		})
+	for name, prom := range proms {
+		for _, tt := range append(perServer[name], common...) {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				compareHist(t, wd.client(), prom.Client(), tt, at)
+			})
+		}
 	}
 
 	// The exemplar of the native histogram and the metadata are kept.
@@ -192,4 +224,27 @@ func TestNativeHistogramsAgainstPrometheus(t *testing.T) {
 	if m := md["e2e_native_seconds"]; len(m) != 1 || m[0].Type != "histogram" || m[0].Help != "A native histogram." {
 		t.Errorf("metadata = %+v", md)
 	}
+}
+
+// compareHist runs tt on the watchdog and on prom at at.
+func compareHist(t *testing.T, wd, prom promapi.Client, tt histComparison, at time.Time) {
+	pq := tt.prom
+	if pq == "" {
+		pq = tt.wd
+	}
+	w, err := scalar(wd, tt.wd, at)
+	if err != nil {
+		t.Fatalf("watchdog: %v", err)
+	}
+	p, err := scalar(prom, pq, at)
+	if err != nil {
+		t.Fatalf("prometheus: %v", err)
+	}
+	if tt.exact != 0 && math.Abs(w-tt.exact) > 1e-12*tt.exact {
+		t.Errorf("watchdog %s = %v, want %v", tt.wd, w, tt.exact)
+	}
+	if math.Abs(w-p) > tt.tol*math.Abs(p) || math.IsNaN(w) != math.IsNaN(p) {
+		t.Errorf("watchdog %s = %v, prometheus %s = %v (tolerance %v)", tt.wd, w, pq, p, tt.tol)
+	}
+	t.Logf("watchdog %v, prometheus %v", w, p)
 }
