@@ -179,6 +179,7 @@ func (c *Config) files() []fileRef {
 		}
 	}
 	out = append(out, c.Datasource.files("datasource")...)
+	out = append(out, c.probeFiles()...)
 	return out
 }
 

@@ -25,6 +25,7 @@ func addSeeds(f *testing.F, pattern string) {
 // accepts prints (String) as YAML that parses back to the same Config.
 func FuzzParse(f *testing.F) {
 	addSeeds(f, "testdata/*.yaml")
+	addSeeds(f, "testdata/probes/*.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.yml")
 		if err != nil {

@@ -29,6 +29,10 @@ type Config struct {
 	// Datasource, when set, makes rules evaluate against a remote
 	// Prometheus query API (see DatasourceConfig).
 	Datasource *DatasourceConfig `yaml:"datasource,omitempty"`
+	// ProbeModules are named probe modules, in blackbox_exporter's schema.
+	ProbeModules map[string]*ProbeModule `yaml:"probe_modules,omitempty"`
+	// Probes are the probes the watchdog runs (see ProbeConfig).
+	Probes []*ProbeConfig `yaml:"probes,omitempty"`
 
 	// Path is the file the configuration was read from ("" for an embedded one).
 	// Load makes the relative paths inside the file (rule_files, file_sd_configs,

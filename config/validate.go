@@ -123,6 +123,7 @@ func (c *Config) validate(r *report) {
 	validateCheckins(r, "heartbeats", c.Heartbeats, c.Global.MetricNameValidationScheme)
 	validateRemoteWrite(r, "remote_write", c.RemoteWrite, c.Global.MetricNameValidationScheme)
 	c.Datasource.validate(r, "datasource")
+	c.validateProbes(r)
 }
 
 // DefaultAlertmanagerTimeout is the per-request timeout of an Alertmanager set.

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -62,10 +63,17 @@ type ShopOptions struct {
 	// FirstSpike is the delay from Start to the first spike. Zero means
 	// DefaultFirstSpike; negative means the first spike starts at Start.
 	FirstSpike time.Duration
+	// CartOutageEvery, CartOutageFor and FirstCartOutage schedule the cart
+	// outages of the journey API (adding to the cart answers 503) as the
+	// spikes are scheduled. Zero means DefaultCartOutageEvery,
+	// DefaultCartOutageFor and DefaultFirstCartOutage; a negative
+	// FirstCartOutage starts the first outage at Start.
+	CartOutageEvery, CartOutageFor, FirstCartOutage time.Duration
 }
 
 // Shop is the simulated shop. It is an http.Handler serving GET /metrics in
-// the Prometheus text format 0.0.4 and a short page at /.
+// the Prometheus text format 0.0.4, a short page at / and the checkout API
+// of the demo's journey probe under /api/ (see cart.go).
 type Shop struct {
 	now                    func() time.Time
 	start                  time.Time
@@ -73,6 +81,8 @@ type Shop struct {
 	series                 []series
 	handlers               []handlerLatency
 	cart                   [2]wave
+	cartAPI                *cartAPI
+	api                    *http.ServeMux
 }
 
 // series is one shop_http_requests_total series.
@@ -162,6 +172,9 @@ func NewShop(opts ShopOptions) *Shop {
 		s.series[i].noise = noise{newWave(0.15, 3600), newWave(0.1, 420), newWave(0.06, 60)}
 	}
 	s.cart = [2]wave{newWave(12, 900), newWave(5, 130)}
+	s.cartAPI = newCartAPI(s, opts)
+	s.api = http.NewServeMux()
+	s.cartAPI.routes(s.api)
 	return s
 }
 
@@ -227,6 +240,10 @@ func (s *Shop) count(sr *series, x float64) float64 {
 
 // ServeHTTP implements http.Handler.
 func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.api.ServeHTTP(w, r)
+		return
+	}
 	if r.URL.Path != "/" && r.URL.Path != "/metrics" {
 		http.NotFound(w, r)
 		return
@@ -250,7 +267,9 @@ const indexPage = `<!doctype html>
 <h1>Watchdog demo shop</h1>
 <p>A simulated web shop. Its <a href="/metrics">metrics</a> show steady traffic
 on /login, /cart and /checkout, and every few minutes a burst of /login errors
-with slow logins for Watchdog to alert on.</p>
+with slow logins for Watchdog to alert on. Its checkout API (POST /api/login,
+POST /api/cart/items, GET /api/cart/{id}) is probed by a journey, and adding to
+the cart breaks for a minute every few minutes.</p>
 `
 
 // WriteMetrics writes the shop's metrics as they are at t in the Prometheus

@@ -318,6 +318,9 @@ func TestHostileBearerScheme(t *testing.T) {
 		{"/api/v1/pager/incidents/inc-1/note", "application/json", `{"by":"e2e","text":"bearer scheme test"}`},
 		{"/api/v1/pager/silences", "application/json",
 			`{"matchers":["alertname=\"ByCurl\""],"duration":"1h","createdBy":"e2e","comment":"bearer scheme test"}`},
+		{"/api/v2/silences", "application/json", `{"matchers":[{"name":"alertname","value":"ByCurl","isRegex":false}],` +
+			`"startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `","endsAt":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
+			`","createdBy":"e2e","comment":"bearer scheme test"}`},
 	}
 	for _, e := range endpoints {
 		for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {

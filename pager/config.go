@@ -98,6 +98,11 @@ type Config struct {
 	// one incident; and while any replica still reports it firing, another
 	// replica's resolve does not end it (see Pager.Receive).
 	ReplicaLabels []string `yaml:"replica_labels"`
+	// ResolveTimeout is Alertmanager's global.resolve_timeout: an alert
+	// received without endsAt (Alert.Timeout) resolves this long after it
+	// was last received unless it is sent again. Default
+	// DefaultResolveTimeout.
+	ResolveTimeout *time.Duration `yaml:"resolve_timeout"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig
@@ -238,7 +243,19 @@ const (
 	DefaultGroupWait      = 30 * time.Second
 	DefaultGroupInterval  = 5 * time.Minute
 	DefaultRepeatInterval = 4 * time.Hour
+	// DefaultResolveTimeout is Alertmanager's default resolve_timeout.
+	DefaultResolveTimeout = 5 * time.Minute
+	// MaxResolveTimeout bounds resolve_timeout.
+	MaxResolveTimeout = 366 * 24 * time.Hour
 )
+
+// AlertTimeout returns the configured resolve_timeout.
+func (c *Config) AlertTimeout() time.Duration {
+	if c.c == nil || c.c.resolveTimeout <= 0 {
+		return DefaultResolveTimeout
+	}
+	return c.c.resolveTimeout
+}
 
 // ParseConfig parses a configuration file whose top level has a `pager:`
 // key (other top-level keys belong to other sections and are ignored) and

@@ -445,7 +445,7 @@ func (p *Pager) Receive(alerts ...Alert) error {
 	}
 	now := p.now()
 	cfg := p.config()
-	alerts = p.replicas.merge(cfg.ReplicaLabels, alerts, now)
+	alerts = p.replicas.merge(cfg.ReplicaLabels, alerts, now, cfg.AlertTimeout())
 	type group struct {
 		m      RouteMatch
 		alerts []IncidentAlert

@@ -49,7 +49,7 @@ const (
 // merge returns alerts with the replica labels removed and each resolve
 // that another replica's valid firing report overrides turned back into
 // that report. Label maps are cloned, never changed in place.
-func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time) []Alert {
+func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time, timeout time.Duration) []Alert {
 	if len(replicaLabels) == 0 {
 		return alerts
 	}
@@ -66,7 +66,7 @@ func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time) 
 			id.WriteByte(0xff)
 			delete(a.Labels, l)
 		}
-		out = append(out, r.reconcile(Fingerprint(a.Labels), id.String(), a, now))
+		out = append(out, r.reconcile(Fingerprint(a.Labels), id.String(), a, now, timeout))
 	}
 	if r.calls += len(alerts); r.calls >= sweepEvery && (now.Sub(r.lastSweep) >= sweepInterval || len(r.firing) >= maxTracked) {
 		r.calls = 0
@@ -77,9 +77,13 @@ func (r *replicas) merge(replicaLabels []string, alerts []Alert, now time.Time) 
 
 // reconcile records replica's report of the alert with fingerprint fp and
 // returns what the pager should see.
-func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time) Alert {
+func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time, timeout time.Duration) Alert {
 	reports := r.firing[fp]
 	if !a.Resolved(now) {
+		until := a.EndsAt
+		if until.IsZero() && a.Timeout {
+			until = now.Add(timeout) // what Step will give it
+		}
 		if reports == nil {
 			if len(r.firing) >= maxTracked {
 				return a
@@ -87,7 +91,7 @@ func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time) Alert {
 			reports = map[string]report{}
 			r.firing[fp] = reports
 		}
-		reports[replica] = report{until: a.EndsAt, seen: now}
+		reports[replica] = report{until: until, seen: now}
 		return a
 	}
 	delete(reports, replica)
@@ -107,6 +111,7 @@ func (r *replicas) reconcile(fp, replica string, a Alert, now time.Time) Alert {
 	}
 	if held {
 		a.EndsAt = until // still firing, as the other replica says
+		a.Timeout = false
 	}
 	return a
 }

@@ -45,7 +45,7 @@ func TestReplicasMerge(t *testing.T) {
 			var got Alert
 			for _, rep := range tt.reports {
 				in := replicaAlert(rep.replica, rep.endsAt)
-				out := r.merge(tt.labels, []Alert{in}, now)
+				out := r.merge(tt.labels, []Alert{in}, now, DefaultResolveTimeout)
 				if in.Labels["replica"] != rep.replica {
 					t.Fatal("merge changed the caller's label map")
 				}
@@ -68,12 +68,12 @@ func TestReplicasSweep(t *testing.T) {
 	for i := range sweepEvery {
 		a := replicaAlert("a", now.Add(time.Minute))
 		a.Labels["n"] = string(rune('a' + i%26))
-		r.merge([]string{"replica"}, []Alert{a}, now)
+		r.merge([]string{"replica"}, []Alert{a}, now, DefaultResolveTimeout)
 	}
 	if len(r.firing) != 26 {
 		t.Fatalf("%d fingerprints tracked, want 26", len(r.firing))
 	}
-	r.merge([]string{"replica"}, make([]Alert, sweepEvery), now.Add(time.Hour))
+	r.merge([]string{"replica"}, make([]Alert, sweepEvery), now.Add(time.Hour), DefaultResolveTimeout)
 	if len(r.firing) != 1 { // the empty alerts' own fingerprint, open-ended
 		t.Fatalf("%d fingerprints tracked after the sweep, want 1", len(r.firing))
 	}
@@ -87,23 +87,23 @@ func TestReplicasBounded(t *testing.T) {
 	labels := []string{"replica"}
 	t.Run("open-ended reports expire", func(t *testing.T) {
 		var r replicas
-		r.merge(labels, []Alert{replicaAlert("a", time.Time{})}, now)
+		r.merge(labels, []Alert{replicaAlert("a", time.Time{})}, now, DefaultResolveTimeout)
 		r.calls = sweepEvery
-		r.merge(labels, nil, now.Add(openEndedTTL-time.Second))
+		r.merge(labels, nil, now.Add(openEndedTTL-time.Second), DefaultResolveTimeout)
 		if len(r.firing) != 1 {
 			t.Fatalf("forgotten before the TTL: %d tracked", len(r.firing))
 		}
 		r.calls = sweepEvery
-		r.merge(labels, nil, now.Add(openEndedTTL+time.Minute))
+		r.merge(labels, nil, now.Add(openEndedTTL+time.Minute), DefaultResolveTimeout)
 		if len(r.firing) != 0 {
 			t.Fatalf("%d tracked after the TTL, want 0", len(r.firing))
 		}
 	})
 	t.Run("sweeps are spaced", func(t *testing.T) {
 		var r replicas
-		r.merge(labels, []Alert{replicaAlert("a", now.Add(time.Second))}, now)
+		r.merge(labels, []Alert{replicaAlert("a", now.Add(time.Second))}, now, DefaultResolveTimeout)
 		r.calls, r.lastSweep = sweepEvery, now
-		r.merge(labels, nil, now.Add(30*time.Second))
+		r.merge(labels, nil, now.Add(30*time.Second), DefaultResolveTimeout)
 		if len(r.firing) != 1 {
 			t.Fatal("swept twice within sweepInterval")
 		}
@@ -115,7 +115,7 @@ func TestReplicasBounded(t *testing.T) {
 			a := replicaAlert("a", now.Add(time.Hour))
 			a.Labels["n"] = strconv.Itoa(i)
 			if batch = append(batch, a); len(batch) == cap(batch) || i == maxTracked+9 {
-				r.merge(labels, batch, now)
+				r.merge(labels, batch, now, DefaultResolveTimeout)
 				batch = batch[:0]
 			}
 		}
@@ -125,7 +125,7 @@ func TestReplicasBounded(t *testing.T) {
 		// An untracked alert passes through: a replica's resolve ends it.
 		a := replicaAlert("b", now.Add(-time.Second))
 		a.Labels["n"] = strconv.Itoa(maxTracked + 5)
-		if got := r.merge(labels, []Alert{a}, now); !got[0].Resolved(now) {
+		if got := r.merge(labels, []Alert{a}, now, DefaultResolveTimeout); !got[0].Resolved(now) {
 			t.Error("an untracked alert's resolve was held")
 		}
 	})
@@ -175,4 +175,23 @@ pager:
 			t.Errorf("alert %v resolved=%v: want no replica label, still firing", inc.Alerts[0].Labels, inc.Alerts[0].Resolved(time.Now()))
 		}
 	})
+}
+
+// TestReplicaTimeoutReport: a copy posted without endsAt (Alert.Timeout)
+// holds another replica's resolve for resolve_timeout, no longer.
+func TestReplicaTimeoutReport(t *testing.T) {
+	now := at(t, "10:00")
+	labels := []string{"replica"}
+	var r replicas
+	a := replicaAlert("a", time.Time{})
+	a.Timeout = true
+	r.merge(labels, []Alert{a}, now, 2*time.Minute)
+	got := r.merge(labels, []Alert{replicaAlert("b", now)}, now.Add(time.Minute), 2*time.Minute)[0]
+	if !got.EndsAt.Equal(now.Add(2*time.Minute)) || got.Timeout {
+		t.Errorf("b's resolve within the timeout: EndsAt %v (timeout %v), want held until 10:02", got.EndsAt, got.Timeout)
+	}
+	got = r.merge(labels, []Alert{replicaAlert("b", now.Add(3*time.Minute))}, now.Add(3*time.Minute), 2*time.Minute)[0]
+	if !got.Resolved(now.Add(3 * time.Minute)) {
+		t.Errorf("b's resolve after the timeout: EndsAt %v, want resolved", got.EndsAt)
+	}
 }

@@ -9,55 +9,78 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	amparse "github.com/prometheus/alertmanager/matcher/parse"
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
 // ErrMatcher is wrapped by every ParseMatcher error.
 var ErrMatcher = errors.New("bad matcher")
 
-// ParseMatcher parses one matcher in Alertmanager syntax: a label name,
-// one of = != =~ !~, and a value, quoted ("page", Go escapes) or bare.
-// Regular expressions are anchored, as in Prometheus.
+// maxMatcherBytes bounds one matcher's text (its regular expression is
+// compiled).
+const maxMatcherBytes = 16 << 10
+
+// ParseMatcher parses one matcher as Alertmanager does by default (its
+// "fallback" mode, matcher/compat): the UTF-8 matcher grammar of
+// matcher/parse (`foo="bar"`, `foo=bar`, quoted UTF-8 label names, the
+// operators = != =~ !~), falling back to the classic pkg/labels parser
+// for input only that one accepts or when the two disagree. Braces are
+// refused (one matcher, not a set). Regular expressions are anchored, as
+// in Prometheus.
 func ParseMatcher(s string) (*labels.Matcher, error) {
-	in := strings.TrimSpace(s)
-	i := 0
-	for i < len(in) && (in[i] == '_' || in[i] >= 'a' && in[i] <= 'z' || in[i] >= 'A' && in[i] <= 'Z' || i > 0 && in[i] >= '0' && in[i] <= '9') {
-		i++
+	if len(s) > maxMatcherBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMatcher, len(s), maxMatcherBytes)
 	}
-	name := in[:i]
-	if name == "" {
-		return nil, fmt.Errorf("%w %q: missing label name", ErrMatcher, s)
+	if strings.HasPrefix(s, "{") || strings.HasSuffix(s, "}") {
+		return nil, fmt.Errorf("%w %q: unexpected open or close brace", ErrMatcher, s)
 	}
-	rest := strings.TrimLeft(in[i:], " \t")
-	var typ labels.MatchType
+	m, err := amparse.Matcher(s)
+	cm, cerr := amlabels.ParseMatcher(s)
 	switch {
-	case strings.HasPrefix(rest, "=~"):
-		typ, rest = labels.MatchRegexp, rest[2:]
-	case strings.HasPrefix(rest, "!~"):
-		typ, rest = labels.MatchNotRegexp, rest[2:]
-	case strings.HasPrefix(rest, "!="):
-		typ, rest = labels.MatchNotEqual, rest[2:]
-	case strings.HasPrefix(rest, "="):
-		typ, rest = labels.MatchEqual, rest[1:]
+	case err != nil && cerr != nil:
+		return nil, fmt.Errorf("%w %q: %v", ErrMatcher, s, cerr)
+	case err != nil, !sameMatcher(m, cm):
+		m = cm
+	}
+	var typ labels.MatchType
+	switch m.Type {
+	case amlabels.MatchEqual:
+		typ = labels.MatchEqual
+	case amlabels.MatchNotEqual:
+		typ = labels.MatchNotEqual
+	case amlabels.MatchRegexp:
+		typ = labels.MatchRegexp
+	case amlabels.MatchNotRegexp:
+		typ = labels.MatchNotRegexp
 	default:
-		return nil, fmt.Errorf("%w %q: expected =, !=, =~ or !~ after %q", ErrMatcher, s, name)
+		return nil, fmt.Errorf("%w %q: unknown match type %v", ErrMatcher, s, m.Type)
 	}
-	rest = strings.TrimSpace(rest)
-	val := rest
-	if strings.HasPrefix(rest, `"`) {
-		v, err := strconv.Unquote(rest)
-		if err != nil {
-			return nil, fmt.Errorf("%w %q: bad quoted value", ErrMatcher, s)
-		}
-		val = v
-	} else if strings.ContainsAny(rest, "\"'`{},") {
-		return nil, fmt.Errorf("%w %q: quote the value", ErrMatcher, s)
-	}
-	m, err := labels.NewMatcher(typ, name, val)
+	lm, err := labels.NewMatcher(typ, m.Name, m.Value)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrMatcher, s, err)
 	}
-	return m, nil
+	return lm, nil
+}
+
+// FormatMatcher prints m so that ParseMatcher (and Alertmanager, with either
+// of its parsers) reads it back unchanged: a label name that is not a
+// classic one is quoted, the value is quoted with OpenMetrics escapes
+// (\\, \", \n), which both of Alertmanager's parsers read alike.
+func FormatMatcher(m *labels.Matcher) string {
+	name := m.Name
+	if !validLabelName(name) {
+		name = strconv.Quote(name)
+	}
+	return name + m.Type.String() + `"` + omEscaper.Replace(m.Value) + `"`
+}
+
+var omEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+// sameMatcher reports whether the classic parser's result (nil when it
+// failed) equals m.
+func sameMatcher(m, classic *amlabels.Matcher) bool {
+	return classic == nil || m.Type == classic.Type && m.Name == classic.Name && m.Value == classic.Value
 }
 
 func validLabelName(s string) bool {
@@ -179,7 +202,10 @@ func Fingerprint(lset map[string]string) string {
 }
 
 // Inhibited reports whether target is muted by one of sources under the
-// config's inhibit rules, and by which source fingerprint.
+// config's inhibit rules, and by which source fingerprint. As in
+// Alertmanager, when the target also matches a rule's source side, sources
+// that also match its target side cannot mute it (two alerts that each match
+// both sides never silence each other).
 func (c *Config) Inhibited(target map[string]string, sources []map[string]string) (string, bool) {
 	if c.c == nil {
 		return "", false
@@ -189,8 +215,9 @@ func (c *Config) Inhibited(target map[string]string, sources []map[string]string
 		if !matchAll(r.target, target) {
 			continue
 		}
+		twoSided := matchAll(r.source, target)
 		for _, s := range sources {
-			if !matchAll(r.source, s) {
+			if !matchAll(r.source, s) || twoSided && matchAll(r.target, s) {
 				continue
 			}
 			sfp := Fingerprint(s)

@@ -2,8 +2,11 @@ package pager
 
 import (
 	"errors"
+	"log/slog"
 	"reflect"
 	"testing"
+
+	"github.com/prometheus/alertmanager/matcher/compat"
 )
 
 func TestMatch(t *testing.T) {
@@ -67,6 +70,15 @@ func TestParseMatcher(t *testing.T) {
 		{`a=~"("`, "", true},
 		{`a "x"`, "", true},
 		{`a="x`, "", true},
+		// Alertmanager's UTF-8 grammar.
+		{`foo=bar`, `foo="bar"`, false},
+		{`"service name"="web"`, `"service name"="web"`, false},
+		{`läbel="ü"`, `"läbel"="ü"`, false},
+		{`{a="b"}`, "", true},
+		{`a="b",c="d"`, "", true},
+		// The classic fallback: unquoted regex with a comma-free value.
+		{`a=~b|c`, `a=~"b|c"`, false},
+		{`a=foo bar`, `a="foo bar"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -84,6 +96,48 @@ func TestParseMatcher(t *testing.T) {
 	}
 }
 
+// TestParseMatcherAgreesWithAlertmanager: the pager parses every input as
+// Alertmanager's default (fallback) parser does.
+func TestParseMatcherAgreesWithAlertmanager(t *testing.T) {
+	for _, in := range matcherSeeds {
+		t.Run(in, func(t *testing.T) { checkMatcherAgainstAlertmanager(t, in) })
+	}
+}
+
+// FuzzParseMatcherDifferential compares ParseMatcher with Alertmanager's
+// compat.FallbackMatcherParser on arbitrary input.
+func FuzzParseMatcherDifferential(f *testing.F) {
+	for _, s := range matcherSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(checkMatcherAgainstAlertmanager)
+}
+
+var matcherSeeds = []string{`a="b"`, `team=~"shop|web"`, `x!~y`, `a!="\"q\""`, `a=`, `foo=bar`, `"a b"!="c"`,
+	`{a="b"}`, `a=~b|c`, `a="\n"`, `  a = b  `, `a=b,c=d`, `a=~"(" `, `1a=b`, `a:b="c"`, `a="🔥"`, `a=\"b`, ``}
+
+func checkMatcherAgainstAlertmanager(t *testing.T, in string) {
+	want, werr := compat.FallbackMatcherParser(slog.New(slog.DiscardHandler))(in, "test")
+	got, err := ParseMatcher(in)
+	if (werr != nil) != (err != nil) {
+		t.Fatalf("%q: Alertmanager %v (%v), pager %v (%v)", in, want, werr, got, err)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrMatcher) {
+			t.Fatalf("%q: %v does not wrap ErrMatcher", in, err)
+		}
+		return
+	}
+	if int(got.Type) != int(want.Type) || got.Name != want.Name || got.Value != want.Value {
+		t.Fatalf("%q: Alertmanager %s, pager %s", in, want, got)
+	}
+	for _, v := range []string{"", want.Value, "b", "shop", "x" + want.Value} {
+		if got.Matches(v) != want.Matches(v) {
+			t.Fatalf("%q on %q: Alertmanager %v, pager %v", in, v, want.Matches(v), got.Matches(v))
+		}
+	}
+}
+
 func TestInhibited(t *testing.T) {
 	c := loadConfig(t, "basic.good.yaml")
 	down := map[string]string{"alertname": "ClusterDown", "severity": "page", "cluster": "c1"}
@@ -98,6 +152,7 @@ func TestInhibited(t *testing.T) {
 		{"not a target", map[string]string{"alertname": "X", "severity": "ticket", "cluster": "c1"}, []map[string]string{down}, false},
 		{"never itself", down, []map[string]string{down}, false},
 		{"no source", map[string]string{"alertname": "X", "severity": "page", "cluster": "c1"}, nil, false},
+		{"both sides never mute each other", map[string]string{"alertname": "ClusterDown", "severity": "page", "cluster": "c1", "zone": "a"}, []map[string]string{down}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,9 @@ package pager
 
 import (
 	"fmt"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -29,6 +31,9 @@ func ValidateSilence(s Silence, now time.Time, maxDuration time.Duration) error 
 		lm, err := ParseMatcher(m)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidSilence, err)
+		}
+		if !utf8.ValidString(lm.Value) {
+			return fmt.Errorf("%w: matcher %q: value is not UTF-8", ErrInvalidSilence, m)
 		}
 		ms = append(ms, lm)
 	}
@@ -58,4 +63,55 @@ func matchesEverything(ms []*labels.Matcher) bool {
 		}
 	}
 	return true
+}
+
+// UpdateSilence changes the stored silence s.ID as Alertmanager's
+// silences.Set does: when the matchers are unchanged and the silence has
+// not expired (an active one keeps its start and cannot end in the past;
+// a pending one cannot start in the past) it is updated in place and
+// keeps its ID; otherwise the old one is expired (if it is not already)
+// and s is created under a new ID, which is returned. ErrNotFound when
+// there is no silence s.ID.
+func (p *Pager) UpdateSilence(s Silence) (string, error) {
+	sils, err := p.Silences()
+	if err != nil {
+		return "", err
+	}
+	i := slices.IndexFunc(sils, func(o Silence) bool { return o.ID == s.ID })
+	if i < 0 {
+		return "", fmt.Errorf("silence %s: %w", s.ID, ErrNotFound)
+	}
+	old, now := sils[i], p.now()
+	if s.StartsAt.IsZero() {
+		s.StartsAt = now
+	}
+	if canUpdateSilence(old, s, now) {
+		return p.CreateSilence(s)
+	}
+	if old.EndsAt.After(now) {
+		if err := p.ExpireSilence(old.ID); err != nil {
+			return "", err
+		}
+	}
+	s.ID = ""
+	return p.CreateSilence(s)
+}
+
+// canUpdateSilence reports whether old may become s in place.
+func canUpdateSilence(old, s Silence, now time.Time) bool {
+	if !slices.EqualFunc(old.Matchers, s.Matchers, func(a, b string) bool {
+		ma, errA := ParseMatcher(a)
+		mb, errB := ParseMatcher(b)
+		return errA == nil && errB == nil && ma.Type == mb.Type && ma.Name == mb.Name && ma.Value == mb.Value
+	}) {
+		return false
+	}
+	switch {
+	case !now.Before(old.EndsAt): // expired
+		return false
+	case !now.Before(old.StartsAt): // active
+		return s.StartsAt.Equal(old.StartsAt) && !s.EndsAt.Before(now)
+	default: // pending
+		return !s.StartsAt.Before(now)
+	}
 }

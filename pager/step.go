@@ -120,6 +120,9 @@ func (s *stepper) record(e TimelineEntry) {
 // alerts merges changed alerts into the incident.
 func (s *stepper) alerts(in []IncidentAlert) {
 	for _, a := range in {
+		if a.Timeout && a.EndsAt.IsZero() {
+			a.EndsAt = s.now.Add(s.c.AlertTimeout())
+		}
 		i, found := slices.BinarySearchFunc(s.st.Alerts, a.Fingerprint, func(x IncidentAlert, fp string) int { return strings.Compare(x.Fingerprint, fp) })
 		if !found {
 			if a.Resolved(s.now) {
@@ -135,6 +138,10 @@ func (s *stepper) alerts(in []IncidentAlert) {
 		}
 		old := s.st.Alerts[i]
 		a.Ended = old.Ended
+		if a.Timeout && !old.Timeout && !old.Ended && old.EndsAt.After(a.EndsAt) {
+			// Alertmanager's merge: a later explicit end outlives a timeout.
+			a.EndsAt, a.Timeout = old.EndsAt, false
+		}
 		if old.Ended && !a.Resolved(s.now) {
 			a.Ended = false
 			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a) + " (again)"})

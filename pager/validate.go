@@ -25,6 +25,8 @@ type compiled struct {
 	root      *routeNode
 	routes    map[string]*routeNode
 	inhibits  []inhibitRule
+	// resolveTimeout is resolve_timeout, defaulted.
+	resolveTimeout time.Duration
 }
 
 // routeNode is a compiled Route with inherited settings filled in.
@@ -193,6 +195,14 @@ func (c *Config) validate(prefix string) error {
 					p.add(tp, "target %q must be user:NAME or schedule:NAME", t)
 				}
 			}
+		}
+	}
+	cc.resolveTimeout = DefaultResolveTimeout
+	if d := c.ResolveTimeout; d != nil {
+		if *d <= 0 || *d > MaxResolveTimeout {
+			p.add(prefix+".resolve_timeout", "must be positive and at most %s", MaxResolveTimeout)
+		} else {
+			cc.resolveTimeout = *d
 		}
 	}
 	// Routes.

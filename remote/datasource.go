@@ -86,7 +86,7 @@ type Datasource struct {
 	endpoint string
 	client   *http.Client
 	queries  *metrics.Counter
-	duration *metrics.Histogram
+	duration *metrics.PrometheusHistogram
 }
 
 // NewDatasource returns a Datasource for opts; it fails on a URL that is
@@ -117,7 +117,7 @@ func NewDatasource(opts DatasourceOptions) (*Datasource, error) {
 		endpoint: strings.TrimRight(opts.URL, "/") + "/api/v1/query",
 		client:   client,
 		queries:  opts.Metrics.GetOrCreateCounter("watchdog_datasource_queries_total"),
-		duration: opts.Metrics.GetOrCreateHistogram("watchdog_datasource_query_duration_seconds"),
+		duration: opts.Metrics.GetOrCreatePrometheusHistogram("watchdog_datasource_query_duration_seconds"),
 	}, nil
 }
 

@@ -349,7 +349,7 @@ func (g *Group) expander(alert string, ts time.Time) *expander {
 type groupMetrics struct {
 	names                               []string
 	iterations, missed, evals, failures *metrics.Counter
-	duration                            *metrics.Histogram
+	duration                            *metrics.PrometheusHistogram
 }
 
 func newGroupMetrics(set *metrics.Set, file, name string) groupMetrics {
@@ -365,7 +365,7 @@ func newGroupMetrics(set *metrics.Set, file, name string) groupMetrics {
 	m.missed = set.GetOrCreateCounter(m.names[1])
 	m.evals = set.GetOrCreateCounter(m.names[2])
 	m.failures = set.GetOrCreateCounter(m.names[3])
-	m.duration = set.GetOrCreateHistogram(m.names[4])
+	m.duration = set.GetOrCreatePrometheusHistogram(m.names[4])
 	return m
 }
 

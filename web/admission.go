@@ -29,6 +29,8 @@ func EngineOpts(l querylimit.Limits) promql.EngineOpts {
 		LookbackDelta:        5 * time.Minute,
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
+		// Only a query asking for stats=all tracks its steps.
+		EnablePerStepStats: true,
 		NoStepSubqueryIntervalFn: func(int64) int64 {
 			return step
 		},

@@ -16,6 +16,7 @@ import (
 // Prometheus writes them.
 type queryData struct {
 	value parser.Value
+	stats []byte // the encoded "stats" object, nil for none
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -25,6 +26,10 @@ func (q queryData) MarshalJSON() ([]byte, error) {
 	b = strconv.AppendQuote(b, string(q.value.Type()))
 	b = append(b, `,"result":`...)
 	b = appendValue(b, q.value)
+	if q.stats != nil {
+		b = append(b, `,"stats":`...)
+		b = append(b, q.stats...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -31,8 +31,14 @@ type Pager interface {
 	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
 
 	CreateSilence(s pager.Silence) (string, error)
+	// UpdateSilence changes silence s.ID as Alertmanager does (in place
+	// or replaced under a new ID, which it returns).
+	UpdateSilence(s pager.Silence) (string, error)
 	Silences() ([]pager.Silence, error)
 	ExpireSilence(id string) error
+	// Config returns the active configuration (routes, receivers and
+	// resolve_timeout of the Alertmanager API).
+	Config() *pager.Config
 
 	// AckLink checks a signed acknowledge link and returns the incident
 	// it names, without acting on it.
@@ -85,15 +91,16 @@ const defaultActor = "api"
 
 // EnablePager registers the paging API: incidents and their actions, on-call
 // look-ups, schedule previews, silences, the replicas of a shared pager
-// database, signed acknowledge links and an Alertmanager-compatible
-// receiver (POST /api/v2/alerts). Calls that change
+// database, signed acknowledge links and Alertmanager's API v2 (the
+// receiver POST /api/v2/alerts, and alerts, groups, silences, status and
+// receivers for amtool, Grafana and karma). Calls that change
 // state need the bearer token, except the signed acknowledge links, whose
 // signature is their authorisation.
 func (h *Handler) EnablePager(o PagerOptions) {
 	if o.MaxPreviewDays <= 0 {
 		o.MaxPreviewDays = 90
 	}
-	ph := &pagerAPI{o: o, now: h.now}
+	ph := &pagerAPI{o: o, now: h.now, started: h.now()}
 	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
 	api("GET /api/v1/pager/incidents", ph.incidents)
 	api("GET /api/v1/pager/incidents/{id}", ph.incident)
@@ -122,11 +129,25 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	h.Handle("POST /api/v2/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ph.receive(h, w, r)
 	}))
+	// The rest of Alertmanager's API v2 (pager_am.go).
+	for pattern, f := range map[string]http.HandlerFunc{
+		"GET /api/v2/alerts":          ph.amAlerts,
+		"GET /api/v2/alerts/groups":   ph.amGroups,
+		"GET /api/v2/silences":        ph.amSilences,
+		"POST /api/v2/silences":       ph.amPostSilence,
+		"GET /api/v2/silence/{id}":    ph.amSilence,
+		"DELETE /api/v2/silence/{id}": ph.amDeleteSilence,
+		"GET /api/v2/status":          ph.amStatus,
+		"GET /api/v2/receivers":       ph.amReceivers,
+	} {
+		h.Handle(pattern, f)
+	}
 }
 
 type pagerAPI struct {
-	o   PagerOptions
-	now func() time.Time
+	o       PagerOptions
+	now     func() time.Time
+	started time.Time
 }
 
 // pagerError maps the pager's errors onto the envelope.

@@ -68,8 +68,9 @@ type AlertBuffer interface {
 // call it needs the bearer token: give Prometheus an authorization block
 // (credentials_file) in its alertmanager_config.
 //
-// An alert without endsAt fires until an alert with the same labels
-// carries one (the pager's semantics); Prometheus always sends endsAt.
+// An alert without endsAt resolves after the pager's resolve_timeout
+// (default 5m) unless it is sent again, as in Alertmanager; Prometheus
+// always sends endsAt.
 //
 // With a Buffer, alerts the pager refuses (its database is down), and any
 // that arrive while earlier ones are still held, are queued and answered
@@ -96,7 +97,7 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
-			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL})
+			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL, Timeout: pa.EndsAt.IsZero()})
 	}
 	if buf := a.o.Buffer; buf != nil && buf.Holding() {
 		buf.Hold(in...)

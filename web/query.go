@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/util/stats"
 )
 
 // parseForm reads URL and body parameters, reporting an oversized or broken
@@ -53,7 +55,7 @@ func (h *Handler) query(r *http.Request) apiResult {
 	}
 	qs := r.FormValue("query")
 	return h.runQuery(r, "query", qs, ts, ts, 0, limit, func(ctx context.Context) (promql.Query, error) {
-		return h.engine.NewInstantQuery(ctx, h.queryable, nil, qs, ts)
+		return h.engine.NewInstantQuery(ctx, h.queryable, queryOpts(r), qs, ts)
 	})
 }
 
@@ -86,7 +88,7 @@ func (h *Handler) queryRange(r *http.Request) apiResult {
 	}
 	qs := r.FormValue("query")
 	return h.runQuery(r, "query_range", qs, start, end, step, limit, func(ctx context.Context) (promql.Query, error) {
-		return h.engine.NewRangeQuery(ctx, h.queryable, nil, qs, start, end, step)
+		return h.engine.NewRangeQuery(ctx, h.queryable, queryOpts(r), qs, start, end, step)
 	})
 }
 
@@ -126,11 +128,24 @@ func (h *Handler) runQuery(r *http.Request, endpoint, qs string, start, end time
 		warnings = warnings.Add(errors.New("results truncated due to limit"))
 	}
 	// The result is encoded before qry.Close returns its memory to the pool.
-	data, err := queryData{value: res.Value}.MarshalJSON()
+	qd := queryData{value: res.Value}
+	if r.FormValue("stats") != "" {
+		if qd.stats, err = json.Marshal(stats.NewQueryStats(qry.Stats())); err != nil {
+			return apiResult{err: &apiError{typ: errorInternal, msg: err.Error()}}
+		}
+	}
+	data, err := qd.MarshalJSON()
 	if err != nil {
 		return apiResult{err: &apiError{typ: errorInternal, msg: err.Error()}}
 	}
 	return apiResult{data: rawJSON(data), warnings: warnings, query: qs}
+}
+
+// queryOpts are the engine options of a query: stats=all asks for the
+// samples of every step, as in Prometheus (any other non-empty stats value
+// gives the totals).
+func queryOpts(r *http.Request) promql.QueryOpts {
+	return promql.NewPrometheusQueryOpts(r.FormValue("stats") == "all", 0, nil)
 }
 
 // rawJSON is pre-encoded data placed into the envelope as is.

@@ -15,6 +15,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"io"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
+	"github.com/watchdog-sre/watchdog/internal/selfmetrics"
 )
 
 // MaxRequestBodyBytes bounds the body of any request the handler reads.
@@ -80,6 +82,25 @@ type Options struct {
 	// BuildInfo is served by /api/v1/status/buildinfo. An empty GoVersion is
 	// filled from the running binary.
 	BuildInfo BuildInfo
+	// Flags are the command-line flags, name to value, served by
+	// /api/v1/status/flags. Nil serves none.
+	Flags map[string]string
+	// Config returns the running configuration as YAML for
+	// /api/v1/status/config, its secrets already redacted. Nil serves "".
+	Config func() string
+	// Runtime returns what /api/v1/status/runtimeinfo says of the process
+	// that the handler cannot know: start time, the last reload and the
+	// retention. Nil leaves them zero.
+	Runtime func() RuntimeInfo
+	// TSDBStatus returns the store's cardinality for /api/v1/status/tsdb,
+	// with at most limit entries per top list. Nil serves an empty store.
+	TSDBStatus func(limit int) TSDBStatus
+	// Alertmanagers lists the URLs alerts are sent to, for
+	// /api/v1/alertmanagers. Nil lists none.
+	Alertmanagers func() []string
+	// Admin carries out /api/v1/admin/tsdb/{snapshot,delete_series,
+	// clean_tombstones}; nil answers them 503 "admin APIs disabled".
+	Admin Admin
 	// Metrics receives the handler's own metrics; /metrics writes this set
 	// and the process-wide default set. Nil uses a private set.
 	Metrics *metrics.Set
@@ -94,12 +115,17 @@ type Options struct {
 // BuildInfo describes the running binary, in the shape of Prometheus's
 // /api/v1/status/buildinfo.
 type BuildInfo struct {
+	// Version is the Prometheus version clients should take the API for;
+	// empty means PrometheusVersion.
 	Version   string `json:"version"`
 	Revision  string `json:"revision"`
 	Branch    string `json:"branch"`
 	BuildUser string `json:"buildUser"`
 	BuildDate string `json:"buildDate"`
 	GoVersion string `json:"goVersion"`
+	// WatchdogVersion is the watchdog's own version (an addition to
+	// Prometheus's shape, which clients ignore).
+	WatchdogVersion string `json:"watchdogVersion,omitempty"`
 }
 
 // DefaultEngineOpts returns the engine options New uses when Options.Engine
@@ -130,6 +156,7 @@ type Handler struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	admission *admission
+	status    statusOptions
 	// remoteWrite is the remote-write receiver, nil until EnableRemoteWrite.
 	remoteWrite *remoteWriter
 }
@@ -154,6 +181,8 @@ func New(opts Options) *Handler {
 		metrics:   opts.Metrics,
 		logger:    opts.Logger,
 		now:       opts.Now,
+		status: statusOptions{flags: opts.Flags, config: opts.Config, runtime: opts.Runtime,
+			tsdb: opts.TSDBStatus, alertmanagers: opts.Alertmanagers, admin: opts.Admin},
 	}
 	if h.queryable == nil {
 		h.queryable = emptyQueryable{}
@@ -170,6 +199,9 @@ func New(opts Options) *Handler {
 	if h.ready == nil {
 		h.ready = func() bool { return true }
 	}
+	if h.buildInfo.Version == "" {
+		h.buildInfo.Version = PrometheusVersion
+	}
 	if h.buildInfo.GoVersion == "" {
 		h.buildInfo.GoVersion = runtime.Version()
 	}
@@ -184,6 +216,7 @@ func New(opts Options) *Handler {
 	}
 	h.admission = newAdmission(opts.Limits, h.parser, h.metrics)
 	h.routes()
+	h.statusRoutes()
 	h.Handle("GET /api/v1/rules", h.wrap(h.rulesList(opts.Rules)))
 	h.Handle("GET /api/v1/alerts", h.wrap(alertsList(opts.Rules)))
 	return h
@@ -218,6 +251,7 @@ var readOnlyPaths = map[string]bool{
 	"/api/v1/query":           true,
 	"/api/v1/query_range":     true,
 	"/api/v1/format_query":    true,
+	"/api/v1/parse_query":     true,
 	"/api/v1/series":          true,
 	"/api/v1/labels":          true,
 	"/api/v1/query_exemplars": true,
@@ -339,10 +373,24 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// serveMetrics writes the handler's set and the process-wide default set
+// with the HELP and TYPE lines their packages describe (package
+// selfmetrics), then the Go runtime and process families.
 func (h *Handler) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer
+	h.metrics.WritePrometheus(&buf)
+	metrics.WritePrometheus(&buf, false)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	h.metrics.WritePrometheus(w)
-	metrics.WritePrometheus(w, true)
+	undescribed, err := selfmetrics.Write(w, buf.Bytes())
+	if err == nil {
+		err = selfmetrics.WriteRuntime(w)
+	}
+	if err != nil {
+		h.logger.Debug("write metrics", "err", err)
+	}
+	if len(undescribed) > 0 {
+		h.logger.Debug("metric families without help text", "families", strings.Join(undescribed, ","))
+	}
 }
 
 func (h *Handler) serveHealthy(w http.ResponseWriter, _ *http.Request) {

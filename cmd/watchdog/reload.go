@@ -15,6 +15,7 @@ import (
 	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/probe"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/web/ui"
@@ -29,9 +30,11 @@ import (
 // refuses, nothing else has changed either.
 type reloader struct {
 	mu         sync.Mutex
+	state      *configState // nil in tests that do not look
 	load       func() (*config.Config, error)
 	configName string
 	scraper    *scrape.Manager
+	prober     *probe.Manager
 	ruler      *rules.Manager
 	ams        *amSenders
 	remote     *remoteWriters
@@ -113,6 +116,9 @@ func (r *reloader) commit(ctx context.Context, p *plan) error {
 	}
 	r.ruler.Apply(p.rules)
 	r.scraper.Apply(p.scrape)
+	if r.prober != nil {
+		r.prober.Apply(p.cfg)
+	}
 	r.ams.apply(ctx, alertmanagerTargets(p.cfg))
 	if r.remote != nil {
 		r.remote.apply(ctx, p.cfg.RemoteWrite, labels.FromMap(p.cfg.Global.ExternalLabels))
@@ -135,10 +141,16 @@ func (r *reloader) reload(ctx context.Context) error {
 	}
 	if err != nil {
 		reloadFailures.Inc()
+		if r.state != nil {
+			r.state.failed()
+		}
 		r.logger.Error("reload refused, the running configuration stays", "err", err)
 		return fmt.Errorf("reload: %w", err)
 	}
 	reloadSuccesses.Inc()
+	if r.state != nil {
+		r.state.loaded(p.cfg, time.Now())
+	}
 	r.logger.Info("configuration reloaded")
 	if changed := storageChanges(r.storage, p.cfg.Storage); len(changed) > 0 {
 		r.logger.Warn("configuration reloaded, but storage settings apply only at restart: the running values stay",

@@ -55,8 +55,11 @@ type serveOptions struct {
 	maxSilence    time.Duration // bounds of silences and snoozes (pager.Options)
 	maxSnooze     time.Duration
 	firstSpike    time.Duration // demo only
+	firstOutage   time.Duration // demo only: --demo.first-cart-outage
 	rwReceiver    bool          // --web.enable-remote-write-receiver
+	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
+	flags         map[string]string // every flag's value, for /api/v1/status/flags
 }
 
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
@@ -68,6 +71,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 		// For tests (the browser tests in e2e/): not listed in `watchdog help`.
 		fs.DurationVar(&o.firstSpike, "demo.first-spike", demo.DefaultFirstSpike,
 			"delay from start to the demo shop's first login error spike; 0 starts it at once (for tests)")
+		fs.DurationVar(&o.firstOutage, "demo.first-cart-outage", demo.DefaultFirstCartOutage,
+			"delay from start to the demo shop's first cart outage; 0 starts it at once (for tests)")
 	}
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
@@ -80,6 +85,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.DurationVar(&o.maxSnooze, "pager.max-snooze", defaultMaxSnooze, "longest snooze of an incident the pager accepts")
 	fs.BoolVar(&o.rwReceiver, "web.enable-remote-write-receiver", false,
 		"accept Prometheus remote write (1.0 and 2.0) on POST /api/v1/write; needs the API token")
+	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
+		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
 	return fs, o
 }
@@ -94,6 +101,7 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	o.flags = flagValues(fs)
 	if !demoMode && o.configFile == "" {
 		return fmt.Errorf("%w: run needs --config FILE (or run `watchdog` alone for the demo)", errUsage)
 	}
@@ -139,7 +147,12 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		if firstSpike <= 0 {
 			firstSpike = -1 // ShopOptions: negative starts the first spike at once
 		}
-		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike}), ReadHeaderTimeout: 10 * time.Second}
+		firstOutage := o.firstOutage
+		if firstOutage <= 0 {
+			firstOutage = -1
+		}
+		shopSrv = &http.Server{Handler: demo.NewShop(demo.ShopOptions{FirstSpike: firstSpike, FirstCartOutage: firstOutage}),
+			ReadHeaderTimeout: 10 * time.Second}
 		go shopSrv.Serve(shopLn)
 		defer shopSrv.Close()
 		snap := o.snapshotPath
@@ -218,6 +231,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)
 	}
+	prober := newProbes(db, set, logger.With("component", "probe"))
+	prober.Apply(cfg)
 
 	externalURL := strings.TrimSuffix(o.externalURL, "/")
 	if externalURL == "" {
@@ -342,10 +357,15 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	var statusPage atomic.Pointer[config.StatusPage]
 	statusPage.Store(&cfg.StatusPage)
 
-	reloader := &reloader{load: loadConfig, configName: configName, scraper: scraper, ruler: ruler,
+	cfgState := newConfigState(cfg, time.Now())
+	reloader := &reloader{state: cfgState, load: loadConfig, configName: configName, scraper: scraper, prober: prober, ruler: ruler,
 		ams: ams, remote: rw, pg: pg, checkins: checkins, statusPage: &statusPage, heartbeat: cfg.Heartbeat, datasource: cfg.Datasource, storage: cfg.Storage, logger: logger}
 	reload := func() error { return reloader.reload(runCtx) }
 
+	pagerURL := ""
+	if pg != nil {
+		pagerURL = externalURL
+	}
 	isReady := make(chan struct{})
 	api := web.New(web.Options{
 		Queryable: db,
@@ -377,13 +397,18 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 				return "starting"
 			}
 		},
-		Token:     token,
-		Limits:    queryLimits,
-		BuildInfo: buildInfo(),
-		Metrics:   set,
-		Logger:    logger.With("component", "web"),
+		Token:         token,
+		Limits:        queryLimits,
+		BuildInfo:     buildInfo(),
+		Flags:         o.flags,
+		Config:        cfgState.yaml,
+		Runtime:       cfgState.runtime,
+		TSDBStatus:    tsdbStatus(db),
+		Alertmanagers: alertmanagerURLs(ams, pagerURL),
+		Admin:         storeAdmin{db: db, snapshotPath: cfg.Storage.SnapshotPath},
+		Metrics:       set,
+		Logger:        logger.With("component", "web"),
 	})
-	api.Handle("POST /api/v1/admin/tsdb/snapshot", requireToken(token, snapshotHandler(db)))
 	checkin.Register(api.HandleOwnAuth, checkins)
 	if o.rwReceiver {
 		api.EnableRemoteWrite(web.RemoteWriteOptions{
@@ -394,7 +419,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
 	}
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) },
+	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
+	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
+	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) }, Probes: probes,
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
@@ -429,6 +456,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	for _, q := range queues {
 		wg.Go(func() { q.Run(runCtx) })
 	}
+	wg.Go(func() { _ = prober.Run(runCtx) })
 	wg.Go(func() {
 		if err := ruler.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("rules: %w", err)

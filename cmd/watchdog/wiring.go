@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"runtime"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -94,38 +91,12 @@ func webTargets(ts []scrape.TargetStatus) []web.Target {
 	return out
 }
 
+// buildInfo is /api/v1/status/buildinfo: the Prometheus version the API
+// matches (web.PrometheusVersion, for Grafana's feature detection) and the
+// watchdog's own version, revision and branch.
 func buildInfo() web.BuildInfo {
-	return web.BuildInfo{Version: version, Revision: revision, Branch: branch, GoVersion: runtime.Version()}
-}
-
-// requireToken refuses a request that does not carry "Authorization: Bearer
-// <token>" (scheme case-insensitive, as everywhere: web.BearerToken).
-func requireToken(token string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := web.BearerToken(r.Header)
-		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_ = json.NewEncoder(w).Encode(map[string]string{
-				"status": "error", "errorType": "unauthorized", "error": "a valid bearer token is required",
-			})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// snapshotHandler writes a store snapshot now (POST /api/v1/admin/tsdb/snapshot).
-func snapshotHandler(db *tsdb.DB) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if err := db.Snapshot(); err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
-			_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]string{}})
-	})
+	return web.BuildInfo{Version: web.PrometheusVersion, WatchdogVersion: version, Revision: revision, Branch: branch,
+		BuildUser: "watchdog", GoVersion: runtime.Version()}
 }
 
 // webRules converts the rule manager's groups to the API's view.

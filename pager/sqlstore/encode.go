@@ -80,7 +80,7 @@ func (p pairs) equal(m map[string]string) bool {
 
 func (e *memoAlert) same(a *pager.IncidentAlert) bool {
 	return e.a.Fingerprint == a.Fingerprint && e.a.SuppressedBy == a.SuppressedBy && e.a.Ended == a.Ended &&
-		e.a.StartsAt == a.StartsAt && e.a.EndsAt == a.EndsAt && e.a.GeneratorURL == a.GeneratorURL &&
+		e.a.StartsAt == a.StartsAt && e.a.EndsAt == a.EndsAt && e.a.GeneratorURL == a.GeneratorURL && e.a.Timeout == a.Timeout &&
 		e.labels.equal(a.Labels) && e.annotations.equal(a.Annotations)
 }
 

@@ -47,6 +47,7 @@ func TestEveryPageLinkedFromOverview(t *testing.T) {
 		"postmortem download": regexp.MustCompile(`^/incidents/[^/]+/postmortem\.md$`),
 		"alerts and rules":    regexp.MustCompile(`^/alerts$`),
 		"targets":             regexp.MustCompile(`^/targets$`),
+		"probes":              regexp.MustCompile(`^/probes$`),
 		"heartbeats":          regexp.MustCompile(`^/heartbeats$`),
 		"graph":               regexp.MustCompile(`^/graph$`),
 		"graph of a rule":     regexp.MustCompile(`^/graph\?expr=`),

@@ -160,6 +160,18 @@ func testTargets() []web.Target {
 	}
 }
 
+func testProbes() []web.Probe {
+	return []web.Probe{
+		{Probe: "home", Target: "https://shop.example/", Prober: "http", Module: "http_2xx", Health: web.HealthGood,
+			Interval: "15s", LastRun: testNow.Add(-2 * time.Second), LastDuration: 0.012},
+		{Probe: "checkout", Target: "http://shop:8080", Prober: "journey", Health: web.HealthBad, Interval: "30s",
+			Labels: map[string]string{"team": "shop", "evil": xssAttr}, LastRun: testNow.Add(-5 * time.Second),
+			Steps: []web.ProbeStep{{Name: "login", Success: true, Status: 200}, {Name: "add_to_cart", Status: 500}},
+			LastFailure: &web.ProbeFailure{Time: testNow.Add(-5 * time.Second), Step: "add_to_cart", Status: 500,
+				Reason: "status 500 is not 2xx", Body: "cart is broken " + xssScript}},
+	}
+}
+
 // fakeQuery answers every range query with two series, remembering the
 // expressions it was asked.
 type fakeQuery struct {
@@ -209,7 +221,7 @@ func newFixture(t testing.TB) *fixture {
 	sp := statusConfigForTest()
 	f.status.Store(&sp)
 	h, err := New(Options{
-		Rules: testRules, Targets: testTargets, Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
+		Rules: testRules, Targets: testTargets, Probes: testProbes, Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
 		RangeQuery: f.query.query, StatusPage: f.status.Load, Now: func() time.Time { return f.now },
 		Heartbeats: testHeartbeats,
 	})

@@ -9,6 +9,7 @@
 //	/incidents/{id}/postmortem the postmortem draft; …/postmortem.md downloads it as Markdown
 //	/alerts                    every rule group and rule with state, last evaluation, errors
 //	/targets                   scrape health
+//	/probes                    probes and journeys: health, steps, the last failure's reason and body
 //	/heartbeats                heartbeats (check-ins): state, last success, next due, last message
 //	/graph?expr=…&range=1h     a PromQL range query drawn as a server-side SVG chart
 //	/oncall                    each schedule's next 14 days, overrides marked
@@ -79,6 +80,8 @@ type PostmortemFunc func(st pager.IncidentState, tl []pager.TimelineEntry) strin
 type Options struct {
 	Rules   web.RulesFunc
 	Targets web.TargetsFunc
+	// Probes lists the probes for /probes; nil lists none.
+	Probes web.ProbesFunc
 	// Pager and PagerConfig are nil when the pager is not configured.
 	Pager       Pager
 	PagerConfig PagerConfigFunc
@@ -122,7 +125,7 @@ type console struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "heartbeats", "graph", "oncall", "status", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "status", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -177,6 +180,7 @@ func Register(mux Mux, o Options) error {
 	page("GET /incidents/{id}/postmortem.md", c.postmortemMarkdown)
 	page("GET /alerts", c.alerts)
 	page("GET /targets", c.targets)
+	page("GET /probes", c.probes)
 	page("GET /heartbeats", c.heartbeats)
 	page("GET /graph", c.graph)
 	page("GET /oncall", c.oncall)

@@ -18,7 +18,7 @@ func TestEscaping(t *testing.T) {
 		shows bool
 	}{
 		{"/", true}, {"/incidents/inc-2", true}, {"/incidents/inc-2/postmortem", true}, {"/alerts", true},
-		{"/targets", true}, {"/heartbeats", true}, {"/graph?expr=" + url.QueryEscape(`rate(errors_total[5m]) > 0.5`), true},
+		{"/targets", true}, {"/probes", true}, {"/heartbeats", true}, {"/graph?expr=" + url.QueryEscape(`rate(errors_total[5m]) > 0.5`), true},
 		{"/graph?expr=" + url.QueryEscape(xssScript+xssAttr), true}, {"/oncall", false}, {"/status", false},
 		{"/status.json", false},
 	}
