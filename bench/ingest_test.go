@@ -318,4 +318,3 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(float64(tTheirs)/float64(tMixed), "x_parser_only")
 	})
 }
-
