@@ -550,7 +550,7 @@ func (c *pdConv) service(s *pdService) {
 	}
 	c.o.routes = append(c.o.routes, &outRoute{
 		Name:             c.o.name("route", s.Name, s.ID),
-		Matchers:         []string{"service=" + strconv.Quote(s.Name)},
+		Matchers:         []string{"service=" + amQuote(s.Name)},
 		EscalationPolicy: pol,
 	})
 }
