@@ -2,6 +2,7 @@ package provimport
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,3 +82,5 @@ func comparePreview(t *testing.T, s *schedule.Schedule, from, to time.Time, step
 }
 
 func floorMod(a, b int64) int64 { return ((a % b) + b) % b }
+
+func sprint(v any) string { return fmt.Sprint(v) }

@@ -14,7 +14,6 @@ func TestOpsgenieGolden(t *testing.T) {
 	golden(t, "opsgenie.golden.yaml", res.YAML)
 }
 
-
 // TestOpsgeniePreview checks the imported SRE schedule against an
 // independent reading of Opsgenie's rotations over six weeks crossing the
 // EU DST change (29 March): a rotation's participant at t is

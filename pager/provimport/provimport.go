@@ -175,10 +175,16 @@ func decode(f File, v any) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		line, col := position(f.Data, se.Offset)
+		// Offset counts the offending byte; at the end of the data there
+		// is none.
+		at := se.Offset
+		if at > 0 && at < int64(len(f.Data)) {
+			at--
+		}
+		line, col := position(f.Data, at)
 		return fmt.Errorf("%w: %s:%d:%d (offset %d): %v", ErrInvalid, f.Name, line, col, se.Offset, se)
 	case errors.As(err, &te):
-		line, col := position(f.Data, te.Offset)
+		line, col := position(f.Data, max(te.Offset-1, 0)) // the value's last byte
 		return fmt.Errorf("%w: %s:%d:%d (offset %d): %s: %s is not a %s", ErrInvalid, f.Name, line, col, te.Offset, te.Field, te.Value, te.Type)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrInvalid, f.Name, err)
