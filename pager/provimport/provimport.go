@@ -423,7 +423,7 @@ func (r rotation) layer(name string, loc *time.Location) (l schedule.Layer, note
 		return l, "no members", false
 	}
 	start := r.start
-	if start.IsZero() || start.Before(r.anchor) {
+	if start.IsZero() {
 		start = r.anchor
 	}
 	l.Name = name
