@@ -3,6 +3,7 @@ package provimport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +107,27 @@ func TestRestrictionWindows(t *testing.T) {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestManyEqualNames: thousands of schedules with one name get distinct
+// names (name, name-2, …) and all load.
+func TestManyEqualNames(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`{"users": [{"id": "U", "email": "u@example.com"}], "schedules": [`)
+	const n = 3000
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id": "S%d", "name": "same", "time_zone": "UTC", "schedule_layers": [{"start": "2026-01-01T00:00:00Z", "rotation_virtual_start": "2026-01-01T00:00:00Z", "rotation_turn_length_seconds": 86400, "users": [{"user": {"id": "U"}}]}]}`, i)
+	}
+	b.WriteString(`]}`)
+	res, err := PagerDuty([]File{{Name: "s.json", Data: b.Bytes()}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Config.Schedules) != n || res.Config.Schedules[n-1].Name != fmt.Sprintf("same-%d", n) {
+		t.Errorf("%d schedules, last %q", len(res.Config.Schedules), res.Config.Schedules[len(res.Config.Schedules)-1].Name)
 	}
 }

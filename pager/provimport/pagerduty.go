@@ -348,8 +348,10 @@ func (c *pdConv) schedule(s *pdSchedule) {
 			os.Overrides = append(os.Overrides, schedule.Override{User: name, Start: ov.Start.In(loc).Format(time.RFC3339), End: ov.End.In(loc).Format(time.RFC3339)})
 		}
 	}
+	if !c.o.addSchedule(s.file, path, os) {
+		return
+	}
 	c.scheds[s.ID] = os.Name
-	c.o.schedules = append(c.o.schedules, os)
 }
 
 func (c *pdConv) layer(s *pdSchedule, i int, loc *time.Location, names map[string]bool) (schedule.Layer, bool) {

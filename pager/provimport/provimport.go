@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -207,6 +209,7 @@ type out struct {
 	policies  []*outPolicy
 	routes    []*outRoute
 	names     map[string]map[string]bool // kind → used names
+	next      map[string]int             // kind and base name → last suffix used
 }
 
 type outUser struct {
@@ -266,6 +269,18 @@ func (o *out) note(file, path, format string, args ...any) {
 	o.notes = append(o.notes, Note{File: file, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// addSchedule adds s when the schedule package accepts it (odd dates in
+// an export, such as a year outside 1970 to 9999, are refused there), and
+// notes why not otherwise.
+func (o *out) addSchedule(file, path string, s *schedule.Schedule) bool {
+	if err := s.Validate(); err != nil {
+		o.note(file, path, "not accepted by the watchdog (%s): skipped", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return false
+	}
+	o.schedules = append(o.schedules, s)
+	return true
+}
+
 // name returns a unique name of kind made from the first usable
 // candidate: lower case, letters, digits, '.', '_' and '-' only.
 func (o *out) name(kind string, candidates ...string) string {
@@ -286,9 +301,15 @@ func (o *out) name(kind string, candidates ...string) string {
 	if base == "" {
 		base = kind
 	}
+	// next remembers the last suffix tried per base, so that thousands of
+	// equal names cost linear time.
+	if o.next == nil {
+		o.next = map[string]int{}
+	}
 	n := base
-	for i := 2; used[n]; i++ {
-		n = fmt.Sprintf("%s-%d", base, i)
+	for used[n] {
+		o.next[kind+"\x00"+base]++
+		n = fmt.Sprintf("%s-%d", base, o.next[kind+"\x00"+base]+1)
 	}
 	used[n] = true
 	return n
@@ -343,7 +364,7 @@ func (o *out) render(provider, command string, files []File) (*Result, error) {
 	if len(o.notes) > 0 {
 		b.WriteString("#\n# not imported:\n")
 		for _, n := range o.notes {
-			fmt.Fprintf(&b, "#   %s\n", strings.NewReplacer("\n", " ", "\r", " ").Replace(n.String()))
+			fmt.Fprintf(&b, "#   %s\n", printable(n.String()))
 		}
 	}
 	section := struct {
@@ -363,6 +384,17 @@ func (o *out) render(provider, command string, files []File) (*Result, error) {
 		return nil, fmt.Errorf("check imported config: %w", err)
 	}
 	return &Result{YAML: b.Bytes(), NotImported: o.notes, Config: cfg}, nil
+}
+
+// printable makes s safe for a one-line YAML comment: invalid UTF-8 and
+// control characters become U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\ufeff' {
+			return '\ufffd'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\ufffd"))
 }
 
 // window is a weekly window: it opens at minute start of the week (0 is
