@@ -156,6 +156,9 @@ func PagerDuty(files []File, opts Options) (*Result, error) {
 			scheds = append(scheds, &s)
 		}
 		add(len(pf.Schedules))
+		if len(pf.Overrides) > maxItems {
+			return nil, fmt.Errorf("%w: %s: more than %d overrides", ErrInvalid, f.Name, maxItems)
+		}
 		if pf.Overrides != nil {
 			ovFiles = append(ovFiles, ovFile{f.Name, pf.Overrides})
 			known = true
