@@ -550,6 +550,11 @@ func (c *ogConv) rotation(s *ogSchedule, r *ogRotation, rp string, loc *time.Loc
 		return schedule.Layer{}, false
 	}
 	rot := rotation{anchor: r.StartDate}
+	// A turn of a participant that is not a user (none, a team, an
+	// escalation) is covered by the user before it, so that every other
+	// turn keeps its time: someone is paged where Opsgenie had nobody or a
+	// team, instead of everyone's turns shifting.
+	var gaps []int
 	for j, p := range r.Participants {
 		if p.Type == "user" {
 			if n, ok := c.userRef(p); ok {
@@ -557,7 +562,24 @@ func (c *ogConv) rotation(s *ogSchedule, r *ogRotation, rp string, loc *time.Loc
 				continue
 			}
 		}
-		c.o.note(s.file, fmt.Sprintf("%s.participants[%d]", rp, j), "%s participant %s%s: not imported (only users take turns in the watchdog), which changes who is on call when", p.Type, p.Username, p.Name)
+		gaps = append(gaps, j)
+		rot.members = append(rot.members, "")
+	}
+	first := slices.IndexFunc(rot.members, func(m string) bool { return m != "" })
+	if first < 0 {
+		c.o.note(s.file, rp+".participants", "no participant is an imported user: rotation skipped")
+		return schedule.Layer{}, false
+	}
+	for k := range rot.members {
+		j := (first + k) % len(rot.members)
+		if rot.members[j] == "" {
+			rot.members[j] = rot.members[(j+len(rot.members)-1)%len(rot.members)]
+		}
+	}
+	for _, j := range gaps {
+		p := r.Participants[j]
+		c.o.note(s.file, fmt.Sprintf("%s.participants[%d]", rp, j), "%s participant %s%s: only users take turns in the watchdog; this turn is covered by %s",
+			p.Type, p.Username, p.Name, rot.members[j])
 	}
 	length := max(r.Length, 1)
 	switch r.Type {

@@ -46,6 +46,18 @@ func TestOpsgeniePreview(t *testing.T) {
 		}
 		return []string{"lena", "tom"}[turn(at, 2*86400, 2)]
 	})
+	// DB_Nights: 12-hour turns (absolute hours) of tom, none, maria and a
+	// team, 20:00 to 06:00 in Chicago (US DST on 8 March); the none and
+	// team turns are covered by the user before them.
+	chi, _ := time.LoadLocation("America/Chicago")
+	nightStart := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	comparePreview(t, scheduleOf(t, res, "db_nights-nights"), from, to, 30*time.Minute, func(at time.Time) string {
+		if w := at.In(chi); w.Hour() >= 6 && w.Hour() < 20 {
+			return ""
+		}
+		slot := floorMod(int64(at.Sub(nightStart)/(12*time.Hour)), 4)
+		return []string{"tom", "tom" /* none */, "maria", "maria" /* team */}[slot]
+	})
 }
 
 // TestOpsgenieReport: everything not mapped is reported with its file and
@@ -61,8 +73,8 @@ func TestOpsgenieReport(t *testing.T) {
 		"notification-rules-maria.json: users[maria@example.com].notification_rules[1]: schedule-start rule",
 		"user-tom.json: users[tom@example.com].userContacts[2]: disabled sms contact",
 		"overrides-SRE_Schedule.json: schedules[SRE_Schedule].overrides[1].user: user gone@example.com",
-		"schedules.json: schedules[DB_Nights].rotations[0].participants[1]: none participant",
-		"schedules.json: schedules[DB_Nights].rotations[0].participants[3]: team participant Databases",
+		"schedules.json: schedules[DB_Nights].rotations[0].participants[1]: none participant : only users take turns in the watchdog; this turn is covered by tom",
+		"schedules.json: schedules[DB_Nights].rotations[0].participants[3]: team participant Databases: only users take turns in the watchdog; this turn is covered by maria",
 		"escalations.json: escalations[SRE_Escalation].rules[1].notifyType: next",
 		"escalations.json: escalations[SRE_Escalation].rules[3].recipient: team SRE",
 		"escalations.json: escalations[DB_Escalation].rules[0].condition: if-not-closed",
