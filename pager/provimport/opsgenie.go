@@ -565,16 +565,10 @@ func (c *ogConv) rotation(s *ogSchedule, r *ogRotation, rp string, loc *time.Loc
 		gaps = append(gaps, j)
 		rot.members = append(rot.members, "")
 	}
-	first := slices.IndexFunc(rot.members, func(m string) bool { return m != "" })
-	if first < 0 {
+	var ok bool
+	if rot.members, ok = fillGaps(rot.members); !ok {
 		c.o.note(s.file, rp+".participants", "no participant is an imported user: rotation skipped")
 		return schedule.Layer{}, false
-	}
-	for k := range rot.members {
-		j := (first + k) % len(rot.members)
-		if rot.members[j] == "" {
-			rot.members[j] = rot.members[(j+len(rot.members)-1)%len(rot.members)]
-		}
 	}
 	for _, j := range gaps {
 		p := r.Participants[j]

@@ -372,13 +372,22 @@ func (c *pdConv) layer(s *pdSchedule, i int, loc *time.Location, names map[strin
 		return schedule.Layer{}, false
 	}
 	r := rotation{anchor: l.RotationVirtualStart, start: l.Start}
+	var gaps []int
 	for j, u := range l.Users {
 		name, ok := c.users[u.User.ID]
 		if !ok {
-			c.o.note(s.file, fmt.Sprintf("%s.users[%d]", lp, j), "unknown user %s (%s): left out of the rotation, which changes who is on call when", u.User.ID, u.User.Summary)
-			continue
+			gaps = append(gaps, j)
 		}
 		r.members = append(r.members, name)
+	}
+	var ok bool
+	if r.members, ok = fillGaps(r.members); !ok {
+		c.o.note(s.file, lp+".users", "no imported user: layer skipped")
+		return schedule.Layer{}, false
+	}
+	for _, j := range gaps {
+		u := l.Users[j].User
+		c.o.note(s.file, fmt.Sprintf("%s.users[%d]", lp, j), "unknown user %s (%s): their turns are covered by %s", u.ID, u.Summary, r.members[j])
 	}
 	switch t := l.RotationTurnLengthSeconds; {
 	case t <= 0 || t > 366*86400:

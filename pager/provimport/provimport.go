@@ -519,6 +519,23 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// fillGaps gives each empty member (a turn of someone or something not
+// imported) to the member before it, cyclically, so that every other turn
+// keeps its time. ok is false when no member is left.
+func fillGaps(ms []string) ([]string, bool) {
+	first := slices.IndexFunc(ms, func(m string) bool { return m != "" })
+	if first < 0 {
+		return nil, false
+	}
+	for k := range ms {
+		j := (first + k) % len(ms)
+		if ms[j] == "" {
+			ms[j] = ms[(j+len(ms)-1)%len(ms)]
+		}
+	}
+	return ms, true
+}
+
 // rotate returns ms rotated left by k (mod len).
 func rotate(ms []string, k int64) []string {
 	n := int64(len(ms))

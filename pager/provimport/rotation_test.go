@@ -3,6 +3,7 @@ package provimport
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,6 +84,25 @@ func TestGoldenLoads(t *testing.T) {
 		}
 		if len(cfg.Users) == 0 || len(cfg.Schedules) == 0 || len(cfg.EscalationPolicies) == 0 || len(cfg.Routes) == 0 {
 			t.Errorf("%s: %d users, %d schedules, %d policies, %d routes", name, len(cfg.Users), len(cfg.Schedules), len(cfg.EscalationPolicies), len(cfg.Routes))
+		}
+	}
+}
+
+// TestFillGaps: turns of people or things not imported go to the member
+// before them, cyclically; nothing left → not ok.
+func TestFillGaps(t *testing.T) {
+	for _, tc := range []struct {
+		in, want []string
+		ok       bool
+	}{
+		{[]string{"a", "", "b", ""}, []string{"a", "a", "b", "b"}, true},
+		{[]string{"", "a", "b"}, []string{"b", "a", "b"}, true},
+		{[]string{"", "", "a"}, []string{"a", "a", "a"}, true},
+		{[]string{"", ""}, nil, false},
+	} {
+		got, ok := fillGaps(slices.Clone(tc.in))
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("fillGaps(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }
