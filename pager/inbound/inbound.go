@@ -11,6 +11,7 @@ package inbound
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -38,9 +39,9 @@ const (
 
 // Ways of answering, recorded as the actor's Via.
 const (
-	ViaSMS   = "sms"
-	ViaVoice = "voice"
-	ViaSlack = "slack"
+	ViaSMS   = pager.ViaSMS
+	ViaVoice = pager.ViaVoice
+	ViaSlack = pager.ViaSlack
 )
 
 // MaxBodyBytes bounds a webhook's body (Slack's payloads carry the
@@ -63,6 +64,29 @@ type Pager interface {
 // answered by via. It returns the pager's errors (pager.ErrNotTriggered,
 // pager.ErrResolved, pager.ErrNotFound, …).
 type ActFunc func(action, incidentID, user, via string) error
+
+// Acter is the pager's action API (*pager.Pager).
+type Acter interface {
+	Ack(id string, by pager.Actor) error
+	Resolve(id string, by pager.Actor) error
+	EscalateNow(id string, by pager.Actor) error
+}
+
+// ActWith returns the ActFunc that acts through a.
+func ActWith(a Acter) ActFunc {
+	return func(action, id, user, via string) error {
+		by := pager.Actor{User: user, Via: via}
+		switch action {
+		case ActionAck:
+			return a.Ack(id, by)
+		case ActionResolve:
+			return a.Resolve(id, by)
+		case ActionEscalate:
+			return a.EscalateNow(id, by)
+		}
+		return fmt.Errorf("inbound: unknown action %q", action)
+	}
+}
 
 // TwilioVerifier checks X-Twilio-Signature (*channel.Twilio).
 type TwilioVerifier interface {
