@@ -153,7 +153,7 @@ func startTwoWay(t *testing.T, method string) (*hostile, *fakeProviders) {
 	h := startHostile(t, hostileConfig{Pager: twoWayPager(fake.URL, method), Rules: ackRules,
 		Files: map[string]string{"twilio-token": twAuthToken + "\n", "slack-secret": slackSecret + "\n",
 			"slack-webhook": fake.URL + "/services/T0/B0/x\n"},
-		Args:  []string{"--web.external-url", twExternal}})
+		Args: []string{"--web.external-url", twExternal}})
 	return h, fake
 }
 
