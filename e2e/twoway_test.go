@@ -356,7 +356,7 @@ func TestTwoWaySlackButton(t *testing.T) {
 			continue
 		}
 		for _, e := range bm["elements"].([]any) {
-			if em := e.(map[string]any); em["action_id"] == "watchdog_ack" {
+			if em := e.(map[string]any); em["action_id"] == "incident_ack" {
 				id, _ = em["value"].(string)
 			}
 		}
@@ -372,7 +372,7 @@ func TestTwoWaySlackButton(t *testing.T) {
 			"container":    map[string]any{"type": "message", "message_ts": "1.1", "channel_id": "C0"},
 			"response_url": fake.URL + "/actions/T0/1/resp",
 			"message":      map[string]any{"type": "message", "ts": "1.1", "text": msg["text"], "blocks": msg["blocks"]},
-			"actions":      []any{map[string]any{"type": "button", "action_id": "watchdog_ack", "block_id": "b", "value": id, "action_ts": "1.2"}},
+			"actions":      []any{map[string]any{"type": "button", "action_id": "incident_ack", "block_id": "b", "value": id, "action_ts": "1.2"}},
 		})
 		body := []byte(url.Values{"payload": {string(payload)}}.Encode())
 		ts := strconv.FormatInt(at.Unix(), 10)
@@ -411,7 +411,7 @@ func TestTwoWaySlackButton(t *testing.T) {
 		}
 	}
 	raw, _ := json.Marshal(updated)
-	if updated == nil || !strings.Contains(string(raw), "Acknowledged "+id+" as alice.") || strings.Contains(string(raw), "watchdog_ack") {
+	if updated == nil || !strings.Contains(string(raw), "Acknowledged "+id+" as alice.") || strings.Contains(string(raw), "incident_ack") {
 		t.Errorf("message not updated in place: %s", raw)
 	}
 	noFurtherPages(t, h, fake, before, consoleBefore)

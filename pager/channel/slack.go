@@ -102,9 +102,9 @@ var slackEmoji = map[string]string{
 // Slack action IDs of the interactive buttons; their value is the
 // incident ID.
 const (
-	SlackActionAck      = "watchdog_ack"
-	SlackActionResolve  = "watchdog_resolve"
-	SlackActionEscalate = "watchdog_escalate"
+	SlackActionAck      = "incident_ack"
+	SlackActionResolve  = "incident_resolve"
+	SlackActionEscalate = "incident_escalate"
 )
 
 // buildSlack renders m: a header, the summary with severity and labels, an

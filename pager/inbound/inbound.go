@@ -217,17 +217,21 @@ func userByPhone(cfg *pager.Config, phone string) (string, bool) {
 	return found, found != ""
 }
 
-// userBySlack returns the user whose slack_user_id is id.
+// userBySlack returns the one user whose slack_user_id is id.
 func userBySlack(cfg *pager.Config, id string) (string, bool) {
 	if cfg == nil || id == "" {
 		return "", false
 	}
+	found := ""
 	for _, u := range cfg.Users {
 		if u.Contact.SlackUserID == id {
-			return u.Name, true
+			if found != "" && found != u.Name {
+				return "", false // shared ID: whose click is it?
+			}
+			found = u.Name
 		}
 	}
-	return "", false
+	return found, found != ""
 }
 
 // openPages returns the open incidents user was paged for, newest first.
