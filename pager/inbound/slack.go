@@ -77,7 +77,11 @@ func (h *Handler) serveSlack(w http.ResponseWriter, r *http.Request) {
 	result, text := h.slack(&in)
 	h.count("slack", result)
 	h.o.Logger.Info("inbound slack", "result", result, "answer", text)
+	// Answer Slack (it waits 3 s at most) before updating the message.
 	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	h.respondSlack(r.Context(), &in, result == "ok", text)
 }
 
