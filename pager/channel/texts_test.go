@@ -43,7 +43,7 @@ func TestPageTexts(t *testing.T) {
 			}
 			texts := []struct{ kind, text string }{
 				{"console", strings.TrimSuffix(console.String(), "\n")},
-				{"sms", smsBody(m)},
+				{"sms", smsBody(m, false)},
 				{"voice", voiceText(m)},
 				{"push title", pushTitle(m)},
 				{"push body", pushBody(m)},
