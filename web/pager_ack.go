@@ -126,6 +126,11 @@ func (a *pagerAPI) ackLink(w http.ResponseWriter, r *http.Request) {
 			Text: "The incident this link was sent for (" + id + ") is not in the pager's database any more (the database " +
 				"was replaced or lost); an incident now numbered " + id + " is a different one. Nothing was changed."})
 		return
+	case post && err == nil && answeredRequest(a.o.Pager, id, claim.User):
+		// The link was a request to help: its user acknowledged their part.
+		page(http.StatusOK, ackPageData{Title: "Acknowledged", Text: claim.User + " acknowledged the request to help with incident " + id +
+			" at " + a.now().UTC().Format(time.RFC3339) + ". Your pages for it have stopped; the incident is not acknowledged by this."})
+		return
 	case post && err == nil:
 		page(http.StatusOK, ackPageData{Title: "Acknowledged", Text: "Incident " + id + " is acknowledged by " + claim.User +
 			" at " + a.now().UTC().Format(time.RFC3339) + ". Escalation has stopped."})
@@ -141,10 +146,15 @@ func (a *pagerAPI) ackLink(w http.ResponseWriter, r *http.Request) {
 	}
 	// A confirmation (GET), or a POST that found nothing to do.
 	d := ackPageData{User: claim.User, Incident: &st}
-	switch st.Status {
-	case pager.StatusResolved:
+	switch {
+	case st.Status == pager.StatusResolved:
 		d.Title, d.Text = "Already resolved", "Incident "+id+" is resolved. Nothing was changed."
-	case pager.StatusAcknowledged:
+	case st.Requested(claim.User):
+		d.Title = "Acknowledge your request to help with incident " + id + "?"
+		d.Text = claim.User + " was asked to help with this incident. The button acknowledges that request: your pages " +
+			"for it stop; the incident itself is not acknowledged. Opening the link changed nothing."
+		d.Action = r.URL.EscapedPath()
+	case st.Status == pager.StatusAcknowledged:
 		by := ""
 		if st.AckedBy != "" {
 			by = " by " + st.AckedBy
@@ -157,4 +167,20 @@ func (a *pagerAPI) ackLink(w http.ResponseWriter, r *http.Request) {
 		d.Action = r.URL.EscapedPath()
 	}
 	page(http.StatusOK, d)
+}
+
+// answeredRequest reports whether user's ack of incident id answered a
+// request to help (the incident is not acknowledged by user, their
+// request is).
+func answeredRequest(p Pager, id, user string) bool {
+	st, _, err := p.Incident(id)
+	if err != nil || st.AckedBy == user {
+		return false
+	}
+	for _, r := range st.Responders {
+		if r.User == user {
+			return r.Status == pager.ResponderAcknowledged
+		}
+	}
+	return false
 }

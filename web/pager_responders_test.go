@@ -122,3 +122,47 @@ func TestConsoleResponders(t *testing.T) {
 		t.Errorf("answer entry %+v", e)
 	}
 }
+
+// TestAckLinkResponder: the ack link of a page to an added responder
+// acknowledges their request only, and says so, also on an incident that
+// is already acknowledged.
+func TestAckLinkResponder(t *testing.T) {
+	srv, p, clk := newPagerServer(t)
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {
+		t.Fatalf("receive: %d %s", resp.code, resp.body)
+	}
+	if err := p.Ack("inc-1", pager.Actor{User: "alice", Via: pager.ViaAPI}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddResponders("inc-1", pager.Actor{User: "alice", Via: pager.ViaAPI}, pager.ResponderRequest{Users: []string{"bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := p.Incident("inc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := p.SignAck("inc-1", st.UID, "bob", clk.now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := map[string]string{"Sec-Fetch-Site": "same-origin"}
+	for _, tc := range []struct {
+		name, method, text string
+		form               url.Values
+	}{
+		{"get", "GET", "Acknowledge your request to help with incident inc-1?", nil},
+		{"post", "POST", "bob acknowledged the request to help with incident inc-1", url.Values{"confirm": {"ack"}}},
+		{"again", "POST", "already acknowledged by alice", url.Values{"confirm": {"ack"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := do(t, srv, tc.method, "/ack/"+link, tc.form, same)
+			if resp.code != 200 || !strings.Contains(string(resp.body), tc.text) {
+				t.Errorf("%d %s; want 200 containing %q", resp.code, resp.body, tc.text)
+			}
+		})
+	}
+	st, _, _ = p.Incident("inc-1")
+	if st.AckedBy != "alice" || len(st.Responders) != 1 || st.Responders[0].Status != pager.ResponderAcknowledged {
+		t.Errorf("incident acked by %q, responders %+v", st.AckedBy, st.Responders)
+	}
+}
