@@ -155,6 +155,7 @@ func (s *stepper) alerts(in []IncidentAlert) {
 			}
 			s.st.Alerts = slices.Insert(s.st.Alerts, i, a)
 			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a)})
+			s.raiseUrgency(a)
 			if s.st.Title == "" {
 				s.st.Title = alertTitle(a.Alert)
 			}

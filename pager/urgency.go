@@ -225,3 +225,26 @@ func (c *Config) localClock(user string, t time.Time) string {
 	}
 	return t.UTC().Format("Mon 15:04 MST")
 }
+
+// raiseUrgency makes a low urgency incident high when alert a, new in it,
+// is high by the urgency rules and the incident's route sets no urgency
+// of its own (PagerDuty upgrades an incident the same way; urgency never
+// goes down by itself). A triggered incident's escalations restart, in a
+// new round, with the high urgency rules.
+func (s *stepper) raiseUrgency(a IncidentAlert) {
+	st := &s.st
+	if st.Urgency != UrgencyLow || s.c.urgencyOf(a.Labels) != UrgencyHigh {
+		return
+	}
+	if r := s.c.route(st.Route); r == nil || r.urgency != "" {
+		return
+	}
+	st.Urgency = ""
+	s.record(TimelineEntry{Kind: EntryUrgency, By: ByAlerts, Text: "urgency raised to high by " + alertText(a)})
+	if st.Status == StatusTriggered {
+		s.each(func(e *PolicyEscalation, _ bool) { stopEscalation(e) })
+	}
+}
+
+// EntryUrgency: the incident's urgency changed.
+const EntryUrgency = "urgency"

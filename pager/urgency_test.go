@@ -174,3 +174,42 @@ func TestAwake(t *testing.T) {
 		})
 	}
 }
+
+// TestUrgencyRaised: a low urgency incident that a high urgency alert
+// joins becomes high and pages at once with the high rules, in a new
+// round; a route's own urgency is never raised.
+func TestUrgencyRaised(t *testing.T) {
+	c := loadConfig(t, "urgency.good.yaml")
+	tests := []struct {
+		name          string
+		first, second map[string]string
+		want          []string
+		high          bool
+	}{
+		{"raised", map[string]string{"alertname": "Slow", "severity": "ticket"}, map[string]string{"alertname": "Slow", "severity": "page"},
+			[]string{"23:00 alice push inc-1/e2/l0/r0/alice/s0", "23:01 alice sms inc-1/e2/l0/r0/alice/s1",
+				"23:02 alice voice inc-1/e2/l0/r0/alice/s2", "23:05 bob sms inc-1/e2/l1/r0/bob/s0"}, true},
+		{"route urgency stays", map[string]string{"alertname": "Batch", "team": "batch", "severity": "ticket"},
+			map[string]string{"alertname": "Batch", "team": "batch", "severity": "page"},
+			[]string{"07:00 alice push inc-1/e1/l0/r0/alice/s0"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := utc("2026-01-05 22:00") // 23:00 in Berlin: alice asleep
+			r := &respRun{t: t, c: c, st: c.NewIncident("inc-1", c.Match(tt.first)[0], start), now: start}
+			r.step(AlertsChanged{Alerts: []IncidentAlert{{Fingerprint: Fingerprint(tt.first), Alert: Alert{Labels: tt.first}}}})
+			r.until(start.Add(time.Hour), AlertsChanged{Alerts: []IncidentAlert{{Fingerprint: Fingerprint(tt.second), Alert: Alert{Labels: tt.second}}}})
+			r.until(start.Add(12*time.Hour), nil)
+			if !slices.Equal(r.log, tt.want) {
+				t.Errorf("notifications:\n got %q\nwant %q", r.log, tt.want)
+			}
+			if (r.st.Urgency != UrgencyLow) != tt.high {
+				t.Errorf("urgency %q", r.st.Urgency)
+			}
+			raised := r.texts(EntryUrgency)
+			if tt.high != (len(raised) == 1) {
+				t.Errorf("urgency entries %q", raised)
+			}
+		})
+	}
+}
