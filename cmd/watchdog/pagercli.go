@@ -39,6 +39,9 @@ Commands:
   user token revoke ID                 revoke a token (and end its console sessions)
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
+  import-pagerduty DIR|FILE... [--out F]  convert PagerDuty REST API v2 responses (JSON files) into a
+                                       pager section; what was not imported goes to stderr
+  import-opsgenie DIR|FILE... [--out F]   the same for Opsgenie API v2 responses
 
 Flags (anywhere on the line):
 `
@@ -73,7 +76,7 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
 	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
 	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
-	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
+	fs.StringVar(&c.outFile, "out", "", "import-*: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
 		fs.PrintDefaults()
@@ -99,6 +102,9 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	}
 	if pos[0] == "import-alertmanager" {
 		return importAlertmanager(pos[1:], c.outFile, stdout, stderr)
+	}
+	if pos[0] == "import-pagerduty" || pos[0] == "import-opsgenie" {
+		return importProvider(pos[0], pos[1:], c.outFile, stdout, stderr)
 	}
 	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)
