@@ -353,7 +353,7 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		cfg:               &c,
 		client:            client,
 		honorTimestamps:   sc.HonorTimestamps == nil || *sc.HonorTimestamps,
-		accept:            acceptHeader(c.ScrapeProtocols),
+		accept:            m.acceptHeader(&c.HistogramSettings),
 		fingerprint:       string(fp),
 		seriesFingerprint: string(seriesFP),
 	}, nil

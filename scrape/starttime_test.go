@@ -229,3 +229,41 @@ func TestStartTimestampFamilyWithout(t *testing.T) {
 		t.Errorf("many_total: %d samples, want 2000 without start timestamps", len(many))
 	}
 }
+
+// TestStartTimestampsAskProtobufFirst: with start timestamps read, a job
+// whose scrape_protocols are the default asks for protobuf first, as
+// Prometheus does with its start timestamp features; a job that set them
+// keeps its own.
+func TestStartTimestampsAskProtobufFirst(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+scrape_configs:
+  - job_name: default
+    static_configs: [{targets: ["a:1"]}]
+  - job_name: text
+    scrape_protocols: [PrometheusText0.0.4]
+    static_configs: [{targets: ["a:1"]}]
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	protoFirst := acceptHeader(config.DefaultProtoFirstScrapeProtocols)
+	for _, tc := range []struct {
+		readST      bool
+		job, accept string
+	}{
+		{false, "default", acceptHeader(config.DefaultScrapeProtocols)},
+		{true, "default", protoFirst},
+		{false, "text", acceptHeader([]config.ScrapeProtocol{config.PrometheusText0_0_4})},
+		{true, "text", acceptHeader([]config.ScrapeProtocol{config.PrometheusText0_0_4})},
+	} {
+		m := NewManager(Options{STZeroIngestion: tc.readST})
+		i := slices.IndexFunc(cfg.ScrapeConfigs, func(c *config.ScrapeConfig) bool { return c.JobName == tc.job })
+		jc, err := m.prepareJob(cfg.ScrapeConfigs[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jc.accept != tc.accept {
+			t.Errorf("start timestamps %v, job %s: Accept %q, want %q", tc.readST, tc.job, jc.accept, tc.accept)
+		}
+	}
+}
