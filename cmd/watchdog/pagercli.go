@@ -34,6 +34,9 @@ Commands:
   silence expire ID                    end a silence now
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
+  import-pagerduty DIR|FILE... [--out F]  convert PagerDuty REST API v2 responses (JSON files) into a
+                                       pager section; what was not imported goes to stderr
+  import-opsgenie DIR|FILE... [--out F]   the same for Opsgenie API v2 responses
 
 Flags (anywhere on the line):
 `
@@ -62,7 +65,7 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
-	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
+	fs.StringVar(&c.outFile, "out", "", "import-*: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
 		fs.PrintDefaults()
@@ -88,6 +91,9 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	}
 	if pos[0] == "import-alertmanager" {
 		return importAlertmanager(pos[1:], c.outFile, stdout, stderr)
+	}
+	if pos[0] == "import-pagerduty" || pos[0] == "import-opsgenie" {
+		return importProvider(pos[0], pos[1:], c.outFile, stdout, stderr)
 	}
 	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)
@@ -199,6 +205,7 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 }
 
 func (c *pagerCLI) act(id, action string, body map[string]any) error {
+	body["via"] = "cli"
 	if c.by != "" {
 		body["by"] = c.by
 	}

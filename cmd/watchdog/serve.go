@@ -431,6 +431,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
+		if in := inboundWebhooks(pg, externalURL, logger.With("component", "inbound"), set); in != nil {
+			in.Register(api.HandleOwnAuth)
+		}
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
