@@ -27,7 +27,7 @@ func TestStartTimestampsAgainstPrometheus(t *testing.T) {
 	needBinary(t)
 	bin := prometheus3()
 	if bin == "" {
-		t.Skipf("no Prometheus v3 (%s, or ~/.cache/watchdog-gobin/prometheus from .ci/run)", envPrometheus3)
+		t.Skipf("no Prometheus v3 (%s, or ~/.cache/watchdog-gobin/prometheus, built by WATCHDOG_CI_BUILD_PROMETHEUS3=1 bash .ci/run)", envPrometheus3)
 	}
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "e2e_st_jobs_total", Help: "Jobs."})

@@ -291,25 +291,7 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 		ref = e.ref
 	}
 	newRef, err := sl.appendRetry(app, ref, lset, t, v)
-	if err != nil {
-		if sl.soft(err) {
-			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
-			return false, nil
-		}
-		return false, fmt.Errorf("append %s: %w", lset.String(), err)
-	}
-	if e != nil {
-		if newRef != 0 {
-			sl.cache.setRef(e, newRef)
-		}
-	} else {
-		e = sl.cache.add(line, newRef, lset)
-		res.seriesAdded++
-	}
-	if track {
-		sl.cache.track(e)
-	}
-	return true, nil
+	return sl.appended(e, line, lset, t, newRef, err, track, res)
 }
 
 // appendSampleST is appendSample for a sample with start timestamp st:
