@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,6 +73,11 @@ type ReadTx interface {
 	Deliveries(f DeliveryFilter) ([]Delivery, error)
 	// Silences returns every silence, expired ones included, by ID.
 	Silences() ([]Silence, error)
+	// Overrides returns the stored schedule overrides, by ID.
+	Overrides() ([]ScheduleOverride, error)
+	// CalendarFeeds returns the calendar feeds, revoked ones included,
+	// by ID.
+	CalendarFeeds() ([]CalendarFeed, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -92,6 +98,12 @@ type Tx interface {
 	UpdateDelivery(d Delivery) error
 	// PutSilence inserts or replaces a silence by ID.
 	PutSilence(s Silence) error
+	// PutOverride inserts or replaces a schedule override by ID.
+	PutOverride(o ScheduleOverride) error
+	// DeleteOverride removes the override with id (ErrNotFound if none).
+	DeleteOverride(id string) error
+	// PutCalendarFeed inserts or replaces a calendar feed by ID.
+	PutCalendarFeed(f CalendarFeed) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -186,6 +198,8 @@ type memData struct {
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
+	overrides  map[string]ScheduleOverride
+	feeds      map[string]CalendarFeed
 }
 
 // NewMemStore returns an empty MemStore.
@@ -193,6 +207,7 @@ func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
+		overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 	}}
 }
 
@@ -229,6 +244,8 @@ type memUndo struct {
 	deliveries map[string]memOld[Delivery]
 	silences   map[string]memOld[Silence]
 	seqs       map[string]memOld[int64]
+	overrides  map[string]memOld[ScheduleOverride]
+	feeds      map[string]memOld[CalendarFeed]
 }
 
 type memOld[T any] struct {
@@ -264,6 +281,8 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.deliveries, d.deliveries)
 	restore(u.silences, d.silences)
 	restore(u.seqs, d.seqs)
+	restore(u.overrides, d.overrides)
+	restore(u.feeds, d.feeds)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -475,5 +494,38 @@ func (t *memTx) PutSilence(s Silence) error {
 	s.Matchers = slices.Clone(s.Matchers)
 	save(&t.undo.silences, t.d.silences, s.ID)
 	t.d.silences[s.ID] = s
+	return nil
+}
+
+func (t *memTx) Overrides() ([]ScheduleOverride, error) {
+	out := slices.Collect(maps.Values(t.d.overrides))
+	slices.SortFunc(out, func(a, b ScheduleOverride) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (t *memTx) CalendarFeeds() ([]CalendarFeed, error) {
+	out := slices.Collect(maps.Values(t.d.feeds))
+	slices.SortFunc(out, func(a, b CalendarFeed) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (t *memTx) PutOverride(o ScheduleOverride) error {
+	save(&t.undo.overrides, t.d.overrides, o.ID)
+	t.d.overrides[o.ID] = o
+	return nil
+}
+
+func (t *memTx) DeleteOverride(id string) error {
+	if _, ok := t.d.overrides[id]; !ok {
+		return ErrNotFound
+	}
+	save(&t.undo.overrides, t.d.overrides, id)
+	delete(t.d.overrides, id)
+	return nil
+}
+
+func (t *memTx) PutCalendarFeed(f CalendarFeed) error {
+	save(&t.undo.feeds, t.d.feeds, f.ID)
+	t.d.feeds[f.ID] = f
 	return nil
 }
