@@ -62,6 +62,9 @@ type PagerOptions struct {
 	Pager Pager
 	// Schedules serves schedule previews; nil answers 404 for every name.
 	Schedules ScheduleFunc
+	// Calendars serves the secret iCalendar feeds and the API of feeds and
+	// schedule overrides; nil leaves them out.
+	Calendars Calendars
 	// MaxPreviewDays bounds ?days= of schedule previews (default 90).
 	MaxPreviewDays int
 	// Buffer holds the alerts of POST /api/v2/alerts that the pager could
@@ -120,6 +123,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/silences", ph.createSilence)
 	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
 	api("GET /api/v1/pager/cluster", ph.cluster)
+	if o.Calendars != nil {
+		h.enableCalendars(o.Calendars)
+	}
 
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {

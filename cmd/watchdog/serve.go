@@ -403,7 +403,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		})
 	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ}})
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ}})
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
