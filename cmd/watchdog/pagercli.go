@@ -32,6 +32,15 @@ Commands:
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
   silence list                         list silences
   silence expire ID                    end a silence now
+  override add --schedule S --user U --start T --end T
+                                       put U on call in S from T to T (RFC 3339, 2006-01-02T15:04 local, now, +8h)
+  override list --schedule S           overrides of S that have not ended
+  override delete ID --schedule S [--force]
+                                       remove one (--force even if S is left with nobody on call)
+  calendar create --schedule S | --user U
+                                       a secret iCalendar feed URL (shown once)
+  calendar list                        feeds, revoked ones included
+  calendar revoke ID                   the feed's URL answers 404 from now on
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
 
@@ -42,6 +51,9 @@ Flags (anywhere on the line):
 type pagerCLI struct {
 	url, tokenFile, by, status, at, comment string
 	outFile                                 string
+	schedule, user, start, end              string
+	force                                   bool
+	now                                     func() time.Time
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -51,7 +63,7 @@ type pagerCLI struct {
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
 func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, client: &http.Client{Timeout: 30 * time.Second}}
+	c := &pagerCLI{out: stdout, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
@@ -62,6 +74,11 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.schedule, "schedule", "", "override, calendar: the schedule")
+	fs.StringVar(&c.user, "user", "", "override add, calendar create: the user")
+	fs.StringVar(&c.start, "start", "", "override add: start (RFC 3339, 2006-01-02T15:04 local, now, +DURATION)")
+	fs.StringVar(&c.end, "end", "", "override add: end (as --start; +DURATION counts from --start)")
+	fs.BoolVar(&c.force, "force", false, "override delete: even if the schedule is left with nobody on call")
 	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
@@ -194,6 +211,16 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.silence(args[0], args[1:])
+	case "override":
+		if err := need(1, "add|list|delete"); err != nil {
+			return err
+		}
+		return c.override(args[0], args[1:])
+	case "calendar":
+		if err := need(1, "create|list|revoke"); err != nil {
+			return err
+		}
+		return c.calendar(args[0], args[1:])
 	}
 	return fmt.Errorf("%w: unknown pager command %q (see watchdog pager --help)", errUsage, cmd)
 }
