@@ -52,6 +52,8 @@ func TestLoadGood(t *testing.T) {
 				MetricNameValidationScheme: model.UTF8Validation,
 				ScrapeLimits:               DefaultScrapeLimits,
 			}
+			f := false
+			want.HistogramSettings = HistogramSettings{ScrapeNativeHistograms: &f, AlwaysScrapeClassicHistograms: &f, ConvertClassicHistogramsToNHCB: &f}
 			if !reflect.DeepEqual(c.Global, want) {
 				t.Errorf("global = %+v, want %+v", c.Global, want)
 			}
@@ -90,7 +92,8 @@ func TestLoadGood(t *testing.T) {
 				t.Errorf("rule files = %q, want %q", c.RuleFiles, want)
 			}
 			if want := (StorageConfig{Retention: dur("6h"), SnapshotPath: filepath.Join(abs, "data/snapshot.bin"), SnapshotInterval: dur("1m"),
-				MaxSeries: 500_000, TooFarInFutureTimeWindow: dur("2m")}); c.Storage != want {
+				MaxSeries: 500_000, TooFarInFutureTimeWindow: dur("2m"), Exemplars: c.Storage.Exemplars}); c.Storage != want ||
+				*c.Storage.Exemplars.MaxExemplars != DefaultMaxExemplars {
 				t.Errorf("storage = %+v, want %+v", c.Storage, want)
 			}
 			if c.Path != "testdata/full.good.yaml" {

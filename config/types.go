@@ -56,6 +56,10 @@ type GlobalConfig struct {
 	// ScrapeLimits are the limits every scrape config inherits where it sets
 	// none; where this sets none either, the Default… limits apply.
 	ScrapeLimits `yaml:",inline"`
+	// HistogramSettings are the defaults of the jobs' scrape_protocols,
+	// scrape_native_histograms, always_scrape_classic_histograms and
+	// convert_classic_histograms_to_nhcb.
+	HistogramSettings `yaml:",inline"`
 }
 
 // ScrapeLimits bound what one scrape, or one job, may bring in. 0 (or
@@ -105,6 +109,9 @@ type ScrapeConfig struct {
 	Authorization        *Authorization    `yaml:"authorization,omitempty"`
 	BasicAuth            *BasicAuth        `yaml:"basic_auth,omitempty"`
 	BearerTokenFile      string            `yaml:"bearer_token_file,omitempty"`
+	// HistogramSettings are the exposition formats asked for and how
+	// histograms are ingested (see HistogramSettings).
+	HistogramSettings `yaml:",inline"`
 }
 
 // StaticConfig is a fixed list of targets sharing a label set. It is also the
@@ -167,6 +174,17 @@ type StorageConfig struct {
 	// PostgreSQL pager database lasts without renewal (default 6s): a
 	// replica that dies is replaced within about PagerLease + PagerLease/3.
 	PagerLease model.Duration `yaml:"pager_lease,omitempty"`
+	// Exemplars configures the in-memory exemplar storage.
+	Exemplars ExemplarsConfig `yaml:"exemplars"`
+}
+
+// ExemplarsConfig configures the exemplar storage, as Prometheus's
+// storage.exemplars section.
+type ExemplarsConfig struct {
+	// MaxExemplars is how many exemplars are kept, all series together
+	// (a circular buffer; default DefaultMaxExemplars, 0 disables, at most
+	// MaxMaxExemplars). nil before loading means the default.
+	MaxExemplars *int `yaml:"max_exemplars"`
 }
 
 // ByteSize is a size in bytes written as "512", "10KB", "64MiB", "1GB" in YAML

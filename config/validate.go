@@ -191,6 +191,7 @@ func (g *GlobalConfig) validate(r *report, path string) {
 		g.EvaluationInterval = DefaultEvaluationInterval
 	}
 	g.ScrapeLimits.validate(r, path, DefaultScrapeLimits)
+	g.HistogramSettings.validateGlobal(r, path)
 	validateLabels(r, path+".external_labels", g.ExternalLabels, g.MetricNameValidationScheme)
 }
 
@@ -225,6 +226,7 @@ func (sc *ScrapeConfig) validate(r *report, path string, g *GlobalConfig) {
 		sc.HonorTimestamps = &t
 	}
 	sc.ScrapeLimits.validate(r, path, g.ScrapeLimits)
+	sc.HistogramSettings.validateJob(r, path, &g.HistogramSettings)
 	if sc.KeepDroppedTargets < 0 {
 		r.errorf(path+".keep_dropped_targets", "%d is negative", sc.KeepDroppedTargets)
 	}
@@ -361,6 +363,7 @@ func (s *StorageConfig) validate(r *report, path string) {
 	if s.SnapshotInterval == 0 {
 		s.SnapshotInterval = DefaultSnapshotInterval
 	}
+	s.Exemplars.validate(r, path+".exemplars")
 	switch {
 	case s.MaxSeries < 0:
 		r.errorf(path+".max_series", "%d is negative", s.MaxSeries)

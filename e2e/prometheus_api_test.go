@@ -87,7 +87,7 @@ func TestPrometheusClientAPI(t *testing.T) {
 	names, _, _, err := v1.LabelNames(ctx, nil, hourAgo, now)
 	check("LabelNames", err, slices.Contains(names, "job") && slices.Contains(names, "__name__"), names)
 	vals, _, _, err := v1.LabelValues(ctx, "job", nil, hourAgo, now)
-	check("LabelValues", err, slices.Equal(vals, model.LabelValues{"shop", "watchdog"}), vals)
+	check("LabelValues", err, slices.Equal(vals, model.LabelValues{"probe", "shop", "watchdog"}), vals)
 	exemplars, err := v1.QueryExemplars(ctx, "up", hourAgo, now)
 	check("QueryExemplars", err, exemplars != nil || err == nil, exemplars)
 	// The client hands back the JSON string as it came (quotes included).
@@ -116,15 +116,12 @@ func TestPrometheusClientAPI(t *testing.T) {
 	targets, err := v1.Targets(ctx)
 	check("Targets", err, len(targets.Active) == 2, targets)
 	tmeta, err := v1.TargetsMetadata(ctx, `{job="shop"}`, "", "")
-	if err != nil && strings.Contains(err.Error(), "404") {
-		// TODO(coordinator): drop this once helper scrape14's
-		// /api/v1/targets/metadata is merged; the check below then applies.
-		t.Logf("TargetsMetadata: %v (served by the scrape14 branch, not merged here yet)", err)
-		err = nil
-	}
-	check("TargetsMetadata", err, true, tmeta)
+	check("TargetsMetadata", err, slices.ContainsFunc(tmeta, func(m promv1.MetricMetadata) bool {
+		return m.Metric == "shop_http_requests_total" && m.Type == promv1.MetricTypeCounter && m.Target["job"] == "shop" && m.Help != ""
+	}), tmeta)
 	meta, err := v1.Metadata(ctx, "", "")
-	check("Metadata", err, meta != nil, meta)
+	check("Metadata", err, len(meta["shop_http_requests_total"]) == 1 && meta["shop_http_requests_total"][0].Type == promv1.MetricTypeCounter &&
+		len(meta["shop_http_request_duration_seconds"]) == 1 && meta["shop_http_request_duration_seconds"][0].Type == promv1.MetricTypeHistogram, meta)
 	rules, err := v1.Rules(ctx, nil)
 	check("Rules", err, len(rules.Groups) > 0 && len(rules.Groups[0].Rules) > 0, rules)
 	alerts, err := v1.Alerts(ctx)
@@ -208,8 +205,8 @@ func TestGrafanaCalls(t *testing.T) {
 		Unit string `json:"unit"`
 	}
 	decode("metadata", get("/api/v1/metadata", nil), &meta)
-	if meta == nil {
-		t.Errorf("metadata is not an object")
+	if m := meta["shop_http_requests_total"]; len(m) != 1 || m[0].Type != "counter" || m[0].Help == "" {
+		t.Errorf("metadata of shop_http_requests_total: %+v", m)
 	}
 	var exemplars []struct {
 		SeriesLabels map[string]string `json:"seriesLabels"`

@@ -3,6 +3,8 @@ package scrape
 import (
 	"errors"
 
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -19,6 +21,10 @@ type Appender interface {
 	// sentinels; the scrape loop counts them and goes on. This package does
 	// not import the store: Options.IsSoftError tells those errors apart.
 	Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error)
+	// AppendHistogram adds one native histogram sample: exactly one of h
+	// and fh is non-nil. ref and errors are as for Append (a float stale
+	// marker ends a histogram series too). The Appender may keep h and fh.
+	AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
 	// Commit makes the appended samples visible.
 	Commit() error
 	// Rollback discards the appended samples.
@@ -33,3 +39,12 @@ var ErrSampleLimit = errors.New("sample limit exceeded")
 
 // ErrBodySizeLimit is reported when a scrape body is larger than its body_size_limit.
 var ErrBodySizeLimit = errors.New("body size limit exceeded")
+
+// ExemplarAppender takes the exemplars of committed scrapes, one series'
+// exemplars in timestamp order. It returns nil for an exemplar it already
+// has (targets repeat their exemplars scrape after scrape) and an error for
+// one it refuses (out of order, labels too long); those are counted in
+// watchdog_scrape_exemplars_rejected_total.
+type ExemplarAppender interface {
+	AppendExemplar(lset labels.Labels, e exemplar.Exemplar) error
+}

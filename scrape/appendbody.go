@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -87,33 +88,29 @@ const reasonDuplicate = "duplicate"
 // timestamps when honored), then the stale markers of series that are gone.
 // An error means the scrape failed and app must be rolled back: a parse
 // error, a limit exceeded (sample_limit, label_limit,
-// label_name_length_limit, label_value_length_limit), a series without a
-// name, an Append error that is not soft, or errAbandoned when ctx ended.
-// Soft Append errors (the store refusing one sample) are counted in the
-// result and the rest of the body is appended.
+// label_name_length_limit, label_value_length_limit,
+// native_histogram_bucket_limit), a series without a name, an Append error
+// that is not soft, or errAbandoned when ctx ended. Soft Append errors (the
+// store refusing one sample) are counted in the result and the rest of the
+// body is appended. The body's metadata goes to sl.meta and its exemplars
+// to sl.exemplars, both kept only if the scrape commits.
 func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, contentType string, defTime int64) (appendResult, error) {
 	var (
 		res        appendResult
-		cfg        = sl.s.job.cfg
 		honorTS    = sl.s.job.honorTimestamps
-		limit      = cfg.SampleLimit
+		limit      = sl.s.job.cfg.SampleLimit
 		appended   int
 		limitErr   error
 		parseError error
 	)
 	if len(b) == 0 {
+		sl.meta.begin() // an empty exposition has no metadata
 		sl.writeStale(app, defTime)
 		return res, nil
 	}
-	if res, err := sl.overSampleLimit(b, contentType); err != nil {
+	p, tp, res, err := sl.bodyParser(b, contentType)
+	if err != nil {
 		return res, err
-	}
-	p := sl.parsers.forBody(b, contentType)
-	tp, _ := p.(*promtext.Parser)
-	if tp != nil {
-		tp.SetExpected(sl.cache.expectedForText())
-		// Metadata entries are ignored below: let the parser pass them.
-		tp.SetSkipMetadata(true)
 	}
 	for {
 		et, err := p.Next()
@@ -123,12 +120,8 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			}
 			break
 		}
-		switch et {
-		case textparse.EntrySeries:
-		case textparse.EntryHistogram:
-			// Native histograms are not stored; skip them.
-			continue
-		default: // type, help, unit, comment
+		if et != textparse.EntrySeries && et != textparse.EntryHistogram {
+			sl.meta.entry(p, et)
 			continue
 		}
 		res.total++
@@ -138,7 +131,19 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		if limitErr != nil {
 			continue // keep counting, to report how many samples there were
 		}
-		line, tsp, v := p.Series()
+		isHist := et == textparse.EntryHistogram
+		var (
+			line []byte
+			tsp  *int64
+			v    float64
+			h    *histogram.Histogram
+			fh   *histogram.FloatHistogram
+		)
+		if isHist {
+			line, tsp, h, fh = p.Histogram()
+		} else {
+			line, tsp, v = p.Series()
+		}
 		t := defTime
 		if honorTS && tsp != nil {
 			t = *tsp
@@ -167,15 +172,22 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
 			continue
 		}
-		if limit > 0 && !value.IsStaleNaN(v) {
+		if limit > 0 && (isHist || !value.IsStaleNaN(v)) {
 			appended++
 			if appended > limit {
 				limitErr = fmt.Errorf("%w (limit %d)", ErrSampleLimit, limit)
 				continue
 			}
 		}
-		if err := sl.appendSample(app, e, line, lset, t, v, tsp == nil, &res); err != nil {
+		added, err := sl.appendValue(app, e, line, lset, t, v, h, fh, tsp == nil, &res)
+		if errors.Is(err, ErrBucketLimit) {
+			limitErr = err
+			continue
+		} else if err != nil {
 			return res, err
+		}
+		if added && tp == nil && sl.deps.exemplars != nil {
+			sl.collectExemplars(p, lset, t, isHist)
 		}
 	}
 	if parseError != nil {
@@ -185,8 +197,40 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		res.seriesAdded = 0
 		return res, limitErr
 	}
+	if tp != nil && (!sl.meta.repeatable || !tp.MetadataRepeated()) {
+		sl.meta.begin()
+		sl.meta.scanText(b)
+	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// bodyParser returns the parser of b, served as contentType, set up for
+// appendBody (tp is it when it is promtext), after the checks that may
+// refuse the body before it is parsed: the sample_limit pre-count of a
+// text body, the histogram bound of a protobuf one.
+func (sl *scrapeLoop) bodyParser(b []byte, contentType string) (p textparse.Parser, tp *promtext.Parser, res appendResult, err error) {
+	cfg := sl.s.job.cfg
+	f := bodyFormat(contentType, cfg.FallbackScrapeProtocol)
+	if f == formatProto {
+		if err := checkProtoBody(b, maxDecodedBuckets(cfg.NativeHistogramBucketLimit)); err != nil {
+			return nil, nil, res, err
+		}
+	} else if res, err := sl.overSampleLimit(b, f); err != nil {
+		return nil, nil, res, err
+	}
+	p = sl.parsers.forBody(b, f, &cfg.HistogramSettings)
+	tp, _ = p.(*promtext.Parser)
+	if tp != nil {
+		tp.SetExpected(sl.cache.expectedForText())
+		// Metadata entries are read apart (scanText) when they changed:
+		// let the parser pass them.
+		tp.SetSkipMetadata(true)
+		sl.meta.text = true
+	} else {
+		sl.meta.begin()
+	}
+	return p, tp, res, nil
 }
 
 // newSeries returns the labels of the current series of p, whose line is
@@ -205,11 +249,21 @@ func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.La
 	return lset, true, nil
 }
 
+// appendValue appends the float v, or the histogram h or fh when one is
+// set; see appendSample and appendHistogram.
+func (sl *scrapeLoop) appendValue(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64,
+	h *histogram.Histogram, fh *histogram.FloatHistogram, track bool, res *appendResult) (bool, error) {
+	if h == nil && fh == nil {
+		return sl.appendSample(app, e, line, lset, t, v, track, res)
+	}
+	return sl.appendHistogram(app, e, line, lset, t, h, fh, track, res)
+}
+
 // appendSample appends one sample of line (cache entry e, nil if new) and
 // updates the cache; track says whether the series is tracked for
 // staleness (it has no explicit timestamp, as in Prometheus). A soft error
-// is counted in res; another one fails the scrape.
-func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) error {
+// is counted in res (added is false); another one fails the scrape.
+func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64, track bool, res *appendResult) (added bool, err error) {
 	var ref uint64
 	if e != nil {
 		ref = e.ref
@@ -218,9 +272,9 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 	if err != nil {
 		if sl.soft(err) {
 			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("append %s: %w", lset.String(), err)
+		return false, fmt.Errorf("append %s: %w", lset.String(), err)
 	}
 	if e != nil {
 		if newRef != 0 {
@@ -233,7 +287,31 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 	if track {
 		sl.cache.track(e)
 	}
-	return nil
+	return true, nil
+}
+
+// appended updates the cache after the append of one sample of line
+// returned newRef and err.
+func (sl *scrapeLoop) appended(e *cacheEntry, line []byte, lset labels.Labels, t int64, newRef uint64, err error, track bool, res *appendResult) (bool, error) {
+	if err != nil {
+		if sl.soft(err) {
+			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
+			return false, nil
+		}
+		return false, fmt.Errorf("append %s: %w", lset.String(), err)
+	}
+	if e != nil {
+		if newRef != 0 {
+			sl.cache.setRef(e, newRef)
+		}
+	} else {
+		e = sl.cache.add(line, newRef, lset)
+		res.seriesAdded++
+	}
+	if track {
+		sl.cache.track(e)
+	}
+	return true, nil
 }
 
 // minSampleLine is the shortest sample line: a one-letter name, a space, a
@@ -246,7 +324,7 @@ const minSampleLine = 4
 // (duplicated lines too). The count only runs for bodies with more lines
 // than the limit. It returns the samples counted and ErrSampleLimit, or
 // nil when the body is to be appended.
-func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResult, error) {
+func (sl *scrapeLoop) overSampleLimit(b []byte, f format) (appendResult, error) {
 	cfg := sl.s.job.cfg
 	limit := cfg.SampleLimit
 	// A sample line takes at least minSampleLine bytes, so a shorter body
@@ -255,7 +333,7 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResul
 		sampleLines(b) <= limit {
 		return appendResult{}, nil
 	}
-	p := sl.parsers.forBody(b, contentType)
+	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings)
 	if tp, ok := p.(*promtext.Parser); ok {
 		tp.SetExpected(nil)
 		tp.SetSkipMetadata(true)
@@ -266,13 +344,17 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, contentType string) (appendResul
 		if err != nil {
 			break // a parse error is reported by the real pass
 		}
-		if et != textparse.EntrySeries {
+		switch et {
+		case textparse.EntryHistogram:
+			counted++
+		case textparse.EntrySeries:
+			if _, _, v := p.Series(); !value.IsStaleNaN(v) {
+				counted++
+			}
+		default:
 			continue
 		}
 		total++
-		if _, _, v := p.Series(); !value.IsStaleNaN(v) {
-			counted++
-		}
 	}
 	if counted <= limit {
 		return appendResult{}, nil

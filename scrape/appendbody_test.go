@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"gopkg.in/yaml.v3"
@@ -134,6 +135,7 @@ func BenchmarkAppendBody(b *testing.B) {
 				b.Fatal(err)
 			}
 			sl.cache.iterDone(true)
+			sl.meta.end(true)
 			var refs uint64
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
@@ -146,6 +148,7 @@ func BenchmarkAppendBody(b *testing.B) {
 					b.Fatalf("%+v %v", res, err)
 				}
 				sl.cache.iterDone(true)
+				sl.meta.end(true)
 			}
 			nsPerOp[prom] = float64(time.Since(start).Nanoseconds()) / float64(n)
 		})
@@ -158,6 +161,10 @@ func BenchmarkAppendBody(b *testing.B) {
 type countingAppender struct{ n *uint64 }
 
 func (c countingAppender) Append(ref uint64, _ labels.Labels, _ int64, _ float64) (uint64, error) {
+	*c.n++
+	return ref, nil
+}
+func (c countingAppender) AppendHistogram(ref uint64, _ labels.Labels, _ int64, _ *histogram.Histogram, _ *histogram.FloatHistogram) (uint64, error) {
 	*c.n++
 	return ref, nil
 }

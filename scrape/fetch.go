@@ -13,16 +13,35 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/config"
 )
 
-// acceptHeader asks for OpenMetrics 1.0.0 first, then OpenMetrics 0.0.1, then
-// the Prometheus text format 0.0.4, then anything: Prometheus's default
-// scrape_protocols without the text 1.0.0 format (our text parser reads
-// 0.0.4), with legacy name escaping.
-const acceptHeader = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.5," +
-	"application/openmetrics-text;version=0.0.1;q=0.4," +
-	"text/plain;version=0.0.4;q=0.3," +
-	"*/*;q=0.2"
+// acceptHeader returns the Accept header of a job asking for protocols in
+// this order, as Prometheus builds it: weights from 0.6 down, the escaping
+// parameter on the formats that take it (legacy underscores escaping: this
+// store's label names are Prometheus's), then anything.
+func acceptHeader(protocols []config.ScrapeProtocol) string {
+	if len(protocols) == 0 {
+		protocols = config.DefaultScrapeProtocols
+	}
+	var b strings.Builder
+	weight := len(config.ScrapeProtocolHeaders) + 1
+	for _, p := range protocols {
+		h, ok := config.ScrapeProtocolHeaders[p]
+		if !ok {
+			continue
+		}
+		b.WriteString(h)
+		if p == config.PrometheusText1_0_0 || p == config.OpenMetricsText1_0_0 {
+			b.WriteString(";escaping=underscores")
+		}
+		fmt.Fprintf(&b, ";q=0.%d,", weight)
+		weight--
+	}
+	fmt.Fprintf(&b, "*/*;q=0.%d", weight)
+	return b.String()
+}
 
 // fetcher performs the HTTP side of a target's scrapes. It is owned by the
 // target's goroutine; its buffer is reused from scrape to scrape.
@@ -43,7 +62,7 @@ func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("new request: %w", err)
 	}
-	req.Header.Set("Accept", acceptHeader)
+	req.Header.Set("Accept", s.job.accept)
 	req.Header.Set("Accept-Encoding", "gzip")
 	req.Header.Set("User-Agent", f.userAgent)
 	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(t.timeout.Seconds(), 'f', -1, 64))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 
@@ -47,10 +48,18 @@ type sample struct {
 	lset labels.Labels
 	t    int64
 	v    float64
+	h    *histogram.Histogram
+	fh   *histogram.FloatHistogram
 }
 
 func (s sample) String() string {
 	v := fmt.Sprint(s.v)
+	switch {
+	case s.h != nil:
+		v = s.h.String()
+	case s.fh != nil:
+		v = s.fh.String()
+	}
 	if value.IsStaleNaN(s.v) {
 		v = "stale"
 	}
@@ -94,6 +103,15 @@ type recApp struct {
 }
 
 func (a *recApp) Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
+	return a.append(ref, sample{lset: lset, t: t, v: v})
+}
+
+func (a *recApp) AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
+	return a.append(ref, sample{lset: lset, t: t, h: h, fh: fh})
+}
+
+func (a *recApp) append(ref uint64, s sample) (uint64, error) {
+	lset, t, v := s.lset, s.t, s.v
 	r := a.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -121,13 +139,13 @@ func (a *recApp) Append(ref uint64, lset labels.Labels, t int64, v float64) (uin
 			if t < last {
 				return 0, fmt.Errorf("append: %w", errOOO)
 			}
-			if t == last && !value.IsStaleNaN(v) {
+			if t == last && (s.h != nil || s.fh != nil || !value.IsStaleNaN(v)) {
 				return 0, fmt.Errorf("append: %w", errDup)
 			}
 		}
 		r.last[key] = t
 	}
-	a.pending = append(a.pending, sample{lset: lset, t: t, v: v})
+	a.pending = append(a.pending, s)
 	return ref, nil
 }
 

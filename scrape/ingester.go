@@ -50,3 +50,8 @@ func NewIngester(cfg *config.ScrapeConfig, addr string, opts Options) (*Ingester
 func (in *Ingester) Ingest(body []byte, contentType string, ts time.Time) (int, error) {
 	return in.sl.ingest(context.Background(), body, contentType, nil, ts, time.Now())
 }
+
+// Metadata returns the metadata of the last successful Ingest.
+func (in *Ingester) Metadata() map[string]Metadata {
+	return in.sl.meta.published
+}

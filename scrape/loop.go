@@ -62,6 +62,9 @@ type loopDeps struct {
 	failures *metrics.Counter
 	samples  *metrics.Counter
 	missed   *metrics.Counter
+
+	exemplars         ExemplarAppender // nil: exemplars are not read
+	exemplarsRejected *metrics.Counter
 }
 
 // reason names the reject reason of a soft Append error.
@@ -96,6 +99,8 @@ func limitName(err error) string {
 		{ErrLabelNameLengthLimit, "label_name_length_limit"},
 		{ErrLabelValueLengthLimit, "label_value_length_limit"},
 		{ErrTargetLimit, "target_limit"},
+		{ErrBucketLimit, "native_histogram_bucket_limit"},
+		{ErrHistogramTooLarge, "native_histogram_bucket_limit"},
 		{errScrapeTimeout, "scrape_timeout"},
 	} {
 		if errors.Is(err, l.err) {
@@ -126,6 +131,9 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 		failures:  set.GetOrCreateCounter("watchdog_scrape_failures_total" + lbl),
 		samples:   set.GetOrCreateCounter("watchdog_scrape_samples_total" + lbl),
 		missed:    set.GetOrCreateCounter("watchdog_scrape_missed_total" + lbl),
+
+		exemplars:         m.opts.Exemplars,
+		exemplarsRejected: set.GetOrCreateCounter("watchdog_scrape_exemplars_rejected_total" + lbl),
 	}
 }
 
@@ -142,6 +150,7 @@ type loop struct {
 	lastErr  string
 	lastTime time.Time
 	lastDur  time.Duration
+	meta     map[string]Metadata // of the last successful scrape; never modified
 }
 
 // newLoop returns a loop for s and the context its goroutine must run with.
@@ -189,10 +198,10 @@ func (l *loop) takePending() *loopSettings {
 
 // report records a scrape's outcome: down with err, or up, with warn (the
 // samples the store refused) as the last error if there is one.
-func (l *loop) report(start time.Time, dur time.Duration, err, warn error) {
+func (l *loop) report(start time.Time, dur time.Duration, err, warn error, meta map[string]Metadata) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lastTime, l.lastDur = start, dur
+	l.lastTime, l.lastDur, l.meta = start, dur, meta
 	switch {
 	case err != nil:
 		l.health, l.lastErr = "down", err.Error()
@@ -219,6 +228,13 @@ func (l *loop) status() TargetStatus {
 		ScrapeInterval:     t.interval,
 		ScrapeTimeout:      t.timeout,
 	}
+}
+
+// metadata returns the target's metadata.
+func (l *loop) metadata() TargetMetadata {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return TargetMetadata{Job: l.shown.job.cfg.JobName, Labels: l.shown.target.public, Families: l.meta}
 }
 
 // run is the target's goroutine: wait for the target's offset, then scrape
@@ -260,7 +276,7 @@ func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 			scrapeTime = tick
 		}
 		if ran, err := sl.scrapeAndReport(ctx, scrapeTime); ran {
-			l.report(scrapeTime, time.Since(start), err, sl.warn)
+			l.report(scrapeTime, time.Since(start), err, sl.warn, sl.meta.published)
 		}
 		var missed int
 		tick, missed = nextTick(tick, interval, time.Now())

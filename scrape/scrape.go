@@ -116,6 +116,10 @@ type Options struct {
 	IngestConcurrency int
 	// UserAgent is the User-Agent header of scrape requests ("" = "Watchdog").
 	UserAgent string
+	// Exemplars takes the exemplars of OpenMetrics and protobuf scrapes
+	// once their scrape is committed (at most maxExemplarsPerScrape per
+	// scrape). nil drops them without reading them.
+	Exemplars ExemplarAppender
 }
 
 // TargetStatus is the state of one active target, as /api/v1/targets shows it.
@@ -279,6 +283,7 @@ type jobConfig struct {
 	cfg             *config.ScrapeConfig // relabel configs validated copies
 	client          *http.Client
 	honorTimestamps bool
+	accept          string // the Accept header of its scrapes
 	// fingerprint identifies the whole scrape config; an unchanged job keeps
 	// its jobConfig (and HTTP client) across reloads.
 	fingerprint string
@@ -304,6 +309,9 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 	}
 	c := *sc
 	c.ScrapeLimits = withDefaultLimits(c.ScrapeLimits)
+	if c.NativeHistogramBucketLimit <= 0 {
+		c.NativeHistogramBucketLimit = config.DefaultNativeHistogramBucketLimit
+	}
 	if c.RelabelConfigs, err = checkRelabel(sc.RelabelConfigs); err != nil {
 		return nil, fmt.Errorf("relabel_configs: %w", err)
 	}
@@ -314,7 +322,8 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		H         bool
 		L, LN, LV int
 		R         []*relabel.Config
-	}{c.HonorLabels, c.LabelLimit, c.LabelNameLengthLimit, c.LabelValueLengthLimit, c.MetricRelabelConfigs})
+		HS        config.HistogramSettings
+	}{c.HonorLabels, c.LabelLimit, c.LabelNameLengthLimit, c.LabelValueLengthLimit, c.MetricRelabelConfigs, c.HistogramSettings})
 	if err != nil {
 		return nil, fmt.Errorf("%w: fingerprint: %w", ErrInvalidConfig, err)
 	}
@@ -331,6 +340,7 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		cfg:               &c,
 		client:            client,
 		honorTimestamps:   sc.HonorTimestamps == nil || *sc.HonorTimestamps,
+		accept:            acceptHeader(c.ScrapeProtocols),
 		fingerprint:       string(fp),
 		seriesFingerprint: string(seriesFP),
 	}, nil
@@ -425,6 +435,34 @@ func (m *Manager) Targets() []TargetStatus {
 		}
 		return strings.Compare(a.ScrapeURL, b.ScrapeURL)
 	})
+	return out
+}
+
+// Metadata returns the metadata (TYPE, HELP, UNIT per metric family) of
+// every active target's last successful scrape, sorted by job and URL. It
+// is safe to call from any goroutine; the maps are shared and read-only.
+func (m *Manager) Metadata() []TargetMetadata {
+	m.mu.Lock()
+	loops := m.view
+	m.mu.Unlock()
+	type item struct {
+		url string
+		md  TargetMetadata
+	}
+	items := make([]item, 0, len(loops))
+	for _, l := range loops {
+		items = append(items, item{l.status().ScrapeURL, l.metadata()})
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := strings.Compare(a.md.Job, b.md.Job); c != 0 {
+			return c
+		}
+		return strings.Compare(a.url, b.url)
+	})
+	out := make([]TargetMetadata, len(items))
+	for i, it := range items {
+		out[i] = it.md
+	}
 	return out
 }
 

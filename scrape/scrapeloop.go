@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 )
@@ -41,6 +42,11 @@ type scrapeLoop struct {
 	// warn is what the last scrape, though successful, has to report: the
 	// samples the store refused. nil when there were none.
 	warn error
+	// meta collects the metadata of the scrapes; exemplars and
+	// exemplarsDropped are the current scrape's exemplars.
+	meta             metaCollector
+	exemplars        []pendingExemplar
+	exemplarsDropped int
 }
 
 func newScrapeLoop(deps *loopDeps, s *loopSettings) *scrapeLoop {
@@ -146,9 +152,13 @@ func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType strin
 	}
 	sl.cache.iterDone(scrapeErr == nil)
 	sl.writeReport(app, defTime, time.Since(start), res, scrapeErr)
+	committed := true
 	if err := app.Commit(); err != nil {
+		committed = false
 		sl.deps.log.Error("commit scrape", "target", sl.s.target.url, "err", err)
 	}
+	sl.meta.end(scrapeErr == nil && committed)
+	sl.flushExemplars(scrapeErr == nil && committed)
 
 	sl.deps.scrapes.Inc()
 	sl.deps.samples.Add(res.total)
@@ -281,5 +291,8 @@ func (sl *scrapeLoop) soft(err error) bool {
 type discardAppender struct{}
 
 func (discardAppender) Append(uint64, labels.Labels, int64, float64) (uint64, error) { return 0, nil }
-func (discardAppender) Commit() error                                                { return nil }
-func (discardAppender) Rollback() error                                              { return nil }
+func (discardAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, nil
+}
+func (discardAppender) Commit() error   { return nil }
+func (discardAppender) Rollback() error { return nil }

@@ -218,16 +218,3 @@ func limitStrings(s []string, limit int, w annotations.Annotations) ([]string, a
 func (h *Handler) serveBuildInfo(*http.Request) apiResult {
 	return apiResult{data: h.buildInfo}
 }
-
-// metadata answers with no metric metadata; Grafana asks for it.
-func (h *Handler) metadata(*http.Request) apiResult {
-	return apiResult{data: map[string][]struct{}{}}
-}
-
-// queryExemplars answers with no exemplars; Grafana asks for them.
-func (h *Handler) queryExemplars(r *http.Request) apiResult {
-	if e := parseForm(r); e != nil {
-		return apiResult{err: e}
-	}
-	return apiResult{data: []struct{}{}}
-}

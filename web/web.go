@@ -60,6 +60,11 @@ type Options struct {
 	// Rules lists the rule groups for /api/v1/rules and /api/v1/alerts. Nil
 	// lists none.
 	Rules RulesFunc
+	// Metadata lists the scraped metadata of the active targets for
+	// /api/v1/metadata and /api/v1/targets/metadata. Nil lists none.
+	Metadata MetadataFunc
+	// Exemplars answers /api/v1/query_exemplars. Nil answers none.
+	Exemplars ExemplarQuerier
 	// Reload is called by POST or PUT /-/reload. Nil answers that reload is
 	// not configured.
 	Reload func() error
@@ -140,6 +145,8 @@ type Handler struct {
 	parser    parser.Parser
 	targets   TargetsFunc
 	dropped   DroppedTargetsFunc
+	meta      MetadataFunc
+	exemplars ExemplarQuerier
 	reload    func() error
 	ready     func() bool
 	notReady  func() string
@@ -164,6 +171,8 @@ func New(opts Options) *Handler {
 		parser:    parser.NewParser(parser.Options{}),
 		targets:   opts.Targets,
 		dropped:   opts.DroppedTargets,
+		meta:      opts.Metadata,
+		exemplars: opts.Exemplars,
 		reload:    opts.Reload,
 		ready:     opts.Ready,
 		notReady:  opts.NotReady,
@@ -227,6 +236,7 @@ func (h *Handler) routes() {
 	api("GET /api/v1/targets", h.targetsList)
 	api("GET /api/v1/status/buildinfo", h.serveBuildInfo)
 	api("GET /api/v1/metadata", h.metadata)
+	api("GET /api/v1/targets/metadata", h.targetMetadata)
 
 	h.Handle("GET /metrics", http.HandlerFunc(h.serveMetrics))
 	h.Handle("GET /-/healthy", http.HandlerFunc(h.serveHealthy))

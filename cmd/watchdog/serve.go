@@ -209,12 +209,24 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	set := metrics.NewSet()
 	registerStoreMetrics(set, db)
 
+	// The exemplar storage's size is read at start: a reload does not
+	// resize it.
+	maxExemplars := config.DefaultMaxExemplars
+	if n := cfg.Storage.Exemplars.MaxExemplars; n != nil {
+		maxExemplars = *n
+	}
+	exemplars := tsdb.NewExemplars(maxExemplars)
+	var exemplarSink scrape.ExemplarAppender
+	if exemplars.Capacity() > 0 {
+		exemplarSink = exemplars
+	}
 	scraper := scrape.NewManager(scrape.Options{
 		Appender:     func() scrape.Appender { return db.Appender() },
 		Logger:       logger.With("component", "scrape"),
 		Metrics:      set,
 		IsSoftError:  storeIsSoft,
 		RejectReason: storeRejectReason,
+		Exemplars:    exemplarSink,
 	})
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)
@@ -363,7 +375,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		DroppedTargets: func() ([]web.DroppedTarget, map[string]int) {
 			return webDroppedTargets(scraper.DroppedTargets())
 		},
-		Reload: reload,
+		Metadata:  scraper.Metadata,
+		Exemplars: exemplars,
+		Reload:    reload,
 		Ready: func() bool {
 			select {
 			case <-isReady:

@@ -38,6 +38,8 @@ type Options struct {
 	Config string
 	// Args are extra command-line flags.
 	Args []string
+	// Binary is the prometheus program to run instead of Binary().
+	Binary string
 }
 
 // defaultConfig scrapes nothing: the server only receives.
@@ -54,7 +56,10 @@ type Server struct {
 // start.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := Binary()
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary()
+	}
 	if bin == "" {
 		t.Skip(SkipMessage)
 	}

@@ -63,6 +63,9 @@ type memo struct {
 	// lastEnd is where the last line matched or recorded ended in the
 	// body, to tell whether the next recorded line joins its run.
 	lastEnd int
+	// prevValid is set when prev was recorded from the previous body (the
+	// first body is not recorded).
+	prevValid bool
 	// bodies counts Resets. Recording starts with the second body, so that
 	// a Parser used for one body only (New) pays nothing for the memo.
 	bodies int
@@ -78,9 +81,21 @@ func (p *Parser) memoReset() {
 		m.linkRuns()
 	}
 	m.k, m.lastEnd = 0, -1
+	m.prevValid = m.bodies >= 2
 	if m.bodies < 2 {
 		m.bodies++
 	}
+}
+
+// MetadataRepeated reports, once Next has returned io.EOF, whether the
+// comment, HELP and TYPE lines of this body were exactly those of the
+// previous body, byte for byte and in the same order, so that a caller
+// that skipped metadata (SetSkipMetadata) knows it has not changed. It is
+// false for the first two bodies after New and whenever a line had to be
+// parsed in full.
+func (p *Parser) MetadataRepeated() bool {
+	m := &p.memo
+	return m.prevValid && !m.dirty && m.k == len(m.prev) && p.metaParsed == 0
 }
 
 // linkRuns computes the runs of prev, from the last line back.

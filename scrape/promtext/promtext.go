@@ -90,7 +90,8 @@ type Parser struct {
 	hit      bool // the current series is the expected text
 	skipMeta bool // see SetSkipMetadata
 
-	memo memo // comment, HELP and TYPE lines of the previous body
+	memo       memo // comment, HELP and TYPE lines of the previous body
+	metaParsed int  // comment, HELP and TYPE lines of this body parsed in full
 
 	builder labels.ScratchBuilder
 	scratch []byte // unescaped label text, reused by Labels
@@ -119,6 +120,7 @@ func (p *Parser) Reset(b []byte) {
 	p.hasTS = false
 	p.lazy, p.hit = false, false
 	p.memoReset()
+	p.metaParsed = 0
 	p.metaName = nil
 	p.text = nil
 	p.mtype = ""

@@ -155,6 +155,7 @@ func (p *Parser) parseComment(i int) (textparse.Entry, error) {
 		return e, nil
 	}
 	ls := p.lineStart
+	p.metaParsed++
 	e, err := p.parseCommentLine(i)
 	if err == nil && p.pos <= len(p.b) && p.b[p.pos-1] == '\n' {
 		p.memoAdd(e, ls)
