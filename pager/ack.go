@@ -151,7 +151,7 @@ func (p *Pager) AckToken(token string) (AckClaim, error) {
 	if err != nil {
 		return c, err
 	}
-	err = p.act(c.IncidentID, Ack{By: c.User}, func(st *IncidentState) error {
+	err = p.act(c.IncidentID, Ack{By: c.User, Via: ViaLink}, func(st *IncidentState) error {
 		if !c.matches(st) {
 			return ErrAckGone
 		}

@@ -159,17 +159,17 @@ func TestAPIErrors(t *testing.T) {
 	if err := p.Receive(page("A", "c1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Reassign("inc-1", "alice", "mallory"); !errors.Is(err, ErrUnknownUser) {
+	if err := p.Reassign("inc-1", Actor{User: "alice"}, "mallory"); !errors.Is(err, ErrUnknownUser) {
 		t.Errorf("reassign: %v", err)
 	}
-	if err := p.Resolve("inc-1", "alice"); err != nil {
+	if err := p.Resolve("inc-1", Actor{User: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"ack":      p.Ack("inc-1", "alice"),
-		"resolve":  p.Resolve("inc-1", "alice"),
-		"escalate": p.EscalateNow("inc-1", "alice"),
-		"missing":  p.Ack("inc-9", "alice"),
+		"ack":      p.Ack("inc-1", Actor{User: "alice"}),
+		"resolve":  p.Resolve("inc-1", Actor{User: "alice"}),
+		"escalate": p.EscalateNow("inc-1", Actor{User: "alice"}),
+		"missing":  p.Ack("inc-9", Actor{User: "alice"}),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)

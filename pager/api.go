@@ -72,8 +72,8 @@ func open(st *IncidentState) error {
 
 // Ack acknowledges a triggered incident: escalation stops (until the
 // policy's ack_timeout). ErrNotTriggered if it is not triggered.
-func (p *Pager) Ack(id, by string) error {
-	return p.act(id, Ack{By: by}, func(st *IncidentState) error {
+func (p *Pager) Ack(id string, by Actor) error {
+	return p.act(id, Ack{By: by.User, Via: by.Via}, func(st *IncidentState) error {
 		if st.Status != StatusTriggered {
 			return ErrNotTriggered
 		}
@@ -82,12 +82,14 @@ func (p *Pager) Ack(id, by string) error {
 }
 
 // Resolve resolves an open incident.
-func (p *Pager) Resolve(id, by string) error { return p.act(id, Resolve{By: by}, open) }
+func (p *Pager) Resolve(id string, by Actor) error {
+	return p.act(id, Resolve{By: by.User, Via: by.Via}, open)
+}
 
 // Snooze acknowledges until until, then re-triggers. ErrBadSnooze if
 // until is not in the future or more than Options.MaxSnooze away.
-func (p *Pager) Snooze(id, by string, until time.Time) error {
-	return p.act(id, Snooze{By: by, Until: until}, func(st *IncidentState) error {
+func (p *Pager) Snooze(id string, by Actor, until time.Time) error {
+	return p.act(id, Snooze{By: by.User, Via: by.Via, Until: until}, func(st *IncidentState) error {
 		if err := open(st); err != nil {
 			return err
 		}
@@ -108,8 +110,8 @@ func checkSnooze(until, now time.Time, max time.Duration) error {
 }
 
 // Reassign hands the incident to user to, who is notified now.
-func (p *Pager) Reassign(id, by, to string) error {
-	return p.act(id, Reassign{By: by, To: to}, func(st *IncidentState) error {
+func (p *Pager) Reassign(id string, by Actor, to string) error {
+	return p.act(id, Reassign{By: by.User, Via: by.Via, To: to}, func(st *IncidentState) error {
 		if p.config().User(to) == nil {
 			return fmt.Errorf("%w %q", ErrUnknownUser, to)
 		}
@@ -118,13 +120,15 @@ func (p *Pager) Reassign(id, by, to string) error {
 }
 
 // EscalateNow moves the incident to its next escalation level at once.
-func (p *Pager) EscalateNow(id, by string) error { return p.act(id, EscalateNow{By: by}, open) }
+func (p *Pager) EscalateNow(id string, by Actor) error {
+	return p.act(id, EscalateNow{By: by.User, Via: by.Via}, open)
+}
 
 // DeclareMajor makes an open incident major: the major_policies of its
 // route page in parallel with its own policy and the war room is told
 // once. ErrAlreadyMajor if it is major already.
-func (p *Pager) DeclareMajor(id, by string) error {
-	return p.act(id, DeclareMajor{By: by}, func(st *IncidentState) error {
+func (p *Pager) DeclareMajor(id string, by Actor) error {
+	return p.act(id, DeclareMajor{By: by.User, Via: by.Via}, func(st *IncidentState) error {
 		if err := open(st); err != nil {
 			return err
 		}
@@ -136,7 +140,9 @@ func (p *Pager) DeclareMajor(id, by string) error {
 }
 
 // Note adds a note to the incident's timeline (resolved ones too).
-func (p *Pager) Note(id, by, text string) error { return p.act(id, Note{By: by, Text: text}, nil) }
+func (p *Pager) Note(id string, by Actor, text string) error {
+	return p.act(id, Note{By: by.User, Via: by.Via, Text: text}, nil)
+}
 
 // OnCall is one person on call for a target.
 type OnCall struct {

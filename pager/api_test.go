@@ -41,11 +41,11 @@ func TestPagerAPIAdditions(t *testing.T) {
 		synctest.Wait()
 		h.expect("10:03 ops-webhook trigger inc-1", "10:03 push trigger inc-1 alice@alice-topic")
 
-		err = h.p.Snooze("inc-1", "alice", at(t, "10:03"))
+		err = h.p.Snooze("inc-1", Actor{User: "alice"}, at(t, "10:03"))
 		if !errors.Is(err, ErrBadSnooze) {
 			t.Errorf("snooze to now: %v, want ErrBadSnooze", err)
 		}
-		if err := h.p.Snooze("inc-1", "alice", at(t, "10:30")); err != nil {
+		if err := h.p.Snooze("inc-1", Actor{User: "alice"}, at(t, "10:30")); err != nil {
 			t.Errorf("snooze: %v", err)
 		}
 		synctest.Wait()

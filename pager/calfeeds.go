@@ -2,10 +2,8 @@ package pager
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,14 +43,10 @@ const maxFeedSecret = 128
 // ErrBadFeed: a feed cannot be created for that kind or name.
 var ErrBadFeed = errors.New("invalid calendar feed")
 
-func hashSecret(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(h[:])
-}
-
 // CreateCalendarFeed creates a feed of schedule or user name and returns
-// it with its secret (256 random bits), which is not stored.
-func (p *Pager) CreateCalendarFeed(kind, name, by string) (CalendarFeed, string, error) {
+// it with its secret (256 random bits), which is not stored. by is
+// recorded as its creator.
+func (p *Pager) CreateCalendarFeed(kind, name string, by Actor) (CalendarFeed, string, error) {
 	cfg := p.config()
 	switch {
 	case kind == FeedSchedule && cfg.Schedule(name) != nil, kind == FeedUser && cfg.User(name) != nil:
@@ -66,7 +60,7 @@ func (p *Pager) CreateCalendarFeed(kind, name, by string) (CalendarFeed, string,
 		return CalendarFeed{}, "", fmt.Errorf("create calendar feed: %w", err)
 	}
 	secret := base64.RawURLEncoding.EncodeToString(raw[:])
-	f := CalendarFeed{Kind: kind, Name: name, TokenHash: hashSecret(secret), CreatedBy: by, CreatedAt: p.now()}
+	f := CalendarFeed{Kind: kind, Name: name, TokenHash: hashSecret(secret), CreatedBy: by.String(), CreatedAt: p.now()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	err := p.update(func(tx Tx) error {
@@ -105,7 +99,7 @@ func (p *Pager) CalendarFeeds() ([]CalendarFeed, error) {
 }
 
 // RevokeCalendarFeed revokes feed id: its URL answers 404 from now on.
-func (p *Pager) RevokeCalendarFeed(id, by string) error {
+func (p *Pager) RevokeCalendarFeed(id string, by Actor) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	err := p.update(func(tx Tx) error {
@@ -121,7 +115,7 @@ func (p *Pager) RevokeCalendarFeed(id, by string) error {
 		if !f.RevokedAt.IsZero() {
 			return nil
 		}
-		f.RevokedAt, f.RevokedBy = p.now(), by
+		f.RevokedAt, f.RevokedBy = p.now(), by.String()
 		return tx.PutCalendarFeed(f)
 	})
 	if err != nil {

@@ -13,14 +13,14 @@ import (
 // and oversized secrets are all ErrNotFound.
 func TestCalendarFeeds(t *testing.T) {
 	h := newHarness(t, NewMemStore(), "10:00")
-	if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "12:00"), End: at(t, "13:00")}); err != nil {
+	if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "12:00"), End: at(t, "13:00")}, Actor{User: "alice", Via: ViaCLI}); err != nil {
 		t.Fatal(err)
 	}
-	sf, ssecret, err := h.p.CreateCalendarFeed(FeedSchedule, "primary", "operator")
+	sf, ssecret, err := h.p.CreateCalendarFeed(FeedSchedule, "primary", Actor{User: "operator", Via: ViaCLI})
 	if err != nil {
 		t.Fatal(err)
 	}
-	uf, usecret, err := h.p.CreateCalendarFeed(FeedUser, "carol", "carol")
+	uf, usecret, err := h.p.CreateCalendarFeed(FeedUser, "carol", Actor{User: "carol", Via: ViaAPI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,21 +65,21 @@ func TestCalendarFeeds(t *testing.T) {
 			t.Errorf("%s: %v, want ErrNotFound", name, err)
 		}
 	}
-	if err := h.p.RevokeCalendarFeed("cal-1", "alice"); err != nil {
+	if err := h.p.RevokeCalendarFeed("cal-1", Actor{User: "alice", Via: ViaCLI}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.p.CalendarFeed(FeedSchedule, ssecret); !errors.Is(err, ErrNotFound) {
 		t.Errorf("revoked: %v, want ErrNotFound", err)
 	}
-	if err := h.p.RevokeCalendarFeed("cal-9", "alice"); !errors.Is(err, ErrNotFound) {
+	if err := h.p.RevokeCalendarFeed("cal-9", Actor{User: "alice"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("revoke unknown: %v", err)
 	}
 	list, err := h.p.CalendarFeeds()
-	if err != nil || len(list) != 2 || list[0].RevokedBy != "alice" || !list[1].RevokedAt.IsZero() {
+	if err != nil || len(list) != 2 || list[0].RevokedBy != "alice (cli)" || list[0].CreatedBy != "operator (cli)" || !list[1].RevokedAt.IsZero() {
 		t.Errorf("CalendarFeeds = %+v, %v", list, err)
 	}
 	for _, bad := range [][2]string{{FeedSchedule, "nope"}, {FeedUser, "mallory"}, {"team", "x"}} {
-		if _, _, err := h.p.CreateCalendarFeed(bad[0], bad[1], "x"); !errors.Is(err, ErrBadFeed) {
+		if _, _, err := h.p.CreateCalendarFeed(bad[0], bad[1], Actor{User: "x"}); !errors.Is(err, ErrBadFeed) {
 			t.Errorf("CreateCalendarFeed(%q, %q) = %v, want ErrBadFeed", bad[0], bad[1], err)
 		}
 	}

@@ -127,15 +127,15 @@ func TestPagerDeclareMajor(t *testing.T) {
 		synctest.Wait()
 		h.expect("10:00 push trigger inc-1 alice@alice-topic")
 		h.advance("10:01")
-		if err := h.p.DeclareMajor("inc-1", "alice"); err != nil {
+		if err := h.p.DeclareMajor("inc-1", Actor{User: "alice"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		h.expect("10:01 war-room trigger inc-1", "10:01 push trigger inc-1 bob@bob-topic")
-		if err := h.p.DeclareMajor("inc-1", "alice"); !errors.Is(err, ErrAlreadyMajor) {
+		if err := h.p.DeclareMajor("inc-1", Actor{User: "alice"}); !errors.Is(err, ErrAlreadyMajor) {
 			t.Errorf("second declaration: %v, want ErrAlreadyMajor", err)
 		}
-		if err := h.p.DeclareMajor("inc-9", "alice"); !errors.Is(err, ErrNotFound) {
+		if err := h.p.DeclareMajor("inc-9", Actor{User: "alice"}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("unknown incident: %v, want ErrNotFound", err)
 		}
 		st, tl, err := h.p.Incident("inc-1")
@@ -170,13 +170,13 @@ func TestPagerDeclareMajor(t *testing.T) {
 			t.Errorf("war room message %q, want %q", msg, want)
 		}
 		// Acknowledging stops both policies.
-		if err := h.p.Ack("inc-1", "bob"); err != nil {
+		if err := h.p.Ack("inc-1", Actor{User: "bob"}); err != nil {
 			t.Fatal(err)
 		}
 		h.advance("10:30")
 		h.expect()
 		// Resolving a major incident does not post to the war room again.
-		if err := h.p.Resolve("inc-1", "bob"); err != nil {
+		if err := h.p.Resolve("inc-1", Actor{User: "bob"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()

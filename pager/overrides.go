@@ -53,12 +53,13 @@ const (
 
 // AddOverride checks o and stores it, returning it with its ID and
 // warnings (overlaps with other stored overrides, a user who is already
-// on call). o.CreatedBy and o.Via say who acts; CreatedAt is set.
+// on call). by is recorded in o.CreatedBy and o.Via; CreatedAt is set.
 // Refused (ErrBadOverride): an unknown schedule or user, an end at or
 // before the start or in the past, a range longer than MaxOverrideDuration
 // or starting more than MaxOverrideLead ahead.
-func (p *Pager) AddOverride(o ScheduleOverride) (ScheduleOverride, []string, error) {
+func (p *Pager) AddOverride(o ScheduleOverride, by Actor) (ScheduleOverride, []string, error) {
 	now := p.now()
+	o.CreatedBy, o.Via = by.User, by.Via
 	cfg := p.config()
 	if err := checkOverride(cfg, &o, now); err != nil {
 		return o, nil, err

@@ -19,7 +19,7 @@ func TestOverridePagesCover(t *testing.T) {
 			t.Fatalf("before the override %s is on call, want alice", u)
 		}
 		o, warns, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "bob",
-			Start: at(t, "10:00"), End: at(t, "12:00"), CreatedBy: "alice", Via: "cli"})
+			Start: at(t, "10:00"), End: at(t, "12:00")}, Actor{User: "alice", Via: ViaCLI})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestOverridePagesCover(t *testing.T) {
 
 		// A second, overlapping one warns.
 		_, warns, err = h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "alice",
-			Start: at(t, "11:00"), End: at(t, "11:30"), CreatedBy: "bob"})
+			Start: at(t, "11:00"), End: at(t, "11:30")}, Actor{User: "bob", Via: ViaAPI})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestOverridePagesCover(t *testing.T) {
 			t.Errorf("after the delete %s is on call, want alice", u)
 		}
 		_, warns, err = h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "alice",
-			Start: at(t, "10:15"), End: at(t, "10:45"), CreatedBy: "bob"})
+			Start: at(t, "10:15"), End: at(t, "10:45")}, Actor{User: "bob", Via: ViaAPI})
 		if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "alice is on call for all of it already") {
 			t.Errorf("redundant override: %q, %v", warns, err)
 		}
@@ -103,7 +103,7 @@ func TestOverrideRefused(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, _, err := h.p.AddOverride(tt.o)
+				_, _, err := h.p.AddOverride(tt.o, Actor{User: "alice", Via: ViaAPI})
 				if !errors.Is(err, ErrBadOverride) || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("AddOverride = %v, want ErrBadOverride with %q", err, tt.want)
 				}
@@ -127,7 +127,7 @@ func TestOverrideDeleteGap(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := newHarnessWith(t, NewMemStore(), "10:00", c)
-		if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "10:00"), End: at(t, "12:00")}); err != nil {
+		if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "10:00"), End: at(t, "12:00")}, Actor{User: "alice", Via: ViaConsole}); err != nil {
 			t.Fatal(err)
 		}
 		err := h.p.DeleteOverride("primary", "ovr-1", false)

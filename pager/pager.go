@@ -103,7 +103,7 @@ type Options struct {
 //	p, err := pager.New(pager.Options{Config: cfg, Store: store, Channels: chans, AckKey: key})
 //	go p.Run(ctx)                 // timers and deliveries; returns when ctx ends
 //	err = p.Receive(alerts...)    // from the rule evaluator or an Alertmanager-style receiver
-//	err = p.Ack(id, "alice")      // and Resolve, Snooze, Reassign, EscalateNow, Note, AckToken
+//	err = p.Ack(id, Actor{User: "alice", Via: ViaCLI})      // and Resolve, Snooze, Reassign, EscalateNow, Note, AckToken
 //
 // Every change is committed to the Store before the notifications it
 // causes are handed to the workers. Changes made together share one

@@ -196,17 +196,17 @@ func TestPagerEndToEnd(t *testing.T) {
 		}
 		h.advance("10:03")
 		h.expect("10:02 ops-webhook trigger inc-1") // group_interval (1m) since the last forward has passed
-		if err := h.p.Ack("inc-1", "alice"); err != nil {
+		if err := h.p.Ack("inc-1", Actor{User: "alice"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		h.expect("10:03 ops-webhook acknowledge inc-1")
-		if err := h.p.Ack("inc-1", "alice"); !errors.Is(err, ErrNotTriggered) {
+		if err := h.p.Ack("inc-1", Actor{User: "alice"}); !errors.Is(err, ErrNotTriggered) {
 			t.Errorf("second ack: %v", err)
 		}
 		h.advance("10:20")
 		h.expect()
-		if err := h.p.Note("inc-1", "alice", "restarted the frontend"); err != nil {
+		if err := h.p.Note("inc-1", Actor{User: "alice"}, "restarted the frontend"); err != nil {
 			t.Fatal(err)
 		}
 		// Both alerts resolve: the incident resolves.

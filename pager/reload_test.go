@@ -298,7 +298,7 @@ func TestPagerRestartWithOtherConfig(t *testing.T) {
 				!strings.Contains(logs, "broken invariant") {
 				t.Errorf("no error line naming inc-1:\n%s", logs)
 			}
-			if err := h.p.Ack("inc-1", "bob"); err != nil {
+			if err := h.p.Ack("inc-1", Actor{User: "bob"}); err != nil {
 				t.Fatal(err)
 			}
 			if g := h.metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", nil).Get(); g != 0 {

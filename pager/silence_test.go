@@ -79,11 +79,11 @@ func TestPagerSilenceBounds(t *testing.T) {
 			t.Errorf("the invalid stored silence was not logged:\n%s", h.logs.String())
 		}
 		for _, until := range []time.Time{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), at(t, "10:00").Add(DefaultMaxSnooze + time.Minute), at(t, "09:00")} {
-			if err := h.p.Snooze("inc-1", "alice", until); !errors.Is(err, ErrBadSnooze) {
+			if err := h.p.Snooze("inc-1", Actor{User: "alice"}, until); !errors.Is(err, ErrBadSnooze) {
 				t.Errorf("snooze until %v: %v, want ErrBadSnooze", until, err)
 			}
 		}
-		if err := h.p.Snooze("inc-1", "alice", at(t, "10:00").Add(DefaultMaxSnooze)); err != nil {
+		if err := h.p.Snooze("inc-1", Actor{User: "alice"}, at(t, "10:00").Add(DefaultMaxSnooze)); err != nil {
 			t.Errorf("snooze of the maximum: %v", err)
 		}
 	})

@@ -291,12 +291,15 @@ type TimelineEntry struct {
 	At         time.Time
 	Kind       string
 	By         string // the actor: a user, "system" or "alerts"
-	User       string // the person concerned (notified, reassigned to)
-	Method     string
-	Channel    string
-	Key        string // the idempotency key of a notify/forward/delivery
-	Level      int
-	Text       string
+	// Via is how By acted (ViaConsole, ViaSMS…) on the entries of human
+	// events; "" for entries written by older versions and by the system.
+	Via     string `json:",omitempty"`
+	User    string // the person concerned (notified, reassigned to)
+	Method  string
+	Channel string
+	Key     string // the idempotency key of a notify/forward/delivery
+	Level   int
+	Text    string
 }
 
 // Event is an input to Step: AlertsChanged, Tick, Ack, Resolve, Snooze,
@@ -311,30 +314,31 @@ type AlertsChanged struct{ Alerts []IncidentAlert }
 type Tick struct{}
 
 // Ack acknowledges: escalation stops until the policy's ack_timeout.
-type Ack struct{ By string }
+type Ack struct{ By, Via string }
 
 // Resolve resolves by hand.
-type Resolve struct{ By string }
+type Resolve struct{ By, Via string }
 
 // Snooze acknowledges until Until, then re-triggers.
 type Snooze struct {
 	By    string
+	Via   string
 	Until time.Time
 }
 
 // Reassign hands the incident to one user, whose notification rules start
 // now; escalation continues from the current level after its delay.
-type Reassign struct{ By, To string }
+type Reassign struct{ By, Via, To string }
 
 // EscalateNow moves to the next level at once.
-type EscalateNow struct{ By string }
+type EscalateNow struct{ By, Via string }
 
 // DeclareMajor makes an open incident major: the major policies of its
 // route start paging in parallel and the war room is told.
-type DeclareMajor struct{ By string }
+type DeclareMajor struct{ By, Via string }
 
 // Note adds a note to the timeline.
-type Note struct{ By, Text string }
+type Note struct{ By, Via, Text string }
 
 // Reconfigured tells an open incident that the config changed: timers
 // that have not fired yet are recomputed from the new config (see

@@ -51,6 +51,7 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 		}
 		s.record(TimelineEntry{Kind: EntryOpened, By: ByAlerts, Text: text})
 	}
+	s.actor, _ = actorOf(ev)
 	switch ev := ev.(type) {
 	case AlertsChanged:
 		s.alerts(ev.Alerts)
@@ -95,6 +96,7 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	default:
 		panic(fmt.Sprintf("BUG: pager: unknown event %T", ev))
 	}
+	s.actor = Actor{}
 	s.catchUp()
 	s.checkStuck()
 	s.acts = append(s.acts, Schedule{At: s.st.NextDue()})
@@ -106,11 +108,17 @@ type stepper struct {
 	st   IncidentState
 	now  time.Time
 	acts []Action
+	// actor caused the event being applied (a human event), else zero:
+	// the entries recorded by actor.User get actor.Via.
+	actor Actor
 }
 
 func (s *stepper) record(e TimelineEntry) {
 	s.st.TimelineSeq++
 	e.IncidentID, e.Seq = s.st.ID, s.st.TimelineSeq
+	if e.Via == "" && s.actor.Via != "" && e.By == s.actor.User {
+		e.Via = s.actor.Via
+	}
 	if e.At.IsZero() {
 		e.At = s.now
 	}

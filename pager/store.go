@@ -78,6 +78,12 @@ type ReadTx interface {
 	// CalendarFeeds returns the calendar feeds, revoked ones included,
 	// by ID.
 	CalendarFeeds() ([]CalendarFeed, error)
+	// Credential returns the personal token or session with id, or
+	// ErrNotFound.
+	Credential(id string) (Credential, error)
+	// Credentials returns the credentials of kind (CredToken,
+	// CredSession) of user ("" for every user), by CreatedAt then ID.
+	Credentials(kind, user string) ([]Credential, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -104,6 +110,11 @@ type Tx interface {
 	DeleteOverride(id string) error
 	// PutCalendarFeed inserts or replaces a calendar feed by ID.
 	PutCalendarFeed(f CalendarFeed) error
+	// PutCredential inserts or replaces a credential by ID.
+	PutCredential(c Credential) error
+	// DeleteCredential deletes the credential with id (ErrNotFound if
+	// none).
+	DeleteCredential(id string) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -200,6 +211,7 @@ type memData struct {
 	seqs       map[string]int64
 	overrides  map[string]ScheduleOverride
 	feeds      map[string]CalendarFeed
+	creds      map[string]Credential
 }
 
 // NewMemStore returns an empty MemStore.
@@ -207,7 +219,7 @@ func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
-		overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
+		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 	}}
 }
 
@@ -246,6 +258,7 @@ type memUndo struct {
 	seqs       map[string]memOld[int64]
 	overrides  map[string]memOld[ScheduleOverride]
 	feeds      map[string]memOld[CalendarFeed]
+	creds      map[string]memOld[Credential]
 }
 
 type memOld[T any] struct {
@@ -283,6 +296,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.seqs, d.seqs)
 	restore(u.overrides, d.overrides)
 	restore(u.feeds, d.feeds)
+	restore(u.creds, d.creds)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -494,6 +508,48 @@ func (t *memTx) PutSilence(s Silence) error {
 	s.Matchers = slices.Clone(s.Matchers)
 	save(&t.undo.silences, t.d.silences, s.ID)
 	t.d.silences[s.ID] = s
+	return nil
+}
+
+func (t *memTx) Credential(id string) (Credential, error) {
+	c, ok := t.d.creds[id]
+	if !ok {
+		return Credential{}, ErrNotFound
+	}
+	c.Scopes = slices.Clone(c.Scopes)
+	return c, nil
+}
+
+func (t *memTx) Credentials(kind, user string) ([]Credential, error) {
+	var out []Credential
+	for _, c := range t.d.creds {
+		if c.Kind == kind && (user == "" || c.User == user) {
+			c.Scopes = slices.Clone(c.Scopes)
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Credential) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (t *memTx) PutCredential(c Credential) error {
+	c.Scopes = slices.Clone(c.Scopes)
+	save(&t.undo.creds, t.d.creds, c.ID)
+	t.d.creds[c.ID] = c
+	return nil
+}
+
+func (t *memTx) DeleteCredential(id string) error {
+	if _, ok := t.d.creds[id]; !ok {
+		return ErrNotFound
+	}
+	save(&t.undo.creds, t.d.creds, id)
+	delete(t.d.creds, id)
 	return nil
 }
 

@@ -20,13 +20,13 @@ type Pager interface {
 	Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error)
 	Incident(id string) (pager.IncidentState, []pager.TimelineEntry, error)
 
-	Ack(id, by string) error
-	Resolve(id, by string) error
-	Snooze(id, by string, until time.Time) error
-	Reassign(id, by, to string) error
-	EscalateNow(id, by string) error
-	DeclareMajor(id, by string) error
-	Note(id, by, text string) error
+	Ack(id string, by pager.Actor) error
+	Resolve(id string, by pager.Actor) error
+	Snooze(id string, by pager.Actor, until time.Time) error
+	Reassign(id string, by pager.Actor, to string) error
+	EscalateNow(id string, by pager.Actor) error
+	DeclareMajor(id string, by pager.Actor) error
+	Note(id string, by pager.Actor, text string) error
 
 	WhoIsOnCall(target string, t time.Time) ([]pager.OnCall, error)
 
@@ -208,19 +208,6 @@ func bodyError(err error) *apiError {
 	return &apiError{typ: errorBadData, msg: "invalid body: " + err.Error()}
 }
 
-// actorBody is the part every action body shares.
-type actorBody struct {
-	// By names who acts (default "api").
-	By string `json:"by"`
-}
-
-func (b actorBody) actor() string {
-	if s := strings.TrimSpace(b.By); s != "" {
-		return s
-	}
-	return defaultActor
-}
-
 // ---- incidents ----
 
 // apiIncident is the JSON shape of an incident.
@@ -268,6 +255,7 @@ type apiTimeline struct {
 	At      time.Time `json:"at"`
 	Kind    string    `json:"kind"`
 	By      string    `json:"by,omitempty"`
+	Via     string    `json:"via,omitempty"`
 	User    string    `json:"user,omitempty"`
 	Method  string    `json:"method,omitempty"`
 	Channel string    `json:"channel,omitempty"`
@@ -328,7 +316,7 @@ func incidentView(st *pager.IncidentState, withAlerts bool) apiIncident {
 func timelineView(tl []pager.TimelineEntry) []apiTimeline {
 	out := make([]apiTimeline, 0, len(tl))
 	for _, e := range tl {
-		out = append(out, apiTimeline{Seq: e.Seq, At: e.At, Kind: e.Kind, By: e.By, User: e.User,
+		out = append(out, apiTimeline{Seq: e.Seq, At: e.At, Kind: e.Kind, By: e.By, Via: e.Via, User: e.User,
 			Method: e.Method, Channel: e.Channel, Level: e.Level, Text: e.Text})
 	}
 	return out
@@ -403,7 +391,7 @@ func (a *pagerAPI) ack(r *http.Request) apiResult {
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.Ack(id, b.actor()) })
+	return a.action(r, func(id string) error { return a.o.Pager.Ack(id, b.actor(r)) })
 }
 
 func (a *pagerAPI) resolve(r *http.Request) apiResult {
@@ -411,7 +399,7 @@ func (a *pagerAPI) resolve(r *http.Request) apiResult {
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.Resolve(id, b.actor()) })
+	return a.action(r, func(id string) error { return a.o.Pager.Resolve(id, b.actor(r)) })
 }
 
 func (a *pagerAPI) escalate(r *http.Request) apiResult {
@@ -419,7 +407,7 @@ func (a *pagerAPI) escalate(r *http.Request) apiResult {
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.EscalateNow(id, b.actor()) })
+	return a.action(r, func(id string) error { return a.o.Pager.EscalateNow(id, b.actor(r)) })
 }
 
 // major declares the incident major: the major policies of its route page
@@ -429,7 +417,7 @@ func (a *pagerAPI) major(r *http.Request) apiResult {
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.DeclareMajor(id, b.actor()) })
+	return a.action(r, func(id string) error { return a.o.Pager.DeclareMajor(id, b.actor(r)) })
 }
 
 // snooze takes {"until": RFC3339} or {"duration": "30m"} (Prometheus
@@ -466,7 +454,7 @@ func (a *pagerAPI) snooze(r *http.Request) apiResult {
 	if !until.After(now) {
 		return apiResult{err: badData(errors.New("snooze end is not in the future"))}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.Snooze(id, b.actor(), until) })
+	return a.action(r, func(id string) error { return a.o.Pager.Snooze(id, b.actor(r), until) })
 }
 
 // reassign takes {"user": NAME}.
@@ -481,7 +469,7 @@ func (a *pagerAPI) reassign(r *http.Request) apiResult {
 	if strings.TrimSpace(b.User) == "" {
 		return apiResult{err: badData(errors.New("user is required"))}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.Reassign(id, b.actor(), b.User) })
+	return a.action(r, func(id string) error { return a.o.Pager.Reassign(id, b.actor(r), b.User) })
 }
 
 // note takes {"text": "..."}.
@@ -499,7 +487,7 @@ func (a *pagerAPI) note(r *http.Request) apiResult {
 	case len(b.Text) > maxNoteBytes:
 		return apiResult{err: badData(fmt.Errorf("text longer than %d bytes", maxNoteBytes))}
 	}
-	return a.action(r, func(id string) error { return a.o.Pager.Note(id, b.actor(), b.Text) })
+	return a.action(r, func(id string) error { return a.o.Pager.Note(id, b.actor(r), b.Text) })
 }
 
 // postmortem serves the Markdown draft of an incident.

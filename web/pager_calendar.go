@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,10 @@ type Calendars interface {
 	// CalendarFeed returns the calendar of the feed with secret, or
 	// pager.ErrNotFound for an unknown, revoked or wrong-kind secret.
 	CalendarFeed(kind, secret string) (calendar.Feed, error)
-	CreateCalendarFeed(kind, name, by string) (pager.CalendarFeed, string, error)
+	CreateCalendarFeed(kind, name string, by pager.Actor) (pager.CalendarFeed, string, error)
 	CalendarFeeds() ([]pager.CalendarFeed, error)
-	RevokeCalendarFeed(id, by string) error
-	AddOverride(o pager.ScheduleOverride) (pager.ScheduleOverride, []string, error)
+	RevokeCalendarFeed(id string, by pager.Actor) error
+	AddOverride(o pager.ScheduleOverride, by pager.Actor) (pager.ScheduleOverride, []string, error)
 	Overrides(schedule string, since time.Time) ([]pager.ScheduleOverride, error)
 	DeleteOverride(schedule, id string, force bool) error
 }
@@ -107,7 +108,10 @@ func toAPIFeed(c pager.CalendarFeed) apiFeed {
 	return a
 }
 
-func (f *calendarFeeds) list(*http.Request) apiResult {
+func (f *calendarFeeds) list(r *http.Request) apiResult {
+	if e := requireAdmin(r); e != nil {
+		return apiResult{err: e}
+	}
 	list, err := f.c.CalendarFeeds()
 	if err != nil {
 		return apiResult{err: pagerError(err)}
@@ -122,10 +126,14 @@ func (f *calendarFeeds) list(*http.Request) apiResult {
 // create serves POST /api/v1/pager/calendars {"schedule": NAME} or
 // {"user": NAME}: the answer's url holds the secret, shown only here.
 func (f *calendarFeeds) create(r *http.Request) apiResult {
+	if e := requireAdmin(r); e != nil {
+		return apiResult{err: e}
+	}
 	var b struct {
 		Schedule string `json:"schedule"`
 		User     string `json:"user"`
 		By       string `json:"by"`
+		Via      string `json:"via"`
 	}
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
@@ -137,7 +145,7 @@ func (f *calendarFeeds) create(r *http.Request) apiResult {
 	case b.User != "":
 		kind, name = pager.FeedUser, b.User
 	}
-	c, secret, err := f.c.CreateCalendarFeed(kind, name, actorBody{By: b.By}.actor())
+	c, secret, err := f.c.CreateCalendarFeed(kind, name, actorBody{By: b.By, Via: b.Via}.actor(r))
 	if err != nil {
 		return apiResult{err: calendarError(err)}
 	}
@@ -147,11 +155,14 @@ func (f *calendarFeeds) create(r *http.Request) apiResult {
 }
 
 func (f *calendarFeeds) revoke(r *http.Request) apiResult {
+	if e := requireAdmin(r); e != nil {
+		return apiResult{err: e}
+	}
 	var b actorBody
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	if err := f.c.RevokeCalendarFeed(r.PathValue("id"), b.actor()); err != nil {
+	if err := f.c.RevokeCalendarFeed(r.PathValue("id"), b.actor(r)); err != nil {
 		return apiResult{err: pagerError(err)}
 	}
 	return apiResult{data: map[string]string{"id": r.PathValue("id"), "status": "revoked"}}
@@ -204,12 +215,8 @@ func (f *calendarFeeds) addOverride(r *http.Request) apiResult {
 	if e := decodeBody(r, &b); e != nil {
 		return apiResult{err: e}
 	}
-	via := "api"
-	if b.Via == "cli" || b.Via == "console" {
-		via = b.Via
-	}
 	o, warnings, err := f.c.AddOverride(pager.ScheduleOverride{Schedule: r.PathValue("name"), User: b.User,
-		Start: b.Start, End: b.End, CreatedBy: actorBody{By: b.By}.actor(), Via: via, Comment: b.Comment})
+		Start: b.Start, End: b.End, Comment: b.Comment}, actorBody{By: b.By, Via: b.Via}.actor(r))
 	if err != nil {
 		return apiResult{err: calendarError(err)}
 	}
@@ -235,4 +242,15 @@ func calendarError(err error) *apiError {
 		return &apiError{typ: errorConflict, code: http.StatusConflict, msg: err.Error()}
 	}
 	return pagerError(err)
+}
+
+// requireAdmin refuses people whose credential lacks the admin scope:
+// calendar feeds are an administrator's business. The shared API token
+// (the operator's key) has every scope.
+func requireAdmin(r *http.Request) *apiError {
+	id, ok := IdentityFrom(r.Context())
+	if !ok || id.Operator || slices.Contains(id.Scopes, pager.ScopeAdmin) {
+		return nil
+	}
+	return &apiError{typ: errorUnauthorized, code: http.StatusForbidden, msg: "calendar feeds need a token with the admin scope"}
 }

@@ -74,7 +74,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	}
 	var feed apiFeed
 	decodeData(t, doJSON(t, srv, "POST", "/api/v1/pager/calendars", `{"schedule":"primary","by":"alice"}`, true), &feed)
-	if !strings.HasPrefix(feed.URL, "/calendar/schedule/") || !strings.HasSuffix(feed.URL, ".ics") || feed.CreatedBy != "alice" {
+	if !strings.HasPrefix(feed.URL, "/calendar/schedule/") || !strings.HasSuffix(feed.URL, ".ics") || feed.CreatedBy != "alice (api)" {
 		t.Fatalf("feed %+v", feed)
 	}
 	var ov apiOverride
@@ -138,7 +138,7 @@ func TestCalendarFeedHTTP(t *testing.T) {
 	}
 	var feeds []apiFeed
 	decodeData(t, doJSON(t, srv, "GET", "/api/v1/pager/calendars", "", true), &feeds)
-	if len(feeds) != 1 || feeds[0].RevokedBy != "bob" || feeds[0].URL != "" {
+	if len(feeds) != 1 || feeds[0].RevokedBy != "bob (api)" || feeds[0].URL != "" {
 		t.Errorf("feeds %+v", feeds)
 	}
 }
@@ -156,7 +156,7 @@ func TestOverrideAPI(t *testing.T) {
 		{"unknown user", `{"user":"eve","start":"2026-03-02T12:00:00Z","end":"2026-03-02T14:00:00Z"}`, 400, "unknown user"},
 		{"absurd", `{"user":"bob","start":"2026-03-02T12:00:00Z","end":"9999-03-02T14:00:00Z"}`, 400, "longer than"},
 		{"unknown field", `{"user":"bob","who":"x"}`, 400, "unknown field"},
-		{"ok", `{"user":"bob","start":"2026-03-02T12:00:00Z","end":"2026-03-02T14:00:00Z"}`, 200, `"createdBy":"api"`},
+		{"ok", `{"user":"bob","start":"2026-03-02T12:00:00Z","end":"2026-03-02T14:00:00Z"}`, 200, `"createdBy":"operator"`},
 		{"overlap", `{"user":"alice","start":"2026-03-02T13:00:00Z","end":"2026-03-02T15:00:00Z"}`, 200, "overlaps ovr-1"},
 	}
 	for _, tt := range tests {

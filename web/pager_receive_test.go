@@ -164,7 +164,7 @@ func TestAckLink(t *testing.T) {
 			}
 		})
 	}
-	if err := p.Resolve("inc-1", "bob"); err != nil {
+	if err := p.Resolve("inc-1", pager.Actor{User: "bob", Via: pager.ViaCLI}); err != nil {
 		t.Fatal(err)
 	}
 	if resp := doJSON(t, srv, "GET", "/ack/"+good, "", false); resp.code != 200 || !strings.Contains(string(resp.body), "resolved") {

@@ -226,6 +226,7 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 }
 
 func (c *pagerCLI) act(id, action string, body map[string]any) error {
+	body["via"] = "cli"
 	if c.by != "" {
 		body["by"] = c.by
 	}

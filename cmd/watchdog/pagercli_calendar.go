@@ -115,7 +115,7 @@ func (c *pagerCLI) calendar(sub string, args []string) error {
 		if (c.schedule == "") == (c.user == "") {
 			return fmt.Errorf("%w: pager calendar create --schedule S | --user U", errUsage)
 		}
-		body := map[string]any{"schedule": c.schedule, "user": c.user}
+		body := map[string]any{"schedule": c.schedule, "user": c.user, "via": "cli"}
 		if c.by != "" {
 			body["by"] = c.by
 		}
@@ -156,7 +156,7 @@ func (c *pagerCLI) calendar(sub string, args []string) error {
 		if len(args) != 1 {
 			return fmt.Errorf("%w: pager calendar revoke ID", errUsage)
 		}
-		body := map[string]any{}
+		body := map[string]any{"via": "cli"}
 		if c.by != "" {
 			body["by"] = c.by
 		}

@@ -98,7 +98,7 @@ func TestPagerCLICalendarsAndOverrides(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body.String(), "SUMMARY:bob on call\r\n") {
 		t.Fatalf("feed: %d %s", resp.StatusCode, body.String()[:min(body.Len(), 300)])
 	}
-	if out := run(0, "calendar", "list"); !regexp.MustCompile(`cal-1\s+schedule\s+primary\s.*alice\s+-`).MatchString(out) {
+	if out := run(0, "calendar", "list"); !regexp.MustCompile(`cal-1\s+schedule\s+primary\s.*alice \(cli\)\s+-`).MatchString(out) {
 		t.Errorf("list: %s", out)
 	}
 	run(0, "calendar", "revoke", "cal-1")

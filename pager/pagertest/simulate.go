@@ -212,21 +212,22 @@ func act(p *pager.Pager, t *Test, a Action) []string {
 		slices.SortFunc(ids, compareIDs)
 	}
 	var msgs []string
+	by := pager.Actor{User: a.By}
 	for _, id := range ids {
 		var err error
 		switch a.Verb {
 		case VerbAck:
-			err = p.Ack(id, a.By)
+			err = p.Ack(id, by)
 		case VerbResolve:
-			err = p.Resolve(id, a.By)
+			err = p.Resolve(id, by)
 		case VerbEscalate:
-			err = p.EscalateNow(id, a.By)
+			err = p.EscalateNow(id, by)
 		case VerbNote:
-			err = p.Note(id, a.By, a.Text)
+			err = p.Note(id, by, a.Text)
 		case VerbSnooze:
-			err = p.Snooze(id, a.By, t.StartTime.Add(a.Until))
+			err = p.Snooze(id, by, t.StartTime.Add(a.Until))
 		case VerbReassign:
-			err = p.Reassign(id, a.By, a.To)
+			err = p.Reassign(id, by, a.To)
 		default:
 			panic("BUG: pagertest: unknown verb " + a.Verb)
 		}

@@ -62,6 +62,16 @@ func checkSilence(id string, s *pager.Silence) error {
 	return nil
 }
 
+func checkCredential(id string, c *pager.Credential) error {
+	switch {
+	case c.ID != id:
+		return fmt.Errorf("document id %q, row id %q", c.ID, id)
+	case c.Kind != pager.CredToken && c.Kind != pager.CredSession:
+		return fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	return nil
+}
+
 // corrupt reports a row that cannot be used, once per row and Store: an
 // ERROR line naming the table and the row, and
 // watchdog_pager_store_corrupt_rows_total{table}. Reads skip the row.

@@ -238,7 +238,19 @@ CREATE TABLE pager_replicas (
 	last_seen  TIMESTAMPTZ NOT NULL
 );
 `,
-	// 3: schedule overrides added from the console, CLI and API, and the
+	// 3: personal tokens and console sessions (pager.Credential), only
+	// the SHA-256 of their secrets. Not stamped: replicas read them from
+	// the database on every request, so a revocation counts at once.
+	`
+CREATE TABLE credentials (
+	id        TEXT PRIMARY KEY,
+	kind      TEXT NOT NULL,
+	user_name TEXT NOT NULL,
+	cred      TEXT NOT NULL -- pager.Credential as JSON
+);
+CREATE INDEX credentials_user ON credentials (kind, user_name);
+`,
+	// 4: schedule overrides added from the console, CLI and API, and the
 	// secret calendar feeds (their SHA-256 only), stamped like silences.
 	`
 CREATE TABLE schedule_overrides (

@@ -79,7 +79,18 @@ CREATE TABLE quarantine (
 	at_s   INTEGER NOT NULL -- Unix seconds when it was moved
 ) STRICT;
 `,
-	// 3: schedule overrides added from the console, CLI and API, and the
+	// 3: personal tokens and console sessions (pager.Credential), only
+	// the SHA-256 of their secrets.
+	`
+CREATE TABLE credentials (
+	id        TEXT PRIMARY KEY,
+	kind      TEXT NOT NULL,
+	user_name TEXT NOT NULL,
+	cred      TEXT NOT NULL -- pager.Credential as JSON
+) STRICT;
+CREATE INDEX credentials_user ON credentials (kind, user_name);
+`,
+	// 4: schedule overrides added from the console, CLI and API, and the
 	// secret calendar feeds (their SHA-256 only).
 	`
 CREATE TABLE schedule_overrides (

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,35 @@ func (t *readTx) Silences() ([]pager.Silence, error) {
 	return queryJSON(t, "silences", checkSilence, "SELECT id, id, silence FROM silences ORDER BY id")
 }
 
+// Credential implements pager.ReadTx.
+func (t *readTx) Credential(id string) (pager.Credential, error) {
+	cs, err := queryJSON(t, "credentials", checkCredential, "SELECT id, id, cred FROM credentials WHERE id = ?", id)
+	if err != nil {
+		return pager.Credential{}, err
+	}
+	if len(cs) == 0 {
+		return pager.Credential{}, pager.ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// Credentials implements pager.ReadTx.
+func (t *readTx) Credentials(kind, user string) ([]pager.Credential, error) {
+	q, args := "SELECT id, id, cred FROM credentials WHERE kind = ?", []any{kind}
+	if user != "" {
+		q += " AND user_name = ?"
+		args = append(args, user)
+	}
+	cs, err := queryJSON(t, "credentials", checkCredential, q, args...)
+	slices.SortFunc(cs, func(a, b pager.Credential) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return cs, err
+}
+
 // NextID implements pager.Tx.
 func (t *writeTx) NextID(seq string) (int64, error) {
 	var n int64
@@ -262,6 +292,34 @@ func (t *writeTx) PutSilence(sil pager.Silence) error {
 	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO silences (id, silence) VALUES (?, ?)
 		ON CONFLICT (id) DO UPDATE SET silence = excluded.silence`), sil.ID, string(data)); err != nil {
 		return fmt.Errorf("sqlstore: put silence: %w", err)
+	}
+	return nil
+}
+
+// PutCredential implements pager.Tx.
+func (t *writeTx) PutCredential(c pager.Credential) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put credential: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO credentials (id, kind, user_name, cred) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, user_name = excluded.user_name, cred = excluded.cred`),
+		c.ID, c.Kind, c.User, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put credential: %w", err)
+	}
+	return nil
+}
+
+// DeleteCredential implements pager.Tx.
+func (t *writeTx) DeleteCredential(id string) error {
+	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM credentials WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete credential: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlstore: delete credential: %w", err)
+	} else if n == 0 {
+		return pager.ErrNotFound
 	}
 	return nil
 }

@@ -125,6 +125,7 @@ func newFakePager(t testing.TB) *fakePager {
 			{IncidentID: "inc-2", Seq: 1, At: testNow.Add(-10 * time.Minute), Kind: "triggered", By: "alerts"},
 			{IncidentID: "inc-2", Seq: 2, At: testNow.Add(-9 * time.Minute), Kind: "notified", User: "alice", Method: "push", Channel: "push"},
 			{IncidentID: "inc-2", Seq: 3, At: testNow.Add(-8 * time.Minute), Kind: "note", By: xssAttr, Text: xssScript},
+			{IncidentID: "inc-2", Seq: 4, At: testNow.Add(-7 * time.Minute), Kind: "snoozed", By: "alice", Via: "sms", Text: "snoozed"},
 		},
 		"inc-1": {{IncidentID: "inc-1", Seq: 1, At: testNow.Add(-3 * time.Hour), Kind: "triggered", By: "alerts"}},
 	}}

@@ -28,7 +28,7 @@ func TestPages(t *testing.T) {
 		{"/incidents/inc-2", 200, []string{`id="incident" data-id="inc-2" data-state="triggered"`, `id="token"`,
 			`id="ack" type="button" data-action="ack">`, `id="resolve"`, `id="escalate"`, `id="snooze"`, `id="note"`,
 			`class="runbook" href="https://runbooks.example/high-error?x=1"`, `data-kind="notified"`,
-			`data-threshold="0.5"`, `id="threshold"`, `<path class="line s0" d="M`, `href="/incidents/inc-2/postmortem"`}},
+			`<b>snoozed</b> by alice (sms): snoozed`, `data-threshold="0.5"`, `id="threshold"`, `<path class="line s0" d="M`, `href="/incidents/inc-2/postmortem"`}},
 		{"/incidents/inc-1", 200, []string{`data-state="resolved"`, `id="ack" type="button" data-action="ack" disabled`,
 			`id="resolve" type="button" data-action="resolve" disabled`}},
 		{"/incidents/inc-2/postmortem", 200, []string{`# Postmortem: HighErrorRate`, `id="postmortem-download" href="/incidents/inc-2/postmortem.md"`}},

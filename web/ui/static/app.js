@@ -33,6 +33,7 @@
     var body = {};
     var by = ($("by") && $("by").value.trim()) || "";
     if (by) { body.by = by; put(BY, by); }
+    body.via = "console";
     if (action === "snooze") { body.duration = $("snooze-duration").value; }
     if (action === "note") {
       body.text = $("note-text").value;
