@@ -426,6 +426,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
+		uiOpts.Schedule = pg.schedule
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)

@@ -159,6 +159,11 @@ func (c *console) oncall(w http.ResponseWriter, r *http.Request) {
 	}
 	if pc := c.pagerConfig(); pc != nil {
 		for i, s := range pc.Schedules {
+			if c.o.Schedule != nil {
+				if e := c.o.Schedule(s.Name); e != nil {
+					s = e
+				}
+			}
 			row := scheduleRow{Name: s.Name, Anchor: "schedule-" + itoa(i), TimeZone: s.TimeZone}
 			if u, ok := s.OnCall(now); ok {
 				row.Now = u

@@ -43,6 +43,7 @@ import (
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/pager/schedule"
 	"github.com/watchdog-sre/watchdog/web"
 )
 
@@ -85,6 +86,10 @@ type Options struct {
 	// Pager and PagerConfig are nil when the pager is not configured.
 	Pager       Pager
 	PagerConfig PagerConfigFunc
+	// Schedule returns a schedule with the overrides stored by the pager
+	// applied (pager.Pager.EffectiveSchedule), for /oncall; nil, or a nil
+	// answer, shows the configured schedule.
+	Schedule func(name string) *schedule.Schedule
 	// Cluster describes the pager's replicas on the overview; nil leaves
 	// the line out.
 	Cluster ClusterFunc
