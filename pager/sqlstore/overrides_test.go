@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -118,4 +119,60 @@ func normFeeds(l []pager.CalendarFeed) []pager.CalendarFeed {
 		l[i].CreatedAt, l[i].RevokedAt = l[i].CreatedAt.UTC(), l[i].RevokedAt.UTC()
 	}
 	return l
+}
+
+const replicaPagerYAML = `
+pager:
+  users:
+    - {name: alice, contact: {push: a}}
+    - {name: bob, contact: {push: b}}
+  schedules:
+    - name: primary
+      time_zone: UTC
+      layers: [{name: daily, members: [alice, bob], rotation: daily, start: "2026-03-01T09:00"}]
+  channels:
+    - {name: push, type: console}
+`
+
+// TestOverridesAcrossReplicas: an override added through one pager on a
+// PostgreSQL database is what a second pager on the same database answers
+// with at once, and a calendar feed created on one is served by the other.
+func TestOverridesAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DB(t)
+	cfg, err := pager.ParseConfig("pager.yml", []byte(replicaPagerYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return t0 } // 2026-03-02 10:00 UTC: bob's day
+	var ps []*pager.Pager
+	for _, name := range []string{"a", "b"} {
+		p, err := pager.New(pager.Options{Config: cfg, Store: openReplica(t, dsn, name), Now: now, AckKey: []byte("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if _, _, err := ps[0].AddOverride(pager.ScheduleOverride{Schedule: "primary", User: "alice", Start: t0, End: t0.Add(2 * time.Hour)},
+		pager.Actor{User: "bob", Via: pager.ViaCLI}); err != nil {
+		t.Fatal(err)
+	}
+	oc, err := ps[1].WhoIsOnCall("schedule:primary", t0.Add(time.Hour))
+	if err != nil || len(oc) != 1 || oc[0].User != "alice" {
+		t.Fatalf("replica b: WhoIsOnCall = %v, %v; want alice", oc, err)
+	}
+	_, secret, err := ps[1].CreateCalendarFeed(pager.FeedUser, "alice", pager.Actor{User: "alice", Via: pager.ViaAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := ps[0].CalendarFeed(pager.FeedUser, secret)
+	if err != nil || len(feed.Events) == 0 {
+		t.Fatalf("replica a: feed %v, %v", feed, err)
+	}
+	found := false
+	for _, e := range feed.Events {
+		found = found || (e.Start.Equal(t0) && e.End.Equal(t0.Add(2*time.Hour)))
+	}
+	if !found {
+		t.Errorf("alice's override is not in her feed: %+v", feed.Events)
+	}
 }
