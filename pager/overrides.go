@@ -49,6 +49,8 @@ const (
 	// MaxOverrides bounds the stored overrides of all schedules.
 	MaxOverrides  = 1000
 	maxCommentLen = 1024
+	// overrideRetention is how long an ended override is kept.
+	overrideRetention = 30 * 24 * time.Hour
 )
 
 // AddOverride checks o and stores it, returning it with its ID and
@@ -79,6 +81,18 @@ func (p *Pager) AddOverride(o ScheduleOverride, by Actor) (ScheduleOverride, []s
 		if err != nil {
 			return err
 		}
+		// Overrides long over are history: drop them as new ones come.
+		kept := list[:0]
+		for _, x := range list {
+			if x.End.Before(now.Add(-overrideRetention)) {
+				if err := tx.DeleteOverride(x.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			kept = append(kept, x)
+		}
+		list = kept
 		if len(list) >= MaxOverrides {
 			return fmt.Errorf("%w: %d overrides stored already (delete old ones)", ErrBadOverride, len(list))
 		}

@@ -82,60 +82,88 @@ func onCall(t *testing.T, p *Pager, at time.Time) string {
 // TestOverrideRefused: malformed overrides are refused with a clear
 // ErrBadOverride and nothing is stored.
 func TestOverrideRefused(t *testing.T) {
-	{
-		h := newHarness(t, NewMemStore(), "10:00")
-		now := h.now()
-		tests := []struct {
-			name string
-			o    ScheduleOverride
-			want string
-		}{
-			{"unknown schedule", ScheduleOverride{Schedule: "nope", User: "bob", Start: now, End: now.Add(time.Hour)}, `unknown schedule "nope"`},
-			{"unknown user", ScheduleOverride{Schedule: "primary", User: "mallory", Start: now, End: now.Add(time.Hour)}, `unknown user "mallory"`},
-			{"end before start", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(-time.Hour)}, "is not after start"},
-			{"empty", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now}, "is not after start"},
-			{"missing", ScheduleOverride{Schedule: "primary", User: "bob"}, "start and end are required"},
-			{"past", ScheduleOverride{Schedule: "primary", User: "bob", Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)}, "in the past"},
-			{"too long", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(MaxOverrideDuration + time.Hour)}, "longer than 92 days"},
-			{"too far", ScheduleOverride{Schedule: "primary", User: "bob", Start: now.AddDate(3, 0, 0), End: now.AddDate(3, 0, 1)}, "days ahead"},
-			{"year 9999", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, "longer than"},
-			{"comment", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(time.Hour), Comment: strings.Repeat("x", 2000)}, "comment longer"},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				_, _, err := h.p.AddOverride(tt.o, Actor{User: "alice", Via: ViaAPI})
-				if !errors.Is(err, ErrBadOverride) || !strings.Contains(err.Error(), tt.want) {
-					t.Errorf("AddOverride = %v, want ErrBadOverride with %q", err, tt.want)
-				}
-			})
-		}
-		if list, err := h.p.Overrides("", time.Time{}); err != nil || len(list) != 0 {
-			t.Errorf("stored %v, %v", list, err)
-		}
+	h := newHarness(t, NewMemStore(), "10:00")
+	now := h.now()
+	tests := []struct {
+		name string
+		o    ScheduleOverride
+		want string
+	}{
+		{"unknown schedule", ScheduleOverride{Schedule: "nope", User: "bob", Start: now, End: now.Add(time.Hour)}, `unknown schedule "nope"`},
+		{"unknown user", ScheduleOverride{Schedule: "primary", User: "mallory", Start: now, End: now.Add(time.Hour)}, `unknown user "mallory"`},
+		{"end before start", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(-time.Hour)}, "is not after start"},
+		{"empty", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now}, "is not after start"},
+		{"missing", ScheduleOverride{Schedule: "primary", User: "bob"}, "start and end are required"},
+		{"past", ScheduleOverride{Schedule: "primary", User: "bob", Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)}, "in the past"},
+		{"too long", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(MaxOverrideDuration + time.Hour)}, "longer than 92 days"},
+		{"too far", ScheduleOverride{Schedule: "primary", User: "bob", Start: now.AddDate(3, 0, 0), End: now.AddDate(3, 0, 1)}, "days ahead"},
+		{"year 9999", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, "longer than"},
+		{"comment", ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(time.Hour), Comment: strings.Repeat("x", 2000)}, "comment longer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := h.p.AddOverride(tt.o, Actor{User: "alice", Via: ViaAPI})
+			if !errors.Is(err, ErrBadOverride) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("AddOverride = %v, want ErrBadOverride with %q", err, tt.want)
+			}
+		})
+	}
+	if list, err := h.p.Overrides("", time.Time{}); err != nil || len(list) != 0 {
+		t.Errorf("stored %v, %v", list, err)
 	}
 }
 
 // TestOverrideDeleteGap: deleting an override that fills a hole in the
 // schedule is refused unless forced.
 func TestOverrideDeleteGap(t *testing.T) {
-	{
-		c := loadConfig(t, "basic.good.yaml")
-		s := c.Schedules[0]
-		// A layer that starts tomorrow: nobody is on call before.
-		s.Layers[0].Start = at(t, "d2 09:00").Format("2006-01-02T15:04")
-		if err := c.Validate(); err != nil {
-			t.Fatal(err)
+	c := loadConfig(t, "basic.good.yaml")
+	s := c.Schedules[0]
+	// A layer that starts tomorrow: nobody is on call before.
+	s.Layers[0].Start = at(t, "d2 09:00").Format("2006-01-02T15:04")
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, NewMemStore(), "10:00", c)
+	if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "10:00"), End: at(t, "12:00")}, Actor{User: "alice", Via: ViaConsole}); err != nil {
+		t.Fatal(err)
+	}
+	err := h.p.DeleteOverride("primary", "ovr-1", false)
+	if !errors.Is(err, ErrOverrideGap) || !strings.Contains(err.Error(), "T10:00:00Z") {
+		t.Fatalf("DeleteOverride = %v, want ErrOverrideGap at 10:00", err)
+	}
+	if err := h.p.DeleteOverride("primary", "ovr-1", true); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+}
+
+// TestOverridePrune: overrides that ended more than overrideRetention ago
+// are dropped when a new one is added; recent history stays.
+func TestOverridePrune(t *testing.T) {
+	store := NewMemStore()
+	h := newHarness(t, store, "10:00")
+	now := h.now()
+	old := ScheduleOverride{ID: "ovr-old", Schedule: "primary", User: "bob", Start: now.Add(-overrideRetention - 2*time.Hour), End: now.Add(-overrideRetention - time.Hour)}
+	recent := ScheduleOverride{ID: "ovr-recent", Schedule: "primary", User: "bob", Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)}
+	if err := store.Update(func(tx Tx) error {
+		if err := tx.PutOverride(old); err != nil {
+			return err
 		}
-		h := newHarnessWith(t, NewMemStore(), "10:00", c)
-		if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "10:00"), End: at(t, "12:00")}, Actor{User: "alice", Via: ViaConsole}); err != nil {
-			t.Fatal(err)
-		}
-		err := h.p.DeleteOverride("primary", "ovr-1", false)
-		if !errors.Is(err, ErrOverrideGap) || !strings.Contains(err.Error(), "T10:00:00Z") {
-			t.Fatalf("DeleteOverride = %v, want ErrOverrideGap at 10:00", err)
-		}
-		if err := h.p.DeleteOverride("primary", "ovr-1", true); err != nil {
-			t.Fatalf("forced: %v", err)
-		}
+		return tx.PutOverride(recent)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "bob", Start: now, End: now.Add(time.Hour)}, Actor{User: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.p.Overrides("", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range list {
+		ids = append(ids, o.ID)
+	}
+	if strings.Join(ids, ",") != "ovr-recent,ovr-1" {
+		t.Errorf("stored %v, want ovr-recent and ovr-1", ids)
 	}
 }
