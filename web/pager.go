@@ -71,6 +71,15 @@ type PagerOptions struct {
 	// not take (its database is down) and hands them to it later; nil
 	// answers such a POST with 500, so that the sender retries.
 	Buffer AlertBuffer
+	// People verifies personal tokens (API requests with
+	// "Authorization: Bearer <personal token>" act as its user) and
+	// serves the token API and console sign-in; nil disables them.
+	People People
+	// SessionTTL is how long a console session lasts (default 12h).
+	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure even on requests that
+	// did not come over TLS (the external URL is https behind a proxy).
+	SecureCookies bool
 }
 
 // Paging endpoint limits.
@@ -103,7 +112,11 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if o.MaxPreviewDays <= 0 {
 		o.MaxPreviewDays = 90
 	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = defaultSessionTTL
+	}
 	ph := &pagerAPI{o: o, now: h.now, started: h.now()}
+
 	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
 	api("GET /api/v1/pager/incidents", ph.incidents)
 	api("GET /api/v1/pager/incidents/{id}", ph.incident)
@@ -123,6 +136,13 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/silences", ph.createSilence)
 	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
 	api("GET /api/v1/pager/cluster", ph.cluster)
+	if o.People != nil {
+		h.people = o.People
+		api("POST /api/v1/pager/tokens", ph.createToken)
+		api("GET /api/v1/pager/tokens", ph.tokens)
+		api("DELETE /api/v1/pager/tokens/{id}", ph.revokeToken)
+		h.sessionRoutes(ph)
+	}
 	if o.Calendars != nil {
 		h.enableCalendars(o.Calendars)
 	}

@@ -37,7 +37,7 @@ func (h *Handler) enableCalendars(c Calendars) {
 	// Listing feeds is an admin's business even though it is a GET.
 	list := h.wrap(feeds.list)
 	h.Handle("GET /api/v1/pager/calendars", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.authorize(w, r, r.URL.Path) {
+		if r, ok := h.authorize(w, r, "/api/v1/pager/calendars"); ok {
 			list.ServeHTTP(w, r)
 		}
 	}))

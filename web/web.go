@@ -16,7 +16,6 @@ package web
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,6 +156,10 @@ type Handler struct {
 	now       func() time.Time
 	admission *admission
 	status    statusOptions
+	// people verifies personal tokens and sessions; nil until
+	// EnablePager is given one.
+	people   People
+	failures failures
 	// remoteWrite is the remote-write receiver, nil until EnableRemoteWrite.
 	remoteWrite *remoteWriter
 }
@@ -287,8 +290,11 @@ func (h *Handler) handle(pattern string, maxBody int64, handler http.Handler) {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, maxBody)
 		}
-		if changesState(r.Method, path) && !h.authorize(rec, r, path) {
-			return
+		if changesState(r.Method, path) {
+			var ok bool
+			if r, ok = h.authorize(rec, r, path); !ok {
+				return
+			}
 		}
 		handler.ServeHTTP(rec, r)
 	}))
@@ -300,38 +306,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func changesState(method, path string) bool {
+	if tokenPath(path) {
+		return true
+	}
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return false
 	case http.MethodPost:
 		return !readOnlyPaths[path]
-	}
-	return true
-}
-
-// authorize checks the bearer token and writes the refusal when it fails.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, path string) bool {
-	refuse := func(code int, msg string) bool {
-		if code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="watchdog"`)
-		}
-		if strings.HasPrefix(path, "/api/") {
-			h.respondError(w, &apiError{typ: errorUnauthorized, code: code, msg: msg})
-		} else {
-			http.Error(w, msg, code)
-		}
-		return false
-	}
-	if len(h.token) == 0 {
-		return refuse(http.StatusForbidden,
-			"state-changing requests are disabled: no API token is configured")
-	}
-	got, ok := BearerToken(r.Header)
-	if !ok {
-		return refuse(http.StatusUnauthorized, "missing bearer token")
-	}
-	if subtle.ConstantTimeCompare([]byte(got), h.token) != 1 {
-		return refuse(http.StatusUnauthorized, "invalid bearer token")
 	}
 	return true
 }

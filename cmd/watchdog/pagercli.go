@@ -41,6 +41,11 @@ Commands:
                                        a secret iCalendar feed URL (shown once)
   calendar list                        feeds, revoked ones included
   calendar revoke ID                   the feed's URL answers 404 from now on
+  user token create --user U --scope S [--name N] [--expires 90d]
+                                       create a personal token (S: respond, admin or respond,admin);
+                                       the token is printed once
+  user token list [--user U]           list personal tokens (never their secrets)
+  user token revoke ID                 revoke a token (and end its console sessions)
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
 
@@ -51,9 +56,11 @@ Flags (anywhere on the line):
 type pagerCLI struct {
 	url, tokenFile, by, status, at, comment string
 	outFile                                 string
-	schedule, user, start, end              string
+	schedule, start, end                    string
 	force                                   bool
 	now                                     func() time.Time
+	user, scope, name, expires              string
+	stderr                                  io.Writer
 	limit                                   int
 	dur                                     time.Duration
 	out                                     io.Writer
@@ -63,7 +70,7 @@ type pagerCLI struct {
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
 func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
+	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
@@ -75,10 +82,13 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
 	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
 	fs.StringVar(&c.schedule, "schedule", "", "override, calendar: the schedule")
-	fs.StringVar(&c.user, "user", "", "override add, calendar create: the user")
 	fs.StringVar(&c.start, "start", "", "override add: start (RFC 3339, 2006-01-02T15:04 local, now, +DURATION)")
 	fs.StringVar(&c.end, "end", "", "override add: end (as --start; +DURATION counts from --start)")
 	fs.BoolVar(&c.force, "force", false, "override delete: even if the schedule is left with nobody on call")
+	fs.StringVar(&c.user, "user", "", "user token, override add, calendar create: the user")
+	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
+	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
+	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
 	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
@@ -206,6 +216,8 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.call("GET", "/api/v1/pager/incidents/"+id()+"/postmortem", nil, nil)
+	case "user":
+		return c.userCmd(args)
 	case "silence":
 		if err := need(1, "add|list|expire"); err != nil {
 			return err
@@ -388,6 +400,7 @@ type cliIncident struct {
 		At   time.Time `json:"at"`
 		Kind string    `json:"kind"`
 		By   string    `json:"by"`
+		Via  string    `json:"via"`
 		Text string    `json:"text"`
 	} `json:"timeline"`
 }
@@ -437,7 +450,11 @@ func (c *pagerCLI) printIncident(inc *cliIncident) {
 	fmt.Fprintf(w, "\nTIMELINE\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range inc.Timeline {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, orDash(e.By), e.Text)
+		by := orDash(e.By)
+		if e.Via != "" {
+			by += " (" + e.Via + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format(time.TimeOnly), e.Kind, by, e.Text)
 	}
 	tw.Flush()
 }
@@ -447,4 +464,11 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func (c *pagerCLI) errOut() io.Writer {
+	if c.stderr == nil {
+		return io.Discard
+	}
+	return c.stderr
 }

@@ -417,7 +417,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		})
 	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ}})
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ},
+			People: pg.p, SecureCookies: strings.HasPrefix(externalURL, "https://")})
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
@@ -427,6 +428,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 		uiOpts.Schedule = pg.schedule
+		uiOpts.Session = api.ConsoleSession
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)

@@ -51,6 +51,11 @@ type incidentData struct {
 	// are disabled (the API would answer 409).
 	CanAck, CanResolve, CanEscalate, CanSnooze bool
 	GraphsEnabled                              bool
+	// User and CSRF are the signed-in person and their forms' CSRF
+	// token; "" when nobody is signed in.
+	User, CSRF string
+	// SignIn offers the sign-in link (the console has sessions).
+	SignIn bool
 }
 
 // errNoPager answers the incident pages when the pager is off.
@@ -93,6 +98,10 @@ func (c *console) incident(w http.ResponseWriter, r *http.Request) {
 			row.Annotations = append(row.Annotations, annotationRow{Key: p.Key, Value: p.Value, URL: linkURL(p.Value)})
 		}
 		d.Alerts = append(d.Alerts, row)
+	}
+	if c.o.Session != nil {
+		d.SignIn = true
+		d.User, d.CSRF, _ = c.o.Session(r)
 	}
 	if d.GraphsEnabled {
 		d.Graphs = c.incidentGraphs(r.Context(), &st, now)

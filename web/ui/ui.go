@@ -15,9 +15,12 @@
 //	/oncall                    each schedule's next 14 days, overrides marked
 //	/status, /status.json      the public status page (read-only, no internal text)
 //
-// The console only reads. Incident actions are buttons whose script calls
-// the token-protected JSON API (/api/v1/pager/…) with the token the user
-// typed once per browser session (sessionStorage); the package adds no
+// The console only reads. A person signed in with a personal token
+// (package web's /signin) acts through plain forms posted to
+// /incidents/{id}/act with the session's CSRF token (package web serves
+// them); otherwise incident actions are buttons whose script calls the
+// token-protected JSON API (/api/v1/pager/…) with the token the user
+// typed once per browser session (sessionStorage). The package adds no
 // state-changing route of its own.
 //
 // The package reaches the rest of the watchdog only through the small
@@ -109,6 +112,10 @@ type Options struct {
 	// StatusPage lists the public status page's components; nil is the
 	// default page.
 	StatusPage StatusPageFunc
+	// Session returns the person signed in to the console on r and the
+	// CSRF token their forms carry ((*web.Handler).ConsoleSession); nil
+	// (or no session) shows the API-token buttons and a sign-in link.
+	Session func(r *http.Request) (user, csrf string, ok bool)
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
