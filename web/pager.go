@@ -144,7 +144,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 		h.sessionRoutes(ph)
 	}
 	if o.Calendars != nil {
-		h.enableCalendars(o.Calendars)
+		h.enableCalendars(o.Calendars, o.Schedules)
 	}
 
 	ack := http.HandlerFunc(ph.ackLink)

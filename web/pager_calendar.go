@@ -28,8 +28,8 @@ type Calendars interface {
 
 // enableCalendars registers the feeds (open: the secret in the URL is the
 // authorisation) and the admin API of feeds and overrides.
-func (h *Handler) enableCalendars(c Calendars) {
-	feeds := &calendarFeeds{c: c, now: h.now, h: h}
+func (h *Handler) enableCalendars(c Calendars, schedules ScheduleFunc) {
+	feeds := &calendarFeeds{c: c, now: h.now, h: h, schedules: schedules}
 	for _, kind := range []string{pager.FeedSchedule, pager.FeedUser} {
 		h.handleOpen("GET /calendar/"+kind+"/{file}", feeds.serve(kind))
 	}
@@ -46,12 +46,60 @@ func (h *Handler) enableCalendars(c Calendars) {
 	api("GET /api/v1/pager/schedules/{name}/overrides", feeds.overrides)
 	api("POST /api/v1/pager/schedules/{name}/overrides", feeds.addOverride)
 	api("DELETE /api/v1/pager/schedules/{name}/overrides/{id}", feeds.deleteOverride)
+	if h.people != nil {
+		// The /oncall page's form, for a person signed in to the console.
+		h.handleOpen("POST /oncall/overrides", http.HandlerFunc(feeds.consoleOverride))
+	}
 }
 
 type calendarFeeds struct {
-	c   Calendars
-	now func() time.Time
-	h   *Handler
+	c         Calendars
+	now       func() time.Time
+	h         *Handler
+	schedules ScheduleFunc // for the zone of the console form's times; may be nil
+}
+
+// consoleOverride serves the /oncall page's override form (schedule,
+// user, start and end as datetime-local in the schedule's zone, comment)
+// as the signed-in person, Via "console"; CSRF-checked like every
+// console form. A person with the respond scope may cover shifts.
+func (f *calendarFeeds) consoleOverride(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := f.h.checkForm(w, r)
+	if !ok {
+		return
+	}
+	if !c.HasScope(pager.ScopeRespond) {
+		f.h.plainPage(w, http.StatusForbidden, signinData{Title: "Not allowed", Text: "Your token lacks the respond scope."})
+		return
+	}
+	name := r.PostFormValue("schedule")
+	loc := time.UTC
+	if f.schedules != nil {
+		if s := f.schedules(name); s != nil {
+			if l, err := time.LoadLocation(s.TimeZone); err == nil {
+				loc = l
+			}
+		}
+	}
+	const layout = "2006-01-02T15:04"
+	start, err1 := time.ParseInLocation(layout, r.PostFormValue("start"), loc)
+	end, err2 := time.ParseInLocation(layout, r.PostFormValue("end"), loc)
+	if err1 != nil || err2 != nil {
+		f.h.plainPage(w, http.StatusBadRequest, signinData{Title: "Not done",
+			Error: "start and end must be date-times such as 2026-03-02T14:00 (in the schedule's time zone)"})
+		return
+	}
+	_, warnings, err := f.c.AddOverride(pager.ScheduleOverride{Schedule: name, User: strings.TrimSpace(r.PostFormValue("user")),
+		Start: start, End: end, Comment: r.PostFormValue("comment")}, pager.Actor{User: c.User, Via: pager.ViaConsole})
+	if err != nil {
+		f.h.plainPage(w, calendarError(err).status(), signinData{Title: "Not done", Error: err.Error()})
+		return
+	}
+	if len(warnings) > 0 {
+		f.h.plainPage(w, http.StatusOK, signinData{Title: "Override added", Text: "Note: " + strings.Join(warnings, "; ") + "."})
+		return
+	}
+	http.Redirect(w, r, "/oncall", http.StatusSeeOther)
 }
 
 // serve answers GET /calendar/KIND/SECRET.ics with the feed, and every

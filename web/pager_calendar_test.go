@@ -3,7 +3,10 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -183,5 +186,86 @@ func TestOverrideAPI(t *testing.T) {
 	}
 	if r := doJSON(t, srv, "DELETE", "/api/v1/pager/schedules/primary/overrides/ovr-1", "", true); r.code != 404 {
 		t.Errorf("delete again: %d %s", r.code, r.body)
+	}
+}
+
+// TestConsoleOverrideForm: a person signed in to the console adds an
+// override with the /oncall form (times in the schedule's zone); the
+// override records them with via "console"; forms without the CSRF token,
+// from another origin or without a session change nothing.
+func TestConsoleOverrideForm(t *testing.T) {
+	data, err := os.ReadFile("testdata/pager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: pagerEpoch}
+	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
+	h.EnablePager(PagerOptions{Pager: p, Schedules: cfg.Schedule, People: p, Calendars: p})
+	secret, _, err := p.CreateToken("bob", "", []string{"respond"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	form := url.Values{"schedule": {"primary"}, "user": {"alice"}, "start": {"2026-03-02T12:00"}, "end": {"2026-03-02T14:00"}, "comment": {"covering"}}
+	if r := post("/oncall/overrides", form, nil); r.StatusCode != 401 {
+		t.Errorf("without a session: %d", r.StatusCode)
+	}
+	r := post("/signin", url.Values{"token": {secret}}, nil)
+	var session string
+	for _, k := range r.Cookies() {
+		if k.Name == SessionCookie {
+			session = k.Value
+		}
+	}
+	if session == "" {
+		t.Fatalf("sign in: %d", r.StatusCode)
+	}
+	if r := post("/oncall/overrides", form, nil); r.StatusCode != 403 {
+		t.Errorf("without csrf: %d", r.StatusCode)
+	}
+	form.Set("csrf", CSRFToken(session))
+	if r := post("/oncall/overrides", form, map[string]string{"Origin": "http://evil.example"}); r.StatusCode != 403 {
+		t.Errorf("other origin: %d", r.StatusCode)
+	}
+	bad := url.Values{"csrf": form["csrf"], "schedule": {"primary"}, "user": {"bob"}, "start": {"2026-03-02T14:00"}, "end": {"2026-03-02T12:00"}}
+	if r := post("/oncall/overrides", bad, nil); r.StatusCode != 400 {
+		t.Errorf("end before start: %d", r.StatusCode)
+	}
+	if list, _ := p.Overrides("", time.Time{}); len(list) != 0 {
+		t.Fatalf("refused forms stored %+v", list)
+	}
+	if r := post("/oncall/overrides", form, map[string]string{"Sec-Fetch-Site": "same-origin"}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d", r.StatusCode)
+	}
+	list, err := p.Overrides("primary", time.Time{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("overrides %+v, %v", list, err)
+	}
+	if o := list[0]; o.CreatedBy != "bob" || o.Via != pager.ViaConsole || o.User != "alice" || o.Comment != "covering" ||
+		!o.Start.Equal(time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("override %+v", o)
 	}
 }
