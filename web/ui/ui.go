@@ -18,7 +18,8 @@
 // The console only reads. A person signed in with a personal token
 // (package web's /signin) acts through plain forms posted to
 // /incidents/{id}/act with the session's CSRF token (package web serves
-// them); otherwise incident actions are buttons whose script calls the
+// them), and overrides through the /oncall page's form posted to
+// /oncall/overrides; otherwise incident actions are buttons whose script calls the
 // token-protected JSON API (/api/v1/pager/…) with the token the user
 // typed once per browser session (sessionStorage). The package adds no
 // state-changing route of its own.
