@@ -146,7 +146,7 @@ func TestNativeHistogramsAgainstPrometheus(t *testing.T) {
 			Binary: bin, Config: "global:\n  scrape_interval: 1s\nscrape_configs:\n" + job + histKeys,
 		})
 	} else {
-		t.Logf("no Prometheus v3 (%s, or ~/.cache/watchdog-gobin/prometheus from .ci/run): comparing with 2.42 only", envPrometheus3)
+		t.Logf("no Prometheus v3 (%s, or ~/.cache/watchdog-gobin/prometheus, built by WATCHDOG_CI_BUILD_PROMETHEUS3=1 bash .ci/run): comparing with 2.42 only", envPrometheus3)
 	}
 	wd := startRemoteWD(t, "hist", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"+job+histKeys)
 	clients := map[string]promapi.Client{"watchdog": wd.client()}

@@ -142,6 +142,10 @@ type Contact struct {
 	Voice string `yaml:"voice"`
 	Email string `yaml:"email"`
 	Slack string `yaml:"slack"`
+	// SlackUserID is the user's Slack member ID (U…): clicks on the
+	// buttons of interactive Slack messages act as this user. Not a
+	// method: Slack is notified at Slack.
+	SlackUserID string `yaml:"slack_user_id"`
 }
 
 // Address returns the contact for method, or "".
@@ -520,11 +524,11 @@ var channelTypes = map[string]struct {
 }{
 	"console":   {reflect.TypeFor[channel.ConsoleOptions](), nil},
 	"webhook":   {reflect.TypeFor[channel.WebhookOptions](), []string{"url", "bearer_token"}},
-	"slack":     {reflect.TypeFor[channel.SlackOptions](), []string{"webhook_url"}},
+	"slack":     {reflect.TypeFor[channel.SlackOptions](), []string{"webhook_url", "signing_secret"}},
 	"pagerduty": {reflect.TypeFor[channel.PagerDutyOptions](), []string{"routing_key"}},
 	"opsgenie":  {reflect.TypeFor[channel.OpsgenieOptions](), []string{"api_key"}},
 	"email":     {reflect.TypeFor[channel.EmailOptions](), []string{"password"}},
-	"twilio":    {reflect.TypeFor[channel.TwilioOptions](), []string{"auth_token"}},
+	"twilio":    {reflect.TypeFor[channel.TwilioOptions](), []string{"auth_token", "webhook_auth_token"}},
 	"ntfy":      {reflect.TypeFor[channel.NtfyOptions](), []string{"token"}},
 }
 

@@ -514,23 +514,23 @@ func (p *Pager) Receive(alerts ...Alert) error {
 	return errors.Join(errs...)
 }
 
-// ackURL returns the signed acknowledge link of an incident for user,
-// or "".
-func (p *Pager) ackURL(incidentID, uid, user string, now time.Time) string {
+// ackURL returns the signed acknowledge link of an incident for user and
+// its token, or "" for both.
+func (p *Pager) ackURL(incidentID, uid, user string, now time.Time) (link, token string) {
 	if len(p.o.AckKey) == 0 {
-		return ""
+		return "", ""
 	}
 	tok, err := p.SignAck(incidentID, uid, user, now.Add(p.o.AckTTL))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	switch {
 	case p.o.AckURL != nil:
-		return p.o.AckURL(tok)
+		return p.o.AckURL(tok), tok
 	case p.o.ExternalURL != "":
-		return strings.TrimSuffix(p.o.ExternalURL, "/") + "/api/v1/pager/ack/" + tok
+		return strings.TrimSuffix(p.o.ExternalURL, "/") + "/api/v1/pager/ack/" + tok, tok
 	}
-	return ""
+	return "", tok
 }
 
 // NewIncident returns the state of a new incident with id for route match

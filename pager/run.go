@@ -535,7 +535,7 @@ func (p *Pager) message(st *IncidentState, d Delivery) channel.Message {
 			m.Recipient.TimeZone = u.TimeZone
 		}
 		if d.Event == channel.EventTrigger {
-			m.AckURL = p.ackURL(st.ID, st.UID, d.User, now)
+			m.AckURL, m.ReplyToken = p.ackURL(st.ID, st.UID, d.User, now)
 		}
 	}
 	return m

@@ -25,6 +25,19 @@ type Appender interface {
 	// and fh is non-nil. ref and errors are as for Append (a float stale
 	// marker ends a histogram series too). The Appender may keep h and fh.
 	AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
+	// AppendSample adds one sample with its start timestamp st (in
+	// milliseconds, the time its counter or histogram started counting;
+	// never 0 here): the float v when h and fh are nil, else the histogram.
+	// ref and errors are as for Append. Used only with
+	// Options.StoreStartTimestamps.
+	AppendSample(ref uint64, lset labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
+	// AppendSTZeroSample adds, before the sample at t (a histogram when h
+	// or fh is set) whose start timestamp is st, a zero sample at st, but
+	// only when st is before t and after the series' newest sample;
+	// otherwise it adds nothing and returns no error. It returns the
+	// series' ref. Used only with Options.STZeroIngestion; its errors are
+	// ignored, as Prometheus does.
+	AppendSTZeroSample(ref uint64, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error)
 	// Commit makes the appended samples visible.
 	Commit() error
 	// Rollback discards the appended samples.

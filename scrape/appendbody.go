@@ -112,6 +112,11 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	if err != nil {
 		return res, err
 	}
+	// Start timestamps are read from the formats that have them; stMiss
+	// is set once a family of the body had none (see startTimestamp).
+	readST := sl.deps.parseST() && tp == nil
+	_, isProto := p.(*textparse.ProtobufParser)
+	stMiss := false
 	for {
 		et, err := p.Next()
 		if err != nil {
@@ -122,6 +127,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		}
 		if et != textparse.EntrySeries && et != textparse.EntryHistogram {
 			sl.meta.entry(p, et)
+			stMiss = false // a new family
 			continue
 		}
 		res.total++
@@ -179,7 +185,19 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 				continue
 			}
 		}
-		added, err := sl.appendValue(app, e, line, lset, t, v, h, fh, tsp == nil, &res)
+		var st int64
+		if readST && !stMiss {
+			// The OpenMetrics parser looks ahead for the series'
+			// _created line: in a family without any, every look
+			// would read to the family's end (n² for n series). Client
+			// libraries write _created for all series of a family or
+			// none, so a family whose first series has none is read
+			// without. Protobuf carries the timestamp in the sample.
+			if st = p.StartTimestamp(); st == 0 && !isProto {
+				stMiss = true
+			}
+		}
+		added, err := sl.appendValue(app, e, line, lset, st, t, v, h, fh, tsp == nil, &res)
 		if errors.Is(err, ErrBucketLimit) {
 			limitErr = err
 			continue
@@ -219,7 +237,7 @@ func (sl *scrapeLoop) bodyParser(b []byte, contentType string) (p textparse.Pars
 	} else if res, err := sl.overSampleLimit(b, f); err != nil {
 		return nil, nil, res, err
 	}
-	p = sl.parsers.forBody(b, f, &cfg.HistogramSettings)
+	p = sl.parsers.forBody(b, f, &cfg.HistogramSettings, sl.deps.parseST())
 	tp, _ = p.(*promtext.Parser)
 	if tp != nil {
 		tp.SetExpected(sl.cache.expectedForText())
@@ -250,13 +268,17 @@ func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.La
 }
 
 // appendValue appends the float v, or the histogram h or fh when one is
-// set; see appendSample and appendHistogram.
-func (sl *scrapeLoop) appendValue(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64, v float64,
+// set; see appendSample and appendHistogram. st is the sample's start
+// timestamp, 0 if unknown.
+func (sl *scrapeLoop) appendValue(app Appender, e *cacheEntry, line []byte, lset labels.Labels, st, t int64, v float64,
 	h *histogram.Histogram, fh *histogram.FloatHistogram, track bool, res *appendResult) (bool, error) {
 	if h == nil && fh == nil {
+		if st != 0 {
+			return sl.appendSampleST(app, e, line, lset, st, t, v, track, res)
+		}
 		return sl.appendSample(app, e, line, lset, t, v, track, res)
 	}
-	return sl.appendHistogram(app, e, line, lset, t, h, fh, track, res)
+	return sl.appendHistogram(app, e, line, lset, st, t, h, fh, track, res)
 }
 
 // appendSample appends one sample of line (cache entry e, nil if new) and
@@ -269,25 +291,45 @@ func (sl *scrapeLoop) appendSample(app Appender, e *cacheEntry, line []byte, lse
 		ref = e.ref
 	}
 	newRef, err := sl.appendRetry(app, ref, lset, t, v)
-	if err != nil {
-		if sl.soft(err) {
-			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
-			return false, nil
-		}
-		return false, fmt.Errorf("append %s: %w", lset.String(), err)
-	}
+	return sl.appended(e, line, lset, t, newRef, err, track, res)
+}
+
+// appendSampleST is appendSample for a sample with start timestamp st:
+// with Options.STZeroIngestion a zero sample at st goes first, and with
+// Options.StoreStartTimestamps st is stored with the sample.
+func (sl *scrapeLoop) appendSampleST(app Appender, e *cacheEntry, line []byte, lset labels.Labels, st, t int64, v float64, track bool, res *appendResult) (bool, error) {
+	var ref uint64
 	if e != nil {
-		if newRef != 0 {
-			sl.cache.setRef(e, newRef)
-		}
-	} else {
-		e = sl.cache.add(line, newRef, lset)
-		res.seriesAdded++
+		ref = e.ref
 	}
-	if track {
-		sl.cache.track(e)
+	ref = sl.appendSTZero(app, ref, lset, st, t, nil, nil)
+	if !sl.deps.storeST {
+		newRef, err := sl.appendRetry(app, ref, lset, t, v)
+		return sl.appended(e, line, lset, t, newRef, err, track, res)
 	}
-	return true, nil
+	newRef, err := app.AppendSample(ref, lset, st, t, v, nil, nil)
+	if err != nil && ref != 0 && !sl.soft(err) {
+		newRef, err = app.AppendSample(0, lset, st, t, v, nil, nil)
+	}
+	return sl.appended(e, line, lset, t, newRef, err, track, res)
+}
+
+// appendSTZero appends, with Options.STZeroIngestion, the zero sample at
+// start timestamp st of the sample at t (a histogram when h or fh is set)
+// and returns the series' ref to append that sample with. Its errors are
+// ignored, as in Prometheus: the zero sample is an experimental extra.
+func (sl *scrapeLoop) appendSTZero(app Appender, ref uint64, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) uint64 {
+	if !sl.deps.stZero {
+		return ref
+	}
+	r, err := app.AppendSTZeroSample(ref, lset, st, t, h, fh)
+	if err != nil && ref != 0 {
+		r, err = app.AppendSTZeroSample(0, lset, st, t, h, fh)
+	}
+	if err != nil || r == 0 {
+		return ref
+	}
+	return r
 }
 
 // appended updates the cache after the append of one sample of line
@@ -333,7 +375,7 @@ func (sl *scrapeLoop) overSampleLimit(b []byte, f format) (appendResult, error) 
 		sampleLines(b) <= limit {
 		return appendResult{}, nil
 	}
-	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings)
+	p := sl.parsers.forBody(b, f, &cfg.HistogramSettings, sl.deps.parseST())
 	if tp, ok := p.(*promtext.Parser); ok {
 		tp.SetExpected(nil)
 		tp.SetSkipMetadata(true)

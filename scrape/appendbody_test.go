@@ -168,6 +168,13 @@ func (c countingAppender) AppendHistogram(ref uint64, _ labels.Labels, _ int64, 
 	*c.n++
 	return ref, nil
 }
+func (c countingAppender) AppendSample(ref uint64, _ labels.Labels, _, _ int64, _ float64, _ *histogram.Histogram, _ *histogram.FloatHistogram) (uint64, error) {
+	*c.n++
+	return ref, nil
+}
+func (c countingAppender) AppendSTZeroSample(ref uint64, _ labels.Labels, _, _ int64, _ *histogram.Histogram, _ *histogram.FloatHistogram) (uint64, error) {
+	return ref, nil
+}
 func (countingAppender) Commit() error   { return nil }
 func (countingAppender) Rollback() error { return nil }
 

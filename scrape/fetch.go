@@ -177,3 +177,17 @@ func (s *fileSecret) get() (string, error) {
 	s.modTime, s.size, s.loaded = fi.ModTime(), fi.Size(), true
 	return s.value, nil
 }
+
+// acceptHeader is the Accept header of a job with settings h: protobuf
+// first when start timestamps are read and the job's scrape_protocols are
+// the default (neither the job nor the global section set them: loading
+// leaves config.DefaultScrapeProtocols itself there), as Prometheus asks
+// with its start timestamp features.
+func (m *Manager) acceptHeader(h *config.HistogramSettings) string {
+	p := h.ScrapeProtocols
+	if (m.opts.StoreStartTimestamps || m.opts.STZeroIngestion) &&
+		(len(p) == 0 || &p[0] == &config.DefaultScrapeProtocols[0]) {
+		return acceptHeader(config.DefaultProtoFirstScrapeProtocols)
+	}
+	return acceptHeader(p)
+}

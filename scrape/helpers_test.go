@@ -47,6 +47,7 @@ func rejectReason(err error) string {
 type sample struct {
 	lset labels.Labels
 	t    int64
+	st   int64 // start timestamp (AppendSample), 0 if none
 	v    float64
 	h    *histogram.Histogram
 	fh   *histogram.FloatHistogram
@@ -108,6 +109,35 @@ func (a *recApp) Append(ref uint64, lset labels.Labels, t int64, v float64) (uin
 
 func (a *recApp) AppendHistogram(ref uint64, lset labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
 	return a.append(ref, sample{lset: lset, t: t, h: h, fh: fh})
+}
+
+func (a *recApp) AppendSample(ref uint64, lset labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
+	return a.append(ref, sample{lset: lset, st: st, t: t, v: v, h: h, fh: fh})
+}
+
+// AppendSTZeroSample records a zero sample (a float 0, or an empty
+// histogram) at st when st is before t and after the series' newest
+// sample, as the store does.
+func (a *recApp) AppendSTZeroSample(ref uint64, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
+	a.r.mu.Lock()
+	last, ok := a.r.last[lset.String()]
+	for _, p := range a.pending {
+		if labels.Equal(p.lset, lset) && (!ok || p.t > last) {
+			last, ok = p.t, true
+		}
+	}
+	a.r.mu.Unlock()
+	if st >= t || (ok && st <= last) {
+		return ref, nil
+	}
+	z := sample{lset: lset, t: st}
+	switch {
+	case h != nil:
+		z.h = &histogram.Histogram{Schema: h.Schema, ZeroThreshold: h.ZeroThreshold, CounterResetHint: histogram.CounterReset}
+	case fh != nil:
+		z.fh = &histogram.FloatHistogram{Schema: fh.Schema, ZeroThreshold: fh.ZeroThreshold, CounterResetHint: histogram.CounterReset}
+	}
+	return a.append(ref, z)
 }
 
 func (a *recApp) append(ref uint64, s sample) (uint64, error) {

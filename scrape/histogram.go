@@ -24,9 +24,10 @@ var ErrInvalidHistogram = errors.New("invalid native histogram")
 // appendHistogram appends one native histogram sample of line (cache entry
 // e, nil if new), first reduced in resolution to the job's
 // native_histogram_min_bucket_factor and native_histogram_bucket_limit as
-// Prometheus does. ErrBucketLimit fails the scrape; so does an invalid
+// Prometheus does, with its start timestamp st (0: unknown) as
+// appendSampleST does. ErrBucketLimit fails the scrape; so does an invalid
 // histogram.
-func (sl *scrapeLoop) appendHistogram(app Appender, e *cacheEntry, line []byte, lset labels.Labels, t int64,
+func (sl *scrapeLoop) appendHistogram(app Appender, e *cacheEntry, line []byte, lset labels.Labels, st, t int64,
 	h *histogram.Histogram, fh *histogram.FloatHistogram, track bool, res *appendResult) (bool, error) {
 	cfg := sl.s.job.cfg
 	if err := fitHistogram(h, fh, cfg.NativeHistogramBucketLimit, pickSchema(cfg.NativeHistogramMinBucketFactor)); err != nil {
@@ -36,9 +37,26 @@ func (sl *scrapeLoop) appendHistogram(app Appender, e *cacheEntry, line []byte, 
 	if e != nil {
 		ref = e.ref
 	}
-	newRef, err := app.AppendHistogram(ref, lset, t, h, fh)
-	if err != nil && ref != 0 && !sl.soft(err) {
-		newRef, err = app.AppendHistogram(0, lset, t, h, fh)
+	if st != 0 {
+		ref = sl.appendSTZero(app, ref, lset, st, t, h, fh)
+		if !sl.deps.storeST {
+			st = 0
+		}
+	}
+	var (
+		newRef uint64
+		err    error
+	)
+	if st != 0 {
+		newRef, err = app.AppendSample(ref, lset, st, t, 0, h, fh)
+		if err != nil && ref != 0 && !sl.soft(err) {
+			newRef, err = app.AppendSample(0, lset, st, t, 0, h, fh)
+		}
+	} else {
+		newRef, err = app.AppendHistogram(ref, lset, t, h, fh)
+		if err != nil && ref != 0 && !sl.soft(err) {
+			newRef, err = app.AppendHistogram(0, lset, t, h, fh)
+		}
 	}
 	return sl.appended(e, line, lset, t, newRef, err, track, res)
 }

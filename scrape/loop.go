@@ -65,7 +65,13 @@ type loopDeps struct {
 
 	exemplars         ExemplarAppender // nil: exemplars are not read
 	exemplarsRejected *metrics.Counter
+
+	storeST bool // Options.StoreStartTimestamps
+	stZero  bool // Options.STZeroIngestion
 }
+
+// parseST reports whether start timestamps are read from scrapes.
+func (d *loopDeps) parseST() bool { return d.storeST || d.stZero }
 
 // reason names the reject reason of a soft Append error.
 func (d *loopDeps) reason(err error) string {
@@ -134,6 +140,9 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 
 		exemplars:         m.opts.Exemplars,
 		exemplarsRejected: set.GetOrCreateCounter("watchdog_scrape_exemplars_rejected_total" + lbl),
+
+		storeST: m.opts.StoreStartTimestamps,
+		stZero:  m.opts.STZeroIngestion,
 	}
 }
 

@@ -87,8 +87,9 @@ func (ps *parsers) textParser(b []byte) textparse.Parser {
 // ignored unless scrape_native_histograms), OpenMetrics through textparse's,
 // text through promtext; with convert_classic_histograms_to_nhcb, text and
 // OpenMetrics go through textparse's NHCB wrapper (and text through
-// textparse's text parser).
-func (ps *parsers) forBody(b []byte, f format, h *config.HistogramSettings) textparse.Parser {
+// textparse's text parser). skipST makes the OpenMetrics parser read
+// <name>_created lines as start timestamps only, not as series.
+func (ps *parsers) forBody(b []byte, f format, h *config.HistogramSettings, skipST bool) textparse.Parser {
 	nhcb := config.Enabled(h.ConvertClassicHistogramsToNHCB)
 	keepClassic := config.Enabled(h.AlwaysScrapeClassicHistograms)
 	var p textparse.Parser
@@ -96,7 +97,11 @@ func (ps *parsers) forBody(b []byte, f format, h *config.HistogramSettings) text
 	case formatProto:
 		return textparse.NewProtobufParser(b, !config.Enabled(h.ScrapeNativeHistograms), keepClassic, nhcb, false, labels.NewSymbolTable())
 	case formatOpenMetrics:
-		p = textparse.NewOpenMetricsParser(b, labels.NewSymbolTable())
+		if skipST {
+			p = textparse.NewOpenMetricsParser(b, labels.NewSymbolTable(), textparse.WithOMParserSTSeriesSkipped())
+		} else {
+			p = textparse.NewOpenMetricsParser(b, labels.NewSymbolTable())
+		}
 	default:
 		if !nhcb {
 			return ps.textParser(b)

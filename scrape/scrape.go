@@ -120,6 +120,19 @@ type Options struct {
 	// once their scrape is committed (at most maxExemplarsPerScrape per
 	// scrape). nil drops them without reading them.
 	Exemplars ExemplarAppender
+	// StoreStartTimestamps (Prometheus's st-storage feature) reads the
+	// start (created) timestamps of protobuf and OpenMetrics scrapes and
+	// appends each sample with its own through Appender.AppendSample. The
+	// text format has none. With this or STZeroIngestion, OpenMetrics
+	// <name>_created lines give start timestamps and are no longer series
+	// of their own, as in Prometheus.
+	StoreStartTimestamps bool
+	// STZeroIngestion (Prometheus's created-timestamp-zero-ingestion
+	// feature) reads the start timestamps too and appends before a sample
+	// a zero sample at its start timestamp (Appender.AppendSTZeroSample),
+	// so that a counter's first increase after a (re)start is seen by
+	// rate() and increase().
+	STZeroIngestion bool
 }
 
 // TargetStatus is the state of one active target, as /api/v1/targets shows it.
@@ -340,7 +353,7 @@ func (m *Manager) prepareJob(sc *config.ScrapeConfig, prev *jobConfig) (*jobConf
 		cfg:               &c,
 		client:            client,
 		honorTimestamps:   sc.HonorTimestamps == nil || *sc.HonorTimestamps,
-		accept:            acceptHeader(c.ScrapeProtocols),
+		accept:            m.acceptHeader(&c.HistogramSettings),
 		fingerprint:       string(fp),
 		seriesFingerprint: string(seriesFP),
 	}, nil

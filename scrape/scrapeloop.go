@@ -294,5 +294,11 @@ func (discardAppender) Append(uint64, labels.Labels, int64, float64) (uint64, er
 func (discardAppender) AppendHistogram(uint64, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
 	return 0, nil
 }
+func (discardAppender) AppendSample(uint64, labels.Labels, int64, int64, float64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, nil
+}
+func (discardAppender) AppendSTZeroSample(uint64, labels.Labels, int64, int64, *histogram.Histogram, *histogram.FloatHistogram) (uint64, error) {
+	return 0, nil
+}
 func (discardAppender) Commit() error   { return nil }
 func (discardAppender) Rollback() error { return nil }

@@ -8,7 +8,7 @@
 //	watchdog check config FILE    validate a configuration file
 //	watchdog check rules FILE     validate rule files
 //	watchdog test FILE...         run rule tests (promtool format) and paging tests
-//	watchdog pager COMMAND        incidents, ack, oncall, silences… over the API; import-alertmanager
+//	watchdog pager COMMAND        incidents, ack, oncall, silences… over the API; import-alertmanager, import-pagerduty, import-opsgenie
 //	watchdog version              print the version
 package main
 
@@ -83,7 +83,7 @@ func usage(w io.Writer) {
   watchdog check rules FILE...       validate rule files
   watchdog test [--run RE] FILE...   run rule tests (promtool test rules format) and paging tests (files with pager_config);
                                      exit 0 pass, 1 fail, 2 bad input
-  watchdog pager COMMAND [ARGS]      talk to a running watchdog's pager, or import-alertmanager FILE (watchdog pager --help)
+  watchdog pager COMMAND [ARGS]      talk to a running watchdog's pager, or import-alertmanager/-pagerduty/-opsgenie (watchdog pager --help)
   watchdog version                   print the version
 
 Flags of demo and run:

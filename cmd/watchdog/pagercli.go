@@ -48,6 +48,9 @@ Commands:
   user token revoke ID                 revoke a token (and end its console sessions)
   import-alertmanager FILE [--out F]   convert an alertmanager.yml into a pager section (stdout or F);
                                        what was not imported and the secrets to provide go to stderr
+  import-pagerduty DIR|FILE... [--out F]  convert PagerDuty REST API v2 responses (JSON files) into a
+                                       pager section; what was not imported goes to stderr
+  import-opsgenie DIR|FILE... [--out F]   the same for Opsgenie API v2 responses
 
 Flags (anywhere on the line):
 `
@@ -80,7 +83,7 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.limit, "limit", 0, "incidents: at most this many")
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
-	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.comment, "comment", "", "silence add, override add: comment")
 	fs.StringVar(&c.schedule, "schedule", "", "override, calendar: the schedule")
 	fs.StringVar(&c.start, "start", "", "override add: start (RFC 3339, 2006-01-02T15:04 local, now, +DURATION)")
 	fs.StringVar(&c.end, "end", "", "override add: end (as --start; +DURATION counts from --start)")
@@ -89,7 +92,7 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
 	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
 	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
-	fs.StringVar(&c.outFile, "out", "", "import-alertmanager: write the pager section to this file instead of stdout")
+	fs.StringVar(&c.outFile, "out", "", "import-*: write the pager section to this file instead of stdout")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, pagerUsage)
 		fs.PrintDefaults()
@@ -115,6 +118,9 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	}
 	if pos[0] == "import-alertmanager" {
 		return importAlertmanager(pos[1:], c.outFile, stdout, stderr)
+	}
+	if pos[0] == "import-pagerduty" || pos[0] == "import-opsgenie" {
+		return importProvider(pos[0], pos[1:], c.outFile, stdout, stderr)
 	}
 	if c.tokenFile != "" {
 		b, err := os.ReadFile(c.tokenFile)

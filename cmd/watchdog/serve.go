@@ -59,6 +59,8 @@ type serveOptions struct {
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
+	featureNames  *featureFlag      // --enable-feature
+	features      features          // what featureNames turned on
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
 }
 
@@ -88,6 +90,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
 		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
+	o.featureNames = enableFeatureFlag(fs)
 	return fs, o
 }
 
@@ -110,6 +113,11 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --log.level: %v", errUsage, err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	feats, err := parseFeatures(*o.featureNames, logger)
+	if err != nil {
+		return err
+	}
+	o.features = feats
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -227,6 +235,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		IsSoftError:  storeIsSoft,
 		RejectReason: storeRejectReason,
 		Exemplars:    exemplarSink,
+
+		StoreStartTimestamps: o.features.stStorage,
+		STZeroIngestion:      o.features.stZero,
 	})
 	if err := scraper.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("apply config: %w", err)
@@ -238,7 +249,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if externalURL == "" {
 		externalURL = "http://" + ln.Addr().String()
 	}
-	engine := promql.NewEngine(web.EngineOpts(queryLimits))
+	engineOpts := web.EngineOpts(queryLimits)
+	engineOpts.UseStartTimestamps = o.features.useST // for the API and the rules
+	engine := promql.NewEngine(engineOpts)
 	extLabels := labels.FromMap(cfg.Global.ExternalLabels)
 	ams := &amSenders{opts: alertmanager.Options{Metrics: set, Logger: logger.With("component", "alertmanager")}}
 	// In-process receivers get the alerts through bounded queues with one
@@ -419,6 +432,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if pg != nil {
 		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ},
 			People: pg.p, SecureCookies: strings.HasPrefix(externalURL, "https://")})
+		if in := inboundWebhooks(pg, externalURL, logger.With("component", "inbound"), set); in != nil {
+			in.Register(api.HandleOwnAuth)
+		}
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})

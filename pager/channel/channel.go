@@ -94,7 +94,11 @@ type Message struct {
 	Annotations map[string]string
 	Alerts      []Alert
 	// AckURL is a signed one-click acknowledge link.
-	AckURL      string
+	AckURL string
+	// ReplyToken is the signed token of AckURL on its own: channels that
+	// take replies (Twilio voice with replies on) put it in the URL their
+	// provider calls back, so the reply names the incident and the user.
+	ReplyToken  string
 	Recipient   Contact
 	ExternalURL string
 	Time        time.Time

@@ -158,7 +158,7 @@ func TestSlackContract(t *testing.T) {
 
 	// Follow-ups carry no ack button.
 	m.Event = EventResolve
-	p2 := buildSlack(m)
+	p2 := buildSlack(m, false)
 	if strings.Contains(p2.Text, "Acknowledge") {
 		t.Errorf("resolve text has an ack link: %q", p2.Text)
 	}
@@ -357,7 +357,7 @@ func TestTwilioContract(t *testing.T) {
 		t.Errorf("missing number: err = %v", err)
 	}
 	m.Summary = strings.Repeat("z", 5000)
-	if b := smsBody(m); len([]rune(b)) > 1600 || !strings.HasSuffix(b, m.AckURL) {
+	if b := smsBody(m, false); len([]rune(b)) > 1600 || !strings.HasSuffix(b, m.AckURL) {
 		t.Errorf("long SMS body %d runes, ack kept=%v", len([]rune(b)), strings.HasSuffix(b, m.AckURL))
 	}
 }

@@ -56,7 +56,7 @@ func FuzzPayloads(f *testing.F) {
 		m.Title, m.Summary, m.Severity, m.AckURL, m.DedupKey = title, summary, sev, ack, key
 		for _, ev := range []string{EventTrigger, EventAcknowledge, EventResolve} {
 			m.Event = ev
-			for _, v := range []any{buildSlack(m), BuildWebhookPayload(m, 1)} {
+			for _, v := range []any{buildSlack(m, false), BuildWebhookPayload(m, 1)} {
 				if _, err := json.Marshal(v); err != nil {
 					t.Fatal(err)
 				}
@@ -67,7 +67,7 @@ func FuzzPayloads(f *testing.F) {
 			if c := og.buildCreate(m, "a"); len([]rune(c.Message)) > ogMaxMessage {
 				t.Fatalf("message %d runes", len([]rune(c.Message)))
 			}
-			if b := smsBody(m); len([]rune(b)) > maxSMSBody {
+			if b := smsBody(m, false); len([]rune(b)) > maxSMSBody {
 				t.Fatalf("sms %d runes", len([]rune(b)))
 			}
 			_ = emailBody(m)

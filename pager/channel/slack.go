@@ -16,10 +16,19 @@ type SlackOptions struct {
 	WebhookURL string `yaml:"webhook_url"`
 	// Channel, Username and IconEmoji override the webhook's defaults where
 	// Slack still allows it (legacy webhooks); empty fields are omitted.
-	Channel   string      `yaml:"channel"`
-	Username  string      `yaml:"username"`
-	IconEmoji string      `yaml:"icon_emoji"`
-	HTTP      HTTPOptions `yaml:",inline"`
+	Channel   string `yaml:"channel"`
+	Username  string `yaml:"username"`
+	IconEmoji string `yaml:"icon_emoji"`
+	// SigningSecret is the Slack app's signing secret. When set, trigger
+	// messages carry Acknowledge / Resolve / Escalate buttons whose
+	// clicks Slack posts to the watchdog's interactivity endpoint, signed
+	// with it. Secret.
+	SigningSecret string `yaml:"signing_secret"`
+	// ResponseURLPrefix bounds where the message is updated after a click:
+	// only response_url values starting with it are posted to (default
+	// https://hooks.slack.com/).
+	ResponseURLPrefix string      `yaml:"response_url_prefix"`
+	HTTP              HTTPOptions `yaml:",inline"`
 }
 
 // Slack posts Block Kit messages to an incoming webhook.
@@ -49,6 +58,7 @@ type slackElement struct {
 	Text     any    `json:"text,omitempty"`
 	URL      string `json:"url,omitempty"`
 	ActionID string `json:"action_id,omitempty"`
+	Value    string `json:"value,omitempty"`
 	Style    string `json:"style,omitempty"`
 }
 
@@ -73,7 +83,7 @@ func (s *Slack) Send(ctx context.Context, m Message) (bool, error) {
 	if err := m.Validate(); err != nil {
 		return false, err
 	}
-	p := buildSlack(m)
+	p := buildSlack(m, s.o.SigningSecret != "")
 	p.Channel, p.Username, p.IconEmoji = s.o.Channel, s.o.Username, s.o.IconEmoji
 	req, err := jsonRequest(s.o.WebhookURL, p)
 	if err != nil {
@@ -89,10 +99,19 @@ var slackEmoji = map[string]string{
 	EventResolve:     ":white_check_mark:",
 }
 
+// Slack action IDs of the interactive buttons; their value is the
+// incident ID.
+const (
+	SlackActionAck      = "incident_ack"
+	SlackActionResolve  = "incident_resolve"
+	SlackActionEscalate = "incident_escalate"
+)
+
 // buildSlack renders m: a header, the summary with severity and labels, an
 // Acknowledge button (trigger only) and a Runbook button, and a plain-text
-// fallback that carries the same links.
-func buildSlack(m Message) SlackPayload {
+// fallback that carries the same links. Interactive messages have
+// Acknowledge / Resolve / Escalate action buttons instead of the link.
+func buildSlack(m Message, interactive bool) SlackPayload {
 	title := fmt.Sprintf("[%s] %s", eventTag(m.Event), orDefault(m.Title, "(untitled)"))
 	ack := ""
 	if m.Event == EventTrigger {
@@ -125,7 +144,13 @@ func buildSlack(m Message) SlackPayload {
 		{Type: "section", Text: &slackText{Type: "mrkdwn", Text: truncateRunes(body.String(), 3000)}, Fields: slackFields(m)},
 	}
 	var buttons []slackElement
-	if ack != "" {
+	if interactive && m.Event == EventTrigger && m.IncidentID != "" {
+		id := truncate(m.IncidentID, 2000)
+		buttons = append(buttons,
+			slackElement{Type: "button", Text: slackText{"plain_text", "Acknowledge"}, ActionID: SlackActionAck, Value: id, Style: "danger"},
+			slackElement{Type: "button", Text: slackText{"plain_text", "Resolve"}, ActionID: SlackActionResolve, Value: id, Style: "primary"},
+			slackElement{Type: "button", Text: slackText{"plain_text", "Escalate"}, ActionID: SlackActionEscalate, Value: id})
+	} else if ack != "" {
 		buttons = append(buttons, slackElement{Type: "button", Text: slackText{"plain_text", "Acknowledge"}, URL: ack, ActionID: "acknowledge", Style: "danger"})
 	}
 	if runbook != "" {

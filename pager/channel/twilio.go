@@ -36,8 +36,17 @@ type TwilioOptions struct {
 	// BaseURL defaults to https://api.twilio.com.
 	BaseURL string `yaml:"base_url"`
 	// Voice is the <Say> voice attribute (optional, e.g. "alice").
-	Voice string      `yaml:"voice"`
-	HTTP  HTTPOptions `yaml:",inline"`
+	Voice string `yaml:"voice"`
+	// Replies turns on two-way paging: texts say how to reply ("1" or
+	// "ACK 7" to acknowledge, …) and calls ask for a keypress (<Gather>).
+	// Twilio's inbound webhooks must then point at the watchdog (see
+	// README, "Acknowledging by SMS, voice and Slack").
+	Replies bool `yaml:"replies"`
+	// WebhookAuthToken is the account auth token that signs Twilio's
+	// webhook requests (X-Twilio-Signature). Default AuthToken, which is
+	// that token unless APIKeySID is set. Secret.
+	WebhookAuthToken string      `yaml:"webhook_auth_token"`
+	HTTP             HTTPOptions `yaml:",inline"`
 }
 
 // Twilio sends SMS through Messages.json or places calls through Calls.json.
@@ -61,6 +70,12 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	}
 	o.Name = orDefault(o.Name, "twilio-"+o.Mode)
 	o.BaseURL = strings.TrimRight(orDefault(o.BaseURL, "https://api.twilio.com"), "/")
+	if o.WebhookAuthToken == "" && o.APIKeySID == "" {
+		o.WebhookAuthToken = o.AuthToken
+	}
+	if o.Replies && o.WebhookAuthToken == "" {
+		return nil, fmt.Errorf("%w: twilio: replies with api_key_sid need webhook_auth_token (the account auth token)", ErrInvalidConfig)
+	}
 	return &Twilio{o: o}, nil
 }
 
@@ -83,9 +98,9 @@ func (t *Twilio) Send(ctx context.Context, m Message) (bool, error) {
 	resource := "Messages.json"
 	if t.o.Mode == TwilioVoice {
 		resource = "Calls.json"
-		form.Set("Twiml", t.twiml(m))
+		form.Set("Twiml", t.twiml(m, t.voiceAction(m)))
 	} else {
-		form.Set("Body", smsBody(m))
+		form.Set("Body", smsBody(m, t.o.Replies))
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -103,12 +118,16 @@ func (t *Twilio) Send(ctx context.Context, m Message) (bool, error) {
 }
 
 // smsBody is "[TRIGGER] headline (severity) Ack: URL", keeping the link
-// intact when the text must be cut.
-func smsBody(m Message) string {
+// intact when the text must be cut. With replies, a trigger ends with
+// how to answer by text, naming the incident's reply code.
+func smsBody(m Message, replies bool) string {
 	tail := ""
 	if m.Event == EventTrigger {
 		if u := httpURL(m.AckURL); u != "" {
 			tail = " Ack: " + u
+		}
+		if code := ReplyCode(m.IncidentID); replies && code != "" {
+			tail += fmt.Sprintf(" Reply 1 or ACK %s to acknowledge, 2 or ESC %s to escalate, RES %s to resolve.", code, code, code)
 		}
 	}
 	head := fmt.Sprintf("[%s] %s", eventTag(m.Event), oneLine(orDefault(m.headline(), "(untitled)")))
@@ -122,20 +141,65 @@ func smsBody(m Message) string {
 	return truncateRunes(head, room) + tail
 }
 
+// VoicePath is the path, under the external URL, of the <Gather> action
+// of calls placed with replies on.
+const VoicePath = "/api/v1/pager/inbound/twilio/voice"
+
+// voiceAction returns the <Gather> action URL of a call for m, or "" when
+// the call takes no keypress (replies off, no token or external URL).
+func (t *Twilio) voiceAction(m Message) string {
+	base := httpURL(m.ExternalURL)
+	if !t.o.Replies || base == "" || m.ReplyToken == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + VoicePath + "?" + url.Values{"t": {m.ReplyToken}}.Encode()
+}
+
 // twiml renders <Response><Say>…</Say></Response> with the text escaped.
-func (t *Twilio) twiml(m Message) string {
+// With an action URL the page is said inside <Gather numDigits="1">,
+// followed by the keys to press; the call says the page once more if
+// nothing is pressed.
+func (t *Twilio) twiml(m Message, action string) string {
 	text := fmt.Sprintf("Watchdog page. %s. Severity %s. %s",
 		orDefault(m.Title, "untitled alert"), orDefault(m.Severity, "unknown"), m.Summary)
 	text = truncateRunes(strings.TrimSpace(oneLine(text)), 1000)
 	var b strings.Builder
-	b.WriteString("<Response><Say")
+	b.WriteString("<Response>")
+	if action != "" {
+		b.WriteString(`<Gather numDigits="1" timeout="10" method="POST" action="`)
+		_ = xml.EscapeText(&b, []byte(action))
+		b.WriteString(`">`)
+	}
+	t.say(&b, text)
+	if action != "" {
+		t.say(&b, "Press 1 to acknowledge, 2 to escalate.")
+		b.WriteString("</Gather>")
+		t.say(&b, "No key pressed. Goodbye.")
+	}
+	b.WriteString("</Response>")
+	return b.String()
+}
+
+// say writes one escaped <Say> element.
+func (t *Twilio) say(b *strings.Builder, text string) {
+	b.WriteString("<Say")
 	if t.o.Voice != "" {
 		b.WriteString(` voice="`)
-		_ = xml.EscapeText(&b, []byte(t.o.Voice))
+		_ = xml.EscapeText(b, []byte(t.o.Voice))
 		b.WriteString(`"`)
 	}
 	b.WriteString(">")
-	_ = xml.EscapeText(&b, []byte(text))
-	b.WriteString("</Say></Response>")
-	return b.String()
+	_ = xml.EscapeText(b, []byte(text))
+	b.WriteString("</Say>")
+}
+
+// ReplyCode is the short code replies use for an incident: the number of
+// "inc-7" ("7"), or "" for an ID without a trailing number.
+func ReplyCode(incidentID string) string {
+	i := strings.LastIndexByte(incidentID, '-')
+	code := incidentID[i+1:]
+	if code == "" || len(code) > 12 || strings.Trim(code, "0123456789") != "" {
+		return ""
+	}
+	return code
 }
