@@ -243,17 +243,19 @@ func effective(cfg *Config, list []ScheduleOverride, name string) (*schedule.Sch
 	if s == nil {
 		return nil, fmt.Errorf("schedule %q: %w", name, ErrNotFound)
 	}
-	extra := toOverrides(list, name)
+	extra := toOverrides(cfg, list, name)
 	if len(extra) == 0 {
 		return s, nil
 	}
 	return s.WithOverrides(extra)
 }
 
-func toOverrides(list []ScheduleOverride, name string) []schedule.Override {
+// toOverrides returns the overrides of list for schedule name, leaving
+// out those whose user cfg no longer has (removed by a reload).
+func toOverrides(cfg *Config, list []ScheduleOverride, name string) []schedule.Override {
 	var extra []schedule.Override
 	for _, o := range list {
-		if o.Schedule == name {
+		if o.Schedule == name && cfg.User(o.User) != nil {
 			extra = append(extra, schedule.Override{User: o.User,
 				Start: o.Start.Format(time.RFC3339), End: o.End.Format(time.RFC3339)})
 		}
@@ -272,7 +274,7 @@ type overlay struct {
 
 // withOverrides returns cfg with the overrides of list applied to its
 // schedules (cfg itself when list is empty). Overrides that no longer fit
-// the configuration (their schedule was removed) are ignored.
+// the configuration (their schedule or user was removed) are ignored.
 func (ov *overlay) withOverrides(cfg *Config, list []ScheduleOverride) *Config {
 	if len(list) == 0 || cfg.c == nil {
 		return cfg
@@ -292,7 +294,7 @@ func (ov *overlay) withOverrides(cfg *Config, list []ScheduleOverride) *Config {
 		if s == nil {
 			continue
 		}
-		if extra := toOverrides(list, s.Name); len(extra) > 0 {
+		if extra := toOverrides(cfg, list, s.Name); len(extra) > 0 {
 			if n, err := s.WithOverrides(extra); err == nil {
 				scheds[i] = n
 			}
