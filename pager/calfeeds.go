@@ -81,6 +81,7 @@ func (p *Pager) CreateCalendarFeed(kind, name string, by Actor) (CalendarFeed, s
 	if err != nil {
 		return CalendarFeed{}, "", fmt.Errorf("create calendar feed: %w", err)
 	}
+	p.log.Info("pager: calendar feed created", "id", f.ID, "kind", kind, "name", name, "by", f.CreatedBy)
 	return f, secret, nil
 }
 
@@ -121,6 +122,7 @@ func (p *Pager) RevokeCalendarFeed(id string, by Actor) error {
 	if err != nil {
 		return fmt.Errorf("revoke calendar feed %s: %w", id, err)
 	}
+	p.log.Info("pager: calendar feed revoked", "id", id, "by", by.String())
 	return nil
 }
 

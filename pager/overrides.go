@@ -107,6 +107,8 @@ func (p *Pager) AddOverride(o ScheduleOverride, by Actor) (ScheduleOverride, []s
 	if err != nil {
 		return o, nil, fmt.Errorf("add override: %w", err)
 	}
+	p.log.Info("pager: schedule override added", "id", o.ID, "schedule", o.Schedule, "user", o.User,
+		"start", o.Start.UTC(), "end", o.End.UTC(), "by", by.String())
 	return o, warnings, nil
 }
 
@@ -167,10 +169,10 @@ func (p *Pager) Overrides(schedule string, since time.Time) ([]ScheduleOverride,
 	return list, nil
 }
 
-// DeleteOverride removes override id of schedule. Unless force is set it
-// refuses (ErrOverrideGap) when the schedule would then have nobody on
-// call at some time between now and the override's end.
-func (p *Pager) DeleteOverride(schedule, id string, force bool) error {
+// DeleteOverride removes override id of schedule for by (logged). Unless
+// force is set it refuses (ErrOverrideGap) when the schedule would then
+// have nobody on call at some time between now and the override's end.
+func (p *Pager) DeleteOverride(schedule, id string, force bool, by Actor) error {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -203,6 +205,7 @@ func (p *Pager) DeleteOverride(schedule, id string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("delete override %s: %w", id, err)
 	}
+	p.log.Info("pager: schedule override deleted", "id", id, "schedule", schedule, "by", by.String(), "force", force)
 	return nil
 }
 

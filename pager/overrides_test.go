@@ -50,7 +50,7 @@ func TestOverridePagesCover(t *testing.T) {
 		if err != nil || len(list) != 2 || list[0].ID != "ovr-1" || list[1].CreatedBy != "bob" {
 			t.Fatalf("Overrides = %+v, %v", list, err)
 		}
-		if err := h.p.DeleteOverride("primary", "ovr-1", false); err != nil {
+		if err := h.p.DeleteOverride("primary", "ovr-1", false, Actor{User: "alice", Via: ViaCLI}); err != nil {
 			t.Fatal(err)
 		}
 		if u := onCall(t, h.p, at(t, "10:30")); u != "alice" {
@@ -61,11 +61,18 @@ func TestOverridePagesCover(t *testing.T) {
 		if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "alice is on call for all of it already") {
 			t.Errorf("redundant override: %q, %v", warns, err)
 		}
-		if err := h.p.DeleteOverride("primary", "ovr-1", false); !errors.Is(err, ErrNotFound) {
+		if err := h.p.DeleteOverride("primary", "ovr-1", false, Actor{User: "alice", Via: ViaCLI}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("second delete: %v, want ErrNotFound", err)
 		}
-		if err := h.p.DeleteOverride("other", "ovr-2", false); !errors.Is(err, ErrNotFound) {
+		if err := h.p.DeleteOverride("other", "ovr-2", false, Actor{User: "alice", Via: ViaCLI}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("delete through another schedule: %v, want ErrNotFound", err)
+		}
+		logs := h.logs.String()
+		for _, want := range []string{`msg="pager: schedule override added" id=ovr-1 schedule=primary user=bob`,
+			`by="alice (cli)"`, `msg="pager: schedule override deleted" id=ovr-1 schedule=primary by="alice (cli)" force=false`} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("log lacks %s:\n%s", want, logs)
+			}
 		}
 	})
 }
@@ -127,11 +134,11 @@ func TestOverrideDeleteGap(t *testing.T) {
 	if _, _, err := h.p.AddOverride(ScheduleOverride{Schedule: "primary", User: "carol", Start: at(t, "10:00"), End: at(t, "12:00")}, Actor{User: "alice", Via: ViaConsole}); err != nil {
 		t.Fatal(err)
 	}
-	err := h.p.DeleteOverride("primary", "ovr-1", false)
+	err := h.p.DeleteOverride("primary", "ovr-1", false, Actor{User: "alice", Via: ViaCLI})
 	if !errors.Is(err, ErrOverrideGap) || !strings.Contains(err.Error(), "T10:00:00Z") {
 		t.Fatalf("DeleteOverride = %v, want ErrOverrideGap at 10:00", err)
 	}
-	if err := h.p.DeleteOverride("primary", "ovr-1", true); err != nil {
+	if err := h.p.DeleteOverride("primary", "ovr-1", true, Actor{User: "alice", Via: ViaCLI}); err != nil {
 		t.Fatalf("forced: %v", err)
 	}
 }

@@ -23,7 +23,7 @@ type Calendars interface {
 	RevokeCalendarFeed(id string, by pager.Actor) error
 	AddOverride(o pager.ScheduleOverride, by pager.Actor) (pager.ScheduleOverride, []string, error)
 	Overrides(schedule string, since time.Time) ([]pager.ScheduleOverride, error)
-	DeleteOverride(schedule, id string, force bool) error
+	DeleteOverride(schedule, id string, force bool, by pager.Actor) error
 }
 
 // enableCalendars registers the feeds (open: the secret in the URL is the
@@ -276,7 +276,7 @@ func (f *calendarFeeds) addOverride(r *http.Request) apiResult {
 // deleteOverride serves DELETE …/schedules/{name}/overrides/{id}[?force=true].
 func (f *calendarFeeds) deleteOverride(r *http.Request) apiResult {
 	force := r.FormValue("force") == "true"
-	if err := f.c.DeleteOverride(r.PathValue("name"), r.PathValue("id"), force); err != nil {
+	if err := f.c.DeleteOverride(r.PathValue("name"), r.PathValue("id"), force, actorBody{}.actor(r)); err != nil {
 		return apiResult{err: calendarError(err)}
 	}
 	return apiResult{data: map[string]string{"id": r.PathValue("id"), "status": "deleted"}}
