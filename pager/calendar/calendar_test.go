@@ -157,7 +157,7 @@ func checkLines(t *testing.T, feed []byte) {
 		t.Fatal("feed does not end in CRLF")
 	}
 	for i, line := range bytes.Split(bytes.TrimSuffix(feed, []byte("\r\n")), []byte("\r\n")) {
-		if len(line) > maxLine {
+		if len(line) > 75 { // RFC 5545 3.1
 			t.Errorf("line %d is %d octets: %q", i+1, len(line), line)
 		}
 		if bytes.ContainsAny(line, "\r\n") {
