@@ -49,6 +49,9 @@ const (
 	// MaxTokensPerUser bounds a user's live (not revoked, not expired)
 	// tokens.
 	MaxTokensPerUser = 50
+	// MaxSessionsPerUser bounds a user's live console sessions: signing
+	// in beyond it ends the oldest.
+	MaxSessionsPerUser = 20
 	// MaxTokenNameBytes bounds a token's name.
 	MaxTokenNameBytes = 64
 	// MaxTokenLifetime bounds a token's expiry (ten years).
@@ -292,7 +295,8 @@ func (p *Pager) check(kind, secret string) (Credential, error) {
 // StartSession signs in with a personal token: it returns the secret of
 // a new console session of the token's user and scopes, which ends after
 // ttl, when the token expires or is revoked, or at EndSession. Expired
-// sessions of the user are deleted on the way.
+// sessions of the user are deleted on the way, and the oldest live ones
+// beyond MaxSessionsPerUser.
 func (p *Pager) StartSession(tokenSecret string, ttl time.Duration) (string, Credential, error) {
 	t, err := p.Authenticate(tokenSecret)
 	if err != nil {
@@ -310,8 +314,17 @@ func (p *Pager) StartSession(tokenSecret string, ttl time.Duration) (string, Cre
 		if err != nil {
 			return err
 		}
+		live := 0
 		for i := range old {
-			if !old[i].live(now) {
+			if old[i].live(now) {
+				live++
+			}
+		}
+		for i := range old { // oldest first
+			if !old[i].live(now) || live >= MaxSessionsPerUser {
+				if old[i].live(now) {
+					live--
+				}
 				if err := tx.DeleteCredential(old[i].ID); err != nil {
 					return err
 				}

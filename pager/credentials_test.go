@@ -156,3 +156,38 @@ func TestSignOut(t *testing.T) {
 		t.Errorf("the token outlives the session: %v", err)
 	}
 }
+
+func TestSessionLimitPerUser(t *testing.T) {
+	c := loadConfig(t, "basic.good.yaml")
+	now := day
+	p, _ := New(Options{Config: c, Now: func() time.Time { return now }})
+	secret, _, err := p.CreateToken("alice", "", []string{"respond"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := range MaxSessionsPerUser + 5 {
+		now = now.Add(time.Second) // creation order
+		s, _, err := p.StartSession(secret, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = s
+		}
+	}
+	var n int
+	if err := p.store.View(func(tx ReadTx) error {
+		ss, err := tx.Credentials(CredSession, "alice")
+		n = len(ss)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != MaxSessionsPerUser {
+		t.Errorf("%d sessions stored, want %d", n, MaxSessionsPerUser)
+	}
+	if _, err := p.Session(first); !errors.Is(err, ErrBadCredential) {
+		t.Errorf("the oldest session survived: %v", err)
+	}
+}

@@ -91,7 +91,7 @@ func Postmortem(st pager.IncidentState, tl []pager.TimelineEntry) string {
 	} else {
 		b.WriteString("| Time | Event | By | Details |\n| --- | --- | --- | --- |\n")
 		for _, e := range tl {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", stamp(e.At), e.Kind, mdCell(orDash(e.By)), mdCell(entryDetails(e)))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", stamp(e.At), e.Kind, mdCell(entryActor(e)), mdCell(entryDetails(e)))
 		}
 		b.WriteString("\n")
 	}
@@ -219,3 +219,12 @@ func mdCell(s string) string {
 
 // mdText makes s safe in a heading.
 func mdText(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+
+// entryActor is the entry's actor, with how they acted when known:
+// "alice (sms)".
+func entryActor(e pager.TimelineEntry) string {
+	if e.Via == "" {
+		return orDash(e.By)
+	}
+	return orDash(e.By) + " (" + e.Via + ")"
+}

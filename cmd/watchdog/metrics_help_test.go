@@ -19,6 +19,7 @@ import (
 var notMetrics = map[string]string{
 	"watchdog_pager":        "PostgreSQL LISTEN/NOTIFY channel (pager/sqlstore)",
 	"watchdog_pager_schema": "PostgreSQL schema version table (pager/sqlstore)",
+	"watchdog_session":      "the console session cookie (web.SessionCookie)",
 	"watchdog_checkin_last_success_timestamp_seconds": "series written to the store (checkin.SeriesLastSuccess)",
 	"watchdog_checkin_last_duration_seconds":          "series written to the store (checkin.SeriesLastDuration)",
 	"watchdog_checkin_up":                             "series written to the store (checkin.SeriesUp)",

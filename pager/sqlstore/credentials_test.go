@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
 )
 
@@ -80,5 +81,49 @@ func TestCredentialsConformance(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestRevocationSeenByReplicas: two pagers on one PostgreSQL database (an
+// HA pair): a token created on one works on the other, and revoking it
+// on one refuses it on the other at the next check.
+func TestRevocationSeenByReplicas(t *testing.T) {
+	dsn := pgtest.DB(t)
+	cfg, err := pager.ParseConfig("pager.yml", []byte(`pager:
+  users: [{name: alice, contact: {push: a}}]
+  escalation_policies: [{name: p, levels: [{targets: [user:alice]}]}]
+  channels: [{name: push, type: console}]
+  routes: [{name: all, escalation_policy: p}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pager.New(pager.Options{Config: cfg, Store: openReplica(t, dsn, "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pager.New(pager.Options{Config: cfg, Store: openReplica(t, dsn, "b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := a.CreateToken("alice", "", []string{pager.ScopeRespond}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err := b.StartSession(secret, time.Hour)
+	if err != nil {
+		t.Fatalf("sign in on the other replica: %v", err)
+	}
+	if _, err := a.Session(sess); err != nil {
+		t.Errorf("session made on b, checked on a: %v", err)
+	}
+	if _, err := b.RevokeToken(tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(secret); !errors.Is(err, pager.ErrBadCredential) {
+		t.Errorf("revoked on b, still good on a: %v", err)
+	}
+	if _, err := a.Session(sess); !errors.Is(err, pager.ErrBadCredential) {
+		t.Errorf("session of the revoked token still good on a: %v", err)
 	}
 }
