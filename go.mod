@@ -4,6 +4,7 @@ go 1.26.7
 
 require (
 	github.com/VictoriaMetrics/metrics v1.44.0
+	github.com/arran4/golang-ical v0.3.4
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/expr-lang/expr v1.17.8

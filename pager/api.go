@@ -157,23 +157,32 @@ type OnCall struct {
 // (the policy of a route): who would be paged at t, level by level.
 func (p *Pager) WhoIsOnCall(target string, t time.Time) ([]OnCall, error) {
 	kind, name, _ := strings.Cut(target, ":")
+	var ovs []ScheduleOverride
+	if err := p.store.View(func(tx ReadTx) error {
+		var err error
+		ovs, err = tx.Overrides()
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("on call: %w", err)
+	}
+	cfg := p.ov.withOverrides(p.config(), ovs)
 	switch kind {
 	case "schedule":
-		s := p.config().Schedule(name)
+		s := cfg.Schedule(name)
 		if s == nil {
 			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
 		}
 		u, _ := s.OnCall(t)
 		return []OnCall{{User: u, Schedule: name}}, nil
 	case "route":
-		r := p.config().route(name)
+		r := cfg.route(name)
 		if r == nil {
 			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
 		}
 		name = r.policy
 		fallthrough
 	case "policy":
-		pol := p.config().Policy(name)
+		pol := cfg.Policy(name)
 		if pol == nil {
 			return nil, fmt.Errorf("%w %q", ErrUnknownTarget, target)
 		}
@@ -185,7 +194,7 @@ func (p *Pager) WhoIsOnCall(target string, t time.Time) ([]OnCall, error) {
 					out = append(out, OnCall{Level: i, User: n})
 					continue
 				}
-				u, _ := p.config().Schedule(n).OnCall(t)
+				u, _ := cfg.Schedule(n).OnCall(t)
 				out = append(out, OnCall{Level: i, User: u, Schedule: n})
 			}
 		}

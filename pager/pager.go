@@ -124,6 +124,7 @@ type Options struct {
 type Pager struct {
 	o     Options
 	cfg   atomic.Pointer[Config] // swapped by Reload
+	ov    overlay                // cfg with the stored schedule overrides
 	store Store
 	now   func() time.Time
 	log   *slog.Logger
@@ -291,7 +292,8 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		return nil
 	}
 	now := p.now()
-	cfg := p.config()
+	base := p.config()
+	cfg := base
 	type result struct {
 		old, nst IncidentState
 		opened   bool
@@ -317,6 +319,13 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 				return err
 			}
 		}
+		// Escalation resolves schedules with the overrides stored now,
+		// whichever replica added them.
+		ovs, err := tx.Overrides()
+		if err != nil {
+			return fmt.Errorf("read overrides: %w", err)
+		}
+		cfg = p.ov.withOverrides(base, ovs)
 		latest := map[string]int{} // incident ID → index in res
 		for _, c := range cs {
 			st := c.st

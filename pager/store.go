@@ -73,6 +73,11 @@ type ReadTx interface {
 	Deliveries(f DeliveryFilter) ([]Delivery, error)
 	// Silences returns every silence, expired ones included, by ID.
 	Silences() ([]Silence, error)
+	// Overrides returns the stored schedule overrides, by ID.
+	Overrides() ([]ScheduleOverride, error)
+	// CalendarFeeds returns the calendar feeds, revoked ones included,
+	// by ID.
+	CalendarFeeds() ([]CalendarFeed, error)
 	// Credential returns the personal token or session with id, or
 	// ErrNotFound.
 	Credential(id string) (Credential, error)
@@ -99,6 +104,12 @@ type Tx interface {
 	UpdateDelivery(d Delivery) error
 	// PutSilence inserts or replaces a silence by ID.
 	PutSilence(s Silence) error
+	// PutOverride inserts or replaces a schedule override by ID.
+	PutOverride(o ScheduleOverride) error
+	// DeleteOverride removes the override with id (ErrNotFound if none).
+	DeleteOverride(id string) error
+	// PutCalendarFeed inserts or replaces a calendar feed by ID.
+	PutCalendarFeed(f CalendarFeed) error
 	// PutCredential inserts or replaces a credential by ID.
 	PutCredential(c Credential) error
 	// DeleteCredential deletes the credential with id (ErrNotFound if
@@ -198,6 +209,8 @@ type memData struct {
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
+	overrides  map[string]ScheduleOverride
+	feeds      map[string]CalendarFeed
 	creds      map[string]Credential
 }
 
@@ -206,7 +219,7 @@ func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
-		creds: map[string]Credential{},
+		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 	}}
 }
 
@@ -243,6 +256,8 @@ type memUndo struct {
 	deliveries map[string]memOld[Delivery]
 	silences   map[string]memOld[Silence]
 	seqs       map[string]memOld[int64]
+	overrides  map[string]memOld[ScheduleOverride]
+	feeds      map[string]memOld[CalendarFeed]
 	creds      map[string]memOld[Credential]
 }
 
@@ -279,6 +294,8 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.deliveries, d.deliveries)
 	restore(u.silences, d.silences)
 	restore(u.seqs, d.seqs)
+	restore(u.overrides, d.overrides)
+	restore(u.feeds, d.feeds)
 	restore(u.creds, d.creds)
 	for id, n := range u.timeline {
 		if n == 0 {
@@ -533,5 +550,38 @@ func (t *memTx) DeleteCredential(id string) error {
 	}
 	save(&t.undo.creds, t.d.creds, id)
 	delete(t.d.creds, id)
+	return nil
+}
+
+func (t *memTx) Overrides() ([]ScheduleOverride, error) {
+	out := slices.Collect(maps.Values(t.d.overrides))
+	slices.SortFunc(out, func(a, b ScheduleOverride) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (t *memTx) CalendarFeeds() ([]CalendarFeed, error) {
+	out := slices.Collect(maps.Values(t.d.feeds))
+	slices.SortFunc(out, func(a, b CalendarFeed) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (t *memTx) PutOverride(o ScheduleOverride) error {
+	save(&t.undo.overrides, t.d.overrides, o.ID)
+	t.d.overrides[o.ID] = o
+	return nil
+}
+
+func (t *memTx) DeleteOverride(id string) error {
+	if _, ok := t.d.overrides[id]; !ok {
+		return ErrNotFound
+	}
+	save(&t.undo.overrides, t.d.overrides, id)
+	delete(t.d.overrides, id)
+	return nil
+}
+
+func (t *memTx) PutCalendarFeed(f CalendarFeed) error {
+	save(&t.undo.feeds, t.d.feeds, f.ID)
+	t.d.feeds[f.ID] = f
 	return nil
 }

@@ -66,6 +66,9 @@ type PagerOptions struct {
 	Pager Pager
 	// Schedules serves schedule previews; nil answers 404 for every name.
 	Schedules ScheduleFunc
+	// Calendars serves the secret iCalendar feeds and the API of feeds and
+	// schedule overrides; nil leaves them out.
+	Calendars Calendars
 	// MaxPreviewDays bounds ?days= of schedule previews (default 90).
 	MaxPreviewDays int
 	// Buffer holds the alerts of POST /api/v2/alerts that the pager could
@@ -145,6 +148,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 		api("GET /api/v1/pager/tokens", ph.tokens)
 		api("DELETE /api/v1/pager/tokens/{id}", ph.revokeToken)
 		h.sessionRoutes(ph)
+	}
+	if o.Calendars != nil {
+		h.enableCalendars(o.Calendars, o.Schedules)
 	}
 
 	ack := http.HandlerFunc(ph.ackLink)

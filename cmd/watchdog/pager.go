@@ -265,7 +265,15 @@ func closeStore(s pager.Store) {
 func (r *pagerRuntime) close() { closeStore(r.store) }
 
 // schedule returns the schedule called name of the current configuration.
-func (r *pagerRuntime) schedule(name string) *schedule.Schedule { return r.cfg.Load().Schedule(name) }
+// schedule returns schedule name with the stored overrides applied, as
+// escalation sees it (the configured one if the store cannot be read).
+func (r *pagerRuntime) schedule(name string) *schedule.Schedule {
+	s, err := r.p.EffectiveSchedule(name)
+	if err != nil {
+		return r.cfg.Load().Schedule(name)
+	}
+	return s
+}
 
 // check reports whether next can replace the running configuration: the
 // pager's channels are built once, so a reload may not add channels or

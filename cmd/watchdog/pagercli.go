@@ -36,6 +36,15 @@ Commands:
   silence add MATCHER... --for DUR     silence alerts matching every MATCHER (e.g. 'job="shop"')
   silence list                         list silences
   silence expire ID                    end a silence now
+  override add --schedule S --user U --start T --end T
+                                       put U on call in S from T to T (RFC 3339, 2006-01-02T15:04 local, now, +8h)
+  override list --schedule S           overrides of S that have not ended
+  override delete ID --schedule S [--force]
+                                       remove one (--force even if S is left with nobody on call)
+  calendar create --schedule S | --user U
+                                       a secret iCalendar feed URL (shown once)
+  calendar list                        feeds, revoked ones included
+  calendar revoke ID                   the feed's URL answers 404 from now on
   user token create --user U --scope S [--name N] [--expires 90d]
                                        create a personal token (S: respond, admin or respond,admin);
                                        the token is printed once
@@ -56,6 +65,9 @@ type pagerCLI struct {
 	outFile                                 string
 	message                                 string
 	decline                                 bool
+	schedule, start, end                    string
+	force                                   bool
+	now                                     func() time.Time
 	user, scope, name, expires              string
 	stderr                                  io.Writer
 	limit                                   int
@@ -67,7 +79,7 @@ type pagerCLI struct {
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
 func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}}
+	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
@@ -77,10 +89,14 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.limit, "limit", 0, "incidents: at most this many")
 	fs.StringVar(&c.at, "time", "", "oncall: RFC 3339 time (default now)")
 	fs.DurationVar(&c.dur, "for", 0, "silence add: how long")
-	fs.StringVar(&c.comment, "comment", "", "silence add: comment")
+	fs.StringVar(&c.comment, "comment", "", "silence add, override add: comment")
 	fs.StringVar(&c.message, "message", "", "incident add-responder: what the responders are asked")
 	fs.BoolVar(&c.decline, "decline", false, "incident respond: decline the request to help")
-	fs.StringVar(&c.user, "user", "", "user token: the user")
+	fs.StringVar(&c.schedule, "schedule", "", "override, calendar: the schedule")
+	fs.StringVar(&c.start, "start", "", "override add: start (RFC 3339, 2006-01-02T15:04 local, now, +DURATION)")
+	fs.StringVar(&c.end, "end", "", "override add: end (as --start; +DURATION counts from --start)")
+	fs.BoolVar(&c.force, "force", false, "override delete: even if the schedule is left with nobody on call")
+	fs.StringVar(&c.user, "user", "", "user token, override add, calendar create: the user")
 	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
 	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
 	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
@@ -226,6 +242,16 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.incident(args[0], args[1:])
+	case "override":
+		if err := need(1, "add|list|delete"); err != nil {
+			return err
+		}
+		return c.override(args[0], args[1:])
+	case "calendar":
+		if err := need(1, "create|list|revoke"); err != nil {
+			return err
+		}
+		return c.calendar(args[0], args[1:])
 	}
 	return fmt.Errorf("%w: unknown pager command %q (see watchdog pager --help)", errUsage, cmd)
 }

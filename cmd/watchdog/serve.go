@@ -430,7 +430,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		})
 	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Buffer: apiBuffer{apiQ},
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ},
 			People: pg.p, SecureCookies: strings.HasPrefix(externalURL, "https://")})
 		if in := inboundWebhooks(pg, externalURL, logger.With("component", "inbound"), set); in != nil {
 			in.Register(api.HandleOwnAuth)
@@ -443,6 +443,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
+		uiOpts.Schedule = pg.schedule
 		uiOpts.Session = api.ConsoleSession
 	}
 	if err := ui.Register(api, uiOpts); err != nil {

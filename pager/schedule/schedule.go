@@ -281,3 +281,17 @@ func (c *Config) Get(name string) *Schedule {
 	}
 	return nil
 }
+
+// WithOverrides returns a validated copy of s with extra appended to its
+// overrides, so that they win over the configured ones where they
+// overlap. s itself is not changed. It fails as Validate does.
+func (s *Schedule) WithOverrides(extra []Override) (*Schedule, error) {
+	c := &Schedule{
+		Name: s.Name, TimeZone: s.TimeZone, Layers: s.Layers,
+		Overrides: append(slices.Clip(s.Overrides), extra...),
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

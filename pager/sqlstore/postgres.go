@@ -250,6 +250,22 @@ CREATE TABLE credentials (
 );
 CREATE INDEX credentials_user ON credentials (kind, user_name);
 `,
+	// 4: schedule overrides added from the console, CLI and API, and the
+	// secret calendar feeds (their SHA-256 only), stamped like silences.
+	`
+CREATE TABLE schedule_overrides (
+	id       TEXT PRIMARY KEY,
+	override TEXT NOT NULL, -- pager.ScheduleOverride as JSON
+	version  BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE calendar_feeds (
+	id      TEXT PRIMARY KEY,
+	feed    TEXT NOT NULL, -- pager.CalendarFeed as JSON
+	version BIGINT NOT NULL DEFAULT 0
+);
+CREATE TRIGGER schedule_overrides_stamp BEFORE INSERT OR UPDATE ON schedule_overrides FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+CREATE TRIGGER calendar_feeds_stamp BEFORE INSERT OR UPDATE ON calendar_feeds FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

@@ -90,6 +90,18 @@ CREATE TABLE credentials (
 ) STRICT;
 CREATE INDEX credentials_user ON credentials (kind, user_name);
 `,
+	// 4: schedule overrides added from the console, CLI and API, and the
+	// secret calendar feeds (their SHA-256 only).
+	`
+CREATE TABLE schedule_overrides (
+	id       TEXT PRIMARY KEY,
+	override TEXT NOT NULL -- pager.ScheduleOverride as JSON
+) STRICT;
+CREATE TABLE calendar_feeds (
+	id   TEXT PRIMARY KEY,
+	feed TEXT NOT NULL -- pager.CalendarFeed as JSON
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

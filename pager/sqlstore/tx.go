@@ -323,3 +323,65 @@ func (t *writeTx) DeleteCredential(id string) error {
 	}
 	return nil
 }
+
+// Overrides implements pager.ReadTx.
+func (t *readTx) Overrides() ([]pager.ScheduleOverride, error) {
+	return queryJSON(t, "schedule_overrides", func(id string, o *pager.ScheduleOverride) error {
+		if o.ID != id {
+			return fmt.Errorf("document id %q, row id %q", o.ID, id)
+		}
+		return nil
+	}, "SELECT id, id, override FROM schedule_overrides ORDER BY id")
+}
+
+// CalendarFeeds implements pager.ReadTx.
+func (t *readTx) CalendarFeeds() ([]pager.CalendarFeed, error) {
+	return queryJSON(t, "calendar_feeds", func(id string, f *pager.CalendarFeed) error {
+		if f.ID != id {
+			return fmt.Errorf("document id %q, row id %q", f.ID, id)
+		}
+		return nil
+	}, "SELECT id, id, feed FROM calendar_feeds ORDER BY id")
+}
+
+// PutOverride implements pager.Tx.
+func (t *writeTx) PutOverride(o pager.ScheduleOverride) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put override: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO schedule_overrides (id, override) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET override = excluded.override`), o.ID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put override: %w", err)
+	}
+	return nil
+}
+
+// DeleteOverride implements pager.Tx.
+func (t *writeTx) DeleteOverride(id string) error {
+	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM schedule_overrides WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete override: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete override: %w", err)
+	}
+	if n == 0 {
+		return pager.ErrNotFound
+	}
+	return nil
+}
+
+// PutCalendarFeed implements pager.Tx.
+func (t *writeTx) PutCalendarFeed(f pager.CalendarFeed) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put calendar feed: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO calendar_feeds (id, feed) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET feed = excluded.feed`), f.ID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put calendar feed: %w", err)
+	}
+	return nil
+}

@@ -136,9 +136,12 @@ type scheduleRow struct {
 
 type oncallData struct {
 	PagerEnabled bool
-	From, To     time.Time
-	Days         []dayMark
-	Schedules    []scheduleRow
+	// User and CSRF are the signed-in person and their forms' CSRF token
+	// (the override form); empty when nobody is signed in.
+	User, CSRF string
+	From, To   time.Time
+	Days       []dayMark
+	Schedules  []scheduleRow
 }
 
 // timelineWidth is the SVG width of the on-call timeline (a viewBox unit:
@@ -152,6 +155,9 @@ func (c *console) oncall(w http.ResponseWriter, r *http.Request) {
 	from := now.Truncate(time.Hour)
 	to := from.Add(oncallDays * 24 * time.Hour)
 	d := oncallData{PagerEnabled: c.o.Pager != nil, From: from, To: to}
+	if c.o.Session != nil {
+		d.User, d.CSRF, _ = c.o.Session(r)
+	}
 	span := to.Sub(from).Seconds()
 	for i := range oncallDays {
 		day := from.Add(time.Duration(i) * 24 * time.Hour)
@@ -159,6 +165,11 @@ func (c *console) oncall(w http.ResponseWriter, r *http.Request) {
 	}
 	if pc := c.pagerConfig(); pc != nil {
 		for i, s := range pc.Schedules {
+			if c.o.Schedule != nil {
+				if e := c.o.Schedule(s.Name); e != nil {
+					s = e
+				}
+			}
 			row := scheduleRow{Name: s.Name, Anchor: "schedule-" + itoa(i), TimeZone: s.TimeZone}
 			if u, ok := s.OnCall(now); ok {
 				row.Now = u

@@ -18,7 +18,8 @@
 // The console only reads. A person signed in with a personal token
 // (package web's /signin) acts through plain forms posted to
 // /incidents/{id}/act with the session's CSRF token (package web serves
-// them); otherwise incident actions are buttons whose script calls the
+// them), and overrides through the /oncall page's form posted to
+// /oncall/overrides; otherwise incident actions are buttons whose script calls the
 // token-protected JSON API (/api/v1/pager/…) with the token the user
 // typed once per browser session (sessionStorage). The package adds no
 // state-changing route of its own.
@@ -46,6 +47,7 @@ import (
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/pager/schedule"
 	"github.com/watchdog-sre/watchdog/web"
 )
 
@@ -88,6 +90,10 @@ type Options struct {
 	// Pager and PagerConfig are nil when the pager is not configured.
 	Pager       Pager
 	PagerConfig PagerConfigFunc
+	// Schedule returns a schedule with the overrides stored by the pager
+	// applied (pager.Pager.EffectiveSchedule), for /oncall; nil, or a nil
+	// answer, shows the configured schedule.
+	Schedule func(name string) *schedule.Schedule
 	// Cluster describes the pager's replicas on the overview; nil leaves
 	// the line out.
 	Cluster ClusterFunc
