@@ -84,6 +84,11 @@ type ReadTx interface {
 	// Credentials returns the credentials of kind (CredToken,
 	// CredSession) of user ("" for every user), by CreatedAt then ID.
 	Credentials(kind, user string) ([]Credential, error)
+	// Postmortem returns the postmortem document of the incident with
+	// id, or ErrNotFound.
+	Postmortem(incidentID string) (Postmortem, error)
+	// Postmortems returns every postmortem document, by incident ID.
+	Postmortems() ([]Postmortem, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -110,6 +115,8 @@ type Tx interface {
 	DeleteOverride(id string) error
 	// PutCalendarFeed inserts or replaces a calendar feed by ID.
 	PutCalendarFeed(f CalendarFeed) error
+	// PutPostmortem inserts or replaces a postmortem by IncidentID.
+	PutPostmortem(pm Postmortem) error
 	// PutCredential inserts or replaces a credential by ID.
 	PutCredential(c Credential) error
 	// DeleteCredential deletes the credential with id (ErrNotFound if
@@ -212,6 +219,7 @@ type memData struct {
 	overrides  map[string]ScheduleOverride
 	feeds      map[string]CalendarFeed
 	creds      map[string]Credential
+	pms        map[string]Postmortem
 }
 
 // NewMemStore returns an empty MemStore.
@@ -220,6 +228,7 @@ func NewMemStore() *MemStore {
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
+		pms: map[string]Postmortem{},
 	}}
 }
 
@@ -259,6 +268,7 @@ type memUndo struct {
 	overrides  map[string]memOld[ScheduleOverride]
 	feeds      map[string]memOld[CalendarFeed]
 	creds      map[string]memOld[Credential]
+	pms        map[string]memOld[Postmortem]
 }
 
 type memOld[T any] struct {
@@ -297,6 +307,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.overrides, d.overrides)
 	restore(u.feeds, d.feeds)
 	restore(u.creds, d.creds)
+	restore(u.pms, d.pms)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -583,5 +594,28 @@ func (t *memTx) DeleteOverride(id string) error {
 func (t *memTx) PutCalendarFeed(f CalendarFeed) error {
 	save(&t.undo.feeds, t.d.feeds, f.ID)
 	t.d.feeds[f.ID] = f
+	return nil
+}
+
+func (t *memTx) Postmortem(id string) (Postmortem, error) {
+	pm, ok := t.d.pms[id]
+	if !ok {
+		return Postmortem{}, ErrNotFound
+	}
+	return pm.Clone(), nil
+}
+
+func (t *memTx) Postmortems() ([]Postmortem, error) {
+	out := make([]Postmortem, 0, len(t.d.pms))
+	for _, pm := range t.d.pms {
+		out = append(out, pm.Clone())
+	}
+	slices.SortFunc(out, func(a, b Postmortem) int { return strings.Compare(a.IncidentID, b.IncidentID) })
+	return out, nil
+}
+
+func (t *memTx) PutPostmortem(pm Postmortem) error {
+	save(&t.undo.pms, t.d.pms, pm.IncidentID)
+	t.d.pms[pm.IncidentID] = pm.Clone()
 	return nil
 }

@@ -266,6 +266,15 @@ CREATE TABLE calendar_feeds (
 CREATE TRIGGER schedule_overrides_stamp BEFORE INSERT OR UPDATE ON schedule_overrides FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 CREATE TRIGGER calendar_feeds_stamp BEFORE INSERT OR UPDATE ON calendar_feeds FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 `,
+	// pm17: postmortem documents (pager.Postmortem: sections, state,
+	// edit history and action items), one per incident. Not stamped:
+	// read from the database on every request, like credentials.
+	`
+CREATE TABLE postmortems (
+	incident_id TEXT PRIMARY KEY,
+	doc         TEXT NOT NULL -- pager.Postmortem as JSON
+);
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

@@ -102,6 +102,14 @@ CREATE TABLE calendar_feeds (
 	feed TEXT NOT NULL -- pager.CalendarFeed as JSON
 ) STRICT;
 `,
+	// pm17: postmortem documents (pager.Postmortem: sections, state,
+	// edit history and action items), one per incident.
+	`
+CREATE TABLE postmortems (
+	incident_id TEXT PRIMARY KEY,
+	doc         TEXT NOT NULL -- pager.Postmortem as JSON
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

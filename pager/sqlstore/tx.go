@@ -385,3 +385,41 @@ func (t *writeTx) PutCalendarFeed(f pager.CalendarFeed) error {
 	}
 	return nil
 }
+
+// Postmortem implements pager.ReadTx.
+func (t *readTx) Postmortem(id string) (pager.Postmortem, error) {
+	out, err := queryJSON(t, "postmortems", checkPostmortem,
+		"SELECT incident_id, incident_id, doc FROM postmortems WHERE incident_id = ?", id)
+	if err != nil {
+		return pager.Postmortem{}, err
+	}
+	if len(out) == 0 {
+		return pager.Postmortem{}, pager.ErrNotFound
+	}
+	return out[0], nil
+}
+
+// Postmortems implements pager.ReadTx.
+func (t *readTx) Postmortems() ([]pager.Postmortem, error) {
+	return queryJSON(t, "postmortems", checkPostmortem, "SELECT incident_id, incident_id, doc FROM postmortems ORDER BY incident_id")
+}
+
+func checkPostmortem(id string, pm *pager.Postmortem) error {
+	if pm.IncidentID != id {
+		return fmt.Errorf("document incident %q, row incident %q", pm.IncidentID, id)
+	}
+	return nil
+}
+
+// PutPostmortem implements pager.Tx.
+func (t *writeTx) PutPostmortem(pm pager.Postmortem) error {
+	data, err := json.Marshal(pm)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put postmortem: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO postmortems (incident_id, doc) VALUES (?, ?)
+		ON CONFLICT (incident_id) DO UPDATE SET doc = excluded.doc`), pm.IncidentID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put postmortem: %w", err)
+	}
+	return nil
+}
