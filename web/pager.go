@@ -64,6 +64,9 @@ type ScheduleFunc func(name string) *schedule.Schedule
 type PagerOptions struct {
 	// Pager is required.
 	Pager Pager
+	// Postmortems stores postmortem documents and action items; nil
+	// leaves their API out (GET …/postmortem serves the generated draft).
+	Postmortems Postmortems
 	// Schedules serves schedule previews; nil answers 404 for every name.
 	Schedules ScheduleFunc
 	// Calendars serves the secret iCalendar feeds and the API of feeds and
@@ -151,6 +154,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	}
 	if o.Calendars != nil {
 		h.enableCalendars(o.Calendars, o.Schedules)
+	}
+	if o.Postmortems != nil {
+		ph.enablePostmortems(h, o.Postmortems)
 	}
 
 	ack := http.HandlerFunc(ph.ackLink)
@@ -523,8 +529,23 @@ func (a *pagerAPI) note(r *http.Request) apiResult {
 	return a.action(r, func(id string) error { return a.o.Pager.Note(id, b.actor(r), b.Text) })
 }
 
-// postmortem serves the Markdown draft of an incident.
+// postmortem serves the postmortem of an incident: the stored document
+// as JSON when the client accepts application/json, else as Markdown
+// (the generated draft before there is a stored document).
 func (a *pagerAPI) postmortem(h *Handler, w http.ResponseWriter, r *http.Request) {
+	if pms := a.o.Postmortems; pms != nil {
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			pm, err := pms.Postmortem(r.PathValue("id"))
+			if err != nil {
+				h.respondError(w, pagerError(fmt.Errorf("postmortem %s: %w", r.PathValue("id"), err)))
+				return
+			}
+			h.respond(w, apiResult{data: pm})
+			return
+		}
+		a.exportPostmortem(h, pms, ".md", w, r)
+		return
+	}
 	st, tl, err := a.o.Pager.Incident(r.PathValue("id"))
 	if err != nil {
 		h.respondError(w, pagerError(fmt.Errorf("incident %s: %w", r.PathValue("id"), err)))

@@ -430,7 +430,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		})
 	}
 	if pg != nil {
-		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Buffer: apiBuffer{apiQ},
+		api.EnablePager(web.PagerOptions{Pager: pg.p, Schedules: pg.schedule, Calendars: pg.p, Postmortems: pg.p, Buffer: apiBuffer{apiQ},
 			People: pg.p, SecureCookies: strings.HasPrefix(externalURL, "https://")})
 		if in := inboundWebhooks(pg, externalURL, logger.With("component", "inbound"), set); in != nil {
 			in.Register(api.HandleOwnAuth)
