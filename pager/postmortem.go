@@ -82,7 +82,7 @@ const (
 )
 
 // Overdue reports whether the item is open past its due date at now.
-func (a *ActionItem) Overdue(now time.Time) bool {
+func (a ActionItem) Overdue(now time.Time) bool {
 	return a.Status == ActionOpen && !a.Due.IsZero() && now.After(a.Due.Add(24*time.Hour))
 }
 

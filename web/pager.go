@@ -157,6 +157,11 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	}
 	if o.Postmortems != nil {
 		ph.enablePostmortems(h, o.Postmortems)
+		if o.People != nil {
+			h.handleOpen("POST /incidents/{id}/postmortem/act", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.consolePostmortem(o.Postmortems, w, r)
+			}))
+		}
 	}
 
 	ack := http.HandlerFunc(ph.ackLink)

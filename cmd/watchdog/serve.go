@@ -445,6 +445,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		uiOpts.Pager, uiOpts.PagerConfig, uiOpts.Cluster = pg.p, pg.cfg.Load, pg.cluster.status
 		uiOpts.Schedule = pg.schedule
 		uiOpts.Session = api.ConsoleSession
+		uiOpts.Postmortems = pg.p
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -222,6 +223,21 @@ func matching(m promql.Matrix, alerts []pager.IncidentAlert, name string) promql
 type postmortemData struct {
 	St       pager.IncidentState
 	Markdown string
+	// Doc is the stored document; nil before one is created.
+	Doc      *pager.Postmortem
+	Sections []pmSection
+	Users    []string
+	Now      time.Time
+	// User and CSRF are the signed-in person and their forms' token.
+	User, CSRF string
+	SignIn     bool
+}
+
+// pmSection is one section of the document: its Markdown and its
+// sanitised HTML (web.RenderMarkdown).
+type pmSection struct {
+	Key, Heading, Markdown string
+	HTML                   template.HTML
 }
 
 func (c *console) postmortem(w http.ResponseWriter, r *http.Request) {
@@ -229,8 +245,39 @@ func (c *console) postmortem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c.render(w, http.StatusOK, "postmortem", pageData{Title: "Postmortem " + st.ID, Nav: "overview",
-		Data: postmortemData{St: st, Markdown: c.o.Postmortem(st, tl)}})
+	d := postmortemData{St: st, Markdown: c.o.Postmortem(st, tl), Now: c.o.Now()}
+	if c.o.Session != nil {
+		d.SignIn = true
+		d.User, d.CSRF, _ = c.o.Session(r)
+	}
+	if c.o.Postmortems != nil {
+		pm, err := c.o.Postmortems.Postmortem(st.ID)
+		switch {
+		case err == nil:
+			d.Doc = &pm
+		case !errors.Is(err, pager.ErrNotFound):
+			c.fail(w, http.StatusInternalServerError, "postmortem "+st.ID+": "+err.Error())
+			return
+		}
+		secs := web.DraftSections(st, tl)
+		if d.Doc != nil {
+			secs = d.Doc.Sections
+		}
+		for _, sec := range pager.PostmortemSectionList {
+			md := *sec.Field(&secs)
+			// RenderMarkdown's output is sanitised (bluemonday UGC policy).
+			d.Sections = append(d.Sections, pmSection{Key: sec.Key, Heading: sec.Heading, Markdown: md,
+				HTML: template.HTML(web.RenderMarkdown(md))}) //nolint:gosec // sanitised above
+		}
+		if c.o.PagerConfig != nil {
+			if cfg := c.o.PagerConfig(); cfg != nil {
+				for _, u := range cfg.Users {
+					d.Users = append(d.Users, u.Name)
+				}
+			}
+		}
+	}
+	c.render(w, http.StatusOK, "postmortem", pageData{Title: "Postmortem " + st.ID, Nav: "overview", Data: d})
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -244,5 +291,11 @@ func (c *console) postmortemMarkdown(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
+	if c.o.Postmortems != nil {
+		if pm, err := c.o.Postmortems.Postmortem(st.ID); err == nil {
+			_, _ = w.Write([]byte(web.PostmortemMarkdown(&pm)))
+			return
+		}
+	}
 	_, _ = w.Write([]byte(c.o.Postmortem(st, tl)))
 }

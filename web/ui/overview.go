@@ -54,6 +54,8 @@ type overviewData struct {
 	TargetsTotal    int
 	OnCall          []onCallRow
 	Cluster         *clusterView // nil: not shown
+	// Overdue lists the open action items past their due date.
+	Overdue []pager.ActionItemRef
 }
 
 // ruleAnchor is the element id of rule ri of group gi on /alerts.
@@ -167,6 +169,11 @@ func (c *console) overview(w http.ResponseWriter, r *http.Request) {
 	for i, t := range targets {
 		if t.Health == web.HealthBad {
 			d.TargetsDown = append(d.TargetsDown, targetRow{Anchor: "target-" + itoa(i), Target: t})
+		}
+	}
+	if c.o.Postmortems != nil {
+		if items, err := c.o.Postmortems.ActionItems(pager.ActionItemFilter{Overdue: true}); err == nil {
+			d.Overdue = items
 		}
 	}
 	c.render(w, http.StatusOK, "overview", pageData{Title: "Overview", Nav: "overview", RefreshSeconds: 30, Data: d})

@@ -80,6 +80,12 @@ type RangeQueryFunc func(ctx context.Context, expr string, start, end time.Time,
 // PostmortemFunc renders an incident's Markdown postmortem draft.
 type PostmortemFunc func(st pager.IncidentState, tl []pager.TimelineEntry) string
 
+// PostmortemStore is what the console reads of postmortem documents.
+type PostmortemStore interface {
+	Postmortem(id string) (pager.Postmortem, error)
+	ActionItems(f pager.ActionItemFilter) ([]pager.ActionItemRef, error)
+}
+
 // Options configure the console. The zero value is safe: no rules, no
 // targets, no pager (the pager sections say so), no graphs.
 type Options struct {
@@ -107,6 +113,9 @@ type Options struct {
 	CheckQuery func(expr string) error
 	// Postmortem renders drafts; nil uses web.Postmortem.
 	Postmortem PostmortemFunc
+	// Postmortems reads the stored postmortem documents and action items
+	// (*pager.Pager); nil shows only the generated draft.
+	Postmortems PostmortemStore
 	// Heartbeats lists the heartbeats (check-ins) for /heartbeats; nil
 	// lists none.
 	Heartbeats HeartbeatsFunc

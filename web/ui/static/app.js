@@ -102,5 +102,22 @@
     }, 5000);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { initActions(); initPoll(); });
+  // Postmortem editor: Preview posts the section's Markdown to the
+  // server, which answers sanitised HTML.
+  function initPreview() {
+    var buttons = document.querySelectorAll("button.pm-preview");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (e) {
+        var form = e.currentTarget.form, out = form.querySelector(".pm-preview-out");
+        var body = new URLSearchParams(new FormData(form));
+        body.set("action", "preview");
+        fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (j) { out.innerHTML = j.html || ""; out.setAttribute("data-ready", "1"); })
+          .catch(function (err) { out.textContent = "preview failed: " + err; });
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { initActions(); initPoll(); initPreview(); });
 })();
