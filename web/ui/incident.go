@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -227,7 +228,9 @@ type postmortemData struct {
 	Doc      *pager.Postmortem
 	Sections []pmSection
 	Users    []string
-	Now      time.Time
+	// History lists the previous versions, newest first.
+	History []pager.PostmortemRevision
+	Now     time.Time
 	// User and CSRF are the signed-in person and their forms' token.
 	User, CSRF string
 	SignIn     bool
@@ -255,6 +258,8 @@ func (c *console) postmortem(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			d.Doc = &pm
+			d.History = slices.Clone(pm.History)
+			slices.Reverse(d.History)
 		case !errors.Is(err, pager.ErrNotFound):
 			c.fail(w, http.StatusInternalServerError, "postmortem "+st.ID+": "+err.Error())
 			return

@@ -111,7 +111,7 @@
         var form = e.currentTarget.form, out = form.querySelector(".pm-preview-out");
         var body = new URLSearchParams(new FormData(form));
         body.set("action", "preview");
-        fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+        fetch(form.getAttribute("action"), { method: "POST", body: body, credentials: "same-origin" })
           .then(function (r) { return r.json(); })
           .then(function (j) { out.innerHTML = j.html || ""; out.setAttribute("data-ready", "1"); })
           .catch(function (err) { out.textContent = "preview failed: " + err; });
