@@ -135,6 +135,9 @@ type Group struct {
 type Report struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+	// Truncated is set by Load when the window held more incidents than
+	// it reads: the figures cover the newest ones only.
+	Truncated bool `json:"truncated"`
 	// NoiseWithin is Options.NoiseWithin, in seconds.
 	NoiseWithin float64 `json:"noise_within_seconds"`
 	// Routes and People are sorted by Incidents (most first), then Name.
@@ -309,6 +312,7 @@ func finish(m map[string]*Group, only string) []*Group {
 			continue
 		}
 		g.TimeToAck, g.TimeToResolve = summarise(g.tta), summarise(g.ttr)
+		g.tta, g.ttr = nil, nil
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool {

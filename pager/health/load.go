@@ -1,0 +1,62 @@
+package health
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/watchdog-sre/watchdog/pager"
+)
+
+// DefaultMaxIncidents is Load's bound when max is not positive.
+const DefaultMaxIncidents = 5000
+
+// Source reads incidents and their timelines (a *pager.Pager does).
+type Source interface {
+	// Incidents returns the incidents f selects, newest first.
+	Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error)
+	// Incident returns one incident and its timeline.
+	Incident(id string) (pager.IncidentState, []pager.TimelineEntry, error)
+}
+
+// Load computes the report of o from src, reading at most max incidents
+// (DefaultMaxIncidents when max ≤ 0), the newest of the window; when the
+// window holds more, the report says Truncated and covers the newest max.
+// Incidents that vanish between the listing and the timeline read are
+// skipped.
+func Load(src Source, clock Clock, o Options, max int) (*Report, error) {
+	if max <= 0 {
+		max = DefaultMaxIncidents
+	}
+	if o.Window == 0 {
+		o.Window = Windows["30d"]
+	}
+	if o.Window < 0 || o.Window > MaxWindow {
+		return nil, fmt.Errorf("load health: %w: %v (at most %v)", ErrWindow, o.Window, MaxWindow)
+	}
+	list, err := src.Incidents(pager.IncidentFilter{Route: o.Route, Since: o.Now.Add(-o.Window), Limit: max + 1})
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	truncated := len(list) > max
+	if truncated {
+		list = list[:max]
+	}
+	in := make([]Incident, 0, len(list))
+	for i := range list {
+		id := list[i].ID
+		st, tl, err := src.Incident(id)
+		if errors.Is(err, pager.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read incident %s: %w", id, err)
+		}
+		in = append(in, Incident{State: st, Timeline: tl})
+	}
+	r, err := Compute(in, clock, o)
+	if err != nil {
+		return nil, err
+	}
+	r.Truncated = truncated
+	return r, nil
+}
