@@ -142,6 +142,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/silences", ph.createSilence)
 	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
 	api("GET /api/v1/pager/cluster", ph.cluster)
+	api("GET /api/v1/pager/health", ph.health)
 	if o.People != nil {
 		h.people = o.People
 		api("POST /api/v1/pager/tokens", ph.createToken)
