@@ -138,7 +138,7 @@ type console struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "status", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -197,6 +197,7 @@ func Register(mux Mux, o Options) error {
 	page("GET /heartbeats", c.heartbeats)
 	page("GET /graph", c.graph)
 	page("GET /oncall", c.oncall)
+	page("GET /health", c.healthPage)
 	page("GET /status", c.statusPage)
 	page("GET /status.json", c.statusJSON)
 	return nil
