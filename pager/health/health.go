@@ -150,6 +150,18 @@ type Report struct {
 // route are skipped. clock may be nil: then every person is in UTC and
 // always awake.
 func Compute(incidents []Incident, clock Clock, o Options) (*Report, error) {
+	c, err := newComputer(clock, o)
+	if err != nil {
+		return nil, err
+	}
+	for i := range incidents {
+		c.add(&incidents[i])
+	}
+	return c.report(), nil
+}
+
+// newComputer checks o and applies its defaults.
+func newComputer(clock Clock, o Options) (*computer, error) {
 	if o.Window == 0 {
 		o.Window = Windows["30d"]
 	}
@@ -159,24 +171,22 @@ func Compute(incidents []Incident, clock Clock, o Options) (*Report, error) {
 	if o.NoiseWithin <= 0 {
 		o.NoiseWithin = DefaultNoiseWithin
 	}
-	c := computer{clock: clock, o: o, routes: map[string]*Group{}, people: map[string]*Group{}, locs: map[string]*time.Location{}}
-	from := o.Now.Add(-o.Window)
-	for i := range incidents {
-		in := &incidents[i]
-		if in.State.CreatedAt.Before(from) || !in.State.CreatedAt.Before(o.Now) || o.Route != "" && in.State.Route != o.Route {
-			continue
-		}
-		c.add(in)
-	}
-	r := &Report{From: from.UTC(), To: o.Now.UTC(), NoiseWithin: o.NoiseWithin.Seconds()}
-	r.Routes = finish(c.routes, o.Route)
-	r.People = finish(c.people, o.User)
-	return r, nil
+	return &computer{clock: clock, o: o, from: o.Now.Add(-o.Window),
+		routes: map[string]*Group{}, people: map[string]*Group{}, locs: map[string]*time.Location{}}, nil
+}
+
+// report finishes the figures.
+func (c *computer) report() *Report {
+	r := &Report{From: c.from.UTC(), To: c.o.Now.UTC(), NoiseWithin: c.o.NoiseWithin.Seconds()}
+	r.Routes = finish(c.routes, c.o.Route)
+	r.People = finish(c.people, c.o.User)
+	return r
 }
 
 type computer struct {
 	clock  Clock
 	o      Options
+	from   time.Time
 	routes map[string]*Group
 	people map[string]*Group
 	locs   map[string]*time.Location
@@ -232,9 +242,13 @@ func (c *computer) facts(in *Incident) facts {
 	return f
 }
 
+// add counts in if it was created in the window (and on o.Route).
 func (c *computer) add(in *Incident) {
-	f := c.facts(in)
 	st := &in.State
+	if st.CreatedAt.Before(c.from) || !st.CreatedAt.Before(c.o.Now) || c.o.Route != "" && st.Route != c.o.Route {
+		return
+	}
+	f := c.facts(in)
 	rg := group(c.routes, st.Route)
 	c.count(rg, st, &f, f.pages, f.firstAckBy != "")
 	for _, u := range f.involved {

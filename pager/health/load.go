@@ -19,21 +19,19 @@ type Source interface {
 }
 
 // Load computes the report of o from src, reading at most max incidents
-// (DefaultMaxIncidents when max ≤ 0), the newest of the window; when the
-// window holds more, the report says Truncated and covers the newest max.
-// Incidents that vanish between the listing and the timeline read are
-// skipped.
+// (DefaultMaxIncidents when max ≤ 0), the newest of the window, one
+// timeline at a time; when the window holds more, the report says
+// Truncated and covers the newest max. Incidents that vanish between the
+// listing and the timeline read are skipped.
 func Load(src Source, clock Clock, o Options, max int) (*Report, error) {
 	if max <= 0 {
 		max = DefaultMaxIncidents
 	}
-	if o.Window == 0 {
-		o.Window = Windows["30d"]
+	c, err := newComputer(clock, o)
+	if err != nil {
+		return nil, err
 	}
-	if o.Window < 0 || o.Window > MaxWindow {
-		return nil, fmt.Errorf("load health: %w: %v (at most %v)", ErrWindow, o.Window, MaxWindow)
-	}
-	list, err := src.Incidents(pager.IncidentFilter{Route: o.Route, Since: o.Now.Add(-o.Window), Limit: max + 1})
+	list, err := src.Incidents(pager.IncidentFilter{Route: o.Route, Since: c.from, Limit: max + 1})
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -41,7 +39,7 @@ func Load(src Source, clock Clock, o Options, max int) (*Report, error) {
 	if truncated {
 		list = list[:max]
 	}
-	in := make([]Incident, 0, len(list))
+	// One timeline at a time: only the figures are kept.
 	for i := range list {
 		id := list[i].ID
 		st, tl, err := src.Incident(id)
@@ -51,12 +49,9 @@ func Load(src Source, clock Clock, o Options, max int) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read incident %s: %w", id, err)
 		}
-		in = append(in, Incident{State: st, Timeline: tl})
+		c.add(&Incident{State: st, Timeline: tl})
 	}
-	r, err := Compute(in, clock, o)
-	if err != nil {
-		return nil, err
-	}
+	r := c.report()
 	r.Truncated = truncated
 	return r, nil
 }
