@@ -119,7 +119,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = defaultSessionTTL
 	}
-	ph := &pagerAPI{o: o, now: h.now, started: h.now()}
+	ph := &pagerAPI{o: o, now: h.now, started: h.now(), healthGate: make(chan struct{}, 1)}
 
 	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
 	api("GET /api/v1/pager/incidents", ph.incidents)
@@ -181,6 +181,8 @@ type pagerAPI struct {
 	o       PagerOptions
 	now     func() time.Time
 	started time.Time
+	// healthGate lets one on-call health report run at a time.
+	healthGate chan struct{}
 }
 
 // pagerError maps the pager's errors onto the envelope.

@@ -34,11 +34,21 @@ func (a *pagerAPI) healthOptions(r *http.Request) (health.Options, *apiError) {
 	return o, nil
 }
 
-// healthReport computes the on-call health report of the request.
+// healthReport computes the on-call health report of the request, one
+// at a time (a 90-day report reads thousands of timelines): the others
+// wait, and one whose client gives up first gets 503.
 func (a *pagerAPI) healthReport(r *http.Request) (*health.Report, *apiError) {
 	o, aerr := a.healthOptions(r)
 	if aerr != nil {
 		return nil, aerr
+	}
+	if a.healthGate != nil {
+		select {
+		case a.healthGate <- struct{}{}:
+			defer func() { <-a.healthGate }()
+		case <-r.Context().Done():
+			return nil, &apiError{typ: errorUnavailable, msg: "on-call health: busy with another report: " + r.Context().Err().Error()}
+		}
 	}
 	var clock health.Clock
 	if c := a.o.Pager.Config(); c != nil {

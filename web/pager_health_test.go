@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,24 @@ func TestPagerHealthBadParams(t *testing.T) {
 				t.Errorf("%d %s, want 400 with %s", resp.code, resp.body, tt.want)
 			}
 		})
+	}
+}
+
+// TestPagerHealthOneAtATime: while a report runs, another waits; one whose
+// client has gone gets 503 without reading anything.
+func TestPagerHealthOneAtATime(t *testing.T) {
+	_, p, clk := newPagerServer(t)
+	a := &pagerAPI{o: PagerOptions{Pager: p}, now: clk.now, healthGate: make(chan struct{}, 1)}
+	a.healthGate <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := a.health(httptest.NewRequestWithContext(ctx, "GET", "/api/v1/pager/health", nil))
+	if res.err == nil || res.err.typ != errorUnavailable || res.err.status() != http.StatusServiceUnavailable {
+		t.Fatalf("busy: %+v", res.err)
+	}
+	<-a.healthGate
+	res = a.health(httptest.NewRequest("GET", "/api/v1/pager/health", nil))
+	if res.err != nil || len(a.healthGate) != 0 {
+		t.Errorf("free: %+v, gate %d", res.err, len(a.healthGate))
 	}
 }
