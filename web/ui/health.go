@@ -52,6 +52,13 @@ func (c *console) healthPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.o.Pager != nil {
+		select {
+		case c.healthGate <- struct{}{}:
+			defer func() { <-c.healthGate }()
+		case <-r.Context().Done():
+			c.fail(w, http.StatusServiceUnavailable, "busy with another on-call health report: try again")
+			return
+		}
 		var clock health.Clock
 		if pc := c.pagerConfig(); pc != nil {
 			clock = pc

@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"context"
+	"html/template"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +72,20 @@ func TestHealthPageWithoutPager(t *testing.T) {
 	rec := httptestGet(h, "/health")
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "The pager is not configured") {
 		t.Errorf("%d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// TestHealthPageBusy: a request that gives up while another report runs
+// gets 503.
+func TestHealthPageBusy(t *testing.T) {
+	c := &console{o: Options{Pager: newFakePager(t), Now: func() time.Time { return testNow }}, healthGate: make(chan struct{}, 1)}
+	c.healthGate <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	c.pages = map[string]*template.Template{"error": template.Must(template.New("layout.html").Parse(`{{.Data}}`))}
+	c.healthPage(rec, httptest.NewRequestWithContext(ctx, "GET", "/health", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("busy: %d %s", rec.Code, rec.Body)
 	}
 }

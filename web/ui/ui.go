@@ -134,6 +134,8 @@ type console struct {
 	pages  map[string]*template.Template
 	status atomic.Pointer[statusConfig] // compiled from o.StatusPage's last result
 	parser parser.Parser
+	// healthGate lets one /health report run at a time.
+	healthGate chan struct{}
 }
 
 // pageNames are the templates under templates/, each rendered inside
@@ -169,7 +171,7 @@ func Register(mux Mux, o Options) error {
 	if o.CheckQuery == nil {
 		o.CheckQuery = querylimit.Limits{}.CheckText
 	}
-	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser}
+	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser, healthGate: make(chan struct{}, 1)}
 	sp := c.statusSource()
 	sc, err := compileStatus(sp)
 	if err != nil {
