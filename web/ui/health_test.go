@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,15 @@ func TestHealthPage(t *testing.T) {
 				t.Errorf("%s row lacks %q:\n%s", name, want, r)
 			}
 		}
+	}
+	// A person's name comes from the API's "by" (any text): escaped.
+	f.pager.add(pager.IncidentState{ID: "inc-4", Route: "db", CreatedAt: at, Status: pager.StatusAcknowledged})
+	f.pager.mu.Lock()
+	f.pager.timeline["inc-4"] = []pager.TimelineEntry{{IncidentID: "inc-4", Seq: 1, At: at.Add(time.Minute), Kind: pager.EntryAck, By: xssScript + xssAttr}}
+	f.pager.mu.Unlock()
+	_, evil, _ := f.get(t, "/health?route=db&user="+url.QueryEscape(xssScript+xssAttr))
+	if strings.Contains(evil, xssScript) || strings.Contains(evil, "<img") || !strings.Contains(evil, "<b>&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img") {
+		t.Errorf("hostile name not escaped:\n%s", evil)
 	}
 	if strings.Contains(body, `data-name="pages"`) {
 		t.Error("the route filter shows route pages")
