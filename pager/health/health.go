@@ -60,9 +60,9 @@ type Options struct {
 	// Window is how far back from Now incidents count, by CreatedAt:
 	// [Now-Window, Now). Default 30 days; at most MaxWindow.
 	Window time.Duration
-	// Route and User, when set, keep only that route's group and that
-	// person's group (the other list is still computed over the
-	// incidents of the route, if set).
+	// Route, when set, counts only that route's incidents (in both
+	// lists). User, when set, keeps only that person in People; Routes
+	// still cover every counted incident.
 	Route, User string
 	// NoiseWithin is how soon after its acknowledgement an incident must
 	// be resolved to count as noise (DefaultNoiseWithin when zero).
