@@ -209,7 +209,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.T
 			e := st.ResolvedAt.UTC()
 			h.End, end = &e, e
 		}
-		h.Duration = end.Sub(st.CreatedAt).Round(time.Minute).String()
+		h.Duration = exactDuration(end.Sub(st.CreatedAt))
 		v.History = append(v.History, h)
 	}
 	for i, c := range sc.components {

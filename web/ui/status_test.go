@@ -127,3 +127,40 @@ func TestStatusPageReload(t *testing.T) {
 		t.Fatalf("after a bad section: %v, want the previous %v", got, want)
 	}
 }
+
+// TestStatusDurationExact is the regression test for issue #17: durations
+// on the status page are exact to the second, never rounded to a minute.
+func TestStatusDurationExact(t *testing.T) {
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	at := func(h, m, s int) time.Time {
+		return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
+	sp := statusConfigZero()
+	sc, err := compileStatus(&sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name       string
+		start, end time.Time
+		want       string
+	}{
+		{"35 seconds", at(3, 26, 15), at(3, 26, 50), "35s"},
+		{"1 minute 20 seconds", at(3, 25, 55), at(3, 27, 15), "1m 20s"},
+		{"exact minute", at(3, 0, 0), at(3, 1, 0), "1m 0s"},
+		{"hours", at(1, 0, 0), at(3, 0, 5), "2h 0m 5s"},
+		{"sub-second", at(3, 0, 0), at(3, 0, 0).Add(999 * time.Millisecond), "0s"},
+		{"days", at(0, 0, 0), at(0, 0, 0).Add(76*time.Hour + 59*time.Second), "3d 4h 0m 59s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inc := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusResolved, CreatedAt: tt.start, ResolvedAt: tt.end}}
+			v := computeStatus(sc, inc, tt.end.Add(time.Hour))
+			if len(v.History) != 1 || v.History[0].Duration != tt.want {
+				t.Fatalf("history %+v, want duration %q", v.History, tt.want)
+			}
+		})
+	}
+	if got := exactDuration(-time.Minute); got != "0s" {
+		t.Errorf("exactDuration(-1m) = %q, want 0s", got)
+	}
+}
