@@ -84,6 +84,9 @@ type ReadTx interface {
 	// Credentials returns the credentials of kind (CredToken,
 	// CredSession) of user ("" for every user), by CreatedAt then ID.
 	Credentials(kind, user string) ([]Credential, error)
+	// StatusUpdates returns the public updates of incident id ("" for
+	// every incident), newest (highest Seq) first, at most limit (0: all).
+	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -115,6 +118,8 @@ type Tx interface {
 	// DeleteCredential deletes the credential with id (ErrNotFound if
 	// none).
 	DeleteCredential(id string) error
+	// PutStatusUpdate inserts or replaces a public status update by ID.
+	PutStatusUpdate(u StatusUpdate) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -212,6 +217,7 @@ type memData struct {
 	overrides  map[string]ScheduleOverride
 	feeds      map[string]CalendarFeed
 	creds      map[string]Credential
+	updates    map[string]StatusUpdate
 }
 
 // NewMemStore returns an empty MemStore.
@@ -220,6 +226,7 @@ func NewMemStore() *MemStore {
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
+		updates: map[string]StatusUpdate{},
 	}}
 }
 
@@ -259,6 +266,7 @@ type memUndo struct {
 	overrides  map[string]memOld[ScheduleOverride]
 	feeds      map[string]memOld[CalendarFeed]
 	creds      map[string]memOld[Credential]
+	updates    map[string]memOld[StatusUpdate]
 }
 
 type memOld[T any] struct {
@@ -297,6 +305,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.overrides, d.overrides)
 	restore(u.feeds, d.feeds)
 	restore(u.creds, d.creds)
+	restore(u.updates, d.updates)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -583,5 +592,21 @@ func (t *memTx) DeleteOverride(id string) error {
 func (t *memTx) PutCalendarFeed(f CalendarFeed) error {
 	save(&t.undo.feeds, t.d.feeds, f.ID)
 	t.d.feeds[f.ID] = f
+	return nil
+}
+
+func (t *memTx) StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error) {
+	var out []StatusUpdate
+	for _, u := range t.d.updates {
+		if incidentID == "" || u.IncidentID == incidentID {
+			out = append(out, u)
+		}
+	}
+	return sortUpdates(out, limit), nil
+}
+
+func (t *memTx) PutStatusUpdate(u StatusUpdate) error {
+	save(&t.undo.updates, t.d.updates, u.ID)
+	t.d.updates[u.ID] = u
 	return nil
 }

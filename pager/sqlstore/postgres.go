@@ -266,6 +266,19 @@ CREATE TABLE calendar_feeds (
 CREATE TRIGGER schedule_overrides_stamp BEFORE INSERT OR UPDATE ON schedule_overrides FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 CREATE TRIGGER calendar_feeds_stamp BEFORE INSERT OR UPDATE ON calendar_feeds FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 `,
+	// 5: the public status updates responders post on incidents
+	// (pager.StatusUpdate); seq is their posting order. Not stamped:
+	// the status page reads them from the database.
+	`
+CREATE TABLE status_updates (
+	id          TEXT PRIMARY KEY,
+	incident_id TEXT NOT NULL,
+	seq         BIGINT NOT NULL,
+	upd         TEXT NOT NULL -- pager.StatusUpdate as JSON
+);
+CREATE INDEX status_updates_incident ON status_updates (incident_id, seq);
+CREATE INDEX status_updates_seq ON status_updates (seq);
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

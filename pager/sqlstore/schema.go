@@ -102,6 +102,18 @@ CREATE TABLE calendar_feeds (
 	feed TEXT NOT NULL -- pager.CalendarFeed as JSON
 ) STRICT;
 `,
+	// 5: the public status updates responders post on incidents
+	// (pager.StatusUpdate); seq is their posting order.
+	`
+CREATE TABLE status_updates (
+	id          TEXT PRIMARY KEY,
+	incident_id TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	upd         TEXT NOT NULL -- pager.StatusUpdate as JSON
+) STRICT;
+CREATE INDEX status_updates_incident ON status_updates (incident_id, seq);
+CREATE INDEX status_updates_seq ON status_updates (seq);
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -382,6 +383,41 @@ func (t *writeTx) PutCalendarFeed(f pager.CalendarFeed) error {
 	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO calendar_feeds (id, feed) VALUES (?, ?)
 		ON CONFLICT (id) DO UPDATE SET feed = excluded.feed`), f.ID, string(data)); err != nil {
 		return fmt.Errorf("sqlstore: put calendar feed: %w", err)
+	}
+	return nil
+}
+
+func checkStatusUpdate(id string, u *pager.StatusUpdate) error {
+	if u.ID != id {
+		return fmt.Errorf("document id %q, row id %q", u.ID, id)
+	}
+	return nil
+}
+
+// StatusUpdates implements pager.ReadTx.
+func (t *readTx) StatusUpdates(incidentID string, limit int) ([]pager.StatusUpdate, error) {
+	q, args := "SELECT id, id, upd FROM status_updates", []any{}
+	if incidentID != "" {
+		q += " WHERE incident_id = ?"
+		args = append(args, incidentID)
+	}
+	q += " ORDER BY seq DESC"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	return queryJSON(t, "status_updates", checkStatusUpdate, q, args...)
+}
+
+// PutStatusUpdate implements pager.Tx.
+func (t *writeTx) PutStatusUpdate(u pager.StatusUpdate) error {
+	data, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put status update: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO status_updates (id, incident_id, seq, upd) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, seq = excluded.seq, upd = excluded.upd`),
+		u.ID, u.IncidentID, u.Seq, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put status update: %w", err)
 	}
 	return nil
 }
