@@ -152,6 +152,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if o.Calendars != nil {
 		h.enableCalendars(o.Calendars, o.Schedules)
 	}
+	if su, ok := o.Pager.(StatusUpdater); ok {
+		h.enableStatusUpdates(su)
+	}
 
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {
