@@ -76,7 +76,7 @@ func consoleStatusUpdate(p Pager, id string, by pager.Actor, r *http.Request) er
 	if !ok {
 		return fmt.Errorf("%w: status updates are not available", errBadForm)
 	}
-	_, err := su.PostStatusUpdate(id, by, r.PostFormValue("status"), r.PostFormValue("text"))
+	_, err := su.PostStatusUpdate(id, by, r.PostFormValue("status"), r.PostFormValue("update_text"))
 	if errors.Is(err, pager.ErrBadStatusUpdate) {
 		return fmt.Errorf("%w: %w", errBadForm, err)
 	}

@@ -78,9 +78,9 @@ func TestConsoleStatusUpdate(t *testing.T) {
 		form url.Values
 		code int
 	}{
-		{"no csrf", url.Values{"action": {"status_update"}, "status": {"monitoring"}, "text": {"x"}}, 403},
-		{"bad status", url.Values{"action": {"status_update"}, "status": {"done"}, "text": {"x"}, "csrf": {csrf}}, 400},
-		{"post", url.Values{"action": {"status_update"}, "status": {"monitoring"}, "text": {"Fix rolled out"}, "csrf": {csrf}}, 303},
+		{"no csrf", url.Values{"action": {"status_update"}, "status": {"monitoring"}, "update_text": {"x"}}, 403},
+		{"bad status", url.Values{"action": {"status_update"}, "status": {"done"}, "update_text": {"x"}, "csrf": {csrf}}, 400},
+		{"post", url.Values{"action": {"status_update"}, "status": {"monitoring"}, "update_text": {"Fix rolled out"}, "csrf": {csrf}}, 303},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := c.PostForm(srv.URL+"/incidents/inc-1/act", tc.form)

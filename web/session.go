@@ -198,7 +198,7 @@ func (h *Handler) signout(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
 
 // consoleAct serves the incident page's form: action (ack, resolve,
 // escalate, snooze with duration, note with text, responders with targets
-// and message, respond, decline, status_update with status and text) as
+// and message, respond, decline, status_update with status and update_text) as
 // the signed-in person, Via "console".
 func (h *Handler) consoleAct(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
 	c, _, ok := h.checkForm(w, r)
