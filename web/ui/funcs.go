@@ -16,15 +16,16 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"ts":       stamp,
-	"ago":      ago,
-	"seconds":  seconds,
-	"pairs":    pairs,
-	"linkURL":  linkURL,
-	"lblstr":   labelString,
-	"graphURL": graphURL,
-	"isPromQL": isPromQL,
-	"add":      func(a, b int) int { return a + b },
+	"ts":          stamp,
+	"ago":         ago,
+	"updateTitle": func(s string) string { return updateTitles[s] },
+	"seconds":     seconds,
+	"pairs":       pairs,
+	"linkURL":     linkURL,
+	"lblstr":      labelString,
+	"graphURL":    graphURL,
+	"isPromQL":    isPromQL,
+	"add":         func(a, b int) int { return a + b },
 }
 
 // stamp formats t in UTC; the zero time is a dash.
