@@ -238,7 +238,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 		}
 		h.Duration = exactDuration(end.Sub(st.CreatedAt))
 		for _, u := range updates[st.ID] {
-			h.Updates = append(h.Updates, publicUpdate{ID: u.ID, Status: u.Status, Text: u.Text, At: u.At.UTC()})
+			h.Updates = append(h.Updates, publicUpdate{ID: opaqueID("update", h.ID, u.ID), Status: u.Status, Text: u.Text, At: u.At.UTC()})
 		}
 		if len(h.Updates) > 0 {
 			h.Phase = h.Updates[0].Status
