@@ -33,7 +33,7 @@ var stateText = map[string]string{
 const (
 	statusHistoryDays  = 14
 	statusHistoryLimit = 20
-	statusScanLimit    = 500
+	statusScanLimit    = 2000
 	// statusUpdateReads bounds the incidents whose updates one page
 	// view reads (the newest ones).
 	statusUpdateReads = 100
@@ -163,10 +163,11 @@ type statusView struct {
 }
 
 type componentView struct {
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	State       string `json:"status"`
-	StateText   string `json:"-"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	State       string          `json:"status"`
+	StateText   string          `json:"-"`
+	Uptime      componentUptime `json:"uptime_90d"`
 }
 
 type statusIncident struct {
@@ -247,7 +248,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	for i, c := range sc.components {
 		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
-			State: states[i], StateText: stateText[states[i]]})
+			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], incidents, now)})
 		if stateRank[states[i]] > stateRank[v.State] {
 			v.State = states[i]
 		}
@@ -276,7 +277,9 @@ func (c *console) currentStatus() statusView {
 	if c.o.Pager == nil {
 		return computeStatus(status, nil, nil, now)
 	}
-	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-statusHistoryDays * 24 * time.Hour), Limit: statusScanLimit})
+	// The uptime bars need 90 days (and the day before, for incidents
+	// that began then).
+	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-(uptimeDays + 1) * 24 * time.Hour), Limit: statusScanLimit})
 	if err != nil {
 		c.o.Logger.Error("status page: read incidents", "err", err)
 		v := computeStatus(status, nil, nil, now)
