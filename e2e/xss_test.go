@@ -123,6 +123,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		{"targets", "/targets", []string{"probe"}},
 		{"graph", "/graph", []string{"PromQL expression"}},
 		{"oncall", "/oncall", []string{"primary", "alice"}},
+		{"health", "/health", []string{"On-call health", "People", "Routes"}},
 		{"overview", "/", []string{"Open incidents"}},
 	} {
 		clickTo(t, ctx, `#nav a[data-page="`+p.page+`"]`, p.path)

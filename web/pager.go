@@ -119,7 +119,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = defaultSessionTTL
 	}
-	ph := &pagerAPI{o: o, now: h.now, started: h.now()}
+	ph := &pagerAPI{o: o, now: h.now, started: h.now(), healthGate: make(chan struct{}, 1)}
 
 	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
 	api("GET /api/v1/pager/incidents", ph.incidents)
@@ -142,6 +142,7 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	api("POST /api/v1/pager/silences", ph.createSilence)
 	api("DELETE /api/v1/pager/silences/{id}", ph.expireSilence)
 	api("GET /api/v1/pager/cluster", ph.cluster)
+	api("GET /api/v1/pager/health", ph.health)
 	if o.People != nil {
 		h.people = o.People
 		api("POST /api/v1/pager/tokens", ph.createToken)
@@ -183,6 +184,8 @@ type pagerAPI struct {
 	o       PagerOptions
 	now     func() time.Time
 	started time.Time
+	// healthGate lets one on-call health report run at a time.
+	healthGate chan struct{}
 }
 
 // pagerError maps the pager's errors onto the envelope.

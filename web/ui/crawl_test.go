@@ -52,6 +52,7 @@ func TestEveryPageLinkedFromOverview(t *testing.T) {
 		"graph":               regexp.MustCompile(`^/graph$`),
 		"graph of a rule":     regexp.MustCompile(`^/graph\?expr=`),
 		"on call":             regexp.MustCompile(`^/oncall$`),
+		"on-call health":      regexp.MustCompile(`^/health$`),
 		"status page":         regexp.MustCompile(`^/status$`),
 	}
 	for name, re := range pages {

@@ -26,6 +26,7 @@ var funcs = template.FuncMap{
 	"graphURL":    graphURL,
 	"isPromQL":    isPromQL,
 	"add":         func(a, b int) int { return a + b },
+	"dur":         dur,
 }
 
 // stamp formats t in UTC; the zero time is a dash.

@@ -136,11 +136,13 @@ type console struct {
 	pages  map[string]*template.Template
 	status atomic.Pointer[statusConfig] // compiled from o.StatusPage's last result
 	parser parser.Parser
+	// healthGate lets one /health report run at a time.
+	healthGate chan struct{}
 }
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "status", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -171,7 +173,7 @@ func Register(mux Mux, o Options) error {
 	if o.CheckQuery == nil {
 		o.CheckQuery = querylimit.Limits{}.CheckText
 	}
-	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser}
+	c := &console{o: o, pages: map[string]*template.Template{}, parser: promqlParser, healthGate: make(chan struct{}, 1)}
 	sp := c.statusSource()
 	sc, err := compileStatus(sp)
 	if err != nil {
@@ -199,6 +201,7 @@ func Register(mux Mux, o Options) error {
 	page("GET /heartbeats", c.heartbeats)
 	page("GET /graph", c.graph)
 	page("GET /oncall", c.oncall)
+	page("GET /health", c.healthPage)
 	page("GET /status", c.statusPage)
 	page("GET /status.json", c.statusJSON)
 	page("GET /status/api/v2/summary.json", c.statusSummary)

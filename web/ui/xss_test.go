@@ -19,7 +19,8 @@ func TestEscaping(t *testing.T) {
 	}{
 		{"/", true}, {"/incidents/inc-2", true}, {"/incidents/inc-2/postmortem", true}, {"/alerts", true},
 		{"/targets", true}, {"/probes", true}, {"/heartbeats", true}, {"/graph?expr=" + url.QueryEscape(`rate(errors_total[5m]) > 0.5`), true},
-		{"/graph?expr=" + url.QueryEscape(xssScript+xssAttr), true}, {"/oncall", false}, {"/status", false},
+		{"/graph?expr=" + url.QueryEscape(xssScript+xssAttr), true}, {"/oncall", false}, {"/health", false},
+		{"/health?route=" + url.QueryEscape(xssScript) + "&user=" + url.QueryEscape(xssAttr), true}, {"/status", false},
 		{"/status.json", false},
 	}
 	raw := []string{xssScript, xssAttr, `<img`, `onerror=alert(1)>`}
