@@ -87,6 +87,8 @@ type ReadTx interface {
 	// StatusUpdates returns the public updates of incident id ("" for
 	// every incident), newest (highest Seq) first, at most limit (0: all).
 	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
+	// Maintenances returns the maintenance windows by StartsAt, then ID.
+	Maintenances() ([]Maintenance, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -120,6 +122,8 @@ type Tx interface {
 	DeleteCredential(id string) error
 	// PutStatusUpdate inserts or replaces a public status update by ID.
 	PutStatusUpdate(u StatusUpdate) error
+	// PutMaintenance inserts or replaces a maintenance window by ID.
+	PutMaintenance(m Maintenance) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -218,6 +222,7 @@ type memData struct {
 	feeds      map[string]CalendarFeed
 	creds      map[string]Credential
 	updates    map[string]StatusUpdate
+	maint      map[string]Maintenance
 }
 
 // NewMemStore returns an empty MemStore.
@@ -226,7 +231,7 @@ func NewMemStore() *MemStore {
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
-		updates: map[string]StatusUpdate{},
+		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
 	}}
 }
 
@@ -267,6 +272,7 @@ type memUndo struct {
 	feeds      map[string]memOld[CalendarFeed]
 	creds      map[string]memOld[Credential]
 	updates    map[string]memOld[StatusUpdate]
+	maint      map[string]memOld[Maintenance]
 }
 
 type memOld[T any] struct {
@@ -306,6 +312,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.feeds, d.feeds)
 	restore(u.creds, d.creds)
 	restore(u.updates, d.updates)
+	restore(u.maint, d.maint)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -608,5 +615,15 @@ func (t *memTx) StatusUpdates(incidentID string, limit int) ([]StatusUpdate, err
 func (t *memTx) PutStatusUpdate(u StatusUpdate) error {
 	save(&t.undo.updates, t.d.updates, u.ID)
 	t.d.updates[u.ID] = u
+	return nil
+}
+
+func (t *memTx) Maintenances() ([]Maintenance, error) {
+	return sortMaintenances(slices.Collect(maps.Values(t.d.maint))), nil
+}
+
+func (t *memTx) PutMaintenance(m Maintenance) error {
+	save(&t.undo.maint, t.d.maint, m.ID)
+	t.d.maint[m.ID] = m
 	return nil
 }

@@ -82,3 +82,67 @@ func consoleStatusUpdate(p Pager, id string, by pager.Actor, r *http.Request) er
 	}
 	return err
 }
+
+// MaintenanceScheduler schedules the status page's maintenance windows
+// (*pager.Pager implements it).
+type MaintenanceScheduler interface {
+	ScheduleMaintenance(m pager.Maintenance, by pager.Actor) (pager.Maintenance, error)
+	Maintenances() ([]pager.Maintenance, error)
+}
+
+// apiMaintenance is a maintenance window in the API.
+type apiMaintenance struct {
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Text       string    `json:"text,omitempty"`
+	Components []string  `json:"components"`
+	Matchers   []string  `json:"matchers"`
+	StartsAt   time.Time `json:"startsAt"`
+	EndsAt     time.Time `json:"endsAt"`
+	SilenceID  string    `json:"silenceId"`
+	By         string    `json:"by"`
+}
+
+func maintenanceView(m pager.Maintenance) apiMaintenance {
+	return apiMaintenance{ID: m.ID, Title: m.Title, Text: m.Text, Components: m.Components, Matchers: m.Matchers,
+		StartsAt: m.StartsAt, EndsAt: m.EndsAt, SilenceID: m.SilenceID, By: m.By.User}
+}
+
+// enableMaintenances registers GET and POST /api/v1/pager/maintenances
+// (POST needs an admin credential: it silences alerts).
+func (h *Handler) enableMaintenances(ms MaintenanceScheduler) {
+	h.Handle("GET /api/v1/pager/maintenances", h.wrap(func(r *http.Request) apiResult {
+		list, err := ms.Maintenances()
+		if err != nil {
+			return apiResult{err: pagerError(err)}
+		}
+		out := []apiMaintenance{}
+		for _, m := range list {
+			out = append(out, maintenanceView(m))
+		}
+		return apiResult{data: out}
+	}))
+	h.Handle("POST /api/v1/pager/maintenances", h.wrap(func(r *http.Request) apiResult {
+		var b struct {
+			actorBody
+			Title      string    `json:"title"`
+			Text       string    `json:"text"`
+			Components []string  `json:"components"`
+			Matchers   []string  `json:"matchers"`
+			StartsAt   time.Time `json:"startsAt"`
+			EndsAt     time.Time `json:"endsAt"`
+		}
+		if e := decodeBody(r, &b); e != nil {
+			return apiResult{err: e}
+		}
+		m, err := ms.ScheduleMaintenance(pager.Maintenance{Title: b.Title, Text: b.Text, Components: b.Components,
+			Matchers: b.Matchers, StartsAt: b.StartsAt, EndsAt: b.EndsAt}, b.actor(r))
+		if err != nil {
+			if errors.Is(err, pager.ErrBadMaintenance) {
+				return apiResult{err: badData(err)}
+			}
+			return apiResult{err: pagerError(err)}
+		}
+		return apiResult{data: maintenanceView(m)}
+	}))
+}

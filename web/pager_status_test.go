@@ -101,3 +101,37 @@ func TestConsoleStatusUpdate(t *testing.T) {
 		t.Fatalf("stored: %+v", list)
 	}
 }
+
+// TestMaintenanceAPI: scheduling a window needs the shared token or an
+// admin personal token (it silences alerts); it creates the silence.
+func TestMaintenanceAPI(t *testing.T) {
+	srv, p, _ := newPeopleServer(t)
+	responder, _, _ := p.CreateToken("bob", "", []string{"respond"}, 0)
+	admin, _, _ := p.CreateToken("alice", "", []string{"admin"}, 0)
+	ok := `{"title":"DB upgrade","text":"Checkout may be slow","components":["Checkout"],"matchers":["job=\"db\""],` +
+		`"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`
+	for _, tc := range []struct {
+		name, bearer, body string
+		code               int
+	}{
+		{"no token", "", ok, 401},
+		{"respond scope", responder, ok, 403},
+		{"no components", pagerToken, `{"title":"x","matchers":["a=\"b\""],"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`, 400},
+		{"everything", pagerToken, `{"title":"x","components":["C"],"matchers":["a=~\".*\""],"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`, 400},
+		{"admin", admin, ok, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := call(t, srv, "POST", "/api/v1/pager/maintenances", tc.bearer, tc.body); r.code != tc.code {
+				t.Errorf("%d, want %d: %s", r.code, tc.code, r.body)
+			}
+		})
+	}
+	list, err := p.Maintenances()
+	if err != nil || len(list) != 1 || list[0].By.User != "alice" {
+		t.Fatalf("stored: %+v %v", list, err)
+	}
+	sils, _ := p.Silences()
+	if len(sils) != 1 || sils[0].ID != list[0].SilenceID || sils[0].Matchers[0] != `job="db"` {
+		t.Errorf("silences %+v", sils)
+	}
+}

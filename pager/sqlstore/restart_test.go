@@ -85,3 +85,10 @@ func TestStatusUpdates(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.StatusUpdates(t, open, reopen)
 }
+
+// TestMaintenance: maintenance windows and their silences survive a
+// reopen of the SQLite store (schema migration 6).
+func TestMaintenance(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.Maintenance(t, open, reopen)
+}

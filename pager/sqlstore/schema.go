@@ -114,6 +114,14 @@ CREATE TABLE status_updates (
 CREATE INDEX status_updates_incident ON status_updates (incident_id, seq);
 CREATE INDEX status_updates_seq ON status_updates (seq);
 `,
+	// 6: scheduled maintenance windows of status page components
+	// (pager.Maintenance; their silences are ordinary silences).
+	`
+CREATE TABLE maintenances (
+	id    TEXT PRIMARY KEY,
+	maint TEXT NOT NULL -- pager.Maintenance as JSON
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -421,3 +421,33 @@ func (t *writeTx) PutStatusUpdate(u pager.StatusUpdate) error {
 	}
 	return nil
 }
+
+// Maintenances implements pager.ReadTx.
+func (t *readTx) Maintenances() ([]pager.Maintenance, error) {
+	list, err := queryJSON(t, "maintenances", func(id string, m *pager.Maintenance) error {
+		if m.ID != id {
+			return fmt.Errorf("document id %q, row id %q", m.ID, id)
+		}
+		return nil
+	}, "SELECT id, id, maint FROM maintenances")
+	slices.SortFunc(list, func(a, b pager.Maintenance) int {
+		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list, err
+}
+
+// PutMaintenance implements pager.Tx.
+func (t *writeTx) PutMaintenance(m pager.Maintenance) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put maintenance: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO maintenances (id, maint) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET maint = excluded.maint`), m.ID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put maintenance: %w", err)
+	}
+	return nil
+}
