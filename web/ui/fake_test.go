@@ -49,6 +49,7 @@ type fakePager struct {
 	incidents []pager.IncidentState
 	timeline  map[string][]pager.TimelineEntry
 	updates   []pager.StatusUpdate // newest last
+	maint     []pager.Maintenance
 	cfg       *pager.Config
 }
 
@@ -63,6 +64,13 @@ func (f *fakePager) StatusUpdates(id string, limit int) ([]pager.StatusUpdate, e
 		}
 	}
 	return out, nil
+}
+
+// Maintenances lists the windows.
+func (f *fakePager) Maintenances() ([]pager.Maintenance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.maint), nil
 }
 
 func (f *fakePager) postUpdate(u pager.StatusUpdate) {

@@ -19,6 +19,9 @@ const (
 	StateOperational = "operational"
 	StateDegraded    = "degraded"
 	StateMajorOutage = "major_outage"
+	// StateMaintenance: a scheduled maintenance window of the component
+	// is running (and no incident makes it worse).
+	StateMaintenance = "under_maintenance"
 )
 
 var stateRank = map[string]int{StateOperational: 0, StateDegraded: 1, StateMajorOutage: 2}
@@ -27,6 +30,7 @@ var stateText = map[string]string{
 	StateOperational: "Operational",
 	StateDegraded:    "Degraded performance",
 	StateMajorOutage: "Major outage",
+	StateMaintenance: "Under maintenance",
 }
 
 // Status page limits.
@@ -157,9 +161,11 @@ type statusView struct {
 	StateText  string           `json:"description"`
 	Components []componentView  `json:"components"`
 	History    []statusIncident `json:"incidents"`
-	Updated    time.Time        `json:"updated"`
-	Digest     string           `json:"digest"`
-	Available  bool             `json:"-"`
+	// Maintenance lists the running and upcoming maintenance windows.
+	Maintenance []maintenanceView `json:"maintenance"`
+	Updated     time.Time         `json:"updated"`
+	Digest      string            `json:"digest"`
+	Available   bool              `json:"-"`
 }
 
 type componentView struct {
@@ -193,6 +199,23 @@ type publicUpdate struct {
 	At     time.Time `json:"at"`
 }
 
+// maintenanceView is a maintenance window as the public sees it.
+type maintenanceView struct {
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Text       string    `json:"text"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Active     bool      `json:"active"`
+}
+
+// maintenanceLister is what the status page needs to show maintenance
+// windows; a Pager without it shows none.
+type maintenanceLister interface {
+	Maintenances() ([]pager.Maintenance, error)
+}
+
 // statusUpdateLister is what the status page needs to show responders'
 // public updates; a Pager without it shows none.
 type statusUpdateLister interface {
@@ -208,7 +231,9 @@ var updateTitles = map[string]string{pager.UpdateInvestigating: "Investigating",
 // a major one does; resolved incidents of the last two weeks are history.
 // updates holds the public updates of each incident, newest first. It
 // depends only on its arguments.
-func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates map[string][]pager.StatusUpdate, now time.Time) statusView {
+// maint lists the maintenance windows: running ones put their
+// operational components under maintenance, upcoming ones are announced.
+func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates map[string][]pager.StatusUpdate, maint []pager.Maintenance, now time.Time) statusView {
 	v := statusView{Title: sc.title, State: StateOperational, Updated: now.UTC(), Available: true}
 	states := make([]string, len(sc.components))
 	for i := range states {
@@ -246,6 +271,25 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 		}
 		v.History = append(v.History, h)
 	}
+	v.Maintenance = []maintenanceView{}
+	for _, m := range maint {
+		if !m.EndsAt.After(now) {
+			continue
+		}
+		mv := maintenanceView{ID: opaqueID("maintenance", m.ID), Title: m.Title, Text: m.Text, Start: m.StartsAt.UTC(), End: m.EndsAt.UTC(),
+			Active: !now.Before(m.StartsAt)}
+		for i, c := range sc.components {
+			if slices.Contains(m.Components, c.name) {
+				mv.Components = append(mv.Components, c.name)
+				if mv.Active && states[i] == StateOperational {
+					states[i] = StateMaintenance
+				}
+			}
+		}
+		if len(mv.Components) > 0 {
+			v.Maintenance = append(v.Maintenance, mv)
+		}
+	}
 	for i, c := range sc.components {
 		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
 			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], incidents, now)})
@@ -258,6 +302,9 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	hash := fnv.New64a()
 	for _, c := range v.Components {
 		fmt.Fprintf(hash, "%s\x00%s\x00", c.Name, c.State)
+	}
+	for _, m := range v.Maintenance {
+		fmt.Fprintf(hash, "%s\x00%v\x00", m.ID, m.Active)
 	}
 	for _, h := range v.History {
 		fmt.Fprintf(hash, "%d\x00%v\x00%d\x00", h.Start.UnixNano(), h.Ongoing, len(h.Updates))
@@ -275,14 +322,14 @@ func (c *console) currentStatus() statusView {
 	now := c.o.Now()
 	status := c.statusConfig()
 	if c.o.Pager == nil {
-		return computeStatus(status, nil, nil, now)
+		return computeStatus(status, nil, nil, nil, now)
 	}
 	// The uptime bars need 90 days (and the day before, for incidents
 	// that began then).
 	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-(uptimeDays + 1) * 24 * time.Hour), Limit: statusScanLimit})
 	if err != nil {
 		c.o.Logger.Error("status page: read incidents", "err", err)
-		v := computeStatus(status, nil, nil, now)
+		v := computeStatus(status, nil, nil, nil, now)
 		v.Available = false
 		return v
 	}
@@ -296,7 +343,7 @@ func (c *console) currentStatus() statusView {
 		}
 	}
 	slices.SortStableFunc(list, func(a, b pager.IncidentState) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	return computeStatus(status, list, c.statusUpdates(list), now)
+	return computeStatus(status, list, c.statusUpdates(list), c.maintenances(), now)
 }
 
 func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -343,4 +390,17 @@ func publicID(st *pager.IncidentState) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "watchdog-status\x00%s", key)
 	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// maintenances reads the maintenance windows, if the pager keeps them.
+func (c *console) maintenances() []pager.Maintenance {
+	ml, ok := c.o.Pager.(maintenanceLister)
+	if !ok {
+		return nil
+	}
+	list, err := ml.Maintenances()
+	if err != nil {
+		c.o.Logger.Error("status page: read maintenance windows", "err", err)
+	}
+	return list
 }

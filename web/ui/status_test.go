@@ -92,15 +92,15 @@ func TestStatusWithoutComponents(t *testing.T) {
 	}
 	sc0, _ := compileStatus(&sp0)
 	open := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusTriggered, CreatedAt: testNow}}
-	if v := computeStatus(sc, open, nil, testNow); v.State != StateOperational {
+	if v := computeStatus(sc, open, nil, nil, testNow); v.State != StateOperational {
 		t.Errorf("an incident no component follows changed the state: %+v", v)
 	}
-	if v := computeStatus(sc0, open, nil, testNow); v.State != StateDegraded || v.Components[0].Name != "All systems" {
+	if v := computeStatus(sc0, open, nil, nil, testNow); v.State != StateDegraded || v.Components[0].Name != "All systems" {
 		t.Errorf("without components: %+v", v)
 	}
 	old := []pager.IncidentState{{ID: "b", Route: "pages", Status: pager.StatusResolved, CreatedAt: testNow.Add(-30 * 24 * time.Hour),
 		ResolvedAt: testNow.Add(-29 * 24 * time.Hour)}}
-	if v := computeStatus(sc, old, nil, testNow); len(v.History) != 0 {
+	if v := computeStatus(sc, old, nil, nil, testNow); len(v.History) != 0 {
 		t.Errorf("a month-old incident is in the history: %+v", v.History)
 	}
 }
@@ -154,7 +154,7 @@ func TestStatusDurationExact(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			inc := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusResolved, CreatedAt: tt.start, ResolvedAt: tt.end}}
-			v := computeStatus(sc, inc, nil, tt.end.Add(time.Hour))
+			v := computeStatus(sc, inc, nil, nil, tt.end.Add(time.Hour))
 			if len(v.History) != 1 || v.History[0].Duration != tt.want {
 				t.Fatalf("history %+v, want duration %q", v.History, tt.want)
 			}

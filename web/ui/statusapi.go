@@ -15,7 +15,7 @@ import (
 // indicator (the public api/v2/summary.json of Atlassian Statuspage).
 var (
 	summaryComponentStatus = map[string]string{StateOperational: "operational", StateDegraded: "degraded_performance",
-		StateMajorOutage: "major_outage"}
+		StateMajorOutage: "major_outage", StateMaintenance: "under_maintenance"}
 	summaryIndicator = map[string]string{StateOperational: "none", StateDegraded: "minor", StateMajorOutage: "major"}
 	summaryImpact    = map[string]string{StateDegraded: "minor", StateMajorOutage: "major"}
 )
@@ -74,6 +74,25 @@ type summaryIncident struct {
 	Components      []summaryComponent `json:"components"`
 }
 
+// summaryMaintenance is a scheduled maintenance of the summary.
+type summaryMaintenance struct {
+	ID              string             `json:"id"`
+	Name            string             `json:"name"`
+	Status          string             `json:"status"` // scheduled, in_progress
+	CreatedAt       time.Time          `json:"created_at"`
+	UpdatedAt       time.Time          `json:"updated_at"`
+	MonitoringAt    *time.Time         `json:"monitoring_at"`
+	ResolvedAt      *time.Time         `json:"resolved_at"`
+	Impact          string             `json:"impact"`
+	Shortlink       string             `json:"shortlink"`
+	StartedAt       time.Time          `json:"started_at"`
+	PageID          string             `json:"page_id"`
+	ScheduledFor    time.Time          `json:"scheduled_for"`
+	ScheduledUntil  time.Time          `json:"scheduled_until"`
+	IncidentUpdates []summaryUpdate    `json:"incident_updates"`
+	Components      []summaryComponent `json:"components"`
+}
+
 type summaryStatus struct {
 	Indicator   string `json:"indicator"`
 	Description string `json:"description"`
@@ -82,11 +101,11 @@ type summaryStatus struct {
 // statusSummary is the page in the shape of Statuspage's public
 // api/v2/summary.json: the unresolved incidents only, as there.
 type statusSummary struct {
-	Page                  summaryPage        `json:"page"`
-	Components            []summaryComponent `json:"components"`
-	Incidents             []summaryIncident  `json:"incidents"`
-	ScheduledMaintenances []any              `json:"scheduled_maintenances"`
-	Status                summaryStatus      `json:"status"`
+	Page                  summaryPage          `json:"page"`
+	Components            []summaryComponent   `json:"components"`
+	Incidents             []summaryIncident    `json:"incidents"`
+	ScheduledMaintenances []summaryMaintenance `json:"scheduled_maintenances"`
+	Status                summaryStatus        `json:"status"`
 }
 
 // opaqueID hashes parts into a stable public identifier.
@@ -108,7 +127,7 @@ func incidentName(h *statusIncident) string {
 func buildSummary(v statusView, url string) statusSummary {
 	pageID := opaqueID("page", v.Title)
 	s := statusSummary{Page: summaryPage{ID: pageID, Name: v.Title, URL: url, TimeZone: "Etc/UTC", UpdatedAt: v.Updated},
-		Components: []summaryComponent{}, Incidents: []summaryIncident{}, ScheduledMaintenances: []any{},
+		Components: []summaryComponent{}, Incidents: []summaryIncident{}, ScheduledMaintenances: []summaryMaintenance{},
 		Status: summaryStatus{Indicator: summaryIndicator[v.State], Description: v.StateText}}
 	byName := map[string]summaryComponent{}
 	for i, c := range v.Components {
@@ -147,6 +166,22 @@ func buildSummary(v statusView, url string) statusSummary {
 			inc.Components = append(inc.Components, byName[n])
 		}
 		s.Incidents = append(s.Incidents, inc)
+	}
+	for _, m := range v.Maintenance {
+		sm := summaryMaintenance{ID: m.ID, Name: m.Title, Status: "scheduled", CreatedAt: m.Start, UpdatedAt: m.Start,
+			Impact: "maintenance", Shortlink: url, StartedAt: m.Start, PageID: pageID, ScheduledFor: m.Start, ScheduledUntil: m.End,
+			IncidentUpdates: []summaryUpdate{}, Components: []summaryComponent{}}
+		if m.Active {
+			sm.Status = "in_progress"
+		}
+		if m.Text != "" {
+			sm.IncidentUpdates = append(sm.IncidentUpdates, summaryUpdate{ID: opaqueID("maintenance-text", m.ID), Status: sm.Status,
+				Body: m.Text, IncidentID: m.ID, CreatedAt: m.Start, UpdatedAt: m.Start, DisplayAt: m.Start, AffectedComponents: []any{}})
+		}
+		for _, n := range m.Components {
+			sm.Components = append(sm.Components, byName[n])
+		}
+		s.ScheduledMaintenances = append(s.ScheduledMaintenances, sm)
 	}
 	return s
 }

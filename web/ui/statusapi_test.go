@@ -132,3 +132,65 @@ func TestStatusFeedAtom(t *testing.T) {
 		t.Error("feed has raw markup or the author")
 	}
 }
+
+// TestStatusMaintenance: an upcoming window is announced, a running one
+// puts its (otherwise operational) components under maintenance, an
+// incident still wins, an ended one disappears; the summary lists them as
+// scheduled_maintenances; nothing of the silence shows.
+func TestStatusMaintenance(t *testing.T) {
+	f := newFixture(t)
+	f.pager.resolve("inc-2", testNow.Add(-time.Minute))
+	f.pager.maint = []pager.Maintenance{
+		{ID: "mw-1", Title: "Search reindex", Text: "Results may be stale <i>briefly</i>.", Components: []string{"Search", "Checkout"},
+			Matchers: []string{`job="search-internal"`}, StartsAt: testNow.Add(-time.Hour), EndsAt: testNow.Add(time.Hour), SilenceID: "sil-9"},
+		{ID: "mw-2", Title: "Storefront migration", Components: []string{"Storefront"}, Matchers: []string{`job="shop"`},
+			StartsAt: testNow.Add(48 * time.Hour), EndsAt: testNow.Add(50 * time.Hour)},
+		{ID: "mw-3", Title: "Old window", Components: []string{"Storefront"}, Matchers: []string{`job="shop"`},
+			StartsAt: testNow.Add(-5 * time.Hour), EndsAt: testNow.Add(-4 * time.Hour)},
+	}
+	f.pager.add(pager.IncidentState{ID: "inc-5", Route: "pages", Status: pager.StatusTriggered, CreatedAt: testNow.Add(-time.Minute)})
+	v, states := statusOf(t, f)
+	if states["Search"] != StateMaintenance || states["Checkout"] != StateDegraded || states["Storefront"] != StateOperational {
+		t.Errorf("states %v", states)
+	}
+	if len(v.Maintenance) != 2 || !v.Maintenance[0].Active || v.Maintenance[1].Active || v.Maintenance[1].Title != "Storefront migration" {
+		t.Fatalf("maintenance %+v", v.Maintenance)
+	}
+	_, page, _ := f.get(t, "/status")
+	for _, want := range []string{`<li class="maintenance" data-state="in_progress">`, `<li class="maintenance" data-state="scheduled">`,
+		"Results may be stale &lt;i&gt;briefly&lt;/i&gt;.", `data-component="Search" data-state="under_maintenance"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	_, body, _ := f.get(t, "/status/api/v2/summary.json")
+	var s struct {
+		Components            []struct{ Name, Status string }
+		ScheduledMaintenances []struct {
+			Name, Status   string
+			ScheduledFor   time.Time `json:"scheduled_for"`
+			ScheduledUntil time.Time `json:"scheduled_until"`
+			Components     []struct{ Name string }
+		} `json:"scheduled_maintenances"`
+	}
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ScheduledMaintenances) != 2 || s.ScheduledMaintenances[0].Status != "in_progress" || s.ScheduledMaintenances[1].Status != "scheduled" ||
+		!s.ScheduledMaintenances[1].ScheduledFor.Equal(testNow.Add(48*time.Hour)) || len(s.ScheduledMaintenances[0].Components) != 2 {
+		t.Errorf("scheduled_maintenances %+v", s.ScheduledMaintenances)
+	}
+	for _, c := range s.Components {
+		if c.Name == "Search" && c.Status != "under_maintenance" {
+			t.Errorf("Search is %s in the summary", c.Status)
+		}
+	}
+	for _, p := range []string{"/status", "/status.json", "/status/api/v2/summary.json"} {
+		_, body, _ := f.get(t, p)
+		for _, internal := range []string{"search-internal", "sil-9", "mw-1", "Old window"} {
+			if strings.Contains(body, internal) {
+				t.Errorf("GET %s shows %q", p, internal)
+			}
+		}
+	}
+}
