@@ -194,3 +194,9 @@ func TestStatusMaintenance(t *testing.T) {
 		}
 	}
 }
+
+// The real pager feeds the status page its updates and windows.
+var (
+	_ statusUpdateLister = (*pager.Pager)(nil)
+	_ maintenanceLister  = (*pager.Pager)(nil)
+)
