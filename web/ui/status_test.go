@@ -222,3 +222,20 @@ func TestStatusUpdatesPublic(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentShowsPublicUpdates: responders see on the incident page
+// what they made public, with its author, escaped.
+func TestIncidentShowsPublicUpdates(t *testing.T) {
+	f := newFixture(t)
+	f.pager.postUpdate(pager.StatusUpdate{IncidentID: "inc-2", Status: pager.UpdateIdentified, Text: "<b>Bad</b> deploy",
+		At: testNow.Add(-time.Minute), By: pager.Actor{User: "alice", Via: pager.ViaConsole}})
+	_, body, _ := f.get(t, "/incidents/inc-2")
+	for _, want := range []string{`id="public-updates"`, `<b>Identified</b>`, "by alice (console)", "&lt;b&gt;Bad&lt;/b&gt; deploy"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	if _, body, _ = f.get(t, "/incidents/inc-1"); strings.Contains(body, `id="public-updates"`) {
+		t.Error("an incident without updates shows the section")
+	}
+}
