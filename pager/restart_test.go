@@ -23,3 +23,7 @@ func TestRestartPendingOutbox(t *testing.T) {
 func TestAckLinkIdentity(t *testing.T) { storetest.AckLinkIdentity(t, memStore, sameStore) }
 
 func TestRestartResponders(t *testing.T) { storetest.RestartResponders(t, memStore, sameStore) }
+
+func TestStatusUpdates(t *testing.T) { storetest.StatusUpdates(t, memStore, sameStore) }
+
+func TestMaintenance(t *testing.T) { storetest.Maintenance(t, memStore, sameStore) }

@@ -89,6 +89,11 @@ type ReadTx interface {
 	Postmortem(incidentID string) (Postmortem, error)
 	// Postmortems returns every postmortem document, by incident ID.
 	Postmortems() ([]Postmortem, error)
+	// StatusUpdates returns the public updates of incident id ("" for
+	// every incident), newest (highest Seq) first, at most limit (0: all).
+	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
+	// Maintenances returns the maintenance windows by StartsAt, then ID.
+	Maintenances() ([]Maintenance, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -122,6 +127,10 @@ type Tx interface {
 	// DeleteCredential deletes the credential with id (ErrNotFound if
 	// none).
 	DeleteCredential(id string) error
+	// PutStatusUpdate inserts or replaces a public status update by ID.
+	PutStatusUpdate(u StatusUpdate) error
+	// PutMaintenance inserts or replaces a maintenance window by ID.
+	PutMaintenance(m Maintenance) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -220,6 +229,8 @@ type memData struct {
 	feeds      map[string]CalendarFeed
 	creds      map[string]Credential
 	pms        map[string]Postmortem
+	updates    map[string]StatusUpdate
+	maint      map[string]Maintenance
 }
 
 // NewMemStore returns an empty MemStore.
@@ -228,7 +239,8 @@ func NewMemStore() *MemStore {
 		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
-		pms: map[string]Postmortem{},
+		pms:     map[string]Postmortem{},
+		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
 	}}
 }
 
@@ -269,6 +281,8 @@ type memUndo struct {
 	feeds      map[string]memOld[CalendarFeed]
 	creds      map[string]memOld[Credential]
 	pms        map[string]memOld[Postmortem]
+	updates    map[string]memOld[StatusUpdate]
+	maint      map[string]memOld[Maintenance]
 }
 
 type memOld[T any] struct {
@@ -308,6 +322,8 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.feeds, d.feeds)
 	restore(u.creds, d.creds)
 	restore(u.pms, d.pms)
+	restore(u.updates, d.updates)
+	restore(u.maint, d.maint)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -617,5 +633,31 @@ func (t *memTx) Postmortems() ([]Postmortem, error) {
 func (t *memTx) PutPostmortem(pm Postmortem) error {
 	save(&t.undo.pms, t.d.pms, pm.IncidentID)
 	t.d.pms[pm.IncidentID] = pm.Clone()
+	return nil
+}
+
+func (t *memTx) StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error) {
+	var out []StatusUpdate
+	for _, u := range t.d.updates {
+		if incidentID == "" || u.IncidentID == incidentID {
+			out = append(out, u)
+		}
+	}
+	return sortUpdates(out, limit), nil
+}
+
+func (t *memTx) PutStatusUpdate(u StatusUpdate) error {
+	save(&t.undo.updates, t.d.updates, u.ID)
+	t.d.updates[u.ID] = u
+	return nil
+}
+
+func (t *memTx) Maintenances() ([]Maintenance, error) {
+	return sortMaintenances(slices.Collect(maps.Values(t.d.maint))), nil
+}
+
+func (t *memTx) PutMaintenance(m Maintenance) error {
+	save(&t.undo.maint, t.d.maint, m.ID)
+	t.d.maint[m.ID] = m
 	return nil
 }

@@ -165,6 +165,13 @@ func (h *Handler) EnablePager(o PagerOptions) {
 		}
 	}
 
+	if su, ok := o.Pager.(StatusUpdater); ok {
+		h.enableStatusUpdates(su)
+	}
+	if ms, ok := o.Pager.(MaintenanceScheduler); ok {
+		h.enableMaintenances(ms)
+	}
+
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {
 		h.handleOpen("GET "+p, ack)

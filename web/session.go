@@ -198,7 +198,8 @@ func (h *Handler) signout(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
 
 // consoleAct serves the incident page's form: action (ack, resolve,
 // escalate, snooze with duration, note with text, responders with targets
-// and message, respond, decline) as the signed-in person, Via "console".
+// and message, respond, decline, status_update with status and update_text) as
+// the signed-in person, Via "console".
 func (h *Handler) consoleAct(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
 	c, _, ok := h.checkForm(w, r)
 	if !ok {
@@ -243,6 +244,8 @@ func (h *Handler) consoleAct(a *pagerAPI, w http.ResponseWriter, r *http.Request
 		}
 	case "respond", "decline":
 		err = a.o.Pager.RespondToRequest(id, by, action == "decline")
+	case "status_update":
+		err = consoleStatusUpdate(a.o.Pager, id, by, r)
 	default:
 		err = fmt.Errorf("%w: unknown action", errBadForm)
 	}

@@ -266,13 +266,34 @@ CREATE TABLE calendar_feeds (
 CREATE TRIGGER schedule_overrides_stamp BEFORE INSERT OR UPDATE ON schedule_overrides FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 CREATE TRIGGER calendar_feeds_stamp BEFORE INSERT OR UPDATE ON calendar_feeds FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
 `,
-	// pm17: postmortem documents (pager.Postmortem: sections, state,
+	// 5: postmortem documents (pager.Postmortem: sections, state,
 	// edit history and action items), one per incident. Not stamped:
 	// read from the database on every request, like credentials.
 	`
 CREATE TABLE postmortems (
 	incident_id TEXT PRIMARY KEY,
 	doc         TEXT NOT NULL -- pager.Postmortem as JSON
+);
+`,
+	// 6: the public status updates responders post on incidents
+	// (pager.StatusUpdate); seq is their posting order. Not stamped:
+	// the status page reads them from the database.
+	`
+CREATE TABLE status_updates (
+	id          TEXT PRIMARY KEY,
+	incident_id TEXT NOT NULL,
+	seq         BIGINT NOT NULL,
+	upd         TEXT NOT NULL -- pager.StatusUpdate as JSON
+);
+CREATE INDEX status_updates_incident ON status_updates (incident_id, seq);
+CREATE INDEX status_updates_seq ON status_updates (seq);
+`,
+	// 7: scheduled maintenance windows of status page components
+	// (pager.Maintenance; their silences are ordinary silences).
+	`
+CREATE TABLE maintenances (
+	id    TEXT PRIMARY KEY,
+	maint TEXT NOT NULL -- pager.Maintenance as JSON
 );
 `,
 }

@@ -63,6 +63,16 @@ func TestPostgresRestartResponders(t *testing.T) {
 	storetest.RestartResponders(t, open, reopen)
 }
 
+func TestPostgresStatusUpdates(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.StatusUpdates(t, open, reopen)
+}
+
+func TestPostgresMaintenance(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.Maintenance(t, open, reopen)
+}
+
 func TestPostgresAckLinkIdentity(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.AckLinkIdentity(t, open, reopen)

@@ -78,3 +78,17 @@ func TestAckLinkIdentity(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.AckLinkIdentity(t, open, reopen)
 }
+
+// TestStatusUpdates: public status updates survive a reopen of the SQLite
+// store (schema migration 5).
+func TestStatusUpdates(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.StatusUpdates(t, open, reopen)
+}
+
+// TestMaintenance: maintenance windows and their silences survive a
+// reopen of the SQLite store (schema migration 6).
+func TestMaintenance(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.Maintenance(t, open, reopen)
+}

@@ -102,12 +102,32 @@ CREATE TABLE calendar_feeds (
 	feed TEXT NOT NULL -- pager.CalendarFeed as JSON
 ) STRICT;
 `,
-	// pm17: postmortem documents (pager.Postmortem: sections, state,
+	// 5: postmortem documents (pager.Postmortem: sections, state,
 	// edit history and action items), one per incident.
 	`
 CREATE TABLE postmortems (
 	incident_id TEXT PRIMARY KEY,
 	doc         TEXT NOT NULL -- pager.Postmortem as JSON
+) STRICT;
+`,
+	// 6: the public status updates responders post on incidents
+	// (pager.StatusUpdate); seq is their posting order.
+	`
+CREATE TABLE status_updates (
+	id          TEXT PRIMARY KEY,
+	incident_id TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	upd         TEXT NOT NULL -- pager.StatusUpdate as JSON
+) STRICT;
+CREATE INDEX status_updates_incident ON status_updates (incident_id, seq);
+CREATE INDEX status_updates_seq ON status_updates (seq);
+`,
+	// 7: scheduled maintenance windows of status page components
+	// (pager.Maintenance; their silences are ordinary silences).
+	`
+CREATE TABLE maintenances (
+	id    TEXT PRIMARY KEY,
+	maint TEXT NOT NULL -- pager.Maintenance as JSON
 ) STRICT;
 `,
 }

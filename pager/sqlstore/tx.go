@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -411,6 +412,13 @@ func checkPostmortem(id string, pm *pager.Postmortem) error {
 	return nil
 }
 
+func checkStatusUpdate(id string, u *pager.StatusUpdate) error {
+	if u.ID != id {
+		return fmt.Errorf("document id %q, row id %q", u.ID, id)
+	}
+	return nil
+}
+
 // PutPostmortem implements pager.Tx.
 func (t *writeTx) PutPostmortem(pm pager.Postmortem) error {
 	data, err := json.Marshal(pm)
@@ -420,6 +428,64 @@ func (t *writeTx) PutPostmortem(pm pager.Postmortem) error {
 	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO postmortems (incident_id, doc) VALUES (?, ?)
 		ON CONFLICT (incident_id) DO UPDATE SET doc = excluded.doc`), pm.IncidentID, string(data)); err != nil {
 		return fmt.Errorf("sqlstore: put postmortem: %w", err)
+	}
+	return nil
+}
+
+// StatusUpdates implements pager.ReadTx.
+func (t *readTx) StatusUpdates(incidentID string, limit int) ([]pager.StatusUpdate, error) {
+	q, args := "SELECT id, id, upd FROM status_updates", []any{}
+	if incidentID != "" {
+		q += " WHERE incident_id = ?"
+		args = append(args, incidentID)
+	}
+	q += " ORDER BY seq DESC"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	return queryJSON(t, "status_updates", checkStatusUpdate, q, args...)
+}
+
+// PutStatusUpdate implements pager.Tx.
+func (t *writeTx) PutStatusUpdate(u pager.StatusUpdate) error {
+	data, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put status update: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO status_updates (id, incident_id, seq, upd) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id, seq = excluded.seq, upd = excluded.upd`),
+		u.ID, u.IncidentID, u.Seq, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put status update: %w", err)
+	}
+	return nil
+}
+
+// Maintenances implements pager.ReadTx.
+func (t *readTx) Maintenances() ([]pager.Maintenance, error) {
+	list, err := queryJSON(t, "maintenances", func(id string, m *pager.Maintenance) error {
+		if m.ID != id {
+			return fmt.Errorf("document id %q, row id %q", m.ID, id)
+		}
+		return nil
+	}, "SELECT id, id, maint FROM maintenances")
+	slices.SortFunc(list, func(a, b pager.Maintenance) int {
+		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list, err
+}
+
+// PutMaintenance implements pager.Tx.
+func (t *writeTx) PutMaintenance(m pager.Maintenance) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put maintenance: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO maintenances (id, maint) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET maint = excluded.maint`), m.ID, string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put maintenance: %w", err)
 	}
 	return nil
 }

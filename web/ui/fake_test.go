@@ -48,7 +48,37 @@ type fakePager struct {
 	mu        sync.Mutex
 	incidents []pager.IncidentState
 	timeline  map[string][]pager.TimelineEntry
+	updates   []pager.StatusUpdate // newest last
+	maint     []pager.Maintenance
 	cfg       *pager.Config
+}
+
+// StatusUpdates lists the updates of id, newest first.
+func (f *fakePager) StatusUpdates(id string, limit int) ([]pager.StatusUpdate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []pager.StatusUpdate
+	for _, u := range slices.Backward(f.updates) {
+		if (id == "" || u.IncidentID == id) && (limit == 0 || len(out) < limit) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// Maintenances lists the windows.
+func (f *fakePager) Maintenances() ([]pager.Maintenance, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.maint), nil
+}
+
+func (f *fakePager) postUpdate(u pager.StatusUpdate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u.Seq = int64(len(f.updates) + 1)
+	u.ID = fmt.Sprintf("su-%d", u.Seq)
+	f.updates = append(f.updates, u)
 }
 
 func (f *fakePager) Incidents(flt pager.IncidentFilter) ([]pager.IncidentState, error) {

@@ -16,16 +16,17 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"ts":       stamp,
-	"ago":      ago,
-	"seconds":  seconds,
-	"pairs":    pairs,
-	"linkURL":  linkURL,
-	"lblstr":   labelString,
-	"graphURL": graphURL,
-	"isPromQL": isPromQL,
-	"add":      func(a, b int) int { return a + b },
-	"dur":      dur,
+	"ts":          stamp,
+	"ago":         ago,
+	"updateTitle": func(s string) string { return updateTitles[s] },
+	"seconds":     seconds,
+	"pairs":       pairs,
+	"linkURL":     linkURL,
+	"lblstr":      labelString,
+	"graphURL":    graphURL,
+	"isPromQL":    isPromQL,
+	"add":         func(a, b int) int { return a + b },
+	"dur":         dur,
 }
 
 // stamp formats t in UTC; the zero time is a dash.
@@ -123,4 +124,29 @@ func isPromQL(expr string) bool {
 	}
 	_, err := promqlParser.ParseExpr(expr)
 	return err == nil
+}
+
+// exactDuration formats d to the second with no rounding up: "35s",
+// "1m 20s", "2h 0m 5s", "3d 4h 0m 0s". Units above the largest non-zero
+// one are left out; a negative d is "0s".
+func exactDuration(d time.Duration) string {
+	if d < time.Second {
+		return "0s"
+	}
+	s := int64(d / time.Second)
+	parts := []struct {
+		n    int64
+		unit string
+	}{{s / 86400, "d"}, {s / 3600 % 24, "h"}, {s / 60 % 60, "m"}, {s % 60, "s"}}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.n == 0 && b.Len() == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%d%s", p.n, p.unit)
+	}
+	return b.String()
 }

@@ -58,6 +58,8 @@ type incidentData struct {
 	User, CSRF string
 	// SignIn offers the sign-in link (the console has sessions).
 	SignIn bool
+	// Updates are the incident's public status updates, newest first.
+	Updates []pager.StatusUpdate
 }
 
 // errNoPager answers the incident pages when the pager is off.
@@ -107,6 +109,12 @@ func (c *console) incident(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.GraphsEnabled {
 		d.Graphs = c.incidentGraphs(r.Context(), &st, now)
+	}
+	if su, ok := c.o.Pager.(statusUpdateLister); ok {
+		var err error
+		if d.Updates, err = su.StatusUpdates(st.ID, pager.MaxStatusUpdates); err != nil {
+			c.o.Logger.Error("incident page: read status updates", "incident", st.ID, "err", err)
+		}
 	}
 	c.render(w, http.StatusOK, "incident", pageData{Title: "Incident " + st.ID, Nav: "overview", Data: d})
 }

@@ -31,7 +31,8 @@ func TestIncidentSignedIn(t *testing.T) {
 		want, not    []string
 	}{
 		{"signed in", "s=1", []string{`signed in as <b>alice</b>`, `<form id="act-form" method="post" action="/incidents/inc-2/act">`,
-			`<input type="hidden" name="csrf" value="c5rf">`, `id="ack" type="submit" name="action" value="ack"`, `action="/signout"`},
+			`<input type="hidden" name="csrf" value="c5rf">`, `id="ack" type="submit" name="action" value="ack"`, `action="/signout"`,
+			`name="update_text"`, `id="post-update" type="submit" name="action" value="status_update"`},
 			[]string{`id="token"`, `id="signin-link"`}},
 		{"anonymous", "", []string{`id="signin-link" href="/signin?next=/incidents/inc-2"`, `id="token"`},
 			[]string{`act-form`, `c5rf`}},

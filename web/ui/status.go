@@ -19,6 +19,9 @@ const (
 	StateOperational = "operational"
 	StateDegraded    = "degraded"
 	StateMajorOutage = "major_outage"
+	// StateMaintenance: a scheduled maintenance window of the component
+	// is running (and no incident makes it worse).
+	StateMaintenance = "under_maintenance"
 )
 
 var stateRank = map[string]int{StateOperational: 0, StateDegraded: 1, StateMajorOutage: 2}
@@ -27,13 +30,17 @@ var stateText = map[string]string{
 	StateOperational: "Operational",
 	StateDegraded:    "Degraded performance",
 	StateMajorOutage: "Major outage",
+	StateMaintenance: "Under maintenance",
 }
 
 // Status page limits.
 const (
 	statusHistoryDays  = 14
 	statusHistoryLimit = 20
-	statusScanLimit    = 500
+	statusScanLimit    = 2000
+	// statusUpdateReads bounds the incidents whose updates one page
+	// view reads (the newest ones).
+	statusUpdateReads = 100
 )
 
 // statusConfig is the compiled status_page section.
@@ -154,19 +161,23 @@ type statusView struct {
 	StateText  string           `json:"description"`
 	Components []componentView  `json:"components"`
 	History    []statusIncident `json:"incidents"`
-	Updated    time.Time        `json:"updated"`
-	Digest     string           `json:"digest"`
-	Available  bool             `json:"-"`
+	// Maintenance lists the running and upcoming maintenance windows.
+	Maintenance []maintenanceView `json:"maintenance"`
+	Updated     time.Time         `json:"updated"`
+	Digest      string            `json:"digest"`
+	Available   bool              `json:"-"`
 }
 
 type componentView struct {
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	State       string `json:"status"`
-	StateText   string `json:"-"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	State       string          `json:"status"`
+	StateText   string          `json:"-"`
+	Uptime      componentUptime `json:"uptime_90d"`
 }
 
 type statusIncident struct {
+	ID         string     `json:"id"`
 	Components []string   `json:"components"`
 	State      string     `json:"impact"`
 	StateText  string     `json:"-"`
@@ -174,13 +185,55 @@ type statusIncident struct {
 	End        *time.Time `json:"end,omitempty"`
 	Ongoing    bool       `json:"ongoing"`
 	Duration   string     `json:"duration"`
+	// Phase is the status of the newest public update ("" without one).
+	Phase   string         `json:"phase,omitempty"`
+	Updates []publicUpdate `json:"updates"`
 }
+
+// publicUpdate is a status update as the public sees it: its status, text
+// and time only, never its author.
+type publicUpdate struct {
+	ID     string    `json:"id"`
+	Status string    `json:"status"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+// maintenanceView is a maintenance window as the public sees it.
+type maintenanceView struct {
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Text       string    `json:"text"`
+	Components []string  `json:"components"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Active     bool      `json:"active"`
+}
+
+// maintenanceLister is what the status page needs to show maintenance
+// windows; a Pager without it shows none.
+type maintenanceLister interface {
+	Maintenances() ([]pager.Maintenance, error)
+}
+
+// statusUpdateLister is what the status page needs to show responders'
+// public updates; a Pager without it shows none.
+type statusUpdateLister interface {
+	StatusUpdates(id string, limit int) ([]pager.StatusUpdate, error)
+}
+
+// updateTitles names the update statuses on the page.
+var updateTitles = map[string]string{pager.UpdateInvestigating: "Investigating", pager.UpdateIdentified: "Identified",
+	pager.UpdateMonitoring: "Monitoring", pager.UpdateResolved: "Resolved"}
 
 // computeStatus derives the status page from the incidents: a component is
 // degraded while an open incident concerns it and in a major outage while
 // a major one does; resolved incidents of the last two weeks are history.
-// It depends only on its arguments.
-func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.Time) statusView {
+// updates holds the public updates of each incident, newest first. It
+// depends only on its arguments.
+// maint lists the maintenance windows: running ones put their
+// operational components under maintenance, upcoming ones are announced.
+func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates map[string][]pager.StatusUpdate, maint []pager.Maintenance, now time.Time) statusView {
 	v := statusView{Title: sc.title, State: StateOperational, Updated: now.UTC(), Available: true}
 	states := make([]string, len(sc.components))
 	for i := range states {
@@ -202,19 +255,44 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.T
 		if len(names) == 0 || (!st.Open() && st.ResolvedAt.Before(since)) || len(v.History) == statusHistoryLimit {
 			continue
 		}
-		h := statusIncident{Components: names, State: severity(st), StateText: stateText[severity(st)],
+		h := statusIncident{ID: publicID(st), Components: names, Updates: []publicUpdate{}, State: severity(st), StateText: stateText[severity(st)],
 			Start: st.CreatedAt.UTC(), Ongoing: st.Open()}
 		end := now
 		if !st.Open() {
 			e := st.ResolvedAt.UTC()
 			h.End, end = &e, e
 		}
-		h.Duration = end.Sub(st.CreatedAt).Round(time.Minute).String()
+		h.Duration = exactDuration(end.Sub(st.CreatedAt))
+		for _, u := range updates[st.ID] {
+			h.Updates = append(h.Updates, publicUpdate{ID: opaqueID("update", h.ID, u.ID), Status: u.Status, Text: u.Text, At: u.At.UTC()})
+		}
+		if len(h.Updates) > 0 {
+			h.Phase = h.Updates[0].Status
+		}
 		v.History = append(v.History, h)
+	}
+	v.Maintenance = []maintenanceView{}
+	for _, m := range maint {
+		if !m.EndsAt.After(now) {
+			continue
+		}
+		mv := maintenanceView{ID: opaqueID("maintenance", m.ID), Title: m.Title, Text: m.Text, Start: m.StartsAt.UTC(), End: m.EndsAt.UTC(),
+			Active: !now.Before(m.StartsAt)}
+		for i, c := range sc.components {
+			if slices.Contains(m.Components, c.name) {
+				mv.Components = append(mv.Components, c.name)
+				if mv.Active && states[i] == StateOperational {
+					states[i] = StateMaintenance
+				}
+			}
+		}
+		if len(mv.Components) > 0 {
+			v.Maintenance = append(v.Maintenance, mv)
+		}
 	}
 	for i, c := range sc.components {
 		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
-			State: states[i], StateText: stateText[states[i]]})
+			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], incidents, now)})
 		if stateRank[states[i]] > stateRank[v.State] {
 			v.State = states[i]
 		}
@@ -225,8 +303,14 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, now time.T
 	for _, c := range v.Components {
 		fmt.Fprintf(hash, "%s\x00%s\x00", c.Name, c.State)
 	}
+	for _, m := range v.Maintenance {
+		fmt.Fprintf(hash, "%s\x00%v\x00", m.ID, m.Active)
+	}
 	for _, h := range v.History {
-		fmt.Fprintf(hash, "%d\x00%v\x00", h.Start.UnixNano(), h.Ongoing)
+		fmt.Fprintf(hash, "%d\x00%v\x00%d\x00", h.Start.UnixNano(), h.Ongoing, len(h.Updates))
+		if len(h.Updates) > 0 {
+			fmt.Fprintf(hash, "%s\x00", h.Updates[0].ID)
+		}
 	}
 	v.Digest = fmt.Sprintf("%016x", hash.Sum64())
 	return v
@@ -238,12 +322,14 @@ func (c *console) currentStatus() statusView {
 	now := c.o.Now()
 	status := c.statusConfig()
 	if c.o.Pager == nil {
-		return computeStatus(status, nil, now)
+		return computeStatus(status, nil, nil, nil, now)
 	}
-	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-statusHistoryDays * 24 * time.Hour), Limit: statusScanLimit})
+	// The uptime bars need 90 days (and the day before, for incidents
+	// that began then).
+	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-(uptimeDays + 1) * 24 * time.Hour), Limit: statusScanLimit})
 	if err != nil {
 		c.o.Logger.Error("status page: read incidents", "err", err)
-		v := computeStatus(status, nil, now)
+		v := computeStatus(status, nil, nil, nil, now)
 		v.Available = false
 		return v
 	}
@@ -257,7 +343,7 @@ func (c *console) currentStatus() statusView {
 		}
 	}
 	slices.SortStableFunc(list, func(a, b pager.IncidentState) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	return computeStatus(status, list, now)
+	return computeStatus(status, list, c.statusUpdates(list), c.maintenances(), now)
 }
 
 func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -270,4 +356,51 @@ func (c *console) statusJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// statusUpdates reads the public updates of the newest incidents (at most
+// statusUpdateReads of them, each bounded by pager.MaxStatusUpdates).
+func (c *console) statusUpdates(list []pager.IncidentState) map[string][]pager.StatusUpdate {
+	su, ok := c.o.Pager.(statusUpdateLister)
+	if !ok {
+		return nil
+	}
+	out := map[string][]pager.StatusUpdate{}
+	for i, st := range list {
+		if i >= statusUpdateReads {
+			break
+		}
+		u, err := su.StatusUpdates(st.ID, pager.MaxStatusUpdates)
+		if err != nil {
+			c.o.Logger.Error("status page: read status updates", "incident", st.ID, "err", err)
+			continue
+		}
+		out[st.ID] = u
+	}
+	return out
+}
+
+// publicID is an incident's identifier on the public page: opaque, so
+// that it tells nothing of the pager's numbering.
+func publicID(st *pager.IncidentState) string {
+	key := st.UID
+	if key == "" {
+		key = st.ID
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "watchdog-status\x00%s", key)
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// maintenances reads the maintenance windows, if the pager keeps them.
+func (c *console) maintenances() []pager.Maintenance {
+	ml, ok := c.o.Pager.(maintenanceLister)
+	if !ok {
+		return nil
+	}
+	list, err := ml.Maintenances()
+	if err != nil {
+		c.o.Logger.Error("status page: read maintenance windows", "err", err)
+	}
+	return list
 }

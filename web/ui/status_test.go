@@ -92,15 +92,15 @@ func TestStatusWithoutComponents(t *testing.T) {
 	}
 	sc0, _ := compileStatus(&sp0)
 	open := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusTriggered, CreatedAt: testNow}}
-	if v := computeStatus(sc, open, testNow); v.State != StateOperational {
+	if v := computeStatus(sc, open, nil, nil, testNow); v.State != StateOperational {
 		t.Errorf("an incident no component follows changed the state: %+v", v)
 	}
-	if v := computeStatus(sc0, open, testNow); v.State != StateDegraded || v.Components[0].Name != "All systems" {
+	if v := computeStatus(sc0, open, nil, nil, testNow); v.State != StateDegraded || v.Components[0].Name != "All systems" {
 		t.Errorf("without components: %+v", v)
 	}
 	old := []pager.IncidentState{{ID: "b", Route: "pages", Status: pager.StatusResolved, CreatedAt: testNow.Add(-30 * 24 * time.Hour),
 		ResolvedAt: testNow.Add(-29 * 24 * time.Hour)}}
-	if v := computeStatus(sc, old, testNow); len(v.History) != 0 {
+	if v := computeStatus(sc, old, nil, nil, testNow); len(v.History) != 0 {
 		t.Errorf("a month-old incident is in the history: %+v", v.History)
 	}
 }
@@ -125,5 +125,117 @@ func TestStatusPageReload(t *testing.T) {
 	f.status.Store(&config.StatusPage{Title: "Bad", Components: []config.StatusComponent{{Name: "x", Matchers: []string{`job=~"("`}}}})
 	if got, want := names(), []string{"Reloaded", "Checkout"}; !slices.Equal(got, want) {
 		t.Fatalf("after a bad section: %v, want the previous %v", got, want)
+	}
+}
+
+// TestStatusDurationExact is the regression test for issue #17: durations
+// on the status page are exact to the second, never rounded to a minute.
+func TestStatusDurationExact(t *testing.T) {
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	at := func(h, m, s int) time.Time {
+		return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
+	sp := statusConfigZero()
+	sc, err := compileStatus(&sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name       string
+		start, end time.Time
+		want       string
+	}{
+		{"35 seconds", at(3, 26, 15), at(3, 26, 50), "35s"},
+		{"1 minute 20 seconds", at(3, 25, 55), at(3, 27, 15), "1m 20s"},
+		{"exact minute", at(3, 0, 0), at(3, 1, 0), "1m 0s"},
+		{"hours", at(1, 0, 0), at(3, 0, 5), "2h 0m 5s"},
+		{"sub-second", at(3, 0, 0), at(3, 0, 0).Add(999 * time.Millisecond), "0s"},
+		{"days", at(0, 0, 0), at(0, 0, 0).Add(76*time.Hour + 59*time.Second), "3d 4h 0m 59s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inc := []pager.IncidentState{{ID: "a", Route: "x", Status: pager.StatusResolved, CreatedAt: tt.start, ResolvedAt: tt.end}}
+			v := computeStatus(sc, inc, nil, nil, tt.end.Add(time.Hour))
+			if len(v.History) != 1 || v.History[0].Duration != tt.want {
+				t.Fatalf("history %+v, want duration %q", v.History, tt.want)
+			}
+		})
+	}
+	if got := exactDuration(-time.Minute); got != "0s" {
+		t.Errorf("exactDuration(-1m) = %q, want 0s", got)
+	}
+}
+
+// TestStatusUpdatesPublic: responders' public updates appear on the
+// status page under their incident, newest first, with only their status,
+// text and time (never the author, the incident's title or its alert
+// labels), and hostile text renders inert (acceptance 2 for status
+// updates): no script, event handler, javascript: link or raw HTML.
+func TestStatusUpdatesPublic(t *testing.T) {
+	f := newFixture(t)
+	_, before, _ := f.get(t, "/status.json")
+	hostile := []string{
+		"<script>alert(1)</script>",
+		`<img src=x onerror=alert(2)>`,
+		`<a href="javascript:alert(3)">click</a>`,
+		"[md link](javascript:alert(4))",
+		"<iframe src=//evil.example></iframe>",
+	}
+	by := pager.Actor{User: "alice", Via: pager.ViaConsole}
+	f.pager.postUpdate(pager.StatusUpdate{IncidentID: "inc-2", Status: pager.UpdateInvestigating, Text: "We are looking into checkout errors.", At: testNow.Add(-9 * time.Minute), By: by})
+	f.pager.postUpdate(pager.StatusUpdate{IncidentID: "inc-2", Status: pager.UpdateIdentified, Text: strings.Join(hostile, "\n"), At: testNow.Add(-5 * time.Minute), By: by})
+	v, _ := statusOf(t, f)
+	var got *statusIncident
+	for i := range v.History {
+		if v.History[i].Ongoing {
+			got = &v.History[i]
+		}
+	}
+	if got == nil || len(got.Updates) != 2 || got.Phase != pager.UpdateIdentified ||
+		got.Updates[0].Status != pager.UpdateIdentified || got.Updates[1].Text != "We are looking into checkout errors." {
+		t.Fatalf("ongoing incident's updates: %+v", got)
+	}
+	_, after, _ := f.get(t, "/status.json")
+	if before == after {
+		t.Error("status.json unchanged by updates")
+	}
+	_, page, _ := f.get(t, "/status")
+	for _, want := range []string{`<li class="update" data-status="identified"><b>Identified</b>`, "We are looking into checkout errors.",
+		"&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(2)&gt;", "&lt;a href=&#34;javascript:alert(3)&#34;&gt;click&lt;/a&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Index(page, "Identified") > strings.Index(page, "Investigating") {
+		t.Error("updates are not newest first")
+	}
+	for _, p := range []string{"/status", "/status.json"} {
+		_, body, _ := f.get(t, p)
+		for _, inert := range []string{"<script>", "<img", "<a href=\"javascript", "<iframe", "href=\"javascript:", "onerror=alert(2)>"} {
+			if strings.Contains(body, inert) {
+				t.Errorf("GET %s contains live %q", p, inert)
+			}
+		}
+		for _, internal := range []string{"alice", "HighErrorRate", "inc-2", "shop", "console"} {
+			if strings.Contains(body, internal) {
+				t.Errorf("GET %s shows internal text %q", p, internal)
+			}
+		}
+	}
+}
+
+// TestIncidentShowsPublicUpdates: responders see on the incident page
+// what they made public, with its author, escaped.
+func TestIncidentShowsPublicUpdates(t *testing.T) {
+	f := newFixture(t)
+	f.pager.postUpdate(pager.StatusUpdate{IncidentID: "inc-2", Status: pager.UpdateIdentified, Text: "<b>Bad</b> deploy",
+		At: testNow.Add(-time.Minute), By: pager.Actor{User: "alice", Via: pager.ViaConsole}})
+	_, body, _ := f.get(t, "/incidents/inc-2")
+	for _, want := range []string{`id="public-updates"`, `<b>Identified</b>`, "by alice (console)", "&lt;b&gt;Bad&lt;/b&gt; deploy"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("incident page lacks %q", want)
+		}
+	}
+	if _, body, _ = f.get(t, "/incidents/inc-1"); strings.Contains(body, `id="public-updates"`) {
+		t.Error("an incident without updates shows the section")
 	}
 }

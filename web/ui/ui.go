@@ -14,6 +14,8 @@
 //	/graph?expr=…&range=1h     a PromQL range query drawn as a server-side SVG chart
 //	/oncall                    each schedule's next 14 days, overrides marked
 //	/status, /status.json      the public status page (read-only, no internal text)
+//	/status/api/v2/summary.json the page shaped like Statuspage's public summary
+//	/status/feed.atom          an Atom feed of the responders' public updates
 //
 // The console only reads. A person signed in with a personal token
 // (package web's /signin) acts through plain forms posted to
@@ -211,6 +213,8 @@ func Register(mux Mux, o Options) error {
 	page("GET /health", c.healthPage)
 	page("GET /status", c.statusPage)
 	page("GET /status.json", c.statusJSON)
+	page("GET /status/api/v2/summary.json", c.statusSummary)
+	page("GET /status/feed.atom", c.statusFeed)
 	return nil
 }
 
