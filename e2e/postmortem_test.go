@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,25 +18,7 @@ import (
 func TestPostmortemInTheBrowser(t *testing.T) {
 	needBrowser(t)
 	t.Parallel()
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, "# TYPE checkout_probe gauge\ncheckout_probe 1\n")
-	}))
-	defer target.Close()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
-		"watchdog.yml": fmt.Sprintf(signinConfig, strings.TrimPrefix(target.URL, "http://")),
-		"rules.yml":    signinRules,
-	})
-	wd := startWatchdog(t, "run", "--config", filepath.Join(dir, "watchdog.yml"),
-		"--web.listen-address", "127.0.0.1:0", "--storage.snapshot-path", filepath.Join(dir, "snapshot.wds"),
-		"--storage.pager-db", filepath.Join(dir, "pager.db"))
-	var id string
-	eventually(t, 30*time.Second, func() error {
-		var err error
-		id, err = wd.firstPage("CheckoutDown")
-		return err
-	})
+	wd, id := startCheckoutPaging(t, signinConfig)
 	secret := strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", "alice", "--scope", "respond", "--name", "pm", "--expires", "1d"))
 	page := "/incidents/" + id + "/postmortem"
 

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,25 +39,7 @@ pager:
 func TestRespondersInTheBrowser(t *testing.T) {
 	needBrowser(t)
 	t.Parallel()
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, "# TYPE checkout_probe gauge\ncheckout_probe 1\n")
-	}))
-	defer target.Close()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
-		"watchdog.yml": fmt.Sprintf(respondersConfig, strings.TrimPrefix(target.URL, "http://")),
-		"rules.yml":    signinRules,
-	})
-	wd := startWatchdog(t, "run", "--config", filepath.Join(dir, "watchdog.yml"),
-		"--web.listen-address", "127.0.0.1:0", "--storage.snapshot-path", filepath.Join(dir, "snapshot.wds"),
-		"--storage.pager-db", filepath.Join(dir, "pager.db"))
-	var id string
-	eventually(t, 30*time.Second, func() error {
-		var err error
-		id, err = wd.firstPage("CheckoutDown")
-		return err
-	})
+	wd, id := startCheckoutPaging(t, respondersConfig)
 	token := func(user string) string {
 		return strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", user, "--scope", "respond", "--name", "browser"))
 	}

@@ -16,33 +16,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// signinConfig pages alice for a probe that always fires.
-const signinConfig = `global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: probe
-    static_configs:
-      - targets: ['%s']
-rule_files: [rules.yml]
-pager:
-  users:
-    - name: alice
-      contact: {push: alice-phone}
-      notification_rules: [{after: 0s, method: push}]
-  schedules:
-    - name: primary
-      time_zone: UTC
-      layers: [{name: daily, members: [alice], rotation: daily, start: 2026-01-05T09:00}]
-  escalation_policies:
-    - name: p
-      levels: [{targets: [schedule:primary], escalate_after: 10m}]
-  channels:
-    - {name: push, type: console}
-  routes:
-    - {name: all, group_by: [alertname], group_wait: 0s, escalation_policy: p}
-`
+// signinConfig pages alice for a probe that always fires (the console
+// tests' paging setup).
+const signinConfig = xssConfig
 
 const signinRules = `groups:
   - name: signin
@@ -53,6 +29,34 @@ const signinRules = `groups:
         labels: {severity: page}
         annotations: {summary: checkout is down}
 `
+
+// startCheckoutPaging runs the watchdog with config (a format string
+// taking the probe target's address; rules signinRules) against a target
+// whose checkout probe always fails, and returns it with the id of the
+// CheckoutDown incident once that has paged.
+func startCheckoutPaging(t *testing.T, config string) (*watchdog, string) {
+	t.Helper()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, "# TYPE checkout_probe gauge\ncheckout_probe 1\n")
+	}))
+	t.Cleanup(target.Close)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"watchdog.yml": fmt.Sprintf(config, strings.TrimPrefix(target.URL, "http://")),
+		"rules.yml":    signinRules,
+	})
+	wd := startWatchdog(t, "run", "--config", filepath.Join(dir, "watchdog.yml"),
+		"--web.listen-address", "127.0.0.1:0", "--storage.snapshot-path", filepath.Join(dir, "snapshot.wds"),
+		"--storage.pager-db", filepath.Join(dir, "pager.db"))
+	var id string
+	eventually(t, 30*time.Second, func() error {
+		var err error
+		id, err = wd.firstPage("CheckoutDown")
+		return err
+	})
+	return wd, id
+}
 
 // cli runs `watchdog pager ARGS…` against w with the shared API token
 // and returns its stdout.
@@ -77,25 +81,7 @@ func (w *watchdog) cli(t *testing.T, args ...string) string {
 func TestConsoleSignInInTheBrowser(t *testing.T) {
 	needBrowser(t)
 	t.Parallel()
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		fmt.Fprint(w, "# TYPE checkout_probe gauge\ncheckout_probe 1\n")
-	}))
-	defer target.Close()
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
-		"watchdog.yml": fmt.Sprintf(signinConfig, strings.TrimPrefix(target.URL, "http://")),
-		"rules.yml":    signinRules,
-	})
-	wd := startWatchdog(t, "run", "--config", filepath.Join(dir, "watchdog.yml"),
-		"--web.listen-address", "127.0.0.1:0", "--storage.snapshot-path", filepath.Join(dir, "snapshot.wds"),
-		"--storage.pager-db", filepath.Join(dir, "pager.db"))
-	var id string
-	eventually(t, 30*time.Second, func() error {
-		var err error
-		id, err = wd.firstPage("CheckoutDown")
-		return err
-	})
+	wd, id := startCheckoutPaging(t, signinConfig)
 
 	secret := strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", "alice", "--scope", "respond", "--name", "browser", "--expires", "1d"))
 	if !strings.HasPrefix(secret, "wdp_") {
