@@ -18,16 +18,11 @@ import (
 // actions): create from the draft, save a section, change the state, add
 // and close action items, and preview (answered as JSON {"html": …}).
 func (h *Handler) consolePostmortem(pms Postmortems, w http.ResponseWriter, r *http.Request) {
-	c, _, ok := h.checkForm(w, r)
+	by, ok := h.checkResponderForm(w, r)
 	if !ok {
 		return
 	}
-	if !c.HasScope(pager.ScopeRespond) {
-		h.plainPage(w, http.StatusForbidden, signinData{Title: "Not allowed", Text: "Your token lacks the respond scope."})
-		return
-	}
 	id := r.PathValue("id")
-	by := pager.Actor{User: c.User, Via: pager.ViaConsole}
 	version, _ := strconv.Atoi(r.PostFormValue("version"))
 	text := r.PostFormValue("text")
 	var err error

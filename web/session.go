@@ -196,21 +196,31 @@ func (h *Handler) signout(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// checkResponderForm checks a console form (cross-origin check, session,
+// CSRF token) of a person with the respond scope and returns them as the
+// actor, Via "console"; otherwise it has answered and ok is false.
+func (h *Handler) checkResponderForm(w http.ResponseWriter, r *http.Request) (by pager.Actor, ok bool) {
+	c, _, ok := h.checkForm(w, r)
+	if !ok {
+		return pager.Actor{}, false
+	}
+	if !c.HasScope(pager.ScopeRespond) {
+		h.plainPage(w, http.StatusForbidden, signinData{Title: "Not allowed", Text: "Your token lacks the respond scope."})
+		return pager.Actor{}, false
+	}
+	return pager.Actor{User: c.User, Via: pager.ViaConsole}, true
+}
+
 // consoleAct serves the incident page's form: action (ack, resolve,
 // escalate, snooze with duration, note with text, responders with targets
 // and message, respond, decline, status_update with status and update_text) as
 // the signed-in person, Via "console".
 func (h *Handler) consoleAct(a *pagerAPI, w http.ResponseWriter, r *http.Request) {
-	c, _, ok := h.checkForm(w, r)
+	by, ok := h.checkResponderForm(w, r)
 	if !ok {
 		return
 	}
-	if !c.HasScope(pager.ScopeRespond) {
-		h.plainPage(w, http.StatusForbidden, signinData{Title: "Not allowed", Text: "Your token lacks the respond scope."})
-		return
-	}
 	id := r.PathValue("id")
-	by := pager.Actor{User: c.User, Via: pager.ViaConsole}
 	var err error
 	switch action := r.PostFormValue("action"); action {
 	case "ack":
