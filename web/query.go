@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"net/http"
 	"time"
 
@@ -187,17 +188,23 @@ func truncate(res *promql.Result, limit int) bool {
 }
 
 func (h *Handler) formatQuery(r *http.Request) apiResult {
+	// Formatting is the costliest step here: the pretty-printer grows with
+	// the cube of the depth, which the admission bounds.
+	return h.withParsedQuery(r, func(expr parser.Expr) any { return expr.Pretty(0) })
+}
+
+// withParsedQuery parses the request's query under the admission (its
+// depth, size and concurrency bounds) and answers answer(expr).
+func (h *Handler) withParsedQuery(r *http.Request, answer func(parser.Expr) any) apiResult {
 	if e := parseForm(r); e != nil {
 		return apiResult{err: e}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.admission.timeout(0))
 	defer cancel()
-	// Formatting is the costliest step here: the pretty-printer grows with
-	// the cube of the depth, which the admission bounds.
 	expr, release, err := h.admission.enter(ctx, r.FormValue("query"), nil)
 	if err != nil {
 		return apiResult{err: admissionError(err)}
 	}
 	defer release()
-	return apiResult{data: expr.Pretty(0)}
+	return apiResult{data: answer(expr)}
 }

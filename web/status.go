@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"math"
 	"net/http"
 	"os"
@@ -220,17 +221,7 @@ func (h *Handler) serveAlertmanagers(*http.Request) apiResult {
 // parseQuery answers the expression tree of the query, bounded by the same
 // admission as format_query.
 func (h *Handler) parseQuery(r *http.Request) apiResult {
-	if e := parseForm(r); e != nil {
-		return apiResult{err: e}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.admission.timeout(0))
-	defer cancel()
-	expr, release, err := h.admission.enter(ctx, r.FormValue("query"), nil)
-	if err != nil {
-		return apiResult{err: admissionError(err)}
-	}
-	defer release()
-	return apiResult{data: jsonAST(expr)}
+	return h.withParsedQuery(r, func(expr parser.Expr) any { return jsonAST(expr) })
 }
 
 // adminDisabled is the answer of the admin endpoints without an Admin, as
