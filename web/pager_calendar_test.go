@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -194,41 +193,14 @@ func TestOverrideAPI(t *testing.T) {
 // override records them with via "console"; forms without the CSRF token,
 // from another origin or without a session change nothing.
 func TestConsoleOverrideForm(t *testing.T) {
-	data, err := os.ReadFile("testdata/pager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: pagerEpoch}
-	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p, clk := newTestPager(t)
 	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	h.EnablePager(PagerOptions{Pager: p, Schedules: cfg.Schedule, People: p, Calendars: p})
 	secret, _, err := p.CreateToken("bob", "", []string{"respond"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	post := func(path string, form url.Values, hdr map[string]string) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
+	_, post := formClient(t, srv)
 	form := url.Values{"schedule": {"primary"}, "user": {"alice"}, "start": {"2026-03-02T12:00"}, "end": {"2026-03-02T14:00"}, "comment": {"covering"}}
 	if r := post("/oncall/overrides", form, nil); r.StatusCode != 401 {
 		t.Errorf("without a session: %d", r.StatusCode)

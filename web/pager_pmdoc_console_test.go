@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,19 +16,7 @@ import (
 // through the console's forms; a form without the CSRF token and a stale
 // edit change nothing; the preview is sanitised.
 func TestConsolePostmortemForms(t *testing.T) {
-	data, err := os.ReadFile("testdata/pager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: pagerEpoch}
-	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p, clk := newTestPager(t)
 	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	h.EnablePager(PagerOptions{Pager: p, People: p, Postmortems: p})
 	if r := call(t, srv, "POST", "/api/v2/alerts", pagerToken, loginAlert); r.code != 200 {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,19 +51,7 @@ func TestRenderMarkdownInert(t *testing.T) {
 // published, exported as Markdown and sanitised HTML, and action items
 // are added, filtered and closed.
 func TestPostmortemAPI(t *testing.T) {
-	data, err := os.ReadFile("testdata/pager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: pagerEpoch}
-	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p, clk := newTestPager(t)
 	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	h.EnablePager(PagerOptions{Pager: p, Postmortems: p})
 	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != 200 {

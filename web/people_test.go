@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +17,7 @@ import (
 // and one open incident, inc-1.
 func newPeopleServer(t *testing.T) (*httptest.Server, *pager.Pager, *clock) {
 	t.Helper()
-	data, err := os.ReadFile("testdata/pager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: pagerEpoch}
-	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p, clk := newTestPager(t)
 	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	h.EnablePager(PagerOptions{Pager: p, Schedules: cfg.Schedule, People: p})
 	if r := call(t, srv, "POST", "/api/v2/alerts", pagerToken, loginAlert); r.code != 200 {
@@ -181,22 +167,7 @@ func TestAuthFailureLimit(t *testing.T) {
 func TestConsoleSession(t *testing.T) {
 	srv, p, _ := newPeopleServer(t)
 	secret, _, _ := p.CreateToken("alice", "", []string{"respond"}, 0)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	post := func(path string, form url.Values, hdr map[string]string) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
+	_, post := formClient(t, srv)
 	if r := post("/signin", url.Values{"token": {"wdp_0123456789abcdef_x"}}, nil); r.StatusCode != 401 {
 		t.Errorf("bad token: %d", r.StatusCode)
 	}
