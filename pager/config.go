@@ -106,6 +106,9 @@ type Config struct {
 	// UrgencyRules map alerts to high or low urgency by their labels (see
 	// UrgencyRule); a route's urgency takes precedence. Default high.
 	UrgencyRules []*UrgencyRule `yaml:"urgency_rules"`
+	// StatusSubscribers configures the status page's subscribers (e-mail
+	// sending and limits); nil takes the defaults, without e-mail.
+	StatusSubscribers *StatusSubscribers `yaml:"status_subscribers"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig

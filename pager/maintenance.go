@@ -89,6 +89,7 @@ func (p *Pager) ScheduleMaintenance(m Maintenance, by Actor) (Maintenance, error
 		return Maintenance{}, fmt.Errorf("schedule maintenance: %w", err)
 	}
 	p.log.Info("pager: maintenance scheduled", "id", m.ID, "silence", sid, "by", by.String())
+	p.subSignal()
 	return m, nil
 }
 

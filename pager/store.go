@@ -94,6 +94,19 @@ type ReadTx interface {
 	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
 	// Maintenances returns the maintenance windows by StartsAt, then ID.
 	Maintenances() ([]Maintenance, error)
+	// Subscribers returns the status page subscribers by ID.
+	Subscribers() ([]Subscriber, error)
+	// Subscriber returns the subscriber with id, or ErrNotFound.
+	Subscriber(id string) (Subscriber, error)
+	// SubscriberEvent returns the subscriber event with key, or
+	// ErrNotFound.
+	SubscriberEvent(key string) (SubscriberEvent, error)
+	// SubscriberNotes returns the outbox messages f selects by NextAt,
+	// then ID.
+	SubscriberNotes(f SubscriberNoteFilter) ([]SubscriberNote, error)
+	// SubscriberMark returns the subscriber loop's mark key (a cursor or
+	// a last state), or ErrNotFound.
+	SubscriberMark(key string) (string, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -131,6 +144,21 @@ type Tx interface {
 	PutStatusUpdate(u StatusUpdate) error
 	// PutMaintenance inserts or replaces a maintenance window by ID.
 	PutMaintenance(m Maintenance) error
+	// PutSubscriber inserts or replaces a subscriber by ID.
+	PutSubscriber(s Subscriber) error
+	// DeleteSubscriber removes the subscriber with id and its outbox
+	// messages (ErrNotFound if none).
+	DeleteSubscriber(id string) error
+	// AddSubscriberEvent inserts ev unless an event with ev.Key exists;
+	// it reports whether it inserted.
+	AddSubscriberEvent(ev SubscriberEvent) (added bool, err error)
+	// PutSubscriberNote inserts or replaces an outbox message by ID.
+	PutSubscriberNote(n SubscriberNote) error
+	// PutSubscriberMark sets the mark key to value.
+	PutSubscriberMark(key, value string) error
+	// PruneSubscriberEvents removes the events older (At) than before and
+	// the messages no longer pending created before it.
+	PruneSubscriberEvents(before time.Time) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -231,6 +259,10 @@ type memData struct {
 	pms        map[string]Postmortem
 	updates    map[string]StatusUpdate
 	maint      map[string]Maintenance
+	subs       map[string]Subscriber
+	subEvents  map[string]SubscriberEvent
+	subNotes   map[string]SubscriberNote
+	subMarks   map[string]string
 }
 
 // NewMemStore returns an empty MemStore.
@@ -241,6 +273,8 @@ func NewMemStore() *MemStore {
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
 		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
+		subs: map[string]Subscriber{}, subEvents: map[string]SubscriberEvent{}, subNotes: map[string]SubscriberNote{},
+		subMarks: map[string]string{},
 	}}
 }
 
@@ -283,6 +317,10 @@ type memUndo struct {
 	pms        map[string]memOld[Postmortem]
 	updates    map[string]memOld[StatusUpdate]
 	maint      map[string]memOld[Maintenance]
+	subs       map[string]memOld[Subscriber]
+	subEvents  map[string]memOld[SubscriberEvent]
+	subNotes   map[string]memOld[SubscriberNote]
+	subMarks   map[string]memOld[string]
 }
 
 type memOld[T any] struct {
@@ -324,6 +362,10 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.pms, d.pms)
 	restore(u.updates, d.updates)
 	restore(u.maint, d.maint)
+	restore(u.subs, d.subs)
+	restore(u.subEvents, d.subEvents)
+	restore(u.subNotes, d.subNotes)
+	restore(u.subMarks, d.subMarks)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)

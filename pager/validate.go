@@ -257,6 +257,7 @@ func (c *Config) validate(prefix string) error {
 		}
 	}
 	c.validateUrgency(p, cc, prefix)
+	c.validateSubscribers(p, cc, prefix)
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}

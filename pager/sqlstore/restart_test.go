@@ -92,3 +92,10 @@ func TestMaintenance(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.Maintenance(t, open, reopen)
 }
+
+// TestSubscribers: status page subscribers, their events and outbox on
+// the SQLite store (schema migration 8), across a reopen.
+func TestSubscribers(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.Subscribers(t, open, reopen)
+}
