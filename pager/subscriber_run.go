@@ -274,22 +274,26 @@ func componentEvents(tx Tx, states map[string]string, now time.Time) ([]Subscrib
 }
 
 // fanOut stores the events and queues each new one for every confirmed
-// subscriber.
+// subscriber, due in event order (a nanosecond apart).
 func fanOut(tx Tx, evs []SubscriberEvent, now time.Time) error {
 	subs, err := tx.Subscribers()
 	if err != nil {
 		return err
 	}
-	for _, ev := range evs {
+	for i, ev := range evs {
 		added, err := tx.AddSubscriberEvent(ev)
-		if err != nil || !added {
+		if err != nil {
 			return err
+		}
+		if !added {
+			continue
 		}
 		for _, s := range subs {
 			if !s.Confirmed {
 				continue
 			}
-			n := SubscriberNote{ID: ev.Key + "|" + s.ID, SubscriberID: s.ID, EventKey: ev.Key, Status: DeliveryPending, NextAt: now, CreatedAt: now}
+			n := SubscriberNote{ID: ev.Key + "|" + s.ID, SubscriberID: s.ID, EventKey: ev.Key, Status: DeliveryPending,
+				NextAt: now.Add(time.Duration(i)), CreatedAt: now}
 			if err := tx.PutSubscriberNote(n); err != nil {
 				return err
 			}

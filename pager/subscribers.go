@@ -411,3 +411,18 @@ func (p *Pager) subSignal() {
 	default:
 	}
 }
+
+// SubscriberMessages returns the outbox messages of subscriber id, by
+// NextAt (sent and failed ones until they are pruned).
+func (p *Pager) SubscriberMessages(id string) ([]SubscriberNote, error) {
+	var out []SubscriberNote
+	err := p.store.View(func(tx ReadTx) error {
+		var err error
+		out, err = tx.SubscriberNotes(SubscriberNoteFilter{SubscriberID: id})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list subscriber messages: %w", err)
+	}
+	return out, nil
+}
