@@ -426,3 +426,8 @@ func (p *Pager) SubscriberMessages(id string) ([]SubscriberNote, error) {
 	}
 	return out, nil
 }
+
+// EmailSubscriptions reports whether the public can subscribe e-mail
+// addresses (status_subscribers.email_channel names an email channel and
+// the pager has an external URL for the links).
+func (p *Pager) EmailSubscriptions() bool { return p.subLimits().Email() }

@@ -171,6 +171,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if ms, ok := o.Pager.(MaintenanceScheduler); ok {
 		h.enableMaintenances(ms)
 	}
+	if ss, ok := o.Pager.(StatusSubscribers); ok {
+		h.enableSubscribers(ss)
+	}
 
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {

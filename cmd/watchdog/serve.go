@@ -31,6 +31,7 @@ import (
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/demo"
 	"github.com/watchdog-sre/watchdog/examples"
+	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 	"github.com/watchdog-sre/watchdog/scrape"
@@ -450,6 +451,14 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
+	var subscribers pager.SubscriberRunOptions
+	if pg != nil {
+		comps, err := ui.StatusComponents(uiOpts)
+		if err != nil {
+			return fmt.Errorf("web console: %w", err)
+		}
+		subscribers = pager.SubscriberRunOptions{Components: comps, Metrics: set}
+	}
 
 	// A client may take a minute to send its request, body included (a
 	// slow remote-write body would otherwise hold a receiver slot for as
@@ -484,6 +493,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	})
 	if pg != nil {
 		wg.Go(func() { pg.run(runCtx, 10*time.Second) }) // never ends the process
+		// Status page subscribers: only the escalating pager (the
+		// leader of a cluster) sends.
+		wg.Go(func() { _ = pg.p.RunSubscribers(runCtx, subscribers) })
 	}
 	wg.Go(func() { checkins.Run(runCtx) })
 	if hb != nil {
