@@ -442,3 +442,37 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// TestStatusSubscribersConfig: the section names an email channel, a
+// parseable sender and limits in range; errors carry the line.
+func TestStatusSubscribersConfig(t *testing.T) {
+	base := strings.Split(subConfig, "  status_subscribers:")[0]
+	tests := []struct{ name, section, want string }{
+		{"unknown channel", "email_channel: nope", `sub.yaml:16: pager.status_subscribers.email_channel: unknown channel "nope"`},
+		{"not email", "email_channel: push", "channel \"push\" is of type console, want email"},
+		{"bad from", "from: 'not an address'", "pager.status_subscribers.from"},
+		{"negative limit", "max_pending: -1", "pager.status_subscribers.max_pending: -1 is out of range"},
+		{"long backoff", "max_backoff: 1000h", "pager.status_subscribers.max_backoff"},
+		{"fine", "{email_channel: mail, max_backoff: 5m}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(base, "  channels:\n", "  channels:\n    - {name: push, type: console}\n", 1)
+			if strings.HasPrefix(tt.section, "{") {
+				src += "  status_subscribers: " + tt.section + "\n"
+			} else {
+				src += "  status_subscribers:\n    " + tt.section + "\n"
+			}
+			cfg, err := pager.ParseConfig("sub.yaml", []byte(src))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
