@@ -366,7 +366,8 @@ func subscriberByToken(tx ReadTx, token string, field func(*Subscriber) string) 
 // A pending subscription past its time to live is gone (ErrBadToken).
 func (p *Pager) ConfirmSubscription(token string) error {
 	now := p.now().UTC()
-	ttl := p.subLimits().PendingTTL
+	lim := p.subLimits()
+	ttl := lim.PendingTTL
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	err := p.store.Update(func(tx Tx) error {
@@ -376,6 +377,13 @@ func (p *Pager) ConfirmSubscription(token string) error {
 		}
 		if now.Sub(s.CreatedAt) > ttl {
 			return ErrBadToken
+		}
+		list, err := tx.Subscribers()
+		if err != nil {
+			return err
+		}
+		if n := countSubs(list, SubscriberEmail, true); n >= lim.MaxEmails {
+			return fmt.Errorf("%w: the subscriber list is full", ErrSubscriberLimit)
 		}
 		s.Confirmed, s.ConfirmToken, s.ConfirmedAt = true, "", now
 		return tx.PutSubscriber(s)

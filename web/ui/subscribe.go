@@ -133,6 +133,9 @@ func (c *console) confirmSubscription(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, pager.ErrBadToken):
 		c.subscriptionPage(w, http.StatusNotFound, subscriptionView{Heading: "Link not valid", Error: true,
 			Message: "This confirmation link is not valid: it was used already or has expired. Subscribe again on the status page."})
+	case errors.Is(err, pager.ErrSubscriberLimit):
+		c.subscriptionPage(w, http.StatusServiceUnavailable, subscriptionView{Heading: "List full", Error: true,
+			Message: "The subscriber list is full for now. Please try again later or follow the status page's Atom feed."})
 	case err != nil:
 		c.o.Logger.Error("status page: confirm subscription", "err", err)
 		c.subscriptionPage(w, http.StatusServiceUnavailable, subscriptionView{Heading: "Try again", Error: true,
