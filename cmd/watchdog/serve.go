@@ -52,10 +52,12 @@ type serveOptions struct {
 func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	o := &serveOptions{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // help and errors: serveHelp, flagError
+	fs.Usage = func() {}
 	if !demoMode {
 		fs.StringVar(&o.configFile, "config", "", "configuration file (required)")
 	} else {
-		// For tests (the browser tests in e2e/): not listed in `watchdog help`.
+		// For tests (the browser tests in e2e/): hidden (hiddenFlags).
 		fs.DurationVar(&o.firstSpike, "demo.first-spike", demo.DefaultFirstSpike,
 			"delay from start to the demo shop's first login error spike; 0 starts it at once (for tests)")
 		fs.DurationVar(&o.firstOutage, "demo.first-cart-outage", demo.DefaultFirstCartOutage,
@@ -82,12 +84,15 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 // cmdServe runs the watchdog until SIGINT or SIGTERM.
 func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 	fs, o := serveFlags(demoMode)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	name := map[bool]string{true: "demo", false: "run"}[demoMode]
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		serveHelp(stdout, demoMode)
+		return nil
+	} else if err != nil {
+		return flagError(name, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return fmt.Errorf("%w: %s: unexpected argument %q (see `watchdog help %s`)", errUsage, name, fs.Arg(0), name)
 	}
 	o.flags = flagValues(fs)
 	if !demoMode && o.configFile == "" {
