@@ -70,6 +70,9 @@ func secretSource(configFile string) pager.SecretSource {
 // given, for the parts of the API the pager does not expose (schedules).
 type pagerRuntime struct {
 	p        *pager.Pager
+	// subscribers configures the status page subscribers' loop (the
+	// console's component states), set by registerConsole.
+	subscribers pager.SubscriberRunOptions
 	store    pager.Store
 	cfg      atomic.Pointer[pager.Config]
 	channels map[string]channel.Channel
