@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/pager/channel"
 )
@@ -101,6 +103,7 @@ type subHarness struct {
 	mail *fakeMail
 	now  func() time.Time
 	stop func()
+	set  *metrics.Set
 }
 
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
@@ -108,7 +111,12 @@ var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 // newSubHarness starts a pager's subscriber loop in the bubble at 10:00.
 func newSubHarness(t *testing.T, components func() (map[string]string, error)) *subHarness {
 	t.Helper()
-	cfg, err := pager.ParseConfig("sub.yaml", []byte(subConfig))
+	return newSubHarnessConfig(t, subConfig, components)
+}
+
+func newSubHarnessConfig(t *testing.T, text string, components func() (map[string]string, error)) *subHarness {
+	t.Helper()
+	cfg, err := pager.ParseConfig("sub.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +125,7 @@ func newSubHarness(t *testing.T, components func() (map[string]string, error)) *
 	}
 	offset := t0.Sub(time.Now())
 	now := func() time.Time { return time.Now().Add(offset).UTC() }
-	h := &subHarness{hook: &receiver{now: now}, mail: &fakeMail{}, now: now}
+	h := &subHarness{hook: &receiver{now: now}, mail: &fakeMail{}, now: now, set: metrics.NewSet()}
 	h.p, err = pager.New(pager.Options{Config: cfg, Now: now, ExternalURL: "https://status.example.com/",
 		Channels: map[string]channel.Channel{"mail": h.mail}})
 	if err != nil {
@@ -126,7 +134,7 @@ func newSubHarness(t *testing.T, components func() (map[string]string, error)) *
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- h.p.RunSubscribers(ctx, pager.SubscriberRunOptions{Components: components,
+		done <- h.p.RunSubscribers(ctx, pager.SubscriberRunOptions{Components: components, Metrics: h.set,
 			HTTP: channel.HTTPOptions{Client: &http.Client{Transport: h.hook}}})
 	}()
 	h.stop = func() {
@@ -196,6 +204,16 @@ func TestSubscriberWebhookRetries(t *testing.T) {
 				st := subNotes(t, h.p, sub.ID)
 				if len(st) != 1 || st[0] != tt.status {
 					t.Errorf("outbox %v, want [%s]", st, tt.status)
+				}
+				final := "sent"
+				if tt.status == pager.DeliveryFailed {
+					final = "failed"
+				}
+				for result, want := range map[string]uint64{"retry": uint64(len(tt.want) - 1), final: 1} {
+					name := `watchdog_status_subscriber_deliveries_total{kind="webhook",result="` + result + `"}`
+					if got := h.set.GetOrCreateCounter(name).Get(); got != want {
+						t.Errorf("%s = %d, want %d", name, got, want)
+					}
 				}
 			})
 		})
@@ -475,4 +493,32 @@ func TestStatusSubscribersConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfirmRespectsMaxEmails: a confirmation past max_emails is refused
+// and leaves the address pending.
+func TestConfirmRespectsMaxEmails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newSubHarnessConfig(t, strings.Replace(subConfig, "max_pending: 3", "max_pending: 3\n    max_emails: 1", 1), nil)
+		defer h.stop()
+		for _, addr := range []string{"a@example.com", "b@example.com"} {
+			if err := h.p.SubscribeEmail(addr, "1.1.1.1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		mails := h.mail.take()
+		if len(mails) != 2 {
+			t.Fatalf("%d confirmation mails, want 2", len(mails))
+		}
+		if err := h.p.ConfirmSubscription(linkToken(t, mails[0].Body, pager.SubscriptionConfirmPath)); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.p.ConfirmSubscription(linkToken(t, mails[1].Body, pager.SubscriptionConfirmPath)); !errors.Is(err, pager.ErrSubscriberLimit) {
+			t.Errorf("second confirmation = %v, want ErrSubscriberLimit", err)
+		}
+		if err := h.p.SubscribeEmail("c@example.com", "1.1.1.1"); !errors.Is(err, pager.ErrSubscriberLimit) {
+			t.Errorf("subscribing with the list full = %v, want ErrSubscriberLimit", err)
+		}
+	})
 }
