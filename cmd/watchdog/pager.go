@@ -70,9 +70,6 @@ func secretSource(configFile string) pager.SecretSource {
 // given, for the parts of the API the pager does not expose (schedules).
 type pagerRuntime struct {
 	p        *pager.Pager
-	// subscribers configures the status page subscribers' loop (the
-	// console's component states), set by registerConsole.
-	subscribers pager.SubscriberRunOptions
 	store    pager.Store
 	cfg      atomic.Pointer[pager.Config]
 	channels map[string]channel.Channel
@@ -89,6 +86,9 @@ type pagerRuntime struct {
 	cluster *clusterCache
 	// lastErr is Run's last failure, for /-/ready.
 	lastErr atomic.Pointer[string]
+	// subscribers configures the status page subscribers' loop (the
+	// console's component states), set by registerConsole.
+	subscribers pager.SubscriberRunOptions
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
