@@ -30,6 +30,25 @@ func TestStatusWebhookSubscriber(t *testing.T) {
 	}))
 	defer recv.Close()
 	wd, id := startCheckoutPaging(t, signinConfig)
+	// The public subscription forms take POSTs without a credential (a
+	// mail client's RFC 8058 one-click unsubscribe has none); without an
+	// email channel for subscribers the subscribe form is not offered.
+	for _, tt := range []struct {
+		path, form string
+		code       int
+	}{
+		{"/status/subscriptions/unsubscribe/sub_0.0", "List-Unsubscribe=One-Click", 200},
+		{"/status/subscribe", "email=a%40example.com", 404},
+	} {
+		resp, err := http.Post(wd.url+tt.path, "application/x-www-form-urlencoded", strings.NewReader(tt.form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("POST %s: %d, want %d", tt.path, resp.StatusCode, tt.code)
+		}
+	}
 
 	var sub struct {
 		ID, Secret string

@@ -37,9 +37,10 @@ const (
 	// subSendBatch bounds the messages sent per round.
 	subSendBatch = 100
 	// subEventFloor: maintenance phases older than this are not told
-	// (events are kept for subEventRetention, longer, for the dedupe).
+	// (events are kept for subEventRetention, longer, for the dedupe;
+	// finished messages as long).
 	subEventFloor     = 7 * 24 * time.Hour
-	subEventRetention = 30 * 24 * time.Hour
+	subEventRetention = 14 * 24 * time.Hour
 	subPruneEvery     = time.Hour
 )
 
