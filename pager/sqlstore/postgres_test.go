@@ -73,6 +73,11 @@ func TestPostgresMaintenance(t *testing.T) {
 	storetest.Maintenance(t, open, reopen)
 }
 
+func TestPostgresMaintenanceEnd(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.MaintenanceEnd(t, open, reopen)
+}
+
 func TestPostgresAckLinkIdentity(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.AckLinkIdentity(t, open, reopen)

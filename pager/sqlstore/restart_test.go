@@ -92,3 +92,9 @@ func TestMaintenance(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.Maintenance(t, open, reopen)
 }
+
+// TestMaintenanceEnd: windows ended early stay ended across a reopen.
+func TestMaintenanceEnd(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.MaintenanceEnd(t, open, reopen)
+}

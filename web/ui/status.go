@@ -273,7 +273,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	v.Maintenance = []maintenanceView{}
 	for _, m := range maint {
-		if !m.EndsAt.After(now) {
+		if !m.EndsAt.After(now) || m.Cancelled() {
 			continue
 		}
 		mv := maintenanceView{ID: opaqueID("maintenance", m.ID), Title: m.Title, Text: m.Text, Start: m.StartsAt.UTC(), End: m.EndsAt.UTC(),
