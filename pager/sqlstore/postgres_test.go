@@ -78,6 +78,11 @@ func TestPostgresMaintenanceEnd(t *testing.T) {
 	storetest.MaintenanceEnd(t, open, reopen)
 }
 
+func TestPostgresActionItemReminders(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.ActionItemReminders(t, open, reopen)
+}
+
 func TestPostgresAckLinkIdentity(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.AckLinkIdentity(t, open, reopen)

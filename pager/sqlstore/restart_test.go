@@ -98,3 +98,10 @@ func TestMaintenanceEnd(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.MaintenanceEnd(t, open, reopen)
 }
+
+// TestActionItemReminders: the reminders sent of overdue action items
+// survive a reopen of the SQLite store (schema migration 9).
+func TestActionItemReminders(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.ActionItemReminders(t, open, reopen)
+}
