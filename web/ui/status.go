@@ -240,11 +240,22 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 		states[i] = StateOperational
 	}
 	since := now.Add(-statusHistoryDays * 24 * time.Hour)
+	// A silenced incident of a component under a running maintenance
+	// window is that maintenance: it neither degrades the component nor
+	// shows as an incident.
+	inMaint := make([]bool, len(sc.components))
+	for _, m := range maint {
+		if !m.Cancelled() && !now.Before(m.StartsAt) && now.Before(m.EndsAt) {
+			for ci, c := range sc.components {
+				inMaint[ci] = inMaint[ci] || slices.Contains(m.Components, c.name)
+			}
+		}
+	}
 	for i := range incidents {
 		st := &incidents[i]
 		var names []string
 		for ci := range sc.components {
-			if !sc.components[ci].affects(st) {
+			if !sc.components[ci].affects(st) || (st.Suppressed && st.Open() && inMaint[ci]) {
 				continue
 			}
 			names = append(names, sc.components[ci].name)
