@@ -303,7 +303,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	for i, c := range sc.components {
 		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
-			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], incidents, now)})
+			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], uptimeIncidents(incidents, inMaint[i]), now)})
 		if stateRank[states[i]] > stateRank[v.State] {
 			v.State = states[i]
 		}
@@ -325,6 +325,16 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	v.Digest = fmt.Sprintf("%016x", hash.Sum64())
 	return v
+}
+
+// uptimeIncidents are the incidents that count against a component's
+// uptime: under a running maintenance window, not the open ones it
+// silences.
+func uptimeIncidents(incidents []pager.IncidentState, inMaint bool) []pager.IncidentState {
+	if !inMaint {
+		return incidents
+	}
+	return slices.DeleteFunc(slices.Clone(incidents), func(st pager.IncidentState) bool { return st.Suppressed && st.Open() })
 }
 
 // currentStatus reads the pager's incidents: the open ones and the

@@ -157,6 +157,11 @@ func TestStatusMaintenance(t *testing.T) {
 	if states["Search"] != StateMaintenance || states["Checkout"] != StateDegraded || states["Storefront"] != StateOperational {
 		t.Errorf("states %v", states)
 	}
+	for _, c := range v.Components {
+		if c.Name == "Search" && c.Uptime.Percent != "100.00%" {
+			t.Errorf("Search's uptime counts the silenced incident: %s", c.Uptime.Percent)
+		}
+	}
 	for _, h := range v.History {
 		if slices.Contains(h.Components, "Search") && h.Ongoing {
 			t.Errorf("the silenced incident under maintenance shows: %+v", h)
