@@ -337,11 +337,21 @@ func uptimeIncidents(incidents []pager.IncidentState, inMaint bool) []pager.Inci
 	return slices.DeleteFunc(slices.Clone(incidents), func(st pager.IncidentState) bool { return st.Suppressed && st.Open() })
 }
 
-// currentStatus reads the pager's incidents: the open ones and the
-// newest resolved ones.
+// currentStatus returns the public view, from the cache while it is
+// fresh (see statusCache).
 func (c *console) currentStatus() statusView {
-	now := c.o.Now()
+	ttl := c.o.StatusCacheTTL
+	if ttl == 0 {
+		ttl = DefaultStatusCacheTTL
+	}
 	status := c.statusConfig()
+	return c.statusCache.get(c.o.Now(), ttl, status, func() statusView { return c.computeCurrentStatus(status) })
+}
+
+// computeCurrentStatus reads the pager's incidents: the open ones and the
+// newest resolved ones.
+func (c *console) computeCurrentStatus(status *statusConfig) statusView {
+	now := c.o.Now()
 	if c.o.Pager == nil {
 		return computeStatus(status, nil, nil, nil, now)
 	}

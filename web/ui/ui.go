@@ -130,6 +130,10 @@ type Options struct {
 	// CSRF token their forms carry ((*web.Handler).ConsoleSession); nil
 	// (or no session) shows the API-token buttons and a sign-in link.
 	Session func(r *http.Request) (user, csrf string, ok bool)
+	// StatusCacheTTL is how long the public status view (/status, its
+	// JSON, summary and feed) is reused before the pager is read again
+	// (default DefaultStatusCacheTTL; below zero, never reused).
+	StatusCacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -149,6 +153,8 @@ type console struct {
 	parser parser.Parser
 	// healthGate lets one /health report run at a time.
 	healthGate chan struct{}
+	// statusCache holds the public status view for StatusCacheTTL.
+	statusCache statusCache
 }
 
 // pageNames are the templates under templates/, each rendered inside
