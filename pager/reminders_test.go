@@ -98,3 +98,44 @@ func TestActionItemReminderCadence(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicasOneReminder: of three replicas over one database only the
+// leader reminds, and the overdue item's owner is reminded once.
+func TestReplicasOneReminder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarnessWith(t, NewMemStore(), "10:00", reloadConfig(t, "same"))
+		rs := newReplicas(t, h, newFakeDB(), "a", "b", "c")
+		lead, others := leader(t, rs)
+		p := others[0].p
+		if err := p.Receive(page("HighErrors", "c1")); err != nil {
+			t.Fatal(err)
+		}
+		by := Actor{User: "bob", Via: ViaCLI}
+		if err := p.Resolve("inc-1", by); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.CreatePostmortem("inc-1", PostmortemSections{Summary: "s"}, by); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.AddActionItem("inc-1", ActionItem{Title: "Alert on latency", Owner: "alice", Due: at(t, "00:00").AddDate(0, 0, -2)}, by); err != nil {
+			t.Fatal(err)
+		}
+		h.advance("11:01") // the leader's loop looks again within the hour
+		reminders := func(r *replicaHarness) (out []string) {
+			for _, l := range r.sent() {
+				if strings.HasSuffix(l, "(no ack link)") {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+		if got := reminders(lead); len(got) != 1 || !strings.HasPrefix(got[0], "11:00 push trigger inc-1 alice@") {
+			t.Errorf("leader %s reminded %q, want alice once by push at 11:00", lead.name, got)
+		}
+		for _, r := range others {
+			if got := reminders(r); len(got) != 0 {
+				t.Errorf("follower %s reminded %q", r.name, got)
+			}
+		}
+	})
+}
