@@ -94,6 +94,9 @@ type ReadTx interface {
 	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
 	// Maintenances returns the maintenance windows by StartsAt, then ID.
 	Maintenances() ([]Maintenance, error)
+	// ActionItemReminders returns the records of the reminders sent of
+	// overdue action items, in no particular order.
+	ActionItemReminders() ([]ActionItemReminder, error)
 	// Subscribers returns the status page subscribers by ID.
 	Subscribers() ([]Subscriber, error)
 	// Subscriber returns the subscriber with id, or ErrNotFound.
@@ -144,6 +147,9 @@ type Tx interface {
 	PutStatusUpdate(u StatusUpdate) error
 	// PutMaintenance inserts or replaces a maintenance window by ID.
 	PutMaintenance(m Maintenance) error
+	// PutActionItemReminder inserts or replaces the reminder record of
+	// one action item (by IncidentID and ItemID).
+	PutActionItemReminder(r ActionItemReminder) error
 	// PutSubscriber inserts or replaces a subscriber by ID.
 	PutSubscriber(s Subscriber) error
 	// DeleteSubscriber removes the subscriber with id and its outbox
@@ -259,6 +265,7 @@ type memData struct {
 	pms        map[string]Postmortem
 	updates    map[string]StatusUpdate
 	maint      map[string]Maintenance
+	reminders  map[string]ActionItemReminder
 	subs       map[string]Subscriber
 	subEvents  map[string]SubscriberEvent
 	subNotes   map[string]SubscriberNote
@@ -273,7 +280,8 @@ func NewMemStore() *MemStore {
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
 		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
-		subs: map[string]Subscriber{}, subEvents: map[string]SubscriberEvent{}, subNotes: map[string]SubscriberNote{},
+		reminders: map[string]ActionItemReminder{},
+		subs:      map[string]Subscriber{}, subEvents: map[string]SubscriberEvent{}, subNotes: map[string]SubscriberNote{},
 		subMarks: map[string]string{},
 	}}
 }
@@ -317,6 +325,7 @@ type memUndo struct {
 	pms        map[string]memOld[Postmortem]
 	updates    map[string]memOld[StatusUpdate]
 	maint      map[string]memOld[Maintenance]
+	reminders  map[string]memOld[ActionItemReminder]
 	subs       map[string]memOld[Subscriber]
 	subEvents  map[string]memOld[SubscriberEvent]
 	subNotes   map[string]memOld[SubscriberNote]
@@ -362,6 +371,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.pms, d.pms)
 	restore(u.updates, d.updates)
 	restore(u.maint, d.maint)
+	restore(u.reminders, d.reminders)
 	restore(u.subs, d.subs)
 	restore(u.subEvents, d.subEvents)
 	restore(u.subNotes, d.subNotes)
@@ -701,5 +711,15 @@ func (t *memTx) Maintenances() ([]Maintenance, error) {
 func (t *memTx) PutMaintenance(m Maintenance) error {
 	save(&t.undo.maint, t.d.maint, m.ID)
 	t.d.maint[m.ID] = m
+	return nil
+}
+
+func (t *memTx) ActionItemReminders() ([]ActionItemReminder, error) {
+	return slices.Collect(maps.Values(t.d.reminders)), nil
+}
+
+func (t *memTx) PutActionItemReminder(r ActionItemReminder) error {
+	save(&t.undo.reminders, t.d.reminders, r.Key())
+	t.d.reminders[r.Key()] = r
 	return nil
 }

@@ -53,7 +53,8 @@ var componentStateText = map[string]string{"operational": "Operational", "degrad
 	"major_outage": "Major outage", "under_maintenance": "Under maintenance"}
 
 var maintenancePhaseText = map[string]string{MaintenanceScheduled: "Maintenance scheduled",
-	MaintenanceInProgress: "Maintenance in progress", MaintenanceCompleted: "Maintenance completed"}
+	MaintenanceInProgress: "Maintenance in progress", MaintenanceCompleted: "Maintenance completed",
+	MaintenanceCancelled: "Maintenance cancelled"}
 
 func subscriberSubject(ev SubscriberEvent) string {
 	switch ev.Type {

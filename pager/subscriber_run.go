@@ -219,18 +219,24 @@ func updateTitle(status string) string {
 }
 
 // maintenanceEvents returns the maintenance phases reached between floor
-// and now that were not told yet.
+// and now that were not told yet: scheduled, in progress and completed
+// (at EndsAt, which an early end moves), or scheduled and cancelled.
 func maintenanceEvents(tx Tx, floor, now time.Time) ([]SubscriberEvent, error) {
 	ms, err := tx.Maintenances()
 	if err != nil {
 		return nil, err
 	}
 	var evs []SubscriberEvent
+	type phase struct {
+		name string
+		at   time.Time
+	}
 	for _, m := range ms {
-		for _, ph := range []struct {
-			name string
-			at   time.Time
-		}{{MaintenanceScheduled, m.CreatedAt}, {MaintenanceInProgress, m.StartsAt}, {MaintenanceCompleted, m.EndsAt}} {
+		phases := []phase{{MaintenanceScheduled, m.CreatedAt}, {MaintenanceInProgress, m.StartsAt}, {MaintenanceCompleted, m.EndsAt}}
+		if m.Cancelled() {
+			phases = []phase{{MaintenanceScheduled, m.CreatedAt}, {MaintenanceCancelled, m.EndedAt}}
+		}
+		for _, ph := range phases {
 			if ph.at.Before(floor) || ph.at.After(now) {
 				continue
 			}

@@ -49,11 +49,11 @@ const (
 	SubEventMaintenance  = "maintenance"
 )
 
-// Maintenance phases of SubEventMaintenance events.
+// Maintenance phases of SubEventMaintenance events, with
+// MaintenanceCompleted and MaintenanceCancelled.
 const (
 	MaintenanceScheduled  = "scheduled"
 	MaintenanceInProgress = "in_progress"
-	MaintenanceCompleted  = "completed"
 )
 
 // SubscriberEvent is a change of the public status page that subscribers

@@ -267,6 +267,16 @@ func TestSubscriberEventsArePublic(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.sleep(3 * time.Hour)
+		mw, err := h.p.ScheduleMaintenance(pager.Maintenance{Title: "Network work", Components: []string{"Checkout"},
+			Matchers: []string{`cluster="internal-c9"`}, StartsAt: t0.Add(5 * time.Hour), EndsAt: t0.Add(6 * time.Hour)}, pager.Actor{User: "mallory-author"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.sleep(time.Minute)
+		if _, err := h.p.EndMaintenance(mw.ID, pager.Actor{User: "mallory-author"}); err != nil {
+			t.Fatal(err)
+		}
+		h.sleep(4 * time.Hour)
 		var got []string
 		for i, body := range h.hook.bodies {
 			r := h.hook.reqs[i]
@@ -296,6 +306,8 @@ func TestSubscriberEventsArePublic(t *testing.T) {
 			"maintenance scheduled Database upgrade Checkout may be slow",
 			"maintenance in_progress Database upgrade Checkout may be slow",
 			"maintenance completed Database upgrade Checkout may be slow",
+			"maintenance scheduled Network work ",
+			"maintenance cancelled Network work ",
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -130,7 +130,16 @@ CREATE TABLE maintenances (
 	maint TEXT NOT NULL -- pager.Maintenance as JSON
 ) STRICT;
 `,
-	// 8: status page subscribers (pager.Subscriber), the events they are
+	// 8: when the owner of an overdue action item was last reminded of
+	// it (pager.ActionItemReminder), so that a restart neither sends a
+	// reminder again nor forgets one.
+	`
+CREATE TABLE action_item_reminders (
+	id       TEXT PRIMARY KEY, -- incident ID "/" item ID
+	reminder TEXT NOT NULL     -- pager.ActionItemReminder as JSON
+) STRICT;
+`,
+	// 9: status page subscribers (pager.Subscriber), the events they are
 	// told about (deduplicated by key), the outbox of messages to them
 	// (pending ones by next_at, Unix nanoseconds) and the subscriber
 	// loop's marks (cursors, last component states). Not stamped: read
