@@ -2,12 +2,15 @@ package examples
 
 import (
 	"bytes"
+	"math"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/watchdog-sre/watchdog/pager/pagertest"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/ruletest"
+	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 // TestRuleFilesPass runs every example's unit tests through `watchdog test`'s
@@ -20,7 +23,7 @@ func TestRuleFilesPass(t *testing.T) {
 	for _, f := range tests {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out bytes.Buffer
-			if code := ruletest.Run(ruletest.Options{Out: &out}, f); code != 0 {
+			if code := ruletest.Run(ruletest.Options{Out: &out, NewStore: newRuleTestStore}, f); code != 0 {
 				t.Fatalf("watchdog test %s: exit %d\n%s", f, code, out.String())
 			}
 		})
@@ -63,4 +66,18 @@ func TestPagerFilesPass(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ruleTestStore is the store the rule tests run on, as `watchdog test`
+// gives it (cmd/watchdog).
+type ruleTestStore struct{ *tsdb.DB }
+
+func (s ruleTestStore) Appender() rules.Appender { return s.DB.Appender() }
+
+func newRuleTestStore() (ruletest.Store, error) {
+	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
+	if err != nil {
+		return nil, err
+	}
+	return ruleTestStore{db}, nil
 }
