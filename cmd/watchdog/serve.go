@@ -383,7 +383,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	api := web.New(web.Options{
 		Queryable: db,
 		Engine:    engine,
-		Rules:     func() []web.RuleGroup { return webRules(ruler.Groups()) },
+		Rules:     web.RulesFrom(ruler),
 		Targets:   func() []web.Target { return webTargets(scraper.Targets()) },
 		DroppedTargets: func() ([]web.DroppedTarget, map[string]int) {
 			return webDroppedTargets(scraper.DroppedTargets())
@@ -438,7 +438,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	}
 	probes := func() []web.Probe { return webProbes(prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(prober), Open: o.probeOpen})
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(ruler.Groups()) }, Probes: probes,
+	uiOpts := ui.Options{Rules: web.RulesFrom(ruler), Probes: probes,
 		Targets: func() []web.Target { return webTargets(scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: statusPage.Load, Heartbeats: uiHeartbeats(checkins), Logger: logger.With("component", "ui")}
 	if pg != nil {
