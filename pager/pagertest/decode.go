@@ -1,14 +1,10 @@
 package pagertest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -72,22 +68,19 @@ func ParseFile(data []byte, filename string) (*File, error) {
 	r := &report{File: filename}
 	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true}, r: r}
 	f := &File{Path: filename}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	switch err := dec.Decode(&doc); {
-	case errors.Is(err, io.EOF):
+	switch doc := yamlnode.Parse(data); {
+	case doc.Empty:
 		r.Add(0, "", "empty file")
-	case err != nil:
-		r.AddYAMLError(err)
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
 	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
-		} else if !errors.Is(err, io.EOF) {
-			r.AddYAMLError(err)
+		if doc.Extra != nil {
+			r.Add(doc.Extra.Line, "", "a test file holds one YAML document, found another")
+		} else if doc.ExtraErr != nil {
+			r.AddYAMLError(doc.ExtraErr)
 		}
-		if len(doc.Content) == 1 {
-			d.file(doc.Content[0], f)
+		if doc.Root != nil {
+			d.file(doc.Root, f)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -106,34 +99,10 @@ type decoder struct {
 	r *report
 }
 
-// mapping calls fn for each key of mapping n, which must be in keys;
-// unknown, repeated and merge keys are reported, null values skipped. It
-// returns the keys present, mapped to whether their value is not null, or
-// nil when n is not a mapping.
+// mapping calls fn for each key of mapping n, which must be in keys
+// (see yamlnode.Walker.Mapping); merge keys are refused.
 func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) map[string]bool {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
-	}
-	seen := map[string]bool{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.Enter(n.Content[i])
-		if k == nil {
-			continue
-		}
-		key, ok := d.Key(k, path, "a key name", keys, lines)
-		if !ok {
-			continue
-		}
-		v := d.Enter(n.Content[i+1])
-		seen[key] = v != nil && !yamlnode.IsNull(v)
-		if !seen[key] {
-			continue
-		}
-		fn(key, v, yamlnode.JoinPath(path, key))
-	}
-	return seen
+	return d.Mapping(n, path, "a key name", keys, fn)
 }
 
 // name is a non-empty string such as a user or channel name.
@@ -156,63 +125,27 @@ func (d *decoder) offset(n *yaml.Node, path string) time.Duration {
 }
 
 func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
-	}
-	out := map[string]string{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.Enter(n.Content[i]), d.Enter(n.Content[i+1])
-		if k == nil || v == nil {
-			continue
-		}
-		if _, ok := d.Key(k, path, "a label name", nil, lines); !ok {
-			continue
-		}
+	return d.StrMap(n, path, "a label name", func(k *yaml.Node) {
 		if k.Value == "" || !utf8.ValidString(k.Value) {
 			d.r.Add(k.Line, path, "invalid label name %q", k.Value)
 		}
-		if yamlnode.IsNull(v) {
-			out[k.Value] = ""
-			continue
-		}
-		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
-	}
-	return out
+	})
 }
 
-// parseStartTime accepts Unix seconds or an RFC 3339 time, as promtool's
-// start_timestamp does.
-func parseStartTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("start_time %q out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot parse %q as Unix seconds or an RFC 3339 time", s)
-	}
-	if y := t.Year(); y < 1900 || y > 5000 {
-		return time.Time{}, fmt.Errorf("start_time %q out of range", s)
-	}
-	return t.UTC(), nil
-}
+// minStartYear is the earliest year of an RFC 3339 start_time.
+const minStartYear = 1900
 
 func (d *decoder) startTime(n *yaml.Node, path string) (time.Time, bool) {
 	s := d.Str(n, path)
 	if n.Kind != yaml.ScalarNode {
 		return time.Time{}, false
 	}
-	t, err := parseStartTime(s)
+	t, err := yamlnode.ParseTime(s, "start_time", minStartYear)
 	if err != nil {
 		d.r.Add(n.Line, path, "%v", err)
 		return time.Time{}, false
 	}
-	return t, true
+	return t.UTC(), true
 }
 
 func (d *decoder) file(n *yaml.Node, f *File) {

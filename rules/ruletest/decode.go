@@ -1,14 +1,9 @@
 package ruletest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,26 +44,23 @@ func ParseFile(data []byte, filename string) (*File, error) {
 // does not walk the file system.
 func parseFile(data []byte, filename string, glob func(string) ([]string, error)) (*File, error) {
 	r := &report{File: filename}
-	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits}, r: r, valuesLines: map[string]int{}}
+	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, MaxMergeDepth: maxMergeDepth}, r: r, valuesLines: map[string]int{}}
 	f := &File{Path: filename}
 
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	switch err := dec.Decode(&doc); {
-	case errors.Is(err, io.EOF):
+	switch doc := yamlnode.Parse(data); {
+	case doc.Empty:
 		// An empty file has no tests, as in promtool.
-	case err != nil:
-		r.AddYAMLError(err)
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
 		return nil, r.Err()
 	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
-		} else if !errors.Is(err, io.EOF) {
-			r.AddYAMLError(err)
+		if doc.Extra != nil {
+			r.Add(doc.Extra.Line, "", "a test file holds one YAML document, found another")
+		} else if doc.ExtraErr != nil {
+			r.AddYAMLError(doc.ExtraErr)
 		}
-		if len(doc.Content) == 1 {
-			d.file(doc.Content[0], f)
+		if doc.Root != nil {
+			d.file(doc.Root, f)
 		}
 	}
 	if f.EvaluationInterval == 0 {
@@ -93,92 +85,10 @@ func parseFile(data []byte, filename string, glob func(string) ([]string, error)
 	return f, nil
 }
 
-type pair struct{ key, val *yaml.Node }
-
-// pairs lists the entries of mapping n with merge keys expanded: explicit
-// keys win over merged ones.
-func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
-	var explicit, merged []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			merged = append(merged, d.mergePairs(v, path, depth+1)...)
-			continue
-		}
-		explicit = append(explicit, pair{k, v})
-	}
-	if len(merged) == 0 {
-		return explicit
-	}
-	seen := map[string]bool{}
-	for _, p := range explicit {
-		seen[p.key.Value] = true
-	}
-	out := explicit
-	for _, p := range merged {
-		if !seen[p.key.Value] {
-			seen[p.key.Value] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
-	if v = d.Enter(v); v == nil {
-		return nil
-	}
-	if depth > maxMergeDepth {
-		d.r.Add(v.Line, path, "merge keys (<<) nested too deeply")
-		return nil
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return d.pairs(v, path, depth)
-	case yaml.SequenceNode:
-		var out []pair
-		for _, m := range v.Content {
-			if m = d.Enter(m); m == nil {
-				continue
-			}
-			if m.Kind != yaml.MappingNode {
-				d.r.Add(m.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(m))
-				continue
-			}
-			out = append(out, d.pairs(m, path, depth)...)
-		}
-		return out
-	default:
-		d.r.Add(v.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(v))
-		return nil
-	}
-}
-
-// mapping calls fn for every key of mapping n, which must be one of keys;
-// unknown and repeated keys are reported. Null values are skipped: an empty
-// key keeps its default. It reports whether n was a mapping.
+// mapping calls fn for every key of mapping n, which must be one of keys
+// (see yamlnode.Walker.Mapping). It reports whether n was a mapping.
 func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) bool {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return false
-	}
-	seen := map[string]int{}
-	for _, p := range d.pairs(n, path, 0) {
-		k := d.Enter(p.key)
-		if k == nil {
-			continue
-		}
-		key, ok := d.Key(k, path, "a string key", keys, seen)
-		if !ok {
-			continue
-		}
-		v := d.Enter(p.val)
-		if v == nil || yamlnode.IsNull(v) {
-			continue
-		}
-		fn(key, v, yamlnode.JoinPath(path, key))
-	}
-	return true
+	return d.Mapping(n, path, "a string key", keys, fn) != nil
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string) bool {
@@ -209,53 +119,11 @@ func (d *decoder) float(n *yaml.Node, path string) float64 {
 }
 
 func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
-	}
-	out := map[string]string{}
-	seen := map[string]int{}
-	for _, p := range d.pairs(n, path, 0) {
-		k := d.Enter(p.key)
-		if k == nil {
-			continue
-		}
-		if _, ok := d.Key(k, path, "a string key", nil, seen); !ok {
-			continue
-		}
-		v := d.Enter(p.val)
-		if v == nil {
-			continue
-		}
-		if yamlnode.IsNull(v) {
-			out[k.Value] = ""
-			continue
-		}
-		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
-	}
-	return out
+	return d.StrMap(n, path, "a string key", nil)
 }
 
-// parseStartTimestamp accepts what promtool does: Unix seconds (fractions
-// allowed) or an RFC 3339 time.
-func parseStartTimestamp(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		// Bounded so that the milliseconds of every sample fit an int64.
-		if math.IsNaN(f) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot parse %q as Unix seconds or an RFC 3339 time", s)
-	}
-	if y := t.Year(); y < -3000 || y > 5000 {
-		return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
-	}
-	return t, nil
-}
+// minStartYear is the earliest year of an RFC 3339 start_timestamp.
+const minStartYear = -3000
 
 func (d *decoder) file(n *yaml.Node, f *File) {
 	if n = d.Enter(n); n == nil || yamlnode.IsNull(n) {
@@ -310,7 +178,7 @@ func (d *decoder) group(n *yaml.Node, path string) TestGroup {
 			g.ExternalLabels = d.strMap(v, path)
 		case "start_timestamp":
 			if s := d.Str(v, path); s != "" {
-				t, err := parseStartTimestamp(s)
+				t, err := yamlnode.ParseTime(s, "start_timestamp", minStartYear)
 				if err != nil {
 					d.r.Add(v.Line, path, "%v", err)
 				}
