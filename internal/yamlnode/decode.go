@@ -1,0 +1,277 @@
+package yamlnode
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Decoder walks a yaml.Node tree into Go values by reflection, so that
+// every problem carries the line and key path it was found at, unknown and
+// repeated keys are reported wherever they are (also inside foreign types
+// listed in Fieldwise), and decoding goes on after an error to report the
+// rest. Struct fields are named by their yaml tags (",inline" followed, "-"
+// skipped); maps need string keys.
+//
+// Types with their own UnmarshalYAML (yaml.v3 or the older func(any) error
+// form) are handed to the yaml package, their errors split by
+// SplitYAMLError; types in Custom are decoded by their hook.
+type Decoder[K Kind] struct {
+	Walker[K]
+	// Names names custom scalar types in "expected X, got Y" messages; a
+	// type named here that has an UnmarshalYAML must be a scalar.
+	Names map[reflect.Type]string
+	// Custom decodes the scalar node n into v (addressable, of the key
+	// type) and returns a problem, or "".
+	Custom map[reflect.Type]func(n *yaml.Node, v reflect.Value) string
+	// Fieldwise lists foreign structs whose UnmarshalYAML is replaced by a
+	// field-by-field walk, for unknown-key detection and precise lines.
+	Fieldwise map[reflect.Type]Fieldwise
+	// UnknownKey returns the message for a key that is not a field of a
+	// struct with the given fields (key → index); nil means
+	// `unknown key "k"`.
+	UnknownKey func(key string, fields map[string][]int) string
+	// Lines, when not nil, receives the line of every key path decoded.
+	Lines map[string]int
+}
+
+// Fieldwise is what a foreign UnmarshalYAML does around decoding its
+// fields: Before (defaults) and After (normalisation), both given the
+// addressable struct value.
+type Fieldwise struct{ Before, After func(reflect.Value) }
+
+var (
+	unmarshalerV3 = reflect.TypeFor[yaml.Unmarshaler]()
+	unmarshalerV2 = reflect.TypeFor[interface {
+		UnmarshalYAML(func(any) error) error
+	}]()
+)
+
+// Decode decodes n into the value v points to, found at path.
+func (d *Decoder[K]) Decode(n *yaml.Node, v any, path string) {
+	d.decode(n, reflect.ValueOf(v).Elem(), path)
+}
+
+// decode decodes n into the addressable value v found at path.
+func (d *Decoder[K]) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n = d.Descend(n, path); n == nil {
+		return
+	}
+	defer d.Ascend()
+	if IsNull(n) {
+		return // an empty value keeps the default
+	}
+	t := v.Type()
+	if hooks, ok := d.Fieldwise[t]; ok {
+		hooks.Before(v)
+		d.decodeStruct(n, v, path)
+		hooks.After(v)
+		return
+	}
+	if t.Kind() != reflect.Pointer {
+		if _, ok := d.Custom[t]; ok {
+			d.decodeCustom(n, v, path)
+			return
+		}
+		if pt := reflect.PointerTo(t); pt.Implements(unmarshalerV3) || pt.Implements(unmarshalerV2) {
+			d.decodeCustom(n, v, path)
+			return
+		}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		d.depth-- // a pointer is not a level of the document
+		d.decode(n, v.Elem(), path)
+		d.depth++
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Slice:
+		d.decodeSlice(n, v, path)
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		d.decodeScalar(n, v, path)
+	default:
+		panic(fmt.Sprintf("BUG: yamlnode: cannot decode into %s", t))
+	}
+}
+
+func (d *Decoder[K]) decodeCustom(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	if name, ok := d.Names[t]; ok && n.Kind != yaml.ScalarNode {
+		d.R.Add(n.Line, path, "expected %s, got %s", name, Describe(n))
+		return
+	}
+	if hook, ok := d.Custom[t]; ok {
+		if msg := hook(n, v); msg != "" {
+			d.R.Add(n.Line, path, "%s", msg)
+		}
+		return
+	}
+	if err := n.Decode(v.Addr().Interface()); err != nil {
+		d.R.AddYAMLErrorAt(n.Line, path, err)
+	}
+}
+
+func (d *Decoder[K]) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	tmp := reflect.New(t)
+	if n.Kind != yaml.ScalarNode || n.Decode(tmp.Interface()) != nil {
+		d.R.Add(n.Line, path, "expected %s, got %s", d.kindName(t), Describe(n))
+		return
+	}
+	v.Set(tmp.Elem())
+}
+
+func (d *Decoder[K]) line(path string, line int) {
+	if d.Lines != nil {
+		d.Lines[path] = line
+	}
+}
+
+func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
+		return
+	}
+	fields := FieldsOf(v.Type())
+	seen := map[string]int{}
+	for _, p := range d.Pairs(n, path) {
+		if p.Key.Kind != yaml.ScalarNode {
+			d.R.Add(p.Key.Line, path, "expected a string key, got %s", Describe(p.Key))
+			continue
+		}
+		if d.Duplicate(p.Key, path, seen) {
+			continue
+		}
+		key := p.Key.Value
+		idx, ok := fields[key]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if d.UnknownKey != nil {
+				msg = d.UnknownKey(key, fields)
+			}
+			d.R.Add(p.Key.Line, path, "%s", msg)
+			continue
+		}
+		fp := JoinKey(path, key)
+		d.line(fp, p.Key.Line)
+		d.decode(p.Val, v.FieldByIndex(idx), fp)
+	}
+}
+
+func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
+		return
+	}
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		panic(fmt.Sprintf("BUG: yamlnode: map key type %s", t.Key()))
+	}
+	seen := map[string]int{}
+	for _, p := range d.Pairs(n, path) {
+		if p.Key.Kind != yaml.ScalarNode || IsNull(p.Key) {
+			d.R.Add(p.Key.Line, path, "expected a string key, got %s", Describe(p.Key))
+			continue
+		}
+		if d.Duplicate(p.Key, path, seen) {
+			continue
+		}
+		key := p.Key.Value
+		kp := JoinKey(path, key)
+		d.line(kp, p.Key.Line)
+		elem := reflect.New(t.Elem()).Elem()
+		d.decode(p.Val, elem, kp)
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
+		}
+		v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
+	}
+}
+
+func (d *Decoder[K]) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.R.Add(n.Line, path, "expected a list, got %s", Describe(n))
+		return
+	}
+	if len(n.Content) == 0 {
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, e := range n.Content {
+		ep := fmt.Sprintf("%s[%d]", path, i)
+		d.line(ep, e.Line)
+		if r := Resolve(e); r != nil && IsNull(r) {
+			d.R.Add(e.Line, ep, "empty entry")
+			continue
+		}
+		d.decode(e, s.Index(i), ep)
+	}
+	v.Set(s)
+}
+
+var fieldCache sync.Map // reflect.Type → map[string][]int
+
+// FieldsOf maps the yaml keys of struct type t to field indexes, following
+// ",inline" fields and skipping "-" ones.
+func FieldsOf(t reflect.Type) map[string][]int {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string][]int)
+	}
+	out := map[string][]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
+			for k, idx := range FieldsOf(f.Type) {
+				out[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = []int{i}
+	}
+	fieldCache.Store(t, out)
+	return out
+}
+
+// KindName names what a value of type t is written as, for "expected X"
+// messages: the name in names, else by kind ("an integer").
+func KindName(t reflect.Type, names map[reflect.Type]string) string {
+	if name, ok := names[t]; ok {
+		return name
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
+}
+
+func (d *Decoder[K]) kindName(t reflect.Type) string { return KindName(t, d.Names) }
