@@ -275,3 +275,47 @@ func KindName(t reflect.Type, names map[reflect.Type]string) string {
 }
 
 func (d *Decoder[K]) kindName(t reflect.Type) string { return KindName(t, d.Names) }
+
+// UnknownKeys calls fn for every mapping key under n that the type t it
+// is to be decoded into (a yaml-tagged struct, possibly within pointers,
+// slices and maps) does not declare; path is extended with ".key" and
+// "[i]". It is for callers that let the yaml package decode the values:
+// types for which skip returns true, or that have their own UnmarshalYAML,
+// are not entered, nor are nodes of the wrong kind (the yaml package
+// reports those) or aliases.
+func UnknownKeys(n *yaml.Node, t reflect.Type, path string, skip func(reflect.Type) bool, fn func(line int, path, key string)) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if skip(t) || reflect.PointerTo(t).Implements(unmarshalerV3) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		fields := FieldsOf(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			idx, ok := fields[k.Value]
+			if !ok {
+				fn(k.Line, path, k.Value)
+				continue
+			}
+			UnknownKeys(n.Content[i+1], t.FieldByIndex(idx).Type, path+"."+k.Value, skip, fn)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				UnknownKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), skip, fn)
+			}
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				UnknownKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, skip, fn)
+			}
+		}
+	}
+}
