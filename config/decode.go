@@ -56,20 +56,22 @@ var fieldwise = map[reflect.Type]yamlnode.Fieldwise{
 
 // custom decodes relabel.Regexp here to name the regex as written, not
 // anchored.
-var custom = map[reflect.Type]func(*yaml.Node, reflect.Value) string{
-	reflect.TypeFor[relabel.Regexp](): func(n *yaml.Node, v reflect.Value) string {
-		re, err := relabel.NewRegexp(n.Value)
-		if err != nil {
-			msg := err.Error()
-			var se *syntax.Error
-			if errors.As(err, &se) {
-				msg = string(se.Code)
+func custom(r *report) map[reflect.Type]yamlnode.Hook {
+	return map[reflect.Type]yamlnode.Hook{
+		reflect.TypeFor[relabel.Regexp](): func(n *yaml.Node, v reflect.Value, path string) {
+			re, err := relabel.NewRegexp(n.Value)
+			if err != nil {
+				msg := err.Error()
+				var se *syntax.Error
+				if errors.As(err, &se) {
+					msg = string(se.Code)
+				}
+				r.add(n.Line, path, fmt.Sprintf("invalid regex %q: %s", n.Value, msg))
+				return
 			}
-			return fmt.Sprintf("invalid regex %q: %s", n.Value, msg)
-		}
-		v.Set(reflect.ValueOf(re))
-		return ""
-	},
+			v.Set(reflect.ValueOf(re))
+		},
+	}
 }
 
 // inlineSecrets maps keys that would hold a secret inline to the key that
@@ -98,7 +100,7 @@ func decode(r *report, n *yaml.Node, v any) {
 		Walker: yamlnode.Walker[invalid]{R: &r.Report, MaxVisits: maxVisits, MaxDepth: maxDepth,
 			TooLarge: "document too deep or too large (check anchors and aliases)"},
 		Names:      scalarNames,
-		Custom:     custom,
+		Custom:     custom(r),
 		Fieldwise:  fieldwise,
 		UnknownKey: unknownKey,
 		Lines:      r.lines,

@@ -24,9 +24,23 @@ type Decoder[K Kind] struct {
 	// Names names custom scalar types in "expected X, got Y" messages; a
 	// type named here that has an UnmarshalYAML must be a scalar.
 	Names map[reflect.Type]string
-	// Custom decodes the scalar node n into v (addressable, of the key
-	// type) and returns a problem, or "".
-	Custom map[reflect.Type]func(n *yaml.Node, v reflect.Value) string
+	// Custom decodes the values of the types it lists (after the check
+	// for Names): see Hook.
+	Custom map[reflect.Type]Hook
+	// Fields decodes the value of one key of a struct type instead of the
+	// decoding of its field: struct type → key → hook, given the struct
+	// (see On), so that it may set several fields.
+	Fields map[reflect.Type]map[string]Hook
+	// Done is called after a mapping was decoded into a struct of the type
+	// it is listed under, with the mapping node, the struct (addressable)
+	// and which known keys were present (mapped to whether their value is
+	// not null): for lines, defaults, required keys and checks across keys.
+	Done map[reflect.Type]func(n *yaml.Node, v reflect.Value, path string, present map[string]bool)
+	// KeyWhat, when set, makes struct keys checked as Walker.Key does
+	// (aliases followed; null keys, and merge keys when RejectMerge is set,
+	// reported as "expected <KeyWhat>, got …"). Empty keeps keys as written
+	// and reports only keys that are not scalars ("expected a string key").
+	KeyWhat string
 	// Fieldwise lists foreign structs whose UnmarshalYAML is replaced by a
 	// field-by-field walk, for unknown-key detection and precise lines.
 	Fieldwise map[reflect.Type]Fieldwise
@@ -36,6 +50,18 @@ type Decoder[K Kind] struct {
 	UnknownKey func(key string, fields map[string][]int) string
 	// Lines, when not nil, receives the line of every key path decoded.
 	Lines map[string]int
+}
+
+// Hook decodes the entered, non-null node n found at path into v (an
+// addressable value of the hooked type or field), recording its problems
+// in the Report itself.
+type Hook func(n *yaml.Node, v reflect.Value, path string)
+
+// On adapts fn, which decodes into a *T, to a Hook given a T.
+func On[T any](fn func(n *yaml.Node, x *T, path string)) Hook {
+	return func(n *yaml.Node, v reflect.Value, path string) {
+		fn(n, v.Addr().Interface().(*T), path)
+	}
 }
 
 // Fieldwise is what a foreign UnmarshalYAML does around decoding its
@@ -112,9 +138,7 @@ func (d *Decoder[K]) decodeCustom(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if hook, ok := d.Custom[t]; ok {
-		if msg := hook(n, v); msg != "" {
-			d.R.Add(n.Line, path, "%s", msg)
-		}
+		hook(n, v, path)
 		return
 	}
 	if err := n.Decode(v.Addr().Interface()); err != nil {
@@ -143,17 +167,18 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
 		return
 	}
-	fields := FieldsOf(v.Type())
+	t := v.Type()
+	fields, hooks, done := FieldsOf(t), d.Fields[t], d.Done[t]
 	seen := map[string]int{}
+	var present map[string]bool
+	if done != nil {
+		present = map[string]bool{}
+	}
 	for _, p := range d.Pairs(n, path) {
-		if p.Key.Kind != yaml.ScalarNode {
-			d.R.Add(p.Key.Line, path, "expected a string key, got %s", Describe(p.Key))
+		key, ok := d.structKey(p.Key, path, seen)
+		if !ok {
 			continue
 		}
-		if d.Duplicate(p.Key, path, seen) {
-			continue
-		}
-		key := p.Key.Value
 		idx, ok := fields[key]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", key)
@@ -165,8 +190,42 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		fp := JoinKey(path, key)
 		d.line(fp, p.Key.Line)
+		if present != nil {
+			r := Resolve(p.Val)
+			present[key] = r != nil && !IsNull(r)
+		}
+		if hook, ok := hooks[key]; ok {
+			if val := d.Descend(p.Val, fp); val != nil {
+				if !IsNull(val) {
+					hook(val, v, fp)
+				}
+				d.Ascend()
+			}
+			continue
+		}
 		d.decode(p.Val, v.FieldByIndex(idx), fp)
 	}
+	if done != nil {
+		done(n, v, path, present)
+	}
+}
+
+// structKey checks a key of a mapping decoded into a struct and returns it.
+func (d *Decoder[K]) structKey(k *yaml.Node, path string, seen map[string]int) (string, bool) {
+	if d.KeyWhat != "" {
+		if k = d.Enter(k); k == nil {
+			return "", false
+		}
+		return d.Key(k, path, d.KeyWhat, nil, seen)
+	}
+	if k.Kind != yaml.ScalarNode {
+		d.R.Add(k.Line, path, "expected a string key, got %s", Describe(k))
+		return "", false
+	}
+	if d.Duplicate(k, path, seen) {
+		return "", false
+	}
+	return k.Value, true
 }
 
 func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
