@@ -29,7 +29,8 @@ type Decoder[K Kind] struct {
 	Custom map[reflect.Type]Hook
 	// Fields decodes the value of one key of a struct type instead of the
 	// decoding of its field: struct type → key → hook, given the struct
-	// (see On), so that it may set several fields.
+	// (see On), so that it may set several fields. A hooked key needs no
+	// field of its own.
 	Fields map[reflect.Type]map[string]Hook
 	// Done is called after a mapping was decoded into a struct of the type
 	// it is listed under, with the mapping node, the struct (addressable)
@@ -41,6 +42,10 @@ type Decoder[K Kind] struct {
 	// reported as "expected <KeyWhat>, got …"). Empty keeps keys as written
 	// and reports only keys that are not scalars ("expected a string key").
 	KeyWhat string
+	// DropNull leaves null list entries out of the slice (they are
+	// reported all the same); by default they stay as zero values, so that
+	// indexes match the file.
+	DropNull bool
 	// Fieldwise lists foreign structs whose UnmarshalYAML is replaced by a
 	// field-by-field walk, for unknown-key detection and precise lines.
 	Fieldwise map[reflect.Type]Fieldwise
@@ -180,7 +185,8 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		idx, ok := fields[key]
-		if !ok {
+		hook, hooked := hooks[key]
+		if !ok && !hooked {
 			msg := fmt.Sprintf("unknown key %q", key)
 			if d.UnknownKey != nil {
 				msg = d.UnknownKey(key, fields)
@@ -194,7 +200,7 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			r := Resolve(p.Val)
 			present[key] = r != nil && !IsNull(r)
 		}
-		if hook, ok := hooks[key]; ok {
+		if hooked {
 			if val := d.Descend(p.Val, fp); val != nil {
 				if !IsNull(val) {
 					hook(val, v, fp)
@@ -267,16 +273,21 @@ func (d *Decoder[K]) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	j := 0
 	for i, e := range n.Content {
 		ep := fmt.Sprintf("%s[%d]", path, i)
 		d.line(ep, e.Line)
 		if r := Resolve(e); r != nil && IsNull(r) {
 			d.R.Add(e.Line, ep, "empty entry")
-			continue
+			if d.DropNull {
+				continue
+			}
+		} else {
+			d.decode(e, s.Index(j), ep)
 		}
-		d.decode(e, s.Index(i), ep)
+		j++
 	}
-	v.Set(s)
+	v.Set(s.Slice(0, j))
 }
 
 var fieldCache sync.Map // reflect.Type → map[string][]int
