@@ -88,10 +88,10 @@ func (d *Decoder[K]) Decode(n *yaml.Node, v any, path string) {
 
 // decode decodes n into the addressable value v found at path.
 func (d *Decoder[K]) decode(n *yaml.Node, v reflect.Value, path string) {
-	if n = d.Descend(n, path); n == nil {
+	if n = d.descend(n, path); n == nil {
 		return
 	}
-	defer d.Ascend()
+	defer d.ascend()
 	if IsNull(n) {
 		return // an empty value keeps the default
 	}
@@ -173,13 +173,13 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t := v.Type()
-	fields, hooks, done := FieldsOf(t), d.Fields[t], d.Done[t]
+	fields, hooks, done := fieldsOf(t), d.Fields[t], d.Done[t]
 	seen := map[string]int{}
 	var present map[string]bool
 	if done != nil {
 		present = map[string]bool{}
 	}
-	for _, p := range d.Pairs(n, path) {
+	for _, p := range d.pairs(n, path, 0) {
 		key, ok := d.structKey(p.Key, path, seen)
 		if !ok {
 			continue
@@ -201,11 +201,11 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			present[key] = r != nil && !IsNull(r)
 		}
 		if hooked {
-			if val := d.Descend(p.Val, fp); val != nil {
+			if val := d.descend(p.Val, fp); val != nil {
 				if !IsNull(val) {
 					hook(val, v, fp)
 				}
-				d.Ascend()
+				d.ascend()
 			}
 			continue
 		}
@@ -228,7 +228,7 @@ func (d *Decoder[K]) structKey(k *yaml.Node, path string, seen map[string]int) (
 		d.R.Add(k.Line, path, "expected a string key, got %s", Describe(k))
 		return "", false
 	}
-	if d.Duplicate(k, path, seen) {
+	if d.duplicate(k, path, seen) {
 		return "", false
 	}
 	return k.Value, true
@@ -244,12 +244,12 @@ func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		panic(fmt.Sprintf("BUG: yamlnode: map key type %s", t.Key()))
 	}
 	seen := map[string]int{}
-	for _, p := range d.Pairs(n, path) {
+	for _, p := range d.pairs(n, path, 0) {
 		if p.Key.Kind != yaml.ScalarNode || IsNull(p.Key) {
 			d.R.Add(p.Key.Line, path, "expected a string key, got %s", Describe(p.Key))
 			continue
 		}
-		if d.Duplicate(p.Key, path, seen) {
+		if d.duplicate(p.Key, path, seen) {
 			continue
 		}
 		key := p.Key.Value
@@ -292,9 +292,9 @@ func (d *Decoder[K]) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 
 var fieldCache sync.Map // reflect.Type → map[string][]int
 
-// FieldsOf maps the yaml keys of struct type t to field indexes, following
+// fieldsOf maps the yaml keys of struct type t to field indexes, following
 // ",inline" fields and skipping "-" ones.
-func FieldsOf(t reflect.Type) map[string][]int {
+func fieldsOf(t reflect.Type) map[string][]int {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.(map[string][]int)
 	}
@@ -309,7 +309,7 @@ func FieldsOf(t reflect.Type) map[string][]int {
 			continue
 		}
 		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
-			for k, idx := range FieldsOf(f.Type) {
+			for k, idx := range fieldsOf(f.Type) {
 				out[k] = append([]int{i}, idx...)
 			}
 			continue
@@ -365,7 +365,7 @@ func UnknownKeys(n *yaml.Node, t reflect.Type, path string, skip func(reflect.Ty
 		if n.Kind != yaml.MappingNode {
 			return
 		}
-		fields := FieldsOf(t)
+		fields := fieldsOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			idx, ok := fields[k.Value]

@@ -1,7 +1,19 @@
-// Package yamlnode holds what the hand-written yaml.v3 node decoders share:
-// a positioned Error, a Report that collects a file's errors in line
-// order, and a Walker with the node helpers (aliases, keys, lists,
-// scalars) that give every problem its line and key path.
+// Package yamlnode is the one way the project reads YAML files with
+// positioned errors (the configuration, the pager section, rule files,
+// rule tests and paging tests):
+//
+//   - Parse reads the first document of a file as a yaml.Node tree and
+//     looks for a second one;
+//   - Decoder decodes a tree into Go values by reflection over their yaml
+//     tags, reporting unknown, repeated and mistyped keys at their line and
+//     key path and going on after an error, with hooks for what a file type
+//     has of its own (types, keys, checks once a mapping is decoded);
+//   - Walker holds the node helpers under it (aliases, merge keys, the
+//     visit and depth budgets, keys, lists, strings, durations), which
+//     hooks and hand-walked formats use;
+//   - Error and Report carry "file:line: path: message", each package's
+//     errors matching its own sentinel, and SplitYAMLError is the one
+//     place that reads the yaml package's error texts.
 package yamlnode
 
 import (

@@ -18,7 +18,7 @@ import (
 type Walker[K Kind] struct {
 	R         *Report[K]
 	MaxVisits int
-	// MaxDepth bounds the levels entered with Descend (0: no bound).
+	// MaxDepth bounds the levels entered with descend (0: no bound).
 	MaxDepth int
 	// MaxMergeDepth bounds merge keys (<<) nested through aliases (0: no
 	// bound besides MaxDepth).
@@ -41,9 +41,9 @@ const maxAliasHops = 64
 // Enter resolves aliases and charges the visit budget; nil means stop.
 func (w *Walker[K]) Enter(n *yaml.Node) *yaml.Node { return w.enter(n, "") }
 
-// Descend is Enter one level deeper, recording a spent budget at path; a
-// node it returns must be left with Ascend.
-func (w *Walker[K]) Descend(n *yaml.Node, path string) *yaml.Node {
+// descend is Enter one level deeper, recording a spent budget at path; a
+// node it returns must be left with ascend.
+func (w *Walker[K]) descend(n *yaml.Node, path string) *yaml.Node {
 	w.depth++
 	if n = w.enter(n, path); n == nil {
 		w.depth--
@@ -51,8 +51,8 @@ func (w *Walker[K]) Descend(n *yaml.Node, path string) *yaml.Node {
 	return n
 }
 
-// Ascend leaves a level entered with Descend.
-func (w *Walker[K]) Ascend() { w.depth-- }
+// ascend leaves a level entered with descend.
+func (w *Walker[K]) ascend() { w.depth-- }
 
 func (w *Walker[K]) enter(n *yaml.Node, path string) *yaml.Node {
 	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
@@ -128,23 +128,22 @@ func JoinKey(path, key string) string {
 	return JoinPath(path, key)
 }
 
-// Pair is one entry of a mapping.
-type Pair struct{ Key, Val *yaml.Node }
+// pair is one entry of a mapping.
+type pair struct{ Key, Val *yaml.Node }
 
-// Pairs lists the entries of mapping n, merge keys ("<<: *base") expanded
+// pairs lists the entries of mapping n, merge keys ("<<: *base") expanded
 // unless RejectMerge is set: explicit keys win over merged ones, earlier
-// merged maps over later ones. Keys are not entered.
-func (w *Walker[K]) Pairs(n *yaml.Node, path string) []Pair { return w.pairs(n, path, 0) }
-
-func (w *Walker[K]) pairs(n *yaml.Node, path string, depth int) []Pair {
-	var explicit, merged []Pair
+// merged maps over later ones. Keys are not entered. depth counts the
+// merges it is nested in.
+func (w *Walker[K]) pairs(n *yaml.Node, path string, depth int) []pair {
+	var explicit, merged []pair
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !w.RejectMerge && k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
 			merged = append(merged, w.mergePairs(v, path, depth+1)...)
 			continue
 		}
-		explicit = append(explicit, Pair{k, v})
+		explicit = append(explicit, pair{k, v})
 	}
 	if len(merged) == 0 {
 		return explicit
@@ -163,11 +162,11 @@ func (w *Walker[K]) pairs(n *yaml.Node, path string, depth int) []Pair {
 	return out
 }
 
-func (w *Walker[K]) mergePairs(v *yaml.Node, path string, depth int) []Pair {
-	if v = w.Descend(v, path); v == nil {
+func (w *Walker[K]) mergePairs(v *yaml.Node, path string, depth int) []pair {
+	if v = w.descend(v, path); v == nil {
 		return nil
 	}
-	defer w.Ascend()
+	defer w.ascend()
 	if w.MaxMergeDepth > 0 && depth > w.MaxMergeDepth {
 		w.R.Add(v.Line, path, "merge keys (<<) nested too deeply")
 		return nil
@@ -176,9 +175,9 @@ func (w *Walker[K]) mergePairs(v *yaml.Node, path string, depth int) []Pair {
 	case yaml.MappingNode:
 		return w.pairs(v, path, depth)
 	case yaml.SequenceNode:
-		var out []Pair
+		var out []pair
 		for _, m := range v.Content {
-			if m = w.Descend(m, path); m == nil {
+			if m = w.descend(m, path); m == nil {
 				continue
 			}
 			if m.Kind != yaml.MappingNode {
@@ -186,7 +185,7 @@ func (w *Walker[K]) mergePairs(v *yaml.Node, path string, depth int) []Pair {
 			} else {
 				out = append(out, w.pairs(m, path, depth)...)
 			}
-			w.Ascend()
+			w.ascend()
 		}
 		return out
 	default:
@@ -195,9 +194,9 @@ func (w *Walker[K]) mergePairs(v *yaml.Node, path string, depth int) []Pair {
 	}
 }
 
-// Duplicate reports (and records) whether key node k repeats a key of its
+// duplicate reports (and records) whether key node k repeats a key of its
 // mapping; seen maps the keys met so far to their lines and is updated.
-func (w *Walker[K]) Duplicate(k *yaml.Node, path string, seen map[string]int) bool {
+func (w *Walker[K]) duplicate(k *yaml.Node, path string, seen map[string]int) bool {
 	if first, dup := seen[k.Value]; dup {
 		w.R.Add(k.Line, path, "duplicate key %q (first at line %d)", k.Value, first)
 		return true
@@ -216,7 +215,7 @@ func (w *Walker[K]) Key(k *yaml.Node, path, what string, keys []string, seen map
 		w.R.Add(k.Line, path, "expected %s, got %s", what, Describe(k))
 		return "", false
 	}
-	if w.Duplicate(k, path, seen) {
+	if w.duplicate(k, path, seen) {
 		return "", false
 	}
 	if keys != nil && !slices.Contains(keys, k.Value) {
@@ -224,37 +223,6 @@ func (w *Walker[K]) Key(k *yaml.Node, path, what string, keys []string, seen map
 		return "", false
 	}
 	return k.Value, true
-}
-
-// Mapping calls fn for every key of mapping n with its entered value and
-// key path. Keys must be one of keys (what names a key in "expected …"
-// messages); unknown, repeated and bad keys are reported. Null values are
-// skipped: an empty key keeps its default. It returns the keys present,
-// mapped to whether their value is not null, or nil (after reporting it)
-// when n is not a mapping.
-func (w *Walker[K]) Mapping(n *yaml.Node, path, what string, keys []string, fn func(key string, v *yaml.Node, path string)) map[string]bool {
-	if n.Kind != yaml.MappingNode {
-		w.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
-		return nil
-	}
-	present := map[string]bool{}
-	lines := map[string]int{}
-	for _, p := range w.Pairs(n, path) {
-		k := w.Enter(p.Key)
-		if k == nil {
-			continue
-		}
-		key, ok := w.Key(k, path, what, keys, lines)
-		if !ok {
-			continue
-		}
-		v := w.Enter(p.Val)
-		present[key] = v != nil && !IsNull(v)
-		if present[key] {
-			fn(key, v, JoinPath(path, key))
-		}
-	}
-	return present
 }
 
 // StrMap decodes a mapping of strings such as labels; a null value is "".
@@ -267,7 +235,7 @@ func (w *Walker[K]) StrMap(n *yaml.Node, path, what string, check func(k *yaml.N
 	}
 	out := map[string]string{}
 	seen := map[string]int{}
-	for _, p := range w.Pairs(n, path) {
+	for _, p := range w.pairs(n, path, 0) {
 		k := w.Enter(p.Key)
 		if k == nil {
 			continue
