@@ -319,6 +319,10 @@ func (p *fileParser) group(n *yaml.Node) (GroupSpec, bool) {
 		return GroupSpec{}, false
 	}
 	g := GroupSpec{Line: n.Line}
+	if yamlnode.IsNull(n) { // mapping takes null for empty, an entry may not be
+		p.errorf(n.Line, "group: expected a mapping")
+		return g, false
+	}
 	pairs := p.mapping(n, "group", groupKeys)
 	if n.Kind != yaml.MappingNode {
 		return g, false
@@ -377,6 +381,10 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		return RuleSpec{}
 	}
 	r := RuleSpec{Line: n.Line}
+	if yamlnode.IsNull(n) {
+		p.errorf(n.Line, "rule: expected a mapping")
+		return r
+	}
 	// The name first, so that every error of the rule carries it.
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
