@@ -124,22 +124,17 @@ type actionState struct {
 	byLine, untilLine int      // lines of by and until, 0 when absent
 }
 
-func (d *decoder) test(t *Test) *testState {
-	st := d.testState[t]
-	if st == nil {
-		st = &testState{}
-		d.testState[t] = st
-	}
-	return st
-}
+func (d *decoder) test(t *Test) *testState       { return stateOf(d.testState, t) }
+func (d *decoder) action(a *Action) *actionState { return stateOf(d.actionState, a) }
 
-func (d *decoder) action(a *Action) *actionState {
-	st := d.actionState[a]
-	if st == nil {
-		st = &actionState{}
-		d.actionState[a] = st
+// stateOf returns the state of k in m, added when missing.
+func stateOf[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
 	}
-	return st
+	return v
 }
 
 // minStartYear is the earliest year of an RFC 3339 start_time.
@@ -148,9 +143,34 @@ const minStartYear = 1900
 func newDecoder(r *report) *decoder {
 	d := &decoder{r: r, start: time.Unix(0, 0).UTC(), testState: map[*Test]*testState{},
 		resolveLine: map[*Alert]int{}, actionState: map[*Action]*actionState{}}
-	name := func(set func(x reflect.Value, s string, line int)) yamlnode.Hook {
-		return func(n *yaml.Node, v reflect.Value, path string) { set(v, d.name(n, path), n.Line) }
+	d.Decoder = yamlnode.Decoder[invalid]{
+		Walker:   yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true},
+		KeyWhat:  "a key name",
+		DropNull: true,
+		Names:    map[reflect.Type]string{reflect.TypeFor[time.Duration](): "a duration"},
+		Custom: map[reflect.Type]yamlnode.Hook{
+			reflect.TypeFor[string]():        func(n *yaml.Node, v reflect.Value, path string) { v.SetString(d.Str(n, path)) },
+			reflect.TypeFor[time.Duration](): func(n *yaml.Node, v reflect.Value, path string) { v.SetInt(int64(d.offset(n, path))) },
+			reflect.TypeFor[map[string]string](): func(n *yaml.Node, v reflect.Value, path string) {
+				v.Set(reflect.ValueOf(d.strMap(n, path)))
+			},
+		},
+		Fields: d.fieldHooks(),
+		Done: map[reflect.Type]func(*yaml.Node, reflect.Value, string, map[string]bool){
+			reflect.TypeFor[File]():    done(d.fileDone),
+			reflect.TypeFor[Test]():    done(d.testDone),
+			reflect.TypeFor[Alert]():   done(d.alertDone),
+			reflect.TypeFor[Action]():  done(d.actionDone),
+			reflect.TypeFor[Page]():    done(d.pageDone),
+			reflect.TypeFor[Forward](): done(d.forwardDone),
+		},
 	}
+	return d
+}
+
+// fieldHooks are the keys decoded by hand: names, checked strings, the
+// action verbs and what the Done hooks need the line of.
+func (d *decoder) fieldHooks() map[reflect.Type]map[string]yamlnode.Hook {
 	fields := map[reflect.Type]map[string]yamlnode.Hook{
 		reflect.TypeFor[File](): {
 			"pager_config": yamlnode.On(func(n *yaml.Node, f *File, path string) {
@@ -184,10 +204,10 @@ func newDecoder(r *report) *decoder {
 		reflect.TypeFor[Action](): {
 			"by":       yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.By, d.action(a).byLine = d.name(n, path), n.Line }),
 			"until":    yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.Until, d.action(a).untilLine = d.offset(n, path), n.Line }),
-			"incident": name(func(x reflect.Value, s string, _ int) { x.FieldByName("Incident").SetString(s) }),
+			"incident": yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.Incident = d.name(n, path) }),
 		},
 		reflect.TypeFor[Page](): {
-			"user": name(func(x reflect.Value, s string, _ int) { x.FieldByName("User").SetString(s) }),
+			"user": yamlnode.On(func(n *yaml.Node, p *Page, path string) { p.User = d.name(n, path) }),
 			"urgency": yamlnode.On(func(n *yaml.Node, p *Page, path string) {
 				p.Urgency = d.Str(n, path)
 				if n.Kind == yaml.ScalarNode && p.Urgency != pager.UrgencyHigh && p.Urgency != pager.UrgencyLow {
@@ -199,7 +219,7 @@ func newDecoder(r *report) *decoder {
 			}),
 		},
 		reflect.TypeFor[Forward](): {
-			"channel": name(func(x reflect.Value, s string, _ int) { x.FieldByName("Channel").SetString(s) }),
+			"channel": yamlnode.On(func(n *yaml.Node, f *Forward, path string) { f.Channel = d.name(n, path) }),
 			"event": yamlnode.On(func(n *yaml.Node, f *Forward, path string) {
 				f.Event = d.oneOf(n, path, "event", events)
 			}),
@@ -208,29 +228,7 @@ func newDecoder(r *report) *decoder {
 	for _, verb := range verbs {
 		fields[reflect.TypeFor[Action]()][verb] = yamlnode.On(func(n *yaml.Node, a *Action, path string) { d.verb(n, a, verb, path) })
 	}
-	d.Decoder = yamlnode.Decoder[invalid]{
-		Walker:   yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true},
-		KeyWhat:  "a key name",
-		DropNull: true,
-		Names:    map[reflect.Type]string{reflect.TypeFor[time.Duration](): "a duration"},
-		Custom: map[reflect.Type]yamlnode.Hook{
-			reflect.TypeFor[string]():        func(n *yaml.Node, v reflect.Value, path string) { v.SetString(d.Str(n, path)) },
-			reflect.TypeFor[time.Duration](): func(n *yaml.Node, v reflect.Value, path string) { v.SetInt(int64(d.offset(n, path))) },
-			reflect.TypeFor[map[string]string](): func(n *yaml.Node, v reflect.Value, path string) {
-				v.Set(reflect.ValueOf(d.strMap(n, path)))
-			},
-		},
-		Fields: fields,
-		Done: map[reflect.Type]func(*yaml.Node, reflect.Value, string, map[string]bool){
-			reflect.TypeFor[File]():    done(d.fileDone),
-			reflect.TypeFor[Test]():    done(d.testDone),
-			reflect.TypeFor[Alert]():   done(d.alertDone),
-			reflect.TypeFor[Action]():  done(d.actionDone),
-			reflect.TypeFor[Page]():    done(d.pageDone),
-			reflect.TypeFor[Forward](): done(d.forwardDone),
-		},
-	}
-	return d
+	return fields
 }
 
 // done adapts a typed Done hook.
