@@ -51,7 +51,9 @@ type GroupSpec struct {
 
 // RuleSpec is one alerting (Alert set) or recording (Record set) rule. Its
 // condition is either Expr (PromQL) or a native condition: Series and When,
-// optionally By and Value (see package evaluator), never both.
+// optionally By and Value (see package evaluator), never both. It is plain
+// data: a group compiles the condition when it is built (once per load or
+// reload), whether the spec was parsed or built in code.
 type RuleSpec struct {
 	Alert, Record string
 	// Expr is the condition, a PromQL expression.
@@ -73,9 +75,6 @@ type RuleSpec struct {
 	Labels        map[string]string
 	Annotations   map[string]string
 	Line          int // line of the rule in its file
-
-	// native is the compiled native condition, set by ParseFile.
-	native *evaluator.Condition
 }
 
 // IsNative reports whether the rule has a native condition rather than a
@@ -499,7 +498,8 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 // nativeNodes are the value nodes of a rule's native condition keys.
 type nativeNodes struct{ series, when, value *yaml.Node }
 
-// native checks a rule's native condition and compiles it into r.native.
+// native checks a rule's native condition by compiling it (the group that
+// runs the rule compiles its own, see newCondition).
 func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
 	switch {
 	case hasExpr:
@@ -512,11 +512,10 @@ func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
 		p.errorf(r.Line, "field 'when' must be set in a rule with a native condition")
 		return
 	}
-	cond, err := evaluator.Compile(r.NativeSpec(), evaluator.Options{})
+	_, err := evaluator.Compile(r.NativeSpec(), evaluator.Options{})
 	var ce *evaluator.CompileError
 	switch {
 	case err == nil:
-		r.native = cond
 	case errors.As(err, &ce):
 		line, node := r.Line, (*yaml.Node)(nil)
 		switch ce.Field {

@@ -23,7 +23,7 @@ func (r *root) newWeb(token string, queryLimits querylimit.Limits, state *config
 	api := web.New(web.Options{
 		Queryable: r.db,
 		Engine:    r.engine,
-		Rules:     func() []web.RuleGroup { return webRules(r.ruler.Groups()) },
+		Rules:     web.RulesFrom(r.ruler),
 		Targets:   func() []web.Target { return webTargets(r.scraper.Targets()) },
 		DroppedTargets: func() ([]web.DroppedTarget, map[string]int) {
 			return webDroppedTargets(r.scraper.DroppedTargets())
@@ -86,7 +86,7 @@ func (r *root) newWeb(token string, queryLimits querylimit.Limits, state *config
 func (r *root) registerConsole(api *web.Handler) error {
 	probes := func() []web.Probe { return webProbes(r.prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(r.prober), Open: r.o.probeOpen})
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(r.ruler.Groups()) }, Probes: probes,
+	uiOpts := ui.Options{Rules: web.RulesFrom(r.ruler), Probes: probes,
 		Targets: func() []web.Target { return webTargets(r.scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: r.statusPage.Load, Heartbeats: uiHeartbeats(r.checkins), Logger: r.logger.With("component", "ui")}
 	if pg := r.pg; pg != nil {

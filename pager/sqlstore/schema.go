@@ -130,7 +130,7 @@ CREATE TABLE maintenances (
 	maint TEXT NOT NULL -- pager.Maintenance as JSON
 ) STRICT;
 `,
-	// 9: when the owner of an overdue action item was last reminded of
+	// 8: when the owner of an overdue action item was last reminded of
 	// it (pager.ActionItemReminder), so that a restart neither sends a
 	// reminder again nor forgets one.
 	`

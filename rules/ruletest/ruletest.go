@@ -10,7 +10,8 @@
 // the file and line they are on.
 //
 // Run is `promtool test rules`: it loads each group's input series into a
-// fresh tsdb.DB, evaluates the rule groups with the rules package's own
+// fresh Store (which the caller provides: `watchdog test` gives the
+// watchdog's own store), evaluates the rule groups with the rules package's own
 // Group.Eval at every evaluation_interval, and checks the firing alerts and
 // PromQL results as promtool does, reporting failures in promtool's words.
 // Input series may hold native histograms in promtool's notation
