@@ -59,6 +59,7 @@ type serveOptions struct {
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
+	profile       *profileOptions // --debug.cpu-profile, --debug.heap-profile
 	featureNames  *featureFlag      // --enable-feature
 	features      features          // what featureNames turned on
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
@@ -90,6 +91,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
 		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
+	o.profile = profileFlags(fs)
 	o.featureNames = enableFeatureFlag(fs)
 	return fs, o
 }
@@ -119,9 +121,14 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 	}
 	o.features = feats
 
+	stopProfile, err := o.profile.start()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, o, demoMode, stdout, logger)
+	err = serve(ctx, o, demoMode, stdout, logger)
+	return errors.Join(err, stopProfile())
 }
 
 // serve wires store, scraper and HTTP API together and blocks until ctx is done.
