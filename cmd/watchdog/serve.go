@@ -59,7 +59,7 @@ type serveOptions struct {
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
-	profile       *profileOptions // --debug.cpu-profile, --debug.heap-profile
+	profile       *profileOptions   // --debug.cpu-profile, --debug.heap-profile
 	featureNames  *featureFlag      // --enable-feature
 	features      features          // what featureNames turned on
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
