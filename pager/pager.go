@@ -1,6 +1,7 @@
 package pager
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +54,10 @@ type Options struct {
 	// Retry is the delivery retry policy of channels without their own
 	// (zero: channel package defaults).
 	Retry channel.RetryPolicy
-	// Workers bounds concurrent deliveries (default 4).
+	// Workers bounds concurrent deliveries over all channels (default:
+	// the config's delivery_workers, else DefaultDeliveryWorkers; at most
+	// MaxDeliveryWorkers). Each channel is bounded further by its
+	// max_concurrency and rate_limit (see ChannelDefaults).
 	Workers int
 	// Now is the clock (default time.Now). Timers use the time package,
 	// so tests run under testing/synctest.
@@ -134,8 +138,12 @@ type Pager struct {
 
 	smu    sync.Mutex // guards the scheduling state below; taken after mu, never before
 	timers timerHeap
-	outbox []Delivery       // committed, not yet handed to a worker
-	done   []deliveryResult // delivered, not yet recorded
+	outbox []Delivery // committed, not yet handed to a worker
+	// snap holds the last committed state of each open incident for the
+	// workers, which build messages from it without reading the Store
+	// (not kept with a Cluster, whose other replicas write too).
+	snap map[string]IncidentState
+	done []deliveryResult // delivered, not yet recorded
 
 	wake chan struct{} // buffer 1: something to dispatch or an earlier timer
 
@@ -195,8 +203,9 @@ func New(o Options) (*Pager, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = cmp.Or(o.Config.DeliveryWorkers, DefaultDeliveryWorkers)
 	}
+	o.Workers = min(o.Workers, MaxDeliveryWorkers)
 	if o.AckTTL <= 0 {
 		o.AckTTL = 24 * time.Hour
 	}
@@ -212,7 +221,8 @@ func New(o Options) (*Pager, error) {
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
 	}
-	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), stuck: map[string]string{}}
+	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), stuck: map[string]string{},
+		snap: map[string]IncidentState{}}
 	p.cfg.Store(o.Config)
 	if o.Metrics != nil {
 		o.Metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", func() float64 { return float64(p.stuckN.Load()) })
@@ -417,11 +427,20 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 	if fresh && txVersion != 0 {
 		p.seen = txVersion // else sync reads the gap (and these rows) again
 	}
-	if p.escalates() {
-		p.smu.Lock()
-		p.outbox = append(p.outbox, added...)
-		p.smu.Unlock()
+	p.smu.Lock()
+	if p.o.Cluster == nil {
+		for _, r := range res {
+			if r.nst.Open() {
+				p.snap[r.nst.ID] = r.nst
+			} else {
+				delete(p.snap, r.nst.ID)
+			}
+		}
 	}
+	if p.escalates() {
+		p.outbox = append(p.outbox, added...)
+	}
+	p.smu.Unlock()
 	p.signal()
 	return nil
 }
