@@ -46,6 +46,7 @@ func main() {
 	flag.IntVar(&st.batch, "batch", 500, "alerts per POST")
 	flag.IntVar(&st.posters, "posters", 4, "concurrent POSTs")
 	flag.DurationVar(&st.wait, "wait", 30*time.Second, "how long to wait for the last group's first notification")
+	flag.BoolVar(&verbose, "v", false, "print the first POSTs' timings and when notifications arrived")
 	flag.Parse()
 	if st.alerts <= 0 || st.groups <= 0 || st.batch <= 0 || st.posters <= 0 {
 		fatalf("-alerts, -groups, -batch and -posters must be positive")

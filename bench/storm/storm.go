@@ -71,6 +71,9 @@ func (s *sink) notified() int {
 
 func (s *sink) close() { s.srv.Close() }
 
+// verbose prints the first POSTs' timings and when notifications arrived.
+var verbose bool
+
 // storm is one run's parameters.
 type storm struct {
 	alerts, groups, batch, posters int
@@ -150,6 +153,9 @@ func (st storm) run(ctx context.Context, url, token string, s *sink) result {
 					req.Header.Set("Authorization", "Bearer "+token)
 				}
 				resp, err := client.Do(req)
+				if verbose && i < 8 {
+					fmt.Printf("#   POST %d: sent at %v, answered after %v\n", i, now.Sub(t0).Round(time.Millisecond), time.Since(now).Round(time.Millisecond))
+				}
 				if err != nil {
 					bad.Add(1)
 					continue
@@ -176,6 +182,17 @@ func (st storm) run(ctx context.Context, url, token string, s *sink) result {
 		}
 	}
 	s.mu.Unlock()
+	if verbose {
+		var at []time.Duration
+		for _, t := range s.first {
+			at = append(at, t.Sub(t0))
+		}
+		slices.Sort(at)
+		if len(at) > 0 {
+			fmt.Printf("#   notifications after the first POST: first %v, median %v, last %v; POSTs done after %v\n",
+				at[0].Round(time.Millisecond), at[len(at)/2].Round(time.Millisecond), at[len(at)-1].Round(time.Millisecond), r.elapsed.Round(time.Millisecond))
+		}
+	}
 	slices.Sort(lat)
 	r.notified = len(lat)
 	if len(lat) > 0 {
