@@ -136,6 +136,9 @@ type Pager struct {
 	mu      sync.Mutex // serialises state transitions
 	running bool
 
+	rmu       sync.Mutex     // guards receiving; taken after mu or alone
+	receiving []*receiveCall // Receive calls waiting for mu (group commit)
+
 	smu    sync.Mutex // guards the scheduling state below; taken after mu, never before
 	timers timerHeap
 	outbox []Delivery // committed, not yet handed to a worker
@@ -460,14 +463,71 @@ func (p *Pager) trackStuck(id string, open bool, reason string) {
 	p.stuckN.Store(int64(len(p.stuck)))
 }
 
+// maxGroupCommit bounds the alerts of concurrent Receive calls committed
+// together in one transaction.
+const maxGroupCommit = 20000
+
+// receiveCall is one Receive waiting for its alerts to be committed.
+type receiveCall struct {
+	alerts []Alert
+	done   chan error // buffer 1
+}
+
 // Receive routes alerts into incidents: each alert goes to the open
 // incident of every route (and group) it matches, opening one when needed.
 // Alerts whose EndsAt has passed resolve their counterparts. It commits
 // every incident it changes in one transaction before returning; pages go
 // out from Run. The pager copies the alerts' maps it keeps.
+//
+// Concurrent calls are committed together (group commit): whichever call
+// takes the state lock next applies the alerts of every call waiting, in
+// the order they arrived (up to maxGroupCommit alerts), in one
+// transaction, so that an incident that several calls touch is written
+// once. Should that transaction fail, each call's alerts are applied on
+// their own, so that one call's failure is not another's.
 func (p *Pager) Receive(alerts ...Alert) error {
+	call := &receiveCall{alerts: alerts, done: make(chan error, 1)}
+	p.rmu.Lock()
+	p.receiving = append(p.receiving, call)
+	p.rmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case err := <-call.done: // an earlier holder of p.mu committed it
+		return err
+	default:
+	}
+	p.rmu.Lock()
+	n, total := 0, 0
+	for n < len(p.receiving) && (n == 0 || total+len(p.receiving[n].alerts) <= maxGroupCommit) {
+		total += len(p.receiving[n].alerts)
+		n++
+	}
+	calls := slices.Clone(p.receiving[:n])
+	p.receiving = slices.Delete(p.receiving, 0, n) // calls left wait for p.mu
+	p.rmu.Unlock()
+	if len(calls) == 1 {
+		calls[0].done <- p.receive(calls[0].alerts)
+		return <-call.done
+	}
+	all := make([]Alert, 0, total)
+	for _, c := range calls {
+		all = append(all, c.alerts...)
+	}
+	if err := p.receive(all); err == nil {
+		for _, c := range calls {
+			c.done <- nil
+		}
+	} else {
+		for _, c := range calls {
+			c.done <- p.receive(c.alerts)
+		}
+	}
+	return <-call.done
+}
+
+// receive is Receive of one batch. p.mu must be held.
+func (p *Pager) receive(alerts []Alert) error {
 	if err := p.loadOpen(); err != nil {
 		return err
 	}

@@ -121,12 +121,12 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 	}
 	o.features = feats
 
-	stopProfile, err := o.profile.start()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopProfile, err := o.profile.start(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err = serve(ctx, o, demoMode, stdout, logger)
 	return errors.Join(err, stopProfile())
 }
