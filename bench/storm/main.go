@@ -40,6 +40,7 @@ func main() {
 		keep      = flag.Bool("keep", false, "keep the temporary directories (configs, logs, databases)")
 		settle    = flag.Duration("settle", 5*time.Second, "time after the last notification before RSS is read again")
 		extraArgs = flag.String("watchdog.args", "", "extra arguments for `watchdog run`, space-separated")
+		chanKeys  = flag.String("channel.keys", "", "extra keys of the watchdog's webhook channel, e.g. 'max_concurrency: 64'")
 	)
 	flag.IntVar(&st.alerts, "alerts", 100000, "alerts in the storm")
 	flag.IntVar(&st.groups, "groups", 1000, "groups (label group=g-<n>): one incident and one notification each")
@@ -118,7 +119,11 @@ func main() {
 				"--debug.heap-profile", filepath.Join(*profDir, name+".heap.pprof"))
 		}
 		args = append(args, strings.Fields(*extraArgs)...)
-		runTarget(ctx, st, "watchdog/"+name, func(s *sink) (*proc, error) { return startWatchdog(ctx, *wdBin, dir, db, s.url, args) }, *settle)
+		keys := ""
+		if *chanKeys != "" {
+			keys = ", " + *chanKeys
+		}
+		runTarget(ctx, st, "watchdog/"+name, func(s *sink) (*proc, error) { return startWatchdog(ctx, *wdBin, dir, db, s.url, keys, args) }, *settle)
 	}
 	if *amBin != "" && ctx.Err() == nil {
 		dir := filepath.Join(work, "alertmanager")

@@ -46,7 +46,7 @@ pager:
       levels:
         - {targets: [user:oncall], escalate_after: 1h}
   channels:
-    - {name: push, type: webhook, url: "%s"}
+    - {name: push, type: webhook, url: "%s"%s}
   routes:
     - {name: storm, group_by: [group], group_wait: 0s, escalation_policy: storm}
 `
@@ -67,13 +67,13 @@ receivers:
 
 var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
 
-func startWatchdog(ctx context.Context, bin, dir, db, hook string, extra []string) (*proc, error) {
+func startWatchdog(ctx context.Context, bin, dir, db, hook, chanKeys string, extra []string) (*proc, error) {
 	storage := ""
 	if db != "" {
 		storage = "  pager_db: " + strconv.Quote(db)
 	}
 	cfg := filepath.Join(dir, "watchdog.yml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, watchdogConfig, storage, hook), 0o644); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, watchdogConfig, storage, hook, chanKeys), 0o644); err != nil {
 		return nil, err
 	}
 	args := append([]string{"run", "--config", cfg, "--web.listen-address", "127.0.0.1:0"}, extra...)
