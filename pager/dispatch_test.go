@@ -315,3 +315,46 @@ func (s *gateStore) Update(fn func(tx Tx) error) error {
 	}
 	return s.MemStore.Update(fn)
 }
+
+// TestChannelLimitsConfig: the limits a channel's keys and type give.
+func TestChannelLimitsConfig(t *testing.T) {
+	for _, tc := range []struct {
+		typ, keys string
+		want      ChannelLimits
+	}{
+		{"webhook", "", ChannelLimits{MaxConcurrency: 16}},
+		{"webhook", ", max_concurrency: 3, rate_limit: 10/s", ChannelLimits{MaxConcurrency: 3, Rate: 10, Burst: 10}},
+		{"webhook", ", rate_limit: 120/m", ChannelLimits{MaxConcurrency: 16, Rate: 2, Burst: 2}},
+		{"webhook", ", rate_limit: 36/h", ChannelLimits{MaxConcurrency: 16, Rate: 0.01, Burst: 1}},
+		{"slack", "", ChannelLimits{MaxConcurrency: 4, Rate: 1, Burst: 5}},
+		{"slack", ", rate_limit: none", ChannelLimits{MaxConcurrency: 4}},
+		{"pagerduty", ", max_concurrency: 2", ChannelLimits{MaxConcurrency: 2, Rate: 2, Burst: 20}},
+	} {
+		t.Run(tc.typ+tc.keys, func(t *testing.T) {
+			var url string
+			switch tc.typ {
+			case "webhook":
+				url = `url: "http://x/"`
+			case "slack":
+				url = `webhook_url_env: X`
+			case "pagerduty":
+				url = `routing_key_env: X`
+			}
+			c, err := ParseConfig("l.yaml", []byte(`pager:
+  users: [{name: u, contact: {push: u}}]
+  escalation_policies: [{name: p, levels: [{targets: [user:u]}]}]
+  channels: [{name: ch, type: `+tc.typ+`, `+url+tc.keys+`}]
+  routes: [{escalation_policy: p}]
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.limits("ch"); got != tc.want {
+				t.Errorf("limits %+v, want %+v", got, tc.want)
+			}
+			if got := c.limits("not-configured"); got != (ChannelLimits{MaxConcurrency: DefaultChannelConcurrency}) {
+				t.Errorf("limits of a channel without config %+v", got)
+			}
+		})
+	}
+}
