@@ -22,8 +22,9 @@ const (
 	// type has no default of its own, and of channels given to the Pager
 	// without a config entry.
 	DefaultChannelConcurrency = 16
-	// maxRate bounds rate_limit (per second).
+	// maxRate and minRate bound rate_limit (per second).
 	maxRate = 1e6
+	minRate = 1.0 / 3600
 )
 
 // ChannelLimits are a channel's delivery bounds.
@@ -77,8 +78,11 @@ func parseRate(s string) (rate float64, burst int, err error) {
 		return 0, 0, fmt.Errorf("%q is not a rate like 10/s, 120/m or 100/h (or none)", s)
 	}
 	rate = n / per.Seconds()
-	if rate > maxRate {
+	switch {
+	case rate > maxRate:
 		return 0, 0, fmt.Errorf("%q is more than %g/s", s, float64(maxRate))
+	case rate < minRate:
+		return 0, 0, fmt.Errorf("%q is less than 1/h", s)
 	}
 	return rate, max(1, int(math.Min(rate, maxRate))), nil
 }
@@ -140,7 +144,7 @@ func (s *limiter) take(l ChannelLimits, now time.Time) (ok bool, wait time.Durat
 		}
 		s.last = now
 		if s.tokens < 1 {
-			return false, time.Duration((1 - s.tokens) / l.Rate * float64(time.Second))
+			return false, time.Duration(min((1-s.tokens)/l.Rate, 3600) * float64(time.Second))
 		}
 		s.tokens--
 	}

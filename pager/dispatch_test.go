@@ -358,3 +358,12 @@ func TestChannelLimitsConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRateRefuses: hostile and malformed rate_limit values are errors.
+func TestParseRateRefuses(t *testing.T) {
+	for _, s := range []string{"", "10", "10/", "/s", "10/x", "-1/s", "0/s", "NaN/s", "inf/s", "1e400/s", "2e6/s", "0.5/h", "ten/s"} {
+		if r, b, err := parseRate(s); err == nil {
+			t.Errorf("parseRate(%q) = %v, %v, want an error", s, r, b)
+		}
+	}
+}
