@@ -1,22 +1,23 @@
 package tsdb
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math"
 )
 
 // Mid-chunk checkpoints let a read of a short time range start decoding
-// near the range instead of at the chunk start: the encoder records its
-// state every cpEvery samples (xorChunk.cps), and sealing keeps that record
-// beside the sealed bytes (sealedChunk.cps). A chunk without checkpoints
-// (cps nil, or an entry with pos 0) is decoded from its start, with the same
-// result.
-//
-// Cost (BenchmarkMemory, BenchmarkIngest; figures in bench/NATIVE.md): a
-// 112-byte object and a pointer per sealed chunk and 100 bytes in each
-// series' open chunk, about 1.2 bytes per sample at 2 h of 15 s samples;
-// no measurable ingest cost.
+// near the range instead of at the chunk start. The open chunk's encoder
+// records its state every cpEvery samples as it appends (xorChunk.cps, in
+// the series' own lines). A sealed chunk keeps none: the first read that
+// starts inside it computes its checkpoints by decoding it once
+// (computeCheckpoints) and caches them in the series' cpCache, which holds
+// the last few chunks read that way. A rule reads the same few windows
+// again and again, and a sliding window or tally (window.go, tally.go)
+// moves without looking at checkpoints at all, so only the chunks where
+// reads start pay for them, not the whole history (BENCH.md: storing them
+// for every sealed chunk cost 0.93 bytes per sample at 2 h of 15 s
+// samples). A chunk without checkpoints (or an entry with pos 0) is decoded
+// from its start, with the same result.
 
 // cpEvery is the sample distance between checkpoints. A read of n samples
 // decodes n + cpEvery/2 on average; 20 halves the extra of 30 for a 5 m
@@ -100,31 +101,99 @@ func (c *xorChunk) checkpoint() {
 	}
 }
 
-// sealedCheckpoints returns a copy of the open chunk's checkpoints for its
-// sealed form, or nil if it has none.
-func (c *xorChunk) sealedCheckpoints() *checkpoints {
-	if c.cps.cp[0].pos == 0 {
-		return nil
-	}
-	cps := new(checkpoints)
-	*cps = c.cps
-	return cps
+// cpCacheSize is how many sealed chunks' checkpoints a series keeps: a
+// rule's windows start in the open chunk (which has its own) and in one or
+// two sealed chunks (a window an hour back, a window across the last cut).
+const cpCacheSize = 2
+
+// cpCache holds the checkpoints of the sealed chunks that reads started in
+// most recently, keyed by chunk start time (unique within a series).
+// Guarded by the series' mu.
+type cpCache struct {
+	e    [cpCacheSize]cpEntry
+	next uint8 // the entry to replace next
 }
 
-// checkpointsOf computes the checkpoints of chunk data, whose samples are
-// ts and vs, by encoding them again. It returns nil if the chunk is not what
-// this encoder writes for them (then the bit offsets would not match).
-func checkpointsOf(data []byte, ts []int64, vs []float64) *checkpoints {
-	if len(ts) <= cpEvery {
+type cpEntry struct {
+	mint int64 // chunk start; 0 with an empty cps means unused
+	cps  checkpoints
+}
+
+// sealedCheckpoints returns the checkpoints of sealed chunk k, computing
+// and caching them if needed, or nil if a read from lo need not use any.
+// Callers hold s.mu.
+func (s *memSeries) sealedCheckpoints(k int, total int, lo int64) *checkpoints {
+	c := &s.chunks[k]
+	if total <= cpEvery || lo <= c.mint {
 		return nil
 	}
-	var c xorChunk
-	c.Reset(make([]byte, 2, len(data)+maxSampleBytes+8))
-	for i := range ts {
-		c.Append(0, ts[i], vs[i])
+	if s.cpc == nil {
+		s.cpc = new(cpCache)
 	}
-	if !bytes.Equal(c.b, data) {
-		return nil
+	for i := range s.cpc.e {
+		if e := &s.cpc.e[i]; e.mint == c.mint && e.cps.cp[0].pos != 0 {
+			return &e.cps
+		}
 	}
-	return c.sealedCheckpoints()
+	e := &s.cpc.e[s.cpc.next]
+	s.cpc.next = (s.cpc.next + 1) % cpCacheSize
+	e.mint = c.mint
+	computeCheckpoints(c.data, total, c.mint, &e.cps)
+	return &e.cps
+}
+
+// startState returns the decoder state from which to read chunk k of s
+// (len(s.chunks): the open chunk, whose first timestamp is mint and which
+// holds total samples) for samples at or after lo: a checkpoint, or the
+// zero state (the chunk start). Callers hold s.mu.
+func (s *memSeries) startState(k, total int, mint, lo int64) xorState {
+	var cps *checkpoints
+	if k < len(s.chunks) {
+		cps = s.sealedCheckpoints(k, total, lo)
+	} else {
+		cps = &s.head.cps
+	}
+	st, _ := cps.start(total, mint, lo)
+	return st
+}
+
+// computeCheckpoints sets *cps to the checkpoints of chunk data, which
+// holds total samples from mint on, by decoding it: the states the encoder
+// recorded while writing it (TestComputedCheckpointsMatchEncoder). Entries
+// it cannot reach (a chunk that does not decode) or that do not fit the
+// compact form stay unused.
+func computeCheckpoints(data []byte, total int, mint int64, cps *checkpoints) {
+	*cps = checkpoints{}
+	if total <= cpEvery || len(data) < 2 {
+		return
+	}
+	_, _, st, err := decodeHead(data, total)
+	for err == nil && int(st.i) < total {
+		if st.i%cpEvery == 0 {
+			k := int(st.i)/cpEvery - 1
+			if k >= cpPerChunk {
+				return
+			}
+			cps.cp[k] = compactState(st, mint)
+		}
+		err = decodeNext(data, &st)
+	}
+}
+
+// compactState is st as a checkpoint of a chunk whose first timestamp is
+// mint, or an unused entry if it does not fit.
+func compactState(st xorState, mint int64) checkpoint {
+	dt := st.t - mint
+	if dt < 0 || dt > math.MaxUint32 || st.delta < 0 || st.delta > math.MaxUint32 || st.pos > math.MaxUint16 {
+		return checkpoint{}
+	}
+	return checkpoint{
+		dt:       uint32(dt),
+		delta:    uint32(st.delta),
+		vlo:      uint32(st.vb),
+		vhi:      uint32(st.vb >> 32),
+		pos:      uint16(st.pos),
+		leading:  st.leading,
+		trailing: st.trailing,
+	}
 }

@@ -116,23 +116,22 @@ func checkReadRanges(t *testing.T, db *DB, rng *rand.Rand) {
 }
 
 // TestReadRangesMatchesIterator compares ReadRanges, which starts at
-// checkpoints and stops at the range end, with whole-chunk decoding, before
-// and after a snapshot round trip (which recomputes the checkpoints).
+// checkpoints (the open chunk's, recorded by the encoder, and the sealed
+// chunks', computed on first use) and stops at the range end, with
+// whole-chunk decoding, before and after a snapshot round trip.
 func TestReadRangesMatchesIterator(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	db := readTestDB(t, rng)
+	checkReadRanges(t, db, rng)
 	used := 0
 	db.series.forEach(func(s *memSeries) {
-		for _, c := range s.chunks {
-			if c.cps != nil {
-				used++
-			}
+		if s.cpc != nil {
+			used++
 		}
 	})
 	if used == 0 {
-		t.Fatal("no sealed chunk has checkpoints")
+		t.Fatal("no read started at a sealed chunk's checkpoint")
 	}
-	checkReadRanges(t, db, rng)
 
 	db2 := newDB(anyTime(Options{}), nil)
 	if err := db2.loadSnapshot(snapshotBytes(t, db)); err != nil {
@@ -140,35 +139,66 @@ func TestReadRangesMatchesIterator(t *testing.T) {
 	}
 	for _, ref := range db.Postings(nil) {
 		s1, s2 := db.series.getByRef(ref), db2.series.getByRef(ref)
-		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s1.head.cps != s2.head.cps {
+		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s1.head.cps != s2.head.cps || s2.cpc != nil {
 			t.Fatalf("ref %d: restored series differs", ref)
-		}
-		for i := range s1.chunks {
-			c1, c2 := s1.chunks[i], s2.chunks[i]
-			if (c1.cps == nil) != (c2.cps == nil) || c1.cps != nil && *c1.cps != *c2.cps {
-				t.Fatalf("%s chunk %d: checkpoints %v, restored %v", s1.lset, i, c1.cps, c2.cps)
-			}
 		}
 	}
 	checkReadRanges(t, db2, rng)
 }
 
-// TestCheckpointsOfForeignChunk: a chunk the encoder would not write gets
-// no checkpoints rather than wrong ones.
-func TestCheckpointsOfForeignChunk(t *testing.T) {
+// encoderCheckpoints returns the checkpoints the encoder records while
+// writing ts and vs, and the chunk it writes.
+func encoderCheckpoints(ts []int64, vs []float64) ([]byte, checkpoints) {
+	var c xorChunk
+	c.Reset(make([]byte, 2, 64))
+	for i := range ts {
+		c.Append(0, ts[i], vs[i])
+	}
+	return c.b, c.cps
+}
+
+// TestComputedCheckpointsMatchEncoder: the checkpoints computed by decoding
+// a sealed chunk are the states its encoder recorded, for every chunk of
+// the read test's shapes (including gaps and bit offsets past the compact
+// fields, which leave entries unused on both sides) and for a chunk written
+// by chunkenc.
+func TestComputedCheckpointsMatchEncoder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	db := readTestDB(t, rng)
 	var ts []int64
 	var vs []float64
+	chunks := 0
+	db.series.forEach(func(s *memSeries) {
+		for i, c := range s.chunks {
+			var err error
+			if ts, vs, err = decodeXOR(c.data, ts[:0], vs[:0]); err != nil {
+				t.Fatal(err)
+			}
+			data, want := encoderCheckpoints(ts, vs)
+			if !bytes.Equal(data, c.data) {
+				t.Fatalf("%s chunk %d: re-encoded chunk differs", s.lset, i)
+			}
+			var got checkpoints
+			computeCheckpoints(c.data, c.samples(), c.mint, &got)
+			if got != want {
+				t.Fatalf("%s chunk %d: computed checkpoints %+v, encoder's %+v", s.lset, i, got, want)
+			}
+			chunks++
+		}
+	})
+	if chunks == 0 {
+		t.Fatal("no sealed chunks")
+	}
+
+	ts, vs = ts[:0], vs[:0]
 	for i := range 100 {
-		ts, vs = append(ts, int64(i)*1000), append(vs, float64(i))
+		ts, vs = append(ts, int64(i)*1000+int64(i%3)), append(vs, float64(i*i))
 	}
-	data := encode(ts, vs)
-	if checkpointsOf(data, ts, vs) == nil {
-		t.Fatal("no checkpoints for a chunkenc chunk")
-	}
-	bad := bytes.Clone(data)
-	bad = append(bad, 0)
-	if cps := checkpointsOf(bad, ts, vs); cps != nil {
-		t.Fatalf("checkpoints %v for a chunk with a trailing byte", cps)
+	_, want := encoderCheckpoints(ts, vs)
+	var got checkpoints
+	computeCheckpoints(encode(ts, vs), len(ts), ts[0], &got)
+	if got != want || got.cp[0].pos == 0 {
+		t.Fatalf("chunkenc chunk: computed checkpoints %+v, encoder's %+v", got, want)
 	}
 }
 

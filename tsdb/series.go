@@ -21,8 +21,7 @@ const headChunkAlloc = 64
 type sealedChunk struct {
 	data       []byte
 	mint, maxt int64
-	cps        *checkpoints // nil: decode from the start (checkpoint.go)
-	n          uint16       // samples, so that a read need not touch the header; 0: unknown
+	n          uint16 // samples, so that a read need not touch the header; 0: unknown
 }
 
 func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.data)) }
@@ -78,11 +77,15 @@ type memSeries struct {
 	// then pays one pointer for it.
 	ext *seriesExt
 
+	// cpc holds the checkpoints of the sealed chunks reads started in
+	// last (checkpoint.go), nil until the first such read.
+	cpc *cpCache
+
 	// Pad to 320 bytes, a multiple of 64, so that every series starts on
 	// a cache line whatever fields are added (the next smaller size class,
 	// 288 bytes, would put every other one across lines).
 	// TestMemSeriesLayout checks it.
-	_ [24]byte
+	_ [16]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
@@ -176,7 +179,7 @@ func (s *memSeries) seal() {
 	if cap(b)-len(b) > len(b)/16 {
 		b = append(make([]byte, 0, len(b)), b...)
 	}
-	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, cps: s.head.sealedCheckpoints(), n: s.head.num})
+	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, n: s.head.num})
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)

@@ -415,7 +415,7 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool) error {
 		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
 		copy(data, raw)
 		if k < nChunks-1 {
-			s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ld.ts, ld.vs), n: uint16(len(ld.ts))})
+			s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, n: uint16(len(ld.ts))})
 			continue
 		}
 		s.head.Reset(data)
