@@ -138,7 +138,7 @@ func (s *memSeries) sealedCheckpoints(k int, total int, lo int64) *checkpoints {
 	e := &s.cpc.e[s.cpc.next]
 	s.cpc.next = (s.cpc.next + 1) % cpCacheSize
 	e.mint = c.mint
-	computeCheckpoints(c.data, total, c.mint, &e.cps)
+	computeCheckpoints(c.bytes(), total, c.mint, &e.cps)
 	return &e.cps
 }
 

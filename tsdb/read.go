@@ -150,7 +150,7 @@ func (s *memSeries) appendRange(ts []int64, vs []float64, mint, maxt int64) (_ [
 			return ts, vs, nil
 		}
 		n := c.samples()
-		if ts, vs, past, err = appendRange(c.data, n, s.startState(i, n, c.mint, mint), mint, maxt, ts, vs); err != nil || past {
+		if ts, vs, past, err = appendRange(c.bytes(), n, s.startState(i, n, c.mint, mint), mint, maxt, ts, vs); err != nil || past {
 			return ts, vs, err
 		}
 	}

@@ -171,15 +171,15 @@ func TestComputedCheckpointsMatchEncoder(t *testing.T) {
 	db.series.forEach(func(s *memSeries) {
 		for i, c := range s.chunks {
 			var err error
-			if ts, vs, err = decodeXOR(c.data, ts[:0], vs[:0]); err != nil {
+			if ts, vs, err = decodeXOR(c.bytes(), ts[:0], vs[:0]); err != nil {
 				t.Fatal(err)
 			}
 			data, want := encoderCheckpoints(ts, vs)
-			if !bytes.Equal(data, c.data) {
+			if !bytes.Equal(data, c.bytes()) {
 				t.Fatalf("%s chunk %d: re-encoded chunk differs", s.lset, i)
 			}
 			var got checkpoints
-			computeCheckpoints(c.data, c.samples(), c.mint, &got)
+			computeCheckpoints(c.bytes(), c.samples(), c.mint, &got)
 			if got != want {
 				t.Fatalf("%s chunk %d: computed checkpoints %+v, encoder's %+v", s.lset, i, got, want)
 			}
@@ -315,7 +315,7 @@ func TestReadRangesBadChunkUnlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := db.series.getByRef(ref)
-	s.chunks[0].data = []byte{0, 120, 1} // claims 120 samples in one byte
+	s.chunks[0] = newSealedChunk([]byte{0, 120, 1}, s.chunks[0].mint, s.chunks[0].maxt, s.chunks[0].n) // claims 120 samples in one byte
 	func() {
 		defer func() {
 			if p := recover(); p == nil {

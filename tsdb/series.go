@@ -3,8 +3,10 @@ package tsdb
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -17,14 +19,28 @@ const samplesPerChunk = 120
 const headChunkAlloc = 64
 
 // sealedChunk is an immutable, full XOR chunk. Its bytes are never written
-// again, so queries share them without copying.
+// again, so queries share them without copying. It is 32 bytes: the bytes
+// are a pointer and a 32-bit length rather than a slice (BenchmarkMemory).
 type sealedChunk struct {
-	data       []byte
+	p          *byte // the chunk's bytes (bytes())
 	mint, maxt int64
+	size       uint32 // len(bytes())
 	n          uint16 // samples, so that a read need not touch the header; 0: unknown
 }
 
-func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.data)) }
+// newSealedChunk returns the sealed chunk of data (at least its 2-byte
+// header), which must never be written again.
+func newSealedChunk(data []byte, mint, maxt int64, n uint16) sealedChunk {
+	if len(data) < 2 || len(data) > math.MaxUint32 {
+		panic("BUG: sealed chunk of " + strconv.Itoa(len(data)) + " bytes")
+	}
+	return sealedChunk{p: unsafe.SliceData(data), mint: mint, maxt: maxt, size: uint32(len(data)), n: n}
+}
+
+// bytes returns the chunk's bytes, which must not be written.
+func (c *sealedChunk) bytes() []byte { return unsafe.Slice(c.p, c.size) }
+
+func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.bytes())) }
 
 // samples is numSamples without touching the chunk bytes when the count
 // is known.
@@ -141,7 +157,7 @@ func (s *memSeries) footprint() footprint {
 	for i := range s.chunks {
 		f.chunks++
 		f.samples += int64(s.chunks[i].samples())
-		f.bytes += int64(len(s.chunks[i].data))
+		f.bytes += int64(s.chunks[i].size)
 	}
 	if n := s.headSamples(); n > 0 {
 		f.chunks++
@@ -179,7 +195,7 @@ func (s *memSeries) seal() {
 	if cap(b)-len(b) > len(b)/16 {
 		b = append(make([]byte, 0, len(b)), b...)
 	}
-	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, n: s.head.num})
+	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)
@@ -192,7 +208,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 	var f footprint
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
 		f.samples += int64(s.chunks[n].samples())
-		f.bytes += int64(len(s.chunks[n].data))
+		f.bytes += int64(s.chunks[n].size)
 		n++
 	}
 	f.chunks = int64(n)

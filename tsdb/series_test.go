@@ -13,6 +13,9 @@ func TestMemSeriesLayout(t *testing.T) {
 	if sz := unsafe.Sizeof(s); sz%64 != 0 {
 		t.Errorf("memSeries is %d bytes, not a multiple of 64", sz)
 	}
+	if sz := unsafe.Sizeof(sealedChunk{}); sz != 32 {
+		t.Errorf("sealedChunk is %d bytes, want 32 (BenchmarkMemory)", sz)
+	}
 	for name, end := range map[string]uintptr{
 		"mu":        unsafe.Offsetof(s.mu) + unsafe.Sizeof(s.mu),
 		"pendOwner": unsafe.Offsetof(s.pendOwner) + unsafe.Sizeof(s.pendOwner),

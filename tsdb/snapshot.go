@@ -178,8 +178,8 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		for _, c := range e.chunks {
 			scratch = binary.AppendVarint(scratch, c.mint)
 			scratch = binary.AppendVarint(scratch, c.maxt)
-			scratch = binary.AppendUvarint(scratch, uint64(len(c.data)))
-			scratch = append(scratch, c.data...)
+			scratch = binary.AppendUvarint(scratch, uint64(c.size))
+			scratch = append(scratch, c.bytes()...)
 		}
 		scratch = appendExt(scratch, e.ext)
 		if _, err := cw.Write(scratch); err != nil {
@@ -415,7 +415,7 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool) error {
 		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
 		copy(data, raw)
 		if k < nChunks-1 {
-			s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, n: uint16(len(ld.ts))})
+			s.chunks = append(s.chunks, newSealedChunk(data, mint, maxt, uint16(len(ld.ts))))
 			continue
 		}
 		s.head.Reset(data)

@@ -172,7 +172,7 @@ func (w *Window) decode(s *memSeries, k int, st xorState, r Range) error {
 func (s *memSeries) chunkData(k int) (data []byte, total int, mint int64) {
 	if k < len(s.chunks) {
 		c := &s.chunks[k]
-		return c.data, c.samples(), c.mint
+		return c.bytes(), c.samples(), c.mint
 	}
 	if n := s.headSamples(); n > 0 {
 		return s.head.b, n, s.headMint
