@@ -1,23 +1,24 @@
 package tsdb
 
 import (
-	"encoding/binary"
 	"math"
 )
 
 // Mid-chunk checkpoints let a read of a short time range start decoding
-// near the range instead of at the chunk start. The open chunk's encoder
-// records its state every cpEvery samples as it appends (xorChunk.cps, in
-// the series' own lines). A sealed chunk keeps none: the first read that
-// starts inside it computes its checkpoints by decoding it once
-// (computeCheckpoints) and caches them in the series' cpCache, which holds
-// the last few chunks read that way. A rule reads the same few windows
-// again and again, and a sliding window or tally (window.go, tally.go)
-// moves without looking at checkpoints at all, so only the chunks where
-// reads start pay for them, not the whole history (BENCH.md: storing them
-// for every sealed chunk cost 0.93 bytes per sample at 2 h of 15 s
-// samples). A chunk without checkpoints (or an entry with pos 0) is decoded
-// from its start, with the same result.
+// near the range instead of at the chunk start: a checkpoint is the decoder
+// state before every cpEvery-th sample of a chunk. No chunk keeps them from
+// the start: the first read that starts inside a chunk computes them by
+// decoding it once (cpEntry.extend) and caches them in the series' cpCache,
+// which holds the chunks reads started in last; for the open chunk, a later
+// read decodes only the samples appended since. A rule reads the same few
+// windows again and again, and a sliding window or tally (window.go,
+// tally.go) moves without looking at checkpoints at all, so only the chunks
+// where reads start pay for them, not the whole history and not every
+// series (BENCH.md: recording them for every chunk cost 1.2 bytes per
+// sample at 2 h of 15 s samples, a 100-byte array in every series' open
+// chunk and a 112-byte object per sealed chunk). A chunk without
+// checkpoints (or an entry with pos 0) is decoded from its start, with the
+// same result.
 
 // cpEvery is the sample distance between checkpoints. A read of n samples
 // decodes n + cpEvery/2 on average; 20 halves the extra of 30 for a 5 m
@@ -73,108 +74,93 @@ func (cps *checkpoints) start(total int, mint, lo int64) (xorState, bool) {
 	return xorState{}, false
 }
 
-// checkpoint records the encoder state before sample c.num if it is a
-// checkpoint position and the state fits the compact form. Append calls it.
-func (c *xorChunk) checkpoint() {
-	k := int(c.num)/cpEvery - 1
-	if k < 0 || k >= cpPerChunk || int(c.num)%cpEvery != 0 {
-		return
-	}
-	mint, n := binary.Varint(c.b[2:])
-	dt := c.t - mint
-	if n <= 0 || dt < 0 || dt > math.MaxUint32 || c.tDelta > math.MaxUint32 || c.nbits > math.MaxUint16 {
-		c.cps.cp[k] = checkpoint{}
-		return
-	}
-	lead, trail := c.leading, c.trailing
-	if lead == 0xff { // no XOR window yet
-		lead, trail = 0, 0
-	}
-	c.cps.cp[k] = checkpoint{
-		dt:       uint32(dt),
-		delta:    uint32(c.tDelta),
-		vlo:      uint32(c.v),
-		vhi:      uint32(c.v >> 32),
-		pos:      uint16(c.nbits),
-		leading:  lead,
-		trailing: trail,
-	}
-}
+// cpCacheSize is how many chunks' checkpoints a series keeps: a rule's
+// windows start in the open chunk, in the newest sealed chunk (a window
+// across the last cut) and further back (a window an hour ago).
+const cpCacheSize = 3
 
-// cpCacheSize is how many sealed chunks' checkpoints a series keeps: a
-// rule's windows start in the open chunk (which has its own) and in one or
-// two sealed chunks (a window an hour back, a window across the last cut).
-const cpCacheSize = 2
-
-// cpCache holds the checkpoints of the sealed chunks that reads started in
-// most recently, keyed by chunk start time (unique within a series).
-// Guarded by the series' mu.
+// cpCache holds the checkpoints of the chunks that reads started in most
+// recently, keyed by chunk start time (unique within a series: an open
+// chunk keeps its entry when it is sealed). Guarded by the series' mu.
 type cpCache struct {
 	e    [cpCacheSize]cpEntry
 	next uint8 // the entry to replace next
 }
 
+// cpEntry is one chunk's checkpoints: cps.cp[:done] are computed (those
+// with pos 0 do not fit the compact form), the rest not yet.
 type cpEntry struct {
-	mint int64 // chunk start; 0 with an empty cps means unused
+	mint int64 // the chunk's first timestamp
 	cps  checkpoints
+	done uint8
+	used bool
 }
 
-// sealedCheckpoints returns the checkpoints of sealed chunk k, computing
-// and caching them if needed, or nil if a read from lo need not use any.
-// Callers hold s.mu.
-func (s *memSeries) sealedCheckpoints(k int, total int, lo int64) *checkpoints {
-	c := &s.chunks[k]
-	if total <= cpEvery || lo <= c.mint {
+// checkpointsFor returns the checkpoints of chunk k of s (len(s.chunks):
+// the open chunk), which holds total samples from mint on and whose bytes
+// are data, for a read of samples at or after lo, computing them if needed;
+// nil if the read starts at the chunk start anyway. Callers hold s.mu.
+func (s *memSeries) checkpointsFor(data []byte, total int, mint, lo int64) *checkpoints {
+	if total <= cpEvery || lo <= mint {
 		return nil
 	}
 	if s.cpc == nil {
 		s.cpc = new(cpCache)
 	}
+	var e *cpEntry
 	for i := range s.cpc.e {
-		if e := &s.cpc.e[i]; e.mint == c.mint && e.cps.cp[0].pos != 0 {
-			return &e.cps
+		if c := &s.cpc.e[i]; c.used && c.mint == mint {
+			e = c
+			break
 		}
 	}
-	e := &s.cpc.e[s.cpc.next]
-	s.cpc.next = (s.cpc.next + 1) % cpCacheSize
-	e.mint = c.mint
-	computeCheckpoints(c.bytes(), total, c.mint, &e.cps)
+	if e == nil {
+		e = &s.cpc.e[s.cpc.next]
+		s.cpc.next = (s.cpc.next + 1) % cpCacheSize
+		*e = cpEntry{mint: mint, used: true}
+	}
+	e.extend(data, total)
 	return &e.cps
 }
 
 // startState returns the decoder state from which to read chunk k of s
-// (len(s.chunks): the open chunk, whose first timestamp is mint and which
-// holds total samples) for samples at or after lo: a checkpoint, or the
-// zero state (the chunk start). Callers hold s.mu.
+// (len(s.chunks): the open chunk), which holds total samples from mint on,
+// for samples at or after lo: a checkpoint, or the zero state (the chunk
+// start). Callers hold s.mu.
 func (s *memSeries) startState(k, total int, mint, lo int64) xorState {
-	var cps *checkpoints
+	var data []byte
 	if k < len(s.chunks) {
-		cps = s.sealedCheckpoints(k, total, lo)
+		data = s.chunks[k].bytes()
 	} else {
-		cps = &s.head.cps
+		data = s.head.b
 	}
-	st, _ := cps.start(total, mint, lo)
+	st, _ := s.checkpointsFor(data, total, mint, lo).start(total, mint, lo)
 	return st
 }
 
-// computeCheckpoints sets *cps to the checkpoints of chunk data, which
-// holds total samples from mint on, by decoding it: the states the encoder
-// recorded while writing it (TestComputedCheckpointsMatchEncoder). Entries
-// it cannot reach (a chunk that does not decode) or that do not fit the
-// compact form stay unused.
-func computeCheckpoints(data []byte, total int, mint int64, cps *checkpoints) {
-	*cps = checkpoints{}
-	if total <= cpEvery || len(data) < 2 {
+// extend computes the checkpoints of chunk data, which now holds total
+// samples, that e lacks: the states a decoder reaches there, decoding from
+// e's last checkpoint (or the chunk start). Entries it cannot reach (a
+// chunk that does not decode) stay to be computed.
+func (e *cpEntry) extend(data []byte, total int) {
+	want := min(cpPerChunk, (total-1)/cpEvery) // checkpoints before a sample of the chunk
+	if int(e.done) >= want || len(data) < 2 {
 		return
 	}
-	_, _, st, err := decodeHead(data, total)
+	var st xorState
+	var err error
+	if c := &e.cps.cp[max(int(e.done)-1, 0)]; e.done > 0 && c.pos != 0 {
+		st = c.state(int(e.done)-1, e.mint)
+	} else {
+		_, _, st, err = decodeHead(data, total)
+	}
 	for err == nil && int(st.i) < total {
-		if st.i%cpEvery == 0 {
-			k := int(st.i)/cpEvery - 1
-			if k >= cpPerChunk {
+		if k := int(st.i)/cpEvery - 1; st.i%cpEvery == 0 && k >= int(e.done) {
+			e.cps.cp[k] = compactState(st, e.mint)
+			e.done = uint8(k + 1)
+			if k+1 >= want {
 				return
 			}
-			cps.cp[k] = compactState(st, mint)
 		}
 		err = decodeNext(data, &st)
 	}

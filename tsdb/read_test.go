@@ -1,7 +1,6 @@
 package tsdb
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -139,67 +138,80 @@ func TestReadRangesMatchesIterator(t *testing.T) {
 	}
 	for _, ref := range db.Postings(nil) {
 		s1, s2 := db.series.getByRef(ref), db2.series.getByRef(ref)
-		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s1.head.cps != s2.head.cps || s2.cpc != nil {
+		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s2.cpc != nil {
 			t.Fatalf("ref %d: restored series differs", ref)
 		}
 	}
 	checkReadRanges(t, db2, rng)
 }
 
-// encoderCheckpoints returns the checkpoints the encoder records while
-// writing ts and vs, and the chunk it writes.
-func encoderCheckpoints(ts []int64, vs []float64) ([]byte, checkpoints) {
-	var c xorChunk
-	c.Reset(make([]byte, 2, 64))
-	for i := range ts {
-		c.Append(0, ts[i], vs[i])
-	}
-	return c.b, c.cps
-}
-
-// TestComputedCheckpointsMatchEncoder: the checkpoints computed by decoding
-// a sealed chunk are the states its encoder recorded, for every chunk of
-// the read test's shapes (including gaps and bit offsets past the compact
-// fields, which leave entries unused on both sides) and for a chunk written
-// by chunkenc.
-func TestComputedCheckpointsMatchEncoder(t *testing.T) {
+// TestCheckpointsAreDecoderStates: every computed checkpoint of every
+// chunk of the read test's shapes (gaps and bit offsets past the compact
+// fields leave entries unused) and of a chunk written by chunkenc resumes
+// decoding at the right sample, and computing them a sample at a time, as
+// for an open chunk read while it grows, gives what computing them at once
+// does.
+func TestCheckpointsAreDecoderStates(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	db := readTestDB(t, rng)
-	var ts []int64
-	var vs []float64
-	chunks := 0
+	type chunk struct {
+		data  []byte
+		total int
+		mint  int64
+	}
+	var chunks []chunk
 	db.series.forEach(func(s *memSeries) {
-		for i, c := range s.chunks {
-			var err error
-			if ts, vs, err = decodeXOR(c.bytes(), ts[:0], vs[:0]); err != nil {
-				t.Fatal(err)
-			}
-			data, want := encoderCheckpoints(ts, vs)
-			if !bytes.Equal(data, c.bytes()) {
-				t.Fatalf("%s chunk %d: re-encoded chunk differs", s.lset, i)
-			}
-			var got checkpoints
-			computeCheckpoints(c.bytes(), c.samples(), c.mint, &got)
-			if got != want {
-				t.Fatalf("%s chunk %d: computed checkpoints %+v, encoder's %+v", s.lset, i, got, want)
-			}
-			chunks++
+		for _, c := range s.chunks {
+			chunks = append(chunks, chunk{c.bytes(), c.samples(), c.mint})
+		}
+		if n := s.headSamples(); n > 0 {
+			chunks = append(chunks, chunk{s.head.b, n, s.headMint})
 		}
 	})
-	if chunks == 0 {
-		t.Fatal("no sealed chunks")
-	}
-
-	ts, vs = ts[:0], vs[:0]
+	var ts []int64
+	var vs []float64
 	for i := range 100 {
 		ts, vs = append(ts, int64(i)*1000+int64(i%3)), append(vs, float64(i*i))
 	}
-	_, want := encoderCheckpoints(ts, vs)
-	var got checkpoints
-	computeCheckpoints(encode(ts, vs), len(ts), ts[0], &got)
-	if got != want || got.cp[0].pos == 0 {
-		t.Fatalf("chunkenc chunk: computed checkpoints %+v, encoder's %+v", got, want)
+	chunks = append(chunks, chunk{encode(ts, vs), len(ts), ts[0]})
+	used := 0
+	for i, c := range chunks {
+		all, allV, err := decodeXOR(c.data, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := cpEntry{mint: c.mint}
+		whole.extend(c.data, c.total)
+		step := cpEntry{mint: c.mint}
+		for n := 1; n <= c.total; n++ {
+			step.extend(c.data, n)
+		}
+		if whole != step {
+			t.Fatalf("chunk %d: computed at once %+v, a sample at a time %+v", i, whole, step)
+		}
+		if want := min(cpPerChunk, (c.total-1)/cpEvery); int(whole.done) != want {
+			t.Fatalf("chunk %d of %d samples: %d checkpoints, want %d", i, c.total, whole.done, want)
+		}
+		for k, cp := range whole.cps.cp[:whole.done] {
+			if cp.pos == 0 {
+				continue
+			}
+			used++
+			st := cp.state(k, c.mint)
+			got, gotV, _, err := decodeFrom(c.data, c.total, &st, math.MinInt64, math.MaxInt64, nil, nil)
+			if err != nil || !slices.Equal(got, all[(k+1)*cpEvery:]) || !sameBits(gotV, allV[(k+1)*cpEvery:]) {
+				t.Fatalf("chunk %d checkpoint %d: decodes %v (%v), want %v", i, k, got, err, all[(k+1)*cpEvery:])
+			}
+		}
 	}
+	if used == 0 {
+		t.Fatal("no checkpoint computed")
+	}
+}
+
+// sameBits reports whether a and b hold the same float bits.
+func sameBits(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
 }
 
 func BenchmarkReadRanges(b *testing.B) {

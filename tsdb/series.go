@@ -97,11 +97,11 @@ type memSeries struct {
 	// last (checkpoint.go), nil until the first such read.
 	cpc *cpCache
 
-	// Pad to 320 bytes, a multiple of 64, so that every series starts on
+	// Pad to 256 bytes, a multiple of 64, so that every series starts on
 	// a cache line whatever fields are added (the next smaller size class,
-	// 288 bytes, would put every other one across lines).
-	// TestMemSeriesLayout checks it.
-	_ [16]byte
+	// 240 bytes, would put most across lines). TestMemSeriesLayout checks
+	// it.
+	_ [48]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
