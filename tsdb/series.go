@@ -127,14 +127,14 @@ func appendable(lastT int64, lastV uint64, t int64, vb uint64) (ignore bool, err
 // sealing the open chunk first if it is full. It returns what the sample
 // added to the DB's gauges: one sample, the open chunk if it was empty
 // (the sealed one stays counted) and the bytes the encoding grew by.
-// Callers hold s.mu.
-func (s *memSeries) appendSample(t int64, v float64) footprint {
+// A sealed chunk's bytes go to slab. Callers hold s.mu.
+func (s *memSeries) appendSample(t int64, v float64, slab *chunkSlab) footprint {
 	before := 0
 	if s.head.b == nil {
 		s.head.Reset(make([]byte, 2, headChunkAlloc))
 		s.app = mustAppender(&s.head)
 	} else if s.head.NumSamples() >= samplesPerChunk {
-		s.seal()
+		s.seal(slab)
 	} else if s.head.NumSamples() > 0 {
 		before = len(s.head.b)
 	}
@@ -186,15 +186,11 @@ func mustAppender(c *xorChunk) *xorChunk {
 	return app
 }
 
-// seal moves the open chunk to the sealed ring and starts a new, small open
-// chunk. The sealed bytes are trimmed to an exact-size copy unless the buffer
-// is already tight; not keeping a full-size head buffer per series saves
-// more memory than the regrowth costs (BenchmarkMemory).
-func (s *memSeries) seal() {
-	b := s.head.Bytes()
-	if cap(b)-len(b) > len(b)/16 {
-		b = append(make([]byte, 0, len(b)), b...)
-	}
+// seal moves the open chunk to the sealed ring, its bytes copied into slab,
+// and starts a new, small open chunk: not keeping a full-size head buffer
+// per series saves more memory than the regrowth costs (BenchmarkMemory).
+func (s *memSeries) seal(slab *chunkSlab) {
+	b := slab.copy(s.head.Bytes())
 	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
