@@ -75,16 +75,17 @@ func (cps *checkpoints) start(total int, mint, lo int64) (xorState, bool) {
 }
 
 // cpCacheSize is how many chunks' checkpoints a series keeps: a rule's
-// windows start in the open chunk, in the newest sealed chunk (a window
-// across the last cut) and further back (a window an hour ago).
-const cpCacheSize = 3
+// windows start in one or two chunks (the last few minutes, in the open
+// chunk or the newest sealed one; a window an hour ago). Two entries are a
+// 240-byte object (three would be 352: BenchmarkMemory's read figure).
+const cpCacheSize = 2
 
 // cpCache holds the checkpoints of the chunks that reads started in most
 // recently, keyed by chunk start time (unique within a series: an open
 // chunk keeps its entry when it is sealed). Guarded by the series' mu.
 type cpCache struct {
 	e    [cpCacheSize]cpEntry
-	next uint8 // the entry to replace next
+	tick uint16 // advanced by every use, for least-recently-used replacement
 }
 
 // cpEntry is one chunk's checkpoints: cps.cp[:done] are computed (those
@@ -94,6 +95,7 @@ type cpEntry struct {
 	cps  checkpoints
 	done uint8
 	used bool
+	tick uint16 // cpCache.tick at the last use
 }
 
 // checkpointsFor returns the checkpoints of chunk k of s (len(s.chunks):
@@ -115,12 +117,56 @@ func (s *memSeries) checkpointsFor(data []byte, total int, mint, lo int64) *chec
 		}
 	}
 	if e == nil {
-		e = &s.cpc.e[s.cpc.next]
-		s.cpc.next = (s.cpc.next + 1) % cpCacheSize
+		e = s.cpc.free()
 		*e = cpEntry{mint: mint, used: true}
 	}
+	s.cpc.tick++
+	e.tick = s.cpc.tick
 	e.extend(data, total)
 	return &e.cps
+}
+
+// free returns an unused entry, or else the least recently used one.
+func (c *cpCache) free() *cpEntry {
+	lru := &c.e[0]
+	for i := range c.e {
+		e := &c.e[i]
+		if !e.used {
+			return e
+		}
+		if c.tick-e.tick > c.tick-lru.tick { // older, across wrap-around
+			lru = e
+		}
+	}
+	return lru
+}
+
+// dropCheckpoints forgets the cached checkpoints of chunks that are gone,
+// and the cache itself once it holds none: a series read once (a rule's
+// first evaluation, which then slides its windows without checkpoints)
+// pays for them only until those chunks pass the retention cutoff.
+// Callers hold s.mu.
+func (s *memSeries) dropCheckpoints() {
+	if s.cpc == nil {
+		return
+	}
+	oldest := int64(math.MaxInt64)
+	if len(s.chunks) > 0 {
+		oldest = s.chunks[0].mint
+	} else if s.headSamples() > 0 {
+		oldest = s.headMint
+	}
+	live := false
+	for i := range s.cpc.e {
+		if e := &s.cpc.e[i]; e.used && e.mint < oldest {
+			*e = cpEntry{}
+		} else if e.used {
+			live = true
+		}
+	}
+	if !live {
+		s.cpc = nil
+	}
 }
 
 // startState returns the decoder state from which to read chunk k of s

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -206,6 +207,89 @@ func TestCheckpointsAreDecoderStates(t *testing.T) {
 	}
 	if used == 0 {
 		t.Fatal("no checkpoint computed")
+	}
+}
+
+// TestCheckpointCacheLifecycle: a read starting mid-chunk caches that
+// chunk's checkpoints, at most cpCacheSize chunks are kept (reads of more
+// still match the iterator), and the cache is released once its chunks pass
+// the retention cutoff.
+func TestCheckpointCacheLifecycle(t *testing.T) {
+	var clock testClock
+	db := newDB(Options{Retention: 2 * time.Hour, Now: clock.now}, nil)
+	a := db.Appender()
+	ls := labels.FromStrings("__name__", "m")
+	const step = 15_000
+	var ref uint64
+	end := int64(0)
+	for ; end < 2*3600_000; end += step { // 3 sealed chunks and the open one
+		clock.set(end)
+		ref = mustAppend(t, a, ref, ls, end, float64(end/1000))
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := db.series.getByRef(ref)
+	if s.cpc != nil {
+		t.Fatal("checkpoints before any read")
+	}
+	var smp Samples
+	if len(s.chunks) <= cpCacheSize-1 {
+		t.Fatalf("%d sealed chunks: too few to fill the cache", len(s.chunks))
+	}
+	chunkMint := func(k int) int64 {
+		if k < len(s.chunks) {
+			return s.chunks[k].mint
+		}
+		return s.headMint
+	}
+	// One window starting in the middle of each chunk, twice round.
+	for round := range 2 {
+		for k := 0; k <= len(s.chunks); k++ {
+			mint := chunkMint(k)
+			r := Range{Mint: mint + 50*step, Maxt: mint + 55*step}
+			if _, ok := db.ReadRanges(ref, []Range{r}, &smp); !ok {
+				t.Fatal("series missing")
+			}
+			gotT, gotV := smp.Range(0)
+			wantT, wantV := iterSamples(db, ref, r.Mint, r.Maxt)
+			if !slices.Equal(gotT, wantT) || !sameBits(gotV, wantV) || len(gotT) != 6 {
+				t.Fatalf("chunk %d %+v: got %v, want %v (6 samples)", k, r, gotT, wantT)
+			}
+			used := 0
+			for _, e := range s.cpc.e {
+				if e.used {
+					used++
+				}
+			}
+			if want := min(k+1, cpCacheSize); used != want && (round == 0 || used != cpCacheSize) {
+				t.Fatalf("after reading chunk %d: %d cached chunks", k, used)
+			}
+		}
+	}
+	// The least recently used chunk makes room: after chunks 3, 2, 0, 2, 1
+	// the cache holds 1 and 2.
+	for _, k := range []int{3, 2, 0, 2, 1} {
+		db.ReadRanges(ref, []Range{{chunkMint(k) + 50*step, chunkMint(k) + 55*step}}, &smp)
+	}
+	var cached []int64
+	for _, e := range s.cpc.e {
+		cached = append(cached, e.mint)
+	}
+	slices.Sort(cached)
+	if want := []int64{chunkMint(1), chunkMint(2)}; !slices.Equal(cached, want) {
+		t.Fatalf("cached chunks %v, want %v", cached, want)
+	}
+	// Three more hours of samples, nothing read: every cached chunk goes.
+	for ; end < 5*3600_000; end += step {
+		clock.set(end)
+		mustAppend(t, a, ref, ls, end, float64(end/1000))
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.cpc != nil {
+		t.Fatalf("checkpoint cache kept after its chunks were dropped: %+v", s.cpc.e)
 	}
 }
 

@@ -222,6 +222,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 		if len(s.chunks) == 0 {
 			s.chunks = nil
 		}
+		s.dropCheckpoints()
 	}
 	if s.ext != nil {
 		f = f.plus(s.truncateExt(cutoff))
