@@ -106,6 +106,9 @@ type Config struct {
 	// UrgencyRules map alerts to high or low urgency by their labels (see
 	// UrgencyRule); a route's urgency takes precedence. Default high.
 	UrgencyRules []*UrgencyRule `yaml:"urgency_rules"`
+	// ActionItemReminders sets how often the owners of overdue action
+	// items are reminded (see ActionItemReminders); nil is the default.
+	ActionItemReminders *ActionItemReminders `yaml:"action_item_reminders"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig

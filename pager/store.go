@@ -94,6 +94,9 @@ type ReadTx interface {
 	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
 	// Maintenances returns the maintenance windows by StartsAt, then ID.
 	Maintenances() ([]Maintenance, error)
+	// ActionItemReminders returns the records of the reminders sent of
+	// overdue action items, in no particular order.
+	ActionItemReminders() ([]ActionItemReminder, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -131,6 +134,9 @@ type Tx interface {
 	PutStatusUpdate(u StatusUpdate) error
 	// PutMaintenance inserts or replaces a maintenance window by ID.
 	PutMaintenance(m Maintenance) error
+	// PutActionItemReminder inserts or replaces the reminder record of
+	// one action item (by IncidentID and ItemID).
+	PutActionItemReminder(r ActionItemReminder) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -231,6 +237,7 @@ type memData struct {
 	pms        map[string]Postmortem
 	updates    map[string]StatusUpdate
 	maint      map[string]Maintenance
+	reminders  map[string]ActionItemReminder
 }
 
 // NewMemStore returns an empty MemStore.
@@ -241,6 +248,7 @@ func NewMemStore() *MemStore {
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
 		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
+		reminders: map[string]ActionItemReminder{},
 	}}
 }
 
@@ -283,6 +291,7 @@ type memUndo struct {
 	pms        map[string]memOld[Postmortem]
 	updates    map[string]memOld[StatusUpdate]
 	maint      map[string]memOld[Maintenance]
+	reminders  map[string]memOld[ActionItemReminder]
 }
 
 type memOld[T any] struct {
@@ -324,6 +333,7 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.pms, d.pms)
 	restore(u.updates, d.updates)
 	restore(u.maint, d.maint)
+	restore(u.reminders, d.reminders)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -659,5 +669,15 @@ func (t *memTx) Maintenances() ([]Maintenance, error) {
 func (t *memTx) PutMaintenance(m Maintenance) error {
 	save(&t.undo.maint, t.d.maint, m.ID)
 	t.d.maint[m.ID] = m
+	return nil
+}
+
+func (t *memTx) ActionItemReminders() ([]ActionItemReminder, error) {
+	return slices.Collect(maps.Values(t.d.reminders)), nil
+}
+
+func (t *memTx) PutActionItemReminder(r ActionItemReminder) error {
+	save(&t.undo.reminders, t.d.reminders, r.Key())
+	t.d.reminders[r.Key()] = r
 	return nil
 }

@@ -30,6 +30,8 @@ type compiled struct {
 	// urgencyRules and userTimes: see urgency.go.
 	urgencyRules []urgencyRule
 	userTimes    map[string]userTime
+	// reminderCadence is action_item_reminders.cadence, defaulted.
+	reminderCadence time.Duration
 }
 
 // routeNode is a compiled Route with inherited settings filled in.
@@ -201,6 +203,7 @@ func (c *Config) validate(prefix string) error {
 			}
 		}
 	}
+	c.validateReminders(p, cc, prefix)
 	cc.resolveTimeout = DefaultResolveTimeout
 	if d := c.ResolveTimeout; d != nil {
 		if *d <= 0 || *d > MaxResolveTimeout {

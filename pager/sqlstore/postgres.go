@@ -296,6 +296,15 @@ CREATE TABLE maintenances (
 	maint TEXT NOT NULL -- pager.Maintenance as JSON
 );
 `,
+	// 8: when the owner of an overdue action item was last reminded of
+	// it (pager.ActionItemReminder), so that a restart neither sends a
+	// reminder again nor forgets one.
+	`
+CREATE TABLE action_item_reminders (
+	id       TEXT PRIMARY KEY, -- incident ID "/" item ID
+	reminder TEXT NOT NULL     -- pager.ActionItemReminder as JSON
+);
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

@@ -73,6 +73,16 @@ func TestPostgresMaintenance(t *testing.T) {
 	storetest.Maintenance(t, open, reopen)
 }
 
+func TestPostgresMaintenanceEnd(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.MaintenanceEnd(t, open, reopen)
+}
+
+func TestPostgresActionItemReminders(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.ActionItemReminders(t, open, reopen)
+}
+
 func TestPostgresAckLinkIdentity(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.AckLinkIdentity(t, open, reopen)
