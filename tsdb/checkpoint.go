@@ -122,7 +122,7 @@ func (s *memSeries) checkpointsFor(data []byte, total int, mint, lo int64) *chec
 	}
 	s.cpc.tick++
 	e.tick = s.cpc.tick
-	e.extend(data, total)
+	e.extend(data, total, lo)
 	return &e.cps
 }
 
@@ -185,10 +185,12 @@ func (s *memSeries) startState(k, total int, mint, lo int64) xorState {
 }
 
 // extend computes the checkpoints of chunk data, which now holds total
-// samples, that e lacks: the states a decoder reaches there, decoding from
+// samples, that e lacks, up to the first one at or after lo (a read from lo
+// needs none later, and stopping there decodes no more than the read would
+// without checkpoints): the states a decoder reaches there, decoding from
 // e's last checkpoint (or the chunk start). Entries it cannot reach (a
 // chunk that does not decode) stay to be computed.
-func (e *cpEntry) extend(data []byte, total int) {
+func (e *cpEntry) extend(data []byte, total int, lo int64) {
 	want := min(cpPerChunk, (total-1)/cpEvery) // checkpoints before a sample of the chunk
 	if int(e.done) >= want || len(data) < 2 {
 		return
@@ -197,6 +199,9 @@ func (e *cpEntry) extend(data []byte, total int) {
 	var err error
 	if c := &e.cps.cp[max(int(e.done)-1, 0)]; e.done > 0 && c.pos != 0 {
 		st = c.state(int(e.done)-1, e.mint)
+		if st.t >= lo {
+			return
+		}
 	} else {
 		_, _, st, err = decodeHead(data, total)
 	}
@@ -204,7 +209,7 @@ func (e *cpEntry) extend(data []byte, total int) {
 		if k := int(st.i)/cpEvery - 1; st.i%cpEvery == 0 && k >= int(e.done) {
 			e.cps.cp[k] = compactState(st, e.mint)
 			e.done = uint8(k + 1)
-			if k+1 >= want {
+			if k+1 >= want || st.t >= lo {
 				return
 			}
 		}

@@ -182,13 +182,28 @@ func TestCheckpointsAreDecoderStates(t *testing.T) {
 			t.Fatal(err)
 		}
 		whole := cpEntry{mint: c.mint}
-		whole.extend(c.data, c.total)
+		whole.extend(c.data, c.total, math.MaxInt64)
 		step := cpEntry{mint: c.mint}
 		for n := 1; n <= c.total; n++ {
-			step.extend(c.data, n)
+			step.extend(c.data, n, math.MaxInt64)
 		}
 		if whole != step {
 			t.Fatalf("chunk %d: computed at once %+v, a sample at a time %+v", i, whole, step)
+		}
+		// Computed only as far as each read needs, reads moving forward:
+		// each read starts where it would with all checkpoints.
+		byRead := cpEntry{mint: c.mint}
+		for _, lo := range all {
+			byRead.extend(c.data, c.total, lo)
+			got, _ := byRead.cps.start(c.total, c.mint, lo)
+			want, _ := whole.cps.start(c.total, c.mint, lo)
+			if got != want {
+				t.Fatalf("chunk %d: read from %d starts at %+v, want %+v", i, lo, got, want)
+			}
+		}
+		byRead.extend(c.data, c.total, math.MaxInt64)
+		if byRead != whole {
+			t.Fatalf("chunk %d: computed read by read %+v, at once %+v", i, byRead, whole)
 		}
 		if want := min(cpPerChunk, (c.total-1)/cpEvery); int(whole.done) != want {
 			t.Fatalf("chunk %d of %d samples: %d checkpoints, want %d", i, c.total, whole.done, want)
