@@ -136,6 +136,7 @@ func (p *Pager) ScheduleMaintenance(m Maintenance, by Actor) (Maintenance, error
 		return Maintenance{}, fmt.Errorf("schedule maintenance: %w", err)
 	}
 	p.log.Info("pager: maintenance scheduled", "id", m.ID, "silence", sid, "by", by.String())
+	p.subSignal()
 	return m, nil
 }
 
@@ -176,6 +177,7 @@ func (p *Pager) EndMaintenance(id string, by Actor) (Maintenance, error) {
 		return m, fmt.Errorf("end maintenance: expire its silence: %w", err)
 	}
 	p.log.Info("pager: maintenance ended early", "id", m.ID, "silence", m.SilenceID, "by", by.String())
+	p.subSignal()
 	return m, nil
 }
 

@@ -19,3 +19,9 @@ var _ = selfmetrics.Describe(
 	selfmetrics.Family{Name: "watchdog_pager_claim_errors_total", Type: selfmetrics.Counter, Help: "Failed attempts to claim a delivery before sending it."},
 	selfmetrics.Family{Name: "watchdog_pager_deliveries_total", Type: selfmetrics.Counter, Help: "Notification deliveries finished, by channel and result."},
 )
+
+// The status page subscribers' metrics (RunSubscribers).
+var _ = selfmetrics.Describe(
+	selfmetrics.Family{Name: "watchdog_status_subscriber_deliveries_total", Type: selfmetrics.Counter,
+		Help: "Attempts to tell status page subscribers, by kind (webhook, email) and result (sent, retry, failed)."},
+)

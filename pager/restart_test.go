@@ -33,3 +33,5 @@ func TestMaintenanceEnd(t *testing.T) { storetest.MaintenanceEnd(t, memStore, sa
 func TestActionItemReminders(t *testing.T) {
 	storetest.ActionItemReminders(t, memStore, sameStore)
 }
+
+func TestStoreSubscribers(t *testing.T) { storetest.Subscribers(t, memStore, sameStore) }

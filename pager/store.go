@@ -97,6 +97,19 @@ type ReadTx interface {
 	// ActionItemReminders returns the records of the reminders sent of
 	// overdue action items, in no particular order.
 	ActionItemReminders() ([]ActionItemReminder, error)
+	// Subscribers returns the status page subscribers by ID.
+	Subscribers() ([]Subscriber, error)
+	// Subscriber returns the subscriber with id, or ErrNotFound.
+	Subscriber(id string) (Subscriber, error)
+	// SubscriberEvent returns the subscriber event with key, or
+	// ErrNotFound.
+	SubscriberEvent(key string) (SubscriberEvent, error)
+	// SubscriberNotes returns the outbox messages f selects by NextAt,
+	// then ID.
+	SubscriberNotes(f SubscriberNoteFilter) ([]SubscriberNote, error)
+	// SubscriberMark returns the subscriber loop's mark key (a cursor or
+	// a last state), or ErrNotFound.
+	SubscriberMark(key string) (string, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -137,6 +150,21 @@ type Tx interface {
 	// PutActionItemReminder inserts or replaces the reminder record of
 	// one action item (by IncidentID and ItemID).
 	PutActionItemReminder(r ActionItemReminder) error
+	// PutSubscriber inserts or replaces a subscriber by ID.
+	PutSubscriber(s Subscriber) error
+	// DeleteSubscriber removes the subscriber with id and its outbox
+	// messages (ErrNotFound if none).
+	DeleteSubscriber(id string) error
+	// AddSubscriberEvent inserts ev unless an event with ev.Key exists;
+	// it reports whether it inserted.
+	AddSubscriberEvent(ev SubscriberEvent) (added bool, err error)
+	// PutSubscriberNote inserts or replaces an outbox message by ID.
+	PutSubscriberNote(n SubscriberNote) error
+	// PutSubscriberMark sets the mark key to value.
+	PutSubscriberMark(key, value string) error
+	// PruneSubscriberEvents removes the events older (At) than before and
+	// the messages no longer pending created before it.
+	PruneSubscriberEvents(before time.Time) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -238,6 +266,10 @@ type memData struct {
 	updates    map[string]StatusUpdate
 	maint      map[string]Maintenance
 	reminders  map[string]ActionItemReminder
+	subs       map[string]Subscriber
+	subEvents  map[string]SubscriberEvent
+	subNotes   map[string]SubscriberNote
+	subMarks   map[string]string
 }
 
 // NewMemStore returns an empty MemStore.
@@ -249,6 +281,8 @@ func NewMemStore() *MemStore {
 		pms:     map[string]Postmortem{},
 		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
 		reminders: map[string]ActionItemReminder{},
+		subs:      map[string]Subscriber{}, subEvents: map[string]SubscriberEvent{}, subNotes: map[string]SubscriberNote{},
+		subMarks: map[string]string{},
 	}}
 }
 
@@ -292,6 +326,10 @@ type memUndo struct {
 	updates    map[string]memOld[StatusUpdate]
 	maint      map[string]memOld[Maintenance]
 	reminders  map[string]memOld[ActionItemReminder]
+	subs       map[string]memOld[Subscriber]
+	subEvents  map[string]memOld[SubscriberEvent]
+	subNotes   map[string]memOld[SubscriberNote]
+	subMarks   map[string]memOld[string]
 }
 
 type memOld[T any] struct {
@@ -334,6 +372,10 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.updates, d.updates)
 	restore(u.maint, d.maint)
 	restore(u.reminders, d.reminders)
+	restore(u.subs, d.subs)
+	restore(u.subEvents, d.subEvents)
+	restore(u.subNotes, d.subNotes)
+	restore(u.subMarks, d.subMarks)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)

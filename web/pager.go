@@ -179,6 +179,9 @@ func (h *Handler) EnablePager(o PagerOptions) {
 			}))
 		}
 	}
+	if ss, ok := o.Pager.(StatusSubscribers); ok {
+		h.enableSubscribers(ss)
+	}
 
 	ack := http.HandlerFunc(ph.ackLink)
 	for _, p := range []string{"/ack/{token}", "/api/v1/pager/ack/{token}"} {

@@ -68,6 +68,11 @@ func TestPostgresStatusUpdates(t *testing.T) {
 	storetest.StatusUpdates(t, open, reopen)
 }
 
+func TestPostgresSubscribers(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.Subscribers(t, open, reopen)
+}
+
 func TestPostgresMaintenance(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.Maintenance(t, open, reopen)

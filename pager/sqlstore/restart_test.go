@@ -105,3 +105,10 @@ func TestActionItemReminders(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.ActionItemReminders(t, open, reopen)
 }
+
+// TestSubscribers: status page subscribers, their events and outbox on
+// the SQLite store (schema migration 9), across a reopen.
+func TestSubscribers(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.Subscribers(t, open, reopen)
+}

@@ -166,6 +166,8 @@ type statusView struct {
 	Updated     time.Time         `json:"updated"`
 	Digest      string            `json:"digest"`
 	Available   bool              `json:"-"`
+	// Subscribe shows the e-mail subscription form.
+	Subscribe bool `json:"-"`
 }
 
 type componentView struct {
@@ -379,6 +381,7 @@ func (c *console) computeCurrentStatus(status *statusConfig) statusView {
 
 func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {
 	v := c.currentStatus()
+	v.Subscribe = c.emailSubscriptions() != nil
 	c.render(w, http.StatusOK, "status", pageData{Title: v.Title, Public: true, Poll: "/status.json", Digest: v.Digest, Data: v})
 }
 

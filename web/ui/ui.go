@@ -17,6 +17,8 @@
 //	/status, /status.json      the public status page (read-only, no internal text)
 //	/status/api/v2/summary.json the page shaped like Statuspage's public summary
 //	/status/feed.atom          an Atom feed of the responders' public updates
+//	/status/subscribe, /status/subscriptions/{confirm,unsubscribe}/{token}
+//	                           e-mail subscriptions (double opt-in, one-click unsubscribe)
 //
 // The console only reads. A person signed in with a personal token
 // (package web's /signin) acts through plain forms posted to
@@ -25,8 +27,9 @@
 // /oncall/overrides, and maintenance windows through the /maintenance page's
 // forms posted to /maintenance/act; otherwise incident actions are buttons whose script calls the
 // token-protected JSON API (/api/v1/pager/…) with the token the user
-// typed once per browser session (sessionStorage). The package adds no
-// state-changing route of its own.
+// typed once per browser session (sessionStorage). The package's only
+// state-changing routes are the public e-mail subscription forms of the
+// status page (subscribe.go), which act on unguessable link tokens.
 //
 // The package reaches the rest of the watchdog only through the small
 // function types and interfaces of Options, so tests stub them freely.
@@ -159,7 +162,7 @@ type console struct {
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "maintenance", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "maintenance", "subscription", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -224,6 +227,7 @@ func Register(mux Mux, o Options) error {
 	page("GET /status.json", c.statusJSON)
 	page("GET /status/api/v2/summary.json", c.statusSummary)
 	page("GET /status/feed.atom", c.statusFeed)
+	c.registerSubscriptions(mux)
 	return nil
 }
 
