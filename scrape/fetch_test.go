@@ -97,6 +97,16 @@ func TestFetchRealServer(t *testing.T) {
 			if gotAuth != tc.wantAuth {
 				t.Fatalf("Authorization %q, want %q", gotAuth, tc.wantAuth)
 			}
+			// Between scrapes the fetcher holds no buffer; the next
+			// fetch takes one (and a gzip reader) from the pools.
+			f.release()
+			if f.buf != nil {
+				t.Fatal("release kept the body buffer")
+			}
+			if b, _, err = f.fetch(ctx, &loopSettings{target: tg, job: jc}); err != nil || string(b) != strings.Repeat("m 1\n", 10) {
+				t.Fatalf("second fetch: %q, %v", b, err)
+			}
+			f.release()
 		})
 	}
 }

@@ -87,6 +87,7 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	body, contentType, scrapeErr := sl.fetch.fetch(sctx, sl.s)
+	defer sl.fetch.release()
 	if ctx.Err() != nil {
 		return false, nil
 	}

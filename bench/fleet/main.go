@@ -39,6 +39,7 @@ type options struct {
 	prometheus string
 	out        string
 	cpuProfile time.Duration
+	cpuAt      time.Duration
 	wdArgs     string
 	wdEnv      string
 	only       string
@@ -59,6 +60,7 @@ func main() {
 	flag.StringVar(&o.prometheus, "prometheus", "", "prometheus binary run on the same fleet after the watchdog (default: none)")
 	flag.StringVar(&o.out, "out", "", "directory for the profiles and the report (default: a new temporary directory)")
 	flag.DurationVar(&o.cpuProfile, "cpuprofile", 0, "take a CPU profile of the watchdog over this long at the end of the run")
+	flag.DurationVar(&o.cpuAt, "cpuprofile-at", -1, "start the CPU profile this long into the run (default: so that it ends with the run)")
 	flag.StringVar(&o.wdArgs, "watchdog-args", "", "extra arguments for `watchdog run`, space separated (such as --memory.limit=200MiB)")
 	flag.StringVar(&o.wdEnv, "watchdog-env", "", "extra environment for the watchdog, space separated (such as GOGC=50)")
 	flag.StringVar(&o.rules, "rules", "", "rule file for the watchdog (such as native rules over every series)")
@@ -116,6 +118,9 @@ func run(ctx context.Context, o options) error {
 		if e, err = loadCorpus(o.corpus); err != nil {
 			return err
 		}
+	}
+	if o.cpuAt < 0 {
+		o.cpuAt = max(o.duration-o.cpuProfile, 0)
 	}
 	if o.timeout == 0 {
 		o.timeout = o.interval * 8 / 10

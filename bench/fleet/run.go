@@ -30,6 +30,7 @@ type result struct {
 	cpu             time.Duration // utime + stime over the run
 	rss, hwm        int64         // bytes
 	seconds         float64
+	goMem           string // the Go runtime's memory figures (watchdog only)
 }
 
 func (r result) cpuPerSample() float64 { return float64(r.cpu.Microseconds()) / max(r.samples, 1) }
@@ -39,7 +40,29 @@ func (r result) String() string {
 	return fmt.Sprintf("%s: targets up %d/%d over %.0fs; scrapes %.0f of %.0f; samples ingested %.0f; series %.0f; "+
 		"RSS %.0f MiB (peak %.0f); CPU %.1fs = %.3f µs/sample; RSS per series %.0f B",
 		r.kind, r.up, r.targets, r.seconds, r.scrapes, r.wantScrapes, r.samples, r.series,
-		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries())
+		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem
+}
+
+// goMemory summarizes the Go runtime's memory figures from a /metrics page.
+func goMemory(base string) string {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	v := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if ok && strings.HasPrefix(name, "go_") {
+			v[name], _ = strconv.ParseFloat(val, 64)
+		}
+	}
+	mib := func(name string) float64 { return v[name] / (1 << 20) }
+	return fmt.Sprintf("\n  Go runtime: heap live %.0f MiB, in use %.0f, idle not released %.0f, next GC at %.0f, stacks %.0f, GC sys %.0f; %.0f GCs; GOGC %.0f",
+		mib("go_memstats_heap_alloc_bytes"), mib("go_memstats_heap_inuse_bytes"),
+		mib("go_memstats_heap_idle_bytes")-mib("go_memstats_heap_released_bytes"), mib("go_memstats_next_gc_bytes"),
+		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_gc_sys_bytes"), v["go_gc_duration_seconds_count"], v["go_gc_gogc_percent"])
 }
 
 func freePort() (string, error) {
@@ -141,7 +164,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		if rss, _ := procStatus(pid, "VmRSS"); rss > o.maxRSS {
 			return res, fmt.Errorf("RSS %d MiB passed -max-rss", rss>>20)
 		}
-		if kind == "watchdog" && o.cpuProfile > 0 && cpuProf == nil && time.Until(end) <= o.cpuProfile {
+		if kind == "watchdog" && o.cpuProfile > 0 && cpuProf == nil && time.Since(start) >= o.cpuAt {
 			cpuProf = make(chan error, 1)
 			go func() {
 				cpuProf <- fetchProfile(base+"/debug/pprof/profile?seconds="+strconv.Itoa(int(o.cpuProfile.Seconds())),
@@ -163,6 +186,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		}
 	}
 	if kind == "watchdog" {
+		res.goMem = goMemory(base)
 		if err := fetchProfile(base+"/debug/pprof/heap", filepath.Join(o.out, "watchdog-heap.pprof")); err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: heap profile:", err)
 		}

@@ -133,3 +133,34 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// TestRepeatedMetadataHeldOnce: once a body repeats the previous one's
+// comment, HELP and TYPE lines, the parser keeps one copy of them, not
+// two; a change records the new lines again.
+func TestRepeatedMetadataHeldOnce(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	for range 3 {
+		p.Reset(in)
+		drain(t, p, false)
+	}
+	if len(p.memo.prevBuf) == 0 {
+		t.Fatal("the memo recorded nothing")
+	}
+	p.Reset(in)
+	if p.memo.cur != nil || p.memo.curBuf != nil {
+		t.Fatalf("memo holds a second copy after a repeated body: %d entries, %d bytes", cap(p.memo.cur), cap(p.memo.curBuf))
+	}
+	drain(t, p, false)
+	if !p.MetadataRepeated() {
+		t.Fatal("MetadataRepeated false for a repeated body")
+	}
+	changed := append([]byte("# HELP extra one more family\n# TYPE extra gauge\nextra 1\n"), in...)
+	for _, body := range [][]byte{changed, changed} {
+		p.Reset(body)
+		drain(t, p, false)
+	}
+	if !p.MetadataRepeated() {
+		t.Fatal("MetadataRepeated false for the changed body repeated")
+	}
+}

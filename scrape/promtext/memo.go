@@ -79,6 +79,12 @@ func (p *Parser) memoReset() {
 		m.prevBuf, m.curBuf = m.curBuf, m.prevBuf[:0]
 		m.dirty = false
 		m.linkRuns()
+	} else {
+		// The body repeated the previous one: cur's space is not needed
+		// until the metadata changes, which exporters seldom do. A fleet
+		// of targets would otherwise hold two copies of its comment, HELP
+		// and TYPE lines per target.
+		m.cur, m.curBuf = nil, nil
 	}
 	m.k, m.lastEnd = 0, -1
 	m.prevValid = m.bodies >= 2
@@ -123,6 +129,9 @@ func (m *memo) linkRuns() {
 // prev, so they are copied.
 func (m *memo) memoDirty() {
 	m.dirty = true
+	if m.cur == nil {
+		m.cur, m.curBuf = make([]metaMemo, 0, len(m.prev)), make([]byte, 0, len(m.prevBuf))
+	}
 	m.cur, m.curBuf = m.cur[:0], m.curBuf[:0]
 	if m.k == 0 {
 		return
