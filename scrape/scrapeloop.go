@@ -55,6 +55,7 @@ func newScrapeLoop(deps *loopDeps, s *loopSettings) *scrapeLoop {
 		s:     s,
 		cache: newSeriesCache(),
 		fetch: fetcher{userAgent: deps.userAgent},
+		meta:  metaCollector{shared: deps.meta},
 		lb:    labels.NewBuilder(labels.EmptyLabels()),
 	}
 }
