@@ -1,6 +1,7 @@
 package promtext
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"testing"
@@ -43,6 +44,13 @@ func TestNextAndSeriesDoNotAllocate(t *testing.T) {
 	in := readCorpus(t, "node_exporter.prom")
 	p := New(in)
 	var l labels.Labels
+	// The second body is recorded in the metadata memo and the third
+	// interns it (once per change of the metadata lines): from then on a
+	// repeated body allocates nothing.
+	for range 2 {
+		p.Reset(in)
+		drainInto(t, p, false, &l)
+	}
 	allocs := testing.AllocsPerRun(5, func() {
 		p.Reset(in)
 		drainInto(t, p, false, &l)
@@ -162,5 +170,46 @@ func TestRepeatedMetadataHeldOnce(t *testing.T) {
 	}
 	if !p.MetadataRepeated() {
 		t.Fatal("MetadataRepeated false for the changed body repeated")
+	}
+}
+
+// TestMetadataLinesShared: parsers of bodies with the same metadata lines
+// (targets of one exporter version) hold one copy of them; different lines
+// get their own, and the shared copy is never written.
+func TestMetadataLinesShared(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	other := append([]byte("# HELP extra one more family\n# TYPE extra gauge\nextra 1\n"), in...)
+	parse := func(body []byte) *Parser {
+		p := New(body)
+		for range 3 {
+			p.Reset(body)
+			drain(t, p, false)
+		}
+		return p
+	}
+	a, b, c := parse(in), parse(in), parse(other)
+	if len(a.memo.prevBuf) == 0 || &a.memo.prevBuf[0] != &b.memo.prevBuf[0] {
+		t.Fatal("two parsers of the same metadata lines hold two copies")
+	}
+	if &a.memo.prevBuf[0] == &c.memo.prevBuf[0] {
+		t.Fatal("different metadata lines share a copy")
+	}
+	want := bytes.Clone(a.memo.prevBuf)
+	// b's metadata changes: b records and interns the new lines; a's stay.
+	for range 2 {
+		b.Reset(other)
+		drain(t, b, false)
+	}
+	b.Reset(other)
+	if !bytes.Equal(a.memo.prevBuf, want) {
+		t.Fatal("the shared lines were modified")
+	}
+	if &b.memo.prevBuf[0] != &c.memo.prevBuf[0] {
+		t.Fatal("b's new lines are not shared with c's equal ones")
+	}
+	a.Reset(in)
+	drain(t, a, false)
+	if !a.MetadataRepeated() {
+		t.Fatal("a's repeated body not recognized after b changed")
 	}
 }
