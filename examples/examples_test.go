@@ -2,6 +2,7 @@ package examples
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // TestRuleFilesPass runs every example's unit tests through `watchdog test`'s
-// runner: the examples must stay green.
+// runners (rule tests, and escalation tests such as demo-paging_test.yml):
+// the examples must stay green.
 func TestRuleFilesPass(t *testing.T) {
 	tests, err := filepath.Glob("rules/*_test.yml")
 	if err != nil || len(tests) == 0 {
@@ -20,10 +22,26 @@ func TestRuleFilesPass(t *testing.T) {
 	for _, f := range tests {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out bytes.Buffer
-			if code := ruletest.Run(ruletest.Options{Out: &out}, f); code != 0 {
+			run := func() int { return ruletest.Run(ruletest.Options{Out: &out}, f) }
+			if data, err := os.ReadFile(f); err == nil && pagertest.IsTestFile(data) {
+				run = func() int { return pagertest.Run(pagertest.Options{Out: &out}, f) }
+			}
+			if code := run(); code != 0 {
 				t.Fatalf("watchdog test %s: exit %d\n%s", f, code, out.String())
 			}
 		})
+	}
+}
+
+// TestDemoPolicyHasEscalationTest: the demo's paging policy is tested in
+// examples/rules (run by CI's `watchdog test examples/rules/*_test.yml`).
+func TestDemoPolicyHasEscalationTest(t *testing.T) {
+	data, err := os.ReadFile("rules/demo-paging_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pagertest.IsTestFile(data) || !bytes.Contains(data, []byte("pager_config: ../../cmd/watchdog/demo.yml")) {
+		t.Fatal("rules/demo-paging_test.yml is not an escalation test of cmd/watchdog/demo.yml")
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,8 +17,22 @@ import (
 // cmdCheck lints files as promtool does: exit 0 when clean, 1 on problems,
 // 2 on bad usage.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	if len(args) < 2 || (args[0] != "config" && args[0] != "rules") {
-		fmt.Fprintln(stderr, "usage: watchdog check config FILE...\n       watchdog check rules FILE...")
+	for _, a := range args[:min(len(args), 2)] {
+		if isHelpFlag(a) {
+			checkHelp(stdout)
+			return 0
+		}
+	}
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stderr, "watchdog check: missing what to check (config or rules)\n\n")
+		checkHelp(stderr)
+		return 2
+	case args[0] != "config" && args[0] != "rules":
+		fmt.Fprintf(stderr, "watchdog check: unknown check %q: want config or rules (see `watchdog help check`)\n", args[0])
+		return 2
+	case len(args) < 2:
+		fmt.Fprintf(stderr, "watchdog check %s: missing FILE (see `watchdog help check`)\n", args[0])
 		return 2
 	}
 	code := 0
@@ -77,22 +92,31 @@ func checkConfigPager(cfg *config.Config, file string) error {
 	return err
 }
 
+// testFlags are the flags of `watchdog test`.
+func testFlags() (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	run := fs.String("run", "", "run only the test groups (or paging tests) whose name matches this regular expression")
+	return fs, run
+}
+
 // cmdTest runs unit tests: rule tests in the `promtool test rules` format
 // and paging tests (files with a top-level pager_config, see package
 // pagertest), each file by its own runner, in the order given.
 func cmdTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	run := fs.String("run", "", "run only the test groups (or paging tests) whose name matches this regular expression")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: watchdog test [--run REGEX] TEST_FILE...")
-		fs.PrintDefaults()
-	}
+	fs, run := testFlags()
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			testHelp(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "watchdog: %v\n", flagError("test", err))
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, "watchdog test: missing TEST_FILE\n\n")
+		testHelp(stderr)
 		return 2
 	}
 	opts := ruletest.Options{Out: stdout}

@@ -14,7 +14,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +37,10 @@ func main() {
 // run dispatches a subcommand and returns the process exit code:
 // 0 success, 1 failure (a problem found), 2 bad usage or unreadable input.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelpFlag(args[0]) {
+		usage(stdout)
+		return 0
+	}
 	cmd := "demo"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -55,40 +58,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "pager":
 		return cmdPager(args, stdout, stderr)
 	case "version":
+		if len(args) > 0 && isHelpFlag(args[0]) {
+			return cmdHelp([]string{"version"}, stdout, stderr)
+		}
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "watchdog version: unexpected argument %q\n", args[0])
+			return 2
+		}
 		fmt.Fprintf(stdout, "watchdog %s (revision %s, branch %s, %s)\n", version, revision, branch, runtime.Version())
 		return 0
-	case "help", "-h", "--help":
-		usage(stdout)
-		return 0
+	case "help":
+		return cmdHelp(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "watchdog: unknown command %q\n\n", cmd)
-		usage(stderr)
+		fmt.Fprintf(stderr, "watchdog: unknown command %q (`watchdog help` lists them)\n", cmd)
 		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "watchdog: %v\n", err)
-		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, errUsage) {
 			return 2
 		}
 		return 1
 	}
 	return 0
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage:
-  watchdog [demo] [flags]            run the embedded demo (a built-in shop, scraped and queryable)
-  watchdog run --config FILE [flags] run a configuration file
-  watchdog check config FILE...      validate configuration files and their rule files (exit 0 clean, 1 on problems)
-  watchdog check rules FILE...       validate rule files
-  watchdog test [--run RE] FILE...   run rule tests (promtool test rules format) and paging tests (files with pager_config);
-                                     exit 0 pass, 1 fail, 2 bad input
-  watchdog pager COMMAND [ARGS]      talk to a running watchdog's pager, or import-alertmanager/-pagerduty/-opsgenie (watchdog pager --help)
-  watchdog version                   print the version
-
-Flags of demo and run:
-`)
-	fs, _ := serveFlags(false)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
 }

@@ -78,10 +78,12 @@ type pagerCLI struct {
 }
 
 // cmdPager runs `watchdog pager`: a client of the paging HTTP API.
-func cmdPager(args []string, stdout, stderr io.Writer) int {
-	c := &pagerCLI{out: stdout, stderr: stderr, client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
+// pagerFlags are the flags of `watchdog pager`, bound to a new pagerCLI.
+func pagerFlags() (*flag.FlagSet, *pagerCLI) {
+	c := &pagerCLI{client: &http.Client{Timeout: 30 * time.Second}, now: time.Now}
 	fs := flag.NewFlagSet("pager", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:9190", "watchdog API URL")
 	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the API token (default: WATCHDOG_TOKEN)")
 	fs.StringVar(&c.by, "by", os.Getenv("USER"), "who acts (recorded in the timeline)")
@@ -101,17 +103,21 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.name, "name", "", "user token create: a label (laptop)")
 	fs.StringVar(&c.expires, "expires", "", "user token create: lifetime (90d; default never)")
 	fs.StringVar(&c.outFile, "out", "", "import-*: write the pager section to this file instead of stdout")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, pagerUsage)
-		fs.PrintDefaults()
-	}
+	return fs, c
+}
+
+func cmdPager(args []string, stdout, stderr io.Writer) int {
+	fs, c := pagerFlags()
+	c.out, c.stderr = stdout, stderr
 	// Flags may follow the positional arguments: parse piecewise.
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				pagerHelp(stdout)
 				return 0
 			}
+			fmt.Fprintf(stderr, "watchdog: %v\n", flagError("pager", err))
 			return 2
 		}
 		if fs.NArg() == 0 {
@@ -121,8 +127,13 @@ func cmdPager(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if len(pos) == 0 {
-		fs.Usage()
+		fmt.Fprint(stderr, "watchdog pager: missing COMMAND\n\n")
+		pagerHelp(stderr)
 		return 2
+	}
+	if pos[0] == "help" {
+		pagerHelp(stdout)
+		return 0
 	}
 	if pos[0] == "import-alertmanager" {
 		return importAlertmanager(pos[1:], c.outFile, stdout, stderr)
