@@ -54,14 +54,40 @@ type fetcher struct {
 	secrets   map[string]*fileSecret
 }
 
-// Body buffers and gzip readers are pooled across targets. A buffer that
-// grew beyond maxPooledBody (a huge exposition) is left to the collector
-// rather than kept for the small ones.
+// Body buffers and gzip readers are pooled across targets. The body pool
+// keeps at most as many buffers as scrapes may be appended at once (the
+// default ingest concurrency): a burst of concurrent scrapes (the first
+// ones, all creating series) must not leave one buffer per target behind,
+// which a sync.Pool would keep until collections, rare once the series
+// exist, cleared it. A buffer that grew beyond maxPooledBody (a huge
+// exposition) is left to the collector rather than kept for the small ones.
 var (
-	bodyPool      = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	bodyPool      = make(chan *bytes.Buffer, DefaultIngestConcurrency())
 	gunzipPool    sync.Pool // of *gunzipper
 	maxPooledBody = 16 << 20
 )
+
+// getBody returns an empty body buffer, pooled if one is free.
+func getBody() *bytes.Buffer {
+	select {
+	case b := <-bodyPool:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+// putBody pools b if there is room and it is not too large.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	select {
+	case bodyPool <- b:
+	default:
+	}
+}
 
 // gunzipper is a gzip reader with the buffered reader under it.
 type gunzipper struct {
@@ -99,10 +125,7 @@ func (f *fetcher) release() {
 	if f.buf == nil {
 		return
 	}
-	if f.buf.Cap() <= maxPooledBody {
-		f.buf.Reset()
-		bodyPool.Put(f.buf)
-	}
+	putBody(f.buf)
 	f.buf = nil
 }
 
@@ -177,7 +200,7 @@ func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, e
 		limit = 1<<63 - 1
 	}
 	if f.buf == nil {
-		f.buf = bodyPool.Get().(*bytes.Buffer)
+		f.buf = getBody()
 	}
 	f.buf.Reset()
 	if n := resp.ContentLength; n > 0 && r == resp.Body && n < limit && n <= int64(maxPooledBody) {

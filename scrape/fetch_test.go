@@ -110,3 +110,34 @@ func TestFetchRealServer(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyPoolBounded: the body pool keeps at most its capacity of
+// buffers, never one above maxPooledBody, and hands them out empty.
+func TestBodyPoolBounded(t *testing.T) {
+	for len(bodyPool) > 0 {
+		<-bodyPool
+	}
+	var bufs []*bytes.Buffer
+	for range 3 * cap(bodyPool) {
+		b := getBody()
+		b.WriteString("m 1\n")
+		bufs = append(bufs, b)
+	}
+	for _, b := range bufs {
+		putBody(b)
+	}
+	if len(bodyPool) != cap(bodyPool) {
+		t.Fatalf("pool holds %d buffers, want its capacity %d", len(bodyPool), cap(bodyPool))
+	}
+	if b := getBody(); b.Len() != 0 {
+		t.Fatalf("pooled buffer not empty: %q", b.String())
+	}
+	<-bodyPool
+	big := bytes.NewBuffer(make([]byte, 0, maxPooledBody+1))
+	putBody(big)
+	for len(bodyPool) > 0 {
+		if <-bodyPool == big {
+			t.Fatal("a buffer above maxPooledBody was pooled")
+		}
+	}
+}
