@@ -88,7 +88,11 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	body, contentType, scrapeErr := sl.fetch.fetch(sctx, sl.s)
-	defer sl.fetch.release()
+	defer func() {
+		// The body goes back to the pool: nothing may keep a view into it.
+		sl.parsers.release()
+		sl.fetch.release()
+	}()
 	if ctx.Err() != nil {
 		return false, nil
 	}

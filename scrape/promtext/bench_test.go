@@ -213,3 +213,23 @@ func TestMetadataLinesShared(t *testing.T) {
 		t.Fatal("a's repeated body not recognized after b changed")
 	}
 }
+
+// TestReleaseKeepsMemo: Release drops every view into the body but keeps
+// the metadata memo, so the next body still skips the repeated lines.
+func TestReleaseKeepsMemo(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	for range 3 {
+		p.Reset(bytes.Clone(in))
+		drain(t, p, false)
+		p.Release()
+		if p.b != nil || p.series != nil || p.metaName != nil || p.text != nil {
+			t.Fatal("Release kept a view into the body")
+		}
+	}
+	p.Reset(bytes.Clone(in))
+	drain(t, p, false)
+	if !p.MetadataRepeated() {
+		t.Fatal("the memo was lost across Release")
+	}
+}

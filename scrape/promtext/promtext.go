@@ -126,6 +126,14 @@ func (p *Parser) Reset(b []byte) {
 	p.mtype = ""
 }
 
+// Release drops p's views into the body it was last reset to, so that the
+// caller may free or reuse that memory; what p remembers of the body (its
+// metadata lines, copied) is kept. Call Reset before parsing again.
+func (p *Parser) Release() {
+	p.b, p.series, p.metaName, p.text = nil, nil, nil, nil
+	p.pos, p.lineStart = 0, 0
+}
+
 // SetExpected gives p a function returning the series text (as Series
 // returns it) that the caller expects on the next sample line, or "". The
 // text must be one that Series of a Parser of this package returned before,
