@@ -54,12 +54,16 @@ func goMemory(base string) string {
 	v := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
 		name, val, ok := strings.Cut(line, " ")
-		if ok && strings.HasPrefix(name, "go_") {
-			v[name], _ = strconv.ParseFloat(val, 64)
+		f, _ := strconv.ParseFloat(val, 64)
+		switch {
+		case ok && strings.HasPrefix(name, "go_"):
+			v[name] = f
+		case ok && strings.HasPrefix(name, "watchdog_scrape_missed_total"):
+			v["missed"] += f
 		}
 	}
 	mib := func(name string) float64 { return v[name] / (1 << 20) }
-	return fmt.Sprintf("\n  Go runtime: heap live %.0f MiB, in use %.0f, idle not released %.0f, next GC at %.0f, stacks %.0f, GC sys %.0f; %.0f GCs; GOGC %.0f",
+	return fmt.Sprintf("\n  scrape ticks missed (watchdog_scrape_missed_total): %.0f", v["missed"]) + fmt.Sprintf("\n  Go runtime: heap live %.0f MiB, in use %.0f, idle not released %.0f, next GC at %.0f, stacks %.0f, GC sys %.0f; %.0f GCs; GOGC %.0f",
 		mib("go_memstats_heap_alloc_bytes"), mib("go_memstats_heap_inuse_bytes"),
 		mib("go_memstats_heap_idle_bytes")-mib("go_memstats_heap_released_bytes"), mib("go_memstats_next_gc_bytes"),
 		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_gc_sys_bytes"), v["go_gc_duration_seconds_count"], v["go_gc_gogc_percent"])
@@ -187,7 +191,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	}
 	if kind == "watchdog" {
 		res.goMem = goMemory(base)
-		if err := fetchProfile(base+"/debug/pprof/heap", filepath.Join(o.out, "watchdog-heap.pprof")); err != nil {
+		if err := fetchProfile(base+"/debug/pprof/heap?gc=1", filepath.Join(o.out, "watchdog-heap.pprof")); err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: heap profile:", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -214,8 +215,9 @@ func TestMetadataLinesShared(t *testing.T) {
 	}
 }
 
-// TestReleaseKeepsMemo: Release drops every view into the body but keeps
-// the metadata memo, so the next body still skips the repeated lines.
+// TestReleaseKeepsMemo: Release drops every view into the body (the label
+// builder's included: the body can be collected while the parser lives) but
+// keeps the metadata memo, so the next body still skips the repeated lines.
 func TestReleaseKeepsMemo(t *testing.T) {
 	in := readCorpus(t, "node_exporter.prom")
 	p := New(in)
@@ -223,13 +225,39 @@ func TestReleaseKeepsMemo(t *testing.T) {
 		p.Reset(bytes.Clone(in))
 		drain(t, p, false)
 		p.Release()
-		if p.b != nil || p.series != nil || p.metaName != nil || p.text != nil {
-			t.Fatal("Release kept a view into the body")
+	}
+	collected := make(chan struct{}, 1)
+	func() {
+		body := bytes.Clone(in)
+		runtime.AddCleanup(&body[0], func(struct{}) { collected <- struct{}{} }, struct{}{})
+		p.Reset(body)
+		drain(t, p, true) // Labels too: the builder holds strings into the body
+		p.Release()
+	}()
+	if p.b != nil || p.series != nil || p.metaName != nil || p.text != nil {
+		t.Fatal("Release kept a view into the body")
+	}
+	// Cleanups run on their own goroutine after a collection: yield to it.
+	gone := false
+	for range 1000 {
+		runtime.GC()
+		runtime.Gosched()
+		select {
+		case <-collected:
+			gone = true
+		default:
 		}
+		if gone {
+			break
+		}
+	}
+	if !gone {
+		t.Fatal("the released body is still reachable from the parser")
 	}
 	p.Reset(bytes.Clone(in))
 	drain(t, p, false)
 	if !p.MetadataRepeated() {
 		t.Fatal("the memo was lost across Release")
 	}
+	runtime.KeepAlive(p)
 }
