@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ type compiled struct {
 	policies  map[string]*EscalationPolicy
 	schedules schedule.Config
 	channels  map[string]*ChannelConfig
+	limits    map[string]ChannelLimits // by channel name, defaults filled in
 	root      *routeNode
 	routes    map[string]*routeNode
 	inhibits  []inhibitRule
@@ -30,6 +30,8 @@ type compiled struct {
 	// urgencyRules and userTimes: see urgency.go.
 	urgencyRules []urgencyRule
 	userTimes    map[string]userTime
+	// reminderCadence is action_item_reminders.cadence, defaulted.
+	reminderCadence time.Duration
 }
 
 // routeNode is a compiled Route with inherited settings filled in.
@@ -71,6 +73,7 @@ func (c *Config) validate(prefix string) error {
 		users:    map[string]*User{},
 		policies: map[string]*EscalationPolicy{},
 		channels: map[string]*ChannelConfig{},
+		limits:   map[string]ChannelLimits{},
 		routes:   map[string]*routeNode{},
 	}
 	// Users.
@@ -129,12 +132,11 @@ func (c *Config) validate(prefix string) error {
 			p.add(path, "empty channel")
 			continue
 		}
-		for _, msg := range ch.errs {
-			if sm := yamlLineRE.FindStringSubmatch(msg); sm != nil {
-				line, _ := strconv.Atoi(sm[1])
-				p.errs = append(p.errs, &ConfigError{File: c.file, Line: line, Path: path, Msg: sm[2]})
+		for _, e := range ch.errs {
+			if e.line > 0 {
+				p.errs = append(p.errs, &ConfigError{File: c.file, Line: e.line, Path: path, Msg: e.msg})
 			} else {
-				p.add(path, "%s", msg)
+				p.add(path, "%s", e.msg)
 			}
 		}
 		switch {
@@ -151,9 +153,14 @@ func (c *Config) validate(prefix string) error {
 				p.add(path+"."+field+"_file", "set only one of %s_file and %s_env", field, field)
 			}
 		}
+		lim := compileLimits(ch, func(key, format string, a ...any) { p.add(path+"."+key, format, a...) })
 		if ch.Name != "" {
 			cc.channels[ch.Name] = ch
+			cc.limits[ch.Name] = lim
 		}
+	}
+	if n := c.DeliveryWorkers; n < 0 || n > MaxDeliveryWorkers {
+		p.add(prefix+".delivery_workers", "must be from 1 to %d", MaxDeliveryWorkers)
 	}
 	// Escalation policies.
 	for i, pol := range c.EscalationPolicies {
@@ -201,6 +208,7 @@ func (c *Config) validate(prefix string) error {
 			}
 		}
 	}
+	c.validateReminders(p, cc, prefix)
 	cc.resolveTimeout = DefaultResolveTimeout
 	if d := c.ResolveTimeout; d != nil {
 		if *d <= 0 || *d > MaxResolveTimeout {
@@ -257,6 +265,7 @@ func (c *Config) validate(prefix string) error {
 		}
 	}
 	c.validateUrgency(p, cc, prefix)
+	c.validateSubscribers(p, cc, prefix)
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}

@@ -44,6 +44,7 @@ type serveOptions struct {
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
+	profile       *profileOptions   // --debug.cpu-profile, --debug.heap-profile
 	featureNames  *featureFlag      // --enable-feature
 	features      features          // what featureNames turned on
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
@@ -77,6 +78,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
 		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
+	o.profile = profileFlags(fs)
 	o.featureNames = enableFeatureFlag(fs)
 	return fs, o
 }
@@ -111,7 +113,12 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, o, demoMode, stdout, logger)
+	stopProfile, err := o.profile.start(ctx)
+	if err != nil {
+		return err
+	}
+	err = serve(ctx, o, demoMode, stdout, logger)
+	return errors.Join(err, stopProfile())
 }
 
 // serve runs the watchdog until ctx is done: it builds the composition root
@@ -261,6 +268,9 @@ func (r *root) run(ctx, runCtx context.Context, cancel context.CancelFunc, api h
 	})
 	if r.pg != nil {
 		wg.Go(func() { r.pg.run(runCtx, 10*time.Second) }) // never ends the process
+		// Status page subscribers: only the escalating pager (the
+		// leader of a cluster) sends.
+		wg.Go(func() { _ = r.pg.p.RunSubscribers(runCtx, r.pg.subscribers) })
 	}
 	wg.Go(func() { r.checkins.Run(runCtx) })
 	if r.heartbeat != nil {
