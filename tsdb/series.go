@@ -236,7 +236,60 @@ const seriesStripes = 256
 
 type hashStripe struct {
 	mu sync.RWMutex
-	m  map[uint64][]*memSeries // hash -> series with that hash (collisions)
+	// m maps a label hash to the first series with that hash; coll holds
+	// the others, if any (a 64-bit hash collision, which practically never
+	// happens), so that the common case costs one pointer per series, not
+	// a slice and its allocation.
+	m    map[uint64]*memSeries
+	coll map[uint64][]*memSeries
+}
+
+// find returns the series with hash h and labels lset, or nil.
+func (st *hashStripe) find(h uint64, lset labels.Labels) *memSeries {
+	ms := st.m[h]
+	if ms == nil || labels.Equal(ms.lset, lset) {
+		return ms
+	}
+	return findEqual(st.coll[h], lset)
+}
+
+// insert adds ms, whose labels hash to h and are not in the stripe.
+func (st *hashStripe) insert(h uint64, ms *memSeries) {
+	if st.m == nil {
+		st.m = map[uint64]*memSeries{}
+	}
+	if _, ok := st.m[h]; !ok {
+		st.m[h] = ms
+		return
+	}
+	if st.coll == nil {
+		st.coll = map[uint64][]*memSeries{}
+	}
+	st.coll[h] = append(st.coll[h], ms)
+}
+
+// delete removes ms, whose labels hash to h, if it is in the stripe.
+func (st *hashStripe) delete(h uint64, ms *memSeries) {
+	list := st.coll[h]
+	if st.m[h] == ms {
+		if len(list) == 0 {
+			delete(st.m, h)
+			return
+		}
+		st.m[h], list = list[0], list[1:]
+	} else {
+		for i, x := range list {
+			if x == ms {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+	if len(list) == 0 {
+		delete(st.coll, h)
+	} else {
+		st.coll[h] = list
+	}
 }
 
 // Refs are handed out in sequence, so the ref index is a two-level table:
@@ -353,7 +406,7 @@ func (s *seriesStore) get(lset labels.Labels) *memSeries {
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return findEqual(st.m[h], lset)
+	return st.find(h, lset)
 }
 
 // getOrCreate returns the series for lset, creating it (and calling onCreate
@@ -362,21 +415,18 @@ func (s *seriesStore) getOrCreate(lset labels.Labels, onCreate func(*memSeries))
 	h := s.hash(lset)
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
-	ms = findEqual(st.m[h], lset)
+	ms = st.find(h, lset)
 	st.mu.RUnlock()
 	if ms != nil {
 		return ms, false
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if ms = findEqual(st.m[h], lset); ms != nil {
+	if ms = st.find(h, lset); ms != nil {
 		return ms, false
 	}
 	ms = newMemSeries(s.nextRef.Add(1), lset)
-	if st.m == nil {
-		st.m = map[uint64][]*memSeries{}
-	}
-	st.m[h] = append(st.m[h], ms)
+	st.insert(h, ms)
 	s.byRef.set(ms.ref, ms)
 	if onCreate != nil {
 		onCreate(ms)
@@ -413,18 +463,7 @@ func (s *seriesStore) removeIf(ms *memSeries, cond func(*memSeries) bool) bool {
 	}
 	ms.deleted = true
 	ms.mu.Unlock()
-	list := st.m[h]
-	for i, x := range list {
-		if x == ms {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(st.m, h)
-	} else {
-		st.m[h] = list
-	}
+	st.delete(h, ms)
 	st.mu.Unlock()
 	s.byRef.remove(ms.ref, ms)
 	return true

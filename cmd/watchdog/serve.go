@@ -132,6 +132,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := applyMemoryLimit(o.limits.memoryLimit, logger); err != nil {
 		return err
 	}
+	if err := applyGCPercent(o.limits.gcPercent, logger); err != nil {
+		return err
+	}
 	token, generated, err := loadToken(o.tokenFile, logger)
 	if err != nil {
 		return err
