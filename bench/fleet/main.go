@@ -15,16 +15,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/bench/internal/benchproc"
 )
 
 type options struct {
@@ -74,27 +74,8 @@ func main() {
 	}
 }
 
-// repoRoot finds the directory holding this module's go.mod from the
-// working directory up.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/watchdog-sre/watchdog\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository: run from inside the watchdog repository")
-		}
-		dir = parent
-	}
-}
-
 func run(ctx context.Context, o options) error {
-	root, err := repoRoot()
+	root, err := benchproc.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -128,10 +109,8 @@ func run(ctx context.Context, o options) error {
 	if o.watchdog == "" {
 		o.watchdog = filepath.Join(o.out, "watchdog")
 		fmt.Fprintln(os.Stderr, "fleet: building", o.watchdog)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.watchdog, "./cmd/watchdog")
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build watchdog: %w", err)
+		if err := benchproc.BuildWatchdog(ctx, root, o.watchdog); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("fleet: %d targets × %d samples = %d series per scrape, every %s for %s; output in %s\n",

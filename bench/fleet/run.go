@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/bench/internal/benchproc"
+	"github.com/watchdog-sre/watchdog/internal/proctest"
 )
 
 const token = "fleet-bench-token"
@@ -69,15 +70,6 @@ func goMemory(base string) string {
 		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_gc_sys_bytes"), v["go_gc_duration_seconds_count"], v["go_gc_gogc_percent"])
 }
 
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n", o.interval, o.timeout)
@@ -107,10 +99,11 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	if err != nil {
 		return res, err
 	}
-	addr, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return res, err
 	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	var cmd *exec.Cmd
 	if kind == "prometheus" {
 		data, err := os.MkdirTemp("", "fleet-prometheus-*")
@@ -165,7 +158,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 			return res, fmt.Errorf("exited early (%v); see %s", err, logf.Name())
 		case <-tick.C:
 		}
-		if rss, _ := procStatus(pid, "VmRSS"); rss > o.maxRSS {
+		if rss, _ := benchproc.Status(pid, "VmRSS"); rss > o.maxRSS {
 			return res, fmt.Errorf("RSS %d MiB passed -max-rss", rss>>20)
 		}
 		if kind == "watchdog" && o.cpuProfile > 0 && cpuProf == nil && time.Since(start) >= o.cpuAt {
@@ -177,13 +170,13 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		}
 	}
 	res.seconds = time.Since(start).Seconds()
-	if res.cpu, err = procCPU(pid); err != nil {
+	if res.cpu, err = benchproc.CPU(pid); err != nil {
 		return res, err
 	}
-	if res.rss, err = procStatus(pid, "VmRSS"); err != nil {
+	if res.rss, err = benchproc.Status(pid, "VmRSS"); err != nil {
 		return res, err
 	}
-	res.hwm, _ = procStatus(pid, "VmHWM")
+	res.hwm, _ = benchproc.Status(pid, "VmHWM")
 	if cpuProf != nil {
 		if err := <-cpuProf; err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: CPU profile:", err)
@@ -269,44 +262,4 @@ func query(base, q string) (float64, error) {
 	}
 	s, _ := body.Data.Result[0].Value[1].(string)
 	return strconv.ParseFloat(s, 64)
-}
-
-// procCPU returns the user plus system CPU time of pid from /proc/pid/stat.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces: count from after ')'.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("parse /proc/pid/stat")
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 13 {
-		return 0, errors.New("parse /proc/pid/stat")
-	}
-	// utime and stime are fields 14 and 15, here 11 and 12 counting from
-	// the state (field 3) at 0; clock ticks are 100 per second on Linux.
-	ut, err1 := strconv.ParseInt(fields[11], 10, 64)
-	st, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("parse /proc/pid/stat")
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
-}
-
-// procStatus returns a kB field of /proc/pid/status (VmRSS, VmHWM) in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

@@ -20,13 +20,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/watchdog-sre/watchdog/bench/internal/benchproc"
 	"github.com/watchdog-sre/watchdog/internal/pgtest"
 )
 
@@ -66,10 +66,12 @@ func main() {
 	}
 	if *wdBin == "" {
 		*wdBin = filepath.Join(work, "watchdog")
-		build := exec.CommandContext(ctx, "go", "build", "-o", *wdBin, "./cmd/watchdog")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fatalf("go build ./cmd/watchdog (run from the repository root): %v", err)
+		root, err := benchproc.RepoRoot()
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if err := benchproc.BuildWatchdog(ctx, root, *wdBin); err != nil {
+			fatalf("%v", err)
 		}
 	}
 	fmt.Printf("# storm: %d alerts over %d groups, %d per POST, %d connections; CPUs %d\n",

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,9 +11,11 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/bench/internal/benchproc"
+	"github.com/watchdog-sre/watchdog/internal/proctest"
 )
 
 // proc is a started receiver: the watchdog or Alertmanager.
@@ -106,7 +106,7 @@ func startAlertmanager(ctx context.Context, bin, dir, hook string) (*proc, error
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, alertmanagerConfig, hook), 0o644); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -189,44 +189,18 @@ func (p *proc) stop() {
 	}
 }
 
-// rss returns VmRSS and VmHWM in MiB.
+// rss returns VmRSS and VmHWM in MiB (0 when unreadable).
 func (p *proc) rss() (rss, peak float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		switch k {
-		case "VmRSS":
-			rss = kb / 1024
-		case "VmHWM":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
+	r, _ := benchproc.Status(p.cmd.Process.Pid, "VmRSS")
+	h, _ := benchproc.Status(p.cmd.Process.Pid, "VmHWM")
+	return float64(r) / (1 << 20), float64(h) / (1 << 20)
 }
 
-// cpu returns the process's user+system CPU time so far.
+// cpu returns the process's user+system CPU time so far (0 when
+// unreadable).
 func (p *proc) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+2:]
-	}
-	f := strings.Fields(s) // f[0] is field 3 (state); utime is field 14, stime 15
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	sy, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+sy) * time.Second / 100 // USER_HZ
+	d, _ := benchproc.CPU(p.cmd.Process.Pid)
+	return d
 }
 
 // countAlerts returns how many firing alerts GET /api/v2/alerts lists.
@@ -248,15 +222,6 @@ func (p *proc) countAlerts(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(alerts), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(s string, n int) string {
