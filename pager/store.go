@@ -349,6 +349,27 @@ func save[T any](undo *map[string]memOld[T], m map[string]T, k string) {
 	(*undo)[k] = memOld[T]{v, ok}
 }
 
+// memPut records m[k] for rollback and sets it to v.
+func memPut[T any](undo *map[string]memOld[T], m map[string]T, k string, v T) {
+	save(undo, m, k)
+	m[k] = v
+}
+
+// memDrop records m[k] for rollback and deletes it.
+func memDrop[T any](undo *map[string]memOld[T], m map[string]T, k string) {
+	save(undo, m, k)
+	delete(m, k)
+}
+
+// memDelete is memDrop of a key that must be there: ErrNotFound when not.
+func memDelete[T any](undo *map[string]memOld[T], m map[string]T, k string) error {
+	if _, ok := m[k]; !ok {
+		return ErrNotFound
+	}
+	memDrop(undo, m, k)
+	return nil
+}
+
 func restore[T any](undo map[string]memOld[T], m map[string]T) {
 	for k, o := range undo {
 		if o.ok {
@@ -485,12 +506,10 @@ func (t *memTx) putIncident(st IncidentState, copy bool) error {
 	}
 	save(&t.undo.incidents, t.d.incidents, st.ID)
 	if had && old.Open() && t.d.openByKey[old.GroupKey] == st.ID {
-		save(&t.undo.openByKey, t.d.openByKey, old.GroupKey)
-		delete(t.d.openByKey, old.GroupKey)
+		memDrop(&t.undo.openByKey, t.d.openByKey, old.GroupKey)
 	}
 	if st.Open() {
-		save(&t.undo.openByKey, t.d.openByKey, st.GroupKey)
-		t.d.openByKey[st.GroupKey] = st.ID
+		memPut(&t.undo.openByKey, t.d.openByKey, st.GroupKey, st.ID)
 	}
 	if copy {
 		st = cloneReusing(st, old)
@@ -569,8 +588,7 @@ func (t *memTx) AddDelivery(d Delivery) (bool, error) {
 	if _, ok := t.d.deliveries[d.Key]; ok {
 		return false, nil
 	}
-	save(&t.undo.deliveries, t.d.deliveries, d.Key)
-	t.d.deliveries[d.Key] = d
+	memPut(&t.undo.deliveries, t.d.deliveries, d.Key, d)
 	return true, nil
 }
 
@@ -578,15 +596,13 @@ func (t *memTx) UpdateDelivery(d Delivery) error {
 	if _, ok := t.d.deliveries[d.Key]; !ok {
 		return ErrNotFound
 	}
-	save(&t.undo.deliveries, t.d.deliveries, d.Key)
-	t.d.deliveries[d.Key] = d
+	memPut(&t.undo.deliveries, t.d.deliveries, d.Key, d)
 	return nil
 }
 
 func (t *memTx) PutSilence(s Silence) error {
 	s.Matchers = slices.Clone(s.Matchers)
-	save(&t.undo.silences, t.d.silences, s.ID)
-	t.d.silences[s.ID] = s
+	memPut(&t.undo.silences, t.d.silences, s.ID, s)
 	return nil
 }
 
@@ -618,18 +634,12 @@ func (t *memTx) Credentials(kind, user string) ([]Credential, error) {
 
 func (t *memTx) PutCredential(c Credential) error {
 	c.Scopes = slices.Clone(c.Scopes)
-	save(&t.undo.creds, t.d.creds, c.ID)
-	t.d.creds[c.ID] = c
+	memPut(&t.undo.creds, t.d.creds, c.ID, c)
 	return nil
 }
 
 func (t *memTx) DeleteCredential(id string) error {
-	if _, ok := t.d.creds[id]; !ok {
-		return ErrNotFound
-	}
-	save(&t.undo.creds, t.d.creds, id)
-	delete(t.d.creds, id)
-	return nil
+	return memDelete(&t.undo.creds, t.d.creds, id)
 }
 
 func (t *memTx) Overrides() ([]ScheduleOverride, error) {
@@ -645,23 +655,16 @@ func (t *memTx) CalendarFeeds() ([]CalendarFeed, error) {
 }
 
 func (t *memTx) PutOverride(o ScheduleOverride) error {
-	save(&t.undo.overrides, t.d.overrides, o.ID)
-	t.d.overrides[o.ID] = o
+	memPut(&t.undo.overrides, t.d.overrides, o.ID, o)
 	return nil
 }
 
 func (t *memTx) DeleteOverride(id string) error {
-	if _, ok := t.d.overrides[id]; !ok {
-		return ErrNotFound
-	}
-	save(&t.undo.overrides, t.d.overrides, id)
-	delete(t.d.overrides, id)
-	return nil
+	return memDelete(&t.undo.overrides, t.d.overrides, id)
 }
 
 func (t *memTx) PutCalendarFeed(f CalendarFeed) error {
-	save(&t.undo.feeds, t.d.feeds, f.ID)
-	t.d.feeds[f.ID] = f
+	memPut(&t.undo.feeds, t.d.feeds, f.ID, f)
 	return nil
 }
 
@@ -683,8 +686,7 @@ func (t *memTx) Postmortems() ([]Postmortem, error) {
 }
 
 func (t *memTx) PutPostmortem(pm Postmortem) error {
-	save(&t.undo.pms, t.d.pms, pm.IncidentID)
-	t.d.pms[pm.IncidentID] = pm.Clone()
+	memPut(&t.undo.pms, t.d.pms, pm.IncidentID, pm.Clone())
 	return nil
 }
 
@@ -699,8 +701,7 @@ func (t *memTx) StatusUpdates(incidentID string, limit int) ([]StatusUpdate, err
 }
 
 func (t *memTx) PutStatusUpdate(u StatusUpdate) error {
-	save(&t.undo.updates, t.d.updates, u.ID)
-	t.d.updates[u.ID] = u
+	memPut(&t.undo.updates, t.d.updates, u.ID, u)
 	return nil
 }
 
@@ -709,8 +710,7 @@ func (t *memTx) Maintenances() ([]Maintenance, error) {
 }
 
 func (t *memTx) PutMaintenance(m Maintenance) error {
-	save(&t.undo.maint, t.d.maint, m.ID)
-	t.d.maint[m.ID] = m
+	memPut(&t.undo.maint, t.d.maint, m.ID, m)
 	return nil
 }
 
@@ -719,7 +719,6 @@ func (t *memTx) ActionItemReminders() ([]ActionItemReminder, error) {
 }
 
 func (t *memTx) PutActionItemReminder(r ActionItemReminder) error {
-	save(&t.undo.reminders, t.d.reminders, r.Key())
-	t.d.reminders[r.Key()] = r
+	memPut(&t.undo.reminders, t.d.reminders, r.Key(), r)
 	return nil
 }

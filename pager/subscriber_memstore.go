@@ -49,21 +49,17 @@ func (t *memTx) SubscriberMark(key string) (string, error) {
 }
 
 func (t *memTx) PutSubscriber(s Subscriber) error {
-	save(&t.undo.subs, t.d.subs, s.ID)
-	t.d.subs[s.ID] = s
+	memPut(&t.undo.subs, t.d.subs, s.ID, s)
 	return nil
 }
 
 func (t *memTx) DeleteSubscriber(id string) error {
-	if _, ok := t.d.subs[id]; !ok {
-		return ErrNotFound
+	if err := memDelete(&t.undo.subs, t.d.subs, id); err != nil {
+		return err
 	}
-	save(&t.undo.subs, t.d.subs, id)
-	delete(t.d.subs, id)
 	for k, n := range t.d.subNotes {
 		if n.SubscriberID == id {
-			save(&t.undo.subNotes, t.d.subNotes, k)
-			delete(t.d.subNotes, k)
+			memDrop(&t.undo.subNotes, t.d.subNotes, k)
 		}
 	}
 	return nil
@@ -80,28 +76,24 @@ func (t *memTx) AddSubscriberEvent(ev SubscriberEvent) (bool, error) {
 }
 
 func (t *memTx) PutSubscriberNote(n SubscriberNote) error {
-	save(&t.undo.subNotes, t.d.subNotes, n.ID)
-	t.d.subNotes[n.ID] = n
+	memPut(&t.undo.subNotes, t.d.subNotes, n.ID, n)
 	return nil
 }
 
 func (t *memTx) PutSubscriberMark(key, value string) error {
-	save(&t.undo.subMarks, t.d.subMarks, key)
-	t.d.subMarks[key] = value
+	memPut(&t.undo.subMarks, t.d.subMarks, key, value)
 	return nil
 }
 
 func (t *memTx) PruneSubscriberEvents(before time.Time) error {
 	for k, ev := range t.d.subEvents {
 		if ev.At.Before(before) {
-			save(&t.undo.subEvents, t.d.subEvents, k)
-			delete(t.d.subEvents, k)
+			memDrop(&t.undo.subEvents, t.d.subEvents, k)
 		}
 	}
 	for k, n := range t.d.subNotes {
 		if n.Status != DeliveryPending && n.CreatedAt.Before(before) {
-			save(&t.undo.subNotes, t.d.subNotes, k)
-			delete(t.d.subNotes, k)
+			memDrop(&t.undo.subNotes, t.d.subNotes, k)
 		}
 	}
 	return nil
