@@ -14,24 +14,5 @@ func memStore(*testing.T) pager.Store { return pager.NewMemStore() }
 
 func sameStore(_ *testing.T, s pager.Store) pager.Store { return s }
 
-func TestRestart(t *testing.T) { storetest.Restart(t, memStore, sameStore) }
-
-func TestRestartPendingOutbox(t *testing.T) {
-	storetest.RestartPendingOutbox(t, memStore, sameStore)
-}
-
-func TestAckLinkIdentity(t *testing.T) { storetest.AckLinkIdentity(t, memStore, sameStore) }
-
-func TestRestartResponders(t *testing.T) { storetest.RestartResponders(t, memStore, sameStore) }
-
-func TestStatusUpdates(t *testing.T) { storetest.StatusUpdates(t, memStore, sameStore) }
-
-func TestMaintenance(t *testing.T) { storetest.Maintenance(t, memStore, sameStore) }
-
-func TestMaintenanceEnd(t *testing.T) { storetest.MaintenanceEnd(t, memStore, sameStore) }
-
-func TestActionItemReminders(t *testing.T) {
-	storetest.ActionItemReminders(t, memStore, sameStore)
-}
-
-func TestStoreSubscribers(t *testing.T) { storetest.Subscribers(t, memStore, sameStore) }
+// TestStoreScenarios runs every storetest scenario over the memory store.
+func TestStoreScenarios(t *testing.T) { storetest.All(t, memStore, sameStore) }

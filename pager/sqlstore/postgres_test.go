@@ -48,49 +48,10 @@ func postgresStore(t *testing.T) (storetest.Open, storetest.Reopen) {
 	return open, reopen
 }
 
-func TestPostgresRestart(t *testing.T) {
+// TestPostgresScenarios runs every storetest scenario over PostgreSQL.
+func TestPostgresScenarios(t *testing.T) {
 	open, reopen := postgresStore(t)
-	storetest.Restart(t, open, reopen)
-}
-
-func TestPostgresRestartPendingOutbox(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.RestartPendingOutbox(t, open, reopen)
-}
-
-func TestPostgresRestartResponders(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.RestartResponders(t, open, reopen)
-}
-
-func TestPostgresStatusUpdates(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.StatusUpdates(t, open, reopen)
-}
-
-func TestPostgresSubscribers(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.Subscribers(t, open, reopen)
-}
-
-func TestPostgresMaintenance(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.Maintenance(t, open, reopen)
-}
-
-func TestPostgresMaintenanceEnd(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.MaintenanceEnd(t, open, reopen)
-}
-
-func TestPostgresActionItemReminders(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.ActionItemReminders(t, open, reopen)
-}
-
-func TestPostgresAckLinkIdentity(t *testing.T) {
-	open, reopen := postgresStore(t)
-	storetest.AckLinkIdentity(t, open, reopen)
+	storetest.All(t, open, reopen)
 }
 
 // TestPostgresMigrate: the first Open creates the schema, later ones find

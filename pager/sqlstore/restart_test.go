@@ -29,25 +29,11 @@ func sqliteStore() (storetest.Open, storetest.Reopen) {
 	return open, reopen
 }
 
-// TestRestart is the restart scenario over SQLite, with a Close and a fresh
-// Open between the two pagers.
-func TestRestart(t *testing.T) {
+// TestScenarios runs every storetest scenario over SQLite, with a Close
+// and a fresh Open of the same file between the two pagers.
+func TestScenarios(t *testing.T) {
 	open, reopen := sqliteStore()
-	storetest.Restart(t, open, reopen)
-}
-
-// TestRestartPendingOutbox: deliveries committed before Run ever started
-// go out once when it starts, also after a reopen.
-func TestRestartPendingOutbox(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.RestartPendingOutbox(t, open, reopen)
-}
-
-// TestRestartResponders: added responders and their pending notifications
-// survive a reopen of the SQLite store.
-func TestRestartResponders(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.RestartResponders(t, open, reopen)
+	storetest.All(t, open, reopen)
 }
 
 func loadConfig(t *testing.T, name string) *pager.Config {
@@ -70,45 +56,4 @@ func mustOpen(t *testing.T, path string) *Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// TestAckLinkIdentity: links survive a reopen (the UID is stored) and are
-// refused over a new database.
-func TestAckLinkIdentity(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.AckLinkIdentity(t, open, reopen)
-}
-
-// TestStatusUpdates: public status updates survive a reopen of the SQLite
-// store (schema migration 5).
-func TestStatusUpdates(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.StatusUpdates(t, open, reopen)
-}
-
-// TestMaintenance: maintenance windows and their silences survive a
-// reopen of the SQLite store (schema migration 6).
-func TestMaintenance(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.Maintenance(t, open, reopen)
-}
-
-// TestMaintenanceEnd: windows ended early stay ended across a reopen.
-func TestMaintenanceEnd(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.MaintenanceEnd(t, open, reopen)
-}
-
-// TestActionItemReminders: the reminders sent of overdue action items
-// survive a reopen of the SQLite store (schema migration 9).
-func TestActionItemReminders(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.ActionItemReminders(t, open, reopen)
-}
-
-// TestSubscribers: status page subscribers, their events and outbox on
-// the SQLite store (schema migration 9), across a reopen.
-func TestSubscribers(t *testing.T) {
-	open, reopen := sqliteStore()
-	storetest.Subscribers(t, open, reopen)
 }
