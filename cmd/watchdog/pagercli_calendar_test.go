@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -30,6 +31,27 @@ pager:
     - {name: push, type: console}
 `
 
+// servePagerCLI serves h (whose token is "tok") and returns its server and a
+// run of `watchdog pager args… --url … --token-file … --by alice` that
+// fails t unless it exits with wantCode; run returns stdout and stderr.
+func servePagerCLI(t *testing.T, h http.Handler) (*httptest.Server, func(wantCode int, args ...string) string) {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv, func(wantCode int, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		args = append(args, "--url", srv.URL, "--token-file", tokenFile, "--by", "alice")
+		if code := cmdPager(args, &out, &errb); code != wantCode {
+			t.Fatalf("pager %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
+		}
+		return out.String() + errb.String()
+	}
+}
+
 // TestPagerCLICalendarsAndOverrides drives `watchdog pager override …`
 // and `watchdog pager calendar …` against the real API over a real pager,
 // and fetches the feed URL the CLI printed.
@@ -46,21 +68,7 @@ func TestPagerCLICalendarsAndOverrides(t *testing.T) {
 	}
 	h := web.New(web.Options{Token: "tok", Now: clk, Metrics: metrics.NewSet()})
 	h.EnablePager(web.PagerOptions{Pager: p, Calendars: p})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(wantCode int, args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		args = append(args, "--url", srv.URL, "--token-file", tokenFile, "--by", "alice")
-		if code := cmdPager(args, &out, &errb); code != wantCode {
-			t.Fatalf("pager %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
-		}
-		return out.String() + errb.String()
-	}
+	srv, run := servePagerCLI(t, h)
 	out := run(0, "override", "add", "--schedule", "primary", "--user", "bob", "--start", "2026-03-02T12:00:00Z", "--end", "+2h")
 	if !strings.Contains(out, "ovr-1: bob on call in primary") {
 		t.Errorf("add: %s", out)

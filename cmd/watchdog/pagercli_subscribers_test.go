@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,24 +27,10 @@ func TestPagerCLISubscribers(t *testing.T) {
 	}
 	h := web.New(web.Options{Token: "tok", Metrics: metrics.NewSet()})
 	h.EnablePager(web.PagerOptions{Pager: p})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	dir := t.TempDir()
-	tokenFile, secretFile := filepath.Join(dir, "token"), filepath.Join(dir, "hook.secret")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, run := servePagerCLI(t, h)
+	secretFile := filepath.Join(t.TempDir(), "hook.secret")
 	if err := os.WriteFile(secretFile, []byte("file-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	run := func(wantCode int, args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		args = append(args, "--url", srv.URL, "--token-file", tokenFile, "--by", "alice")
-		if code := cmdPager(args, &out, &errb); code != wantCode {
-			t.Fatalf("pager %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
-		}
-		return out.String() + errb.String()
 	}
 	out := run(0, "subscriber", "add", "--webhook", "https://hooks.example/a")
 	m := regexp.MustCompile(`(sub_\w+): webhook https://hooks.example/a\nsigning secret \(shown once\): (whsec_\w+)`).FindStringSubmatch(out)
