@@ -53,3 +53,31 @@ func formClient(t *testing.T, srv *httptest.Server) (*http.Client, func(path str
 		return resp
 	}
 }
+
+// signInAs creates a token of user with scope, signs in at /signin with it
+// and returns the session's client (cookie jar, redirects not followed)
+// and its CSRF token.
+func signInAs(t *testing.T, srv *httptest.Server, p *pager.Pager, user, scope string) (*http.Client, string) {
+	t.Helper()
+	secret, _, err := p.CreateToken(user, "", []string{scope}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(srv.URL+"/signin", url.Values{"token": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in %s: %s", user, resp.Status)
+	}
+	for _, k := range jar.Cookies(mustURL(t, srv.URL)) {
+		if k.Name == SessionCookie {
+			return c, CSRFToken(k.Value)
+		}
+	}
+	t.Fatalf("sign in %s: no session cookie", user)
+	return nil, ""
+}

@@ -3,7 +3,6 @@ package web
 import (
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,21 +21,7 @@ func TestConsoleMaintenanceForms(t *testing.T) {
 	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	h.EnablePager(PagerOptions{Pager: p, People: p})
 	signIn := func(scope string) func(form url.Values) (int, string) {
-		secret, _, err := p.CreateToken("alice", "", []string{scope}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		if resp, err := c.PostForm(srv.URL+"/signin", url.Values{"token": {secret}}); err != nil || resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign in: %v %v", resp, err)
-		}
-		var csrf string
-		for _, k := range jar.Cookies(mustURL(t, srv.URL)) {
-			if k.Name == SessionCookie {
-				csrf = CSRFToken(k.Value)
-			}
-		}
+		c, csrf := signInAs(t, srv, p, "alice", scope)
 		return func(form url.Values) (int, string) {
 			t.Helper()
 			if !form.Has("csrf") {

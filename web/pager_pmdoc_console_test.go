@@ -2,8 +2,6 @@ package web
 
 import (
 	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,31 +20,16 @@ func TestConsolePostmortemForms(t *testing.T) {
 	if r := call(t, srv, "POST", "/api/v2/alerts", pagerToken, loginAlert); r.code != 200 {
 		t.Fatalf("receive: %d %s", r.code, r.body)
 	}
-	secret, _, _ := p.CreateToken("alice", "", []string{"respond"}, 0)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c, csrf := signInAs(t, srv, p, "alice", "respond")
 	post := func(form url.Values) (int, string) {
 		t.Helper()
-		path := "/incidents/inc-1/postmortem/act"
-		if form.Has("token") {
-			path = "/signin"
-		}
-		resp, err := c.PostForm(srv.URL+path, form)
+		resp, err := c.PostForm(srv.URL+"/incidents/inc-1/postmortem/act", form)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
-	}
-	if code, _ := post(url.Values{"token": {secret}}); code != http.StatusSeeOther {
-		t.Fatalf("sign in: %d", code)
-	}
-	var csrf string
-	for _, k := range jar.Cookies(mustURL(t, srv.URL)) {
-		if k.Name == SessionCookie {
-			csrf = CSRFToken(k.Value)
-		}
 	}
 	for _, s := range []struct {
 		name string

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,26 +55,6 @@ func TestPagerRespondersAPI(t *testing.T) {
 // own request through the incident page's CSRF-checked form.
 func TestConsoleResponders(t *testing.T) {
 	srv, p, _ := newPeopleServer(t)
-	session := func(user string) (*http.Client, string) {
-		secret, _, err := p.CreateToken(user, "", []string{"respond"}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jar, _ := cookiejar.New(nil)
-		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.PostForm(srv.URL+"/signin", url.Values{"token": {secret}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		for _, k := range resp.Cookies() {
-			if k.Name == SessionCookie {
-				return c, CSRFToken(k.Value)
-			}
-		}
-		t.Fatalf("%s: no session cookie", user)
-		return nil, ""
-	}
 	post := func(c *http.Client, form url.Values) int {
 		t.Helper()
 		resp, err := c.PostForm(srv.URL+"/incidents/inc-1/act", form)
@@ -85,8 +64,8 @@ func TestConsoleResponders(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	alice, acsrf := session("alice")
-	bob, bcsrf := session("bob")
+	alice, acsrf := signInAs(t, srv, p, "alice", "respond")
+	bob, bcsrf := signInAs(t, srv, p, "bob", "respond")
 	for _, tc := range []struct {
 		name string
 		c    *http.Client

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,23 +54,7 @@ func TestStatusUpdatesAPI(t *testing.T) {
 // the signed-in person, Via console, CSRF-checked.
 func TestConsoleStatusUpdate(t *testing.T) {
 	srv, p, _ := newPeopleServer(t)
-	secret, _, err := p.CreateToken("alice", "", []string{"respond"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.PostForm(srv.URL+"/signin", url.Values{"token": {secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var csrf string
-	for _, k := range resp.Cookies() {
-		if k.Name == SessionCookie {
-			csrf = CSRFToken(k.Value)
-		}
-	}
+	c, csrf := signInAs(t, srv, p, "alice", "respond")
 	for _, tc := range []struct {
 		name string
 		form url.Values
