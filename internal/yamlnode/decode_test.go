@@ -122,14 +122,20 @@ func TestDecodeGolden(t *testing.T) {
 			}
 		}
 	}
-	const golden = "testdata/errors.golden"
+	checkGolden(t, "testdata/errors.golden", "error texts", b.String())
+}
+
+// checkGolden compares got with the golden file (rewritten first with
+// -update); what names the texts in the failure.
+func checkGolden(t *testing.T, golden, what, got string) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if want, err := os.ReadFile(golden); err != nil || b.String() != string(want) {
-		t.Errorf("error texts differ from %s (%v):\n--- got\n%s--- want\n%s", golden, err, b.String(), want)
+	if want, err := os.ReadFile(golden); err != nil || got != string(want) {
+		t.Errorf("%s differ from %s (%v):\n--- got\n%s--- want\n%s", what, golden, err, got, want)
 	}
 }
 
@@ -311,13 +317,5 @@ func TestDecodeWording(t *testing.T) {
 			b.WriteString(err.Error() + "\n")
 		}
 	}
-	const golden = "testdata/wording.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if want, err := os.ReadFile(golden); err != nil || b.String() != string(want) {
-		t.Errorf("messages differ from %s (%v):\n--- got\n%s--- want\n%s", golden, err, b.String(), want)
-	}
+	checkGolden(t, "testdata/wording.golden", "messages", b.String())
 }
