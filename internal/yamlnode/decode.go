@@ -224,10 +224,18 @@ func (d *Decoder[K]) line(path string, line int) {
 	}
 }
 
+// isMap reports whether n is a mapping; a NotMap fault when not.
+func (d *Decoder[K]) isMap(n *yaml.Node, v reflect.Value, path string) bool {
+	if n.Kind == yaml.MappingNode {
+		return true
+	}
+	d.fault(Fault{Kind: NotMap, Node: n, Line: n.Line, Path: path, Type: v.Type()},
+		"expected a map, got %s", Describe(n))
+	return false
+}
+
 func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.fault(Fault{Kind: NotMap, Node: n, Line: n.Line, Path: path, Type: v.Type()},
-			"expected a map, got %s", Describe(n))
+	if !d.isMap(n, v, path) {
 		return
 	}
 	t := v.Type()
@@ -342,9 +350,7 @@ func (d *Decoder[K]) structKey(k *yaml.Node, path string, t reflect.Type, seen m
 }
 
 func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.fault(Fault{Kind: NotMap, Node: n, Line: n.Line, Path: path, Type: v.Type()},
-			"expected a map, got %s", Describe(n))
+	if !d.isMap(n, v, path) {
 		return
 	}
 	t := v.Type()
