@@ -125,14 +125,14 @@ func main() {
 		if *chanKeys != "" {
 			keys = ", " + *chanKeys
 		}
-		runTarget(ctx, st, "watchdog/"+name, func(s *sink) (*proc, error) { return startWatchdog(ctx, *wdBin, dir, db, s.url, keys, args) }, *settle)
+		runTarget(ctx, st, "watchdog/"+name, func(s *sink) (*proc, error) { return startWatchdog(*wdBin, dir, db, s.url, keys, args) }, *settle)
 	}
 	if *amBin != "" && ctx.Err() == nil {
 		dir := filepath.Join(work, "alertmanager")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			fatalf("%v", err)
 		}
-		runTarget(ctx, st, "alertmanager", func(s *sink) (*proc, error) { return startAlertmanager(ctx, *amBin, dir, s.url) }, *settle)
+		runTarget(ctx, st, "alertmanager", func(s *sink) (*proc, error) { return startAlertmanager(*amBin, dir, s.url) }, *settle)
 	}
 }
 
@@ -151,7 +151,7 @@ func runTarget(ctx context.Context, st storm, name string, start func(*sink) (*p
 		fmt.Printf("%-22s failed to start: %v\n", name, err)
 		return
 	}
-	defer p.stop()
+	defer p.Halt()
 	cpu0 := p.cpu()
 	r := st.run(ctx, p.alertsURL, p.token, s)
 	if settle > 0 {
@@ -170,7 +170,7 @@ func runTarget(ctx context.Context, st storm, name string, start func(*sink) (*p
 		ms(r.p50), ms(r.p99), ms(r.max), r.dups, heldS, rss, peak, cpu.Seconds())
 	if r.notified < st.groups || r.non2xx > 0 || held != st.alerts {
 		fmt.Printf("#   %s: LOST: %d group(s) never notified, %d non-2xx POSTs, %d of %d alerts held; log: %s\n",
-			name, st.groups-r.notified, r.non2xx, held, st.alerts, p.logPath)
+			name, st.groups-r.notified, r.non2xx, held, st.alerts, p.LogPath())
 	}
 }
 

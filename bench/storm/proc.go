@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/watchdog-sre/watchdog/bench/internal/benchproc"
@@ -20,12 +17,10 @@ import (
 
 // proc is a started receiver: the watchdog or Alertmanager.
 type proc struct {
-	cmd       *exec.Cmd
-	done      chan struct{}
+	*proctest.Proc
 	base      string // http://host:port
 	alertsURL string
 	token     string
-	logPath   string
 }
 
 const stormToken = "storm-token"
@@ -65,9 +60,7 @@ receivers:
         send_resolved: false
 `
 
-var servingRE = regexp.MustCompile(`serving on (http://\S+)`)
-
-func startWatchdog(ctx context.Context, bin, dir, db, hook, chanKeys string, extra []string) (*proc, error) {
+func startWatchdog(bin, dir, db, hook, chanKeys string, extra []string) (*proc, error) {
 	storage := ""
 	if db != "" {
 		storage = "  pager_db: " + strconv.Quote(db)
@@ -76,130 +69,52 @@ func startWatchdog(ctx context.Context, bin, dir, db, hook, chanKeys string, ext
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, watchdogConfig, storage, hook, chanKeys), 0o644); err != nil {
 		return nil, err
 	}
-	args := append([]string{"run", "--config", cfg, "--web.listen-address", "127.0.0.1:0"}, extra...)
-	p, err := startProc(ctx, bin, dir, args, []string{"WATCHDOG_TOKEN=" + stormToken})
-	if err != nil {
-		return nil, err
-	}
-	p.token = stormToken
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if m := servingRE.FindStringSubmatch(p.stdout()); m != nil {
-			p.base = m[1]
-			break
-		}
-		if err := p.wait(deadline); err != nil {
-			p.stop()
-			return nil, err
-		}
-	}
-	p.alertsURL = p.base + "/api/v2/alerts"
-	if err := p.waitReady(deadline); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return p, nil
+	return startProc(bin, dir, func(addr string) []string {
+		return append([]string{"run", "--config", cfg, "--web.listen-address", addr}, extra...)
+	}, stormToken)
 }
 
-func startAlertmanager(ctx context.Context, bin, dir, hook string) (*proc, error) {
+func startAlertmanager(bin, dir, hook string) (*proc, error) {
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, alertmanagerConfig, hook), 0o644); err != nil {
 		return nil, err
 	}
+	return startProc(bin, dir, func(addr string) []string {
+		return []string{"--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
+			"--web.listen-address", addr, "--cluster.listen-address="}
+	}, "")
+}
+
+// startProc runs bin with args(a free loopback address) in dir until its
+// /-/ready answers; a token is given to it as WATCHDOG_TOKEN.
+func startProc(bin, dir string, args func(addr string) []string, token string) (*proc, error) {
 	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p, err := startProc(ctx, bin, dir, []string{"--config.file", cfg, "--storage.path", filepath.Join(dir, "data"),
-		"--web.listen-address", addr, "--cluster.listen-address="}, nil)
-	if err != nil {
-		return nil, err
+	p := &proc{Proc: &proctest.Proc{Bin: bin, Args: args(addr), Dir: dir, ReadyURL: "http://" + addr + "/-/ready"},
+		base: "http://" + addr, alertsURL: "http://" + addr + "/api/v2/alerts", token: token}
+	if token != "" {
+		p.Env = []string{"WATCHDOG_TOKEN=" + token}
 	}
-	p.base = "http://" + addr
-	p.alertsURL = p.base + "/api/v2/alerts"
-	if err := p.waitReady(time.Now().Add(60 * time.Second)); err != nil {
-		p.stop()
+	if err := p.Run(); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-func startProc(ctx context.Context, bin, dir string, args, env []string) (*proc, error) {
-	p := &proc{done: make(chan struct{}), logPath: filepath.Join(dir, "output.log")}
-	out, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, err
-	}
-	p.cmd = exec.CommandContext(ctx, bin, args...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		out.Close()
-		return nil, err
-	}
-	go func() { p.cmd.Wait(); out.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) stdout() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
-// wait sleeps a little; an error when the process exited or deadline passed.
-func (p *proc) wait(deadline time.Time) error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("exited early; output:\n%s", tail(p.stdout(), 4096))
-	case <-time.After(50 * time.Millisecond):
-	}
-	if time.Now().After(deadline) {
-		return fmt.Errorf("not ready in time; output:\n%s", tail(p.stdout(), 4096))
-	}
-	return nil
-}
-
-func (p *proc) waitReady(deadline time.Time) error {
-	for {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if err := p.wait(deadline); err != nil {
-			return err
-		}
-	}
-}
-
-// stop ends the process with SIGTERM (profiles are written at exit) and
-// waits for it, killing it after 30 s.
-func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
 }
 
 // rss returns VmRSS and VmHWM in MiB (0 when unreadable).
 func (p *proc) rss() (rss, peak float64) {
-	r, _ := benchproc.Status(p.cmd.Process.Pid, "VmRSS")
-	h, _ := benchproc.Status(p.cmd.Process.Pid, "VmHWM")
+	r, _ := benchproc.Status(p.Pid(), "VmRSS")
+	h, _ := benchproc.Status(p.Pid(), "VmHWM")
 	return float64(r) / (1 << 20), float64(h) / (1 << 20)
 }
 
 // cpu returns the process's user+system CPU time so far (0 when
 // unreadable).
 func (p *proc) cpu() time.Duration {
-	d, _ := benchproc.CPU(p.cmd.Process.Pid)
+	d, _ := benchproc.CPU(p.Pid())
 	return d
 }
 
@@ -222,13 +137,6 @@ func (p *proc) countAlerts(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(alerts), nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 func numCPU() int { return runtime.NumCPU() }

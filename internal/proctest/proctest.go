@@ -28,6 +28,8 @@ type Proc struct {
 	// Bin is the program; Args its arguments.
 	Bin  string
 	Args []string
+	// Env is added to the environment the program inherits.
+	Env []string
 	// Dir is the working directory; the log (stdout and stderr) is appended
 	// to Dir/<base name of Bin>.log.
 	Dir string
@@ -60,6 +62,16 @@ func (p *Proc) Running() bool {
 	return p.cmd != nil
 }
 
+// Pid is the running program's process id (0 when it does not run).
+func (p *Proc) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Run starts the program and waits until ReadyURL answers 200. Running a
 // running program does nothing.
 func (p *Proc) Run() error {
@@ -74,6 +86,9 @@ func (p *Proc) Run() error {
 	}
 	cmd := exec.Command(p.Bin, p.Args...)
 	cmd.Dir = p.Dir
+	if len(p.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

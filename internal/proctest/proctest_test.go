@@ -73,3 +73,31 @@ func TestFind(t *testing.T) {
 		t.Fatalf("none: got %q", got)
 	}
 }
+
+// TestEnvAndPid: Env reaches the program on top of the inherited
+// environment; Pid is the running program's and 0 once halted.
+func TestEnvAndPid(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer ready.Close()
+	t.Setenv("PROCTEST_INHERITED", "inherited")
+	p := &Proc{Bin: "/bin/sh", Args: []string{"-c", `echo "$PROCTEST_X $PROCTEST_INHERITED"; exec sleep 30`},
+		Env: []string{"PROCTEST_X=set"}, Dir: t.TempDir(), ReadyURL: ready.URL, ReadyTimeout: 5 * time.Second}
+	defer p.Halt()
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Pid() <= 0 {
+		t.Fatalf("Pid() = %d while running", p.Pid())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.Log(), "set inherited") {
+		if time.Now().After(deadline) {
+			t.Fatalf("log %q, want %q", p.Log(), "set inherited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Halt()
+	if p.Pid() != 0 {
+		t.Fatalf("Pid() = %d after Halt", p.Pid())
+	}
+}
