@@ -10,6 +10,10 @@
 // datasource, and the receiver. WATCHDOG_E2E_REMOTE_OUTAGE sets the
 // VictoriaMetrics outage (20s by default; .ci/run runs it with 60s).
 //
+// Tests that measure latency or memory run alone, first; the others call
+// parallel(t, expected) (main_test.go), which runs four at a time, the
+// longest expected first, so that their waits overlap.
+//
 // The browser tests build the
 // binary, run it (the demo, or a configuration scraping a hostile local
 // target), and drive Debian's chromium headless through the Chrome DevTools
