@@ -11,7 +11,7 @@
 // VictoriaMetrics outage (20s by default; .ci/run runs it with 60s).
 //
 // Tests that measure latency or memory run alone, first; the others call
-// parallel(t, expected) (main_test.go), which runs four at a time, the
+// parallel(t, expected) (main_test.go), which runs six at a time, the
 // longest expected first, so that their waits overlap.
 //
 // The browser tests build the

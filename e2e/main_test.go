@@ -242,7 +242,7 @@ func withTimeout(ctx context.Context, d time.Duration, f func(ctx context.Contex
 
 // defaultParallelSlots is how many parallel tests run at once unless
 // -parallel says otherwise.
-const defaultParallelSlots = 4
+const defaultParallelSlots = 6
 
 // schedSettle is how long the scheduler waits after the first parallel test
 // asks for a slot before it grants any: the parallel tests are released at
