@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -20,14 +18,16 @@ import (
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/scrape/promtext"
 	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 const (
-	// corpusFile is the scrape body replayed, relative to this package.
-	corpusFile = "../../shared/corpus/node_exporter.prom"
+	// corpusFile is the scrape body replayed, a file of the shared corpus
+	// (internal/testcorpus).
+	corpusFile = "node_exporter.prom"
 	// numBodies distinct bodies are prepared up front and replayed in turn.
 	numBodies = 32
 	// scrapeInterval separates the timestamps of consecutive scrapes.
@@ -231,13 +231,7 @@ func newHeadScraper(tb testing.TB, newParser func([]byte, *labels.SymbolTable) t
 
 func loadBodies(tb testing.TB) ([][]byte, int) {
 	tb.Helper()
-	base, err := os.ReadFile(filepath.FromSlash(corpusFile))
-	if errors.Is(err, os.ErrNotExist) {
-		tb.Skip("corpus missing")
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	base := testcorpus.Read(tb, corpusFile)
 	return makeBodies(tb, base, numBodies)
 }
 

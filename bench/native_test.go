@@ -182,13 +182,19 @@ func promQLFor(form string) string {
 // fire on the same series with the same $value as their PromQL equivalent,
 // at successive evaluation times as the benchmark runs them (the windows
 // kept decoded between evaluations) and read afresh.
+//
+// Under -short it runs the same forms and steps on 1,000 series (50 of them
+// firing) instead of 10,000.
 func TestNativeMatchesPromQL(t *testing.T) {
-	f := nativeSetup(t, 10_000)
-	eng := nativeEngine()
-	steps := 12
-	if raceBuild {
+	n, steps := 10_000, 12
+	switch {
+	case testing.Short():
+		n = 1_000
+	case raceBuild:
 		steps = 3 // still slides twice; 12 take two minutes under the race detector
 	}
+	f := nativeSetup(t, n)
+	eng := nativeEngine()
 	for form := range nativePromQL {
 		for _, noSlide := range []bool{false, true} {
 			c := nativeCondition(t, form, 0, noSlide)

@@ -433,12 +433,16 @@ func benchStorm(b *testing.B, cfg *pager.Config, alerts []pager.Alert, groups in
 // TestPagerStormSmall checks the benchmark's scenario on a small storm,
 // with each store: every group gets exactly one incident with all its
 // alerts and exactly one page, and with replicas only the leader sends.
+// Under -short the storm is 200 alerts in 10 groups instead of 2,000 in 50.
 func TestPagerStormSmall(t *testing.T) {
 	cfg, err := pager.ParseConfig("storm.yml", []byte(stormConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const alerts, groups = 2_000, 50
+	alerts, groups := 2_000, 50
+	if testing.Short() {
+		alerts, groups = 200, 10
+	}
 	for _, sc := range stormStoreCases {
 		t.Run(sc.name, func(t *testing.T) {
 			s := startStorm(t, cfg, groups, sc.open)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +26,7 @@ import (
 	promtsdb "github.com/prometheus/prometheus/tsdb"
 
 	"github.com/watchdog-sre/watchdog/config"
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 	"github.com/watchdog-sre/watchdog/remote"
 	"github.com/watchdog-sre/watchdog/scrape/promtext"
 	"github.com/watchdog-sre/watchdog/tsdb"
@@ -59,10 +59,7 @@ const (
 // values at round 0.
 func rwSeries(tb testing.TB) ([]labels.Labels, []float64) {
 	tb.Helper()
-	base, err := os.ReadFile(corpusFile)
-	if err != nil {
-		tb.Skipf("corpus not found: %v", err)
-	}
+	base := testcorpus.Read(tb, corpusFile)
 	var base0 []labels.Labels
 	var vals []float64
 	for _, raw := range bytes.Split(base, []byte("\n")) {

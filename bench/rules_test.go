@@ -22,16 +22,27 @@ import (
 	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
-// Shape of the rules scenario: rulesServices × rulesInstances × len(rulesCodes)
-// = 100,000 counter series, rulesSteps samples each, rulesStep apart (1 h).
-// One group per service with rulesPerService alerting rules: 1,000 rules.
+// Shape of the rules scenario: services × instances × len(rulesCodes)
+// counter series (rulesFull: 100,000), rulesSteps samples each, rulesStep
+// apart (1 h). One group per service with rulesPerService alerting rules
+// (rulesFull: 1,000 rules).
 const (
-	rulesServices   = 100
-	rulesInstances  = 100
 	rulesPerService = 10
 	rulesSteps      = 240
 	rulesStep       = 15 * time.Second
 	rulesDataStart  = int64(1_700_000_000_000) // ms
+)
+
+// rulesShape is the size of a rules fixture.
+type rulesShape struct{ services, instances int }
+
+var (
+	// rulesFull is the benchmark's scenario.
+	rulesFull = rulesShape{services: 100, instances: 100}
+	// rulesSmall is the scenario of TestRulesStoresAgree under -short
+	// (2,500 series, 100 rules): the same rule kinds and data shape,
+	// every service with one instance serving many 5xx (badInstance).
+	rulesSmall = rulesShape{services: 10, instances: 25}
 )
 
 // rulesCodes are the status codes of every (service, instance); 5xx and 4xx
@@ -51,14 +62,15 @@ var (
 	rulesRoundStep = 100 * time.Millisecond
 )
 
-// rulesFixture is built once per process (rulesSetup) and shared by the
-// test and all sub-benchmarks.
+// rulesFixture is built once per process and shape (rulesSetup) and shared
+// by the test and all sub-benchmarks.
 type rulesFixture struct {
+	shape   rulesShape
 	db      *tsdb.DB
 	head    *promtsdb.Head
 	headQ   storage.Queryable
 	engine  *promql.Engine
-	exprs   []string // the 1,000 rule expressions, in group/rule order
+	exprs   []string // the rule expressions (1,000 in rulesFull), in group/rule order
 	ruleDoc []byte   // the rule file
 	// seriesPerRound is the number of series the selectors of all exprs
 	// match (a series selected by two selectors of one expr counts twice).
@@ -72,20 +84,26 @@ type rulesFixture struct {
 }
 
 var (
-	rulesOnce sync.Once
-	rulesFix  *rulesFixture
-	rulesErr  error
+	rulesMu       sync.Mutex
+	rulesFixtures = map[rulesShape]*rulesFixture{}
 )
 
-// rulesSetup returns the shared fixture, building it on first use. The rule
-// file is written to tb's TempDir: it is read only by Manager.Update here.
-func rulesSetup(tb testing.TB) *rulesFixture {
+// rulesSetup returns the shared fixture of shape sh, building it on first
+// use. The rule file is written to tb's TempDir: it is read only by
+// Manager.Update here.
+func rulesSetup(tb testing.TB, sh rulesShape) *rulesFixture {
 	tb.Helper()
-	rulesOnce.Do(func() { rulesFix, rulesErr = buildRulesFixture(tb.TempDir()) })
-	if rulesErr != nil {
-		tb.Fatal(rulesErr)
+	rulesMu.Lock()
+	defer rulesMu.Unlock()
+	if f := rulesFixtures[sh]; f != nil {
+		return f
 	}
-	return rulesFix
+	f, err := buildRulesFixture(tb.TempDir(), sh)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rulesFixtures[sh] = f
+	return f
 }
 
 // splitmix64 is the deterministic noise source of the generator.
@@ -124,9 +142,9 @@ func resetStep(k int) int {
 	return -1
 }
 
-func buildRulesFixture(dir string) (*rulesFixture, error) {
+func buildRulesFixture(dir string, sh rulesShape) (*rulesFixture, error) {
 	start := time.Now()
-	f := &rulesFixture{}
+	f := &rulesFixture{shape: sh}
 	var err error
 	// The store's clock stands at the end of the data.
 	end := time.UnixMilli(rulesDataStart).Add(rulesSteps * rulesStep)
@@ -151,11 +169,11 @@ func buildRulesFixture(dir string) (*rulesFixture, error) {
 	})
 
 	// Series, in (service, instance, code) order.
-	n := rulesServices * rulesInstances * len(rulesCodes)
+	n := sh.services * sh.instances * len(rulesCodes)
 	lsets := make([]labels.Labels, 0, n)
 	rates := make([]float64, 0, n)
-	for s := range rulesServices {
-		for i := range rulesInstances {
+	for s := range sh.services {
+		for i := range sh.instances {
 			for c, code := range rulesCodes {
 				lsets = append(lsets, labels.FromStrings(
 					labels.MetricName, "http_requests_total",
@@ -206,7 +224,7 @@ func buildRulesFixture(dir string) (*rulesFixture, error) {
 		Timeout:       time.Minute,
 		LookbackDelta: 5 * time.Minute,
 	})
-	if f.ruleDoc, f.exprs, err = rulesFile(); err != nil {
+	if f.ruleDoc, f.exprs, err = rulesFile(sh.services); err != nil {
 		return nil, err
 	}
 	if f.seriesPerRound, err = countSelected(f.db, f.exprs, rulesEvalStart); err != nil {
@@ -229,8 +247,8 @@ func buildRulesFixture(dir string) (*rulesFixture, error) {
 		return nil, err
 	}
 	f.groups = f.mgr.Groups()
-	if len(f.groups) != rulesServices {
-		return nil, fmt.Errorf("loaded %d groups, want %d", len(f.groups), rulesServices)
+	if len(f.groups) != sh.services {
+		return nil, fmt.Errorf("loaded %d groups, want %d", len(f.groups), sh.services)
 	}
 	// Warm-up: restores (nothing) from the store, creates the alerts and
 	// their ALERTS series.
@@ -329,10 +347,10 @@ type groupYAML struct {
 // rulesFile returns the rule file (one group per service, ten alerting
 // rules each, of the kinds a service's on-call team writes) and the rules'
 // expressions in order.
-func rulesFile() ([]byte, []string, error) {
+func rulesFile(services int) ([]byte, []string, error) {
 	var groups []groupYAML
 	var exprs []string
-	for s := range rulesServices {
+	for s := range services {
 		svc := "s" + strconv.Itoa(s)
 		sel := func(extra string) string {
 			return `http_requests_total{service="` + svc + `"` + extra + `}`
@@ -469,21 +487,23 @@ func countSelected(q storage.Queryable, exprs []string, ts time.Time) (int, erro
 	return total, nil
 }
 
-// TestRulesStoresAgree checks that the 1,000 rule expressions give the same
-// results over the Watchdog store and the Prometheus head, so the
-// query-only comparison is like for like, and that the rules evaluate
-// without errors and raise alerts in both states.
+// TestRulesStoresAgree checks that the rule expressions (1,000 on the
+// benchmark's fixture) give the same results over the Watchdog store and
+// the Prometheus head, so the query-only comparison is like for like, and
+// that the rules evaluate without errors and raise alerts in both states.
+// Under -short it checks the same on rulesSmall.
 func TestRulesStoresAgree(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds 100k series in two stores")
-	}
 	if raceBuild {
 		// 24 M samples into two stores take over ten minutes under the
 		// race detector; the test has no goroutines of its own to check.
 		// .ci/run runs it without -race.
 		t.Skip("SKIP under -race: builds 100k series in two stores (run without -race by .ci/run)")
 	}
-	f := rulesSetup(t)
+	sh := rulesFull
+	if testing.Short() {
+		sh = rulesSmall
+	}
+	f := rulesSetup(t, sh)
 	ctx := context.Background()
 	ts := rulesEvalStart
 	for _, e := range f.exprs {
@@ -530,9 +550,9 @@ func TestRulesStoresAgree(t *testing.T) {
 //     Watchdog store query time) and x_eval_over_query (rules_eval time /
 //     Watchdog query-only time, the rules engine's overhead factor).
 func BenchmarkRules(b *testing.B) {
-	f := rulesSetup(b)
+	f := rulesSetup(b, rulesFull)
 	ctx := context.Background()
-	nRules := float64(rulesServices * rulesPerService)
+	nRules := float64(rulesFull.services * rulesPerService)
 	report := func(b *testing.B, d time.Duration) {
 		b.ReportMetric(nRules*float64(b.N)/d.Seconds(), "rules/s")
 		b.ReportMetric(float64(f.seriesPerRound*b.N)/d.Seconds(), "series/s")

@@ -11,16 +11,14 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/watchdog-sre/watchdog/internal/dburl"
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 )
 
 // Load reads the configuration file at path, parses and validates it, makes
@@ -74,8 +72,7 @@ func parse(data []byte, filename string) (*Config, *report) {
 	c := &Config{}
 	root, ok := parseYAML(data, r)
 	if ok && root != nil {
-		d := &decoder{r: r}
-		d.decode(root, reflect.ValueOf(c).Elem(), "")
+		decode(r, root, c)
 	}
 	if !ok {
 		return nil, r
@@ -91,30 +88,22 @@ func parse(data []byte, filename string) (*Config, *report) {
 // parseYAML parses one YAML document into a node tree. A nil node with ok
 // means an empty document.
 func parseYAML(data []byte, r *report) (root *yaml.Node, ok bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, true
-		}
-		r.addYAMLError("", 0, err)
+	doc := yamlnode.Parse(data)
+	switch {
+	case doc.Empty:
+		return nil, true
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
 		tabHint(data, r)
 		return nil, false
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		r.addYAMLError("", 0, err)
+	case doc.ExtraErr != nil:
+		r.AddYAMLError(doc.ExtraErr)
 		return nil, false
-	default:
-		r.add(extra.Line, "", "more than one YAML document")
+	case doc.Extra != nil:
+		r.add(doc.Extra.Line, "", "more than one YAML document")
 		return nil, false
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, true
-	}
-	return doc.Content[0], true
+	return doc.Root, true
 }
 
 // tabHint explains a syntax error on a line indented with a tab, the most

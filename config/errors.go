@@ -3,8 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/watchdog-sre/watchdog/internal/yamlnode"
@@ -85,47 +83,3 @@ func parentPath(p string) string {
 
 // maxErrors is how many problems of one file are reported.
 const maxErrors = yamlnode.MaxErrors
-
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// addYAMLError records an error of the yaml package, taking the line out of
-// its message ("yaml: line 3: found character that cannot start any token").
-// fallback is the line used when the message has none.
-func (r *report) addYAMLError(path string, fallback int, err error) {
-	msgs := []string{err.Error()}
-	var te interface{ Unwrap() []error }
-	if errors.As(err, &te) {
-		msgs = msgs[:0]
-		for _, e := range te.Unwrap() {
-			msgs = append(msgs, e.Error())
-		}
-	}
-	for _, m := range msgs {
-		for _, part := range splitYAMLErrors(m) {
-			line := fallback
-			if sm := yamlLineRE.FindStringSubmatch(part); sm != nil {
-				if n, err := strconv.Atoi(sm[1]); err == nil {
-					line = n
-				}
-				part = sm[2]
-			}
-			part = strings.TrimPrefix(part, "yaml: ")
-			r.add(line, path, part)
-		}
-	}
-}
-
-// splitYAMLErrors splits "yaml: unmarshal errors:\n  line 1: a\n  line 2: b".
-func splitYAMLErrors(m string) []string {
-	const hdr = "yaml: unmarshal errors:\n"
-	if !strings.HasPrefix(m, hdr) {
-		return []string{m}
-	}
-	var out []string
-	for _, l := range strings.Split(strings.TrimPrefix(m, hdr), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"reflect"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -25,8 +24,7 @@ func ParseFileSD(data []byte, filename string) ([]StaticConfig, error) {
 	if strings.EqualFold(filepath.Ext(filename), ".json") {
 		out = decodeFileSDJSON(data, r)
 	} else if root, ok := parseYAML(data, r); ok && root != nil {
-		d := &decoder{r: r}
-		d.decode(root, reflect.ValueOf(&out).Elem(), "")
+		decode(r, root, &out)
 	}
 	r.decoded = len(r.Errs)
 	for i := range out {

@@ -2,13 +2,16 @@ package examples
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/watchdog-sre/watchdog/pager/pagertest"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/ruletest"
+	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 // TestRuleFilesPass runs every example's unit tests through `watchdog test`'s
@@ -22,7 +25,7 @@ func TestRuleFilesPass(t *testing.T) {
 	for _, f := range tests {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out bytes.Buffer
-			run := func() int { return ruletest.Run(ruletest.Options{Out: &out}, f) }
+			run := func() int { return ruletest.Run(ruletest.Options{Out: &out, NewStore: newRuleTestStore}, f) }
 			if data, err := os.ReadFile(f); err == nil && pagertest.IsTestFile(data) {
 				run = func() int { return pagertest.Run(pagertest.Options{Out: &out}, f) }
 			}
@@ -81,4 +84,18 @@ func TestPagerFilesPass(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ruleTestStore is the store the rule tests run on, as `watchdog test`
+// gives it (cmd/watchdog).
+type ruleTestStore struct{ *tsdb.DB }
+
+func (s ruleTestStore) Appender() rules.Appender { return s.DB.Appender() }
+
+func newRuleTestStore() (ruletest.Store, error) {
+	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
+	if err != nil {
+		return nil, err
+	}
+	return ruleTestStore{db}, nil
 }

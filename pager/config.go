@@ -50,9 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,6 +104,12 @@ type Config struct {
 	// UrgencyRules map alerts to high or low urgency by their labels (see
 	// UrgencyRule); a route's urgency takes precedence. Default high.
 	UrgencyRules []*UrgencyRule `yaml:"urgency_rules"`
+	// ActionItemReminders sets how often the owners of overdue action
+	// items are reminded (see ActionItemReminders); nil is the default.
+	ActionItemReminders *ActionItemReminders `yaml:"action_item_reminders"`
+	// StatusSubscribers configures the status page's subscribers (e-mail
+	// sending and limits); nil takes the defaults, without e-mail.
+	StatusSubscribers *StatusSubscribers `yaml:"status_subscribers"`
 
 	file  string
 	lines map[string]int // key path → line, filled by ParseConfig
@@ -280,22 +284,22 @@ func (c *Config) AlertTimeout() time.Duration {
 // key (other top-level keys belong to other sections and are ignored) and
 // validates it. All problems are returned at once, each a *ConfigError.
 func ParseConfig(file string, data []byte) (*Config, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlErrors(file, nil, err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
+	// Like yaml.Unmarshal, only the first document counts: the file is
+	// either the pager's own or the whole configuration, which refuses more.
+	doc := yamlnode.Parse(data)
+	if doc.Err != nil {
+		return nil, yamlErrors(file, nil, doc.Err)
 	}
 	var section *yaml.Node
-	if root.Kind == yaml.MappingNode {
+	switch root := doc.Root; {
+	case root == nil || yamlnode.IsNull(root):
+	case root.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if root.Content[i].Value == "pager" {
 				section = root.Content[i+1]
 			}
 		}
-	} else if root.Kind != 0 && !(root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+	default:
 		return nil, &ConfigError{File: file, Line: root.Line, Msg: "top level must be a mapping"}
 	}
 	if section == nil {
@@ -333,27 +337,12 @@ func ParseConfigNode(file, prefix string, n *yaml.Node) (*Config, error) {
 	return c, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlErrors converts yaml.v3 errors ("line 3: cannot unmarshal …") into
-// ConfigErrors, finding the key path of the line when lines is given.
+// yamlErrors converts an error of the yaml package into ConfigErrors, at
+// the line it names and the longest key path on that line.
 func yamlErrors(file string, lines map[string]int, err error) error {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
 	var errs []error
-	for _, m := range msgs {
-		ce := &ConfigError{File: file, Msg: strings.TrimPrefix(m, "yaml: ")}
-		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
-			ce.Line, _ = strconv.Atoi(sm[1])
-			ce.Msg = sm[2]
-			ce.Path = pathAtLine(lines, ce.Line)
-		}
-		errs = append(errs, ce)
+	for _, p := range yamlnode.SplitYAMLError(err) {
+		errs = append(errs, &ConfigError{File: file, Line: p.Line, Path: pathAtLine(lines, p.Line), Msg: p.Msg})
 	}
 	return errors.Join(errs...)
 }
@@ -407,81 +396,17 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-var (
-	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
-	durationType    = reflect.TypeFor[time.Duration]()
-)
-
 // checkKeys reports every mapping key under n that t (a yaml-tagged
-// struct, possibly nested in pointers, slices and maps) does not declare.
-// Types with their own UnmarshalYAML check themselves.
+// struct, possibly nested in pointers, slices and maps) does not declare;
+// the yaml package decodes the values and reports their types. Types with
+// their own UnmarshalYAML check themselves.
 func checkKeys(n *yaml.Node, t reflect.Type, path string, add func(line int, path, msg string)) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == durationType || reflect.PointerTo(t).Implements(unmarshalerType) {
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return // the decoder reports the type mismatch
-		}
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			ft, ok := fields[k.Value]
-			if !ok {
-				add(k.Line, path, fmt.Sprintf("unknown key %q", k.Value))
-				continue
-			}
-			checkKeys(n.Content[i+1], ft, path+"."+k.Value, add)
-		}
-	case reflect.Slice, reflect.Array:
-		if n.Kind == yaml.SequenceNode {
-			for i, item := range n.Content {
-				checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), add)
-			}
-		}
-	case reflect.Map:
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, add)
-			}
-		}
-	}
+	yamlnode.UnknownKeys(n, t, path, isDuration, func(line int, path, key string) {
+		add(line, path, fmt.Sprintf("unknown key %q", key))
+	})
 }
 
-// yamlFields maps the YAML keys of struct type t to their field types,
-// following ",inline" fields and skipping "-".
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		if slices.Contains(strings.Split(opts, ","), "inline") {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			for k, v := range yamlFields(ft) {
-				out[k] = v
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
+func isDuration(t reflect.Type) bool { return t == reflect.TypeFor[time.Duration]() }
 
 // problems collects ConfigErrors, looking lines up by path.
 type problems struct {
@@ -523,7 +448,7 @@ type ChannelConfig struct {
 
 	node *yaml.Node // the type's option keys, decoded by BuildChannels
 	line int
-	errs []string // problems found while decoding, reported by Validate with lines
+	errs []chanErr // problems found while decoding, reported by Validate
 }
 
 // SecretRef says where a secret value is read from.
@@ -556,7 +481,7 @@ var notSecretInline = map[string]bool{"webhook.url": true}
 func (cc *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 	cc.line = n.Line
 	if n.Kind != yaml.MappingNode {
-		cc.errs = append(cc.errs, "must be a mapping")
+		cc.errs = append(cc.errs, chanErr{msg: "must be a mapping"})
 		return nil
 	}
 	cc.Name = scalar(mapValue(n, "name"))
@@ -569,15 +494,15 @@ func (cc *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 		case key == "type":
 		case key == "retry":
 			if err := v.Decode(&cc.Retry); err != nil {
-				cc.errs = append(cc.errs, fmt.Sprintf("line %d: retry: %v", k.Line, err))
+				cc.errAt(k.Line, "retry: "+err.Error())
 			}
 			checkKeys(v, reflect.TypeFor[channel.RetryPolicy](), "", func(line int, _, msg string) {
-				cc.errs = append(cc.errs, fmt.Sprintf("line %d: retry: %s", line, msg))
+				cc.errAt(line, "retry: "+msg)
 			})
 		case known && (strings.HasSuffix(key, "_file") || strings.HasSuffix(key, "_env")):
 			base, kind, _ := cutLast(key, "_")
 			if !slices.Contains(ct.secrets, base) {
-				cc.errs = append(cc.errs, fmt.Sprintf("line %d: unknown key %q (%s is not a secret field of %s)", k.Line, key, base, cc.Type))
+				cc.errAt(k.Line, fmt.Sprintf("unknown key %q (%s is not a secret field of %s)", key, base, cc.Type))
 				continue
 			}
 			if cc.Secrets == nil {
@@ -591,22 +516,39 @@ func (cc *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 			}
 			cc.Secrets[base] = ref
 		case known && slices.Contains(ct.secrets, key) && !notSecretInline[cc.Type+"."+key]:
-			cc.errs = append(cc.errs, fmt.Sprintf("line %d: %s is a secret: use %s_file or %s_env", k.Line, key, key, key))
+			cc.errAt(k.Line, fmt.Sprintf("%s is a secret: use %s_file or %s_env", key, key, key))
 		default:
 			opts.Content = append(opts.Content, k, v)
 		}
 	}
 	if known {
 		checkKeys(opts, ct.opts, "", func(line int, _, msg string) {
-			cc.errs = append(cc.errs, fmt.Sprintf("line %d: %s", line, msg))
+			cc.errAt(line, msg)
 		})
 		dst := reflect.New(ct.opts)
 		if err := opts.Decode(dst.Interface()); err != nil {
-			cc.errs = append(cc.errs, err.Error())
+			cc.errs = append(cc.errs, chanErr{msg: err.Error()})
 		}
 	}
 	cc.node = opts
 	return nil
+}
+
+// chanErr is a problem of a channel found while decoding: at line, or at
+// the channel's own line when line is 0.
+type chanErr struct {
+	line int
+	msg  string
+}
+
+// errAt records a problem at line. A message of several lines (the yaml
+// package's) is kept whole at the channel's line, its own line in front.
+func (cc *ChannelConfig) errAt(line int, msg string) {
+	if strings.Contains(msg, "\n") {
+		cc.errs = append(cc.errs, chanErr{msg: fmt.Sprintf("line %d: %s", line, msg)})
+		return
+	}
+	cc.errs = append(cc.errs, chanErr{line: line, msg: msg})
 }
 
 func scalar(n *yaml.Node) string {

@@ -14,6 +14,14 @@ var _ = selfmetrics.Describe(
 	selfmetrics.Family{Name: "watchdog_pager_lease_acquired_total", Type: selfmetrics.Counter, Help: "Times this replica took the lease."},
 	selfmetrics.Family{Name: "watchdog_pager_lease_lost_total", Type: selfmetrics.Counter, Help: "Times this replica stepped down from the lease."},
 	selfmetrics.Family{Name: "watchdog_pager_campaign_errors_total", Type: selfmetrics.Counter, Help: "Failed attempts to take or renew the lease."},
+	selfmetrics.Family{Name: "watchdog_pager_reminders_sent_total", Type: selfmetrics.Counter, Help: "Reminders of overdue action items sent to their owners."},
+	selfmetrics.Family{Name: "watchdog_pager_reminder_errors_total", Type: selfmetrics.Counter, Help: "Reminders of overdue action items that could not be sent."},
 	selfmetrics.Family{Name: "watchdog_pager_claim_errors_total", Type: selfmetrics.Counter, Help: "Failed attempts to claim a delivery before sending it."},
 	selfmetrics.Family{Name: "watchdog_pager_deliveries_total", Type: selfmetrics.Counter, Help: "Notification deliveries finished, by channel and result."},
+)
+
+// The status page subscribers' metrics (RunSubscribers).
+var _ = selfmetrics.Describe(
+	selfmetrics.Family{Name: "watchdog_status_subscriber_deliveries_total", Type: selfmetrics.Counter,
+		Help: "Attempts to tell status page subscribers, by kind (webhook, email) and result (sent, retry, failed)."},
 )

@@ -178,6 +178,11 @@ type Pager struct {
 	// fenced is set when the store refuses a write with ErrFenced: workers
 	// send nothing more and Run returns.
 	fenced atomic.Bool
+
+	// subWake (buffer 1) wakes RunSubscribers; subLimiter bounds public
+	// e-mail subscriptions.
+	subWake    chan struct{}
+	subLimiter subscribeLimiter
 }
 
 // New returns a Pager for o.
@@ -212,7 +217,7 @@ func New(o Options) (*Pager, error) {
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
 	}
-	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), stuck: map[string]string{}}
+	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), subWake: make(chan struct{}, 1), stuck: map[string]string{}}
 	p.cfg.Store(o.Config)
 	if o.Metrics != nil {
 		o.Metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", func() float64 { return float64(p.stuckN.Load()) })

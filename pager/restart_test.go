@@ -27,3 +27,11 @@ func TestRestartResponders(t *testing.T) { storetest.RestartResponders(t, memSto
 func TestStatusUpdates(t *testing.T) { storetest.StatusUpdates(t, memStore, sameStore) }
 
 func TestMaintenance(t *testing.T) { storetest.Maintenance(t, memStore, sameStore) }
+
+func TestMaintenanceEnd(t *testing.T) { storetest.MaintenanceEnd(t, memStore, sameStore) }
+
+func TestActionItemReminders(t *testing.T) {
+	storetest.ActionItemReminders(t, memStore, sameStore)
+}
+
+func TestStoreSubscribers(t *testing.T) { storetest.Subscribers(t, memStore, sameStore) }

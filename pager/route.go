@@ -6,9 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 	amparse "github.com/prometheus/alertmanager/matcher/parse"
 	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/prometheus/model/labels"
@@ -125,13 +126,17 @@ type RouteMatch struct {
 // node none of whose children match is itself the match. Alerts that match
 // no configured route go to the implicit root (which pages nobody unless
 // it is given a policy, which it cannot be), so Match returns nil for them.
+// Route conditions run on a reused expression VM; Match is safe for
+// concurrent use.
 func (c *Config) Match(lset map[string]string) []RouteMatch {
 	if c.c == nil {
 		panic("BUG: pager: Match on a config that did not pass Validate")
 	}
+	ev := condEvals.Get().(*condEval)
+	defer ev.release()
 	var out []RouteMatch
 	for _, n := range c.c.root.children {
-		found := n.match(lset, &out)
+		found := n.match(ev, lset, &out)
 		if found && !n.cont {
 			break
 		}
@@ -144,24 +149,57 @@ func (c *Config) Match(lset map[string]string) []RouteMatch {
 	return out
 }
 
+// condEval runs route conditions (programs compiled once by Validate) for
+// one goroutine at a time: one expr VM, whose stacks are reused from run to
+// run, and one environment map, filled once per alert on the first
+// condition met. condEvals hands one to each goroutine in Match.
+type condEval struct {
+	vm     vm.VM
+	env    map[string]any
+	filled bool
+}
+
+var condEvals = sync.Pool{New: func() any { return &condEval{env: map[string]any{}} }}
+
+// maxPooledEnv bounds the environment map kept in the pool, so one alert
+// with very many labels does not pin a large map.
+const maxPooledEnv = 256
+
+// run reports whether prog is true for lset.
+func (e *condEval) run(prog *vm.Program, lset map[string]string) bool {
+	if !e.filled {
+		for k, v := range lset {
+			e.env[k] = v
+		}
+		e.filled = true
+	}
+	v, err := e.vm.Run(prog, e.env)
+	b, ok := v.(bool)
+	return err == nil && ok && b
+}
+
+// release empties e (dropping the alert's strings) and returns it to the pool.
+func (e *condEval) release() {
+	if len(e.env) > maxPooledEnv {
+		e.env = map[string]any{}
+	} else {
+		clear(e.env)
+	}
+	e.filled = false
+	condEvals.Put(e)
+}
+
 // match appends the matches under n and reports whether n matched.
-func (n *routeNode) match(lset map[string]string, out *[]RouteMatch) bool {
+func (n *routeNode) match(ev *condEval, lset map[string]string, out *[]RouteMatch) bool {
 	if !matchAll(n.matchers, lset) {
 		return false
 	}
-	if n.cond != nil {
-		env := make(map[string]any, len(lset))
-		for k, v := range lset {
-			env[k] = v
-		}
-		v, err := expr.Run(n.cond, env)
-		if b, ok := v.(bool); err != nil || !ok || !b {
-			return false
-		}
+	if n.cond != nil && !ev.run(n.cond, lset) {
+		return false
 	}
 	matched := false
 	for _, child := range n.children {
-		if child.match(lset, out) {
+		if child.match(ev, lset, out) {
 			matched = true
 			if !child.cont {
 				break

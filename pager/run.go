@@ -170,6 +170,7 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 			}
 		}
 	})
+	wg.Go(func() { p.remindLoop(ctx, token) })
 	defer wg.Wait()
 	// Returning for any other reason than ctx (fenced off) stops the
 	// workers and the recorder first: this runs before wg.Wait.

@@ -4,26 +4,15 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/internal/alert"
 )
 
-// Alert is one alert as it arrives, in the Alertmanager API v2 shape. An
-// alert whose EndsAt has passed is resolved; a zero EndsAt fires until a
-// later Receive carries an EndsAt, or, with Timeout, for resolve_timeout.
-type Alert struct {
-	Labels       map[string]string
-	Annotations  map[string]string
-	StartsAt     time.Time
-	EndsAt       time.Time
-	GeneratorURL string
-	// Timeout marks an alert received without an end (Alertmanager's
-	// Alert.Timeout): Step gives it EndsAt = now + resolve_timeout, so it
-	// resolves unless it is received again. The watchdog's own rules
-	// leave it false: their alerts fire until they send an end.
-	Timeout bool
-}
-
-// Resolved reports whether the alert has ended at now.
-func (a Alert) Resolved(now time.Time) bool { return !a.EndsAt.IsZero() && !a.EndsAt.After(now) }
+// Alert is one alert as it arrives: the value every source hands to every
+// sink (see package internal/alert). An alert whose EndsAt has passed is
+// resolved; a zero EndsAt fires until a later Receive carries an EndsAt,
+// or, with Timeout, for resolve_timeout (Step sets EndsAt).
+type Alert = alert.Alert
 
 // IncidentAlert is an alert inside an incident.
 type IncidentAlert struct {

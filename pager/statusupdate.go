@@ -89,6 +89,7 @@ func (p *Pager) PostStatusUpdate(id string, by Actor, status, text string) (Stat
 		return StatusUpdate{}, fmt.Errorf("post status update on %s: %w", id, err)
 	}
 	p.log.Info("pager: status update posted", "incident", id, "id", u.ID, "status", status, "by", by.String())
+	p.subSignal()
 	return u, nil
 }
 

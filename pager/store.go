@@ -94,6 +94,22 @@ type ReadTx interface {
 	StatusUpdates(incidentID string, limit int) ([]StatusUpdate, error)
 	// Maintenances returns the maintenance windows by StartsAt, then ID.
 	Maintenances() ([]Maintenance, error)
+	// ActionItemReminders returns the records of the reminders sent of
+	// overdue action items, in no particular order.
+	ActionItemReminders() ([]ActionItemReminder, error)
+	// Subscribers returns the status page subscribers by ID.
+	Subscribers() ([]Subscriber, error)
+	// Subscriber returns the subscriber with id, or ErrNotFound.
+	Subscriber(id string) (Subscriber, error)
+	// SubscriberEvent returns the subscriber event with key, or
+	// ErrNotFound.
+	SubscriberEvent(key string) (SubscriberEvent, error)
+	// SubscriberNotes returns the outbox messages f selects by NextAt,
+	// then ID.
+	SubscriberNotes(f SubscriberNoteFilter) ([]SubscriberNote, error)
+	// SubscriberMark returns the subscriber loop's mark key (a cursor or
+	// a last state), or ErrNotFound.
+	SubscriberMark(key string) (string, error)
 }
 
 // Tx reads and writes the store inside Update.
@@ -131,6 +147,24 @@ type Tx interface {
 	PutStatusUpdate(u StatusUpdate) error
 	// PutMaintenance inserts or replaces a maintenance window by ID.
 	PutMaintenance(m Maintenance) error
+	// PutActionItemReminder inserts or replaces the reminder record of
+	// one action item (by IncidentID and ItemID).
+	PutActionItemReminder(r ActionItemReminder) error
+	// PutSubscriber inserts or replaces a subscriber by ID.
+	PutSubscriber(s Subscriber) error
+	// DeleteSubscriber removes the subscriber with id and its outbox
+	// messages (ErrNotFound if none).
+	DeleteSubscriber(id string) error
+	// AddSubscriberEvent inserts ev unless an event with ev.Key exists;
+	// it reports whether it inserted.
+	AddSubscriberEvent(ev SubscriberEvent) (added bool, err error)
+	// PutSubscriberNote inserts or replaces an outbox message by ID.
+	PutSubscriberNote(n SubscriberNote) error
+	// PutSubscriberMark sets the mark key to value.
+	PutSubscriberMark(key, value string) error
+	// PruneSubscriberEvents removes the events older (At) than before and
+	// the messages no longer pending created before it.
+	PruneSubscriberEvents(before time.Time) error
 }
 
 // IncidentFilter selects incidents; zero fields select everything.
@@ -231,6 +265,11 @@ type memData struct {
 	pms        map[string]Postmortem
 	updates    map[string]StatusUpdate
 	maint      map[string]Maintenance
+	reminders  map[string]ActionItemReminder
+	subs       map[string]Subscriber
+	subEvents  map[string]SubscriberEvent
+	subNotes   map[string]SubscriberNote
+	subMarks   map[string]string
 }
 
 // NewMemStore returns an empty MemStore.
@@ -241,6 +280,9 @@ func NewMemStore() *MemStore {
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
 		updates: map[string]StatusUpdate{}, maint: map[string]Maintenance{},
+		reminders: map[string]ActionItemReminder{},
+		subs:      map[string]Subscriber{}, subEvents: map[string]SubscriberEvent{}, subNotes: map[string]SubscriberNote{},
+		subMarks: map[string]string{},
 	}}
 }
 
@@ -283,6 +325,11 @@ type memUndo struct {
 	pms        map[string]memOld[Postmortem]
 	updates    map[string]memOld[StatusUpdate]
 	maint      map[string]memOld[Maintenance]
+	reminders  map[string]memOld[ActionItemReminder]
+	subs       map[string]memOld[Subscriber]
+	subEvents  map[string]memOld[SubscriberEvent]
+	subNotes   map[string]memOld[SubscriberNote]
+	subMarks   map[string]memOld[string]
 }
 
 type memOld[T any] struct {
@@ -324,6 +371,11 @@ func (u *memUndo) rollback(d *memData) {
 	restore(u.pms, d.pms)
 	restore(u.updates, d.updates)
 	restore(u.maint, d.maint)
+	restore(u.reminders, d.reminders)
+	restore(u.subs, d.subs)
+	restore(u.subEvents, d.subEvents)
+	restore(u.subNotes, d.subNotes)
+	restore(u.subMarks, d.subMarks)
 	for id, n := range u.timeline {
 		if n == 0 {
 			delete(d.timeline, id)
@@ -659,5 +711,15 @@ func (t *memTx) Maintenances() ([]Maintenance, error) {
 func (t *memTx) PutMaintenance(m Maintenance) error {
 	save(&t.undo.maint, t.d.maint, m.ID)
 	t.d.maint[m.ID] = m
+	return nil
+}
+
+func (t *memTx) ActionItemReminders() ([]ActionItemReminder, error) {
+	return slices.Collect(maps.Values(t.d.reminders)), nil
+}
+
+func (t *memTx) PutActionItemReminder(r ActionItemReminder) error {
+	save(&t.undo.reminders, t.d.reminders, r.Key())
+	t.d.reminders[r.Key()] = r
 	return nil
 }

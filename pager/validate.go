@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +29,8 @@ type compiled struct {
 	// urgencyRules and userTimes: see urgency.go.
 	urgencyRules []urgencyRule
 	userTimes    map[string]userTime
+	// reminderCadence is action_item_reminders.cadence, defaulted.
+	reminderCadence time.Duration
 }
 
 // routeNode is a compiled Route with inherited settings filled in.
@@ -129,12 +130,11 @@ func (c *Config) validate(prefix string) error {
 			p.add(path, "empty channel")
 			continue
 		}
-		for _, msg := range ch.errs {
-			if sm := yamlLineRE.FindStringSubmatch(msg); sm != nil {
-				line, _ := strconv.Atoi(sm[1])
-				p.errs = append(p.errs, &ConfigError{File: c.file, Line: line, Path: path, Msg: sm[2]})
+		for _, e := range ch.errs {
+			if e.line > 0 {
+				p.errs = append(p.errs, &ConfigError{File: c.file, Line: e.line, Path: path, Msg: e.msg})
 			} else {
-				p.add(path, "%s", msg)
+				p.add(path, "%s", e.msg)
 			}
 		}
 		switch {
@@ -201,6 +201,7 @@ func (c *Config) validate(prefix string) error {
 			}
 		}
 	}
+	c.validateReminders(p, cc, prefix)
 	cc.resolveTimeout = DefaultResolveTimeout
 	if d := c.ResolveTimeout; d != nil {
 		if *d <= 0 || *d > MaxResolveTimeout {
@@ -257,6 +258,7 @@ func (c *Config) validate(prefix string) error {
 		}
 	}
 	c.validateUrgency(p, cc, prefix)
+	c.validateSubscribers(p, cc, prefix)
 	if len(p.errs) > 0 {
 		return errors.Join(p.errs...)
 	}

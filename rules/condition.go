@@ -24,6 +24,9 @@ var (
 	// ErrNoNativeReader is returned when a native condition is evaluated
 	// without a Reader (Options.Native).
 	ErrNoNativeReader = errors.New("no store to evaluate native conditions on (Options.Native is not set)")
+	// ErrNotCompiled is returned when a NativeCondition without a compiled
+	// condition is evaluated (build one with NewNativeCondition).
+	ErrNotCompiled = errors.New("native condition not compiled")
 )
 
 // QueryFunc runs an instant PromQL query at t.
@@ -87,11 +90,26 @@ func (c PromQLCondition) PromQL() string { return c.Expr }
 // NativeCondition is a Condition that runs a compiled native condition (see
 // package evaluator) over Reader. Its samples carry the series labels
 // without __name__, or with By only the By labels, as the equivalent PromQL
-// (`sum by (...)`) would.
+// (`sum by (...)`) would. The compiled condition keeps windows between
+// evaluations: each rule of each group has its own (see newCondition).
 type NativeCondition struct {
 	Spec   evaluator.Spec
-	Cond   *evaluator.Condition // compiled Spec; nil compiles Spec at each Eval
+	Cond   *evaluator.Condition // compiled Spec (NewNativeCondition); Eval fails without it
 	Reader evaluator.Reader
+	err    error // why Spec did not compile, returned by Eval
+}
+
+// NewNativeCondition compiles spec once into a condition run over r. On
+// error it also returns a condition whose Eval returns that error.
+func NewNativeCondition(spec evaluator.Spec, r evaluator.Reader) (NativeCondition, error) {
+	c := NativeCondition{Spec: spec, Reader: r}
+	cond, err := evaluator.Compile(spec, evaluator.Options{})
+	if err != nil {
+		c.err = fmt.Errorf("compile native condition: %w", err)
+		return c, c.err
+	}
+	c.Cond = cond
+	return c, nil
 }
 
 // Eval runs the condition at t. A failure on some series (an expr run-time
@@ -99,15 +117,15 @@ type NativeCondition struct {
 // evaluator.ErrRuntime, as a failing PromQL query does: the rule's alerts
 // keep their state until an evaluation succeeds.
 func (c NativeCondition) Eval(ctx context.Context, t time.Time) (vec promql.Vector, err error) {
-	if c.Reader == nil {
+	switch {
+	case c.err != nil:
+		return nil, c.err
+	case c.Cond == nil:
+		return nil, ErrNotCompiled
+	case c.Reader == nil:
 		return nil, ErrNoNativeReader
 	}
 	cond := c.Cond
-	if cond == nil {
-		if cond, err = evaluator.Compile(c.Spec, evaluator.Options{}); err != nil {
-			return nil, fmt.Errorf("compile native condition: %w", err)
-		}
-	}
 	defer func() {
 		// The evaluator recovers per series; this guards the rest, so that
 		// one rule cannot stop its group.
@@ -146,10 +164,15 @@ func (c NativeCondition) String() string {
 	return s
 }
 
-// newCondition returns the condition of a rule spec.
+// newCondition returns the condition of a rule spec, compiling a native one:
+// a group calls it once per rule when it is built (a load or reload), so
+// each group's rules own their compiled conditions and their windows. A
+// spec that does not compile (ParseFile refuses those; a spec built in code
+// may) gives a condition whose evaluations fail with the compile error.
 func newCondition(rs RuleSpec, opts *Options) Condition {
 	if rs.IsNative() {
-		return NativeCondition{Spec: rs.NativeSpec(), Cond: rs.native, Reader: opts.Native}
+		c, _ := NewNativeCondition(rs.NativeSpec(), opts.Native)
+		return c
 	}
 	return PromQLCondition{Expr: rs.Expr, Query: opts.Query}
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,78 @@ groups:
 			t.Errorf("reader %v: next rule health %v alerts %v", withReader, rs[1].Health(), rs[1].Alerts())
 		}
 		h.takeSent()
+	}
+}
+
+// The rule-file model is plain data: every RuleSpec field is exported, so
+// a spec built in code is the same value as a parsed one, and a group
+// compiles the native condition once when it is built, never at an
+// evaluation.
+func TestRuleSpecBuiltInCodeCompilesOnce(t *testing.T) {
+	typ := reflect.TypeFor[RuleSpec]()
+	for i := range typ.NumField() {
+		if f := typ.Field(i); !f.IsExported() {
+			t.Errorf("RuleSpec.%s is unexported: the rule model must be plain data", f.Name)
+		}
+	}
+	f, err := ParseFile([]byte(nativeRules), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := f.Groups[0].Rules[3]
+	built := RuleSpec{
+		Alert: "InstanceDownNative", Series: "up", When: "value() == 0", For: 2 * time.Minute,
+		SeriesLine: 19, WhenLine: 20, Line: 18,
+		Labels:      map[string]string{"severity": "page"},
+		Annotations: map[string]string{"summary": "{{ $labels.instance }} down ({{ $value }}) in {{ $externalLabels.region }}"},
+	}
+	if !reflect.DeepEqual(parsed, built) {
+		t.Fatalf("parsed %+v\nbuilt  %+v", parsed, built)
+	}
+
+	h := newHarness(t, "")
+	opts := h.options()
+	opts.Native = h.db
+	opts = opts.withDefaults()
+	g := newGroup(GroupSpec{Name: "g", Rules: []RuleSpec{built}}, "code", time.Minute, &opts, false)
+	other := newGroup(GroupSpec{Name: "h", Rules: []RuleSpec{built}}, "code", time.Minute, &opts, false)
+	cond := func(g *Group) *evaluator.Condition {
+		t.Helper()
+		nc, ok := g.Rules()[0].cond.(NativeCondition)
+		if !ok || nc.Cond == nil {
+			t.Fatalf("rule condition %#v: want a compiled NativeCondition", g.Rules()[0].cond)
+		}
+		return nc.Cond
+	}
+	first := cond(g)
+	if cond(other) == first {
+		t.Error("two groups share one compiled condition (and its windows)")
+	}
+	for i := range 3 {
+		ts := at(time.Duration(i) * time.Minute)
+		h.up(ts, map[string]float64{"a": 0})
+		g.Eval(context.Background(), ts)
+		if err := g.Rules()[0].LastError(); err != nil {
+			t.Fatalf("at %dm: %v", i, err)
+		}
+		if cond(g) != first {
+			t.Fatalf("at %dm: the condition was compiled again", i)
+		}
+	}
+	if as := g.Rules()[0].Alerts(); len(as) != 1 || as[0].State != StateFiring {
+		t.Fatalf("alerts %+v, want one firing", as)
+	}
+}
+
+func TestNativeConditionCompileError(t *testing.T) {
+	c, err := NewNativeCondition(evaluator.Spec{Series: "up", When: "value() +"}, nil)
+	if !errors.Is(err, evaluator.ErrInvalid) {
+		t.Fatalf("NewNativeCondition error %v, want ErrInvalid", err)
+	}
+	if _, eerr := c.Eval(context.Background(), t0); !errors.Is(eerr, evaluator.ErrInvalid) {
+		t.Errorf("Eval error %v, want the compile error", eerr)
+	}
+	if _, eerr := (NativeCondition{Spec: evaluator.Spec{Series: "up", When: "true"}}).Eval(context.Background(), t0); !errors.Is(eerr, ErrNotCompiled) {
+		t.Errorf("zero NativeCondition Eval error %v, want ErrNotCompiled", eerr)
 	}
 }

@@ -1,14 +1,10 @@
 package rules
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +18,7 @@ import (
 
 	"github.com/watchdog-sre/watchdog/evaluator"
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
+	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 )
 
 // ErrInvalid is wrapped by every error ParseFile and LoadFiles return for a
@@ -54,7 +51,9 @@ type GroupSpec struct {
 
 // RuleSpec is one alerting (Alert set) or recording (Record set) rule. Its
 // condition is either Expr (PromQL) or a native condition: Series and When,
-// optionally By and Value (see package evaluator), never both.
+// optionally By and Value (see package evaluator), never both. It is plain
+// data: a group compiles the condition when it is built (once per load or
+// reload), whether the spec was parsed or built in code.
 type RuleSpec struct {
 	Alert, Record string
 	// Expr is the condition, a PromQL expression.
@@ -76,9 +75,6 @@ type RuleSpec struct {
 	Labels        map[string]string
 	Annotations   map[string]string
 	Line          int // line of the rule in its file
-
-	// native is the compiled native condition, set by ParseFile.
-	native *evaluator.Condition
 }
 
 // IsNative reports whether the rule has a native condition rather than a
@@ -101,45 +97,18 @@ func (r *RuleSpec) Name() string {
 	return r.Record
 }
 
+// invalid is the yamlnode.Kind of this package's errors.
+type invalid struct{}
+
+// Sentinel returns ErrInvalid.
+func (invalid) Sentinel() error { return ErrInvalid }
+
 // Error is one problem found in a rule file. ParseFile returns all problems
-// of a file joined with errors.Join, each as an *Error.
-type Error struct {
-	File     string
-	Line     int    // 1-based, 0 when unknown
-	Group    string // "" for a problem outside any group
-	Rule     int    // 1-based rule index in the group, 0 for group-level problems
-	RuleName string
-	Msg      string
-}
-
-// Error formats the problem as `file:line: group "g", rule N ("name"): message`,
-// leaving out the parts that do not apply.
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteByte(':')
-	}
-	if e.Line > 0 {
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteByte(':')
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if e.Group != "" || e.Rule > 0 {
-		fmt.Fprintf(&b, "group %q", e.Group)
-		if e.Rule > 0 {
-			fmt.Fprintf(&b, ", rule %d (%q)", e.Rule, e.RuleName)
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap makes every *Error match ErrInvalid.
-func (e *Error) Unwrap() error { return ErrInvalid }
+// of a file joined with errors.Join, each as an *Error. It formats as
+// `file:line: group "g", rule N ("name"): message` (its Path is the group
+// and rule part), leaving out the parts that do not apply, and every
+// *Error matches ErrInvalid.
+type Error = yamlnode.Error[invalid]
 
 // maxNodes bounds the YAML nodes visited per file, so that alias bombs
 // cannot make parsing explode.
@@ -158,11 +127,9 @@ func isLimit(err error) bool {
 
 // fileParser collects the errors of one file.
 type fileParser struct {
-	file    string
-	errs    []error
-	visited int
-	promql  parser.Parser
-	limits  querylimit.Limits
+	w      yamlnode.Walker[invalid]
+	promql parser.Parser
+	limits querylimit.Limits
 
 	gname   string
 	rule    int
@@ -171,27 +138,18 @@ type fileParser struct {
 }
 
 func (p *fileParser) errorf(line int, format string, args ...any) {
-	e := &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
-	if p.inGroup {
-		e.Group, e.Rule, e.RuleName = p.gname, p.rule, p.rname
+	path := ""
+	if p.inGroup && (p.gname != "" || p.rule > 0) {
+		path = fmt.Sprintf("group %q", p.gname)
+		if p.rule > 0 {
+			path += fmt.Sprintf(", rule %d (%q)", p.rule, p.rname)
+		}
 	}
-	p.errs = append(p.errs, e)
+	p.w.R.Add(line, path, format, args...)
 }
 
 // resolve follows aliases and counts visits; nil when the budget is spent.
-func (p *fileParser) resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	p.visited++
-	if p.visited > maxNodes {
-		if p.visited == maxNodes+1 {
-			p.errs = append(p.errs, &Error{File: p.file, Msg: "too many YAML nodes after alias expansion"})
-		}
-		return nil
-	}
-	return n
-}
+func (p *fileParser) resolve(n *yaml.Node) *yaml.Node { return p.w.Enter(n) }
 
 type pair struct{ key, val *yaml.Node }
 
@@ -300,27 +258,25 @@ var (
 // condition, and native conditions that do not compile (compiled here,
 // once, with evaluator.Compile). An empty file has no groups.
 func ParseFile(data []byte, filename string) (*File, error) {
-	p := &fileParser{file: filename, promql: parser.NewParser(parser.Options{})}
+	r := &yamlnode.Report[invalid]{File: filename}
+	p := &fileParser{
+		w:      yamlnode.Walker[invalid]{R: r, MaxVisits: maxNodes, TooLarge: "too many YAML nodes after alias expansion"},
+		promql: parser.NewParser(parser.Options{}),
+	}
 	f := &File{Path: filename}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return f, nil
-		}
-		p.errs = append(p.errs, &Error{File: filename, Line: yamlErrorLine(err), Msg: yamlErrorMsg(err)})
-		return nil, errors.Join(p.errs...)
+	doc := yamlnode.Parse(data)
+	switch {
+	case doc.Empty:
+		return f, nil
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
+		return nil, r.Err()
+	case doc.HasExtra():
+		p.errorf(doc.ExtraLine(), "multiple YAML documents are not supported")
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
-		p.errorf(second.Line, "multiple YAML documents are not supported")
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return f, nil
-		}
-		root = root.Content[0]
+	root := doc.Root
+	if root == nil {
+		return f, nil
 	}
 	seen := map[string]int{}
 	for _, kv := range p.mapping(root, "rule file", map[string]bool{"groups": true}) {
@@ -342,8 +298,7 @@ func ParseFile(data []byte, filename string) (*File, error) {
 			}
 			if g.Name != "" {
 				if first, dup := seen[g.Name]; dup {
-					p.errs = append(p.errs, &Error{File: filename, Line: g.Line,
-						Msg: fmt.Sprintf("group name %q is repeated in the same file (first on line %d)", g.Name, first)})
+					p.errorf(g.Line, "group name %q is repeated in the same file (first on line %d)", g.Name, first)
 				} else {
 					seen[g.Name] = g.Line
 				}
@@ -351,11 +306,8 @@ func ParseFile(data []byte, filename string) (*File, error) {
 			f.Groups = append(f.Groups, g)
 		}
 	}
-	if len(p.errs) > 0 {
-		slices.SortStableFunc(p.errs, func(a, b error) int {
-			return cmp.Compare(a.(*Error).Line, b.(*Error).Line)
-		})
-		return nil, errors.Join(p.errs...)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -366,6 +318,10 @@ func (p *fileParser) group(n *yaml.Node) (GroupSpec, bool) {
 		return GroupSpec{}, false
 	}
 	g := GroupSpec{Line: n.Line}
+	if yamlnode.IsNull(n) { // mapping takes null for empty, an entry may not be
+		p.errorf(n.Line, "group: expected a mapping")
+		return g, false
+	}
 	pairs := p.mapping(n, "group", groupKeys)
 	if n.Kind != yaml.MappingNode {
 		return g, false
@@ -424,6 +380,10 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		return RuleSpec{}
 	}
 	r := RuleSpec{Line: n.Line}
+	if yamlnode.IsNull(n) {
+		p.errorf(n.Line, "rule: expected a mapping")
+		return r
+	}
 	// The name first, so that every error of the rule carries it.
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -538,7 +498,8 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 // nativeNodes are the value nodes of a rule's native condition keys.
 type nativeNodes struct{ series, when, value *yaml.Node }
 
-// native checks a rule's native condition and compiles it into r.native.
+// native checks a rule's native condition by compiling it (the group that
+// runs the rule compiles its own, see newCondition).
 func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
 	switch {
 	case hasExpr:
@@ -551,11 +512,10 @@ func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
 		p.errorf(r.Line, "field 'when' must be set in a rule with a native condition")
 		return
 	}
-	cond, err := evaluator.Compile(r.NativeSpec(), evaluator.Options{})
+	_, err := evaluator.Compile(r.NativeSpec(), evaluator.Options{})
 	var ce *evaluator.CompileError
 	switch {
 	case err == nil:
-		r.native = cond
 	case errors.As(err, &ce):
 		line, node := r.Line, (*yaml.Node)(nil)
 		switch ce.Field {
@@ -639,34 +599,6 @@ func parseTemplate(alert, text string) error {
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
-
-func yamlErrorMsg(err error) string {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return strings.Join(te.Errors, "; ")
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if n := yamlErrorLine(err); n > 0 {
-		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(n)+": ")
-	}
-	return msg
-}
-
-// yamlErrorLine extracts the line of a yaml.v3 syntax error ("yaml: line 3: ...").
-func yamlErrorLine(err error) int {
-	msg := err.Error()
-	i := strings.Index(msg, "line ")
-	if i < 0 {
-		return 0
-	}
-	rest := msg[i+len("line "):]
-	j := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-	if j <= 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(rest[:j])
-	return n
-}
 
 // LoadFiles reads and parses rule files in order. It returns the errors of
 // all files at once.

@@ -4,8 +4,9 @@
 // It has three pieces, kept apart: the rule-file model (ParseFile, File,
 // GroupSpec, RuleSpec), the condition a rule evaluates (Condition: a
 // PromQLCondition over a QueryFunc, or a NativeCondition, a `series` +
-// `when` condition compiled by package evaluator and run over
-// Options.Native), and the pure alert state machine
+// `when` condition compiled by package evaluator, once per rule when its
+// group is built, and run over Options.Native), and the pure alert state
+// machine
 // (Step). Group and Manager put them together: one goroutine per group
 // evaluates its rules at aligned timestamps, writes recording results and
 // the ALERTS, ALERTS_FOR_STATE and ALERTS_KEEP_FIRING_SINCE series through

@@ -3,8 +3,6 @@ package scrape
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +11,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"gopkg.in/yaml.v3"
+
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
 func newTestScrapeLoop(rec *recorder, sc func(c *jobConfig)) *scrapeLoop {
@@ -28,21 +28,13 @@ func newTestScrapeLoop(rec *recorder, sc func(c *jobConfig)) *scrapeLoop {
 	return newScrapeLoop(deps, &loopSettings{target: tg, job: jc})
 }
 
+// corpus returns the shared corpus' exposition bodies; it fails tb when the
+// corpus is missing.
 func corpus(tb testing.TB) [][]byte {
-	files, _ := filepath.Glob("../../shared/corpus/*")
-	more, _ := filepath.Glob("/work/shared/corpus/*")
-	files = append(files, more...)
+	tb.Helper()
 	var out [][]byte
-	for _, f := range files {
-		if filepath.Ext(f) == ".md" {
-			continue
-		}
-		if b, err := os.ReadFile(f); err == nil {
-			out = append(out, b)
-		}
-	}
-	if len(out) == 0 {
-		tb.Log("no shared corpus found")
+	for _, f := range testcorpus.All(tb) {
+		out = append(out, f.Data)
 	}
 	return out
 }
@@ -116,10 +108,7 @@ func mustRelabelF(y string) []*relabel.Config {
 // exposition (every line in the series cache) with our text parser and with
 // Prometheus's, and reports the time ratio.
 func BenchmarkAppendBody(b *testing.B) {
-	body, err := os.ReadFile("/work/shared/corpus/node_exporter.prom")
-	if err != nil {
-		b.Skip(err)
-	}
+	body := testcorpus.Read(b, "node_exporter.prom")
 	nsPerOp := map[bool]float64{}
 	for _, prom := range []bool{false, true} {
 		name := "promtext"

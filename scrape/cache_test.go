@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
 // TestSeriesCacheSequence checks that lookups through the sequence always
@@ -72,15 +74,7 @@ func TestSeriesCacheSequence(t *testing.T) {
 // series cache's sequence, and with textparse, which validates every line,
 // and checks that both commit the same samples and fail the same scrapes.
 func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
-	var base []byte
-	for _, b := range corpus(t) {
-		if bytes.Contains(b, []byte("node_cpu_seconds_total")) {
-			base = b
-		}
-	}
-	if base == nil {
-		t.Skip("node_exporter corpus missing")
-	}
+	base := testcorpus.Read(t, "node_exporter.prom")
 	lines := bytes.SplitAfter(base, []byte("\n"))
 	rng := rand.New(rand.NewPCG(5, 6))
 	bodies := make([][]byte, 12)

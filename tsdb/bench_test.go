@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -18,21 +17,15 @@ import (
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
-)
 
-const corpusDir = "../../shared/corpus" // relative to this package directory
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
+)
 
 // nodeExporterWorkload parses node_exporter.prom and returns its series,
 // whether each behaves like a counter, and the starting values.
 func nodeExporterWorkload(tb testing.TB) (series []labels.Labels, isCounter []bool, start []float64) {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(corpusDir, "node_exporter.prom"))
-	if errors.Is(err, fs.ErrNotExist) {
-		tb.Skip("corpus folder missing")
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	data := testcorpus.Read(tb, "node_exporter.prom")
 	p, err := textparse.New(data, "text/plain", labels.NewSymbolTable(), textparse.ParserOptions{})
 	if err != nil {
 		tb.Fatal(err)

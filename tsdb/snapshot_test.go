@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
 func snapshotBytes(tb testing.TB, db *DB) []byte {
@@ -147,12 +149,8 @@ func FuzzLoadSnapshot(f *testing.F) {
 	f.Add(img[:len(img)/2])
 	f.Add([]byte{})
 	// Seed with the shared exposition corpus too: realistic label bytes.
-	if entries, err := os.ReadDir("../../shared/corpus"); err == nil {
-		for _, e := range entries {
-			if b, err := os.ReadFile(filepath.Join("../../shared/corpus", e.Name())); err == nil {
-				f.Add(b[:min(len(b), 4096)])
-			}
-		}
+	for _, file := range testcorpus.All(f) {
+		f.Add(file.Data[:min(len(file.Data), 4096)])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := newDB(anyTime(Options{}), nil).loadSnapshot(data); err != nil && !errors.Is(err, ErrCorruptSnapshot) {

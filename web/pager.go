@@ -170,6 +170,17 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	}
 	if ms, ok := o.Pager.(MaintenanceScheduler); ok {
 		h.enableMaintenances(ms)
+		if me, ok := ms.(MaintenanceEnder); ok {
+			h.enableMaintenanceEnd(me)
+		}
+		if o.People != nil {
+			h.handleOpen("POST /maintenance/act", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h.consoleMaintenance(ms, w, r)
+			}))
+		}
+	}
+	if ss, ok := o.Pager.(StatusSubscribers); ok {
+		h.enableSubscribers(ss)
 	}
 
 	ack := http.HandlerFunc(ph.ackLink)

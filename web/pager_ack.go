@@ -184,3 +184,9 @@ func answeredRequest(p Pager, id, user string) bool {
 	}
 	return false
 }
+
+// HandleOpen registers a public route that needs no credential even for
+// POST (e.g. the status page's subscription forms, which act on
+// unguessable link tokens of their own); requests are counted and bodies
+// bounded like the API's.
+func (h *Handler) HandleOpen(pattern string, handler http.Handler) { h.handleOpen(pattern, handler) }

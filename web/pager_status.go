@@ -101,11 +101,15 @@ type apiMaintenance struct {
 	EndsAt     time.Time `json:"endsAt"`
 	SilenceID  string    `json:"silenceId"`
 	By         string    `json:"by"`
+	EndedAt    time.Time `json:"endedAt,omitzero"`
+	EndedBy    string    `json:"endedBy,omitempty"`
+	Cancelled  bool      `json:"cancelled,omitempty"`
 }
 
 func maintenanceView(m pager.Maintenance) apiMaintenance {
 	return apiMaintenance{ID: m.ID, Title: m.Title, Text: m.Text, Components: m.Components, Matchers: m.Matchers,
-		StartsAt: m.StartsAt, EndsAt: m.EndsAt, SilenceID: m.SilenceID, By: m.By.User}
+		StartsAt: m.StartsAt, EndsAt: m.EndsAt, SilenceID: m.SilenceID, By: m.By.User,
+		EndedAt: m.EndedAt, EndedBy: m.EndedBy.User, Cancelled: m.Cancelled()}
 }
 
 // enableMaintenances registers GET and POST /api/v1/pager/maintenances
@@ -141,7 +145,7 @@ func (h *Handler) enableMaintenances(ms MaintenanceScheduler) {
 			if errors.Is(err, pager.ErrBadMaintenance) {
 				return apiResult{err: badData(err)}
 			}
-			return apiResult{err: pagerError(err)}
+			return apiResult{err: maintenanceError(err)}
 		}
 		return apiResult{data: maintenanceView(m)}
 	}))

@@ -109,15 +109,15 @@ func TestMaintenanceAPI(t *testing.T) {
 	responder, _, _ := p.CreateToken("bob", "", []string{"respond"}, 0)
 	admin, _, _ := p.CreateToken("alice", "", []string{"admin"}, 0)
 	ok := `{"title":"DB upgrade","text":"Checkout may be slow","components":["Checkout"],"matchers":["job=\"db\""],` +
-		`"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`
+		`"startsAt":"2026-03-10T10:00:00Z","endsAt":"2026-03-10T11:00:00Z"}`
 	for _, tc := range []struct {
 		name, bearer, body string
 		code               int
 	}{
 		{"no token", "", ok, 401},
 		{"respond scope", responder, ok, 403},
-		{"no components", pagerToken, `{"title":"x","matchers":["a=\"b\""],"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`, 400},
-		{"everything", pagerToken, `{"title":"x","components":["C"],"matchers":["a=~\".*\""],"startsAt":"2030-01-01T10:00:00Z","endsAt":"2030-01-01T11:00:00Z"}`, 400},
+		{"no components", pagerToken, `{"title":"x","matchers":["a=\"b\""],"startsAt":"2026-03-10T10:00:00Z","endsAt":"2026-03-10T11:00:00Z"}`, 400},
+		{"everything", pagerToken, `{"title":"x","components":["C"],"matchers":["a=~\".*\""],"startsAt":"2026-03-10T10:00:00Z","endsAt":"2026-03-10T11:00:00Z"}`, 400},
 		{"admin", admin, ok, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

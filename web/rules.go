@@ -33,8 +33,8 @@ const (
 	RuleHealthBad     = "err"
 )
 
-// RuleGroup is one rule group as the rules endpoint reports it. The package
-// owns no rule engine: the caller copies its groups into these plain values.
+// RuleGroup is one rule group as the rules endpoint reports it: plain
+// values, read from the rule engine by RulesFrom (tests build them).
 type RuleGroup struct {
 	Name string
 	File string

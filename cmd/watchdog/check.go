@@ -5,13 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/watchdog-sre/watchdog/config"
 	"github.com/watchdog-sre/watchdog/pager/pagertest"
 	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/rules/ruletest"
+	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 // cmdCheck lints files as promtool does: exit 0 when clean, 1 on problems,
@@ -119,7 +122,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		testHelp(stderr)
 		return 2
 	}
-	opts := ruletest.Options{Out: stdout}
+	opts := ruletest.Options{Out: stdout, NewStore: newRuleTestStore}
 	popts := pagertest.Options{Out: stdout}
 	if *run != "" {
 		re, err := regexp.Compile(*run)
@@ -139,4 +142,22 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		code = max(code, ruletest.Run(opts, f))
 	}
 	return code
+}
+
+// ruleTestStore is the store `watchdog test` runs rule tests on: the
+// watchdog's own, as ruletest.Store (which ruletest declares so that the
+// rules know nothing of the store).
+type ruleTestStore struct{ *tsdb.DB }
+
+// Appender returns a fresh appender of the store.
+func (s ruleTestStore) Appender() rules.Appender { return s.DB.Appender() }
+
+// newRuleTestStore opens an empty store without a retention limit for one
+// rule test group.
+func newRuleTestStore() (ruletest.Store, error) {
+	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
+	if err != nil {
+		return nil, err
+	}
+	return ruleTestStore{db}, nil
 }

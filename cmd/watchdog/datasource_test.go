@@ -338,7 +338,7 @@ func TestDatasourceErrorsPerRule(t *testing.T) {
 	fake.failing = true
 	fake.mu.Unlock()
 	run.eval(t, dsT0.Add(2*time.Minute+15*time.Second), true)
-	for _, g := range webRules(run.mgr.Groups()) {
+	for _, g := range web.RulesFrom(run.mgr)() {
 		for _, r := range g.Rules {
 			if r.Health != "err" || !strings.Contains(r.LastError, "HTTP 503: upstream unavailable") {
 				t.Errorf("rule %s: health %q lastError %q, want err with the datasource's answer", r.Name, r.Health, r.LastError)

@@ -86,6 +86,9 @@ type pagerRuntime struct {
 	cluster *clusterCache
 	// lastErr is Run's last failure, for /-/ready.
 	lastErr atomic.Pointer[string]
+	// subscribers configures the status page subscribers' loop (the
+	// console's component states), set by registerConsole.
+	subscribers pager.SubscriberRunOptions
 }
 
 // pagerSetup is what newPagerRuntime needs besides the pager section.
@@ -304,15 +307,11 @@ func (r *pagerRuntime) reload(next *pager.Config) error {
 	return nil
 }
 
-// sink hands the rule engine's alerts to the pager in-process. An error
-// (the pager's database is down) makes its queue hold the alerts and retry.
+// sink hands the rule engine's alerts to the pager in-process, as they
+// are (one alert type from the rules to every sink). An error (the pager's
+// database is down) makes its queue hold the alerts and retry.
 func (r *pagerRuntime) sink(alerts ...alertmanager.Alert) error {
-	in := make([]pager.Alert, 0, len(alerts))
-	for _, a := range alerts {
-		in = append(in, pager.Alert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt,
-			EndsAt: a.EndsAt, GeneratorURL: a.GeneratorURL})
-	}
-	if err := r.p.Receive(in...); err != nil {
+	if err := r.p.Receive(alerts...); err != nil {
 		return fmt.Errorf("pager: receive alerts: %w", err)
 	}
 	return nil

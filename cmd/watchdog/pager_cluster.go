@@ -124,11 +124,6 @@ type apiBuffer struct{ q *alertmanager.Local }
 
 func (b apiBuffer) Holding() bool { return b.q.Holding() }
 
-func (b apiBuffer) Hold(alerts ...pager.Alert) {
-	out := make([]alertmanager.Alert, 0, len(alerts))
-	for _, a := range alerts {
-		out = append(out, alertmanager.Alert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt,
-			EndsAt: a.EndsAt, GeneratorURL: a.GeneratorURL})
-	}
-	b.q.Send(out...)
-}
+// Hold queues the alerts as they are (Timeout included: an alert received
+// without an end still resolves after resolve_timeout once delivered).
+func (b apiBuffer) Hold(alerts ...pager.Alert) { b.q.Send(alerts...) }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/watchdog-sre/watchdog/pager"
+	"github.com/watchdog-sre/watchdog/rules/alertmanager"
 )
 
 // fakeCluster is a cluster status read that counts its calls and blocks
@@ -139,4 +142,27 @@ func TestClusterMetrics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The API's buffer holds the received alerts themselves (one alert type
+// from source to sink): an alert received without an end keeps Timeout, so
+// it still resolves after resolve_timeout once the pager takes it.
+func TestAPIBufferKeepsAlerts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got := make(chan []pager.Alert, 1)
+		q := alertmanager.NewLocal(alertmanager.LocalOptions{Name: "api"}, func(alerts ...alertmanager.Alert) error {
+			got <- alerts
+			return nil
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = q.Run(ctx) }()
+		in := pager.Alert{Labels: map[string]string{"alertname": "A"}, Annotations: map[string]string{"summary": "s"},
+			StartsAt: time.Unix(1_700_000_000, 0), GeneratorURL: "http://x", Timeout: true}
+		apiBuffer{q}.Hold(in)
+		out := <-got
+		if len(out) != 1 || !reflect.DeepEqual(out[0], in) {
+			t.Fatalf("delivered %+v, want %+v", out, in)
+		}
+	})
 }

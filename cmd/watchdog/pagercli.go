@@ -45,6 +45,11 @@ Commands:
                                        a secret iCalendar feed URL (shown once)
   calendar list                        feeds, revoked ones included
   calendar revoke ID                   the feed's URL answers 404 from now on
+  subscriber add --webhook URL [--secret-file F]
+                                       a status page webhook subscriber; its signing secret is read from F
+                                       (or generated and printed once)
+  subscriber list                      webhook subscribers, and how many e-mail addresses subscribed
+  subscriber delete ID                 remove a subscriber
   user token create --user U --scope S [--name N] [--expires 90d]
                                        create a personal token (S: respond, admin or respond,admin);
                                        the token is printed once
@@ -66,6 +71,7 @@ type pagerCLI struct {
 	message                                 string
 	decline                                 bool
 	schedule, start, end                    string
+	webhook, secretFile                     string
 	force                                   bool
 	now                                     func() time.Time
 	user, scope, name, expires              string
@@ -97,6 +103,8 @@ func pagerFlags() (*flag.FlagSet, *pagerCLI) {
 	fs.StringVar(&c.schedule, "schedule", "", "override, calendar: the schedule")
 	fs.StringVar(&c.start, "start", "", "override add: start (RFC 3339, 2006-01-02T15:04 local, now, +DURATION)")
 	fs.StringVar(&c.end, "end", "", "override add: end (as --start; +DURATION counts from --start)")
+	fs.StringVar(&c.webhook, "webhook", "", "subscriber add: the webhook's http(s) URL")
+	fs.StringVar(&c.secretFile, "secret-file", "", "subscriber add: file holding the webhook's signing secret (default: generated)")
 	fs.BoolVar(&c.force, "force", false, "override delete: even if the schedule is left with nobody on call")
 	fs.StringVar(&c.user, "user", "", "user token, override add, calendar create: the user")
 	fs.StringVar(&c.scope, "scope", "", "user token create: respond, admin or respond,admin")
@@ -263,6 +271,11 @@ func (c *pagerCLI) run(cmd string, args []string) error {
 			return err
 		}
 		return c.calendar(args[0], args[1:])
+	case "subscriber":
+		if err := need(1, "add|list|delete"); err != nil {
+			return err
+		}
+		return c.subscriber(args[0], args[1:])
 	}
 	return fmt.Errorf("%w: unknown pager command %q (see watchdog pager --help)", errUsage, cmd)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/watchdog-sre/watchdog/web"
 )
 
 const (
@@ -66,7 +68,7 @@ func TestReloadSteps(t *testing.T) {
 	rl := &reloader{root: r, state: newConfigState(first.cfg, time.Now()), load: src.load, configName: src.name}
 
 	running := func() (alerts []string, title string) {
-		for _, g := range webRules(r.ruler.Groups()) {
+		for _, g := range web.RulesFrom(r.ruler)() {
 			for _, rule := range g.Rules {
 				alerts = append(alerts, rule.Name)
 			}

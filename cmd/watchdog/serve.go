@@ -258,6 +258,9 @@ func (r *root) run(ctx, runCtx context.Context, cancel context.CancelFunc, api h
 	})
 	if r.pg != nil {
 		wg.Go(func() { r.pg.run(runCtx, 10*time.Second) }) // never ends the process
+		// Status page subscribers: only the escalating pager (the
+		// leader of a cluster) sends.
+		wg.Go(func() { _ = r.pg.p.RunSubscribers(runCtx, r.pg.subscribers) })
 	}
 	wg.Go(func() { r.checkins.Run(runCtx) })
 	if r.heartbeat != nil {

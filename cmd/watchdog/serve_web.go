@@ -6,6 +6,7 @@ import (
 
 	"github.com/watchdog-sre/watchdog/checkin"
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
+	"github.com/watchdog-sre/watchdog/pager"
 	"github.com/watchdog-sre/watchdog/web"
 	"github.com/watchdog-sre/watchdog/web/ui"
 )
@@ -23,7 +24,7 @@ func (r *root) newWeb(token string, queryLimits querylimit.Limits, state *config
 	api := web.New(web.Options{
 		Queryable: r.db,
 		Engine:    r.engine,
-		Rules:     func() []web.RuleGroup { return webRules(r.ruler.Groups()) },
+		Rules:     web.RulesFrom(r.ruler),
 		Targets:   func() []web.Target { return webTargets(r.scraper.Targets()) },
 		DroppedTargets: func() ([]web.DroppedTarget, map[string]int) {
 			return webDroppedTargets(r.scraper.DroppedTargets())
@@ -86,7 +87,7 @@ func (r *root) newWeb(token string, queryLimits querylimit.Limits, state *config
 func (r *root) registerConsole(api *web.Handler) error {
 	probes := func() []web.Probe { return webProbes(r.prober.Statuses()) }
 	api.EnableProbes(web.ProbeOptions{Probes: probes, Run: probeRun(r.prober), Open: r.o.probeOpen})
-	uiOpts := ui.Options{Rules: func() []web.RuleGroup { return webRules(r.ruler.Groups()) }, Probes: probes,
+	uiOpts := ui.Options{Rules: web.RulesFrom(r.ruler), Probes: probes,
 		Targets: func() []web.Target { return webTargets(r.scraper.Targets()) }, RangeQuery: api.RangeQuery, CheckQuery: api.CheckQueryText,
 		StatusPage: r.statusPage.Load, Heartbeats: uiHeartbeats(r.checkins), Logger: r.logger.With("component", "ui")}
 	if pg := r.pg; pg != nil {
@@ -97,6 +98,13 @@ func (r *root) registerConsole(api *web.Handler) error {
 	}
 	if err := ui.Register(api, uiOpts); err != nil {
 		return fmt.Errorf("web console: %w", err)
+	}
+	if pg := r.pg; pg != nil {
+		comps, err := ui.StatusComponents(uiOpts)
+		if err != nil {
+			return fmt.Errorf("web console: %w", err)
+		}
+		pg.subscribers = pager.SubscriberRunOptions{Components: comps, Metrics: r.set}
 	}
 	return nil
 }

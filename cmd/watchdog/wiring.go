@@ -7,7 +7,6 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/common/model"
 
-	"github.com/watchdog-sre/watchdog/rules"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/tsdb"
 	"github.com/watchdog-sre/watchdog/web"
@@ -99,62 +98,4 @@ func webTargets(ts []scrape.TargetStatus) []web.Target {
 func buildInfo() web.BuildInfo {
 	return web.BuildInfo{Version: web.PrometheusVersion, WatchdogVersion: version, Revision: revision, Branch: branch,
 		BuildUser: "watchdog", GoVersion: runtime.Version()}
-}
-
-// webRules converts the rule manager's groups to the API's view.
-func webRules(groups []*rules.Group) []web.RuleGroup {
-	out := make([]web.RuleGroup, 0, len(groups))
-	for _, g := range groups {
-		wg := web.RuleGroup{
-			Name:           g.Name(),
-			File:           g.File(),
-			Interval:       g.Interval().Seconds(),
-			Limit:          g.Limit(),
-			LastEvaluation: g.LastEvaluation(),
-			EvaluationTime: g.EvaluationDuration().Seconds(),
-		}
-		for _, r := range g.Rules() {
-			wr := web.Rule{
-				Type:           web.RuleTypeRecording,
-				Name:           r.Name(),
-				Query:          r.Query(),
-				GraphQuery:     r.GraphQuery(),
-				Labels:         r.Labels(),
-				Health:         string(r.Health()),
-				LastEvaluation: r.LastEvaluation(),
-				EvaluationTime: r.EvaluationDuration().Seconds(),
-			}
-			if err := r.LastError(); err != nil {
-				wr.LastError = err.Error()
-			}
-			if r.IsAlerting() {
-				spec := r.Spec()
-				wr.Type = web.RuleTypeAlerting
-				wr.Duration = spec.For.Seconds()
-				wr.KeepFiringFor = spec.KeepFiringFor.Seconds()
-				wr.Annotations = r.Annotations()
-				wr.State = r.State().String()
-				for _, a := range r.Alerts() {
-					wa := web.Alert{
-						Labels:      a.Labels,
-						Annotations: a.Annotations,
-						State:       a.State.String(),
-						Value:       a.Value,
-					}
-					if !a.ActiveAt.IsZero() {
-						t := a.ActiveAt
-						wa.ActiveAt = &t
-					}
-					if !a.KeepFiringSince.IsZero() {
-						t := a.KeepFiringSince
-						wa.KeepFiringSince = &t
-					}
-					wr.Alerts = append(wr.Alerts, wa)
-				}
-			}
-			wg.Rules = append(wg.Rules, wr)
-		}
-		out = append(out, wg)
-	}
-	return out
 }

@@ -1,7 +1,19 @@
-// Package yamlnode holds what the hand-written yaml.v3 node decoders share:
-// a positioned Error, a Report that collects a file's errors in line
-// order, and a Walker with the node helpers (aliases, keys, lists,
-// scalars) that give every problem its line and key path.
+// Package yamlnode is the one way the project reads YAML files with
+// positioned errors (the configuration, the pager section, rule files,
+// rule tests and paging tests):
+//
+//   - Parse reads the first document of a file as a yaml.Node tree and
+//     looks for a second one;
+//   - Decoder decodes a tree into Go values by reflection over their yaml
+//     tags, reporting unknown, repeated and mistyped keys at their line and
+//     key path and going on after an error, with hooks for what a file type
+//     has of its own (types, keys, checks once a mapping is decoded);
+//   - Walker holds the node helpers under it (aliases, merge keys, the
+//     visit and depth budgets, keys, lists, strings, durations), which
+//     hooks and hand-walked formats use;
+//   - Error and Report carry "file:line: path: message", each package's
+//     errors matching its own sentinel, and SplitYAMLError is the one
+//     place that reads the yaml package's error texts.
 package yamlnode
 
 import (
@@ -10,6 +22,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Kind names the sentinel error an Error wraps. Each package using Error
@@ -89,18 +103,78 @@ func (r *Report[K]) Err() error {
 	return errors.Join(errs...)
 }
 
-// AddYAMLError records a syntax error of the yaml package at the document
-// level, taking the line out of its message ("yaml: line 3: found
-// character that cannot start any token").
+// AddYAMLError records an error of the yaml package at the document
+// level (see AddYAMLErrorAt).
 func (r *Report[K]) AddYAMLError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, err := strconv.Atoi(num); err == nil {
-				line, msg = n, tail
+	r.AddYAMLErrorAt(0, "", err)
+}
+
+// AddYAMLErrorAt records every problem of an error of the yaml package at
+// path: a syntax error ("yaml: line 3: found character that cannot start
+// any token") or the list of a *yaml.TypeError. Each is recorded at the line
+// its message names, or at fallback.
+func (r *Report[K]) AddYAMLErrorAt(fallback int, path string, err error) {
+	for _, p := range SplitYAMLError(err) {
+		line := p.Line
+		if line == 0 {
+			line = fallback
+		}
+		r.Add(line, path, "%s", p.Msg)
+	}
+}
+
+// Problem is one problem of a yaml package error, its line taken out of
+// the message (0 when the message names none).
+type Problem struct {
+	Line int
+	Msg  string
+}
+
+// SplitYAMLError lists the problems of an error of the yaml package: the
+// entries of a *yaml.TypeError (also when joined with others) or of its
+// "yaml: unmarshal errors:" text, else the error itself; "yaml: " and
+// "line N: " are taken off each message and N becomes its Line. It is the
+// one place that reads the yaml package's error texts.
+func SplitYAMLError(err error) []Problem {
+	var msgs []string
+	var te *yaml.TypeError
+	var joined interface{ Unwrap() []error }
+	switch {
+	case errors.As(err, &joined):
+		for _, e := range joined.Unwrap() {
+			msgs = append(msgs, splitUnmarshalErrors(e.Error())...)
+		}
+	case errors.As(err, &te):
+		msgs = te.Errors
+	default:
+		msgs = splitUnmarshalErrors(err.Error())
+	}
+	out := make([]Problem, 0, len(msgs))
+	for _, m := range msgs {
+		p := Problem{Msg: strings.TrimPrefix(m, "yaml: ")}
+		if rest, ok := strings.CutPrefix(p.Msg, "line "); ok {
+			if num, tail, ok := strings.Cut(rest, ": "); ok {
+				if n, err := strconv.Atoi(num); err == nil {
+					p.Line, p.Msg = n, strings.TrimPrefix(tail, "yaml: ")
+				}
 			}
 		}
+		out = append(out, p)
 	}
-	r.Add(line, "", "%s", msg)
+	return out
+}
+
+// splitUnmarshalErrors splits "yaml: unmarshal errors:\n  line 1: a\n  line 2: b".
+func splitUnmarshalErrors(m string) []string {
+	const hdr = "yaml: unmarshal errors:\n"
+	if !strings.HasPrefix(m, hdr) {
+		return []string{m}
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimPrefix(m, hdr), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

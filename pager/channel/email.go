@@ -126,7 +126,7 @@ func (e *Email) Send(ctx context.Context, m Message) (bool, error) {
 		return false, fmt.Errorf("%w: email: no address for %q", ErrNoRecipient, m.Recipient.Name)
 	}
 	msg := e.compose(m, to, time.Now())
-	retry, err := e.deliver(ctx, to.Address, msg)
+	retry, err := e.deliver(ctx, e.from.Address, to.Address, msg)
 	if err != nil {
 		msg := "smtp " + net.JoinHostPort(e.o.Host, strconv.Itoa(e.o.Port)) + ": " + redact(err.Error(), []string{e.o.Password})
 		return retry, &redactedError{msg: msg, err: err}
@@ -134,8 +134,9 @@ func (e *Email) Send(ctx context.Context, m Message) (bool, error) {
 	return false, nil
 }
 
-// deliver runs one SMTP transaction under its own timeout.
-func (e *Email) deliver(ctx context.Context, rcpt string, msg []byte) (retry bool, err error) {
+// deliver runs one SMTP transaction (envelope sender to rcpt) under its
+// own timeout.
+func (e *Email) deliver(ctx context.Context, sender, rcpt string, msg []byte) (retry bool, err error) {
 	timeout := e.o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -189,7 +190,7 @@ func (e *Email) deliver(ctx context.Context, rcpt string, msg []byte) (retry boo
 			return false, fmt.Errorf("auth: %w", err) // e.g. unencrypted connection
 		}
 	}
-	if err := c.Mail(e.from.Address); err != nil {
+	if err := c.Mail(sender); err != nil {
 		return classifySMTP(err), fmt.Errorf("mail from: %w", err)
 	}
 	if err := c.Rcpt(rcpt); err != nil {

@@ -207,3 +207,16 @@ func (o *HTTPOptions) do(ctx context.Context, r httpRequest) (retry bool, err er
 	}
 	return retryableStatus(resp.StatusCode), fmt.Errorf("%s %s: %w", r.method, safeURL(r.url), se)
 }
+
+// PostJSON posts body (JSON) with header to url under o's client and
+// timeout, classified as for the HTTP channels: 2xx is success; network
+// errors, 408, 429 and 5xx are retryable (a *StatusError carries the
+// Retry-After delay, see RetryAfter); other statuses are final.
+func (o *HTTPOptions) PostJSON(ctx context.Context, url string, header http.Header, body []byte) (retry bool, err error) {
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/json")
+	return o.do(ctx, httpRequest{method: http.MethodPost, url: url, header: h, body: body})
+}

@@ -1,14 +1,11 @@
 package pagertest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,24 +67,23 @@ func IsTestFile(data []byte) bool {
 // returned at once, each an *Error wrapping ErrInvalid.
 func ParseFile(data []byte, filename string) (*File, error) {
 	r := &report{File: filename}
-	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true}, r: r}
+	d := newDecoder(r)
 	f := &File{Path: filename}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	switch err := dec.Decode(&doc); {
-	case errors.Is(err, io.EOF):
+	switch doc := yamlnode.Parse(data); {
+	case doc.Empty:
 		r.Add(0, "", "empty file")
-	case err != nil:
-		r.AddYAMLError(err)
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
 	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
-		} else if !errors.Is(err, io.EOF) {
-			r.AddYAMLError(err)
+		if doc.Extra != nil {
+			r.Add(doc.Extra.Line, "", "a test file holds one YAML document, found another")
+		} else if doc.ExtraErr != nil {
+			r.AddYAMLError(doc.ExtraErr)
 		}
-		if len(doc.Content) == 1 {
-			d.file(doc.Content[0], f)
+		if root := doc.Root; root != nil && root.Kind != yaml.MappingNode {
+			r.Add(root.Line, "", "expected a map, got %s", yamlnode.Describe(root))
+		} else if root != nil {
+			d.Decode(root, f, "")
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -99,41 +95,147 @@ func ParseFile(data []byte, filename string) (*File, error) {
 	return f, nil
 }
 
-// decoder walks the yaml.Node tree by hand so that every problem gets its
-// line and key path and decoding goes on after an error.
+// The file is decoded by yamlnode.Decoder into File (the yaml tags of
+// pagertest.go are the format): every problem gets its line and key path
+// and decoding goes on after an error. The hooks below hold what is
+// particular to paging tests: offsets, names, label maps, the action verbs
+// and the checks across keys.
 type decoder struct {
-	yamlnode.Walker[invalid]
+	yamlnode.Decoder[invalid]
 	r *report
+	// start is the file's start_time, the default of every test's.
+	start time.Time
+	// tests is the file's tests node, decoded once start_time is known.
+	tests *yaml.Node
+	// What the hooks of a test, alert or action note for its Done hook.
+	testState   map[*Test]*testState
+	resolveLine map[*Alert]int
+	actionState map[*Action]*actionState
 }
 
-// mapping calls fn for each key of mapping n, which must be in keys;
-// unknown, repeated and merge keys are reported, null values skipped. It
-// returns the keys present, mapped to whether their value is not null, or
-// nil when n is not a mapping.
-func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) map[string]bool {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
+type testState struct {
+	startSet  bool // start_time was given
+	untilLine int  // line of until, 0 when absent
+}
+
+type actionState struct {
+	verbs             []string // the verb keys given, in file order
+	verbValue         string   // the value of the last of them
+	byLine, untilLine int      // lines of by and until, 0 when absent
+}
+
+func (d *decoder) test(t *Test) *testState       { return stateOf(d.testState, t) }
+func (d *decoder) action(a *Action) *actionState { return stateOf(d.actionState, a) }
+
+// stateOf returns the state of k in m, added when missing.
+func stateOf[K comparable, V any](m map[K]*V, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
 	}
-	seen := map[string]bool{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := d.Enter(n.Content[i])
-		if k == nil {
-			continue
-		}
-		key, ok := d.Key(k, path, "a key name", keys, lines)
-		if !ok {
-			continue
-		}
-		v := d.Enter(n.Content[i+1])
-		seen[key] = v != nil && !yamlnode.IsNull(v)
-		if !seen[key] {
-			continue
-		}
-		fn(key, v, yamlnode.JoinPath(path, key))
+	return v
+}
+
+// minStartYear is the earliest year of an RFC 3339 start_time.
+const minStartYear = 1900
+
+func newDecoder(r *report) *decoder {
+	d := &decoder{r: r, start: time.Unix(0, 0).UTC(), testState: map[*Test]*testState{},
+		resolveLine: map[*Alert]int{}, actionState: map[*Action]*actionState{}}
+	d.Decoder = yamlnode.Decoder[invalid]{
+		Walker:   yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, RejectMerge: true},
+		KeyWhat:  "a key name",
+		DropNull: true,
+		Names:    map[reflect.Type]string{reflect.TypeFor[time.Duration](): "a duration"},
+		Custom: map[reflect.Type]yamlnode.Hook{
+			reflect.TypeFor[string]():        func(n *yaml.Node, v reflect.Value, path string) { v.SetString(d.Str(n, path)) },
+			reflect.TypeFor[time.Duration](): func(n *yaml.Node, v reflect.Value, path string) { v.SetInt(int64(d.offset(n, path))) },
+			reflect.TypeFor[map[string]string](): func(n *yaml.Node, v reflect.Value, path string) {
+				v.Set(reflect.ValueOf(d.strMap(n, path)))
+			},
+		},
+		Fields: d.fieldHooks(),
+		Done: map[reflect.Type]func(*yaml.Node, reflect.Value, string, map[string]bool){
+			reflect.TypeFor[File]():    done(d.fileDone),
+			reflect.TypeFor[Test]():    done(d.testDone),
+			reflect.TypeFor[Alert]():   done(d.alertDone),
+			reflect.TypeFor[Action]():  done(d.actionDone),
+			reflect.TypeFor[Page]():    done(d.pageDone),
+			reflect.TypeFor[Forward](): done(d.forwardDone),
+		},
 	}
-	return seen
+	return d
+}
+
+// fieldHooks are the keys decoded by hand: names, checked strings, the
+// action verbs and what the Done hooks need the line of.
+func (d *decoder) fieldHooks() map[reflect.Type]map[string]yamlnode.Hook {
+	fields := map[reflect.Type]map[string]yamlnode.Hook{
+		reflect.TypeFor[File](): {
+			"pager_config": yamlnode.On(func(n *yaml.Node, f *File, path string) {
+				f.PagerConfig, f.PagerConfigLine = d.name(n, path), n.Line
+			}),
+			"start_time": func(n *yaml.Node, _ reflect.Value, path string) {
+				if t, ok := d.startTime(n, path); ok {
+					d.start = t
+				}
+			},
+			"tests": func(n *yaml.Node, _ reflect.Value, _ string) { d.tests = n },
+		},
+		reflect.TypeFor[Test](): {
+			"start_time": yamlnode.On(func(n *yaml.Node, t *Test, path string) {
+				if st, ok := d.startTime(n, path); ok {
+					t.StartTime, d.test(t).startSet = st, true
+				}
+			}),
+			"until": yamlnode.On(func(n *yaml.Node, t *Test, path string) {
+				t.Until, d.test(t).untilLine = d.offset(n, path), n.Line
+				if t.Until == 0 {
+					d.r.Add(n.Line, path, "must be more than 0")
+				}
+			}),
+		},
+		reflect.TypeFor[Alert](): {
+			"resolve_at": yamlnode.On(func(n *yaml.Node, a *Alert, path string) {
+				a.ResolveAt, d.resolveLine[a] = d.offset(n, path), n.Line
+			}),
+		},
+		reflect.TypeFor[Action](): {
+			"by":       yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.By, d.action(a).byLine = d.name(n, path), n.Line }),
+			"until":    yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.Until, d.action(a).untilLine = d.offset(n, path), n.Line }),
+			"incident": yamlnode.On(func(n *yaml.Node, a *Action, path string) { a.Incident = d.name(n, path) }),
+		},
+		reflect.TypeFor[Page](): {
+			"user": yamlnode.On(func(n *yaml.Node, p *Page, path string) { p.User = d.name(n, path) }),
+			"urgency": yamlnode.On(func(n *yaml.Node, p *Page, path string) {
+				p.Urgency = d.Str(n, path)
+				if n.Kind == yaml.ScalarNode && p.Urgency != pager.UrgencyHigh && p.Urgency != pager.UrgencyLow {
+					d.r.Add(n.Line, path, "unknown urgency %q: high or low", p.Urgency)
+				}
+			}),
+			"method": yamlnode.On(func(n *yaml.Node, p *Page, path string) {
+				p.Method = d.oneOf(n, path, "method", methods)
+			}),
+		},
+		reflect.TypeFor[Forward](): {
+			"channel": yamlnode.On(func(n *yaml.Node, f *Forward, path string) { f.Channel = d.name(n, path) }),
+			"event": yamlnode.On(func(n *yaml.Node, f *Forward, path string) {
+				f.Event = d.oneOf(n, path, "event", events)
+			}),
+		},
+	}
+	for _, verb := range verbs {
+		fields[reflect.TypeFor[Action]()][verb] = yamlnode.On(func(n *yaml.Node, a *Action, path string) { d.verb(n, a, verb, path) })
+	}
+	return fields
+}
+
+// done adapts a typed Done hook.
+func done[T any](fn func(n *yaml.Node, x *T, path string, present map[string]bool)) func(*yaml.Node, reflect.Value, string, map[string]bool) {
+	return func(n *yaml.Node, v reflect.Value, path string, present map[string]bool) {
+		fn(n, v.Addr().Interface().(*T), path, present)
+	}
 }
 
 // name is a non-empty string such as a user or channel name.
@@ -141,6 +243,15 @@ func (d *decoder) name(n *yaml.Node, path string) string {
 	s := d.Str(n, path)
 	if n.Kind == yaml.ScalarNode && strings.TrimSpace(s) == "" {
 		d.r.Add(n.Line, path, "must not be empty")
+	}
+	return s
+}
+
+// oneOf is a string that must be one of allowed; what names it.
+func (d *decoder) oneOf(n *yaml.Node, path, what string, allowed []string) string {
+	s := d.Str(n, path)
+	if n.Kind == yaml.ScalarNode && !slices.Contains(allowed, s) {
+		d.r.Add(n.Line, path, "unknown %s %q: one of %s", what, s, strings.Join(allowed, ", "))
 	}
 	return s
 }
@@ -156,50 +267,11 @@ func (d *decoder) offset(n *yaml.Node, path string) time.Duration {
 }
 
 func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
-	}
-	out := map[string]string{}
-	lines := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := d.Enter(n.Content[i]), d.Enter(n.Content[i+1])
-		if k == nil || v == nil {
-			continue
-		}
-		if _, ok := d.Key(k, path, "a label name", nil, lines); !ok {
-			continue
-		}
+	return d.StrMap(n, path, "a label name", func(k *yaml.Node) {
 		if k.Value == "" || !utf8.ValidString(k.Value) {
 			d.r.Add(k.Line, path, "invalid label name %q", k.Value)
 		}
-		if yamlnode.IsNull(v) {
-			out[k.Value] = ""
-			continue
-		}
-		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
-	}
-	return out
-}
-
-// parseStartTime accepts Unix seconds or an RFC 3339 time, as promtool's
-// start_timestamp does.
-func parseStartTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("start_time %q out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot parse %q as Unix seconds or an RFC 3339 time", s)
-	}
-	if y := t.Year(); y < 1900 || y > 5000 {
-		return time.Time{}, fmt.Errorf("start_time %q out of range", s)
-	}
-	return t.UTC(), nil
+	})
 }
 
 func (d *decoder) startTime(n *yaml.Node, path string) (time.Time, bool) {
@@ -207,124 +279,61 @@ func (d *decoder) startTime(n *yaml.Node, path string) (time.Time, bool) {
 	if n.Kind != yaml.ScalarNode {
 		return time.Time{}, false
 	}
-	t, err := parseStartTime(s)
+	t, err := yamlnode.ParseTime(s, "start_time", minStartYear)
 	if err != nil {
 		d.r.Add(n.Line, path, "%v", err)
 		return time.Time{}, false
 	}
-	return t, true
+	return t.UTC(), true
 }
 
-func (d *decoder) file(n *yaml.Node, f *File) {
-	if n = d.Enter(n); n == nil {
-		return
-	}
-	start := time.Unix(0, 0).UTC()
-	var testNodes []*yaml.Node
-	seen := d.mapping(n, "", []string{"pager_config", "start_time", "tests"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "pager_config":
-			f.PagerConfig, f.PagerConfigLine = d.name(v, path), v.Line
-		case "start_time":
-			if t, ok := d.startTime(v, path); ok {
-				start = t
-			}
-		case "tests":
-			testNodes = append(testNodes, v)
-		}
-	})
-	if seen == nil {
-		return
-	}
-	if !seen["pager_config"] {
+func (d *decoder) fileDone(n *yaml.Node, f *File, _ string, present map[string]bool) {
+	if !present["pager_config"] {
 		d.r.Add(n.Line, "", "missing required pager_config")
 	}
-	for _, v := range testNodes {
-		d.List(v, "tests", func(_ int, e *yaml.Node, ep string) {
-			f.Tests = append(f.Tests, d.test(e, ep, start))
-		})
+	if d.tests != nil {
+		d.Decode(d.tests, &f.Tests, "tests")
 	}
 }
 
-func (d *decoder) test(n *yaml.Node, path string, start time.Time) Test {
-	t := Test{Line: n.Line, StartTime: start}
-	var untilLine int
-	hasUntil := false
-	keys := []string{"name", "start_time", "until", "alerts", "actions", "expect_pages", "expect_forwards", "expect_no_pages_after"}
-	seen := d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "name":
-			t.Name = d.Str(v, path)
-		case "start_time":
-			if st, ok := d.startTime(v, path); ok {
-				t.StartTime = st
-			}
-		case "until":
-			t.Until, untilLine, hasUntil = d.offset(v, path), v.Line, true
-			if t.Until == 0 {
-				d.r.Add(v.Line, path, "must be more than 0")
-			}
-		case "alerts":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.Alerts = append(t.Alerts, d.alert(e, ep)) })
-		case "actions":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.Actions = append(t.Actions, d.action(e, ep)) })
-		case "expect_pages":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.ExpectPages = append(t.ExpectPages, d.page(e, ep)) })
-		case "expect_forwards":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) { t.ExpectForwards = append(t.ExpectForwards, d.forward(e, ep)) })
-		case "expect_no_pages_after":
-			t.NoPagesAfter = d.offset(v, path)
-		}
-	})
-	if seen == nil {
-		return t
+func (d *decoder) testDone(n *yaml.Node, t *Test, path string, present map[string]bool) {
+	t.Line = n.Line
+	st := d.test(t)
+	delete(d.testState, t)
+	if !st.startSet {
+		t.StartTime = d.start
 	}
 	// A present but empty expect_pages (null or []) still asserts.
-	_, t.CheckPages = seen["expect_pages"]
-	_, t.CheckForwards = seen["expect_forwards"]
-	t.CheckNoPagesAfter = seen["expect_no_pages_after"]
+	_, t.CheckPages = present["expect_pages"]
+	_, t.CheckForwards = present["expect_forwards"]
+	t.CheckNoPagesAfter = present["expect_no_pages_after"]
 	if len(t.Alerts) == 0 {
 		d.r.Add(n.Line, path, "no alerts: a paging test needs at least one")
 	}
-	if hasUntil {
-		if t.Until == 0 {
-			return t
-		}
-		for i, p := range t.ExpectPages {
-			if p.At > t.Until {
-				d.r.Add(p.Line, fmt.Sprintf("%s.expect_pages[%d]", path, i), "page at %s is after until (%s, line %d)", model.Duration(p.At), model.Duration(t.Until), untilLine)
-			}
-		}
-		for i, f := range t.ExpectForwards {
-			if f.At > t.Until {
-				d.r.Add(f.Line, fmt.Sprintf("%s.expect_forwards[%d]", path, i), "forward at %s is after until (%s, line %d)", model.Duration(f.At), model.Duration(t.Until), untilLine)
-			}
-		}
-	} else {
+	if st.untilLine == 0 {
 		t.Until = t.latest() + DefaultUntilMargin
+		return
 	}
-	return t
+	if t.Until == 0 {
+		return
+	}
+	for i, p := range t.ExpectPages {
+		if p.At > t.Until {
+			d.r.Add(p.Line, fmt.Sprintf("%s.expect_pages[%d]", path, i), "page at %s is after until (%s, line %d)", model.Duration(p.At), model.Duration(t.Until), st.untilLine)
+		}
+	}
+	for i, f := range t.ExpectForwards {
+		if f.At > t.Until {
+			d.r.Add(f.Line, fmt.Sprintf("%s.expect_forwards[%d]", path, i), "forward at %s is after until (%s, line %d)", model.Duration(f.At), model.Duration(t.Until), st.untilLine)
+		}
+	}
 }
 
-func (d *decoder) alert(n *yaml.Node, path string) Alert {
-	a := Alert{Line: n.Line}
-	resolveLine := 0
-	seen := d.mapping(n, path, []string{"at", "labels", "annotations", "resolve_at"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "at":
-			a.At = d.offset(v, path)
-		case "labels":
-			a.Labels = d.strMap(v, path)
-		case "annotations":
-			a.Annotations = d.strMap(v, path)
-		case "resolve_at":
-			a.ResolveAt, resolveLine = d.offset(v, path), v.Line
-		}
-	})
-	if seen == nil {
-		return a
-	}
-	if !seen["labels"] {
+func (d *decoder) alertDone(n *yaml.Node, a *Alert, path string, present map[string]bool) {
+	a.Line = n.Line
+	resolveLine := d.resolveLine[a]
+	delete(d.resolveLine, a)
+	if !present["labels"] {
 		d.r.Add(n.Line, path, "missing required labels")
 	} else if len(a.Labels) == 0 {
 		d.r.Add(n.Line, path+".labels", "must not be empty")
@@ -332,55 +341,42 @@ func (d *decoder) alert(n *yaml.Node, path string) Alert {
 	if resolveLine > 0 && a.ResolveAt <= a.At {
 		d.r.Add(resolveLine, path+".resolve_at", "must be after at (%s)", model.Duration(a.At))
 	}
-	return a
 }
 
-func (d *decoder) action(n *yaml.Node, path string) Action {
-	a := Action{Line: n.Line}
-	var verbKeys []string
-	var verbValue string
-	var untilLine, byLine int
-	keys := append(slices.Clone(verbs), "at", "by", "until", "incident")
-	seen := d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "at":
-			a.At = d.offset(v, path)
-		case "by":
-			a.By, byLine = d.name(v, path), v.Line
-		case "until":
-			a.Until, untilLine = d.offset(v, path), v.Line
-		case "incident":
-			a.Incident = d.name(v, path)
-		case VerbNote:
-			verbKeys = append(verbKeys, key)
-			a.Verb, a.Text = key, d.Str(v, path)
-		case VerbReassign:
-			verbKeys = append(verbKeys, key)
-			a.Verb, a.To = key, d.name(v, path)
-		case VerbAddResponder:
-			verbKeys = append(verbKeys, key)
-			a.Verb, a.To = key, d.Str(v, path)
-			if kind, name, ok := strings.Cut(a.To, ":"); v.Kind == yaml.ScalarNode && (a.To == "" || ok && (name == "" || kind != "user" && kind != "schedule" && kind != "policy")) {
-				d.r.Add(v.Line, path, "target %q: want NAME, user:NAME, schedule:NAME or policy:NAME", a.To)
-			}
-		default:
-			verbKeys = append(verbKeys, key)
-			a.Verb, verbValue = key, d.name(v, path)
+// verb decodes the value of an action's verb key.
+func (d *decoder) verb(n *yaml.Node, a *Action, verb, path string) {
+	st := d.action(a)
+	st.verbs = append(st.verbs, verb)
+	a.Verb = verb
+	switch verb {
+	case VerbNote:
+		a.Text = d.Str(n, path)
+	case VerbReassign:
+		a.To = d.name(n, path)
+	case VerbAddResponder:
+		a.To = d.Str(n, path)
+		if kind, name, ok := strings.Cut(a.To, ":"); n.Kind == yaml.ScalarNode && (a.To == "" || ok && (name == "" || kind != "user" && kind != "schedule" && kind != "policy")) {
+			d.r.Add(n.Line, path, "target %q: want NAME, user:NAME, schedule:NAME or policy:NAME", a.To)
 		}
-	})
-	if seen == nil {
-		return a
+	default:
+		st.verbValue = d.name(n, path)
 	}
-	if !seen["at"] {
+}
+
+func (d *decoder) actionDone(n *yaml.Node, a *Action, path string, present map[string]bool) {
+	a.Line = n.Line
+	st := d.action(a)
+	delete(d.actionState, a)
+	if !present["at"] {
 		d.r.Add(n.Line, path, "missing required at")
 	}
 	switch {
-	case len(verbKeys) == 0:
+	case len(st.verbs) == 0:
 		d.r.Add(n.Line, path, "missing the action: one of %s", strings.Join(verbs, ", "))
-		return a
-	case len(verbKeys) > 1:
-		d.r.Add(n.Line, path, "one action per entry, got %s", strings.Join(verbKeys, " and "))
-		return a
+		return
+	case len(st.verbs) > 1:
+		d.r.Add(n.Line, path, "one action per entry, got %s", strings.Join(st.verbs, " and "))
+		return
 	}
 	switch a.Verb {
 	case VerbNote, VerbReassign, VerbAddResponder:
@@ -388,73 +384,40 @@ func (d *decoder) action(n *yaml.Node, path string) Action {
 			a.By = DefaultActor
 		}
 	default:
-		a.By = verbValue
-		if byLine > 0 {
-			d.r.Add(byLine, path+".by", "not allowed with %s (its value is the user)", a.Verb)
+		a.By = st.verbValue
+		if st.byLine > 0 {
+			d.r.Add(st.byLine, path+".by", "not allowed with %s (its value is the user)", a.Verb)
 		}
 	}
 	switch {
-	case a.Verb == VerbSnooze && untilLine == 0:
+	case a.Verb == VerbSnooze && st.untilLine == 0:
 		d.r.Add(n.Line, path, "snooze needs until")
 	case a.Verb == VerbSnooze && a.Until <= a.At:
-		d.r.Add(untilLine, path+".until", "must be after at (%s)", model.Duration(a.At))
-	case a.Verb != VerbSnooze && untilLine > 0:
-		d.r.Add(untilLine, path+".until", "only allowed with snooze")
+		d.r.Add(st.untilLine, path+".until", "must be after at (%s)", model.Duration(a.At))
+	case a.Verb != VerbSnooze && st.untilLine > 0:
+		d.r.Add(st.untilLine, path+".until", "only allowed with snooze")
 	}
-	return a
 }
 
 var methods = []string{pager.MethodPush, pager.MethodSMS, pager.MethodVoice, pager.MethodEmail, pager.MethodSlack}
 
-func (d *decoder) page(n *yaml.Node, path string) Page {
-	p := Page{Line: n.Line}
-	seen := d.mapping(n, path, []string{"at", "user", "method", "urgency"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "urgency":
-			p.Urgency = d.Str(v, path)
-			if v.Kind == yaml.ScalarNode && p.Urgency != pager.UrgencyHigh && p.Urgency != pager.UrgencyLow {
-				d.r.Add(v.Line, path, "unknown urgency %q: high or low", p.Urgency)
-			}
-		case "at":
-			p.At = d.offset(v, path)
-		case "user":
-			p.User = d.name(v, path)
-		case "method":
-			p.Method = d.Str(v, path)
-			if v.Kind == yaml.ScalarNode && !slices.Contains(methods, p.Method) {
-				d.r.Add(v.Line, path, "unknown method %q: one of %s", p.Method, strings.Join(methods, ", "))
-			}
-		}
-	})
-	for _, k := range []string{"at", "user", "method"} {
-		if seen != nil && !seen[k] {
-			d.r.Add(n.Line, path, "missing required %s", k)
-		}
-	}
-	return p
+func (d *decoder) pageDone(n *yaml.Node, p *Page, path string, present map[string]bool) {
+	p.Line = n.Line
+	d.required(n, path, present, "at", "user", "method")
 }
 
 var events = []string{"trigger", "acknowledge", "resolve"}
 
-func (d *decoder) forward(n *yaml.Node, path string) Forward {
-	f := Forward{Line: n.Line}
-	seen := d.mapping(n, path, []string{"at", "channel", "event"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "at":
-			f.At = d.offset(v, path)
-		case "channel":
-			f.Channel = d.name(v, path)
-		case "event":
-			f.Event = d.Str(v, path)
-			if v.Kind == yaml.ScalarNode && !slices.Contains(events, f.Event) {
-				d.r.Add(v.Line, path, "unknown event %q: one of %s", f.Event, strings.Join(events, ", "))
-			}
-		}
-	})
-	for _, k := range []string{"at", "channel", "event"} {
-		if seen != nil && !seen[k] {
+func (d *decoder) forwardDone(n *yaml.Node, f *Forward, path string, present map[string]bool) {
+	f.Line = n.Line
+	d.required(n, path, present, "at", "channel", "event")
+}
+
+// required reports the keys that are missing or null.
+func (d *decoder) required(n *yaml.Node, path string, present map[string]bool, keys ...string) {
+	for _, k := range keys {
+		if !present[k] {
 			d.r.Add(n.Line, path, "missing required %s", k)
 		}
 	}
-	return f
 }

@@ -79,38 +79,38 @@ import (
 // File is one parsed paging test file.
 type File struct {
 	// Path is the file name given to ParseFile or LoadFile.
-	Path string
+	Path string `yaml:"-"`
 	// PagerConfig is the pager_config entry, joined with Path's directory
 	// when relative.
-	PagerConfig string
+	PagerConfig string `yaml:"pager_config"`
 	// PagerConfigLine is the line of the pager_config entry.
-	PagerConfigLine int
+	PagerConfigLine int `yaml:"-"`
 	// Tests are the tests in file order.
-	Tests []Test
+	Tests []Test `yaml:"tests"`
 }
 
 // Test is one entry of tests.
 type Test struct {
 	// Name is the test's name; "" when unnamed (see DisplayName).
-	Name string
+	Name string `yaml:"name"`
 	// StartTime is the time of offset zero.
-	StartTime time.Time
+	StartTime time.Time `yaml:"start_time"`
 	// Until is how long the test simulates, after StartTime.
-	Until   time.Duration
-	Alerts  []Alert
-	Actions []Action
+	Until   time.Duration `yaml:"until"`
+	Alerts  []Alert       `yaml:"alerts"`
+	Actions []Action      `yaml:"actions"`
 	// CheckPages is true when expect_pages is present; ExpectPages are
 	// then the exact pages expected.
-	CheckPages  bool
-	ExpectPages []Page
+	CheckPages  bool   `yaml:"-"`
+	ExpectPages []Page `yaml:"expect_pages"`
 	// CheckForwards is true when expect_forwards is present.
-	CheckForwards  bool
-	ExpectForwards []Forward
+	CheckForwards  bool      `yaml:"-"`
+	ExpectForwards []Forward `yaml:"expect_forwards"`
 	// NoPagesAfter is expect_no_pages_after, valid when CheckNoPagesAfter.
-	CheckNoPagesAfter bool
-	NoPagesAfter      time.Duration
+	CheckNoPagesAfter bool          `yaml:"-"`
+	NoPagesAfter      time.Duration `yaml:"expect_no_pages_after"`
 	// Line is the line the test starts on.
-	Line int
+	Line int `yaml:"-"`
 }
 
 // DisplayName is the test's name, or "unnamed#i" for the i-th test.
@@ -149,11 +149,11 @@ const DefaultUntilMargin = time.Hour
 // Alert is one alert arriving at At. A non-zero ResolveAt sends it again
 // with EndsAt = ResolveAt at that offset.
 type Alert struct {
-	At          time.Duration
-	ResolveAt   time.Duration
-	Labels      map[string]string
-	Annotations map[string]string
-	Line        int
+	At          time.Duration     `yaml:"at"`
+	ResolveAt   time.Duration     `yaml:"resolve_at"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	Line        int               `yaml:"-"`
 }
 
 // Action verbs.
@@ -179,33 +179,33 @@ const DefaultActor = "pagertest"
 
 // Action is one human action at At.
 type Action struct {
-	At   time.Duration
-	Verb string
+	At   time.Duration `yaml:"at"`
+	Verb string        `yaml:"-"`
 	// By is the acting user (the value of ack, resolve, escalate, snooze;
 	// the `by` key of note and reassign).
-	By string
+	By string `yaml:"by"`
 	// To is the user a reassign hands the incident to, or the target of
 	// add_responder.
-	To string
+	To string `yaml:"-"`
 	// Text is a note's text.
-	Text string
+	Text string `yaml:"-"`
 	// Until is the offset a snooze lasts to.
-	Until time.Duration
+	Until time.Duration `yaml:"until"`
 	// Incident names the incident; "" means every one the verb applies to.
-	Incident string
-	Line     int
+	Incident string `yaml:"incident"`
+	Line     int    `yaml:"-"`
 }
 
 // Page is one notification handed to a channel for a user.
 type Page struct {
-	At     time.Duration
-	User   string
-	Method string
+	At     time.Duration `yaml:"at"`
+	User   string        `yaml:"user"`
+	Method string        `yaml:"method"`
 	// Urgency is "high" or "low"; optional in expect_pages (see Check).
-	Urgency string
+	Urgency string `yaml:"urgency"`
 	// Incident is set on pages that happened (not compared).
-	Incident string
-	Line     int
+	Incident string `yaml:"-"`
+	Line     int    `yaml:"-"`
 }
 
 // String formats the page as in reports: "2m alice sms", "8h alice push
@@ -220,12 +220,12 @@ func (p Page) String() string {
 
 // Forward is one incident event handed to a route's external channel.
 type Forward struct {
-	At      time.Duration
-	Channel string
-	Event   string
+	At      time.Duration `yaml:"at"`
+	Channel string        `yaml:"channel"`
+	Event   string        `yaml:"event"`
 	// Incident is set on forwards that happened (not compared).
-	Incident string
-	Line     int
+	Incident string `yaml:"-"`
+	Line     int    `yaml:"-"`
 }
 
 // String formats the forward as in reports: "0s ops-webhook trigger".

@@ -296,6 +296,46 @@ CREATE TABLE maintenances (
 	maint TEXT NOT NULL -- pager.Maintenance as JSON
 );
 `,
+	// 8: when the owner of an overdue action item was last reminded of
+	// it (pager.ActionItemReminder), so that a restart neither sends a
+	// reminder again nor forgets one.
+	`
+CREATE TABLE action_item_reminders (
+	id       TEXT PRIMARY KEY, -- incident ID "/" item ID
+	reminder TEXT NOT NULL     -- pager.ActionItemReminder as JSON
+);
+`,
+	// 9: status page subscribers (pager.Subscriber), the events they are
+	// told about (deduplicated by key), the outbox of messages to them
+	// (pending ones by next_at, Unix nanoseconds) and the subscriber
+	// loop's marks (cursors, last component states). Not stamped: read
+	// from the database by the leader's subscriber loop and the API.
+	`
+CREATE TABLE status_subscribers (
+	id  TEXT PRIMARY KEY,
+	sub TEXT NOT NULL -- pager.Subscriber as JSON
+);
+CREATE TABLE status_sub_events (
+	key   TEXT PRIMARY KEY,
+	at_ns BIGINT NOT NULL,
+	ev    TEXT NOT NULL -- pager.SubscriberEvent as JSON
+);
+CREATE INDEX status_sub_events_at ON status_sub_events (at_ns);
+CREATE TABLE status_sub_notes (
+	id            TEXT PRIMARY KEY,
+	subscriber_id TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	next_at       BIGINT NOT NULL,
+	created_ns    BIGINT NOT NULL,
+	note          TEXT NOT NULL -- pager.SubscriberNote as JSON
+);
+CREATE INDEX status_sub_notes_due ON status_sub_notes (status, next_at, id);
+CREATE INDEX status_sub_notes_subscriber ON status_sub_notes (subscriber_id);
+CREATE TABLE status_sub_marks (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
 }
 
 // PostgresSchemaVersion is the PostgreSQL schema version this package

@@ -79,9 +79,24 @@ func TestPostgresStatusUpdates(t *testing.T) {
 	storetest.StatusUpdates(t, open, reopen)
 }
 
+func TestPostgresSubscribers(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.Subscribers(t, open, reopen)
+}
+
 func TestPostgresMaintenance(t *testing.T) {
 	open, reopen := postgresStore(t)
 	storetest.Maintenance(t, open, reopen)
+}
+
+func TestPostgresMaintenanceEnd(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.MaintenanceEnd(t, open, reopen)
+}
+
+func TestPostgresActionItemReminders(t *testing.T) {
+	open, reopen := postgresStore(t)
+	storetest.ActionItemReminders(t, open, reopen)
 }
 
 func TestPostgresAckLinkIdentity(t *testing.T) {

@@ -92,3 +92,23 @@ func TestMaintenance(t *testing.T) {
 	open, reopen := sqliteStore()
 	storetest.Maintenance(t, open, reopen)
 }
+
+// TestMaintenanceEnd: windows ended early stay ended across a reopen.
+func TestMaintenanceEnd(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.MaintenanceEnd(t, open, reopen)
+}
+
+// TestActionItemReminders: the reminders sent of overdue action items
+// survive a reopen of the SQLite store (schema migration 9).
+func TestActionItemReminders(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.ActionItemReminders(t, open, reopen)
+}
+
+// TestSubscribers: status page subscribers, their events and outbox on
+// the SQLite store (schema migration 9), across a reopen.
+func TestSubscribers(t *testing.T) {
+	open, reopen := sqliteStore()
+	storetest.Subscribers(t, open, reopen)
+}

@@ -130,6 +130,46 @@ CREATE TABLE maintenances (
 	maint TEXT NOT NULL -- pager.Maintenance as JSON
 ) STRICT;
 `,
+	// 8: when the owner of an overdue action item was last reminded of
+	// it (pager.ActionItemReminder), so that a restart neither sends a
+	// reminder again nor forgets one.
+	`
+CREATE TABLE action_item_reminders (
+	id       TEXT PRIMARY KEY, -- incident ID "/" item ID
+	reminder TEXT NOT NULL     -- pager.ActionItemReminder as JSON
+) STRICT;
+`,
+	// 9: status page subscribers (pager.Subscriber), the events they are
+	// told about (deduplicated by key), the outbox of messages to them
+	// (pending ones by next_at, Unix nanoseconds) and the subscriber
+	// loop's marks (cursors, last component states). Not stamped: read
+	// from the database by the leader's subscriber loop and the API.
+	`
+CREATE TABLE status_subscribers (
+	id  TEXT PRIMARY KEY,
+	sub TEXT NOT NULL -- pager.Subscriber as JSON
+) STRICT;
+CREATE TABLE status_sub_events (
+	key   TEXT PRIMARY KEY,
+	at_ns INTEGER NOT NULL,
+	ev    TEXT NOT NULL -- pager.SubscriberEvent as JSON
+) STRICT;
+CREATE INDEX status_sub_events_at ON status_sub_events (at_ns);
+CREATE TABLE status_sub_notes (
+	id            TEXT PRIMARY KEY,
+	subscriber_id TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	next_at       INTEGER NOT NULL,
+	created_ns    INTEGER NOT NULL,
+	note          TEXT NOT NULL -- pager.SubscriberNote as JSON
+) STRICT;
+CREATE INDEX status_sub_notes_due ON status_sub_notes (status, next_at, id);
+CREATE INDEX status_sub_notes_subscriber ON status_sub_notes (subscriber_id);
+CREATE TABLE status_sub_marks (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

@@ -489,3 +489,26 @@ func (t *writeTx) PutMaintenance(m pager.Maintenance) error {
 	}
 	return nil
 }
+
+// ActionItemReminders implements pager.ReadTx.
+func (t *readTx) ActionItemReminders() ([]pager.ActionItemReminder, error) {
+	return queryJSON(t, "action_item_reminders", func(id string, r *pager.ActionItemReminder) error {
+		if r.Key() != id {
+			return fmt.Errorf("document key %q, row id %q", r.Key(), id)
+		}
+		return nil
+	}, "SELECT id, id, reminder FROM action_item_reminders")
+}
+
+// PutActionItemReminder implements pager.Tx.
+func (t *writeTx) PutActionItemReminder(r pager.ActionItemReminder) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("sqlstore: put action item reminder: encode: %w", err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`INSERT INTO action_item_reminders (id, reminder) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET reminder = excluded.reminder`), r.Key(), string(data)); err != nil {
+		return fmt.Errorf("sqlstore: put action item reminder: %w", err)
+	}
+	return nil
+}

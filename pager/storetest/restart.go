@@ -29,7 +29,8 @@ type Open func(t *testing.T) pager.Store
 type Reopen func(t *testing.T, s pager.Store) pager.Store
 
 // config is the scenario's pager: alice is paged by push, sms and voice,
-// carol by e-mail 15 minutes later.
+// carol by e-mail 15 minutes later; erin (on no policy) is called and
+// texted at once.
 const config = `
 pager:
   users:
@@ -46,6 +47,11 @@ pager:
       notification_rules:
         - {after: 0m, method: push}
         - {after: 5m, method: sms}
+    - name: erin
+      contact: {sms: "+4915100000005", voice: "+4915100000005", email: erin@example.com}
+      notification_rules:
+        - {after: 0m, method: voice}
+        - {after: 0m, method: sms}
   escalation_policies:
     - name: default
       levels:

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/watchdog-sre/watchdog/internal/alert"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -35,17 +37,13 @@ const (
 // absolute http or https URL.
 var ErrInvalidURL = errors.New("invalid alertmanager url")
 
-// Alert is one alert as the Alertmanager API v2 receives it. An alert with
-// EndsAt in the past is resolved; a firing alert has EndsAt zero or in the
-// future (Prometheus sends now plus a few evaluation intervals, so that a
-// lost sender lets the alert expire).
-type Alert struct {
-	Labels       map[string]string
-	Annotations  map[string]string
-	StartsAt     time.Time
-	EndsAt       time.Time
-	GeneratorURL string
-}
+// Alert is one alert: the value every source hands to every sink (see
+// package internal/alert); Sender renders it in the Alertmanager API v2
+// wire format only when it posts it. An alert with EndsAt in the past is
+// resolved; a firing alert has EndsAt zero or in the future (Prometheus
+// sends now plus a few evaluation intervals, so that a lost sender lets the
+// alert expire).
+type Alert = alert.Alert
 
 // Options configures a Sender. The zero value is usable: no Alertmanagers
 // (Send discards), the defaults above, a private metrics set and no logs.

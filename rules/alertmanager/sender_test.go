@@ -86,7 +86,7 @@ func (h chanHandler) Handle(_ context.Context, r slog.Record) error { h <- r; re
 func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
 func (h chanHandler) WithGroup(string) slog.Handler                 { return h }
 
-func alert(name string, i int) Alert {
+func testAlert(name string, i int) Alert {
 	return Alert{
 		Labels:       map[string]string{"alertname": name, "instance": fmt.Sprintf("host-%d", i)},
 		Annotations:  map[string]string{"summary": "it broke"},
@@ -117,7 +117,7 @@ func TestContract(t *testing.T) {
 		}
 	}()
 
-	firing := alert("LoginErrorsUp", 1)
+	firing := testAlert("LoginErrorsUp", 1)
 	resolved := Alert{
 		Labels:   map[string]string{"alertname": "DiskFull"},
 		StartsAt: time.Date(2026, 11, 24, 11, 0, 0, 0, time.FixedZone("CET", 3600)),
@@ -209,7 +209,7 @@ func TestDelivery(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
 				go s.Run(ctx)
-				s.Send(alert("A", 1), alert("A", 2))
+				s.Send(testAlert("A", 1), testAlert("A", 2))
 
 				var prev time.Time
 				for i := range len(tt.wantGaps) + 1 {
@@ -248,7 +248,7 @@ func TestNetworkErrorRetried(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go s.Run(ctx)
-		s.Send(alert("A", 1))
+		s.Send(testAlert("A", 1))
 		start := time.Now()
 		for range 4 {
 			<-calls
@@ -277,7 +277,7 @@ func TestAttemptTimeout(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go s.Run(ctx)
-		s.Send(alert("A", 1))
+		s.Send(testAlert("A", 1))
 		first, second := <-am.reqs, <-am.reqs
 		if gap := second.at.Sub(first.at); gap != 3*time.Second {
 			t.Errorf("second attempt %v after the first, want timeout 2s + backoff 1s", gap)
@@ -306,9 +306,9 @@ func TestQueueOverflowDropsOldest(t *testing.T) {
 			QueueCapacity: 3, BatchSize: 2, Metrics: set})
 		// Not running yet: Send must neither block nor grow past capacity.
 		for i := range 5 {
-			s.Send(alert("A", i))
+			s.Send(testAlert("A", i))
 		}
-		s.Send(alert("A", 5), alert("A", 6), alert("A", 7), alert("A", 8)) // more than capacity at once
+		s.Send(testAlert("A", 5), testAlert("A", 6), testAlert("A", 7), testAlert("A", 8)) // more than capacity at once
 		if d := counter(set, "watchdog_alertmanager_alerts_dropped_total", url); d != 6 {
 			t.Errorf("dropped = %d, want 6", d)
 		}
@@ -352,10 +352,10 @@ func TestAlertmanagersIndependent(t *testing.T) {
 			Backoff: func(int) time.Duration { return time.Hour }, Metrics: set})
 		ctx, cancel := context.WithCancel(t.Context())
 		go s.Run(ctx)
-		s.Send(alert("A", 1))
+		s.Send(testAlert("A", 1))
 		<-down.reqs
 		<-up.reqs
-		s.Send(alert("A", 2))
+		s.Send(testAlert("A", 2))
 		r := <-up.reqs // while down waits an hour
 		if len(r.alerts) != 1 || r.path != "/up/api/v2/alerts" {
 			t.Errorf("healthy alertmanager got %+v", r)
@@ -406,7 +406,7 @@ func TestRun(t *testing.T) {
 func TestZeroOptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New(Options{})
-		s.Send(alert("A", 1)) // no Alertmanagers: discarded
+		s.Send(testAlert("A", 1)) // no Alertmanagers: discarded
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
@@ -466,7 +466,7 @@ func TestAuthorization(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go s.Run(ctx)
-		s.Send(alert("A", 1))
+		s.Send(testAlert("A", 1))
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if calls != 2 || len(got) != 1 {

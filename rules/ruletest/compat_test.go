@@ -72,7 +72,7 @@ func TestCompat(t *testing.T) {
 		seen[tt.file] = true
 		t.Run(strings.TrimSuffix(tt.file, ".yml"), func(t *testing.T) {
 			var buf strings.Builder
-			code := ruletest.Run(ruletest.Options{Out: &buf}, filepath.Join("testdata", "compat", tt.file))
+			code := ruletest.Run(ruletest.Options{Out: &buf, NewStore: ruletest.NewTSDBStore}, filepath.Join("testdata", "compat", tt.file))
 			out := buf.String()
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d\n%s", code, tt.wantCode, out)

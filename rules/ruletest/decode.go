@@ -1,14 +1,10 @@
 package ruletest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"math"
 	"path/filepath"
+	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,24 +13,144 @@ import (
 	"github.com/watchdog-sre/watchdog/internal/yamlnode"
 )
 
-// The decoder walks the yaml.Node tree by hand: the format is small and
-// fixed, and walking it ourselves gives every problem its line and key
-// path, reports unknown and duplicate keys wherever they are, and goes on
-// after an error to report the rest.
+// The file is decoded by yamlnode.Decoder into File (the yaml tags of
+// ruletest.go are the format): every problem gets its line and key path,
+// unknown and duplicate keys are reported wherever they are, and decoding
+// goes on after an error to report the rest. The hooks below hold what is
+// particular to test files.
 
 const (
 	// maxVisits bounds the work a document can cause through aliases.
 	maxVisits = 1 << 20
 	// maxMergeDepth bounds merge keys (<<) nested through aliases.
 	maxMergeDepth = 16
+	// minStartYear is the earliest year of an RFC 3339 start_timestamp.
+	minStartYear = -3000
 )
 
 type decoder struct {
-	yamlnode.Walker[invalid]
+	yamlnode.Decoder[invalid]
 	r *report
 	// valuesLines maps the key path of every input_series values entry to
 	// its line, for errors found when the values are expanded.
 	valuesLines map[string]int
+}
+
+func newDecoder(r *report) *decoder {
+	d := &decoder{r: r, valuesLines: map[string]int{}}
+	d.Decoder = yamlnode.Decoder[invalid]{
+		Walker:  yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits, MaxMergeDepth: maxMergeDepth},
+		KeyWhat: "a string key",
+		Names: map[reflect.Type]string{
+			reflect.TypeFor[bool]():          "true or false",
+			reflect.TypeFor[time.Duration](): "a duration",
+		},
+		Custom: map[reflect.Type]yamlnode.Hook{
+			reflect.TypeFor[string](): func(n *yaml.Node, v reflect.Value, path string) { v.SetString(d.Str(n, path)) },
+			reflect.TypeFor[time.Duration](): func(n *yaml.Node, v reflect.Value, path string) {
+				dur, _ := d.Duration(n, path, "30s, 5m or 1h30m")
+				v.SetInt(int64(dur))
+			},
+			reflect.TypeFor[map[string]string](): func(n *yaml.Node, v reflect.Value, path string) {
+				v.Set(reflect.ValueOf(d.StrMap(n, path, "a string key", nil)))
+			},
+		},
+		Fields: map[reflect.Type]map[string]yamlnode.Hook{
+			reflect.TypeFor[File](): {
+				"rule_files":       yamlnode.On(d.ruleFiles),
+				"group_eval_order": yamlnode.On(d.groupEvalOrder),
+			},
+			reflect.TypeFor[TestGroup](): {"start_timestamp": yamlnode.On(d.startTimestamp)},
+			reflect.TypeFor[InputSeries](): {"values": yamlnode.On(func(n *yaml.Node, s *InputSeries, path string) {
+				s.Values = d.Str(n, path)
+				d.valuesLines[path] = n.Line
+			})},
+			reflect.TypeFor[ExpSample](): {"labels": yamlnode.On(d.sampleLabels), "histogram": yamlnode.On(d.sampleHistogram)},
+		},
+		Done: map[reflect.Type]func(*yaml.Node, reflect.Value, string, map[string]bool){
+			reflect.TypeFor[TestGroup](): func(n *yaml.Node, v reflect.Value, _ string, present map[string]bool) {
+				g := v.Addr().Interface().(*TestGroup)
+				g.Line = n.Line
+				if !present["start_timestamp"] {
+					g.StartTimestamp = time.Unix(0, 0).UTC()
+				}
+			},
+			reflect.TypeFor[InputSeries](): setLine[InputSeries],
+			reflect.TypeFor[ExpAlert]():    setLine[ExpAlert],
+			reflect.TypeFor[ExpSample]():   setLine[ExpSample],
+			reflect.TypeFor[AlertTestCase](): func(n *yaml.Node, v reflect.Value, path string, _ map[string]bool) {
+				a := v.Addr().Interface().(*AlertTestCase)
+				a.Line = n.Line
+				if a.Alertname == "" {
+					d.r.Add(n.Line, path, "missing required alertname")
+				}
+			},
+			reflect.TypeFor[PromQLTestCase](): func(n *yaml.Node, v reflect.Value, path string, _ map[string]bool) {
+				tc := v.Addr().Interface().(*PromQLTestCase)
+				tc.Line = n.Line
+				if strings.TrimSpace(tc.Expr) == "" {
+					d.r.Add(n.Line, path, "missing required expr")
+				}
+			},
+		},
+	}
+	return d
+}
+
+// setLine sets the Line field of a decoded struct to its mapping's line.
+func setLine[T any](n *yaml.Node, v reflect.Value, _ string, _ map[string]bool) {
+	v.FieldByName("Line").SetInt(int64(n.Line))
+}
+
+func (d *decoder) ruleFiles(n *yaml.Node, f *File, path string) {
+	d.List(n, path, func(_ int, e *yaml.Node, ep string) {
+		p := d.Str(e, ep)
+		if _, err := filepath.Match(p, ""); err != nil {
+			d.r.Add(e.Line, ep, "invalid pattern %q: %v", p, err)
+		}
+		f.RulePatterns = append(f.RulePatterns, p)
+	})
+}
+
+func (d *decoder) groupEvalOrder(n *yaml.Node, f *File, path string) {
+	seen := map[string]bool{}
+	d.List(n, path, func(_ int, e *yaml.Node, ep string) {
+		name := d.Str(e, ep)
+		if seen[name] {
+			d.r.Add(e.Line, ep, "group name repeated in evaluation order: %s", name)
+		}
+		seen[name] = true
+		f.GroupEvalOrder = append(f.GroupEvalOrder, name)
+	})
+}
+
+func (d *decoder) startTimestamp(n *yaml.Node, g *TestGroup, path string) {
+	if s := d.Str(n, path); s != "" {
+		t, err := yamlnode.ParseTime(s, "start_timestamp", minStartYear)
+		if err != nil {
+			d.r.Add(n.Line, path, "%v", err)
+		}
+		g.StartTimestamp = t
+	}
+}
+
+func (d *decoder) sampleLabels(n *yaml.Node, s *ExpSample, path string) {
+	s.LabelsText = d.Str(n, path)
+	lset, err := seriesParser.ParseMetric(s.LabelsText)
+	if err != nil {
+		d.r.Add(n.Line, path, "invalid labels %q: %s", s.LabelsText, parseErrMsg(err, 0))
+	}
+	s.Labels = lset
+}
+
+func (d *decoder) sampleHistogram(n *yaml.Node, s *ExpSample, path string) {
+	if text := d.Str(n, path); text != "" {
+		h, err := parseHistogram(text)
+		if err != nil {
+			d.r.Add(n.Line, path, "%v", err)
+		}
+		s.Histogram = h
+	}
 }
 
 // ParseFile parses a test file. filename is used in error messages and to
@@ -49,26 +165,23 @@ func ParseFile(data []byte, filename string) (*File, error) {
 // does not walk the file system.
 func parseFile(data []byte, filename string, glob func(string) ([]string, error)) (*File, error) {
 	r := &report{File: filename}
-	d := &decoder{Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxVisits}, r: r, valuesLines: map[string]int{}}
+	d := newDecoder(r)
 	f := &File{Path: filename}
 
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	switch err := dec.Decode(&doc); {
-	case errors.Is(err, io.EOF):
+	switch doc := yamlnode.Parse(data); {
+	case doc.Empty:
 		// An empty file has no tests, as in promtool.
-	case err != nil:
-		r.AddYAMLError(err)
+	case doc.Err != nil:
+		r.AddYAMLError(doc.Err)
 		return nil, r.Err()
 	default:
-		var extra yaml.Node
-		if err := dec.Decode(&extra); err == nil {
-			r.Add(extra.Line, "", "a test file holds one YAML document, found another")
-		} else if !errors.Is(err, io.EOF) {
-			r.AddYAMLError(err)
+		if doc.Extra != nil {
+			r.Add(doc.Extra.Line, "", "a test file holds one YAML document, found another")
+		} else if doc.ExtraErr != nil {
+			r.AddYAMLError(doc.ExtraErr)
 		}
-		if len(doc.Content) == 1 {
-			d.file(doc.Content[0], f)
+		if doc.Root != nil {
+			d.Decode(doc.Root, f, "")
 		}
 	}
 	if f.EvaluationInterval == 0 {
@@ -91,331 +204,6 @@ func parseFile(data []byte, filename string, glob func(string) ([]string, error)
 		return nil, err
 	}
 	return f, nil
-}
-
-type pair struct{ key, val *yaml.Node }
-
-// pairs lists the entries of mapping n with merge keys expanded: explicit
-// keys win over merged ones.
-func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
-	var explicit, merged []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			merged = append(merged, d.mergePairs(v, path, depth+1)...)
-			continue
-		}
-		explicit = append(explicit, pair{k, v})
-	}
-	if len(merged) == 0 {
-		return explicit
-	}
-	seen := map[string]bool{}
-	for _, p := range explicit {
-		seen[p.key.Value] = true
-	}
-	out := explicit
-	for _, p := range merged {
-		if !seen[p.key.Value] {
-			seen[p.key.Value] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
-	if v = d.Enter(v); v == nil {
-		return nil
-	}
-	if depth > maxMergeDepth {
-		d.r.Add(v.Line, path, "merge keys (<<) nested too deeply")
-		return nil
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return d.pairs(v, path, depth)
-	case yaml.SequenceNode:
-		var out []pair
-		for _, m := range v.Content {
-			if m = d.Enter(m); m == nil {
-				continue
-			}
-			if m.Kind != yaml.MappingNode {
-				d.r.Add(m.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(m))
-				continue
-			}
-			out = append(out, d.pairs(m, path, depth)...)
-		}
-		return out
-	default:
-		d.r.Add(v.Line, path, "merge (<<) needs a map or a list of maps, got %s", yamlnode.Describe(v))
-		return nil
-	}
-}
-
-// mapping calls fn for every key of mapping n, which must be one of keys;
-// unknown and repeated keys are reported. Null values are skipped: an empty
-// key keeps its default. It reports whether n was a mapping.
-func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key string, v *yaml.Node, path string)) bool {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return false
-	}
-	seen := map[string]int{}
-	for _, p := range d.pairs(n, path, 0) {
-		k := d.Enter(p.key)
-		if k == nil {
-			continue
-		}
-		key, ok := d.Key(k, path, "a string key", keys, seen)
-		if !ok {
-			continue
-		}
-		v := d.Enter(p.val)
-		if v == nil || yamlnode.IsNull(v) {
-			continue
-		}
-		fn(key, v, yamlnode.JoinPath(path, key))
-	}
-	return true
-}
-
-func (d *decoder) boolean(n *yaml.Node, path string) bool {
-	var b bool
-	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
-		d.r.Add(n.Line, path, "expected true or false, got %s", yamlnode.Describe(n))
-	}
-	return b
-}
-
-// duration parses a Prometheus duration such as 1m or 1h30m.
-func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
-	v, _ := d.Duration(n, path, "30s, 5m or 1h30m")
-	return v
-}
-
-// float accepts YAML numbers only (.inf, .nan included), as promtool does:
-// strings such as Inf, NaN or '1' are rejected, not parsed.
-func (d *decoder) float(n *yaml.Node, path string) float64 {
-	if n.Kind == yaml.ScalarNode {
-		var f float64
-		if n.Decode(&f) == nil {
-			return f
-		}
-	}
-	d.r.Add(n.Line, path, "expected a number, got %s", yamlnode.Describe(n))
-	return 0
-}
-
-func (d *decoder) strMap(n *yaml.Node, path string) map[string]string {
-	if n.Kind != yaml.MappingNode {
-		d.r.Add(n.Line, path, "expected a map, got %s", yamlnode.Describe(n))
-		return nil
-	}
-	out := map[string]string{}
-	seen := map[string]int{}
-	for _, p := range d.pairs(n, path, 0) {
-		k := d.Enter(p.key)
-		if k == nil {
-			continue
-		}
-		if _, ok := d.Key(k, path, "a string key", nil, seen); !ok {
-			continue
-		}
-		v := d.Enter(p.val)
-		if v == nil {
-			continue
-		}
-		if yamlnode.IsNull(v) {
-			out[k.Value] = ""
-			continue
-		}
-		out[k.Value] = d.Str(v, yamlnode.JoinPath(path, strconv.Quote(k.Value)))
-	}
-	return out
-}
-
-// parseStartTimestamp accepts what promtool does: Unix seconds (fractions
-// allowed) or an RFC 3339 time.
-func parseStartTimestamp(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		// Bounded so that the milliseconds of every sample fit an int64.
-		if math.IsNaN(f) || math.Abs(f) > 1e11 {
-			return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot parse %q as Unix seconds or an RFC 3339 time", s)
-	}
-	if y := t.Year(); y < -3000 || y > 5000 {
-		return time.Time{}, fmt.Errorf("start_timestamp %q out of range", s)
-	}
-	return t, nil
-}
-
-func (d *decoder) file(n *yaml.Node, f *File) {
-	if n = d.Enter(n); n == nil || yamlnode.IsNull(n) {
-		return
-	}
-	keys := []string{"rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare"}
-	d.mapping(n, "", keys, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "rule_files":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				p := d.Str(e, ep)
-				if _, err := filepath.Match(p, ""); err != nil {
-					d.r.Add(e.Line, ep, "invalid pattern %q: %v", p, err)
-				}
-				f.RulePatterns = append(f.RulePatterns, p)
-			})
-		case "evaluation_interval":
-			f.EvaluationInterval = d.duration(v, path)
-		case "group_eval_order":
-			seen := map[string]bool{}
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				name := d.Str(e, ep)
-				if seen[name] {
-					d.r.Add(e.Line, ep, "group name repeated in evaluation order: %s", name)
-				}
-				seen[name] = true
-				f.GroupEvalOrder = append(f.GroupEvalOrder, name)
-			})
-		case "fuzzy_compare":
-			f.FuzzyCompare = d.boolean(v, path)
-		case "tests":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				f.Tests = append(f.Tests, d.group(e, ep))
-			})
-		}
-	})
-}
-
-func (d *decoder) group(n *yaml.Node, path string) TestGroup {
-	g := TestGroup{Line: n.Line, StartTimestamp: time.Unix(0, 0).UTC()}
-	keys := []string{"name", "interval", "input_series", "alert_rule_test", "promql_expr_test",
-		"external_labels", "external_url", "start_timestamp"}
-	d.mapping(n, path, keys, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "name":
-			g.Name = d.Str(v, path)
-		case "interval":
-			g.Interval = d.duration(v, path)
-		case "external_url":
-			g.ExternalURL = d.Str(v, path)
-		case "external_labels":
-			g.ExternalLabels = d.strMap(v, path)
-		case "start_timestamp":
-			if s := d.Str(v, path); s != "" {
-				t, err := parseStartTimestamp(s)
-				if err != nil {
-					d.r.Add(v.Line, path, "%v", err)
-				}
-				g.StartTimestamp = t
-			}
-		case "input_series":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				g.InputSeries = append(g.InputSeries, d.series(e, ep))
-			})
-		case "alert_rule_test":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				g.AlertRuleTests = append(g.AlertRuleTests, d.alertTest(e, ep))
-			})
-		case "promql_expr_test":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				g.PromQLExprTests = append(g.PromQLExprTests, d.promqlTest(e, ep))
-			})
-		}
-	})
-	return g
-}
-
-func (d *decoder) series(n *yaml.Node, path string) InputSeries {
-	s := InputSeries{Line: n.Line}
-	d.mapping(n, path, []string{"series", "values"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "series":
-			s.Series = d.Str(v, path)
-		case "values":
-			s.Values = d.Str(v, path)
-			d.valuesLines[path] = v.Line
-		}
-	})
-	return s
-}
-
-func (d *decoder) alertTest(n *yaml.Node, path string) AlertTestCase {
-	a := AlertTestCase{Line: n.Line}
-	ok := d.mapping(n, path, []string{"eval_time", "alertname", "exp_alerts"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "eval_time":
-			a.EvalTime = d.duration(v, path)
-		case "alertname":
-			a.Alertname = d.Str(v, path)
-		case "exp_alerts":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				x := ExpAlert{Line: e.Line}
-				d.mapping(e, ep, []string{"exp_labels", "exp_annotations"}, func(key string, v *yaml.Node, path string) {
-					switch key {
-					case "exp_labels":
-						x.ExpLabels = d.strMap(v, path)
-					case "exp_annotations":
-						x.ExpAnnotations = d.strMap(v, path)
-					}
-				})
-				a.ExpAlerts = append(a.ExpAlerts, x)
-			})
-		}
-	})
-	if ok && a.Alertname == "" {
-		d.r.Add(n.Line, path, "missing required alertname")
-	}
-	return a
-}
-
-func (d *decoder) promqlTest(n *yaml.Node, path string) PromQLTestCase {
-	tc := PromQLTestCase{Line: n.Line}
-	ok := d.mapping(n, path, []string{"expr", "eval_time", "exp_samples"}, func(key string, v *yaml.Node, path string) {
-		switch key {
-		case "expr":
-			tc.Expr = d.Str(v, path)
-		case "eval_time":
-			tc.EvalTime = d.duration(v, path)
-		case "exp_samples":
-			d.List(v, path, func(_ int, e *yaml.Node, ep string) {
-				s := ExpSample{Line: e.Line}
-				d.mapping(e, ep, []string{"labels", "value", "histogram"}, func(key string, v *yaml.Node, path string) {
-					switch key {
-					case "labels":
-						s.LabelsText = d.Str(v, path)
-						lset, err := seriesParser.ParseMetric(s.LabelsText)
-						if err != nil {
-							d.r.Add(v.Line, path, "invalid labels %q: %s", s.LabelsText, parseErrMsg(err, 0))
-						}
-						s.Labels = lset
-					case "value":
-						s.Value = d.float(v, path)
-					case "histogram":
-						if text := d.Str(v, path); text != "" {
-							h, err := parseHistogram(text)
-							if err != nil {
-								d.r.Add(v.Line, path, "%v", err)
-							}
-							s.Histogram = h
-						}
-					}
-				})
-				tc.ExpSamples = append(tc.ExpSamples, s)
-			})
-		}
-	})
-	if ok && strings.TrimSpace(tc.Expr) == "" {
-		d.r.Add(n.Line, path, "missing required expr")
-	}
-	return tc
 }
 
 // resolveRuleFiles joins relative rule_files patterns with the test file's

@@ -10,7 +10,8 @@
 // the file and line they are on.
 //
 // Run is `promtool test rules`: it loads each group's input series into a
-// fresh tsdb.DB, evaluates the rule groups with the rules package's own
+// fresh Store (which the caller provides: `watchdog test` gives the
+// watchdog's own store), evaluates the rule groups with the rules package's own
 // Group.Eval at every evaluation_interval, and checks the firing alerts and
 // PromQL results as promtool does, reporting failures in promtool's words.
 // Input series may hold native histograms in promtool's notation
@@ -36,50 +37,50 @@ const DefaultEvaluationInterval = time.Minute
 // File is one parsed test file.
 type File struct {
 	// Path is the file name given to ParseFile or LoadFile.
-	Path string
+	Path string `yaml:"-"`
 	// RulePatterns are the rule_files entries as written, relative ones
 	// joined with the directory of Path.
-	RulePatterns []string
+	RulePatterns []string `yaml:"rule_files"`
 	// RuleFiles are the files RulePatterns match, in pattern order.
-	RuleFiles []string
+	RuleFiles []string `yaml:"-"`
 	// EvaluationInterval is how often rule groups are evaluated while a test
 	// runs; DefaultEvaluationInterval when the file sets none.
-	EvaluationInterval time.Duration
+	EvaluationInterval time.Duration `yaml:"evaluation_interval"`
 	// GroupEvalOrder names rule groups that must be evaluated in this order,
 	// before the groups not named.
-	GroupEvalOrder []string
+	GroupEvalOrder []string `yaml:"group_eval_order"`
 	// FuzzyCompare lets expected and actual floats differ by one ULP.
-	FuzzyCompare bool
+	FuzzyCompare bool `yaml:"fuzzy_compare"`
 	// Tests are the test groups in file order.
-	Tests []TestGroup
+	Tests []TestGroup `yaml:"tests"`
 	// Warnings are problems that do not stop a run, such as a rule_files
 	// pattern that matches no file (promtool prints these too).
-	Warnings []string
+	Warnings []string `yaml:"-"`
 }
 
 // TestGroup is one entry of tests: input series and what to expect of them.
 type TestGroup struct {
 	// Name is the test group name; "" when unnamed (see DisplayName).
-	Name string
+	Name string `yaml:"name"`
 	// Interval is the step between input series values; the file's
 	// EvaluationInterval when the group sets none.
-	Interval time.Duration
+	Interval time.Duration `yaml:"interval"`
 	// StartTimestamp is the time of the first input value and of eval_time
 	// zero: the Unix epoch unless start_timestamp is set (Unix seconds or
 	// RFC 3339, as promtool accepts).
-	StartTimestamp time.Time
+	StartTimestamp time.Time `yaml:"start_timestamp"`
 	// InputSeries are the series loaded before the rules run.
-	InputSeries []InputSeries
+	InputSeries []InputSeries `yaml:"input_series"`
 	// AlertRuleTests are the alert_rule_test entries.
-	AlertRuleTests []AlertTestCase
+	AlertRuleTests []AlertTestCase `yaml:"alert_rule_test"`
 	// PromQLExprTests are the promql_expr_test entries.
-	PromQLExprTests []PromQLTestCase
+	PromQLExprTests []PromQLTestCase `yaml:"promql_expr_test"`
 	// ExternalLabels are available to rule templates as $externalLabels.
-	ExternalLabels map[string]string
+	ExternalLabels map[string]string `yaml:"external_labels"`
 	// ExternalURL is available to rule templates as $externalURL.
-	ExternalURL string
+	ExternalURL string `yaml:"external_url"`
 	// Line is the line the group starts on.
-	Line int
+	Line int `yaml:"-"`
 }
 
 // DisplayName is the group's name, or "unnamed#i" (i its index in the file)
@@ -107,17 +108,17 @@ func (g *TestGroup) MaxEvalTime() time.Duration {
 // InputSeries is one input series with its values expanded.
 type InputSeries struct {
 	// Series is the series as written, such as `up{job="api"}`.
-	Series string
+	Series string `yaml:"series"`
 	// Labels are the parsed labels of Series.
-	Labels labels.Labels
+	Labels labels.Labels `yaml:"-"`
 	// Values is the value sequence as written, such as "0+10x5 _ stale".
-	Values string
+	Values string `yaml:"values"`
 	// Samples are the values expanded against the group's Interval and
 	// StartTimestamp: omitted values (`_`) are left out, `stale` is the
 	// Prometheus stale marker (value.StaleNaN), native histograms have H.
-	Samples []Sample
+	Samples []Sample `yaml:"-"`
 	// Line is the line the entry starts on.
-	Line int
+	Line int `yaml:"-"`
 }
 
 // Sample is one input value: a float V, or a native histogram H when H is
@@ -131,43 +132,43 @@ type Sample struct {
 // AlertTestCase is one alert_rule_test entry: the alerts named Alertname
 // expected to be firing EvalTime after the group's StartTimestamp.
 type AlertTestCase struct {
-	EvalTime  time.Duration
-	Alertname string
+	EvalTime  time.Duration `yaml:"eval_time"`
+	Alertname string        `yaml:"alertname"`
 	// ExpAlerts are the expected firing alerts; empty means none may fire.
-	ExpAlerts []ExpAlert
-	Line      int
+	ExpAlerts []ExpAlert `yaml:"exp_alerts"`
+	Line      int        `yaml:"-"`
 }
 
 // ExpAlert is one expected alert. ExpLabels hold the labels the rule adds
 // and those of the series it fired for; alertname is implied.
 type ExpAlert struct {
-	ExpLabels      map[string]string
-	ExpAnnotations map[string]string
-	Line           int
+	ExpLabels      map[string]string `yaml:"exp_labels"`
+	ExpAnnotations map[string]string `yaml:"exp_annotations"`
+	Line           int               `yaml:"-"`
 }
 
 // PromQLTestCase is one promql_expr_test entry: Expr evaluated EvalTime
 // after the group's StartTimestamp must give exactly ExpSamples.
 type PromQLTestCase struct {
-	Expr       string
-	EvalTime   time.Duration
-	ExpSamples []ExpSample
-	Line       int
+	Expr       string        `yaml:"expr"`
+	EvalTime   time.Duration `yaml:"eval_time"`
+	ExpSamples []ExpSample   `yaml:"exp_samples"`
+	Line       int           `yaml:"-"`
 }
 
 // ExpSample is one expected result sample.
 type ExpSample struct {
 	// LabelsText is the labels entry as written, such as `up{job="api"}`;
 	// "" for a scalar result.
-	LabelsText string
+	LabelsText string `yaml:"labels"`
 	// Labels are the parsed labels of LabelsText.
-	Labels labels.Labels
-	Value  float64
+	Labels labels.Labels `yaml:"-"`
+	Value  float64       `yaml:"value"`
 	// Histogram is the expected native histogram (the `histogram` entry,
 	// one {{...}} value), nil for a float; as in promtool, Value is still
 	// compared (a histogram result's float value is 0).
-	Histogram *histogram.FloatHistogram
-	Line      int
+	Histogram *histogram.FloatHistogram `yaml:"histogram"`
+	Line      int                       `yaml:"-"`
 }
 
 // LoadFile reads and parses the test file at path. Errors reading the file

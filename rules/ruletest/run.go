@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/watchdog-sre/watchdog/evaluator"
 	"github.com/watchdog-sre/watchdog/rules"
-	"github.com/watchdog-sre/watchdog/tsdb"
 )
 
 // Exit codes of Run.
@@ -31,19 +31,36 @@ const (
 	ExitUnreadable = 2 // a test or rule file could not be read or parsed
 )
 
-// Options configures Run. The zero value runs every test group and writes
-// to os.Stdout.
+// ErrNoStore is reported when Options.NewStore is nil.
+var ErrNoStore = errors.New("no store to run rule tests on (Options.NewStore is nil)")
+
+// Store is the sample store one test group runs on: the input series and
+// the rules' results (recording rules, ALERTS) are appended to it, PromQL
+// queries and native conditions read it. The package does not know the
+// store's implementation: `watchdog test` (cmd/watchdog) provides its own.
+type Store interface {
+	storage.Queryable
+	evaluator.Reader
+	// Appender returns a fresh appender; each is committed or rolled back.
+	Appender() rules.Appender
+}
+
+// Options configures Run. The zero value writes to os.Stdout and runs every
+// test group; without NewStore every test group fails with ErrNoStore.
 type Options struct {
 	// Run selects the test groups whose name it matches (as promtool's
 	// --run); nil runs all.
 	Run *regexp.Regexp
 	// Out receives the report; nil means os.Stdout.
 	Out io.Writer
+	// NewStore opens an empty Store, without a retention limit, for one
+	// test group.
+	NewStore func() (Store, error)
 }
 
 // Run runs the test files and writes a report in promtool's wording. The
 // rule groups are evaluated by the rules package itself (Group.Eval over a
-// fresh tsdb.DB per test group, which native conditions read too), at every
+// fresh Store per test group, which native conditions read too), at every
 // evaluation_interval from the
 // group's start up to its latest eval_time.
 func Run(opts Options, files ...string) (exitCode int) {
@@ -54,7 +71,7 @@ func Run(opts Options, files ...string) (exitCode int) {
 	code := ExitSuccess
 	for _, path := range files {
 		fmt.Fprintf(out, "Processing test file: %s\n", path)
-		c, errs := runFile(path, opts.Run, out)
+		c, errs := runFile(path, opts, out)
 		if len(errs) == 0 {
 			fmt.Fprintln(out, "  SUCCESS")
 		} else {
@@ -70,7 +87,7 @@ func Run(opts Options, files ...string) (exitCode int) {
 }
 
 // runFile loads and runs one test file; errs are the failures to print.
-func runFile(path string, run *regexp.Regexp, out io.Writer) (code int, errs []string) {
+func runFile(path string, opts Options, out io.Writer) (code int, errs []string) {
 	f, err := LoadFile(path)
 	if err != nil {
 		return ExitUnreadable, []string{err.Error()}
@@ -87,10 +104,10 @@ func runFile(path string, run *regexp.Regexp, out io.Writer) (code int, errs []s
 	}
 	for i := range f.Tests {
 		g := &f.Tests[i]
-		if run != nil && !run.MatchString(g.Name) {
+		if opts.Run != nil && !opts.Run.MatchString(g.Name) {
 			continue
 		}
-		errs = append(errs, runGroup(f, g, order)...)
+		errs = append(errs, runGroup(f, g, order, opts.NewStore)...)
 	}
 	if len(errs) > 0 {
 		return ExitFailure, errs
@@ -125,7 +142,7 @@ type loader struct {
 	next   []int // index of each series' first sample not yet appended
 }
 
-func (l *loader) appendTill(db *tsdb.DB, t int64) error {
+func (l *loader) appendTill(db Store, t int64) error {
 	app := db.Appender()
 	for i, s := range l.series {
 		for ; l.next[i] < len(s.Samples) && s.Samples[l.next[i]].T <= t; l.next[i]++ {
@@ -146,10 +163,13 @@ func (l *loader) appendTill(db *tsdb.DB, t int64) error {
 }
 
 // runGroup runs one test group and returns its failures.
-func runGroup(f *File, g *TestGroup, order map[string]int) []string {
+func runGroup(f *File, g *TestGroup, order map[string]int, newStore func() (Store, error)) []string {
 	name := namePrefix(g)
 	ctx := context.Background()
-	db, err := tsdb.Open(tsdb.Options{Retention: time.Duration(math.MaxInt64)})
+	if newStore == nil {
+		return []string{fmt.Sprintf("%s    open store: %v", name, ErrNoStore)}
+	}
+	db, err := newStore()
 	if err != nil {
 		return []string{fmt.Sprintf("%s    open store: %v", name, err)}
 	}
@@ -160,7 +180,7 @@ func runGroup(f *File, g *TestGroup, order map[string]int) []string {
 	mgr := rules.NewManager(rules.Options{
 		Query:          rules.EngineQueryFunc(engine, db),
 		Native:         db,
-		Appender:       func() rules.Appender { return db.Appender() },
+		Appender:       db.Appender,
 		ExternalLabels: labels.FromMap(g.ExternalLabels),
 		ExternalURL:    g.ExternalURL,
 		Now:            func() time.Time { return now },

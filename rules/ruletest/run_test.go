@@ -30,7 +30,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := Options{Out: &strings.Builder{}}
+			opts := Options{Out: &strings.Builder{}, NewStore: NewTSDBStore}
 			if tt.run != "" {
 				opts.Run = regexp.MustCompile(tt.run)
 			}
@@ -58,5 +58,15 @@ func TestRun(t *testing.T) {
 				t.Errorf("report differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
 			}
 		})
+	}
+}
+
+// Without Options.NewStore every test group fails with ErrNoStore; nothing
+// panics.
+func TestRunWithoutStore(t *testing.T) {
+	var out strings.Builder
+	code := Run(Options{Out: &out}, filepath.Join("testdata", "run", "pass.yml"))
+	if code != ExitFailure || !strings.Contains(out.String(), ErrNoStore.Error()) {
+		t.Fatalf("exit %d, report:\n%s\nwant ExitFailure naming %q", code, out.String(), ErrNoStore)
 	}
 }

@@ -3,25 +3,17 @@ package promtext
 import (
 	"bytes"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
 // addCorpusSeeds adds the shared corpus to f, cut into chunks of a few lines
 // so that each fuzz run stays fast, plus the edge-case table.
 func addCorpusSeeds(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
-	if len(files) == 0 {
-		f.Skip("corpus folder missing")
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines := bytes.SplitAfter(b, []byte("\n"))
+	for _, file := range testcorpus.All(f) {
+		lines := bytes.SplitAfter(file.Data, []byte("\n"))
 		for i := 0; i < len(lines); i += 7 {
 			f.Add(bytes.Join(lines[i:min(i+7, len(lines))], nil))
 		}

@@ -10,21 +10,15 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
-// corpusDir holds the shared exposition corpus, relative to this package.
-const corpusDir = "../../../shared/corpus"
-
+// readCorpus returns the named file of the shared corpus; it fails tb when
+// the file is missing.
 func readCorpus(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		tb.Skipf("corpus file %s missing", name)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return testcorpus.Read(tb, name)
 }
 
 func TestCorpusMatchesTextparse(t *testing.T) {

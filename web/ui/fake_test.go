@@ -255,6 +255,9 @@ func newFixture(t testing.TB) *fixture {
 		Rules: testRules, Targets: testTargets, Probes: testProbes, Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
 		RangeQuery: f.query.query, StatusPage: f.status.Load, Now: func() time.Time { return f.now },
 		Heartbeats: testHeartbeats,
+		// Tests change the pager between requests at one instant: read it
+		// every time (statuscache_test.go tests the cache).
+		StatusCacheTTL: -1,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -166,6 +166,8 @@ type statusView struct {
 	Updated     time.Time         `json:"updated"`
 	Digest      string            `json:"digest"`
 	Available   bool              `json:"-"`
+	// Subscribe shows the e-mail subscription form.
+	Subscribe bool `json:"-"`
 }
 
 type componentView struct {
@@ -240,11 +242,22 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 		states[i] = StateOperational
 	}
 	since := now.Add(-statusHistoryDays * 24 * time.Hour)
+	// A silenced incident of a component under a running maintenance
+	// window is that maintenance: it neither degrades the component nor
+	// shows as an incident.
+	inMaint := make([]bool, len(sc.components))
+	for _, m := range maint {
+		if !m.Cancelled() && !now.Before(m.StartsAt) && now.Before(m.EndsAt) {
+			for ci, c := range sc.components {
+				inMaint[ci] = inMaint[ci] || slices.Contains(m.Components, c.name)
+			}
+		}
+	}
 	for i := range incidents {
 		st := &incidents[i]
 		var names []string
 		for ci := range sc.components {
-			if !sc.components[ci].affects(st) {
+			if !sc.components[ci].affects(st) || (st.Suppressed && st.Open() && inMaint[ci]) {
 				continue
 			}
 			names = append(names, sc.components[ci].name)
@@ -273,7 +286,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	v.Maintenance = []maintenanceView{}
 	for _, m := range maint {
-		if !m.EndsAt.After(now) {
+		if !m.EndsAt.After(now) || m.Cancelled() {
 			continue
 		}
 		mv := maintenanceView{ID: opaqueID("maintenance", m.ID), Title: m.Title, Text: m.Text, Start: m.StartsAt.UTC(), End: m.EndsAt.UTC(),
@@ -292,7 +305,7 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	}
 	for i, c := range sc.components {
 		v.Components = append(v.Components, componentView{Name: c.name, Description: c.description,
-			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], incidents, now)})
+			State: states[i], StateText: stateText[states[i]], Uptime: computeUptime(&sc.components[i], uptimeIncidents(incidents, inMaint[i]), now)})
 		if stateRank[states[i]] > stateRank[v.State] {
 			v.State = states[i]
 		}
@@ -316,11 +329,31 @@ func computeStatus(sc *statusConfig, incidents []pager.IncidentState, updates ma
 	return v
 }
 
-// currentStatus reads the pager's incidents: the open ones and the
-// newest resolved ones.
+// uptimeIncidents are the incidents that count against a component's
+// uptime: under a running maintenance window, not the open ones it
+// silences.
+func uptimeIncidents(incidents []pager.IncidentState, inMaint bool) []pager.IncidentState {
+	if !inMaint {
+		return incidents
+	}
+	return slices.DeleteFunc(slices.Clone(incidents), func(st pager.IncidentState) bool { return st.Suppressed && st.Open() })
+}
+
+// currentStatus returns the public view, from the cache while it is
+// fresh (see statusCache).
 func (c *console) currentStatus() statusView {
-	now := c.o.Now()
+	ttl := c.o.StatusCacheTTL
+	if ttl == 0 {
+		ttl = DefaultStatusCacheTTL
+	}
 	status := c.statusConfig()
+	return c.statusCache.get(c.o.Now(), ttl, status, func() statusView { return c.computeCurrentStatus(status) })
+}
+
+// computeCurrentStatus reads the pager's incidents: the open ones and the
+// newest resolved ones.
+func (c *console) computeCurrentStatus(status *statusConfig) statusView {
+	now := c.o.Now()
 	if c.o.Pager == nil {
 		return computeStatus(status, nil, nil, nil, now)
 	}
@@ -348,6 +381,7 @@ func (c *console) currentStatus() statusView {
 
 func (c *console) statusPage(w http.ResponseWriter, r *http.Request) {
 	v := c.currentStatus()
+	v.Subscribe = c.emailSubscriptions() != nil
 	c.render(w, http.StatusOK, "status", pageData{Title: v.Title, Public: true, Poll: "/status.json", Digest: v.Digest, Data: v})
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,9 +150,22 @@ func TestStatusMaintenance(t *testing.T) {
 			StartsAt: testNow.Add(-5 * time.Hour), EndsAt: testNow.Add(-4 * time.Hour)},
 	}
 	f.pager.add(pager.IncidentState{ID: "inc-5", Route: "pages", Status: pager.StatusTriggered, CreatedAt: testNow.Add(-time.Minute)})
+	// Silenced by the window: the maintenance, not an incident.
+	f.pager.add(pager.IncidentState{ID: "inc-6", Route: "search", Status: pager.StatusTriggered, Suppressed: true, CreatedAt: testNow.Add(-time.Minute),
+		Alerts: []pager.IncidentAlert{{Alert: pager.Alert{Labels: map[string]string{"alertname": "SearchSlow", "job": "search"}}}}})
 	v, states := statusOf(t, f)
 	if states["Search"] != StateMaintenance || states["Checkout"] != StateDegraded || states["Storefront"] != StateOperational {
 		t.Errorf("states %v", states)
+	}
+	for _, c := range v.Components {
+		if c.Name == "Search" && c.Uptime.Percent != "100.00%" {
+			t.Errorf("Search's uptime counts the silenced incident: %s", c.Uptime.Percent)
+		}
+	}
+	for _, h := range v.History {
+		if slices.Contains(h.Components, "Search") && h.Ongoing {
+			t.Errorf("the silenced incident under maintenance shows: %+v", h)
+		}
 	}
 	if len(v.Maintenance) != 2 || !v.Maintenance[0].Active || v.Maintenance[1].Active || v.Maintenance[1].Title != "Storefront migration" {
 		t.Fatalf("maintenance %+v", v.Maintenance)

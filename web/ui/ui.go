@@ -13,18 +13,23 @@
 //	/heartbeats                heartbeats (check-ins): state, last success, next due, last message
 //	/graph?expr=…&range=1h     a PromQL range query drawn as a server-side SVG chart
 //	/oncall                    each schedule's next 14 days, overrides marked
+//	/maintenance               scheduled maintenance windows: upcoming, in progress, past; forms to schedule and end
 //	/status, /status.json      the public status page (read-only, no internal text)
 //	/status/api/v2/summary.json the page shaped like Statuspage's public summary
 //	/status/feed.atom          an Atom feed of the responders' public updates
+//	/status/subscribe, /status/subscriptions/{confirm,unsubscribe}/{token}
+//	                           e-mail subscriptions (double opt-in, one-click unsubscribe)
 //
 // The console only reads. A person signed in with a personal token
 // (package web's /signin) acts through plain forms posted to
 // /incidents/{id}/act with the session's CSRF token (package web serves
 // them), and overrides through the /oncall page's form posted to
-// /oncall/overrides; otherwise incident actions are buttons whose script calls the
+// /oncall/overrides, and maintenance windows through the /maintenance page's
+// forms posted to /maintenance/act; otherwise incident actions are buttons whose script calls the
 // token-protected JSON API (/api/v1/pager/…) with the token the user
-// typed once per browser session (sessionStorage). The package adds no
-// state-changing route of its own.
+// typed once per browser session (sessionStorage). The package's only
+// state-changing routes are the public e-mail subscription forms of the
+// status page (subscribe.go), which act on unguessable link tokens.
 //
 // The package reaches the rest of the watchdog only through the small
 // function types and interfaces of Options, so tests stub them freely.
@@ -128,6 +133,10 @@ type Options struct {
 	// CSRF token their forms carry ((*web.Handler).ConsoleSession); nil
 	// (or no session) shows the API-token buttons and a sign-in link.
 	Session func(r *http.Request) (user, csrf string, ok bool)
+	// StatusCacheTTL is how long the public status view (/status, its
+	// JSON, summary and feed) is reused before the pager is read again
+	// (default DefaultStatusCacheTTL; below zero, never reused).
+	StatusCacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -147,11 +156,13 @@ type console struct {
 	parser parser.Parser
 	// healthGate lets one /health report run at a time.
 	healthGate chan struct{}
+	// statusCache holds the public status view for StatusCacheTTL.
+	statusCache statusCache
 }
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "error"}
+var pageNames = []string{"overview", "incident", "postmortem", "alerts", "targets", "probes", "heartbeats", "graph", "oncall", "health", "status", "maintenance", "subscription", "error"}
 
 // New returns the console's handler for tests and for callers that mount it
 // themselves; Register is the usual way in.
@@ -211,10 +222,12 @@ func Register(mux Mux, o Options) error {
 	page("GET /graph", c.graph)
 	page("GET /oncall", c.oncall)
 	page("GET /health", c.healthPage)
+	page("GET /maintenance", c.maintenancePage)
 	page("GET /status", c.statusPage)
 	page("GET /status.json", c.statusJSON)
 	page("GET /status/api/v2/summary.json", c.statusSummary)
 	page("GET /status/feed.atom", c.statusFeed)
+	c.registerSubscriptions(mux)
 	return nil
 }
 
