@@ -319,3 +319,28 @@ func (s *scheduler) grantLocked() {
 		close(w.ready)
 	}
 }
+
+// TestParallelThroughScheduler: every parallel test of the package goes
+// through parallel(t, …). testing's own limit is lifted in TestMain, so a
+// test calling t.Parallel() directly would run beside all the others at
+// once, unbounded.
+func TestParallelThroughScheduler(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, f := range files {
+		if f == "main_test.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range bytes.Split(src, []byte("\n")) {
+			if bytes.Contains(line, []byte("t.Parallel()")) {
+				t.Errorf("%s:%d calls t.Parallel(); use parallel(t, expected) (main_test.go)", f, i+1)
+			}
+		}
+	}
+}
