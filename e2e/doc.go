@@ -12,7 +12,8 @@
 //
 // Tests that measure latency or memory run alone, first; the others call
 // parallel(t, expected) (main_test.go), which runs six at a time, the
-// longest expected first, so that their waits overlap.
+// longest expected first, so that their waits overlap. A new test calls
+// it too, never t.Parallel() (TestParallelThroughScheduler checks).
 //
 // The browser tests build the
 // binary, run it (the demo, or a configuration scraping a hostile local
