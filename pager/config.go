@@ -96,6 +96,11 @@ type Config struct {
 	// one incident; and while any replica still reports it firing, another
 	// replica's resolve does not end it (see Pager.Receive).
 	ReplicaLabels []string `yaml:"replica_labels"`
+	// DeliveryWorkers bounds the deliveries in flight over all channels
+	// (1 to MaxDeliveryWorkers; 0: DefaultDeliveryWorkers); each channel
+	// is bounded further by its max_concurrency. Read when the pager
+	// starts (a reload does not change it).
+	DeliveryWorkers int `yaml:"delivery_workers"`
 	// ResolveTimeout is Alertmanager's global.resolve_timeout: an alert
 	// received without endsAt (Alert.Timeout) resolves this long after it
 	// was last received unless it is sent again. Default
@@ -443,6 +448,16 @@ type ChannelConfig struct {
 	Type string
 	// Retry is the delivery retry policy (key "retry").
 	Retry channel.RetryPolicy
+	// MaxConcurrency bounds the channel's deliveries in flight, retries
+	// included (key "max_concurrency", 1 to MaxChannelConcurrency; 0: the
+	// type's default, see ChannelDefaults).
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// RateLimit bounds how many deliveries of the channel start per unit of
+	// time, as "N/s", "N/m" or "N/h" (key "rate_limit"; "": the type's
+	// default, see ChannelDefaults; "none": no limit). It is a token
+	// bucket holding up to N tokens for "N/s" (one for slower rates):
+	// bursts up to that size go out at once.
+	RateLimit string `yaml:"rate_limit"`
 	// Secrets maps a secret field (e.g. "routing_key") to where it lives.
 	Secrets map[string]SecretRef
 
@@ -492,6 +507,15 @@ func (cc *ChannelConfig) UnmarshalYAML(n *yaml.Node) error {
 		k, v := n.Content[i], n.Content[i+1]
 		switch key := k.Value; {
 		case key == "type":
+		case key == "max_concurrency":
+			if err := v.Decode(&cc.MaxConcurrency); err != nil {
+				cc.errAt(k.Line, "max_concurrency: must be an integer")
+			}
+		case key == "rate_limit":
+			if v.Kind != yaml.ScalarNode {
+				cc.errAt(k.Line, "rate_limit: must be a string like 10/s")
+			}
+			cc.RateLimit = v.Value
 		case key == "retry":
 			if err := v.Decode(&cc.Retry); err != nil {
 				cc.errAt(k.Line, "retry: "+err.Error())

@@ -1,6 +1,7 @@
 package pager
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +54,10 @@ type Options struct {
 	// Retry is the delivery retry policy of channels without their own
 	// (zero: channel package defaults).
 	Retry channel.RetryPolicy
-	// Workers bounds concurrent deliveries (default 4).
+	// Workers bounds concurrent deliveries over all channels (default:
+	// the config's delivery_workers, else DefaultDeliveryWorkers; at most
+	// MaxDeliveryWorkers). Each channel is bounded further by its
+	// max_concurrency and rate_limit (see ChannelDefaults).
 	Workers int
 	// Now is the clock (default time.Now). Timers use the time package,
 	// so tests run under testing/synctest.
@@ -132,10 +136,17 @@ type Pager struct {
 	mu      sync.Mutex // serialises state transitions
 	running bool
 
+	rmu       sync.Mutex     // guards receiving; taken after mu or alone
+	receiving []*receiveCall // Receive calls waiting for mu (group commit)
+
 	smu    sync.Mutex // guards the scheduling state below; taken after mu, never before
 	timers timerHeap
-	outbox []Delivery       // committed, not yet handed to a worker
-	done   []deliveryResult // delivered, not yet recorded
+	outbox []Delivery // committed, not yet handed to a worker
+	// snap holds the last committed state of each open incident for the
+	// workers, which build messages from it without reading the Store
+	// (not kept with a Cluster, whose other replicas write too).
+	snap map[string]IncidentState
+	done []deliveryResult // delivered, not yet recorded
 
 	wake chan struct{} // buffer 1: something to dispatch or an earlier timer
 
@@ -200,8 +211,9 @@ func New(o Options) (*Pager, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = cmp.Or(o.Config.DeliveryWorkers, DefaultDeliveryWorkers)
 	}
+	o.Workers = min(o.Workers, MaxDeliveryWorkers)
 	if o.AckTTL <= 0 {
 		o.AckTTL = 24 * time.Hour
 	}
@@ -217,7 +229,8 @@ func New(o Options) (*Pager, error) {
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
 	}
-	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), subWake: make(chan struct{}, 1), stuck: map[string]string{}}
+	p := &Pager{o: o, store: o.Store, now: o.Now, log: o.Logger, wake: make(chan struct{}, 1), subWake: make(chan struct{}, 1),
+		stuck: map[string]string{}, snap: map[string]IncidentState{}}
 	p.cfg.Store(o.Config)
 	if o.Metrics != nil {
 		o.Metrics.GetOrCreateGauge("watchdog_pager_incidents_stuck", func() float64 { return float64(p.stuckN.Load()) })
@@ -422,11 +435,20 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 	if fresh && txVersion != 0 {
 		p.seen = txVersion // else sync reads the gap (and these rows) again
 	}
-	if p.escalates() {
-		p.smu.Lock()
-		p.outbox = append(p.outbox, added...)
-		p.smu.Unlock()
+	p.smu.Lock()
+	if p.o.Cluster == nil {
+		for _, r := range res {
+			if r.nst.Open() {
+				p.snap[r.nst.ID] = r.nst
+			} else {
+				delete(p.snap, r.nst.ID)
+			}
+		}
 	}
+	if p.escalates() {
+		p.outbox = append(p.outbox, added...)
+	}
+	p.smu.Unlock()
 	p.signal()
 	return nil
 }
@@ -446,14 +468,71 @@ func (p *Pager) trackStuck(id string, open bool, reason string) {
 	p.stuckN.Store(int64(len(p.stuck)))
 }
 
+// maxGroupCommit bounds the alerts of concurrent Receive calls committed
+// together in one transaction.
+const maxGroupCommit = 20000
+
+// receiveCall is one Receive waiting for its alerts to be committed.
+type receiveCall struct {
+	alerts []Alert
+	done   chan error // buffer 1
+}
+
 // Receive routes alerts into incidents: each alert goes to the open
 // incident of every route (and group) it matches, opening one when needed.
 // Alerts whose EndsAt has passed resolve their counterparts. It commits
 // every incident it changes in one transaction before returning; pages go
 // out from Run. The pager copies the alerts' maps it keeps.
+//
+// Concurrent calls are committed together (group commit): whichever call
+// takes the state lock next applies the alerts of every call waiting, in
+// the order they arrived (up to maxGroupCommit alerts), in one
+// transaction, so that an incident that several calls touch is written
+// once. Should that transaction fail, each call's alerts are applied on
+// their own, so that one call's failure is not another's.
 func (p *Pager) Receive(alerts ...Alert) error {
+	call := &receiveCall{alerts: alerts, done: make(chan error, 1)}
+	p.rmu.Lock()
+	p.receiving = append(p.receiving, call)
+	p.rmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	select {
+	case err := <-call.done: // an earlier holder of p.mu committed it
+		return err
+	default:
+	}
+	p.rmu.Lock()
+	n, total := 0, 0
+	for n < len(p.receiving) && (n == 0 || total+len(p.receiving[n].alerts) <= maxGroupCommit) {
+		total += len(p.receiving[n].alerts)
+		n++
+	}
+	calls := slices.Clone(p.receiving[:n])
+	p.receiving = slices.Delete(p.receiving, 0, n) // calls left wait for p.mu
+	p.rmu.Unlock()
+	if len(calls) == 1 {
+		calls[0].done <- p.receive(calls[0].alerts)
+		return <-call.done
+	}
+	all := make([]Alert, 0, total)
+	for _, c := range calls {
+		all = append(all, c.alerts...)
+	}
+	if err := p.receive(all); err == nil {
+		for _, c := range calls {
+			c.done <- nil
+		}
+	} else {
+		for _, c := range calls {
+			c.done <- p.receive(c.alerts)
+		}
+	}
+	return <-call.done
+}
+
+// receive is Receive of one batch. p.mu must be held.
+func (p *Pager) receive(alerts []Alert) error {
 	if err := p.loadOpen(); err != nil {
 		return err
 	}

@@ -111,8 +111,14 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 	// for the recorder, which commits them (in batches) under p.mu. The
 	// dispatch loop below needs p.mu only to fire due timers, so pages go
 	// out while Receive holds the mutex.
+	//
+	// Each channel has a limiter (guarded by p.smu): deliveries in flight
+	// up to its max_concurrency, starts up to its rate_limit. A delivery
+	// whose channel is at its bound waits in the outbox while those of
+	// other channels go out.
 	jobs := make(chan Delivery, p.o.Workers)
 	recorded := make(chan struct{}, 1)
+	lims := map[string]*limiter{}
 	var wg sync.WaitGroup
 	for range p.o.Workers {
 		wg.Go(func() {
@@ -123,6 +129,10 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 				case d := <-jobs:
 					p.signal() // room in jobs
 					r, ok := p.work(ctx, token, d)
+					p.smu.Lock()
+					lims[d.Channel].inflight--
+					p.smu.Unlock()
+					p.signal() // room in the channel
 					if ctx.Err() != nil {
 						return // stays pending; resent after restart
 					}
@@ -188,18 +198,9 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 			p.mu.Unlock()
 		}
 		p.smu.Lock()
-	dispatch:
-		for len(p.outbox) > 0 {
-			select {
-			case jobs <- p.outbox[0]:
-				p.outbox = p.outbox[1:]
-			default:
-				break dispatch // workers busy; one signals when it takes a job
-			}
-		}
-		wait := time.Hour
+		wait := p.dispatch(jobs, lims, time.Now())
 		if len(p.timers) > 0 {
-			wait = max(p.timers[0].at.Sub(p.now()), 0)
+			wait = min(wait, max(p.timers[0].at.Sub(p.now()), 0))
 		}
 		p.smu.Unlock()
 		timer.Reset(wait)
@@ -220,6 +221,50 @@ func (p *Pager) escalate(ctx context.Context, token int64) error {
 			}
 		}
 	}
+}
+
+// dispatch hands the outbox's deliveries to the workers (jobs) in order,
+// as far as the workers and each channel's limiter allow; the others stay
+// in the outbox, in order. It returns how long until a rate-limited
+// channel has a token (an hour when none waits for one). now is the
+// limiters' clock (real time, as for the timers). p.smu is held.
+func (p *Pager) dispatch(jobs chan<- Delivery, lims map[string]*limiter, now time.Time) time.Duration {
+	wait := time.Hour
+	cfg := p.config()
+	keep := p.outbox[:0] // compacted in place: keep never passes i
+	blocked := map[string]bool{}
+	known := 0 // blocked channels that are in Options.Channels
+	for i, d := range p.outbox {
+		if len(jobs) == cap(jobs) || known == len(p.o.Channels) && known > 0 {
+			keep = append(keep, p.outbox[i:]...) // workers busy (one signals) or every channel at its bound
+			break
+		}
+		if blocked[d.Channel] {
+			keep = append(keep, d)
+			continue
+		}
+		l := lims[d.Channel]
+		if l == nil {
+			l = &limiter{}
+			lims[d.Channel] = l
+		}
+		ok, w := l.take(cfg.limits(d.Channel), now)
+		if !ok {
+			if w > 0 {
+				wait = min(wait, w)
+			}
+			blocked[d.Channel] = true
+			if p.o.Channels[d.Channel] != nil {
+				known++
+			}
+			keep = append(keep, d)
+			continue
+		}
+		jobs <- d // never blocks: only this loop sends, and jobs has room
+	}
+	clear(p.outbox[len(keep):]) // drop the references of handed-out deliveries
+	p.outbox = keep
+	return wait
 }
 
 // later puts d back in the outbox after delay, unless ctx ends first.
@@ -305,6 +350,7 @@ func (p *Pager) work(ctx context.Context, token int64, d Delivery) (deliveryResu
 func (p *Pager) rebuild() error {
 	p.smu.Lock()
 	p.timers, p.outbox, p.done = p.timers[:0], nil, nil
+	clear(p.snap) // refilled by the Reconfigured step below
 	p.smu.Unlock()
 	p.open = nil
 	now := p.now()
@@ -321,6 +367,13 @@ func (p *Pager) rebuild() error {
 	if err := p.applyAll(cs, nil); err != nil { // keeps p.open in step
 		return fmt.Errorf("apply the config to %d open incident(s): %w", len(cs), err)
 	}
+	p.smu.Lock()
+	if p.o.Cluster == nil {
+		for id, st := range p.open.byID {
+			p.snap[id] = st
+		}
+	}
+	p.smu.Unlock()
 	for _, st := range p.open.byID {
 		if due := st.NextDue(); !due.IsZero() {
 			p.push(due, st.ID)
@@ -479,13 +532,17 @@ func (p *Pager) deliver(ctx context.Context, d Delivery) (int, error) {
 	if ch == nil {
 		return 0, fmt.Errorf("%w %q", ErrNoChannel, d.Channel)
 	}
-	var st IncidentState
-	if err := p.store.View(func(tx ReadTx) error {
-		var err error
-		st, err = tx.Incident(d.IncidentID)
-		return err
-	}); err != nil {
-		return 0, fmt.Errorf("load incident: %w", err)
+	p.smu.Lock()
+	st, ok := p.snap[d.IncidentID]
+	p.smu.Unlock()
+	if !ok {
+		if err := p.store.View(func(tx ReadTx) error {
+			var err error
+			st, err = tx.Incident(d.IncidentID)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("load incident: %w", err)
+		}
 	}
 	m := p.message(&st, d)
 	policy := p.o.Retry

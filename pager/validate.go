@@ -21,6 +21,7 @@ type compiled struct {
 	policies  map[string]*EscalationPolicy
 	schedules schedule.Config
 	channels  map[string]*ChannelConfig
+	limits    map[string]ChannelLimits // by channel name, defaults filled in
 	root      *routeNode
 	routes    map[string]*routeNode
 	inhibits  []inhibitRule
@@ -72,6 +73,7 @@ func (c *Config) validate(prefix string) error {
 		users:    map[string]*User{},
 		policies: map[string]*EscalationPolicy{},
 		channels: map[string]*ChannelConfig{},
+		limits:   map[string]ChannelLimits{},
 		routes:   map[string]*routeNode{},
 	}
 	// Users.
@@ -151,9 +153,14 @@ func (c *Config) validate(prefix string) error {
 				p.add(path+"."+field+"_file", "set only one of %s_file and %s_env", field, field)
 			}
 		}
+		lim := compileLimits(ch, func(key, format string, a ...any) { p.add(path+"."+key, format, a...) })
 		if ch.Name != "" {
 			cc.channels[ch.Name] = ch
+			cc.limits[ch.Name] = lim
 		}
+	}
+	if n := c.DeliveryWorkers; n < 0 || n > MaxDeliveryWorkers {
+		p.add(prefix+".delivery_workers", "must be from 1 to %d", MaxDeliveryWorkers)
 	}
 	// Escalation policies.
 	for i, pol := range c.EscalationPolicies {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -34,19 +35,19 @@ type File struct {
 
 // GroupSpec is one rule group as written in a file.
 type GroupSpec struct {
-	Name string
+	Name string `yaml:"name"`
 	// Interval is the group's evaluation interval; 0 means the default the
 	// manager is given.
-	Interval time.Duration
+	Interval time.Duration `yaml:"interval"`
 	// QueryOffset shifts every query of the group into the past.
-	QueryOffset time.Duration
+	QueryOffset time.Duration `yaml:"query_offset"`
 	// Limit caps the alerts (alerting rules) or series (recording rules) a
 	// rule may produce; 0 means no limit.
-	Limit int
+	Limit int `yaml:"limit"`
 	// Labels are added to every rule of the group; rule labels win.
-	Labels map[string]string
-	Rules  []RuleSpec
-	Line   int // line of the group in its file
+	Labels map[string]string `yaml:"labels"`
+	Rules  []RuleSpec        `yaml:"rules"`
+	Line   int               `yaml:"-"` // line of the group in its file
 }
 
 // RuleSpec is one alerting (Alert set) or recording (Record set) rule. Its
@@ -55,26 +56,27 @@ type GroupSpec struct {
 // data: a group compiles the condition when it is built (once per load or
 // reload), whether the spec was parsed or built in code.
 type RuleSpec struct {
-	Alert, Record string
+	Alert  string `yaml:"alert"`
+	Record string `yaml:"record"`
 	// Expr is the condition, a PromQL expression.
-	Expr string
+	Expr string `yaml:"expr"`
 	// Series, When, By and Value are the native condition: a PromQL series
 	// selector, an expr-lang condition over each matched series (or each
 	// By group), and an optional $value expression. A native recording
 	// rule records $value for every series (or group) for which When holds.
-	Series string   `json:",omitempty"`
-	When   string   `json:",omitempty"`
-	By     []string `json:",omitempty"`
-	Value  string   `json:",omitempty"`
+	Series string   `json:",omitempty" yaml:"series"`
+	When   string   `json:",omitempty" yaml:"when"`
+	By     []string `json:",omitempty" yaml:"by"`
+	Value  string   `json:",omitempty" yaml:"value"`
 	// SeriesLine, WhenLine, ByLine and ValueLine are the lines of those
 	// keys, 0 when absent.
-	SeriesLine, WhenLine, ByLine, ValueLine int `json:",omitempty"`
+	SeriesLine, WhenLine, ByLine, ValueLine int `json:",omitempty" yaml:"-"`
 
-	For           time.Duration
-	KeepFiringFor time.Duration
-	Labels        map[string]string
-	Annotations   map[string]string
-	Line          int // line of the rule in its file
+	For           time.Duration     `yaml:"for"`
+	KeepFiringFor time.Duration     `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
+	Line          int               `yaml:"-"` // line of the rule in its file
 }
 
 // IsNative reports whether the rule has a native condition rather than a
@@ -125,9 +127,13 @@ func isLimit(err error) bool {
 		errors.Is(err, querylimit.ErrTooManyPoints)
 }
 
-// fileParser collects the errors of one file.
+// fileParser collects the errors of one file. The file is decoded by
+// yamlnode.Decoder into fileDoc (the yaml tags of GroupSpec and RuleSpec
+// name the keys), in the established words of rule files (see word): keys
+// checked before values, a group's name read first, its rules last and
+// every message carrying the group and rule it is about (see errorf).
 type fileParser struct {
-	w      yamlnode.Walker[invalid]
+	dec    yamlnode.Decoder[invalid]
 	promql parser.Parser
 	limits querylimit.Limits
 
@@ -135,6 +141,17 @@ type fileParser struct {
 	rule    int
 	rname   string
 	inGroup bool
+
+	groupLines map[string]int // group name → line, for repeated names
+	rulesNode  *yaml.Node     // of the group being decoded, as written
+	// lines of the labels and annotations of the rule being decoded
+	labelLines, annotationLines map[string]int
+	ruleDone                    bool // endRule ran for the rule being decoded
+}
+
+// fileDoc is the top level of a rule file.
+type fileDoc struct {
+	Groups []GroupSpec `yaml:"groups"`
 }
 
 func (p *fileParser) errorf(line int, format string, args ...any) {
@@ -145,60 +162,63 @@ func (p *fileParser) errorf(line int, format string, args ...any) {
 			path += fmt.Sprintf(", rule %d (%q)", p.rule, p.rname)
 		}
 	}
-	p.w.R.Add(line, path, format, args...)
+	p.dec.R.Add(line, path, format, args...)
 }
 
 // resolve follows aliases and counts visits; nil when the budget is spent.
-func (p *fileParser) resolve(n *yaml.Node) *yaml.Node { return p.w.Enter(n) }
+func (p *fileParser) resolve(n *yaml.Node) *yaml.Node { return p.dec.Enter(n) }
 
-type pair struct{ key, val *yaml.Node }
+var (
+	fileType  = reflect.TypeFor[fileDoc]()
+	groupType = reflect.TypeFor[GroupSpec]()
+	ruleType  = reflect.TypeFor[RuleSpec]()
+)
 
-// mapping returns the key/value pairs of a mapping node, reporting
-// duplicates, unknown keys (when known is not nil) and non-scalar keys.
-func (p *fileParser) mapping(n *yaml.Node, what string, known map[string]bool) []pair {
-	if n = p.resolve(n); n == nil {
-		return nil
+// what names the part of a rule file a value of type t is, in messages.
+func what(t reflect.Type) string {
+	switch t {
+	case fileType:
+		return "rule file"
+	case groupType:
+		return "group"
+	case ruleType:
+		return "rule"
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n.Line, "%s: expected a mapping", what)
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := p.resolve(n.Content[i]), n.Content[i+1]
-		if k == nil {
-			return out
-		}
-		if k.Kind != yaml.ScalarNode {
-			p.errorf(k.Line, "%s: keys must be strings", what)
-			continue
-		}
-		if k.Value == "<<" {
-			p.errorf(k.Line, "%s: merge keys are not supported", what)
-			continue
-		}
-		if seen[k.Value] {
-			p.errorf(k.Line, "%s: key %q repeated", what, k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		if known != nil && !known[k.Value] {
-			p.errorf(k.Line, "%s: unknown key %q", what, k.Value)
-			continue
-		}
-		out = append(out, pair{k, v})
-	}
-	return out
+	return t.String() // not met: lists and maps are read by hooks
 }
 
+// word records a fault the decoder found in the words of rule files.
+func (p *fileParser) word(f yamlnode.Fault) {
+	w := what(f.Type)
+	switch {
+	case f.Kind == yamlnode.NotList:
+		p.errorf(f.Node.Line, "%s: expected a list", w)
+	case f.Kind == yamlnode.NotMap || f.Kind == yamlnode.EmptyEntry:
+		p.errorf(f.Node.Line, "%s: expected a mapping", w)
+	case f.Kind == yamlnode.BadKey:
+		p.errorf(f.Node.Line, "%s: keys must be strings", w)
+	case f.Node.Value == "<<":
+		p.errorf(f.Node.Line, "%s: merge keys are not supported", w)
+	case f.Kind == yamlnode.RepeatedKey:
+		p.errorf(f.Node.Line, "%s: key %q repeated", w, f.Node.Value)
+	default:
+		p.errorf(f.Node.Line, "%s: unknown key %q", w, f.Node.Value)
+	}
+}
+
+// lastKey is the last key of a decoder path such as r.expr.
+func lastKey(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+// scalar enters n and returns its text ("" when null).
 func (p *fileParser) scalar(n *yaml.Node, what string) (string, bool) {
 	if n = p.resolve(n); n == nil {
 		return "", false
 	}
+	return p.text(n, what)
+}
+
+// text returns the text of the entered scalar n ("" when null).
+func (p *fileParser) text(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		p.errorf(n.Line, "%s: expected a scalar", what)
 		return "", false
@@ -209,8 +229,9 @@ func (p *fileParser) scalar(n *yaml.Node, what string) (string, bool) {
 	return n.Value, true
 }
 
+// duration parses the entered node n as a Prometheus duration.
 func (p *fileParser) duration(n *yaml.Node, what string) time.Duration {
-	s, ok := p.scalar(n, what)
+	s, ok := p.text(n, what)
 	if !ok || s == "" {
 		return 0
 	}
@@ -222,29 +243,47 @@ func (p *fileParser) duration(n *yaml.Node, what string) time.Duration {
 	return time.Duration(d)
 }
 
-// stringMap decodes a mapping of strings, with the line of each key.
+// stringMap decodes a mapping of strings (labels, annotations), with the
+// line of each key, from the entered, non-null node n: every key problem
+// first, then the values.
 func (p *fileParser) stringMap(n *yaml.Node, what string) (map[string]string, map[string]int) {
-	pairs := p.mapping(n, what, nil)
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "%s: expected a mapping", what)
+		return nil, nil
+	}
+	type kv struct{ key, val *yaml.Node }
+	var pairs []kv
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := p.resolve(n.Content[i])
+		switch {
+		case k == nil:
+			i = len(n.Content)
+			continue
+		case k.Kind != yaml.ScalarNode:
+			p.errorf(k.Line, "%s: keys must be strings", what)
+		case k.Value == "<<":
+			p.errorf(k.Line, "%s: merge keys are not supported", what)
+		case seen[k.Value]:
+			p.errorf(k.Line, "%s: key %q repeated", what, k.Value)
+		default:
+			seen[k.Value] = true
+			pairs = append(pairs, kv{k, n.Content[i+1]})
+		}
+	}
 	if len(pairs) == 0 {
 		return nil, nil
 	}
 	m := make(map[string]string, len(pairs))
 	lines := make(map[string]int, len(pairs))
 	for _, kv := range pairs {
-		v, ok := p.scalar(kv.val, what+" "+strconv.Quote(kv.key.Value))
-		if ok {
+		if v, ok := p.scalar(kv.val, what+" "+strconv.Quote(kv.key.Value)); ok {
 			m[kv.key.Value] = v
 			lines[kv.key.Value] = kv.key.Line
 		}
 	}
 	return m, lines
 }
-
-var (
-	groupKeys = map[string]bool{"name": true, "interval": true, "query_offset": true, "limit": true, "labels": true, "rules": true}
-	ruleKeys  = map[string]bool{"alert": true, "record": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true,
-		"series": true, "when": true, "by": true, "value": true}
-)
 
 // ParseFile parses a rule file. It reports every problem of the file at
 // once, joined with errors.Join, each an *Error wrapping ErrInvalid:
@@ -259,9 +298,30 @@ var (
 // once, with evaluator.Compile). An empty file has no groups.
 func ParseFile(data []byte, filename string) (*File, error) {
 	r := &yamlnode.Report[invalid]{File: filename}
-	p := &fileParser{
-		w:      yamlnode.Walker[invalid]{R: r, MaxVisits: maxNodes, TooLarge: "too many YAML nodes after alias expansion"},
-		promql: parser.NewParser(parser.Options{}),
+	p := &fileParser{promql: parser.NewParser(parser.Options{}), groupLines: map[string]int{}}
+	p.dec = yamlnode.Decoder[invalid]{
+		Walker: yamlnode.Walker[invalid]{R: r, MaxVisits: maxNodes, TooLarge: tooLarge,
+			RejectMerge: true},
+		KeysFirst: true,
+		Wording:   p.word,
+		Custom: map[reflect.Type]yamlnode.Hook{
+			reflect.TypeFor[string](): yamlnode.On(func(n *yaml.Node, s *string, path string) {
+				*s, _ = p.text(n, lastKey(path))
+			}),
+			reflect.TypeFor[time.Duration](): yamlnode.On(func(n *yaml.Node, d *time.Duration, path string) {
+				*d = p.duration(n, lastKey(path))
+			}),
+		},
+		Fields: map[reflect.Type]map[string]yamlnode.Hook{
+			fileType:  {"groups": yamlnode.On(p.groups)},
+			groupType: p.groupFields(),
+			ruleType:  p.ruleFields(),
+		},
+		Begin: map[reflect.Type]func(*yaml.Node, reflect.Value, string){groupType: p.beginGroup},
+		Done: map[reflect.Type]func(*yaml.Node, reflect.Value, string, map[string]bool){
+			groupType: p.endGroup,
+			ruleType:  p.endRule,
+		},
 	}
 	f := &File{Path: filename}
 	doc := yamlnode.Parse(data)
@@ -274,107 +334,122 @@ func ParseFile(data []byte, filename string) (*File, error) {
 	case doc.HasExtra():
 		p.errorf(doc.ExtraLine(), "multiple YAML documents are not supported")
 	}
-	root := doc.Root
-	if root == nil {
+	if doc.Root == nil {
 		return f, nil
 	}
-	seen := map[string]int{}
-	for _, kv := range p.mapping(root, "rule file", map[string]bool{"groups": true}) {
-		seq := p.resolve(kv.val)
-		if seq == nil {
-			break
-		}
-		if seq.Kind == yaml.ScalarNode && seq.Tag == "!!null" {
-			continue
-		}
-		if seq.Kind != yaml.SequenceNode {
-			p.errorf(seq.Line, "groups: expected a list")
-			continue
-		}
-		for _, gn := range seq.Content {
-			g, ok := p.group(gn)
-			if !ok {
-				continue
-			}
-			if g.Name != "" {
-				if first, dup := seen[g.Name]; dup {
-					p.errorf(g.Line, "group name %q is repeated in the same file (first on line %d)", g.Name, first)
-				} else {
-					seen[g.Name] = g.Line
-				}
-			}
-			f.Groups = append(f.Groups, g)
+	var fd fileDoc
+	p.dec.Decode(doc.Root, &fd, "")
+	for _, e := range r.Errs {
+		if e.Msg == tooLarge {
+			e.Path = "" // found wherever the budget ran out
 		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
+	f.Groups = fd.Groups
 	return f, nil
 }
 
-func (p *fileParser) group(n *yaml.Node) (GroupSpec, bool) {
-	n = p.resolve(n)
-	if n == nil {
-		return GroupSpec{}, false
+const tooLarge = "too many YAML nodes after alias expansion"
+
+// groups decodes the entered, non-null list of groups.
+func (p *fileParser) groups(n *yaml.Node, fd *fileDoc, _ string) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "groups: expected a list")
+		return
 	}
-	g := GroupSpec{Line: n.Line}
-	if yamlnode.IsNull(n) { // mapping takes null for empty, an entry may not be
-		p.errorf(n.Line, "group: expected a mapping")
-		return g, false
+	for _, gn := range n.Content {
+		if gn = p.resolve(gn); gn == nil {
+			continue
+		}
+		if yamlnode.IsNull(gn) {
+			p.errorf(gn.Line, "group: expected a mapping")
+			continue
+		}
+		var g GroupSpec
+		p.dec.Decode(gn, &g, "group")
+		switch {
+		case g.Line > 0: // a mapping (see beginGroup)
+			fd.Groups = append(fd.Groups, g)
+		case gn.Kind == yaml.MappingNode: // the budget ran out entering it
+			p.errorf(gn.Line, "group name must not be empty")
+		}
 	}
-	pairs := p.mapping(n, "group", groupKeys)
-	if n.Kind != yaml.MappingNode {
-		return g, false
-	}
-	var hasName bool
-	for _, kv := range pairs {
-		if kv.key.Value == "name" {
-			g.Name, _ = p.scalar(kv.val, "name")
+}
+
+// beginGroup reads the name of a group, which every later message of the
+// group carries.
+func (p *fileParser) beginGroup(n *yaml.Node, v reflect.Value, _ string) {
+	g := v.Addr().Interface().(*GroupSpec)
+	g.Line = n.Line
+	p.rulesNode = nil
+	hasName := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := yamlnode.Resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch {
+		case k.Value == "name" && !hasName:
+			g.Name, _ = p.scalar(n.Content[i+1], "name")
 			hasName = true
+		case k.Value == "rules" && p.rulesNode == nil:
+			p.rulesNode = n.Content[i+1]
 		}
 	}
 	p.gname, p.rule, p.rname, p.inGroup = g.Name, 0, "", true
-	defer func() { p.inGroup = false }()
 	if !hasName || g.Name == "" {
 		p.errorf(n.Line, "group name must not be empty")
 	}
-	var rulesNode *yaml.Node
-	for _, kv := range pairs {
-		switch kv.key.Value {
-		case "interval":
-			g.Interval = p.duration(kv.val, "interval")
-		case "query_offset":
-			g.QueryOffset = p.duration(kv.val, "query_offset")
-		case "limit":
-			if s, ok := p.scalar(kv.val, "limit"); ok && s != "" {
+}
+
+func (p *fileParser) groupFields() map[string]yamlnode.Hook {
+	return map[string]yamlnode.Hook{
+		"name":  nil, // see beginGroup
+		"rules": nil, // see endGroup
+		"limit": yamlnode.On(func(n *yaml.Node, g *GroupSpec, _ string) {
+			if s, ok := p.text(n, "limit"); ok && s != "" {
 				l, err := strconv.Atoi(s)
 				if err != nil || l < 0 {
-					p.errorf(kv.val.Line, "limit: expected a non-negative integer, got %q", s)
+					p.errorf(n.Line, "limit: expected a non-negative integer, got %q", s)
 				}
 				g.Limit = l
 			}
-		case "labels":
+		}),
+		"labels": yamlnode.On(func(n *yaml.Node, g *GroupSpec, _ string) {
 			var lines map[string]int
-			g.Labels, lines = p.stringMap(kv.val, "labels")
+			g.Labels, lines = p.stringMap(n, "labels")
 			p.checkLabels(g.Labels, lines)
-		case "rules":
-			rulesNode = kv.val
-		}
+		}),
 	}
-	if rulesNode = p.resolve(rulesNode); rulesNode != nil && !(rulesNode.Kind == yaml.ScalarNode && rulesNode.Tag == "!!null") {
-		if rulesNode.Kind != yaml.SequenceNode {
-			p.errorf(rulesNode.Line, "rules: expected a list")
+}
+
+// endGroup decodes the rules of a group, once its other keys are read.
+func (p *fileParser) endGroup(_ *yaml.Node, v reflect.Value, _ string, _ map[string]bool) {
+	g := v.Addr().Interface().(*GroupSpec)
+	if n := p.resolve(p.rulesNode); n != nil && !yamlnode.IsNull(n) {
+		if n.Kind != yaml.SequenceNode {
+			p.errorf(n.Line, "rules: expected a list")
 		} else {
-			for i, rn := range rulesNode.Content {
+			for i, rn := range n.Content {
 				g.Rules = append(g.Rules, p.ruleSpec(rn, i+1))
 			}
 		}
 	}
-	return g, true
+	p.inGroup = false
+	if g.Name != "" {
+		if first, dup := p.groupLines[g.Name]; dup {
+			p.errorf(g.Line, "group name %q is repeated in the same file (first on line %d)", g.Name, first)
+		} else {
+			p.groupLines[g.Name] = g.Line
+		}
+	}
 }
 
 func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 	p.rule, p.rname = idx, ""
+	p.labelLines, p.annotationLines = nil, nil
 	n = p.resolve(n)
 	if n == nil {
 		return RuleSpec{}
@@ -394,53 +469,57 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 			}
 		}
 	}
-	pairs := p.mapping(n, "rule", ruleKeys)
-	var recordNode, exprNode *yaml.Node
-	var nat nativeNodes
-	var labelLines, annotationLines map[string]int
-	var hasAlert, hasRecord bool
-	for _, kv := range pairs {
-		switch kv.key.Value {
-		case "alert":
-			r.Alert, _ = p.scalar(kv.val, "alert")
-			hasAlert = true
-		case "record":
-			r.Record, _ = p.scalar(kv.val, "record")
-			hasRecord, recordNode = true, kv.val
-		case "expr":
-			r.Expr, _ = p.scalar(kv.val, "expr")
-			exprNode = kv.val
-		case "series":
-			r.Series, _ = p.scalar(kv.val, "series")
-			r.SeriesLine, nat.series = kv.key.Line, kv.val
-		case "when":
-			r.When, _ = p.scalar(kv.val, "when")
-			r.WhenLine, nat.when = kv.key.Line, kv.val
-		case "by":
-			r.By = p.stringList(kv.val, "by")
-			r.ByLine = kv.key.Line
-		case "value":
-			r.Value, _ = p.scalar(kv.val, "value")
-			r.ValueLine, nat.value = kv.key.Line, kv.val
-		case "for":
-			r.For = p.duration(kv.val, "for")
-		case "keep_firing_for":
-			r.KeepFiringFor = p.duration(kv.val, "keep_firing_for")
-		case "labels":
-			r.Labels, labelLines = p.stringMap(kv.val, "labels")
-			p.checkLabels(r.Labels, labelLines)
-		case "annotations":
-			r.Annotations, annotationLines = p.stringMap(kv.val, "annotations")
+	p.ruleDone = false
+	p.dec.Decode(n, &r, "rule")
+	if !p.ruleDone && n.Kind == yaml.MappingNode { // the budget ran out entering it
+		p.endRule(n, reflect.ValueOf(&r).Elem(), "", nil)
+	}
+	return r
+}
+
+func (p *fileParser) ruleFields() map[string]yamlnode.Hook {
+	return map[string]yamlnode.Hook{
+		"by": yamlnode.On(func(n *yaml.Node, r *RuleSpec, _ string) { r.By = p.stringList(n, "by") }),
+		"labels": yamlnode.On(func(n *yaml.Node, r *RuleSpec, _ string) {
+			r.Labels, p.labelLines = p.stringMap(n, "labels")
+			p.checkLabels(r.Labels, p.labelLines)
+		}),
+		"annotations": yamlnode.On(func(n *yaml.Node, r *RuleSpec, _ string) {
+			r.Annotations, p.annotationLines = p.stringMap(n, "annotations")
 			for _, k := range sortedKeys(r.Annotations) {
 				if !model.LegacyValidation.IsValidLabelName(k) {
-					p.errorf(annotationLines[k], "invalid annotation name %q", k)
+					p.errorf(p.annotationLines[k], "invalid annotation name %q", k)
 				}
 			}
+		}),
+	}
+}
+
+// endRule checks a rule once its keys are read.
+func (p *fileParser) endRule(n *yaml.Node, v reflect.Value, _ string, present map[string]bool) {
+	r := v.Addr().Interface().(*RuleSpec)
+	p.ruleDone = true
+	// The key lines and raw value nodes of the keys read (the first of each).
+	keys := map[string][2]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := yamlnode.Resolve(n.Content[i])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			continue
+		}
+		if _, ok := present[k.Value]; ok && keys[k.Value][0] == nil {
+			keys[k.Value] = [2]*yaml.Node{k, n.Content[i+1]}
 		}
 	}
-	if n.Kind != yaml.MappingNode {
-		return r
+	line := func(key string) int {
+		if k := keys[key][0]; k != nil {
+			return k.Line
+		}
+		return 0
 	}
+	r.SeriesLine, r.WhenLine, r.ByLine, r.ValueLine = line("series"), line("when"), line("by"), line("value")
+	_, hasAlert := present["alert"]
+	_, hasRecord := present["record"]
+	recordNode, exprNode := keys["record"][1], keys["expr"][1]
 	switch {
 	case r.Alert != "" && r.Record != "":
 		p.errorf(r.Line, "only one of 'record' and 'alert' must be set")
@@ -453,7 +532,7 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 	}
 	switch {
 	case r.IsNative():
-		p.native(&r, exprNode != nil, nat)
+		p.native(r, exprNode != nil, nativeNodes{keys["series"][1], keys["when"][1], keys["value"][1]})
 	default:
 		line := r.Line
 		if exprNode != nil {
@@ -490,9 +569,8 @@ func (p *fileParser) ruleSpec(n *yaml.Node, idx int) RuleSpec {
 		p.errorf(r.Line, "alert name is not valid UTF-8")
 	}
 	if r.Alert != "" {
-		p.checkTemplates(r, labelLines, annotationLines)
+		p.checkTemplates(*r, p.labelLines, p.annotationLines)
 	}
-	return r
 }
 
 // nativeNodes are the value nodes of a rule's native condition keys.
@@ -543,15 +621,10 @@ func (p *fileParser) native(r *RuleSpec, hasExpr bool, nat nativeNodes) {
 	}
 }
 
-// stringList decodes a sequence of strings (a single scalar is a list of
-// one).
+// stringList decodes the entered, non-null node n as a sequence of
+// strings (a single scalar is a list of one).
 func (p *fileParser) stringList(n *yaml.Node, what string) []string {
-	if n = p.resolve(n); n == nil {
-		return nil
-	}
 	switch {
-	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
-		return nil
 	case n.Kind == yaml.ScalarNode:
 		return []string{n.Value}
 	case n.Kind != yaml.SequenceNode:

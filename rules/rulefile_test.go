@@ -185,3 +185,32 @@ func TestParseFileAliasBomb(t *testing.T) {
 		t.Fatalf("got %.300v", err)
 	}
 }
+
+// TestParseFileAliasedKeys pins the texts for keys written as aliases and
+// for lists and groups reached through them (the same texts as before
+// rule files were decoded by yamlnode.Decoder).
+func TestParseFileAliasedKeys(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"unknown aliased key", "x: &k bogus\ngroups:\n- name: a\n  *k : 1\n  rules:\n  - alert: A\n    *k : 2\n    expr: up\n",
+			"f:1: rule file: unknown key \"x\"\nf:1: group: unknown key \"bogus\"\nf:1: group \"a\", rule 1 (\"A\"): rule: unknown key \"bogus\""},
+		{"repeated aliased key", "x: &k name\ngroups:\n- *k : a\n  *k : b\n  rules:\n  - &r alert: A\n    *r : B\n    expr: up\n",
+			"f:1: rule file: unknown key \"x\"\nf:1: group: key \"name\" repeated\nf:6: group \"a\", rule 1 (\"A\"): rule: key \"alert\" repeated"},
+		{"aliased list keys", "x: &k [a]\ngroups:\n- *k : a\n  name: n\n  labels: {*k : 1, &l q: 2, *l : 3}\n",
+			"f:1: rule file: unknown key \"x\"\nf:1: group: keys must be strings\nf:1: group \"n\": labels: keys must be strings\nf:5: group \"n\": labels: key \"q\" repeated"},
+		{"aliased rules key", "x: &k rules\ngroups:\n- name: a\n  *k : [{record: a, expr: up}]\n- name: a\n  rules: ~\n",
+			"f:1: rule file: unknown key \"x\"\nf:5: group name \"a\" is repeated in the same file (first on line 3)"},
+		{"groups as rules", "groups: &g\n- name: a\n  rules: *g\n",
+			"f:2: group \"a\", rule 1 (\"\"): rule: unknown key \"name\"\nf:2: group \"a\", rule 1 (\"\"): one of 'record' or 'alert' must be set\n" +
+				"f:2: group \"a\", rule 1 (\"\"): field 'expr' must be set in rule\nf:3: group \"a\", rule 1 (\"\"): rule: unknown key \"rules\""},
+		{"keys before values, name first", "groups:\n- {interval: 5x, bogus: 1}\n",
+			"f:2: group: unknown key \"bogus\"\nf:2: group name must not be empty\nf:2: interval: invalid duration \"5x\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseFile([]byte(tt.src), "f")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+}

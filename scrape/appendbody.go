@@ -112,6 +112,14 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	if err != nil {
 		return res, err
 	}
+	if tp != nil && sl.cache.empty() {
+		// A target's first text body: size the cache for it.
+		n := sampleLines(b)
+		if limit > 0 {
+			n = min(n, limit)
+		}
+		sl.cache.reserve(n)
+	}
 	// Start timestamps are read from the formats that have them; stMiss
 	// is set once a family of the body had none (see startTimestamp).
 	readST := sl.deps.parseST() && tp == nil

@@ -137,6 +137,26 @@ func (c *seriesCache) lookup(line []byte, expected bool) (e *cacheEntry, seenThi
 	return e, seen
 }
 
+// maxReserve bounds reserve: a body promising more lines grows the cache
+// as its samples are appended.
+const maxReserve = 1 << 20
+
+// reserve sizes an empty cache for a target exposing about n series, so
+// that its first scrapes neither rehash the map nor regrow the line lists
+// (and the lists carry no growth slack). A cache in use is left alone.
+func (c *seriesCache) reserve(n int) {
+	if len(c.series) > 0 || cap(c.seq) > 0 || n <= 0 {
+		return
+	}
+	n = min(n, maxReserve)
+	c.series = make(map[string]*cacheEntry, n)
+	c.seq, c.prevSeq = make([]*cacheEntry, 0, n), make([]*cacheEntry, 0, n)
+	c.cur, c.prev = make([]*cacheEntry, 0, n), make([]*cacheEntry, 0, n)
+}
+
+// empty reports whether the cache knows no line.
+func (c *seriesCache) empty() bool { return len(c.series) == 0 }
+
 // appendSeq records e, seen in this scrape, as its next line.
 func (c *seriesCache) appendSeq(e *cacheEntry) {
 	e.seqIdx = int32(len(c.seq))

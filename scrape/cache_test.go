@@ -286,3 +286,35 @@ func TestSeriesCacheKeyArena(t *testing.T) {
 		t.Fatal("the arena was never compacted")
 	}
 }
+
+// TestCacheReserve: an empty cache is sized for the first body (bounded by
+// maxReserve); a cache in use is left alone.
+func TestCacheReserve(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		used    bool
+		n, want int
+	}{
+		{"first body", false, 3027, 3027},
+		{"bounded", false, maxReserve + 1, maxReserve},
+		{"nothing to reserve", false, 0, 0},
+		{"in use", true, 3027, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newSeriesCache()
+			if tt.used {
+				c.add([]byte(`m{a="1"}`), 1, labels.FromStrings("__name__", "m", "a", "1"))
+				c.iterDone(true)
+			}
+			before := cap(c.seq)
+			c.reserve(tt.n)
+			got := cap(c.seq)
+			if tt.used {
+				got -= before
+			}
+			if got != tt.want || cap(c.cur) < tt.want || cap(c.prevSeq) < tt.want || cap(c.prev) < tt.want {
+				t.Errorf("reserve(%d): seq %d, cur %d, prevSeq %d, prev %d; want %d", tt.n, cap(c.seq), cap(c.cur), cap(c.prevSeq), cap(c.prev), tt.want)
+			}
+		})
+	}
+}

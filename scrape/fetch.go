@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/watchdog-sre/watchdog/config"
@@ -44,17 +45,92 @@ func acceptHeader(protocols []config.ScrapeProtocol) string {
 }
 
 // fetcher performs the HTTP side of a target's scrapes. It is owned by the
-// target's goroutine; its buffer is reused from scrape to scrape.
+// target's goroutine. Its body buffer and gzip reader come from pools
+// shared by all targets and go back after each scrape (release), so that a
+// fleet holds about as many as it has scrapes in flight, not one per target.
 type fetcher struct {
 	userAgent string
-	buf       bytes.Buffer
-	br        *bufio.Reader
-	gz        *gzip.Reader
+	buf       *bytes.Buffer // nil between scrapes
 	secrets   map[string]*fileSecret
 }
 
+// Body buffers and gzip readers are pooled across targets. The body pool
+// keeps at most as many buffers as scrapes may be appended at once (the
+// default ingest concurrency): a burst of concurrent scrapes (the first
+// ones, all creating series) must not leave one buffer per target behind,
+// which a sync.Pool would keep until collections, rare once the series
+// exist, cleared it. A buffer that grew beyond maxPooledBody (a huge
+// exposition) is left to the collector rather than kept for the small ones.
+var (
+	bodyPool      = make(chan *bytes.Buffer, DefaultIngestConcurrency())
+	gunzipPool    sync.Pool // of *gunzipper
+	maxPooledBody = 16 << 20
+)
+
+// getBody returns an empty body buffer, pooled if one is free.
+func getBody() *bytes.Buffer {
+	select {
+	case b := <-bodyPool:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+// putBody pools b if there is room and it is not too large.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	select {
+	case bodyPool <- b:
+	default:
+	}
+}
+
+// gunzipper is a gzip reader with the buffered reader under it.
+type gunzipper struct {
+	br *bufio.Reader
+	gz *gzip.Reader
+}
+
+// gunzip returns a pooled reader decompressing r; put it back with
+// gunzipPool.Put once read.
+func gunzip(r io.Reader) (*gunzipper, error) {
+	z, _ := gunzipPool.Get().(*gunzipper)
+	if z == nil {
+		z = &gunzipper{br: bufio.NewReader(r)}
+	} else {
+		z.br.Reset(r)
+	}
+	var err error
+	if z.gz == nil {
+		z.gz, err = gzip.NewReader(z.br)
+	} else {
+		err = z.gz.Reset(z.br)
+	}
+	if err != nil {
+		z.gz = nil
+		z.br.Reset(nil)
+		gunzipPool.Put(z)
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return z, nil
+}
+
+// release returns the body buffer of the last fetch to the pool: the body
+// fetch returned must not be used after it.
+func (f *fetcher) release() {
+	if f.buf == nil {
+		return
+	}
+	putBody(f.buf)
+	f.buf = nil
+}
+
 // fetch GETs the target and returns the (decompressed) body, valid until
-// the next fetch, and its Content-Type. ctx carries the scrape timeout,
+// the next fetch or release, and its Content-Type. ctx carries the scrape timeout,
 // which covers the append after the fetch too (scrapeAndReport).
 func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, error) {
 	t, cfg := s.target, s.job.cfg
@@ -107,20 +183,15 @@ func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, e
 
 	var r io.Reader = resp.Body
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
-		if f.br == nil {
-			f.br = bufio.NewReader(resp.Body)
-		} else {
-			f.br.Reset(resp.Body)
+		z, err := gunzip(resp.Body)
+		if err != nil {
+			return nil, "", err
 		}
-		if f.gz == nil {
-			if f.gz, err = gzip.NewReader(f.br); err != nil {
-				f.gz = nil
-				return nil, "", fmt.Errorf("gzip: %w", err)
-			}
-		} else if err := f.gz.Reset(f.br); err != nil {
-			return nil, "", fmt.Errorf("gzip: %w", err)
-		}
-		r = f.gz
+		defer func() {
+			z.br.Reset(nil)
+			gunzipPool.Put(z)
+		}()
+		r = z.gz
 	}
 
 	// As Prometheus: a body of body_size_limit bytes or more fails.
@@ -128,7 +199,14 @@ func (f *fetcher) fetch(ctx context.Context, s *loopSettings) ([]byte, string, e
 	if limit <= 0 {
 		limit = 1<<63 - 1
 	}
+	if f.buf == nil {
+		f.buf = getBody()
+	}
 	f.buf.Reset()
+	if n := resp.ContentLength; n > 0 && r == resp.Body && n < limit && n <= int64(maxPooledBody) {
+		// ReadFrom wants room for 512 bytes more before it sees EOF.
+		f.buf.Grow(int(n) + bytes.MinRead)
+	}
 	n, err := f.buf.ReadFrom(io.LimitReader(r, limit))
 	if err != nil {
 		return nil, "", fmt.Errorf("read body: %w", err)

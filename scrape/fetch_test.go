@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -97,6 +98,82 @@ func TestFetchRealServer(t *testing.T) {
 			if gotAuth != tc.wantAuth {
 				t.Fatalf("Authorization %q, want %q", gotAuth, tc.wantAuth)
 			}
+			// Between scrapes the fetcher holds no buffer; the next
+			// fetch takes one (and a gzip reader) from the pools.
+			f.release()
+			if f.buf != nil {
+				t.Fatal("release kept the body buffer")
+			}
+			if b, _, err = f.fetch(ctx, &loopSettings{target: tg, job: jc}); err != nil || string(b) != strings.Repeat("m 1\n", 10) {
+				t.Fatalf("second fetch: %q, %v", b, err)
+			}
+			f.release()
 		})
+	}
+}
+
+// TestBodyPoolBounded: the body pool keeps at most its capacity of
+// buffers, never one above maxPooledBody, and hands them out empty.
+func TestBodyPoolBounded(t *testing.T) {
+	for len(bodyPool) > 0 {
+		<-bodyPool
+	}
+	var bufs []*bytes.Buffer
+	for range 3 * cap(bodyPool) {
+		b := getBody()
+		b.WriteString("m 1\n")
+		bufs = append(bufs, b)
+	}
+	for _, b := range bufs {
+		putBody(b)
+	}
+	if len(bodyPool) != cap(bodyPool) {
+		t.Fatalf("pool holds %d buffers, want its capacity %d", len(bodyPool), cap(bodyPool))
+	}
+	if b := getBody(); b.Len() != 0 {
+		t.Fatalf("pooled buffer not empty: %q", b.String())
+	}
+	<-bodyPool
+	big := bytes.NewBuffer(make([]byte, 0, maxPooledBody+1))
+	putBody(big)
+	for len(bodyPool) > 0 {
+		if <-bodyPool == big {
+			t.Fatal("a buffer above maxPooledBody was pooled")
+		}
+	}
+}
+
+// TestScrapeKeepsNoBody: after a scrape the loop holds no pooled body
+// buffer (the parser's views are dropped too: promtext's
+// TestReleaseKeepsMemo), scrape after scrape, and the samples are those of
+// each body.
+func TestScrapeKeepsNoBody(t *testing.T) {
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# HELP m a gauge\n# TYPE m gauge\nm %d\n", n)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	rec := newRecorder()
+	m := NewManager(Options{Appender: rec.appender})
+	jc := &jobConfig{cfg: scrapeCfg("j", addr), client: srv.Client()}
+	tg, err := newTarget(labelsBuilder(), jc.cfg, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := newScrapeLoop(m.loopDeps("j"), &loopSettings{target: tg, job: jc})
+	for i := range 3 {
+		ran, err := sl.scrapeAndReport(context.Background(), time.UnixMilli(int64(1000*(i+1))))
+		if !ran || err != nil {
+			t.Fatalf("scrape %d: ran %v, %v", i, ran, err)
+		}
+		if sl.fetch.buf != nil {
+			t.Fatalf("scrape %d: the loop kept the body buffer", i)
+		}
+	}
+	if got := values(rec.samples("m")); strings.Join(got, " ") != "1000=1 2000=2 3000=3" {
+		t.Fatalf("samples of m: %v, want 1, 2, 3 at 1 s, 2 s, 3 s", got)
 	}
 }

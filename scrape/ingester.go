@@ -53,5 +53,5 @@ func (in *Ingester) Ingest(body []byte, contentType string, ts time.Time) (int, 
 
 // Metadata returns the metadata of the last successful Ingest.
 func (in *Ingester) Metadata() map[string]Metadata {
-	return in.sl.meta.published
+	return in.sl.meta.published.get()
 }

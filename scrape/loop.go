@@ -63,6 +63,7 @@ type loopDeps struct {
 	samples  *metrics.Counter
 	missed   *metrics.Counter
 
+	meta              *sharedMeta      // shares equal metadata between targets
 	exemplars         ExemplarAppender // nil: exemplars are not read
 	exemplarsRejected *metrics.Counter
 
@@ -131,6 +132,7 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 		reasonOf:  m.opts.RejectReason,
 		userAgent: m.opts.UserAgent,
 		limiter:   m.limiter,
+		meta:      m.meta,
 		set:       set,
 		jobLabel:  jl,
 		scrapes:   set.GetOrCreateCounter("watchdog_scrapes_total" + lbl),
@@ -159,7 +161,7 @@ type loop struct {
 	lastErr  string
 	lastTime time.Time
 	lastDur  time.Duration
-	meta     map[string]Metadata // of the last successful scrape; never modified
+	meta     *metaSet // of the last successful scrape; never modified
 }
 
 // newLoop returns a loop for s and the context its goroutine must run with.
@@ -207,7 +209,7 @@ func (l *loop) takePending() *loopSettings {
 
 // report records a scrape's outcome: down with err, or up, with warn (the
 // samples the store refused) as the last error if there is one.
-func (l *loop) report(start time.Time, dur time.Duration, err, warn error, meta map[string]Metadata) {
+func (l *loop) report(start time.Time, dur time.Duration, err, warn error, meta *metaSet) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lastTime, l.lastDur, l.meta = start, dur, meta
@@ -243,7 +245,7 @@ func (l *loop) status() TargetStatus {
 func (l *loop) metadata() TargetMetadata {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return TargetMetadata{Job: l.shown.job.cfg.JobName, Labels: l.shown.target.public, Families: l.meta}
+	return TargetMetadata{Job: l.shown.job.cfg.JobName, Labels: l.shown.target.public, Families: l.meta.get()}
 }
 
 // run is the target's goroutine: wait for the target's offset, then scrape

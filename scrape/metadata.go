@@ -2,6 +2,11 @@ package scrape
 
 import (
 	"bytes"
+	"hash/maphash"
+	"maps"
+	"runtime"
+	"sync"
+	"weak"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -37,14 +42,94 @@ const (
 	maxHelpLength       = 4096
 )
 
+// metaSet is a published metadata map, never modified; targets whose
+// metadata is the same share one (sharedMeta).
+type metaSet struct{ families map[string]Metadata }
+
+// get returns the map; nil for a nil set.
+func (s *metaSet) get() map[string]Metadata {
+	if s == nil {
+		return nil
+	}
+	return s.families
+}
+
+// sharedMeta hands out one metaSet per distinct metadata map, so that a
+// fleet of exporters of one version holds its HELP texts once, not once per
+// target. It holds the sets weakly: a set no target publishes any longer is
+// collected and its entry pruned.
+type sharedMeta struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	sets map[uint64][]weak.Pointer[metaSet] // by hashMeta
+}
+
+func newSharedMeta() *sharedMeta {
+	return &sharedMeta{seed: maphash.MakeSeed(), sets: map[uint64][]weak.Pointer[metaSet]{}}
+}
+
+// share returns the set equal to m, making m one if there is none. A nil
+// sharedMeta shares nothing.
+func (t *sharedMeta) share(m map[string]Metadata) *metaSet {
+	if t == nil {
+		return &metaSet{m}
+	}
+	h := t.hash(m)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, w := range t.sets[h] {
+		if s := w.Value(); s != nil && maps.Equal(s.families, m) {
+			return s
+		}
+	}
+	s := &metaSet{m}
+	t.sets[h] = append(t.sets[h], weak.Make(s))
+	runtime.AddCleanup(s, t.prune, h)
+	return s
+}
+
+// prune drops the collected sets under hash h.
+func (t *sharedMeta) prune(h uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	live := t.sets[h][:0]
+	for _, w := range t.sets[h] {
+		if w.Value() != nil {
+			live = append(live, w)
+		}
+	}
+	if len(live) == 0 {
+		delete(t.sets, h)
+	} else {
+		t.sets[h] = live
+	}
+}
+
+// hash hashes m independently of its iteration order.
+func (t *sharedMeta) hash(m map[string]Metadata) uint64 {
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	for name, md := range m {
+		h.Reset()
+		for _, s := range []string{name, string(md.Type), md.Help, md.Unit} {
+			h.WriteString(s)
+			h.WriteByte(0xff) // no valid UTF-8 holds it: fields stay apart
+		}
+		sum += h.Sum64()
+	}
+	return sum
+}
+
 // metaCollector builds the metadata of one target from its scrapes. It is
-// owned by the target's goroutine; published is the map of the last
+// owned by the target's goroutine; published is the set of the last
 // successful scrape whose metadata was collected, never modified once
 // published. A scrape that does not call begin (the text fast path when
 // the metadata lines repeat the last body's) keeps it.
 type metaCollector struct {
 	cur       map[string]Metadata // being built; nil when this scrape's metadata is not collected
-	published map[string]Metadata
+	published *metaSet
+	shared    *sharedMeta // nil: published sets are not shared
 	// text is set while a scrape is parsed by promtext; repeatable when
 	// the last scrape was, and succeeded: only then does "the metadata
 	// lines repeat the last body's" mean "published is current".
@@ -53,7 +138,7 @@ type metaCollector struct {
 
 // begin starts a scrape's metadata.
 func (m *metaCollector) begin() {
-	m.cur = make(map[string]Metadata, len(m.published))
+	m.cur = make(map[string]Metadata, len(m.published.get()))
 }
 
 // set applies f to the family's entry being built; a new family beyond
@@ -110,7 +195,7 @@ func (m *metaCollector) setUnit(name, unit []byte) {
 // collected.
 func (m *metaCollector) end(ok bool) {
 	if ok && m.cur != nil {
-		m.published = m.cur
+		m.published = m.shared.share(m.cur)
 	}
 	m.repeatable = ok && m.text
 	m.cur, m.text = nil, false

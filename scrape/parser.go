@@ -82,6 +82,14 @@ func (ps *parsers) textParser(b []byte) textparse.Parser {
 	return ps.text
 }
 
+// release drops the kept parser's views into the last body (a pooled
+// buffer that another target may fill next).
+func (ps *parsers) release() {
+	if ps.text != nil {
+		ps.text.Release()
+	}
+}
+
 // forBody returns the parser for b in format f under the job's histogram
 // settings: protobuf through textparse's protobuf parser (native histograms
 // ignored unless scrape_native_histograms), OpenMetrics through textparse's,

@@ -179,6 +179,7 @@ type Manager struct {
 	log      *slog.Logger
 	client   *http.Client // default client when opts.HTTPClient is nil
 	limiter  *limiter     // ingest slots, shared by all loops
+	meta     *sharedMeta  // metadata maps shared by the loops
 	reloadCh chan struct{}
 
 	mu      sync.Mutex
@@ -209,7 +210,13 @@ func NewManager(opts Options) *Manager {
 	if opts.HTTPClient == nil {
 		tr, ok := http.DefaultTransport.(*http.Transport)
 		if ok {
-			client = &http.Client{Transport: tr.Clone()}
+			tr = tr.Clone()
+			// Keep every target's connection between scrapes: the
+			// default cap of 100 idle connections would make a larger
+			// fleet reconnect (a TCP, perhaps TLS, handshake) on most
+			// scrapes. Each host still keeps at most MaxIdleConnsPerHost.
+			tr.MaxIdleConns = 0
+			client = &http.Client{Transport: tr}
 		} else {
 			client = &http.Client{}
 		}
@@ -219,6 +226,7 @@ func NewManager(opts Options) *Manager {
 		log:      opts.Logger,
 		client:   client,
 		limiter:  newLimiter(opts.IngestConcurrency),
+		meta:     newSharedMeta(),
 		reloadCh: make(chan struct{}, 1),
 		jobs:     map[string]*job{},
 	}

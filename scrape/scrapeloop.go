@@ -55,6 +55,7 @@ func newScrapeLoop(deps *loopDeps, s *loopSettings) *scrapeLoop {
 		s:     s,
 		cache: newSeriesCache(),
 		fetch: fetcher{userAgent: deps.userAgent},
+		meta:  metaCollector{shared: deps.meta},
 		lb:    labels.NewBuilder(labels.EmptyLabels()),
 	}
 }
@@ -87,6 +88,11 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	body, contentType, scrapeErr := sl.fetch.fetch(sctx, sl.s)
+	defer func() {
+		// The body goes back to the pool: nothing may keep a view into it.
+		sl.parsers.release()
+		sl.fetch.release()
+	}()
 	if ctx.Err() != nil {
 		return false, nil
 	}

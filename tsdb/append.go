@@ -274,7 +274,7 @@ func (a *Appender) Commit() error {
 				db.countReject(err)
 				continue
 			}
-			f = s.appendSample(p.t, p.v)
+			f = s.appendSample(p.t, p.v, &db.slab)
 			s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
 			s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
 		} else {

@@ -167,7 +167,7 @@ func (a *Appender) commitExt(s *memSeries, p *pendingSample) (footprint, bool) {
 	}
 	var f footprint
 	if e.h == nil && e.fh == nil {
-		f = s.appendSample(p.t, e.v)
+		f = s.appendSample(p.t, e.v, &a.db.slab)
 	} else {
 		f = s.appendHist(p.t, e.h, e.fh)
 	}

@@ -196,6 +196,7 @@ type DB struct {
 	stats    counters
 
 	bufs sync.Pool // *sampleBuf: Appender batch buffers
+	slab chunkSlab // sealed chunks' bytes (slab.go)
 }
 
 var _ storage.Queryable = (*DB)(nil)

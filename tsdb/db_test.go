@@ -204,6 +204,24 @@ func TestHashCollisions(t *testing.T) {
 	if s, created := db.series.getOrCreate(sets[2], nil); created || s.ref != 3 {
 		t.Fatalf("lost colliding series after removal: created=%v ref=%d", created, s.ref)
 	}
+	// Remove one from the middle of the collision list, then the rest;
+	// every other series stays found, and a removed one is created anew.
+	db.series.remove(db.series.getByRef(3))
+	for ref, ls := range map[uint64]labels.Labels{2: sets[1], 4: sets[3]} {
+		if s := db.series.get(ls); s == nil || s.ref != ref {
+			t.Fatalf("%s not found after removing ref 3: %v", ls, s)
+		}
+	}
+	db.series.remove(db.series.getByRef(2))
+	db.series.remove(db.series.getByRef(4))
+	for _, ls := range sets {
+		if s := db.series.get(ls); s != nil {
+			t.Fatalf("%s still found after removal (ref %d)", ls, s.ref)
+		}
+	}
+	if s, created := db.series.getOrCreate(sets[0], nil); !created || s.ref != 5 {
+		t.Fatalf("re-created series: created=%v ref=%d", created, s.ref)
+	}
 }
 
 func TestRetentionAndGC(t *testing.T) {

@@ -23,7 +23,7 @@ func walkStats(db *DB) Stats {
 		for i := range s.chunks {
 			st.Chunks++
 			st.Samples += s.chunks[i].numSamples()
-			st.ChunkBytes += len(s.chunks[i].data)
+			st.ChunkBytes += int(s.chunks[i].size)
 		}
 		if n := s.headSamples(); n > 0 {
 			st.Chunks++

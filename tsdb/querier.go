@@ -85,7 +85,7 @@ func (s *memSeries) snapshot(dst []sealedChunk, buf *[]byte, mint, maxt int64) [
 		}
 		start := len(*buf)
 		*buf = append(*buf, b...)
-		dst = append(dst, sealedChunk{data: (*buf)[start:len(*buf):len(*buf)], mint: s.headMint, maxt: s.lastT, n: uint16(s.headSamples())})
+		dst = append(dst, newSealedChunk((*buf)[start:], s.headMint, s.lastT, uint16(s.headSamples())))
 	}
 	return dst
 }
@@ -245,7 +245,7 @@ func (it *sampleIterator[T]) loadNext() bool {
 			break
 		}
 		var err error
-		it.tbuf, it.vbuf, err = decodeXOR(c.data, it.tbuf[:0], it.vbuf[:0])
+		it.tbuf, it.vbuf, err = decodeXOR(c.bytes(), it.tbuf[:0], it.vbuf[:0])
 		if err != nil {
 			it.err = err
 			break

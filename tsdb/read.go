@@ -149,12 +149,13 @@ func (s *memSeries) appendRange(ts []int64, vs []float64, mint, maxt int64) (_ [
 		if c.mint > maxt {
 			return ts, vs, nil
 		}
-		if ts, vs, past, err = appendRange(c.data, c.samples(), c.cps, c.mint, mint, maxt, ts, vs); err != nil || past {
+		n := c.samples()
+		if ts, vs, past, err = appendRange(c.bytes(), n, s.startState(i, n, c.mint, mint), mint, maxt, ts, vs); err != nil || past {
 			return ts, vs, err
 		}
 	}
-	if s.headSamples() > 0 && s.headMint <= maxt {
-		ts, vs, _, err = appendRange(s.head.b, s.head.NumSamples(), &s.head.cps, s.headMint, mint, maxt, ts, vs)
+	if n := s.headSamples(); n > 0 && s.headMint <= maxt {
+		ts, vs, _, err = appendRange(s.head.b, n, s.startState(len(s.chunks), n, s.headMint, mint), mint, maxt, ts, vs)
 	}
 	return ts, vs, err
 }

@@ -1,12 +1,12 @@
 package tsdb
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -116,23 +116,22 @@ func checkReadRanges(t *testing.T, db *DB, rng *rand.Rand) {
 }
 
 // TestReadRangesMatchesIterator compares ReadRanges, which starts at
-// checkpoints and stops at the range end, with whole-chunk decoding, before
-// and after a snapshot round trip (which recomputes the checkpoints).
+// checkpoints (the open chunk's, recorded by the encoder, and the sealed
+// chunks', computed on first use) and stops at the range end, with
+// whole-chunk decoding, before and after a snapshot round trip.
 func TestReadRangesMatchesIterator(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	db := readTestDB(t, rng)
+	checkReadRanges(t, db, rng)
 	used := 0
 	db.series.forEach(func(s *memSeries) {
-		for _, c := range s.chunks {
-			if c.cps != nil {
-				used++
-			}
+		if s.cpc != nil {
+			used++
 		}
 	})
 	if used == 0 {
-		t.Fatal("no sealed chunk has checkpoints")
+		t.Fatal("no read started at a sealed chunk's checkpoint")
 	}
-	checkReadRanges(t, db, rng)
 
 	db2 := newDB(anyTime(Options{}), nil)
 	if err := db2.loadSnapshot(snapshotBytes(t, db)); err != nil {
@@ -140,36 +139,178 @@ func TestReadRangesMatchesIterator(t *testing.T) {
 	}
 	for _, ref := range db.Postings(nil) {
 		s1, s2 := db.series.getByRef(ref), db2.series.getByRef(ref)
-		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s1.head.cps != s2.head.cps {
+		if s2 == nil || len(s1.chunks) != len(s2.chunks) || s2.cpc != nil {
 			t.Fatalf("ref %d: restored series differs", ref)
-		}
-		for i := range s1.chunks {
-			c1, c2 := s1.chunks[i], s2.chunks[i]
-			if (c1.cps == nil) != (c2.cps == nil) || c1.cps != nil && *c1.cps != *c2.cps {
-				t.Fatalf("%s chunk %d: checkpoints %v, restored %v", s1.lset, i, c1.cps, c2.cps)
-			}
 		}
 	}
 	checkReadRanges(t, db2, rng)
 }
 
-// TestCheckpointsOfForeignChunk: a chunk the encoder would not write gets
-// no checkpoints rather than wrong ones.
-func TestCheckpointsOfForeignChunk(t *testing.T) {
+// TestCheckpointsAreDecoderStates: every computed checkpoint of every
+// chunk of the read test's shapes (gaps and bit offsets past the compact
+// fields leave entries unused) and of a chunk written by chunkenc resumes
+// decoding at the right sample, and computing them a sample at a time, as
+// for an open chunk read while it grows, gives what computing them at once
+// does.
+func TestCheckpointsAreDecoderStates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	db := readTestDB(t, rng)
+	type chunk struct {
+		data  []byte
+		total int
+		mint  int64
+	}
+	var chunks []chunk
+	db.series.forEach(func(s *memSeries) {
+		for _, c := range s.chunks {
+			chunks = append(chunks, chunk{c.bytes(), c.samples(), c.mint})
+		}
+		if n := s.headSamples(); n > 0 {
+			chunks = append(chunks, chunk{s.head.b, n, s.headMint})
+		}
+	})
 	var ts []int64
 	var vs []float64
 	for i := range 100 {
-		ts, vs = append(ts, int64(i)*1000), append(vs, float64(i))
+		ts, vs = append(ts, int64(i)*1000+int64(i%3)), append(vs, float64(i*i))
 	}
-	data := encode(ts, vs)
-	if checkpointsOf(data, ts, vs) == nil {
-		t.Fatal("no checkpoints for a chunkenc chunk")
+	chunks = append(chunks, chunk{encode(ts, vs), len(ts), ts[0]})
+	used := 0
+	for i, c := range chunks {
+		all, allV, err := decodeXOR(c.data, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := cpEntry{mint: c.mint}
+		whole.extend(c.data, c.total, math.MaxInt64)
+		step := cpEntry{mint: c.mint}
+		for n := 1; n <= c.total; n++ {
+			step.extend(c.data, n, math.MaxInt64)
+		}
+		if whole != step {
+			t.Fatalf("chunk %d: computed at once %+v, a sample at a time %+v", i, whole, step)
+		}
+		// Computed only as far as each read needs, reads moving forward:
+		// each read starts where it would with all checkpoints.
+		byRead := cpEntry{mint: c.mint}
+		for _, lo := range all {
+			byRead.extend(c.data, c.total, lo)
+			got, _ := byRead.cps.start(c.total, c.mint, lo)
+			want, _ := whole.cps.start(c.total, c.mint, lo)
+			if got != want {
+				t.Fatalf("chunk %d: read from %d starts at %+v, want %+v", i, lo, got, want)
+			}
+		}
+		byRead.extend(c.data, c.total, math.MaxInt64)
+		if byRead != whole {
+			t.Fatalf("chunk %d: computed read by read %+v, at once %+v", i, byRead, whole)
+		}
+		if want := min(cpPerChunk, (c.total-1)/cpEvery); int(whole.done) != want {
+			t.Fatalf("chunk %d of %d samples: %d checkpoints, want %d", i, c.total, whole.done, want)
+		}
+		for k, cp := range whole.cps.cp[:whole.done] {
+			if cp.pos == 0 {
+				continue
+			}
+			used++
+			st := cp.state(k, c.mint)
+			got, gotV, _, err := decodeFrom(c.data, c.total, &st, math.MinInt64, math.MaxInt64, nil, nil)
+			if err != nil || !slices.Equal(got, all[(k+1)*cpEvery:]) || !sameBits(gotV, allV[(k+1)*cpEvery:]) {
+				t.Fatalf("chunk %d checkpoint %d: decodes %v (%v), want %v", i, k, got, err, all[(k+1)*cpEvery:])
+			}
+		}
 	}
-	bad := bytes.Clone(data)
-	bad = append(bad, 0)
-	if cps := checkpointsOf(bad, ts, vs); cps != nil {
-		t.Fatalf("checkpoints %v for a chunk with a trailing byte", cps)
+	if used == 0 {
+		t.Fatal("no checkpoint computed")
 	}
+}
+
+// TestCheckpointCacheLifecycle: a read starting mid-chunk caches that
+// chunk's checkpoints, at most cpCacheSize chunks are kept (reads of more
+// still match the iterator), and the cache is released once its chunks pass
+// the retention cutoff.
+func TestCheckpointCacheLifecycle(t *testing.T) {
+	var clock testClock
+	db := newDB(Options{Retention: 2 * time.Hour, Now: clock.now}, nil)
+	a := db.Appender()
+	ls := labels.FromStrings("__name__", "m")
+	const step = 15_000
+	var ref uint64
+	end := int64(0)
+	for ; end < 2*3600_000; end += step { // 3 sealed chunks and the open one
+		clock.set(end)
+		ref = mustAppend(t, a, ref, ls, end, float64(end/1000))
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := db.series.getByRef(ref)
+	if s.cpc != nil {
+		t.Fatal("checkpoints before any read")
+	}
+	var smp Samples
+	if len(s.chunks) <= cpCacheSize-1 {
+		t.Fatalf("%d sealed chunks: too few to fill the cache", len(s.chunks))
+	}
+	chunkMint := func(k int) int64 {
+		if k < len(s.chunks) {
+			return s.chunks[k].mint
+		}
+		return s.headMint
+	}
+	// One window starting in the middle of each chunk, twice round.
+	for round := range 2 {
+		for k := 0; k <= len(s.chunks); k++ {
+			mint := chunkMint(k)
+			r := Range{Mint: mint + 50*step, Maxt: mint + 55*step}
+			if _, ok := db.ReadRanges(ref, []Range{r}, &smp); !ok {
+				t.Fatal("series missing")
+			}
+			gotT, gotV := smp.Range(0)
+			wantT, wantV := iterSamples(db, ref, r.Mint, r.Maxt)
+			if !slices.Equal(gotT, wantT) || !sameBits(gotV, wantV) || len(gotT) != 6 {
+				t.Fatalf("chunk %d %+v: got %v, want %v (6 samples)", k, r, gotT, wantT)
+			}
+			used := 0
+			for _, e := range s.cpc.e {
+				if e.used {
+					used++
+				}
+			}
+			if want := min(k+1, cpCacheSize); used != want && (round == 0 || used != cpCacheSize) {
+				t.Fatalf("after reading chunk %d: %d cached chunks", k, used)
+			}
+		}
+	}
+	// The least recently used chunk makes room: after chunks 3, 2, 0, 2, 1
+	// the cache holds 1 and 2.
+	for _, k := range []int{3, 2, 0, 2, 1} {
+		db.ReadRanges(ref, []Range{{chunkMint(k) + 50*step, chunkMint(k) + 55*step}}, &smp)
+	}
+	var cached []int64
+	for _, e := range s.cpc.e {
+		cached = append(cached, e.mint)
+	}
+	slices.Sort(cached)
+	if want := []int64{chunkMint(1), chunkMint(2)}; !slices.Equal(cached, want) {
+		t.Fatalf("cached chunks %v, want %v", cached, want)
+	}
+	// Three more hours of samples, nothing read: every cached chunk goes.
+	for ; end < 5*3600_000; end += step {
+		clock.set(end)
+		mustAppend(t, a, ref, ls, end, float64(end/1000))
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.cpc != nil {
+		t.Fatalf("checkpoint cache kept after its chunks were dropped: %+v", s.cpc.e)
+	}
+}
+
+// sameBits reports whether a and b hold the same float bits.
+func sameBits(a, b []float64) bool {
+	return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
 }
 
 func BenchmarkReadRanges(b *testing.B) {
@@ -285,7 +426,7 @@ func TestReadRangesBadChunkUnlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := db.series.getByRef(ref)
-	s.chunks[0].data = []byte{0, 120, 1} // claims 120 samples in one byte
+	s.chunks[0] = newSealedChunk([]byte{0, 120, 1}, s.chunks[0].mint, s.chunks[0].maxt, s.chunks[0].n) // claims 120 samples in one byte
 	func() {
 		defer func() {
 			if p := recover(); p == nil {

@@ -3,8 +3,10 @@ package tsdb
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -17,15 +19,28 @@ const samplesPerChunk = 120
 const headChunkAlloc = 64
 
 // sealedChunk is an immutable, full XOR chunk. Its bytes are never written
-// again, so queries share them without copying.
+// again, so queries share them without copying. It is 32 bytes: the bytes
+// are a pointer and a 32-bit length rather than a slice (BenchmarkMemory).
 type sealedChunk struct {
-	data       []byte
+	p          *byte // the chunk's bytes (bytes())
 	mint, maxt int64
-	cps        *checkpoints // nil: decode from the start (checkpoint.go)
-	n          uint16       // samples, so that a read need not touch the header; 0: unknown
+	size       uint32 // len(bytes())
+	n          uint16 // samples, so that a read need not touch the header; 0: unknown
 }
 
-func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.data)) }
+// newSealedChunk returns the sealed chunk of data (at least its 2-byte
+// header), which must never be written again.
+func newSealedChunk(data []byte, mint, maxt int64, n uint16) sealedChunk {
+	if len(data) < 2 || len(data) > math.MaxUint32 {
+		panic("BUG: sealed chunk of " + strconv.Itoa(len(data)) + " bytes")
+	}
+	return sealedChunk{p: unsafe.SliceData(data), mint: mint, maxt: maxt, size: uint32(len(data)), n: n}
+}
+
+// bytes returns the chunk's bytes, which must not be written.
+func (c *sealedChunk) bytes() []byte { return unsafe.Slice(c.p, c.size) }
+
+func (c *sealedChunk) numSamples() int { return int(binary.BigEndian.Uint16(c.bytes())) }
 
 // samples is numSamples without touching the chunk bytes when the count
 // is known.
@@ -78,11 +93,15 @@ type memSeries struct {
 	// then pays one pointer for it.
 	ext *seriesExt
 
-	// Pad to 320 bytes, a multiple of 64, so that every series starts on
+	// cpc holds the checkpoints of the sealed chunks reads started in
+	// last (checkpoint.go), nil until the first such read.
+	cpc *cpCache
+
+	// Pad to 256 bytes, a multiple of 64, so that every series starts on
 	// a cache line whatever fields are added (the next smaller size class,
-	// 288 bytes, would put every other one across lines).
-	// TestMemSeriesLayout checks it.
-	_ [24]byte
+	// 240 bytes, would put most across lines). TestMemSeriesLayout checks
+	// it.
+	_ [48]byte
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
@@ -108,14 +127,14 @@ func appendable(lastT int64, lastV uint64, t int64, vb uint64) (ignore bool, err
 // sealing the open chunk first if it is full. It returns what the sample
 // added to the DB's gauges: one sample, the open chunk if it was empty
 // (the sealed one stays counted) and the bytes the encoding grew by.
-// Callers hold s.mu.
-func (s *memSeries) appendSample(t int64, v float64) footprint {
+// A sealed chunk's bytes go to slab. Callers hold s.mu.
+func (s *memSeries) appendSample(t int64, v float64, slab *chunkSlab) footprint {
 	before := 0
 	if s.head.b == nil {
 		s.head.Reset(make([]byte, 2, headChunkAlloc))
 		s.app = mustAppender(&s.head)
 	} else if s.head.NumSamples() >= samplesPerChunk {
-		s.seal()
+		s.seal(slab)
 	} else if s.head.NumSamples() > 0 {
 		before = len(s.head.b)
 	}
@@ -138,7 +157,7 @@ func (s *memSeries) footprint() footprint {
 	for i := range s.chunks {
 		f.chunks++
 		f.samples += int64(s.chunks[i].samples())
-		f.bytes += int64(len(s.chunks[i].data))
+		f.bytes += int64(s.chunks[i].size)
 	}
 	if n := s.headSamples(); n > 0 {
 		f.chunks++
@@ -167,16 +186,12 @@ func mustAppender(c *xorChunk) *xorChunk {
 	return app
 }
 
-// seal moves the open chunk to the sealed ring and starts a new, small open
-// chunk. The sealed bytes are trimmed to an exact-size copy unless the buffer
-// is already tight; not keeping a full-size head buffer per series saves
-// more memory than the regrowth costs (BenchmarkMemory).
-func (s *memSeries) seal() {
-	b := s.head.Bytes()
-	if cap(b)-len(b) > len(b)/16 {
-		b = append(make([]byte, 0, len(b)), b...)
-	}
-	s.chunks = append(s.chunks, sealedChunk{data: b[:len(b):len(b)], mint: s.headMint, maxt: s.lastT, cps: s.head.sealedCheckpoints(), n: s.head.num})
+// seal moves the open chunk to the sealed ring, its bytes copied into slab,
+// and starts a new, small open chunk: not keeping a full-size head buffer
+// per series saves more memory than the regrowth costs (BenchmarkMemory).
+func (s *memSeries) seal(slab *chunkSlab) {
+	b := slab.copy(s.head.Bytes())
+	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 	s.app = mustAppender(&s.head)
@@ -189,7 +204,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 	var f footprint
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
 		f.samples += int64(s.chunks[n].samples())
-		f.bytes += int64(len(s.chunks[n].data))
+		f.bytes += int64(s.chunks[n].size)
 		n++
 	}
 	f.chunks = int64(n)
@@ -207,6 +222,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 		if len(s.chunks) == 0 {
 			s.chunks = nil
 		}
+		s.dropCheckpoints()
 	}
 	if s.ext != nil {
 		f = f.plus(s.truncateExt(cutoff))
@@ -220,7 +236,60 @@ const seriesStripes = 256
 
 type hashStripe struct {
 	mu sync.RWMutex
-	m  map[uint64][]*memSeries // hash -> series with that hash (collisions)
+	// m maps a label hash to the first series with that hash; coll holds
+	// the others, if any (a 64-bit hash collision, which practically never
+	// happens), so that the common case costs one pointer per series, not
+	// a slice and its allocation.
+	m    map[uint64]*memSeries
+	coll map[uint64][]*memSeries
+}
+
+// find returns the series with hash h and labels lset, or nil.
+func (st *hashStripe) find(h uint64, lset labels.Labels) *memSeries {
+	ms := st.m[h]
+	if ms == nil || labels.Equal(ms.lset, lset) {
+		return ms
+	}
+	return findEqual(st.coll[h], lset)
+}
+
+// insert adds ms, whose labels hash to h and are not in the stripe.
+func (st *hashStripe) insert(h uint64, ms *memSeries) {
+	if st.m == nil {
+		st.m = map[uint64]*memSeries{}
+	}
+	if _, ok := st.m[h]; !ok {
+		st.m[h] = ms
+		return
+	}
+	if st.coll == nil {
+		st.coll = map[uint64][]*memSeries{}
+	}
+	st.coll[h] = append(st.coll[h], ms)
+}
+
+// delete removes ms, whose labels hash to h, if it is in the stripe.
+func (st *hashStripe) delete(h uint64, ms *memSeries) {
+	list := st.coll[h]
+	if st.m[h] == ms {
+		if len(list) == 0 {
+			delete(st.m, h)
+			return
+		}
+		st.m[h], list = list[0], list[1:]
+	} else {
+		for i, x := range list {
+			if x == ms {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+	if len(list) == 0 {
+		delete(st.coll, h)
+	} else {
+		st.coll[h] = list
+	}
 }
 
 // Refs are handed out in sequence, so the ref index is a two-level table:
@@ -337,7 +406,7 @@ func (s *seriesStore) get(lset labels.Labels) *memSeries {
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return findEqual(st.m[h], lset)
+	return st.find(h, lset)
 }
 
 // getOrCreate returns the series for lset, creating it (and calling onCreate
@@ -346,21 +415,18 @@ func (s *seriesStore) getOrCreate(lset labels.Labels, onCreate func(*memSeries))
 	h := s.hash(lset)
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
-	ms = findEqual(st.m[h], lset)
+	ms = st.find(h, lset)
 	st.mu.RUnlock()
 	if ms != nil {
 		return ms, false
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if ms = findEqual(st.m[h], lset); ms != nil {
+	if ms = st.find(h, lset); ms != nil {
 		return ms, false
 	}
 	ms = newMemSeries(s.nextRef.Add(1), lset)
-	if st.m == nil {
-		st.m = map[uint64][]*memSeries{}
-	}
-	st.m[h] = append(st.m[h], ms)
+	st.insert(h, ms)
 	s.byRef.set(ms.ref, ms)
 	if onCreate != nil {
 		onCreate(ms)
@@ -397,18 +463,7 @@ func (s *seriesStore) removeIf(ms *memSeries, cond func(*memSeries) bool) bool {
 	}
 	ms.deleted = true
 	ms.mu.Unlock()
-	list := st.m[h]
-	for i, x := range list {
-		if x == ms {
-			list = append(list[:i:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(st.m, h)
-	} else {
-		st.m[h] = list
-	}
+	st.delete(h, ms)
 	st.mu.Unlock()
 	s.byRef.remove(ms.ref, ms)
 	return true

@@ -13,6 +13,9 @@ func TestMemSeriesLayout(t *testing.T) {
 	if sz := unsafe.Sizeof(s); sz%64 != 0 {
 		t.Errorf("memSeries is %d bytes, not a multiple of 64", sz)
 	}
+	if sz := unsafe.Sizeof(sealedChunk{}); sz != 32 {
+		t.Errorf("sealedChunk is %d bytes, want 32 (BenchmarkMemory)", sz)
+	}
 	for name, end := range map[string]uintptr{
 		"mu":        unsafe.Offsetof(s.mu) + unsafe.Sizeof(s.mu),
 		"pendOwner": unsafe.Offsetof(s.pendOwner) + unsafe.Sizeof(s.pendOwner),
@@ -29,7 +32,10 @@ func TestMemSeriesLayout(t *testing.T) {
 	if off := unsafe.Offsetof(s.head); off != 64 {
 		t.Errorf("memSeries.head at byte %d, want 64", off)
 	}
-	if end := unsafe.Offsetof(s.head.cps); end > 64 {
-		t.Errorf("xorChunk encoder state is %d bytes, more than a cache line", end)
+	if sz := unsafe.Sizeof(s.head); sz > 64 {
+		t.Errorf("xorChunk encoder state is %d bytes, more than a cache line", sz)
+	}
+	if sz := unsafe.Sizeof(s); sz != 256 {
+		t.Errorf("memSeries is %d bytes, want 256 (BenchmarkMemory)", sz)
 	}
 }

@@ -178,8 +178,8 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		for _, c := range e.chunks {
 			scratch = binary.AppendVarint(scratch, c.mint)
 			scratch = binary.AppendVarint(scratch, c.maxt)
-			scratch = binary.AppendUvarint(scratch, uint64(len(c.data)))
-			scratch = append(scratch, c.data...)
+			scratch = binary.AppendUvarint(scratch, uint64(c.size))
+			scratch = append(scratch, c.bytes()...)
 		}
 		scratch = appendExt(scratch, e.ext)
 		if _, err := cw.Write(scratch); err != nil {
@@ -347,7 +347,7 @@ func (db *DB) loadBody(body []byte, version uint32) error {
 		if !created {
 			return corrupt("series %s appears twice", lset)
 		}
-		if err := ld.load(r, s, version >= 3); err != nil {
+		if err := ld.load(r, s, version >= 3, &db.slab); err != nil {
 			return err
 		}
 		db.stats.series.Add(1)
@@ -376,8 +376,8 @@ type seriesLoader struct {
 }
 
 // load reads a series' float chunks (and, with ext, its histogram chunks
-// and start timestamps) into s.
-func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool) error {
+// and start timestamps) into s, the sealed chunks' bytes into slab.
+func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkSlab) error {
 	lset := s.lset
 	nChunks := r.count()
 	if r.err != nil {
@@ -412,12 +412,12 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool) error {
 		}
 		ld.floatT = append(ld.floatT, ld.ts...)
 		lastV = math.Float64bits(ld.vs[len(ld.vs)-1])
-		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
-		copy(data, raw)
 		if k < nChunks-1 {
-			s.chunks = append(s.chunks, sealedChunk{data: data[:len(raw):len(raw)], mint: mint, maxt: maxt, cps: checkpointsOf(raw, ld.ts, ld.vs), n: uint16(len(ld.ts))})
+			s.chunks = append(s.chunks, newSealedChunk(slab.copy(raw), mint, maxt, uint16(len(ld.ts))))
 			continue
 		}
+		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
+		copy(data, raw)
 		s.head.Reset(data)
 		app, err := s.head.Appender()
 		if err != nil {

@@ -133,14 +133,11 @@ func (t *Tally) read(s *memSeries, r Range) error {
 	for k < len(s.chunks) && s.chunks[k].maxt < r.Mint {
 		k++
 	}
-	_, total, cps, mint := s.chunkData(k)
+	_, total, mint := s.chunkData(k)
 	if total == 0 {
 		return nil // no samples at all: t stays unset (not Exact)
 	}
-	var st xorState
-	if cp, ok := cps.start(total, mint, r.Mint); ok {
-		st = cp
-	}
+	st := s.startState(k, total, mint, r.Mint)
 	t.last, t.set = st, true
 	t.lastChunk = mint
 	return t.extend(s, k)
@@ -149,7 +146,7 @@ func (t *Tally) read(s *memSeries, r Range) error {
 // extend decodes the samples after the last cursor, in chunk k and later
 // ones, up to t.r.Maxt, adding those at or after t.r.Mint to the summary.
 func (t *Tally) extend(s *memSeries, k int) error {
-	data, total, _, _ := s.chunkData(k)
+	data, total, _ := s.chunkData(k)
 	maxt := t.r.Maxt
 	for {
 		prev := t.last.vb
@@ -170,7 +167,7 @@ func (t *Tally) extend(s *memSeries, k int) error {
 			if k >= len(s.chunks) {
 				break // the open chunk: wait for more
 			}
-			next, n, _, mint := s.chunkData(k + 1)
+			next, n, mint := s.chunkData(k + 1)
 			if n == 0 {
 				break
 			}
@@ -260,7 +257,7 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	data, total, _, _ := s.chunkData(k)
+	data, total, _ := s.chunkData(k)
 	for t.n > 0 && t.first.t < mint {
 		gone := t.first.vb
 		t.n--
@@ -275,7 +272,7 @@ func (t *Tally) dropBefore(s *memSeries, mint int64) (bool, error) {
 		// The next sample exists: the last cursor has decoded it.
 		if int(t.first.i) >= total {
 			k++
-			data, total, _, t.firstChunk = s.chunkData(k)
+			data, total, t.firstChunk = s.chunkData(k)
 			t.first = xorState{}
 		}
 		if err := decodeNext(data, &t.first); err != nil {

@@ -127,16 +127,13 @@ func (w *Window) read(s *memSeries, r Range) error {
 	for k < len(s.chunks) && s.chunks[k].maxt < r.Mint {
 		k++
 	}
-	_, total, cps, mint := s.chunkData(k)
+	_, total, mint := s.chunkData(k)
 	if total == 0 {
 		// No samples at or after r.Mint and no open chunk to wait in:
 		// w stays invalid and the next Slide reads afresh.
 		return nil
 	}
-	var st xorState
-	if cp, ok := cps.start(total, mint, r.Mint); ok {
-		st = cp
-	}
+	st := s.startState(k, total, mint, r.Mint)
 	w.chunk, w.valid = mint, true
 	return w.decode(s, k, st, r)
 }
@@ -149,7 +146,7 @@ func (w *Window) decode(s *memSeries, k int, st xorState, r Range) error {
 	var err error
 	past := false
 	for ; k <= len(s.chunks); k++ {
-		data, total, _, mint := s.chunkData(k)
+		data, total, mint := s.chunkData(k)
 		if total == 0 {
 			break
 		}
@@ -171,16 +168,16 @@ func (w *Window) decode(s *memSeries, k int, st xorState, r Range) error {
 }
 
 // chunkData returns chunk k of s (len(s.chunks): the open chunk) with its
-// sample count, checkpoints and first timestamp. Callers hold s.mu.
-func (s *memSeries) chunkData(k int) (data []byte, total int, cps *checkpoints, mint int64) {
+// sample count and first timestamp. Callers hold s.mu.
+func (s *memSeries) chunkData(k int) (data []byte, total int, mint int64) {
 	if k < len(s.chunks) {
 		c := &s.chunks[k]
-		return c.data, c.samples(), c.cps, c.mint
+		return c.bytes(), c.samples(), c.mint
 	}
 	if n := s.headSamples(); n > 0 {
-		return s.head.b, n, &s.head.cps, s.headMint
+		return s.head.b, n, s.headMint
 	}
-	return nil, 0, nil, 0
+	return nil, 0, 0
 }
 
 // chunkAt returns the index of the chunk whose first timestamp is mint
@@ -219,7 +216,7 @@ func countBefore(ts []int64, t int64) int {
 
 // Prefetch asks the CPU to start loading what a Slide of series ref will
 // read first (the series' lock, open chunk state, chunk list and label header:
-// four of its five cache lines), so that an evaluator can overlap those
+// its four cache lines), so that an evaluator can overlap those
 // cache misses with the work on earlier series. It reads nothing itself
 // beyond the ref table.
 func (db *DB) Prefetch(ref uint64) {
@@ -228,9 +225,7 @@ func (db *DB) Prefetch(ref uint64) {
 		return
 	}
 	a := uintptr(unsafe.Pointer(s))
-	// Line 2 holds the open chunk's checkpoints, which only a read afresh
-	// needs.
-	prefetch4(a, a+64, a+192, a+256)
+	prefetch4(a, a+64, a+128, a+192)
 }
 
 // Prefetch asks the CPU to start loading w's decoded samples, which the

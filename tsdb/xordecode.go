@@ -29,7 +29,7 @@ func decodeXOR(data []byte, ts []int64, vs []float64) ([]int64, []float64, error
 		return ts, vs, errBadChunk
 	}
 	total := int(binary.BigEndian.Uint16(data))
-	ts, vs, _, err := appendRange(data, total, nil, 0, math.MinInt64, math.MaxInt64, ts, vs)
+	ts, vs, _, err := appendRange(data, total, xorState{}, math.MinInt64, math.MaxInt64, ts, vs)
 	return ts, vs, err
 }
 
@@ -46,15 +46,14 @@ type xorState struct {
 }
 
 // appendRange appends to ts and vs the samples of chunk data, which holds
-// total samples, with lo <= t <= hi. If cps is not nil, decoding starts at
-// the latest checkpoint before lo instead of at the chunk start; mint is
-// then the chunk's first timestamp. past reports that decoding stopped at a sample after hi, so no
-// later chunk of the series has samples in range either.
-func appendRange(data []byte, total int, cps *checkpoints, mint, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
+// total samples, with lo <= t <= hi, decoding from state st (a checkpoint
+// before lo, or the zero state: the chunk start). past reports that
+// decoding stopped at a sample after hi, so no later chunk of the series
+// has samples in range either.
+func appendRange(data []byte, total int, st xorState, lo, hi int64, ts []int64, vs []float64) (_ []int64, _ []float64, past bool, err error) {
 	if total == 0 {
 		return ts, vs, false, nil
 	}
-	st, _ := cps.start(total, mint, lo) // the chunk start if none
 	return decodeFrom(data, total, &st, lo, hi, ts, vs)
 }
 

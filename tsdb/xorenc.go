@@ -32,8 +32,6 @@ type xorChunk struct {
 	num      uint16
 	leading  uint8 // leading zeros of the current XOR window, 0xff if none yet
 	trailing uint8
-
-	cps checkpoints // decoder states recorded so far (checkpoint.go)
 }
 
 // Reset makes c hold data, a chunk as Bytes returns it (at least the 2-byte
@@ -44,7 +42,6 @@ func (c *xorChunk) Reset(data []byte) {
 	c.num = binary.BigEndian.Uint16(data)
 	c.t, c.tDelta, c.v = math.MinInt64, 0, 0
 	c.leading, c.trailing = 0xff, 0
-	c.cps = checkpoints{}
 }
 
 // Bytes returns the encoded chunk. It is valid until the next Append or Reset.
@@ -125,9 +122,6 @@ func (c *xorChunk) Append(_, t int64, v float64) {
 	vb := math.Float64bits(v)
 	var tDelta uint64
 	c.grow()
-	if c.num != 0 && c.num%cpEvery == 0 {
-		c.checkpoint()
-	}
 	switch c.num {
 	case 0:
 		// The stream is byte-aligned after the header.

@@ -89,9 +89,12 @@ func respondPath(path string) bool {
 	return ok && !strings.Contains(rest, "/")
 }
 
-// tokenPaths are the personal-token endpoints: every method needs a
-// credential, even GET (the list names the users and their tokens).
-func tokenPath(path string) bool { return strings.HasPrefix(path, "/api/v1/pager/tokens") }
+// tokenPaths are the endpoints where every method needs a credential, even
+// GET: the personal tokens (the list names the users and their tokens) and
+// the runtime profiles (see pprofPath).
+func tokenPath(path string) bool {
+	return strings.HasPrefix(path, "/api/v1/pager/tokens") || pprofPath(path)
+}
 
 // authorize checks the credential of a state-changing request and
 // writes the refusal when it fails; it returns the request carrying the

@@ -246,6 +246,7 @@ func (h *Handler) routes() {
 	h.Handle("GET /-/ready", http.HandlerFunc(h.serveReady))
 	h.Handle("POST /-/reload", http.HandlerFunc(h.serveReload))
 	h.Handle("PUT /-/reload", http.HandlerFunc(h.serveReload))
+	h.pprofRoutes()
 }
 
 // readOnlyPaths are the endpoints Prometheus answers to POST without changing

@@ -27,7 +27,19 @@ type limitOptions struct {
 	maxLength      int
 	maxDepth       int
 	memoryLimit    string
+	gcPercent      int
 }
+
+// defaultGCPercent is the garbage collector's target (GOGC) unless GOGC or
+// --memory.gc-percent set one: the heap may grow by a quarter of what is
+// live before a collection, not by all of it. Once its series exist, the
+// watchdog allocates little per scrape, so collections stay rare and the
+// CPU they cost small, while the memory waiting for a collection is a
+// quarter of Go's default (bench/FLEET.md).
+const defaultGCPercent = 25
+
+// maxGCPercent bounds --memory.gc-percent.
+const maxGCPercent = 10_000
 
 // memoryFraction is the share of the cgroup's (or the machine's) memory
 // given to GOMEMLIMIT by default: the rest is headroom for what the Go
@@ -49,6 +61,9 @@ func limitFlags(fs *flag.FlagSet) *limitOptions {
 	fs.StringVar(&o.memoryLimit, "memory.limit", "",
 		`soft memory limit of the Go runtime (GOMEMLIMIT): bytes such as 1GiB or 512MB, a percentage of the cgroup or machine memory such as 80%, or "off"; `+
 			`default: GOMEMLIMIT when set, else 90% of the cgroup memory limit or of the machine's memory`)
+	fs.IntVar(&o.gcPercent, "memory.gc-percent", 0,
+		fmt.Sprintf("garbage collector target (GOGC): how far the heap may grow, in percent of the live heap, before a collection; "+
+			"lower saves memory for CPU; default: GOGC when set, else %d", defaultGCPercent))
 	return o
 }
 
@@ -97,6 +112,37 @@ func applyMemoryLimit(spec string, logger *slog.Logger) error {
 			"limit", formatBytes(debug.SetMemoryLimit(-1)))
 	}
 	return nil
+}
+
+// applyGCPercent sets the garbage collector's target from
+// --memory.gc-percent (flag, 0 when not given), else leaves GOGC's (gogc,
+// already applied by the runtime) or sets defaultGCPercent, and logs it.
+func applyGCPercent(flag int, logger *slog.Logger) error {
+	pct, source, err := gcPercent(flag, os.Getenv("GOGC"))
+	if err != nil {
+		return err
+	}
+	if pct > 0 {
+		debug.SetGCPercent(pct)
+		logger.Info("garbage collector target set", "gc_percent", pct, "source", source)
+	} else {
+		logger.Info("garbage collector target left to the Go runtime", "source", source)
+	}
+	return nil
+}
+
+// gcPercent decides the garbage collector's target: a percentage to set,
+// or 0 to leave GOGC's, with where it came from.
+func gcPercent(flag int, gogc string) (int, string, error) {
+	switch {
+	case flag < 0 || flag > maxGCPercent:
+		return 0, "", fmt.Errorf("%w: --memory.gc-percent must be between 1 and %d, got %d", errUsage, maxGCPercent, flag)
+	case flag > 0:
+		return flag, "--memory.gc-percent", nil
+	case gogc != "":
+		return 0, "GOGC=" + gogc, nil
+	}
+	return defaultGCPercent, "default", nil
 }
 
 // memoryLimit decides the soft memory limit: a positive limit to set, or 0

@@ -132,3 +132,31 @@ func TestStorageChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPercent: --memory.gc-percent wins, GOGC is left alone when set,
+// otherwise the default applies; out-of-range values are usage errors.
+func TestGCPercent(t *testing.T) {
+	for _, tt := range []struct {
+		flag       int
+		gogc       string
+		want       int
+		wantSource string
+		wantErr    bool
+	}{
+		{0, "", defaultGCPercent, "default", false},
+		{0, "200", 0, "GOGC=200", false},
+		{0, "off", 0, "GOGC=off", false},
+		{50, "200", 50, "--memory.gc-percent", false},
+		{maxGCPercent, "", maxGCPercent, "--memory.gc-percent", false},
+		{-1, "", 0, "", true},
+		{maxGCPercent + 1, "", 0, "", true},
+	} {
+		got, source, err := gcPercent(tt.flag, tt.gogc)
+		if (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, errUsage)) {
+			t.Errorf("gcPercent(%d, %q): err = %v, want error %v (a usage error)", tt.flag, tt.gogc, err, tt.wantErr)
+		}
+		if got != tt.want || source != tt.wantSource {
+			t.Errorf("gcPercent(%d, %q) = %d %q, want %d %q", tt.flag, tt.gogc, got, source, tt.want, tt.wantSource)
+		}
+	}
+}

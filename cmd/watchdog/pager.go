@@ -145,6 +145,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 		Config:      pc,
 		Store:       store,
 		Channels:    chans,
+		Workers:     pc.DeliveryWorkers,
 		Logger:      s.logger,
 		Metrics:     s.metrics,
 		AckKey:      s.ackKey,

@@ -44,6 +44,7 @@ type serveOptions struct {
 	rwReceiver    bool          // --web.enable-remote-write-receiver
 	probeOpen     bool          // --web.probe-open
 	limits        *limitOptions
+	profile       *profileOptions   // --debug.cpu-profile, --debug.heap-profile
 	featureNames  *featureFlag      // --enable-feature
 	features      features          // what featureNames turned on
 	flags         map[string]string // every flag's value, for /api/v1/status/flags
@@ -77,6 +78,7 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&o.probeOpen, "web.probe-open", false,
 		"serve the blackbox-compatible /probe without the API token (it makes the watchdog connect to any target it is given)")
 	o.limits = limitFlags(fs)
+	o.profile = profileFlags(fs)
 	o.featureNames = enableFeatureFlag(fs)
 	return fs, o
 }
@@ -111,7 +113,12 @@ func cmdServe(args []string, demoMode bool, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, o, demoMode, stdout, logger)
+	stopProfile, err := o.profile.start(ctx)
+	if err != nil {
+		return err
+	}
+	err = serve(ctx, o, demoMode, stdout, logger)
+	return errors.Join(err, stopProfile())
 }
 
 // serve runs the watchdog until ctx is done: it builds the composition root
@@ -123,6 +130,9 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return err
 	}
 	if err := applyMemoryLimit(o.limits.memoryLimit, logger); err != nil {
+		return err
+	}
+	if err := applyGCPercent(o.limits.gcPercent, logger); err != nil {
 		return err
 	}
 	token, generated, err := loadToken(o.tokenFile, logger)

@@ -328,3 +328,40 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Standalone is Server for a program that is not a test (the storm
+// benchmark, bench/storm): it returns EnvURL when set, else starts a
+// throwaway cluster as Server does. stop shuts down and removes what it
+// started (it does nothing for EnvURL). ErrNoPostgres when PostgreSQL is
+// not installed.
+func Standalone() (admin string, stop func(), err error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u, func() {}, nil
+	}
+	bin := findBin()
+	if bin == "" {
+		return "", nil, ErrNoPostgres
+	}
+	s, err := start(bin)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.url, s.stop, nil
+}
+
+// ErrNoPostgres: PostgreSQL's server programs are not installed.
+var ErrNoPostgres = errors.New(SkipMessage)
+
+// CreateDB creates database name on the server of the admin URL and
+// returns its URL.
+func CreateDB(admin, name string) (string, error) {
+	if err := exec1(admin, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}

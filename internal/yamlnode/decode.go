@@ -30,7 +30,8 @@ type Decoder[K Kind] struct {
 	// Fields decodes the value of one key of a struct type instead of the
 	// decoding of its field: struct type → key → hook, given the struct
 	// (see On), so that it may set several fields. A hooked key needs no
-	// field of its own.
+	// field of its own. A nil hook marks a key whose value Begin or Done
+	// reads: it is not entered.
 	Fields map[reflect.Type]map[string]Hook
 	// Done is called after a mapping was decoded into a struct of the type
 	// it is listed under, with the mapping node, the struct (addressable)
@@ -55,6 +56,62 @@ type Decoder[K Kind] struct {
 	UnknownKey func(key string, fields map[string][]int) string
 	// Lines, when not nil, receives the line of every key path decoded.
 	Lines map[string]int
+	// KeysFirst checks every key of a mapping decoded into a struct before
+	// any of its values is decoded, so that key problems come first, as
+	// file types walked that way have always reported them.
+	KeysFirst bool
+	// Begin is called when a mapping is about to be decoded into a struct
+	// of the type it is listed under (after its keys were checked, with
+	// KeysFirst), with the mapping node and the addressable struct: for
+	// what must be read before the other keys, such as a name that every
+	// later message carries.
+	Begin map[reflect.Type]func(n *yaml.Node, v reflect.Value, path string)
+	// Wording, when set, records the faults the decoder finds itself
+	// (wrong kinds of nodes, bad, repeated and unknown keys, empty list
+	// entries) in a file type's own words instead of the decoder's. Keys
+	// of structs are then entered (aliases followed), and any scalar key
+	// is taken as written; UnknownKey is not used.
+	Wording func(f Fault)
+}
+
+// FaultKind says what is wrong in a Fault.
+type FaultKind int
+
+// The faults the decoder finds itself.
+const (
+	NotMap      FaultKind = iota + 1 // a struct or a map given something else
+	NotList                          // a slice given something else
+	BadKey                           // a key that is not a scalar
+	RepeatedKey                      // a key met before in its mapping
+	UnknownKey                       // a key that is not a field of the struct
+	EmptyEntry                       // a null list entry
+)
+
+// Fault is a problem the decoder found, for Decoder.Wording.
+type Fault struct {
+	Kind FaultKind
+	// Node is the node at fault (aliases followed): the key for key
+	// faults, else the value.
+	Node *yaml.Node
+	// Line is the line the decoder would report the fault at.
+	Line int
+	// Path is the key path of the value or, for key faults, of the
+	// mapping.
+	Path string
+	// Type is what the value was to be decoded into (the struct for key
+	// faults).
+	Type reflect.Type
+	// First is the line of the first occurrence of a repeated key.
+	First int
+}
+
+// fault records f in the Wording of the decoder, or else as msg.
+func (d *Decoder[K]) fault(f Fault, format string, args ...any) {
+	if d.Wording != nil {
+		d.Wording(f)
+		return
+	}
+	d.R.Add(f.Line, f.Path, format, args...)
 }
 
 // Hook decodes the entered, non-null node n found at path into v (an
@@ -169,7 +226,8 @@ func (d *Decoder[K]) line(path string, line int) {
 
 func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
+		d.fault(Fault{Kind: NotMap, Node: n, Line: n.Line, Path: path, Type: v.Type()},
+			"expected a map, got %s", Describe(n))
 		return
 	}
 	t := v.Type()
@@ -179,64 +237,114 @@ func (d *Decoder[K]) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if done != nil {
 		present = map[string]bool{}
 	}
+	var accepted []entry
 	for _, p := range d.pairs(n, path, 0) {
-		key, ok := d.structKey(p.Key, path, seen)
+		k, key, ok := d.structKey(p.Key, path, t, seen)
 		if !ok {
 			continue
 		}
-		idx, ok := fields[key]
-		hook, hooked := hooks[key]
-		if !ok && !hooked {
-			msg := fmt.Sprintf("unknown key %q", key)
-			if d.UnknownKey != nil {
-				msg = d.UnknownKey(key, fields)
-			}
-			d.R.Add(p.Key.Line, path, "%s", msg)
+		_, ok = fields[key]
+		if _, hooked := hooks[key]; !ok && !hooked {
+			d.unknownKey(k, key, path, t, fields)
 			continue
 		}
-		fp := JoinKey(path, key)
-		d.line(fp, p.Key.Line)
-		if present != nil {
-			r := Resolve(p.Val)
-			present[key] = r != nil && !IsNull(r)
-		}
-		if hooked {
-			if val := d.descend(p.Val, fp); val != nil {
-				if !IsNull(val) {
-					hook(val, v, fp)
-				}
-				d.ascend()
-			}
+		e := entry{key, k.Line, p.Val}
+		if !d.KeysFirst {
+			d.structValue(e, v, path, present)
 			continue
 		}
-		d.decode(p.Val, v.FieldByIndex(idx), fp)
+		accepted = append(accepted, e)
+	}
+	if begin := d.Begin[t]; begin != nil {
+		begin(n, v, path)
+	}
+	for _, e := range accepted {
+		d.structValue(e, v, path, present)
 	}
 	if done != nil {
 		done(n, v, path, present)
 	}
 }
 
-// structKey checks a key of a mapping decoded into a struct and returns it.
-func (d *Decoder[K]) structKey(k *yaml.Node, path string, seen map[string]int) (string, bool) {
-	if d.KeyWhat != "" {
-		if k = d.Enter(k); k == nil {
-			return "", false
+func (d *Decoder[K]) unknownKey(k *yaml.Node, key, path string, t reflect.Type, fields map[string][]int) {
+	msg := fmt.Sprintf("unknown key %q", key)
+	if d.UnknownKey != nil {
+		msg = d.UnknownKey(key, fields)
+	}
+	d.fault(Fault{Kind: UnknownKey, Node: k, Line: k.Line, Path: path, Type: t}, "%s", msg)
+}
+
+// entry is an accepted key of a struct's mapping, with its value.
+type entry struct {
+	key  string
+	line int
+	val  *yaml.Node
+}
+
+// structValue decodes the value of the accepted key e into struct v.
+func (d *Decoder[K]) structValue(e entry, v reflect.Value, path string, present map[string]bool) {
+	key := e.key
+	fp := JoinKey(path, key)
+	d.line(fp, e.line)
+	if present != nil {
+		r := Resolve(e.val)
+		present[key] = r != nil && !IsNull(r)
+	}
+	if hook, hooked := d.Fields[v.Type()][key]; hooked {
+		if hook == nil {
+			return
 		}
-		return d.Key(k, path, d.KeyWhat, nil, seen)
+		if val := d.descend(e.val, fp); val != nil {
+			if !IsNull(val) {
+				hook(val, v, fp)
+			}
+			d.ascend()
+		}
+		return
+	}
+	d.decode(e.val, v.FieldByIndex(fieldsOf(v.Type())[key]), fp)
+}
+
+// structKey checks the key node k of a mapping decoded into a struct and
+// returns the node to report it at (entered, with Wording), and the key.
+func (d *Decoder[K]) structKey(k *yaml.Node, path string, t reflect.Type, seen map[string]int) (*yaml.Node, string, bool) {
+	if d.Wording != nil {
+		if k = d.Enter(k); k == nil {
+			return nil, "", false
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.Wording(Fault{Kind: BadKey, Node: k, Line: k.Line, Path: path, Type: t})
+			return nil, "", false
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.Wording(Fault{Kind: RepeatedKey, Node: k, Line: k.Line, Path: path, Type: t, First: first})
+			return nil, "", false
+		}
+		seen[k.Value] = k.Line
+		return k, k.Value, true
+	}
+	if d.KeyWhat != "" {
+		entered := d.Enter(k)
+		if entered == nil {
+			return nil, "", false
+		}
+		key, ok := d.Key(entered, path, d.KeyWhat, nil, seen)
+		return k, key, ok
 	}
 	if k.Kind != yaml.ScalarNode {
 		d.R.Add(k.Line, path, "expected a string key, got %s", Describe(k))
-		return "", false
+		return nil, "", false
 	}
 	if d.duplicate(k, path, seen) {
-		return "", false
+		return nil, "", false
 	}
-	return k.Value, true
+	return k, k.Value, true
 }
 
 func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.R.Add(n.Line, path, "expected a map, got %s", Describe(n))
+		d.fault(Fault{Kind: NotMap, Node: n, Line: n.Line, Path: path, Type: v.Type()},
+			"expected a map, got %s", Describe(n))
 		return
 	}
 	t := v.Type()
@@ -266,7 +374,8 @@ func (d *Decoder[K]) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *Decoder[K]) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
-		d.R.Add(n.Line, path, "expected a list, got %s", Describe(n))
+		d.fault(Fault{Kind: NotList, Node: n, Line: n.Line, Path: path, Type: v.Type()},
+			"expected a list, got %s", Describe(n))
 		return
 	}
 	if len(n.Content) == 0 {
@@ -278,7 +387,7 @@ func (d *Decoder[K]) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 		ep := fmt.Sprintf("%s[%d]", path, i)
 		d.line(ep, e.Line)
 		if r := Resolve(e); r != nil && IsNull(r) {
-			d.R.Add(e.Line, ep, "empty entry")
+			d.fault(Fault{Kind: EmptyEntry, Node: r, Line: e.Line, Path: ep, Type: v.Type().Elem()}, "empty entry")
 			if d.DropNull {
 				continue
 			}

@@ -3,6 +3,7 @@ package yamlnode
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -268,5 +269,55 @@ func TestUnknownKeys(t *testing.T) {
 	want := []string{"top bad", "top.items[0] worse"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestDecodeWording decodes testdata/wording/*.yaml with Wording,
+// KeysFirst and Begin set, and compares the messages with
+// testdata/wording.golden: the faults in the wording's own words, every
+// key fault of a mapping before the problems of its values, and Begin
+// after the keys and before the values.
+func TestDecodeWording(t *testing.T) {
+	files, _ := filepath.Glob("testdata/wording/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	kinds := map[FaultKind]string{NotMap: "not a mapping", NotList: "not a list", BadKey: "bad key",
+		RepeatedKey: "repeated key", UnknownKey: "unknown key", EmptyEntry: "empty entry"}
+	var b strings.Builder
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("== " + filepath.Base(file) + "\n")
+		_, err = decodeSample(t, string(data), func(d *Decoder[testKind]) {
+			d.RejectMerge, d.KeysFirst = true, true
+			d.Wording = func(f Fault) {
+				msg := fmt.Sprintf("%s %s (%s)", kinds[f.Kind], Describe(f.Node), f.Type)
+				if f.First > 0 {
+					msg += fmt.Sprintf(", first on line %d", f.First)
+				}
+				d.R.Add(f.Line, "<"+f.Path+">", "%s", msg)
+			}
+			begin := func(n *yaml.Node, _ reflect.Value, path string) {
+				d.R.Add(n.Line, "<"+path+">", "begin")
+			}
+			d.Begin = map[reflect.Type]func(*yaml.Node, reflect.Value, string){
+				reflect.TypeFor[sample](): begin, reflect.TypeFor[item](): begin,
+			}
+		})
+		if err != nil {
+			b.WriteString(err.Error() + "\n")
+		}
+	}
+	const golden = "testdata/wording.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, err := os.ReadFile(golden); err != nil || b.String() != string(want) {
+		t.Errorf("messages differ from %s (%v):\n--- got\n%s--- want\n%s", golden, err, b.String(), want)
 	}
 }

@@ -7,10 +7,11 @@
 //   - Decoder decodes a tree into Go values by reflection over their yaml
 //     tags, reporting unknown, repeated and mistyped keys at their line and
 //     key path and going on after an error, with hooks for what a file type
-//     has of its own (types, keys, checks once a mapping is decoded);
+//     has of its own (types, keys, checks once a mapping is decoded) and
+//     a Wording for file types whose messages predate it (rule files);
 //   - Walker holds the node helpers under it (aliases, merge keys, the
 //     visit and depth budgets, keys, lists, strings, durations), which
-//     hooks and hand-walked formats use;
+//     hooks use;
 //   - Error and Report carry "file:line: path: message", each package's
 //     errors matching its own sentinel, and SplitYAMLError is the one
 //     place that reads the yaml package's error texts.

@@ -1,8 +1,10 @@
 package promtext
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -43,6 +45,13 @@ func TestNextAndSeriesDoNotAllocate(t *testing.T) {
 	in := readCorpus(t, "node_exporter.prom")
 	p := New(in)
 	var l labels.Labels
+	// The second body is recorded in the metadata memo and the third
+	// interns it (once per change of the metadata lines): from then on a
+	// repeated body allocates nothing.
+	for range 2 {
+		p.Reset(in)
+		drainInto(t, p, false, &l)
+	}
 	allocs := testing.AllocsPerRun(5, func() {
 		p.Reset(in)
 		drainInto(t, p, false, &l)
@@ -132,4 +141,123 @@ func BenchmarkParse(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestRepeatedMetadataHeldOnce: once a body repeats the previous one's
+// comment, HELP and TYPE lines, the parser keeps one copy of them, not
+// two; a change records the new lines again.
+func TestRepeatedMetadataHeldOnce(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	for range 3 {
+		p.Reset(in)
+		drain(t, p, false)
+	}
+	if len(p.memo.prevBuf) == 0 {
+		t.Fatal("the memo recorded nothing")
+	}
+	p.Reset(in)
+	if p.memo.cur != nil || p.memo.curBuf != nil {
+		t.Fatalf("memo holds a second copy after a repeated body: %d entries, %d bytes", cap(p.memo.cur), cap(p.memo.curBuf))
+	}
+	drain(t, p, false)
+	if !p.MetadataRepeated() {
+		t.Fatal("MetadataRepeated false for a repeated body")
+	}
+	changed := append([]byte("# HELP extra one more family\n# TYPE extra gauge\nextra 1\n"), in...)
+	for _, body := range [][]byte{changed, changed} {
+		p.Reset(body)
+		drain(t, p, false)
+	}
+	if !p.MetadataRepeated() {
+		t.Fatal("MetadataRepeated false for the changed body repeated")
+	}
+}
+
+// TestMetadataLinesShared: parsers of bodies with the same metadata lines
+// (targets of one exporter version) hold one copy of them; different lines
+// get their own, and the shared copy is never written.
+func TestMetadataLinesShared(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	other := append([]byte("# HELP extra one more family\n# TYPE extra gauge\nextra 1\n"), in...)
+	parse := func(body []byte) *Parser {
+		p := New(body)
+		for range 3 {
+			p.Reset(body)
+			drain(t, p, false)
+		}
+		return p
+	}
+	a, b, c := parse(in), parse(in), parse(other)
+	if len(a.memo.prevBuf) == 0 || &a.memo.prevBuf[0] != &b.memo.prevBuf[0] {
+		t.Fatal("two parsers of the same metadata lines hold two copies")
+	}
+	if &a.memo.prevBuf[0] == &c.memo.prevBuf[0] {
+		t.Fatal("different metadata lines share a copy")
+	}
+	want := bytes.Clone(a.memo.prevBuf)
+	// b's metadata changes: b records and interns the new lines; a's stay.
+	for range 2 {
+		b.Reset(other)
+		drain(t, b, false)
+	}
+	b.Reset(other)
+	if !bytes.Equal(a.memo.prevBuf, want) {
+		t.Fatal("the shared lines were modified")
+	}
+	if &b.memo.prevBuf[0] != &c.memo.prevBuf[0] {
+		t.Fatal("b's new lines are not shared with c's equal ones")
+	}
+	a.Reset(in)
+	drain(t, a, false)
+	if !a.MetadataRepeated() {
+		t.Fatal("a's repeated body not recognized after b changed")
+	}
+}
+
+// TestReleaseKeepsMemo: Release drops every view into the body (the label
+// builder's included: the body can be collected while the parser lives) but
+// keeps the metadata memo, so the next body still skips the repeated lines.
+func TestReleaseKeepsMemo(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	for range 3 {
+		p.Reset(bytes.Clone(in))
+		drain(t, p, false)
+		p.Release()
+	}
+	collected := make(chan struct{}, 1)
+	func() {
+		body := bytes.Clone(in)
+		runtime.AddCleanup(&body[0], func(struct{}) { collected <- struct{}{} }, struct{}{})
+		p.Reset(body)
+		drain(t, p, true) // Labels too: the builder holds strings into the body
+		p.Release()
+	}()
+	if p.b != nil || p.series != nil || p.metaName != nil || p.text != nil {
+		t.Fatal("Release kept a view into the body")
+	}
+	// Cleanups run on their own goroutine after a collection: yield to it.
+	gone := false
+	for range 1000 {
+		runtime.GC()
+		runtime.Gosched()
+		select {
+		case <-collected:
+			gone = true
+		default:
+		}
+		if gone {
+			break
+		}
+	}
+	if !gone {
+		t.Fatal("the released body is still reachable from the parser")
+	}
+	p.Reset(bytes.Clone(in))
+	drain(t, p, false)
+	if !p.MetadataRepeated() {
+		t.Fatal("the memo was lost across Release")
+	}
+	runtime.KeepAlive(p)
 }

@@ -1,8 +1,14 @@
 package promtext
 
 import (
+	"bytes"
+	"hash/maphash"
 	"math"
+	"runtime"
+	"slices"
+	"sync"
 	"unsafe"
+	"weak"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/textparse"
@@ -58,8 +64,11 @@ type metaMemo struct {
 type memo struct {
 	prev, cur       []metaMemo
 	prevBuf, curBuf []byte
-	k               int
-	dirty           bool
+	// prevLines holds prevBuf, shared with the parsers of other bodies
+	// with the same lines (internLines); it keeps them alive.
+	prevLines *lineSet
+	k         int
+	dirty     bool
 	// lastEnd is where the last line matched or recorded ended in the
 	// body, to tell whether the next recorded line joins its run.
 	lastEnd int
@@ -76,9 +85,22 @@ func (p *Parser) memoReset() {
 	m := &p.memo
 	if m.dirty {
 		m.prev, m.cur = m.cur, m.prev[:0]
-		m.prevBuf, m.curBuf = m.curBuf, m.prevBuf[:0]
+		if cap(m.prev) > len(m.prev)+len(m.prev)/4 {
+			m.prev = slices.Clone(m.prev) // drop append's slack
+		}
+		// The lines are interned: targets exposing the same metadata
+		// lines (a fleet of one exporter version) hold one copy. prevBuf
+		// may now be shared, so it is never written again.
+		m.prevLines = internLines(m.curBuf)
+		m.prevBuf, m.curBuf = m.prevLines.b, nil
 		m.dirty = false
 		m.linkRuns()
+	} else {
+		// The body repeated the previous one: cur's space is not needed
+		// until the metadata changes, which exporters seldom do. A fleet
+		// of targets would otherwise hold two copies of its comment, HELP
+		// and TYPE lines per target.
+		m.cur, m.curBuf = nil, nil
 	}
 	m.k, m.lastEnd = 0, -1
 	m.prevValid = m.bodies >= 2
@@ -123,6 +145,9 @@ func (m *memo) linkRuns() {
 // prev, so they are copied.
 func (m *memo) memoDirty() {
 	m.dirty = true
+	if m.cur == nil {
+		m.cur, m.curBuf = make([]metaMemo, 0, len(m.prev)), make([]byte, 0, len(m.prevBuf))
+	}
 	m.cur, m.curBuf = m.cur[:0], m.curBuf[:0]
 	if m.k == 0 {
 		return
@@ -226,4 +251,53 @@ func relative(line, sub []byte) (uint16, uint16) {
 		return 0, 0
 	}
 	return uint16(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(line)))), uint16(len(sub))
+}
+
+// lineSet is an interned copy of the metadata lines of a body, never
+// modified.
+type lineSet struct{ b []byte }
+
+// lineTable interns lineSets by content, holding them weakly: a set no
+// parser holds any longer is collected and its entry pruned.
+var lineTable = struct {
+	seed maphash.Seed
+	mu   sync.Mutex
+	sets map[uint64][]weak.Pointer[lineSet]
+}{seed: maphash.MakeSeed(), sets: map[uint64][]weak.Pointer[lineSet]{}}
+
+// internLines returns the lineSet holding bytes equal to b, copying b into
+// a new one if there is none. b is not kept.
+func internLines(b []byte) *lineSet {
+	h := maphash.Bytes(lineTable.seed, b)
+	lineTable.mu.Lock()
+	defer lineTable.mu.Unlock()
+	for _, w := range lineTable.sets[h] {
+		if s := w.Value(); s != nil && bytes.Equal(s.b, b) {
+			return s
+		}
+	}
+	s := &lineSet{b: bytes.Clone(b)}
+	if s.b == nil {
+		s.b = []byte{}
+	}
+	lineTable.sets[h] = append(lineTable.sets[h], weak.Make(s))
+	runtime.AddCleanup(s, pruneLines, h)
+	return s
+}
+
+// pruneLines drops the collected sets under hash h.
+func pruneLines(h uint64) {
+	lineTable.mu.Lock()
+	defer lineTable.mu.Unlock()
+	live := lineTable.sets[h][:0]
+	for _, w := range lineTable.sets[h] {
+		if w.Value() != nil {
+			live = append(live, w)
+		}
+	}
+	if len(live) == 0 {
+		delete(lineTable.sets, h)
+	} else {
+		lineTable.sets[h] = live
+	}
 }

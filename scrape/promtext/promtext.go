@@ -94,6 +94,9 @@ type Parser struct {
 	metaParsed int  // comment, HELP and TYPE lines of this body parsed in full
 
 	builder labels.ScratchBuilder
+	// built is the most labels builder has held since Release: its
+	// backing array keeps views into the body until they are overwritten.
+	built   int
 	scratch []byte // unescaped label text, reused by Labels
 	helpBuf []byte // unescaped help text, reused by Help
 }
@@ -124,6 +127,24 @@ func (p *Parser) Reset(b []byte) {
 	p.metaName = nil
 	p.text = nil
 	p.mtype = ""
+}
+
+// Release drops p's views into the body it was last reset to, so that the
+// caller may free or reuse that memory; what p remembers of the body (its
+// metadata lines, copied) is kept. Call Reset before parsing again.
+func (p *Parser) Release() {
+	p.b, p.series, p.metaName, p.text = nil, nil, nil, nil
+	p.pos, p.lineStart = 0, 0
+	if p.built > 0 {
+		// The builder's array still holds the last labels, strings into
+		// the body: overwrite them, keeping the array.
+		p.builder.Reset()
+		for range p.built {
+			p.builder.Add("", "")
+		}
+		p.builder.Reset()
+		p.built = 0
+	}
 }
 
 // SetExpected gives p a function returning the series text (as Series
@@ -251,6 +272,7 @@ func (p *Parser) Labels(l *labels.Labels) {
 	}
 	p.builder.Sort()
 	*l = p.builder.Labels()
+	p.built = max(p.built, 1+len(p.lbls)/4)
 }
 
 // parseLabelFloat parses an "le" or "quantile" value as strconv.ParseFloat

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// row is one line of a target's exposition: a comment or blank line kept
+// verbatim (value is NaN and counter false), or a sample whose value moves
+// on every scrape.
+type row struct {
+	head    []byte // the line up to the value, the separating space included
+	value   float64
+	counter bool
+	fixed   bool // comment or unparsable line, written as head
+}
+
+// exposition is the shape every target of a fleet shares; each target
+// moves its own copy of the values.
+type exposition struct {
+	rows    []row
+	samples int
+}
+
+var typeLine = regexp.MustCompile(`^# TYPE (\S+) (\S+)`)
+
+// loadCorpus reads a Prometheus text exposition (node_exporter.prom) into
+// an exposition: counters, histogram and summary parts (but quantiles)
+// grow, gauges and untyped samples walk.
+func loadCorpus(path string) (*exposition, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read corpus: %w", err)
+	}
+	types := map[string]string{}
+	family := func(name string) string {
+		for _, suffix := range []string{"_total", "_count", "_sum", "_bucket"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok {
+				if t, ok := types[base]; ok {
+					return t
+				}
+			}
+		}
+		return types[name]
+	}
+	e := &exposition{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := typeLine.FindStringSubmatch(line); m != nil {
+			types[m[1]] = m[2]
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" || i < 0 {
+			e.rows = append(e.rows, row{head: []byte(line), fixed: true})
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			e.rows = append(e.rows, row{head: []byte(line), fixed: true})
+			continue
+		}
+		name := line[:strings.IndexAny(line+" ", "{ ")]
+		kind := family(name)
+		counter := (kind == "counter" || kind == "histogram" || kind == "summary") && !strings.Contains(line[:i], "quantile=")
+		e.rows = append(e.rows, row{head: []byte(line[:i+1]), value: v, counter: counter})
+		e.samples++
+	}
+	if e.samples == 0 {
+		return nil, fmt.Errorf("read corpus %s: no samples", path)
+	}
+	return e, nil
+}
+
+// generated builds an exposition of n series spread over 100 metric
+// families, half counters and half gauges, each series with three labels
+// besides the name, for runs at millions of series.
+func generated(n int) *exposition {
+	const families = 100
+	e := &exposition{}
+	for f := 0; f < families; f++ {
+		counter := f%2 == 0
+		name := fmt.Sprintf("fleet_gen_metric_%02d", f)
+		typ := "gauge"
+		if counter {
+			name += "_total"
+			typ = "counter"
+		}
+		e.rows = append(e.rows, row{head: []byte("# TYPE " + strings.TrimSuffix(name, "_total") + " " + typ), fixed: true})
+		for k := f; k < n; k += families {
+			head := fmt.Sprintf(`%s{shard="%d",handler="/api/v1/resource_%d",code="%d"} `, name, k%16, k/16, 200+k%5)
+			e.rows = append(e.rows, row{head: []byte(head), value: float64(k % 1000), counter: counter})
+			e.samples++
+		}
+	}
+	return e
+}
+
+// target is one loopback exporter.
+type target struct {
+	mu   sync.Mutex
+	rng  *rand.Rand
+	rows []row
+	gzip bool
+	buf  bytes.Buffer
+	zbuf bytes.Buffer
+	zw   *gzip.Writer
+}
+
+func newTarget(e *exposition, seed uint64, gz bool) *target {
+	t := &target{rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), rows: make([]row, len(e.rows)), gzip: gz}
+	copy(t.rows, e.rows)
+	return t
+}
+
+// render moves every value one step and writes the exposition.
+func (t *target) render() []byte {
+	t.buf.Reset()
+	var num [32]byte
+	for i := range t.rows {
+		r := &t.rows[i]
+		t.buf.Write(r.head)
+		if r.fixed {
+			t.buf.WriteByte('\n')
+			continue
+		}
+		if r.counter {
+			if t.rng.Float64() < 0.6 {
+				r.value += float64(1 + t.rng.IntN(50))
+			}
+		} else if t.rng.Float64() < 0.3 {
+			r.value = math.Round(r.value*(1+(t.rng.Float64()*0.1-0.05))*1000) / 1000
+		}
+		v := r.value
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			t.buf.Write(strconv.AppendFloat(num[:0], v, 'f', -1, 64))
+		} else {
+			t.buf.Write(strconv.AppendFloat(num[:0], v, 'g', -1, 64))
+		}
+		t.buf.WriteByte('\n')
+	}
+	return t.buf.Bytes()
+}
+
+func (t *target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	body := t.render()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	if t.gzip && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		t.zbuf.Reset()
+		if t.zw == nil {
+			t.zw, _ = gzip.NewWriterLevel(&t.zbuf, gzip.BestSpeed)
+		} else {
+			t.zw.Reset(&t.zbuf)
+		}
+		t.zw.Write(body)
+		t.zw.Close()
+		body = t.zbuf.Bytes()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// fleet is a set of running loopback exporters.
+type fleet struct {
+	addrs   []string
+	servers []*http.Server
+}
+
+func startFleet(e *exposition, n int, gz bool) (*fleet, error) {
+	f := &fleet{}
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		s := &http.Server{Handler: newTarget(e, uint64(i), gz)}
+		go s.Serve(ln)
+		f.addrs = append(f.addrs, ln.Addr().String())
+		f.servers = append(f.servers, s)
+	}
+	return f, nil
+}
+
+func (f *fleet) close() {
+	for _, s := range f.servers {
+		s.Close()
+	}
+}
