@@ -75,7 +75,7 @@ func TestAmtool(t *testing.T) {
 		t.Skip("watchdog binary not built (-short)")
 	}
 	bin := amtoolPath(t)
-	t.Parallel()
+	parallel(t, 40*time.Second)
 	dir := t.TempDir()
 	wd := startWatchdog(t, "demo", "--web.listen-address", "127.0.0.1:0",
 		"--storage.snapshot-path", filepath.Join(dir, "snapshot.wds"), "--demo.first-spike", "0s")

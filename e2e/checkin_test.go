@@ -105,7 +105,7 @@ func (h *hostile) restart(t *testing.T, down time.Duration) {
 // the next success resolves it; the state survives a restart, and a
 // deadline that passed while the watchdog was down is detected at start.
 func TestCheckins(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 10*time.Second)
 	hook := newHookServer(t)
 	hc := hostileConfig{
 		Pager:   twoLevelPager(hook.URL, "1h", ""),

@@ -19,7 +19,7 @@ import (
 // are written along the way.
 func TestDemoIncidentInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 80*time.Second)
 	wd := startWatchdog(t, "demo", "--web.listen-address", "127.0.0.1:0",
 		"--storage.snapshot-path", filepath.Join(t.TempDir(), "snapshot.wds"), "--demo.first-spike", "0s")
 	ctx := newBrowser(t)

@@ -10,6 +10,11 @@
 // datasource, and the receiver. WATCHDOG_E2E_REMOTE_OUTAGE sets the
 // VictoriaMetrics outage (20s by default; .ci/run runs it with 60s).
 //
+// Tests that measure latency or memory run alone, first; the others call
+// parallel(t, expected) (main_test.go), which runs six at a time, the
+// longest expected first, so that their waits overlap. A new test calls
+// it too, never t.Parallel() (TestParallelThroughScheduler checks).
+//
 // The browser tests build the
 // binary, run it (the demo, or a configuration scraping a hostile local
 // target), and drive Debian's chromium headless through the Chrome DevTools

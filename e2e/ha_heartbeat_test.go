@@ -45,7 +45,7 @@ func (s *pingServer) list() []string {
 // (restart-only) while it keeps pinging. Withholding while unhealthy is
 // covered by the heartbeat package's and cmd/watchdog's unit tests.
 func TestHeartbeatPings(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	ping := newPingServer(t)
 	hook := newHookServer(t)
 	heartbeat := func(interval string) string {

@@ -16,7 +16,7 @@ import (
 // and the holder's PID; after the holder is SIGKILLed, a new process
 // starts on the same file and escalates the incident the dead one opened.
 func TestHAOneProcessPerSQLiteFile(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 20*time.Second)
 	hook := newHookServer(t)
 	db := filepath.Join(t.TempDir(), "pager.db")
 	hc := hostileConfig{

@@ -103,7 +103,7 @@ const outageRules = `groups:
 // incident is still acknowledged and was not paged again, and /-/ready is
 // 200 again.
 func TestHAOutage(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 55*time.Second)
 	needBinary(t)
 	outage := haOutage(t)
 	pg := pgtest.Restartable(t)

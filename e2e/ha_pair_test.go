@@ -28,7 +28,7 @@ const haPairRules = `groups:
 // a's Alertmanager-compatible receiver with a's token. The pager drops the
 // replica label: one incident with one alert, one page.
 func TestHAPair(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	hook := newHookServer(t)
 	a := startHostile(t, hostileConfig{
 		Rules:          map[string]string{"ha.yml": haPairRules},
@@ -84,7 +84,7 @@ func TestHAPair(t *testing.T) {
 // and receive their own copy of the alert; one incident with one alert,
 // one page sequence, sent by whichever replica leads.
 func TestHAPairPostgres(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 10*time.Second)
 	hook := newHookServer(t)
 	dsn := pgtest.DB(t)
 	start := func(name string) *hostile {

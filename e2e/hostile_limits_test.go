@@ -95,7 +95,10 @@ func TestHostileSkewedClock(t *testing.T) {
 		fmt.Fprintf(w, "skewed_metric 1 %d\nskewed_ok 1\n", time.Now().Add(3*time.Hour).UnixMilli())
 	}))
 	t.Cleanup(skewed.Close)
-	h := startHostile(t, hostileConfig{Scrape: `
+	// A retention of two minutes: garbage collection every 12 s instead of
+	// every minute at 2h. The skewed sample minus the retention is still
+	// hours from now, so the old bug would empty the store just the same.
+	h := startHostile(t, hostileConfig{Retention: "2m", Scrape: `
 - job_name: skewed
   static_configs: [{targets: ['` + strings.TrimPrefix(skewed.URL, "http://") + `']}]
 `})
@@ -108,9 +111,9 @@ func TestHostileSkewedClock(t *testing.T) {
 		t.Fatalf("skewed target %+v: want up, with the refused sample as its last error", ts)
 	}
 
-	// One garbage collection (every minute at 2h retention): before the
-	// fix, its cutoff was the skewed sample minus 2h, an hour from now.
-	h.waitMetric(t, `watchdog_tsdb_gc_runs_total`, 1, 75*time.Second)
+	// One garbage collection (every 12 s at 2m retention): before the fix,
+	// its cutoff was the skewed sample minus 2m, about three hours from now.
+	h.waitMetric(t, `watchdog_tsdb_gc_runs_total`, 1, 45*time.Second)
 	elapsed := time.Since(start)
 	got, ok := h.vectorValue(t, `count_over_time(control_ok[10m])`)
 	var n float64

@@ -60,6 +60,9 @@ type hostileConfig struct {
 	MaxRSSMiB int
 	// ExternalLabels are the global external_labels.
 	ExternalLabels map[string]string
+	// Retention is storage.retention (default 2h; the store garbage-collects
+	// every tenth of a retention shorter than ten minutes).
+	Retention string
 }
 
 // hostile is a running watchdog under a hostile test.
@@ -163,7 +166,11 @@ func (h *hostile) configText(rulesOverride string) string {
 	b.WriteString("scrape_configs:\n  - job_name: control\n    static_configs:\n      - targets: ['" +
 		strings.TrimPrefix(h.control.URL, "http://") + "']\n")
 	b.WriteString(indent(h.hc.Scrape, "  "))
-	b.WriteString("storage:\n  retention: 2h\n")
+	retention := h.hc.Retention
+	if retention == "" {
+		retention = "2h"
+	}
+	b.WriteString("storage:\n  retention: " + retention + "\n")
 	b.WriteString(indent(h.hc.Storage, "  "))
 	if rulesOverride != "" {
 		b.WriteString("rule_files:\n" + indent(rulesOverride, "  "))

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -27,15 +29,22 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse() // for testing.Short
-	// The tests marked parallel (t.Parallel) mostly wait: for an outage to
-	// last, a lease to run out, processes to start. Let four of them wait
-	// at once, unless -parallel says otherwise; the tests that measure
+	// The tests marked parallel (parallel(t, …)) mostly wait: for an outage
+	// to last, a lease to run out, a rule's for: to pass, processes to
+	// start. The scheduler runs defaultParallelSlots of them at once (or
+	// what -parallel says), longest first; testing's own limit is lifted so
+	// that they all reach the scheduler together. The tests that measure
 	// latency or memory run alone, before them.
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		_ = flag.Set("test.parallel", "4")
-	}
+	slots := defaultParallelSlots
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "test.parallel" {
+			if n, err := strconv.Atoi(f.Value.String()); err == nil && n > 0 {
+				slots = n
+			}
+		}
+	})
+	sched.slots = slots
+	_ = flag.Set("test.parallel", "1000")
 	browserPath = findBrowser()
 	var dir string
 	if !testing.Short() { // the browser tests and the hostile-input suite run the binary
@@ -229,4 +238,109 @@ func withTimeout(ctx context.Context, d time.Duration, f func(ctx context.Contex
 	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return f(c)
+}
+
+// defaultParallelSlots is how many parallel tests run at once unless
+// -parallel says otherwise.
+const defaultParallelSlots = 6
+
+// schedSettle is how long the scheduler waits after the first parallel test
+// asks for a slot before it grants any: the parallel tests are released at
+// once when the sequential ones are done, and all of them queue meanwhile.
+const schedSettle = 250 * time.Millisecond
+
+// sched orders the parallel tests of the package.
+var sched scheduler
+
+// parallel marks t parallel and waits until the scheduler lets it run;
+// expect is about how long the test takes (its waits: for: durations,
+// outages, leases), so that the long tests start first and their waits
+// overlap with the short tests instead of trailing at the end. The slot is
+// given back when the test and its cleanups are done.
+func parallel(t *testing.T, expect time.Duration) {
+	t.Helper()
+	t.Parallel()
+	sched.acquire(expect)
+	t.Cleanup(sched.release)
+}
+
+// scheduler hands out slots to waiting tests, the longest expected first.
+type scheduler struct {
+	mu      sync.Mutex
+	slots   int // free slots
+	waiting []*schedWaiter
+	started bool // the settle timer runs or ran
+	open    bool // the settle delay has passed
+}
+
+type schedWaiter struct {
+	expect time.Duration
+	ready  chan struct{}
+}
+
+func (s *scheduler) acquire(expect time.Duration) {
+	w := &schedWaiter{expect: expect, ready: make(chan struct{})}
+	s.mu.Lock()
+	s.waiting = append(s.waiting, w)
+	if !s.started {
+		s.started = true
+		time.AfterFunc(schedSettle, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.open = true
+			s.grantLocked()
+		})
+	}
+	s.grantLocked()
+	s.mu.Unlock()
+	<-w.ready
+}
+
+func (s *scheduler) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slots++
+	s.grantLocked()
+}
+
+// grantLocked starts the longest waiting tests while slots are free (the
+// first to ask among equals).
+func (s *scheduler) grantLocked() {
+	for s.open && s.slots > 0 && len(s.waiting) > 0 {
+		i := 0
+		for j, w := range s.waiting {
+			if w.expect > s.waiting[i].expect {
+				i = j
+			}
+		}
+		w := s.waiting[i]
+		s.waiting = slices.Delete(s.waiting, i, i+1)
+		s.slots--
+		close(w.ready)
+	}
+}
+
+// TestParallelThroughScheduler: every parallel test of the package goes
+// through parallel(t, …). testing's own limit is lifted in TestMain, so a
+// test calling t.Parallel() directly would run beside all the others at
+// once, unbounded.
+func TestParallelThroughScheduler(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, f := range files {
+		if f == "main_test.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range bytes.Split(src, []byte("\n")) {
+			if bytes.Contains(line, []byte("t.Parallel()")) {
+				t.Errorf("%s:%d calls t.Parallel(); use parallel(t, expected) (main_test.go)", f, i+1)
+			}
+		}
+	}
 }

@@ -132,6 +132,7 @@ type histComparison struct {
 // its own NHCB conversion. The watchdog also keeps the native histogram's
 // exemplar and metadata.
 func TestNativeHistogramsAgainstPrometheus(t *testing.T) {
+	parallel(t, 15*time.Second)
 	needBinary(t)
 	target := newHistTarget(t)
 	job := "  - job_name: hist\n    scrape_interval: 1s\n    scrape_timeout: 1s\n" +

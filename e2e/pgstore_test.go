@@ -73,7 +73,7 @@ func (h *hostile) openIDs(t *testing.T) []string {
 // incident's next level (bob's sms) is paged once, nothing is paged twice,
 // and the password never appears in the output.
 func TestPostgresStoreRestart(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 15*time.Second)
 	needBinary(t)
 	dsn := pgtest.DB(t)
 	secret := ""
@@ -169,7 +169,7 @@ func (inc pgIncident) hasEntry(kind, text string) bool {
 // error and never the password, when the URL's variable is not set, the
 // server cannot be reached, or the database has a newer schema.
 func TestPostgresStoreRefusals(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 10*time.Second)
 	needBinary(t)
 	newer := func(t *testing.T) string {
 		dsn := pgtest.DB(t)
@@ -226,7 +226,7 @@ func TestPostgresStoreRefusals(t *testing.T) {
 // over at once (the leader gives the lease up) and sends the level-2 page,
 // once.
 func TestPostgresReplicasOneEscalator(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 15*time.Second)
 	hook := newHookServer(t)
 	dsn := pgtest.DB(t)
 	hc := hostileConfig{Pager: twoLevelPager(hook.URL, "8s", ""), Storage: "pager_db: " + dsn + "\npager_lease: 2s", MaxRSSMiB: 96}
@@ -268,7 +268,7 @@ func TestPostgresReplicasOneEscalator(t *testing.T) {
 // has the lease and nobody sends it; when that lease ends, the watchdog
 // takes it anew (a new token) and sends the page, once.
 func TestPostgresStoreFencedOff(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 20*time.Second)
 	hook := newHookServer(t)
 	dsn := pgtest.DB(t)
 	hc := hostileConfig{Pager: twoLevelPager(hook.URL, "6s", ""), Storage: "pager_db: " + dsn + "\npager_lease: 2s", MaxRSSMiB: 64}

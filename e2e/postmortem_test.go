@@ -17,7 +17,7 @@ import (
 // it, adds an overdue action item (shown on the overview) and closes it.
 func TestPostmortemInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 35*time.Second)
 	wd, id := startCheckoutPaging(t, signinConfig)
 	secret := strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", "alice", "--scope", "respond", "--name", "pm", "--expires", "1d"))
 	page := "/incidents/" + id + "/postmortem"

@@ -14,6 +14,7 @@ import (
 // API, the /probes page and a page (the JourneyStepFailing rule) all name;
 // /probe answers for a token holder only.
 func TestDemoJourney(t *testing.T) {
+	parallel(t, 25*time.Second)
 	w := startWatchdog(t, "demo", "--web.listen-address", "127.0.0.1:0",
 		"--storage.snapshot-path", t.TempDir()+"/snapshot.wds", "--demo.first-spike", "1h", "--demo.first-cart-outage", "0s")
 	var shop string

@@ -61,7 +61,7 @@ func startDemoForAPI(t *testing.T) (*watchdog, promv1.API) {
 // client_golang's api/prometheus/v1 API runs against the demo without
 // error and with sensible content.
 func TestPrometheusClientAPI(t *testing.T) {
-	t.Parallel()
+	parallel(t, 15*time.Second)
 	wd, v1 := startDemoForAPI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -148,7 +148,7 @@ func TestPrometheusClientAPI(t *testing.T) {
 // TestGrafanaCalls: the calls Grafana's Prometheus data source makes
 // answer 200 in Prometheus's shapes.
 func TestGrafanaCalls(t *testing.T) {
-	t.Parallel()
+	parallel(t, 15*time.Second)
 	wd, _ := startDemoForAPI(t)
 	get := func(path string, form url.Values) json.RawMessage {
 		t.Helper()
@@ -244,7 +244,7 @@ func TestGrafanaCalls(t *testing.T) {
 // metrics` (Debian's prometheus package): every family has HELP and TYPE,
 // counters end in _total, units are base units.
 func TestMetricsPassPromtool(t *testing.T) {
-	t.Parallel()
+	parallel(t, 10*time.Second)
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("no promtool on PATH (Debian package prometheus; .ci/run installs it)")

@@ -111,7 +111,7 @@ func slowSpikeRules(t *testing.T) string {
 // is held to: LoginErrorSpike is pending at 5m15s and fires at 7m with
 // loginSpikeSummary.
 func TestRemoteLoginSpikeLocal(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	needBinary(t)
 	runLocalSpike(t)
 }
@@ -196,7 +196,7 @@ routes:
 // 15m: the pending time before the restart still counts) and of the
 // firing one (same activeAt, firing at once).
 func TestRemoteDatasource(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 35*time.Second)
 	needBinary(t)
 	runLocalSpike(t)
 	vm := vmtest.Start(t, vmtest.Options{})

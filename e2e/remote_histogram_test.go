@@ -19,7 +19,7 @@ import (
 // Prometheus with native histograms on, where histogram_count and
 // histogram_sum read them back.
 func TestRemoteHistogramsThroughToPrometheus(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	needBinary(t)
 	p := promtest.Start(t, promtest.Options{Args: []string{"--enable-feature=native-histograms"}})
 	h := startHostile(t, hostileConfig{

@@ -32,7 +32,7 @@ func (b rwBearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // the samples back with /api/v1/query. Hostile bodies are refused without
 // hurting the process.
 func TestRemoteReceive(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	h := startHostile(t, hostileConfig{Args: []string{"--web.enable-remote-write-receiver"}})
 	now := time.Now().UnixMilli()
 
@@ -160,7 +160,7 @@ func TestRemoteReceive(t *testing.T) {
 // write, A has B as its datasource. A's rule fires on a series only B
 // holds, A writes ALERTS locally, and the rule is healthy.
 func TestRemoteReceiveAsDatasource(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 5*time.Second)
 	b := startHostile(t, hostileConfig{Args: []string{"--web.enable-remote-write-receiver"}})
 	data, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
 		Labels:  []prompb.Label{{Name: "__name__", Value: "ds_e2e_errors"}, {Name: "team", Value: "b"}},

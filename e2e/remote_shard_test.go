@@ -41,7 +41,7 @@ func shardRelabelFor(i, n int) string {
 // holds every sample every shard stored, each under its shard's external
 // label.
 func TestRemoteShards(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 10*time.Second)
 	needBinary(t)
 	const shards, targets = 3, 30
 	vm := vmtest.Start(t, vmtest.Options{})

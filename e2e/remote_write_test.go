@@ -131,7 +131,7 @@ func checkGap(t *testing.T, stored map[string][]promapi.Sample, outage time.Dura
 // WATCHDOG_E2E_REMOTE_OUTAGE (60s in CI, 20s by default) with a watchdog
 // restart in its middle loses nothing and duplicates nothing.
 func TestRemoteWriteVictoriaMetricsOutage(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 70*time.Second)
 	needBinary(t)
 	vm := vmtest.Start(t, vmtest.Options{})
 	runOutage(t, outageRun{
@@ -149,7 +149,7 @@ func TestRemoteWriteVictoriaMetricsOutage(t *testing.T) {
 // 10 s outage. (Prometheus drops a repeated identical sample silently, so
 // duplicates are VictoriaMetrics' test to find.)
 func TestRemoteWritePrometheusOutage(t *testing.T) {
-	t.Parallel() // waits more than it works; see TestMain
+	parallel(t, 20*time.Second)
 	needBinary(t)
 	p := promtest.Start(t, promtest.Options{})
 	runOutage(t, outageRun{

@@ -38,7 +38,7 @@ pager:
 // the page shows bob engaged.
 func TestRespondersInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 20*time.Second)
 	wd, id := startCheckoutPaging(t, respondersConfig)
 	token := func(user string) string {
 		return strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", user, "--scope", "respond", "--name", "browser"))

@@ -80,7 +80,7 @@ func (w *watchdog) cli(t *testing.T, args ...string) string {
 // and changes nothing; after sign-out the console asks to sign in again.
 func TestConsoleSignInInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 35*time.Second)
 	wd, id := startCheckoutPaging(t, signinConfig)
 
 	secret := strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", "alice", "--scope", "respond", "--name", "browser", "--expires", "1d"))

@@ -24,6 +24,7 @@ const stFeatures = "--enable-feature=st-storage,created-timestamp-zero-ingestion
 // use-start-timestamps: both store the zero sample at the counter's
 // created time, then its value, and neither stores a _created series.
 func TestStartTimestampsAgainstPrometheus(t *testing.T) {
+	parallel(t, 10*time.Second)
 	needBinary(t)
 	bin := prometheus3()
 	if bin == "" {

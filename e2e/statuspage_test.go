@@ -34,7 +34,7 @@ const statusPageConfig = signinConfig + `status_page:
 // maintenance. Screenshots are checked for size and content.
 func TestStatusUpdatesAndMaintenanceInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 35*time.Second)
 	wd, id := startCheckoutPaging(t, statusPageConfig)
 	secret := strings.TrimSpace(wd.cli(t, "user", "token", "create", "--user", "alice", "--scope", "admin", "--name", "status", "--expires", "1d"))
 

@@ -18,7 +18,7 @@ import (
 // then reaches it as a JSON POST whose signature checks with the secret
 // returned once, carrying the update's text and nothing internal.
 func TestStatusWebhookSubscriber(t *testing.T) {
-	t.Parallel()
+	parallel(t, 15*time.Second)
 	type hook struct {
 		hdr  http.Header
 		body []byte

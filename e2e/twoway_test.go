@@ -226,6 +226,7 @@ func (h *hostile) postHeader(t *testing.T, path, contentType string, body []byte
 var replyCodeRE = regexp.MustCompile(`ACK (\d+) to acknowledge`)
 
 func TestTwoWaySMSReply(t *testing.T) {
+	parallel(t, 10*time.Second)
 	h, fake := startTwoWay(t, "sms")
 	var text string
 	waitFor(t, fake, "SMS", func() bool {
@@ -284,6 +285,7 @@ func TestTwoWaySMSReply(t *testing.T) {
 }
 
 func TestTwoWayVoiceKeypress(t *testing.T) {
+	parallel(t, 10*time.Second)
 	h, fake := startTwoWay(t, "voice")
 	var twiml string
 	waitFor(t, fake, "call", func() bool {
@@ -339,6 +341,7 @@ func TestTwoWayVoiceKeypress(t *testing.T) {
 }
 
 func TestTwoWaySlackButton(t *testing.T) {
+	parallel(t, 10*time.Second)
 	h, fake := startTwoWay(t, "push")
 	var msg map[string]any
 	waitFor(t, fake, "Slack message", func() bool {

@@ -70,7 +70,7 @@ const xssRules = `groups:
 // the console's own), and the hostile text is shown as text.
 func TestConsoleInTheBrowser(t *testing.T) {
 	needBrowser(t)
-	t.Parallel()
+	parallel(t, 30*time.Second)
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprint(w, xssMetrics)

@@ -108,7 +108,12 @@ func mustEqual[T any](t *testing.T, what string, got, want T) {
 func TestConformance(t *testing.T) {
 	for _, tc := range conformanceCases {
 		for _, st := range stores {
-			t.Run(tc.name+"/"+st.name, func(t *testing.T) { tc.run(t, st.open(t)) })
+			t.Run(tc.name+"/"+st.name, func(t *testing.T) {
+				// Every case has a store of its own (a new PostgreSQL
+				// database each): most of the time is the server's.
+				t.Parallel()
+				tc.run(t, st.open(t))
+			})
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,7 +17,17 @@ import (
 	"github.com/watchdog-sre/watchdog/pager/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	// The parallel tests (the conformance cases) mostly wait for the
+	// PostgreSQL server: four at a time unless -parallel says otherwise.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "4")
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // openPG opens the PostgreSQL store at dsn, closed at the end of the test.
 func openPG(t *testing.T, dsn string) *Store {
