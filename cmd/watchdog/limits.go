@@ -31,12 +31,13 @@ type limitOptions struct {
 }
 
 // defaultGCPercent is the garbage collector's target (GOGC) unless GOGC or
-// --memory.gc-percent set one: the heap may grow by a quarter of what is
-// live before a collection, not by all of it. Once its series exist, the
-// watchdog allocates little per scrape, so collections stay rare and the
-// CPU they cost small, while the memory waiting for a collection is a
-// quarter of Go's default (bench/FLEET.md).
-const defaultGCPercent = 25
+// --memory.gc-percent set one: the heap may grow by half of what is live
+// before a collection, not by all of it. Once its series exist, the
+// watchdog allocates little per scrape, so collections stay rare; but an
+// alert storm allocates per alert, and at 25 the collector took 40% more
+// CPU per storm and doubled the first-notification p99 (bench/STORM.md),
+// so half of Go's default is the compromise (bench/FLEET.md).
+const defaultGCPercent = 50
 
 // maxGCPercent bounds --memory.gc-percent.
 const maxGCPercent = 10_000
