@@ -367,3 +367,45 @@ func TestParseRateRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiveBehindAFullBatch: a Receive that takes the state lock while
+// more than maxGroupCommit alerts wait ahead of it commits those first and
+// then its own; it must not wait (holding the lock) for somebody else to
+// commit it, which would stop every later Receive and so all paging.
+func TestReceiveBehindAFullBatch(t *testing.T) {
+	p := newLimitsPager(t, limitsConfig(t, ""), &slowChannel{sent: map[string]int{}}, NewMemStore(), 0)
+	ahead := make([]Alert, maxGroupCommit)
+	for i := range ahead {
+		ahead[i] = Alert{Labels: map[string]string{"alertname": "A", "group": "ahead", "i": fmt.Sprint(i)}}
+	}
+	front := &receiveCall{alerts: ahead, done: make(chan error, 1)}
+	p.mu.Lock()
+	p.rmu.Lock()
+	p.receiving = append(p.receiving, front) // a full batch whose caller has not taken the lock yet
+	p.rmu.Unlock()
+	errs := make(chan error, 1)
+	go func() { errs <- p.Receive(Alert{Labels: map[string]string{"alertname": "A", "group": "behind"}}) }()
+	waitFor(t, func() bool {
+		p.rmu.Lock()
+		defer p.rmu.Unlock()
+		return len(p.receiving) == 2
+	})
+	p.mu.Unlock()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-front.done; err != nil {
+		t.Fatal(err)
+	}
+	sts, err := p.Incidents(IncidentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, st := range sts {
+		got[st.GroupLabels["group"]] = len(st.Alerts)
+	}
+	if got["ahead"] != maxGroupCommit || got["behind"] != 1 {
+		t.Errorf("alerts per group %v, want ahead=%d behind=1", got, maxGroupCommit)
+	}
+}

@@ -497,23 +497,39 @@ func (p *Pager) Receive(alerts ...Alert) error {
 	p.rmu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	select {
-	case err := <-call.done: // an earlier holder of p.mu committed it
-		return err
-	default:
+	// More than maxGroupCommit alerts may wait ahead of this call: commit
+	// batches from the front until an earlier holder of p.mu or this one
+	// has committed it (it never waits for another, holding p.mu).
+	for {
+		select {
+		case err := <-call.done:
+			return err
+		default:
+			p.commitWaiting()
+		}
 	}
+}
+
+// commitWaiting commits the Receive calls at the front of p.receiving, up
+// to maxGroupCommit alerts (at least one call), in one transaction, or each
+// on its own should that fail, and tells each its result. p.mu must be held.
+func (p *Pager) commitWaiting() {
 	p.rmu.Lock()
 	n, total := 0, 0
 	for n < len(p.receiving) && (n == 0 || total+len(p.receiving[n].alerts) <= maxGroupCommit) {
 		total += len(p.receiving[n].alerts)
 		n++
 	}
+	if n == 0 {
+		p.rmu.Unlock()
+		panic("pager: a Receive call is neither waiting nor committed") // broken invariant
+	}
 	calls := slices.Clone(p.receiving[:n])
 	p.receiving = slices.Delete(p.receiving, 0, n) // calls left wait for p.mu
 	p.rmu.Unlock()
 	if len(calls) == 1 {
 		calls[0].done <- p.receive(calls[0].alerts)
-		return <-call.done
+		return
 	}
 	all := make([]Alert, 0, total)
 	for _, c := range calls {
@@ -523,12 +539,11 @@ func (p *Pager) Receive(alerts ...Alert) error {
 		for _, c := range calls {
 			c.done <- nil
 		}
-	} else {
-		for _, c := range calls {
-			c.done <- p.receive(c.alerts)
-		}
+		return
 	}
-	return <-call.done
+	for _, c := range calls {
+		c.done <- p.receive(c.alerts)
+	}
 }
 
 // receive is Receive of one batch. p.mu must be held.
