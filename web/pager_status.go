@@ -37,14 +37,7 @@ func statusUpdateView(u pager.StatusUpdate) apiStatusUpdate {
 func (h *Handler) enableStatusUpdates(su StatusUpdater) {
 	h.Handle("GET /api/v1/pager/incidents/{id}/status-updates", h.wrap(func(r *http.Request) apiResult {
 		list, err := su.StatusUpdates(r.PathValue("id"), 0)
-		if err != nil {
-			return apiResult{err: pagerError(err)}
-		}
-		out := []apiStatusUpdate{}
-		for _, u := range list {
-			out = append(out, statusUpdateView(u))
-		}
-		return apiResult{data: out}
+		return listResult(list, err, statusUpdateView)
 	}))
 	h.Handle("POST /api/v1/pager/incidents/{id}/status-updates", h.wrap(func(r *http.Request) apiResult {
 		var b struct {
@@ -117,14 +110,7 @@ func maintenanceView(m pager.Maintenance) apiMaintenance {
 func (h *Handler) enableMaintenances(ms MaintenanceScheduler) {
 	h.Handle("GET /api/v1/pager/maintenances", h.wrap(func(r *http.Request) apiResult {
 		list, err := ms.Maintenances()
-		if err != nil {
-			return apiResult{err: pagerError(err)}
-		}
-		out := []apiMaintenance{}
-		for _, m := range list {
-			out = append(out, maintenanceView(m))
-		}
-		return apiResult{data: out}
+		return listResult(list, err, maintenanceView)
 	}))
 	h.Handle("POST /api/v1/pager/maintenances", h.wrap(func(r *http.Request) apiResult {
 		var b struct {
@@ -149,4 +135,17 @@ func (h *Handler) enableMaintenances(ms MaintenanceScheduler) {
 		}
 		return apiResult{data: maintenanceView(m)}
 	}))
+}
+
+// listResult answers a pager list through view (an empty JSON list, never
+// null), or the pager's error.
+func listResult[T, V any](list []T, err error, view func(T) V) apiResult {
+	if err != nil {
+		return apiResult{err: pagerError(err)}
+	}
+	out := make([]V, 0, len(list))
+	for _, x := range list {
+		out = append(out, view(x))
+	}
+	return apiResult{data: out}
 }
