@@ -280,3 +280,12 @@ func httptestGet(h http.Handler, path string) *httptest.ResponseRecorder {
 }
 
 func statusConfigZero() config.StatusPage { return config.StatusPage{} }
+
+// aliceSession is the tests' Options.Session: the cookie "s=1" is alice's
+// session with CSRF token "c5rf"; anything else is nobody's.
+func aliceSession(r *http.Request) (string, string, bool) {
+	if r.Header.Get("Cookie") == "s=1" {
+		return "alice", "c5rf", true
+	}
+	return "", "", false
+}

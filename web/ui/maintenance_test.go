@@ -31,12 +31,7 @@ func TestMaintenancePage(t *testing.T) {
 	}
 	sp := statusConfigForTest()
 	h, err := New(Options{Pager: f.pager, StatusPage: func() *config.StatusPage { return &sp }, Now: func() time.Time { return testNow },
-		Session: func(r *http.Request) (string, string, bool) {
-			if r.Header.Get("Cookie") == "s=1" {
-				return "alice", "c5rf", true
-			}
-			return "", "", false
-		}})
+		Session: aliceSession})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -47,13 +46,8 @@ func TestOnCallShowsStoredOverrides(t *testing.T) {
 func TestOnCallOverrideForm(t *testing.T) {
 	f := newFixture(t)
 	h, err := New(Options{Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg },
-		Now: func() time.Time { return f.now },
-		Session: func(r *http.Request) (string, string, bool) {
-			if r.Header.Get("Cookie") == "s=1" {
-				return "alice", "c5rf", true
-			}
-			return "", "", false
-		}})
+		Now:     func() time.Time { return f.now },
+		Session: aliceSession})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -41,13 +40,8 @@ func TestPostmortemPage(t *testing.T) {
 		History: []pager.PostmortemRevision{{Version: 2, State: pager.PostmortemDraft, By: "alice", Via: "console", At: f.now}}},
 		items: []pager.ActionItemRef{{IncidentID: "inc-2", ActionItem: item, Overdue: true}}}
 	h, err := New(Options{Pager: f.pager, PagerConfig: func() *pager.Config { return f.pager.cfg }, Postmortems: pms,
-		Now: func() time.Time { return f.now },
-		Session: func(r *http.Request) (string, string, bool) {
-			if r.Header.Get("Cookie") == "s=1" {
-				return "alice", "c5rf", true
-			}
-			return "", "", false
-		}})
+		Now:     func() time.Time { return f.now },
+		Session: aliceSession})
 	if err != nil {
 		t.Fatal(err)
 	}
