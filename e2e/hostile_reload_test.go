@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,11 +85,17 @@ func TestHostileReloadTwoPhase(t *testing.T) {
 	if code, body := h.reload(t); code != http.StatusOK {
 		t.Fatalf("good reload: %d %s", code, body)
 	}
-	_, rules := h.get(t, "/api/v1/rules")
-	_, targets := h.get(t, "/api/v1/targets")
-	if !strings.Contains(string(rules), `"Second"`) || !strings.Contains(string(targets), `"added"`) {
-		t.Errorf("the good reload did not apply everything:\nrules %s\ntargets %s", rules, targets)
-	}
+	// The rules swap before the reload answers; the scrape manager swaps
+	// its loops in its own goroutine right after (as Prometheus's
+	// discovery does), so the new job may take a moment to be listed.
+	eventually(t, 10*time.Second, func() error {
+		_, rules := h.get(t, "/api/v1/rules")
+		_, targets := h.get(t, "/api/v1/targets")
+		if !strings.Contains(string(rules), `"Second"`) || !strings.Contains(string(targets), `"added"`) {
+			return fmt.Errorf("the good reload did not apply everything:\nrules %s\ntargets %s", rules, targets)
+		}
+		return nil
+	})
 	if v, ok := h.metric(t, `watchdog_config_reloads_total{result="failure"}`); !ok || v != 2 {
 		t.Errorf("failed reloads counted %v (present %v), want 2", v, ok)
 	}
