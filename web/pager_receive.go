@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"time"
 	"unicode/utf8"
 
@@ -76,11 +79,28 @@ type AlertBuffer interface {
 // that arrive while earlier ones are still held, are queued and answered
 // 200 with "queued": true; they become incidents once the database is
 // back. Without one the refusal is a 500 and the sender retries.
+//
+// At most PagerOptions.MaxConcurrentReceives bodies are decoded and handed
+// to the pager at once (see there); the others wait, their bodies read.
 func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
+	// Read the body before taking a slot: a slow sender holds none.
+	body, err := io.ReadAll(r.Body) // bounded by the handler's MaxBytesReader
+	if err != nil {
+		h.respondError(w, bodyError(err))
+		return
+	}
+	select {
+	case a.ingest <- struct{}{}:
+		defer func() { <-a.ingest }()
+	case <-r.Context().Done():
+		h.respondError(w, &apiError{typ: errorUnavailable, code: http.StatusServiceUnavailable,
+			msg: "receive alerts: gave up waiting for other POSTs: " + r.Context().Err().Error()})
+		return
+	}
 	var alerts []postableAlert
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&alerts)
+	err = dec.Decode(&alerts)
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON array")
 	}
@@ -117,6 +137,11 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 	}
 	h.respond(w, apiResult{data: receivedView{Received: len(in)}})
 }
+
+// defaultConcurrentReceives is the default of
+// PagerOptions.MaxConcurrentReceives: one less than the Go scheduler's
+// processors, at least one.
+func defaultConcurrentReceives() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // receivedView is the data of POST /api/v2/alerts's answer.
 type receivedView struct {

@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,5 +187,95 @@ func TestPostmortemOngoing(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("missing %q in:\n%s", want, md)
 		}
+	}
+}
+
+// gatedPager is a Pager whose first Receive call blocks until release is
+// closed; later calls return at once. It counts the alerts received.
+type gatedPager struct {
+	*pager.Pager
+	entered, release chan struct{}
+	mu               sync.Mutex
+	calls, received  int
+}
+
+func (g *gatedPager) Receive(alerts ...pager.Alert) error {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	g.received += len(alerts)
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return nil
+}
+
+// TestReceiverConcurrencyBound: with MaxConcurrentReceives 1, a POST that
+// arrives while another is being received waits for its slot; one whose
+// sender gives up meanwhile is answered 503 and reaches the pager with
+// nothing; once the slot is free the next POST goes through.
+func TestReceiverConcurrencyBound(t *testing.T) {
+	data, err := os.ReadFile("testdata/pager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: pagerEpoch}
+	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedPager{Pager: p, entered: make(chan struct{}), release: make(chan struct{})}
+	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
+	h.EnablePager(PagerOptions{Pager: g, MaxConcurrentReceives: 1})
+
+	first := make(chan int, 1) // the first POST's status (0: it failed)
+	go func() {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v2/alerts", strings.NewReader(loginAlert))
+		req.Header.Set("Authorization", "Bearer "+pagerToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-g.entered // the first POST holds the only slot
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a sender that gave up while waiting
+	req := httptest.NewRequestWithContext(ctx, "POST", "/api/v2/alerts", strings.NewReader(loginAlert))
+	req.Header.Set("Authorization", "Bearer "+pagerToken)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "gave up waiting") {
+		t.Fatalf("POST while the slot is taken: %d %s; want 503", rec.Code, rec.Body)
+	}
+	g.mu.Lock()
+	calls := g.calls
+	g.mu.Unlock()
+	if calls != 1 {
+		t.Fatalf("the pager's Receive was called %d times while its one slot was taken, want 1", calls)
+	}
+
+	close(g.release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("first POST: status %d, want 200", code)
+	}
+	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != http.StatusOK {
+		t.Fatalf("POST after the slot is free: %d %s", resp.code, resp.body)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.calls != 2 || g.received != 2 {
+		t.Fatalf("Receive calls %d with %d alerts, want 2 and 2", g.calls, g.received)
 	}
 }
