@@ -431,7 +431,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 	var out []IncidentState
 	for _, st := range t.d.incidents {
 		if f.Match(&st) {
-			out = append(out, st.Clone())
+			out = append(out, st)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -441,7 +441,11 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		return out[i].ID > out[j].ID
 	})
 	if f.Limit > 0 && len(out) > f.Limit {
+		clear(out[f.Limit:])
 		out = out[:f.Limit]
+	}
+	for i := range out { // copy only what is returned
+		out[i] = out[i].Clone()
 	}
 	return out, nil
 }

@@ -124,7 +124,11 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 		h.respond(w, apiResult{data: receivedView{Received: len(in), Queued: true}})
 		return
 	}
-	if err := a.o.Pager.Receive(in...); err != nil {
+	receive := a.o.Pager.Receive
+	if o, ok := a.o.Pager.(ownedReceiver); ok {
+		receive = o.ReceiveOwned // in holds fresh maps nobody else has
+	}
+	if err := receive(in...); err != nil {
 		if buf := a.o.Buffer; buf != nil {
 			h.logger.Warn("pager receive failed: alerts queued until the pager takes them", "alerts", len(in), "err", err)
 			buf.Hold(in...)
@@ -136,6 +140,12 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.respond(w, apiResult{data: receivedView{Received: len(in)}})
+}
+
+// ownedReceiver is a Pager that can keep the alerts' maps it is handed
+// instead of copying them (pager.Pager.ReceiveOwned).
+type ownedReceiver interface {
+	ReceiveOwned(alerts ...pager.Alert) error
 }
 
 // defaultConcurrentReceives is the default of

@@ -199,6 +199,8 @@ type gatedPager struct {
 	calls, received  int
 }
 
+func (g *gatedPager) ReceiveOwned(alerts ...pager.Alert) error { return g.Receive(alerts...) }
+
 func (g *gatedPager) Receive(alerts ...pager.Alert) error {
 	g.mu.Lock()
 	g.calls++
