@@ -597,7 +597,7 @@ func (p *Pager) receive(alerts []Alert) error {
 			continue
 		}
 		ia := IncidentAlert{Fingerprint: Fingerprint(a.Labels), Alert: a}
-		ia.SuppressedBy = sup.by(a.Labels)
+		ia.SuppressedBy = sup.by(a.Labels, ia.Fingerprint)
 		for _, m := range ms {
 			g := groups[m.GroupKey]
 			if g == nil {
