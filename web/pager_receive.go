@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,13 +95,7 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 			msg: "receive alerts: gave up waiting for other POSTs: " + r.Context().Err().Error()})
 		return
 	}
-	var alerts []postableAlert
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(&alerts)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON array")
-	}
+	alerts, err := decodePostableAlerts(body)
 	if err != nil {
 		h.respondError(w, bodyError(err))
 		return
