@@ -84,14 +84,15 @@ type PagerOptions struct {
 	People People
 	// SessionTTL is how long a console session lasts (default 12h).
 	SessionTTL time.Duration
-	// MaxConcurrentReceives bounds the POST /api/v2/alerts requests decoded
-	// and received at once (default: GOMAXPROCS-1, at least 1); the others
-	// wait with their bodies read. A storm of POSTs decodes and routes on
-	// every processor otherwise, and then the Go scheduler looks at the
-	// network only every 10 ms (sysmon): each page's HTTP round trip waits
-	// that long, and a channel's max_concurrency slots deliver only
-	// max_concurrency pages per 10 ms. One processor kept out of ingest
-	// sends pages within milliseconds of their commit.
+	// MaxConcurrentReceives bounds the POST /api/v2/alerts bodies decoded
+	// at once (default: GOMAXPROCS-1, at least 1); the others wait with
+	// their bodies read. Receiving into the pager is serialised by its
+	// group commit, which commits the POSTs waiting together. A storm of
+	// POSTs decoding on every processor beside the commit would leave the
+	// Go scheduler no idle processor, and then it looks at the network only
+	// every 10 ms (sysmon): each page's HTTP round trip waits that long,
+	// and a channel's max_concurrency slots deliver max_concurrency pages
+	// per 10 ms.
 	MaxConcurrentReceives int
 	// SecureCookies marks the session cookie Secure even on requests that
 	// did not come over TLS (the external URL is https behind a proxy).
@@ -225,8 +226,8 @@ type pagerAPI struct {
 	started time.Time
 	// healthGate lets one on-call health report run at a time.
 	healthGate chan struct{}
-	// ingest holds a token per POST /api/v2/alerts being decoded and
-	// received (PagerOptions.MaxConcurrentReceives).
+	// ingest holds a token per POST /api/v2/alerts body being decoded
+	// (PagerOptions.MaxConcurrentReceives).
 	ingest chan struct{}
 }
 

@@ -78,8 +78,8 @@ type AlertBuffer interface {
 // 200 with "queued": true; they become incidents once the database is
 // back. Without one the refusal is a 500 and the sender retries.
 //
-// At most PagerOptions.MaxConcurrentReceives bodies are decoded and handed
-// to the pager at once (see there); the others wait, their bodies read.
+// At most PagerOptions.MaxConcurrentReceives bodies are decoded at once
+// (see there); the others wait, their bodies read.
 func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 	// Read the body before taking a slot: a slow sender holds none.
 	body, err := io.ReadAll(r.Body) // bounded by the handler's MaxBytesReader
@@ -89,27 +89,16 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case a.ingest <- struct{}{}:
-		defer func() { <-a.ingest }()
 	case <-r.Context().Done():
 		h.respondError(w, &apiError{typ: errorUnavailable, code: http.StatusServiceUnavailable,
 			msg: "receive alerts: gave up waiting for other POSTs: " + r.Context().Err().Error()})
 		return
 	}
-	alerts, err := decodePostableAlerts(body)
-	if err != nil {
-		h.respondError(w, bodyError(err))
+	in, aerr := a.decodeAlerts(body)
+	<-a.ingest // the pager's group commit serialises what follows
+	if aerr != nil {
+		h.respondError(w, aerr)
 		return
-	}
-	now := a.now()
-	in := make([]pager.Alert, 0, len(alerts))
-	for i := range alerts {
-		pa := &alerts[i]
-		if err := pa.validate(now); err != nil {
-			h.respondError(w, badData(fmt.Errorf("alert %d: %w", i, err)))
-			return
-		}
-		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
-			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL, Timeout: pa.EndsAt.IsZero()})
 	}
 	if buf := a.o.Buffer; buf != nil && buf.Holding() {
 		buf.Hold(in...)
@@ -132,6 +121,25 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.respond(w, apiResult{data: receivedView{Received: len(in)}})
+}
+
+// decodeAlerts decodes and checks a POST /api/v2/alerts body.
+func (a *pagerAPI) decodeAlerts(body []byte) ([]pager.Alert, *apiError) {
+	alerts, err := decodePostableAlerts(body)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	now := a.now()
+	in := make([]pager.Alert, 0, len(alerts))
+	for i := range alerts {
+		pa := &alerts[i]
+		if err := pa.validate(now); err != nil {
+			return nil, badData(fmt.Errorf("alert %d: %w", i, err))
+		}
+		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
+			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL, Timeout: pa.EndsAt.IsZero()})
+	}
+	return in, nil
 }
 
 // ownedReceiver is a Pager that can keep the alerts' maps it is handed

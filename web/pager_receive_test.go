@@ -214,10 +214,11 @@ func (g *gatedPager) Receive(alerts ...pager.Alert) error {
 	return nil
 }
 
-// TestReceiverConcurrencyBound: with MaxConcurrentReceives 1, a POST that
-// arrives while another is being received waits for its slot; one whose
-// sender gives up meanwhile is answered 503 and reaches the pager with
-// nothing; once the slot is free the next POST goes through.
+// TestReceiverConcurrencyBound: with MaxConcurrentReceives 1, a POST
+// waits for the one decoding slot; one whose sender gives up meanwhile is
+// answered 503 and reaches the pager with nothing. The slot is not held
+// while the pager receives: a POST goes through while another waits in
+// the pager's Receive (where the group commit takes both).
 func TestReceiverConcurrencyBound(t *testing.T) {
 	data, err := os.ReadFile("testdata/pager.yml")
 	if err != nil {
@@ -233,51 +234,42 @@ func TestReceiverConcurrencyBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gatedPager{Pager: p, entered: make(chan struct{}), release: make(chan struct{})}
-	srv, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
-	h.EnablePager(PagerOptions{Pager: g, MaxConcurrentReceives: 1})
+	_, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
+	a := &pagerAPI{o: PagerOptions{Pager: g, MaxConcurrentReceives: 1}, now: clk.now, ingest: make(chan struct{}, 1)}
+	post := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ctx, "POST", "/api/v2/alerts", strings.NewReader(loginAlert))
+		rec := httptest.NewRecorder()
+		a.receive(h, rec, req)
+		return rec
+	}
+	calls := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.calls
+	}
 
-	first := make(chan int, 1) // the first POST's status (0: it failed)
-	go func() {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v2/alerts", strings.NewReader(loginAlert))
-		req.Header.Set("Authorization", "Bearer "+pagerToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	<-g.entered // the first POST holds the only slot
-
+	a.ingest <- struct{}{} // another body is being decoded
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a sender that gave up while waiting
-	req := httptest.NewRequestWithContext(ctx, "POST", "/api/v2/alerts", strings.NewReader(loginAlert))
-	req.Header.Set("Authorization", "Bearer "+pagerToken)
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "gave up waiting") {
+	if rec := post(ctx); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "gave up waiting") {
 		t.Fatalf("POST while the slot is taken: %d %s; want 503", rec.Code, rec.Body)
 	}
-	g.mu.Lock()
-	calls := g.calls
-	g.mu.Unlock()
-	if calls != 1 {
-		t.Fatalf("the pager's Receive was called %d times while its one slot was taken, want 1", calls)
+	if n := calls(); n != 0 {
+		t.Fatalf("the pager's Receive was called %d times for a POST refused before decoding", n)
 	}
+	<-a.ingest
 
+	first := make(chan int, 1)
+	go func() { first <- post(context.Background()).Code }()
+	<-g.entered // the first POST waits in the pager's Receive
+	if rec := post(context.Background()); rec.Code != http.StatusOK {
+		t.Fatalf("POST while another waits in Receive: %d %s", rec.Code, rec.Body)
+	}
 	close(g.release)
 	if code := <-first; code != http.StatusOK {
 		t.Fatalf("first POST: status %d, want 200", code)
 	}
-	if resp := doJSON(t, srv, "POST", "/api/v2/alerts", loginAlert, true); resp.code != http.StatusOK {
-		t.Fatalf("POST after the slot is free: %d %s", resp.code, resp.body)
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.calls != 2 || g.received != 2 {
-		t.Fatalf("Receive calls %d with %d alerts, want 2 and 2", g.calls, g.received)
+	if n := calls(); n != 2 || len(a.ingest) != 0 {
+		t.Fatalf("Receive calls %d, slots taken %d; want 2 and 0", n, len(a.ingest))
 	}
 }
