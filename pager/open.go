@@ -86,18 +86,24 @@ func (c *openCache) put(st IncidentState) {
 	if c == nil {
 		return
 	}
-	if old, ok := c.byID[st.ID]; ok {
+	old, had := c.byID[st.ID]
+	if had {
 		c.muted -= mutedAlerts(&old)
-		delete(c.byID, st.ID)
-		if c.keys[old.GroupKey] == st.ID {
+		if c.keys[old.GroupKey] == st.ID && (!st.Open() || old.GroupKey != st.GroupKey) {
 			delete(c.keys, old.GroupKey)
 		}
 	}
-	if st.Open() {
-		c.byID[st.ID] = st
-		c.keys[st.GroupKey] = st.ID
-		c.muted += mutedAlerts(&st)
+	if !st.Open() {
+		if had {
+			delete(c.byID, st.ID)
+		}
+		return
 	}
+	// Overwritten in place: an incident that stays open is not deleted
+	// and inserted again (which leaves the map's tables to be rebuilt).
+	c.byID[st.ID] = st
+	c.keys[st.GroupKey] = st.ID
+	c.muted += mutedAlerts(&st)
 }
 
 // byKey returns the open incident of a group key.
