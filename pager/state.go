@@ -230,16 +230,6 @@ func (s IncidentState) Clone() IncidentState {
 	return s
 }
 
-// readClone is Clone sharing the alerts' label and annotation maps, which
-// are immutable once received: what MemStore hands to readers.
-func (s IncidentState) readClone() IncidentState {
-	alerts := s.Alerts
-	s.Alerts = nil
-	s = s.Clone()
-	s.Alerts = slices.Clone(alerts)
-	return s
-}
-
 // stepClone copies what Step changes in place: the Planned, Parallel and
 // Responders slices. The Alerts are copied on Step's first write into them
 // (stepper.ownAlerts). Step never writes into label, annotation or group

@@ -247,10 +247,6 @@ func (s *Silence) Active(now time.Time) bool {
 // log of the first old value of every key it touches, so that a failed
 // (or panicking) transaction is rolled back at a cost proportional to what
 // it wrote, not to the size of the store. Views wait for a running Update.
-//
-// The incidents it returns share their alerts' label and annotation maps
-// with the store (the pager never writes into them once received, see
-// IncidentState.stepClone): callers must not modify those maps.
 type MemStore struct {
 	mu sync.RWMutex
 	d  memData
@@ -420,7 +416,7 @@ func (t *memTx) Incident(id string) (IncidentState, error) {
 	if !ok {
 		return IncidentState{}, ErrNotFound
 	}
-	return st.readClone(), nil
+	return st.Clone(), nil
 }
 
 func (t *memTx) OpenIncident(groupKey string) (IncidentState, error) {
@@ -449,7 +445,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		out = out[:f.Limit]
 	}
 	for i := range out { // copy only what is returned
-		out[i] = out[i].readClone()
+		out[i] = out[i].Clone()
 	}
 	return out, nil
 }
