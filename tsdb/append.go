@@ -91,7 +91,7 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		return s.ref, err
 	}
 	s.pendOwner, s.pendIdx = a, int32(len(a.samples))
-	tailAddr, headAddr := s.tailAddr, s.headAddr
+	tailAddr, headAddr := s.tailAddr(), s.headAddr
 	s.mu.Unlock()
 	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v, tailAddr: tailAddr, headAddr: headAddr})
 	if ref != 0 {
@@ -275,8 +275,7 @@ func (a *Appender) Commit() error {
 				continue
 			}
 			f = s.appendSample(p.t, p.v, &db.slab)
-			s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
-			s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
+			s.setAddrs()
 		} else {
 			var ok bool
 			if f, ok = a.commitExt(s, p); !ok {

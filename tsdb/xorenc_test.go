@@ -162,3 +162,36 @@ func BenchmarkXORChunkAppend(b *testing.B) {
 		}
 	})
 }
+
+// TestSizeClasses checks byteClasses against the allocator: appending n
+// bytes to a nil slice gives capacity sizeClass(n) for every n up to the
+// last class, so an open chunk's buffer uses its whole allocation.
+func TestSizeClasses(t *testing.T) {
+	for n := 33; n <= int(byteClasses[len(byteClasses)-1]); n++ {
+		got := sizeClass(n)
+		if want := cap(append([]byte(nil), make([]byte, n)...)); got != want {
+			t.Fatalf("sizeClass(%d) = %d, the allocator gives %d", n, got, want)
+		}
+	}
+}
+
+// TestOpenChunkGrowth checks that an open chunk grows by at most a quarter
+// (or to its need) at a time and always has room for the next sample.
+func TestOpenChunkGrowth(t *testing.T) {
+	var c xorChunk
+	c.Reset(make([]byte, 2, headChunkAlloc))
+	rng := rand.New(rand.NewPCG(1, 2))
+	prev := cap(c.b)
+	for i := range 2000 {
+		c.Append(0, int64(i)*15000+rng.Int64N(100), rng.Float64())
+		if cap(c.b) != prev {
+			if limit := sizeClass(max(prev+prev/4, len(c.b)+maxSampleBytes+8)); cap(c.b) > limit {
+				t.Fatalf("sample %d: capacity %d grew to %d, more than %d", i, prev, cap(c.b), limit)
+			}
+			prev = cap(c.b)
+		}
+		if cap(c.b) < len(c.b)+8 {
+			t.Fatalf("sample %d: capacity %d leaves no slack after %d bytes", i, cap(c.b), len(c.b))
+		}
+	}
+}
