@@ -15,8 +15,8 @@ import (
 // BenchmarkChunkSize: see BENCH.md.
 const samplesPerChunk = 120
 
-// headChunkAlloc is the initial capacity of an open chunk's buffer: the
-// header, the first sample and the slack grow keeps (xorChunk.grow).
+// headChunkAlloc is the initial (and least) capacity of an open chunk's
+// buffer, room for the header and the first samples (xorChunk.growFor).
 const headChunkAlloc = 48
 
 // sealedChunk is an immutable, full XOR chunk. Its bytes are never written
@@ -365,6 +365,25 @@ func (t *refTable) remove(ref uint64, ms *memSeries) {
 		nd[i] = nil
 		t.dir.Store(&nd)
 	}
+}
+
+// appendRefs appends the refs of all series, ascending, to dst.
+func (t *refTable) appendRefs(dst []uint64) []uint64 {
+	d := t.dir.Load()
+	if d == nil {
+		return dst
+	}
+	for i, pg := range *d {
+		if pg == nil {
+			continue
+		}
+		for j := range pg.slots {
+			if pg.slots[j].Load() != nil {
+				dst = append(dst, uint64(i)<<refPageBits|uint64(j))
+			}
+		}
+	}
+	return dst
 }
 
 func (t *refTable) forEach(fn func(*memSeries)) {
