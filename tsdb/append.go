@@ -161,7 +161,10 @@ func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
 	if db.maxSeries == 0 {
 		return db.getOrCreate(lset), nil
 	}
-	if s := db.series.get(lset); s != nil {
+	// The labels are hashed once: a new series is looked up read-locked
+	// here and then created under the write lock.
+	h := db.series.hash(lset)
+	if s := db.series.getHashed(h, lset); s != nil {
 		return s, nil
 	}
 	for {
@@ -174,7 +177,7 @@ func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
 			break
 		}
 	}
-	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+	s, created := db.series.create(h, lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
 	if created {
 		db.stats.created.Add(1)
 	} else { // another appender created it meanwhile: give the slot back

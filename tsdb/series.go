@@ -423,7 +423,11 @@ func (s *seriesStore) getByRef(ref uint64) *memSeries {
 
 // get returns the series for lset, or nil.
 func (s *seriesStore) get(lset labels.Labels) *memSeries {
-	h := s.hash(lset)
+	return s.getHashed(s.hash(lset), lset)
+}
+
+// getHashed is get for labels whose hash h is known.
+func (s *seriesStore) getHashed(h uint64, lset labels.Labels) *memSeries {
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -434,13 +438,16 @@ func (s *seriesStore) get(lset labels.Labels) *memSeries {
 // under the stripe lock) if needed.
 func (s *seriesStore) getOrCreate(lset labels.Labels, onCreate func(*memSeries)) (ms *memSeries, created bool) {
 	h := s.hash(lset)
-	st := &s.byHash[h%seriesStripes]
-	st.mu.RLock()
-	ms = st.find(h, lset)
-	st.mu.RUnlock()
-	if ms != nil {
+	if ms = s.getHashed(h, lset); ms != nil {
 		return ms, false
 	}
+	return s.create(h, lset, onCreate)
+}
+
+// create is getOrCreate for labels with hash h that a read-locked lookup
+// has just not found: it takes the stripe's write lock and looks again.
+func (s *seriesStore) create(h uint64, lset labels.Labels, onCreate func(*memSeries)) (ms *memSeries, created bool) {
+	st := &s.byHash[h%seriesStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if ms = st.find(h, lset); ms != nil {
