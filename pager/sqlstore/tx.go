@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -20,6 +21,7 @@ type readTx struct {
 	tx  *sql.Tx
 	s   *Store          // for reporting corrupt rows
 	ctx context.Context // of every statement: bounded on PostgreSQL
+	w   *writeTx        // the write transaction this is part of, or nil
 }
 
 // writeTx implements pager.Tx. It runs under s.wmu.
@@ -29,6 +31,16 @@ type writeTx struct {
 	// version is the change number of this transaction on PostgreSQL
 	// (every row it writes carries it; see Changes), 0 on SQLite.
 	version int64
+	// pending are the alert sums of the incidents this transaction
+	// wrote, nil for one it resolved; they replace Store.sums at commit.
+	pending map[string]*alertSums
+	// ops are the buffered alert rows (see queue); opIndex finds them by
+	// incident and fingerprint.
+	ops     []alertOp
+	opIndex map[string]int
+	args    []any // reused by flush
+	enc     bytes.Buffer
+	encoder *json.Encoder
 }
 
 // bg is the context of statements outside transactions.
@@ -72,7 +84,7 @@ func queryJSON[T any](t *readTx, table string, check func(match string, v *T) er
 
 // one returns the single incident q selects, or pager.ErrNotFound.
 func (t *readTx) one(what, q string, args ...any) (pager.IncidentState, error) {
-	sts, err := queryJSON(t, what, checkIncident, q+" LIMIT 1", args...)
+	sts, err := t.incidents(q+" LIMIT 1", args...)
 	if err != nil {
 		return pager.IncidentState{}, err
 	}
@@ -114,7 +126,20 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 		b.WriteString(" LIMIT ?")
 		args = append(args, f.Limit)
 	}
-	return queryJSON(t, "incidents", checkIncident, b.String(), args...)
+	return t.incidents(b.String(), args...)
+}
+
+// incidents returns the incidents q selects (rows of id, id, state) with
+// their alerts.
+func (t *readTx) incidents(q string, args ...any) ([]pager.IncidentState, error) {
+	sts, err := queryJSON(t, "incidents", checkIncident, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.attachAlerts(sts); err != nil {
+		return nil, err
+	}
+	return sts, nil
 }
 
 // Timeline implements pager.ReadTx.
@@ -184,15 +209,19 @@ func (t *writeTx) NextID(seq string) (int64, error) {
 	return n, nil
 }
 
-// PutIncident implements pager.Tx.
+// PutIncident implements pager.Tx: the incident row, and the alerts that
+// changed since the incident was last written (see alerts.go).
 func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
 	// A second open incident for the group key is caught by the partial
 	// unique index incidents_open_group (an ErrConflict below).
-	data, err := t.s.memo.encodeIncident(&st, t.s.buf)
-	t.s.buf = data
+	doc := st
+	if doc.Alerts != nil {
+		doc.Alerts = []pager.IncidentAlert{} // [] or null, as given
+	}
+	data, err := json.Marshal(&doc)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: encode: %w", err)
 	}
@@ -201,22 +230,62 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 		due = d.UnixNano()
 	}
 	s, ns := timeParts(st.CreatedAt)
-	q, err := t.stmt(qPutIncident)
-	if err != nil {
-		return fmt.Errorf("sqlstore: put incident: %w", err)
-	}
 	var uid any // NULL
 	if st.UID != "" {
 		uid = st.UID
 	}
-	_, err = q.ExecContext(t.ctx, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
-	if err != nil {
-		if t.s.dialect().unique(err) {
-			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
+	args := []any{st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid}
+	// prev is the change number the row carried before (PostgreSQL; -1
+	// for a new row).
+	prev := int64(-1)
+	if t.version != 0 {
+		q, err := t.stmt(qPutIncidentVersion)
+		if err != nil {
+			return fmt.Errorf("sqlstore: put incident: %w", err)
 		}
+		var v sql.NullInt64
+		err = q.QueryRowContext(t.ctx, append([]any{st.ID}, args...)...).Scan(&v)
+		if v.Valid {
+			prev = v.Int64
+		}
+		if err != nil {
+			return t.putError(err)
+		}
+	} else {
+		q, err := t.stmt(qPutIncident)
+		if err != nil {
+			return fmt.Errorf("sqlstore: put incident: %w", err)
+		}
+		if _, err := q.ExecContext(t.ctx, args...); err != nil {
+			return t.putError(err)
+		}
+	}
+	base, ok := t.pending[st.ID]
+	if !ok {
+		base = t.s.sums[st.ID]
+	}
+	if base != nil && t.version != 0 && base.version != prev {
+		base = nil // another replica wrote the incident since
+	}
+	next, err := t.putAlerts(&st, base)
+	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: %w", err)
 	}
+	if !st.Open() {
+		next = nil
+	}
+	if t.pending == nil {
+		t.pending = map[string]*alertSums{}
+	}
+	t.pending[st.ID] = next
 	return nil
+}
+
+func (t *writeTx) putError(err error) error {
+	if t.s.dialect().unique(err) {
+		return fmt.Errorf("%w: %v", pager.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlstore: put incident: %w", err)
 }
 
 // AppendTimeline implements pager.Tx.
