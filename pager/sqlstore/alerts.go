@@ -236,6 +236,7 @@ func (t *writeTx) flush() error {
 	if len(t.ops) == 0 {
 		return nil
 	}
+	t.s.alertRows += len(t.ops)
 	ups := t.args[:0]
 	for _, op := range t.ops {
 		if op.data == nil {

@@ -138,6 +138,8 @@ type Store struct {
 	// wrote (see alerts.go), hashed with seed.
 	sums map[string]*alertSums
 	seed maphash.Seed
+	// alertRows counts the alert rows written and deleted (for tests).
+	alertRows int
 }
 
 var _ pager.Store = (*Store)(nil)
