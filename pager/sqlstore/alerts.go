@@ -2,11 +2,9 @@ package sqlstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -42,11 +40,9 @@ type alertSum struct {
 	h  uint64
 }
 
-// alertSums are an incident's written alerts, sorted by fingerprint, and
-// the change number of the transaction that wrote them (0 on SQLite).
+// alertSums are an incident's written alerts, sorted by fingerprint.
 type alertSums struct {
-	version int64
-	sums    []alertSum
+	sums []alertSum
 }
 
 // alertOp is a buffered write of one alert row: an upsert of data, or a
@@ -56,53 +52,43 @@ type alertOp struct {
 	data         []byte
 }
 
-// maxRowsPerInsert bounds the rows of one multi-row INSERT (3 parameters
-// each: far below SQLite's and PostgreSQL's limits), a power of two.
-const (
-	maxRowsLog2      = 8
-	maxRowsPerInsert = 1 << maxRowsLog2
-)
-
 const (
 	qDeleteAlerts = "DELETE FROM incident_alerts WHERE incident_id = ?"
 	qDeleteAlert  = "DELETE FROM incident_alerts WHERE incident_id = ? AND fingerprint = ?"
-	qUpsertAlerts = "INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES "
-	qUpsertTail   = " ON CONFLICT (incident_id, fingerprint) DO UPDATE SET alert = excluded.alert"
 	qSelectAlerts = "SELECT incident_id, fingerprint, alert FROM incident_alerts WHERE incident_id IN "
 )
 
-// upsertQueries[k] is the INSERT of 1<<k alert rows.
-var upsertQueries = func() (qs [maxRowsLog2 + 1]string) {
-	for k := range qs {
-		qs[k] = upsertQuery(1 << k)
-	}
-	return qs
-}()
+// maxIDsPerSelect bounds the incident IDs of one alert SELECT.
+const maxIDsPerSelect = 256
 
-// upsertQuery returns the INSERT of n alert rows.
-func upsertQuery(n int) string {
-	var b strings.Builder
-	b.WriteString(qUpsertAlerts)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?)")
+// incidentRow are the columns of an incident row, in putIncidents' order.
+type incidentRow [9]any
+
+// queueIncident buffers the write of an incident row; a later write of
+// the same incident in the transaction replaces it (in place: rows are
+// written in the order incidents were first put, so that an incident
+// resolved before another opens for its group key is written first).
+func (t *writeTx) queueIncident(r incidentRow) {
+	id := r[0].(string)
+	if i, ok := t.incIndex[id]; ok {
+		t.incs[i] = r
+		return
 	}
-	b.WriteString(qUpsertTail)
-	return b.String()
+	if t.incIndex == nil {
+		t.incIndex = map[string]int{}
+	}
+	t.incIndex[id] = len(t.incs)
+	t.incs = append(t.incs, r)
 }
 
-// hashAlert hashes everything of a that its JSON encodes.
+// hashAlert hashes everything of a that its JSON encodes. It runs for
+// every alert of every incident written, so it hashes strings with
+// maphash.String and combines the parts with mix rather than streaming
+// them through a maphash.Hash.
 func hashAlert(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	for _, s := range []string{a.Fingerprint, a.SuppressedBy, a.GeneratorURL} {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
-	var b [8 * 7]byte
-	buf := b[:0]
+	h := mix(maphash.String(seed, a.Fingerprint))
+	h = mix(h ^ maphash.String(seed, a.SuppressedBy))
+	h = mix(h ^ maphash.String(seed, a.GeneratorURL))
 	flags := uint64(0)
 	if a.Ended {
 		flags |= 1
@@ -110,45 +96,41 @@ func hashAlert(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
 	if a.Timeout {
 		flags |= 2
 	}
-	buf = binary.LittleEndian.AppendUint64(buf, flags)
-	buf = appendTime(buf, a.StartsAt)
-	buf = appendTime(buf, a.EndsAt)
-	h.Write(buf)
-	hashMap(&h, seed, a.Labels)
-	hashMap(&h, seed, a.Annotations)
-	return h.Sum64()
+	h = mix(h ^ flags)
+	h = hashTime(h, a.StartsAt)
+	h = hashTime(h, a.EndsAt)
+	h = mix(h ^ hashMap(seed, a.Labels))
+	return mix(h ^ hashMap(seed, a.Annotations))
 }
 
-// appendTime appends what t's JSON encodes: the instant and the offset.
-func appendTime(buf []byte, t time.Time) []byte {
+// mix is splitmix64's finaliser: every bit of x affects every bit of the
+// result.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// hashTime adds what t's JSON encodes to h: the instant and the offset.
+func hashTime(h uint64, t time.Time) uint64 {
 	_, off := t.Zone()
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(t.Unix()))
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(t.Nanosecond())<<32|uint64(uint32(off)))
-	return buf
+	h = mix(h ^ uint64(t.Unix()))
+	return mix(h ^ uint64(t.Nanosecond())<<32 ^ uint64(uint32(off)))
 }
 
-// hashMap adds m to h independently of iteration order: the sum of the
-// hashes of its pairs, with its size (and nil-ness, which JSON encodes).
-func hashMap(h *maphash.Hash, seed maphash.Seed, m map[string]string) {
-	var ph maphash.Hash
-	ph.SetSeed(seed)
-	var sum uint64
-	for k, v := range m {
-		ph.Reset()
-		ph.WriteString(k)
-		ph.WriteByte(0)
-		ph.WriteString(v)
-		sum += ph.Sum64()
-	}
-	var b [17]byte
-	buf := binary.LittleEndian.AppendUint64(b[:0], uint64(len(m)))
-	buf = binary.LittleEndian.AppendUint64(buf, sum)
+// hashMap hashes m independently of iteration order: the sum of the
+// mixed hashes of its pairs, with its size and nil-ness (JSON encodes
+// null and {} differently).
+func hashMap(seed maphash.Seed, m map[string]string) uint64 {
 	if m == nil {
-		buf = append(buf, 1)
-	} else {
-		buf = append(buf, 0)
+		return 1
 	}
-	h.Write(buf)
+	sum := uint64(len(m)) << 1
+	for k, v := range m {
+		sum += mix(maphash.String(seed, k)*0x9e3779b97f4a7c15 ^ maphash.String(seed, v))
+	}
+	return sum
 }
 
 // putAlerts writes the alerts of st that differ from base (nil: unknown,
@@ -172,7 +154,7 @@ func (t *writeTx) putAlerts(st *pager.IncidentState, base *alertSums) (*alertSum
 	} else {
 		old = base.sums
 	}
-	next := &alertSums{version: t.version, sums: make([]alertSum, 0, len(alerts))}
+	next := &alertSums{sums: make([]alertSum, 0, len(alerts))}
 	j := 0
 	for i := range alerts {
 		a := &alerts[i]
@@ -228,16 +210,24 @@ func (t *writeTx) queue(incident, fp string, data []byte) {
 	t.ops = append(t.ops, alertOp{incident: incident, fp: fp, data: data})
 }
 
-// flush writes the buffered alert rows: deletes one by one (rare),
-// upserts in multi-row INSERTs of maxRowsPerInsert, then of the powers of
-// two that make up the rest, so that a handful of prepared statements
-// serve every count.
+// flush writes the buffered rows: incidents, then alerts (deletes one by
+// one, as they are rare), each in multi-row statements (execRows).
 func (t *writeTx) flush() error {
-	if len(t.ops) == 0 {
+	if len(t.incs) == 0 && len(t.ops) == 0 {
 		return nil
 	}
+	args := t.args[:0]
+	for i := range t.incs {
+		args = append(args, t.incs[i][:]...)
+	}
+	if err := t.execRows(putIncidents, args); err != nil {
+		if t.s.dialect().unique(err) {
+			return fmt.Errorf("%w: put incident: %v", pager.ErrConflict, err)
+		}
+		return fmt.Errorf("put incident: %w", err)
+	}
 	t.s.alertRows += len(t.ops)
-	ups := t.args[:0]
+	args = args[:0]
 	for _, op := range t.ops {
 		if op.data == nil {
 			q, err := t.stmt(qDeleteAlert)
@@ -249,45 +239,34 @@ func (t *writeTx) flush() error {
 			}
 			continue
 		}
-		ups = append(ups, op.incident, op.fp, string(op.data))
+		args = append(args, op.incident, op.fp, string(op.data))
 	}
-	for len(ups) > 0 {
-		k := bits.Len(uint(min(len(ups)/3, maxRowsPerInsert))) - 1
-		n := 1 << k // the largest power of two not above the rows left
-		q, err := t.stmt(upsertQueries[k])
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(t.ctx, ups[:3*n]...); err != nil {
-			return fmt.Errorf("write alerts: %w", err)
-		}
-		ups = ups[3*n:]
+	if err := t.execRows(putAlerts, args); err != nil {
+		return fmt.Errorf("write alerts: %w", err)
 	}
-	clear(t.args[:cap(t.args)])
-	t.args = t.args[:0]
+	clear(args[:cap(args)])
+	t.args = args[:0]
+	clear(t.incs)
+	t.incs = t.incs[:0]
+	clear(t.incIndex)
 	t.ops = t.ops[:0]
 	clear(t.opIndex)
 	return nil
 }
 
 // attachAlerts sets the alerts of every incident of sts that has rows in
-// incident_alerts (the others keep their document's, see above), first
-// writing what this transaction buffered.
+// incident_alerts (the others keep their document's, see above). In a
+// write transaction, the caller has flushed.
 func (t *readTx) attachAlerts(sts []pager.IncidentState) error {
 	if len(sts) == 0 {
 		return nil
-	}
-	if t.w != nil {
-		if err := t.w.flush(); err != nil {
-			return fmt.Errorf("sqlstore: %w", err)
-		}
 	}
 	pos := make(map[string]int, len(sts))
 	for i := range sts {
 		pos[sts[i].ID] = i
 	}
 	found := map[int][]pager.IncidentAlert{}
-	for chunk := range slices.Chunk(sts, maxRowsPerInsert) {
+	for chunk := range slices.Chunk(sts, maxIDsPerSelect) {
 		args := make([]any, len(chunk))
 		for i := range chunk {
 			args[i] = chunk[i].ID

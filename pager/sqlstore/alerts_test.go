@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -296,3 +297,46 @@ func rawPGArgs(t *testing.T, dsn, q string, args ...any) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// TestHashAlert: every field the JSON of an alert encodes changes its
+// hash; what JSON does not see (map order, a time's location name) does
+// not.
+func TestHashAlert(t *testing.T) {
+	seed := maphash.MakeSeed()
+	base := func() pager.IncidentAlert {
+		a := testAlert("fp1", "1")
+		a.Labels["b"] = "2"
+		return a
+	}
+	h0 := hashAlert(seed, ptr(base()))
+	changes := map[string]func(a *pager.IncidentAlert){
+		"fingerprint":       func(a *pager.IncidentAlert) { a.Fingerprint = "fp2" },
+		"label value":       func(a *pager.IncidentAlert) { a.Labels["a"] = "x" },
+		"label swap":        func(a *pager.IncidentAlert) { a.Labels["a"], a.Labels["b"] = a.Labels["b"], a.Labels["a"] },
+		"label added":       func(a *pager.IncidentAlert) { a.Labels["c"] = "" },
+		"label key/value":   func(a *pager.IncidentAlert) { a.Labels = map[string]string{"a1": "", "x": "<&>", "b": "2"} },
+		"annotations nil":   func(a *pager.IncidentAlert) { a.Annotations = nil },
+		"annotations empty": func(a *pager.IncidentAlert) { a.Annotations = map[string]string{} },
+		"starts":            func(a *pager.IncidentAlert) { a.StartsAt = a.StartsAt.Add(time.Nanosecond) },
+		"starts offset":     func(a *pager.IncidentAlert) { a.StartsAt = a.StartsAt.In(time.FixedZone("", 3600)) },
+		"ends":              func(a *pager.IncidentAlert) { a.EndsAt = t0 },
+		"generator":         func(a *pager.IncidentAlert) { a.GeneratorURL = "http://x" },
+		"timeout":           func(a *pager.IncidentAlert) { a.Timeout = true },
+		"suppressed":        func(a *pager.IncidentAlert) { a.SuppressedBy = "silence:1" },
+		"ended":             func(a *pager.IncidentAlert) { a.Ended = true },
+	}
+	for name, change := range changes {
+		a := base()
+		change(&a)
+		if hashAlert(seed, &a) == h0 {
+			t.Errorf("%s: hash unchanged", name)
+		}
+	}
+	same := base()
+	same.StartsAt = same.StartsAt.In(time.FixedZone("UTC+0", 0))
+	if hashAlert(seed, &same) != h0 {
+		t.Error("same JSON, different hash")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

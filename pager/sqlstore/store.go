@@ -138,6 +138,9 @@ type Store struct {
 	// wrote (see alerts.go), hashed with seed.
 	sums map[string]*alertSums
 	seed maphash.Seed
+	// lastVersion is the change number of this Store's last committed
+	// write (PostgreSQL; see forgetOthersWrites).
+	lastVersion int64
 	// alertRows counts the alert rows written and deleted (for tests).
 	alertRows int
 }
@@ -425,6 +428,9 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 			return err
 		}
 	}
+	if err := s.forgetOthersWrites(ctx, tx, version); err != nil {
+		return err
+	}
 	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}
 	w.w = w
 	if err := fn(w); err != nil {
@@ -434,14 +440,15 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		// Perhaps committed after all (a connection lost on PostgreSQL):
-		// the incidents' next writes rewrite all their alerts.
-		for id := range w.pending {
-			delete(s.sums, id)
-		}
+		// Perhaps committed after all (a connection lost on PostgreSQL),
+		// and then perhaps followed by another replica's writes that
+		// forgetOthersWrites could not tell from this one: every
+		// incident's next write rewrites all its alerts.
+		s.sums, s.lastVersion = nil, 0
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	committed = true
+	s.lastVersion = version
 	for id, sums := range w.pending {
 		if sums == nil {
 			delete(s.sums, id)
@@ -451,6 +458,35 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 			s.sums = map[string]*alertSums{}
 		}
 		s.sums[id] = sums
+	}
+	return nil
+}
+
+// forgetOthersWrites drops the alert sums of the incidents that another
+// Store (another replica) wrote since this one last committed, so that
+// PutIncident rewrites their alerts rather than trusting what this one
+// wrote before. Change numbers follow commit order and a rolled-back
+// transaction's number is taken again, so version is lastVersion+1
+// exactly when nobody else has committed since (and then nothing is
+// read). SQLite files have one Store (the lock): nothing to do.
+func (s *Store) forgetOthersWrites(ctx context.Context, tx *sql.Tx, version int64) error {
+	if version == 0 || len(s.sums) == 0 || s.lastVersion == 0 || version == s.lastVersion+1 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q("SELECT id FROM incidents WHERE version > ? AND version < ?"), s.lastVersion, version)
+	if err != nil {
+		return fmt.Errorf("sqlstore: others' writes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("sqlstore: others' writes: %w", err)
+		}
+		delete(s.sums, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: others' writes: %w", err)
 	}
 	return nil
 }

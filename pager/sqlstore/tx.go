@@ -34,6 +34,10 @@ type writeTx struct {
 	// pending are the alert sums of the incidents this transaction
 	// wrote, nil for one it resolved; they replace Store.sums at commit.
 	pending map[string]*alertSums
+	// incs are the buffered incident rows (see queueIncident); incIndex
+	// finds them by ID.
+	incs     []incidentRow
+	incIndex map[string]int
 	// ops are the buffered alert rows (see queue); opIndex finds them by
 	// incident and fingerprint.
 	ops     []alertOp
@@ -132,6 +136,11 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 // incidents returns the incidents q selects (rows of id, id, state) with
 // their alerts.
 func (t *readTx) incidents(q string, args ...any) ([]pager.IncidentState, error) {
+	if t.w != nil {
+		if err := t.w.flush(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
 	sts, err := queryJSON(t, "incidents", checkIncident, q, args...)
 	if err != nil {
 		return nil, err
@@ -209,14 +218,15 @@ func (t *writeTx) NextID(seq string) (int64, error) {
 	return n, nil
 }
 
-// PutIncident implements pager.Tx: the incident row, and the alerts that
-// changed since the incident was last written (see alerts.go).
+// PutIncident implements pager.Tx: it buffers the incident's row and the
+// alerts that changed since the incident was last written (see alerts.go)
+// for flush. A second open incident for the group key is caught by the
+// partial unique index incidents_open_group when the rows are written
+// (an ErrConflict from Update).
 func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
-	// A second open incident for the group key is caught by the partial
-	// unique index incidents_open_group (an ErrConflict below).
 	doc := st
 	if doc.Alerts != nil {
 		doc.Alerts = []pager.IncidentAlert{} // [] or null, as given
@@ -234,38 +244,10 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if st.UID != "" {
 		uid = st.UID
 	}
-	args := []any{st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid}
-	// prev is the change number the row carried before (PostgreSQL; -1
-	// for a new row).
-	prev := int64(-1)
-	if t.version != 0 {
-		q, err := t.stmt(qPutIncidentVersion)
-		if err != nil {
-			return fmt.Errorf("sqlstore: put incident: %w", err)
-		}
-		var v sql.NullInt64
-		err = q.QueryRowContext(t.ctx, append([]any{st.ID}, args...)...).Scan(&v)
-		if v.Valid {
-			prev = v.Int64
-		}
-		if err != nil {
-			return t.putError(err)
-		}
-	} else {
-		q, err := t.stmt(qPutIncident)
-		if err != nil {
-			return fmt.Errorf("sqlstore: put incident: %w", err)
-		}
-		if _, err := q.ExecContext(t.ctx, args...); err != nil {
-			return t.putError(err)
-		}
-	}
+	t.queueIncident(incidentRow{st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid})
 	base, ok := t.pending[st.ID]
 	if !ok {
 		base = t.s.sums[st.ID]
-	}
-	if base != nil && t.version != 0 && base.version != prev {
-		base = nil // another replica wrote the incident since
 	}
 	next, err := t.putAlerts(&st, base)
 	if err != nil {
@@ -279,13 +261,6 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	}
 	t.pending[st.ID] = next
 	return nil
-}
-
-func (t *writeTx) putError(err error) error {
-	if t.s.dialect().unique(err) {
-		return fmt.Errorf("%w: %v", pager.ErrConflict, err)
-	}
-	return fmt.Errorf("sqlstore: put incident: %w", err)
 }
 
 // AppendTimeline implements pager.Tx.
