@@ -210,10 +210,11 @@ func (t *writeTx) queue(incident, fp string, data []byte) {
 	t.ops = append(t.ops, alertOp{incident: incident, fp: fp, data: data})
 }
 
-// flush writes the buffered rows: incidents, then alerts (deletes one by
-// one, as they are rare), each in multi-row statements (execRows).
+// flush writes the buffered rows: incidents, timeline entries, then
+// alerts (deletes one by one, as they are rare), each in multi-row
+// statements (execRows).
 func (t *writeTx) flush() error {
-	if len(t.incs) == 0 && len(t.ops) == 0 {
+	if len(t.incs) == 0 && len(t.ops) == 0 && len(t.timeline) == 0 {
 		return nil
 	}
 	args := t.args[:0]
@@ -226,6 +227,11 @@ func (t *writeTx) flush() error {
 		}
 		return fmt.Errorf("put incident: %w", err)
 	}
+	if err := t.execRows(appendTimeline, t.timeline); err != nil {
+		return fmt.Errorf("append timeline: %w", err)
+	}
+	clear(t.timeline)
+	t.timeline = t.timeline[:0]
 	t.s.alertRows += len(t.ops)
 	args = args[:0]
 	for _, op := range t.ops {

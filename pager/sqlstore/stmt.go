@@ -22,7 +22,9 @@ var (
 		9, ` ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
 			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state,
 			uid = excluded.uid`)
-	putAlerts = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
+	// Rows are numbered (pos) in the order of VALUES.
+	appendTimeline = newMultiRow("INSERT INTO timeline (incident_id, seq, entry) VALUES ", 3, "")
+	putAlerts      = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
 		" ON CONFLICT (incident_id, fingerprint) DO UPDATE SET alert = excluded.alert")
 )
 

@@ -42,9 +42,12 @@ type writeTx struct {
 	// incident and fingerprint.
 	ops     []alertOp
 	opIndex map[string]int
-	args    []any // reused by flush
-	enc     bytes.Buffer
-	encoder *json.Encoder
+	// timeline are the buffered timeline rows (incident, seq, entry), in
+	// append order.
+	timeline []any
+	args     []any // reused by flush
+	enc      bytes.Buffer
+	encoder  *json.Encoder
 }
 
 // bg is the context of statements outside transactions.
@@ -153,6 +156,11 @@ func (t *readTx) incidents(q string, args ...any) ([]pager.IncidentState, error)
 
 // Timeline implements pager.ReadTx.
 func (t *readTx) Timeline(incidentID string) ([]pager.TimelineEntry, error) {
+	if t.w != nil {
+		if err := t.w.flush(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
 	return queryJSON(t, "timeline", checkTimeline,
 		"SELECT incident_id || ' pos ' || pos, incident_id, entry FROM timeline WHERE incident_id = ? ORDER BY pos", incidentID)
 }
@@ -265,21 +273,12 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 
 // AppendTimeline implements pager.Tx.
 func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	q, err := t.stmt(qAppendTimeline)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append timeline: %w", err)
-	}
 	for _, e := range entries {
 		data, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("sqlstore: append timeline: encode: %w", err)
 		}
-		if _, err := q.ExecContext(t.ctx, e.IncidentID, e.Seq, string(data)); err != nil {
-			return fmt.Errorf("sqlstore: append timeline: %w", err)
-		}
+		t.timeline = append(t.timeline, e.IncidentID, e.Seq, string(data)) // written by flush
 	}
 	return nil
 }
