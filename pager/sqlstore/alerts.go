@@ -263,6 +263,12 @@ func (t *writeTx) flush() error {
 // attachAlerts sets the alerts of every incident of sts that has rows in
 // incident_alerts (the others keep their document's, see above). In a
 // write transaction, the caller has flushed.
+//
+// The database concatenates each incident's rows into one JSON array, so
+// that a read of many incidents costs a row and a decode per incident; an
+// incident whose array does not decode whole, or holds a fingerprint
+// twice, is read again row by row, skipping (and reporting) the corrupt
+// rows.
 func (t *readTx) attachAlerts(sts []pager.IncidentState) error {
 	if len(sts) == 0 {
 		return nil
@@ -271,24 +277,79 @@ func (t *readTx) attachAlerts(sts []pager.IncidentState) error {
 	for i := range sts {
 		pos[sts[i].ID] = i
 	}
-	found := map[int][]pager.IncidentAlert{}
+	var again []string
 	for chunk := range slices.Chunk(sts, maxIDsPerSelect) {
 		args := make([]any, len(chunk))
 		for i := range chunk {
 			args[i] = chunk[i].ID
 		}
-		q := qSelectAlerts + "(?" + strings.Repeat(", ?", len(chunk)-1) + ")"
-		if err := t.scanAlerts(q, args, pos, found); err != nil {
+		q := "SELECT incident_id, count(*), '[' || " + t.s.dialect().concat + "(alert, ',') || ']' FROM incident_alerts " +
+			"WHERE incident_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ") GROUP BY incident_id"
+		bad, err := t.scanAlertArrays(q, args, pos, sts)
+		if err != nil {
 			return err
 		}
+		again = append(again, bad...)
 	}
-	for i, as := range found {
-		slices.SortFunc(as, func(a, b pager.IncidentAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
-		sts[i].Alerts = as
+	for _, id := range again {
+		found := map[int][]pager.IncidentAlert{}
+		if err := t.scanAlerts(qSelectAlerts+"(?)", []any{id}, pos, found); err != nil {
+			return err
+		}
+		for i, as := range found {
+			sts[i].Alerts = as
+		}
+	}
+	for i := range sts {
+		slices.SortFunc(sts[i].Alerts, func(a, b pager.IncidentAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
 	}
 	return nil
 }
 
+// scanAlertArrays sets the alerts of the incidents q returns (id, count,
+// JSON array) and returns those whose array must be read row by row.
+func (t *readTx) scanAlertArrays(q string, args []any, pos map[string]int, sts []pager.IncidentState) (again []string, err error) {
+	rows, err := t.tx.QueryContext(t.ctx, t.s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: incident_alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		var data []byte
+		if err := rows.Scan(&id, &n, &data); err != nil {
+			return nil, fmt.Errorf("sqlstore: incident_alerts: %w", err)
+		}
+		i, ok := pos[id]
+		if !ok {
+			continue
+		}
+		var as []pager.IncidentAlert
+		if err := json.Unmarshal(data, &as); err != nil || len(as) != n || !uniqueFingerprints(as) {
+			again = append(again, id)
+			continue
+		}
+		sts[i].Alerts = as
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: incident_alerts: %w", err)
+	}
+	return again, nil
+}
+
+func uniqueFingerprints(as []pager.IncidentAlert) bool {
+	slices.SortFunc(as, func(a, b pager.IncidentAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
+	for i := 1; i < len(as); i++ {
+		if as[i].Fingerprint == as[i-1].Fingerprint {
+			return false
+		}
+	}
+	return true
+}
+
+// scanAlerts reads the alert rows q returns (incident, fingerprint,
+// alert) into found, by the incident's position in pos.
 func (t *readTx) scanAlerts(q string, args []any, pos map[string]int, found map[int][]pager.IncidentAlert) error {
 	rows, err := t.tx.QueryContext(t.ctx, t.s.q(q), args...)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/watchdog-sre/watchdog/internal/pgtest"
 	"github.com/watchdog-sre/watchdog/pager"
 )
@@ -340,3 +342,32 @@ func TestHashAlert(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestIncidentAlertsCorruptRow: an alert row that does not decode is
+// skipped and reported; the incident and its other alerts read as ever.
+func TestIncidentAlertsCorruptRow(t *testing.T) {
+	for _, store := range alertStores {
+		t.Run(store.name, func(t *testing.T) {
+			s := store.open(t)
+			set := metrics.NewSet()
+			s.metrics = set
+			st := incident("inc-1", "g", pager.StatusTriggered, t0)
+			st.Alerts = []pager.IncidentAlert{testAlert("fp1", "1"), testAlert("fp2", "2"), testAlert("fp3", "3")}
+			update(t, s, func(tx pager.Tx) error { return tx.PutIncident(st) })
+			for _, q := range []string{
+				`UPDATE incident_alerts SET alert = '{"Fingerprint":' WHERE fingerprint = 'fp2'`,
+				`UPDATE incident_alerts SET alert = '{"Fingerprint":"fp1"}' WHERE fingerprint = 'fp3'`,
+			} {
+				if _, err := s.db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := roundTrip(t, st)
+			want.Alerts = want.Alerts[:1]
+			mustEqual(t, "incident", readIncident(t, s, "inc-1"), want)
+			if n := counter(set, "incident_alerts"); n != 2 {
+				t.Errorf("corrupt rows counted: %d, want 2", n)
+			}
+		})
+	}
+}

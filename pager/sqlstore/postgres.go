@@ -53,6 +53,7 @@ const (
 
 var postgresDialect = &dialect{
 	numbered:  true,
+	concat:    "string_agg",
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
 	// The notification reaches listening replicas at commit (Listen).
