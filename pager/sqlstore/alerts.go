@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/watchdog-sre/watchdog/pager"
 )
@@ -34,10 +36,16 @@ import (
 // otherwise (the document of a written incident holds [] or null, as the
 // caller's Alerts was empty or nil).
 
-// alertSum is the fingerprint and content hash of a written alert.
+// alertSum is the fingerprint and content hash of a written alert, with
+// the hash of its label and annotation maps. When the alert came through
+// PutIncidentOwned (refs), its maps' identities are kept too: the next
+// owned put of the alert with the same maps (Step never writes into them)
+// reuses mapsH instead of hashing them again.
 type alertSum struct {
-	fp string
-	h  uint64
+	fp           string
+	h, mapsH     uint64
+	labels, anns unsafe.Pointer // the maps (kept alive by these), when refs
+	refs         bool
 }
 
 // alertSums are an incident's written alerts, sorted by fingerprint.
@@ -81,11 +89,24 @@ func (t *writeTx) queueIncident(r incidentRow) {
 	t.incs = append(t.incs, r)
 }
 
-// hashAlert hashes everything of a that its JSON encodes. It runs for
-// every alert of every incident written, so it hashes strings with
+// hashAlert hashes everything of a that its JSON encodes.
+func hashAlert(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
+	return mix(hashScalars(seed, a) ^ hashMaps(seed, a))
+}
+
+// hashMaps hashes a's label and annotation maps.
+func hashMaps(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
+	return mix(hashMap(seed, a.Labels)) ^ hashMap(seed, a.Annotations)
+}
+
+// mapPtr returns m's identity.
+func mapPtr(m map[string]string) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+
+// hashScalars hashes what a's JSON encodes but its maps. It runs for every
+// alert of every incident written, so it hashes strings with
 // maphash.String and combines the parts with mix rather than streaming
 // them through a maphash.Hash.
-func hashAlert(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
+func hashScalars(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
 	h := mix(maphash.String(seed, a.Fingerprint))
 	h = mix(h ^ maphash.String(seed, a.SuppressedBy))
 	h = mix(h ^ maphash.String(seed, a.GeneratorURL))
@@ -98,9 +119,7 @@ func hashAlert(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
 	}
 	h = mix(h ^ flags)
 	h = hashTime(h, a.StartsAt)
-	h = hashTime(h, a.EndsAt)
-	h = mix(h ^ hashMap(seed, a.Labels))
-	return mix(h ^ hashMap(seed, a.Annotations))
+	return hashTime(h, a.EndsAt)
 }
 
 // mix is splitmix64's finaliser: every bit of x affects every bit of the
@@ -136,7 +155,7 @@ func hashMap(seed maphash.Seed, m map[string]string) uint64 {
 // putAlerts writes the alerts of st that differ from base (nil: unknown,
 // so all of them, after deleting the incident's rows) and returns the
 // sums of what the incident now holds.
-func (t *writeTx) putAlerts(st *pager.IncidentState, base *alertSums) (*alertSums, error) {
+func (t *writeTx) putAlerts(st *pager.IncidentState, base *alertSums, owned bool) (*alertSums, error) {
 	alerts := st.Alerts
 	if !slices.IsSortedFunc(alerts, func(a, b pager.IncidentAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) }) {
 		alerts = slices.Clone(alerts)
@@ -158,16 +177,27 @@ func (t *writeTx) putAlerts(st *pager.IncidentState, base *alertSums) (*alertSum
 	j := 0
 	for i := range alerts {
 		a := &alerts[i]
-		h := hashAlert(t.s.seed, a)
 		for j < len(old) && old[j].fp < a.Fingerprint {
 			t.queue(st.ID, old[j].fp, nil)
 			j++
 		}
-		same := j < len(old) && old[j].fp == a.Fingerprint && old[j].h == h
+		var prev *alertSum
 		if j < len(old) && old[j].fp == a.Fingerprint {
+			prev = &old[j]
 			j++
 		}
-		next.sums = append(next.sums, alertSum{fp: a.Fingerprint, h: h})
+		sum := alertSum{fp: a.Fingerprint, refs: owned}
+		if owned {
+			sum.labels, sum.anns = mapPtr(a.Labels), mapPtr(a.Annotations)
+		}
+		if owned && prev != nil && prev.refs && prev.labels == sum.labels && prev.anns == sum.anns {
+			sum.mapsH = prev.mapsH
+		} else {
+			sum.mapsH = hashMaps(t.s.seed, a)
+		}
+		sum.h = mix(hashScalars(t.s.seed, a) ^ sum.mapsH)
+		same := prev != nil && prev.h == sum.h
+		next.sums = append(next.sums, sum)
 		if same {
 			continue
 		}

@@ -371,3 +371,50 @@ func TestIncidentAlertsCorruptRow(t *testing.T) {
 		})
 	}
 }
+
+// TestIncidentAlertsOwned: PutIncidentOwned recognises an alert's maps
+// already written by identity, and still writes every alert whose maps
+// or other fields are new; a PutIncident in between does not let a later
+// owned put trust maps it could have changed.
+func TestIncidentAlertsOwned(t *testing.T) {
+	for _, store := range alertStores {
+		t.Run(store.name, func(t *testing.T) {
+			s := store.open(t)
+			st := incident("inc-1", "g", pager.StatusTriggered, t0)
+			a1, a2 := testAlert("fp1", "1"), testAlert("fp2", "2")
+			steps := []struct {
+				name   string
+				alerts []pager.IncidentAlert
+				owned  bool
+				rows   int
+			}{
+				{"first", []pager.IncidentAlert{a1, a2}, true, 2},
+				{"same maps", []pager.IncidentAlert{a1, a2}, true, 0},
+				{"new maps, same content", []pager.IncidentAlert{testAlert("fp1", "1"), a2}, true, 0},
+				{"new maps, new content", []pager.IncidentAlert{testAlert("fp1", "1b"), a2}, true, 1},
+				{"same maps, new end", []pager.IncidentAlert{testAlert("fp1", "1b"), {Fingerprint: "fp2", Alert: pager.Alert{
+					Labels: a2.Labels, Annotations: a2.Annotations, StartsAt: t0, EndsAt: t0.Add(time.Hour)}}}, true, 1},
+				{"not owned", []pager.IncidentAlert{a1, a2}, false, 2},
+			}
+			for _, step := range steps {
+				st.Alerts = step.alerts
+				before := s.alertRows
+				update(t, s, func(tx pager.Tx) error {
+					if step.owned {
+						return tx.(pager.OwnedPutter).PutIncidentOwned(st)
+					}
+					return tx.PutIncident(st)
+				})
+				if got := s.alertRows - before; got != step.rows {
+					t.Errorf("%s: %d alert rows written, want %d", step.name, got, step.rows)
+				}
+				mustEqual(t, step.name, readIncident(t, s, "inc-1"), roundTrip(t, st))
+			}
+			// Changed in place after a PutIncident: the owned put that
+			// follows must not trust the identity.
+			a1.Labels["a"] = "in place"
+			update(t, s, func(tx pager.Tx) error { return tx.(pager.OwnedPutter).PutIncidentOwned(st) })
+			mustEqual(t, "after a change in place", readIncident(t, s, "inc-1"), roundTrip(t, st))
+		})
+	}
+}

@@ -231,7 +231,14 @@ func (t *writeTx) NextID(seq string) (int64, error) {
 // for flush. A second open incident for the group key is caught by the
 // partial unique index incidents_open_group when the rows are written
 // (an ErrConflict from Update).
-func (t *writeTx) PutIncident(st pager.IncidentState) error {
+func (t *writeTx) PutIncident(st pager.IncidentState) error { return t.putIncident(st, false) }
+
+// PutIncidentOwned implements pager.OwnedPutter: PutIncident of a state
+// whose alerts' maps are never modified, so that an alert's maps already
+// written are recognised by identity rather than hashed again.
+func (t *writeTx) PutIncidentOwned(st pager.IncidentState) error { return t.putIncident(st, true) }
+
+func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
@@ -257,7 +264,7 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 	if !ok {
 		base = t.s.sums[st.ID]
 	}
-	next, err := t.putAlerts(&st, base)
+	next, err := t.putAlerts(&st, base, owned)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: %w", err)
 	}
