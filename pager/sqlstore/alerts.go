@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/watchdog-sre/watchdog/pager"
 )
@@ -25,10 +24,15 @@ import (
 // What was last written is known by a 64-bit hash per alert (alertSum),
 // kept per open incident in Store.sums and updated only when the
 // transaction that wrote it commits. On PostgreSQL, where replicas write
-// the same rows, an incident's sums are trusted only while the incident
-// row still carries the change number of the transaction that recorded
-// them; otherwise (and for an incident the Store has not written since it
-// opened) PutIncident rewrites all of the incident's alerts.
+// the same rows, each write transaction first forgets the sums of the
+// incidents other Stores wrote since this one last committed
+// (forgetOthersWrites). An incident without sums (new, written by
+// another replica, or not written since the Store opened) has all its
+// alert rows deleted and written again.
+//
+// The rows are buffered in the transaction and written, incidents first,
+// in multi-row INSERTs (flush) when fn returns or before a read in the
+// transaction that could see them.
 //
 // Incidents written before schema version 10 keep their alerts in the
 // document until they are next written: a read takes the alerts from
@@ -44,7 +48,7 @@ import (
 type alertSum struct {
 	fp           string
 	h, mapsH     uint64
-	labels, anns unsafe.Pointer // the maps (kept alive by these), when refs
+	labels, anns map[string]string // compared by identity (sameMap), when refs
 	refs         bool
 }
 
@@ -99,8 +103,10 @@ func hashMaps(seed maphash.Seed, a *pager.IncidentAlert) uint64 {
 	return mix(hashMap(seed, a.Labels)) ^ hashMap(seed, a.Annotations)
 }
 
-// mapPtr returns m's identity.
-func mapPtr(m map[string]string) unsafe.Pointer { return reflect.ValueOf(m).UnsafePointer() }
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
 
 // hashScalars hashes what a's JSON encodes but its maps. It runs for every
 // alert of every incident written, so it hashes strings with
@@ -188,9 +194,9 @@ func (t *writeTx) putAlerts(st *pager.IncidentState, base *alertSums, owned bool
 		}
 		sum := alertSum{fp: a.Fingerprint, refs: owned}
 		if owned {
-			sum.labels, sum.anns = mapPtr(a.Labels), mapPtr(a.Annotations)
+			sum.labels, sum.anns = a.Labels, a.Annotations
 		}
-		if owned && prev != nil && prev.refs && prev.labels == sum.labels && prev.anns == sum.anns {
+		if owned && prev != nil && prev.refs && sameMap(prev.labels, a.Labels) && sameMap(prev.anns, a.Annotations) {
 			sum.mapsH = prev.mapsH
 		} else {
 			sum.mapsH = hashMaps(t.s.seed, a)
