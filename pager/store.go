@@ -174,6 +174,14 @@ type IncidentFilter struct {
 	// Since keeps incidents created at or after it.
 	Since time.Time
 	Limit int
+	// OutlineAlerts asks for the alerts in outline, for readers that only
+	// match alert labels (the status page): each incident's Alerts hold
+	// one entry per distinct combination of the OutlineLabels' values
+	// among its alerts, with only those labels set (see
+	// OutlineAlertLabels); without OutlineLabels, no alerts at all. The
+	// stores then skip reading the alerts, or most of them.
+	OutlineAlerts bool
+	OutlineLabels []string
 }
 
 // Match reports whether st passes the filter (Limit aside).
@@ -430,9 +438,18 @@ func (t *memTx) OpenIncident(groupKey string) (IncidentState, error) {
 func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 	var out []IncidentState
 	for _, st := range t.d.incidents {
-		if f.Match(&st) {
-			out = append(out, st.Clone())
+		if !f.Match(&st) {
+			continue
 		}
+		if f.OutlineAlerts {
+			alerts := st.Alerts
+			st.Alerts = nil
+			st = st.Clone()
+			st.Alerts = OutlineAlertLabels(alerts, f.OutlineLabels)
+			out = append(out, st)
+			continue
+		}
+		out = append(out, st.Clone())
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
