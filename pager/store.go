@@ -438,18 +438,9 @@ func (t *memTx) OpenIncident(groupKey string) (IncidentState, error) {
 func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 	var out []IncidentState
 	for _, st := range t.d.incidents {
-		if !f.Match(&st) {
-			continue
-		}
-		if f.OutlineAlerts {
-			alerts := st.Alerts
-			st.Alerts = nil
-			st = st.Clone()
-			st.Alerts = OutlineAlertLabels(alerts, f.OutlineLabels)
+		if f.Match(&st) {
 			out = append(out, st)
-			continue
 		}
-		out = append(out, st.Clone())
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
@@ -458,7 +449,18 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		return out[i].ID > out[j].ID
 	})
 	if f.Limit > 0 && len(out) > f.Limit {
+		clear(out[f.Limit:])
 		out = out[:f.Limit]
+	}
+	for i := range out { // copy only what is returned
+		if f.OutlineAlerts {
+			alerts := out[i].Alerts
+			out[i].Alerts = nil
+			out[i] = out[i].Clone()
+			out[i].Alerts = OutlineAlertLabels(alerts, f.OutlineLabels)
+			continue
+		}
+		out[i] = out[i].Clone()
 	}
 	return out, nil
 }
