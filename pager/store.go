@@ -179,7 +179,9 @@ type IncidentFilter struct {
 	// one entry per distinct combination of the OutlineLabels' values
 	// among its alerts, with only those labels set (see
 	// OutlineAlertLabels); without OutlineLabels, no alerts at all. The
-	// stores then skip reading the alerts, or most of them.
+	// stores then skip reading the alerts, or most of them. Outlined
+	// incidents are for reading only: one written back (PutIncident) would
+	// replace the incident's alerts by their outline.
 	OutlineAlerts bool
 	OutlineLabels []string
 }
