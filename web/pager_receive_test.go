@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -220,19 +219,7 @@ func (g *gatedPager) Receive(alerts ...pager.Alert) error {
 // while the pager receives: a POST goes through while another waits in
 // the pager's Receive (where the group commit takes both).
 func TestReceiverConcurrencyBound(t *testing.T) {
-	data, err := os.ReadFile("testdata/pager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: pagerEpoch}
-	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p, clk := newTestPager(t)
 	g := &gatedPager{Pager: p, entered: make(chan struct{}), release: make(chan struct{})}
 	_, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
 	a := &pagerAPI{o: PagerOptions{Pager: g, MaxConcurrentReceives: 1}, now: clk.now, ingest: make(chan struct{}, 1)}
