@@ -19,6 +19,13 @@ func decodePostableAlerts(body []byte) ([]postableAlert, error) {
 	if alerts, ok := fastPostableAlerts(body); ok {
 		return alerts, nil
 	}
+	return stdPostableAlerts(body)
+}
+
+// stdPostableAlerts decodes body with encoding/json, unknown fields and
+// trailing data refused: the slow path, and the decoding the fast path
+// must agree with.
+func stdPostableAlerts(body []byte) ([]postableAlert, error) {
 	var alerts []postableAlert
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -1,27 +1,12 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"unsafe"
 )
-
-// stdPostableAlerts is the decoding the fast path must agree with.
-func stdPostableAlerts(body []byte) ([]postableAlert, error) {
-	var alerts []postableAlert
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&alerts)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON array")
-	}
-	return alerts, err
-}
 
 var decodeBodies = []struct {
 	name string
