@@ -165,7 +165,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			tsp = nil
 		}
 		e, seen := sl.cache.lookup(line, tp != nil && tp.IsExpected())
-		if e != nil && e.dropped {
+		if e != nil && e.dropped() {
 			continue
 		}
 		var lset labels.Labels

@@ -129,17 +129,19 @@ func BenchmarkAppendBody(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			start := time.Now()
-			n := 0
+			n, samples := 0, 0
 			for b.Loop() {
 				n++
 				res, err := sl.appendBody(context.Background(), countingAppender{&refs}, body, "text/plain", int64(n+1))
 				if err != nil || res.seriesAdded != 0 {
 					b.Fatalf("%+v %v", res, err)
 				}
+				samples += res.total
 				sl.cache.iterDone(true)
 				sl.meta.end(true)
 			}
 			nsPerOp[prom] = float64(time.Since(start).Nanoseconds()) / float64(n)
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(samples), "ns/sample")
 		})
 	}
 	if nsPerOp[false] > 0 && nsPerOp[true] > 0 {
