@@ -31,10 +31,10 @@ type cacheEntry struct {
 type entryState uint8
 
 const (
-	slotFree entryState = iota
-	slotLive            // findable by its line (dropped or kept)
-	slotDropped         // findable; metric relabeling dropped the line, ref and lset are unset
-	slotDetached        // only kept for staleness after resetLabels
+	slotFree     entryState = iota
+	slotLive                // findable by its line (dropped or kept)
+	slotDropped             // findable; metric relabeling dropped the line, ref and lset are unset
+	slotDetached            // only kept for staleness after resetLabels
 )
 
 // Entry pages: entries are values in fixed pages, so that a pointer to one
