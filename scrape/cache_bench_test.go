@@ -49,7 +49,7 @@ func heapInUse() uint64 {
 // BenchmarkSeriesCache measures the series cache of a node_exporter target:
 // "memory" the bytes per series that 20 targets' scrape loops hold after
 // three scrapes (label sets excluded: the store holds them; parser, metadata
-// and cache included), "create" a target's first scrape (every series new:
+// and cache included: B/series; the series cache alone: cache_B/series), "create" a target's first scrape (every series new:
 // parse labels, relabel, fill the cache) per sample, with our parser and
 // with Prometheus's (textparse) as the peer; BenchmarkAppendBody is the
 // steady state.
@@ -58,7 +58,7 @@ func BenchmarkSeriesCache(b *testing.B) {
 	ctx := context.Background()
 	b.Run("memory", func(b *testing.B) {
 		const targets = 20
-		var perSeries float64
+		var perSeries, cachePerSeries float64
 		for b.Loop() {
 			var lsets []labels.Labels
 			app := storeAppender{&lsets}
@@ -82,14 +82,23 @@ func BenchmarkSeriesCache(b *testing.B) {
 				loops[i] = sl
 			}
 			with := heapInUse()
+			for _, sl := range loops {
+				sl.cache = newSeriesCache()
+				if sl.parsers.text != nil {
+					sl.parsers.text.SetExpected(nil)
+				}
+			}
+			noCache := heapInUse()
 			runtime.KeepAlive(loops)
 			loops = nil
 			without := heapInUse()
 			runtime.KeepAlive(lsets)
 			_ = before
 			perSeries = float64(with-without) / float64(series)
+			cachePerSeries = (float64(with) - float64(noCache)) / float64(series)
 		}
 		b.ReportMetric(perSeries, "B/series")
+		b.ReportMetric(cachePerSeries, "cache_B/series")
 	})
 	for _, prom := range []bool{false, true} {
 		name := "create/promtext"
