@@ -128,7 +128,8 @@ func checkCacheTexts(t *testing.T, c *seriesCache) {
 // reordered, removed, added, dropped by relabeling, duplicated, changed to
 // invalid) with promtext, whose known lines skip validation through the
 // series cache's sequence, and with textparse, which validates every line,
-// and checks that both commit the same samples and fail the same scrapes.
+// and checks that both commit the same samples and fail the same scrapes,
+// also when the series cache's line hash makes most or all lines collide.
 func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 	base := testcorpus.Read(t, "node_exporter.prom")
 	lines := bytes.SplitAfter(base, []byte("\n"))
@@ -154,7 +155,7 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		}
 		bodies[k] = b
 	}
-	run := func(prometheus bool) (*recorder, []error) {
+	run := func(prometheus bool, hash func([]byte) uint64) (*recorder, []error) {
 		rec := newRecorder()
 		sl := newTestScrapeLoop(rec, func(c *jobConfig) {
 			c.cfg.MetricRelabelConfigs = mustRelabelF(`- source_labels: [__name__]
@@ -163,6 +164,7 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 `)
 		})
 		sl.parsers.prometheus = prometheus
+		sl.cache.hash = hash
 		var errs []error
 		for i, body := range bodies {
 			app := rec.appender()
@@ -179,32 +181,38 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		}
 		return rec, errs
 	}
-	want, wantErrs := run(true)
-	got, gotErrs := run(false)
-	for i := range wantErrs {
-		if (wantErrs[i] == nil) != (gotErrs[i] == nil) {
-			t.Fatalf("scrape %d: error %v, textparse %v", i, gotErrs[i], wantErrs[i])
-		}
-	}
+	want, wantErrs := run(true, xxhash.Sum64)
 	if wantErrs[7] == nil {
 		t.Fatal("scrape 7 should fail")
 	}
-	if len(got.committed) != len(want.committed) {
-		t.Fatalf("%d samples committed, textparse %d", len(got.committed), len(want.committed))
+	for _, h := range cacheHashes {
+		t.Run(h.name, func(t *testing.T) {
+			got, gotErrs := run(false, h.hash)
+			for i := range wantErrs {
+				if (wantErrs[i] == nil) != (gotErrs[i] == nil) {
+					t.Fatalf("scrape %d: error %v, textparse %v", i, gotErrs[i], wantErrs[i])
+				}
+			}
+			if len(got.committed) != len(want.committed) {
+				t.Fatalf("%d samples committed, textparse %d", len(got.committed), len(want.committed))
+			}
+			sortSamples(got.committed)
+			sortSamples(want.committed)
+			for i := range got.committed {
+				g, w := got.committed[i], want.committed[i]
+				if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
+					t.Fatalf("sample %d: %v, textparse %v", i, g, w)
+				}
+			}
+		})
 	}
-	// Stale markers come in map order: compare sorted.
+}
+
+// sortSamples sorts samples by time, labels and value bits (stale markers
+// come in map order).
+func sortSamples(ss []sample) {
 	key := func(s sample) string { return fmt.Sprintf("%d %s %x", s.t, s.lset, math.Float64bits(s.v)) }
-	sortSamples := func(ss []sample) {
-		slices.SortFunc(ss, func(a, b sample) int { return strings.Compare(key(a), key(b)) })
-	}
-	sortSamples(got.committed)
-	sortSamples(want.committed)
-	for i := range got.committed {
-		g, w := got.committed[i], want.committed[i]
-		if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
-			t.Fatalf("sample %d: %v, textparse %v", i, g, w)
-		}
-	}
+	slices.SortFunc(ss, func(a, b sample) int { return strings.Compare(key(a), key(b)) })
 }
 
 // refModel is the staleness tracking as maps keyed by ref (how the cache kept
@@ -323,6 +331,9 @@ func TestSeriesCacheChurn(t *testing.T) {
 				}
 				c.iterDone(true)
 				checkCacheTexts(t, c)
+				if h.name == "constant" && (len(c.index) > 1 || len(c.collided) < c.live-1) {
+					t.Fatalf("iter %d: one hash for all lines, yet %d in the index and %d collided", iter, len(c.index), len(c.collided))
+				}
 				// Lines of this and the previous scrape: 250 entries.
 				if c.live > 250 || int(c.used) > 250+pageSize {
 					t.Fatalf("iter %d: %d live entries in %d slots", iter, c.live, c.used)
