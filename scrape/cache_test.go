@@ -106,7 +106,7 @@ func checkCacheTexts(t *testing.T, c *seriesCache) {
 	check := func(idx int32) {
 		e := c.entry(idx)
 		text := string(c.textOf(idx))
-		if e.state == slotLive && e.lset.Get("l") != text {
+		if e.state == slotLive && e.lset.Has("l") && e.lset.Get("l") != text {
 			t.Fatalf("entry %s has text %q", e.lset, text)
 		}
 		if got := c.peek(text); got != e {
@@ -376,4 +376,49 @@ func TestCacheReserve(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepeatedScrapeKeepsLines: a scrape that repeats the previous one's
+// lines writes no line stream (the previous one is kept) and allocates
+// nothing in the cache; one that changes writes a new one.
+func TestRepeatedScrapeKeepsLines(t *testing.T) {
+	body := testcorpus.Read(t, "node_exporter.prom")
+	rec := newRecorder()
+	sl := newTestScrapeLoop(rec, nil)
+	var refs uint64
+	scrape := func(b []byte, ts int64) {
+		t.Helper()
+		if _, err := sl.appendBody(context.Background(), countingAppender{&refs}, b, "text/plain", ts); err != nil {
+			t.Fatal(err)
+		}
+		sl.cache.iterDone(true)
+		sl.meta.end(true)
+	}
+	if _, err := sl.appendBody(context.Background(), rec.appender(), body, "text/plain", 1); err != nil {
+		t.Fatal(err)
+	}
+	sl.cache.iterDone(true)
+	sl.meta.end(true)
+	scrape(body, 2)
+	stream := &sl.cache.prev.buf[0]
+	ts := int64(3)
+	allocs := testing.AllocsPerRun(5, func() {
+		scrape(body, ts)
+		ts++
+	})
+	if &sl.cache.prev.buf[0] != stream {
+		t.Fatal("a repeated scrape rewrote the line stream")
+	}
+	if allocs != 0 {
+		t.Fatalf("a repeated scrape allocates %v times", allocs)
+	}
+	// One line less: the stream is rewritten without it.
+	i := bytes.Index(body, []byte("\nnode_load1 "))
+	j := i + 1 + bytes.IndexByte(body[i+1:], '\n')
+	changed := append(bytes.Clone(body[:i]), body[j:]...)
+	scrape(changed, ts)
+	if &sl.cache.prev.buf[0] == stream || sl.cache.prevLen != sl.cache.prev.n-1 {
+		t.Fatalf("after a line went away: %d lines, %d records", sl.cache.prevLen, sl.cache.prev.n)
+	}
+	checkCacheTexts(t, sl.cache)
 }
