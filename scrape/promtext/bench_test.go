@@ -263,3 +263,20 @@ func TestReleaseKeepsMemo(t *testing.T) {
 	}
 	runtime.KeepAlive(p)
 }
+
+// TestMemoSizedFromFirstBody: the first recording of the metadata lines
+// (the second body) is sized from the first body's, so it is not regrown.
+func TestMemoSizedFromFirstBody(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	drain(t, p, false)
+	p.Reset(in)
+	drain(t, p, false)
+	m := &p.memo
+	if !m.dirty || len(m.cur) == 0 {
+		t.Fatal("the second body was not recorded")
+	}
+	if cap(m.cur) != len(m.cur) || cap(m.curBuf) != len(m.curBuf) {
+		t.Fatalf("recorded %d lines of %d bytes into room for %d and %d", len(m.cur), len(m.curBuf), cap(m.cur), cap(m.curBuf))
+	}
+}

@@ -78,11 +78,15 @@ type memo struct {
 	// bodies counts Resets. Recording starts with the second body, so that
 	// a Parser used for one body only (New) pays nothing for the memo.
 	bodies int
+	// hintLines and hintBytes size the first recording: the comment, HELP
+	// and TYPE lines the previous body had.
+	hintLines, hintBytes int
 }
 
 // memoReset starts a new body.
 func (p *Parser) memoReset() {
 	m := &p.memo
+	m.hintLines, m.hintBytes = p.metaParsed, p.metaBytes
 	if m.dirty {
 		m.prev, m.cur = m.cur, nil
 		m.linkRuns()
@@ -144,7 +148,8 @@ func (m *memo) linkRuns() {
 func (m *memo) memoDirty() {
 	m.dirty = true
 	if m.cur == nil {
-		m.cur, m.curBuf = make([]metaMemo, 0, len(m.prev)), make([]byte, 0, len(m.prevBuf))
+		m.cur = make([]metaMemo, 0, max(len(m.prev), m.hintLines))
+		m.curBuf = make([]byte, 0, max(len(m.prevBuf), m.hintBytes))
 	}
 	m.cur, m.curBuf = m.cur[:0], m.curBuf[:0]
 	if m.k == 0 {
