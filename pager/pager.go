@@ -389,8 +389,8 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 				continue // a restart or reload that changes nothing here writes nothing
 			}
 			put := tx.PutIncident
-			if o, ok := tx.(ownedPutter); ok {
-				put = o.putIncidentOwned // nst is never modified: no copy needed
+			if o, ok := tx.(OwnedPutter); ok {
+				put = o.PutIncidentOwned // nst is never modified: no copy needed
 			}
 			if err := put(nst); err != nil {
 				return fmt.Errorf("put incident %s: %w", nst.ID, err)
