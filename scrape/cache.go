@@ -75,7 +75,7 @@ const (
 // by ref are built only when a series of the previous scrape is missing, to
 // write one marker per ref and none for a ref another line still exposes.
 type seriesCache struct {
-	pages    [][]cacheEntry
+	pages    []*[pageSize]cacheEntry
 	free     []int32 // freed slots
 	used     int32   // slots handed out from pages
 	live     int     // entries findable (index and collided)
@@ -136,7 +136,7 @@ func (c *seriesCache) newSlot() int32 {
 		return idx
 	}
 	if int(c.used)>>pageShift == len(c.pages) {
-		c.pages = append(c.pages, make([]cacheEntry, pageSize))
+		c.pages = append(c.pages, new([pageSize]cacheEntry))
 	}
 	c.used++
 	return c.used - 1
@@ -166,11 +166,18 @@ func (c *seriesCache) expectedLine() string {
 	if c.pos >= c.prevLen {
 		return ""
 	}
-	text, _ := c.expRd.at(&c.prev, c.pos)
-	if len(text) == 0 {
+	r := &c.expRd
+	if r.s != &c.prev || r.next != c.pos+1 {
+		if r.s == &c.prev && r.next == c.pos {
+			r.decode() // the next line in order
+		} else {
+			r.at(&c.prev, c.pos)
+		}
+	}
+	if len(r.text) == 0 {
 		return ""
 	}
-	return unsafe.String(&text[0], len(text))
+	return unsafe.String(&r.text[0], len(r.text))
 }
 
 // lookup returns the entry of line (kept or dropped) and whether it was
@@ -180,8 +187,11 @@ func (c *seriesCache) expectedLine() string {
 func (c *seriesCache) lookup(line []byte, expected bool) (e *cacheEntry, seenThisScrape bool) {
 	idx, inOrder := int32(-1), false
 	if c.pos < c.prevLen {
-		text, i := c.expRd.at(&c.prev, c.pos)
-		if expected || string(text) == string(line) {
+		if r := &c.expRd; expected && r.s == &c.prev && r.next == c.pos+1 {
+			// expectedLine decoded this line.
+			idx, inOrder = r.idx, c.pos == c.seqLen
+			c.pos++
+		} else if text, i := r.at(&c.prev, c.pos); string(text) == string(line) {
 			idx, inOrder = i, c.pos == c.seqLen
 			c.pos++
 		}

@@ -101,7 +101,26 @@ func (r *streamReader) at(s *lineStream, i int) ([]byte, int32) {
 
 // decode reads record r.next.
 func (r *streamReader) decode() {
-	b := r.s.buf[r.off:]
+	buf, off := r.s.buf, r.off
+	// The usual record: one byte each for the prefix and suffix lengths
+	// and the index difference.
+	if off+2 < len(buf) && buf[off]|buf[off+1] < 0x80 {
+		shared, suffix := int(buf[off]), int(buf[off+1])
+		end := off + 2 + suffix
+		if end < len(buf) && buf[end] < 0x80 && shared <= len(r.text) {
+			r.text = append(r.text[:shared], buf[off+2:end]...)
+			d := int32(buf[end]>>1) ^ -int32(buf[end]&1) // zigzag, as binary.Varint
+			if r.next%restartEvery == 0 {
+				r.idx = d
+			} else {
+				r.idx += d
+			}
+			r.off = end + 1
+			r.next++
+			return
+		}
+	}
+	b := buf[off:]
 	shared, n1 := binary.Uvarint(b)
 	suffix, n2 := binary.Uvarint(b[n1:])
 	k := n1 + n2
