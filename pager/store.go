@@ -174,6 +174,16 @@ type IncidentFilter struct {
 	// Since keeps incidents created at or after it.
 	Since time.Time
 	Limit int
+	// OutlineAlerts asks for the alerts in outline, for readers that only
+	// match alert labels (the status page): each incident's Alerts hold
+	// one entry per distinct combination of the OutlineLabels' values
+	// among its alerts, with only those labels set (see
+	// OutlineAlertLabels); without OutlineLabels, no alerts at all. The
+	// stores then skip reading the alerts, or most of them. Outlined
+	// incidents are for reading only: one written back (PutIncident) would
+	// replace the incident's alerts by their outline.
+	OutlineAlerts bool
+	OutlineLabels []string
 }
 
 // Match reports whether st passes the filter (Limit aside).
@@ -431,7 +441,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 	var out []IncidentState
 	for _, st := range t.d.incidents {
 		if f.Match(&st) {
-			out = append(out, st.Clone())
+			out = append(out, st)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -441,7 +451,18 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		return out[i].ID > out[j].ID
 	})
 	if f.Limit > 0 && len(out) > f.Limit {
+		clear(out[f.Limit:])
 		out = out[:f.Limit]
+	}
+	for i := range out { // copy only what is returned
+		if f.OutlineAlerts {
+			alerts := out[i].Alerts
+			out[i].Alerts = nil
+			out[i] = out[i].Clone()
+			out[i].Alerts = OutlineAlertLabels(alerts, f.OutlineLabels)
+			continue
+		}
+		out[i] = out[i].Clone()
 	}
 	return out, nil
 }

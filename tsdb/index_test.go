@@ -1,9 +1,12 @@
 package tsdb
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -143,6 +146,50 @@ func TestUnionDisjoint(t *testing.T) {
 				got := unionDisjoint(lists)
 				if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
 					t.Fatalf("unionDisjoint(%v) = %v, want %v", lists, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestPostingsAllFromRefTable checks the refs a query with no positive
+// matcher starts from (the ref table's, the index keeps no list of them):
+// ascending, across ref pages, without deleted series.
+func TestPostingsAllFromRefTable(t *testing.T) {
+	db := newDB(anyTime(Options{}), nil)
+	app := db.Appender()
+	const n = refPageSize + 100 // two pages
+	for i := range n {
+		mustAppend(t, app, 0, labels.FromStrings("__name__", "m", "i", strconv.Itoa(i), "odd", strconv.Itoa(i%2)), 1000, 1)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeleteSeries(context.Background(), math.MinInt64, math.MaxInt64,
+		labels.MustNewMatcher(labels.MatchEqual, "odd", "1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		m    *labels.Matcher
+		want int
+	}{
+		{"absent label", labels.MustNewMatcher(labels.MatchEqual, "nope", ""), n / 2},
+		{"not equal", labels.MustNewMatcher(labels.MatchNotEqual, "i", "0"), n/2 - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			refs := db.Postings([]uint64{42}, tc.m)
+			if len(refs) != tc.want+1 || refs[0] != 42 {
+				t.Fatalf("%d refs after the caller's one, want %d", len(refs)-1, tc.want)
+			}
+			refs = refs[1:]
+			if !slices.IsSorted(refs) {
+				t.Fatal("refs not ascending")
+			}
+			var it SampleIterator
+			for _, ref := range refs {
+				if lset, ok := db.SeriesIterator(ref, 0, 2000, &it); !ok || lset.Get("odd") != "0" {
+					t.Fatalf("ref %d: %v (found %v), want a series with odd=0", ref, lset, ok)
 				}
 			}
 		})
