@@ -165,7 +165,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			tsp = nil
 		}
 		e, seen := sl.cache.lookup(line, tp != nil && tp.IsExpected())
-		if e != nil && e.dropped {
+		if e != nil && e.dropped() {
 			continue
 		}
 		var lset labels.Labels
@@ -442,6 +442,16 @@ func checkSeries(lset labels.Labels, l *config.ScrapeLimits) error {
 // the target's labels win and conflicting scraped ones are kept as
 // exported_<name>. keep is false when relabeling dropped the series.
 func (sl *scrapeLoop) mutate(lset labels.Labels) (out labels.Labels, keep bool) {
+	if len(sl.s.job.cfg.MetricRelabelConfigs) == 0 {
+		if out, ok := sl.mergeTarget(lset); ok {
+			return out, !out.IsEmpty()
+		}
+	}
+	return sl.mutateBuilder(lset)
+}
+
+// mutateBuilder is mutate through labels.Builder, for every case.
+func (sl *scrapeLoop) mutateBuilder(lset labels.Labels) (out labels.Labels, keep bool) {
 	lb := sl.lb
 	lb.Reset(lset)
 	target := sl.s.target.public
@@ -483,6 +493,42 @@ func (sl *scrapeLoop) mutate(lset labels.Labels) (out labels.Labels, keep bool) 
 		return out, false
 	}
 	return out, true
+}
+
+// mergeTarget returns what mutate returns without metric_relabel_configs,
+// built in one pass: lset with the target's labels merged in, labels with
+// empty values left out (as labels.Builder does). ok is false when a scraped
+// label has a target label's name; mutate resolves that conflict.
+func (sl *scrapeLoop) mergeTarget(lset labels.Labels) (out labels.Labels, ok bool) {
+	if sl.targetFor != sl.s {
+		sl.targetLabels = sl.targetLabels[:0]
+		sl.s.target.public.Range(func(l labels.Label) { sl.targetLabels = append(sl.targetLabels, l) })
+		sl.targetFor = sl.s
+	}
+	tl, sb := sl.targetLabels, &sl.sb
+	sb.Reset()
+	i, conflict := 0, false
+	add := func(l labels.Label) {
+		if l.Value != "" {
+			sb.Add(l.Name, l.Value)
+		}
+	}
+	lset.Range(func(l labels.Label) {
+		for ; i < len(tl) && tl[i].Name < l.Name; i++ {
+			add(tl[i])
+		}
+		if i < len(tl) && tl[i].Name == l.Name {
+			conflict = true
+		}
+		add(l)
+	})
+	if conflict {
+		return labels.EmptyLabels(), false
+	}
+	for ; i < len(tl); i++ {
+		add(tl[i])
+	}
+	return sb.Labels(), true
 }
 
 // sampleLines counts the lines of b that can hold a sample: neither empty

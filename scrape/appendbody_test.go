@@ -3,6 +3,8 @@ package scrape
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -129,17 +131,19 @@ func BenchmarkAppendBody(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			start := time.Now()
-			n := 0
+			n, samples := 0, 0
 			for b.Loop() {
 				n++
 				res, err := sl.appendBody(context.Background(), countingAppender{&refs}, body, "text/plain", int64(n+1))
 				if err != nil || res.seriesAdded != 0 {
 					b.Fatalf("%+v %v", res, err)
 				}
+				samples += res.total
 				sl.cache.iterDone(true)
 				sl.meta.end(true)
 			}
 			nsPerOp[prom] = float64(time.Since(start).Nanoseconds()) / float64(n)
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(samples), "ns/sample")
 		})
 	}
 	if nsPerOp[false] > 0 && nsPerOp[true] > 0 {
@@ -183,5 +187,47 @@ func TestSampleLines(t *testing.T) {
 		if got := sampleLines([]byte(tt.body)); got != tt.want {
 			t.Errorf("sampleLines(%q) = %d, want %d", tt.body, got, tt.want)
 		}
+	}
+}
+
+// TestMergeTargetMatchesBuilder: mutate's one-pass merge of the target's
+// labels gives what labels.Builder gives, on label sets with empty values,
+// names before, between and after the target's, and names of target labels,
+// with and without honor_labels.
+func TestMergeTargetMatchesBuilder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	names := []string{"__name__", "A", "a", "instance", "job", "k", "zz", "exported_job", "team"}
+	values := []string{"", "x", "y"}
+	for _, honor := range []bool{false, true} {
+		t.Run(fmt.Sprint("honor=", honor), func(t *testing.T) {
+			merged := 0
+			for i := range 2000 {
+				var tl, sl []string
+				for _, n := range names[1:] {
+					if rng.IntN(3) == 0 {
+						tl = append(tl, n, values[1+rng.IntN(2)])
+					}
+				}
+				for _, n := range names {
+					if rng.IntN(2) == 0 {
+						sl = append(sl, n, values[rng.IntN(3)])
+					}
+				}
+				loop := newTestScrapeLoop(newRecorder(), func(c *jobConfig) { c.cfg.HonorLabels = honor })
+				loop.s.target.public = labels.FromStrings(tl...)
+				lset := labels.FromStrings(sl...)
+				if _, ok := loop.mergeTarget(lset); ok {
+					merged++
+				}
+				got, gotKeep := loop.mutate(lset)
+				want, wantKeep := loop.mutateBuilder(lset)
+				if !labels.Equal(got, want) || gotKeep != wantKeep || got.String() != want.String() {
+					t.Fatalf("case %d: target %v, scraped %s: merge %s %v, builder %s %v", i, tl, lset, got, gotKeep, want, wantKeep)
+				}
+			}
+			if merged < 200 || merged > 1800 {
+				t.Fatalf("%d of 2000 cases merged in one pass: both paths must be exercised", merged)
+			}
+		})
 	}
 }

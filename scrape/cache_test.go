@@ -11,60 +11,116 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/watchdog-sre/watchdog/internal/testcorpus"
 )
 
+// peek returns the entry of line without marking it seen, or nil.
+func (c *seriesCache) peek(line string) *cacheEntry {
+	if idx := c.find([]byte(line)); idx >= 0 {
+		return c.entry(idx)
+	}
+	return nil
+}
+
+// cacheHashes are the line hashes the cache tests run with: the real one,
+// and ones that make most or all lines collide.
+var cacheHashes = []struct {
+	name string
+	hash func([]byte) uint64
+}{
+	{"xxhash", xxhash.Sum64},
+	{"three_values", func(b []byte) uint64 { return uint64(len(b) % 3) }},
+	{"constant", func([]byte) uint64 { return 42 }},
+}
+
 // TestSeriesCacheSequence checks that lookups through the sequence always
 // return what the map holds, while scrapes reorder, insert, remove and repeat
-// lines.
+// lines, and that a hash collision never returns another line's entry.
 func TestSeriesCacheSequence(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	c := newSeriesCache()
-	lines := make([]string, 40)
-	for i := range lines {
-		lines[i] = fmt.Sprintf(`m{i="%d"}`, i)
-	}
-	order := append([]string(nil), lines[:30]...)
-	for iter := 0; iter < 200; iter++ {
-		switch rng.IntN(6) {
-		case 0: // swap two lines
-			i, j := rng.IntN(len(order)), rng.IntN(len(order))
-			order[i], order[j] = order[j], order[i]
-		case 1: // insert a line
-			i := rng.IntN(len(order) + 1)
-			order = append(order[:i], append([]string{lines[rng.IntN(len(lines))]}, order[i:]...)...)
-		case 2: // remove a line
-			if len(order) > 1 {
-				i := rng.IntN(len(order))
-				order = append(order[:i], order[i+1:]...)
+	for _, h := range cacheHashes {
+		t.Run(h.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			c := newSeriesCache()
+			c.hash = h.hash
+			lines := make([]string, 40)
+			for i := range lines {
+				lines[i] = fmt.Sprintf(`m{i="%d"}`, i)
 			}
-		case 3:
-			if rng.IntN(10) == 0 {
-				c.resetLabels()
-			}
-		}
-		seen := map[string]bool{}
-		for _, l := range order {
-			want := c.series[l]
-			e, dup := c.lookup([]byte(l), c.expectedLine() == l && rng.IntN(2) == 0)
-			if e != want {
-				t.Fatalf("iter %d line %s: lookup gave %p, map holds %p", iter, l, e, want)
-			}
-			if dup != seen[l] {
-				t.Fatalf("iter %d line %s: seenThisScrape %v, want %v", iter, l, dup, seen[l])
-			}
-			seen[l] = true
-			if e == nil {
-				if rng.IntN(4) == 0 {
-					c.addDropped([]byte(l))
-				} else {
-					c.add([]byte(l), uint64(iter+1), labels.FromStrings("l", l))
+			order := append([]string(nil), lines[:30]...)
+			for iter := 0; iter < 300; iter++ {
+				switch rng.IntN(7) {
+				case 0: // swap two lines
+					i, j := rng.IntN(len(order)), rng.IntN(len(order))
+					order[i], order[j] = order[j], order[i]
+				case 1: // insert a line
+					i := rng.IntN(len(order) + 1)
+					order = append(order[:i], append([]string{lines[rng.IntN(len(lines))]}, order[i:]...)...)
+				case 2: // remove a line
+					if len(order) > 1 {
+						i := rng.IntN(len(order))
+						order = append(order[:i], order[i+1:]...)
+					}
+				case 3:
+					if rng.IntN(10) == 0 {
+						c.resetLabels()
+					}
 				}
+				seen := map[string]bool{}
+				for _, l := range order {
+					want := c.peek(l)
+					e, dup := c.lookup([]byte(l), c.expectedLine() == l && rng.IntN(2) == 0)
+					if e != want {
+						t.Fatalf("iter %d line %s: lookup gave %p, map holds %p", iter, l, e, want)
+					}
+					if dup != seen[l] {
+						t.Fatalf("iter %d line %s: seenThisScrape %v, want %v", iter, l, dup, seen[l])
+					}
+					seen[l] = true
+					if e == nil {
+						if rng.IntN(4) == 0 {
+							c.addDropped([]byte(l))
+						} else {
+							c.add([]byte(l), uint64(iter+1), labels.FromStrings("l", l))
+						}
+					} else if !e.dropped() && e.lset.Get("l") != l {
+						t.Fatalf("iter %d line %s: entry of %s", iter, l, e.lset)
+					}
+				}
+				c.iterDone(rng.IntN(8) != 0)
+				checkCacheTexts(t, c)
 			}
+		})
+	}
+}
+
+// checkCacheTexts checks that every findable entry's text is its line (the
+// tests give kept lines the label l=line) and that the counts agree.
+func checkCacheTexts(t *testing.T, c *seriesCache) {
+	t.Helper()
+	if n := len(c.index) + len(c.collided); n != c.live {
+		t.Fatalf("live %d, maps hold %d", c.live, n)
+	}
+	check := func(idx int32) {
+		e := c.entry(idx)
+		text := string(c.textOf(idx))
+		if e.state == slotLive && e.lset.Has("l") && e.lset.Get("l") != text {
+			t.Fatalf("entry %s has text %q", e.lset, text)
 		}
-		c.iterDone(rng.IntN(8) != 0)
+		if got := c.peek(text); got != e {
+			t.Fatalf("text %q finds %p, not its entry %p", text, got, e)
+		}
+	}
+	for _, idx := range c.index {
+		check(idx)
+	}
+	for k, idx := range c.collided {
+		if string(c.textOf(idx)) != k {
+			t.Fatalf("collided key %q has text %q", k, c.textOf(idx))
+		}
+		check(idx)
 	}
 }
 
@@ -72,7 +128,8 @@ func TestSeriesCacheSequence(t *testing.T) {
 // reordered, removed, added, dropped by relabeling, duplicated, changed to
 // invalid) with promtext, whose known lines skip validation through the
 // series cache's sequence, and with textparse, which validates every line,
-// and checks that both commit the same samples and fail the same scrapes.
+// and checks that both commit the same samples and fail the same scrapes,
+// also when the series cache's line hash makes most or all lines collide.
 func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 	base := testcorpus.Read(t, "node_exporter.prom")
 	lines := bytes.SplitAfter(base, []byte("\n"))
@@ -98,7 +155,7 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		}
 		bodies[k] = b
 	}
-	run := func(prometheus bool) (*recorder, []error) {
+	run := func(prometheus bool, hash func([]byte) uint64) (*recorder, []error) {
 		rec := newRecorder()
 		sl := newTestScrapeLoop(rec, func(c *jobConfig) {
 			c.cfg.MetricRelabelConfigs = mustRelabelF(`- source_labels: [__name__]
@@ -107,6 +164,7 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 `)
 		})
 		sl.parsers.prometheus = prometheus
+		sl.cache.hash = hash
 		var errs []error
 		for i, body := range bodies {
 			app := rec.appender()
@@ -123,32 +181,38 @@ func TestAppendBodySequenceMatchesTextparse(t *testing.T) {
 		}
 		return rec, errs
 	}
-	want, wantErrs := run(true)
-	got, gotErrs := run(false)
-	for i := range wantErrs {
-		if (wantErrs[i] == nil) != (gotErrs[i] == nil) {
-			t.Fatalf("scrape %d: error %v, textparse %v", i, gotErrs[i], wantErrs[i])
-		}
-	}
+	want, wantErrs := run(true, xxhash.Sum64)
 	if wantErrs[7] == nil {
 		t.Fatal("scrape 7 should fail")
 	}
-	if len(got.committed) != len(want.committed) {
-		t.Fatalf("%d samples committed, textparse %d", len(got.committed), len(want.committed))
+	for _, h := range cacheHashes {
+		t.Run(h.name, func(t *testing.T) {
+			got, gotErrs := run(false, h.hash)
+			for i := range wantErrs {
+				if (wantErrs[i] == nil) != (gotErrs[i] == nil) {
+					t.Fatalf("scrape %d: error %v, textparse %v", i, gotErrs[i], wantErrs[i])
+				}
+			}
+			if len(got.committed) != len(want.committed) {
+				t.Fatalf("%d samples committed, textparse %d", len(got.committed), len(want.committed))
+			}
+			sortSamples(got.committed)
+			sortSamples(want.committed)
+			for i := range got.committed {
+				g, w := got.committed[i], want.committed[i]
+				if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
+					t.Fatalf("sample %d: %v, textparse %v", i, g, w)
+				}
+			}
+		})
 	}
-	// Stale markers come in map order: compare sorted.
+}
+
+// sortSamples sorts samples by time, labels and value bits (stale markers
+// come in map order).
+func sortSamples(ss []sample) {
 	key := func(s sample) string { return fmt.Sprintf("%d %s %x", s.t, s.lset, math.Float64bits(s.v)) }
-	sortSamples := func(ss []sample) {
-		slices.SortFunc(ss, func(a, b sample) int { return strings.Compare(key(a), key(b)) })
-	}
-	sortSamples(got.committed)
-	sortSamples(want.committed)
-	for i := range got.committed {
-		g, w := got.committed[i], want.committed[i]
-		if !labels.Equal(g.lset, w.lset) || g.t != w.t || math.Float64bits(g.v) != math.Float64bits(w.v) {
-			t.Fatalf("sample %d: %v, textparse %v", i, g, w)
-		}
-	}
+	slices.SortFunc(ss, func(a, b sample) int { return strings.Compare(key(a), key(b)) })
 }
 
 // refModel is the staleness tracking as maps keyed by ref (how the cache kept
@@ -240,50 +304,45 @@ func TestSeriesCacheStaleness(t *testing.T) {
 	}
 }
 
-// TestSeriesCacheKeyArena churns series through the cache so that the key
-// arena is compacted, and checks that every entry stays findable under its
-// own text and that the arena stays bounded.
-func TestSeriesCacheKeyArena(t *testing.T) {
-	c := newSeriesCache()
-	compactions := 0
-	for iter := 0; iter < 300; iter++ {
-		// 200 lines, a quarter of them new in every scrape.
-		added := 0
-		for id := iter * 50; id < iter*50+200; id++ {
-			l := fmt.Sprintf(`churn_metric_with_a_long_name{instance="host-%d"}`, id)
-			e, _ := c.lookup([]byte(l), false)
-			if e == nil {
-				e = c.add([]byte(l), uint64(id+1), labels.FromStrings("l", l))
-				added++
+// TestSeriesCacheChurn churns series through the cache and checks that every
+// entry stays findable under its own text, and that slots and the line
+// stream stay bounded.
+func TestSeriesCacheChurn(t *testing.T) {
+	for _, h := range cacheHashes {
+		t.Run(h.name, func(t *testing.T) {
+			c := newSeriesCache()
+			c.hash = h.hash
+			for iter := 0; iter < 100; iter++ {
+				// 200 lines, a quarter of them new in every scrape.
+				added := 0
+				for id := iter * 50; id < iter*50+200; id++ {
+					l := fmt.Sprintf(`churn_metric_with_a_long_name{instance="host-%d"}`, id)
+					e, _ := c.lookup([]byte(l), false)
+					if e == nil {
+						e = c.add([]byte(l), uint64(id+1), labels.FromStrings("l", l))
+						added++
+					}
+					if e.lset.Get("l") != l || e.ref != uint64(id+1) {
+						t.Fatalf("iter %d: line %s gave entry %s ref %d", iter, l, e.lset, e.ref)
+					}
+				}
+				if want := min(200, 50+200*(1-min(iter, 1))); added != want {
+					t.Fatalf("iter %d: %d lines added, want %d", iter, added, want)
+				}
+				c.iterDone(true)
+				checkCacheTexts(t, c)
+				if h.name == "constant" && (len(c.index) > 1 || len(c.collided) < c.live-1) {
+					t.Fatalf("iter %d: one hash for all lines, yet %d in the index and %d collided", iter, len(c.index), len(c.collided))
+				}
+				// Lines of this and the previous scrape: 250 entries.
+				if c.live > 250 || int(c.used) > 250+pageSize {
+					t.Fatalf("iter %d: %d live entries in %d slots", iter, c.live, c.used)
+				}
+				if c.prev.n != c.live || len(c.prev.buf) > 60*c.live {
+					t.Fatalf("iter %d: %d records of %d bytes for %d entries", iter, c.prev.n, len(c.prev.buf), c.live)
+				}
 			}
-			if e.key != l || e.ref != uint64(id+1) {
-				t.Fatalf("iter %d: line %s gave entry %q ref %d", iter, l, e.key, e.ref)
-			}
-		}
-		if want := min(200, 50+200*(1-min(iter, 1))); added != want {
-			t.Fatalf("iter %d: %d lines added, want %d", iter, added, want)
-		}
-		before := c.keyAlloc
-		c.iterDone(true)
-		if c.keyAlloc < before {
-			compactions++
-		}
-		live := 0
-		for k, e := range c.series {
-			if e.key != k {
-				t.Fatalf("iter %d: entry key %q under map key %q", iter, e.key, k)
-			}
-			live += len(k)
-		}
-		if live != c.keyLive {
-			t.Fatalf("iter %d: keyLive %d, keys hold %d bytes", iter, c.keyLive, live)
-		}
-		if c.keyAlloc > 2*c.keyLive+2*maxKeyChunk {
-			t.Fatalf("iter %d: %d arena bytes for %d live", iter, c.keyAlloc, c.keyLive)
-		}
-	}
-	if compactions == 0 {
-		t.Fatal("the arena was never compacted")
+		})
 	}
 }
 
@@ -306,15 +365,60 @@ func TestCacheReserve(t *testing.T) {
 				c.add([]byte(`m{a="1"}`), 1, labels.FromStrings("__name__", "m", "a", "1"))
 				c.iterDone(true)
 			}
-			before := cap(c.seq)
+			before := cap(c.curTracked)
 			c.reserve(tt.n)
-			got := cap(c.seq)
+			got := cap(c.curTracked)
 			if tt.used {
 				got -= before
 			}
-			if got != tt.want || cap(c.cur) < tt.want || cap(c.prevSeq) < tt.want || cap(c.prev) < tt.want {
-				t.Errorf("reserve(%d): seq %d, cur %d, prevSeq %d, prev %d; want %d", tt.n, cap(c.seq), cap(c.cur), cap(c.prevSeq), cap(c.prev), tt.want)
+			if got != tt.want || cap(c.prevTracked) < tt.want {
+				t.Errorf("reserve(%d): tracked lists %d and %d, want %d", tt.n, cap(c.curTracked), cap(c.prevTracked), tt.want)
 			}
 		})
 	}
+}
+
+// TestRepeatedScrapeKeepsLines: a scrape that repeats the previous one's
+// lines writes no line stream (the previous one is kept) and allocates
+// nothing in the cache; one that changes writes a new one.
+func TestRepeatedScrapeKeepsLines(t *testing.T) {
+	body := testcorpus.Read(t, "node_exporter.prom")
+	rec := newRecorder()
+	sl := newTestScrapeLoop(rec, nil)
+	var refs uint64
+	scrape := func(b []byte, ts int64) {
+		t.Helper()
+		if _, err := sl.appendBody(context.Background(), countingAppender{&refs}, b, "text/plain", ts); err != nil {
+			t.Fatal(err)
+		}
+		sl.cache.iterDone(true)
+		sl.meta.end(true)
+	}
+	if _, err := sl.appendBody(context.Background(), rec.appender(), body, "text/plain", 1); err != nil {
+		t.Fatal(err)
+	}
+	sl.cache.iterDone(true)
+	sl.meta.end(true)
+	scrape(body, 2)
+	stream := &sl.cache.prev.buf[0]
+	ts := int64(3)
+	allocs := testing.AllocsPerRun(5, func() {
+		scrape(body, ts)
+		ts++
+	})
+	if &sl.cache.prev.buf[0] != stream {
+		t.Fatal("a repeated scrape rewrote the line stream")
+	}
+	if allocs != 0 {
+		t.Fatalf("a repeated scrape allocates %v times", allocs)
+	}
+	// One line less: the stream is rewritten without it.
+	i := bytes.Index(body, []byte("\nnode_load1 "))
+	j := i + 1 + bytes.IndexByte(body[i+1:], '\n')
+	changed := append(bytes.Clone(body[:i]), body[j:]...)
+	scrape(changed, ts)
+	if &sl.cache.prev.buf[0] == stream || sl.cache.prevLen != sl.cache.prev.n-1 {
+		t.Fatalf("after a line went away: %d lines, %d records", sl.cache.prevLen, sl.cache.prev.n)
+	}
+	checkCacheTexts(t, sl.cache)
 }

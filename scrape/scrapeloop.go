@@ -39,6 +39,11 @@ type scrapeLoop struct {
 	lb      *labels.Builder
 	reports [len(reportNames)]reportEntry
 	lset    labels.Labels // scratch for parsed labels
+	// sb builds new series' label sets (mergeTarget) from the target's
+	// labels, targetLabels, taken from targetFor.
+	sb           labels.ScratchBuilder
+	targetLabels []labels.Label
+	targetFor    *loopSettings
 	// warn is what the last scrape, though successful, has to report: the
 	// samples the store refused. nil when there were none.
 	warn error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,8 +176,9 @@ func TestRepeatedMetadataHeldOnce(t *testing.T) {
 }
 
 // TestMetadataLinesShared: parsers of bodies with the same metadata lines
-// (targets of one exporter version) hold one copy of them; different lines
-// get their own, and the shared copy is never written.
+// (targets of one exporter version) hold one copy of them and of their
+// memos; different lines get their own, and the shared copy is never
+// written.
 func TestMetadataLinesShared(t *testing.T) {
 	in := readCorpus(t, "node_exporter.prom")
 	other := append([]byte("# HELP extra one more family\n# TYPE extra gauge\nextra 1\n"), in...)
@@ -189,20 +191,20 @@ func TestMetadataLinesShared(t *testing.T) {
 		return p
 	}
 	a, b, c := parse(in), parse(in), parse(other)
-	if len(a.memo.prevBuf) == 0 || &a.memo.prevBuf[0] != &b.memo.prevBuf[0] {
+	if len(a.memo.prevBuf) == 0 || &a.memo.prevBuf[0] != &b.memo.prevBuf[0] || &a.memo.prev[0] != &b.memo.prev[0] {
 		t.Fatal("two parsers of the same metadata lines hold two copies")
 	}
-	if &a.memo.prevBuf[0] == &c.memo.prevBuf[0] {
+	if &a.memo.prevBuf[0] == &c.memo.prevBuf[0] || &a.memo.prev[0] == &c.memo.prev[0] {
 		t.Fatal("different metadata lines share a copy")
 	}
-	want := bytes.Clone(a.memo.prevBuf)
+	want, wantMemos := bytes.Clone(a.memo.prevBuf), slices.Clone(a.memo.prev)
 	// b's metadata changes: b records and interns the new lines; a's stay.
 	for range 2 {
 		b.Reset(other)
 		drain(t, b, false)
 	}
 	b.Reset(other)
-	if !bytes.Equal(a.memo.prevBuf, want) {
+	if !bytes.Equal(a.memo.prevBuf, want) || !slices.Equal(a.memo.prev, wantMemos) {
 		t.Fatal("the shared lines were modified")
 	}
 	if &b.memo.prevBuf[0] != &c.memo.prevBuf[0] {
@@ -260,4 +262,21 @@ func TestReleaseKeepsMemo(t *testing.T) {
 		t.Fatal("the memo was lost across Release")
 	}
 	runtime.KeepAlive(p)
+}
+
+// TestMemoSizedFromFirstBody: the first recording of the metadata lines
+// (the second body) is sized from the first body's, so it is not regrown.
+func TestMemoSizedFromFirstBody(t *testing.T) {
+	in := readCorpus(t, "node_exporter.prom")
+	p := New(in)
+	drain(t, p, false)
+	p.Reset(in)
+	drain(t, p, false)
+	m := &p.memo
+	if !m.dirty || len(m.cur) == 0 {
+		t.Fatal("the second body was not recorded")
+	}
+	if cap(m.cur) != len(m.cur) || cap(m.curBuf) != len(m.curBuf) {
+		t.Fatalf("recorded %d lines of %d bytes into room for %d and %d", len(m.cur), len(m.curBuf), cap(m.cur), cap(m.curBuf))
+	}
 }

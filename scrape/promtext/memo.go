@@ -78,23 +78,25 @@ type memo struct {
 	// bodies counts Resets. Recording starts with the second body, so that
 	// a Parser used for one body only (New) pays nothing for the memo.
 	bodies int
+	// hintLines and hintBytes size the first recording: the comment, HELP
+	// and TYPE lines the previous body had.
+	hintLines, hintBytes int
 }
 
 // memoReset starts a new body.
 func (p *Parser) memoReset() {
 	m := &p.memo
+	m.hintLines, m.hintBytes = p.metaParsed, p.metaBytes
 	if m.dirty {
-		m.prev, m.cur = m.cur, m.prev[:0]
-		if cap(m.prev) > len(m.prev)+len(m.prev)/4 {
-			m.prev = slices.Clone(m.prev) // drop append's slack
-		}
-		// The lines are interned: targets exposing the same metadata
-		// lines (a fleet of one exporter version) hold one copy. prevBuf
-		// may now be shared, so it is never written again.
-		m.prevLines = internLines(m.curBuf)
-		m.prevBuf, m.curBuf = m.prevLines.b, nil
-		m.dirty = false
+		m.prev, m.cur = m.cur, nil
 		m.linkRuns()
+		// The lines and their memos are interned: targets exposing the
+		// same metadata lines (a fleet of one exporter version) hold one
+		// copy. prevBuf and prev may now be shared, so they are never
+		// written again (memoDirty copies them).
+		m.prevLines = internLines(m.curBuf, m.prev)
+		m.prevBuf, m.prev, m.curBuf = m.prevLines.b, m.prevLines.memos, nil
+		m.dirty = false
 	} else {
 		// The body repeated the previous one: cur's space is not needed
 		// until the metadata changes, which exporters seldom do. A fleet
@@ -146,7 +148,8 @@ func (m *memo) linkRuns() {
 func (m *memo) memoDirty() {
 	m.dirty = true
 	if m.cur == nil {
-		m.cur, m.curBuf = make([]metaMemo, 0, len(m.prev)), make([]byte, 0, len(m.prevBuf))
+		m.cur = make([]metaMemo, 0, max(len(m.prev), m.hintLines))
+		m.curBuf = make([]byte, 0, max(len(m.prevBuf), m.hintBytes))
 	}
 	m.cur, m.curBuf = m.cur[:0], m.curBuf[:0]
 	if m.k == 0 {
@@ -253,9 +256,12 @@ func relative(line, sub []byte) (uint16, uint16) {
 	return uint16(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(line)))), uint16(len(sub))
 }
 
-// lineSet is an interned copy of the metadata lines of a body, never
-// modified.
-type lineSet struct{ b []byte }
+// lineSet is an interned copy of the metadata lines of a body and of their
+// memos, never modified.
+type lineSet struct {
+	b     []byte
+	memos []metaMemo
+}
 
 // lineTable interns lineSets by content, holding them weakly: a set no
 // parser holds any longer is collected and its entry pruned.
@@ -265,18 +271,18 @@ var lineTable = struct {
 	sets map[uint64][]weak.Pointer[lineSet]
 }{seed: maphash.MakeSeed(), sets: map[uint64][]weak.Pointer[lineSet]{}}
 
-// internLines returns the lineSet holding bytes equal to b, copying b into
-// a new one if there is none. b is not kept.
-func internLines(b []byte) *lineSet {
+// internLines returns the lineSet holding bytes equal to b and memos equal
+// to memos, copying both into a new one if there is none. Neither is kept.
+func internLines(b []byte, memos []metaMemo) *lineSet {
 	h := maphash.Bytes(lineTable.seed, b)
 	lineTable.mu.Lock()
 	defer lineTable.mu.Unlock()
 	for _, w := range lineTable.sets[h] {
-		if s := w.Value(); s != nil && bytes.Equal(s.b, b) {
+		if s := w.Value(); s != nil && bytes.Equal(s.b, b) && slices.Equal(s.memos, memos) {
 			return s
 		}
 	}
-	s := &lineSet{b: bytes.Clone(b)}
+	s := &lineSet{b: bytes.Clone(b), memos: slices.Clone(memos)}
 	if s.b == nil {
 		s.b = []byte{}
 	}

@@ -92,6 +92,7 @@ type Parser struct {
 
 	memo       memo // comment, HELP and TYPE lines of the previous body
 	metaParsed int  // comment, HELP and TYPE lines of this body parsed in full
+	metaBytes  int  // and their bytes
 
 	builder labels.ScratchBuilder
 	// built is the most labels builder has held since Release: its
@@ -123,7 +124,7 @@ func (p *Parser) Reset(b []byte) {
 	p.hasTS = false
 	p.lazy, p.hit = false, false
 	p.memoReset()
-	p.metaParsed = 0
+	p.metaParsed, p.metaBytes = 0, 0
 	p.metaName = nil
 	p.text = nil
 	p.mtype = ""

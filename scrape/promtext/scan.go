@@ -157,6 +157,9 @@ func (p *Parser) parseComment(i int) (textparse.Entry, error) {
 	ls := p.lineStart
 	p.metaParsed++
 	e, err := p.parseCommentLine(i)
+	if err == nil {
+		p.metaBytes += p.pos - ls
+	}
 	if err == nil && p.pos <= len(p.b) && p.b[p.pos-1] == '\n' {
 		p.memoAdd(e, ls)
 	}
