@@ -5,9 +5,12 @@ import (
 	"io"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
+
+	"github.com/watchdog-sre/watchdog/config"
 )
 
 // parse reads an exposition with Prometheus's text parser and returns each
@@ -103,6 +106,31 @@ func TestPutFixed(t *testing.T) {
 		putFixed(b, tt.v, tt.counter)
 		if string(b) != tt.want {
 			t.Errorf("putFixed(%v, %v) = %s, want %s", tt.v, tt.counter, b, tt.want)
+		}
+	}
+}
+
+// The watchdog's configuration of a fleet loads, rules and a series limit
+// above the store's default included.
+func TestWriteConfigLoads(t *testing.T) {
+	f := &fleet{addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}}
+	for _, o := range []options{
+		{interval: 15 * time.Second, timeout: 12 * time.Second},
+		{interval: 15 * time.Second, timeout: 12 * time.Second, rules: "rules.yml", targets: 200, series: 50_000},
+	} {
+		path, err := writeConfig(o, "watchdog", f, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatalf("%+v: %v", o, err)
+		}
+		if want := o.targets * o.series; want > 0 && cfg.Storage.MaxSeries < want {
+			t.Errorf("max_series %d, want at least %d", cfg.Storage.MaxSeries, want)
+		}
+		if o.rules != "" && (len(cfg.RuleFiles) != 1 || time.Duration(cfg.Global.EvaluationInterval) != o.interval) {
+			t.Errorf("rule files %v every %v, want %s every %v", cfg.RuleFiles, cfg.Global.EvaluationInterval, o.rules, o.interval)
 		}
 	}
 }

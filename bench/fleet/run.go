@@ -76,17 +76,17 @@ func goMemory(base string) string {
 func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n", o.interval, o.timeout)
-	if n := o.targets * o.series; kind == "watchdog" && n > 1_500_000 {
-		// The store's default limit is 2,000,000 series: leave room for
-		// the fleet, its scrape series and the rules' ALERTS.
-		fmt.Fprintf(&b, "storage:\n  max_series: %d\n", n+n/10+100_000)
-	}
 	if o.rules != "" && kind == "watchdog" {
 		abs, err := filepath.Abs(o.rules)
 		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(&b, "  evaluation_interval: %s\nrule_files: [%q]\n", o.interval, abs)
+	}
+	if n := o.targets * o.series; kind == "watchdog" && n > 1_500_000 {
+		// The store's default limit is 2,000,000 series: leave room for
+		// the fleet, its scrape series and the rules' ALERTS.
+		fmt.Fprintf(&b, "storage:\n  max_series: %d\n", n+n/10+100_000)
 	}
 	b.WriteString("scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets:\n")
 	for _, a := range f.addrs {
