@@ -179,7 +179,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 			return res, fmt.Errorf("the machine's MemAvailable fell to %d MiB (below -min-available) with RSS %d MiB", avail>>20, rss>>20)
 		}
 		if kind == "watchdog" && warm.m == nil && time.Since(start) >= o.warmup {
-			warm = takeSnapshot(base, pid)
+			warm = takeQuietSnapshot(base, pid, o.interval)
 			fmt.Fprintf(os.Stderr, "fleet: warm-up ends: %s\n", between(first, warm))
 		}
 		if kind == "watchdog" && o.cpuProfile > 0 && cpuProf == nil && time.Since(start) >= o.cpuAt {
@@ -204,7 +204,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		}
 	}
 	if kind == "watchdog" {
-		last := takeSnapshot(base, pid)
+		last := takeQuietSnapshot(base, pid, o.interval)
 		activeSeries = last.m["watchdog_tsdb_active_series"]
 		res.whole = "\n  whole run " + between(first, last).String()
 		if warm.m != nil {

@@ -63,6 +63,27 @@ func takeSnapshot(base string, pid int) snapshot {
 	return s
 }
 
+// quiet reports whether no rule round was running when s was taken: every
+// round started (iterations run, missed ones excluded) has recorded its
+// duration, so the series its rules evaluated are all counted.
+func (s snapshot) quiet() bool {
+	return s.m["watchdog_rule_group_iterations_total"]-s.m["watchdog_rule_group_iterations_missed_total"] ==
+		s.m["watchdog_rule_group_duration_seconds_count"]
+}
+
+// takeQuietSnapshot takes snapshots until one is quiet, for up to wait, so
+// that the series evaluated per round are not skewed by a round cut in two.
+func takeQuietSnapshot(base string, pid int, wait time.Duration) snapshot {
+	deadline := time.Now().Add(wait)
+	for {
+		s := takeSnapshot(base, pid)
+		if s.quiet() || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // delta is what the watchdog did between two snapshots.
 type delta struct {
 	seconds       float64
