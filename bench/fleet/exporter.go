@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // row is one line of a target's exposition: a comment or blank line kept
@@ -163,6 +164,9 @@ type target struct {
 	slots  []slot    // generated exposition: shared, read only
 	values []float64 // this target's values, by slot
 	body   []byte    // this target's body, values rewritten in place
+	// ramp, if set, returns the fraction of a generated exposition's
+	// series to serve now (see -ramp).
+	ramp func() float64
 }
 
 func newTarget(e *exposition, seed uint64, gz bool) *target {
@@ -198,10 +202,23 @@ func (t *target) step(v *float64, counter bool) bool {
 // render moves every value one step and returns the exposition.
 func (t *target) render() []byte {
 	if t.body != nil {
-		for i, s := range t.slots {
+		n := len(t.slots)
+		if t.ramp != nil {
+			n = min(n, int(math.Ceil(t.ramp()*float64(n))))
+		}
+		for i, s := range t.slots[:n] {
 			if t.step(&t.values[i], s.counter) {
 				putFixed(t.body[s.off:s.off+valueWidth], t.values[i], s.counter)
 			}
+		}
+		if n < len(t.slots) {
+			// The first n series: the body up to the end of the line of
+			// series n-1.
+			end := 0
+			if n > 0 {
+				end = int(t.slots[n-1].off) + valueWidth + 1
+			}
+			return t.body[:end]
 		}
 		return t.body
 	}
@@ -253,7 +270,10 @@ type fleet struct {
 	servers []*http.Server
 }
 
-func startFleet(e *exposition, n int, gz bool) (*fleet, error) {
+// startFleet starts n exporters of e. With ramp > 0, exporters of a
+// generated exposition serve a growing share of their series, all of them
+// after ramp.
+func startFleet(e *exposition, n int, gz bool, ramp time.Duration) (*fleet, error) {
 	f := &fleet{}
 	for i := 0; i < n; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -261,7 +281,12 @@ func startFleet(e *exposition, n int, gz bool) (*fleet, error) {
 			f.close()
 			return nil, fmt.Errorf("listen: %w", err)
 		}
-		s := &http.Server{Handler: newTarget(e, uint64(i), gz)}
+		t := newTarget(e, uint64(i), gz)
+		if ramp > 0 {
+			start := time.Now()
+			t.ramp = func() float64 { return min(1, time.Since(start).Seconds()/ramp.Seconds()) }
+		}
+		s := &http.Server{Handler: t}
 		go s.Serve(ln)
 		f.addrs = append(f.addrs, ln.Addr().String())
 		f.servers = append(f.servers, s)

@@ -134,3 +134,20 @@ func TestWriteConfigLoads(t *testing.T) {
 		}
 	}
 }
+
+// While a generated target ramps up it serves a prefix of its series, whole
+// lines only.
+func TestGeneratedTargetRamps(t *testing.T) {
+	e := generated(1000)
+	for _, tt := range []struct {
+		share float64
+		want  int
+	}{{0, 0}, {0.0001, 1}, {0.5, 500}, {1, 1000}} {
+		tg := newTarget(e, 1, false)
+		tg.ramp = func() float64 { return tt.share }
+		names, _ := parse(t, tg.render())
+		if len(names) != tt.want {
+			t.Errorf("share %v: %d series, want %d", tt.share, len(names), tt.want)
+		}
+	}
+}

@@ -34,6 +34,8 @@ type result struct {
 	goMem           string // the Go runtime's memory figures (watchdog only)
 	whole, steady   string // the watchdog's figures over the run and after the warm-up
 	scrapeTimes     string
+	fleetCPU        time.Duration // this program's CPU (the exporters) over the run
+	load            string        // the machine's load averages at the end
 }
 
 func (r result) cpuPerSample() float64 { return float64(r.cpu.Microseconds()) / max(r.samples, 1) }
@@ -44,7 +46,8 @@ func (r result) String() string {
 		"RSS %.0f MiB (peak %.0f); CPU %.1fs = %.3f µs/sample; RSS per series %.0f B",
 		r.kind, r.up, r.targets, r.seconds, r.scrapes, r.wantScrapes, r.samples, r.series,
 		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem +
-		r.whole + r.steady + r.scrapeTimes
+		r.whole + r.steady + r.scrapeTimes +
+		fmt.Sprintf("\n  exporters (this program) CPU %.1fs; machine load average %s", r.fleetCPU.Seconds(), r.load)
 }
 
 // goMemory summarizes the Go runtime's memory figures from a /metrics page.
@@ -98,7 +101,7 @@ func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
 
 func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (result, error) {
 	res := result{kind: kind, targets: o.targets}
-	f, err := startFleet(e, o.targets, o.gzip)
+	f, err := startFleet(e, o.targets, o.gzip, o.ramp)
 	if err != nil {
 		return res, err
 	}
@@ -134,6 +137,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fleetCPU, _ := benchproc.CPU(os.Getpid())
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, fmt.Errorf("start: %w", err)
@@ -198,6 +202,12 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		return res, err
 	}
 	res.hwm, _ = benchproc.Status(pid, "VmHWM")
+	if c, err := benchproc.CPU(os.Getpid()); err == nil {
+		res.fleetCPU = c - fleetCPU
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	if cpuProf != nil {
 		if err := <-cpuProf; err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: CPU profile:", err)
