@@ -86,18 +86,24 @@ func (c *openCache) put(st IncidentState) {
 	if c == nil {
 		return
 	}
-	if old, ok := c.byID[st.ID]; ok {
+	old, had := c.byID[st.ID]
+	if had {
 		c.muted -= mutedAlerts(&old)
-		delete(c.byID, st.ID)
-		if c.keys[old.GroupKey] == st.ID {
+		if c.keys[old.GroupKey] == st.ID && (!st.Open() || old.GroupKey != st.GroupKey) {
 			delete(c.keys, old.GroupKey)
 		}
 	}
-	if st.Open() {
-		c.byID[st.ID] = st
-		c.keys[st.GroupKey] = st.ID
-		c.muted += mutedAlerts(&st)
+	if !st.Open() {
+		if had {
+			delete(c.byID, st.ID)
+		}
+		return
 	}
+	// Overwritten in place: an incident that stays open is not deleted
+	// and inserted again (which leaves the map's tables to be rebuilt).
+	c.byID[st.ID] = st
+	c.keys[st.GroupKey] = st.ID
+	c.muted += mutedAlerts(&st)
 }
 
 // byKey returns the open incident of a group key.
@@ -172,11 +178,12 @@ func (p *Pager) muting(now time.Time, cfg *Config) bool {
 type suppressor struct {
 	cfg      *Config
 	silences []*cachedSilence
-	sources  []map[string]string
+	sources  []inhibitSource
 }
 
-// by returns why lset is muted, or "".
-func (s *suppressor) by(lset map[string]string) string {
+// by returns why lset, whose fingerprint is fp ("": not computed), is
+// muted, or "".
+func (s *suppressor) by(lset map[string]string, fp string) string {
 	if s == nil {
 		return ""
 	}
@@ -188,8 +195,8 @@ func (s *suppressor) by(lset map[string]string) string {
 	if len(s.sources) == 0 {
 		return ""
 	}
-	if fp, ok := s.cfg.Inhibited(lset, s.sources); ok {
-		return "inhibit:" + fp
+	if src, ok := s.cfg.inhibitedBy(lset, fp, s.sources); ok {
+		return "inhibit:" + src
 	}
 	return ""
 }
@@ -207,11 +214,13 @@ func (p *Pager) suppressor(now time.Time, cfg *Config, extra []map[string]string
 	if cfg.c == nil || len(cfg.c.inhibits) == 0 {
 		return s
 	}
-	s.sources = extra
+	for _, lset := range extra {
+		s.sources = append(s.sources, inhibitSource{labels: lset})
+	}
 	for _, st := range p.open.sorted() {
 		for _, a := range st.Alerts {
 			if !a.Ended && !a.Resolved(now) {
-				s.sources = append(s.sources, a.Labels)
+				s.sources = append(s.sources, inhibitSource{labels: a.Labels, fp: a.Fingerprint})
 			}
 		}
 	}
@@ -238,7 +247,7 @@ func (p *Pager) resuppress(now time.Time) error {
 			if a.Ended {
 				continue
 			}
-			if by := sup.by(a.Labels); by != a.SuppressedBy {
+			if by := sup.by(a.Labels, a.Fingerprint); by != a.SuppressedBy {
 				a.SuppressedBy = by
 				changed = append(changed, a)
 			}

@@ -312,12 +312,17 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 	now := p.now()
 	base := p.config()
 	cfg := base
+	// result is one committed change: the new state and what the
+	// bookkeeping after the commit needs of the old one (kept small: a
+	// batch holds one per incident it touches).
 	type result struct {
-		old, nst IncidentState
-		opened   bool
+		nst       IncidentState
+		oldStatus Status
+		oldDue    time.Time
+		opened    bool
 	}
 	var (
-		res   []result
+		res   = make([]result, 0, len(cs))
 		added []Delivery
 		ents  []TimelineEntry
 		ds    []Delivery
@@ -389,8 +394,8 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 				continue // a restart or reload that changes nothing here writes nothing
 			}
 			put := tx.PutIncident
-			if o, ok := tx.(ownedPutter); ok {
-				put = o.putIncidentOwned // nst is never modified: no copy needed
+			if o, ok := tx.(OwnedPutter); ok {
+				put = o.PutIncidentOwned // nst is never modified: no copy needed
 			}
 			if err := put(nst); err != nil {
 				return fmt.Errorf("put incident %s: %w", nst.ID, err)
@@ -408,7 +413,7 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 				}
 			}
 			latest[nst.ID] = len(res)
-			res = append(res, result{old: st, nst: nst, opened: c.opened})
+			res = append(res, result{nst: nst, oldStatus: st.Status, oldDue: st.NextDue(), opened: c.opened})
 		}
 		return nil
 	})
@@ -422,13 +427,13 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		if r.opened {
 			p.inc("watchdog_pager_incidents_opened_total")
 		}
-		if r.old.Status != r.nst.Status {
+		if r.oldStatus != r.nst.Status {
 			p.inc(`watchdog_pager_incidents_total{status="` + string(r.nst.Status) + `"}`)
 		}
 		p.open.put(r.nst)
 		p.trackStuck(r.nst.ID, r.nst.Open(), r.nst.Stuck)
 		// A timer for the old due time is already in the heap.
-		if due := r.nst.NextDue(); !due.IsZero() && (r.opened || !due.Equal(r.old.NextDue())) {
+		if due := r.nst.NextDue(); !due.IsZero() && (r.opened || !due.Equal(r.oldDue)) {
 			p.push(due, r.nst.ID)
 		}
 	}
@@ -482,7 +487,8 @@ type receiveCall struct {
 // incident of every route (and group) it matches, opening one when needed.
 // Alerts whose EndsAt has passed resolve their counterparts. It commits
 // every incident it changes in one transaction before returning; pages go
-// out from Run. The pager copies the alerts' maps it keeps.
+// out from Run. The pager copies the alerts' maps it keeps (ReceiveOwned
+// does not).
 //
 // Concurrent calls are committed together (group commit): whichever call
 // takes the state lock next applies the alerts of every call waiting, in
@@ -491,6 +497,19 @@ type receiveCall struct {
 // once. Should that transaction fail, each call's alerts are applied on
 // their own, so that one call's failure is not another's.
 func (p *Pager) Receive(alerts ...Alert) error {
+	own := make([]Alert, len(alerts))
+	for i, a := range alerts { // copied before waiting for the state lock
+		a.Labels, a.Annotations = maps.Clone(a.Labels), maps.Clone(a.Annotations)
+		own[i] = a
+	}
+	return p.ReceiveOwned(own...)
+}
+
+// ReceiveOwned is Receive of alerts the caller hands over: the pager keeps
+// their label and annotation maps instead of copies, so the caller must
+// not modify them (nor the slice) afterwards. POST /api/v2/alerts, which
+// decodes fresh maps for every request, receives this way.
+func (p *Pager) ReceiveOwned(alerts ...Alert) error {
 	call := &receiveCall{alerts: alerts, done: make(chan error, 1)}
 	p.rmu.Lock()
 	p.receiving = append(p.receiving, call)
@@ -577,9 +596,8 @@ func (p *Pager) receive(alerts []Alert) error {
 			p.inc("watchdog_pager_alerts_unrouted_total")
 			continue
 		}
-		a.Labels, a.Annotations = maps.Clone(a.Labels), maps.Clone(a.Annotations)
 		ia := IncidentAlert{Fingerprint: Fingerprint(a.Labels), Alert: a}
-		ia.SuppressedBy = sup.by(a.Labels)
+		ia.SuppressedBy = sup.by(a.Labels, ia.Fingerprint)
 		for _, m := range ms {
 			g := groups[m.GroupKey]
 			if g == nil {

@@ -340,3 +340,43 @@ func TestPagerDeliveryFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestReceiveMapOwnership: Receive keeps copies of the alerts' maps, so a
+// caller that changes its maps afterwards changes nothing in the incident;
+// ReceiveOwned keeps the maps it is handed (no copy).
+func TestReceiveMapOwnership(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		owned bool
+	}{{"Receive copies", false}, {"ReceiveOwned keeps", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, NewMemStore(), "10:00")
+			a := page("HighErrors", "c1")
+			receive := h.p.Receive
+			if tc.owned {
+				receive = h.p.ReceiveOwned
+			}
+			if err := receive(a); err != nil {
+				t.Fatal(err)
+			}
+			list, err := h.p.Incidents(IncidentFilter{})
+			if err != nil || len(list) != 1 || len(list[0].Alerts) != 1 {
+				t.Fatalf("incidents %+v, %v; want one with one alert", list, err)
+			}
+			h.p.mu.Lock()
+			kept := h.p.open.byID[list[0].ID].Alerts[0]
+			h.p.mu.Unlock()
+			same := reflect.ValueOf(kept.Labels).UnsafePointer() == reflect.ValueOf(a.Labels).UnsafePointer() &&
+				reflect.ValueOf(kept.Annotations).UnsafePointer() == reflect.ValueOf(a.Annotations).UnsafePointer()
+			if same != tc.owned {
+				t.Fatalf("the pager keeps the caller's maps: %v, want %v", same, tc.owned)
+			}
+			if !tc.owned {
+				a.Labels["alertname"] = "Changed"
+				if kept.Labels["alertname"] != "HighErrors" {
+					t.Fatalf("a change to the caller's map reached the incident: %v", kept.Labels)
+				}
+			}
+		})
+	}
+}

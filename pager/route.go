@@ -242,10 +242,18 @@ func (c *Config) route(name string) *routeNode {
 }
 
 // Fingerprint identifies an alert by its label set (the xxhash of the
-// sorted labels, as Prometheus computes it), in hex.
+// sorted labels, as Prometheus computes it), in hex: 16 digits.
 func Fingerprint(lset map[string]string) string {
-	return fmt.Sprintf("%016x", labels.FromMap(lset).Hash())
+	var b [16]byte
+	h := labels.FromMap(lset).Hash()
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = hexDigits[h&0xf]
+		h >>= 4
+	}
+	return string(b[:])
 }
+
+const hexDigits = "0123456789abcdef"
 
 // Inhibited reports whether target is muted by one of sources under the
 // config's inhibit rules, and by which source fingerprint. As in
@@ -253,20 +261,44 @@ func Fingerprint(lset map[string]string) string {
 // that also match its target side cannot mute it (two alerts that each match
 // both sides never silence each other).
 func (c *Config) Inhibited(target map[string]string, sources []map[string]string) (string, bool) {
+	src := make([]inhibitSource, len(sources))
+	for i, s := range sources {
+		src[i].labels = s
+	}
+	return c.inhibitedBy(target, "", src)
+}
+
+// inhibitSource is a firing alert that may inhibit others: its labels and
+// its fingerprint, "" until inhibitedBy needs it (then it is kept there).
+type inhibitSource struct {
+	labels map[string]string
+	fp     string
+}
+
+// inhibitedBy is Inhibited of target, whose fingerprint is tfp ("": not
+// computed yet), computing each fingerprint at most once: sources keeps
+// those it computes for the next call.
+func (c *Config) inhibitedBy(target map[string]string, tfp string, sources []inhibitSource) (string, bool) {
 	if c.c == nil {
 		return "", false
 	}
-	tfp := Fingerprint(target)
 	for _, r := range c.c.inhibits {
 		if !matchAll(r.target, target) {
 			continue
 		}
 		twoSided := matchAll(r.source, target)
-		for _, s := range sources {
+		for i := range sources {
+			s := sources[i].labels
 			if !matchAll(r.source, s) || twoSided && matchAll(r.target, s) {
 				continue
 			}
-			sfp := Fingerprint(s)
+			if sources[i].fp == "" {
+				sources[i].fp = Fingerprint(s)
+			}
+			if tfp == "" {
+				tfp = Fingerprint(target)
+			}
+			sfp := sources[i].fp
 			if sfp == tfp {
 				continue
 			}

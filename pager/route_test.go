@@ -2,11 +2,13 @@ package pager
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"testing"
 
 	"github.com/prometheus/alertmanager/matcher/compat"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 func TestMatch(t *testing.T) {
@@ -160,5 +162,21 @@ func TestInhibited(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFingerprintFormat: a fingerprint is the label set's hash in 16 hex
+// digits, leading zeros kept, as stores and APIs have always shown it.
+func TestFingerprintFormat(t *testing.T) {
+	for _, lset := range []map[string]string{
+		nil,
+		{"alertname": "X"},
+		{"alertname": "StormProbe", "group": "g-7", "instance": "i-7", "severity": "critical"},
+		{"a": "", "b": "\xff"},
+	} {
+		want := fmt.Sprintf("%016x", labels.FromMap(lset).Hash())
+		if got := Fingerprint(lset); got != want {
+			t.Errorf("Fingerprint(%v) = %q, want %q", lset, got, want)
+		}
 	}
 }

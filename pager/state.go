@@ -230,17 +230,15 @@ func (s IncidentState) Clone() IncidentState {
 	return s
 }
 
-// stepClone copies what Step changes in place: the Alerts (with room for
-// extra more) and Planned slices. Step never writes into label,
-// annotation or group label maps nor into Channels, so the result shares
-// those with s; the Pager treats them as immutable once received.
-func (s IncidentState) stepClone(extra int) IncidentState {
+// stepClone copies what Step changes in place: the Planned, Parallel and
+// Responders slices. The Alerts are copied on Step's first write into them
+// (stepper.ownAlerts). Step never writes into label, annotation or group
+// label maps nor into Channels, so the result shares those with s; the
+// Pager treats them as immutable once received.
+func (s IncidentState) stepClone() IncidentState {
 	s.Planned = slices.Clone(s.Planned)
 	s.Parallel = cloneParallel(s.Parallel)
 	s.Responders = cloneResponders(s.Responders)
-	if s.Alerts != nil {
-		s.Alerts = append(make([]IncidentAlert, 0, len(s.Alerts)+extra), s.Alerts...)
-	}
 	return s
 }
 

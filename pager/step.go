@@ -39,7 +39,7 @@ func (c *Config) Step(st IncidentState, now time.Time, ev Event) (IncidentState,
 	if ev, ok := ev.(AlertsChanged); ok {
 		extra = len(ev.Alerts)
 	}
-	s := &stepper{c: c, st: st.stepClone(extra), now: now}
+	s := &stepper{c: c, st: st.stepClone(), now: now, extra: extra}
 	if s.st.TimelineSeq == 0 {
 		text := fmt.Sprintf("opened on route %s, policy %s", st.Route, st.Policy)
 		if st.Urgency == UrgencyLow {
@@ -128,6 +128,23 @@ type stepper struct {
 	// actor caused the event being applied (a human event), else zero:
 	// the entries recorded by actor.User get actor.Via.
 	actor Actor
+	// ownAlerts is set once st.Alerts is Step's own copy (see ownAlerts);
+	// until then it is the given state's. extra is the room to make for
+	// alerts to come.
+	ownedAlerts bool
+	extra       int
+}
+
+// ownAlerts copies st.Alerts, with room for s.extra more, before Step's
+// first write into it: until then the new state shares the given state's
+// alerts (copy on write), so that events that change no alert (delivery
+// results, ticks, acks) copy none.
+func (s *stepper) ownAlerts() {
+	if s.ownedAlerts {
+		return
+	}
+	s.ownedAlerts = true
+	s.st.Alerts = append(make([]IncidentAlert, 0, len(s.st.Alerts)+s.extra), s.st.Alerts...)
 }
 
 func (s *stepper) record(e TimelineEntry) {
@@ -153,6 +170,7 @@ func (s *stepper) alerts(in []IncidentAlert) {
 			if a.Resolved(s.now) {
 				continue // an alert we never saw firing
 			}
+			s.ownAlerts()
 			s.st.Alerts = slices.Insert(s.st.Alerts, i, a)
 			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a)})
 			s.raiseUrgency(a)
@@ -176,6 +194,7 @@ func (s *stepper) alerts(in []IncidentAlert) {
 		if a.StartsAt.IsZero() || (!old.StartsAt.IsZero() && old.StartsAt.Before(a.StartsAt) && !old.Ended) {
 			a.StartsAt = old.StartsAt
 		}
+		s.ownAlerts()
 		s.st.Alerts[i] = a
 	}
 }
@@ -187,6 +206,8 @@ func (s *stepper) catchUp() {
 		// Alerts that ended.
 		for i := range st.Alerts {
 			if a := &st.Alerts[i]; !a.Ended && a.Resolved(s.now) {
+				s.ownAlerts() // st.Alerts may now be another array
+				a = &st.Alerts[i]
 				a.Ended = true
 				s.record(TimelineEntry{At: a.EndsAt, Kind: EntryAlertEnded, By: ByAlerts, Text: alertText(*a)})
 			}

@@ -3,6 +3,7 @@ package pager
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,54 @@ func TestStepCatchUp(t *testing.T) {
 	want := []string{"alice sms l0 r0", "alice voice l0 r0", "carol email l1 r0", "alice push l0 r1"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestStepCopiesAlertsOnWrite: a step that changes no alert shares the
+// alerts with the state it was given; one that changes them works on its
+// own copy, so two steps from one state never see each other's alerts and
+// the given state keeps its own.
+func TestStepCopiesAlertsOnWrite(t *testing.T) {
+	c := loadConfig(t, "basic.good.yaml")
+	now := at(t, "10:00")
+	st := c.NewIncident("inc-1", c.Match(pageAlert("A", time.Time{}, "").Alerts[0].Labels)[0], now)
+	st, _ = c.Step(st, now, pageAlert("A", time.Time{}, ""))
+	st, _ = c.Step(st, now, pageAlert("B", time.Time{}, ""))
+	before := st.Clone()
+
+	noted, _ := c.Step(st, now, Note{By: "alice", Text: "looking"})
+	if &noted.Alerts[0] != &st.Alerts[0] {
+		t.Error("a note copied the alerts")
+	}
+	withC, _ := c.Step(st, now, pageAlert("C", time.Time{}, ""))
+	withD, _ := c.Step(st, now, pageAlert("D", time.Time{}, ""))
+	ended, _ := c.Step(st, now.Add(time.Minute), pageAlert("A", now.Add(30*time.Second), ""))
+	if !reflect.DeepEqual(st, before) {
+		t.Fatalf("Step changed the state it was given:\n%+v\nwant %+v", st, before)
+	}
+	names := func(s IncidentState) string {
+		var out []string
+		for _, a := range s.Alerts {
+			out = append(out, fmt.Sprintf("%s ended=%v", a.Labels["alertname"], a.Ended))
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		name string
+		st   IncidentState
+		want string
+	}{
+		{"given", st, "A ended=false,B ended=false"},
+		{"plus C", withC, "A ended=false,B ended=false,C ended=false"},
+		{"plus D", withD, "A ended=false,B ended=false,D ended=false"},
+		{"A ended", ended, "A ended=true,B ended=false"},
+	} {
+		if got := names(tc.st); got != tc.want {
+			t.Errorf("%s: alerts %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if &withC.Alerts[0] == &withD.Alerts[0] || &withC.Alerts[0] == &st.Alerts[0] {
+		t.Error("steps that add alerts share an array")
 	}
 }

@@ -431,7 +431,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 	var out []IncidentState
 	for _, st := range t.d.incidents {
 		if f.Match(&st) {
-			out = append(out, st.Clone())
+			out = append(out, st)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -441,7 +441,11 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		return out[i].ID > out[j].ID
 	})
 	if f.Limit > 0 && len(out) > f.Limit {
+		clear(out[f.Limit:])
 		out = out[:f.Limit]
+	}
+	for i := range out { // copy only what is returned
+		out[i] = out[i].Clone()
 	}
 	return out, nil
 }
@@ -518,17 +522,21 @@ func (t *memTx) putIncident(st IncidentState, copy bool) error {
 	return nil
 }
 
-// ownedPutter is implemented by transactions that can take an incident
+// OwnedPutter is implemented by transactions that can take an incident
 // state without copying it. The Pager uses it for the states Step
 // returns, whose maps and slices nothing modifies afterwards (Step copies
-// the slices it changes; label maps are never written once received).
-type ownedPutter interface {
-	putIncidentOwned(st IncidentState) error
+// the slices it changes; label maps are never written once received), so
+// a store may keep them, or recognise an alert's unchanged maps by
+// identity.
+type OwnedPutter interface {
+	// PutIncidentOwned is PutIncident of a state the caller hands over:
+	// neither it nor anything it references is modified afterwards.
+	PutIncidentOwned(st IncidentState) error
 }
 
-// putIncidentOwned is PutIncident without the copy: st is the store's from
+// PutIncidentOwned is PutIncident without the copy: st is the store's from
 // now on. Reads still hand out deep copies.
-func (t *memTx) putIncidentOwned(st IncidentState) error {
+func (t *memTx) PutIncidentOwned(st IncidentState) error {
 	return t.putIncident(st, false)
 }
 

@@ -91,7 +91,7 @@ func (a *Appender) Append(ref uint64, lset labels.Labels, t int64, v float64) (u
 		return s.ref, err
 	}
 	s.pendOwner, s.pendIdx = a, int32(len(a.samples))
-	tailAddr, headAddr := s.tailAddr, s.headAddr
+	tailAddr, headAddr := s.tailAddr(), s.headAddr
 	s.mu.Unlock()
 	a.samples = append(a.samples, pendingSample{s: s, t: t, v: v, tailAddr: tailAddr, headAddr: headAddr})
 	if ref != 0 {
@@ -161,7 +161,10 @@ func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
 	if db.maxSeries == 0 {
 		return db.getOrCreate(lset), nil
 	}
-	if s := db.series.get(lset); s != nil {
+	// The labels are hashed once: a new series is looked up read-locked
+	// here and then created under the write lock.
+	h := db.series.hash(lset)
+	if s := db.series.getHashed(h, lset); s != nil {
 		return s, nil
 	}
 	for {
@@ -174,7 +177,7 @@ func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
 			break
 		}
 	}
-	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+	s, created := db.series.create(h, lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
 	if created {
 		db.stats.created.Add(1)
 	} else { // another appender created it meanwhile: give the slot back
@@ -275,8 +278,7 @@ func (a *Appender) Commit() error {
 				continue
 			}
 			f = s.appendSample(p.t, p.v, &db.slab)
-			s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
-			s.tailAddr = s.headAddr + uintptr(len(s.head.b)-1)
+			s.setAddrs()
 		} else {
 			var ok bool
 			if f, ok = a.commitExt(s, p); !ok {

@@ -128,7 +128,7 @@ func (a *Appender) bufferExt(s *memSeries, t int64, e pendingExt) error {
 	idx := len(a.ext)
 	a.ext = append(a.ext, e)
 	s.pendOwner, s.pendIdx = a, int32(len(a.samples))
-	a.samples = append(a.samples, pendingSample{s: s, t: t, v: math.Float64frombits(uint64(idx)), tailAddr: s.tailAddr, headAddr: extMark})
+	a.samples = append(a.samples, pendingSample{s: s, t: t, v: math.Float64frombits(uint64(idx)), tailAddr: s.tailAddr(), headAddr: extMark})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,21 +122,30 @@ func BenchmarkMemory(b *testing.B) {
 	for _, sc := range scrapes {
 		nSamples += len(sc)
 	}
-	measure := func(newApp func() genAppender) (perSeries, perSample float64) {
+	// The heap after the first scrape, after 37 (the fleet benchmark's
+	// state after 3 minutes at 5 s: open chunks a third full) and after
+	// all.
+	const fleetScrapes = 37
+	measure := func(newApp func() genAppender) (perSeries, perSeries37, perSample float64) {
 		base := heapAlloc()
 		if err := loadGen(newApp, series, scrapes[:1]); err != nil {
 			b.Fatal(err)
 		}
 		one := heapAlloc()
-		if err := loadGen(newApp, series, scrapes[1:]); err != nil {
+		if err := loadGen(newApp, series, scrapes[1:fleetScrapes]); err != nil {
+			b.Fatal(err)
+		}
+		at37 := heapAlloc()
+		if err := loadGen(newApp, series, scrapes[fleetScrapes:]); err != nil {
 			b.Fatal(err)
 		}
 		all := heapAlloc()
-		return float64(one-base) / float64(len(series)), float64(all-base) / float64(nSamples)
+		n := float64(len(series))
+		return float64(one-base) / n, float64(at37-base) / n, float64(all-base) / float64(nSamples)
 	}
 	for b.Loop() {
 		db := newDB(anyTime(Options{}), nil)
-		oursSeries, oursSample := measure(func() genAppender { return db.Appender() })
+		oursSeries, ours37, oursSample := measure(func() genAppender { return db.Appender() })
 		st := db.Stats()
 		// What a native rule's first evaluation adds: the checkpoints of
 		// the chunks its windows (the login rule's: the last 5 m and 5 m
@@ -152,7 +162,7 @@ func BenchmarkMemory(b *testing.B) {
 		db = nil
 
 		ph := newPromHead(b)
-		promSeries, promSample := measure(ph.appender)
+		promSeries, prom37, promSample := measure(ph.appender)
 		mmapBytes := dirSize(ph.dir)
 		runtime.KeepAlive(ph)
 
@@ -162,6 +172,8 @@ func BenchmarkMemory(b *testing.B) {
 		b.ReportMetric(oursSample/promSample, "ours/prom-B/sample")
 		b.ReportMetric(oursSeries, "ours-B/series")
 		b.ReportMetric(promSeries, "prom-B/series")
+		b.ReportMetric(ours37, "ours-37-B/series")
+		b.ReportMetric(prom37, "prom-37-B/series")
 		b.ReportMetric(float64(st.ChunkBytes)/float64(st.Samples), "ours-chunk-B/sample")
 		b.ReportMetric(float64(mmapBytes)/float64(nSamples), "prom-mmap-B/sample")
 		b.ReportMetric(float64(len(series)), "series")
@@ -302,5 +314,54 @@ func BenchmarkSelectIterate(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/scan")
 	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/scan")
+	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
+}
+
+// BenchmarkCreateSeries is the first scrape of a fleet: the node_exporter
+// series of 20 targets (an instance label each), appended by labels into an
+// empty store, one commit per target, into our DB and into a Prometheus head
+// in the same iteration. It reports the time per created series of each.
+func BenchmarkCreateSeries(b *testing.B) {
+	const targets = 20
+	series, _, start := nodeExporterWorkload(b)
+	fleet := make([][]labels.Labels, targets)
+	for i := range fleet {
+		inst := "10.0.0." + strconv.Itoa(i) + ":9100"
+		for _, ls := range series {
+			bl := labels.NewBuilder(ls)
+			bl.Set("instance", inst)
+			bl.Set("job", "node")
+			fleet[i] = append(fleet[i], bl.Labels())
+		}
+	}
+	load := func(newApp func() genAppender) time.Duration {
+		t0 := time.Now()
+		for _, target := range fleet {
+			app := newApp()
+			for k, ls := range target {
+				if _, err := app.Append(0, ls, 1000, start[k]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := app.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0)
+	}
+	var ours, prom time.Duration
+	for b.Loop() {
+		db := newDB(anyTime(Options{}), nil)
+		ours += load(func() genAppender { return db.Appender() })
+		if st := db.Stats(); st.Series != targets*len(series) {
+			b.Fatalf("%d series, want %d", st.Series, targets*len(series))
+		}
+		ph := newPromHead(b)
+		prom += load(ph.appender)
+		ph.head.Close()
+	}
+	n := float64(b.N) * targets * float64(len(series))
+	b.ReportMetric(float64(ours.Nanoseconds())/n, "ours-ns/series")
+	b.ReportMetric(float64(prom.Nanoseconds())/n, "prom-ns/series")
 	b.ReportMetric(float64(ours)/float64(prom), "ours/prom-time")
 }

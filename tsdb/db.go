@@ -252,6 +252,7 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 	if hash == nil {
 		hash = labels.Labels.Hash
 	}
+	series := newSeriesStore(hash)
 	db := &DB{
 		opts:      opts,
 		retention: opts.Retention.Milliseconds(),
@@ -259,8 +260,8 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 		maxSeries: int64(opts.MaxSeries),
 		now:       opts.Now,
 		logger:    logger,
-		series:    newSeriesStore(hash),
-		index:     newPostingsIndex(),
+		series:    series,
+		index:     newPostingsIndex(series.byRef.appendRefs),
 	}
 	db.bufs.New = func() any { return new(sampleBuf) }
 	return db

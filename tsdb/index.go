@@ -10,17 +10,21 @@ import (
 )
 
 // postingsIndex is the inverted index: label name -> value -> ascending
-// series refs, plus the list of all refs. Series creation and GC take the
-// write lock; the append hot path never touches it.
+// series refs. Series creation and GC take the write lock; the append hot
+// path never touches it.
 type postingsIndex struct {
-	mu      sync.RWMutex
-	m       map[string]map[string][]uint64
-	all     []uint64
+	mu sync.RWMutex
+	m  map[string]map[string][]uint64
+	// all appends every ref, ascending, to dst: the series store's ref
+	// table, which lists them already, so that the index does not keep a
+	// list of all refs (8–16 bytes a series) for the rare query with no
+	// positive matcher.
+	all     func(dst []uint64) []uint64
 	version atomic.Uint64 // bumped by every add and remove, under mu
 }
 
-func newPostingsIndex() *postingsIndex {
-	return &postingsIndex{m: map[string]map[string][]uint64{}}
+func newPostingsIndex(all func(dst []uint64) []uint64) *postingsIndex {
+	return &postingsIndex{m: map[string]map[string][]uint64{}, all: all}
 }
 
 // insertSorted adds ref to an ascending list. Refs are allocated in
@@ -45,7 +49,6 @@ func (ix *postingsIndex) add(ref uint64, lset labels.Labels) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.version.Add(1)
-	ix.all = insertSorted(ix.all, ref)
 	lset.Range(func(l labels.Label) {
 		vals := ix.m[l.Name]
 		if vals == nil {
@@ -60,7 +63,6 @@ func (ix *postingsIndex) remove(ref uint64, lset labels.Labels) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.version.Add(1)
-	ix.all = removeSorted(ix.all, ref)
 	lset.Range(func(l labels.Label) {
 		vals := ix.m[l.Name]
 		if vals == nil {
@@ -102,7 +104,6 @@ func (ix *postingsIndex) removeAll(refs []uint64, lsets []labels.Labels) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.version.Add(1)
-	ix.all = dropSorted(ix.all, refs)
 	for name, vs := range touched {
 		vals := ix.m[name]
 		if vals == nil {
@@ -193,15 +194,16 @@ func (ix *postingsIndex) postings(dst []uint64, ms ...*labels.Matcher) []uint64 
 		}
 		include = append(include, list)
 	}
-	if len(include) == 0 {
-		include = append(include, ix.all)
-	}
-	// Intersect, smallest list first.
-	slices.SortFunc(include, func(a, b []uint64) int { return len(a) - len(b) })
 	start := len(dst)
-	dst = append(dst, include[0]...)
-	for _, l := range include[1:] {
-		dst = dst[:start+intersectInPlace(dst[start:], l)]
+	if len(include) == 0 {
+		dst = ix.all(dst)
+	} else {
+		// Intersect, smallest list first.
+		slices.SortFunc(include, func(a, b []uint64) int { return len(a) - len(b) })
+		dst = append(dst, include[0]...)
+		for _, l := range include[1:] {
+			dst = dst[:start+intersectInPlace(dst[start:], l)]
+		}
 	}
 	for _, l := range exclude {
 		dst = dst[:start+subtractInPlace(dst[start:], l)]

@@ -15,8 +15,9 @@ import (
 // BenchmarkChunkSize: see BENCH.md.
 const samplesPerChunk = 120
 
-// headChunkAlloc is the initial capacity of an open chunk's buffer.
-const headChunkAlloc = 64
+// headChunkAlloc is the initial (and least) capacity of an open chunk's
+// buffer, room for the header and the first samples (xorChunk.growFor).
+const headChunkAlloc = 48
 
 // sealedChunk is an immutable, full XOR chunk. Its bytes are never written
 // again, so queries share them without copying. It is 32 bytes: the bytes
@@ -55,7 +56,8 @@ func (c *sealedChunk) samples() int {
 // first) and the open head chunk. All mutable fields are guarded by mu.
 type memSeries struct {
 	// The first 64 bytes are what Append reads and writes and Commit reads
-	// first, to share one cache line; the open chunk's state fills the next.
+	// and writes first, to share one cache line; the open chunk's state
+	// fills the next.
 	mu sync.Mutex
 	// pendIdx is the index in pendOwner's batch of its newest sample for
 	// this series, used for the append-time order check; a non-nil
@@ -64,7 +66,10 @@ type memSeries struct {
 	deleted bool // removed by GC; a committer must re-resolve by labels
 	// hasExt is ext != nil, kept in this line so that Append and Commit
 	// learn whether a series needs the slow path without a second line.
-	hasExt    bool
+	hasExt bool
+	// tailOff is the offset of the open chunk's last byte from headAddr
+	// (saturated at 65535: it is only a prefetch hint).
+	tailOff   uint16
 	pendOwner *Appender
 
 	lastT int64  // newest committed sample time, math.MinInt64 if none
@@ -75,15 +80,14 @@ type memSeries struct {
 	// the retention cutoff.
 	firstMaxt int64
 
-	// tailAddr and headAddr are the addresses of the open chunk's last and
-	// first byte (its header, rewritten by every append) after the newest
-	// commit, 0 before, for Commit to prefetch. They are never dereferenced.
-	tailAddr, headAddr uintptr
+	// headAddr is the address of the open chunk's first byte (its header,
+	// rewritten by every append) after the newest commit, 0 before, for
+	// Commit to prefetch. It is never dereferenced.
+	headAddr uintptr
+	headMint int64 // time of the open chunk's first sample
 
-	head     xorChunk  // open chunk; zero value until the first sample
-	app      *xorChunk // &head once it is ready to append, nil until the first sample
-	headMint int64
-	chunks   []sealedChunk
+	head   xorChunk // open chunk; zero value (b == nil) until the first sample
+	chunks []sealedChunk
 
 	ref  uint64 // immutable
 	lset labels.Labels
@@ -97,11 +101,20 @@ type memSeries struct {
 	// last (checkpoint.go), nil until the first such read.
 	cpc *cpCache
 
-	// Pad to 256 bytes, a multiple of 64, so that every series starts on
-	// a cache line whatever fields are added (the next smaller size class,
-	// 240 bytes, would put most across lines). TestMemSeriesLayout checks
-	// it.
-	_ [48]byte
+	// 192 bytes, a multiple of 64 and an allocator size class, so that
+	// every series starts on a cache line (TestMemSeriesLayout checks it).
+	// A field added here takes the next size class that is a multiple of
+	// 64, 256 bytes: pad to it.
+}
+
+// tailAddr is the address of the open chunk's last byte after the newest
+// commit (see headAddr), for Commit to prefetch.
+func (s *memSeries) tailAddr() uintptr { return s.headAddr + uintptr(s.tailOff) }
+
+// setAddrs records where the open chunk's first and last bytes are.
+func (s *memSeries) setAddrs() {
+	s.headAddr = uintptr(unsafe.Pointer(unsafe.SliceData(s.head.b)))
+	s.tailOff = uint16(min(len(s.head.b)-1, math.MaxUint16))
 }
 
 func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
@@ -132,7 +145,6 @@ func (s *memSeries) appendSample(t int64, v float64, slab *chunkSlab) footprint 
 	before := 0
 	if s.head.b == nil {
 		s.head.Reset(make([]byte, 2, headChunkAlloc))
-		s.app = mustAppender(&s.head)
 	} else if s.head.NumSamples() >= samplesPerChunk {
 		s.seal(slab)
 	} else if s.head.NumSamples() > 0 {
@@ -143,7 +155,6 @@ func (s *memSeries) appendSample(t int64, v float64, slab *chunkSlab) footprint 
 		s.headMint = t
 		f.chunks = 1
 	}
-	// s.app is &s.head.
 	s.head.Append(0, t, v)
 	s.lastT = t
 	s.lastV = math.Float64bits(v)
@@ -178,14 +189,6 @@ func (s *memSeries) headSamples() int {
 	return s.head.NumSamples()
 }
 
-func mustAppender(c *xorChunk) *xorChunk {
-	app, err := c.Appender()
-	if err != nil {
-		panic("BUG: appender on empty chunk: " + err.Error())
-	}
-	return app
-}
-
 // seal moves the open chunk to the sealed ring, its bytes copied into slab,
 // and starts a new, small open chunk: not keeping a full-size head buffer
 // per series saves more memory than the regrowth costs (BenchmarkMemory).
@@ -194,7 +197,6 @@ func (s *memSeries) seal(slab *chunkSlab) {
 	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
-	s.app = mustAppender(&s.head)
 }
 
 // truncate drops sealed chunks (float and histogram) lying wholly before
@@ -365,6 +367,25 @@ func (t *refTable) remove(ref uint64, ms *memSeries) {
 	}
 }
 
+// appendRefs appends the refs of all series, ascending, to dst.
+func (t *refTable) appendRefs(dst []uint64) []uint64 {
+	d := t.dir.Load()
+	if d == nil {
+		return dst
+	}
+	for i, pg := range *d {
+		if pg == nil {
+			continue
+		}
+		for j := range pg.slots {
+			if pg.slots[j].Load() != nil {
+				dst = append(dst, uint64(i)<<refPageBits|uint64(j))
+			}
+		}
+	}
+	return dst
+}
+
 func (t *refTable) forEach(fn func(*memSeries)) {
 	d := t.dir.Load()
 	if d == nil {
@@ -402,7 +423,11 @@ func (s *seriesStore) getByRef(ref uint64) *memSeries {
 
 // get returns the series for lset, or nil.
 func (s *seriesStore) get(lset labels.Labels) *memSeries {
-	h := s.hash(lset)
+	return s.getHashed(s.hash(lset), lset)
+}
+
+// getHashed is get for labels whose hash h is known.
+func (s *seriesStore) getHashed(h uint64, lset labels.Labels) *memSeries {
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -413,13 +438,16 @@ func (s *seriesStore) get(lset labels.Labels) *memSeries {
 // under the stripe lock) if needed.
 func (s *seriesStore) getOrCreate(lset labels.Labels, onCreate func(*memSeries)) (ms *memSeries, created bool) {
 	h := s.hash(lset)
-	st := &s.byHash[h%seriesStripes]
-	st.mu.RLock()
-	ms = st.find(h, lset)
-	st.mu.RUnlock()
-	if ms != nil {
+	if ms = s.getHashed(h, lset); ms != nil {
 		return ms, false
 	}
+	return s.create(h, lset, onCreate)
+}
+
+// create is getOrCreate for labels with hash h that a read-locked lookup
+// has just not found: it takes the stripe's write lock and looks again.
+func (s *seriesStore) create(h uint64, lset labels.Labels, onCreate func(*memSeries)) (ms *memSeries, created bool) {
+	st := &s.byHash[h%seriesStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if ms = st.find(h, lset); ms != nil {

@@ -3,7 +3,13 @@ package tsdb
 import (
 	"testing"
 	"unsafe"
+
+	"github.com/prometheus/prometheus/model/labels"
 )
+
+// seriesSink makes the series TestMemSeriesLayout allocates escape to the
+// heap.
+var seriesSink *memSeries
 
 // TestMemSeriesLayout checks what the append path's cache-line layout
 // relies on: Append's fields in the first 64 bytes, the open chunk's encoder
@@ -22,8 +28,9 @@ func TestMemSeriesLayout(t *testing.T) {
 		"hasExt":    unsafe.Offsetof(s.hasExt) + unsafe.Sizeof(s.hasExt),
 		"lastV":     unsafe.Offsetof(s.lastV) + unsafe.Sizeof(s.lastV),
 		"firstMaxt": unsafe.Offsetof(s.firstMaxt) + unsafe.Sizeof(s.firstMaxt),
-		"tailAddr":  unsafe.Offsetof(s.tailAddr) + unsafe.Sizeof(s.tailAddr),
+		"tailOff":   unsafe.Offsetof(s.tailOff) + unsafe.Sizeof(s.tailOff),
 		"headAddr":  unsafe.Offsetof(s.headAddr) + unsafe.Sizeof(s.headAddr),
+		"headMint":  unsafe.Offsetof(s.headMint) + unsafe.Sizeof(s.headMint),
 	} {
 		if end > 64 {
 			t.Errorf("memSeries.%s ends at byte %d, past the first cache line", name, end)
@@ -35,7 +42,15 @@ func TestMemSeriesLayout(t *testing.T) {
 	if sz := unsafe.Sizeof(s.head); sz > 64 {
 		t.Errorf("xorChunk encoder state is %d bytes, more than a cache line", sz)
 	}
-	if sz := unsafe.Sizeof(s); sz != 256 {
-		t.Errorf("memSeries is %d bytes, want 256 (BenchmarkMemory)", sz)
+	if sz := unsafe.Sizeof(s); sz != 192 {
+		t.Errorf("memSeries is %d bytes, want 192 (BenchmarkMemory)", sz)
+	}
+	// 192 is a size class, so consecutive series in a span are 192 bytes
+	// apart and each starts on a line.
+	for range 3 {
+		seriesSink = newMemSeries(1, labels.EmptyLabels())
+		if p := uintptr(unsafe.Pointer(seriesSink)); p%64 != 0 {
+			t.Errorf("memSeries at %#x, not on a cache line", p)
+		}
 	}
 }

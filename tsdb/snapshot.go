@@ -419,11 +419,9 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkS
 		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
 		copy(data, raw)
 		s.head.Reset(data)
-		app, err := s.head.Appender()
-		if err != nil {
+		if _, err := s.head.Appender(); err != nil {
 			return corrupt("series %s: open chunk: %v", lset, err)
 		}
-		s.app = app
 		s.headMint = mint
 	}
 	if r.err != nil {

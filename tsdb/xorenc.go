@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // errChunkFull reports an append to a chunk that holds math.MaxUint16 samples.
@@ -76,25 +77,46 @@ func (c *xorChunk) Appender() (*xorChunk, error) {
 	return c, nil
 }
 
-// maxSampleBytes bounds the bytes one sample adds: a 10-byte varint and 64
-// bits, or 68 timestamp bits and 2+5+6+64 value bits.
-const maxSampleBytes = 19
+// growFor makes the capacity at least need, growing by a quarter at a time
+// to the allocator's next size class rather than by doubling: a series' open
+// chunk is most of what it holds besides its sealed chunks, and a doubled
+// buffer is a quarter empty on average (bench/FLEET.md). The bytes written
+// past len(c.b) by the sample being appended are kept: the whole capacity
+// is copied.
+func (c *xorChunk) growFor(need int) {
+	nb := make([]byte, len(c.b), sizeClass(max(need, cap(c.b)+cap(c.b)/4, headChunkAlloc)))
+	copy(nb[:cap(c.b)], c.b[:cap(c.b)])
+	c.b = nb
+}
 
-// grow makes room for one more sample, with the 8 bytes of slack that
-// writeBits's 64-bit stores need.
-func (c *xorChunk) grow() {
-	if need := len(c.b) + maxSampleBytes + 8; cap(c.b) < need {
-		nb := make([]byte, len(c.b), max(2*cap(c.b), need))
-		copy(nb, c.b)
-		c.b = nb
+// byteClasses are the Go allocator's size classes from 48 to 2304 bytes
+// (runtime/sizeclasses.go; TestSizeClasses checks them against the
+// allocator).
+var byteClasses = [...]uint16{48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536,
+	1792, 2048, 2304}
+
+// sizeClass returns n rounded up to the allocator's size class when n is
+// at most 2304, so that a buffer of that capacity uses its whole allocation,
+// and n itself otherwise.
+func sizeClass(n int) int {
+	if n > int(byteClasses[len(byteClasses)-1]) {
+		return n
 	}
+	i, _ := slices.BinarySearch(byteClasses[:], uint16(max(n, 0)))
+	return int(byteClasses[i])
 }
 
 // writeBits appends the low n bits of u to the stream, 1 <= n <= 56. It
-// writes past len(c.b), within the capacity grow ensured; Append sets the
-// length once the sample is written.
+// writes past len(c.b) with one 64-bit store, growing the buffer only when
+// that store would pass its capacity, so that an open chunk keeps no fixed
+// slack for the next sample; Append sets the length once the sample is
+// written.
 func (c *xorChunk) writeBits(u uint64, n uint) {
 	pos := c.nbits >> 3
+	if pos+8 > uint(cap(c.b)) {
+		c.growFor(int(pos) + 8)
+	}
 	w := c.b[pos : pos+8]
 	var cur uint64
 	if off := c.nbits & 7; off != 0 {
@@ -121,7 +143,6 @@ func (c *xorChunk) writeBits64(u uint64, n uint) {
 func (c *xorChunk) Append(_, t int64, v float64) {
 	vb := math.Float64bits(v)
 	var tDelta uint64
-	c.grow()
 	switch c.num {
 	case 0:
 		// The stream is byte-aligned after the header.

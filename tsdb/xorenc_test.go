@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -161,4 +162,56 @@ func BenchmarkXORChunkAppend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSizeClasses checks byteClasses against the allocator: appending n
+// bytes to a nil slice gives capacity sizeClass(n) for every n up to the
+// last class, so an open chunk's buffer uses its whole allocation.
+func TestSizeClasses(t *testing.T) {
+	for n := 33; n <= int(byteClasses[len(byteClasses)-1]); n++ {
+		got := sizeClass(n)
+		if want := cap(append([]byte(nil), make([]byte, n)...)); got != want {
+			t.Fatalf("sizeClass(%d) = %d, the allocator gives %d", n, got, want)
+		}
+	}
+}
+
+// TestOpenChunkGrowth checks that an open chunk grows by at most a quarter
+// (or to what one 64-bit store needs) at a time and that the chunk's bytes
+// stay what chunkenc writes whatever the starting capacity.
+func TestOpenChunkGrowth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ts := make([]int64, 300)
+	vs := make([]float64, len(ts))
+	for i := range ts {
+		ts[i] = int64(i)*15000 + rng.Int64N(100)
+		vs[i] = rng.Float64()
+	}
+	var c xorChunk
+	c.Reset(make([]byte, 2, headChunkAlloc))
+	prev := cap(c.b)
+	for i := range ts {
+		c.Append(0, ts[i], vs[i])
+		if cap(c.b) != prev {
+			if limit := sizeClass(max(prev+prev/4, len(c.b)+8)); cap(c.b) > limit {
+				t.Fatalf("sample %d: capacity %d grew to %d, more than %d", i, prev, cap(c.b), limit)
+			}
+			prev = cap(c.b)
+		}
+	}
+	for _, start := range []int{2, 3, 9, 10, 17, 48} {
+		t.Run(strconv.Itoa(start), func(t *testing.T) {
+			var c xorChunk
+			c.Reset(make([]byte, 2, start))
+			ref := chunkenc.NewXORChunk()
+			app, _ := ref.Appender()
+			for i := range ts {
+				c.Append(0, ts[i], vs[i])
+				app.Append(0, ts[i], vs[i])
+			}
+			if !bytes.Equal(c.Bytes(), ref.Bytes()) {
+				t.Fatalf("got\n%x\nwant\n%x", c.Bytes(), ref.Bytes())
+			}
+		})
+	}
 }

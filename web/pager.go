@@ -84,6 +84,16 @@ type PagerOptions struct {
 	People People
 	// SessionTTL is how long a console session lasts (default 12h).
 	SessionTTL time.Duration
+	// MaxConcurrentReceives bounds the POST /api/v2/alerts bodies decoded
+	// at once (default: GOMAXPROCS-1, at least 1); the others wait with
+	// their bodies read. Receiving into the pager is serialised by its
+	// group commit, which commits the POSTs waiting together. A storm of
+	// POSTs decoding on every processor beside the commit would leave the
+	// Go scheduler no idle processor, and then it looks at the network only
+	// every 10 ms (sysmon): each page's HTTP round trip waits that long,
+	// and a channel's max_concurrency slots deliver max_concurrency pages
+	// per 10 ms.
+	MaxConcurrentReceives int
 	// SecureCookies marks the session cookie Secure even on requests that
 	// did not come over TLS (the external URL is https behind a proxy).
 	SecureCookies bool
@@ -122,7 +132,11 @@ func (h *Handler) EnablePager(o PagerOptions) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = defaultSessionTTL
 	}
-	ph := &pagerAPI{o: o, now: h.now, started: h.now(), healthGate: make(chan struct{}, 1)}
+	if o.MaxConcurrentReceives <= 0 {
+		o.MaxConcurrentReceives = defaultConcurrentReceives()
+	}
+	ph := &pagerAPI{o: o, now: h.now, started: h.now(), healthGate: make(chan struct{}, 1),
+		ingest: make(chan struct{}, o.MaxConcurrentReceives)}
 
 	api := func(pattern string, f apiFunc) { h.Handle(pattern, h.wrap(f)) }
 	api("GET /api/v1/pager/incidents", ph.incidents)
@@ -212,6 +226,9 @@ type pagerAPI struct {
 	started time.Time
 	// healthGate lets one on-call health report run at a time.
 	healthGate chan struct{}
+	// ingest holds a token per POST /api/v2/alerts body being decoded
+	// (PagerOptions.MaxConcurrentReceives).
+	ingest chan struct{}
 }
 
 // pagerError maps the pager's errors onto the envelope.

@@ -35,6 +35,10 @@ func (s *stubPager) Cluster() (pager.ClusterStatus, error) {
 	return s.status, nil
 }
 
+// ReceiveOwned stands in for the embedded pager's, which would bypass
+// Receive.
+func (s *stubPager) ReceiveOwned(alerts ...pager.Alert) error { return s.Receive(alerts...) }
+
 func (s *stubPager) Receive(alerts ...pager.Alert) error {
 	s.mu.Lock()
 	s.received += len(alerts)

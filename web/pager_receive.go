@@ -1,10 +1,11 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"time"
 	"unicode/utf8"
 
@@ -76,35 +77,39 @@ type AlertBuffer interface {
 // that arrive while earlier ones are still held, are queued and answered
 // 200 with "queued": true; they become incidents once the database is
 // back. Without one the refusal is a 500 and the sender retries.
+//
+// At most PagerOptions.MaxConcurrentReceives bodies are decoded at once
+// (see there); the others wait, their bodies read.
 func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
-	var alerts []postableAlert
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&alerts)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON array")
-	}
+	// Read the body before taking a slot: a slow sender holds none.
+	body, err := io.ReadAll(r.Body) // bounded by the handler's MaxBytesReader
 	if err != nil {
 		h.respondError(w, bodyError(err))
 		return
 	}
-	now := a.now()
-	in := make([]pager.Alert, 0, len(alerts))
-	for i := range alerts {
-		pa := &alerts[i]
-		if err := pa.validate(now); err != nil {
-			h.respondError(w, badData(fmt.Errorf("alert %d: %w", i, err)))
-			return
-		}
-		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
-			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL, Timeout: pa.EndsAt.IsZero()})
+	select {
+	case a.ingest <- struct{}{}:
+	case <-r.Context().Done():
+		h.respondError(w, &apiError{typ: errorUnavailable, code: http.StatusServiceUnavailable,
+			msg: "receive alerts: gave up waiting for other POSTs: " + r.Context().Err().Error()})
+		return
+	}
+	in, aerr := a.decodeAlerts(body)
+	<-a.ingest // the pager's group commit serialises what follows
+	if aerr != nil {
+		h.respondError(w, aerr)
+		return
 	}
 	if buf := a.o.Buffer; buf != nil && buf.Holding() {
 		buf.Hold(in...)
 		h.respond(w, apiResult{data: receivedView{Received: len(in), Queued: true}})
 		return
 	}
-	if err := a.o.Pager.Receive(in...); err != nil {
+	receive := a.o.Pager.Receive
+	if o, ok := a.o.Pager.(ownedReceiver); ok {
+		receive = o.ReceiveOwned // in holds fresh maps nobody else has
+	}
+	if err := receive(in...); err != nil {
 		if buf := a.o.Buffer; buf != nil {
 			h.logger.Warn("pager receive failed: alerts queued until the pager takes them", "alerts", len(in), "err", err)
 			buf.Hold(in...)
@@ -117,6 +122,36 @@ func (a *pagerAPI) receive(h *Handler, w http.ResponseWriter, r *http.Request) {
 	}
 	h.respond(w, apiResult{data: receivedView{Received: len(in)}})
 }
+
+// decodeAlerts decodes and checks a POST /api/v2/alerts body.
+func (a *pagerAPI) decodeAlerts(body []byte) ([]pager.Alert, *apiError) {
+	alerts, err := decodePostableAlerts(body)
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	now := a.now()
+	in := make([]pager.Alert, 0, len(alerts))
+	for i := range alerts {
+		pa := &alerts[i]
+		if err := pa.validate(now); err != nil {
+			return nil, badData(fmt.Errorf("alert %d: %w", i, err))
+		}
+		in = append(in, pager.Alert{Labels: pa.Labels, Annotations: pa.Annotations, StartsAt: pa.StartsAt,
+			EndsAt: pa.EndsAt, GeneratorURL: pa.GeneratorURL, Timeout: pa.EndsAt.IsZero()})
+	}
+	return in, nil
+}
+
+// ownedReceiver is a Pager that can keep the alerts' maps it is handed
+// instead of copying them (pager.Pager.ReceiveOwned).
+type ownedReceiver interface {
+	ReceiveOwned(alerts ...pager.Alert) error
+}
+
+// defaultConcurrentReceives is the default of
+// PagerOptions.MaxConcurrentReceives: one less than the Go scheduler's
+// processors, at least one.
+func defaultConcurrentReceives() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // receivedView is the data of POST /api/v2/alerts's answer.
 type receivedView struct {

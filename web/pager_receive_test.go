@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,5 +187,89 @@ func TestPostmortemOngoing(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("missing %q in:\n%s", want, md)
 		}
+	}
+}
+
+// gatedPager is a Pager whose first Receive call blocks until release is
+// closed; later calls return at once. It counts the alerts received.
+type gatedPager struct {
+	*pager.Pager
+	entered, release chan struct{}
+	mu               sync.Mutex
+	calls, received  int
+}
+
+func (g *gatedPager) ReceiveOwned(alerts ...pager.Alert) error { return g.Receive(alerts...) }
+
+func (g *gatedPager) Receive(alerts ...pager.Alert) error {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	g.received += len(alerts)
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return nil
+}
+
+// TestReceiverConcurrencyBound: with MaxConcurrentReceives 1, a POST
+// waits for the one decoding slot; one whose sender gives up meanwhile is
+// answered 503 and reaches the pager with nothing. The slot is not held
+// while the pager receives: a POST goes through while another waits in
+// the pager's Receive (where the group commit takes both).
+func TestReceiverConcurrencyBound(t *testing.T) {
+	data, err := os.ReadFile("testdata/pager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pager.ParseConfig("testdata/pager.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: pagerEpoch}
+	p, err := pager.New(pager.Options{Config: cfg, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedPager{Pager: p, entered: make(chan struct{}), release: make(chan struct{})}
+	_, h := newTestServer(t, Options{Token: pagerToken, Now: clk.now})
+	a := &pagerAPI{o: PagerOptions{Pager: g, MaxConcurrentReceives: 1}, now: clk.now, ingest: make(chan struct{}, 1)}
+	post := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ctx, "POST", "/api/v2/alerts", strings.NewReader(loginAlert))
+		rec := httptest.NewRecorder()
+		a.receive(h, rec, req)
+		return rec
+	}
+	calls := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.calls
+	}
+
+	a.ingest <- struct{}{} // another body is being decoded
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a sender that gave up while waiting
+	if rec := post(ctx); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "gave up waiting") {
+		t.Fatalf("POST while the slot is taken: %d %s; want 503", rec.Code, rec.Body)
+	}
+	if n := calls(); n != 0 {
+		t.Fatalf("the pager's Receive was called %d times for a POST refused before decoding", n)
+	}
+	<-a.ingest
+
+	first := make(chan int, 1)
+	go func() { first <- post(context.Background()).Code }()
+	<-g.entered // the first POST waits in the pager's Receive
+	if rec := post(context.Background()); rec.Code != http.StatusOK {
+		t.Fatalf("POST while another waits in Receive: %d %s", rec.Code, rec.Body)
+	}
+	close(g.release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("first POST: status %d, want 200", code)
+	}
+	if n := calls(); n != 2 || len(a.ingest) != 0 {
+		t.Fatalf("Receive calls %d, slots taken %d; want 2 and 0", n, len(a.ingest))
 	}
 }

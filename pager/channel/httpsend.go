@@ -37,6 +37,26 @@ type HTTPOptions struct {
 
 var defaultClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     defaultTransport(),
+}
+
+// maxIdleConnsPerHost is how many idle connections the default client keeps
+// to one host. http.DefaultTransport keeps 2: a channel with more pages in
+// flight to one receiver (max_concurrency, 16 for webhooks) then closes
+// and dials connections all the time, and each dial is one more wait on
+// the network per page.
+const maxIdleConnsPerHost = 64
+
+// defaultTransport is http.DefaultTransport keeping up to
+// maxIdleConnsPerHost idle connections per host.
+func defaultTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return t
 }
 
 // StatusError is returned for a non-2xx response. Body is a truncated copy of

@@ -238,8 +238,7 @@ func (s *Store) Changes(since int64) (pager.Changes, error) {
 			return nil
 		}
 		var err error
-		if c.Incidents, err = queryJSON(t, "incidents", checkIncident,
-			"SELECT id, id, state FROM incidents WHERE version > ? ORDER BY id", since); err != nil {
+		if c.Incidents, err = t.incidents("SELECT id, id, state FROM incidents WHERE version > ? ORDER BY id", since); err != nil {
 			return err
 		}
 		if c.Silences, err = queryJSON(t, "silences", checkSilence,

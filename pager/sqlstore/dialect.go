@@ -31,6 +31,9 @@ type dialect struct {
 	unique func(error) bool
 	// onClose, when not empty, is run by Close before closing.
 	onClose string
+	// concat is the aggregate function that concatenates strings with a
+	// separator.
+	concat string
 }
 
 // sqliteDialect: BEGIN IMMEDIATE (see dsn) takes SQLite's single write
@@ -42,6 +45,7 @@ var sqliteDialect = &dialect{
 		return errors.As(err, &se) && se.Code() == codeConstraintUnique
 	},
 	onClose: "PRAGMA wal_checkpoint(TRUNCATE)",
+	concat:  "group_concat",
 }
 
 // dialect returns the Store's dialect: SQLite unless OpenPostgres set one.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"time"
@@ -52,6 +53,7 @@ const (
 
 var postgresDialect = &dialect{
 	numbered:  true,
+	concat:    "string_agg",
 	read:      &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 	lockWrite: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgLockWrite, 10) + ")",
 	// The notification reaches listening replicas at commit (Listen).
@@ -109,7 +111,7 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 		opts.TxTimeout = 10 * time.Second
 	}
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
-		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance()}
+		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance(), seed: maphash.MakeSeed()}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", red, err)
@@ -334,6 +336,17 @@ CREATE INDEX status_sub_notes_subscriber ON status_sub_notes (subscriber_id);
 CREATE TABLE status_sub_marks (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
+);
+`,
+	// 10: the alerts of incidents, one row each, written as diffs (see
+	// SQLite's migration 10 and alerts.go). Not stamped: an incident's
+	// alerts change only with its row, which is.
+	`
+CREATE TABLE incident_alerts (
+	incident_id TEXT COLLATE "C" NOT NULL,
+	fingerprint TEXT COLLATE "C" NOT NULL,
+	alert       TEXT NOT NULL, -- pager.IncidentAlert as JSON
+	PRIMARY KEY (incident_id, fingerprint)
 );
 `,
 }

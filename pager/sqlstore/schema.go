@@ -170,6 +170,21 @@ CREATE TABLE status_sub_marks (
 	value TEXT NOT NULL
 ) STRICT;
 `,
+	// 10: the alerts of incidents, one row each, written as diffs (only
+	// the alerts a transaction added, changed or removed; see alerts.go)
+	// instead of inside the incident's document. Incidents written
+	// before keep their alerts in the document until they are next
+	// written (reads take the document's alerts while an incident has no
+	// rows here), so the migration moves nothing and cannot fail on a
+	// corrupt document.
+	`
+CREATE TABLE incident_alerts (
+	incident_id TEXT NOT NULL,
+	fingerprint TEXT NOT NULL,
+	alert       TEXT NOT NULL, -- pager.IncidentAlert as JSON
+	PRIMARY KEY (incident_id, fingerprint)
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema version this package writes.

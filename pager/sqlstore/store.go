@@ -33,10 +33,9 @@
 // is versioned by the schema_version table and upgraded by the migrations
 // list at Open.
 //
-// An incident's alerts are encoded once and the JSON reused while they do
-// not change (alertMemo), so that an incident gaining one alert in a storm
-// costs one alert's encoding. The memo compares contents, never trusts
-// identity, so it cannot go stale.
+// An incident's alerts are rows of their own (incident_alerts), written as
+// diffs: an incident gaining one alert in a storm costs one alert's
+// encoding and one row (see alerts.go).
 //
 // Times round-trip through JSON: they come back equal (time.Time.Equal) to
 // what was stored, without monotonic clock reading, and in UTC (or a fixed
@@ -48,6 +47,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/url"
@@ -134,8 +134,15 @@ type Store struct {
 
 	// Guarded by wmu:
 	prepared map[string]*sql.Stmt // write statements, see writeTx.stmt
-	memo     alertMemo
-	buf      []byte // reused for encoding
+	// sums are the alerts last written of the open incidents this Store
+	// wrote (see alerts.go), hashed with seed.
+	sums map[string]*alertSums
+	seed maphash.Seed
+	// lastVersion is the change number of this Store's last committed
+	// write (PostgreSQL; see forgetOthersWrites).
+	lastVersion int64
+	// alertRows counts the alert rows written and deleted (for tests).
+	alertRows int
 }
 
 var _ pager.Store = (*Store)(nil)
@@ -198,7 +205,7 @@ func open(path, abs string, lock *fileLock, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	s := &Store{path: path, db: db, lock: lock, log: opts.Logger, metrics: opts.Metrics,
-		created: errors.Is(statErr, os.ErrNotExist)}
+		created: errors.Is(statErr, os.ErrNotExist), seed: maphash.MakeSeed()}
 	if err := s.init(opts); err != nil {
 		db.Close()
 		return nil, classify(err)
@@ -421,12 +428,65 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 			return err
 		}
 	}
-	if err := fn(&writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}); err != nil {
+	if err := s.forgetOthersWrites(ctx, tx, version); err != nil {
 		return err
 	}
+	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}
+	w.w = w
+	if err := fn(w); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
+		// Perhaps committed after all (a connection lost on PostgreSQL),
+		// and then perhaps followed by another replica's writes that
+		// forgetOthersWrites could not tell from this one: every
+		// incident's next write rewrites all its alerts.
+		s.sums, s.lastVersion = nil, 0
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	committed = true
+	s.lastVersion = version
+	for id, sums := range w.pending {
+		if sums == nil {
+			delete(s.sums, id)
+			continue
+		}
+		if s.sums == nil {
+			s.sums = map[string]*alertSums{}
+		}
+		s.sums[id] = sums
+	}
+	return nil
+}
+
+// forgetOthersWrites drops the alert sums of the incidents that another
+// Store (another replica) wrote since this one last committed, so that
+// PutIncident rewrites their alerts rather than trusting what this one
+// wrote before. Change numbers follow commit order and a rolled-back
+// transaction's number is taken again, so version is lastVersion+1
+// exactly when nobody else has committed since (and then nothing is
+// read). SQLite files have one Store (the lock): nothing to do.
+func (s *Store) forgetOthersWrites(ctx context.Context, tx *sql.Tx, version int64) error {
+	if version == 0 || len(s.sums) == 0 || s.lastVersion == 0 || version == s.lastVersion+1 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q("SELECT id FROM incidents WHERE version > ? AND version < ?"), s.lastVersion, version)
+	if err != nil {
+		return fmt.Errorf("sqlstore: others' writes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("sqlstore: others' writes: %w", err)
+		}
+		delete(s.sums, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlstore: others' writes: %w", err)
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -20,6 +21,7 @@ type readTx struct {
 	tx  *sql.Tx
 	s   *Store          // for reporting corrupt rows
 	ctx context.Context // of every statement: bounded on PostgreSQL
+	w   *writeTx        // the write transaction this is part of, or nil
 }
 
 // writeTx implements pager.Tx. It runs under s.wmu.
@@ -29,6 +31,23 @@ type writeTx struct {
 	// version is the change number of this transaction on PostgreSQL
 	// (every row it writes carries it; see Changes), 0 on SQLite.
 	version int64
+	// pending are the alert sums of the incidents this transaction
+	// wrote, nil for one it resolved; they replace Store.sums at commit.
+	pending map[string]*alertSums
+	// incs are the buffered incident rows (see queueIncident); incIndex
+	// finds them by ID.
+	incs     []incidentRow
+	incIndex map[string]int
+	// ops are the buffered alert rows (see queue); opIndex finds them by
+	// incident and fingerprint.
+	ops     []alertOp
+	opIndex map[string]int
+	// timeline are the buffered timeline rows (incident, seq, entry), in
+	// append order.
+	timeline []any
+	args     []any // reused by flush
+	enc      bytes.Buffer
+	encoder  *json.Encoder
 }
 
 // bg is the context of statements outside transactions.
@@ -72,7 +91,7 @@ func queryJSON[T any](t *readTx, table string, check func(match string, v *T) er
 
 // one returns the single incident q selects, or pager.ErrNotFound.
 func (t *readTx) one(what, q string, args ...any) (pager.IncidentState, error) {
-	sts, err := queryJSON(t, what, checkIncident, q+" LIMIT 1", args...)
+	sts, err := t.incidents(q+" LIMIT 1", args...)
 	if err != nil {
 		return pager.IncidentState{}, err
 	}
@@ -114,11 +133,34 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 		b.WriteString(" LIMIT ?")
 		args = append(args, f.Limit)
 	}
-	return queryJSON(t, "incidents", checkIncident, b.String(), args...)
+	return t.incidents(b.String(), args...)
+}
+
+// incidents returns the incidents q selects (rows of id, id, state) with
+// their alerts.
+func (t *readTx) incidents(q string, args ...any) ([]pager.IncidentState, error) {
+	if t.w != nil {
+		if err := t.w.flush(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
+	sts, err := queryJSON(t, "incidents", checkIncident, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.attachAlerts(sts); err != nil {
+		return nil, err
+	}
+	return sts, nil
 }
 
 // Timeline implements pager.ReadTx.
 func (t *readTx) Timeline(incidentID string) ([]pager.TimelineEntry, error) {
+	if t.w != nil {
+		if err := t.w.flush(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
 	return queryJSON(t, "timeline", checkTimeline,
 		"SELECT incident_id || ' pos ' || pos, incident_id, entry FROM timeline WHERE incident_id = ? ORDER BY pos", incidentID)
 }
@@ -184,15 +226,27 @@ func (t *writeTx) NextID(seq string) (int64, error) {
 	return n, nil
 }
 
-// PutIncident implements pager.Tx.
-func (t *writeTx) PutIncident(st pager.IncidentState) error {
+// PutIncident implements pager.Tx: it buffers the incident's row and the
+// alerts that changed since the incident was last written (see alerts.go)
+// for flush. A second open incident for the group key is caught by the
+// partial unique index incidents_open_group when the rows are written
+// (an ErrConflict from Update).
+func (t *writeTx) PutIncident(st pager.IncidentState) error { return t.putIncident(st, false) }
+
+// PutIncidentOwned implements pager.OwnedPutter: PutIncident of a state
+// whose alerts' maps are never modified, so that an alert's maps already
+// written are recognised by identity rather than hashed again.
+func (t *writeTx) PutIncidentOwned(st pager.IncidentState) error { return t.putIncident(st, true) }
+
+func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
-	// A second open incident for the group key is caught by the partial
-	// unique index incidents_open_group (an ErrConflict below).
-	data, err := t.s.memo.encodeIncident(&st, t.s.buf)
-	t.s.buf = data
+	doc := st
+	if doc.Alerts != nil {
+		doc.Alerts = []pager.IncidentAlert{} // [] or null, as given
+	}
+	data, err := json.Marshal(&doc)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put incident: encode: %w", err)
 	}
@@ -201,41 +255,37 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error {
 		due = d.UnixNano()
 	}
 	s, ns := timeParts(st.CreatedAt)
-	q, err := t.stmt(qPutIncident)
-	if err != nil {
-		return fmt.Errorf("sqlstore: put incident: %w", err)
-	}
 	var uid any // NULL
 	if st.UID != "" {
 		uid = st.UID
 	}
-	_, err = q.ExecContext(t.ctx, st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid)
+	t.queueIncident(incidentRow{st.ID, st.GroupKey, string(st.Status), st.Route, s, ns, due, string(data), uid})
+	base, ok := t.pending[st.ID]
+	if !ok {
+		base = t.s.sums[st.ID]
+	}
+	next, err := t.putAlerts(&st, base, owned)
 	if err != nil {
-		if t.s.dialect().unique(err) {
-			return fmt.Errorf("%w: %v", pager.ErrConflict, err)
-		}
 		return fmt.Errorf("sqlstore: put incident: %w", err)
 	}
+	if !st.Open() {
+		next = nil
+	}
+	if t.pending == nil {
+		t.pending = map[string]*alertSums{}
+	}
+	t.pending[st.ID] = next
 	return nil
 }
 
 // AppendTimeline implements pager.Tx.
 func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	q, err := t.stmt(qAppendTimeline)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append timeline: %w", err)
-	}
 	for _, e := range entries {
 		data, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("sqlstore: append timeline: encode: %w", err)
 		}
-		if _, err := q.ExecContext(t.ctx, e.IncidentID, e.Seq, string(data)); err != nil {
-			return fmt.Errorf("sqlstore: append timeline: %w", err)
-		}
+		t.timeline = append(t.timeline, e.IncidentID, e.Seq, string(data)) // written by flush
 	}
 	return nil
 }
