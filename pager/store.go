@@ -174,6 +174,16 @@ type IncidentFilter struct {
 	// Since keeps incidents created at or after it.
 	Since time.Time
 	Limit int
+	// OutlineAlerts asks for the alerts in outline, for readers that only
+	// match alert labels (the status page): each incident's Alerts hold
+	// one entry per distinct combination of the OutlineLabels' values
+	// among its alerts, with only those labels set (see
+	// OutlineAlertLabels); without OutlineLabels, no alerts at all. The
+	// stores then skip reading the alerts, or most of them. Outlined
+	// incidents are for reading only: one written back (PutIncident) would
+	// replace the incident's alerts by their outline.
+	OutlineAlerts bool
+	OutlineLabels []string
 }
 
 // Match reports whether st passes the filter (Limit aside).
@@ -445,6 +455,13 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 		out = out[:f.Limit]
 	}
 	for i := range out { // copy only what is returned
+		if f.OutlineAlerts {
+			alerts := out[i].Alerts
+			out[i].Alerts = nil
+			out[i] = out[i].Clone()
+			out[i].Alerts = OutlineAlertLabels(alerts, f.OutlineLabels)
+			continue
+		}
 		out[i] = out[i].Clone()
 	}
 	return out, nil

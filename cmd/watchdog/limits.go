@@ -63,8 +63,8 @@ func limitFlags(fs *flag.FlagSet) *limitOptions {
 		`soft memory limit of the Go runtime (GOMEMLIMIT): bytes such as 1GiB or 512MB, a percentage of the cgroup or machine memory such as 80%, or "off"; `+
 			`default: GOMEMLIMIT when set, else 90% of the cgroup memory limit or of the machine's memory`)
 	fs.IntVar(&o.gcPercent, "memory.gc-percent", 0,
-		fmt.Sprintf("garbage collector target (GOGC): how far the heap may grow, in percent of the live heap, before a collection; "+
-			"lower saves memory for CPU; default: GOGC when set, else %d", defaultGCPercent))
+		fmt.Sprintf("garbage collector target: how far the heap may grow, in percent of the live heap other than sample chunks (which the collector does not scan), before a collection; "+
+			"lower saves memory for CPU; default: GOGC when set (then applied to the whole heap, as Go does), else %d", defaultGCPercent))
 	return o
 }
 
@@ -118,18 +118,20 @@ func applyMemoryLimit(spec string, logger *slog.Logger) error {
 // applyGCPercent sets the garbage collector's target from
 // --memory.gc-percent (flag, 0 when not given), else leaves GOGC's (gogc,
 // already applied by the runtime) or sets defaultGCPercent, and logs it.
-func applyGCPercent(flag int, logger *slog.Logger) error {
+// It returns the percentage set, 0 when GOGC's is left: the base that
+// package gctune then applies to the heap other than sample chunks.
+func applyGCPercent(flag int, logger *slog.Logger) (int, error) {
 	pct, source, err := gcPercent(flag, os.Getenv("GOGC"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if pct > 0 {
 		debug.SetGCPercent(pct)
-		logger.Info("garbage collector target set", "gc_percent", pct, "source", source)
+		logger.Info("garbage collector target set", "gc_percent", pct, "source", source, "of", "the heap other than sample chunks")
 	} else {
 		logger.Info("garbage collector target left to the Go runtime", "source", source)
 	}
-	return nil
+	return pct, nil
 }
 
 // gcPercent decides the garbage collector's target: a percentage to set,

@@ -62,6 +62,10 @@ type root struct {
 	checkins   *checkin.Runner
 	heartbeat  *heartbeat.Sender // nil without a heartbeat section
 	statusPage atomic.Pointer[config.StatusPage]
+	// gcPercent is the collector's target set at start (0 when GOGC's is
+	// left): package gctune keeps it relative to the heap the collector
+	// scans, leaving the store's chunk bytes out.
+	gcPercent int
 }
 
 // openStore is the first step at start: the store, sized by the

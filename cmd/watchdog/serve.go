@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/watchdog-sre/watchdog/demo"
+	"github.com/watchdog-sre/watchdog/internal/gctune"
 	"github.com/watchdog-sre/watchdog/internal/querylimit"
 	"github.com/watchdog-sre/watchdog/scrape"
 	"github.com/watchdog-sre/watchdog/web"
@@ -132,7 +133,8 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 	if err := applyMemoryLimit(o.limits.memoryLimit, logger); err != nil {
 		return err
 	}
-	if err := applyGCPercent(o.limits.gcPercent, logger); err != nil {
+	gcPct, err := applyGCPercent(o.limits.gcPercent, logger)
+	if err != nil {
 		return err
 	}
 	token, generated, err := loadToken(o.tokenFile, logger)
@@ -155,6 +157,7 @@ func serve(ctx context.Context, o *serveOptions, demoMode bool, stdout io.Writer
 		return err
 	}
 	defer r.close()
+	r.gcPercent = gcPct
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := r.commit(runCtx, first); err != nil {
@@ -277,6 +280,10 @@ func (r *root) run(ctx, runCtx context.Context, cancel context.CancelFunc, api h
 		wg.Go(func() { r.heartbeat.Run(runCtx) })
 	}
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
+	wg.Go(func() {
+		gctune.Run(runCtx, gctune.Options{Percent: r.gcPercent, Metrics: r.set,
+			PointerFree: func() int64 { return int64(r.db.Stats().ChunkBytes) }})
+	})
 	close(isReady)
 	banner()
 

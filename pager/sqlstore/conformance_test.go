@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -342,6 +343,37 @@ var conformanceCases = []struct {
 				return err
 			})
 		}
+	}},
+	{"incidents with alerts in outline", func(t *testing.T, s pager.Store) {
+		alert := func(fp, job string) pager.IncidentAlert {
+			return pager.IncidentAlert{Fingerprint: fp, Alert: pager.Alert{Labels: map[string]string{"job": job, "instance": fp},
+				Annotations: map[string]string{"summary": "s"}, StartsAt: t0}}
+		}
+		st := incident("inc-1", "a", pager.StatusTriggered, t0)
+		st.Alerts = []pager.IncidentAlert{alert("fp1", "b"), alert("fp2", "a"), alert("fp3", "b")}
+		update(t, s, func(tx pager.Tx) error { return tx.PutIncident(st) })
+		view(t, s, func(tx pager.ReadTx) error {
+			full, err := tx.Incidents(pager.IncidentFilter{})
+			none, err2 := tx.Incidents(pager.IncidentFilter{OutlineAlerts: true})
+			jobs, err3 := tx.Incidents(pager.IncidentFilter{OutlineAlerts: true, OutlineLabels: []string{"job"}})
+			if err := errors.Join(err, err2, err3); err != nil || len(full) != 1 || len(none) != 1 || len(jobs) != 1 {
+				t.Fatalf("reads: %d, %d, %d incidents, %v", len(full), len(none), len(jobs), err)
+			}
+			mustEqual(t, "full alerts", len(full[0].Alerts), 3)
+			mustEqual(t, "no alerts", none[0].Alerts, []pager.IncidentAlert(nil))
+			var got []string
+			for _, a := range jobs[0].Alerts {
+				mustEqual(t, "outline alert", a, pager.IncidentAlert{Alert: pager.Alert{Labels: map[string]string{"job": a.Labels["job"]}}})
+				got = append(got, a.Labels["job"])
+			}
+			slices.Sort(got)
+			mustEqual(t, "outlined jobs", got, []string{"a", "b"})
+			// The rest of the incident is read as it is.
+			full[0].Alerts, jobs[0].Alerts = nil, nil
+			mustEqual(t, "outlined incident", none[0], full[0])
+			mustEqual(t, "labelled outline incident", jobs[0], full[0])
+			return nil
+		})
 	}},
 	{"timeline", func(t *testing.T, s pager.Store) {
 		a1, a2, b1 := entry("a", 1, pager.EntryOpened), entry("a", 2, pager.EntryNote), entry("b", 1, pager.EntryOpened)

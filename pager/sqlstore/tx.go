@@ -133,7 +133,34 @@ func (t *readTx) Incidents(f pager.IncidentFilter) ([]pager.IncidentState, error
 		b.WriteString(" LIMIT ?")
 		args = append(args, f.Limit)
 	}
+	if f.OutlineAlerts {
+		return t.outlinedIncidents(f.OutlineLabels, b.String(), args...)
+	}
 	return t.incidents(b.String(), args...)
+}
+
+// outlinedIncidents returns the incidents q selects with their alerts in
+// outline (pager.IncidentFilter.OutlineAlerts): without names it reads no
+// alert row at all.
+func (t *readTx) outlinedIncidents(names []string, q string, args ...any) ([]pager.IncidentState, error) {
+	if len(names) > 0 {
+		sts, err := t.incidents(q, args...)
+		for i := range sts {
+			sts[i].Alerts = pager.OutlineAlertLabels(sts[i].Alerts, names)
+		}
+		return sts, err
+	}
+	if t.w != nil {
+		if err := t.w.flush(); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
+	sts, err := queryJSON(t, "incidents", checkIncident, q, args...)
+	for i := range sts {
+		// A version-9 incident keeps its alerts in its document.
+		sts[i].Alerts = nil
+	}
+	return sts, err
 }
 
 // incidents returns the incidents q selects (rows of id, id, state) with

@@ -87,6 +87,9 @@ func (f *fakePager) Incidents(flt pager.IncidentFilter) ([]pager.IncidentState, 
 	var out []pager.IncidentState
 	for _, st := range f.incidents {
 		if flt.Match(&st) && (flt.Limit == 0 || len(out) < flt.Limit) {
+			if flt.OutlineAlerts {
+				st.Alerts = pager.OutlineAlertLabels(st.Alerts, flt.OutlineLabels)
+			}
 			out = append(out, st)
 		}
 	}

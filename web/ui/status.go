@@ -48,6 +48,9 @@ type statusConfig struct {
 	src        *config.StatusPage // what it was compiled from
 	title      string
 	components []statusComponent
+	// alertLabels are the label names the components' matchers test,
+	// sorted: all the status page reads of an incident's alerts.
+	alertLabels []string
 }
 
 type statusComponent struct {
@@ -116,9 +119,13 @@ func compileStatus(src *config.StatusPage) (*statusConfig, error) {
 				return nil, fmt.Errorf("components[%d].matchers[%d]: %w", i, j, err)
 			}
 			comp.matchers = append(comp.matchers, lm)
+			if !slices.Contains(sc.alertLabels, lm.Name) {
+				sc.alertLabels = append(sc.alertLabels, lm.Name)
+			}
 		}
 		sc.components = append(sc.components, comp)
 	}
+	slices.Sort(sc.alertLabels)
 	return sc, nil
 }
 
@@ -358,8 +365,11 @@ func (c *console) computeCurrentStatus(status *statusConfig) statusView {
 		return computeStatus(status, nil, nil, nil, now)
 	}
 	// The uptime bars need 90 days (and the day before, for incidents
-	// that began then).
-	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-(uptimeDays + 1) * 24 * time.Hour), Limit: statusScanLimit})
+	// that began then). Of the alerts only the labels the components'
+	// matchers test matter: the stores skip the rest (with no matchers,
+	// every alert).
+	list, err := c.o.Pager.Incidents(pager.IncidentFilter{Since: now.Add(-(uptimeDays + 1) * 24 * time.Hour), Limit: statusScanLimit,
+		OutlineAlerts: true, OutlineLabels: status.alertLabels})
 	if err != nil {
 		c.o.Logger.Error("status page: read incidents", "err", err)
 		v := computeStatus(status, nil, nil, nil, now)
@@ -367,10 +377,15 @@ func (c *console) computeCurrentStatus(status *statusConfig) statusView {
 		return v
 	}
 	// Open incidents older than the window still count.
-	open, err := c.o.Pager.Incidents(pager.IncidentFilter{Statuses: []pager.Status{pager.StatusTriggered, pager.StatusAcknowledged}, Limit: statusScanLimit})
+	open, err := c.o.Pager.Incidents(pager.IncidentFilter{Statuses: []pager.Status{pager.StatusTriggered, pager.StatusAcknowledged}, Limit: statusScanLimit,
+		OutlineAlerts: true, OutlineLabels: status.alertLabels})
 	if err == nil {
+		seen := make(map[string]bool, len(list))
+		for i := range list {
+			seen[list[i].ID] = true
+		}
 		for _, st := range open {
-			if !slices.ContainsFunc(list, func(x pager.IncidentState) bool { return x.ID == st.ID }) {
+			if !seen[st.ID] {
 				list = append(list, st)
 			}
 		}

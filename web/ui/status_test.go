@@ -239,3 +239,61 @@ func TestIncidentShowsPublicUpdates(t *testing.T) {
 		t.Error("an incident without updates shows the section")
 	}
 }
+
+// TestStatusOutlineAlerts: the status page reads incidents with their
+// alerts in outline (only the labels its matchers test) and shows what
+// the full alerts would show: a component's matchers must still all
+// match one alert, and an absent label still reads as empty.
+func TestStatusOutlineAlerts(t *testing.T) {
+	sp := config.StatusPage{Components: []config.StatusComponent{
+		{Name: "Storefront", Matchers: []string{`job="shop"`, `severity=~"page|ticket"`}},
+		{Name: "Unlabelled", Matchers: []string{`env=""`, `job="shop"`}},
+		{Name: "Checkout", Routes: []string{"pages"}},
+	}}
+	sc, err := compileStatus(&sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"env", "job", "severity"}; !slices.Equal(sc.alertLabels, want) {
+		t.Fatalf("alert labels = %v, want %v", sc.alertLabels, want)
+	}
+	alert := func(fp string, ls ...string) pager.IncidentAlert {
+		m := map[string]string{"alertname": "A" + fp, "instance": "i-" + fp}
+		for i := 0; i+1 < len(ls); i += 2 {
+			m[ls[i]] = ls[i+1]
+		}
+		return pager.IncidentAlert{Fingerprint: fp, Alert: pager.Alert{Labels: m, Annotations: map[string]string{"summary": "s"}}}
+	}
+	tests := []struct {
+		name   string
+		alerts []pager.IncidentAlert
+		want   map[string]string
+	}{
+		{"one alert matches all", []pager.IncidentAlert{alert("1", "job", "shop", "severity", "page", "env", "prod")},
+			map[string]string{"Storefront": StateDegraded, "Unlabelled": StateOperational, "Checkout": StateOperational}},
+		{"two alerts match one each", []pager.IncidentAlert{alert("1", "job", "shop", "env", "prod"), alert("2", "job", "api", "severity", "page")},
+			map[string]string{"Storefront": StateOperational, "Unlabelled": StateOperational, "Checkout": StateOperational}},
+		{"absent label reads empty", []pager.IncidentAlert{alert("1", "job", "shop"), alert("2", "job", "shop")},
+			map[string]string{"Storefront": StateOperational, "Unlabelled": StateDegraded, "Checkout": StateOperational}},
+		{"no alerts", nil,
+			map[string]string{"Storefront": StateOperational, "Unlabelled": StateOperational, "Checkout": StateOperational}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			full := []pager.IncidentState{{ID: "inc-1", Route: "tickets", Status: pager.StatusTriggered, CreatedAt: testNow.Add(-time.Hour), Alerts: tt.alerts}}
+			outlined := []pager.IncidentState{full[0]}
+			outlined[0].Alerts = pager.OutlineAlertLabels(tt.alerts, sc.alertLabels)
+			vf, vo := computeStatus(sc, full, nil, nil, testNow), computeStatus(sc, outlined, nil, nil, testNow)
+			jf, _ := json.Marshal(vf)
+			jo, _ := json.Marshal(vo)
+			if string(jf) != string(jo) {
+				t.Errorf("outlined view differs:\n full    %s\n outline %s", jf, jo)
+			}
+			for _, c := range vo.Components {
+				if c.State != tt.want[c.Name] {
+					t.Errorf("%s = %s, want %s", c.Name, c.State, tt.want[c.Name])
+				}
+			}
+		})
+	}
+}
