@@ -250,6 +250,7 @@ func (c *Condition) Eval(ctx context.Context, r Reader, ts time.Time) (promql.Ve
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	c.evaluated.Add(uint64(len(refs)))
 	var out promql.Vector
 	if len(c.by) > 0 {
 		out = workers[0].evalGroups(workers, t)

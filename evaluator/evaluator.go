@@ -119,13 +119,19 @@ type Condition struct {
 	value  program // $value
 	promql string  // $value in PromQL, or "": see PromQL
 
-	failures atomic.Uint64
-	pool     sync.Pool // *worker
+	failures  atomic.Uint64
+	evaluated atomic.Uint64
+	pool      sync.Pool // *worker
 }
 
 // Failures returns how many series evaluations failed (expr run-time error
 // or panic) since the Condition was compiled.
 func (c *Condition) Failures() uint64 { return c.failures.Load() }
+
+// Evaluated returns how many series the condition was run over since it was
+// compiled: the series its selector matched, summed over the Evals that
+// completed (with Spec.By, the series, not the groups).
+func (c *Condition) Evaluated() uint64 { return c.evaluated.Load() }
 
 // String returns the spec in rule-file form.
 func (c *Condition) String() string {

@@ -173,6 +173,16 @@ func TestRuntimeFailureIsCaughtAndCounted(t *testing.T) {
 	if c.Failures() != 2 {
 		t.Fatalf("Failures() = %d, want 2", c.Failures())
 	}
+	// Every matched series counts as evaluated, failed ones included; a
+	// cancelled Eval counts nothing.
+	if c.Evaluated() != 3 {
+		t.Fatalf("Evaluated() = %d, want 3", c.Evaluated())
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Eval(cancelled, db, ts); !errors.Is(err, context.Canceled) || c.Evaluated() != 3 {
+		t.Fatalf("cancelled Eval: err %v, Evaluated() = %d, want context.Canceled and 3", err, c.Evaluated())
+	}
 	// A Go panic inside the evaluation is recovered the same way.
 	w := newWorker(c).(*worker)
 	w.runBatch(reader{r: panicReader{}}, []uint64{1, 2, 3}, 0, 3, 0)

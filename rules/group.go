@@ -193,10 +193,19 @@ func (g *Group) evalRule(ctx context.Context, r *Rule, ts time.Time, restored Al
 		vec promql.Vector
 		err error
 	)
+	var before uint64
+	nc, native := r.cond.(NativeCondition)
+	native = native && nc.Cond != nil
+	if native {
+		before = nc.Cond.Evaluated()
+	}
 	if r.IsAlerting() {
 		vec, err = r.evalAlerting(ctx, ts, g, restored)
 	} else {
 		vec, err = r.evalRecording(ctx, ts, g)
+	}
+	if native {
+		g.metrics.nativeSeries.AddInt64(int64(nc.Cond.Evaluated() - before))
 	}
 	r.setResult(ts, g.opts.Now().Sub(start), err)
 	if err != nil {
@@ -357,6 +366,7 @@ func (g *Group) expander(alert string, ts time.Time) *expander {
 type groupMetrics struct {
 	names                               []string
 	iterations, missed, evals, failures *metrics.Counter
+	nativeSeries                        *metrics.Counter
 	duration                            *metrics.PrometheusHistogram
 }
 
@@ -368,12 +378,14 @@ func newGroupMetrics(set *metrics.Set, file, name string) groupMetrics {
 		"watchdog_rule_evaluations_total" + lbl,
 		"watchdog_rule_evaluation_failures_total" + lbl,
 		"watchdog_rule_group_duration_seconds" + lbl,
+		"watchdog_rule_native_series_evaluated_total" + lbl,
 	}}
 	m.iterations = set.GetOrCreateCounter(m.names[0])
 	m.missed = set.GetOrCreateCounter(m.names[1])
 	m.evals = set.GetOrCreateCounter(m.names[2])
 	m.failures = set.GetOrCreateCounter(m.names[3])
 	m.duration = set.GetOrCreatePrometheusHistogram(m.names[4])
+	m.nativeSeries = set.GetOrCreateCounter(m.names[5])
 	return m
 }
 

@@ -9,4 +9,5 @@ var _ = selfmetrics.Describe(
 	selfmetrics.Family{Name: "watchdog_rule_evaluations_total", Type: selfmetrics.Counter, Help: "Rule evaluations, by rule group."},
 	selfmetrics.Family{Name: "watchdog_rule_evaluation_failures_total", Type: selfmetrics.Counter, Help: "Rule evaluations that failed, by rule group."},
 	selfmetrics.Family{Name: "watchdog_rule_group_duration_seconds", Type: selfmetrics.Histogram, Help: "Time to evaluate the rule group, by rule group, in seconds."},
+	selfmetrics.Family{Name: "watchdog_rule_native_series_evaluated_total", Type: selfmetrics.Counter, Help: "Series the group's native conditions were evaluated over, by rule group (per evaluation: every series their selectors match)."},
 )

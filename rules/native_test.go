@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/watchdog-sre/watchdog/evaluator"
 )
 
@@ -45,6 +47,7 @@ func TestNativeRuleMatchesPromQL(t *testing.T) {
 	h := newHarness(t, nativeRules)
 	opts := h.options()
 	opts.Native = h.db
+	opts.Metrics = metrics.NewSet()
 	m := NewManager(opts)
 	if err := m.Update(time.Minute, []string{h.file}); err != nil {
 		t.Fatal(err)
@@ -84,6 +87,11 @@ func TestNativeRuleMatchesPromQL(t *testing.T) {
 		if i == 2 && len(sent) != 2 {
 			t.Errorf("at 2m: sent %q, want b firing twice", sent)
 		}
+	}
+	// Two native rules over the two up series, six evaluations.
+	evaluated := opts.Metrics.GetOrCreateCounter(`watchdog_rule_native_series_evaluated_total{rule_group="` + g.Key() + `"}`)
+	if got := evaluated.Get(); got != 6*2*2 {
+		t.Errorf("watchdog_rule_native_series_evaluated_total = %d, want %d", got, 6*2*2)
 	}
 	pr, nr := g.Rules()[2], g.Rules()[3]
 	if got, want := nr.Query(), "series: up when: value() == 0"; got != want {

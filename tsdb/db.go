@@ -31,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -350,6 +351,10 @@ func (db *DB) GC() {
 	})
 	db.stats.droppedChunks.Add(uint64(dropped.chunks))
 	db.stats.add(dropped, true)
+	var (
+		refs  []uint64
+		lsets []labels.Labels
+	)
 	for _, s := range candidates {
 		var left footprint
 		if db.series.removeIf(s, func(s *memSeries) bool {
@@ -359,12 +364,16 @@ func (db *DB) GC() {
 			left = s.footprint()
 			return true
 		}) {
-			db.index.remove(s.ref, s.lset)
+			refs, lsets = append(refs, s.ref), append(lsets, s.lset)
 			db.stats.gcedSeries.Add(1)
 			db.stats.series.Add(-1)
 			db.stats.add(left, true)
 		}
 	}
+	// The index drops them all at once (candidates come in forEach's
+	// order; the label sets only name the lists to filter).
+	slices.Sort(refs)
+	db.index.removeAll(refs, lsets)
 }
 
 // gcable reports whether s has nothing inside retention and nothing pending.

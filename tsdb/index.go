@@ -80,6 +80,65 @@ func (ix *postingsIndex) remove(ref uint64, lset labels.Labels) {
 	})
 }
 
+// removeAll removes the series refs (ascending), whose label sets are
+// lsets, in one pass over each posting list they are in. Removing them one
+// by one (remove) moves the tail of every list once per series: in a store
+// of millions of series, where a label such as job is on every series, a GC
+// of many series took quadratic time holding the write lock that series
+// creation waits for.
+func (ix *postingsIndex) removeAll(refs []uint64, lsets []labels.Labels) {
+	if len(refs) == 0 {
+		return
+	}
+	touched := map[string]map[string]bool{}
+	for _, lset := range lsets {
+		lset.Range(func(l labels.Label) {
+			vs := touched[l.Name]
+			if vs == nil {
+				vs = map[string]bool{}
+				touched[l.Name] = vs
+			}
+			vs[l.Value] = true
+		})
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.version.Add(1)
+	for name, vs := range touched {
+		vals := ix.m[name]
+		if vals == nil {
+			continue
+		}
+		for v := range vs {
+			if list := dropSorted(vals[v], refs); len(list) > 0 {
+				vals[v] = list
+			} else {
+				delete(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			delete(ix.m, name)
+		}
+	}
+}
+
+// dropSorted removes from the ascending list every ref of the ascending
+// refs, in place, in one pass.
+func dropSorted(list, refs []uint64) []uint64 {
+	out, j := list[:0], 0
+	for _, r := range list {
+		for j < len(refs) && refs[j] < r {
+			j++
+		}
+		if j < len(refs) && refs[j] == r {
+			continue
+		}
+		out = append(out, r)
+	}
+	clear(list[len(out):])
+	return out
+}
+
 // postings appends to dst the ascending refs of series matching all
 // matchers, with Prometheus semantics: a matcher that matches the empty
 // string also matches series that lack the label.

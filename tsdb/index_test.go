@@ -195,3 +195,39 @@ func TestPostingsAllFromRefTable(t *testing.T) {
 		})
 	}
 }
+
+// removeAll leaves the index as removing the same series one by one does,
+// whatever subset goes: lists emptied, names dropped, the others filtered.
+func TestRemoveAllMatchesRemove(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var lsets []labels.Labels
+	for i := range 300 {
+		lsets = append(lsets, labels.FromStrings("__name__", fmt.Sprintf("m%d", i%7), "job", "node",
+			"shard", fmt.Sprint(i%16), fmt.Sprintf("only%d", i%50), "x"))
+	}
+	for _, share := range []float64{0, 0.01, 0.3, 0.9, 1} {
+		t.Run(fmt.Sprint(share), func(t *testing.T) {
+			one, all := newPostingsIndex(nil), newPostingsIndex(nil)
+			for i, ls := range lsets {
+				one.add(uint64(i+1), ls)
+				all.add(uint64(i+1), ls)
+			}
+			var refs []uint64
+			var gone []labels.Labels
+			for i, ls := range lsets {
+				if rng.Float64() < share || share == 1 {
+					refs = append(refs, uint64(i+1))
+					gone = append(gone, ls)
+					one.remove(uint64(i+1), ls)
+				}
+			}
+			all.removeAll(refs, gone)
+			if fmt.Sprint(one.m) != fmt.Sprint(all.m) {
+				t.Fatalf("postings: one by one %v\nat once %v", one.m, all.m)
+			}
+			if share == 1 && len(all.m) != 0 {
+				t.Fatalf("every series gone, postings %v left", all.m)
+			}
+		})
+	}
+}

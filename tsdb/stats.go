@@ -189,6 +189,12 @@ var ErrPartialDelete = errors.New("the in-memory store deletes whole series only
 func (db *DB) DeleteSeries(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) (int, error) {
 	refs := db.index.postings(nil, ms...)
 	deleted, partial := 0, 0
+	// The index drops the deleted series at once, in one pass per list
+	// (postingsIndex.removeAll), also when ctx ends the loop; refs come
+	// ascending from the postings, so gone is ascending too.
+	var gone []uint64
+	var goneSets []labels.Labels
+	defer func() { db.index.removeAll(gone, goneSets) }()
 	for i, ref := range refs {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -210,7 +216,7 @@ func (db *DB) DeleteSeries(ctx context.Context, mint, maxt int64, ms ...*labels.
 			}
 			return inside
 		}) {
-			db.index.remove(s.ref, s.lset)
+			gone, goneSets = append(gone, s.ref), append(goneSets, s.lset)
 			db.stats.series.Add(-1)
 			db.stats.add(left, true)
 			deleted++

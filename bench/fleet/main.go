@@ -45,6 +45,9 @@ type options struct {
 	only       string
 	rules      string
 	maxRSS     int64
+	minAvail   int64
+	warmup     time.Duration
+	ramp       time.Duration
 }
 
 func main() {
@@ -65,6 +68,9 @@ func main() {
 	flag.StringVar(&o.wdEnv, "watchdog-env", "", "extra environment for the watchdog, space separated (such as GOGC=50)")
 	flag.StringVar(&o.rules, "rules", "", "rule file for the watchdog (such as native rules over every series)")
 	flag.Int64Var(&o.maxRSS, "max-rss", 14<<30, "stop a process whose RSS passes this many bytes")
+	flag.Int64Var(&o.minAvail, "min-available", 2<<30, "stop a process when the machine's MemAvailable falls below this many bytes")
+	flag.DurationVar(&o.ramp, "ramp", 0, "generated exporters serve a share of their series growing from none to all over this long (default: all from the start)")
+	flag.DurationVar(&o.warmup, "warmup", -1, "report the watchdog's steady state (CPU, missed scrapes and rule rounds) from this long into the run (default: half the duration)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -99,6 +105,9 @@ func run(ctx context.Context, o options) error {
 		if e, err = loadCorpus(o.corpus); err != nil {
 			return err
 		}
+	}
+	if o.warmup < 0 {
+		o.warmup = o.duration / 2
 	}
 	if o.cpuAt < 0 {
 		o.cpuAt = max(o.duration-o.cpuProfile, 0)

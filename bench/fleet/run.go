@@ -32,6 +32,10 @@ type result struct {
 	rss, hwm        int64         // bytes
 	seconds         float64
 	goMem           string // the Go runtime's memory figures (watchdog only)
+	whole, steady   string // the watchdog's figures over the run and after the warm-up
+	scrapeTimes     string
+	fleetCPU        time.Duration // this program's CPU (the exporters) over the run
+	load            string        // the machine's load averages at the end
 }
 
 func (r result) cpuPerSample() float64 { return float64(r.cpu.Microseconds()) / max(r.samples, 1) }
@@ -41,7 +45,9 @@ func (r result) String() string {
 	return fmt.Sprintf("%s: targets up %d/%d over %.0fs; scrapes %.0f of %.0f; samples ingested %.0f; series %.0f; "+
 		"RSS %.0f MiB (peak %.0f); CPU %.1fs = %.3f µs/sample; RSS per series %.0f B",
 		r.kind, r.up, r.targets, r.seconds, r.scrapes, r.wantScrapes, r.samples, r.series,
-		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem
+		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem +
+		r.whole + r.steady + r.scrapeTimes +
+		fmt.Sprintf("\n  exporters (this program) CPU %.1fs; machine load average %s", r.fleetCPU.Seconds(), r.load)
 }
 
 // goMemory summarizes the Go runtime's memory figures from a /metrics page.
@@ -80,6 +86,11 @@ func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
 		}
 		fmt.Fprintf(&b, "  evaluation_interval: %s\nrule_files: [%q]\n", o.interval, abs)
 	}
+	if n := o.targets * o.series; kind == "watchdog" && n > 1_500_000 {
+		// The store's default limit is 2,000,000 series: leave room for
+		// the fleet, its scrape series and the rules' ALERTS.
+		fmt.Fprintf(&b, "storage:\n  max_series: %d\n", n+n/10+100_000)
+	}
 	b.WriteString("scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets:\n")
 	for _, a := range f.addrs {
 		fmt.Fprintf(&b, "          - %q\n", a)
@@ -90,7 +101,7 @@ func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
 
 func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (result, error) {
 	res := result{kind: kind, targets: o.targets}
-	f, err := startFleet(e, o.targets, o.gzip)
+	f, err := startFleet(e, o.targets, o.gzip, o.ramp)
 	if err != nil {
 		return res, err
 	}
@@ -126,6 +137,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fleetCPU, _ := benchproc.CPU(os.Getpid())
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, fmt.Errorf("start: %w", err)
@@ -146,6 +158,11 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	fmt.Fprintf(os.Stderr, "fleet: %s pid %d on %s\n", kind, pid, addr)
 
 	var cpuProf chan error
+	var first, warm snapshot
+	var activeSeries float64
+	if kind == "watchdog" {
+		first = snapshot{at: start, m: map[string]float64{}, buckets: map[float64]float64{}}
+	}
 	end := start.Add(o.duration)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -160,6 +177,14 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		}
 		if rss, _ := benchproc.Status(pid, "VmRSS"); rss > o.maxRSS {
 			return res, fmt.Errorf("RSS %d MiB passed -max-rss", rss>>20)
+		}
+		if avail := memAvailable(); avail > 0 && avail < o.minAvail {
+			rss, _ := benchproc.Status(pid, "VmRSS")
+			return res, fmt.Errorf("the machine's MemAvailable fell to %d MiB (below -min-available) with RSS %d MiB", avail>>20, rss>>20)
+		}
+		if kind == "watchdog" && warm.m == nil && time.Since(start) >= o.warmup {
+			warm = takeQuietSnapshot(base, pid, o.interval)
+			fmt.Fprintf(os.Stderr, "fleet: warm-up ends: %s\n", between(first, warm))
 		}
 		if kind == "watchdog" && o.cpuProfile > 0 && cpuProf == nil && time.Since(start) >= o.cpuAt {
 			cpuProf = make(chan error, 1)
@@ -177,12 +202,24 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		return res, err
 	}
 	res.hwm, _ = benchproc.Status(pid, "VmHWM")
+	if c, err := benchproc.CPU(os.Getpid()); err == nil {
+		res.fleetCPU = c - fleetCPU
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	if cpuProf != nil {
 		if err := <-cpuProf; err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: CPU profile:", err)
 		}
 	}
 	if kind == "watchdog" {
+		last := takeQuietSnapshot(base, pid, o.interval)
+		activeSeries = last.m["watchdog_tsdb_active_series"]
+		res.whole = "\n  whole run " + between(first, last).String()
+		if warm.m != nil {
+			res.steady = fmt.Sprintf("\n  after the %s warm-up %s", warm.at.Sub(start).Round(time.Second), between(warm, last))
+		}
 		res.goMem = goMemory(base)
 		if err := fetchProfile(base+"/debug/pprof/heap?gc=1", filepath.Join(o.out, "watchdog-heap.pprof")); err != nil {
 			fmt.Fprintln(os.Stderr, "fleet: heap profile:", err)
@@ -192,9 +229,26 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 	if err != nil {
 		return res, err
 	}
-	if res.series, err = query(base, `count({__name__=~".+"})`); err != nil {
+	if kind == "watchdog" {
+		// count() over ten million series would build them all as a
+		// vector; the store counts them.
+		res.series = activeSeries
+	} else if res.series, err = query(base, `count({__name__=~".+"})`); err != nil {
 		return res, err
 	}
+	window := "1d"
+	if !warm.at.IsZero() {
+		window = strconv.Itoa(int(time.Since(warm.at).Seconds())) + "s"
+	}
+	avgScrape, err := query(base, `avg(avg_over_time(scrape_duration_seconds{job="node"}[`+window+`]))`)
+	if err != nil {
+		return res, err
+	}
+	maxScrape, err := query(base, `max(max_over_time(scrape_duration_seconds{job="node"}[`+window+`]))`)
+	if err != nil {
+		return res, err
+	}
+	res.scrapeTimes = fmt.Sprintf("\n  scrape duration over the last %s: mean %.3fs, slowest %.3fs", window, avgScrape, maxScrape)
 	up, err := query(base, `count(up{job="node"} == 1)`)
 	if err != nil {
 		return res, err
