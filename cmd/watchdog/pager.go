@@ -132,7 +132,7 @@ func newPagerRuntime(pc *pager.Config, s pagerSetup) (*pagerRuntime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pager channels: %w", err)
 	}
-	store, err := openPagerStore(s.storePath, s.replica, s.logger, s.metrics)
+	store, err := openPagerStore(s.storePath, s.replica, s.lease, s.logger, s.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func buildChannels(pc *pager.Config, configFile string, stdout io.Writer) (map[s
 // one) are logged: numbers are for display only, and acknowledge links of
 // earlier incidents are refused (they name a UID). A URL is logged without
 // its password.
-func openPagerStore(path, replica string, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
+func openPagerStore(path, replica string, lease time.Duration, log *slog.Logger, set *metrics.Set) (pager.Store, error) {
 	if path == "" {
 		log.Warn("pager: no pager_db: incidents are kept in memory and lost at restart; numbering starts at inc-1 on every start")
 		return pager.NewMemStore(), nil
@@ -235,7 +235,10 @@ func openPagerStore(path, replica string, log *slog.Logger, set *metrics.Set) (p
 		if replica == "" {
 			replica = "watchdog"
 		}
-		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set, Replica: replica})
+		// A replica frozen mid-transaction loses its session after one
+		// lease, so that the others can take over (sqlstore.Options).
+		s, err := sqlstore.OpenPostgres(path, sqlstore.Options{Logger: log, Metrics: set, Replica: replica,
+			IdleInTransaction: cmp.Or(lease, pager.DefaultLease)})
 		if err != nil {
 			return nil, fmt.Errorf("open pager database: %w", err)
 		}

@@ -285,3 +285,64 @@ func TestClusterListen(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterFrozenHolderLosesItsSession: a holder frozen in the middle of
+// a fenced transaction (SIGSTOP, a paused VM) holds the lease row, so a
+// takeover would wait for it for as long as it stays frozen; PostgreSQL
+// ends its session after Options.IdleInTransaction, the other replica
+// takes over, and the frozen transaction commits nothing when it wakes.
+func TestClusterFrozenHolderLosesItsSession(t *testing.T) {
+	dsn := pgtest.DB(t)
+	// TxTimeout a minute: in this process the transaction's own deadline
+	// would end it; a frozen process runs no deadline.
+	a, err := OpenPostgres(dsn, Options{Replica: "a", TxTimeout: time.Minute, IdleInTransaction: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	b := openReplica(t, dsn, "b")
+	if l, err := a.Campaign(context.Background(), time.Second, true); err != nil || !l.Leader || l.Token != 1 {
+		t.Fatalf("first campaign: %+v %v", l, err)
+	}
+	now := time.Now()
+	inTx, wake, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- a.UpdateFenced(1, func(tx pager.Tx) error {
+			if err := tx.PutIncident(incident("inc-frozen", "g", pager.StatusTriggered, now)); err != nil {
+				return err
+			}
+			close(inTx)
+			<-wake // frozen
+			return nil
+		})
+	}()
+	<-inTx
+	// The lease (1s) runs out; b's takeover must not wait for a.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		l, err := b.Campaign(ctx, time.Hour, false)
+		cancel()
+		if err == nil && l.Leader {
+			if l.Token != 2 {
+				t.Fatalf("takeover: %+v, want token 2", l)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			close(wake)
+			t.Fatalf("b has not taken over from a frozen holder within 10s: %+v %v", l, err)
+		}
+	}
+	close(wake)
+	if err := <-done; err == nil {
+		t.Fatal("the frozen holder's fenced write committed after its session was ended")
+	}
+	err = b.View(func(tx pager.ReadTx) error {
+		_, err := tx.Incident("inc-frozen")
+		return err
+	})
+	if !errors.Is(err, pager.ErrNotFound) {
+		t.Fatalf("the frozen holder's incident: %v, want ErrNotFound (nothing committed)", err)
+	}
+}

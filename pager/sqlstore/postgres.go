@@ -97,6 +97,14 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 		cfg.RuntimeParams["application_name"] = "watchdog"
 	}
 	cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	if opts.TxTimeout <= 0 {
+		opts.TxTimeout = 10 * time.Second
+	}
+	idle := opts.IdleInTransaction
+	if idle <= 0 {
+		idle = opts.TxTimeout
+	}
+	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(idle.Milliseconds(), 1), 10)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
@@ -107,9 +115,6 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)
-	if opts.TxTimeout <= 0 {
-		opts.TxTimeout = 10 * time.Second
-	}
 	s := &Store{path: red, db: db, d: postgresDialect, log: opts.Logger, metrics: opts.Metrics,
 		txTimeout: opts.TxTimeout, replica: opts.Replica, instance: newInstance(), seed: maphash.MakeSeed()}
 	if s.created, err = migratePostgres(context.Background(), db); err != nil {

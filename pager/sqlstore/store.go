@@ -101,6 +101,15 @@ type Options struct {
 	Replica string
 	// TxTimeout (PostgreSQL) bounds every transaction (default 10s).
 	TxTimeout time.Duration
+	// IdleInTransaction (PostgreSQL) is how long the server keeps a
+	// transaction whose client has gone silent in the middle of it
+	// (idle_in_transaction_session_timeout) before ending the session
+	// (default TxTimeout). A replica frozen mid-transaction (SIGSTOP, a VM
+	// paused, a stalled host) holds the locks of its fenced write or lease
+	// renewal, and the other replicas' takeover waits for those locks:
+	// replicas set it to their lease, so that failover takes about two
+	// leases at worst, however the old leader stopped.
+	IdleInTransaction time.Duration
 	// Logger receives an ERROR line for every corrupt row (default:
 	// discard).
 	Logger *slog.Logger
