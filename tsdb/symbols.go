@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -18,18 +19,59 @@ import (
 // series releases its symbols, and an id whose count drops to zero is
 // reused, so churning values (pod names) do not accumulate.
 //
-// Lock order: a hash stripe or memSeries.mu, then the postings index, then
-// symbolTable.mu; nothing is locked while holding symbolTable.mu.
+// Reads take no lock: a reader only looks up the ids of a series that is
+// not removed (under the hash stripe's lock or memSeries.mu), whose symbols
+// are in use and so neither freed nor rewritten; the strings are in pages
+// under a directory replaced atomically when it grows. Writers (series
+// creation and removal) hold symbolTable.mu. Lock order: a hash stripe or
+// memSeries.mu, then the postings index, then symbolTable.mu; nothing is
+// locked while holding symbolTable.mu.
 type symbolTable struct {
-	mu   sync.RWMutex
-	ids  map[string]uint32
-	strs []string // by id; "" for a free id
-	refs []uint32 // by id: how many uses by series (a label may use one twice)
-	free []uint32
+	mu    sync.Mutex
+	ids   map[string]uint32
+	pages atomic.Pointer[[]*symPage] // strings by id; "" for a free id
+	n     uint32                     // ids handed out
+	refs  []uint32                   // by id: how many uses by series (a label may use one twice)
+	free  []uint32
 }
+
+// Symbol pages hold symPageSize strings each.
+const (
+	symPageBits = 10
+	symPageSize = 1 << symPageBits
+)
+
+type symPage [symPageSize]string
 
 func newSymbolTable() *symbolTable {
 	return &symbolTable{ids: map[string]uint32{}}
+}
+
+// str returns symbol id, which must be in use.
+func (t *symbolTable) str(id uint32) string {
+	return symAt(t.dir(), id)
+}
+
+// dir returns the page directory (nil before the first symbol).
+func (t *symbolTable) dir() []*symPage {
+	if d := t.pages.Load(); d != nil {
+		return *d
+	}
+	return nil
+}
+
+// setLocked writes symbol id, adding a page if needed. Callers hold t.mu.
+func (t *symbolTable) setLocked(id uint32, s string) {
+	var dir []*symPage
+	if d := t.pages.Load(); d != nil {
+		dir = *d
+	}
+	if i := int(id >> symPageBits); i >= len(dir) {
+		nd := append(dir[:len(dir):len(dir)], new(symPage))
+		t.pages.Store(&nd)
+		dir = nd
+	}
+	dir[id>>symPageBits][id&(symPageSize-1)] = s
 }
 
 // maxStackLabels is how many labels materialize builds without a heap
@@ -58,11 +100,12 @@ func (t *symbolTable) internLocked(s string) uint32 {
 		s = strings.Clone(s)
 		if n := len(t.free); n > 0 {
 			id, t.free = t.free[n-1], t.free[:n-1]
-			t.strs[id] = s
 		} else {
-			id = uint32(len(t.strs))
-			t.strs, t.refs = append(t.strs, s), append(t.refs, 0)
+			id = t.n
+			t.n++
+			t.refs = append(t.refs, 0)
 		}
+		t.setLocked(id, s)
 		t.ids[s] = id
 	}
 	t.refs[id]++
@@ -77,8 +120,8 @@ func (t *symbolTable) release(syms string) {
 		id, n := uvarint32(syms, i)
 		i += n
 		if t.refs[id]--; t.refs[id] == 0 {
-			delete(t.ids, t.strs[id])
-			t.strs[id] = ""
+			delete(t.ids, t.str(id))
+			t.setLocked(id, "")
 			t.free = append(t.free, id)
 		}
 	}
@@ -86,19 +129,26 @@ func (t *symbolTable) release(syms string) {
 
 // canonical returns the table's copy of s if it has one, else s.
 func (t *symbolTable) canonical(s string) string {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if id, ok := t.ids[s]; ok {
-		return t.strs[id]
+		return t.str(id)
 	}
 	return s
 }
 
 // len returns the number of symbols in use.
 func (t *symbolTable) len() int {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	return len(t.ids)
+}
+
+// idCount returns the number of ids handed out, in use or free.
+func (t *symbolTable) idCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return int(t.n)
 }
 
 // labels materializes the compact label set syms, whose symbols must not
@@ -110,23 +160,21 @@ func (t *symbolTable) labels(syms string) labels.Labels {
 	}
 	var stack [maxStackLabels]labels.Label
 	ls := stack[:0]
-	t.mu.RLock()
+	dir := t.dir()
 	for i := 0; i < len(syms); {
 		nid, n := uvarint32(syms, i)
 		i += n
 		vid, n := uvarint32(syms, i)
 		i += n
-		ls = append(ls, labels.Label{Name: t.strs[nid], Value: t.strs[vid]})
+		ls = append(ls, labels.Label{Name: symAt(dir, nid), Value: symAt(dir, vid)})
 	}
-	t.mu.RUnlock()
 	return labels.New(ls...)
 }
 
 // equal reports whether the compact label set syms is lset, without
 // allocating.
 func (t *symbolTable) equal(syms string, lset labels.Labels) bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+	dir := t.dir()
 	i, eq := 0, true
 	lset.Range(func(l labels.Label) {
 		if !eq {
@@ -140,9 +188,14 @@ func (t *symbolTable) equal(syms string, lset labels.Labels) bool {
 		i += n
 		vid, n := uvarint32(syms, i)
 		i += n
-		eq = t.strs[nid] == l.Name && t.strs[vid] == l.Value
+		eq = symAt(dir, nid) == l.Name && symAt(dir, vid) == l.Value
 	})
 	return eq && i == len(syms)
+}
+
+// symAt returns symbol id of the page directory dir.
+func symAt(dir []*symPage, id uint32) string {
+	return dir[id>>symPageBits][id&(symPageSize-1)]
 }
 
 // uvarint32 decodes the id at syms[i:] and returns it and its length.
@@ -206,16 +259,15 @@ func (t *symbolTable) labelsInto(syms string, lb *LabelsBuf) labels.Labels {
 		return t.labels(syms)
 	}
 	lb.sb.Reset()
-	t.mu.RLock()
+	dir := t.dir()
 	for i := 0; i < len(syms); {
 		nid, n := uvarint32(syms, i)
 		i += n
 		vid, n := uvarint32(syms, i)
 		i += n
-		lb.sb.Add(t.strs[nid], t.strs[vid])
+		lb.sb.Add(symAt(dir, nid), symAt(dir, vid))
 	}
 	var ls labels.Labels
 	lb.sb.Overwrite(&ls)
-	t.mu.RUnlock()
 	return ls
 }
