@@ -103,6 +103,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		limitErr   error
 		parseError error
 	)
+	defer sl.countCollisions()
 	if len(b) == 0 {
 		sl.meta.begin() // an empty exposition has no metadata
 		sl.writeStale(app, defTime)
@@ -229,6 +230,14 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// countCollisions adds the hash collisions the series cache detected to
+// watchdog_scrape_cache_collisions_total.
+func (sl *scrapeLoop) countCollisions() {
+	if n := sl.cache.takeCollisions(); n > 0 && sl.deps.set != nil {
+		sl.deps.set.GetOrCreateCounter(`watchdog_scrape_cache_collisions_total{` + sl.deps.jobLabel + `}`).Add(n)
+	}
 }
 
 // bodyParser returns the parser of b, served as contentType, set up for

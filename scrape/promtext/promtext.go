@@ -82,10 +82,10 @@ type Parser struct {
 	text     []byte
 	mtype    model.MetricType
 
-	// expected returns the series text expected next; see SetExpected.
+	// expected knows the series text expected next; see SetExpected.
 	// lazy is set when the current series skipped parsing its name and
 	// labels, which Labels then parses.
-	expected func() string
+	expected Expecter
 	lazy     bool
 	hit      bool // the current series is the expected text
 	skipMeta bool // see SetSkipMetadata
@@ -148,19 +148,34 @@ func (p *Parser) Release() {
 	}
 }
 
-// SetExpected gives p a function returning the series text (as Series
-// returns it) that the caller expects on the next sample line, or "". The
-// text must be one that Series of a Parser of this package returned before,
-// for this or an earlier body (validity depends on the text alone; text that
-// never passed would skip validation): a target exposes the same series in the same order scrape
-// after scrape, and its series cache knows which comes next. A sample line
-// that starts with the expected text, if that text has a label set, is not
-// validated again; its name and labels are parsed only if Labels is called.
-// The entries, values and label sets p yields do not change. expected is
-// called once per sample line; see also IsExpected. nil (the default) parses every line in full.
-// The function is kept across Reset.
-func (p *Parser) SetExpected(expected func() string) {
-	p.expected = expected
+// Expecter knows which series text a caller expects on the next sample
+// line: a target exposes the same series in the same order scrape after
+// scrape, and its series cache knows which comes next.
+type Expecter interface {
+	// ExpectedLen returns the length of the series text (as Series returns
+	// it) expected on the next sample line, or 0 for none. It is called
+	// once per sample line, before MatchExpected.
+	ExpectedLen() int
+	// MatchExpected reports whether text, of the length ExpectedLen
+	// returned, is the expected series text.
+	MatchExpected(text []byte) bool
+}
+
+// SetExpected gives p the caller's expectation of the next series text. The
+// expected text must be one that Series of a Parser of this package returned
+// before, for this or an earlier body (validity depends on the text alone).
+// A sample line that starts with text MatchExpected accepts, if that text
+// ends with a label set's '}' or is a bare name followed by blanks and no
+// label set, is not validated again; its name and labels are parsed only if
+// Labels is called. MatchExpected may compare hashes rather than bytes: a
+// false match (a hash collision) then passes a line that was not validated,
+// whose Labels, should they be asked for, are parsed then (an invalid text
+// gives the labels parsed up to the error, never a panic). The entries,
+// values and label sets p yields do not change otherwise. See also
+// IsExpected. nil (the default) parses every line in full. The Expecter is
+// kept across Reset.
+func (p *Parser) SetExpected(e Expecter) {
+	p.expected = e
 }
 
 // SetSkipMetadata makes Next, when skip is set, pass over comment, HELP and
@@ -173,9 +188,9 @@ func (p *Parser) SetSkipMetadata(skip bool) {
 }
 
 // IsExpected reports whether the current series text is the one the
-// expected function (see SetExpected) returned for it, so that the caller can
-// skip comparing it again. It is false when that function is nil or the line
-// was parsed in full. Call only after Next returned textparse.EntrySeries.
+// Expecter (see SetExpected) matched, so that the caller can skip comparing
+// it again. It is false when there is no Expecter or the line was parsed in
+// full. Call only after Next returned textparse.EntrySeries.
 func (p *Parser) IsExpected() bool {
 	return p.hit
 }
@@ -238,9 +253,9 @@ func (*Parser) StartTimestamp() int64 {
 func (p *Parser) Labels(l *labels.Labels) {
 	if p.lazy {
 		p.lazy = false
-		// The text was valid when first seen, so this cannot fail; should
-		// a caller's expected function have broken its contract, keep the
-		// parser's state.
+		// The text was valid when first seen, so this cannot fail, unless
+		// the Expecter matched another text (a hash collision) or broke
+		// its contract: then keep the parser's state.
 		pos, err := p.pos, p.err
 		if _, perr := p.parseHead(p.skipBlank(p.lineStart)); perr != nil {
 			p.lbls = p.lbls[:0]
