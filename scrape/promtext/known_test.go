@@ -288,3 +288,37 @@ func TestExpectedFalseMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedLabelsAsLabels: SortedLabels lists, in order, the labels Labels
+// builds, for the corpus and the edge cases, and allocates nothing once
+// the parser's buffers have grown.
+func TestSortedLabelsAsLabels(t *testing.T) {
+	ins := [][]byte{readCorpus(t, "node_exporter.prom")}
+	for _, tc := range edgeCases {
+		ins = append(ins, []byte(tc.in))
+	}
+	for _, in := range ins {
+		p := New(in)
+		for {
+			e, err := p.Next()
+			if err != nil {
+				break
+			}
+			if e != textparse.EntrySeries {
+				continue
+			}
+			var want labels.Labels
+			p.Labels(&want)
+			b := labels.NewScratchBuilder(0)
+			for _, l := range p.SortedLabels() {
+				b.Add(l.Name, l.Value)
+			}
+			if got := b.Labels(); !labels.Equal(got, want) {
+				t.Fatalf("%q: SortedLabels %s, Labels %s", in, got, want)
+			}
+			if n := testing.AllocsPerRun(3, func() { p.SortedLabels() }); n != 0 {
+				t.Fatalf("%q: SortedLabels allocates %v times", in, n)
+			}
+		}
+	}
+}

@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/prometheus/common/model"
@@ -95,6 +97,7 @@ type Parser struct {
 	metaBytes  int  // and their bytes
 
 	builder labels.ScratchBuilder
+	list    []labels.Label // SortedLabels' result, views into b and scratch
 	// built is the most labels builder has held since Release: its
 	// backing array keeps views into the body until they are overwritten.
 	built   int
@@ -136,6 +139,7 @@ func (p *Parser) Reset(b []byte) {
 func (p *Parser) Release() {
 	p.b, p.series, p.metaName, p.text = nil, nil, nil, nil
 	p.pos, p.lineStart = 0, 0
+	clear(p.list)
 	if p.built > 0 {
 		// The builder's array still holds the last labels, strings into
 		// the body: overwrite them, keeping the array.
@@ -251,6 +255,20 @@ func (*Parser) StartTimestamp() int64 {
 // "quantile" of summaries are rewritten in OpenMetrics float form. Labels
 // allocates only the returned label set.
 func (p *Parser) Labels(l *labels.Labels) {
+	p.builder.Reset()
+	for _, lb := range p.SortedLabels() {
+		p.builder.Add(lb.Name, lb.Value)
+	}
+	*l = p.builder.Labels()
+	p.built = max(p.built, len(p.list))
+}
+
+// SortedLabels returns the labels Labels would write, sorted by name as it
+// sorts them, without building a label set: the strings are views into the
+// body and p's buffers, valid until the next call to Next, Labels or
+// SortedLabels (and Release clears them). It does not allocate once p's
+// buffers have grown.
+func (p *Parser) SortedLabels() []labels.Label {
 	if p.lazy {
 		p.lazy = false
 		// The text was valid when first seen, so this cannot fail, unless
@@ -271,8 +289,8 @@ func (p *Parser) Labels(l *labels.Labels) {
 		p.scratch = make([]byte, 0, need)
 	}
 	p.scratch = p.scratch[:0]
-	p.builder.Reset()
-	p.builder.Add(labels.MetricName, p.text2string(b[p.nameStart:p.nameEnd]))
+	clear(p.list)
+	p.list = append(p.list[:0], labels.Label{Name: labels.MetricName, Value: p.text2string(b[p.nameStart:p.nameEnd])})
 	for i := 0; i+3 < len(p.lbls); i += 4 {
 		name := p.text2string(b[p.lbls[i]:p.lbls[i+1]])
 		value := p.text2string(b[p.lbls[i+2]:p.lbls[i+3]])
@@ -284,11 +302,11 @@ func (p *Parser) Labels(l *labels.Labels) {
 				value = yolo(p.scratch[start:])
 			}
 		}
-		p.builder.Add(name, value)
+		p.list = append(p.list, labels.Label{Name: name, Value: value})
 	}
-	p.builder.Sort()
-	*l = p.builder.Labels()
-	p.built = max(p.built, 1+len(p.lbls)/4)
+	// As labels.ScratchBuilder.Sort, so that Labels writes what it wrote.
+	slices.SortFunc(p.list, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
+	return p.list
 }
 
 // parseLabelFloat parses an "le" or "quantile" value as strconv.ParseFloat
