@@ -2,7 +2,6 @@ package scrape
 
 import (
 	"hash/maphash"
-	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
 
@@ -29,6 +28,9 @@ type cacheEntry struct {
 	// lineLen is the line's length, maxLineLen for that or longer.
 	lineLen uint16
 	state   entryState
+	// trackedPrev tells, while trackIter is this scrape, that it was the
+	// previous one before (forgetCurrent restores it).
+	trackedPrev bool
 }
 
 // maxLineLen is the largest line length an entry records exactly.
@@ -96,7 +98,7 @@ type seriesCache struct {
 	detached int     // slotDetached entries
 	// index maps a line's hash to its entry; collided holds, by text, the
 	// lines whose hash index gives to a line of another length.
-	index    map[uint64]int32
+	index    slotTable
 	collided map[string]int32
 	seed     maphash.Seed
 	hash     func([]byte) uint64 // replaces the seeded hash in tests
@@ -113,9 +115,13 @@ type seriesCache struct {
 	missHash uint64
 	missLen  int
 
-	// cur and prev are the entries tracked (exposed without an explicit
-	// timestamp, with a ref) in this and the previous scrape, each once.
-	curTracked, prevTracked []int32
+	// Entries tracked for staleness (exposed without an explicit
+	// timestamp, with a ref) are stamped with the scrape (trackIter):
+	// prevIter is the previous scrape's iter (0 for none), curTracked and
+	// prevTracked count the entries tracked in this and that scrape, and
+	// carried those tracked in both.
+	prevIter                         uint32
+	curTracked, prevTracked, carried int
 	// last is the slot lookup or insert returned last.
 	last int32
 	// seen counts the entries seen in this scrape, so that the
@@ -134,7 +140,7 @@ type seriesCache struct {
 
 func newSeriesCache() *seriesCache {
 	return &seriesCache{
-		index: map[uint64]int32{}, iter: 1, seed: maphash.MakeSeed(),
+		iter: 1, seed: maphash.MakeSeed(),
 		head: -1, expect: -1, prevLine: -1, matched: -1, missLen: -1,
 	}
 }
@@ -257,7 +263,7 @@ func (c *seriesCache) find(line []byte, h uint64) int32 {
 			return idx
 		}
 	}
-	if idx, ok := c.index[h]; ok && c.entry(idx).lineLen == lineLenOf(len(line)) {
+	if idx := c.tableGet(h); idx >= 0 && c.entry(idx).lineLen == lineLenOf(len(line)) {
 		return idx
 	}
 	return -1
@@ -279,15 +285,19 @@ func (c *seriesCache) link(idx int32) {
 const maxReserve = 1 << 20
 
 // reserve sizes an empty cache for a target exposing about n series, so
-// that its first scrapes neither rehash the map nor regrow the tracking
-// lists. A cache in use is left alone.
+// that its first scrapes neither grow the index nor the entry pages. A
+// cache in use is left alone.
 func (c *seriesCache) reserve(n int) {
-	if c.live > 0 || cap(c.curTracked) > 0 || n <= 0 {
+	if c.live > 0 || c.used > 0 || n <= 0 {
 		return
 	}
 	n = min(n, maxReserve)
-	c.index = make(map[uint64]int32, n)
-	c.curTracked, c.prevTracked = make([]int32, 0, n), make([]int32, 0, n)
+	if size := tableSize(n); size > len(c.index.slots) {
+		c.tableResize(size)
+	}
+	if pages := (n + pageSize - 1) / pageSize; cap(c.pages) < pages {
+		c.pages = make([]*[pageSize]cacheEntry, 0, pages)
+	}
 }
 
 // empty reports whether the cache knows no line.
@@ -317,8 +327,8 @@ func (c *seriesCache) insert(line []byte, state entryState) *cacheEntry {
 	e := c.entry(idx)
 	*e = cacheEntry{hash: h, lastIter: c.iter, next: -1, lineLen: lineLenOf(len(line)), state: state}
 	c.last = idx
-	if _, taken := c.index[h]; !taken {
-		c.index[h] = idx
+	if c.tableGet(h) < 0 {
+		c.tablePut(h, idx)
 	} else {
 		// A line of another length has this hash (same-length lines are
 		// taken for the same line: see seriesCache).
@@ -351,70 +361,74 @@ func (c *seriesCache) setRef(e *cacheEntry, ref uint64) {
 	e.ref = ref
 }
 
-// slotOf returns the slot of e, an entry of c.
-func (c *seriesCache) slotOf(e *cacheEntry) int32 {
-	if c.last >= 0 && c.last < c.used && c.entry(c.last) == e {
-		return c.last
-	}
-	p := uintptr(unsafe.Pointer(e))
-	size := unsafe.Sizeof(cacheEntry{})
-	for i, page := range c.pages {
-		lo := uintptr(unsafe.Pointer(&page[0]))
-		if p >= lo && p < lo+pageSize*size {
-			return int32(i<<pageShift) + int32((p-lo)/size)
-		}
-	}
-	panic("scrape: entry not in its series cache")
-}
-
 // track records that e was exposed in this scrape.
 func (c *seriesCache) track(e *cacheEntry) {
 	if e.ref != 0 && e.trackIter != c.iter {
+		e.trackedPrev = c.prevIter != 0 && e.trackIter == c.prevIter
+		if e.trackedPrev {
+			c.carried++
+		}
 		e.trackIter = c.iter
-		c.curTracked = append(c.curTracked, c.slotOf(e))
+		c.curTracked++
 	}
 }
 
 // forgetCurrent drops what this scrape tracked: the scrape failed and every
 // series of the last successful scrape goes stale.
 func (c *seriesCache) forgetCurrent() {
-	for _, idx := range c.curTracked {
-		c.entry(idx).trackIter = 0
+	if c.curTracked == 0 {
+		return
 	}
-	c.curTracked = c.curTracked[:0]
+	for idx := range c.used {
+		if e := c.entry(idx); e.trackIter == c.iter {
+			e.trackIter = 0
+			if e.trackedPrev {
+				e.trackIter = c.prevIter
+			}
+		}
+	}
+	c.curTracked, c.carried = 0, 0
 }
 
 // forEachStale calls f once per ref for the series of the previous scrape
-// that this scrape did not expose.
+// that this scrape did not expose. When every one of them was tracked again
+// it costs nothing; otherwise it reads every entry.
 func (c *seriesCache) forEachStale(f func(e *cacheEntry)) {
-	var done map[uint64]struct{} // refs exposed now or already reported
-	for _, idx := range c.prevTracked {
+	if c.carried == c.prevTracked || c.prevIter == 0 {
+		return
+	}
+	// A missing series: the rare case. Another line may expose the same
+	// ref, and two missing lines may share one.
+	done := make(map[uint64]struct{}, c.curTracked)
+	for idx := range c.used {
+		if e := c.entry(idx); e.trackIter == c.iter {
+			done[e.ref] = struct{}{}
+		}
+	}
+	for idx := range c.used {
 		e := c.entry(idx)
-		if e.trackIter == c.iter {
+		if e.trackIter != c.prevIter {
 			continue
 		}
-		if done == nil {
-			// A missing series: the rare case. Another line may expose
-			// the same ref, and two missing lines may share one.
-			done = make(map[uint64]struct{}, len(c.curTracked))
-			for _, x := range c.curTracked {
-				done[c.entry(x).ref] = struct{}{}
-			}
+		if _, ok := done[e.ref]; !ok {
+			done[e.ref] = struct{}{}
+			f(e)
 		}
-		if _, ok := done[e.ref]; ok {
-			continue
-		}
-		done[e.ref] = struct{}{}
-		f(e)
 	}
 }
 
 // forEachTracked calls f once per ref for the series the last scrape
 // exposed (used when the target goes away, after iterDone).
 func (c *seriesCache) forEachTracked(f func(e *cacheEntry)) {
-	done := make(map[uint64]struct{}, len(c.prevTracked))
-	for _, idx := range c.prevTracked {
+	if c.prevIter == 0 || c.prevTracked == 0 {
+		return
+	}
+	done := make(map[uint64]struct{}, c.prevTracked)
+	for idx := range c.used {
 		e := c.entry(idx)
+		if e.trackIter != c.prevIter {
+			continue
+		}
 		if _, ok := done[e.ref]; !ok {
 			done[e.ref] = struct{}{}
 			f(e)
@@ -451,7 +465,8 @@ func (c *seriesCache) iterDone(ok bool) {
 	if ok {
 		c.lastGood = c.live
 	}
-	c.prevTracked, c.curTracked = c.curTracked, c.prevTracked[:0]
+	c.prevTracked, c.curTracked, c.carried = c.curTracked, 0, 0
+	c.prevIter = c.iter
 	c.seen = 0
 	c.prevText, c.seqText = c.seqText, false
 	c.iter++
@@ -462,13 +477,7 @@ func (c *seriesCache) iterDone(ok bool) {
 
 // forgetOld forgets the entries not seen in this or the previous scrape.
 func (c *seriesCache) forgetOld() {
-	for h, idx := range c.index {
-		if c.iter-c.entry(idx).lastIter >= 2 {
-			delete(c.index, h)
-			c.freeSlot(idx)
-			c.live--
-		}
-	}
+	c.tableForget()
 	for k, idx := range c.collided {
 		if c.iter-c.entry(idx).lastIter >= 2 {
 			delete(c.collided, k)
@@ -491,7 +500,7 @@ func (c *seriesCache) resetLabels() {
 			c.detached++
 		}
 	}
-	clear(c.index)
+	c.tableClear()
 	c.collided = nil
 	c.live = 0
 	c.head, c.expect, c.prevLine, c.matched, c.missLen = -1, -1, -1, -1, -1

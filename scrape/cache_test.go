@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/prometheus/model/labels"
@@ -121,7 +122,7 @@ func TestSeriesCacheSequence(t *testing.T) {
 // counts agree.
 func checkCacheIndex(t *testing.T, c *seriesCache) {
 	t.Helper()
-	if n := len(c.index) + len(c.collided); n != c.live {
+	if n := c.index.n + len(c.collided); n != c.live {
 		t.Fatalf("live %d, maps hold %d", c.live, n)
 	}
 	check := func(idx int32) {
@@ -133,11 +134,20 @@ func checkCacheIndex(t *testing.T, c *seriesCache) {
 			t.Fatalf("entry %s has hash %x and length %d", e.lset, e.hash, e.lineLen)
 		}
 	}
-	for h, idx := range c.index {
-		if c.entry(idx).hash != h {
-			t.Fatalf("index key %x holds an entry of hash %x", h, c.entry(idx).hash)
+	n := 0
+	for _, v := range c.index.slots {
+		if v <= 0 {
+			continue
+		}
+		n++
+		idx := v - 1
+		if got := c.tableGet(c.entry(idx).hash); got != idx {
+			t.Fatalf("slot %d: its hash %x finds %d", idx, c.entry(idx).hash, got)
 		}
 		check(idx)
+	}
+	if n != c.index.n {
+		t.Fatalf("index: %d entries counted, %d held", c.index.n, n)
 	}
 	for k, idx := range c.collided {
 		if e := c.entry(idx); e.hash != c.hashOf([]byte(k)) || int(e.lineLen) != len(k) {
@@ -463,8 +473,11 @@ func TestSeriesCacheChurn(t *testing.T) {
 				}
 				c.iterDone(true)
 				checkCacheIndex(t, c)
-				if h.name == "constant" && len(c.index) > 1 {
-					t.Fatalf("iter %d: one hash for all lines, yet %d in the index", iter, len(c.index))
+				if h.name == "constant" && c.index.n > 1 {
+					t.Fatalf("iter %d: one hash for all lines, yet %d in the index", iter, c.index.n)
+				}
+				if len(c.index.slots) > 4*tableSize(250) {
+					t.Fatalf("iter %d: index of %d elements for %d entries", iter, len(c.index.slots), c.index.n)
 				}
 				// Lines of this and the previous scrape: 250 entries.
 				if c.live > 250 || int(c.used) > 250+pageSize {
@@ -476,17 +489,18 @@ func TestSeriesCacheChurn(t *testing.T) {
 }
 
 // TestCacheReserve: an empty cache is sized for the first body (bounded by
-// maxReserve); a cache in use is left alone.
+// maxReserve): its index at most three quarters full, its entry pages; a
+// cache in use is left alone.
 func TestCacheReserve(t *testing.T) {
 	for _, tt := range []struct {
-		name    string
-		used    bool
-		n, want int
+		name           string
+		used           bool
+		n, size, pages int
 	}{
-		{"first body", false, 3027, 3027},
-		{"bounded", false, maxReserve + 1, maxReserve},
-		{"nothing to reserve", false, 0, 0},
-		{"in use", true, 3027, 0},
+		{"first body", false, 3027, 4096, 6},
+		{"bounded", false, maxReserve + 1, 2 * maxReserve, maxReserve / pageSize},
+		{"nothing to reserve", false, 0, 0, 0},
+		{"in use", true, 3027, minTable, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newSeriesCache()
@@ -494,14 +508,10 @@ func TestCacheReserve(t *testing.T) {
 				c.add([]byte(`m{a="1"}`), 1, labels.FromStrings("__name__", "m", "a", "1"))
 				c.iterDone(true)
 			}
-			before := cap(c.curTracked)
 			c.reserve(tt.n)
-			got := cap(c.curTracked)
-			if tt.used {
-				got -= before
-			}
-			if got != tt.want || cap(c.prevTracked) < tt.want {
-				t.Errorf("reserve(%d): tracked lists %d and %d, want %d", tt.n, cap(c.curTracked), cap(c.prevTracked), tt.want)
+			if len(c.index.slots) != tt.size || cap(c.pages) != tt.pages {
+				t.Errorf("reserve(%d): index of %d elements, room for %d pages; want %d and %d",
+					tt.n, len(c.index.slots), cap(c.pages), tt.size, tt.pages)
 			}
 		})
 	}
@@ -578,4 +588,12 @@ func TestRepeatedScrapeAllocatesNothing(t *testing.T) {
 		t.Fatalf("after the line came back: sequence of %d lines differs", len(got))
 	}
 	checkCacheIndex(t, c)
+}
+
+// TestCacheEntrySize: an entry is 48 bytes (with stringlabels), the figure
+// the memory notes in bench/FLEET.md rely on.
+func TestCacheEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(cacheEntry{}); n > 48 && unsafe.Sizeof(labels.Labels{}) == 16 {
+		t.Fatalf("cacheEntry is %d bytes", n)
+	}
 }
