@@ -265,7 +265,7 @@ type MemStore struct {
 type memData struct {
 	incidents  map[string]IncidentState
 	openByKey  map[string]string // group key → ID of its open incident
-	timeline   map[string][]TimelineEntry
+	timeline   map[string][]memEntry // memstore_timeline.go
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
@@ -285,7 +285,7 @@ type memData struct {
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
-		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
+		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]memEntry{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
@@ -468,7 +468,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 }
 
 func (t *memTx) Timeline(id string) ([]TimelineEntry, error) {
-	return slices.Clone(t.d.timeline[id]), nil
+	return expandTimeline(id, t.d.timeline[id]), nil
 }
 
 func (t *memTx) Deliveries(f DeliveryFilter) ([]Delivery, error) {
@@ -604,7 +604,7 @@ func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
 			t.undo.timeline[e.IncidentID] = len(t.d.timeline[e.IncidentID])
 		}
 		// In place: Timeline hands out copies, and a rollback truncates.
-		t.d.timeline[e.IncidentID] = append(t.d.timeline[e.IncidentID], e)
+		t.d.timeline[e.IncidentID] = append(t.d.timeline[e.IncidentID], compactEntry(e))
 	}
 	return nil
 }
