@@ -596,15 +596,27 @@ func cloneReusing(st, old IncidentState) IncidentState {
 }
 
 func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
-	for _, e := range entries {
+	for i := 0; i < len(entries); {
+		id := entries[i].IncidentID
+		j := i + 1
+		for j < len(entries) && entries[j].IncidentID == id {
+			j++
+		}
 		if t.undo.timeline == nil {
 			t.undo.timeline = map[string]int{}
 		}
-		if _, done := t.undo.timeline[e.IncidentID]; !done {
-			t.undo.timeline[e.IncidentID] = len(t.d.timeline[e.IncidentID])
+		tl := t.d.timeline[id]
+		if _, done := t.undo.timeline[id]; !done {
+			t.undo.timeline[id] = len(tl)
 		}
 		// In place: Timeline hands out copies, and a rollback truncates.
-		t.d.timeline[e.IncidentID] = append(t.d.timeline[e.IncidentID], compactEntry(e))
+		// A run of entries of one incident grows its timeline once.
+		tl = slices.Grow(tl, j-i)
+		for _, e := range entries[i:j] {
+			tl = append(tl, compactEntry(e))
+		}
+		t.d.timeline[id] = tl
+		i = j
 	}
 	return nil
 }
