@@ -12,7 +12,7 @@ import (
 // nopChannel accepts every message.
 type nopChannel struct{}
 
-func (nopChannel) Name() string                                      { return MethodPush }
+func (nopChannel) Name() string                                        { return MethodPush }
 func (nopChannel) Send(context.Context, channel.Message) (bool, error) { return false, nil }
 
 // BenchmarkReceiveNewGroups receives one POST's worth of alerts (500), each
