@@ -323,68 +323,56 @@ func (m *MemStore) Update(fn func(tx Tx) error) (err error) {
 // memUndo records, per key, the value before the transaction first
 // changed it (absent when the key did not exist).
 type memUndo struct {
-	incidents  memLog[IncidentState]
-	openByKey  memLog[string]
+	incidents  map[string]memOld[IncidentState]
+	openByKey  map[string]memOld[string]
 	timeline   map[string]int // previous length
-	deliveries memLog[Delivery]
-	silences   memLog[Silence]
-	seqs       memLog[int64]
-	overrides  memLog[ScheduleOverride]
-	feeds      memLog[CalendarFeed]
-	creds      memLog[Credential]
-	pms        memLog[Postmortem]
-	updates    memLog[StatusUpdate]
-	maint      memLog[Maintenance]
-	reminders  memLog[ActionItemReminder]
-	subs       memLog[Subscriber]
-	subEvents  memLog[SubscriberEvent]
-	subNotes   memLog[SubscriberNote]
-	subMarks   memLog[string]
-}
-
-// memLog is the undo log of one map of a transaction: the value of each
-// key before its first change (ok false: the key was absent), in a slice
-// and a set of the keys rather than one map of old values, so that a
-// transaction touching many large values (incident states) neither grows
-// nor rehashes a map of them.
-type memLog[T any] struct {
-	seen map[string]struct{}
-	olds []memOld[T]
+	deliveries map[string]memOld[Delivery]
+	silences   map[string]memOld[Silence]
+	seqs       map[string]memOld[int64]
+	overrides  map[string]memOld[ScheduleOverride]
+	feeds      map[string]memOld[CalendarFeed]
+	creds      map[string]memOld[Credential]
+	pms        map[string]memOld[Postmortem]
+	updates    map[string]memOld[StatusUpdate]
+	maint      map[string]memOld[Maintenance]
+	reminders  map[string]memOld[ActionItemReminder]
+	subs       map[string]memOld[Subscriber]
+	subEvents  map[string]memOld[SubscriberEvent]
+	subNotes   map[string]memOld[SubscriberNote]
+	subMarks   map[string]memOld[string]
 }
 
 type memOld[T any] struct {
-	k  string
 	v  T
 	ok bool
 }
 
 // save records m[k] in undo unless already recorded.
-func save[T any](undo *memLog[T], m map[string]T, k string) {
-	if undo.seen == nil {
-		undo.seen = map[string]struct{}{}
+func save[T any](undo *map[string]memOld[T], m map[string]T, k string) {
+	if *undo == nil {
+		*undo = map[string]memOld[T]{}
 	}
-	if _, done := undo.seen[k]; done {
+	if _, done := (*undo)[k]; done {
 		return
 	}
-	undo.seen[k] = struct{}{}
 	v, ok := m[k]
-	undo.olds = append(undo.olds, memOld[T]{k, v, ok})
+	(*undo)[k] = memOld[T]{v, ok}
 }
 
 // memPut records m[k] for rollback and sets it to v.
-func memPut[T any](undo *memLog[T], m map[string]T, k string, v T) {
+func memPut[T any](undo *map[string]memOld[T], m map[string]T, k string, v T) {
 	save(undo, m, k)
 	m[k] = v
 }
 
 // memDrop records m[k] for rollback and deletes it.
-func memDrop[T any](undo *memLog[T], m map[string]T, k string) {
+func memDrop[T any](undo *map[string]memOld[T], m map[string]T, k string) {
 	save(undo, m, k)
 	delete(m, k)
 }
 
 // memDelete is memDrop of a key that must be there: ErrNotFound when not.
-func memDelete[T any](undo *memLog[T], m map[string]T, k string) error {
+func memDelete[T any](undo *map[string]memOld[T], m map[string]T, k string) error {
 	if _, ok := m[k]; !ok {
 		return ErrNotFound
 	}
@@ -392,12 +380,12 @@ func memDelete[T any](undo *memLog[T], m map[string]T, k string) error {
 	return nil
 }
 
-func restore[T any](undo memLog[T], m map[string]T) {
-	for _, o := range undo.olds {
+func restore[T any](undo map[string]memOld[T], m map[string]T) {
+	for k, o := range undo {
 		if o.ok {
-			m[o.k] = o.v
+			m[k] = o.v
 		} else {
-			delete(m, o.k)
+			delete(m, k)
 		}
 	}
 }
