@@ -39,14 +39,72 @@ func (m *memEntry) entry(id string) TimelineEntry {
 	return e
 }
 
-// expandTimeline returns the entries of incident id's timeline ms.
-func expandTimeline(id string, ms []memEntry) []TimelineEntry {
-	if len(ms) == 0 {
+// memChunk is the capacity of a memTimeline's chunks.
+const memChunk = 64
+
+// memTimeline is one incident's timeline in the MemStore: entries in
+// chunks of memChunk (the first grows to that size by doubling), so that a
+// long timeline is never copied to grow and wastes less than a chunk of
+// capacity, where one slice grown by append wastes up to half of it.
+type memTimeline struct {
+	chunks [][]memEntry
+	n      int
+}
+
+// add appends es.
+func (t *memTimeline) add(es ...memEntry) {
+	for len(es) > 0 {
+		last := len(t.chunks) - 1
+		if last < 0 || len(t.chunks[last]) == cap(t.chunks[last]) {
+			if last >= 0 && cap(t.chunks[last]) < memChunk {
+				// The first chunk doubles up to memChunk.
+				c := make([]memEntry, len(t.chunks[last]), min(memChunk, max(2*cap(t.chunks[last]), len(t.chunks[last])+len(es))))
+				copy(c, t.chunks[last])
+				t.chunks[last] = c
+			} else {
+				size := memChunk
+				if last < 0 {
+					size = min(memChunk, max(4, len(es)))
+				}
+				t.chunks = append(t.chunks, make([]memEntry, 0, size))
+				last++
+			}
+		}
+		c := t.chunks[last]
+		k := min(len(es), cap(c)-len(c))
+		t.chunks[last] = append(c, es[:k]...)
+		t.n += k
+		es = es[k:]
+	}
+}
+
+// truncate drops the entries after the first n.
+func (t *memTimeline) truncate(n int) {
+	for t.n > n {
+		last := len(t.chunks) - 1
+		c := t.chunks[last]
+		if drop := t.n - n; drop < len(c) {
+			clear(c[len(c)-drop:])
+			t.chunks[last] = c[:len(c)-drop]
+			t.n = n
+			return
+		}
+		t.n -= len(c)
+		t.chunks[last] = nil
+		t.chunks = t.chunks[:last]
+	}
+}
+
+// entries returns the timeline's entries, in the timeline of incident id.
+func (t *memTimeline) entries(id string) []TimelineEntry {
+	if t == nil || t.n == 0 {
 		return nil
 	}
-	out := make([]TimelineEntry, len(ms))
-	for i := range ms {
-		out[i] = ms[i].entry(id)
+	out := make([]TimelineEntry, 0, t.n)
+	for _, c := range t.chunks {
+		for i := range c {
+			out = append(out, c[i].entry(id))
+		}
 	}
 	return out
 }

@@ -265,7 +265,7 @@ type MemStore struct {
 type memData struct {
 	incidents  map[string]IncidentState
 	openByKey  map[string]string     // group key → ID of its open incident
-	timeline   map[string][]memEntry // memstore_timeline.go
+	timeline   map[string]*memTimeline // memstore_timeline.go
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
@@ -285,7 +285,7 @@ type memData struct {
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
-		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]memEntry{},
+		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string]*memTimeline{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
@@ -411,7 +411,7 @@ func (u *memUndo) rollback(d *memData) {
 		if n == 0 {
 			delete(d.timeline, id)
 		} else {
-			d.timeline[id] = d.timeline[id][:n]
+			d.timeline[id].truncate(n)
 		}
 	}
 }
@@ -468,7 +468,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 }
 
 func (t *memTx) Timeline(id string) ([]TimelineEntry, error) {
-	return expandTimeline(id, t.d.timeline[id]), nil
+	return t.d.timeline[id].entries(id), nil
 }
 
 func (t *memTx) Deliveries(f DeliveryFilter) ([]Delivery, error) {
@@ -606,16 +606,20 @@ func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
 			t.undo.timeline = map[string]int{}
 		}
 		tl := t.d.timeline[id]
+		if tl == nil {
+			tl = &memTimeline{}
+			t.d.timeline[id] = tl
+		}
 		if _, done := t.undo.timeline[id]; !done {
-			t.undo.timeline[id] = len(tl)
+			t.undo.timeline[id] = tl.n
 		}
 		// In place: Timeline hands out copies, and a rollback truncates.
-		// A run of entries of one incident grows its timeline once.
-		tl = slices.Grow(tl, j-i)
+		var buf [8]memEntry
+		es := buf[:0]
 		for _, e := range entries[i:j] {
-			tl = append(tl, compactEntry(e))
+			es = append(es, compactEntry(e))
 		}
-		t.d.timeline[id] = tl
+		tl.add(es...)
 		i = j
 	}
 	return nil
