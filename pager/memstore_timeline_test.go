@@ -53,7 +53,7 @@ func TestMemTimeline(t *testing.T) {
 		{"runs", []int{3, 5, 7, memChunk, 2*memChunk + 1, 2}},
 		{"truncate inside the last chunk", []int{memChunk + 10, -(memChunk + 4), 3}},
 		{"truncate to a chunk boundary", []int{2*memChunk + 5, -memChunk, 1}},
-		{"truncate into the first chunk", []int{3*memChunk, -5, memChunk}},
+		{"truncate into the first chunk", []int{3 * memChunk, -5, memChunk}},
 		{"truncate to nothing", []int{10, -0, 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -264,7 +264,7 @@ type MemStore struct {
 
 type memData struct {
 	incidents  map[string]IncidentState
-	openByKey  map[string]string     // group key → ID of its open incident
+	openByKey  map[string]string       // group key → ID of its open incident
 	timeline   map[string]*memTimeline // memstore_timeline.go
 	deliveries map[string]Delivery
 	silences   map[string]Silence
