@@ -246,10 +246,13 @@ func (t *writeTx) queue(incident, fp string, data []byte) {
 	t.ops = append(t.ops, alertOp{incident: incident, fp: fp, data: data})
 }
 
-// flush writes the buffered rows: incidents, timeline entries, then
+// flush writes the buffered rows: sequences, incidents, timeline entries, then
 // alerts (deletes one by one, as they are rare), each in multi-row
 // statements (execRows).
 func (t *writeTx) flush() error {
+	if err := t.flushSeqs(); err != nil {
+		return err
+	}
 	if len(t.incs) == 0 && len(t.ops) == 0 && len(t.timeline) == 0 {
 		return nil
 	}

@@ -12,7 +12,9 @@ import (
 const (
 	qOpenOther      = "SELECT id FROM incidents WHERE group_key = ? AND status <> ? AND id <> ? LIMIT 1"
 	qAppendTimeline = "INSERT INTO timeline (incident_id, seq, entry) VALUES (?, ?, ?)"
-	qAddDelivery    = `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
+	qPutSequence    = `INSERT INTO sequences (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+	qAddDelivery = `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 )
 
