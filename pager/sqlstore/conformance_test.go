@@ -68,6 +68,22 @@ func delivery(key, inc string, status pager.DeliveryStatus, created time.Time) p
 		Contact: "+49", Channel: "sms", Event: "trigger", CreatedAt: created, Status: status}
 }
 
+// addAll adds ds as the Pager does: at once when tx can, else one by one.
+func addAll(tx pager.Tx, ds []pager.Delivery) ([]bool, error) {
+	if a, ok := tx.(pager.DeliveryAdder); ok {
+		return a.AddDeliveries(ds)
+	}
+	var added []bool
+	for _, d := range ds {
+		ok, err := tx.AddDelivery(d)
+		if err != nil {
+			return nil, err
+		}
+		added = append(added, ok)
+	}
+	return added, nil
+}
+
 func entry(inc string, seq int, kind string) pager.TimelineEntry {
 	return pager.TimelineEntry{IncidentID: inc, Seq: seq, At: t0.Add(time.Duration(seq) * time.Second), Kind: kind,
 		By: "system", User: "alice", Method: "push", Channel: "push", Key: "k", Level: 1, Text: "text"}
@@ -386,6 +402,35 @@ var conformanceCases = []struct {
 			tb, err2 := tx.Timeline("b")
 			mustEqual(t, "b", tb, []pager.TimelineEntry{b1})
 			return errors.Join(err, err2)
+		})
+	}},
+	{"add deliveries at once", func(t *testing.T, s pager.Store) {
+		// More than one multi-row statement's worth, with a key that
+		// exists and one given twice: the same as one AddDelivery each.
+		update(t, s, func(tx pager.Tx) error {
+			_, err := tx.AddDelivery(delivery("k007", "inc-0", pager.DeliveryPending, t0))
+			return err
+		})
+		var ds []pager.Delivery
+		var want []bool
+		for i := range 300 {
+			ds = append(ds, delivery(fmt.Sprintf("k%03d", i), "inc-1", pager.DeliveryPending, t0.Add(time.Duration(i))))
+			want = append(want, i != 7)
+		}
+		dup := ds[42]
+		dup.User = "mallory"
+		ds, want = append(ds, dup), append(want, false)
+		var got []bool
+		update(t, s, func(tx pager.Tx) error {
+			var err error
+			got, err = addAll(tx, ds)
+			return err
+		})
+		mustEqual(t, "added", got, want)
+		view(t, s, func(tx pager.ReadTx) error {
+			stored, err := tx.Deliveries(pager.DeliveryFilter{IncidentID: "inc-1"})
+			mustEqual(t, "stored", stored, append(slices.Clone(ds[:7]), ds[8:300]...))
+			return err
 		})
 	}},
 	{"deliveries", func(t *testing.T, s pager.Store) {

@@ -26,7 +26,10 @@ var (
 			uid = excluded.uid`)
 	// Rows are numbered (pos) in the order of VALUES.
 	appendTimeline = newMultiRow("INSERT INTO timeline (incident_id, seq, entry) VALUES ", 3, "")
-	putAlerts      = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
+	// RETURNING names the rows inserted (not those whose key existed).
+	addDeliveries = newMultiRow("INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery) VALUES ", 6,
+		" ON CONFLICT (key) DO NOTHING RETURNING key")
+	putAlerts = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
 		" ON CONFLICT (incident_id, fingerprint) DO UPDATE SET alert = excluded.alert")
 )
 
@@ -63,6 +66,39 @@ func (t *writeTx) execRows(m *multiRow, args []any) error {
 			return err
 		}
 		if _, err := q.ExecContext(t.ctx, args[:n]...); err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}
+
+// queryRows is execRows of a statement that returns rows: each row's
+// first column is passed to fn.
+func (t *writeTx) queryRows(m *multiRow, args []any, fn func(string)) error {
+	for len(args) > 0 {
+		k := min(bits.Len(uint(len(args)/m.cols))-1, maxRowsLog2)
+		n := (1 << k) * m.cols
+		q, err := t.stmt(m.queries[k])
+		if err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(t.ctx, args[:n]...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			fn(v)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
 			return err
 		}
 		args = args[n:]

@@ -378,6 +378,31 @@ func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
 	return n == 1, nil
 }
 
+// AddDeliveries implements pager.DeliveryAdder: multi-row INSERTs that
+// skip the keys that exist and return those inserted.
+func (t *writeTx) AddDeliveries(ds []pager.Delivery) ([]bool, error) {
+	args := make([]any, 0, 6*len(ds))
+	for _, d := range ds {
+		data, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
+		}
+		s, ns := timeParts(d.CreatedAt)
+		args = append(args, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	}
+	inserted := make(map[string]bool, len(ds))
+	if err := t.queryRows(addDeliveries, args, func(key string) { inserted[key] = true }); err != nil {
+		return nil, fmt.Errorf("sqlstore: add delivery: %w", err)
+	}
+	added := make([]bool, len(ds))
+	for i, d := range ds {
+		// A key given twice was inserted once, by its first row.
+		added[i] = inserted[d.Key]
+		delete(inserted, d.Key)
+	}
+	return added, nil
+}
+
 // UpdateDelivery implements pager.Tx.
 func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 	data, err := json.Marshal(d)
