@@ -41,7 +41,7 @@ import (
 // for the whole of fn, never blocked by writers.
 //
 // Replicas (Options.Replica): each write transaction also takes a change
-// number (beginWrite), stamped by triggers on the rows it writes, so that
+// number (writeTx.stamp), stamped by triggers on the rows it writes, so that
 // replicas read each other's commits incrementally (Changes); the lease
 // with its fencing token and the delivery claims are in cluster.go.
 

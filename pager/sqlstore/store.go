@@ -430,7 +430,7 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 	}
 	ctx, cancel := s.txContext()
 	defer cancel()
-	tx, version, err := s.beginWrite(ctx)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
@@ -445,13 +445,13 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 			return err
 		}
 	}
-	if err := s.forgetOthersWrites(ctx, tx, version); err != nil {
-		return err
-	}
-	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}
+	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s}
 	w.w = w
 	if err := fn(w); err != nil {
 		return err
+	}
+	if w.err != nil {
+		return w.err
 	}
 	if err := w.flush(); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
@@ -465,7 +465,9 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	committed = true
-	s.lastVersion = version
+	if w.version != 0 {
+		s.lastVersion = w.version
+	}
 	for name, c := range w.seqs {
 		if s.seqs == nil {
 			s.seqs = map[string]int64{}

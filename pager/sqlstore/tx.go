@@ -29,8 +29,12 @@ type writeTx struct {
 	readTx
 	s *Store
 	// version is the change number of this transaction on PostgreSQL
-	// (every row it writes carries it; see Changes), 0 on SQLite.
+	// (every row it writes carries it; see Changes and stamp), 0 on
+	// SQLite and until stamp takes it.
 	version int64
+	// err is a failure of stamp where the method could not return it
+	// (TxVersion): the transaction is rolled back.
+	err error
 	// pending are the alert sums of the incidents this transaction
 	// wrote, nil for one it resolved; they replace Store.sums at commit.
 	pending map[string]*alertSums
@@ -250,6 +254,9 @@ func (t *readTx) Credentials(kind, user string) ([]pager.Credential, error) {
 // this Store committed the last write of it, see Store.seqs) and writes it
 // once.
 func (t *writeTx) NextID(seq string) (int64, error) {
+	if err := t.stamp(); err != nil {
+		return 0, err
+	}
 	c, ok := t.seqs[seq]
 	if !ok {
 		v, known := t.s.seqs[seq]
@@ -305,6 +312,9 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error { return t.putIncide
 func (t *writeTx) PutIncidentOwned(st pager.IncidentState) error { return t.putIncident(st, true) }
 
 func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
@@ -346,6 +356,9 @@ func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
 
 // AppendTimeline implements pager.Tx.
 func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		data, err := json.Marshal(e)
 		if err != nil {
@@ -358,6 +371,9 @@ func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
 
 // AddDelivery implements pager.Tx.
 func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
+	if err := t.stamp(); err != nil {
+		return false, err
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
@@ -381,6 +397,9 @@ func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
 // AddDeliveries implements pager.DeliveryAdder: multi-row INSERTs that
 // skip the keys that exist and return those inserted.
 func (t *writeTx) AddDeliveries(ds []pager.Delivery) ([]bool, error) {
+	if err := t.stamp(); err != nil {
+		return nil, err
+	}
 	args := make([]any, 0, 6*len(ds))
 	for _, d := range ds {
 		data, err := json.Marshal(d)
@@ -405,6 +424,9 @@ func (t *writeTx) AddDeliveries(ds []pager.Delivery) ([]bool, error) {
 
 // UpdateDelivery implements pager.Tx.
 func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
@@ -427,6 +449,9 @@ func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 
 // PutSilence implements pager.Tx.
 func (t *writeTx) PutSilence(sil pager.Silence) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(sil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put silence: encode: %w", err)
@@ -440,6 +465,9 @@ func (t *writeTx) PutSilence(sil pager.Silence) error {
 
 // PutCredential implements pager.Tx.
 func (t *writeTx) PutCredential(c pager.Credential) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put credential: encode: %w", err)
@@ -454,6 +482,9 @@ func (t *writeTx) PutCredential(c pager.Credential) error {
 
 // DeleteCredential implements pager.Tx.
 func (t *writeTx) DeleteCredential(id string) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM credentials WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete credential: %w", err)
@@ -488,6 +519,9 @@ func (t *readTx) CalendarFeeds() ([]pager.CalendarFeed, error) {
 
 // PutOverride implements pager.Tx.
 func (t *writeTx) PutOverride(o pager.ScheduleOverride) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(o)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put override: encode: %w", err)
@@ -501,6 +535,9 @@ func (t *writeTx) PutOverride(o pager.ScheduleOverride) error {
 
 // DeleteOverride implements pager.Tx.
 func (t *writeTx) DeleteOverride(id string) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM schedule_overrides WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete override: %w", err)
@@ -517,6 +554,9 @@ func (t *writeTx) DeleteOverride(id string) error {
 
 // PutCalendarFeed implements pager.Tx.
 func (t *writeTx) PutCalendarFeed(f pager.CalendarFeed) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put calendar feed: encode: %w", err)
@@ -562,6 +602,9 @@ func checkStatusUpdate(id string, u *pager.StatusUpdate) error {
 
 // PutPostmortem implements pager.Tx.
 func (t *writeTx) PutPostmortem(pm pager.Postmortem) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(pm)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put postmortem: encode: %w", err)
@@ -589,6 +632,9 @@ func (t *readTx) StatusUpdates(incidentID string, limit int) ([]pager.StatusUpda
 
 // PutStatusUpdate implements pager.Tx.
 func (t *writeTx) PutStatusUpdate(u pager.StatusUpdate) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(u)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put status update: encode: %w", err)
@@ -620,6 +666,9 @@ func (t *readTx) Maintenances() ([]pager.Maintenance, error) {
 
 // PutMaintenance implements pager.Tx.
 func (t *writeTx) PutMaintenance(m pager.Maintenance) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put maintenance: encode: %w", err)
@@ -643,6 +692,9 @@ func (t *readTx) ActionItemReminders() ([]pager.ActionItemReminder, error) {
 
 // PutActionItemReminder implements pager.Tx.
 func (t *writeTx) PutActionItemReminder(r pager.ActionItemReminder) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put action item reminder: encode: %w", err)
