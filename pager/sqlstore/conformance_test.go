@@ -90,7 +90,7 @@ func entry(inc string, seq int, kind string) pager.TimelineEntry {
 }
 
 // update runs fn in s.Update and fails the test on error.
-func update(t *testing.T, s pager.Store, fn func(tx pager.Tx) error) {
+func update(t testing.TB, s pager.Store, fn func(tx pager.Tx) error) {
 	t.Helper()
 	if err := s.Update(fn); err != nil {
 		t.Fatalf("update: %v", err)
