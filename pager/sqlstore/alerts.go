@@ -257,10 +257,20 @@ func (t *writeTx) flush() error {
 		return nil
 	}
 	args := t.args[:0]
+	m := putIncidents
+	if t.s.dialect().stampIncidents && len(t.incs) > 0 {
+		if err := t.stamp(); err != nil {
+			return err
+		}
+		m = putIncidentsStamped
+	}
 	for i := range t.incs {
 		args = append(args, t.incs[i][:]...)
+		if m == putIncidentsStamped {
+			args = append(args, t.version)
+		}
 	}
-	if err := t.execRows(putIncidents, args); err != nil {
+	if err := t.execRows(m, args); err != nil {
 		if t.s.dialect().unique(err) {
 			return fmt.Errorf("%w: put incident: %v", pager.ErrConflict, err)
 		}

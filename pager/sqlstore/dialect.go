@@ -27,6 +27,9 @@ type dialect struct {
 	// nextVersion, when not empty, is run after lockWrite and returns
 	// the write transaction's change number.
 	nextVersion string
+	// stampIncidents: incident rows are written with the transaction's
+	// change number (putIncidentsStamped).
+	stampIncidents bool
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
 	// onClose, when not empty, is run by Close before closing.
