@@ -1,5 +1,7 @@
 package pager
 
+import "fmt"
+
 // DeliveryAdder is implemented by transactions that add many deliveries at
 // once (in one statement rather than a database round trip each). The
 // Pager adds the deliveries of a batch of changes this way.
@@ -35,4 +37,28 @@ func addDeliveries(tx Tx, ds []Delivery, added []Delivery) ([]Delivery, error) {
 		}
 	}
 	return added, nil
+}
+
+// DeliveryUpdater is implemented by transactions that replace many
+// deliveries at once. The Pager records a batch of delivery results this
+// way.
+type DeliveryUpdater interface {
+	// UpdateDeliveries is UpdateDelivery of each of ds: when a key has
+	// no delivery, the error wraps ErrNotFound and names it, and the
+	// caller must not commit.
+	UpdateDeliveries(ds []Delivery) error
+}
+
+// updateDeliveries replaces ds in tx (through DeliveryUpdater when tx has
+// it).
+func updateDeliveries(tx Tx, ds []Delivery) error {
+	if u, ok := tx.(DeliveryUpdater); ok && len(ds) > 1 {
+		return u.UpdateDeliveries(ds)
+	}
+	for _, d := range ds {
+		if err := tx.UpdateDelivery(d); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.Key, err)
+		}
+	}
+	return nil
 }

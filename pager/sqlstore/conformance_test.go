@@ -84,6 +84,20 @@ func addAll(tx pager.Tx, ds []pager.Delivery) ([]bool, error) {
 	return added, nil
 }
 
+// updAll replaces ds as the Pager does: at once when tx can, else one
+// by one.
+func updAll(tx pager.Tx, ds []pager.Delivery) error {
+	if u, ok := tx.(pager.DeliveryUpdater); ok {
+		return u.UpdateDeliveries(ds)
+	}
+	for _, d := range ds {
+		if err := tx.UpdateDelivery(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func entry(inc string, seq int, kind string) pager.TimelineEntry {
 	return pager.TimelineEntry{IncidentID: inc, Seq: seq, At: t0.Add(time.Duration(seq) * time.Second), Kind: kind,
 		By: "system", User: "alice", Method: "push", Channel: "push", Key: "k", Level: 1, Text: "text"}
@@ -430,6 +444,37 @@ var conformanceCases = []struct {
 		view(t, s, func(tx pager.ReadTx) error {
 			stored, err := tx.Deliveries(pager.DeliveryFilter{IncidentID: "inc-1"})
 			mustEqual(t, "stored", stored, append(slices.Clone(ds[:7]), ds[8:300]...))
+			return err
+		})
+	}},
+	{"update deliveries at once", func(t *testing.T, s pager.Store) {
+		var ds []pager.Delivery
+		for i := range 300 {
+			ds = append(ds, delivery(fmt.Sprintf("k%03d", i), "inc-1", pager.DeliveryPending, t0.Add(time.Duration(i))))
+		}
+		update(t, s, func(tx pager.Tx) error { _, err := addAll(tx, ds); return err })
+		want := slices.Clone(ds)
+		upd := make([]pager.Delivery, 0, len(ds)+1)
+		for i := range want {
+			want[i].Status, want[i].Attempts, want[i].DoneAt = pager.DeliverySent, 1, t0.Add(time.Minute)
+			upd = append(upd, want[i])
+		}
+		// A key given twice: its last delivery is the one kept.
+		first := want[9]
+		first.Error = "first"
+		want[9].Status, want[9].Error = pager.DeliveryFailed, "second"
+		upd = append(upd[:9], append([]pager.Delivery{first}, upd[9:]...)...)
+		upd[10] = want[9]
+		update(t, s, func(tx pager.Tx) error { return updAll(tx, upd) })
+		// An unknown key fails the whole transaction.
+		bad := append(slices.Clone(upd[:5]), delivery("nope", "inc-1", pager.DeliveryFailed, t0))
+		bad[0].Error = "must not be stored"
+		if err := s.Update(func(tx pager.Tx) error { return updAll(tx, bad) }); !errors.Is(err, pager.ErrNotFound) {
+			t.Errorf("update with an unknown key: %v, want ErrNotFound", err)
+		}
+		view(t, s, func(tx pager.ReadTx) error {
+			stored, err := tx.Deliveries(pager.DeliveryFilter{})
+			mustEqual(t, "stored", stored, want)
 			return err
 		})
 	}},

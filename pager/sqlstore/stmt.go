@@ -36,6 +36,11 @@ var (
 	// RETURNING names the rows inserted (not those whose key existed).
 	addDeliveries = newMultiRow("INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery) VALUES ", 6,
 		" ON CONFLICT (key) DO NOTHING RETURNING key")
+	// updateDeliveries replaces deliveries by key; RETURNING names the
+	// keys found. VALUES' columns are column1… in both databases.
+	updateDeliveries = newMultiRowOf(`UPDATE deliveries SET incident_id = v.column2, status = v.column3, created_s = v.column4,
+		created_ns = v.column5, delivery = v.column6 FROM (VALUES `, "(?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?)", 6,
+		") AS v WHERE deliveries.key = v.column1 RETURNING deliveries.key")
 	putAlerts = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
 		" ON CONFLICT (incident_id, fingerprint) DO UPDATE SET alert = excluded.alert")
 )
@@ -53,8 +58,13 @@ type multiRow struct {
 }
 
 func newMultiRow(head string, cols int, tail string) *multiRow {
+	return newMultiRowOf(head, "(?"+strings.Repeat(", ?", cols-1)+")", cols, tail)
+}
+
+// newMultiRowOf is newMultiRow with row as the template of one row (cols
+// placeholders).
+func newMultiRowOf(head, row string, cols int, tail string) *multiRow {
 	m := &multiRow{cols: cols}
-	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	for k := range m.queries {
 		m.queries[k] = head + row + strings.Repeat(", "+row, 1<<k-1) + tail
 	}

@@ -447,6 +447,40 @@ func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 	return nil
 }
 
+// UpdateDeliveries implements pager.DeliveryUpdater: multi-row UPDATEs
+// that return the keys they found. A key given twice is replaced by its
+// last delivery, as by one UpdateDelivery each.
+func (t *writeTx) UpdateDeliveries(ds []pager.Delivery) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
+	last := make(map[string]int, len(ds))
+	for i, d := range ds {
+		last[d.Key] = i
+	}
+	args := make([]any, 0, 6*len(last))
+	for i, d := range ds {
+		if last[d.Key] != i {
+			continue
+		}
+		data, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
+		}
+		s, ns := timeParts(d.CreatedAt)
+		args = append(args, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	}
+	if err := t.queryRows(updateDeliveries, args, func(key string) { delete(last, key) }); err != nil {
+		return fmt.Errorf("sqlstore: update delivery: %w", err)
+	}
+	for _, d := range ds {
+		if _, missing := last[d.Key]; missing {
+			return fmt.Errorf("sqlstore: update delivery %s: %w", d.Key, pager.ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // PutSilence implements pager.Tx.
 func (t *writeTx) PutSilence(sil pager.Silence) error {
 	if err := t.stamp(); err != nil {
