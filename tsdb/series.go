@@ -193,15 +193,16 @@ func (s *memSeries) headSamples() int {
 // and starts a new, small open chunk: not keeping a full-size head buffer
 // per series saves more memory than the regrowth costs (BenchmarkMemory).
 func (s *memSeries) seal(slab *chunkSlab) {
-	b := slab.copy(s.head.Bytes())
+	b := slab.seal(s.head.Bytes())
 	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 }
 
 // truncate drops sealed chunks (float and histogram) lying wholly before
-// cutoff and returns what they counted for. Callers hold s.mu.
-func (s *memSeries) truncate(cutoff int64) footprint {
+// cutoff, their bytes released to slab, and returns what they counted
+// for. Callers hold s.mu.
+func (s *memSeries) truncate(cutoff int64, slab *chunkSlab) footprint {
 	n := 0
 	var f footprint
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
@@ -216,6 +217,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 		s.firstMaxt = math.MaxInt64
 	}
 	if n > 0 {
+		slab.drop(s.chunks[:n])
 		copy(s.chunks, s.chunks[n:])
 		for i := len(s.chunks) - n; i < len(s.chunks); i++ {
 			s.chunks[i] = sealedChunk{}
