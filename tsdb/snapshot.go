@@ -131,7 +131,8 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		return cw.n, err
 	}
 
-	defer db.slab.pin()()          // sealed chunks' bytes are shared until written
+	// Sealed chunks' bytes are shared until written.
+	defer db.slab.pin()()
 	refs := db.index.postings(nil) // all refs, ascending
 	type entry struct {
 		lset   labels.Labels
