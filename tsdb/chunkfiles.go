@@ -61,7 +61,9 @@ type segment struct {
 	path string
 	f    *os.File
 	mem  []byte // the mapping, never written through
-	base uintptr
+	// base and end are the mapping's addresses, for release (which reads
+	// them without the lock).
+	base, end uintptr
 	live atomic.Int64 // bytes of live chunks, reservations included
 
 	// Guarded by chunkFiles.mu.
@@ -203,7 +205,8 @@ func (cf *chunkFiles) rotate() error {
 			cf.retire(old)
 		}
 	}
-	seg := &segment{id: cf.nextID, path: path, f: f, mem: mem, base: uintptr(unsafe.Pointer(unsafe.SliceData(mem)))}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	seg := &segment{id: cf.nextID, path: path, f: f, mem: mem, base: base, end: base + uintptr(len(mem))}
 	cf.cur = seg
 	cf.mapped.Add(int64(len(mem)))
 	segs := append(slices.Clone(*cf.segs.Load()), seg)
@@ -223,14 +226,14 @@ func (cf *chunkFiles) find(p uintptr) *segment {
 	segs := *cf.segs.Load()
 	i, _ := slices.BinarySearchFunc(segs, p, func(s *segment, p uintptr) int {
 		switch {
-		case s.base+uintptr(len(s.mem)) <= p:
+		case s.end <= p:
 			return -1
 		case s.base > p:
 			return 1
 		}
 		return 0
 	})
-	if i < len(segs) && segs[i].base <= p && p < segs[i].base+uintptr(len(segs[i].mem)) {
+	if i < len(segs) && segs[i].base <= p && p < segs[i].end {
 		return segs[i]
 	}
 	return nil
@@ -292,7 +295,6 @@ func (cf *chunkFiles) free(seg *segment) {
 	os.Remove(seg.path)
 	cf.mapped.Add(-int64(len(seg.mem)))
 	cf.segsFreed.Add(1)
-	seg.mem = nil
 }
 
 // pin marks a reader that may hold chunk bytes until unpin: no segment
@@ -329,10 +331,11 @@ func (cf *chunkFiles) close(unmap bool) error {
 	cf.closed = true
 	var errs []error
 	all := append(slices.Clone(*cf.segs.Load()), cf.retired...)
+	// Forget them all: a chunk dropped later is no longer found (drop
+	// does nothing), so nothing is unmapped or removed twice.
+	cf.segs.Store(new([]*segment))
+	cf.retired, cf.cur = nil, nil
 	for _, seg := range all {
-		if seg.mem == nil {
-			continue
-		}
 		if err := os.Remove(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}

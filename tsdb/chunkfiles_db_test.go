@@ -203,6 +203,10 @@ func TestChunkFilesDB(t *testing.T) {
 	if _, ok := files.SeriesIterator(1, math.MinInt64, math.MaxInt64, &it); !ok {
 		t.Fatal("series 1 not found")
 	}
+	segs := *files.slab.files.segs.Load()
+	if len(segs) < 2 {
+		t.Fatalf("%d segments", len(segs))
+	}
 	if err := files.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +214,7 @@ func TestChunkFilesDB(t *testing.T) {
 		t.Fatalf("files left after Close: %v", got)
 	}
 	// Unmapped: the iterator reads its own copy.
-	for _, seg := range *files.slab.files.segs.Load() {
+	for _, seg := range segs {
 		unmapSegment(seg.mem)
 	}
 	n := 0
