@@ -64,7 +64,7 @@ type segment struct {
 	// base and end are the mapping's addresses, for release (which reads
 	// them without the lock).
 	base, end uintptr
-	live atomic.Int64 // bytes of live chunks, reservations included
+	live      atomic.Int64 // bytes of live chunks, reservations included
 
 	// Guarded by chunkFiles.mu.
 	off     int  // next free byte
