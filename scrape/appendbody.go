@@ -103,6 +103,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		limitErr   error
 		parseError error
 	)
+	defer sl.countCollisions()
 	if len(b) == 0 {
 		sl.meta.begin() // an empty exposition has no metadata
 		sl.writeStale(app, defTime)
@@ -112,6 +113,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	if err != nil {
 		return res, err
 	}
+	defer func() { sl.cur = nil }()
 	if tp != nil && sl.cache.empty() {
 		// A target's first text body: size the cache for it.
 		n := sampleLines(b)
@@ -169,8 +171,9 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			continue
 		}
 		var lset labels.Labels
+		sl.cur = p
 		if e != nil {
-			lset = e.lset
+			lset = e.lset // empty once the store gave a ref: see lineLabels
 		} else {
 			var keep bool
 			if lset, keep, err = sl.newSeries(p, line); err != nil {
@@ -183,7 +186,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 
 		if seen && tsp == nil {
 			// The same series twice in one exposition: a duplicate sample.
-			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
+			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", sl.lineLabels(lset)) })
 			continue
 		}
 		if limit > 0 && (isHist || !value.IsStaleNaN(v)) {
@@ -216,6 +219,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			sl.collectExemplars(p, lset, t, isHist)
 		}
 	}
+	sl.cur = nil
 	if parseError != nil {
 		return res, parseError
 	}
@@ -229,6 +233,14 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	}
 	sl.writeStale(app, defTime)
 	return res, nil
+}
+
+// countCollisions adds the hash collisions the series cache detected to
+// watchdog_scrape_cache_collisions_total.
+func (sl *scrapeLoop) countCollisions() {
+	if n := sl.cache.takeCollisions(); n > 0 && sl.deps.set != nil {
+		sl.deps.set.GetOrCreateCounter(`watchdog_scrape_cache_collisions_total{` + sl.deps.jobLabel + `}`).Add(n)
+	}
 }
 
 // bodyParser returns the parser of b, served as contentType, set up for
@@ -264,8 +276,19 @@ func (sl *scrapeLoop) bodyParser(b []byte, contentType string) (p textparse.Pars
 // the label limits checked. keep is false when relabeling dropped the line;
 // the cache remembers that.
 func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.Labels, keep bool, err error) {
-	p.Labels(&sl.lset)
-	if lset, keep = sl.mutate(sl.lset); !keep {
+	merged := false
+	if tp, ok := p.(*promtext.Parser); ok && len(sl.s.job.cfg.MetricRelabelConfigs) == 0 {
+		// The scraped labels as views: the merged set is the only one
+		// built.
+		if lset, merged = sl.mergeTargetList(tp.SortedLabels()); merged {
+			keep = !lset.IsEmpty()
+		}
+	}
+	if !merged {
+		p.Labels(&sl.lset)
+		lset, keep = sl.mutate(sl.lset)
+	}
+	if !keep {
 		sl.cache.addDropped(line)
 		return lset, false, nil
 	}
@@ -317,7 +340,7 @@ func (sl *scrapeLoop) appendSampleST(app Appender, e *cacheEntry, line []byte, l
 	}
 	newRef, err := app.AppendSample(ref, lset, st, t, v, nil, nil)
 	if err != nil && ref != 0 && !sl.soft(err) {
-		newRef, err = app.AppendSample(0, lset, st, t, v, nil, nil)
+		newRef, err = app.AppendSample(0, sl.lineLabels(lset), st, t, v, nil, nil)
 	}
 	return sl.appended(e, line, lset, t, newRef, err, track, res)
 }
@@ -332,7 +355,7 @@ func (sl *scrapeLoop) appendSTZero(app Appender, ref uint64, lset labels.Labels,
 	}
 	r, err := app.AppendSTZeroSample(ref, lset, st, t, h, fh)
 	if err != nil && ref != 0 {
-		r, err = app.AppendSTZeroSample(0, lset, st, t, h, fh)
+		r, err = app.AppendSTZeroSample(0, sl.lineLabels(lset), st, t, h, fh)
 	}
 	if err != nil || r == 0 {
 		return ref
@@ -345,17 +368,17 @@ func (sl *scrapeLoop) appendSTZero(app Appender, ref uint64, lset labels.Labels,
 func (sl *scrapeLoop) appended(e *cacheEntry, line []byte, lset labels.Labels, t int64, newRef uint64, err error, track bool, res *appendResult) (bool, error) {
 	if err != nil {
 		if sl.soft(err) {
-			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
+			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", sl.lineLabels(lset), t, err) })
 			return false, nil
 		}
-		return false, fmt.Errorf("append %s: %w", lset.String(), err)
+		return false, fmt.Errorf("append %s: %w", sl.lineLabels(lset).String(), err)
 	}
 	if e != nil {
 		if newRef != 0 {
 			sl.cache.setRef(e, newRef)
 		}
 	} else {
-		e = sl.cache.add(line, newRef, lset)
+		e = sl.cache.add(line, newRef, cachedLabels(newRef, lset))
 		res.seriesAdded++
 	}
 	if track {
@@ -500,6 +523,14 @@ func (sl *scrapeLoop) mutateBuilder(lset labels.Labels) (out labels.Labels, keep
 // empty values left out (as labels.Builder does). ok is false when a scraped
 // label has a target label's name; mutate resolves that conflict.
 func (sl *scrapeLoop) mergeTarget(lset labels.Labels) (out labels.Labels, ok bool) {
+	var buf [32]labels.Label
+	list := buf[:0]
+	lset.Range(func(l labels.Label) { list = append(list, l) })
+	return sl.mergeTargetList(list)
+}
+
+// mergeTargetList is mergeTarget of the label set list, sorted by name.
+func (sl *scrapeLoop) mergeTargetList(list []labels.Label) (out labels.Labels, ok bool) {
 	if sl.targetFor != sl.s {
 		sl.targetLabels = sl.targetLabels[:0]
 		sl.s.target.public.Range(func(l labels.Label) { sl.targetLabels = append(sl.targetLabels, l) })
@@ -507,26 +538,24 @@ func (sl *scrapeLoop) mergeTarget(lset labels.Labels) (out labels.Labels, ok boo
 	}
 	tl, sb := sl.targetLabels, &sl.sb
 	sb.Reset()
-	i, conflict := 0, false
-	add := func(l labels.Label) {
+	i := 0
+	for _, l := range list {
+		for ; i < len(tl) && tl[i].Name < l.Name; i++ {
+			if tl[i].Value != "" {
+				sb.Add(tl[i].Name, tl[i].Value)
+			}
+		}
+		if i < len(tl) && tl[i].Name == l.Name {
+			return labels.EmptyLabels(), false
+		}
 		if l.Value != "" {
 			sb.Add(l.Name, l.Value)
 		}
 	}
-	lset.Range(func(l labels.Label) {
-		for ; i < len(tl) && tl[i].Name < l.Name; i++ {
-			add(tl[i])
-		}
-		if i < len(tl) && tl[i].Name == l.Name {
-			conflict = true
-		}
-		add(l)
-	})
-	if conflict {
-		return labels.EmptyLabels(), false
-	}
 	for ; i < len(tl); i++ {
-		add(tl[i])
+		if tl[i].Value != "" {
+			sb.Add(tl[i].Name, tl[i].Value)
+		}
 	}
 	return sb.Labels(), true
 }

@@ -106,7 +106,7 @@ func TestChunkFilesRetentionUnderConcurrentReads(t *testing.T) {
 					checked.Add(int64(checkSamples(t, lset, ts, vs)))
 				}
 				rs := []Range{{now - 250_000, now}, {now - 30_000, now}}
-				if lset, ok := db.Slide(ref, rs, ws[k][:], []Range{{now - 100_000, now}}, tallies[k][:]); ok {
+				if lset, ok := db.Slide(ref, rs, ws[k][:], []Range{{now - 100_000, now}}, tallies[k][:], nil); ok {
 					for _, w := range ws[k] {
 						ts, vs := w.Samples()
 						checked.Add(int64(checkSamples(t, lset, ts, vs)))

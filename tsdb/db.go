@@ -313,7 +313,7 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 		now:       opts.Now,
 		logger:    logger,
 		series:    series,
-		index:     newPostingsIndex(series.byRef.appendRefs),
+		index:     newPostingsIndex(series.byRef.appendRefs, series.syms.canonical),
 	}
 	db.bufs.New = func() any { return new(sampleBuf) }
 	return db
@@ -410,15 +410,15 @@ func (db *DB) GC() {
 	)
 	for _, s := range candidates {
 		var left footprint
-		if db.series.removeIf(s, func(s *memSeries) bool {
+		if lset, ok := db.series.removeIf(s, func(s *memSeries) bool {
 			if !gcable(s, cutoff) {
 				return false
 			}
 			left = s.footprint()
 			s.dropSealed(&db.slab)
 			return true
-		}) {
-			refs, lsets = append(refs, s.ref), append(lsets, s.lset)
+		}); ok {
+			refs, lsets = append(refs, s.ref), append(lsets, lset)
 			db.stats.gcedSeries.Add(1)
 			db.stats.series.Add(-1)
 			db.stats.add(left, true)

@@ -58,7 +58,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.Select
 		if s.ext != nil {
 			ext = s.ext.view(q.mint, q.maxt)
 		}
-		lset := s.lset
+		lset := q.db.series.labelsLocked(s)
 		s.mu.Unlock()
 		if len(slab) == start && (ext == nil || len(ext.hchunks) == 0) {
 			continue
@@ -155,7 +155,7 @@ func (q *querier) forEachMatching(ctx context.Context, ms []*labels.Matcher, fn 
 			return ctx.Err()
 		}
 		if s := q.db.series.getByRef(ref); s != nil {
-			fn(s.lset)
+			fn(q.db.series.labelsOf(s))
 		}
 	}
 	return nil
@@ -218,6 +218,7 @@ type sampleIterator[T ~int64] struct {
 	chunks     []sealedChunk
 	own        []sealedChunk // backing for chunks when filled by DB.SeriesIterator
 	buf        []byte        // open-chunk copy when filled by DB.SeriesIterator
+	lb         LabelsBuf     // the labels DB.SeriesIterator returns
 	mint, maxt int64
 
 	next int       // index of the next chunk to decode

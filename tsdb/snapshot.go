@@ -157,7 +157,7 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		if s.ext != nil {
 			ext = s.ext.view(math.MinInt64, math.MaxInt64)
 		}
-		lset := s.lset
+		lset := db.series.labelsLocked(s)
 		s.mu.Unlock()
 		if len(slab) > start || (ext != nil && len(ext.hchunks) > 0) {
 			entries = append(entries, entry{lset: lset, chunks: slab[start:len(slab):len(slab)], ext: ext})
@@ -345,11 +345,11 @@ func (db *DB) loadBody(body []byte, version uint32) error {
 			break
 		}
 		lset := b.Labels()
-		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, lset) })
 		if !created {
 			return corrupt("series %s appears twice", lset)
 		}
-		if err := ld.load(r, s, version >= 3, &db.slab); err != nil {
+		if err := ld.load(r, s, lset, version >= 3, &db.slab); err != nil {
 			return err
 		}
 		db.stats.series.Add(1)
@@ -379,8 +379,7 @@ type seriesLoader struct {
 
 // load reads a series' float chunks (and, with ext, its histogram chunks
 // and start timestamps) into s, the sealed chunks' bytes into slab.
-func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkSlab) error {
-	lset := s.lset
+func (ld *seriesLoader) load(r *snapReader, s *memSeries, lset labels.Labels, ext bool, slab *chunkSlab) error {
 	nChunks := r.count()
 	if r.err != nil {
 		return r.err
@@ -433,5 +432,5 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkS
 	if !ext {
 		return nil
 	}
-	return loadExt(r, s, ld.floatT)
+	return loadExt(r, s, lset, ld.floatT)
 }
