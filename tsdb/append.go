@@ -293,7 +293,7 @@ func (a *Appender) Commit() error {
 		added.chunks += f.chunks
 		added.bytes += f.bytes
 		if s.firstMaxt < cutoff {
-			f := s.truncate(cutoff)
+			f := s.truncate(cutoff, &db.slab)
 			dropped.samples += f.samples
 			dropped.chunks += f.chunks
 			dropped.bytes += f.bytes

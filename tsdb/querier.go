@@ -16,15 +16,23 @@ import (
 // milliseconds). Each Select snapshots the matching series: sealed chunks are
 // shared, open chunks are copied, so appends may continue meanwhile.
 func (db *DB) Querier(mint, maxt int64) (storage.Querier, error) {
-	return &querier{db: db, mint: mint, maxt: maxt}, nil
+	return &querier{db: db, mint: mint, maxt: maxt, unpin: db.slab.pin()}, nil
 }
 
 type querier struct {
 	db         *DB
 	mint, maxt int64
+	// unpin ends the querier's pin of the chunk files: the series sets of
+	// its Selects share sealed chunks' bytes until Close.
+	unpin func()
 }
 
-func (q *querier) Close() error { return nil }
+// Close implements storage.Querier. The series sets of its Selects must
+// not be read after it.
+func (q *querier) Close() error {
+	q.unpin()
+	return nil
+}
 
 // Select implements storage.Querier. hints may be nil.
 func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {

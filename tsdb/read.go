@@ -40,9 +40,10 @@ func (db *DB) PostingsVersion() uint64 {
 // SeriesIterator positions it at the start of series ref's samples in
 // [mint, maxt] and returns the series' labels, which alias it (valid until
 // the next SeriesIterator into it; Copy them to keep them). It returns
-// false if ref is
-// unknown. The open chunk is copied into it's reusable buffer, so the
-// iterator stays valid while appends continue.
+// false if ref is unknown. The open chunk is copied into it's reusable
+// buffer, so the iterator stays valid while appends continue; so are the
+// sealed chunks when they are in chunk files (Options.ChunksDir), which
+// may be removed.
 func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (labels.Labels, bool) {
 	s := db.series.getByRef(ref)
 	if s == nil {
@@ -52,6 +53,10 @@ func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (
 	buf := it.buf[:0]
 	s.mu.Lock()
 	own := s.snapshot(it.own[:0], &buf, mint, maxt)
+	if db.slab.files != nil {
+		// it may be read at any time later: no pin could cover that.
+		buf = copyChunkBytes(own, buf)
+	}
 	lset := db.series.labelsLockedInto(s, &it.lb)
 	s.mu.Unlock()
 	it.own, it.buf = own, buf

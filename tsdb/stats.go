@@ -213,6 +213,7 @@ func (db *DB) DeleteSeries(ctx context.Context, mint, maxt int64, ms ...*labels.
 			inside = first > last || (first >= mint && last <= maxt)
 			if inside {
 				left = s.footprint()
+				s.dropSealed(&db.slab)
 			}
 			return inside
 		}); ok {
