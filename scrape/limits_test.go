@@ -41,37 +41,44 @@ func (a slowAppender) Append(ref uint64, lset labels.Labels, t int64, v float64)
 	return a.Appender.Append(ref, lset, t, v)
 }
 
-// TestScrapeTimeoutCoversAppend: a scrape whose append runs past
-// scrape_timeout is rolled back and fails as a timeout; the target is down
-// with that reason and the next scrape starts on its tick.
-func TestScrapeTimeoutCoversAppend(t *testing.T) {
+// TestStartedAppendIsCommitted: scrape_timeout bounds the fetch only. A
+// scrape whose append runs past it (2,000 samples at 10ms each: 20s,
+// against a 5s timeout) is committed with the scrape's timestamp, the
+// target stays up, scrape_duration_seconds says how long it took, and the
+// ticks that passed meanwhile are skipped and counted.
+func TestStartedAppendIsCommitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// 2,000 samples at 10ms each: 20s, against a 5s timeout.
 		h := newHarness(t, nil)
 		slow := slowAppends{next: h.rec.appender, job: "test", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		h.srv.set("a:80", text(distinctSamples(2000)))
 		h.apply(cfgOf(scrapeCfg("test", "a:80")))
 		h.run()
-		advance(25 * time.Second) // two scrapes
+		advance(time.Minute) // two scrapes of 20s (and 50ms for the synthetic series)
 		st := h.target("test")
 		h.stop()
 
-		if st.Health != "down" || !strings.Contains(st.LastError, "scrape_timeout 5s passed while appending") {
+		if st.Health != "up" || st.LastError != "" || st.LastScrapeDuration != 20*time.Second {
 			t.Fatalf("target %+v", st)
 		}
-		if n := len(h.rec.samples("m0")); n != 0 {
-			t.Fatalf("%d samples of the abandoned scrapes committed", n)
-		}
 		ups := h.rec.samples("up")
-		if len(ups) != 2 || ups[0].v != 0 || ups[1].v != 0 || ups[1].t-ups[0].t != 10_000 {
-			t.Fatalf("up = %v, want 0 on two ticks 10s apart", values(ups))
+		if len(ups) != 2 || ups[0].v != 1 || ups[1].v != 1 || ups[1].t-ups[0].t != 30_000 {
+			t.Fatalf("up = %v, want 1 on two ticks 30s apart", values(ups))
 		}
-		if got := h.counter("watchdog_scrape_limit_exceeded_total", "test", `limit="scrape_timeout"`); got != 2 {
-			t.Fatalf("scrape_timeout exceeded %d times, want 2", got)
+		if n := len(h.rec.samples("m0")); n != 4000 {
+			t.Fatalf("%d samples committed, want both scrapes' 2,000", n)
 		}
-		if got := h.counter("watchdog_scrape_missed_total", "test"); got != 0 {
-			t.Fatalf("%d ticks missed: the abandoned scrape ran past its tick", got)
+		if d := h.rec.samples("scrape_duration_seconds"); d[0].v != 20 {
+			t.Fatalf("scrape_duration_seconds = %v, want 20", values(d))
+		}
+		if got := h.counter("watchdog_scrape_limit_exceeded_total", "test", `limit="scrape_timeout"`); got != 0 {
+			t.Fatalf("scrape_timeout exceeded %d times, want 0", got)
+		}
+		if h.rec.rollbacks != 0 {
+			t.Fatalf("%d rollbacks", h.rec.rollbacks)
+		}
+		if got := h.counter("watchdog_scrape_missed_total", "test"); got != 4 {
+			t.Fatalf("%d ticks missed, want two per 20s scrape", got)
 		}
 	})
 }
@@ -293,10 +300,13 @@ func TestSmallJobNotStarved(t *testing.T) {
 		advance(time.Minute)
 		h.stop()
 
-		// The big job cannot keep up: its scrapes time out waiting for a
-		// slot.
-		if got := h.counter("watchdog_scrape_limit_exceeded_total", "big", `limit="scrape_timeout"`); got == 0 {
+		// The big job cannot keep up: its scrapes wait for a slot past
+		// their next tick, which is skipped; none times out.
+		if got := h.counter("watchdog_scrape_missed_total", "big"); got == 0 {
 			t.Fatal("the big job kept up: the test does not overload the slots")
+		}
+		if got := h.counter("watchdog_scrape_failures_total", "big"); got != 0 {
+			t.Fatalf("%d scrapes of the big job failed", got)
 		}
 		if got := h.counter("watchdog_scrape_missed_total", "control"); got != 0 {
 			t.Fatalf("control missed %d ticks", got)
