@@ -103,6 +103,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 		limitErr   error
 		parseError error
 	)
+	defer sl.countCollisions()
 	if len(b) == 0 {
 		sl.meta.begin() // an empty exposition has no metadata
 		sl.writeStale(app, defTime)
@@ -231,6 +232,14 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	return res, nil
 }
 
+// countCollisions adds the hash collisions the series cache detected to
+// watchdog_scrape_cache_collisions_total.
+func (sl *scrapeLoop) countCollisions() {
+	if n := sl.cache.takeCollisions(); n > 0 && sl.deps.set != nil {
+		sl.deps.set.GetOrCreateCounter(`watchdog_scrape_cache_collisions_total{` + sl.deps.jobLabel + `}`).Add(n)
+	}
+}
+
 // bodyParser returns the parser of b, served as contentType, set up for
 // appendBody (tp is it when it is promtext), after the checks that may
 // refuse the body before it is parsed: the sample_limit pre-count of a
@@ -264,8 +273,19 @@ func (sl *scrapeLoop) bodyParser(b []byte, contentType string) (p textparse.Pars
 // the label limits checked. keep is false when relabeling dropped the line;
 // the cache remembers that.
 func (sl *scrapeLoop) newSeries(p textparse.Parser, line []byte) (lset labels.Labels, keep bool, err error) {
-	p.Labels(&sl.lset)
-	if lset, keep = sl.mutate(sl.lset); !keep {
+	merged := false
+	if tp, ok := p.(*promtext.Parser); ok && len(sl.s.job.cfg.MetricRelabelConfigs) == 0 {
+		// The scraped labels as views: the merged set is the only one
+		// built.
+		if lset, merged = sl.mergeTargetList(tp.SortedLabels()); merged {
+			keep = !lset.IsEmpty()
+		}
+	}
+	if !merged {
+		p.Labels(&sl.lset)
+		lset, keep = sl.mutate(sl.lset)
+	}
+	if !keep {
 		sl.cache.addDropped(line)
 		return lset, false, nil
 	}
@@ -500,6 +520,14 @@ func (sl *scrapeLoop) mutateBuilder(lset labels.Labels) (out labels.Labels, keep
 // empty values left out (as labels.Builder does). ok is false when a scraped
 // label has a target label's name; mutate resolves that conflict.
 func (sl *scrapeLoop) mergeTarget(lset labels.Labels) (out labels.Labels, ok bool) {
+	var buf [32]labels.Label
+	list := buf[:0]
+	lset.Range(func(l labels.Label) { list = append(list, l) })
+	return sl.mergeTargetList(list)
+}
+
+// mergeTargetList is mergeTarget of the label set list, sorted by name.
+func (sl *scrapeLoop) mergeTargetList(list []labels.Label) (out labels.Labels, ok bool) {
 	if sl.targetFor != sl.s {
 		sl.targetLabels = sl.targetLabels[:0]
 		sl.s.target.public.Range(func(l labels.Label) { sl.targetLabels = append(sl.targetLabels, l) })
@@ -507,26 +535,24 @@ func (sl *scrapeLoop) mergeTarget(lset labels.Labels) (out labels.Labels, ok boo
 	}
 	tl, sb := sl.targetLabels, &sl.sb
 	sb.Reset()
-	i, conflict := 0, false
-	add := func(l labels.Label) {
+	i := 0
+	for _, l := range list {
+		for ; i < len(tl) && tl[i].Name < l.Name; i++ {
+			if tl[i].Value != "" {
+				sb.Add(tl[i].Name, tl[i].Value)
+			}
+		}
+		if i < len(tl) && tl[i].Name == l.Name {
+			return labels.EmptyLabels(), false
+		}
 		if l.Value != "" {
 			sb.Add(l.Name, l.Value)
 		}
 	}
-	lset.Range(func(l labels.Label) {
-		for ; i < len(tl) && tl[i].Name < l.Name; i++ {
-			add(tl[i])
-		}
-		if i < len(tl) && tl[i].Name == l.Name {
-			conflict = true
-		}
-		add(l)
-	})
-	if conflict {
-		return labels.EmptyLabels(), false
-	}
 	for ; i < len(tl); i++ {
-		add(tl[i])
+		if tl[i].Value != "" {
+			sb.Add(tl[i].Name, tl[i].Value)
+		}
 	}
 	return sb.Labels(), true
 }

@@ -1,31 +1,43 @@
 package scrape
 
 import (
-	"unsafe"
+	"hash/maphash"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/watchdog-sre/watchdog/scrape/promtext"
 )
 
 // cacheEntry is what a target remembers about one exposed series line. The
-// line itself is not in it: the cache finds entries by a hash of the line
-// and keeps the texts, compressed, in the order of the scrape (see
-// seriesCache).
+// line itself is not in it: the cache finds entries by a seeded hash of the
+// line and keeps its length (see seriesCache).
 type cacheEntry struct {
 	lset labels.Labels // labels after target labels and metric relabeling
 	ref  uint64        // store reference, 0 if the store gave none
-	// lastIter is the scrape iteration the line was last seen in, and
-	// seqIdx the index of its text's record in the stream of that scrape
-	// (seriesCache.cur while lastIter is this scrape, else prev).
+	hash uint64        // the line's hash (seriesCache.hashOf)
+	// lastIter is the scrape iteration the line was last seen in.
 	// Iterations are 32-bit: they wrap after 2^32 scrapes, and an entry
 	// not seen for two scrapes is forgotten long before.
 	lastIter uint32
-	seqIdx   int32
 	// trackIter is the scrape iteration in which the series was last
 	// tracked for staleness (exposed without an explicit timestamp).
 	trackIter uint32
-	state     entryState
+	// next is the slot of the line that followed this one in the scrape
+	// that last exposed it (-1 for none): the line expected after it.
+	next int32
+	// lineLen is the line's length, maxLineLen for that or longer.
+	lineLen uint16
+	state   entryState
+	// trackedPrev tells, while trackIter is this scrape, that it was the
+	// previous one before (forgetCurrent restores it).
+	trackedPrev bool
 }
+
+// maxLineLen is the largest line length an entry records exactly.
+const maxLineLen = 1<<16 - 1
+
+// lineLenOf returns the lineLen of a line of n bytes.
+func lineLenOf(n int) uint16 { return uint16(min(n, maxLineLen)) }
 
 // entryState tells what a slot of the cache's entry pages holds.
 type entryState uint8
@@ -51,23 +63,27 @@ const (
 // exposed, to write stale markers for those that disappear. It is owned by the
 // target's goroutine.
 //
-// Entries are found by the 64-bit xxhash of their line. A hash is never
-// trusted alone: the entry's line is compared in full before it is used,
-// and a line whose hash another line holds is kept in a side map keyed by
-// its text, so a collision costs a lookup, never a sample attached to the
-// wrong series.
+// Entries are found by a 64-bit hash of their line, seeded at random per
+// cache (hash/maphash), and the line's length; the line itself is not kept.
+// Two lines of a target with the same hash and length (a collision) share
+// one entry: the second line's samples go to the first one's series, or are
+// refused as duplicates when both are in one scrape. This is safe enough:
+//   - The cache is per target, so a collision can only map a line of a
+//     target to another series of the same target, data the target
+//     controls anyway; it can never write into another target's series.
+//   - The seed is random and never leaves the process, so a target cannot
+//     compute colliding lines in advance; an accidental collision among n
+//     lines of one target has probability about n²/2^65 (3·10^-10 for
+//     100,000 lines, 5·10^-15 per new line in such a target).
+//   - A collision between lines of different lengths is detected: the
+//     new line goes to a side map keyed by its text (collided), and
+//     watchdog_scrape_cache_collisions_total counts it.
 //
-// The lines themselves are kept once, in the order of the scrape that last
-// exposed them, prefix-compressed (lineStream): a target exposes its lines
-// in the same order scrape after scrape, so the line expected next is
-// decoded and compared first, and the map is only consulted when that fails.
-// A map hit moves the expected position to just after the line's place in
-// the previous scrape, so an inserted or removed series costs one map
-// lookup, not the rest of the scrape. While a scrape repeats the previous
-// one's lines in order, nothing is written: the previous stream is kept.
-// Once it diverges, this scrape's stream is written (the common start
-// copied), and at the end the lines of entries kept but not exposed are
-// appended to it, so every entry's text stays in the newest stream.
+// A target exposes its lines in the same order scrape after scrape: each
+// entry links to the line that followed it (next), so the line expected next
+// is checked first, by hash and length, and the map is only consulted when
+// that fails. With promtext the check happens in the parser (ExpectedLen,
+// MatchExpected), which then skips validating the line again.
 //
 // Staleness tracking costs no map operation per sample either: a tracked
 // entry is stamped with the scrape iteration and appended to a list, and the
@@ -81,25 +97,31 @@ type seriesCache struct {
 	live     int     // entries findable (index and collided)
 	detached int     // slotDetached entries
 	// index maps a line's hash to its entry; collided holds, by text, the
-	// lines whose hash index gives to another line.
-	index    map[uint64]int32
+	// lines whose hash index gives to a line of another length.
+	index    slotTable
 	collided map[string]int32
-	hash     func([]byte) uint64
+	seed     maphash.Seed
+	hash     func([]byte) uint64 // replaces the seeded hash in tests
+	// collisions counts the lines put in collided since takeCollisions.
+	collisions int
 
-	// prev is the previous scrape's lines, then (from prevLen on) those of
-	// entries kept that it did not expose. This scrape's lines so far number
-	// seqLen; the first same of them equal prev's first records, and cur
-	// is written only once they differ (same < seqLen).
-	prev, cur    lineStream
-	prevLen      int
-	seqLen, same int
-	pos          int // index in prev of the line expected next
-	// expRd decodes the expected lines, rd the others.
-	expRd, rd streamReader
+	// head is the first line of the previous scrape, expect the line
+	// expected next and prevLine the last line of this scrape so far (-1
+	// for none). matched is the expected line MatchExpected accepted for
+	// the current line, -1 if none.
+	head, expect, prevLine, matched int32
+	// missHash is the hash of the line lookup last failed to find, for the
+	// insert that follows (missLen its length, -1 for none).
+	missHash uint64
+	missLen  int
 
-	// cur and prev are the entries tracked (exposed without an explicit
-	// timestamp, with a ref) in this and the previous scrape, each once.
-	curTracked, prevTracked []int32
+	// Entries tracked for staleness (exposed without an explicit
+	// timestamp, with a ref) are stamped with the scrape (trackIter):
+	// prevIter is the previous scrape's iter (0 for none), curTracked and
+	// prevTracked count the entries tracked in this and that scrape, and
+	// carried those tracked in both.
+	prevIter                         uint32
+	curTracked, prevTracked, carried int
 	// last is the slot lookup or insert returned last.
 	last int32
 	// seen counts the entries seen in this scrape, so that the
@@ -107,9 +129,8 @@ type seriesCache struct {
 	seen int
 	// seqText is set when this scrape's lines come from promtext, prevText
 	// when the previous scrape's did: only then may the text parser take
-	// the expected line as validated (expected, a method value made once).
+	// the expected line as validated.
 	seqText, prevText bool
-	expected          func() string
 	// iter numbers the scrapes from 1, so that a zero stamp is never current.
 	iter uint32
 	// lastGood is the number of entries after the last successful scrape, to
@@ -118,9 +139,18 @@ type seriesCache struct {
 }
 
 func newSeriesCache() *seriesCache {
-	c := &seriesCache{index: map[uint64]int32{}, iter: 1, hash: xxhash.Sum64}
-	c.expected = c.expectedLine
-	return c
+	return &seriesCache{
+		iter: 1, seed: maphash.MakeSeed(),
+		head: -1, expect: -1, prevLine: -1, matched: -1, missLen: -1,
+	}
+}
+
+// hashOf returns the hash of line.
+func (c *seriesCache) hashOf(line []byte) uint64 {
+	if c.hash != nil {
+		return c.hash(line)
+	}
+	return maphash.Bytes(c.seed, line)
 }
 
 // entry returns the entry in slot idx.
@@ -144,99 +174,110 @@ func (c *seriesCache) newSlot() int32 {
 
 // freeSlot forgets the entry in slot idx.
 func (c *seriesCache) freeSlot(idx int32) {
-	*c.entry(idx) = cacheEntry{}
+	*c.entry(idx) = cacheEntry{next: -1}
 	c.free = append(c.free, idx)
 }
 
-// expectedForText returns, for promtext.Parser.SetExpected, a function
-// returning the line the sequence expects next, or nil when the previous
-// scrape's lines did not all come from promtext. Call it at the start of a
-// scrape parsed by promtext.
-func (c *seriesCache) expectedForText() func() string {
+// findable reports whether e is an entry lookups may return.
+func (e *cacheEntry) findable() bool { return e.state == slotLive || e.state == slotDropped }
+
+// expectedForText returns, for promtext.Parser.SetExpected, the cache as
+// the parser's Expecter, or nil when the previous scrape's lines did not
+// all come from promtext. Call it at the start of a scrape parsed by
+// promtext.
+func (c *seriesCache) expectedForText() promtext.Expecter {
 	c.seqText = true
 	if !c.prevText {
 		return nil
 	}
-	return c.expected
+	return c
 }
 
-// expectedLine returns the line expected next, or "". The string is valid
-// until the cache is used again.
-func (c *seriesCache) expectedLine() string {
-	if c.pos >= c.prevLen {
-		return ""
+// ExpectedLen returns the length of the line expected next, or 0
+// (promtext.Expecter).
+func (c *seriesCache) ExpectedLen() int {
+	c.matched = -1
+	if c.expect < 0 {
+		return 0
 	}
-	r := &c.expRd
-	if r.s != &c.prev || r.next != c.pos+1 {
-		if r.s == &c.prev && r.next == c.pos {
-			r.decode() // the next line in order
-		} else {
-			r.at(&c.prev, c.pos)
-		}
+	e := c.entry(c.expect)
+	if !e.findable() || e.lineLen == maxLineLen {
+		return 0
 	}
-	if len(r.text) == 0 {
-		return ""
+	return int(e.lineLen)
+}
+
+// MatchExpected reports whether line, of the length ExpectedLen returned,
+// has the expected line's hash (promtext.Expecter); lookup then takes it
+// as that line without hashing it again.
+func (c *seriesCache) MatchExpected(line []byte) bool {
+	if c.expect < 0 || c.hashOf(line) != c.entry(c.expect).hash {
+		return false
 	}
-	return unsafe.String(&r.text[0], len(r.text))
+	c.matched = c.expect
+	return true
 }
 
 // lookup returns the entry of line (kept or dropped) and whether it was
 // already seen in this scrape, and marks it seen. It returns nil for a line
-// the cache does not know. expected tells that line is the text expectedLine
-// returned for it (promtext.Parser.IsExpected), which saves comparing it.
+// the cache does not know. expected tells that MatchExpected accepted line
+// (promtext.Parser.IsExpected), which saves hashing it.
 func (c *seriesCache) lookup(line []byte, expected bool) (e *cacheEntry, seenThisScrape bool) {
-	idx, inOrder := int32(-1), false
-	if c.pos < c.prevLen {
-		if r := &c.expRd; expected && r.s == &c.prev && r.next == c.pos+1 {
-			// expectedLine decoded this line.
-			idx, inOrder = r.idx, c.pos == c.seqLen
-			c.pos++
-		} else if text, i := r.at(&c.prev, c.pos); string(text) == string(line) {
-			idx, inOrder = i, c.pos == c.seqLen
-			c.pos++
+	idx := int32(-1)
+	if expected && c.matched >= 0 {
+		idx = c.matched
+	} else {
+		h := c.hashOf(line)
+		if c.expect >= 0 {
+			if x := c.entry(c.expect); x.hash == h && x.lineLen == lineLenOf(len(line)) && x.findable() {
+				idx = c.expect
+			}
+		}
+		if idx < 0 {
+			if idx = c.find(line, h); idx < 0 {
+				c.missHash, c.missLen = h, len(line)
+				return nil, false
+			}
 		}
 	}
-	if idx < 0 {
-		if idx = c.find(line); idx < 0 {
-			return nil, false
-		}
-		if e := c.entry(idx); e.lastIter+1 == c.iter {
-			c.pos = int(e.seqIdx) + 1
-		}
-	}
+	c.matched = -1
 	e = c.entry(idx)
 	c.last = idx
 	seen := e.lastIter == c.iter
 	if !seen {
+		if e.lastIter+1 == c.iter {
+			// In the previous scrape: the line after it there comes next.
+			c.expect = e.next
+		}
 		e.lastIter = c.iter
 		c.seen++
+		c.link(idx)
 	}
-	c.appendSeq(idx, e, line, inOrder)
 	return e, seen
 }
 
-// find returns the slot of line's entry, or -1.
-func (c *seriesCache) find(line []byte) int32 {
-	if idx, ok := c.index[c.hash(line)]; ok && string(c.textOf(idx)) == string(line) {
-		return idx
+// find returns the slot of the line with hash h, or -1.
+func (c *seriesCache) find(line []byte, h uint64) int32 {
+	if c.collided != nil {
+		if idx, ok := c.collided[string(line)]; ok {
+			return idx
+		}
 	}
-	if idx, ok := c.collided[string(line)]; ok {
+	if idx := c.tableGet(h); idx >= 0 && c.entry(idx).lineLen == lineLenOf(len(line)) {
 		return idx
 	}
 	return -1
 }
 
-// textOf returns the line of the entry in slot idx; it is valid until the
-// cache is used again.
-func (c *seriesCache) textOf(idx int32) []byte {
-	e := c.entry(idx)
-	if e.lastIter == c.iter && c.same < c.seqLen {
-		text, _ := c.rd.at(&c.cur, int(e.seqIdx))
-		return text
+// link appends slot idx, seen for the first time in this scrape, to this
+// scrape's sequence of lines.
+func (c *seriesCache) link(idx int32) {
+	if c.prevLine >= 0 {
+		c.entry(c.prevLine).next = idx
+	} else {
+		c.head = idx
 	}
-	// Seen in an earlier scrape, or in this one while it repeats prev.
-	text, _ := c.rd.at(&c.prev, int(e.seqIdx))
-	return text
+	c.prevLine = idx
 }
 
 // maxReserve bounds reserve: a body promising more lines grows the cache
@@ -244,54 +285,27 @@ func (c *seriesCache) textOf(idx int32) []byte {
 const maxReserve = 1 << 20
 
 // reserve sizes an empty cache for a target exposing about n series, so
-// that its first scrapes neither rehash the map nor regrow the tracking
-// lists. A cache in use is left alone.
+// that its first scrapes neither grow the index nor the entry pages. A
+// cache in use is left alone.
 func (c *seriesCache) reserve(n int) {
-	if c.live > 0 || cap(c.curTracked) > 0 || n <= 0 {
+	if c.live > 0 || c.used > 0 || n <= 0 {
 		return
 	}
 	n = min(n, maxReserve)
-	c.index = make(map[uint64]int32, n)
-	c.curTracked, c.prevTracked = make([]int32, 0, n), make([]int32, 0, n)
+	if size := tableSize(n); size > len(c.index.slots) {
+		c.tableResize(size)
+	}
+	if pages := (n + pageSize - 1) / pageSize; cap(c.pages) < pages {
+		c.pages = make([]*[pageSize]cacheEntry, 0, pages)
+	}
 }
 
 // empty reports whether the cache knows no line.
 func (c *seriesCache) empty() bool { return c.live == 0 }
 
-// appendSeq records e (slot idx), seen in this scrape, as its next line;
-// inOrder tells it was the previous scrape's line at the same position.
-func (c *seriesCache) appendSeq(idx int32, e *cacheEntry, line []byte, inOrder bool) {
-	e.seqIdx = int32(c.seqLen)
-	if c.same == c.seqLen {
-		if inOrder {
-			c.same++
-			c.seqLen++
-			return
-		}
-		c.diverge()
-	}
-	c.cur.add(line, idx)
-	c.seqLen++
-}
-
-// diverge starts writing this scrape's stream: a copy of the records it
-// shares with prev.
-func (c *seriesCache) diverge() {
-	c.cur.reset()
-	if c.same > 0 {
-		off := c.rd.offset(&c.prev, c.same)
-		c.cur.buf = append(make([]byte, 0, off+off/4), c.prev.buf[:off]...)
-		c.cur.restarts = append([]int(nil), c.prev.restarts[:(c.same+restartEvery-1)/restartEvery]...)
-		text, idx := c.rd.at(&c.prev, c.same-1)
-		c.cur.last = append(c.cur.last, text...)
-		c.cur.lastIdx = idx
-		c.cur.n = c.same
-	}
-}
-
 // add records a new line kept by metric relabeling.
 func (c *seriesCache) add(line []byte, ref uint64, lset labels.Labels) *cacheEntry {
-	_, e := c.insert(line, slotLive)
+	e := c.insert(line, slotLive)
 	e.ref, e.lset = ref, lset
 	return e
 }
@@ -301,25 +315,41 @@ func (c *seriesCache) addDropped(line []byte) {
 	c.insert(line, slotDropped)
 }
 
-// insert adds a new entry for line, seen in this scrape.
-func (c *seriesCache) insert(line []byte, state entryState) (int32, *cacheEntry) {
+// insert adds a new entry for line, seen in this scrape. The line's hash is
+// the one lookup computed when it did not find the line.
+func (c *seriesCache) insert(line []byte, state entryState) *cacheEntry {
+	h := c.missHash
+	if c.missLen != len(line) {
+		h = c.hashOf(line)
+	}
+	c.missLen = -1
 	idx := c.newSlot()
 	e := c.entry(idx)
-	*e = cacheEntry{lastIter: c.iter, state: state}
+	*e = cacheEntry{hash: h, lastIter: c.iter, next: -1, lineLen: lineLenOf(len(line)), state: state}
 	c.last = idx
-	h := c.hash(line)
-	if _, taken := c.index[h]; !taken {
-		c.index[h] = idx
+	if c.tableGet(h) < 0 {
+		c.tablePut(h, idx)
 	} else {
+		// A line of another length has this hash (same-length lines are
+		// taken for the same line: see seriesCache).
 		if c.collided == nil {
 			c.collided = map[string]int32{}
 		}
 		c.collided[string(line)] = idx
+		c.collisions++
 	}
 	c.live++
 	c.seen++
-	c.appendSeq(idx, e, line, false)
-	return idx, e
+	c.link(idx)
+	return e
+}
+
+// takeCollisions returns the number of collisions detected since its last
+// call.
+func (c *seriesCache) takeCollisions() int {
+	n := c.collisions
+	c.collisions = 0
+	return n
 }
 
 // dropped reports whether metric relabeling dropped e's line.
@@ -331,70 +361,74 @@ func (c *seriesCache) setRef(e *cacheEntry, ref uint64) {
 	e.ref = ref
 }
 
-// slotOf returns the slot of e, an entry of c.
-func (c *seriesCache) slotOf(e *cacheEntry) int32 {
-	if c.last >= 0 && c.last < c.used && c.entry(c.last) == e {
-		return c.last
-	}
-	p := uintptr(unsafe.Pointer(e))
-	size := unsafe.Sizeof(cacheEntry{})
-	for i, page := range c.pages {
-		lo := uintptr(unsafe.Pointer(&page[0]))
-		if p >= lo && p < lo+pageSize*size {
-			return int32(i<<pageShift) + int32((p-lo)/size)
-		}
-	}
-	panic("scrape: entry not in its series cache")
-}
-
 // track records that e was exposed in this scrape.
 func (c *seriesCache) track(e *cacheEntry) {
 	if e.ref != 0 && e.trackIter != c.iter {
+		e.trackedPrev = c.prevIter != 0 && e.trackIter == c.prevIter
+		if e.trackedPrev {
+			c.carried++
+		}
 		e.trackIter = c.iter
-		c.curTracked = append(c.curTracked, c.slotOf(e))
+		c.curTracked++
 	}
 }
 
 // forgetCurrent drops what this scrape tracked: the scrape failed and every
 // series of the last successful scrape goes stale.
 func (c *seriesCache) forgetCurrent() {
-	for _, idx := range c.curTracked {
-		c.entry(idx).trackIter = 0
+	if c.curTracked == 0 {
+		return
 	}
-	c.curTracked = c.curTracked[:0]
+	for idx := range c.used {
+		if e := c.entry(idx); e.trackIter == c.iter {
+			e.trackIter = 0
+			if e.trackedPrev {
+				e.trackIter = c.prevIter
+			}
+		}
+	}
+	c.curTracked, c.carried = 0, 0
 }
 
 // forEachStale calls f once per ref for the series of the previous scrape
-// that this scrape did not expose.
+// that this scrape did not expose. When every one of them was tracked again
+// it costs nothing; otherwise it reads every entry.
 func (c *seriesCache) forEachStale(f func(e *cacheEntry)) {
-	var done map[uint64]struct{} // refs exposed now or already reported
-	for _, idx := range c.prevTracked {
+	if c.carried == c.prevTracked || c.prevIter == 0 {
+		return
+	}
+	// A missing series: the rare case. Another line may expose the same
+	// ref, and two missing lines may share one.
+	done := make(map[uint64]struct{}, c.curTracked)
+	for idx := range c.used {
+		if e := c.entry(idx); e.trackIter == c.iter {
+			done[e.ref] = struct{}{}
+		}
+	}
+	for idx := range c.used {
 		e := c.entry(idx)
-		if e.trackIter == c.iter {
+		if e.trackIter != c.prevIter {
 			continue
 		}
-		if done == nil {
-			// A missing series: the rare case. Another line may expose
-			// the same ref, and two missing lines may share one.
-			done = make(map[uint64]struct{}, len(c.curTracked))
-			for _, x := range c.curTracked {
-				done[c.entry(x).ref] = struct{}{}
-			}
+		if _, ok := done[e.ref]; !ok {
+			done[e.ref] = struct{}{}
+			f(e)
 		}
-		if _, ok := done[e.ref]; ok {
-			continue
-		}
-		done[e.ref] = struct{}{}
-		f(e)
 	}
 }
 
 // forEachTracked calls f once per ref for the series the last scrape
 // exposed (used when the target goes away, after iterDone).
 func (c *seriesCache) forEachTracked(f func(e *cacheEntry)) {
-	done := make(map[uint64]struct{}, len(c.prevTracked))
-	for _, idx := range c.prevTracked {
+	if c.prevIter == 0 || c.prevTracked == 0 {
+		return
+	}
+	done := make(map[uint64]struct{}, c.prevTracked)
+	for idx := range c.used {
 		e := c.entry(idx)
+		if e.trackIter != c.prevIter {
+			continue
+		}
 		if _, ok := done[e.ref]; !ok {
 			done[e.ref] = struct{}{}
 			f(e)
@@ -421,12 +455,19 @@ func (c *seriesCache) iterDone(ok bool) {
 		}
 		c.detached = 0
 	}
-	c.nextStream()
+	// This scrape's sequence of lines is the one expected next.
+	if c.prevLine >= 0 {
+		c.entry(c.prevLine).next = -1
+	} else {
+		c.head = -1
+	}
+	c.expect, c.prevLine, c.matched, c.missLen = c.head, -1, -1, -1
 	if ok {
 		c.lastGood = c.live
 	}
-	c.prevTracked, c.curTracked = c.curTracked, c.prevTracked[:0]
-	c.pos, c.seen, c.seqLen, c.same = 0, 0, 0, 0
+	c.prevTracked, c.curTracked, c.carried = c.curTracked, 0, 0
+	c.prevIter = c.iter
+	c.seen = 0
 	c.prevText, c.seqText = c.seqText, false
 	c.iter++
 	if c.iter == 0 {
@@ -436,13 +477,7 @@ func (c *seriesCache) iterDone(ok bool) {
 
 // forgetOld forgets the entries not seen in this or the previous scrape.
 func (c *seriesCache) forgetOld() {
-	for h, idx := range c.index {
-		if c.iter-c.entry(idx).lastIter >= 2 {
-			delete(c.index, h)
-			c.freeSlot(idx)
-			c.live--
-		}
-	}
+	c.tableForget()
 	for k, idx := range c.collided {
 		if c.iter-c.entry(idx).lastIter >= 2 {
 			delete(c.collided, k)
@@ -455,53 +490,20 @@ func (c *seriesCache) forgetOld() {
 	}
 }
 
-// nextStream makes this scrape's lines the previous ones, followed by the
-// lines of the entries kept that it did not expose. A scrape that repeated
-// the previous one's lines keeps its stream.
-func (c *seriesCache) nextStream() {
-	if c.same == c.seqLen && c.seqLen == c.prev.n {
-		c.prevLen = c.seqLen
-		c.expRd.reset()
-		return
-	}
-	if c.same == c.seqLen {
-		c.diverge()
-	}
-	if c.seen < c.live {
-		// Each entry's text is in prev at its seqIdx, once.
-		for r := range c.prev.n {
-			text, idx := c.rd.at(&c.prev, r)
-			e := c.entry(idx)
-			if (e.state == slotLive || e.state == slotDropped) && e.lastIter != c.iter && int(e.seqIdx) == r {
-				e.seqIdx = int32(c.cur.n)
-				c.cur.add(text, idx)
-			}
-		}
-	}
-	c.cur.clip()
-	c.prev, c.cur = c.cur, lineStream{}
-	c.prevLen = c.seqLen
-	c.expRd.reset()
-	c.rd.reset()
-}
-
 // resetLabels forgets every cached label set (after honor_labels, label_limit
 // or metric_relabel_configs changed) but keeps staleness tracking, so series
 // that relabel differently now still get their stale markers.
 func (c *seriesCache) resetLabels() {
 	for idx := range c.used {
-		if e := c.entry(idx); e.state == slotLive || e.state == slotDropped {
+		if e := c.entry(idx); e.findable() {
 			e.state = slotDetached
 			c.detached++
 		}
 	}
-	clear(c.index)
+	c.tableClear()
 	c.collided = nil
 	c.live = 0
-	c.prev.reset()
-	c.cur.reset()
-	c.expRd.reset()
-	c.rd.reset()
-	c.prevLen, c.pos, c.seen, c.seqLen, c.same = 0, 0, 0, 0, 0
+	c.head, c.expect, c.prevLine, c.matched, c.missLen = -1, -1, -1, -1, -1
+	c.seen = 0
 	c.prevText, c.seqText = false, false
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 )
 
@@ -38,15 +39,29 @@ func compareExpected(warm, in []byte, skew int) string {
 	p := New(warm)
 	warmUp(p, warm)
 	k := skew
-	p.SetExpected(func() string {
+	p.SetExpected(&funcExpecter{next: func() string {
 		k++
 		if k-1 >= 0 && k-1 < len(seq) {
 			return seq[k-1]
 		}
 		return ""
-	})
+	}})
 	return diffAfter(p, in, want, wantErr)
 }
+
+// funcExpecter is an Expecter comparing texts byte for byte; next returns
+// the text expected on each sample line in turn.
+type funcExpecter struct {
+	next func() string
+	cur  string
+}
+
+func (e *funcExpecter) ExpectedLen() int {
+	e.cur = e.next()
+	return len(e.cur)
+}
+
+func (e *funcExpecter) MatchExpected(text []byte) bool { return string(text) == e.cur }
 
 func TestExpectedSeriesSameResult(t *testing.T) {
 	for _, tc := range edgeCases {
@@ -227,4 +242,83 @@ func FuzzSkipMetadata(f *testing.F) {
 			t.Fatalf("%q: %s", in, d)
 		}
 	})
+}
+
+// anyExpecter matches any text of its length, as an Expecter comparing
+// hashes would on a collision.
+type anyExpecter struct{ n int }
+
+func (e anyExpecter) ExpectedLen() int          { return e.n }
+func (e anyExpecter) MatchExpected([]byte) bool { return true }
+
+// TestExpectedFalseMatch: when the Expecter matches a text that is not the
+// one expected (a hash collision), the line is taken unvalidated, but
+// parsing never panics, the values and the following lines are read as
+// without an Expecter, and Labels gives what parsing the text finds (an
+// empty name and no labels when it does not parse).
+func TestExpectedFalseMatch(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		n      int
+		labels string // of the first line
+	}{
+		{"a{b=\"c\"} 1\nx 2\n", 8, `{__name__="a", b="c"}`},
+		{"a{b=\"\xff\"} 1\nx 2\n", 8, `{__name__=""}`}, // invalid UTF-8: not validated, no labels
+		{"a{b=}}}}}} 1\nx 2\n", 10, `{__name__=""}`},   // not a label set: no name
+		{"{{{{{{{{} 1\nx 2\n", 9, `{__name__=""}`},
+		{"a{b=\"c\",d=\"e\"} 1\nx 2\n", 8, ``}, // no '}' at 8: parsed in full
+	} {
+		p := New([]byte(tc.in))
+		p.SetExpected(anyExpecter{tc.n})
+		e, err := p.Next()
+		if err != nil || e != textparse.EntrySeries {
+			t.Errorf("%q: first entry %v, %v", tc.in, e, err)
+			continue
+		}
+		_, _, v := p.Series()
+		var l labels.Labels
+		p.Labels(&l)
+		if v != 1 || p.IsExpected() != (tc.labels != "") || (tc.labels != "" && l.String() != tc.labels) {
+			t.Errorf("%q: value %v, labels %s (matched %v), want %s", tc.in, v, l, p.IsExpected(), tc.labels)
+		}
+		if e, err := p.Next(); err != nil || e != textparse.EntrySeries {
+			t.Errorf("%q: second entry %v, %v", tc.in, e, err)
+		} else if s, _, v := p.Series(); string(s) != "x" || v != 2 {
+			t.Errorf("%q: second series %s %v", tc.in, s, v)
+		}
+	}
+}
+
+// TestSortedLabelsAsLabels: SortedLabels lists, in order, the labels Labels
+// builds, for the corpus and the edge cases, and allocates nothing once
+// the parser's buffers have grown.
+func TestSortedLabelsAsLabels(t *testing.T) {
+	ins := [][]byte{readCorpus(t, "node_exporter.prom")}
+	for _, tc := range edgeCases {
+		ins = append(ins, []byte(tc.in))
+	}
+	for _, in := range ins {
+		p := New(in)
+		for {
+			e, err := p.Next()
+			if err != nil {
+				break
+			}
+			if e != textparse.EntrySeries {
+				continue
+			}
+			var want labels.Labels
+			p.Labels(&want)
+			b := labels.NewScratchBuilder(0)
+			for _, l := range p.SortedLabels() {
+				b.Add(l.Name, l.Value)
+			}
+			if got := b.Labels(); !labels.Equal(got, want) {
+				t.Fatalf("%q: SortedLabels %s, Labels %s", in, got, want)
+			}
+			if n := testing.AllocsPerRun(3, func() { p.SortedLabels() }); n != 0 {
+				t.Fatalf("%q: SortedLabels allocates %v times", in, n)
+			}
+		}
+	}
 }

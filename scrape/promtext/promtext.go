@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/prometheus/common/model"
@@ -82,10 +84,10 @@ type Parser struct {
 	text     []byte
 	mtype    model.MetricType
 
-	// expected returns the series text expected next; see SetExpected.
+	// expected knows the series text expected next; see SetExpected.
 	// lazy is set when the current series skipped parsing its name and
 	// labels, which Labels then parses.
-	expected func() string
+	expected Expecter
 	lazy     bool
 	hit      bool // the current series is the expected text
 	skipMeta bool // see SetSkipMetadata
@@ -95,6 +97,7 @@ type Parser struct {
 	metaBytes  int  // and their bytes
 
 	builder labels.ScratchBuilder
+	list    []labels.Label // SortedLabels' result, views into b and scratch
 	// built is the most labels builder has held since Release: its
 	// backing array keeps views into the body until they are overwritten.
 	built   int
@@ -136,6 +139,7 @@ func (p *Parser) Reset(b []byte) {
 func (p *Parser) Release() {
 	p.b, p.series, p.metaName, p.text = nil, nil, nil, nil
 	p.pos, p.lineStart = 0, 0
+	clear(p.list)
 	if p.built > 0 {
 		// The builder's array still holds the last labels, strings into
 		// the body: overwrite them, keeping the array.
@@ -148,19 +152,34 @@ func (p *Parser) Release() {
 	}
 }
 
-// SetExpected gives p a function returning the series text (as Series
-// returns it) that the caller expects on the next sample line, or "". The
-// text must be one that Series of a Parser of this package returned before,
-// for this or an earlier body (validity depends on the text alone; text that
-// never passed would skip validation): a target exposes the same series in the same order scrape
-// after scrape, and its series cache knows which comes next. A sample line
-// that starts with the expected text, if that text has a label set, is not
-// validated again; its name and labels are parsed only if Labels is called.
-// The entries, values and label sets p yields do not change. expected is
-// called once per sample line; see also IsExpected. nil (the default) parses every line in full.
-// The function is kept across Reset.
-func (p *Parser) SetExpected(expected func() string) {
-	p.expected = expected
+// Expecter knows which series text a caller expects on the next sample
+// line: a target exposes the same series in the same order scrape after
+// scrape, and its series cache knows which comes next.
+type Expecter interface {
+	// ExpectedLen returns the length of the series text (as Series returns
+	// it) expected on the next sample line, or 0 for none. It is called
+	// once per sample line, before MatchExpected.
+	ExpectedLen() int
+	// MatchExpected reports whether text, of the length ExpectedLen
+	// returned, is the expected series text.
+	MatchExpected(text []byte) bool
+}
+
+// SetExpected gives p the caller's expectation of the next series text. The
+// expected text must be one that Series of a Parser of this package returned
+// before, for this or an earlier body (validity depends on the text alone).
+// A sample line that starts with text MatchExpected accepts, if that text
+// ends with a label set's '}' or is a bare name followed by blanks and no
+// label set, is not validated again; its name and labels are parsed only if
+// Labels is called. MatchExpected may compare hashes rather than bytes: a
+// false match (a hash collision) then passes a line that was not validated,
+// whose Labels, should they be asked for, are parsed then (an invalid text
+// gives the labels parsed up to the error, never a panic). The entries,
+// values and label sets p yields do not change otherwise. See also
+// IsExpected. nil (the default) parses every line in full. The Expecter is
+// kept across Reset.
+func (p *Parser) SetExpected(e Expecter) {
+	p.expected = e
 }
 
 // SetSkipMetadata makes Next, when skip is set, pass over comment, HELP and
@@ -173,9 +192,9 @@ func (p *Parser) SetSkipMetadata(skip bool) {
 }
 
 // IsExpected reports whether the current series text is the one the
-// expected function (see SetExpected) returned for it, so that the caller can
-// skip comparing it again. It is false when that function is nil or the line
-// was parsed in full. Call only after Next returned textparse.EntrySeries.
+// Expecter (see SetExpected) matched, so that the caller can skip comparing
+// it again. It is false when there is no Expecter or the line was parsed in
+// full. Call only after Next returned textparse.EntrySeries.
 func (p *Parser) IsExpected() bool {
 	return p.hit
 }
@@ -236,11 +255,25 @@ func (*Parser) StartTimestamp() int64 {
 // "quantile" of summaries are rewritten in OpenMetrics float form. Labels
 // allocates only the returned label set.
 func (p *Parser) Labels(l *labels.Labels) {
+	p.builder.Reset()
+	for _, lb := range p.SortedLabels() {
+		p.builder.Add(lb.Name, lb.Value)
+	}
+	*l = p.builder.Labels()
+	p.built = max(p.built, len(p.list))
+}
+
+// SortedLabels returns the labels Labels would write, sorted by name as it
+// sorts them, without building a label set: the strings are views into the
+// body and p's buffers, valid until the next call to Next, Labels or
+// SortedLabels (and Release clears them). It does not allocate once p's
+// buffers have grown.
+func (p *Parser) SortedLabels() []labels.Label {
 	if p.lazy {
 		p.lazy = false
-		// The text was valid when first seen, so this cannot fail; should
-		// a caller's expected function have broken its contract, keep the
-		// parser's state.
+		// The text was valid when first seen, so this cannot fail, unless
+		// the Expecter matched another text (a hash collision) or broke
+		// its contract: then keep the parser's state.
 		pos, err := p.pos, p.err
 		if _, perr := p.parseHead(p.skipBlank(p.lineStart)); perr != nil {
 			p.lbls = p.lbls[:0]
@@ -256,8 +289,8 @@ func (p *Parser) Labels(l *labels.Labels) {
 		p.scratch = make([]byte, 0, need)
 	}
 	p.scratch = p.scratch[:0]
-	p.builder.Reset()
-	p.builder.Add(labels.MetricName, p.text2string(b[p.nameStart:p.nameEnd]))
+	clear(p.list)
+	p.list = append(p.list[:0], labels.Label{Name: labels.MetricName, Value: p.text2string(b[p.nameStart:p.nameEnd])})
 	for i := 0; i+3 < len(p.lbls); i += 4 {
 		name := p.text2string(b[p.lbls[i]:p.lbls[i+1]])
 		value := p.text2string(b[p.lbls[i+2]:p.lbls[i+3]])
@@ -269,11 +302,11 @@ func (p *Parser) Labels(l *labels.Labels) {
 				value = yolo(p.scratch[start:])
 			}
 		}
-		p.builder.Add(name, value)
+		p.list = append(p.list, labels.Label{Name: name, Value: value})
 	}
-	p.builder.Sort()
-	*l = p.builder.Labels()
-	p.built = max(p.built, 1+len(p.lbls)/4)
+	// As labels.ScratchBuilder.Sort, so that Labels writes what it wrote.
+	slices.SortFunc(p.list, func(a, b labels.Label) int { return strings.Compare(a.Name, b.Name) })
+	return p.list
 }
 
 // parseLabelFloat parses an "le" or "quantile" value as strconv.ParseFloat

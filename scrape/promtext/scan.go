@@ -114,10 +114,9 @@ func (p *Parser) Next() (textparse.Entry, error) {
 				// with a label set's '}', whatever follows, or if it is a
 				// bare name followed by a blank and no label set: the
 				// name and labels are then parsed only if Labels asks.
-				exp := p.expected()
-				if n := len(exp); n > 0 && len(b)-p.lineStart >= n &&
-					string(b[p.lineStart:p.lineStart+n]) == exp &&
-					(exp[n-1] == '}' || p.bareNameEnds(p.lineStart+n)) {
+				if n := p.expected.ExpectedLen(); n > 0 && len(b)-p.lineStart >= n &&
+					(b[p.lineStart+n-1] == '}' || p.bareNameEnds(p.lineStart+n)) &&
+					p.expected.MatchExpected(b[p.lineStart:p.lineStart+n]) {
 					p.lazy, p.hit = true, true
 					return p.parseSample(p.lineStart + n)
 				}
