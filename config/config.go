@@ -23,8 +23,9 @@ import (
 
 // Load reads the configuration file at path, parses and validates it, makes
 // the relative paths inside it (rule_files, file_sd_configs files, *_file
-// secrets, storage.snapshot_path) absolute against the file's directory,
-// checks that the secret files can be read, and sets Config.Path.
+// secrets, storage.snapshot_path, storage.chunks_dir) absolute against the
+// file's directory, checks that the secret files can be read and that
+// directories are directories, and sets Config.Path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -47,6 +48,11 @@ func Load(path string) (*Config, error) {
 		if f.secret {
 			if err := checkReadable(*f.ptr); err != nil {
 				r.errorf(f.path, "cannot read secret file: %s", err)
+			}
+		}
+		if f.dir {
+			if err := checkDirPath(*f.ptr); err != nil {
+				r.errorf(f.path, "%s", err)
 			}
 		}
 	}
@@ -125,6 +131,7 @@ type fileRef struct {
 	ptr    *string
 	path   string // key path, for errors
 	secret bool   // must be readable at load time
+	dir    bool   // a directory, or none yet where one can be created
 }
 
 // files lists the path-valued fields that Load resolves. A new section with
@@ -156,6 +163,7 @@ func (c *Config) files() []fileRef {
 		}
 	}
 	out = append(out, fileRef{ptr: &c.Storage.SnapshotPath, path: "storage.snapshot_path"})
+	out = append(out, fileRef{ptr: &c.Storage.ChunksDir, path: "storage.chunks_dir", dir: true})
 	if !dburl.IsPostgres(c.Storage.PagerDB) {
 		out = append(out, fileRef{ptr: &c.Storage.PagerDB, path: "storage.pager_db"})
 	}
@@ -211,4 +219,21 @@ func (c *Config) String() string {
 	}
 	_ = enc.Close()
 	return b.String()
+}
+
+// checkDirPath checks that p is a directory, or that it does not exist and
+// its nearest existing ancestor is one (so that it can be created at start;
+// whether it is writable is found out then).
+func checkDirPath(p string) error {
+	for q := p; ; q = filepath.Dir(q) {
+		st, err := os.Stat(q)
+		switch {
+		case err == nil && st.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("%s is not a directory", q)
+		case filepath.Dir(q) == q:
+			return err
+		}
+	}
 }

@@ -92,6 +92,7 @@ func TestLoadGood(t *testing.T) {
 				t.Errorf("rule files = %q, want %q", c.RuleFiles, want)
 			}
 			if want := (StorageConfig{Retention: dur("6h"), SnapshotPath: filepath.Join(abs, "data/snapshot.bin"), SnapshotInterval: dur("1m"),
+				ChunksDir: filepath.Join(abs, "data/chunks"),
 				MaxSeries: 500_000, TooFarInFutureTimeWindow: dur("2m"), Exemplars: c.Storage.Exemplars}); c.Storage != want ||
 				*c.Storage.Exemplars.MaxExemplars != DefaultMaxExemplars {
 				t.Errorf("storage = %+v, want %+v", c.Storage, want)
@@ -384,6 +385,39 @@ func TestLoadBad(t *testing.T) {
 		if !seen[f] {
 			t.Errorf("%s has no expected errors in TestLoadBad", f)
 		}
+	}
+}
+
+// TestLoadChunksDir: storage.chunks_dir must be a directory, or a path
+// where one can be created; anything else is an error at its line.
+func TestLoadChunksDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "watchdog.yml")
+	for _, tc := range []struct{ name, value, err string }{
+		{"directory", dir, ""},
+		{"to create", "a/b", ""},
+		{"file", file, path + ":3: storage.chunks_dir: " + file + " is not a directory"},
+		{"under a file", file + "/sub", path + ":3: storage.chunks_dir: " + file + " is not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte("storage:\n  retention: 1h\n  chunks_dir: "+tc.value+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path)
+			if tc.err == "" {
+				if err != nil || !filepath.IsAbs(c.Storage.ChunksDir) {
+					t.Fatalf("Load = %v, chunks_dir %q", err, c.Storage.ChunksDir)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Load = %v, want %q", err, tc.err)
+			}
+		})
 	}
 }
 

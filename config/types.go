@@ -148,6 +148,11 @@ type StorageConfig struct {
 	// SnapshotPath is the file the store is snapshotted to and loaded from
 	// ("" disables snapshots).
 	SnapshotPath string `yaml:"snapshot_path,omitempty"`
+	// ChunksDir, if set, is a directory where the store keeps sealed
+	// chunks' bytes in memory-mapped scratch files instead of memory, so
+	// that the kernel may page them out ("" keeps them in memory). Linux
+	// only; applies at start.
+	ChunksDir string `yaml:"chunks_dir,omitempty"`
 	// SnapshotInterval is how often a snapshot is written (default 5m).
 	SnapshotInterval model.Duration `yaml:"snapshot_interval"`
 	// MaxSeries is the most series the store holds (default 2,000,000); a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,7 +227,7 @@ func nativeValues(t testing.TB, c *Condition, db *tsdb.DB, ts int64) map[string]
 		if !w.has[0] && !math.IsNaN(v) {
 			t.Fatalf("slot without result is %v, want NaN", v)
 		}
-		out[lset.Get("id")] = v
+		out[strings.Clone(lset.Get("id"))] = v // lset aliases the worker's read buffers
 	}
 	return out
 }

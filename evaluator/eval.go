@@ -132,23 +132,24 @@ type worker struct {
 	env env
 	vm  vm.VM
 
-	rs   []tsdb.Range  // per cluster: its absolute time range at this Eval
-	srs  []tsdb.Range  // rs of the slid clusters (c.slid)
-	urs  []tsdb.Range  // rs of the clusters read afresh (c.unslid)
-	trs  []tsdb.Range  // rs of the tallied clusters (c.tallied)
-	smp  tsdb.Samples  // samples read by ReadRanges, per cluster in rs or urs
-	tl   []*tsdb.Tally // per window: its tally if the slots are computed from it
-	nrs  []tsdb.Range  // tallied clusters whose samples are needed after all,
-	nci  []int         // and their indices
-	nsmp tsdb.Samples  // their samples
-	cts  [][]int64     // per cluster: the current series' samples, stale markers included
-	cvs  [][]float64   //
-	fts  []int64       // stale-filtered window copies
-	fvs  []float64     //
-	wts  [][]int64     // per window: its samples
-	wvs  [][]float64   //
-	has  []bool        // per slot: the function has a result
-	qbuf []float64     // quantile sort buffer
+	rs   []tsdb.Range   // per cluster: its absolute time range at this Eval
+	srs  []tsdb.Range   // rs of the slid clusters (c.slid)
+	urs  []tsdb.Range   // rs of the clusters read afresh (c.unslid)
+	trs  []tsdb.Range   // rs of the tallied clusters (c.tallied)
+	smp  tsdb.Samples   // samples read by ReadRanges, per cluster in rs or urs
+	lb   tsdb.LabelsBuf // the labels Slide returns
+	tl   []*tsdb.Tally  // per window: its tally if the slots are computed from it
+	nrs  []tsdb.Range   // tallied clusters whose samples are needed after all,
+	nci  []int          // and their indices
+	nsmp tsdb.Samples   // their samples
+	cts  [][]int64      // per cluster: the current series' samples, stale markers included
+	cvs  [][]float64    //
+	fts  []int64        // stale-filtered window copies
+	fvs  []float64      //
+	wts  [][]int64      // per window: its samples
+	wvs  [][]float64    //
+	has  []bool         // per slot: the function has a result
+	qbuf []float64      // quantile sort buffer
 
 	out      promql.Vector
 	batches  []batchOut        // where each batch's results are in out (no By)
@@ -397,7 +398,7 @@ func (w *worker) read(rd reader, ref uint64, i int) (labels.Labels, bool) {
 		return lset, ok
 	}
 	ws, tls := rd.sc.windows(i), rd.sc.tallies(i)
-	lset, ok := rd.sl.Slide(ref, w.srs, ws, w.trs, tls)
+	lset, ok := rd.sl.Slide(ref, w.srs, ws, w.trs, tls, &w.lb)
 	if !ok {
 		return lset, false
 	}
@@ -473,7 +474,8 @@ func (w *worker) evalSeries(rd reader, ref uint64, i int, ts int64) {
 	w.env.lset = lset
 	holds, v, ok := w.run()
 	if ok && holds {
-		w.out = append(w.out, promql.Sample{Metric: lset.DropMetricName(), T: ts, F: v})
+		// lset aliases the read buffers (tsdb.LabelsBuf): copy what is kept.
+		w.out = append(w.out, promql.Sample{Metric: lset.DropMetricName().Copy(), T: ts, F: v})
 	}
 }
 
@@ -606,7 +608,9 @@ func (w *worker) accumulate(lset labels.Labels, hp *uint64) {
 	g := w.last
 	if g == nil || g.hash != h {
 		if g = w.groups[h]; g == nil {
-			g = newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels(), h, len(c.slots))
+			// Copy: the builder returns lset itself when it keeps every
+			// label, and lset aliases the read buffers (tsdb.LabelsBuf).
+			g = newGroup(labels.NewBuilder(lset).Keep(c.by...).Labels().Copy(), h, len(c.slots))
 			w.groups[h] = g
 		}
 		w.last = g

@@ -20,7 +20,7 @@ const MaxSlideSpan = 10 * time.Minute
 // slider is implemented by Readers that can keep a series' windows decoded
 // or summarised between evaluations (*tsdb.DB): see tsdb.DB.Slide.
 type slider interface {
-	Slide(ref uint64, rs []tsdb.Range, ws []tsdb.Window, trs []tsdb.Range, tallies []tsdb.Tally) (labels.Labels, bool)
+	Slide(ref uint64, rs []tsdb.Range, ws []tsdb.Window, trs []tsdb.Range, tallies []tsdb.Tally, lb *tsdb.LabelsBuf) (labels.Labels, bool)
 }
 
 // slideCache keeps, for every series matched at the previous Eval, the

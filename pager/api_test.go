@@ -112,6 +112,9 @@ func TestMemStoreRollback(t *testing.T) {
 		resolved.Status = StatusResolved
 		_, _ = tx.NextID("incident")
 		_ = tx.PutIncident(resolved)
+		acked := st
+		acked.Status = StatusAcknowledged
+		_ = tx.PutIncident(acked) // a second change: the first old value is the one restored
 		_ = tx.PutIncident(IncidentState{ID: "inc-2", GroupKey: "g", Status: StatusTriggered, CreatedAt: t0})
 		_ = tx.AppendTimeline(TimelineEntry{IncidentID: "inc-1", Seq: 2}, TimelineEntry{IncidentID: "inc-2", Seq: 1})
 		_, _ = tx.AddDelivery(Delivery{Key: "k", IncidentID: "inc-2"})
@@ -126,8 +129,8 @@ func TestMemStoreRollback(t *testing.T) {
 	}()
 	err := s.View(func(tx ReadTx) error {
 		open, err := tx.OpenIncident("g")
-		if err != nil || open.ID != "inc-1" {
-			t.Errorf("open incident %q, %v; want inc-1", open.ID, err)
+		if err != nil || open.ID != "inc-1" || open.Status != StatusTriggered {
+			t.Errorf("open incident %q (%s), %v; want inc-1 (triggered)", open.ID, open.Status, err)
 		}
 		all, _ := tx.Incidents(IncidentFilter{})
 		tl, _ := tx.Timeline("inc-1")

@@ -129,7 +129,7 @@ func TestChannelMaxConcurrency(t *testing.T) {
 		wantPeak int
 	}{
 		{"configured 3", ", max_concurrency: 3", 64, 3},
-		{"webhook default", "", 64, ChannelDefaults["webhook"].MaxConcurrency},
+		{"webhook default", "", DefaultDeliveryWorkers, ChannelDefaults["webhook"].MaxConcurrency},
 		{"workers bound first", ", max_concurrency: 50", 5, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,11 +138,11 @@ func TestChannelMaxConcurrency(t *testing.T) {
 				p := newLimitsPager(t, limitsConfig(t, tc.keys), ch, NewMemStore(), tc.workers)
 				stop := runPager(p)
 				defer stop()
-				storm(t, p, 40)
+				storm(t, p, 100)
 				time.Sleep(time.Minute)
 				synctest.Wait()
-				if distinct, total := ch.sentCount(); distinct != 40 || total != 40 {
-					t.Errorf("sent %d incidents in %d sends, want 40 in 40", distinct, total)
+				if distinct, total := ch.sentCount(); distinct != 100 || total != 100 {
+					t.Errorf("sent %d incidents in %d sends, want 100 in 100", distinct, total)
 				}
 				if ch.peak != tc.wantPeak {
 					t.Errorf("at most %d in flight, want %d", ch.peak, tc.wantPeak)
@@ -322,10 +322,10 @@ func TestChannelLimitsConfig(t *testing.T) {
 		typ, keys string
 		want      ChannelLimits
 	}{
-		{"webhook", "", ChannelLimits{MaxConcurrency: 16}},
+		{"webhook", "", ChannelLimits{MaxConcurrency: 64}},
 		{"webhook", ", max_concurrency: 3, rate_limit: 10/s", ChannelLimits{MaxConcurrency: 3, Rate: 10, Burst: 10}},
-		{"webhook", ", rate_limit: 120/m", ChannelLimits{MaxConcurrency: 16, Rate: 2, Burst: 2}},
-		{"webhook", ", rate_limit: 36/h", ChannelLimits{MaxConcurrency: 16, Rate: 0.01, Burst: 1}},
+		{"webhook", ", rate_limit: 120/m", ChannelLimits{MaxConcurrency: 64, Rate: 2, Burst: 2}},
+		{"webhook", ", rate_limit: 36/h", ChannelLimits{MaxConcurrency: 64, Rate: 0.01, Burst: 1}},
 		{"slack", "", ChannelLimits{MaxConcurrency: 4, Rate: 1, Burst: 5}},
 		{"slack", ", rate_limit: none", ChannelLimits{MaxConcurrency: 4}},
 		{"pagerduty", ", max_concurrency: 2", ChannelLimits{MaxConcurrency: 2, Rate: 2, Burst: 20}},

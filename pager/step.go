@@ -147,6 +147,22 @@ func (s *stepper) ownAlerts() {
 	s.st.Alerts = append(make([]IncidentAlert, 0, len(s.st.Alerts)+s.extra), s.st.Alerts...)
 }
 
+// insertAlert inserts a at index i of st.Alerts. The first write makes
+// Step's own copy with a in place, in one pass over the given state's
+// alerts instead of a copy and then a shift of the part after i.
+func (s *stepper) insertAlert(i int, a IncidentAlert) {
+	if s.ownedAlerts {
+		s.st.Alerts = slices.Insert(s.st.Alerts, i, a)
+		return
+	}
+	s.ownedAlerts = true
+	old := s.st.Alerts
+	out := make([]IncidentAlert, 0, len(old)+max(s.extra, 1))
+	out = append(out, old[:i]...)
+	out = append(out, a)
+	s.st.Alerts = append(out, old[i:]...)
+}
+
 func (s *stepper) record(e TimelineEntry) {
 	s.st.TimelineSeq++
 	e.IncidentID, e.Seq = s.st.ID, s.st.TimelineSeq
@@ -170,8 +186,7 @@ func (s *stepper) alerts(in []IncidentAlert) {
 			if a.Resolved(s.now) {
 				continue // an alert we never saw firing
 			}
-			s.ownAlerts()
-			s.st.Alerts = slices.Insert(s.st.Alerts, i, a)
+			s.insertAlert(i, a)
 			s.record(TimelineEntry{Kind: EntryAlertFired, By: ByAlerts, Text: alertText(a)})
 			s.raiseUrgency(a)
 			if s.st.Title == "" {

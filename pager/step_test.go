@@ -3,6 +3,7 @@ package pager
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -279,6 +280,11 @@ func TestStepCopiesAlertsOnWrite(t *testing.T) {
 	withC, _ := c.Step(st, now, pageAlert("C", time.Time{}, ""))
 	withD, _ := c.Step(st, now, pageAlert("D", time.Time{}, ""))
 	ended, _ := c.Step(st, now.Add(time.Minute), pageAlert("A", now.Add(30*time.Second), ""))
+	var batch AlertsChanged
+	for _, n := range []string{"E", "0", "F", "Z", "C"} {
+		batch.Alerts = append(batch.Alerts, pageAlert(n, time.Time{}, "").Alerts...)
+	}
+	withBatch, _ := c.Step(st, now, batch)
 	if !reflect.DeepEqual(st, before) {
 		t.Fatalf("Step changed the state it was given:\n%+v\nwant %+v", st, before)
 	}
@@ -299,9 +305,13 @@ func TestStepCopiesAlertsOnWrite(t *testing.T) {
 		{"plus C", withC, "A ended=false,B ended=false,C ended=false"},
 		{"plus D", withD, "A ended=false,B ended=false,D ended=false"},
 		{"A ended", ended, "A ended=true,B ended=false"},
+		{"plus five in one step", withBatch, "0 ended=false,A ended=false,B ended=false,C ended=false,E ended=false,F ended=false,Z ended=false"},
 	} {
 		if got := names(tc.st); got != tc.want {
 			t.Errorf("%s: alerts %s, want %s", tc.name, got, tc.want)
+		}
+		if !slices.IsSortedFunc(tc.st.Alerts, func(a, b IncidentAlert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) }) {
+			t.Errorf("%s: alerts not sorted by fingerprint", tc.name)
 		}
 	}
 	if &withC.Alerts[0] == &withD.Alerts[0] || &withC.Alerts[0] == &st.Alerts[0] {

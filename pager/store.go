@@ -264,8 +264,8 @@ type MemStore struct {
 
 type memData struct {
 	incidents  map[string]IncidentState
-	openByKey  map[string]string // group key → ID of its open incident
-	timeline   map[string][]TimelineEntry
+	openByKey  map[string]string       // group key → ID of its open incident
+	timeline   map[string]*memTimeline // memstore_timeline.go
 	deliveries map[string]Delivery
 	silences   map[string]Silence
 	seqs       map[string]int64
@@ -285,7 +285,7 @@ type memData struct {
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
 	return &MemStore{d: memData{
-		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string][]TimelineEntry{},
+		incidents: map[string]IncidentState{}, openByKey: map[string]string{}, timeline: map[string]*memTimeline{},
 		deliveries: map[string]Delivery{}, silences: map[string]Silence{}, seqs: map[string]int64{},
 		creds: map[string]Credential{}, overrides: map[string]ScheduleOverride{}, feeds: map[string]CalendarFeed{},
 		pms:     map[string]Postmortem{},
@@ -411,7 +411,7 @@ func (u *memUndo) rollback(d *memData) {
 		if n == 0 {
 			delete(d.timeline, id)
 		} else {
-			d.timeline[id] = d.timeline[id][:n]
+			d.timeline[id].truncate(n)
 		}
 	}
 }
@@ -468,7 +468,7 @@ func (t *memTx) Incidents(f IncidentFilter) ([]IncidentState, error) {
 }
 
 func (t *memTx) Timeline(id string) ([]TimelineEntry, error) {
-	return slices.Clone(t.d.timeline[id]), nil
+	return t.d.timeline[id].entries(id), nil
 }
 
 func (t *memTx) Deliveries(f DeliveryFilter) ([]Delivery, error) {
@@ -596,15 +596,31 @@ func cloneReusing(st, old IncidentState) IncidentState {
 }
 
 func (t *memTx) AppendTimeline(entries ...TimelineEntry) error {
-	for _, e := range entries {
+	for i := 0; i < len(entries); {
+		id := entries[i].IncidentID
+		j := i + 1
+		for j < len(entries) && entries[j].IncidentID == id {
+			j++
+		}
 		if t.undo.timeline == nil {
 			t.undo.timeline = map[string]int{}
 		}
-		if _, done := t.undo.timeline[e.IncidentID]; !done {
-			t.undo.timeline[e.IncidentID] = len(t.d.timeline[e.IncidentID])
+		tl := t.d.timeline[id]
+		if tl == nil {
+			tl = &memTimeline{}
+			t.d.timeline[id] = tl
+		}
+		if _, done := t.undo.timeline[id]; !done {
+			t.undo.timeline[id] = tl.n
 		}
 		// In place: Timeline hands out copies, and a rollback truncates.
-		t.d.timeline[e.IncidentID] = append(t.d.timeline[e.IncidentID], e)
+		var buf [8]memEntry
+		es := buf[:0]
+		for _, e := range entries[i:j] {
+			es = append(es, compactEntry(e))
+		}
+		tl.add(es...)
+		i = j
 	}
 	return nil
 }

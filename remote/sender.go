@@ -355,7 +355,7 @@ func (s *Sender) readSeries(ctx context.Context, ref uint64, cutoff int64) error
 		return nil // removed meanwhile; sweep forgets it
 	}
 	if st == nil {
-		st = s.newSeries(ref, lset)
+		st = s.newSeries(ref, lset.Copy()) // lset aliases s.smp
 	}
 	st.seen = s.fullScans
 	ts, vs := s.smp.Range(0)

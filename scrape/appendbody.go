@@ -113,6 +113,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 	if err != nil {
 		return res, err
 	}
+	defer func() { sl.cur = nil }()
 	if tp != nil && sl.cache.empty() {
 		// A target's first text body: size the cache for it.
 		n := sampleLines(b)
@@ -170,8 +171,9 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			continue
 		}
 		var lset labels.Labels
+		sl.cur = p
 		if e != nil {
-			lset = e.lset
+			lset = e.lset // empty once the store gave a ref: see lineLabels
 		} else {
 			var keep bool
 			if lset, keep, err = sl.newSeries(p, line); err != nil {
@@ -184,7 +186,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 
 		if seen && tsp == nil {
 			// The same series twice in one exposition: a duplicate sample.
-			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", lset) })
+			res.reject(reasonDuplicate, func() error { return fmt.Errorf("%s: exposed twice", sl.lineLabels(lset)) })
 			continue
 		}
 		if limit > 0 && (isHist || !value.IsStaleNaN(v)) {
@@ -217,6 +219,7 @@ func (sl *scrapeLoop) appendBody(ctx context.Context, app Appender, b []byte, co
 			sl.collectExemplars(p, lset, t, isHist)
 		}
 	}
+	sl.cur = nil
 	if parseError != nil {
 		return res, parseError
 	}
@@ -337,7 +340,7 @@ func (sl *scrapeLoop) appendSampleST(app Appender, e *cacheEntry, line []byte, l
 	}
 	newRef, err := app.AppendSample(ref, lset, st, t, v, nil, nil)
 	if err != nil && ref != 0 && !sl.soft(err) {
-		newRef, err = app.AppendSample(0, lset, st, t, v, nil, nil)
+		newRef, err = app.AppendSample(0, sl.lineLabels(lset), st, t, v, nil, nil)
 	}
 	return sl.appended(e, line, lset, t, newRef, err, track, res)
 }
@@ -352,7 +355,7 @@ func (sl *scrapeLoop) appendSTZero(app Appender, ref uint64, lset labels.Labels,
 	}
 	r, err := app.AppendSTZeroSample(ref, lset, st, t, h, fh)
 	if err != nil && ref != 0 {
-		r, err = app.AppendSTZeroSample(0, lset, st, t, h, fh)
+		r, err = app.AppendSTZeroSample(0, sl.lineLabels(lset), st, t, h, fh)
 	}
 	if err != nil || r == 0 {
 		return ref
@@ -365,17 +368,17 @@ func (sl *scrapeLoop) appendSTZero(app Appender, ref uint64, lset labels.Labels,
 func (sl *scrapeLoop) appended(e *cacheEntry, line []byte, lset labels.Labels, t int64, newRef uint64, err error, track bool, res *appendResult) (bool, error) {
 	if err != nil {
 		if sl.soft(err) {
-			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", lset, t, err) })
+			res.reject(sl.deps.reason(err), func() error { return fmt.Errorf("%s @%d: %w", sl.lineLabels(lset), t, err) })
 			return false, nil
 		}
-		return false, fmt.Errorf("append %s: %w", lset.String(), err)
+		return false, fmt.Errorf("append %s: %w", sl.lineLabels(lset).String(), err)
 	}
 	if e != nil {
 		if newRef != 0 {
 			sl.cache.setRef(e, newRef)
 		}
 	} else {
-		e = sl.cache.add(line, newRef, lset)
+		e = sl.cache.add(line, newRef, cachedLabels(newRef, lset))
 		res.seriesAdded++
 	}
 	if track {

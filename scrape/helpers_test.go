@@ -76,6 +76,7 @@ type recorder struct {
 	nextRef    uint64
 	byKey      map[string]uint64
 	byRef      map[uint64]string
+	labelsOf   map[uint64]labels.Labels // by ref: appends by ref may leave the labels out
 	last       map[string]int64
 	committed  []sample
 	commits    int
@@ -85,7 +86,7 @@ type recorder struct {
 }
 
 func newRecorder() *recorder {
-	return &recorder{byKey: map[string]uint64{}, byRef: map[uint64]string{}, last: map[string]int64{}}
+	return &recorder{byKey: map[string]uint64{}, byRef: map[uint64]string{}, labelsOf: map[uint64]labels.Labels{}, last: map[string]int64{}}
 }
 
 func (r *recorder) appender() Appender { return &recApp{r: r} }
@@ -96,6 +97,18 @@ func (r *recorder) gc() {
 	defer r.mu.Unlock()
 	clear(r.byKey)
 	clear(r.byRef)
+	clear(r.labelsOf)
+}
+
+// resolve returns lset or, when it is empty, the labels of ref, as the store
+// does for an append by a known ref. Callers hold r.mu.
+func (r *recorder) resolve(ref uint64, lset labels.Labels) labels.Labels {
+	if lset.IsEmpty() && ref != 0 {
+		if ls, ok := r.labelsOf[ref]; ok {
+			return ls
+		}
+	}
+	return lset
 }
 
 type recApp struct {
@@ -120,6 +133,7 @@ func (a *recApp) AppendSample(ref uint64, lset labels.Labels, st, t int64, v flo
 // sample, as the store does.
 func (a *recApp) AppendSTZeroSample(ref uint64, lset labels.Labels, st, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (uint64, error) {
 	a.r.mu.Lock()
+	lset = a.r.resolve(ref, lset)
 	last, ok := a.r.last[lset.String()]
 	for _, p := range a.pending {
 		if labels.Equal(p.lset, lset) && (!ok || p.t > last) {
@@ -141,10 +155,11 @@ func (a *recApp) AppendSTZeroSample(ref uint64, lset labels.Labels, st, t int64,
 }
 
 func (a *recApp) append(ref uint64, s sample) (uint64, error) {
-	lset, t, v := s.lset, s.t, s.v
 	r := a.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	s.lset = r.resolve(ref, s.lset)
+	lset, t, v := s.lset, s.t, s.v
 	key := lset.String()
 	if ref != 0 {
 		k, ok := r.byRef[ref]
@@ -162,6 +177,7 @@ func (a *recApp) append(ref uint64, s sample) (uint64, error) {
 			ref = r.nextRef
 			r.byKey[key] = ref
 			r.byRef[ref] = key
+			r.labelsOf[ref] = lset
 		}
 	}
 	if r.strict {

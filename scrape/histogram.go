@@ -31,7 +31,7 @@ func (sl *scrapeLoop) appendHistogram(app Appender, e *cacheEntry, line []byte, 
 	h *histogram.Histogram, fh *histogram.FloatHistogram, track bool, res *appendResult) (bool, error) {
 	cfg := sl.s.job.cfg
 	if err := fitHistogram(h, fh, cfg.NativeHistogramBucketLimit, pickSchema(cfg.NativeHistogramMinBucketFactor)); err != nil {
-		return false, fmt.Errorf("%s: %w", lset, err)
+		return false, fmt.Errorf("%s: %w", sl.lineLabels(lset), err)
 	}
 	var ref uint64
 	if e != nil {
@@ -50,12 +50,12 @@ func (sl *scrapeLoop) appendHistogram(app Appender, e *cacheEntry, line []byte, 
 	if st != 0 {
 		newRef, err = app.AppendSample(ref, lset, st, t, 0, h, fh)
 		if err != nil && ref != 0 && !sl.soft(err) {
-			newRef, err = app.AppendSample(0, lset, st, t, 0, h, fh)
+			newRef, err = app.AppendSample(0, sl.lineLabels(lset), st, t, 0, h, fh)
 		}
 	} else {
 		newRef, err = app.AppendHistogram(ref, lset, t, h, fh)
 		if err != nil && ref != 0 && !sl.soft(err) {
-			newRef, err = app.AppendHistogram(0, lset, t, h, fh)
+			newRef, err = app.AppendHistogram(0, sl.lineLabels(lset), t, h, fh)
 		}
 	}
 	return sl.appended(e, line, lset, t, newRef, err, track, res)
@@ -148,6 +148,7 @@ func (sl *scrapeLoop) collectExemplars(p textparse.Parser, lset labels.Labels, t
 		if len(sl.exemplars) >= maxExemplarsPerScrape {
 			sl.exemplarsDropped++
 		} else {
+			lset = sl.lineLabels(lset) // once: then it is not empty
 			sl.exemplars = append(sl.exemplars, pendingExemplar{lset: lset, e: e})
 		}
 		e = exemplar.Exemplar{}

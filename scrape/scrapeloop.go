@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
 )
 
@@ -39,6 +40,9 @@ type scrapeLoop struct {
 	lb      *labels.Builder
 	reports [len(reportNames)]reportEntry
 	lset    labels.Labels // scratch for parsed labels
+	// cur is appendBody's parser while it appends a series, for
+	// lineLabels; nil otherwise.
+	cur textparse.Parser
 	// sb builds new series' label sets (mergeTarget) from the target's
 	// labels, targetLabels, taken from targetFor.
 	sb           labels.ScratchBuilder
@@ -283,7 +287,7 @@ func (sl *scrapeLoop) writeReport(app Appender, t int64, dur time.Duration, res 
 func (sl *scrapeLoop) appendQuiet(app Appender, ref *uint64, lset labels.Labels, t int64, v float64) {
 	r, err := sl.appendRetry(app, *ref, lset, t, v)
 	if err != nil {
-		if !sl.soft(err) {
+		if !sl.soft(err) && !lset.IsEmpty() { // empty: a cache entry whose series is gone
 			sl.deps.log.Warn("append", "series", lset.String(), "err", err)
 		}
 		return
@@ -299,7 +303,9 @@ func (sl *scrapeLoop) appendQuiet(app Appender, ref *uint64, lset labels.Labels,
 func (sl *scrapeLoop) appendRetry(app Appender, ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
 	r, err := app.Append(ref, lset, t, v)
 	if err != nil && ref != 0 && (sl.deps.isSoft == nil || !sl.deps.isSoft(err)) {
-		r, err = app.Append(0, lset, t, v)
+		if lset = sl.lineLabels(lset); !lset.IsEmpty() {
+			r, err = app.Append(0, lset, t, v)
+		}
 	}
 	return r, err
 }

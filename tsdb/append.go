@@ -145,7 +145,7 @@ func (a *Appender) series(ref uint64, lset labels.Labels, t int64) (*memSeries, 
 // getOrCreate returns the series for lset, creating it whatever the series
 // limit (Commit re-creates a series GC removed after Append).
 func (db *DB) getOrCreate(lset labels.Labels) *memSeries {
-	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+	s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, lset) })
 	if created {
 		db.stats.created.Add(1)
 		db.stats.series.Add(1)
@@ -177,7 +177,7 @@ func (db *DB) getOrCreateLimited(lset labels.Labels) (*memSeries, error) {
 			break
 		}
 	}
-	s, created := db.series.create(h, lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+	s, created := db.series.create(h, lset, func(s *memSeries) { db.index.add(s.ref, lset) })
 	if created {
 		db.stats.created.Add(1)
 	} else { // another appender created it meanwhile: give the slot back
@@ -258,8 +258,9 @@ func (a *Appender) Commit() error {
 			locked.mu.Lock()
 			if locked.deleted {
 				// GC removed the series after Append: recreate by labels.
+				lset := db.series.labelsLocked(locked)
 				locked.mu.Unlock()
-				fresh := db.getOrCreate(locked.lset)
+				fresh := db.getOrCreate(lset)
 				for j := i; j < len(a.samples); j++ {
 					if a.samples[j].s == locked {
 						a.samples[j].s = fresh
@@ -292,7 +293,7 @@ func (a *Appender) Commit() error {
 		added.chunks += f.chunks
 		added.bytes += f.bytes
 		if s.firstMaxt < cutoff {
-			f := s.truncate(cutoff)
+			f := s.truncate(cutoff, &db.slab)
 			dropped.samples += f.samples
 			dropped.chunks += f.chunks
 			dropped.bytes += f.bytes

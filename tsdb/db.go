@@ -113,6 +113,17 @@ type Options struct {
 	SnapshotInterval time.Duration
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
+	// ChunksDir, if set, is a directory (created if missing) where sealed
+	// chunks' bytes are kept in memory-mapped files instead of the heap,
+	// so that they are resident only while read and the kernel may drop
+	// them under memory pressure (chunkfiles.go). The files are scratch:
+	// leftovers are removed at Open, all at Close; the snapshot is what
+	// persists. "" keeps chunks on the heap. Linux only: elsewhere a
+	// warning is logged and chunks stay on the heap.
+	ChunksDir string
+
+	// segmentSize overrides the chunk files' segment size (tests).
+	segmentSize int
 }
 
 // Stats is a point-in-time view of the DB. Series, Samples, Chunks and
@@ -140,6 +151,13 @@ type Stats struct {
 	SeriesLimit       uint64 // samples refused because their series would pass MaxSeries
 	InvalidHistograms uint64 // histogram samples refused as invalid (ErrInvalidHistogram)
 	GCRuns            uint64 // garbage collections run
+
+	// With Options.ChunksDir: the bytes of sealed chunks in chunk files,
+	// the bytes of the files' mappings (gauges), and the chunks kept on
+	// the heap because their file write failed (a counter).
+	ChunkFileBytes     int64
+	ChunkFileMapped    int64
+	ChunkFileFallbacks uint64
 }
 
 type counters struct {
@@ -205,23 +223,57 @@ var _ storage.Queryable = (*DB)(nil)
 // Open creates a DB. If opts.SnapshotPath names an existing file it is
 // loaded; a truncated or corrupt snapshot is logged, moved aside to
 // PATH.corrupt and the DB starts empty. Other I/O errors are returned.
+//
+// With opts.ChunksDir set, a directory that cannot be used (not a
+// directory, not writable, in use by another process) is an error wrapping
+// ErrChunksDir.
 func Open(opts Options) (*DB, error) {
-	db := newDB(opts, nil)
-	if opts.SnapshotPath == "" {
-		return db, nil
+	db, err := openDB(opts)
+	if err != nil || opts.SnapshotPath == "" {
+		return db, err
 	}
 	if err := db.loadSnapshotFile(opts.SnapshotPath); err != nil {
+		db.slab.files.discard()
 		if !errors.Is(err, ErrCorruptSnapshot) {
 			return nil, err
 		}
 		db.logger.Warn("tsdb: discarding corrupt snapshot", "file", opts.SnapshotPath, "err", err)
-		// Start empty: drop whatever a partial load may have created.
-		db = newDB(opts, nil)
 		if rerr := renameFile(opts.SnapshotPath, opts.SnapshotPath+".corrupt"); rerr != nil {
 			return nil, fmt.Errorf("move corrupt snapshot aside: %w", rerr)
 		}
+		// Start empty: drop whatever a partial load may have created.
+		return openDB(opts)
 	}
 	return db, nil
+}
+
+// openDB is newDB with the chunk files of opts.ChunksDir, if any.
+func openDB(opts Options) (*DB, error) {
+	db := newDB(opts, nil)
+	if opts.ChunksDir == "" {
+		return db, nil
+	}
+	if !chunkFilesSupported {
+		db.logger.Warn("tsdb: chunk files need Linux: sealed chunks stay in memory", "chunks_dir", opts.ChunksDir)
+		return db, nil
+	}
+	cf, err := openChunkFiles(opts.ChunksDir, opts.segmentSize)
+	if err != nil {
+		return nil, fmt.Errorf("open chunk files: %w", err)
+	}
+	db.slab.files = cf
+	return db, nil
+}
+
+// Close removes the chunk files (Options.ChunksDir), if any; their
+// mappings stay valid until the process exits, so reads still running
+// are safe. Chunks sealed after Close stay on the heap. Close does not
+// write a snapshot (Run does when its context ends).
+func (db *DB) Close() error {
+	if db.slab.files == nil {
+		return nil
+	}
+	return db.slab.files.close(false)
 }
 
 // newDB builds an empty DB; hash overrides the series hash (tests force
@@ -261,7 +313,7 @@ func newDB(opts Options, hash func(labels.Labels) uint64) *DB {
 		now:       opts.Now,
 		logger:    logger,
 		series:    series,
-		index:     newPostingsIndex(series.byRef.appendRefs),
+		index:     newPostingsIndex(series.byRef.appendRefs, series.syms.canonical),
 	}
 	db.bufs.New = func() any { return new(sampleBuf) }
 	return db
@@ -330,6 +382,7 @@ func (db *DB) cutoffAt(now int64) int64 {
 // Run calls it every minute.
 func (db *DB) GC() {
 	db.stats.gcRuns.Add(1)
+	db.slab.logFallbacks(db.logger)
 	cutoff := db.cutoffAt(db.now().UnixMilli())
 	if cutoff == math.MinInt64 {
 		return
@@ -340,7 +393,7 @@ func (db *DB) GC() {
 	)
 	db.series.forEach(func(s *memSeries) {
 		s.mu.Lock()
-		f := s.truncate(cutoff)
+		f := s.truncate(cutoff, &db.slab)
 		dropped.samples += f.samples
 		dropped.chunks += f.chunks
 		dropped.bytes += f.bytes
@@ -357,14 +410,15 @@ func (db *DB) GC() {
 	)
 	for _, s := range candidates {
 		var left footprint
-		if db.series.removeIf(s, func(s *memSeries) bool {
+		if lset, ok := db.series.removeIf(s, func(s *memSeries) bool {
 			if !gcable(s, cutoff) {
 				return false
 			}
 			left = s.footprint()
+			s.dropSealed(&db.slab)
 			return true
-		}) {
-			refs, lsets = append(refs, s.ref), append(lsets, s.lset)
+		}); ok {
+			refs, lsets = append(refs, s.ref), append(lsets, lset)
 			db.stats.gcedSeries.Add(1)
 			db.stats.series.Add(-1)
 			db.stats.add(left, true)
@@ -385,7 +439,7 @@ func gcable(s *memSeries, cutoff int64) bool {
 // Stats returns current gauges and counters. It reads a few atomic
 // counters and does not walk the series.
 func (db *DB) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Series:            int(db.stats.series.Load()),
 		Samples:           int(db.stats.samples.Load()),
 		Chunks:            int(db.stats.chunks.Load()),
@@ -407,4 +461,10 @@ func (db *DB) Stats() Stats {
 		InvalidHistograms: db.stats.invalidHistograms.Load(),
 		GCRuns:            db.stats.gcRuns.Load(),
 	}
+	if cf := db.slab.files; cf != nil {
+		st.ChunkFileBytes = cf.liveBytes.Load()
+		st.ChunkFileMapped = cf.mapped.Load()
+		st.ChunkFileFallbacks = cf.fallbacks.Load()
+	}
+	return st
 }

@@ -179,8 +179,18 @@ func (p *promHead) appender() genAppender {
 
 func loadBoth(tb testing.TB) (*DB, *promHead) {
 	tb.Helper()
+	return loadBothOpts(tb, anyTime(Options{}))
+}
+
+// loadBothOpts is loadBoth with our DB opened with opts.
+func loadBothOpts(tb testing.TB, opts Options) (*DB, *promHead) {
+	tb.Helper()
 	series, scrapes := genData()
-	db := newDB(anyTime(Options{}), nil)
+	db, err := Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
 	if err := loadGen(func() genAppender { return db.Appender() }, series, scrapes); err != nil {
 		tb.Fatal(err)
 	}
@@ -192,7 +202,18 @@ func loadBoth(tb testing.TB) (*DB, *promHead) {
 }
 
 func TestDifferentialPromQL(t *testing.T) {
-	db, ph := loadBoth(t)
+	t.Run("heap", func(t *testing.T) { testDifferentialPromQL(t, anyTime(Options{})) })
+	// Sealed chunks in chunk files of small segments (many of them).
+	t.Run("chunk files", func(t *testing.T) {
+		testDifferentialPromQL(t, anyTime(Options{ChunksDir: t.TempDir(), segmentSize: 8 << 10}))
+	})
+}
+
+func testDifferentialPromQL(t *testing.T, opts Options) {
+	db, ph := loadBothOpts(t, opts)
+	if st := db.Stats(); opts.ChunksDir != "" && chunkFilesSupported && (st.ChunkFileBytes == 0 || st.ChunkFileMapped <= 8<<10) {
+		t.Fatalf("chunks not in several chunk files: %+v", st)
+	}
 	ng := newEngine()
 	queries := loadQueries(t)
 	if len(queries) < 30 {

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
@@ -44,8 +45,7 @@ func appendExt(b []byte, x *extView) []byte {
 // whose float chunks, with sample times floatT, are loaded. Every chunk
 // must decode within its bounds, and sample times must increase across
 // both kinds.
-func loadExt(r *snapReader, s *memSeries, floatT []int64) error {
-	lset := s.lset
+func loadExt(r *snapReader, s *memSeries, lset labels.Labels, floatT []int64) error {
 	nChunks := r.count()
 	if r.err != nil {
 		return r.err
@@ -102,7 +102,7 @@ func loadExt(r *snapReader, s *memSeries, floatT []int64) error {
 	if !disjoint(floatT, histT) {
 		return corrupt("series %s: a float and a histogram sample share a time", lset)
 	}
-	return loadSTs(r, s, s.newestT())
+	return loadSTs(r, s, lset, s.newestT())
 }
 
 // decodeHistChunk appends the sample times of c to ts, checking that they
@@ -134,7 +134,7 @@ func decodeHistChunk(c chunkenc.Chunk, ts []int64) (_ []int64, lastH *histogram.
 }
 
 // loadSTs reads a series' start-timestamp runs; their times must increase.
-func loadSTs(r *snapReader, s *memSeries, newest int64) error {
+func loadSTs(r *snapReader, s *memSeries, lset labels.Labels, newest int64) error {
 	n := r.count()
 	if r.err != nil || n == 0 {
 		return r.err
@@ -148,7 +148,7 @@ func loadSTs(r *snapReader, s *memSeries, newest int64) error {
 			return r.err
 		}
 		if t <= prev || rel > 1 {
-			return corrupt("series %s: start timestamps unsorted or malformed", s.lset)
+			return corrupt("series %s: start timestamps unsorted or malformed", lset)
 		}
 		prev = t
 		x.sts = append(x.sts, stRun{t: t, v: v, rel: rel == 1})

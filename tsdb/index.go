@@ -19,12 +19,19 @@ type postingsIndex struct {
 	// table, which lists them already, so that the index does not keep a
 	// list of all refs (8–16 bytes a series) for the rare query with no
 	// positive matcher.
-	all     func(dst []uint64) []uint64
-	version atomic.Uint64 // bumped by every add and remove, under mu
+	all func(dst []uint64) []uint64
+	// canonical returns the series store's copy of a label name or value
+	// (symbols.go), which the index keys share instead of pinning the
+	// label string of the series that brought them.
+	canonical func(string) string
+	version   atomic.Uint64 // bumped by every add and remove, under mu
 }
 
-func newPostingsIndex(all func(dst []uint64) []uint64) *postingsIndex {
-	return &postingsIndex{m: map[string]map[string][]uint64{}, all: all}
+func newPostingsIndex(all func(dst []uint64) []uint64, canonical func(string) string) *postingsIndex {
+	if canonical == nil {
+		canonical = func(s string) string { return s }
+	}
+	return &postingsIndex{m: map[string]map[string][]uint64{}, all: all, canonical: canonical}
 }
 
 // insertSorted adds ref to an ascending list. Refs are allocated in
@@ -53,9 +60,13 @@ func (ix *postingsIndex) add(ref uint64, lset labels.Labels) {
 		vals := ix.m[l.Name]
 		if vals == nil {
 			vals = map[string][]uint64{}
-			ix.m[l.Name] = vals
+			ix.m[ix.canonical(l.Name)] = vals
 		}
-		vals[l.Value] = insertSorted(vals[l.Value], ref)
+		if list, ok := vals[l.Value]; ok {
+			vals[l.Value] = insertSorted(list, ref)
+		} else {
+			vals[ix.canonical(l.Value)] = []uint64{ref}
+		}
 	})
 }
 

@@ -207,7 +207,7 @@ func TestRemoveAllMatchesRemove(t *testing.T) {
 	}
 	for _, share := range []float64{0, 0.01, 0.3, 0.9, 1} {
 		t.Run(fmt.Sprint(share), func(t *testing.T) {
-			one, all := newPostingsIndex(nil), newPostingsIndex(nil)
+			one, all := newPostingsIndex(nil, nil), newPostingsIndex(nil, nil)
 			for i, ls := range lsets {
 				one.add(uint64(i+1), ls)
 				all.add(uint64(i+1), ls)

@@ -26,11 +26,20 @@ func TestPromQLBuiltinScripts(t *testing.T) {
 	}
 	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
 	promqltest.RunBuiltinTestsWithStorage(t, engine, func(tb testing.TB) storage.Storage {
-		return newPromStorage(tb)
+		return newPromStorage(tb, "")
 	})
 	if !t.Failed() {
 		t.Logf("all %d evaluations of the built-in scripts pass", len(exprs))
 	}
+}
+
+// TestPromQLBuiltinScriptsChunkFiles is TestPromQLBuiltinScripts with
+// sealed chunks in chunk files (Options.ChunksDir) of small segments.
+func TestPromQLBuiltinScriptsChunkFiles(t *testing.T) {
+	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+	promqltest.RunBuiltinTestsWithStorage(t, engine, func(tb testing.TB) storage.Storage {
+		return newPromStorage(tb, tb.TempDir())
+	})
 }
 
 // promStorage wraps a DB as the storage.Storage the promqltest harness
@@ -39,7 +48,8 @@ type promStorage struct {
 	*DB
 }
 
-func newPromStorage(tb testing.TB) *promStorage {
+// newPromStorage opens the DB with chunks in chunksDir ("": the heap).
+func newPromStorage(tb testing.TB, chunksDir string) *promStorage {
 	// The scripts load samples from the Unix epoch on, some many days
 	// into it: keep everything, at a clock where all are accepted.
 	now := time.Unix(0, 0).Add(10 * 365 * 24 * time.Hour)
@@ -48,6 +58,8 @@ func newPromStorage(tb testing.TB) *promStorage {
 		FutureWindow: 20 * 365 * 24 * time.Hour,
 		Now:          func() time.Time { return now },
 		MaxSeries:    -1,
+		ChunksDir:    chunksDir,
+		segmentSize:  64 << 10,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -67,7 +79,7 @@ func (s *promStorage) AppenderV2(context.Context) storage.AppenderV2 {
 
 func (s *promStorage) StartTime() (int64, error) { return math.MinInt64, nil }
 
-func (s *promStorage) Close() error { return nil }
+func (s *promStorage) Close() error { return s.DB.Close() }
 
 type promAppender struct{ a *Appender }
 

@@ -16,15 +16,23 @@ import (
 // milliseconds). Each Select snapshots the matching series: sealed chunks are
 // shared, open chunks are copied, so appends may continue meanwhile.
 func (db *DB) Querier(mint, maxt int64) (storage.Querier, error) {
-	return &querier{db: db, mint: mint, maxt: maxt}, nil
+	return &querier{db: db, mint: mint, maxt: maxt, unpin: db.slab.pin()}, nil
 }
 
 type querier struct {
 	db         *DB
 	mint, maxt int64
+	// unpin ends the querier's pin of the chunk files: the series sets of
+	// its Selects share sealed chunks' bytes until Close.
+	unpin func()
 }
 
-func (q *querier) Close() error { return nil }
+// Close implements storage.Querier. The series sets of its Selects must
+// not be read after it.
+func (q *querier) Close() error {
+	q.unpin()
+	return nil
+}
 
 // Select implements storage.Querier. hints may be nil.
 func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
@@ -50,7 +58,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, _ *storage.Select
 		if s.ext != nil {
 			ext = s.ext.view(q.mint, q.maxt)
 		}
-		lset := s.lset
+		lset := q.db.series.labelsLocked(s)
 		s.mu.Unlock()
 		if len(slab) == start && (ext == nil || len(ext.hchunks) == 0) {
 			continue
@@ -147,7 +155,7 @@ func (q *querier) forEachMatching(ctx context.Context, ms []*labels.Matcher, fn 
 			return ctx.Err()
 		}
 		if s := q.db.series.getByRef(ref); s != nil {
-			fn(s.lset)
+			fn(q.db.series.labelsOf(s))
 		}
 	}
 	return nil
@@ -210,6 +218,7 @@ type sampleIterator[T ~int64] struct {
 	chunks     []sealedChunk
 	own        []sealedChunk // backing for chunks when filled by DB.SeriesIterator
 	buf        []byte        // open-chunk copy when filled by DB.SeriesIterator
+	lb         LabelsBuf     // the labels DB.SeriesIterator returns
 	mint, maxt int64
 
 	next int       // index of the next chunk to decode

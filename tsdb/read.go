@@ -38,9 +38,12 @@ func (db *DB) PostingsVersion() uint64 {
 }
 
 // SeriesIterator positions it at the start of series ref's samples in
-// [mint, maxt] and returns the series' labels. It returns false if ref is
-// unknown. The open chunk is copied into it's reusable buffer, so the
-// iterator stays valid while appends continue.
+// [mint, maxt] and returns the series' labels, which alias it (valid until
+// the next SeriesIterator into it; Copy them to keep them). It returns
+// false if ref is unknown. The open chunk is copied into it's reusable
+// buffer, so the iterator stays valid while appends continue; so are the
+// sealed chunks when they are in chunk files (Options.ChunksDir), which
+// may be removed.
 func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (labels.Labels, bool) {
 	s := db.series.getByRef(ref)
 	if s == nil {
@@ -50,7 +53,11 @@ func (db *DB) SeriesIterator(ref uint64, mint, maxt int64, it *SampleIterator) (
 	buf := it.buf[:0]
 	s.mu.Lock()
 	own := s.snapshot(it.own[:0], &buf, mint, maxt)
-	lset := s.lset
+	if db.slab.files != nil {
+		// it may be read at any time later: no pin could cover that.
+		buf = copyChunkBytes(own, buf)
+	}
+	lset := db.series.labelsLockedInto(s, &it.lb)
 	s.mu.Unlock()
 	it.own, it.buf = own, buf
 	it.reset(own, mint, maxt)
@@ -82,6 +89,7 @@ type Samples struct {
 	T    []int64   // timestamps of all ranges, ascending within a range
 	V    []float64 // values, stale markers included
 	ends []int     // ends[i] is the end of range i in T and V
+	lb   LabelsBuf // the labels ReadRanges returns
 }
 
 // Reset empties s, keeping its buffers.
@@ -104,8 +112,10 @@ func (s *Samples) Range(i int) ([]int64, []float64) {
 }
 
 // ReadRanges replaces the contents of dst with the float samples of series ref in
-// each of rs (stale markers included) and returns the series' labels. It
-// returns false if ref is unknown. The chunks are decoded under the series
+// each of rs (stale markers included) and returns the series' labels. The
+// labels alias dst, like its samples: they stay valid until the next
+// ReadRanges into dst (Copy them to keep them). It returns false if ref is
+// unknown. The chunks are decoded under the series
 // lock straight into dst, from the checkpoint nearest before each range and
 // no further than its end, so nothing is copied and appends wait at most one
 // short decode. Ranges may overlap; each gets its own copy of the samples.
@@ -124,7 +134,7 @@ func (db *DB) ReadRanges(ref uint64, rs []Range, dst *Samples) (labels.Labels, b
 		}
 		dst.ends = append(dst.ends, len(ts))
 	}
-	lset := s.lset
+	lset := db.series.labelsLockedInto(s, &dst.lb)
 	s.mu.Unlock()
 	if err != nil {
 		// The chunks were validated when written or restored.

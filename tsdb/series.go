@@ -89,8 +89,10 @@ type memSeries struct {
 	head   xorChunk // open chunk; zero value (b == nil) until the first sample
 	chunks []sealedChunk
 
-	ref  uint64 // immutable
-	lset labels.Labels
+	ref uint64 // immutable
+	// syms is the series' label set as symbol ids (symbols.go), immutable;
+	// its symbols are released when the series is removed (deleted).
+	syms string
 
 	// ext holds what only some series have: histogram chunks and start
 	// timestamps (histogram.go). nil for a series of plain floats, which
@@ -117,8 +119,8 @@ func (s *memSeries) setAddrs() {
 	s.tailOff = uint16(min(len(s.head.b)-1, math.MaxUint16))
 }
 
-func newMemSeries(ref uint64, lset labels.Labels) *memSeries {
-	return &memSeries{ref: ref, lset: lset, lastT: math.MinInt64, firstMaxt: math.MinInt64}
+func newMemSeries(ref uint64, syms string) *memSeries {
+	return &memSeries{ref: ref, syms: syms, lastT: math.MinInt64, firstMaxt: math.MinInt64}
 }
 
 // appendable reports whether a sample at t with value bits vb may follow
@@ -193,15 +195,16 @@ func (s *memSeries) headSamples() int {
 // and starts a new, small open chunk: not keeping a full-size head buffer
 // per series saves more memory than the regrowth costs (BenchmarkMemory).
 func (s *memSeries) seal(slab *chunkSlab) {
-	b := slab.copy(s.head.Bytes())
+	b := slab.seal(s.head.Bytes())
 	s.chunks = append(s.chunks, newSealedChunk(b, s.headMint, s.lastT, s.head.num))
 	s.firstMaxt = min(s.firstMaxt, s.lastT)
 	s.head.Reset(make([]byte, 2, headChunkAlloc))
 }
 
 // truncate drops sealed chunks (float and histogram) lying wholly before
-// cutoff and returns what they counted for. Callers hold s.mu.
-func (s *memSeries) truncate(cutoff int64) footprint {
+// cutoff, their bytes released to slab, and returns what they counted
+// for. Callers hold s.mu.
+func (s *memSeries) truncate(cutoff int64, slab *chunkSlab) footprint {
 	n := 0
 	var f footprint
 	for n < len(s.chunks) && s.chunks[n].maxt < cutoff {
@@ -216,6 +219,7 @@ func (s *memSeries) truncate(cutoff int64) footprint {
 		s.firstMaxt = math.MaxInt64
 	}
 	if n > 0 {
+		slab.drop(s.chunks[:n])
 		copy(s.chunks, s.chunks[n:])
 		for i := len(s.chunks) - n; i < len(s.chunks); i++ {
 			s.chunks[i] = sealedChunk{}
@@ -247,12 +251,12 @@ type hashStripe struct {
 }
 
 // find returns the series with hash h and labels lset, or nil.
-func (st *hashStripe) find(h uint64, lset labels.Labels) *memSeries {
+func (st *hashStripe) find(syms *symbolTable, h uint64, lset labels.Labels) *memSeries {
 	ms := st.m[h]
-	if ms == nil || labels.Equal(ms.lset, lset) {
+	if ms == nil || syms.equal(ms.syms, lset) {
 		return ms
 	}
-	return findEqual(st.coll[h], lset)
+	return findEqual(syms, st.coll[h], lset)
 }
 
 // insert adds ms, whose labels hash to h and are not in the stripe.
@@ -406,6 +410,7 @@ func (t *refTable) forEach(fn func(*memSeries)) {
 // seriesStore holds all series, findable by label hash and by ref.
 type seriesStore struct {
 	hash    func(labels.Labels) uint64
+	syms    *symbolTable // the series' label names and values
 	byHash  [seriesStripes]hashStripe
 	byRef   refTable
 	nextRef atomic.Uint64
@@ -413,7 +418,31 @@ type seriesStore struct {
 
 func newSeriesStore(hash func(labels.Labels) uint64) *seriesStore {
 	// Stripe maps are created on first insert; reading a nil map is fine.
-	return &seriesStore{hash: hash}
+	return &seriesStore{hash: hash, syms: newSymbolTable()}
+}
+
+// labelsLocked materializes the labels of ms. Callers hold ms.mu.
+func (s *seriesStore) labelsLocked(ms *memSeries) labels.Labels {
+	if ms.deleted {
+		return plainLabels(ms.syms)
+	}
+	return s.syms.labels(ms.syms)
+}
+
+// labelsLockedInto is labelsLocked into lb (see LabelsBuf; nil: a fresh
+// allocation). Callers hold ms.mu.
+func (s *seriesStore) labelsLockedInto(ms *memSeries, lb *LabelsBuf) labels.Labels {
+	if ms.deleted {
+		return plainLabels(ms.syms)
+	}
+	return s.syms.labelsInto(ms.syms, lb)
+}
+
+// labelsOf is labelsLocked for a caller not holding ms.mu.
+func (s *seriesStore) labelsOf(ms *memSeries) labels.Labels {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return s.labelsLocked(ms)
 }
 
 // getByRef returns the series with ref, or nil.
@@ -431,7 +460,7 @@ func (s *seriesStore) getHashed(h uint64, lset labels.Labels) *memSeries {
 	st := &s.byHash[h%seriesStripes]
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return st.find(h, lset)
+	return st.find(s.syms, h, lset)
 }
 
 // getOrCreate returns the series for lset, creating it (and calling onCreate
@@ -450,10 +479,10 @@ func (s *seriesStore) create(h uint64, lset labels.Labels, onCreate func(*memSer
 	st := &s.byHash[h%seriesStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if ms = st.find(h, lset); ms != nil {
+	if ms = st.find(s.syms, h, lset); ms != nil {
 		return ms, false
 	}
-	ms = newMemSeries(s.nextRef.Add(1), lset)
+	ms = newMemSeries(s.nextRef.Add(1), s.syms.encode(lset))
 	st.insert(h, ms)
 	s.byRef.set(ms.ref, ms)
 	if onCreate != nil {
@@ -462,9 +491,9 @@ func (s *seriesStore) create(h uint64, lset labels.Labels, onCreate func(*memSer
 	return ms, true
 }
 
-func findEqual(list []*memSeries, lset labels.Labels) *memSeries {
+func findEqual(syms *symbolTable, list []*memSeries, lset labels.Labels) *memSeries {
 	for _, ms := range list {
-		if labels.Equal(ms.lset, lset) {
+		if syms.equal(ms.syms, lset) {
 			return ms
 		}
 	}
@@ -477,24 +506,38 @@ func (s *seriesStore) remove(ms *memSeries) {
 }
 
 // removeIf deletes ms from both maps if cond, evaluated under the hash stripe
-// lock and ms.mu, holds; ms is then marked deleted. Doing both under the
-// stripe lock guarantees getOrCreate never returns a deleted series.
-func (s *seriesStore) removeIf(ms *memSeries, cond func(*memSeries) bool) bool {
-	h := s.hash(ms.lset)
+// lock and ms.mu, holds; ms is then marked deleted and its symbols are
+// released. Doing both under the stripe lock guarantees getOrCreate never
+// returns a deleted series. It returns the labels ms had when removed.
+func (s *seriesStore) removeIf(ms *memSeries, cond func(*memSeries) bool) (labels.Labels, bool) {
+	ms.mu.Lock()
+	if ms.deleted {
+		ms.mu.Unlock()
+		return labels.EmptyLabels(), false
+	}
+	lset := s.syms.labels(ms.syms)
+	ms.mu.Unlock()
+	plain := appendPlain(nil, lset)
+	h := s.hash(lset)
 	st := &s.byHash[h%seriesStripes]
 	st.mu.Lock()
 	ms.mu.Lock()
 	if ms.deleted || !cond(ms) {
 		ms.mu.Unlock()
 		st.mu.Unlock()
-		return false
+		return lset, false
 	}
 	ms.deleted = true
+	// A removed series keeps its labels in plain form, for a committer
+	// that must recreate it and for readers that found it before; its
+	// symbols may be reused at once (readers look under ms.mu).
+	s.syms.release(ms.syms)
+	ms.syms = string(plain)
 	ms.mu.Unlock()
 	st.delete(h, ms)
 	st.mu.Unlock()
 	s.byRef.remove(ms.ref, ms)
-	return true
+	return lset, true
 }
 
 // forEach calls fn for every series. fn must not call back into the store.

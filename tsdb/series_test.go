@@ -3,8 +3,6 @@ package tsdb
 import (
 	"testing"
 	"unsafe"
-
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // seriesSink makes the series TestMemSeriesLayout allocates escape to the
@@ -48,7 +46,7 @@ func TestMemSeriesLayout(t *testing.T) {
 	// 192 is a size class, so consecutive series in a span are 192 bytes
 	// apart and each starts on a line.
 	for range 3 {
-		seriesSink = newMemSeries(1, labels.EmptyLabels())
+		seriesSink = newMemSeries(1, "")
 		if p := uintptr(unsafe.Pointer(seriesSink)); p%64 != 0 {
 			t.Errorf("memSeries at %#x, not on a cache line", p)
 		}

@@ -131,6 +131,8 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		return cw.n, err
 	}
 
+	// Sealed chunks' bytes are shared until written.
+	defer db.slab.pin()()
 	refs := db.index.postings(nil) // all refs, ascending
 	type entry struct {
 		lset   labels.Labels
@@ -155,7 +157,7 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 		if s.ext != nil {
 			ext = s.ext.view(math.MinInt64, math.MaxInt64)
 		}
-		lset := s.lset
+		lset := db.series.labelsLocked(s)
 		s.mu.Unlock()
 		if len(slab) > start || (ext != nil && len(ext.hchunks) > 0) {
 			entries = append(entries, entry{lset: lset, chunks: slab[start:len(slab):len(slab)], ext: ext})
@@ -343,11 +345,11 @@ func (db *DB) loadBody(body []byte, version uint32) error {
 			break
 		}
 		lset := b.Labels()
-		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, s.lset) })
+		s, created := db.series.getOrCreate(lset, func(s *memSeries) { db.index.add(s.ref, lset) })
 		if !created {
 			return corrupt("series %s appears twice", lset)
 		}
-		if err := ld.load(r, s, version >= 3, &db.slab); err != nil {
+		if err := ld.load(r, s, lset, version >= 3, &db.slab); err != nil {
 			return err
 		}
 		db.stats.series.Add(1)
@@ -377,8 +379,7 @@ type seriesLoader struct {
 
 // load reads a series' float chunks (and, with ext, its histogram chunks
 // and start timestamps) into s, the sealed chunks' bytes into slab.
-func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkSlab) error {
-	lset := s.lset
+func (ld *seriesLoader) load(r *snapReader, s *memSeries, lset labels.Labels, ext bool, slab *chunkSlab) error {
 	nChunks := r.count()
 	if r.err != nil {
 		return r.err
@@ -413,7 +414,7 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkS
 		ld.floatT = append(ld.floatT, ld.ts...)
 		lastV = math.Float64bits(ld.vs[len(ld.vs)-1])
 		if k < nChunks-1 {
-			s.chunks = append(s.chunks, newSealedChunk(slab.copy(raw), mint, maxt, uint16(len(ld.ts))))
+			s.chunks = append(s.chunks, newSealedChunk(slab.seal(raw), mint, maxt, uint16(len(ld.ts))))
 			continue
 		}
 		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))
@@ -431,5 +432,5 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, ext bool, slab *chunkS
 	if !ext {
 		return nil
 	}
-	return loadExt(r, s, ld.floatT)
+	return loadExt(r, s, lset, ld.floatT)
 }

@@ -207,16 +207,17 @@ func (db *DB) DeleteSeries(ctx context.Context, mint, maxt int64, ms ...*labels.
 		}
 		var left footprint
 		inside, seen := false, false
-		if db.series.removeIf(s, func(s *memSeries) bool {
+		if lset, ok := db.series.removeIf(s, func(s *memSeries) bool {
 			seen = true
 			first, last := seriesBounds(s)
 			inside = first > last || (first >= mint && last <= maxt)
 			if inside {
 				left = s.footprint()
+				s.dropSealed(&db.slab)
 			}
 			return inside
-		}) {
-			gone, goneSets = append(gone, s.ref), append(goneSets, s.lset)
+		}); ok {
+			gone, goneSets = append(gone, s.ref), append(goneSets, lset)
 			db.stats.series.Add(-1)
 			db.stats.add(left, true)
 			deleted++

@@ -56,9 +56,10 @@ func (w *Window) Reset() {
 
 // Slide moves each ws[i] to the range rs[i] (len(ws) must be len(rs)) and
 // each tallies[i] to trs[i] (see Tally) over series ref's samples and
-// returns the series' labels, or false if ref is unknown (the windows and
-// tallies are then reset). All are moved under one series lock.
-func (db *DB) Slide(ref uint64, rs []Range, ws []Window, trs []Range, tallies []Tally) (labels.Labels, bool) {
+// returns the series' labels, built in lb (see LabelsBuf; nil: a fresh
+// allocation), or false if ref is unknown (the windows and tallies are then
+// reset). All are moved under one series lock.
+func (db *DB) Slide(ref uint64, rs []Range, ws []Window, trs []Range, tallies []Tally, lb *LabelsBuf) (labels.Labels, bool) {
 	if len(ws) != len(rs) || len(tallies) != len(trs) {
 		panic("BUG: Slide: windows and ranges differ in length")
 	}
@@ -87,7 +88,7 @@ func (db *DB) Slide(ref uint64, rs []Range, ws []Window, trs []Range, tallies []
 			tallies[i].Reset()
 		}
 	}
-	lset := s.lset
+	lset := db.series.labelsLockedInto(s, lb)
 	s.mu.Unlock()
 	if err != nil {
 		// The chunks were validated when written or restored.

@@ -139,7 +139,7 @@ func slideRun(t *testing.T, seed uint64, retention time.Duration, step, evalEver
 			rs[k] = Range{Mint: evalT + w.Mint + 1, Maxt: evalT + w.Maxt}
 		}
 		for i, ref := range refs {
-			lset, ok := db.Slide(ref, rs, wins[i], rs, tals[i])
+			lset, ok := db.Slide(ref, rs, wins[i], rs, tals[i], nil)
 			want, ok2 := db.ReadRanges(ref, rs, &smp)
 			if ok != ok2 || !labels.Equal(lset, want) {
 				t.Fatalf("seed %d round %d series %d: Slide %v %v, ReadRanges %v %v", seed, round, i, lset, ok, want, ok2)
@@ -223,13 +223,13 @@ func TestSlideUnknownSeries(t *testing.T) {
 	}
 	ws := make([]Window, 1)
 	rs := []Range{{0, 2000}}
-	if _, ok := db.Slide(ref, rs, ws, nil, nil); !ok {
+	if _, ok := db.Slide(ref, rs, ws, nil, nil, nil); !ok {
 		t.Fatal("known series: not found")
 	}
 	if ts, _ := ws[0].Samples(); len(ts) != 1 {
 		t.Fatalf("window holds %v, want one sample", ts)
 	}
-	if _, ok := db.Slide(ref+100, rs, ws, nil, nil); ok {
+	if _, ok := db.Slide(ref+100, rs, ws, nil, nil, nil); ok {
 		t.Fatal("unknown series found")
 	}
 	if ts, _ := ws[0].Samples(); len(ts) != 0 {
@@ -264,10 +264,10 @@ func TestTallyTooManySamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	tl := make([]Tally, 1)
-	if _, ok := db.Slide(ref, nil, nil, []Range{{0, n}}, tl); !ok || tl[0].Exact() {
+	if _, ok := db.Slide(ref, nil, nil, []Range{{0, n}}, tl, nil); !ok || tl[0].Exact() {
 		t.Fatalf("%d samples: found %v, Exact %v", n, ok, tl[0].Exact())
 	}
-	if _, ok := db.Slide(ref, nil, nil, []Range{{n - 100, n}}, tl); !ok || !tl[0].Exact() || tl[0].Len() != 100 {
+	if _, ok := db.Slide(ref, nil, nil, []Range{{n - 100, n}}, tl, nil); !ok || !tl[0].Exact() || tl[0].Len() != 100 {
 		t.Fatalf("100 samples: found %v, Exact %v, Len %d", ok, tl[0].Exact(), tl[0].Len())
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,36 @@ func writeAM(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
+}
+
+// writeAMList writes items as writeAM writes the slice, the same bytes,
+// but encoding one item at a time into a buffered writer: a list of
+// 100,000 alerts (a GET /api/v2/alerts after a storm) is never held whole
+// as one JSON document (64 MB, grown by doubling). An item that does not
+// encode aborts the response, whose 200 is already sent.
+func writeAMList[T any](w http.ResponseWriter, items []T) {
+	if items == nil {
+		writeAM(w, http.StatusOK, items)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	_ = bw.WriteByte('[')
+	for i := range items {
+		b, err := json.Marshal(&items[i])
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		if _, err := bw.Write(b); err != nil {
+			return // the client went away
+		}
+	}
+	_ = bw.WriteByte(']')
+	_ = bw.Flush()
 }
 
 // amError writes an Alertmanager error: the message as a JSON string.
@@ -249,7 +280,7 @@ func (a *pagerAPI) amAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortFunc(out, func(x, y amAlert) int { return strings.Compare(x.Fingerprint, y.Fingerprint) })
-	writeAM(w, http.StatusOK, out)
+	writeAMList(w, out)
 }
 
 // amGroups serves GET /api/v2/alerts/groups: every open incident is a
@@ -288,7 +319,7 @@ func (a *pagerAPI) amGroups(w http.ResponseWriter, r *http.Request) {
 			out = append(out, g)
 		}
 	}
-	writeAM(w, http.StatusOK, out)
+	writeAMList(w, out)
 }
 
 // amReceivers serves GET /api/v2/receivers.

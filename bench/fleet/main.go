@@ -9,6 +9,7 @@
 //
 //	go run ./bench/fleet -targets 50 -duration 180s -interval 5s -prometheus ~/.cache/watchdog-gobin/prometheus
 //	go run ./bench/fleet -targets 50 -series 20000 -interval 15s -duration 300s   # 1,000,000 series
+//	go run ./bench/fleet -targets 10 -duration 10m -interval 1s -chunk-files       # chunks in files
 //
 // See bench/FLEET.md for the figures.
 package main
@@ -48,6 +49,7 @@ type options struct {
 	minAvail   int64
 	warmup     time.Duration
 	ramp       time.Duration
+	chunkFiles bool // -chunk-files: the watchdog keeps sealed chunks in files
 }
 
 func main() {
@@ -71,6 +73,8 @@ func main() {
 	flag.Int64Var(&o.minAvail, "min-available", 2<<30, "stop a process when the machine's MemAvailable falls below this many bytes")
 	flag.DurationVar(&o.ramp, "ramp", 0, "generated exporters serve a share of their series growing from none to all over this long (default: all from the start)")
 	flag.DurationVar(&o.warmup, "warmup", -1, "report the watchdog's steady state (CPU, missed scrapes and rule rounds) from this long into the run (default: half the duration)")
+	flag.BoolVar(&o.chunkFiles, "chunk-files", false,
+		"run the watchdog with --storage.chunks-dir in a temporary directory (sealed chunks in memory-mapped files, as Prometheus's head chunks)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

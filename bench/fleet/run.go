@@ -30,6 +30,7 @@ type result struct {
 	wantScrapes     float64
 	cpu             time.Duration // utime + stime over the run
 	rss, hwm        int64         // bytes
+	rssAnon         int64         // bytes: RssAnon (the rest is file and shared memory pages)
 	seconds         float64
 	goMem           string // the Go runtime's memory figures (watchdog only)
 	whole, steady   string // the watchdog's figures over the run and after the warm-up
@@ -43,9 +44,9 @@ func (r result) rssPerSeries() float64 { return float64(r.rss) / max(r.series, 1
 
 func (r result) String() string {
 	return fmt.Sprintf("%s: targets up %d/%d over %.0fs; scrapes %.0f of %.0f; samples ingested %.0f; series %.0f; "+
-		"RSS %.0f MiB (peak %.0f); CPU %.1fs = %.3f µs/sample; RSS per series %.0f B",
+		"RSS %.0f MiB (peak %.0f; anonymous %.0f); CPU %.1fs = %.3f µs/sample; RSS per series %.0f B",
 		r.kind, r.up, r.targets, r.seconds, r.scrapes, r.wantScrapes, r.samples, r.series,
-		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem +
+		float64(r.rss)/(1<<20), float64(r.hwm)/(1<<20), float64(r.rssAnon)/(1<<20), r.cpu.Seconds(), r.cpuPerSample(), r.rssPerSeries()) + r.goMem +
 		r.whole + r.steady + r.scrapeTimes +
 		fmt.Sprintf("\n  exporters (this program) CPU %.1fs; machine load average %s", r.fleetCPU.Seconds(), r.load)
 }
@@ -63,7 +64,7 @@ func goMemory(base string) string {
 		name, val, ok := strings.Cut(line, " ")
 		f, _ := strconv.ParseFloat(val, 64)
 		switch {
-		case ok && strings.HasPrefix(name, "go_"):
+		case ok && (strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "watchdog_tsdb_chunk")):
 			v[name] = f
 		case ok && strings.HasPrefix(name, "watchdog_scrape_missed_total"):
 			v["missed"] += f
@@ -73,7 +74,10 @@ func goMemory(base string) string {
 	return fmt.Sprintf("\n  scrape ticks missed (watchdog_scrape_missed_total): %.0f", v["missed"]) + fmt.Sprintf("\n  Go runtime: heap live %.0f MiB, in use %.0f, idle not released %.0f, next GC at %.0f, stacks %.0f, GC sys %.0f; %.0f GCs; GOGC %.0f",
 		mib("go_memstats_heap_alloc_bytes"), mib("go_memstats_heap_inuse_bytes"),
 		mib("go_memstats_heap_idle_bytes")-mib("go_memstats_heap_released_bytes"), mib("go_memstats_next_gc_bytes"),
-		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_gc_sys_bytes"), v["go_gc_duration_seconds_count"], v["go_gc_gogc_percent"])
+		mib("go_memstats_stack_sys_bytes"), mib("go_memstats_gc_sys_bytes"), v["go_gc_duration_seconds_count"], v["go_gc_gogc_percent"]) +
+		fmt.Sprintf("\n  store: chunk bytes %.1f MiB, of which in chunk files %.1f MiB (%.0f MiB mapped), %.0f file write fallbacks",
+			mib("watchdog_tsdb_chunk_bytes"), mib("watchdog_tsdb_chunk_file_bytes"), mib("watchdog_tsdb_chunk_file_mapped_bytes"),
+			v["watchdog_tsdb_chunk_file_fallbacks_total"])
 }
 
 func writeConfig(o options, kind string, f *fleet, dir string) (string, error) {
@@ -125,6 +129,14 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		cmd = exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--storage.tsdb.path="+data)
 	} else {
 		args := []string{"run", "--config", cfg, "--web.listen-address=" + addr}
+		if o.chunkFiles {
+			dir, err := os.MkdirTemp("", "fleet-chunks-*")
+			if err != nil {
+				return res, err
+			}
+			defer os.RemoveAll(dir)
+			args = append(args, "--storage.chunks-dir="+dir)
+		}
 		args = append(args, strings.Fields(o.wdArgs)...)
 		cmd = exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "WATCHDOG_TOKEN="+token)
@@ -202,6 +214,7 @@ func runOne(ctx context.Context, o options, e *exposition, kind, bin string) (re
 		return res, err
 	}
 	res.hwm, _ = benchproc.Status(pid, "VmHWM")
+	res.rssAnon, _ = benchproc.Status(pid, "RssAnon")
 	if c, err := benchproc.CPU(os.Getpid()); err == nil {
 		res.fleetCPU = c - fleetCPU
 	}

@@ -76,8 +76,8 @@ func main() {
 	}
 	fmt.Printf("# storm: %d alerts over %d groups, %d per POST, %d connections; CPUs %d\n",
 		st.alerts, st.groups, st.batch, st.posters, numCPU())
-	fmt.Printf("%-22s %10s %7s %9s %9s %9s %9s %8s %9s %9s %9s %8s\n",
-		"target", "alerts/s", "non2xx", "notified", "p50", "p99", "max", "dups", "alerts", "RSS MiB", "peak MiB", "CPU s")
+	fmt.Printf("%-22s %10s %7s %9s %9s %9s %9s %8s %9s %9s %9s %8s %9s\n",
+		"target", "alerts/s", "non2xx", "notified", "p50", "p99", "max", "dups", "alerts", "RSS MiB", "peak MiB", "CPU s", "GET MiB")
 	var pgStop func()
 	defer func() {
 		if pgStop != nil {
@@ -160,14 +160,15 @@ func runTarget(ctx context.Context, st storm, name string, start func(*sink) (*p
 	rss, peak := p.rss()
 	cpu := p.cpu() - cpu0
 	held, herr := p.countAlerts(ctx)
+	_, getPeak := p.rss() // the peak now includes answering GET /api/v2/alerts
 	heldS := fmt.Sprint(held)
 	if herr != nil {
 		heldS = "err"
 		fmt.Fprintf(os.Stderr, "%s: GET /api/v2/alerts: %v\n", name, herr)
 	}
-	fmt.Printf("%-22s %10.0f %7d %9s %9s %9s %9s %8d %9s %9.0f %9.0f %8.1f\n", name,
+	fmt.Printf("%-22s %10.0f %7d %9s %9s %9s %9s %8d %9s %9.0f %9.0f %8.1f %9.0f\n", name,
 		float64(st.alerts)/r.elapsed.Seconds(), r.non2xx, fmt.Sprintf("%d/%d", r.notified, st.groups),
-		ms(r.p50), ms(r.p99), ms(r.max), r.dups, heldS, rss, peak, cpu.Seconds())
+		ms(r.p50), ms(r.p99), ms(r.max), r.dups, heldS, rss, peak, cpu.Seconds(), getPeak)
 	if r.notified < st.groups || r.non2xx > 0 || held != st.alerts {
 		fmt.Printf("#   %s: LOST: %d group(s) never notified, %d non-2xx POSTs, %d of %d alerts held; log: %s\n",
 			name, st.groups-r.notified, r.non2xx, held, st.alerts, p.LogPath())

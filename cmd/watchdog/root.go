@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,7 +84,11 @@ func (r *root) openStore(cfg *config.Config) error {
 		MaxSeries:        cfg.Storage.MaxSeries,
 		FutureWindow:     time.Duration(cfg.Storage.TooFarInFutureTimeWindow),
 		Logger:           r.logger.With("component", "tsdb"),
+		ChunksDir:        cfg.Storage.ChunksDir,
 	})
+	if errors.Is(err, tsdb.ErrChunksDir) {
+		return fmt.Errorf("open storage: storage.chunks_dir (or --storage.chunks-dir) %s: %w", cfg.Storage.ChunksDir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open storage: %w", err)
 	}

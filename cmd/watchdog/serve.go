@@ -34,6 +34,7 @@ type serveOptions struct {
 	listenAddress string
 	tokenFile     string
 	snapshotPath  string
+	chunksDir     string // --storage.chunks-dir
 	externalURL   string
 	logLevel      string
 	pagerDB       string
@@ -68,6 +69,8 @@ func serveFlags(demoMode bool) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.listenAddress, "web.listen-address", "127.0.0.1:9190", "address the HTTP API and UI listen on")
 	fs.StringVar(&o.tokenFile, "web.token-file", "", "file holding the bearer token for state-changing HTTP calls (or set WATCHDOG_TOKEN)")
 	fs.StringVar(&o.snapshotPath, "storage.snapshot-path", "", "override storage.snapshot_path of the configuration")
+	fs.StringVar(&o.chunksDir, "storage.chunks-dir", "",
+		"override storage.chunks_dir of the configuration: keep sealed chunks in memory-mapped scratch files there (Linux)")
 	fs.StringVar(&o.externalURL, "web.external-url", "", "URL the watchdog is reachable at, for links in alerts (default: http://<listen address>)")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pagerDB, "storage.pager-db", "", "override storage.pager_db of the configuration (the pager's SQLite file or postgres:// URL)")
@@ -282,7 +285,7 @@ func (r *root) run(ctx, runCtx context.Context, cancel context.CancelFunc, api h
 	wg.Go(func() { watchSIGHUP(runCtx, reload) })
 	wg.Go(func() {
 		gctune.Run(runCtx, gctune.Options{Percent: r.gcPercent, Metrics: r.set,
-			PointerFree: func() int64 { return int64(r.db.Stats().ChunkBytes) }})
+			PointerFree: func() int64 { st := r.db.Stats(); return int64(st.ChunkBytes) - st.ChunkFileBytes }})
 	})
 	close(isReady)
 	banner()
@@ -301,6 +304,9 @@ func (r *root) run(ctx, runCtx context.Context, cancel context.CancelFunc, api h
 	stopStore()
 	wg.Wait()
 	r.ams.wait()
+	if err := r.db.Close(); err != nil {
+		r.logger.Warn("storage: cannot remove chunk files", "err", err)
+	}
 	return runErr
 }
 

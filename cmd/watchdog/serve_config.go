@@ -40,6 +40,9 @@ func openConfigSource(o *serveOptions, demoMode bool, web string) (*configSource
 			if err == nil && o.snapshotPath != "" {
 				cfg.Storage.SnapshotPath = o.snapshotPath
 			}
+			if err == nil && o.chunksDir != "" {
+				cfg.Storage.ChunksDir = o.chunksDir
+			}
 			return cfg, err
 		}}, nil
 	}
@@ -72,7 +75,13 @@ func openConfigSource(o *serveOptions, demoMode bool, web string) (*configSource
 		"{{RULES}}", rulesDir).Replace(demoConfig)
 	return &configSource{
 		name: "demo.yml",
-		load: func() (*config.Config, error) { return config.Parse([]byte(text), "demo.yml") },
+		load: func() (*config.Config, error) {
+			cfg, err := config.Parse([]byte(text), "demo.yml")
+			if err == nil && o.chunksDir != "" {
+				cfg.Storage.ChunksDir = o.chunksDir
+			}
+			return cfg, err
+		},
 		close: func() {
 			shopSrv.Close()
 			os.RemoveAll(rulesDir)

@@ -44,6 +44,9 @@ func registerStoreMetrics(set *metrics.Set, db *tsdb.DB) {
 	gauge(`watchdog_tsdb_refused_samples_total{reason="too_old"}`, func(s tsdb.Stats) float64 { return float64(s.TooOld) })
 	gauge(`watchdog_tsdb_refused_samples_total{reason="too_far_in_future"}`, func(s tsdb.Stats) float64 { return float64(s.TooFarInFuture) })
 	gauge(`watchdog_tsdb_refused_samples_total{reason="series_limit"}`, func(s tsdb.Stats) float64 { return float64(s.SeriesLimit) })
+	gauge("watchdog_tsdb_chunk_file_bytes", func(s tsdb.Stats) float64 { return float64(s.ChunkFileBytes) })
+	gauge("watchdog_tsdb_chunk_file_mapped_bytes", func(s tsdb.Stats) float64 { return float64(s.ChunkFileMapped) })
+	gauge("watchdog_tsdb_chunk_file_fallbacks_total", func(s tsdb.Stats) float64 { return float64(s.ChunkFileFallbacks) })
 }
 
 // storeRejectReason names why the store refused a sample, for the reason
