@@ -20,25 +20,54 @@ import (
 
 // slowAppends delays every Append of a series of job by d (fake time inside
 // a synctest bubble): an append that takes as long as the store needs for
-// a huge scrape. An empty job slows every series.
+// a huge scrape. An empty job slows every series. Appends by ref may come
+// without labels (the cache keeps none once a series has a ref), so the
+// job's series are known by the refs their first appends returned.
 type slowAppends struct {
 	next AppenderFunc
 	job  string
 	d    time.Duration
+
+	mu   sync.Mutex
+	refs map[uint64]bool // series of job
 }
 
-func (s slowAppends) appender() Appender { return slowAppender{s.next(), s} }
+func (s *slowAppends) appender() Appender { return slowAppender{s.next(), s} }
+
+// slow reports whether an append of lset by ref is one of job's.
+func (s *slowAppends) slow(ref uint64, lset labels.Labels) bool {
+	if s.job == "" || lset.Get("job") == s.job {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ref != 0 && lset.IsEmpty() && s.refs[ref]
+}
+
+func (s *slowAppends) note(ref uint64, lset labels.Labels) {
+	if ref == 0 || lset.Get("job") != s.job {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == nil {
+		s.refs = map[uint64]bool{}
+	}
+	s.refs[ref] = true
+}
 
 type slowAppender struct {
 	Appender
-	s slowAppends
+	s *slowAppends
 }
 
 func (a slowAppender) Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
-	if a.s.job == "" || lset.Get("job") == a.s.job {
+	if a.s.slow(ref, lset) {
 		time.Sleep(a.s.d)
 	}
-	return a.Appender.Append(ref, lset, t, v)
+	r, err := a.Appender.Append(ref, lset, t, v)
+	a.s.note(r, lset)
+	return r, err
 }
 
 // TestStartedAppendIsCommitted: scrape_timeout bounds the fetch only. A
@@ -49,7 +78,7 @@ func (a slowAppender) Append(ref uint64, lset labels.Labels, t int64, v float64)
 func TestStartedAppendIsCommitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil)
-		slow := slowAppends{next: h.rec.appender, job: "test", d: 10 * time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "test", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		h.srv.set("a:80", text(distinctSamples(2000)))
 		h.apply(cfgOf(scrapeCfg("test", "a:80")))
@@ -88,7 +117,7 @@ func TestStartedAppendIsCommitted(t *testing.T) {
 func TestShutdownStopsAppend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil)
-		slow := slowAppends{next: h.rec.appender, job: "test", d: time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "test", d: time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		h.srv.set("a:80", text(distinctSamples(100_000))) // 100s of appending
 		sc := scrapeCfg("test", "a:80")
@@ -284,7 +313,7 @@ func TestSmallJobNotStarved(t *testing.T) {
 		h := newHarness(t, func(o *Options) { o.IngestConcurrency = 2 })
 		// Each scrape of "big" appends for 300ms (30 samples at 10ms):
 		// 200 targets every 10s want 6 slots, there are 2.
-		slow := slowAppends{next: h.rec.appender, job: "big", d: 10 * time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "big", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		var hosts []string
 		for i := range 200 {

@@ -89,7 +89,7 @@ func TestOverloadedIngestCommits(t *testing.T) {
 
 		apps := &countingApps{next: func() Appender { return db.Appender() }}
 		h := newHarness(t, func(o *Options) { o.IngestConcurrency = 1 })
-		slow := slowAppends{next: apps.appender, job: "test", d: 10 * time.Millisecond}
+		slow := &slowAppends{next: apps.appender, job: "test", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		holds := &slotHolds{l: h.m.limiter, bodies: []string{distinctSamples(2000)}, holds: []time.Duration{35 * time.Second}}
 		h.srv.set("a:80", holds.ServeHTTP)
