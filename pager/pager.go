@@ -350,6 +350,7 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 		}
 		cfg = p.ov.withOverrides(base, ovs)
 		latest := map[string]int{} // incident ID → index in res
+		var pend []Delivery        // of every change, added after the loop
 		for _, c := range cs {
 			st := c.st
 			if _, chained := latest[st.ID]; !fresh && !chained {
@@ -403,17 +404,12 @@ func (p *Pager) applyAll(cs []change, extra func(tx Tx) error) error {
 			if err := tx.AppendTimeline(ents...); err != nil {
 				return fmt.Errorf("append timeline: %w", err)
 			}
-			for _, d := range ds {
-				ok, err := tx.AddDelivery(d)
-				if err != nil {
-					return fmt.Errorf("add delivery: %w", err)
-				}
-				if ok {
-					added = append(added, d)
-				}
-			}
+			pend = append(pend, ds...)
 			latest[nst.ID] = len(res)
 			res = append(res, result{nst: nst, oldStatus: st.Status, oldDue: st.NextDue(), opened: c.opened})
+		}
+		if added, err = addDeliveries(tx, pend, added); err != nil { // all at once: see DeliveryAdder
+			return fmt.Errorf("add delivery: %w", err)
 		}
 		return nil
 	})

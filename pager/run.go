@@ -498,14 +498,7 @@ func (p *Pager) recordResults(rs []deliveryResult) (again []deliveryResult) {
 	if len(cs) == 0 {
 		return again
 	}
-	err := p.applyAll(cs, func(tx Tx) error {
-		for _, d := range done {
-			if err := tx.UpdateDelivery(d); err != nil {
-				return fmt.Errorf("delivery %s: %w", d.Key, err)
-			}
-		}
-		return nil
-	})
+	err := p.applyAll(cs, func(tx Tx) error { return updateDeliveries(tx, done) })
 	switch {
 	case errors.Is(err, ErrFenced):
 		p.log.Warn("pager: delivery results not recorded: fenced off", "deliveries", len(done), "err", err)

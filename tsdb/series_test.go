@@ -1,6 +1,7 @@
 package tsdb
 
 import (
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -50,5 +51,29 @@ func TestMemSeriesLayout(t *testing.T) {
 		if p := uintptr(unsafe.Pointer(seriesSink)); p%64 != 0 {
 			t.Errorf("memSeries at %#x, not on a cache line", p)
 		}
+	}
+}
+
+func TestAppendSealedGrowsByAQuarter(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 12, 13, 40} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			var chunks []sealedChunk
+			for i := range n + 1 {
+				c := sealedChunk{mint: int64(i), maxt: int64(i)}
+				before := cap(chunks)
+				chunks = appendSealed(chunks, c)
+				if before > i && cap(chunks) != before {
+					t.Fatalf("append %d: reallocated with room left (cap %d → %d)", i, before, cap(chunks))
+				}
+				if before == i && cap(chunks) != i+max(2, i/4) {
+					t.Fatalf("append %d: cap %d, want %d", i, cap(chunks), i+max(2, i/4))
+				}
+			}
+			for i, c := range chunks {
+				if c.mint != int64(i) {
+					t.Fatalf("chunk %d has mint %d", i, c.mint)
+				}
+			}
+		})
 	}
 }

@@ -414,7 +414,7 @@ func (ld *seriesLoader) load(r *snapReader, s *memSeries, lset labels.Labels, ex
 		ld.floatT = append(ld.floatT, ld.ts...)
 		lastV = math.Float64bits(ld.vs[len(ld.vs)-1])
 		if k < nChunks-1 {
-			s.chunks = append(s.chunks, newSealedChunk(slab.seal(raw), mint, maxt, uint16(len(ld.ts))))
+			s.chunks = appendSealed(s.chunks, newSealedChunk(slab.seal(raw), mint, maxt, uint16(len(ld.ts))))
 			continue
 		}
 		data := make([]byte, len(raw), max(len(raw), headChunkAlloc))

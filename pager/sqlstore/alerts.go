@@ -246,18 +246,31 @@ func (t *writeTx) queue(incident, fp string, data []byte) {
 	t.ops = append(t.ops, alertOp{incident: incident, fp: fp, data: data})
 }
 
-// flush writes the buffered rows: incidents, timeline entries, then
+// flush writes the buffered rows: sequences, incidents, timeline entries, then
 // alerts (deletes one by one, as they are rare), each in multi-row
 // statements (execRows).
 func (t *writeTx) flush() error {
+	if err := t.flushSeqs(); err != nil {
+		return err
+	}
 	if len(t.incs) == 0 && len(t.ops) == 0 && len(t.timeline) == 0 {
 		return nil
 	}
 	args := t.args[:0]
+	m := putIncidents
+	if t.s.dialect().stampIncidents && len(t.incs) > 0 {
+		if err := t.stamp(); err != nil {
+			return err
+		}
+		m = putIncidentsStamped
+	}
 	for i := range t.incs {
 		args = append(args, t.incs[i][:]...)
+		if m == putIncidentsStamped {
+			args = append(args, t.version)
+		}
 	}
-	if err := t.execRows(putIncidents, args); err != nil {
+	if err := t.execRows(m, args); err != nil {
 		if t.s.dialect().unique(err) {
 			return fmt.Errorf("%w: put incident: %v", pager.ErrConflict, err)
 		}

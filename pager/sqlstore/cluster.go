@@ -272,6 +272,10 @@ func (t *writeTx) TxVersion() int64 {
 	if t.s.replica == "" {
 		return 0
 	}
+	if err := t.stamp(); err != nil {
+		t.err = err
+		return 0
+	}
 	return t.version
 }
 

@@ -186,6 +186,73 @@ func TestClusterChanges(t *testing.T) {
 	}
 }
 
+// TestClusterChangeNumbers: a write transaction takes a change number only
+// when it writes something Changes reports or numbers depend on; one that
+// writes status subscriber rows only, or nothing, takes none, so that the
+// pager's next write still follows its last one directly. Numbers taken
+// and NextID stay right across Stores.
+func TestClusterChangeNumbers(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
+	now := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	version := func() int64 {
+		t.Helper()
+		c, err := b.Changes(1 << 62)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Version
+	}
+	tests := []struct {
+		name string
+		fn   func(tx pager.Tx) error
+		bump bool
+	}{
+		{"nothing", func(tx pager.Tx) error { return nil }, false},
+		{"reads only", func(tx pager.Tx) error { _, err := tx.Incidents(pager.IncidentFilter{}); return err }, false},
+		{"subscriber mark", func(tx pager.Tx) error { return tx.PutSubscriberMark("since", "1") }, false},
+		{"change number asked", func(tx pager.Tx) error {
+			if tx.(*writeTx).TxVersion() == 0 {
+				return errors.New("no change number")
+			}
+			return nil
+		}, true},
+		{"incident", func(tx pager.Tx) error { return tx.PutIncident(incident("inc-1", "g1", pager.StatusTriggered, now)) }, true},
+		{"next id", func(tx pager.Tx) error { _, err := tx.NextID("incident"); return err }, true},
+		{"silence", func(tx pager.Tx) error {
+			return tx.PutSilence(pager.Silence{ID: "s1", Matchers: []string{`a="b"`}, StartsAt: now, EndsAt: now})
+		}, true},
+		{"mark, then delivery", func(tx pager.Tx) error {
+			if err := tx.PutSubscriberMark("since", "2"); err != nil {
+				return err
+			}
+			_, err := tx.AddDelivery(delivery("k1", "inc-1", pager.DeliveryPending, now))
+			return err
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v0 := version()
+			update(t, a, tt.fn)
+			if got, want := version(), v0+map[bool]int64{true: 1}[tt.bump]; got != want {
+				t.Errorf("change number %d after, %d before: want %d", got, v0, want)
+			}
+		})
+	}
+	// b writes a subscriber row in between: a's sequence cache stays
+	// right; b's NextID after a's continues a's numbers.
+	var got []int64
+	for _, s := range []*Store{a, b, a, b} {
+		update(t, b, func(tx pager.Tx) error { return tx.PutSubscriberMark("since", "3") })
+		update(t, s, func(tx pager.Tx) error {
+			n, err := tx.NextID("seq")
+			got = append(got, n)
+			return err
+		})
+	}
+	mustEqual(t, "numbers", got, []int64{1, 2, 3, 4})
+}
+
 // TestClusterNotReplica: the cluster methods of a store opened without a
 // replica name refuse.
 func TestClusterNotReplica(t *testing.T) {

@@ -68,13 +68,43 @@ func delivery(key, inc string, status pager.DeliveryStatus, created time.Time) p
 		Contact: "+49", Channel: "sms", Event: "trigger", CreatedAt: created, Status: status}
 }
 
+// addAll adds ds as the Pager does: at once when tx can, else one by one.
+func addAll(tx pager.Tx, ds []pager.Delivery) ([]bool, error) {
+	if a, ok := tx.(pager.DeliveryAdder); ok {
+		return a.AddDeliveries(ds)
+	}
+	var added []bool
+	for _, d := range ds {
+		ok, err := tx.AddDelivery(d)
+		if err != nil {
+			return nil, err
+		}
+		added = append(added, ok)
+	}
+	return added, nil
+}
+
+// updAll replaces ds as the Pager does: at once when tx can, else one
+// by one.
+func updAll(tx pager.Tx, ds []pager.Delivery) error {
+	if u, ok := tx.(pager.DeliveryUpdater); ok {
+		return u.UpdateDeliveries(ds)
+	}
+	for _, d := range ds {
+		if err := tx.UpdateDelivery(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func entry(inc string, seq int, kind string) pager.TimelineEntry {
 	return pager.TimelineEntry{IncidentID: inc, Seq: seq, At: t0.Add(time.Duration(seq) * time.Second), Kind: kind,
 		By: "system", User: "alice", Method: "push", Channel: "push", Key: "k", Level: 1, Text: "text"}
 }
 
 // update runs fn in s.Update and fails the test on error.
-func update(t *testing.T, s pager.Store, fn func(tx pager.Tx) error) {
+func update(t testing.TB, s pager.Store, fn func(tx pager.Tx) error) {
 	t.Helper()
 	if err := s.Update(fn); err != nil {
 		t.Fatalf("update: %v", err)
@@ -386,6 +416,66 @@ var conformanceCases = []struct {
 			tb, err2 := tx.Timeline("b")
 			mustEqual(t, "b", tb, []pager.TimelineEntry{b1})
 			return errors.Join(err, err2)
+		})
+	}},
+	{"add deliveries at once", func(t *testing.T, s pager.Store) {
+		// More than one multi-row statement's worth, with a key that
+		// exists and one given twice: the same as one AddDelivery each.
+		update(t, s, func(tx pager.Tx) error {
+			_, err := tx.AddDelivery(delivery("k007", "inc-0", pager.DeliveryPending, t0))
+			return err
+		})
+		var ds []pager.Delivery
+		var want []bool
+		for i := range 300 {
+			ds = append(ds, delivery(fmt.Sprintf("k%03d", i), "inc-1", pager.DeliveryPending, t0.Add(time.Duration(i))))
+			want = append(want, i != 7)
+		}
+		dup := ds[42]
+		dup.User = "mallory"
+		ds, want = append(ds, dup), append(want, false)
+		var got []bool
+		update(t, s, func(tx pager.Tx) error {
+			var err error
+			got, err = addAll(tx, ds)
+			return err
+		})
+		mustEqual(t, "added", got, want)
+		view(t, s, func(tx pager.ReadTx) error {
+			stored, err := tx.Deliveries(pager.DeliveryFilter{IncidentID: "inc-1"})
+			mustEqual(t, "stored", stored, append(slices.Clone(ds[:7]), ds[8:300]...))
+			return err
+		})
+	}},
+	{"update deliveries at once", func(t *testing.T, s pager.Store) {
+		var ds []pager.Delivery
+		for i := range 300 {
+			ds = append(ds, delivery(fmt.Sprintf("k%03d", i), "inc-1", pager.DeliveryPending, t0.Add(time.Duration(i))))
+		}
+		update(t, s, func(tx pager.Tx) error { _, err := addAll(tx, ds); return err })
+		want := slices.Clone(ds)
+		upd := make([]pager.Delivery, 0, len(ds)+1)
+		for i := range want {
+			want[i].Status, want[i].Attempts, want[i].DoneAt = pager.DeliverySent, 1, t0.Add(time.Minute)
+			upd = append(upd, want[i])
+		}
+		// A key given twice: its last delivery is the one kept.
+		first := want[9]
+		first.Error = "first"
+		want[9].Status, want[9].Error = pager.DeliveryFailed, "second"
+		upd = append(upd[:9], append([]pager.Delivery{first}, upd[9:]...)...)
+		upd[10] = want[9]
+		update(t, s, func(tx pager.Tx) error { return updAll(tx, upd) })
+		// An unknown key fails the whole transaction.
+		bad := append(slices.Clone(upd[:5]), delivery("nope", "inc-1", pager.DeliveryFailed, t0))
+		bad[0].Error = "must not be stored"
+		if err := s.Update(func(tx pager.Tx) error { return updAll(tx, bad) }); !errors.Is(err, pager.ErrNotFound) {
+			t.Errorf("update with an unknown key: %v, want ErrNotFound", err)
+		}
+		view(t, s, func(tx pager.ReadTx) error {
+			stored, err := tx.Deliveries(pager.DeliveryFilter{})
+			mustEqual(t, "stored", stored, want)
+			return err
 		})
 	}},
 	{"deliveries", func(t *testing.T, s pager.Store) {

@@ -131,7 +131,7 @@ var quarantineScans = []struct {
 // the pager starts with everything else. The rows are kept there for
 // inspection; nothing reads them.
 func (s *Store) quarantine() (moved int, err error) {
-	tx, _, err := s.beginWrite(bg)
+	tx, err := s.beginWrite(bg)
 	if err != nil {
 		return 0, fmt.Errorf("quarantine: %w", err)
 	}

@@ -27,6 +27,9 @@ type dialect struct {
 	// nextVersion, when not empty, is run after lockWrite and returns
 	// the write transaction's change number.
 	nextVersion string
+	// stampIncidents: incident rows are written with the transaction's
+	// change number (putIncidentsStamped).
+	stampIncidents bool
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
 	// onClose, when not empty, is run by Close before closing.
@@ -82,28 +85,40 @@ func (s *Store) q(query string) string {
 }
 
 // beginWrite starts a write transaction and runs the dialect's lockWrite,
-// then, on PostgreSQL, takes the transaction's change number (see
-// Changes): the row of pager_changes is bumped, which also serialises
-// writers, and the number is set for the version triggers of the written
-// rows.
-func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, int64, error) {
+// which serialises writers. The change number is taken later, by the
+// transaction's first write of a stamped row (writeTx.stamp).
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	d := s.dialect()
-	if d.lockWrite != "" {
+	if d := s.dialect(); d.lockWrite != "" {
 		if _, err := tx.ExecContext(ctx, d.lockWrite); err != nil {
 			tx.Rollback()
-			return nil, 0, fmt.Errorf("lock: %w", err)
+			return nil, fmt.Errorf("lock: %w", err)
 		}
+	}
+	return tx, nil
+}
+
+// stamp takes the transaction's change number on PostgreSQL (see
+// Changes), once, before its first write of anything but the status
+// subscriber tables (which replicas read from the database, not from
+// Changes): the row of pager_changes is bumped and the number set for the
+// version triggers of the rows written next; replicas are told at commit.
+// A transaction that writes only subscriber rows takes no number, so that
+// the subscriber loop's writes do not make the pager's next write read
+// back every incident it touches as possibly another replica's. Numbers
+// are taken under the write lock, so they follow commit order.
+func (t *writeTx) stamp() error {
+	q := t.s.dialect().nextVersion
+	if t.version != 0 || q == "" {
+		return nil
 	}
 	var version int64
-	if d.nextVersion != "" {
-		if err := tx.QueryRowContext(ctx, d.nextVersion).Scan(&version); err != nil {
-			tx.Rollback()
-			return nil, 0, fmt.Errorf("change number: %w", err)
-		}
+	if err := t.tx.QueryRowContext(t.ctx, q).Scan(&version); err != nil {
+		return fmt.Errorf("sqlstore: change number: %w", err)
 	}
-	return tx, version, nil
+	t.version = version
+	return t.s.forgetOthersWrites(t.ctx, t.tx, version)
 }

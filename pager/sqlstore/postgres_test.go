@@ -208,6 +208,50 @@ func TestPostgresOpenError(t *testing.T) {
 }
 
 // rawPG runs stmt on dsn outside the Store.
+// TestPostgresMigrate11: a database of schema version 10 (incidents
+// stamped by a trigger) opens at 11 without the trigger; what a replica
+// wrote before and after reaches the other through Changes with the
+// writing transaction's change number.
+func TestPostgresMigrate11(t *testing.T) {
+	dsn := pgtest.DB(t)
+	a := openReplica(t, dsn, "a")
+	st := incident("inc-1", "g1", pager.StatusTriggered, t0)
+	update(t, a, func(tx pager.Tx) error { return tx.PutIncident(st) })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawPG(t, dsn, `CREATE TRIGGER incidents_stamp BEFORE INSERT OR UPDATE ON incidents FOR EACH ROW EXECUTE FUNCTION watchdog_pager_stamp();
+		UPDATE `+pgVersionTable+` SET version = 10`)
+	a, b := openReplica(t, dsn, "a"), openReplica(t, dsn, "b")
+	var triggers, version int
+	if err := a.db.QueryRow("SELECT count(*) FROM pg_trigger WHERE tgname = 'incidents_stamp'").Scan(&triggers); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.db.QueryRow("SELECT version FROM " + pgVersionTable).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if triggers != 0 || version != 11 || PostgresSchemaVersion() != 11 {
+		t.Fatalf("after the migration: %d trigger(s), schema version %d (package %d)", triggers, version, PostgresSchemaVersion())
+	}
+	c0, err := b.Changes(0)
+	if err != nil || len(c0.Incidents) != 1 {
+		t.Fatalf("changes before: %+v, %v", c0, err)
+	}
+	mustEqual(t, "incident written at version 10", c0.Incidents[0], roundTrip(t, st))
+	st.Status = pager.StatusAcknowledged
+	st2 := incident("inc-2", "g2", pager.StatusTriggered, t0)
+	update(t, a, func(tx pager.Tx) error { return errors.Join(tx.PutIncident(st), tx.PutIncident(st2)) })
+	c1, err := b.Changes(c0.Version)
+	if err != nil || c1.Version != c0.Version+1 || len(c1.Incidents) != 2 {
+		t.Fatalf("changes after: %+v, %v", c1, err)
+	}
+	mustEqual(t, "changed", c1.Incidents, []pager.IncidentState{roundTrip(t, st), roundTrip(t, st2)})
+	var stamped int64
+	if err := a.db.QueryRow("SELECT min(version) FROM incidents").Scan(&stamped); err != nil || stamped != c1.Version {
+		t.Errorf("incident rows stamped %d (%v), want %d", stamped, err, c1.Version)
+	}
+}
+
 func rawPG(t *testing.T, dsn, stmt string) {
 	t.Helper()
 	db, err := sql.Open("pgx", dsn)

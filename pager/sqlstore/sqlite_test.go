@@ -85,7 +85,7 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	for i, c := range conns {
 		for _, p := range []struct{ pragma, want string }{
-			{"journal_mode", "wal"}, {"synchronous", "2"}, {"foreign_keys", "1"}, {"busy_timeout", "5000"},
+			{"journal_mode", "wal"}, {"synchronous", "2"}, {"foreign_keys", "1"}, {"busy_timeout", "5000"}, {"temp_store", "2"},
 		} {
 			var got string
 			if err := c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {

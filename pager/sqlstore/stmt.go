@@ -12,7 +12,9 @@ import (
 const (
 	qOpenOther      = "SELECT id FROM incidents WHERE group_key = ? AND status <> ? AND id <> ? LIMIT 1"
 	qAppendTimeline = "INSERT INTO timeline (incident_id, seq, entry) VALUES (?, ?, ?)"
-	qAddDelivery    = `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
+	qPutSequence    = `INSERT INTO sequences (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+	qAddDelivery = `INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 )
 
@@ -22,9 +24,24 @@ var (
 		9, ` ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
 			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state,
 			uid = excluded.uid`)
+	// putIncidentsStamped is putIncidents with the change number
+	// (PostgreSQL, whose incidents have no stamping trigger from schema
+	// version 11: one plpgsql call per row was a third of the upsert).
+	putIncidentsStamped = newMultiRow(`INSERT INTO incidents (id, group_key, status, route, created_s, created_ns, next_due, state, uid, version) VALUES `,
+		10, ` ON CONFLICT (id) DO UPDATE SET group_key = excluded.group_key, status = excluded.status, route = excluded.route,
+			created_s = excluded.created_s, created_ns = excluded.created_ns, next_due = excluded.next_due, state = excluded.state,
+			uid = excluded.uid, version = excluded.version`)
 	// Rows are numbered (pos) in the order of VALUES.
 	appendTimeline = newMultiRow("INSERT INTO timeline (incident_id, seq, entry) VALUES ", 3, "")
-	putAlerts      = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
+	// RETURNING names the rows inserted (not those whose key existed).
+	addDeliveries = newMultiRow("INSERT INTO deliveries (key, incident_id, status, created_s, created_ns, delivery) VALUES ", 6,
+		" ON CONFLICT (key) DO NOTHING RETURNING key")
+	// updateDeliveries replaces deliveries by key; RETURNING names the
+	// keys found. VALUES' columns are column1… in both databases.
+	updateDeliveries = newMultiRowOf(`UPDATE deliveries SET incident_id = v.column2, status = v.column3, created_s = v.column4,
+		created_ns = v.column5, delivery = v.column6 FROM (VALUES `, "(?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?)", 6,
+		") AS v WHERE deliveries.key = v.column1 RETURNING deliveries.key")
+	putAlerts = newMultiRow("INSERT INTO incident_alerts (incident_id, fingerprint, alert) VALUES ", 3,
 		" ON CONFLICT (incident_id, fingerprint) DO UPDATE SET alert = excluded.alert")
 )
 
@@ -41,8 +58,13 @@ type multiRow struct {
 }
 
 func newMultiRow(head string, cols int, tail string) *multiRow {
+	return newMultiRowOf(head, "(?"+strings.Repeat(", ?", cols-1)+")", cols, tail)
+}
+
+// newMultiRowOf is newMultiRow with row as the template of one row (cols
+// placeholders).
+func newMultiRowOf(head, row string, cols int, tail string) *multiRow {
 	m := &multiRow{cols: cols}
-	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	for k := range m.queries {
 		m.queries[k] = head + row + strings.Repeat(", "+row, 1<<k-1) + tail
 	}
@@ -61,6 +83,39 @@ func (t *writeTx) execRows(m *multiRow, args []any) error {
 			return err
 		}
 		if _, err := q.ExecContext(t.ctx, args[:n]...); err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}
+
+// queryRows is execRows of a statement that returns rows: each row's
+// first column is passed to fn.
+func (t *writeTx) queryRows(m *multiRow, args []any, fn func(string)) error {
+	for len(args) > 0 {
+		k := min(bits.Len(uint(len(args)/m.cols))-1, maxRowsLog2)
+		n := (1 << k) * m.cols
+		q, err := t.stmt(m.queries[k])
+		if err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(t.ctx, args[:n]...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			fn(v)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
 			return err
 		}
 		args = args[n:]

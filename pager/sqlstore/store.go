@@ -147,6 +147,10 @@ type Store struct {
 	// wrote (see alerts.go), hashed with seed.
 	sums map[string]*alertSums
 	seed maphash.Seed
+	// seqs are the sequences' values as this Store last committed them
+	// (NextID reads a sequence not here); forgotten, like sums, when
+	// another Store may have written since.
+	seqs map[string]int64
 	// lastVersion is the change number of this Store's last committed
 	// write (PostgreSQL; see forgetOthersWrites).
 	lastVersion int64
@@ -243,6 +247,10 @@ func dsn(abs string, opts Options) string {
 	// A 32 MiB page cache per connection (default 2 MiB) keeps the rows of
 	// an alert storm's open incidents in memory.
 	q.Add("_pragma", "cache_size(-32768)")
+	// Statement journals (a multi-row INSERT's undo log, should one row
+	// fail) in memory: in a temporary file past 64 KiB, they cost a
+	// write system call per page, a sixth of a storm's CPU.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
@@ -422,7 +430,7 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 	}
 	ctx, cancel := s.txContext()
 	defer cancel()
-	tx, version, err := s.beginWrite(ctx)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
@@ -437,13 +445,13 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 			return err
 		}
 	}
-	if err := s.forgetOthersWrites(ctx, tx, version); err != nil {
-		return err
-	}
-	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s, version: version}
+	w := &writeTx{readTx: readTx{tx: tx, s: s, ctx: ctx}, s: s}
 	w.w = w
 	if err := fn(w); err != nil {
 		return err
+	}
+	if w.err != nil {
+		return w.err
 	}
 	if err := w.flush(); err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
@@ -453,11 +461,19 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 		// and then perhaps followed by another replica's writes that
 		// forgetOthersWrites could not tell from this one: every
 		// incident's next write rewrites all its alerts.
-		s.sums, s.lastVersion = nil, 0
+		s.sums, s.seqs, s.lastVersion = nil, nil, 0
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	committed = true
-	s.lastVersion = version
+	if w.version != 0 {
+		s.lastVersion = w.version
+	}
+	for name, c := range w.seqs {
+		if s.seqs == nil {
+			s.seqs = map[string]int64{}
+		}
+		s.seqs[name] = c.value
+	}
 	for id, sums := range w.pending {
 		if sums == nil {
 			delete(s.sums, id)
@@ -477,9 +493,14 @@ func (s *Store) update(token int64, fn func(tx pager.Tx) error) error {
 // wrote before. Change numbers follow commit order and a rolled-back
 // transaction's number is taken again, so version is lastVersion+1
 // exactly when nobody else has committed since (and then nothing is
-// read). SQLite files have one Store (the lock): nothing to do.
+// read), and the sequences NextID counted (Store.seqs). SQLite files have
+// one Store (the lock): nothing to do.
 func (s *Store) forgetOthersWrites(ctx context.Context, tx *sql.Tx, version int64) error {
-	if version == 0 || len(s.sums) == 0 || s.lastVersion == 0 || version == s.lastVersion+1 {
+	if version == 0 || version == s.lastVersion+1 {
+		return nil
+	}
+	s.seqs = nil
+	if len(s.sums) == 0 || s.lastVersion == 0 {
 		return nil
 	}
 	rows, err := tx.QueryContext(ctx, s.q("SELECT id FROM incidents WHERE version > ? AND version < ?"), s.lastVersion, version)

@@ -29,8 +29,12 @@ type writeTx struct {
 	readTx
 	s *Store
 	// version is the change number of this transaction on PostgreSQL
-	// (every row it writes carries it; see Changes), 0 on SQLite.
+	// (every row it writes carries it; see Changes and stamp), 0 on
+	// SQLite and until stamp takes it.
 	version int64
+	// err is a failure of stamp where the method could not return it
+	// (TxVersion): the transaction is rolled back.
+	err error
 	// pending are the alert sums of the incidents this transaction
 	// wrote, nil for one it resolved; they replace Store.sums at commit.
 	pending map[string]*alertSums
@@ -45,9 +49,11 @@ type writeTx struct {
 	// timeline are the buffered timeline rows (incident, seq, entry), in
 	// append order.
 	timeline []any
-	args     []any // reused by flush
-	enc      bytes.Buffer
-	encoder  *json.Encoder
+	// seqs are the sequences NextID counted in this transaction.
+	seqs    map[string]*seqCount
+	args    []any // reused by flush
+	enc     bytes.Buffer
+	encoder *json.Encoder
 }
 
 // bg is the context of statements outside transactions.
@@ -242,15 +248,55 @@ func (t *readTx) Credentials(kind, user string) ([]pager.Credential, error) {
 	return cs, err
 }
 
-// NextID implements pager.Tx.
+// NextID implements pager.Tx. The numbers are counted in the transaction
+// and the sequence's row written once, by flush: a storm that opens 500
+// incidents in one transaction reads the row at most once (never, when
+// this Store committed the last write of it, see Store.seqs) and writes it
+// once.
 func (t *writeTx) NextID(seq string) (int64, error) {
-	var n int64
-	err := t.tx.QueryRowContext(t.ctx, t.s.q(`INSERT INTO sequences (name, value) VALUES (?, 1)
-		ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value`), seq).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sqlstore: next id %s: %w", seq, err)
+	if err := t.stamp(); err != nil {
+		return 0, err
 	}
-	return n, nil
+	c, ok := t.seqs[seq]
+	if !ok {
+		v, known := t.s.seqs[seq]
+		if !known {
+			err := t.tx.QueryRowContext(t.ctx, t.s.q("SELECT value FROM sequences WHERE name = ?"), seq).Scan(&v)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return 0, fmt.Errorf("sqlstore: next id %s: %w", seq, err)
+			}
+		}
+		c = &seqCount{value: v, written: v}
+		if t.seqs == nil {
+			t.seqs = map[string]*seqCount{}
+		}
+		t.seqs[seq] = c
+	}
+	c.value++
+	return c.value, nil
+}
+
+// seqCount is a sequence's last number handed out in a transaction and
+// the value its row holds in the transaction.
+type seqCount struct{ value, written int64 }
+
+// flushSeqs writes the sequences whose numbers were handed out since
+// their row was last written.
+func (t *writeTx) flushSeqs() error {
+	for name, c := range t.seqs {
+		if c.value == c.written {
+			continue
+		}
+		q, err := t.stmt(qPutSequence)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(t.ctx, name, c.value); err != nil {
+			return fmt.Errorf("next id %s: %w", name, err)
+		}
+		c.written = c.value
+	}
+	return nil
 }
 
 // PutIncident implements pager.Tx: it buffers the incident's row and the
@@ -266,6 +312,9 @@ func (t *writeTx) PutIncident(st pager.IncidentState) error { return t.putIncide
 func (t *writeTx) PutIncidentOwned(st pager.IncidentState) error { return t.putIncident(st, true) }
 
 func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	if st.ID == "" {
 		return errors.New("put incident: empty id")
 	}
@@ -307,6 +356,9 @@ func (t *writeTx) putIncident(st pager.IncidentState, owned bool) error {
 
 // AppendTimeline implements pager.Tx.
 func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		data, err := json.Marshal(e)
 		if err != nil {
@@ -319,6 +371,9 @@ func (t *writeTx) AppendTimeline(entries ...pager.TimelineEntry) error {
 
 // AddDelivery implements pager.Tx.
 func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
+	if err := t.stamp(); err != nil {
+		return false, err
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
@@ -339,8 +394,39 @@ func (t *writeTx) AddDelivery(d pager.Delivery) (bool, error) {
 	return n == 1, nil
 }
 
+// AddDeliveries implements pager.DeliveryAdder: multi-row INSERTs that
+// skip the keys that exist and return those inserted.
+func (t *writeTx) AddDeliveries(ds []pager.Delivery) ([]bool, error) {
+	if err := t.stamp(); err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, 6*len(ds))
+	for _, d := range ds {
+		data, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: add delivery: encode: %w", err)
+		}
+		s, ns := timeParts(d.CreatedAt)
+		args = append(args, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	}
+	inserted := make(map[string]bool, len(ds))
+	if err := t.queryRows(addDeliveries, args, func(key string) { inserted[key] = true }); err != nil {
+		return nil, fmt.Errorf("sqlstore: add delivery: %w", err)
+	}
+	added := make([]bool, len(ds))
+	for i, d := range ds {
+		// A key given twice was inserted once, by its first row.
+		added[i] = inserted[d.Key]
+		delete(inserted, d.Key)
+	}
+	return added, nil
+}
+
 // UpdateDelivery implements pager.Tx.
 func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
@@ -361,8 +447,45 @@ func (t *writeTx) UpdateDelivery(d pager.Delivery) error {
 	return nil
 }
 
+// UpdateDeliveries implements pager.DeliveryUpdater: multi-row UPDATEs
+// that return the keys they found. A key given twice is replaced by its
+// last delivery, as by one UpdateDelivery each.
+func (t *writeTx) UpdateDeliveries(ds []pager.Delivery) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
+	last := make(map[string]int, len(ds))
+	for i, d := range ds {
+		last[d.Key] = i
+	}
+	args := make([]any, 0, 6*len(last))
+	for i, d := range ds {
+		if last[d.Key] != i {
+			continue
+		}
+		data, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("sqlstore: update delivery: encode: %w", err)
+		}
+		s, ns := timeParts(d.CreatedAt)
+		args = append(args, d.Key, d.IncidentID, string(d.Status), s, ns, string(data))
+	}
+	if err := t.queryRows(updateDeliveries, args, func(key string) { delete(last, key) }); err != nil {
+		return fmt.Errorf("sqlstore: update delivery: %w", err)
+	}
+	for _, d := range ds {
+		if _, missing := last[d.Key]; missing {
+			return fmt.Errorf("sqlstore: update delivery %s: %w", d.Key, pager.ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // PutSilence implements pager.Tx.
 func (t *writeTx) PutSilence(sil pager.Silence) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(sil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put silence: encode: %w", err)
@@ -376,6 +499,9 @@ func (t *writeTx) PutSilence(sil pager.Silence) error {
 
 // PutCredential implements pager.Tx.
 func (t *writeTx) PutCredential(c pager.Credential) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put credential: encode: %w", err)
@@ -390,6 +516,9 @@ func (t *writeTx) PutCredential(c pager.Credential) error {
 
 // DeleteCredential implements pager.Tx.
 func (t *writeTx) DeleteCredential(id string) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM credentials WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete credential: %w", err)
@@ -424,6 +553,9 @@ func (t *readTx) CalendarFeeds() ([]pager.CalendarFeed, error) {
 
 // PutOverride implements pager.Tx.
 func (t *writeTx) PutOverride(o pager.ScheduleOverride) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(o)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put override: encode: %w", err)
@@ -437,6 +569,9 @@ func (t *writeTx) PutOverride(o pager.ScheduleOverride) error {
 
 // DeleteOverride implements pager.Tx.
 func (t *writeTx) DeleteOverride(id string) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	res, err := t.tx.ExecContext(t.ctx, t.s.q(`DELETE FROM schedule_overrides WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete override: %w", err)
@@ -453,6 +588,9 @@ func (t *writeTx) DeleteOverride(id string) error {
 
 // PutCalendarFeed implements pager.Tx.
 func (t *writeTx) PutCalendarFeed(f pager.CalendarFeed) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put calendar feed: encode: %w", err)
@@ -498,6 +636,9 @@ func checkStatusUpdate(id string, u *pager.StatusUpdate) error {
 
 // PutPostmortem implements pager.Tx.
 func (t *writeTx) PutPostmortem(pm pager.Postmortem) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(pm)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put postmortem: encode: %w", err)
@@ -525,6 +666,9 @@ func (t *readTx) StatusUpdates(incidentID string, limit int) ([]pager.StatusUpda
 
 // PutStatusUpdate implements pager.Tx.
 func (t *writeTx) PutStatusUpdate(u pager.StatusUpdate) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(u)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put status update: encode: %w", err)
@@ -556,6 +700,9 @@ func (t *readTx) Maintenances() ([]pager.Maintenance, error) {
 
 // PutMaintenance implements pager.Tx.
 func (t *writeTx) PutMaintenance(m pager.Maintenance) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put maintenance: encode: %w", err)
@@ -579,6 +726,9 @@ func (t *readTx) ActionItemReminders() ([]pager.ActionItemReminder, error) {
 
 // PutActionItemReminder implements pager.Tx.
 func (t *writeTx) PutActionItemReminder(r pager.ActionItemReminder) error {
+	if err := t.stamp(); err != nil {
+		return err
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("sqlstore: put action item reminder: encode: %w", err)
