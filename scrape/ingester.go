@@ -48,7 +48,7 @@ func NewIngester(cfg *config.ScrapeConfig, addr string, opts Options) (*Ingester
 // is the scrape's failure (a parse error, sample_limit, ...): as in the
 // loop, the series of the last successful scrape then go stale and up is 0.
 func (in *Ingester) Ingest(body []byte, contentType string, ts time.Time) (int, error) {
-	return in.sl.ingest(context.Background(), body, contentType, nil, ts, time.Now())
+	return in.sl.ingest(context.Background(), body, contentType, nil, ts, time.Now(), 0)
 }
 
 // Metadata returns the metadata of the last successful Ingest.

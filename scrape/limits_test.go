@@ -20,58 +20,94 @@ import (
 
 // slowAppends delays every Append of a series of job by d (fake time inside
 // a synctest bubble): an append that takes as long as the store needs for
-// a huge scrape. An empty job slows every series.
+// a huge scrape. An empty job slows every series. Appends by ref may come
+// without labels (the cache keeps none once a series has a ref), so the
+// job's series are known by the refs their first appends returned.
 type slowAppends struct {
 	next AppenderFunc
 	job  string
 	d    time.Duration
+
+	mu   sync.Mutex
+	refs map[uint64]bool // series of job
 }
 
-func (s slowAppends) appender() Appender { return slowAppender{s.next(), s} }
+func (s *slowAppends) appender() Appender { return slowAppender{s.next(), s} }
+
+// slow reports whether an append of lset by ref is one of job's.
+func (s *slowAppends) slow(ref uint64, lset labels.Labels) bool {
+	if s.job == "" || lset.Get("job") == s.job {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ref != 0 && lset.IsEmpty() && s.refs[ref]
+}
+
+func (s *slowAppends) note(ref uint64, lset labels.Labels) {
+	if ref == 0 || lset.Get("job") != s.job {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refs == nil {
+		s.refs = map[uint64]bool{}
+	}
+	s.refs[ref] = true
+}
 
 type slowAppender struct {
 	Appender
-	s slowAppends
+	s *slowAppends
 }
 
 func (a slowAppender) Append(ref uint64, lset labels.Labels, t int64, v float64) (uint64, error) {
-	if a.s.job == "" || lset.Get("job") == a.s.job {
+	if a.s.slow(ref, lset) {
 		time.Sleep(a.s.d)
 	}
-	return a.Appender.Append(ref, lset, t, v)
+	r, err := a.Appender.Append(ref, lset, t, v)
+	a.s.note(r, lset)
+	return r, err
 }
 
-// TestScrapeTimeoutCoversAppend: a scrape whose append runs past
-// scrape_timeout is rolled back and fails as a timeout; the target is down
-// with that reason and the next scrape starts on its tick.
-func TestScrapeTimeoutCoversAppend(t *testing.T) {
+// TestStartedAppendIsCommitted: scrape_timeout bounds the fetch only. A
+// scrape whose append runs past it (2,000 samples at 10ms each: 20s,
+// against a 5s timeout) is committed with the scrape's timestamp, the
+// target stays up, scrape_duration_seconds says how long it took, and the
+// ticks that passed meanwhile are skipped and counted.
+func TestStartedAppendIsCommitted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// 2,000 samples at 10ms each: 20s, against a 5s timeout.
 		h := newHarness(t, nil)
-		slow := slowAppends{next: h.rec.appender, job: "test", d: 10 * time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "test", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		h.srv.set("a:80", text(distinctSamples(2000)))
 		h.apply(cfgOf(scrapeCfg("test", "a:80")))
 		h.run()
-		advance(25 * time.Second) // two scrapes
+		advance(time.Minute) // two scrapes of 20s (and 50ms for the synthetic series)
 		st := h.target("test")
 		h.stop()
 
-		if st.Health != "down" || !strings.Contains(st.LastError, "scrape_timeout 5s passed while appending") {
+		if st.Health != "up" || st.LastError != "" || st.LastScrapeDuration != 20*time.Second {
 			t.Fatalf("target %+v", st)
 		}
-		if n := len(h.rec.samples("m0")); n != 0 {
-			t.Fatalf("%d samples of the abandoned scrapes committed", n)
-		}
 		ups := h.rec.samples("up")
-		if len(ups) != 2 || ups[0].v != 0 || ups[1].v != 0 || ups[1].t-ups[0].t != 10_000 {
-			t.Fatalf("up = %v, want 0 on two ticks 10s apart", values(ups))
+		if len(ups) != 2 || ups[0].v != 1 || ups[1].v != 1 || ups[1].t-ups[0].t != 30_000 {
+			t.Fatalf("up = %v, want 1 on two ticks 30s apart", values(ups))
 		}
-		if got := h.counter("watchdog_scrape_limit_exceeded_total", "test", `limit="scrape_timeout"`); got != 2 {
-			t.Fatalf("scrape_timeout exceeded %d times, want 2", got)
+		if n := len(h.rec.samples("m0")); n != 4000 {
+			t.Fatalf("%d samples committed, want both scrapes' 2,000", n)
 		}
-		if got := h.counter("watchdog_scrape_missed_total", "test"); got != 0 {
-			t.Fatalf("%d ticks missed: the abandoned scrape ran past its tick", got)
+		if d := h.rec.samples("scrape_duration_seconds"); d[0].v != 20 {
+			t.Fatalf("scrape_duration_seconds = %v, want 20", values(d))
+		}
+		if got := h.counter("watchdog_scrape_limit_exceeded_total", "test", `limit="scrape_timeout"`); got != 0 {
+			t.Fatalf("scrape_timeout exceeded %d times, want 0", got)
+		}
+		if h.rec.rollbacks != 0 {
+			t.Fatalf("%d rollbacks", h.rec.rollbacks)
+		}
+		if got := h.counter("watchdog_scrape_missed_total", "test"); got != 4 {
+			t.Fatalf("%d ticks missed, want two per 20s scrape", got)
 		}
 	})
 }
@@ -81,7 +117,7 @@ func TestScrapeTimeoutCoversAppend(t *testing.T) {
 func TestShutdownStopsAppend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil)
-		slow := slowAppends{next: h.rec.appender, job: "test", d: time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "test", d: time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		h.srv.set("a:80", text(distinctSamples(100_000))) // 100s of appending
 		sc := scrapeCfg("test", "a:80")
@@ -277,7 +313,7 @@ func TestSmallJobNotStarved(t *testing.T) {
 		h := newHarness(t, func(o *Options) { o.IngestConcurrency = 2 })
 		// Each scrape of "big" appends for 300ms (30 samples at 10ms):
 		// 200 targets every 10s want 6 slots, there are 2.
-		slow := slowAppends{next: h.rec.appender, job: "big", d: 10 * time.Millisecond}
+		slow := &slowAppends{next: h.rec.appender, job: "big", d: 10 * time.Millisecond}
 		h.m.opts.Appender = slow.appender
 		var hosts []string
 		for i := range 200 {
@@ -293,10 +329,13 @@ func TestSmallJobNotStarved(t *testing.T) {
 		advance(time.Minute)
 		h.stop()
 
-		// The big job cannot keep up: its scrapes time out waiting for a
-		// slot.
-		if got := h.counter("watchdog_scrape_limit_exceeded_total", "big", `limit="scrape_timeout"`); got == 0 {
+		// The big job cannot keep up: its scrapes wait for a slot past
+		// their next tick, which is skipped; none times out.
+		if got := h.counter("watchdog_scrape_missed_total", "big"); got == 0 {
 			t.Fatal("the big job kept up: the test does not overload the slots")
+		}
+		if got := h.counter("watchdog_scrape_failures_total", "big"); got != 0 {
+			t.Fatalf("%d scrapes of the big job failed", got)
 		}
 		if got := h.counter("watchdog_scrape_missed_total", "control"); got != 0 {
 			t.Fatalf("control missed %d ticks", got)

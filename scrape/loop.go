@@ -25,6 +25,11 @@ var (
 // delta encoding stays compact despite timer jitter.
 const alignTolerance = 2 * time.Millisecond
 
+// ingestWaitBuckets are the upper bounds of
+// watchdog_scrape_ingest_wait_seconds: from an idle store (well under a
+// millisecond) to one so overloaded that scrapes wait for minutes.
+var ingestWaitBuckets = []float64{0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
 // loopSettings is what a loop needs to know about its target and job. It is
 // immutable; new settings replace it whole.
 type loopSettings struct {
@@ -62,6 +67,9 @@ type loopDeps struct {
 	failures *metrics.Counter
 	samples  *metrics.Counter
 	missed   *metrics.Counter
+	// ingestWait is the job's histogram of the scrapes' waits for an
+	// ingest slot.
+	ingestWait *metrics.PrometheusHistogram
 
 	meta              *sharedMeta      // shares equal metadata between targets
 	exemplars         ExemplarAppender // nil: exemplars are not read
@@ -139,6 +147,8 @@ func (m *Manager) loopDeps(jobName string) *loopDeps {
 		failures:  set.GetOrCreateCounter("watchdog_scrape_failures_total" + lbl),
 		samples:   set.GetOrCreateCounter("watchdog_scrape_samples_total" + lbl),
 		missed:    set.GetOrCreateCounter("watchdog_scrape_missed_total" + lbl),
+
+		ingestWait: set.GetOrCreatePrometheusHistogramExt("watchdog_scrape_ingest_wait_seconds"+lbl, ingestWaitBuckets),
 
 		exemplars:         m.opts.Exemplars,
 		exemplarsRejected: set.GetOrCreateCounter("watchdog_scrape_exemplars_rejected_total" + lbl),
@@ -250,8 +260,10 @@ func (l *loop) metadata() TargetMetadata {
 
 // run is the target's goroutine: wait for the target's offset, then scrape
 // on every tick of the target's grid (one interval apart) until ctx ends.
-// Ticks that pass while a scrape is still running are skipped and counted in
-// watchdog_scrape_missed_total, so that the target keeps its phase. When ctx
+// Ticks that pass while a scrape is still running (fetching, waiting for an
+// ingest slot or appending) are skipped and counted in
+// watchdog_scrape_missed_total, never queued, so that the target keeps its
+// phase and has at most one scrape in flight. When ctx
 // was cancelled with errTargetRemoved it writes stale markers for every
 // series first.
 func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
@@ -287,7 +299,7 @@ func (l *loop) run(ctx context.Context, deps *loopDeps, s *loopSettings) {
 			scrapeTime = tick
 		}
 		if ran, err := sl.scrapeAndReport(ctx, scrapeTime); ran {
-			l.report(scrapeTime, time.Since(start), err, sl.warn, sl.meta.published)
+			l.report(scrapeTime, sl.dur, err, sl.warn, sl.meta.published)
 		}
 		var missed int
 		tick, missed = nextTick(tick, interval, time.Now())

@@ -16,7 +16,9 @@
 // 0, the reason as the target's last error, counted in
 // watchdog_scrape_limit_exceeded_total); target_limit fails every target
 // of a job that has too many, without fetching them. scrape_timeout covers
-// the fetch, the wait for an ingest slot and the append. Samples the store
+// the fetch only: a fetched body waits for an ingest slot and is appended
+// and committed whatever the time it takes, the target's ticks passing
+// meanwhile being skipped (watchdog_scrape_missed_total). Samples the store
 // refuses one by one (out of order, too old, too far in the future, over
 // the series limit) do not fail the scrape: they are counted per reason,
 // logged once per scrape and shown as the target's last error.
@@ -94,9 +96,10 @@ type Options struct {
 	// "duplicate"), watchdog_scrape_limit_exceeded_total{limit} (scrapes
 	// failed by sample_limit, body_size_limit, label_limit,
 	// label_name_length_limit, label_value_length_limit, target_limit or
-	// scrape_timeout) and watchdog_scrape_missed_total
-	// (ticks skipped because the previous scrape of the target was still
-	// running). nil registers them in a private set.
+	// scrape_timeout), watchdog_scrape_missed_total (ticks skipped because
+	// the previous scrape of the target was still running) and the
+	// histogram watchdog_scrape_ingest_wait_seconds (the scrapes' waits for
+	// an ingest slot). nil registers them in a private set.
 	Metrics *metrics.Set
 	// IsSoftError reports whether an Append error means "this sample was
 	// rejected (out of order, duplicate timestamp), go on with the rest". Such

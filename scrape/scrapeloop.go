@@ -51,6 +51,8 @@ type scrapeLoop struct {
 	// warn is what the last scrape, though successful, has to report: the
 	// samples the store refused. nil when there were none.
 	warn error
+	// dur is the last scrape's scrape_duration_seconds.
+	dur time.Duration
 	// meta collects the metadata of the scrapes; exemplars and
 	// exemplarsDropped are the current scrape's exemplars.
 	meta             metaCollector
@@ -81,22 +83,22 @@ func (sl *scrapeLoop) apply(s *loopSettings) {
 
 // scrapeAndReport scrapes once with timestamp ts, appends the samples (or
 // stale markers, when the scrape failed) and the synthetic series, and
-// commits. The target's scrape_timeout covers the fetch, the wait for an
-// ingest slot and the parse and append: a scrape still appending at the
-// deadline is rolled back and fails as a timeout. It reports ran=false, and
-// writes nothing, when ctx ended during the scrape (shutdown, target
-// removed); otherwise err is the scrape's failure reason.
+// commits. The target's scrape_timeout covers the fetch only: a body fetched
+// in time waits for an ingest slot and is appended and committed however
+// long that takes (one body per target at most, bounded by body_size_limit;
+// the loop skips and counts the ticks that pass meanwhile), so that a store
+// under load is not handed the same new series again and again by scrapes
+// rolled back at their deadline. It reports ran=false, and writes nothing,
+// when ctx ended during the scrape (shutdown, target removed); otherwise err
+// is the scrape's failure reason.
 func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bool, err error) {
 	start := time.Now()
 	if err := sl.s.forcedErr; err != nil {
 		// The job is over a limit (target_limit): fail without scraping.
-		_, err = sl.ingest(ctx, nil, "", err, ts, start)
+		_, err = sl.ingest(ctx, nil, "", err, ts, start, 0)
 		return true, err
 	}
-	timeout := sl.s.target.timeout
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	body, contentType, scrapeErr := sl.fetch.fetch(sctx, sl.s)
+	body, contentType, scrapeErr := sl.fetchBody(ctx)
 	defer func() {
 		// The body goes back to the pool: nothing may keep a view into it.
 		sl.parsers.release()
@@ -105,38 +107,48 @@ func (sl *scrapeLoop) scrapeAndReport(ctx context.Context, ts time.Time) (ran bo
 	if ctx.Err() != nil {
 		return false, nil
 	}
-	if scrapeErr != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
-		scrapeErr = fmt.Errorf("%w: %w", errScrapeTimeout, scrapeErr)
-	}
+	var wait time.Duration
 	if scrapeErr == nil && sl.deps.limiter != nil {
-		if err := sl.deps.limiter.acquire(sctx, sl.s.job.cfg.JobName); err != nil {
-			if ctx.Err() != nil {
-				return false, nil
-			}
-			scrapeErr = fmt.Errorf("%w: scrape_timeout %s passed waiting for an ingest slot", errScrapeTimeout, model.Duration(timeout))
-		} else {
-			defer sl.deps.limiter.release()
+		waitStart := time.Now()
+		if err := sl.deps.limiter.acquire(ctx, sl.s.job.cfg.JobName); err != nil {
+			return false, nil // ctx ended
 		}
+		defer sl.deps.limiter.release()
+		wait = time.Since(waitStart)
+		sl.deps.ingestWait.Update(wait.Seconds())
 	}
-	_, err = sl.ingest(sctx, body, contentType, scrapeErr, ts, start)
+	_, err = sl.ingest(ctx, body, contentType, scrapeErr, ts, start, wait)
 	if ctx.Err() != nil {
 		return false, nil
 	}
 	return true, err
 }
 
+// fetchBody fetches the target's body within its scrape_timeout. The body
+// stays valid until sl.fetch.release.
+func (sl *scrapeLoop) fetchBody(ctx context.Context) ([]byte, string, error) {
+	sctx, cancel := context.WithTimeout(ctx, sl.s.target.timeout)
+	defer cancel()
+	body, contentType, err := sl.fetch.fetch(sctx, sl.s)
+	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", errScrapeTimeout, err)
+	}
+	return body, contentType, err
+}
+
 // errScrapeTimeout is the failure of a scrape whose scrape_timeout passed
-// after the fetch: waiting for an ingest slot or appending.
+// during the fetch.
 var errScrapeTimeout = errors.New("scrape timeout")
 
 // ingest writes the outcome of one scrape with timestamp ts that started at
-// start: body's samples (or, when scrapeErr is set or the body fails, stale
-// markers for every series of the last successful scrape), then the
-// synthetic series, and commits. It returns the number of samples in body
-// and the scrape's failure reason. When ctx ends while the body is appended,
-// the samples are rolled back; if ctx's parent ended (shutdown) nothing is
-// written, otherwise (the scrape's deadline) the scrape fails as a timeout.
-func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType string, scrapeErr error, ts, start time.Time) (int, error) {
+// start and waited wait for its ingest slot: body's samples (or, when
+// scrapeErr is set or the body fails, stale markers for every series of the
+// last successful scrape), then the synthetic series, and commits. It
+// returns the number of samples in body and the scrape's failure reason.
+// When ctx ends while the body is appended (shutdown, target removed), the
+// samples are rolled back and nothing is written; the cache still holds the
+// last scrape's series for the stale markers of a removed target.
+func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType string, scrapeErr error, ts, start time.Time, wait time.Duration) (int, error) {
 	defTime := ts.UnixMilli()
 
 	app := sl.deps.appender()
@@ -146,15 +158,7 @@ func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType strin
 		if scrapeErr != nil {
 			sl.rollback(app)
 			if errors.Is(scrapeErr, errAbandoned) {
-				if context.Cause(ctx) != context.DeadlineExceeded {
-					// Stopped (shutdown or target removed): write nothing;
-					// the cache still holds the last scrape's series for
-					// the stale markers of a removed target.
-					return res.total, scrapeErr
-				}
-				scrapeErr = fmt.Errorf("%w: scrape_timeout %s passed while appending (%d samples parsed)",
-					errScrapeTimeout, model.Duration(sl.s.target.timeout), res.total)
-				res = appendResult{total: res.total}
+				return res.total, scrapeErr
 			}
 			app = sl.deps.appender()
 		}
@@ -166,7 +170,10 @@ func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType strin
 		sl.writeStale(app, defTime)
 	}
 	sl.cache.iterDone(scrapeErr == nil)
-	sl.writeReport(app, defTime, time.Since(start), res, scrapeErr)
+	// scrape_duration_seconds is the scrape's own work (fetch, parse,
+	// append), not its wait for a slot: watchdog_scrape_ingest_wait_seconds.
+	sl.dur = time.Since(start) - wait
+	sl.writeReport(app, defTime, sl.dur, res, scrapeErr)
 	committed := true
 	if err := app.Commit(); err != nil {
 		committed = false
@@ -174,10 +181,15 @@ func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType strin
 	}
 	sl.meta.end(scrapeErr == nil && committed)
 	sl.flushExemplars(scrapeErr == nil && committed)
+	sl.count(&res, scrapeErr)
+	return res.total, scrapeErr
+}
 
+// count counts one scrape in the job's metrics and sets sl.warn.
+func (sl *scrapeLoop) count(res *appendResult, scrapeErr error) {
 	sl.deps.scrapes.Inc()
 	sl.deps.samples.Add(res.total)
-	sl.countRejects(&res)
+	sl.countRejects(res)
 	if scrapeErr != nil {
 		sl.deps.failures.Inc()
 		if name := limitName(scrapeErr); name != "" {
@@ -191,7 +203,6 @@ func (sl *scrapeLoop) ingest(ctx context.Context, body []byte, contentType strin
 		// target (/api/v1/targets lastError) while it stays up.
 		sl.warn = res.rejectSummary()
 	}
-	return res.total, scrapeErr
 }
 
 // countRejects counts the samples of one scrape the store refused, per

@@ -96,6 +96,11 @@ type delta struct {
 	evaluated     float64 // series the native conditions ran over
 	roundSeconds  float64 // total time of the rounds
 	roundMax      float64 // upper bound of the slowest round (histogram bucket)
+	failures      float64 // scrapes failed (watchdog_scrape_failures_total)
+	limits        float64 // of which over a limit, scrape_timeout included
+	seriesGCd     float64 // series the store's GC removed (churn)
+	waits         float64 // scrapes that took an ingest slot (watchdog_scrape_ingest_wait_seconds_count)
+	waitSeconds   float64 // and their total wait
 }
 
 func between(a, b snapshot) delta {
@@ -109,6 +114,11 @@ func between(a, b snapshot) delta {
 		roundsMissed:  d("watchdog_rule_group_iterations_missed_total"),
 		evaluated:     d("watchdog_rule_native_series_evaluated_total"),
 		roundSeconds:  d("watchdog_rule_group_duration_seconds_sum"),
+		failures:      d("watchdog_scrape_failures_total"),
+		limits:        d("watchdog_scrape_limit_exceeded_total"),
+		seriesGCd:     d("watchdog_tsdb_gc_series_total"),
+		waits:         d("watchdog_scrape_ingest_wait_seconds_count"),
+		waitSeconds:   d("watchdog_scrape_ingest_wait_seconds_sum"),
 	}
 	r.rounds = d("watchdog_rule_group_duration_seconds_count")
 	les := make([]float64, 0, len(b.buckets))
@@ -129,6 +139,10 @@ func (d delta) String() string {
 	s := fmt.Sprintf("%.0fs: CPU %.1fs (%.2f cores) = %.3f µs/sample over %.0f samples; scrapes %.0f, missed %.0f",
 		d.seconds, d.cpu.Seconds(), d.cpu.Seconds()/max(d.seconds, 1e-9),
 		float64(d.cpu.Microseconds())/max(d.samples, 1), d.samples, d.scrapes, d.scrapesMissed)
+	s += fmt.Sprintf(", failed %.0f (over a limit or scrape_timeout %.0f); series GC'd %.0f", d.failures, d.limits, d.seriesGCd)
+	if d.waits > 0 {
+		s += fmt.Sprintf("; ingest slot wait mean %.3fs", d.waitSeconds/d.waits)
+	}
 	if d.rounds > 0 || d.roundsMissed > 0 {
 		maxs := "+Inf"
 		if !math.IsInf(d.roundMax, 1) {

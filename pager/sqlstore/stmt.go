@@ -75,39 +75,24 @@ func newMultiRowOf(head, row string, cols int, tail string) *multiRow {
 // m: as many of the largest as fit, then of the powers of two that make
 // up the rest.
 func (t *writeTx) execRows(m *multiRow, args []any) error {
-	for len(args) > 0 {
-		k := min(bits.Len(uint(len(args)/m.cols))-1, maxRowsLog2)
-		n := (1 << k) * m.cols
-		q, err := t.stmt(m.queries[k])
-		if err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(t.ctx, args[:n]...); err != nil {
-			return err
-		}
-		args = args[n:]
-	}
-	return nil
+	return t.eachStatement(m, args, func(q *sql.Stmt, a []any) error {
+		_, err := q.ExecContext(t.ctx, a...)
+		return err
+	})
 }
 
 // queryRows is execRows of a statement that returns rows: each row's
 // first column is passed to fn.
 func (t *writeTx) queryRows(m *multiRow, args []any, fn func(string)) error {
-	for len(args) > 0 {
-		k := min(bits.Len(uint(len(args)/m.cols))-1, maxRowsLog2)
-		n := (1 << k) * m.cols
-		q, err := t.stmt(m.queries[k])
+	return t.eachStatement(m, args, func(q *sql.Stmt, a []any) error {
+		rows, err := q.QueryContext(t.ctx, a...)
 		if err != nil {
 			return err
 		}
-		rows, err := q.QueryContext(t.ctx, args[:n]...)
-		if err != nil {
-			return err
-		}
+		defer rows.Close()
 		for rows.Next() {
 			var v string
 			if err := rows.Scan(&v); err != nil {
-				rows.Close()
 				return err
 			}
 			fn(v)
@@ -115,7 +100,22 @@ func (t *writeTx) queryRows(m *multiRow, args []any, fn func(string)) error {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+}
+
+// eachStatement splits args into the row counts of m's statements (the
+// largest that fit first, then the powers of two of the rest) and calls
+// run with each statement and its share of args.
+func (t *writeTx) eachStatement(m *multiRow, args []any, run func(*sql.Stmt, []any) error) error {
+	for len(args) > 0 {
+		k := min(bits.Len(uint(len(args)/m.cols))-1, maxRowsLog2)
+		n := (1 << k) * m.cols
+		q, err := t.stmt(m.queries[k])
+		if err != nil {
+			return err
+		}
+		if err := run(q, args[:n]); err != nil {
 			return err
 		}
 		args = args[n:]
