@@ -170,12 +170,7 @@ func (db *DB) WriteSnapshot(w io.Writer) (int64, error) {
 	}
 	for _, e := range entries {
 		scratch = binary.AppendUvarint(scratch[:0], uint64(e.lset.Len()))
-		e.lset.Range(func(l labels.Label) {
-			scratch = binary.AppendUvarint(scratch, uint64(len(l.Name)))
-			scratch = append(scratch, l.Name...)
-			scratch = binary.AppendUvarint(scratch, uint64(len(l.Value)))
-			scratch = append(scratch, l.Value...)
-		})
+		scratch = appendPlain(scratch, e.lset) // the snapshot's label form is the plain one
 		scratch = binary.AppendUvarint(scratch, uint64(len(e.chunks)))
 		for _, c := range e.chunks {
 			scratch = binary.AppendVarint(scratch, c.mint)
