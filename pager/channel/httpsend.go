@@ -42,7 +42,7 @@ var defaultClient = &http.Client{
 
 // maxIdleConnsPerHost is how many idle connections the default client keeps
 // to one host. http.DefaultTransport keeps 2: a channel with more pages in
-// flight to one receiver (max_concurrency, 16 for webhooks) then closes
+// flight to one receiver (max_concurrency, 64 for webhooks) then closes
 // and dials connections all the time, and each dial is one more wait on
 // the network per page.
 const maxIdleConnsPerHost = 64
